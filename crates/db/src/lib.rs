@@ -1,0 +1,72 @@
+//! Entities and queries of the Partner Portal: the only crate that speaks SQL.
+//!
+//! One code path for SQLite and PostgreSQL. Every function takes any connection or transaction,
+//! so callers decide what must happen atomically.
+
+pub mod entity;
+pub mod mail;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use portal_migrations::{Migrator, MigratorTrait};
+pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectOptions, Database, SqlErr};
+
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Errors of this crate: a rule the database enforces, or the database failing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("a row with this unique value already exists")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl Error {
+    fn from_insert(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict,
+            _ => Self::Db(err),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
+///
+/// SQLite runs in WAL mode with foreign keys on. It allows one writer at a time, so its pool has a
+/// single connection: transactions then never fail with "database is locked" under load.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    } else {
+        opts.max_connections(16).min_connections(1);
+    }
+    Database::connect(opts).await
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// A cheap round trip, for readiness checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await
+}

@@ -1,0 +1,142 @@
+//! Account values: e-mail address, display name, password.
+
+use crate::FieldError;
+
+/// An e-mail address, trimmed and lower-cased so that it compares as users expect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim().to_lowercase();
+        let invalid = || FieldError::new(field, "must be an e-mail address such as name@example.com");
+        if value.is_empty() {
+            return Err(FieldError::new(field, "is required"));
+        }
+        if value.len() > Self::MAX_LEN {
+            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_LEN)));
+        }
+        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c));
+        if !domain_ok || !local_ok {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A display name: trimmed, 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(FieldError::new(field, "is required"));
+        }
+        if value.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(FieldError::new(field, "must not contain control characters"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A new password that meets the policy (NIST SP 800-63B: length, not composition rules).
+/// It never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 10;
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
+        let n = raw.chars().count();
+        if n < Self::MIN_CHARS {
+            return Err(FieldError::new(field, format!("must be at least {} characters", Self::MIN_CHARS)));
+        }
+        if n > Self::MAX_CHARS {
+            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised() {
+        assert_eq!(Email::parse("email", "  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn bad_emails_name_the_field() {
+        for raw in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa mple.com", "ada@.com", "a@b..c"] {
+            let err = Email::parse("email", raw).unwrap_err();
+            assert_eq!(err.field, "email", "{raw:?}");
+        }
+        assert!(Email::parse("email", &format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(UserName::parse("name", "  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert!(UserName::parse("name", "   ").is_err());
+        assert!(UserName::parse("name", &"x".repeat(101)).is_err());
+        assert!(UserName::parse("name", &"é".repeat(100)).is_ok());
+        assert!(UserName::parse("name", "a\u{0007}b").is_err());
+    }
+
+    #[test]
+    fn password_policy_counts_characters() {
+        assert!(Password::parse("password", "short").is_err());
+        assert!(Password::parse("password", "ten chars!").is_ok());
+        assert!(Password::parse("password", &"p".repeat(129)).is_err());
+        assert_eq!(format!("{:?}", Password::parse("password", "secret-secret").unwrap()), "Password(***)");
+    }
+}

@@ -1,0 +1,18 @@
+//! Business rules of the Partner Portal: values parsed once at the boundary, token rules.
+
+pub mod identity;
+pub mod token;
+
+/// A request value that was rejected, naming the JSON field it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}

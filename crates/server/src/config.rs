@@ -1,0 +1,338 @@
+//! Configuration: one typed struct from flags and `PORTAL_*` environment variables.
+//! A bad value stops start-up with a one-line message naming the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Flags and environment variables, as given.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PORTAL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Folder for the SQLite database, generated secrets and mail files.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://file.db` or `postgres://user@host/db`. Default: SQLite in the data dir.
+    #[arg(long, env = "PORTAL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Public base URL of the portal, used in mailed links. Default: http://<bind>.
+    #[arg(long, env = "PORTAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Mail transport: `smtp://user:pass@host:port` (add `?tls=required` or use `smtps://` for TLS),
+    /// `file:///dir` (one .eml file per message) or `log`. Default: files under <data dir>/mail.
+    #[arg(long, env = "PORTAL_MAIL_URL")]
+    pub mail_url: Option<String>,
+    /// Sender address of mails.
+    #[arg(long, env = "PORTAL_MAIL_FROM", default_value = "Partner Portal <no-reply@partner-portal.local>")]
+    pub mail_from: String,
+    /// Folder of the built web app.
+    #[arg(long, env = "PORTAL_WEB_DIR", default_value = "frontend/dist")]
+    pub web_dir: PathBuf,
+    /// Secret for signing access tokens (at least 32 characters). Generated and kept in the data dir when unset.
+    #[arg(long, env = "PORTAL_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// File holding the JWT secret.
+    #[arg(long, env = "PORTAL_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Secret key for hashing API keys (at least 32 characters). Generated when unset.
+    #[arg(long, env = "PORTAL_KEY_HASH_SECRET", hide_env_values = true)]
+    pub key_hash_secret: Option<String>,
+    /// File holding the key-hashing secret.
+    #[arg(long, env = "PORTAL_KEY_HASH_SECRET_FILE")]
+    pub key_hash_secret_file: Option<PathBuf>,
+    /// Token the platform's services present to `/api/v1/keys/verify` (at least 32 characters). Generated when unset.
+    #[arg(long, env = "PORTAL_SERVICE_TOKEN", hide_env_values = true)]
+    pub service_token: Option<String>,
+    /// File holding the service token.
+    #[arg(long, env = "PORTAL_SERVICE_TOKEN_FILE")]
+    pub service_token_file: Option<PathBuf>,
+    /// Requests per minute and client address allowed on each sign-in, sign-up and reset endpoint.
+    #[arg(long, env = "PORTAL_AUTH_RATE_LIMIT", default_value_t = 20)]
+    pub auth_rate_limit: u32,
+    /// Worker threads of the HTTP server (default: one per core).
+    #[arg(long, env = "PORTAL_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransportConfig {
+    /// An SMTP URL as lettre understands it.
+    Smtp(Secret),
+    /// One .eml file per message in this folder.
+    Files(PathBuf),
+    /// Mails are written to the log.
+    Log,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub mail: MailTransportConfig,
+    pub mail_from: String,
+    pub web_dir: PathBuf,
+    pub jwt_secret: Secret,
+    pub key_hash_secret: Secret,
+    pub service_token: Secret,
+    pub auth_rate_limit: u32,
+    pub workers: Option<usize>,
+}
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { setting, message: message.into() }
+}
+
+impl Config {
+    /// Validates the arguments, creating the data dir and any secret that was not given.
+    pub fn from_args(args: ConfigArgs) -> Result<Self, ConfigError> {
+        let bind: SocketAddr = args
+            .bind
+            .parse()
+            .map_err(|_| bad("PORTAL_BIND", format!("'{}' is not an address such as 127.0.0.1:8080", args.bind)))?;
+        std::fs::create_dir_all(&args.data_dir)
+            .map_err(|e| bad("PORTAL_DATA_DIR", format!("cannot create '{}': {e}", args.data_dir.display())))?;
+        let data_dir = args.data_dir;
+
+        let database_url = match args.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            Some(url) if url.starts_with("sqlite:") => url,
+            Some(url) => {
+                return Err(bad("PORTAL_DATABASE_URL", format!("'{url}' must start with sqlite: or postgres://")));
+            }
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display()),
+        };
+
+        let public_url = match args.public_url {
+            Some(url) => parse_public_url(&url)?,
+            None => format!("http://{bind}"),
+        };
+
+        let mail = match args.mail_url.as_deref() {
+            None => MailTransportConfig::Files(data_dir.join("mail")),
+            Some("log") => MailTransportConfig::Log,
+            Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => {
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                    .map_err(|e| bad("PORTAL_MAIL_URL", format!("invalid SMTP URL: {e}")))?;
+                MailTransportConfig::Smtp(Secret::new(url))
+            }
+            Some(url) if url.starts_with("file://") => {
+                let dir = PathBuf::from(&url["file://".len()..]);
+                if !dir.is_absolute() {
+                    return Err(bad("PORTAL_MAIL_URL", "file:// needs an absolute folder, e.g. file:///var/mail/portal"));
+                }
+                MailTransportConfig::Files(dir)
+            }
+            Some(other) => {
+                return Err(bad("PORTAL_MAIL_URL", format!("'{other}' is not smtp://, smtps://, file:///dir or log")));
+            }
+        };
+        if let MailTransportConfig::Files(dir) = &mail {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| bad("PORTAL_MAIL_URL", format!("cannot create '{}': {e}", dir.display())))?;
+        }
+        args.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| bad("PORTAL_MAIL_FROM", format!("'{}' is not a mailbox: {e}", args.mail_from)))?;
+
+        if args.auth_rate_limit == 0 {
+            return Err(bad("PORTAL_AUTH_RATE_LIMIT", "must be at least 1"));
+        }
+        if args.workers == Some(0) {
+            return Err(bad("PORTAL_WORKERS", "must be at least 1"));
+        }
+
+        let secrets_dir = data_dir.join("secrets");
+        let jwt_secret =
+            load_secret("PORTAL_JWT_SECRET", args.jwt_secret, args.jwt_secret_file, &secrets_dir, "jwt.key")?;
+        let key_hash_secret = load_secret(
+            "PORTAL_KEY_HASH_SECRET",
+            args.key_hash_secret,
+            args.key_hash_secret_file,
+            &secrets_dir,
+            "key-hash.key",
+        )?;
+        let service_token = load_secret(
+            "PORTAL_SERVICE_TOKEN",
+            args.service_token,
+            args.service_token_file,
+            &secrets_dir,
+            "service-token",
+        )?;
+
+        Ok(Self {
+            bind,
+            data_dir,
+            database_url,
+            public_url,
+            mail,
+            mail_from: args.mail_from,
+            web_dir: args.web_dir,
+            jwt_secret,
+            key_hash_secret,
+            service_token,
+            auth_rate_limit: args.auth_rate_limit,
+            workers: args.workers,
+        })
+    }
+
+    /// Whether cookies may be sent over plain HTTP (only for a loopback portal without TLS).
+    pub fn insecure_cookies(&self) -> bool {
+        ["http://localhost", "http://127.", "http://[::1]"].iter().any(|p| self.public_url.starts_with(p))
+    }
+}
+
+fn parse_public_url(url: &str) -> Result<String, ConfigError> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(|| bad("PORTAL_PUBLIC_URL", format!("'{url}' must start with http:// or https://")))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
+        return Err(bad("PORTAL_PUBLIC_URL", format!("'{url}' is not a base URL such as https://portal.example.com")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+const MIN_SECRET_LEN: usize = 32;
+
+fn load_secret(
+    setting: &'static str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+    secrets_dir: &Path,
+    generated_name: &str,
+) -> Result<Secret, ConfigError> {
+    let value = match (value, file) {
+        (Some(_), Some(_)) => return Err(bad(setting, "give the value or the _FILE variant, not both")),
+        (Some(v), None) => v,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| bad(setting, format!("cannot read '{}': {e}", path.display())))?
+            .trim()
+            .to_owned(),
+        (None, None) => return load_or_generate(setting, &secrets_dir.join(generated_name)),
+    };
+    if value.len() < MIN_SECRET_LEN {
+        return Err(bad(setting, format!("must be at least {MIN_SECRET_LEN} characters")));
+    }
+    Ok(Secret(value))
+}
+
+fn load_or_generate(setting: &'static str, path: &Path) -> Result<Secret, ConfigError> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim();
+        if existing.len() >= MIN_SECRET_LEN {
+            return Ok(Secret(existing.to_owned()));
+        }
+        return Err(bad(setting, format!("the generated secret in '{}' is damaged; delete it", path.display())));
+    }
+    let secret = portal_domain::token::generate();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| bad(setting, format!("cannot create '{}': {e}", dir.display())))?;
+    write_private(path, &secret).map_err(|e| bad(setting, format!("cannot write '{}': {e}", path.display())))?;
+    Ok(Secret(secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ConfigArgs,
+    }
+
+    fn args(extra: &[&str]) -> ConfigArgs {
+        let dir = std::env::temp_dir().join(format!("portal-config-{}", uuid::Uuid::new_v4()));
+        let mut argv = vec!["portal".to_owned(), "--data-dir".to_owned(), dir.display().to_string()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        Cli::try_parse_from(argv).unwrap().args
+    }
+
+    #[test]
+    fn defaults_give_a_working_local_portal_and_persist_secrets() {
+        let a = args(&[]);
+        let dir = a.data_dir.clone();
+        let c = Config::from_args(a.clone()).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.database_url.starts_with("sqlite://"));
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.mail, MailTransportConfig::Files(dir.join("mail")));
+        assert!(c.insecure_cookies());
+        let again = Config::from_args(a).unwrap();
+        assert_eq!(c.jwt_secret, again.jwt_secret, "generated secrets are kept");
+        assert_ne!(c.jwt_secret, c.key_hash_secret);
+        assert_eq!(format!("{:?}", c.jwt_secret), "Secret(***)");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (flags, setting) in [
+            (&["--bind", "nowhere"][..], "PORTAL_BIND"),
+            (&["--database-url", "mysql://x"][..], "PORTAL_DATABASE_URL"),
+            (&["--public-url", "ftp://x"][..], "PORTAL_PUBLIC_URL"),
+            (&["--mail-url", "carrier-pigeon"][..], "PORTAL_MAIL_URL"),
+            (&["--mail-url", "file://relative"][..], "PORTAL_MAIL_URL"),
+            (&["--mail-from", "not a mailbox"][..], "PORTAL_MAIL_FROM"),
+            (&["--jwt-secret", "short"][..], "PORTAL_JWT_SECRET"),
+            (&["--auth-rate-limit", "0"][..], "PORTAL_AUTH_RATE_LIMIT"),
+        ] {
+            let err = Config::from_args(args(flags)).unwrap_err();
+            assert_eq!(err.setting, setting, "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn https_public_url_means_secure_cookies() {
+        let c = Config::from_args(args(&["--public-url", "https://portal.example.com/"])).unwrap();
+        assert_eq!(c.public_url, "https://portal.example.com");
+        assert!(!c.insecure_cookies());
+    }
+}

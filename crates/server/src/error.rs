@@ -1,0 +1,134 @@
+//! The one API error type: every failure becomes `application/problem+json` with a stable `code`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use portal_domain::FieldError;
+use portal_types::{PROBLEM_JSON, Problem};
+
+/// An error answer. Internal causes are logged, never sent.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: Option<String>,
+    pub field: Option<String>,
+    /// Seconds to send in `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: Some(detail.into()), field: None, retry_after: None }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+            detail: Some(format!("{field} {message}")),
+            field: Some(field),
+            retry_after: None,
+        }
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
+        }
+    }
+
+    /// A failure the client cannot fix: logs the cause, answers a bare 500.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal_error",
+            detail: Some("The server failed to handle this request. It has been logged.".into()),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        problem(self.status, self.code, self.detail.clone(), self.field.clone())
+    }
+}
+
+/// Builds a problem body for any status.
+pub fn problem(status: StatusCode, code: &str, detail: Option<String>, field: Option<String>) -> Problem {
+    Problem {
+        kind: format!("/problems/{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        field,
+    }
+}
+
+/// A problem response with the right media type.
+pub fn problem_response(status: StatusCode, body: &Problem) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, PROBLEM_JSON)).json(body)
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = problem_response(self.status, &self.to_problem());
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::validation(err.field, err.message)
+    }
+}
+
+impl From<portal_db::Error> for ApiError {
+    fn from(err: portal_db::Error) -> Self {
+        match err {
+            portal_db::Error::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "This resource already exists."),
+            portal_db::Error::Db(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<portal_db::DbErr> for ApiError {
+    fn from(err: portal_db::DbErr) -> Self {
+        Self::internal(err)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

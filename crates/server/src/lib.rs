@@ -1,0 +1,27 @@
+//! The Partner Portal server: REST API, OpenAPI document and the web app.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod mail;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod security;
+pub mod startup;
+pub mod state;
+pub mod web;
+
+pub use config::{Config, ConfigArgs};
+pub use startup::{Application, StartupError};
+
+/// Logs to stderr; `PORTAL_LOG` (or `RUST_LOG`) filters, default `info`.
+pub fn init_tracing() {
+    let filter = std::env::var("PORTAL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

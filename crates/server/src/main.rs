@@ -1,0 +1,66 @@
+//! `partner-portal`: serve (default), migrate, or print the OpenAPI document.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portal_server::{Application, Config, ConfigArgs};
+
+#[derive(Parser)]
+#[command(name = "partner-portal", version, about = "Partner Portal: teams, members and API keys for partners.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("partner-portal: {message}");
+    ExitCode::FAILURE
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", portal_server::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    portal_server::init_tracing();
+    let config = match Config::from_args(cli.config) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    if let Some(Command::Migrate) = cli.command {
+        let db = match portal_db::connect(&config.database_url).await {
+            Ok(db) => db,
+            Err(e) => return fail(format!("PORTAL_DATABASE_URL: cannot open the database: {e}")),
+        };
+        return match portal_db::migrate(&db).await {
+            Ok(()) => {
+                tracing::info!("migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("migration failed: {e}")),
+        };
+    }
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => return fail(e),
+    };
+    tracing::info!(port = app.port(), "Partner Portal is serving");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}

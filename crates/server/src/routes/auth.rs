@@ -1,0 +1,401 @@
+//! Sign-up, e-mail verification, sign-in, refresh, sign-out, forgotten password.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::{DateTime, Duration, Utc};
+use portal_db::sessions;
+use portal_db::tokens::{self, Purpose};
+use portal_db::{DatabaseTransaction, TransactionTrait};
+use portal_domain::identity::{Email, Password, UserName};
+use portal_domain::token;
+use portal_types::{Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, VerifyEmailRequest};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Client};
+use crate::mail::Template;
+use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed};
+use crate::security::ACCESS_TOKEN_SECONDS;
+use crate::state::AppState;
+
+/// Name of the HttpOnly refresh-token cookie.
+pub const REFRESH_COOKIE: &str = "pp_refresh";
+const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
+const REFRESH_TTL_DAYS: i64 = 30;
+const VERIFY_TTL_HOURS: i64 = 24;
+const RESET_TTL_MINUTES: i64 = 60;
+
+fn accepted(message: &str) -> HttpResponse {
+    HttpResponse::Accepted().json(Accepted { message: message.to_owned() })
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", "This link is invalid, expired or already used.")
+        .with_field("token")
+}
+
+/// Queues a mail in the caller's transaction.
+async fn queue(txn: &DatabaseTransaction, mail: Template<'_>, now: DateTime<Utc>) -> ApiResult<()> {
+    portal_db::mail::enqueue(txn, mail.render(), now).await?;
+    Ok(())
+}
+
+async fn queue_verification(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    user: &portal_db::users::User,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let secret = token::generate();
+    tokens::insert(txn, user.id, Purpose::VerifyEmail, &token::hash(&secret), now + Duration::hours(VERIFY_TTL_HOURS), now)
+        .await?;
+    let link = format!("{}/verify-email?token={secret}", state.config.public_url);
+    let greeting = format!("Hi {},", user.name);
+    let mail = Template {
+        to: &user.email,
+        subject: "Verify your e-mail address",
+        greeting: &greeting,
+        paragraphs: &["Welcome to Partner Portal. Please confirm that this is your e-mail address."],
+        action: "Verify e-mail address",
+        link: &link,
+        footer: "The link works once and expires in 24 hours. If you did not sign up, ignore this mail.",
+    };
+    queue(txn, mail, now).await
+}
+
+/// Start a sign-up.
+///
+/// Creates the account and mails a verification link. The answer is the same whether or not the
+/// address already has an account (its owner is told by mail instead), so it reveals nothing.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "signup",
+    request_body = SignupRequest,
+    responses(
+        (status = 202, description = "Check the mailbox for the verification link.", body = Accepted),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/signup")]
+pub async fn signup(state: web::Data<AppState>, client: Client, body: ApiJson<SignupRequest>) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("signup:{}", client.ip))?;
+    let body = body.0;
+    let email = Email::parse("email", &body.email)?;
+    let name = UserName::parse("name", &body.name)?;
+    let password = Password::parse("password", &body.password)?;
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let now = Utc::now();
+
+    let txn = state.db.begin().await?;
+    match portal_db::users::create(&txn, email.as_str(), name.as_str(), &hash, now).await {
+        Ok(user) => {
+            queue_verification(&state, &txn, &user, now).await?;
+            txn.commit().await?;
+        }
+        Err(portal_db::Error::Conflict) => {
+            txn.rollback().await?;
+            let txn = state.db.begin().await?;
+            let link = format!("{}/login", state.config.public_url);
+            let reset = format!("{}/forgot-password", state.config.public_url);
+            let paragraph = format!(
+                "Someone tried to sign up for Partner Portal with this address, which already has an account. \
+                 If it was you, sign in instead; if you forgot your password, reset it at {reset}."
+            );
+            let mail = Template {
+                to: email.as_str(),
+                subject: "You already have an account",
+                greeting: "Hi,",
+                paragraphs: &[&paragraph],
+                action: "Sign in",
+                link: &link,
+                footer: "If this was not you, you can ignore this mail: nothing changed.",
+            };
+            queue(&txn, mail, now).await?;
+            txn.commit().await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.mail_wake.notify_one();
+    Ok(accepted("Check your mailbox: we sent a link to verify your e-mail address."))
+}
+
+/// Verify an e-mail address with the mailed token.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "verifyEmail",
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = 204, description = "The address is verified; the user can sign in."),
+        (status = 400, description = "Malformed JSON, or the link is invalid, expired or used (`invalid_token`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[post("/auth/verify-email")]
+pub async fn verify_email(state: web::Data<AppState>, body: ApiJson<VerifyEmailRequest>) -> ApiResult<HttpResponse> {
+    if !token::looks_valid(&body.0.token) {
+        return Err(invalid_token());
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let user_id = tokens::consume(&txn, Purpose::VerifyEmail, &token::hash(&body.0.token), now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    portal_db::users::mark_verified(&txn, user_id, now).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Mail a new verification link, if the account exists and is not verified yet.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "resendVerification",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "If the account exists and is unverified, a new link is on its way.", body = Accepted),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/resend-verification")]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<EmailRequest>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("resend:{}", client.ip))?;
+    let email = Email::parse("email", &body.0.email)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    if let Some(user) = portal_db::users::find_by_email(&txn, email.as_str()).await?
+        && user.email_verified_at.is_none()
+    {
+        queue_verification(&state, &txn, &user, now).await?;
+    }
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(accepted("If that address has an unverified account, we sent it a new verification link."))
+}
+
+fn refresh_cookie(state: &AppState, value: String, max_age: CookieDuration) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, value)
+        .path(REFRESH_COOKIE_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(!state.config.insecure_cookies())
+        .max_age(max_age)
+        .finish()
+}
+
+fn clear_cookie(state: &AppState) -> Cookie<'static> {
+    refresh_cookie(state, String::new(), CookieDuration::ZERO)
+}
+
+/// Stores a new refresh token in `family` and answers with an access token and the cookie.
+async fn start_session(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    user: portal_db::users::User,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<HttpResponse> {
+    let refresh_token = token::generate();
+    sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), now + Duration::days(REFRESH_TTL_DAYS), now).await?;
+    let access_token = state.tokens.issue(user.id, family, now)?;
+    txn.commit().await?;
+    let body = Session {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: ACCESS_TOKEN_SECONDS as u64,
+        user: super::me::to_wire(user),
+    };
+    Ok(HttpResponse::Ok()
+        .cookie(refresh_cookie(state, refresh_token, CookieDuration::days(REFRESH_TTL_DAYS)))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+/// Sign in with e-mail and password.
+///
+/// Answers with a short-lived access token and sets the HttpOnly refresh cookie. A wrong e-mail
+/// and a wrong password get the same answer in the same time.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session,
+            headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 401, description = "Wrong e-mail or password (`invalid_credentials`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The e-mail address is not verified yet (`email_not_verified`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<LoginRequest>) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("login:{}", client.ip))?;
+    let body = body.0;
+    let email = Email::parse("email", &body.email)?;
+    if body.password.is_empty() {
+        return Err(ApiError::validation("password", "is required"));
+    }
+    let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    if !state.hasher.verify(body.password, hash).await? {
+        tracing::info!(ip = %client.ip, "sign-in refused");
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail address or password."));
+    }
+    let Some(user) = user else { return Err(ApiError::internal("verified a password without an account")) };
+    if user.email_verified_at.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
+        ));
+    }
+    tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
+    let txn = state.db.begin().await?;
+    start_session(&state, txn, user, Uuid::new_v4(), Utc::now()).await
+}
+
+fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
+    let problem = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The session has ended; sign in again.");
+    let mut res = actix_web::ResponseError::error_response(&problem);
+    res.add_cookie(&clear_cookie(state)).map_err(ApiError::internal)?;
+    Ok(res)
+}
+
+/// Exchange the refresh cookie for a new access token.
+///
+/// The refresh token rotates: each one works once. Presenting a used one again (a sign that it
+/// was stolen) ends the whole session on every device that shares it.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "refreshSession",
+    security(("refresh_cookie" = [])),
+    responses(
+        (status = 200, description = "A new access token; the refresh cookie is rotated.", body = Session),
+        (status = 401, description = "No valid session (`invalid_refresh_token`); the cookie is cleared.", body = portal_types::Problem, content_type = "application/problem+json"),
+        InternalError,
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let Some(cookie) = req.cookie(REFRESH_COOKIE) else { return refresh_refused(&state) };
+    if !token::looks_valid(cookie.value()) {
+        return refresh_refused(&state);
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let Some(stored) = sessions::find_by_hash(&txn, &token::hash(cookie.value())).await? else {
+        return refresh_refused(&state);
+    };
+    if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return refresh_refused(&state);
+    }
+    if stored.used_at.is_some() || !sessions::mark_used(&txn, stored.id, now).await? {
+        tracing::warn!(user_id = %stored.user_id, family = %stored.family_id, "refresh token reused; ending the session");
+        sessions::revoke_family(&txn, stored.family_id, now).await?;
+        txn.commit().await?;
+        return refresh_refused(&state);
+    }
+    let Some(user) = portal_db::users::find(&txn, stored.user_id).await? else { return refresh_refused(&state) };
+    start_session(&state, txn, user, stored.family_id, now).await
+}
+
+/// Sign out: ends the session of the refresh cookie and clears it.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "logout",
+    security(("refresh_cookie" = [])),
+    responses((status = 204, description = "Signed out; the cookie is cleared."), InternalError)
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    if let Some(cookie) = req.cookie(REFRESH_COOKIE)
+        && token::looks_valid(cookie.value())
+        && let Some(stored) = sessions::find_by_hash(&state.db, &token::hash(cookie.value())).await?
+    {
+        sessions::revoke_family(&state.db, stored.family_id, Utc::now()).await?;
+    }
+    Ok(HttpResponse::NoContent().cookie(clear_cookie(&state)).finish())
+}
+
+/// Mail a password-reset link. The answer never says whether the account exists.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "forgotPassword",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "If the account exists, a reset link is on its way.", body = Accepted),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/forgot-password")]
+pub async fn forgot_password(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<EmailRequest>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("forgot:{}", client.ip))?;
+    let email = Email::parse("email", &body.0.email)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    if let Some(user) = portal_db::users::find_by_email(&txn, email.as_str()).await? {
+        let secret = token::generate();
+        let expires = now + Duration::minutes(RESET_TTL_MINUTES);
+        tokens::insert(&txn, user.id, Purpose::ResetPassword, &token::hash(&secret), expires, now).await?;
+        let link = format!("{}/reset-password?token={secret}", state.config.public_url);
+        let greeting = format!("Hi {},", user.name);
+        let mail = Template {
+            to: &user.email,
+            subject: "Reset your password",
+            greeting: &greeting,
+            paragraphs: &["We received a request to reset the password of your Partner Portal account."],
+            action: "Choose a new password",
+            link: &link,
+            footer: "The link works once and expires in 60 minutes. If you did not ask for it, ignore this mail: your password stays as it is.",
+        };
+        queue(&txn, mail, now).await?;
+    }
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(accepted("If that address has an account, we sent it a link to reset the password."))
+}
+
+/// Set a new password with the mailed token. Ends every session of the account.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "resetPassword",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "The password is changed; sign in with it."),
+        (status = 400, description = "Malformed JSON, or the link is invalid, expired or used (`invalid_token`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/reset-password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<ResetPasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("reset:{}", client.ip))?;
+    let body = body.0;
+    if !token::looks_valid(&body.token) {
+        return Err(invalid_token());
+    }
+    // Check the password first, so a rejected one does not use up the link.
+    let password = Password::parse("password", &body.password)?;
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let user_id =
+        tokens::consume(&txn, Purpose::ResetPassword, &token::hash(&body.token), now).await?.ok_or_else(invalid_token)?;
+    portal_db::users::set_password_hash(&txn, user_id, &hash, now).await?;
+    // Opening the mailed link proves the address too.
+    portal_db::users::mark_verified(&txn, user_id, now).await?;
+    sessions::revoke_all_for_user(&txn, user_id, None, now).await?;
+    txn.commit().await?;
+    tracing::info!(%user_id, "password reset");
+    Ok(HttpResponse::NoContent().finish())
+}

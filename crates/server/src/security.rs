@@ -1,0 +1,136 @@
+//! Passwords (argon2id off the event loop) and access tokens (HS256 JWT).
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Lifetime of an access token.
+pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
+
+fn argon2() -> Argon2<'static> {
+    // OWASP: argon2id, m = 19456 KiB, t = 2, p = 1.
+    let params = Params::new(19_456, 2, 1, None).expect("constant argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes and checks passwords on the blocking pool, a bounded number at a time so that a flood
+/// of sign-ins queues instead of exhausting memory (each hash holds 19 MiB).
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasherPool {
+    pub fn new(parallelism: usize) -> Self {
+        Self { permits: Arc::new(Semaphore::new(parallelism.max(1))) }
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(job).await.map_err(ApiError::internal)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || argon2().hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(ApiError::internal)
+    }
+
+    /// Whether `password` matches `hash`. With no hash (unknown account) it checks against a
+    /// dummy hash, so that both cases take the same time and reveal nothing.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        self.run(move || {
+            let known = hash.is_some();
+            let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
+            let ok = argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+            known && ok
+        })
+        .await
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        argon2()
+            .hash_password(portal_domain::token::generate().as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Claims {
+    sub: Uuid,
+    /// The refresh-token family (session) this access token belongs to.
+    sid: Uuid,
+    iat: i64,
+    exp: i64,
+}
+
+/// The signed-in user an access token names.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessClaims {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// Signs and checks access tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+
+    pub fn issue(&self, user_id: Uuid, session_id: Uuid, now: DateTime<Utc>) -> Result<String, ApiError> {
+        let claims =
+            Claims { sub: user_id, sid: session_id, iat: now.timestamp(), exp: now.timestamp() + ACCESS_TOKEN_SECONDS };
+        jsonwebtoken::encode(&Header::default(), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    pub fn check(&self, token: &str) -> Option<AccessClaims> {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 5;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| AccessClaims { user_id: data.claims.sub, session_id: data.claims.sid })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_accounts_never_match() {
+        let pool = PasswordHasherPool::new(2);
+        let hash = pool.hash("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(pool.verify("correct horse battery".into(), Some(hash.clone())).await.unwrap());
+        assert!(!pool.verify("wrong horse battery".into(), Some(hash)).await.unwrap());
+        assert!(!pool.verify("anything at all".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering_and_expiry() {
+        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef");
+        let (user, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let jwt = tokens.issue(user, sid, Utc::now()).unwrap();
+        let claims = tokens.check(&jwt).unwrap();
+        assert_eq!((claims.user_id, claims.session_id), (user, sid));
+        assert!(Tokens::new(b"another-secret-another-secret-xx").check(&jwt).is_none());
+        let old = tokens.issue(user, sid, Utc::now() - chrono::Duration::hours(1)).unwrap();
+        assert!(tokens.check(&old).is_none());
+    }
+}

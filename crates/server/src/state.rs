@@ -1,0 +1,36 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_db::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::ratelimit::RateLimiter;
+use crate::security::{PasswordHasherPool, Tokens};
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub tokens: Tokens,
+    pub hasher: PasswordHasherPool,
+    /// Sign-in, sign-up and reset requests per client address and endpoint.
+    pub auth_limiter: RateLimiter,
+    /// Wakes the mail worker after a mail was queued.
+    pub mail_wake: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Arc<Config>, mail_wake: Arc<Notify>) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self {
+            tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
+            hasher: PasswordHasherPool::new(cores),
+            auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
+            db,
+            config,
+            mail_wake,
+        }
+    }
+}

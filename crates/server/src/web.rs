@@ -1,0 +1,150 @@
+//! The web app (static files with SPA fallback), security headers, and the error-body safety net.
+
+use std::path::{Path, PathBuf};
+
+use actix_web::body::EitherBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use portal_types::PROBLEM_JSON;
+use sha2::{Digest, Sha256};
+
+use crate::error::{problem, problem_response};
+
+/// Content-Security-Policy of the web app: only this origin, WebAssembly allowed, the inline
+/// loader scripts trunk writes into index.html allowed by their hashes, no framing.
+pub fn app_csp(index_html: Option<&str>) -> String {
+    let hashes: String = index_html.map(inline_script_hashes).unwrap_or_default().iter().map(|h| format!(" '{h}'")).collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; img-src 'self' data:; \
+         font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The interactive API docs need inline styles and scripts of the vendored Swagger UI.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// `sha256-...` of the text of every inline `<script>` (one without `src`).
+fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let tag = &rest[..tag_end];
+        let body_start = tag_end + 1;
+        let Some(close) = rest[body_start..].find("</script>") else { break };
+        let body = &rest[body_start..body_start + close];
+        if !tag.contains(" src=") && !body.trim().is_empty() {
+            let digest = Sha256::digest(body.as_bytes());
+            hashes.push(format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)));
+        }
+        rest = &rest[body_start + close..];
+    }
+    hashes
+}
+
+/// The built web app, if there is one.
+#[derive(Clone)]
+pub struct WebApp {
+    pub dir: PathBuf,
+    pub index: Option<String>,
+}
+
+impl WebApp {
+    pub fn load(dir: &Path) -> Self {
+        let index = std::fs::read_to_string(dir.join("index.html")).ok();
+        if index.is_none() {
+            tracing::warn!(dir = %dir.display(), "no built web app found; run `make run` (or `make web`) to build it");
+        }
+        Self { dir: dir.to_owned(), index }
+    }
+}
+
+const NOT_BUILT: &str = "<!doctype html><title>Partner Portal</title><h1>Partner Portal</h1>\
+<p>The web app is not built. Run <code>make run</code>, or <code>make web</code>, then reload.</p>\
+<p>The REST API is at <a href=\"/docs/\">/docs/</a>.</p>";
+
+/// Everything no route claimed: a problem for the API, else the app's index.html (client-side routes).
+pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse {
+    let path = req.path();
+    if path.starts_with("/api/") || !(req.method() == Method::GET || req.method() == Method::HEAD) {
+        return problem_response(
+            StatusCode::NOT_FOUND,
+            &problem(StatusCode::NOT_FOUND, "route_not_found", Some(format!("No route {} {path}.", req.method())), None),
+        );
+    }
+    match &app.index {
+        Some(index) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(index.clone()),
+        None => HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8")).body(NOT_BUILT),
+    }
+}
+
+/// Safety net: an error answer that is not problem+json yet (a 404 or 405 from routing, an
+/// extractor's own error) becomes one, so clients only ever see one error shape.
+pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal_error",
+        _ => "error",
+    };
+    let (req, res) = res.into_parts();
+    let mut answer = problem_response(status, &problem(status, code, None, None));
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))
+}
+
+/// Security headers on every answer; `csp` unless the answer set its own.
+pub fn security_headers<B>(res: &mut ServiceResponse<EitherBody<B>>, csp: &HeaderValue) {
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_allows_exactly_the_inline_scripts_of_index_html() {
+        let html = r#"<html><head><script type="module">import init from '/app.js'; init();</script>
+            <script src="/other.js"></script></head></html>"#;
+        let hashes = inline_script_hashes(html);
+        assert_eq!(hashes.len(), 1);
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(b"import init from '/app.js'; init();"));
+        assert_eq!(hashes[0], format!("sha256-{expected}"));
+        let csp = app_csp(Some(html));
+        assert!(csp.contains(&format!("'sha256-{expected}'")));
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+    }
+}

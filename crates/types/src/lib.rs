@@ -1,0 +1,18 @@
+//! Wire types of the Partner Portal REST API.
+//!
+//! Serde only, so that the WebAssembly app can share them with the server. The `openapi`
+//! feature adds `utoipa::ToSchema` for the server's OpenAPI document.
+
+mod auth;
+mod problem;
+
+pub use auth::*;
+pub use problem::*;
+
+/// Answer of `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok` when the check passed.
+    pub status: String,
+}
