@@ -76,9 +76,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {inner}"));
         }
         let message = inner.to_string();
-        // serde names missing and unknown fields only in its message: "missing field `email`".
-        let named = message.split('`').nth(1).filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"));
-        let field = match (named, path.as_str()) {
+        // serde names a missing field only in its message ("missing field `email`"), with the
+        // path pointing at the enclosing object; for every other error the path is the field.
+        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+        let field = match (missing, path.as_str()) {
             (Some(name), "." | "") => name.to_owned(),
             (Some(name), parent) => format!("{parent}.{name}"),
             (None, path) => path.to_owned(),

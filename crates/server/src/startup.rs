@@ -75,16 +75,13 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let csp = csp.clone();
             App::new()
+                // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(web_app.clone())
                 .configure(routes)
                 .into_app()
-                .service(
-                    web::scope("/docs")
-                        .wrap(actix_web::middleware::DefaultHeaders::new().add(("content-security-policy", webapp::DOCS_CSP)))
-                        .service(SwaggerUi::new("/{_:.*}").url("/api/v1/openapi.json", openapi.clone())),
-                )
                 .service(web::redirect("/docs", "/docs/"))
                 .service(actix_files::Files::new("/", &web_app.dir).index_file("index.html").default_handler(web::to(webapp::fallback)))
                 .default_service(web::to(webapp::fallback))

@@ -24,8 +24,8 @@ pub fn app_csp(index_html: Option<&str>) -> String {
     )
 }
 
-/// The interactive API docs need inline styles and scripts of the vendored Swagger UI.
-pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+/// The interactive API docs (vendored Swagger UI) need inline styles.
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// `sha256-...` of the text of every inline `<script>` (one without `src`).
@@ -117,16 +117,15 @@ pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Error
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))
 }
 
-/// Security headers on every answer; `csp` unless the answer set its own.
+/// Security headers on every answer: `csp`, or the docs' own policy under `/docs`.
 pub fn security_headers<B>(res: &mut ServiceResponse<EitherBody<B>>, csp: &HeaderValue) {
+    let csp = if res.request().path().starts_with("/docs") { HeaderValue::from_static(DOCS_CSP) } else { csp.clone() };
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
-    }
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
 }
 
 #[cfg(test)]

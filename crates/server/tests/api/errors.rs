@@ -1,0 +1,66 @@
+//! Every kind of bad input gets problem+json naming what is wrong, and changes nothing.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn bad_input_of_every_kind_is_a_problem_and_changes_nothing() {
+    let app = spawn_app().await;
+    let signup = app.url("/api/v1/auth/signup");
+    let c = &app.client;
+
+    let res = app.send(c.post(&signup).header("content-type", "application/json").body("{\"email\": ")).await;
+    res.assert_problem(400, "malformed_json");
+
+    let res = app.send(c.post(&signup).header("content-type", "text/plain").body("email=a")).await;
+    res.assert_problem(415, "unsupported_media_type");
+
+    let huge = json!({"email": "big@example.com", "name": "x".repeat(70_000), "password": PASSWORD});
+    app.send(c.post(&signup).json(&huge)).await.assert_problem(413, "payload_too_large");
+
+    for (body, field) in [
+        (json!({"name": "A", "password": PASSWORD}), "email"),
+        (json!({"email": "a@example.com", "name": "A", "password": PASSWORD, "role": "owner"}), "role"),
+        (json!({"email": 42, "name": "A", "password": PASSWORD}), "email"),
+        (json!({"email": "not-an-address", "name": "A", "password": PASSWORD}), "email"),
+        (json!({"email": "a@example.com", "name": "   ", "password": PASSWORD}), "name"),
+        (json!({"email": "a@example.com", "name": "A", "password": "short"}), "password"),
+    ] {
+        let res = app.send(c.post(&signup).json(&body)).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field, "{body}");
+        assert!(res.body["detail"].as_str().unwrap_or("").contains(field), "{}", res.body);
+    }
+
+    let res = app.send(c.get(app.url("/api/v1/no-such-thing"))).await;
+    res.assert_problem(404, "route_not_found");
+    let res = app.send(c.delete(app.url("/api/v1/auth/login"))).await;
+    assert_eq!(res.status.as_u16() / 100, 4, "{}", res.body);
+    assert_eq!(res.headers["content-type"], "application/problem+json");
+
+    // Nothing was created and no mail was queued by any of the above.
+    assert!(app.mails().is_empty(), "no mail after rejected requests");
+    let res = app.signup("a@example.com", "A", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    app.wait_for_mail("a@example.com", "Verify your e-mail address").await;
+    assert_eq!(app.mails().len(), 1, "a fresh account: the verification mail, not 'already have an account'");
+}
+
+#[tokio::test]
+async fn responses_carry_a_request_id() {
+    let app = spawn_app().await;
+    let res = app.send(app.client.get(app.url("/healthz")).header("x-request-id", "abc-123")).await;
+    assert_eq!(res.headers["x-request-id"], "abc-123");
+    let res = app.send(app.client.get(app.url("/healthz"))).await;
+    assert_eq!(res.headers["x-request-id"].len(), 36);
+}
+
+#[tokio::test]
+async fn readiness_checks_the_database() {
+    let app = spawn_app().await;
+    let res = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body["status"], "ok");
+}

@@ -1,0 +1,294 @@
+//! A real portal per test: its own database (SQLite file, or a fresh PostgreSQL database when
+//! `PORTAL_TEST_DATABASE=postgres`), its own data dir and mail folder, a random port.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use portal_server::{Application, Config, ConfigArgs};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ConfigArgs,
+}
+
+/// Which database the tests run on.
+pub fn backend() -> &'static str {
+    match std::env::var("PORTAL_TEST_DATABASE").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+fn postgres_base() -> String {
+    std::env::var("PORTAL_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A throwaway PostgreSQL database, dropped with the test.
+struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> (Self, String) {
+        let name = format!("pp_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(format!("{}/postgres", postgres_base())).await.expect("PostgreSQL is reachable");
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        admin.close().await.ok();
+        let url = format!("{}/{name}", postgres_base());
+        (Self { name }, url)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropped from a plain thread: the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(format!("{}/postgres", postgres_base())).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgDatabase>,
+}
+
+/// Options a test may change before the portal starts.
+pub struct Options {
+    pub flags: Vec<String>,
+    pub web_index: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { flags: vec!["--auth-rate-limit".into(), "10000".into()], web_index: None }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let web_dir = dir.path().join("web");
+    std::fs::create_dir_all(&web_dir).expect("web dir");
+    if let Some(index) = &options.web_index {
+        std::fs::write(web_dir.join("index.html"), index).expect("index.html");
+    }
+    let (pg, database_url) = if backend() == "postgres" {
+        let (db, url) = PgDatabase::create().await;
+        (Some(db), url)
+    } else {
+        (None, format!("sqlite://{}?mode=rwc", dir.path().join("portal.db").display()))
+    };
+    let mut argv: Vec<String> = vec![
+        "partner-portal".into(),
+        "--bind".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--database-url".into(),
+        database_url.clone(),
+        "--web-dir".into(),
+        web_dir.display().to_string(),
+        "--public-url".into(),
+        "http://127.0.0.1:9".into(),
+        "--workers".into(),
+        "2".into(),
+    ];
+    argv.extend(options.flags);
+    let args = Cli::try_parse_from(&argv).expect("valid flags").args;
+    let config = Config::from_args(args).expect("valid config");
+    let app = Application::build(config).await.expect("the portal starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp { base, client: new_client(), data_dir, database_url, _dir: dir, _pg: pg }
+}
+
+/// A client with its own cookie jar: one browser.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).build().expect("client")
+}
+
+/// A decoded mail as it was delivered.
+#[derive(Debug)]
+pub struct Mail {
+    pub raw: String,
+    pub decoded: String,
+}
+
+impl Mail {
+    pub fn subject(&self) -> &str {
+        self.raw.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("")
+    }
+
+    /// The first link in the mail that contains `path`, e.g. `/verify-email?token=`.
+    pub fn link(&self, path: &str) -> String {
+        let at = self.decoded.find(path).unwrap_or_else(|| panic!("no {path} link in:\n{}", self.decoded));
+        let start = self.decoded[..at].rfind("http").expect("link start");
+        let end = self.decoded[at..].find(|c: char| c.is_whitespace() || c == '"' || c == '<').map_or(self.decoded.len(), |e| at + e);
+        self.decoded[start..end].to_owned()
+    }
+
+    pub fn token(&self, path: &str) -> String {
+        let link = self.link(path);
+        link.split("token=").nth(1).expect("token in link").to_owned()
+    }
+}
+
+/// Undoes quoted-printable: soft line breaks and `=XX` escapes.
+pub fn decode_qp(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Some(b) = joined.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn read_mails(dir: &Path) -> Vec<Mail> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "eml") || p.parent().is_some_and(|d| d.ends_with("new")));
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let raw = std::fs::read_to_string(&p).expect("mail file");
+            Mail { decoded: decode_qp(&raw), raw }
+        })
+        .collect()
+}
+
+/// Waits (bounded) until `dir` holds a mail to `to` with `subject`.
+pub async fn wait_for_mail_in(dir: &Path, to: &str, subject: &str) -> Mail {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(mail) = read_mails(dir)
+            .into_iter()
+            .find(|m| m.subject() == subject && m.raw.lines().any(|l| l.starts_with("To: ") && l.contains(to)))
+        {
+            return mail;
+        }
+        assert!(Instant::now() < deadline, "no mail {subject:?} to {to} arrived in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    pub fn field(&self) -> &str {
+        self.body["field"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.code(), code, "{}", self.body);
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "content type of {}", self.body);
+        assert_eq!(self.body["status"], status, "{}", self.body);
+    }
+}
+
+impl TestApp {
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        read_mails(&self.mail_dir())
+    }
+
+    pub async fn wait_for_mail(&self, to: &str, subject: &str) -> Mail {
+        wait_for_mail_in(&self.mail_dir(), to, subject).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Response {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, headers, body }
+    }
+
+    pub async fn post(&self, client: &reqwest::Client, path: &str, body: Value) -> Response {
+        self.send(client.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.send(self.client.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    pub async fn signup(&self, email: &str, name: &str, password: &str) -> Response {
+        self.post(&self.client, "/api/v1/auth/signup", json!({"email": email, "name": name, "password": password})).await
+    }
+
+    pub async fn login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
+        self.post(client, "/api/v1/auth/login", json!({"email": email, "password": password})).await
+    }
+
+    /// Signs up, verifies the mailed link, and returns the e-mail address.
+    pub async fn verified_user(&self, email: &str) -> String {
+        assert_eq!(self.signup(email, "Ada Lovelace", PASSWORD).await.status, StatusCode::ACCEPTED);
+        let token = self.wait_for_mail(email, "Verify your e-mail address").await.token("/verify-email?token=");
+        let res = self.post(&self.client, "/api/v1/auth/verify-email", json!({"token": token})).await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        email.to_owned()
+    }
+
+    /// A verified, signed-in user: (access token, its own cookie jar).
+    pub async fn signed_in(&self, email: &str) -> (String, reqwest::Client) {
+        self.verified_user(email).await;
+        let client = new_client();
+        let res = self.login_with(&client, email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        (res.body["access_token"].as_str().expect("access token").to_owned(), client)
+    }
+}

@@ -1,0 +1,45 @@
+//! The web app is served with an SPA fallback and strict security headers.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const INDEX: &str = "<!doctype html><html><head><script type=\"module\">import init from '/app.js';init('/app_bg.wasm');</script></head><body></body></html>";
+
+#[tokio::test]
+async fn client_side_routes_get_the_app_with_a_strict_csp() {
+    let app = spawn_app_with(Options { web_index: Some(INDEX.into()), ..Options::default() }).await;
+    for path in ["/", "/verify-email?token=abc", "/account"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let headers = res.headers().clone();
+        assert_eq!(res.text().await.unwrap(), INDEX, "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+    }
+    // API answers carry the headers too.
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn api_docs_are_served_without_any_cdn() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    for marker in ["https://", "http://"] {
+        for line in html.lines().filter(|l| l.contains("src=") || l.contains("href=")) {
+            assert!(!line.contains(marker), "external asset in docs: {line}");
+        }
+    }
+    let spec = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(spec.status(), StatusCode::OK);
+    let spec: serde_json::Value = spec.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+}
