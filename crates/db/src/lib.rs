@@ -12,8 +12,8 @@ pub mod users;
 use std::time::Duration;
 
 use portal_migrations::{Migrator, MigratorTrait};
-pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use sea_orm::{ConnectOptions, Database, SqlErr};
+pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
@@ -43,9 +43,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// single connection: transactions then never fail with "database is locked" under load.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -116,7 +116,17 @@ mod tests {
 
     #[test]
     fn bad_emails_name_the_field() {
-        for raw in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa mple.com", "ada@.com", "a@b..c"] {
+        for raw in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@exa mple.com",
+            "ada@.com",
+            "a@b..c",
+        ] {
             let err = Email::parse("email", raw).unwrap_err();
             assert_eq!(err.field, "email", "{raw:?}");
         }

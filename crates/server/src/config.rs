@@ -152,7 +152,10 @@ impl Config {
             Some(url) if url.starts_with("file://") => {
                 let dir = PathBuf::from(&url["file://".len()..]);
                 if !dir.is_absolute() {
-                    return Err(bad("PORTAL_MAIL_URL", "file:// needs an absolute folder, e.g. file:///var/mail/portal"));
+                    return Err(bad(
+                        "PORTAL_MAIL_URL",
+                        "file:// needs an absolute folder, e.g. file:///var/mail/portal",
+                    ));
                 }
                 MailTransportConfig::Files(dir)
             }

@@ -27,7 +27,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        let is_json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+        let is_json =
+            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
         let declared_len = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -47,7 +48,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "The body could not be read."))?;
+                let chunk = chunk.map_err(|_| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "The body could not be read.")
+                })?;
                 if body.len() + chunk.len() > JSON_LIMIT {
                     return Err(too_large());
                 }
@@ -73,7 +76,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {inner}"));
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("The body is not valid JSON: {inner}"),
+            );
         }
         let message = inner.to_string();
         // serde names a missing field only in its message ("missing field `email`"), with the
@@ -86,12 +93,13 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         };
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         if field == "." || field.is_empty() {
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("The body is invalid: {message}"));
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!("The body is invalid: {message}"),
+            );
         }
-        ApiError {
-            detail: Some(format!("{field}: {message}")),
-            ..ApiError::validation(field, "")
-        }
+        ApiError { detail: Some(format!("{field}: {message}")), ..ApiError::validation(field, "") }
     })
 }
 
@@ -139,11 +147,8 @@ impl FromRequest for Client {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect());
+        let user_agent =
+            req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
         std::future::ready(Ok(Self { ip, user_agent }))
     }
 }

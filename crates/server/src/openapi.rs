@@ -46,7 +46,8 @@ impl Modify for SecuritySchemes {
 
 /// The whole document, as served at `/api/v1/openapi.json` and committed in `openapi/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::startup::routes).split_for_parts();
+    let (_, api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::startup::routes).split_for_parts();
     api
 }
 
@@ -64,22 +65,38 @@ pub struct BadRequest(#[allow(dead_code)] Problem);
 
 /// 401: no valid access token.
 #[derive(IntoResponses)]
-#[response(status = 401, description = "No valid access token (`unauthorized`).", content_type = "application/problem+json")]
+#[response(
+    status = 401,
+    description = "No valid access token (`unauthorized`).",
+    content_type = "application/problem+json"
+)]
 pub struct Unauthorized(#[allow(dead_code)] Problem);
 
 /// 413: the body is larger than 64 KiB.
 #[derive(IntoResponses)]
-#[response(status = 413, description = "The body is larger than 64 KiB (`payload_too_large`).", content_type = "application/problem+json")]
+#[response(
+    status = 413,
+    description = "The body is larger than 64 KiB (`payload_too_large`).",
+    content_type = "application/problem+json"
+)]
 pub struct PayloadTooLarge(#[allow(dead_code)] Problem);
 
 /// 415: the body is not `application/json`.
 #[derive(IntoResponses)]
-#[response(status = 415, description = "The body is not application/json (`unsupported_media_type`).", content_type = "application/problem+json")]
+#[response(
+    status = 415,
+    description = "The body is not application/json (`unsupported_media_type`).",
+    content_type = "application/problem+json"
+)]
 pub struct UnsupportedMediaType(#[allow(dead_code)] Problem);
 
 /// 422: a field is missing, unknown or invalid; `field` names it.
 #[derive(IntoResponses)]
-#[response(status = 422, description = "A field is missing, unknown or invalid (`validation_failed`); `field` names it.", content_type = "application/problem+json")]
+#[response(
+    status = 422,
+    description = "A field is missing, unknown or invalid (`validation_failed`); `field` names it.",
+    content_type = "application/problem+json"
+)]
 pub struct ValidationFailed(#[allow(dead_code)] Problem);
 
 /// 429: too many requests from this client; see `Retry-After`.
@@ -94,5 +111,9 @@ pub struct RateLimited(#[allow(dead_code)] Problem);
 
 /// 500: the server failed; nothing internal is disclosed.
 #[derive(IntoResponses)]
-#[response(status = 500, description = "The server failed (`internal_error`); details are only logged.", content_type = "application/problem+json")]
+#[response(
+    status = 500,
+    description = "The server failed (`internal_error`); details are only logged.",
+    content_type = "application/problem+json"
+)]
 pub struct InternalError(#[allow(dead_code)] Problem);

@@ -58,10 +58,7 @@ impl PasswordHasherPool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        argon2()
-            .hash_password(portal_domain::token::generate().as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        argon2().hash_password(portal_domain::token::generate().as_bytes()).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 

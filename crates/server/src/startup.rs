@@ -64,11 +64,13 @@ impl Application {
         let from = config.mail_from.parse().map_err(|e| StartupError::Mail(format!("PORTAL_MAIL_FROM: {e}")))?;
         let mail = MailWorker::start(db.clone(), transport, from);
 
-        let listener = TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
+        let listener =
+            TcpListener::bind(config.bind).map_err(|source| StartupError::Bind { addr: config.bind, source })?;
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
         let workers = config.workers;
         let web_app = web::Data::new(WebApp::load(&config.web_dir));
-        let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref())).map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
+        let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
+            .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone()));
         let openapi = crate::openapi::document();
 
@@ -83,7 +85,11 @@ impl Application {
                 .configure(routes)
                 .into_app()
                 .service(web::redirect("/docs", "/docs/"))
-                .service(actix_files::Files::new("/", &web_app.dir).index_file("index.html").default_handler(web::to(webapp::fallback)))
+                .service(
+                    actix_files::Files::new("/", &web_app.dir)
+                        .index_file("index.html")
+                        .default_handler(web::to(webapp::fallback)),
+                )
                 .default_service(web::to(webapp::fallback))
                 .wrap(ErrorHandlers::new().default_handler(webapp::problem_for_errors))
                 .wrap_fn(move |req, srv| {
@@ -91,7 +97,9 @@ impl Application {
                         .headers()
                         .get(&REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
-                        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+                        .filter(|v| {
+                            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        })
                         .map(str::to_owned)
                         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), %request_id);

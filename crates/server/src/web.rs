@@ -17,7 +17,8 @@ use crate::error::{problem, problem_response};
 /// Content-Security-Policy of the web app: only this origin, WebAssembly allowed, the inline
 /// loader scripts trunk writes into index.html allowed by their hashes, no framing.
 pub fn app_csp(index_html: Option<&str>) -> String {
-    let hashes: String = index_html.map(inline_script_hashes).unwrap_or_default().iter().map(|h| format!(" '{h}'")).collect();
+    let hashes: String =
+        index_html.map(inline_script_hashes).unwrap_or_default().iter().map(|h| format!(" '{h}'")).collect();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; img-src 'self' data:; \
          font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -75,7 +76,12 @@ pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse 
     if path.starts_with("/api/") || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return problem_response(
             StatusCode::NOT_FOUND,
-            &problem(StatusCode::NOT_FOUND, "route_not_found", Some(format!("No route {} {path}.", req.method())), None),
+            &problem(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                Some(format!("No route {} {path}.", req.method())),
+                None,
+            ),
         );
     }
     match &app.index {
@@ -90,10 +96,8 @@ pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse 
 /// Safety net: an error answer that is not problem+json yet (a 404 or 405 from routing, an
 /// extractor's own error) becomes one, so clients only ever see one error shape.
 pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    let is_problem =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if is_problem {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
@@ -138,8 +142,8 @@ mod tests {
             <script src="/other.js"></script></head></html>"#;
         let hashes = inline_script_hashes(html);
         assert_eq!(hashes.len(), 1);
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(Sha256::digest(b"import init from '/app.js'; init();"));
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"import init from '/app.js'; init();"));
         assert_eq!(hashes[0], format!("sha256-{expected}"));
         let csp = app_csp(Some(html));
         assert!(csp.contains(&format!("'sha256-{expected}'")));

@@ -113,8 +113,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<LoginRequest>(r#"{"email":"a@b.c","password":"x","admin":true}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<LoginRequest>(r#"{"email":"a@b.c","password":"x","admin":true}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `admin`"), "{err}");
     }
 

@@ -9,7 +9,9 @@ use portal_db::tokens::{self, Purpose};
 use portal_db::{DatabaseTransaction, TransactionTrait};
 use portal_domain::identity::{Email, Password, UserName};
 use portal_domain::token;
-use portal_types::{Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, VerifyEmailRequest};
+use portal_types::{
+    Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, VerifyEmailRequest,
+};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -48,8 +50,15 @@ async fn queue_verification(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let secret = token::generate();
-    tokens::insert(txn, user.id, Purpose::VerifyEmail, &token::hash(&secret), now + Duration::hours(VERIFY_TTL_HOURS), now)
-        .await?;
+    tokens::insert(
+        txn,
+        user.id,
+        Purpose::VerifyEmail,
+        &token::hash(&secret),
+        now + Duration::hours(VERIFY_TTL_HOURS),
+        now,
+    )
+    .await?;
     let link = format!("{}/verify-email?token={secret}", state.config.public_url);
     let greeting = format!("Hi {},", user.name);
     let mail = Template {
@@ -78,7 +87,11 @@ async fn queue_verification(
     )
 )]
 #[post("/auth/signup")]
-pub async fn signup(state: web::Data<AppState>, client: Client, body: ApiJson<SignupRequest>) -> ApiResult<HttpResponse> {
+pub async fn signup(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<SignupRequest>,
+) -> ApiResult<HttpResponse> {
     state.auth_limiter.check(&format!("signup:{}", client.ip))?;
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
@@ -199,7 +212,8 @@ async fn start_session(
     now: DateTime<Utc>,
 ) -> ApiResult<HttpResponse> {
     let refresh_token = token::generate();
-    sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), now + Duration::days(REFRESH_TTL_DAYS), now).await?;
+    sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), now + Duration::days(REFRESH_TTL_DAYS), now)
+        .await?;
     let access_token = state.tokens.issue(user.id, family, now)?;
     txn.commit().await?;
     let body = Session {
@@ -242,7 +256,11 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(body.password, hash).await? {
         tracing::info!(ip = %client.ip, "sign-in refused");
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail address or password."));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Wrong e-mail address or password.",
+        ));
     }
     let Some(user) = user else { return Err(ApiError::internal("verified a password without an account")) };
     if user.email_verified_at.is_none() {
@@ -258,7 +276,8 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
-    let problem = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The session has ended; sign in again.");
+    let problem =
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The session has ended; sign in again.");
     let mut res = actix_web::ResponseError::error_response(&problem);
     res.add_cookie(&clear_cookie(state)).map_err(ApiError::internal)?;
     Ok(res)
@@ -389,8 +408,9 @@ pub async fn reset_password(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let user_id =
-        tokens::consume(&txn, Purpose::ResetPassword, &token::hash(&body.token), now).await?.ok_or_else(invalid_token)?;
+    let user_id = tokens::consume(&txn, Purpose::ResetPassword, &token::hash(&body.token), now)
+        .await?
+        .ok_or_else(invalid_token)?;
     portal_db::users::set_password_hash(&txn, user_id, &hash, now).await?;
     // Opening the mailed link proves the address too.
     portal_db::users::mark_verified(&txn, user_id, now).await?;

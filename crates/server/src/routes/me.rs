@@ -8,7 +8,9 @@ use portal_types::{ChangePasswordRequest, UpdateMeRequest, User};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
-use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed};
+use crate::openapi::{
+    BadRequest, InternalError, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
+};
 use crate::state::AppState;
 
 pub fn to_wire(user: portal_db::users::User) -> User {
@@ -87,8 +89,12 @@ pub async fn change_password(
     let new_password = Password::parse("new_password", &body.new_password)?;
     let user = load(&state, auth).await?;
     if !state.hasher.verify(body.current_password, Some(user.password_hash)).await? {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_password", "The current password is wrong.")
-            .with_field("current_password"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_password",
+            "The current password is wrong.",
+        )
+        .with_field("current_password"));
     }
     let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
     let now = Utc::now();

@@ -22,7 +22,9 @@ async fn signup_verify_sign_in_and_read_the_account() {
     let res = app.post(&app.client, "/api/v1/auth/verify-email", json!({"token": token})).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     // The link works once.
-    app.post(&app.client, "/api/v1/auth/verify-email", json!({"token": token})).await.assert_problem(400, "invalid_token");
+    app.post(&app.client, "/api/v1/auth/verify-email", json!({"token": token}))
+        .await
+        .assert_problem(400, "invalid_token");
 
     let client = new_client();
     let res = app.login_with(&client, "ADA@example.com", PASSWORD).await;
@@ -42,7 +44,8 @@ async fn signup_verify_sign_in_and_read_the_account() {
     assert_eq!(me.body["name"], "Ada Lovelace");
     assert_eq!(me.body["email_verified"], true);
 
-    let res = app.send(app.client.patch(app.url("/api/v1/me")).bearer_auth(token).json(&json!({"name": " Ada King "}))).await;
+    let res =
+        app.send(app.client.patch(app.url("/api/v1/me")).bearer_auth(token).json(&json!({"name": " Ada King "}))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(app.get_as(token, "/api/v1/me").await.body["name"], "Ada King");
     let res = app.send(app.client.patch(app.url("/api/v1/me")).bearer_auth(token).json(&json!({"name": ""}))).await;
@@ -71,7 +74,9 @@ async fn signup_with_a_taken_address_reveals_nothing_and_tells_the_owner() {
     app.wait_for_mail("grace@example.com", "You already have an account").await;
     // The account is unchanged: the original password still works, the new one does not.
     assert_eq!(app.login_with(&new_client(), "grace@example.com", PASSWORD).await.status, StatusCode::OK);
-    app.login_with(&new_client(), "grace@example.com", "another password!").await.assert_problem(401, "invalid_credentials");
+    app.login_with(&new_client(), "grace@example.com", "another password!")
+        .await
+        .assert_problem(401, "invalid_credentials");
 }
 
 #[tokio::test]
@@ -142,11 +147,18 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others() {
     let res = app.send(change(PASSWORD, "short")).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "new_password");
-    assert_eq!(app.login_with(&new_client(), "barbara@example.com", PASSWORD).await.status, StatusCode::OK, "unchanged");
+    assert_eq!(
+        app.login_with(&new_client(), "barbara@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "unchanged"
+    );
 
     assert_eq!(app.send(change(PASSWORD, "a brand new password")).await.status, StatusCode::NO_CONTENT);
     app.login_with(&new_client(), "barbara@example.com", PASSWORD).await.assert_problem(401, "invalid_credentials");
-    assert_eq!(app.login_with(&new_client(), "barbara@example.com", "a brand new password").await.status, StatusCode::OK);
+    assert_eq!(
+        app.login_with(&new_client(), "barbara@example.com", "a brand new password").await.status,
+        StatusCode::OK
+    );
     assert_eq!(app.send(this_browser.post(app.url("/api/v1/auth/refresh"))).await.status, StatusCode::OK);
     app.send(other_browser.post(app.url("/api/v1/auth/refresh"))).await.assert_problem(401, "invalid_refresh_token");
 }
@@ -178,7 +190,10 @@ async fn forgotten_password_link_works_once_and_ends_all_sessions() {
 
     app.send(browser.post(app.url("/api/v1/auth/refresh"))).await.assert_problem(401, "invalid_refresh_token");
     app.login_with(&new_client(), "margaret@example.com", PASSWORD).await.assert_problem(401, "invalid_credentials");
-    assert_eq!(app.login_with(&new_client(), "margaret@example.com", "my new long password").await.status, StatusCode::OK);
+    assert_eq!(
+        app.login_with(&new_client(), "margaret@example.com", "my new long password").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -194,15 +209,20 @@ async fn resend_verification_mails_a_new_link_only_to_unverified_accounts() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let newest = app.mails().into_iter().rev().find(|m| m.subject() == "Verify your e-mail address").unwrap();
-    let res = app.post(&app.client, "/api/v1/auth/verify-email", json!({"token": newest.token("/verify-email?token=")})).await;
+    let res = app
+        .post(&app.client, "/api/v1/auth/verify-email", json!({"token": newest.token("/verify-email?token=")}))
+        .await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_client() {
-    let app = spawn_app_with(Options { flags: vec!["--auth-rate-limit".into(), "3".into()], ..Options::default() }).await;
+    let app =
+        spawn_app_with(Options { flags: vec!["--auth-rate-limit".into(), "3".into()], ..Options::default() }).await;
     for _ in 0..3 {
-        app.login_with(&new_client(), "eve@example.com", "guess guess guess").await.assert_problem(401, "invalid_credentials");
+        app.login_with(&new_client(), "eve@example.com", "guess guess guess")
+            .await
+            .assert_problem(401, "invalid_credentials");
     }
     let res = app.login_with(&new_client(), "eve@example.com", "guess guess guess").await;
     res.assert_problem(429, "rate_limited");
@@ -220,7 +240,12 @@ async fn other_requests_stay_fast_while_many_sign_ins_hash() {
             let client = new_client();
             let url = app.url("/api/v1/auth/login");
             tokio::spawn(async move {
-                let res = client.post(url).json(&json!({"email": "load@example.com", "password": PASSWORD})).send().await.unwrap();
+                let res = client
+                    .post(url)
+                    .json(&json!({"email": "load@example.com", "password": PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(res.status(), StatusCode::OK);
                 Instant::now()
             })

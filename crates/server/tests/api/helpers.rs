@@ -147,7 +147,9 @@ impl Mail {
     pub fn link(&self, path: &str) -> String {
         let at = self.decoded.find(path).unwrap_or_else(|| panic!("no {path} link in:\n{}", self.decoded));
         let start = self.decoded[..at].rfind("http").expect("link start");
-        let end = self.decoded[at..].find(|c: char| c.is_whitespace() || c == '"' || c == '<').map_or(self.decoded.len(), |e| at + e);
+        let end = self.decoded[at..]
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+            .map_or(self.decoded.len(), |e| at + e);
         self.decoded[start..end].to_owned()
     }
 
@@ -164,12 +166,12 @@ pub fn decode_qp(raw: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Some(b) = joined.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'='
+            && let Some(b) = joined.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -178,9 +180,8 @@ pub fn decode_qp(raw: &str) -> String {
 }
 
 pub fn read_mails(dir: &Path) -> Vec<Mail> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "eml") || p.parent().is_some_and(|d| d.ends_with("new")));
     files.sort();
     files
@@ -254,7 +255,8 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Response { status, headers, body }
     }
 
@@ -267,7 +269,8 @@ impl TestApp {
     }
 
     pub async fn signup(&self, email: &str, name: &str, password: &str) -> Response {
-        self.post(&self.client, "/api/v1/auth/signup", json!({"email": email, "name": name, "password": password})).await
+        self.post(&self.client, "/api/v1/auth/signup", json!({"email": email, "name": name, "password": password}))
+            .await
     }
 
     pub async fn login_with(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {

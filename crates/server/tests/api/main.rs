@@ -1,4 +1,5 @@
 //! Integration tests: the real server over HTTP on a random port, each test with its own database.
+#![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 mod auth;
 mod errors;

@@ -8,7 +8,8 @@ fn manifest_dir() -> &'static Path {
 
 #[test]
 fn committed_document_matches_the_code() {
-    let committed = std::fs::read_to_string(manifest_dir().join("../../openapi/openapi.json")).expect("openapi/openapi.json");
+    let committed =
+        std::fs::read_to_string(manifest_dir().join("../../openapi/openapi.json")).expect("openapi/openapi.json");
     let generated = portal_server::openapi::document_json();
     assert!(committed == generated, "openapi/openapi.json is stale: run `make openapi` and commit it");
 }
@@ -58,7 +59,10 @@ fn operations_have_unique_ids_tags_and_error_responses() {
             assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{id} has no tag");
             let responses = op["responses"].as_object().unwrap();
             if path.starts_with("/api/") {
-                assert!(responses.keys().any(|k| k.starts_with('4') || k.starts_with('5')), "{id} lists no error response");
+                assert!(
+                    responses.keys().any(|k| k.starts_with('4') || k.starts_with('5')),
+                    "{id} lists no error response"
+                );
                 for (status, response) in responses.iter().filter(|(k, _)| k.starts_with('4') || k.starts_with('5')) {
                     assert!(
                         response["content"].get("application/problem+json").is_some(),

@@ -1,0 +1,93 @@
+# Partner Portal — every target installs what it needs and skips what is already there.
+#   make run      build the web app and serve the portal at http://127.0.0.1:8080 (SQLite)
+#   make test     all tests: Rust (SQLite, then PostgreSQL when reachable), WASM in Chromium, e2e
+#   make e2e      the Playwright end-to-end test only
+#   make openapi  regenerate openapi/openapi.json from the code
+#   make lint     rustfmt and clippy
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/e2e/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+TRUNK_VERSION := 0.21.14
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
+PG_URL ?= postgres://postgres@127.0.0.1:5432
+# CI sets REQUIRE_POSTGRES=1: then an unreachable PostgreSQL fails the run instead of skipping it.
+REQUIRE_POSTGRES ?= 0
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+
+.PHONY: run web test test-rust test-postgres test-wasm test-openapi e2e openapi lint fmt tools-wasm tools-browser tools-node tools-python clean-test-dbs
+
+run: web
+	cargo run --release -p portal-server --bin partner-portal -- serve
+
+# ---------------------------------------------------------------- tools
+tools-wasm:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@trunk --version 2>/dev/null | grep -q "trunk $(TRUNK_VERSION)" || cargo install trunk --locked --version $(TRUNK_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+tools-node: e2e/node_modules/.installed
+e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund
+	@touch $@
+
+tools-browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+tools-python:
+	@python3 -c 'import aiosmtpd, openapi_spec_validator' 2>/dev/null || \
+		python3 -m pip install --quiet 'aiosmtpd==1.4.6' 'openapi-spec-validator==0.9.0'
+
+# ---------------------------------------------------------------- build
+web: tools-wasm tools-node
+	cd frontend && trunk build --release
+
+openapi:
+	cargo run --quiet -p portal-server --bin partner-portal -- openapi > openapi/openapi.json
+	@echo "openapi/openapi.json regenerated"
+
+# ---------------------------------------------------------------- tests
+test: tools-python test-rust test-postgres test-openapi test-wasm e2e
+
+test-rust:
+	@echo "== Rust tests on SQLite"
+	cargo test --workspace --exclude portal-frontend
+
+test-postgres: clean-test-dbs
+	@if psql "$(PG_URL)/postgres" -Atqc 'select 1' >/dev/null 2>&1; then \
+		echo "== Rust integration tests on PostgreSQL at $(PG_URL)"; \
+		PORTAL_TEST_DATABASE=postgres PORTAL_TEST_POSTGRES_URL="$(PG_URL)" cargo test -p portal-server --test api; \
+	elif [ "$(REQUIRE_POSTGRES)" = 1 ]; then \
+		echo "PostgreSQL is not reachable at $(PG_URL), and REQUIRE_POSTGRES=1"; exit 1; \
+	else \
+		echo "== SKIPPED the PostgreSQL run: nothing answers at $(PG_URL) (set PG_URL, or start PostgreSQL)"; \
+	fi
+
+# Databases left behind by an interrupted PostgreSQL run.
+clean-test-dbs:
+	@psql "$(PG_URL)/postgres" -Atqc "select datname from pg_database where datname like 'pp_test_%'" 2>/dev/null | \
+		while read -r db; do psql "$(PG_URL)/postgres" -qc "drop database if exists $$db with (force)"; done || true
+
+test-openapi: tools-python
+	@echo "== openapi/openapi.json is valid OpenAPI 3.1"
+	python3 -m openapi_spec_validator openapi/openapi.json
+
+test-wasm: tools-wasm tools-browser
+	@echo "== Web app component tests in headless Chromium"
+	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p portal-frontend
+
+e2e: web tools-node tools-browser
+	@echo "== End-to-end test in Chromium against the real server"
+	cargo build -p portal-server --bin partner-portal
+	cd e2e && PP_BIN="$(TARGET_DIR)/debug/partner-portal" npx playwright test
+
+# ---------------------------------------------------------------- hygiene
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --exclude portal-frontend --all-targets -- -D warnings
+	cargo clippy -p portal-frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
