@@ -3,9 +3,12 @@
 //! One code path for SQLite and PostgreSQL. Every function takes any connection or transaction,
 //! so callers decide what must happen atomically.
 
+pub mod audit;
 pub mod entity;
+pub mod invitations;
 pub mod mail;
 pub mod sessions;
+pub mod teams;
 pub mod tokens;
 pub mod users;
 
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, SqlErr};
-pub use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 

@@ -1,6 +1,7 @@
 //! Business rules of the Partner Portal: values parsed once at the boundary, token rules.
 
 pub mod identity;
+pub mod teams;
 pub mod token;
 
 /// A request value that was rejected, naming the JSON field it came from.

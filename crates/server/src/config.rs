@@ -50,6 +50,9 @@ pub struct ConfigArgs {
     /// Requests per minute and client address allowed on each sign-in, sign-up and reset endpoint.
     #[arg(long, env = "PORTAL_AUTH_RATE_LIMIT", default_value_t = 20)]
     pub auth_rate_limit: u32,
+    /// Invitations a team may send (or resend) per hour.
+    #[arg(long, env = "PORTAL_INVITE_RATE_LIMIT", default_value_t = 50)]
+    pub invite_rate_limit: u32,
     /// Worker threads of the HTTP server (default: one per core).
     #[arg(long, env = "PORTAL_WORKERS")]
     pub workers: Option<usize>,
@@ -101,6 +104,7 @@ pub struct Config {
     pub key_hash_secret: Secret,
     pub service_token: Secret,
     pub auth_rate_limit: u32,
+    pub invite_rate_limit: u32,
     pub workers: Option<usize>,
 }
 
@@ -174,6 +178,9 @@ impl Config {
         if args.auth_rate_limit == 0 {
             return Err(bad("PORTAL_AUTH_RATE_LIMIT", "must be at least 1"));
         }
+        if args.invite_rate_limit == 0 {
+            return Err(bad("PORTAL_INVITE_RATE_LIMIT", "must be at least 1"));
+        }
         if args.workers == Some(0) {
             return Err(bad("PORTAL_WORKERS", "must be at least 1"));
         }
@@ -208,6 +215,7 @@ impl Config {
             key_hash_secret,
             service_token,
             auth_rate_limit: args.auth_rate_limit,
+            invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
         })
     }

@@ -1,10 +1,12 @@
 //! The Partner Portal server: REST API, OpenAPI document and the web app.
 
+pub mod access;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod mail;
 pub mod openapi;
+pub mod paging;
 pub mod ratelimit;
 pub mod routes;
 pub mod security;

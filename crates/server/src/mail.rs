@@ -92,7 +92,8 @@ impl Transport {
         })
     }
 
-    async fn send(&self, message: Message, id: uuid::Uuid) -> Result<(), String> {
+    async fn send(&self, message: Message, mail: &QueuedMail) -> Result<(), String> {
+        let id = mail.id;
         match self {
             Self::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
             Self::Files(dir) => {
@@ -101,7 +102,7 @@ impl Transport {
                 let tmp = dir.join(format!(".{name}.tmp"));
                 tokio::fs::write(&tmp, message.formatted()).await.map_err(|e| e.to_string())?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| e.to_string())?;
-                tracing::info!(file = %dir.join(&name).display(), "mail written");
+                tracing::info!(to = %mail.recipient, subject = %mail.subject, file = %dir.join(&name).display(), "mail written");
                 Ok(())
             }
             Self::Log => {
@@ -184,7 +185,7 @@ async fn deliver_due(db: &DatabaseConnection, transport: &Transport, from: &Mail
         }
         for mail in batch {
             let result = match build_message(from, &mail) {
-                Ok(message) => transport.send(message, mail.id).await,
+                Ok(message) => transport.send(message, &mail).await,
                 Err(e) => Err(e),
             };
             match result {

@@ -18,6 +18,10 @@ use utoipa_actix_web::AppExt;
     tags(
         (name = "auth", description = "Sign-up, e-mail verification, sign-in, sessions and password reset."),
         (name = "me", description = "The signed-in user's account."),
+        (name = "teams", description = "Teams: the caller's teams, creating, renaming and deleting them."),
+        (name = "members", description = "Team members and their roles."),
+        (name = "invitations", description = "Inviting people by e-mail, and accepting invitations."),
+        (name = "activity", description = "Who did what and when in a team."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     components(schemas(Problem)),
@@ -71,6 +75,33 @@ pub struct BadRequest(#[allow(dead_code)] Problem);
     content_type = "application/problem+json"
 )]
 pub struct Unauthorized(#[allow(dead_code)] Problem);
+
+/// 403: the caller's role does not allow this.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "Your role does not allow this (`forbidden`).",
+    content_type = "application/problem+json"
+)]
+pub struct Forbidden(#[allow(dead_code)] Problem);
+
+/// 404: no such resource, or the caller is not in its team.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such resource, or you are not a member of its team (`not_found`).",
+    content_type = "application/problem+json"
+)]
+pub struct NotFound(#[allow(dead_code)] Problem);
+
+/// 409: the change conflicts with the current state.
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "Conflicts with the current state, e.g. the last owner (`last_owner`) or a closed invitation (`invitation_closed`).",
+    content_type = "application/problem+json"
+)]
+pub struct Conflict(#[allow(dead_code)] Problem);
 
 /// 413: the body is larger than 64 KiB.
 #[derive(IntoResponses)]

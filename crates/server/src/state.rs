@@ -17,6 +17,8 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     /// Sign-in, sign-up and reset requests per client address and endpoint.
     pub auth_limiter: RateLimiter,
+    /// Invitations sent (and resent) per team and hour.
+    pub invite_limiter: RateLimiter,
     /// Wakes the mail worker after a mail was queued.
     pub mail_wake: Arc<Notify>,
 }
@@ -28,6 +30,7 @@ impl AppState {
             tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
             hasher: PasswordHasherPool::new(cores),
             auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
+            invite_limiter: RateLimiter::new(config.invite_rate_limit, Duration::from_secs(3600)),
             db,
             config,
             mail_wake,

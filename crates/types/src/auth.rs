@@ -13,6 +13,9 @@ pub struct SignupRequest {
     pub name: String,
     /// Password, 10 to 128 characters.
     pub password: String,
+    /// The token of an invitation mailed to this address: the account is then verified at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_token: Option<String>,
 }
 
 /// A request was accepted; what follows happens by e-mail.

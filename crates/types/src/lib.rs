@@ -5,9 +5,11 @@
 
 mod auth;
 mod problem;
+mod teams;
 
 pub use auth::*;
 pub use problem::*;
+pub use teams::*;
 
 /// Answer of `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,6 +1,10 @@
 //! sea-orm entities, one module per table.
 
+pub mod audit;
 pub mod email_token;
+pub mod invitation;
 pub mod mail_outbox;
 pub mod refresh_token;
+pub mod team;
+pub mod team_member;
 pub mod user;

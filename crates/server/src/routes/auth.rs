@@ -97,11 +97,28 @@ pub async fn signup(
     let email = Email::parse("email", &body.email)?;
     let name = UserName::parse("name", &body.name)?;
     let password = Password::parse("password", &body.password)?;
-    let hash = state.hasher.hash(password.expose().to_owned()).await?;
     let now = Utc::now();
+    // An invitation mailed to this address proves it: the account needs no verification mail.
+    let invited = match body.invitation_token.as_deref() {
+        None => false,
+        Some(secret) => {
+            let inv = super::invitations::by_token(&state.db, secret)
+                .await
+                .map_err(|_| ApiError::validation("invitation_token", "is not a valid invitation"))?;
+            super::invitations::acceptable(&inv, email.as_str(), now)
+                .map_err(|e| ApiError::validation("invitation_token", e.detail.unwrap_or_default()))?;
+            true
+        }
+    };
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
     let txn = state.db.begin().await?;
     match portal_db::users::create(&txn, email.as_str(), name.as_str(), &hash, now).await {
+        Ok(user) if invited => {
+            portal_db::users::mark_verified(&txn, user.id, now).await?;
+            txn.commit().await?;
+            return Ok(accepted("Your account is ready: sign in to accept the invitation."));
+        }
         Ok(user) => {
             queue_verification(&state, &txn, &user, now).await?;
             txn.commit().await?;
@@ -271,8 +288,21 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
         ));
     }
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
+    let now = Utc::now();
     let txn = state.db.begin().await?;
-    start_session(&state, txn, user, Uuid::new_v4(), Utc::now()).await
+    let actor = portal_db::audit::AuditActor { kind: "user", id: user.id, name: user.name.clone() };
+    let entry = portal_db::audit::NewEntry {
+        team_id: None,
+        actor: Some(&actor),
+        action: "auth.signed_in",
+        target_type: "user",
+        target_id: Some(user.id.to_string()),
+        summary: None,
+        ip: Some(&client.ip),
+        user_agent: client.user_agent.as_deref(),
+    };
+    portal_db::audit::record(&txn, entry, now).await?;
+    start_session(&state, txn, user, Uuid::new_v4(), now).await
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {

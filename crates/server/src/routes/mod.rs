@@ -1,8 +1,12 @@
 //! The REST API, one module per resource.
 
+pub mod activity;
 pub mod auth;
 pub mod health;
+pub mod invitations;
 pub mod me;
+pub mod members;
+pub mod teams;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -19,5 +23,20 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(auth::reset_password)
         .service(me::get_me)
         .service(me::update_me)
-        .service(me::change_password);
+        .service(me::change_password)
+        .service(teams::list_teams)
+        .service(teams::create_team)
+        .service(teams::get_team)
+        .service(teams::update_team)
+        .service(teams::delete_team)
+        .service(members::list_members)
+        .service(members::update_member)
+        .service(members::remove_member)
+        .service(invitations::list_invitations)
+        .service(invitations::create_invitation)
+        .service(invitations::resend_invitation)
+        .service(invitations::revoke_invitation)
+        .service(invitations::preview_invitation)
+        .service(invitations::accept_invitation)
+        .service(activity::list_activity);
 }

@@ -295,3 +295,77 @@ impl TestApp {
         (res.body["access_token"].as_str().expect("access token").to_owned(), client)
     }
 }
+
+impl TestApp {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.send(req).await
+    }
+
+    /// Creates a team as `token`'s user and returns its id.
+    pub async fn create_team(&self, token: &str, name: &str) -> String {
+        let res = self.call(reqwest::Method::POST, Some(token), "/api/v1/teams", Some(json!({"name": name}))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Invites `email` with `role` as `inviter`; returns the token of the mailed link.
+    pub async fn invite(&self, inviter: &str, team_id: &str, email: &str, role: &str) -> String {
+        let path = format!("/api/v1/teams/{team_id}/invitations");
+        let res =
+            self.call(reqwest::Method::POST, Some(inviter), &path, Some(json!({"email": email, "role": role}))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        self.newest_invitation_token(email).await
+    }
+
+    /// The token of the newest invitation mail to `email`, waiting for it if needed.
+    pub async fn newest_invitation_token(&self, email: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(mail) = self.mails().into_iter().rev().find(|m| is_invitation_to(m, email)) {
+                return mail.token("/invite?token=");
+            }
+            assert!(Instant::now() < deadline, "no invitation mail to {email}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Invites `email` into the team with `role`, signs them up from the link, and accepts:
+    /// returns their access token.
+    pub async fn join(&self, owner: &str, team_id: &str, email: &str, role: &str) -> String {
+        let token = self.invite(owner, team_id, email, role).await;
+        let res = self
+            .post(
+                &self.client,
+                "/api/v1/auth/signup",
+                json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD, "invitation_token": token}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+        let res = self.login_with(&new_client(), email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let access = res.body["access_token"].as_str().unwrap().to_owned();
+        let res = self
+            .call(reqwest::Method::POST, Some(&access), "/api/v1/invitations/accept", Some(json!({"token": token})))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        access
+    }
+}
+
+pub fn is_invitation_to(mail: &Mail, email: &str) -> bool {
+    mail.subject().contains("invited you to join")
+        && mail.raw.lines().any(|l| l.starts_with("To: ") && l.contains(email))
+}

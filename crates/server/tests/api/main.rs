@@ -4,6 +4,8 @@
 mod auth;
 mod errors;
 mod helpers;
+mod matrix;
 mod openapi;
 mod smtp;
+mod teams;
 mod web;

@@ -1,0 +1,291 @@
+//! Teams and their members.
+
+use std::collections::HashMap;
+
+use portal_types::Role;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
+};
+use uuid::Uuid;
+
+use crate::entity::audit::{self, Entity as Audit};
+use crate::entity::team::{self, Entity as Teams};
+use crate::entity::team_member::{self, Entity as Members};
+use crate::entity::user::{self, Entity as Users};
+use crate::{Error, Result, Timestamp};
+
+pub use team::Model as Team;
+
+/// A membership row with its role parsed.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub team_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Role,
+    pub joined_at: Timestamp,
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| Error::Db(DbErr::Custom(format!("unknown role {s:?} in the database"))))
+}
+
+fn membership(m: team_member::Model) -> Result<Membership> {
+    Ok(Membership { team_id: m.team_id, user_id: m.user_id, role: parse_role(&m.role)?, joined_at: m.joined_at })
+}
+
+/// Creates a team with `owner` as its first owner.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    description: Option<&str>,
+    owner: Uuid,
+    now: Timestamp,
+) -> Result<Team> {
+    let team = team::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(name.to_owned()),
+        description: Set(description.map(str::to_owned)),
+        created_by: Set(owner),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    add_member(db, team.id, owner, Role::Owner, now).await?;
+    Ok(team)
+}
+
+pub async fn find(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Option<Team>> {
+    Ok(Teams::find_by_id(team_id).one(db).await?)
+}
+
+/// Takes the team's row lock until the transaction ends (PostgreSQL), so that membership changes
+/// of one team happen one after another and the last-owner check cannot be raced. SQLite runs one
+/// write transaction at a time anyway.
+pub async fn lock(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM teams WHERE id = $1 FOR UPDATE",
+            [team_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+    now: Timestamp,
+) -> Result<Option<Team>> {
+    let Some(found) = find(db, team_id).await? else { return Ok(None) };
+    let mut active: team::ActiveModel = found.into();
+    if let Some(name) = name {
+        active.name = Set(name.to_owned());
+    }
+    if let Some(description) = description {
+        active.description = Set(description.map(str::to_owned));
+    }
+    active.updated_at = Set(now);
+    Ok(Some(active.update(db).await?))
+}
+
+pub async fn delete(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
+    Teams::delete_by_id(team_id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn membership_of(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<Option<Membership>> {
+    Members::find_by_id((team_id, user_id)).one(db).await?.map(membership).transpose()
+}
+
+pub async fn add_member(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+    now: Timestamp,
+) -> Result<()> {
+    team_member::ActiveModel {
+        team_id: Set(team_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        joined_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(Error::from_insert)?;
+    Ok(())
+}
+
+pub async fn set_role(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid, role: Role) -> Result<()> {
+    Members::update_many()
+        .col_expr(team_member::Column::Role, Expr::value(role.as_str()))
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn remove_member(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<()> {
+    Members::delete_by_id((team_id, user_id)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn count_owners(db: &impl ConnectionTrait, team_id: Uuid) -> Result<u64> {
+    Ok(Members::find()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::Role.eq(Role::Owner.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// A user's teams with their role, oldest membership first, after `after` (joined_at, team id).
+pub async fn list_for_user(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    after: Option<(Timestamp, Uuid)>,
+    limit: u64,
+) -> Result<Vec<(Team, Membership, u64)>> {
+    let mut q = Members::find().filter(team_member::Column::UserId.eq(user_id));
+    if let Some((at, id)) = after {
+        q = q.filter(
+            team_member::Column::JoinedAt
+                .gt(at)
+                .or(team_member::Column::JoinedAt.eq(at).and(team_member::Column::TeamId.gt(id))),
+        );
+    }
+    let memberships = q
+        .order_by_asc(team_member::Column::JoinedAt)
+        .order_by_asc(team_member::Column::TeamId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = memberships.iter().map(|m| m.team_id).collect();
+    let mut teams: HashMap<Uuid, Team> = Teams::find()
+        .filter(team::Column::Id.is_in(ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let counts = member_counts(db, &ids).await?;
+    let mut out = Vec::with_capacity(memberships.len());
+    for m in memberships {
+        if let Some(team) = teams.remove(&m.team_id) {
+            let count = counts.get(&m.team_id).copied().unwrap_or(0);
+            out.push((team, membership(m)?, count));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn member_counts(db: &impl ConnectionTrait, team_ids: &[Uuid]) -> Result<HashMap<Uuid, u64>> {
+    let rows: Vec<(Uuid, i64)> = Members::find()
+        .select_only()
+        .column(team_member::Column::TeamId)
+        .column_as(team_member::Column::UserId.count(), "n")
+        .filter(team_member::Column::TeamId.is_in(team_ids.to_vec()))
+        .group_by(team_member::Column::TeamId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, n)| (id, u64::try_from(n).unwrap_or(0))).collect())
+}
+
+/// A member with their account.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub membership: Membership,
+    pub name: String,
+    pub email: String,
+    pub last_active_at: Option<Timestamp>,
+}
+
+/// A team's members, earliest joined first, after `after` (joined_at, user id).
+pub async fn list_members(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    after: Option<(Timestamp, Uuid)>,
+    limit: u64,
+) -> Result<Vec<MemberRow>> {
+    let mut q = Members::find().filter(team_member::Column::TeamId.eq(team_id));
+    if let Some((at, id)) = after {
+        q = q.filter(
+            team_member::Column::JoinedAt
+                .gt(at)
+                .or(team_member::Column::JoinedAt.eq(at).and(team_member::Column::UserId.gt(id))),
+        );
+    }
+    let rows = q
+        .order_by_asc(team_member::Column::JoinedAt)
+        .order_by_asc(team_member::Column::UserId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.user_id).collect();
+    let users: HashMap<Uuid, user::Model> = Users::find()
+        .filter(user::Column::Id.is_in(ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let active = last_activity(db, team_id, &ids).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for m in rows {
+        let Some(user) = users.get(&m.user_id) else { continue };
+        let last_active_at = active.get(&m.user_id).copied();
+        out.push(MemberRow {
+            membership: membership(m)?,
+            name: user.name.clone(),
+            email: user.email.clone(),
+            last_active_at,
+        });
+    }
+    Ok(out)
+}
+
+/// One member with their account.
+pub async fn member_row(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>> {
+    let Some(m) = Members::find_by_id((team_id, user_id)).one(db).await? else { return Ok(None) };
+    let Some(user) = Users::find_by_id(user_id).one(db).await? else { return Ok(None) };
+    let last_active_at = last_activity(db, team_id, &[user_id]).await?.get(&user_id).copied();
+    Ok(Some(MemberRow { membership: membership(m)?, name: user.name, email: user.email, last_active_at }))
+}
+
+/// The latest audit entry of each user in this team, or of their sign-ins.
+async fn last_activity(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    user_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Timestamp>> {
+    let rows: Vec<(Option<Uuid>, Option<Timestamp>)> = Audit::find()
+        .select_only()
+        .column(audit::Column::ActorId)
+        .column_as(audit::Column::CreatedAt.max(), "last")
+        .filter(audit::Column::ActorId.is_in(user_ids.to_vec()))
+        .filter(audit::Column::TeamId.eq(team_id).or(audit::Column::TeamId.is_null()))
+        .group_by(audit::Column::ActorId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(id, at)| Some((id?, at?))).collect())
+}
+
+/// Current member ids of a team.
+pub async fn member_ids(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(Members::find()
+        .select_only()
+        .column(team_member::Column::UserId)
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}

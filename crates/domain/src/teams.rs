@@ -1,0 +1,201 @@
+//! Teams and roles: the one permission table every check goes through.
+
+use portal_types::Role;
+
+use crate::FieldError;
+
+/// Who acts on a team: a member with a role, or an API key of that team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Member(Role),
+    /// A key acts with admin rights on its own team, never beyond.
+    ApiKey,
+}
+
+/// Something done to a team's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ReadTeam,
+    UpdateTeam,
+    DeleteTeam,
+    ReadMembers,
+    /// Change a member whose role is `target` to `to`.
+    ChangeRole {
+        target: Role,
+        to: Role,
+    },
+    /// Remove a member whose role is `target`.
+    RemoveMember {
+        target: Role,
+    },
+    /// Leave the team oneself.
+    Leave,
+    ReadInvitations,
+    /// Invite someone with `role`.
+    Invite {
+        role: Role,
+    },
+    /// Resend or revoke an invitation with `role`.
+    ManageInvitation {
+        role: Role,
+    },
+    ReadActivity,
+    /// See the client address and user agent of activity entries.
+    ReadActivityDetails,
+    ReadApiKeys,
+    ManageApiKeys,
+}
+
+/// The permission table. The last-owner rule is separate ([`leaves_no_owner`]): it depends on
+/// the team's current owners, checked in the transaction of the change.
+pub fn allows(actor: Actor, action: Action) -> bool {
+    use Action::*;
+    let role = match actor {
+        Actor::Member(role) => role,
+        Actor::ApiKey => {
+            return !matches!(action, Leave) && allows(Actor::Member(Role::Admin), action);
+        }
+    };
+    match role {
+        Role::Owner => true,
+        Role::Admin => match action {
+            ReadTeam | ReadMembers | Leave | ReadInvitations | ReadActivity | ReadActivityDetails | ReadApiKeys
+            | ManageApiKeys => true,
+            UpdateTeam | DeleteTeam => false,
+            ChangeRole { target, to } => target != Role::Owner && to != Role::Owner,
+            RemoveMember { target } => target != Role::Owner,
+            Invite { role } | ManageInvitation { role } => role != Role::Owner,
+        },
+        Role::Member => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
+    }
+}
+
+/// Whether changing a member with `current` role to `new` (None: removing them) would leave the
+/// team without an owner, given how many owners it has now.
+pub fn leaves_no_owner(owners: u64, current: Role, new: Option<Role>) -> bool {
+    current == Role::Owner && new != Some(Role::Owner) && owners <= 1
+}
+
+/// A team name: trimmed, 1 to 100 characters, no control characters.
+pub fn parse_team_name(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(FieldError::new(field, "is required"));
+    }
+    if value.chars().count() > 100 {
+        return Err(FieldError::new(field, "must be at most 100 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// Optional free text (a description, a personal message): trimmed, empty means none.
+pub fn parse_note(field: &'static str, raw: Option<&str>, max_chars: usize) -> Result<Option<String>, FieldError> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if value.chars().count() > max_chars {
+        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+    use Role::*;
+
+    fn all_actions() -> Vec<Action> {
+        let mut actions = vec![
+            ReadTeam,
+            UpdateTeam,
+            DeleteTeam,
+            ReadMembers,
+            Leave,
+            ReadInvitations,
+            ReadActivity,
+            ReadActivityDetails,
+            ReadApiKeys,
+            ManageApiKeys,
+        ];
+        for r in Role::ALL {
+            actions.push(RemoveMember { target: r });
+            actions.push(Invite { role: r });
+            actions.push(ManageInvitation { role: r });
+            for to in Role::ALL {
+                actions.push(ChangeRole { target: r, to });
+            }
+        }
+        actions
+    }
+
+    /// The whole table, written out: what each role may do.
+    fn expected(actor: Actor, action: Action) -> bool {
+        let touches_owner = match action {
+            ChangeRole { target, to } => target == Owner || to == Owner,
+            RemoveMember { target } => target == Owner,
+            Invite { role } | ManageInvitation { role } => role == Owner,
+            _ => false,
+        };
+        match actor {
+            Actor::Member(Owner) => true,
+            Actor::Member(Admin) => !matches!(action, UpdateTeam | DeleteTeam) && !touches_owner,
+            Actor::ApiKey => !matches!(action, UpdateTeam | DeleteTeam | Leave) && !touches_owner,
+            Actor::Member(Member) => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
+        }
+    }
+
+    #[test]
+    fn every_actor_and_action_follows_the_table() {
+        let actors = [Actor::Member(Owner), Actor::Member(Admin), Actor::Member(Member), Actor::ApiKey];
+        let mut checked = 0;
+        for actor in actors {
+            for action in all_actions() {
+                assert_eq!(allows(actor, action), expected(actor, action), "{actor:?} {action:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 4 * (10 + 3 * 3 + 9));
+    }
+
+    #[test]
+    fn spot_checks_of_the_rules_in_words() {
+        assert!(allows(Actor::Member(Owner), DeleteTeam));
+        assert!(!allows(Actor::Member(Admin), DeleteTeam));
+        assert!(!allows(Actor::ApiKey, DeleteTeam));
+        assert!(allows(Actor::Member(Admin), ChangeRole { target: Member, to: Admin }));
+        assert!(allows(Actor::Member(Admin), ChangeRole { target: Admin, to: Member }));
+        assert!(!allows(Actor::Member(Admin), ChangeRole { target: Member, to: Owner }));
+        assert!(!allows(Actor::Member(Admin), ChangeRole { target: Owner, to: Admin }));
+        assert!(allows(Actor::Member(Admin), RemoveMember { target: Admin }));
+        assert!(!allows(Actor::Member(Admin), RemoveMember { target: Owner }));
+        assert!(allows(Actor::Member(Admin), Invite { role: Admin }));
+        assert!(!allows(Actor::Member(Admin), Invite { role: Owner }));
+        assert!(!allows(Actor::Member(Member), ReadInvitations));
+        assert!(!allows(Actor::Member(Member), Invite { role: Member }));
+        assert!(allows(Actor::Member(Member), ReadMembers));
+    }
+
+    #[test]
+    fn the_last_owner_stays() {
+        assert!(leaves_no_owner(1, Owner, Some(Admin)));
+        assert!(leaves_no_owner(1, Owner, None));
+        assert!(!leaves_no_owner(1, Owner, Some(Owner)));
+        assert!(!leaves_no_owner(2, Owner, None));
+        assert!(!leaves_no_owner(1, Admin, None));
+    }
+
+    #[test]
+    fn names_and_notes() {
+        assert_eq!(parse_team_name("name", "  Acme  ").unwrap(), "Acme");
+        assert!(parse_team_name("name", " ").is_err());
+        assert!(parse_team_name("name", &"x".repeat(101)).is_err());
+        assert_eq!(parse_note("description", Some("  "), 10).unwrap(), None);
+        assert_eq!(parse_note("message", Some("Hi\nthere"), 10).unwrap().as_deref(), Some("Hi\nthere"));
+        assert!(parse_note("message", Some(&"x".repeat(11)), 10).is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Who may do what to a team: membership lookup (outsiders get 404) and the domain's
+//! permission table (members without the right get 403).
+
+use actix_web::http::StatusCode;
+use portal_db::ConnectionTrait;
+use portal_db::audit::AuditActor;
+use portal_db::teams::Team;
+use portal_domain::teams::{Action, Actor, allows};
+use portal_types::Role;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, Client};
+
+/// A caller's standing in one team.
+pub struct TeamAccess {
+    pub team: Team,
+    pub actor: Actor,
+    /// The calling user (None for an API key).
+    pub user_id: Option<Uuid>,
+    /// How the caller appears in the audit log.
+    pub audit: AuditActor,
+}
+
+pub fn team_not_found() -> ApiError {
+    ApiError::not_found("No such team, or you are not a member of it.")
+}
+
+impl TeamAccess {
+    /// The caller's membership of `team_id`; 404 when the team does not exist or the caller is
+    /// not in it, so outsiders learn nothing.
+    pub async fn load(db: &impl ConnectionTrait, auth: &AuthUser, team_id: Uuid) -> ApiResult<Self> {
+        let membership =
+            portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
+        let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
+        let user = portal_db::users::find(db, auth.user_id)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
+        Ok(Self {
+            team,
+            actor: Actor::Member(membership.role),
+            user_id: Some(auth.user_id),
+            audit: AuditActor { kind: "user", id: user.id, name: user.name },
+        })
+    }
+
+    /// The caller's role, as shown in team answers (a key acts as admin).
+    pub fn role(&self) -> Role {
+        match self.actor {
+            Actor::Member(role) => role,
+            Actor::ApiKey => Role::Admin,
+        }
+    }
+
+    pub fn may(&self, action: Action) -> bool {
+        allows(self.actor, action)
+    }
+
+    /// 403 unless the permission table allows `action`.
+    pub fn require(&self, action: Action) -> ApiResult<()> {
+        if self.may(action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("Your role ({}) may not do this.", self.role().as_str()),
+            ))
+        }
+    }
+
+    /// An audit entry for this team by this caller.
+    pub fn entry<'a>(
+        &'a self,
+        client: &'a Client,
+        action: &'a str,
+        target_type: &'a str,
+        target_id: Option<String>,
+        summary: Option<String>,
+    ) -> portal_db::audit::NewEntry<'a> {
+        portal_db::audit::NewEntry {
+            team_id: Some(self.team.id),
+            actor: Some(&self.audit),
+            action,
+            target_type,
+            target_id,
+            summary,
+            ip: Some(&client.ip),
+            user_agent: client.user_agent.as_deref(),
+        }
+    }
+}

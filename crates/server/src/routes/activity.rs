@@ -1,0 +1,77 @@
+//! A team's activity: the audit log, newest first.
+
+use actix_web::{get, web};
+use portal_db::audit::ActivityFilter;
+use portal_domain::teams::Action;
+use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
+use uuid::Uuid;
+
+use crate::access::TeamAccess;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AuthUser;
+use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
+use crate::paging::{PageQuery, decode_id, encode_id, next_cursor};
+use crate::state::AppState;
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// Only what this user (or API key) did.
+    #[param(value_type = Option<Uuid>)]
+    pub actor: Option<String>,
+    /// Only this action, e.g. `member.role_changed`.
+    pub action: Option<String>,
+}
+
+/// Who did what and when in this team, newest first (sign-ins of its members included).
+/// Client addresses and user agents are shown to owners and admins only.
+#[utoipa::path(
+    tag = "activity",
+    operation_id = "listActivity",
+    security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), PageQuery, ActivityQuery),
+    responses((status = 200, description = "Activity entries.", body = ActivityPage), Unauthorized, NotFound, ValidationFailed, InternalError)
+)]
+#[get("/teams/{team_id}/activity")]
+pub async fn list_activity(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    path: web::Path<Uuid>,
+    page: web::Query<PageQuery>,
+    query: web::Query<ActivityQuery>,
+) -> ApiResult<web::Json<ActivityPage>> {
+    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    access.require(Action::ReadActivity)?;
+    let details = access.may(Action::ReadActivityDetails);
+    let limit = page.limit()?;
+    let filter = ActivityFilter {
+        actor_id: query
+            .actor
+            .as_deref()
+            .map(|a| a.parse::<Uuid>().map_err(|_| ApiError::validation("actor", "must be a user or API key id")))
+            .transpose()?,
+        action: query.action.clone().filter(|a| !a.is_empty()),
+        before_id: page.cursor.as_deref().map(decode_id).transpose()?,
+    };
+    let members = portal_db::teams::member_ids(&state.db, access.team.id).await?;
+    let rows = portal_db::audit::list_for_team(&state.db, access.team.id, &members, &filter, limit).await?;
+    let next = next_cursor(&rows, limit, |r| encode_id(r.id));
+    let items = rows
+        .into_iter()
+        .map(|r| ActivityEntry {
+            id: r.id,
+            actor: match (r.actor_type, r.actor_id) {
+                (Some(kind), Some(id)) => Some(ActivityActor { kind, id, name: r.actor_name.unwrap_or_default() }),
+                _ => None,
+            },
+            action: r.action,
+            target_type: r.target_type,
+            target_id: r.target_id,
+            summary: r.summary,
+            ip: r.ip.filter(|_| details),
+            user_agent: r.user_agent.filter(|_| details),
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(web::Json(ActivityPage { items, next_cursor: next }))
+}

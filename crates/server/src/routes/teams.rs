@@ -1,0 +1,188 @@
+//! Teams: create, list, read, rename, delete.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::Utc;
+use portal_db::TransactionTrait;
+use portal_domain::teams::{Action, parse_note, parse_team_name};
+use portal_types::{CreateTeamRequest, Role, Team, TeamPage, UpdateTeamRequest};
+use uuid::Uuid;
+
+use crate::access::TeamAccess;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, AuthUser, Client};
+use crate::openapi::{
+    BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+    ValidationFailed,
+};
+use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::state::AppState;
+
+pub fn to_wire(team: portal_db::teams::Team, role: Role, member_count: u64) -> Team {
+    Team {
+        id: team.id,
+        name: team.name,
+        description: team.description,
+        role,
+        member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
+        created_at: team.created_at,
+    }
+}
+
+async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> ApiResult<Team> {
+    let role = access.role();
+    let counts = portal_db::teams::member_counts(db, &[access.team.id]).await?;
+    let count = counts.get(&access.team.id).copied().unwrap_or(0);
+    Ok(to_wire(access.team, role, count))
+}
+
+/// The teams the caller belongs to, with the caller's role in each.
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "listTeams",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "The caller's teams, oldest membership first.", body = TeamPage), Unauthorized, ValidationFailed, InternalError)
+)]
+#[get("/teams")]
+pub async fn list_teams(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<TeamPage>> {
+    let limit = query.limit()?;
+    let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, query.after()?, limit).await?;
+    let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
+    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, m.role, count)).collect();
+    Ok(web::Json(TeamPage { items, next_cursor: next }))
+}
+
+/// Create a team; the caller becomes its owner.
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "createTeam",
+    security(("bearer" = [])),
+    request_body = CreateTeamRequest,
+    responses(
+        (status = 201, description = "The new team.", body = Team),
+        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[post("/teams")]
+pub async fn create_team(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+    body: ApiJson<CreateTeamRequest>,
+) -> ApiResult<HttpResponse> {
+    let name = parse_team_name("name", &body.0.name)?;
+    let description = parse_note("description", body.0.description.as_deref(), 500)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let team = portal_db::teams::create(&txn, &name, description.as_deref(), auth.user_id, now).await?;
+    let access = TeamAccess::load(&txn, &auth, team.id).await?;
+    portal_db::audit::record(
+        &txn,
+        access.entry(&client, "team.created", "team", Some(team.id.to_string()), Some(name)),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(to_wire(team, Role::Owner, 1)))
+}
+
+/// A team the caller belongs to.
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "getTeam",
+    security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
+)]
+#[get("/teams/{team_id}")]
+pub async fn get_team(state: web::Data<AppState>, auth: AuthUser, path: web::Path<Uuid>) -> ApiResult<web::Json<Team>> {
+    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    access.require(Action::ReadTeam)?;
+    Ok(web::Json(wire_for(&state.db, access).await?))
+}
+
+/// Rename a team or change its description (owners).
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "updateTeam",
+    security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    request_body = UpdateTeamRequest,
+    responses(
+        (status = 200, description = "The updated team.", body = Team),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[patch("/teams/{team_id}")]
+pub async fn update_team(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+    path: web::Path<Uuid>,
+    body: ApiJson<UpdateTeamRequest>,
+) -> ApiResult<web::Json<Team>> {
+    let body = body.0;
+    let name = body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?;
+    let description = match body.description.as_deref() {
+        None => None,
+        Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+    };
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let mut access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
+    access.require(Action::UpdateTeam)?;
+    let team_id = access.team.id;
+    if let Some(updated) =
+        portal_db::teams::update(&txn, team_id, name.as_deref(), description.as_ref().map(|d| d.as_deref()), now)
+            .await?
+    {
+        access.team = updated;
+    }
+    let summary = Some(format!("name: {}", access.team.name));
+    portal_db::audit::record(
+        &txn,
+        access.entry(&client, "team.updated", "team", Some(team_id.to_string()), summary),
+        now,
+    )
+    .await?;
+    let team = wire_for(&txn, access).await?;
+    txn.commit().await?;
+    Ok(web::Json(team))
+}
+
+/// Delete a team with its memberships and invitations (owners).
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "deleteTeam",
+    security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    responses((status = 204, description = "Deleted."), Unauthorized, Forbidden, NotFound, InternalError)
+)]
+#[delete("/teams/{team_id}")]
+pub async fn delete_team(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let team_id = path.into_inner();
+    portal_db::teams::lock(&txn, team_id).await?;
+    let access = TeamAccess::load(&txn, &auth, team_id).await?;
+    access.require(Action::DeleteTeam)?;
+    let name = access.team.name.clone();
+    portal_db::audit::record(
+        &txn,
+        access.entry(&client, "team.deleted", "team", Some(team_id.to_string()), Some(name)),
+        now,
+    )
+    .await?;
+    portal_db::teams::delete(&txn, team_id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

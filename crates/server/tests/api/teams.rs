@@ -1,0 +1,430 @@
+//! Teams, members, invitations and activity, through the API.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_new_team_opens_with_its_creator_as_owner() {
+    let app = spawn_app().await;
+    let (token, _) = app.signed_in("owner@example.com").await;
+    let res = app
+        .call(Method::POST, Some(&token), "/api/v1/teams", Some(json!({"name": " Acme ", "description": "Partners"})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["name"], "Acme");
+    assert_eq!(res.body["role"], "owner");
+    assert_eq!(res.body["member_count"], 1);
+    let id = res.body["id"].as_str().unwrap().to_owned();
+
+    let list = app.call(Method::GET, Some(&token), "/api/v1/teams", None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"][0]["id"], id.as_str());
+
+    let res = app
+        .call(
+            Method::PATCH,
+            Some(&token),
+            &format!("/api/v1/teams/{id}"),
+            Some(json!({"name": "Acme Ltd", "description": ""})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["name"], "Acme Ltd");
+    assert!(res.body.get("description").is_none(), "an empty description clears it: {}", res.body);
+
+    let res = app.call(Method::POST, Some(&token), "/api/v1/teams", Some(json!({"name": ""}))).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.field(), "name");
+    assert_eq!(
+        app.call(Method::GET, Some(&token), "/api/v1/teams", None).await.body["items"].as_array().unwrap().len(),
+        1
+    );
+
+    let members = app.call(Method::GET, Some(&token), &format!("/api/v1/teams/{id}/members"), None).await;
+    assert_eq!(members.body["items"][0]["role"], "owner");
+    assert_eq!(members.body["items"][0]["email"], "owner@example.com");
+    assert!(members.body["items"][0]["last_active_at"].is_string(), "sign-in counts as activity: {}", members.body);
+
+    let res = app.call(Method::DELETE, Some(&token), &format!("/api/v1/teams/{id}"), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    app.call(Method::GET, Some(&token), &format!("/api/v1/teams/{id}"), None).await.assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn team_lists_are_cursor_paginated() {
+    let app = spawn_app().await;
+    let (token, _) = app.signed_in("pager@example.com").await;
+    for i in 0..5 {
+        app.create_team(&token, &format!("Team {i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/teams?limit=2&cursor={c}"),
+            None => "/api/v1/teams?limit=2".to_owned(),
+        };
+        let page = app.call(Method::GET, Some(&token), &path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..5).map(|i| format!("Team {i}")).collect::<Vec<_>>());
+    let res = app.call(Method::GET, Some(&token), "/api/v1/teams?limit=0", None).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.field(), "limit");
+    let res = app.call(Method::GET, Some(&token), "/api/v1/teams?cursor=garbage!", None).await;
+    assert_eq!(res.field(), "cursor");
+}
+
+#[tokio::test]
+async fn invitation_mail_and_acceptance_join_the_team() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("olivia@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let path = format!("/api/v1/teams/{team}/invitations");
+    let body =
+        json!({"email": "Bob@Example.com", "role": "admin", "message": "Welcome <script>alert(1)</script> aboard"});
+    let res = app.call(Method::POST, Some(&owner), &path, Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["email"], "bob@example.com");
+    assert_eq!(res.body["state"], "pending");
+
+    let mail = app.wait_for_mail("bob@example.com", "Ada Lovelace invited you to join Acme on Partner Portal").await;
+    assert!(mail.decoded.contains("as an admin"), "{}", mail.decoded);
+    assert!(mail.decoded.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "escaped in HTML: {}", mail.decoded);
+    assert!(!mail.decoded.contains("<script>alert(1)</script>\"</p>"), "never raw in HTML");
+    let link = mail.link("/invite?token=");
+    assert!(link.starts_with("http://127.0.0.1:9/invite?token="), "{link}");
+    let token = mail.token("/invite?token=");
+
+    // Duplicates: another pending invitation for the address, or an existing member.
+    let res =
+        app.call(Method::POST, Some(&owner), &path, Some(json!({"email": "bob@example.com", "role": "member"}))).await;
+    res.assert_problem(409, "invitation_pending");
+    let res = app
+        .call(Method::POST, Some(&owner), &path, Some(json!({"email": "olivia@example.com", "role": "member"})))
+        .await;
+    res.assert_problem(409, "already_member");
+
+    let preview = app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert_eq!(preview.body["team_name"], "Acme");
+    assert_eq!(preview.body["invited_by_name"], "Ada Lovelace");
+    assert_eq!(preview.body["role"], "admin");
+    assert_eq!(preview.body["state"], "pending");
+    assert_eq!(preview.body["account_exists"], false);
+
+    // Someone else, signed in, cannot use the link.
+    let (mallory, _) = app.signed_in("mallory@example.com").await;
+    let res = app.call(Method::POST, Some(&mallory), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    res.assert_problem(403, "invitation_wrong_account");
+
+    // Sign-up from the link: no verification mail needed, the invitation proved the address.
+    let res = app
+        .post(
+            &app.client,
+            "/api/v1/auth/signup",
+            json!({"email": "bob@example.com", "name": "Bob", "password": PASSWORD, "invitation_token": token}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.body);
+    let bob = bob.body["access_token"].as_str().unwrap().to_owned();
+    let res = app.call(Method::POST, Some(&bob), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["role"], "admin");
+    assert_eq!(res.body["member_count"], 2);
+
+    let res = app.call(Method::POST, Some(&bob), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    res.assert_problem(410, "invitation_used");
+    let preview = app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await;
+    assert_eq!(preview.body["state"], "accepted");
+
+    let members = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let emails: Vec<_> =
+        members.body["items"].as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["olivia@example.com", "bob@example.com"]);
+}
+
+#[tokio::test]
+async fn resend_replaces_the_link_and_revoke_kills_it() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let first = app.invite(&owner, &team, "carol@example.com", "member").await;
+    let list = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/invitations"), None).await;
+    let id = list.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let res =
+        app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}/resend"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.mails().iter().filter(|m| is_invitation_to(m, "carol@example.com")).count() < 2 {
+        assert!(Instant::now() < deadline, "the resent mail never arrived");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let second = app.newest_invitation_token("carol@example.com").await;
+    assert_ne!(first, second);
+    app.call(Method::GET, None, &format!("/api/v1/invitations/{first}"), None)
+        .await
+        .assert_problem(404, "invitation_not_found");
+    assert_eq!(
+        app.call(Method::GET, None, &format!("/api/v1/invitations/{second}"), None).await.body["state"],
+        "pending"
+    );
+
+    let res = app.call(Method::DELETE, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}"), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::GET, None, &format!("/api/v1/invitations/{second}"), None).await.body["state"],
+        "revoked"
+    );
+    let (carol, _) = app.signed_in("carol@example.com").await;
+    let res = app.call(Method::POST, Some(&carol), "/api/v1/invitations/accept", Some(json!({"token": second}))).await;
+    res.assert_problem(410, "invitation_revoked");
+    let res = app.call(Method::DELETE, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}"), None).await;
+    res.assert_problem(409, "invitation_closed");
+    // A revoked invitation frees the address for a new one.
+    app.invite(&owner, &team, "carol@example.com", "member").await;
+}
+
+#[tokio::test]
+async fn an_expired_invitation_says_so() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let token = app.invite(&owner, &team, "dave@example.com", "member").await;
+    // Move the expiry into the past, as 7 days would.
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE invitations SET expires_at = created_at").await.unwrap();
+    db.close().await.ok();
+    assert_eq!(
+        app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await.body["state"],
+        "expired"
+    );
+    let (dave, _) = app.signed_in("dave@example.com").await;
+    let res = app.call(Method::POST, Some(&dave), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    res.assert_problem(410, "invitation_expired");
+    // The address can be invited again.
+    app.invite(&owner, &team, "dave@example.com", "member").await;
+}
+
+#[tokio::test]
+async fn roles_follow_the_permission_table() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let ids = member_ids(&app, &owner, &team).await;
+    let role_of = |email: &str| ids.iter().find(|(e, _)| e == email).unwrap().1.clone();
+    let (owner_id, admin_id, member_id) =
+        (role_of("owner@example.com"), role_of("admin@example.com"), role_of("member@example.com"));
+    let patch = |who: &str, id: &str, role: &str| {
+        let (app, who, path) = (&app, who.to_owned(), format!("/api/v1/teams/{team}/members/{id}"));
+        let role = role.to_owned();
+        async move { app.call(Method::PATCH, Some(&who), &path, Some(json!({"role": role}))).await }
+    };
+
+    // Admins move people between member and admin, never to or from owner.
+    assert_eq!(patch(&admin, &member_id, "admin").await.status, StatusCode::OK);
+    assert_eq!(patch(&admin, &member_id, "member").await.status, StatusCode::OK);
+    patch(&admin, &member_id, "owner").await.assert_problem(403, "forbidden");
+    patch(&admin, &owner_id, "member").await.assert_problem(403, "forbidden");
+    // Members change nothing and cannot see invitations.
+    patch(&member, &admin_id, "member").await.assert_problem(403, "forbidden");
+    app.call(Method::GET, Some(&member), &format!("/api/v1/teams/{team}/invitations"), None)
+        .await
+        .assert_problem(403, "forbidden");
+    // Admins cannot invite owners.
+    let res = app
+        .call(
+            Method::POST,
+            Some(&admin),
+            &format!("/api/v1/teams/{team}/invitations"),
+            Some(json!({"email": "x@example.com", "role": "owner"})),
+        )
+        .await;
+    res.assert_problem(403, "forbidden");
+
+    // The last owner can be neither demoted, nor removed, nor leave.
+    patch(&owner, &owner_id, "admin").await.assert_problem(409, "last_owner");
+    let remove = |who: &str, id: &str| {
+        let (app, who, path) = (&app, who.to_owned(), format!("/api/v1/teams/{team}/members/{id}"));
+        async move { app.call(Method::DELETE, Some(&who), &path, None).await }
+    };
+    remove(&owner, &owner_id).await.assert_problem(409, "last_owner");
+    remove(&admin, &owner_id).await.assert_problem(403, "forbidden");
+    // With a second owner, the first may step down.
+    assert_eq!(patch(&owner, &admin_id, "owner").await.status, StatusCode::OK);
+    assert_eq!(patch(&owner, &owner_id, "admin").await.body["role"], "admin");
+    // A member leaves on their own; an owner removes an admin.
+    assert_eq!(remove(&member, &member_id).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(remove(&admin, &owner_id).await.status, StatusCode::NO_CONTENT, "the new owner removes the old one");
+    let left = member_ids(&app, &admin, &team).await;
+    assert_eq!(left.len(), 1);
+    app.call(Method::GET, Some(&member), &format!("/api/v1/teams/{team}"), None).await.assert_problem(404, "not_found");
+}
+
+async fn member_ids(app: &TestApp, token: &str, team: &str) -> Vec<(String, String)> {
+    let res = app.call(Method::GET, Some(token), &format!("/api/v1/teams/{team}/members"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["email"].as_str().unwrap().to_owned(), m["user_id"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Two owners demote each other at the same moment: the last-owner check and the change happen
+/// in one transaction, so exactly one of them succeeds.
+#[tokio::test]
+async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
+    let app = spawn_app().await;
+    let (first, _) = app.signed_in("first@example.com").await;
+    for round in 0..5 {
+        let team = app.create_team(&first, &format!("Race {round}")).await;
+        let email = format!("second{round}@example.com");
+        let second = app.join(&first, &team, &email, "owner").await;
+        let ids = member_ids(&app, &first, &team).await;
+        let first_id = ids[0].1.clone();
+        let second_id = ids[1].1.clone();
+        let demote = |who: String, id: String| {
+            let client = new_client();
+            let url = app.url(&format!("/api/v1/teams/{team}/members/{id}"));
+            async move { client.patch(url).bearer_auth(who).json(&json!({"role": "member"})).send().await.unwrap().status() }
+        };
+        let (a, b) = tokio::join!(demote(first.clone(), second_id), demote(second.clone(), first_id));
+        let mut statuses = [a.as_u16(), b.as_u16()];
+        statuses.sort();
+        // The loser either hits the last-owner rule (409) or, demoted first, lacks the right (403).
+        assert!(statuses == [200, 409] || statuses == [200, 403], "round {round}: {statuses:?}");
+        let owners = app.call(Method::GET, Some(&first), &format!("/api/v1/teams/{team}/members"), None).await;
+        let owners =
+            owners.body["items"].as_array().map(|m| m.iter().filter(|m| m["role"] == "owner").count()).unwrap_or(0);
+        let owners = if owners == 0 {
+            let res = app.call(Method::GET, Some(&second), &format!("/api/v1/teams/{team}/members"), None).await;
+            res.body["items"].as_array().unwrap().iter().filter(|m| m["role"] == "owner").count()
+        } else {
+            owners
+        };
+        assert_eq!(owners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn activity_lists_who_did_what_with_filters_and_paging() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let ids = member_ids(&app, &owner, &team).await;
+    let member_id = ids[1].1.clone();
+    let res = app
+        .call(
+            Method::PATCH,
+            Some(&owner),
+            &format!("/api/v1/teams/{team}/members/{member_id}"),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    assert_eq!(activity.status, StatusCode::OK, "{}", activity.body);
+    let actions: Vec<_> =
+        activity.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    for expected in ["member.role_changed", "member.joined", "invitation.created", "team.created", "auth.signed_in"] {
+        assert!(actions.contains(&expected.to_owned()), "{expected} missing in {actions:?}");
+    }
+    assert_eq!(actions[0], "member.role_changed", "newest first");
+    let newest = &activity.body["items"][0];
+    assert_eq!(newest["actor"]["name"], "Ada Lovelace");
+    assert_eq!(newest["summary"], "member@example.com: member → admin");
+    assert_eq!(newest["ip"], "127.0.0.1", "owners see the client address");
+
+    let filtered = app
+        .call(
+            Method::GET,
+            Some(&owner),
+            &format!("/api/v1/teams/{team}/activity?action=member.joined&actor={member_id}"),
+            None,
+        )
+        .await;
+    let items = filtered.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", filtered.body);
+    assert_eq!(items[0]["actor"]["id"], member_id.as_str());
+
+    // Paging walks every entry once.
+    let mut seen = Vec::new();
+    let mut path = format!("/api/v1/teams/{team}/activity?limit=2");
+    loop {
+        let page = app.call(Method::GET, Some(&owner), &path, None).await;
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        match page.body["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/teams/{team}/activity?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), actions.len());
+    assert!(seen.windows(2).all(|w| w[0] > w[1]));
+
+    // Members read the activity without addresses and user agents... until promoted; here the
+    // former member is admin now, so check a fresh member.
+    let viewer = app.join(&owner, &team, "viewer@example.com", "member").await;
+    let seen_by_member = app.call(Method::GET, Some(&viewer), &format!("/api/v1/teams/{team}/activity"), None).await;
+    assert_eq!(seen_by_member.status, StatusCode::OK);
+    assert!(
+        seen_by_member.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("ip").is_none() && e.get("user_agent").is_none())
+    );
+    let _ = member;
+}
+
+#[tokio::test]
+async fn invitations_are_rate_limited_per_team() {
+    let mut options = Options::default();
+    options.flags.extend(["--invite-rate-limit".to_owned(), "2".to_owned()]);
+    let app = spawn_app_with(options).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let path = format!("/api/v1/teams/{team}/invitations");
+    for i in 0..2 {
+        let res = app
+            .call(
+                Method::POST,
+                Some(&owner),
+                &path,
+                Some(json!({"email": format!("p{i}@example.com"), "role": "member"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+    }
+    let res =
+        app.call(Method::POST, Some(&owner), &path, Some(json!({"email": "p3@example.com", "role": "member"}))).await;
+    res.assert_problem(429, "rate_limited");
+    let other = app.create_team(&owner, "Other").await;
+    let res = app
+        .call(
+            Method::POST,
+            Some(&owner),
+            &format!("/api/v1/teams/{other}/invitations"),
+            Some(json!({"email": "p3@example.com", "role": "member"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "the limit is per team");
+}
