@@ -55,14 +55,21 @@ impl MigrationTrait for Migration {
                     .col(text_null("message"))
                     .col(string_len_uniq("token_hash", 64))
                     .col(string_len("state", 16))
-                    .col(uuid("invited_by"))
+                    .col(uuid_null("invited_by"))
+                    .col(string_len("inviter_name", 200))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("expires_at"))
                     .col(timestamp_with_time_zone_null("accepted_at"))
                     .col(uuid_null("accepted_by"))
                     .col(timestamp_with_time_zone_null("revoked_at"))
                     .foreign_key(&mut fk_cascade("fk_invitations_team", ("invitations", "team_id"), "teams"))
-                    .foreign_key(&mut fk_cascade("fk_invitations_inviter", ("invitations", "invited_by"), "users"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_invitations_inviter")
+                            .from("invitations", "invited_by")
+                            .to("users", "id")
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
                     .take(),
             )
             .await?;

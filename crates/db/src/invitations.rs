@@ -45,7 +45,9 @@ pub struct NewInvitation<'a> {
     pub role: Role,
     pub message: Option<&'a str>,
     pub token_hash: &'a str,
-    pub invited_by: Uuid,
+    /// The inviting user (None for an API key).
+    pub invited_by: Option<Uuid>,
+    pub inviter_name: &'a str,
     pub expires_at: Timestamp,
 }
 
@@ -60,6 +62,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewInvitation<'_>, now: Time
         token_hash: Set(new.token_hash.to_owned()),
         state: Set("pending".to_owned()),
         invited_by: Set(new.invited_by),
+        inviter_name: Set(new.inviter_name.chars().take(200).collect()),
         created_at: Set(now),
         expires_at: Set(new.expires_at),
         accepted_at: Set(None),

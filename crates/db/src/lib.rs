@@ -3,13 +3,16 @@
 //! One code path for SQLite and PostgreSQL. Every function takes any connection or transaction,
 //! so callers decide what must happen atomically.
 
+pub mod api_keys;
 pub mod audit;
+pub mod changes;
 pub mod entity;
 pub mod invitations;
 pub mod mail;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Business rules of the Partner Portal: values parsed once at the boundary, token rules.
 
 pub mod identity;
+pub mod keys;
 pub mod teams;
 pub mod token;
 

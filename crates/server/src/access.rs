@@ -10,7 +10,7 @@ use portal_types::Role;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, Client};
+use crate::extract::{Client, Principal};
 
 /// A caller's standing in one team.
 pub struct TeamAccess {
@@ -29,7 +29,23 @@ pub fn team_not_found() -> ApiError {
 impl TeamAccess {
     /// The caller's membership of `team_id`; 404 when the team does not exist or the caller is
     /// not in it, so outsiders learn nothing.
-    pub async fn load(db: &impl ConnectionTrait, auth: &AuthUser, team_id: Uuid) -> ApiResult<Self> {
+    pub async fn load(db: &impl ConnectionTrait, principal: &Principal, team_id: Uuid) -> ApiResult<Self> {
+        let auth = match principal {
+            Principal::User(user) => user,
+            Principal::Key(key) => {
+                // A key acts for its own team only; any other team does not exist for it.
+                if key.team_id != team_id {
+                    return Err(team_not_found());
+                }
+                let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
+                return Ok(Self {
+                    team,
+                    actor: Actor::ApiKey,
+                    user_id: None,
+                    audit: AuditActor { kind: "api_key", id: key.key_id, name: key.name.clone() },
+                });
+            }
+        };
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;

@@ -15,11 +15,13 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to send in `Retry-After`.
     pub retry_after: Option<u64>,
+    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
+    pub rate_limit: Option<(u64, u64, u64)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: Some(detail.into()), field: None, retry_after: None }
+        Self { status, code, detail: Some(detail.into()), field: None, retry_after: None, rate_limit: None }
     }
 
     pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
@@ -30,6 +32,7 @@ impl ApiError {
             detail: Some(format!("{field} {message}")),
             field: Some(field),
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -57,6 +60,7 @@ impl ApiError {
             detail: Some("The server failed to handle this request. It has been logged.".into()),
             field: None,
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -103,11 +107,22 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(limits) = self.rate_limit {
+            rate_limit_headers(res.headers_mut(), limits);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }
+}
+
+/// IETF draft `RateLimit-*` headers: limit, remaining, seconds until reset.
+pub fn rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap, (limit, remaining, reset): (u64, u64, u64)) {
+    use actix_web::http::header::HeaderName;
+    headers.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limit));
+    headers.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(remaining));
+    headers.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(reset));
 }
 
 impl From<FieldError> for ApiError {

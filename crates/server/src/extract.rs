@@ -10,7 +10,10 @@ use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use actix_web::HttpMessage as _;
+
 use crate::error::ApiError;
+use crate::keys::{KeyAuth, MeterTag};
 use crate::state::AppState;
 
 /// Largest JSON body accepted.
@@ -119,19 +122,73 @@ impl FromRequest for AuthUser {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("state missing"))?;
-    let token = req
-        .headers()
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("Sign in: send an access token as `Authorization: Bearer <token>`."))?;
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("Sign in: send an access token as `Authorization: Bearer <token>`."))
+}
+
+fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("state missing"))
+}
+
+fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let state = state_of(req)?;
+    let token = bearer(req)?;
+    if portal_domain::keys::looks_like_key(token) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "api_key_not_allowed",
+            "This operation needs a signed-in user; API keys act only on their own team's resources.",
+        ));
+    }
     let claims = state
         .tokens
         .check(token.trim())
         .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
     Ok(AuthUser { user_id: claims.user_id, session_id: claims.session_id })
+}
+
+/// Whoever acts on a team endpoint: a signed-in user (JWT) or an API key (`pp_...`).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User(AuthUser),
+    Key(KeyAuth),
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = match bearer(req) {
+            Ok(token) => token.to_owned(),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        if !portal_domain::keys::looks_like_key(&token) {
+            return Box::pin(std::future::ready(authenticate(req).map(Principal::User)));
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let keys = state_of(&req)?.keys.clone();
+            match keys.verify(&token).await {
+                Ok(key) => {
+                    req.extensions_mut().insert(MeterTag { key_id: key.key_id, team_id: key.team_id });
+                    req.extensions_mut().insert(key.clone());
+                    Ok(Principal::Key(key))
+                }
+                Err((refused, tag)) => {
+                    if let Some(tag) = tag {
+                        req.extensions_mut().insert(tag);
+                    }
+                    Err(refused)
+                }
+            }
+        })
+    }
 }
 
 /// Who is calling: the peer address (rate limits, audit) and user agent.

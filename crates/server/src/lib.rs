@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod config;
+pub mod keys;
 pub mod error;
 pub mod extract;
 pub mod mail;

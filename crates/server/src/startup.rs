@@ -7,13 +7,14 @@ use std::time::Instant;
 use actix_web::dev::{Server, ServerHandle, Service as _};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpMessage as _, HttpServer, web};
 use tracing::Instrument as _;
 use utoipa_actix_web::AppExt as _;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
+use crate::keys::{KeyAuth, KeyService, MeterTag};
 use crate::mail::{MailWorker, Transport};
 use crate::routes;
 use crate::state::AppState;
@@ -41,11 +42,29 @@ pub fn routes(cfg: &mut ServiceConfig) {
     );
 }
 
+/// Counts a key-authenticated answer, and tells a limited key what remains.
+fn meter<B>(keys: &KeyService, res: &mut actix_web::dev::ServiceResponse<B>, started: Instant) {
+    let tag = res.request().extensions().get::<MeterTag>().copied();
+    let Some(tag) = tag else { return };
+    keys.record(tag, res.status().as_u16(), started.elapsed());
+    let limits = res.request().extensions().get::<KeyAuth>().and_then(|k| {
+        let (limit, remaining) = (k.usage_limit?, k.remaining?);
+        let now = chrono::Utc::now();
+        let reset = (portal_domain::keys::month_bounds(now).1 - now).num_seconds().max(0) as u64;
+        Some((limit, remaining.saturating_sub(1), reset))
+    });
+    if let Some(limits) = limits {
+        crate::error::rate_limit_headers(res.headers_mut(), limits);
+    }
+}
+
 /// A running portal: its port, and the handle to stop it.
 pub struct Application {
     port: u16,
     server: Server,
     mail: MailWorker,
+    stop_keys: tokio::sync::watch::Sender<bool>,
+    key_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,10 +90,18 @@ impl Application {
         let web_app = web::Data::new(WebApp::load(&config.web_dir));
         let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
-        let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone()));
+        let keys = KeyService::new(db.clone(), config.key_hash_secret.expose());
+        let (stop_keys, stopped) = tokio::sync::watch::channel(false);
+        let mut key_tasks = vec![tokio::spawn(keys.clone().run_flusher(stopped.clone()))];
+        if portal_db::changes::is_postgres(&db) {
+            key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
+        }
+        let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone(), keys.clone()));
         let openapi = crate::openapi::document();
 
+        let keys_for_meter = keys;
         let mut server = HttpServer::new(move || {
+            let keys = keys_for_meter.clone();
             let csp = csp.clone();
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
@@ -106,8 +133,10 @@ impl Application {
                     let started = Instant::now();
                     let fut = span.in_scope(|| srv.call(req));
                     let csp = csp.clone();
+                    let keys = keys.clone();
                     async move {
                         let mut res = fut.await?;
+                        meter(&keys, &mut res, started);
                         webapp::security_headers(&mut res, &csp);
                         if let Ok(v) = HeaderValue::from_str(&request_id) {
                             res.headers_mut().insert(REQUEST_ID, v);
@@ -131,7 +160,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run(), mail })
+        Ok(Self { port, server: server.run(), mail, stop_keys, key_tasks })
     }
 
     pub fn port(&self) -> u16 {
@@ -147,6 +176,11 @@ impl Application {
     /// then stops the mail worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        // Buffered usage counts are written before the process ends.
+        let _ = self.stop_keys.send(true);
+        for task in self.key_tasks {
+            let _ = task.await;
+        }
         self.mail.shutdown().await;
         tracing::info!("stopped");
         result

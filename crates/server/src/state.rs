@@ -7,6 +7,7 @@ use portal_db::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::keys::KeyService;
 use crate::ratelimit::RateLimiter;
 use crate::security::{PasswordHasherPool, Tokens};
 
@@ -21,10 +22,12 @@ pub struct AppState {
     pub invite_limiter: RateLimiter,
     /// Wakes the mail worker after a mail was queued.
     pub mail_wake: Arc<Notify>,
+    /// API-key verification and usage metering.
+    pub keys: Arc<KeyService>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Arc<Config>, mail_wake: Arc<Notify>) -> Self {
+    pub fn new(db: DatabaseConnection, config: Arc<Config>, mail_wake: Arc<Notify>, keys: Arc<KeyService>) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
@@ -34,6 +37,7 @@ impl AppState {
             db,
             config,
             mail_wake,
+            keys,
         }
     }
 }

@@ -4,10 +4,12 @@
 //! feature adds `utoipa::ToSchema` for the server's OpenAPI document.
 
 mod auth;
+mod keys;
 mod problem;
 mod teams;
 
 pub use auth::*;
+pub use keys::*;
 pub use problem::*;
 pub use teams::*;
 

@@ -120,15 +120,6 @@ pub enum InvitationState {
     Expired,
 }
 
-/// A person, briefly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct UserSummary {
-    pub id: Uuid,
-    pub name: String,
-    pub email: String,
-}
-
 /// An invitation to join a team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -140,7 +131,11 @@ pub struct Invitation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub state: InvitationState,
-    pub invited_by: UserSummary,
+    /// Who invited: a user's name, or an API key's.
+    pub invited_by_name: String,
+    /// The inviting user, when a user (not an API key) invited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_by_user_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }

@@ -13,7 +13,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub state: String,
-    pub invited_by: Uuid,
+    pub invited_by: Option<Uuid>,
+    pub inviter_name: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub accepted_at: Option<DateTimeUtc>,

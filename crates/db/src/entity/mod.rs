@@ -1,5 +1,6 @@
 //! sea-orm entities, one module per table.
 
+pub mod api_key;
 pub mod audit;
 pub mod email_token;
 pub mod invitation;
@@ -7,4 +8,5 @@ pub mod mail_outbox;
 pub mod refresh_token;
 pub mod team;
 pub mod team_member;
+pub mod usage_minute;
 pub mod user;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AuthUser;
+use crate::extract::Principal;
 use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::paging::{PageQuery, decode_id, encode_id, next_cursor};
 use crate::state::AppState;
@@ -35,7 +35,7 @@ pub struct ActivityQuery {
 #[get("/teams/{team_id}/activity")]
 pub async fn list_activity(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     path: web::Path<Uuid>,
     page: web::Query<PageQuery>,
     query: web::Query<ActivityQuery>,

@@ -10,13 +10,13 @@ use portal_domain::teams::{Action, parse_note};
 use portal_domain::token;
 use portal_types::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationPage, InvitationPreview, InvitationState,
-    Role, Team, UserSummary,
+    Role, Team,
 };
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser, Client};
+use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::mail::Template;
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
@@ -28,16 +28,7 @@ use crate::state::AppState;
 /// How long an invitation link works.
 pub const INVITATION_TTL_DAYS: i64 = 7;
 
-async fn to_wire(
-    db: &impl portal_db::ConnectionTrait,
-    inv: InvitationRow,
-    now: DateTime<Utc>,
-) -> ApiResult<Invitation> {
-    let inviter = portal_db::users::find(db, inv.invited_by).await?;
-    let invited_by = match inviter {
-        Some(u) => UserSummary { id: u.id, name: u.name, email: u.email },
-        None => UserSummary { id: inv.invited_by, name: "(deleted user)".into(), email: String::new() },
-    };
+fn to_wire(inv: InvitationRow, now: DateTime<Utc>) -> ApiResult<Invitation> {
     Ok(Invitation {
         id: inv.id,
         team_id: inv.team_id,
@@ -45,7 +36,8 @@ async fn to_wire(
         role: role_of(&inv)?,
         email: inv.email,
         message: inv.message,
-        invited_by,
+        invited_by_name: inv.inviter_name,
+        invited_by_user_id: inv.invited_by,
         created_at: inv.created_at,
         expires_at: inv.expires_at,
     })
@@ -103,7 +95,7 @@ async fn queue_invitation_mail(
 #[get("/teams/{team_id}/invitations")]
 pub async fn list_invitations(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<InvitationPage>> {
@@ -113,10 +105,7 @@ pub async fn list_invitations(
     let rows = portal_db::invitations::list(&state.db, access.team.id, query.after()?, limit).await?;
     let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
     let now = Utc::now();
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(to_wire(&state.db, row, now).await?);
-    }
+    let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
     Ok(web::Json(InvitationPage { items, next_cursor: next }))
 }
 
@@ -136,7 +125,7 @@ pub async fn list_invitations(
 #[post("/teams/{team_id}/invitations")]
 pub async fn create_invitation(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<Uuid>,
     body: ApiJson<CreateInvitationRequest>,
@@ -169,7 +158,8 @@ pub async fn create_invitation(
         role: body.role,
         message: message.as_deref(),
         token_hash: &token::hash(&secret),
-        invited_by: auth.user_id,
+        invited_by: access.user_id,
+        inviter_name: &access.audit.name,
         expires_at: now + Duration::days(INVITATION_TTL_DAYS),
     };
     let inv = match portal_db::invitations::create(&txn, new, now).await {
@@ -191,7 +181,7 @@ pub async fn create_invitation(
         now,
     )
     .await?;
-    let wire = to_wire(&txn, inv, now).await?;
+    let wire = to_wire(inv, now)?;
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(HttpResponse::Created().json(wire))
@@ -230,7 +220,7 @@ async fn pending_invitation(
 #[post("/teams/{team_id}/invitations/{invitation_id}/resend")]
 pub async fn resend_invitation(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<web::Json<Invitation>> {
@@ -258,7 +248,7 @@ pub async fn resend_invitation(
         now,
     )
     .await?;
-    let wire = to_wire(&txn, inv, now).await?;
+    let wire = to_wire(inv, now)?;
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(web::Json(wire))
@@ -275,7 +265,7 @@ pub async fn resend_invitation(
 #[delete("/teams/{team_id}/invitations/{invitation_id}")]
 pub async fn revoke_invitation(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
@@ -322,11 +312,10 @@ pub async fn preview_invitation(
 ) -> ApiResult<web::Json<InvitationPreview>> {
     let inv = by_token(&state.db, &path).await?;
     let team = portal_db::teams::find(&state.db, inv.team_id).await?.ok_or_else(invitation_not_found)?;
-    let inviter = portal_db::users::find(&state.db, inv.invited_by).await?;
     let account_exists = portal_db::users::find_by_email(&state.db, &inv.email).await?.is_some();
     Ok(web::Json(InvitationPreview {
         team_name: team.name,
-        invited_by_name: inviter.map(|u| u.name).unwrap_or_else(|| "(deleted user)".into()),
+        invited_by_name: inv.inviter_name.clone(),
         state: state_of(&inv, Utc::now()),
         role: role_of(&inv)?,
         email: inv.email,
@@ -397,7 +386,7 @@ pub async fn accept_invitation(
     portal_db::teams::add_member(&txn, inv.team_id, user.id, role, now).await?;
     // The mailed link proves the address.
     portal_db::users::mark_verified(&txn, user.id, now).await?;
-    let access = TeamAccess::load(&txn, &auth, inv.team_id).await?;
+    let access = TeamAccess::load(&txn, &Principal::User(auth), inv.team_id).await?;
     let summary = format!("{} as {}", user.email, role.as_str());
     portal_db::audit::record(
         &txn,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser, Client};
+use crate::extract::{ApiJson, Client, Principal};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -48,7 +48,7 @@ fn last_owner() -> ApiError {
 #[get("/teams/{team_id}/members")]
 pub async fn list_members(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<MemberPage>> {
@@ -76,7 +76,7 @@ pub async fn list_members(
 #[patch("/teams/{team_id}/members/{user_id}")]
 pub async fn update_member(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<UpdateMemberRequest>,
@@ -120,7 +120,7 @@ pub async fn update_member(
 #[delete("/teams/{team_id}/members/{user_id}")]
 pub async fn remove_member(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {

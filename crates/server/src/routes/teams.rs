@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, AuthUser, Client};
+use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -46,10 +46,20 @@ async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> A
 #[get("/teams")]
 pub async fn list_teams(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<TeamPage>> {
     let limit = query.limit()?;
+    let auth = match auth {
+        Principal::User(user) => user,
+        // A key sees exactly its own team.
+        Principal::Key(key) => {
+            let team_id = key.team_id;
+            let access = TeamAccess::load(&state.db, &Principal::Key(key), team_id).await?;
+            let items = if query.cursor.is_some() { vec![] } else { vec![wire_for(&state.db, access).await?] };
+            return Ok(web::Json(TeamPage { items, next_cursor: None }));
+        }
+    };
     let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, query.after()?, limit).await?;
     let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
     let items = rows.into_iter().map(|(team, m, count)| to_wire(team, m.role, count)).collect();
@@ -79,7 +89,7 @@ pub async fn create_team(
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let team = portal_db::teams::create(&txn, &name, description.as_deref(), auth.user_id, now).await?;
-    let access = TeamAccess::load(&txn, &auth, team.id).await?;
+    let access = TeamAccess::load(&txn, &Principal::User(auth), team.id).await?;
     portal_db::audit::record(
         &txn,
         access.entry(&client, "team.created", "team", Some(team.id.to_string()), Some(name)),
@@ -99,7 +109,7 @@ pub async fn create_team(
     responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
 )]
 #[get("/teams/{team_id}")]
-pub async fn get_team(state: web::Data<AppState>, auth: AuthUser, path: web::Path<Uuid>) -> ApiResult<web::Json<Team>> {
+pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Path<Uuid>) -> ApiResult<web::Json<Team>> {
     let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
     access.require(Action::ReadTeam)?;
     Ok(web::Json(wire_for(&state.db, access).await?))
@@ -120,7 +130,7 @@ pub async fn get_team(state: web::Data<AppState>, auth: AuthUser, path: web::Pat
 #[patch("/teams/{team_id}")]
 pub async fn update_team(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<Uuid>,
     body: ApiJson<UpdateTeamRequest>,
@@ -165,7 +175,7 @@ pub async fn update_team(
 #[delete("/teams/{team_id}")]
 pub async fn delete_team(
     state: web::Data<AppState>,
-    auth: AuthUser,
+    auth: Principal,
     client: Client,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {

@@ -1,0 +1,117 @@
+//! API keys: stored as a keyed hash with a display hint, never the secret.
+
+use portal_types::Environment;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use crate::entity::api_key::{self, Entity as ApiKeys};
+use crate::{Error, Result, Timestamp};
+
+pub use api_key::Model as ApiKeyRow;
+
+pub fn environment_of(row: &ApiKeyRow) -> Result<Environment> {
+    Environment::parse(&row.environment)
+        .ok_or_else(|| Error::Db(DbErr::Custom(format!("unknown environment {:?} in the database", row.environment))))
+}
+
+pub struct NewKey<'a> {
+    pub team_id: Uuid,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub environment: Environment,
+    pub key_hash: &'a str,
+    pub hint: &'a str,
+    pub created_by: Option<Uuid>,
+    pub expires_at: Option<Timestamp>,
+    pub usage_limit: Option<i64>,
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<ApiKeyRow> {
+    Ok(api_key::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        team_id: Set(new.team_id),
+        name: Set(new.name.to_owned()),
+        description: Set(new.description.map(str::to_owned)),
+        environment: Set(new.environment.as_str().to_owned()),
+        key_hash: Set(new.key_hash.to_owned()),
+        hint: Set(new.hint.to_owned()),
+        created_by: Set(new.created_by),
+        created_at: Set(now),
+        expires_at: Set(new.expires_at),
+        revoked_at: Set(None),
+        grace_until: Set(None),
+        replaced_by: Set(None),
+        usage_limit: Set(new.usage_limit),
+        last_used_at: Set(None),
+        request_count: Set(0),
+    }
+    .insert(db)
+    .await
+    .map_err(Error::from_insert)?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>> {
+    Ok(ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).one(db).await?)
+}
+
+pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<ApiKeyRow>> {
+    Ok(ApiKeys::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(db).await?)
+}
+
+/// A team's keys, newest first, after `after` (created_at, id).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    after: Option<(Timestamp, Uuid)>,
+    limit: u64,
+) -> Result<Vec<ApiKeyRow>> {
+    let mut q = ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id));
+    if let Some((at, id)) = after {
+        q = q.filter(api_key::Column::CreatedAt.lt(at).or(api_key::Column::CreatedAt.eq(at).and(api_key::Column::Id.lt(id))));
+    }
+    Ok(q.order_by_desc(api_key::Column::CreatedAt).order_by_desc(api_key::Column::Id).limit(limit).all(db).await?)
+}
+
+pub async fn all_of_team(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<ApiKeyRow>> {
+    Ok(ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id)).all(db).await?)
+}
+
+/// Revokes a key that is not revoked yet; `false` if it already was.
+pub async fn revoke(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Result<bool> {
+    let res = ApiKeys::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Marks a key as rolled: it works until `grace_until`, replaced by `replaced_by`. `false` when
+/// it was revoked or rolled meanwhile.
+pub async fn mark_rolled(db: &impl ConnectionTrait, id: Uuid, replaced_by: Uuid, grace_until: Timestamp) -> Result<bool> {
+    let res = ApiKeys::update_many()
+        .col_expr(api_key::Column::GraceUntil, Expr::value(grace_until))
+        .col_expr(api_key::Column::ReplacedBy, Expr::value(replaced_by))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .filter(api_key::Column::ReplacedBy.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Adds `requests` to a key's total and moves its last use forward to `last_used`, in one
+/// additive statement, so several instances may flush at once.
+pub async fn add_requests(db: &impl ConnectionTrait, id: Uuid, requests: i64, last_used: Timestamp) -> Result<()> {
+    let newer = api_key::Column::LastUsedAt.is_null().or(api_key::Column::LastUsedAt.lt(last_used));
+    let last = Expr::case(newer, Expr::value(last_used)).finally(Expr::col(api_key::Column::LastUsedAt));
+    ApiKeys::update_many()
+        .col_expr(api_key::Column::RequestCount, Expr::col(api_key::Column::RequestCount).add(requests))
+        .col_expr(api_key::Column::LastUsedAt, last.into())
+        .filter(api_key::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Telling other instances sharing the database that an API key changed (PostgreSQL
+//! LISTEN/NOTIFY). On SQLite there is one instance, so there is no one to tell.
+
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::Result;
+
+const CHANNEL: &str = "portal_api_keys";
+
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Announces a changed key; inside a transaction, delivered at commit.
+pub async fn key_changed(db: &impl ConnectionTrait, key_id: Uuid) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), key_id.to_string().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a listener heard.
+pub enum Heard {
+    Key(Uuid),
+    /// The connection dropped: changes may have been missed.
+    Lost,
+}
+
+pub struct ChangeListener(PgListener);
+
+impl ChangeListener {
+    pub async fn connect(db: &DatabaseConnection) -> std::result::Result<Self, sea_orm::sqlx::Error> {
+        let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Self(listener))
+    }
+
+    pub async fn next(&mut self) -> Heard {
+        match self.0.try_recv().await {
+            Ok(Some(n)) => n.payload().parse().map(Heard::Key).unwrap_or(Heard::Lost),
+            Ok(None) | Err(_) => Heard::Lost,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Where a key is used; it shows in the key's prefix (`pp_dev_`, `pp_prod_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "development" => Some(Self::Development),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+/// How long a new key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Expiration {
+    #[serde(rename = "never")]
+    Never,
+    #[serde(rename = "30d")]
+    Days30,
+    #[serde(rename = "90d")]
+    Days90,
+    #[serde(rename = "180d")]
+    Days180,
+}
+
+impl Expiration {
+    pub fn days(self) -> Option<i64> {
+        match self {
+            Self::Never => None,
+            Self::Days30 => Some(30),
+            Self::Days90 => Some(90),
+            Self::Days180 => Some(180),
+        }
+    }
+}
+
+/// `POST /api/v1/teams/{team_id}/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// 1 to 100 characters, e.g. "Production App".
+    pub name: String,
+    /// Up to 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub environment: Environment,
+    pub expiration: Expiration,
+    /// Requests allowed per calendar month (UTC); none means unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<u64>,
+}
+
+/// Why a key no longer works, if it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    /// Rolled: still works until `grace_until`.
+    Rolling,
+    Rolled,
+    Revoked,
+    Expired,
+}
+
+/// An API key's metadata (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub environment: Environment,
+    /// The start of the key, e.g. `pp_prod_Ab3d`, to recognise it.
+    pub hint: String,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// For a rolled key: when it stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<DateTime<Utc>>,
+    /// For a rolled key: its replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Requests made with the key, ever.
+    pub request_count: u64,
+    /// Requests allowed per calendar month (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<u64>,
+}
+
+/// A new key with its secret: shown once, never again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    /// The secret, e.g. `pp_prod_...`. Store it now: it cannot be shown again.
+    pub secret: String,
+}
+
+/// `GET /api/v1/teams/{team_id}/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKeyPage {
+    pub items: Vec<ApiKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST .../api-keys/{key_id}/roll`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RollApiKeyRequest {
+    /// How long the old key keeps working: 0 to 604800 seconds (7 days), never past its expiry.
+    pub grace_period_seconds: u64,
+}
+
+/// Bucket size of usage series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+/// Requests in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsagePoint {
+    /// Start of the bucket.
+    pub start: DateTime<Utc>,
+    /// Answers with status below 400.
+    pub success: u64,
+    /// Answers with status 400 and above.
+    pub error: u64,
+}
+
+/// Requests answered with one status code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusCount {
+    pub status: u16,
+    pub count: u64,
+}
+
+/// Usage over a time range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Usage {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub granularity: Granularity,
+    /// Requests in the range.
+    pub total_requests: u64,
+    pub success: u64,
+    pub error: u64,
+    /// `error / total_requests`, 0 when there were none.
+    pub error_rate: f64,
+    /// Mean answer time in milliseconds.
+    pub average_latency_ms: f64,
+    /// Requests allowed per calendar month, if limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<u64>,
+    /// Requests this calendar month.
+    pub used_this_month: u64,
+    /// What remains of the monthly limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
+    /// Every bucket of the range, empty ones included.
+    pub series: Vec<UsagePoint>,
+    /// Status codes, most frequent first.
+    pub status_codes: Vec<StatusCount>,
+}
+
+/// One key's share of a team's usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyUsageSummary {
+    pub key_id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub total_requests: u64,
+    pub error: u64,
+}
+
+/// `GET /api/v1/teams/{team_id}/usage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamUsage {
+    pub usage: Usage,
+    pub keys: Vec<KeyUsageSummary>,
+}
+
+/// `POST /api/v1/keys/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VerifyKeyRequest {
+    pub key: String,
+}
+
+/// What `POST /api/v1/keys/verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifyKeyResponse {
+    pub valid: bool,
+    /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `usage_limit_exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// What remains of the monthly limit, if limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
+}

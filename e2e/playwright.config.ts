@@ -1,0 +1,74 @@
+import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+// Starts the real server (debug build unless PP_BIN says otherwise) on a free port with a fresh
+// data directory, serving the built web app from frontend/dist.
+//
+// Playwright evaluates this file again in every worker process; workers inherit the environment,
+// so the port and data directory chosen first are kept there.
+if (!process.env.PP_E2E_PORT) {
+  process.env.PP_E2E_PORT = freePort();
+}
+if (!process.env.PP_E2E_DATA_DIR) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'partner-portal-e2e-'));
+  process.env.PP_E2E_DATA_DIR = dir;
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+}
+
+const port = process.env.PP_E2E_PORT;
+const baseURL = `http://127.0.0.1:${port}`;
+const bin = process.env.PP_BIN ?? path.resolve(__dirname, '../target/debug/partner-portal');
+
+function freePort(): string {
+  const script =
+    "const s = require('node:net').createServer();" +
+    "s.listen(0, '127.0.0.1', () => { process.stdout.write(String(s.address().port)); s.close(); });";
+  return execFileSync(process.execPath, ['-e', script]).toString().trim();
+}
+
+export default defineConfig({
+  testDir: './tests',
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 1,
+  timeout: 120_000,
+  expect: { timeout: 15_000 },
+  reporter: [['list']],
+  outputDir: './test-results',
+  use: {
+    baseURL,
+    browserName: 'chromium',
+    headless: true,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+  webServer: {
+    command: `"${bin}" serve`,
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: {
+      PORTAL_BIND: `127.0.0.1:${port}`,
+      PORTAL_DATA_DIR: process.env.PP_E2E_DATA_DIR,
+      PORTAL_PUBLIC_URL: baseURL,
+      PORTAL_WEB_DIR: path.resolve(__dirname, '../frontend/dist'),
+    },
+  },
+});

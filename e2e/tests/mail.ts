@@ -1,0 +1,53 @@
+import { expect } from '@playwright/test';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+/** Where the server writes one .eml file per message (always complete: written, then renamed). */
+const mailDir = () => path.join(process.env.PP_E2E_DATA_DIR!, 'mail');
+
+/** Undoes quoted-printable: soft line breaks and =XX escapes (UTF-8 bytes). */
+function decodeQuotedPrintable(text: string): string {
+  const unfolded = text.replace(/=\r?\n/g, '');
+  return Buffer.from(
+    unfolded.replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8');
+}
+
+const opened = new Set<string>();
+
+/**
+ * Waits (bounded) for a not-yet-read mail to `to` that carries a `/{route}?token=` link, and
+ * returns the link. Newest first, so a resent mail wins over an older one.
+ */
+export async function mailedLink(route: 'verify-email' | 'reset-password', to: string): Promise<string> {
+  const pattern = new RegExp(`https?://[^\\s"<>]+/${route}\\?token=[^\\s"<>]+`);
+  let found: { file: string; link: string } | undefined;
+  await expect
+    .poll(
+      () => {
+        let files: string[];
+        try {
+          files = readdirSync(mailDir()).filter((f) => f.endsWith('.eml') && !opened.has(f));
+        } catch {
+          return undefined; // the folder appears with the first mail
+        }
+        const messages = files
+          .map((file) => {
+            const full = path.join(mailDir(), file);
+            const text = decodeQuotedPrintable(readFileSync(full, 'utf8'));
+            return { file, mtime: statSync(full).mtimeMs, text };
+          })
+          .filter(({ text }) => text.includes(to))
+          .map(({ file, mtime, text }) => ({ file, mtime, link: text.match(pattern)?.[0] }))
+          .filter((m): m is { file: string; mtime: number; link: string } => !!m.link)
+          .sort((a, b) => b.mtime - a.mtime);
+        found = messages[0];
+        return found?.link;
+      },
+      { message: `a mail to ${to} with a ${route} link`, timeout: 30_000 },
+    )
+    .toBeTruthy();
+  opened.add(found!.file);
+  return found!.link;
+}

@@ -1,0 +1,229 @@
+//! The REST API: one function per endpoint, each turning the answer into a typed result.
+//!
+//! Error answers are `application/problem+json` bodies ([`Problem`]); anything else that goes
+//! wrong becomes an [`ApiError`] as well, so that every screen handles one error type.
+
+use std::fmt;
+
+use gloo_net::http::{Method, Request, RequestBuilder, Response};
+use portal_types::{
+    Accepted, ChangePasswordRequest, EmailRequest, LoginRequest, Problem, ResetPasswordRequest, Session, SignupRequest,
+    UpdateMeRequest, User, VerifyEmailRequest,
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+const BASE: &str = "/api/v1";
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The server answered with an error status (body parsed as a problem when it was one).
+    Problem(Box<Problem>),
+    /// No answer: the server is unreachable or the connection broke.
+    Network,
+    /// A success answer whose body this app does not understand.
+    Unreadable,
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Problem(p) => Some(p.status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Problem(p) => Some(&p.code),
+            _ => None,
+        }
+    }
+
+    /// The request field the server rejected, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Problem(p) => p.field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether a mailed link's token was refused (unknown, used, expired or malformed).
+    pub fn is_bad_link(&self) -> bool {
+        self.code() == Some("invalid_token") || self.field() == Some("token")
+    }
+
+    /// The message to show when this error is about `field`.
+    pub fn message_for(&self, field: &str) -> Option<String> {
+        (self.field() == Some(field)).then(|| self.message())
+    }
+
+    /// A sentence for the user: the problem's `detail`, else a known wording for its `code`,
+    /// else its `title`.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Problem(p) => match p.detail.as_deref().map(str::trim) {
+                Some(detail) if !detail.is_empty() => detail.to_owned(),
+                _ => fallback_message(&p.code).map_or_else(|| p.title.clone(), str::to_owned),
+            },
+            Self::Network => "Could not reach the server. Check your connection and try again.".to_owned(),
+            Self::Unreadable => "The server sent an unexpected answer. Please reload the page.".to_owned(),
+        }
+    }
+}
+
+fn fallback_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "invalid_credentials" => "The e-mail address or password is wrong.",
+        "email_not_verified" => "Please verify your e-mail address first: follow the link we sent you.",
+        "rate_limited" => "Too many attempts. Please wait a minute and try again.",
+        "invalid_token" => "This link is invalid, has expired or was already used.",
+        "wrong_password" => "That is not your current password.",
+        "unauthorized" | "invalid_refresh_token" => "Your session has ended. Please sign in again.",
+        _ => return None,
+    })
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+fn request(method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+    let builder = RequestBuilder::new(&format!("{BASE}{path}")).method(method).header("Accept", "application/json");
+    match token {
+        Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
+fn with_json(builder: RequestBuilder, body: &impl Serialize) -> Result<Request, ApiError> {
+    builder.json(body).map_err(|_| ApiError::Unreadable)
+}
+
+fn without_body(builder: RequestBuilder) -> Result<Request, ApiError> {
+    builder.build().map_err(|_| ApiError::Unreadable)
+}
+
+/// Sends the request; any non-2xx answer becomes an [`ApiError::Problem`].
+async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> {
+    let response = request?.send().await.map_err(|_| ApiError::Network)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let status_text = response.status_text();
+    let problem = response.json::<Problem>().await.unwrap_or_else(|_| Problem {
+        kind: "about:blank".to_owned(),
+        title: if status_text.is_empty() { format!("Request failed ({status})") } else { status_text },
+        status,
+        detail: None,
+        code: format!("http_{status}"),
+        field: None,
+    });
+    Err(ApiError::Problem(Box::new(problem)))
+}
+
+async fn json<T: DeserializeOwned>(request: Result<Request, ApiError>) -> Result<T, ApiError> {
+    send(request).await?.json().await.map_err(|_| ApiError::Unreadable)
+}
+
+async fn empty(request: Result<Request, ApiError>) -> Result<(), ApiError> {
+    send(request).await.map(drop)
+}
+
+pub async fn signup(body: &SignupRequest) -> Result<Accepted, ApiError> {
+    json(with_json(request(Method::POST, "/auth/signup", None), body)).await
+}
+
+pub async fn verify_email(token: &str) -> Result<(), ApiError> {
+    let body = VerifyEmailRequest { token: token.to_owned() };
+    empty(with_json(request(Method::POST, "/auth/verify-email", None), &body)).await
+}
+
+pub async fn resend_verification(email: &str) -> Result<Accepted, ApiError> {
+    let body = EmailRequest { email: email.to_owned() };
+    json(with_json(request(Method::POST, "/auth/resend-verification", None), &body)).await
+}
+
+pub async fn login(body: &LoginRequest) -> Result<Session, ApiError> {
+    json(with_json(request(Method::POST, "/auth/login", None), body)).await
+}
+
+/// Trades the HttpOnly refresh cookie for a new session. Call it through
+/// [`crate::session::Auth::refresh`], which makes sure only one runs at a time.
+pub async fn refresh() -> Result<Session, ApiError> {
+    json(without_body(request(Method::POST, "/auth/refresh", None))).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    empty(without_body(request(Method::POST, "/auth/logout", None))).await
+}
+
+pub async fn forgot_password(email: &str) -> Result<Accepted, ApiError> {
+    let body = EmailRequest { email: email.to_owned() };
+    json(with_json(request(Method::POST, "/auth/forgot-password", None), &body)).await
+}
+
+pub async fn reset_password(body: &ResetPasswordRequest) -> Result<(), ApiError> {
+    empty(with_json(request(Method::POST, "/auth/reset-password", None), body)).await
+}
+
+pub async fn me(token: &str) -> Result<User, ApiError> {
+    json(without_body(request(Method::GET, "/me", Some(token)))).await
+}
+
+pub async fn update_me(token: &str, body: &UpdateMeRequest) -> Result<User, ApiError> {
+    json(with_json(request(Method::PATCH, "/me", Some(token)), body)).await
+}
+
+pub async fn change_password(token: &str, body: &ChangePasswordRequest) -> Result<(), ApiError> {
+    empty(with_json(request(Method::POST, "/me/password", Some(token)), body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn problem(code: &str, detail: Option<&str>, field: Option<&str>) -> ApiError {
+        ApiError::Problem(Box::new(Problem {
+            kind: format!("/problems/{code}"),
+            title: "Unprocessable Entity".to_owned(),
+            status: 422,
+            detail: detail.map(str::to_owned),
+            code: code.to_owned(),
+            field: field.map(str::to_owned),
+        }))
+    }
+
+    #[wasm_bindgen_test]
+    fn detail_is_shown_when_present() {
+        let err = problem("validation_failed", Some("Use at least 10 characters."), Some("password"));
+        assert_eq!(err.message(), "Use at least 10 characters.");
+    }
+
+    #[wasm_bindgen_test]
+    fn known_code_without_detail_gets_a_friendly_sentence() {
+        let err = problem("rate_limited", None, None);
+        assert_eq!(err.message(), "Too many attempts. Please wait a minute and try again.");
+        let blank = problem("invalid_credentials", Some("  "), None);
+        assert_eq!(blank.message(), "The e-mail address or password is wrong.");
+    }
+
+    #[wasm_bindgen_test]
+    fn unknown_code_without_detail_falls_back_to_title() {
+        assert_eq!(problem("teapot", None, None).message(), "Unprocessable Entity");
+    }
+
+    #[wasm_bindgen_test]
+    fn field_message_only_for_the_named_field() {
+        let err = problem("wrong_password", None, Some("current_password"));
+        assert_eq!(err.message_for("current_password").as_deref(), Some("That is not your current password."));
+        assert_eq!(err.message_for("new_password"), None);
+        assert_eq!(ApiError::Network.message_for("email"), None);
+    }
+}

@@ -1,0 +1,81 @@
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::{
+    NavigateOptions,
+    components::A,
+    hooks::{use_navigate, use_query_map},
+};
+use portal_types::LoginRequest;
+
+use crate::api;
+use crate::components::{AuthCard, Field, FormAlert, Notice, SubmitButton, field_error};
+use crate::session::use_auth;
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let auth = use_auth();
+    let navigate = use_navigate();
+    // Only same-site paths, so the link cannot send the user elsewhere.
+    let next = use_query_map()
+        .with_untracked(|q| q.get("next"))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+        .unwrap_or_else(|| "/dashboard".to_owned());
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let login = Action::new_unsync(|req: &LoginRequest| {
+        let req = req.clone();
+        async move { api::login(&req).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(session)) = login.value().get() {
+            auth.signed_in(session);
+            navigate(&next, NavigateOptions::default());
+        }
+    });
+    let outcome = move || login.value().get();
+    let error = Signal::derive(move || outcome().and_then(Result::err));
+    let not_verified = move || error.with(|e| e.as_ref().and_then(|e| e.code()) == Some("email_not_verified"));
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        login.dispatch(LoginRequest {
+            email: email.get_untracked().trim().to_owned(),
+            password: password.get_untracked(),
+        });
+    };
+
+    view! {
+        <AuthCard title="Sign in">
+            <form on:submit=on_submit>
+                <FormAlert error fields=&["email", "password"]/>
+                <Show when=not_verified>
+                    <ResendVerification email/>
+                </Show>
+                <Field label="E-mail" name="email" kind="email" autocomplete="email" value=email error=field_error(outcome, "email")/>
+                <Field label="Password" name="password" kind="password" autocomplete="current-password" value=password error=field_error(outcome, "password")/>
+                <SubmitButton label="Sign in" pending=login.pending()/>
+            </form>
+            <p class="aside"><A href="/forgot-password">"Forgot password?"</A></p>
+            <p class="aside">"New here? " <A href="/sign-up">"Create an account"</A></p>
+        </AuthCard>
+    }
+}
+
+/// Sends the verification mail again, for an account that has not followed its link yet.
+#[component]
+fn ResendVerification(email: RwSignal<String>) -> impl IntoView {
+    let resend = Action::new_unsync(|email: &String| {
+        let email = email.clone();
+        async move { api::resend_verification(&email).await }
+    });
+    view! {
+        {move || match resend.value().get() {
+            Some(Ok(accepted)) => view! { <Notice><p>{accepted.message}</p></Notice> }.into_any(),
+            Some(Err(e)) => view! { <p class="alert error">{e.message()}</p> }.into_any(),
+            None => view! {
+                <button type="button" class="button secondary" disabled=resend.pending()
+                    on:click=move |_| { resend.dispatch(email.get_untracked().trim().to_owned()); }>
+                    "Send the verification e-mail again"
+                </button>
+            }.into_any(),
+        }}
+    }
+}
