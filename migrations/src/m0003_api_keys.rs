@@ -39,7 +39,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_api_keys_team").table("api_keys").col("team_id").col("created_at").take())
+            .create_index(
+                Index::create().name("idx_api_keys_team").table("api_keys").col("team_id").col("created_at").take(),
+            )
             .await?;
 
         manager
@@ -64,7 +66,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_usage_team_minute").table("usage_minutes").col("team_id").col("minute").take())
+            .create_index(
+                Index::create()
+                    .name("idx_usage_team_minute")
+                    .table("usage_minutes")
+                    .col("team_id")
+                    .col("minute")
+                    .take(),
+            )
             .await?;
         Ok(())
     }

@@ -2,7 +2,9 @@
 
 use portal_types::Environment;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::entity::api_key::{self, Entity as ApiKeys};
@@ -28,7 +30,7 @@ pub struct NewKey<'a> {
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<ApiKeyRow> {
-    Ok(api_key::ActiveModel {
+    api_key::ActiveModel {
         id: Set(Uuid::new_v4()),
         team_id: Set(new.team_id),
         name: Set(new.name.to_owned()),
@@ -48,7 +50,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
     }
     .insert(db)
     .await
-    .map_err(Error::from_insert)?)
+    .map_err(Error::from_insert)
 }
 
 pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>> {
@@ -68,7 +70,9 @@ pub async fn list(
 ) -> Result<Vec<ApiKeyRow>> {
     let mut q = ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id));
     if let Some((at, id)) = after {
-        q = q.filter(api_key::Column::CreatedAt.lt(at).or(api_key::Column::CreatedAt.eq(at).and(api_key::Column::Id.lt(id))));
+        q = q.filter(
+            api_key::Column::CreatedAt.lt(at).or(api_key::Column::CreatedAt.eq(at).and(api_key::Column::Id.lt(id))),
+        );
     }
     Ok(q.order_by_desc(api_key::Column::CreatedAt).order_by_desc(api_key::Column::Id).limit(limit).all(db).await?)
 }
@@ -90,7 +94,12 @@ pub async fn revoke(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Resu
 
 /// Marks a key as rolled: it works until `grace_until`, replaced by `replaced_by`. `false` when
 /// it was revoked or rolled meanwhile.
-pub async fn mark_rolled(db: &impl ConnectionTrait, id: Uuid, replaced_by: Uuid, grace_until: Timestamp) -> Result<bool> {
+pub async fn mark_rolled(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    replaced_by: Uuid,
+    grace_until: Timestamp,
+) -> Result<bool> {
     let res = ApiKeys::update_many()
         .col_expr(api_key::Column::GraceUntil, Expr::value(grace_until))
         .col_expr(api_key::Column::ReplacedBy, Expr::value(replaced_by))

@@ -74,12 +74,19 @@ pub async fn rows(db: &impl ConnectionTrait, scope: Scope, from: Timestamp, to: 
     let raw: Vec<(Timestamp, i32, i64, i64)> = q.into_tuple().all(db).await?;
     Ok(raw
         .into_iter()
-        .map(|(m, s, n, l)| (m, u16::try_from(s).unwrap_or(0), u64::try_from(n).unwrap_or(0), u64::try_from(l).unwrap_or(0)))
+        .map(|(m, s, n, l)| {
+            (m, u16::try_from(s).unwrap_or(0), u64::try_from(n).unwrap_or(0), u64::try_from(l).unwrap_or(0))
+        })
         .collect())
 }
 
 /// Per key in `[from, to)`: (key id, requests, error requests) of a team.
-pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, from: Timestamp, to: Timestamp) -> Result<Vec<(Uuid, u64, u64)>> {
+pub async fn per_key(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(Uuid, u64, u64)>> {
     let raw: Vec<(Uuid, i32, i64)> = UsageMinutes::find()
         .select_only()
         .column(usage_minute::Column::KeyId)

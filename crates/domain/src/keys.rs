@@ -157,10 +157,7 @@ pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
 pub fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     use chrono::Datelike;
     let start = |y: i32, m: u32| {
-        chrono::NaiveDate::from_ymd_opt(y, m, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|n| n.and_utc())
-            .unwrap_or(t)
+        chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc()).unwrap_or(t)
     };
     let (y, m) = (t.year(), t.month());
     let next = if m == 12 { start(y + 1, 1) } else { start(y, m + 1) };
@@ -239,7 +236,8 @@ mod tests {
     #[test]
     fn keyed_hash_depends_on_the_server_secret() {
         let key = generate(Environment::Development);
-        let (a, b) = (hashing_key("secret one secret one secret one!"), hashing_key("secret two secret two secret two!"));
+        let (a, b) =
+            (hashing_key("secret one secret one secret one!"), hashing_key("secret two secret two secret two!"));
         assert_eq!(hash(&a, &key), hash(&a, &key));
         assert_ne!(hash(&a, &key), hash(&b, &key));
         assert!(!hash(&a, &key).contains(&key[8..20]));

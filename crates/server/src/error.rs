@@ -118,7 +118,10 @@ impl ResponseError for ApiError {
 }
 
 /// IETF draft `RateLimit-*` headers: limit, remaining, seconds until reset.
-pub fn rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap, (limit, remaining, reset): (u64, u64, u64)) {
+pub fn rate_limit_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    (limit, remaining, reset): (u64, u64, u64),
+) {
     use actix_web::http::header::HeaderName;
     headers.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limit));
     headers.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(remaining));

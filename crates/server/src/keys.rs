@@ -56,7 +56,12 @@ pub struct MeterTag {
 }
 
 /// The state of a key right now.
-pub fn status_of(row_revoked: Option<DateTime<Utc>>, expires: Option<DateTime<Utc>>, grace: Option<DateTime<Utc>>, now: DateTime<Utc>) -> KeyStatus {
+pub fn status_of(
+    row_revoked: Option<DateTime<Utc>>,
+    expires: Option<DateTime<Utc>>,
+    grace: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> KeyStatus {
     if row_revoked.is_some() {
         KeyStatus::Revoked
     } else if expires.is_some_and(|e| e <= now) {
@@ -83,9 +88,14 @@ pub fn invalid_key() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "The API key is not valid.")
 }
 
+/// (key, minute, status) of a usage count.
+type Bucket = (Uuid, DateTime<Utc>, u16);
+/// (team, requests, latency µs sum) of a bucket.
+type BucketCount = (Uuid, i64, i64);
+
 #[derive(Default)]
 struct MeterBuffer {
-    counts: HashMap<(Uuid, DateTime<Utc>, u16), (Uuid, i64, i64)>,
+    counts: HashMap<Bucket, BucketCount>,
     last_used: HashMap<Uuid, (i64, DateTime<Utc>)>,
 }
 
@@ -168,7 +178,8 @@ impl KeyService {
         let remaining = match entry.usage_limit {
             None => None,
             Some(limit) => {
-                let local = self.local_use.lock().unwrap_or_else(|e| e.into_inner()).get(&entry.id).copied().unwrap_or(0);
+                let local =
+                    self.local_use.lock().unwrap_or_else(|e| e.into_inner()).get(&entry.id).copied().unwrap_or(0);
                 let used = entry.month_base + local;
                 if used >= limit {
                     let (_, next_month) = domain::month_bounds(now);

@@ -2,9 +2,9 @@
 
 pub mod access;
 pub mod config;
-pub mod keys;
 pub mod error;
 pub mod extract;
+pub mod keys;
 pub mod mail;
 pub mod openapi;
 pub mod paging;

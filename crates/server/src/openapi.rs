@@ -22,6 +22,8 @@ use utoipa_actix_web::AppExt;
         (name = "members", description = "Team members and their roles."),
         (name = "invitations", description = "Inviting people by e-mail, and accepting invitations."),
         (name = "activity", description = "Who did what and when in a team."),
+        (name = "api-keys", description = "API keys: issue, list, revoke, roll; verification for the platform's services."),
+        (name = "usage", description = "How API keys are used: requests over time, errors, status codes, limits."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     components(schemas(Problem)),
@@ -38,6 +40,14 @@ impl Modify for SecuritySchemes {
         bearer.bearer_format = Some("JWT".into());
         bearer.description = Some("Access token from `POST /api/v1/auth/login` or `/auth/refresh`.".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let mut key = Http::new(HttpAuthScheme::Bearer);
+        key.bearer_format = Some("pp_prod_… / pp_dev_…".into());
+        key.description = Some("An API key of the team: acts with admin rights on that team's resources.".into());
+        components.add_security_scheme("api_key", SecurityScheme::Http(key));
+        let mut service = Http::new(HttpAuthScheme::Bearer);
+        service.description =
+            Some("The service token of the platform's other services (`PORTAL_SERVICE_TOKEN`).".into());
+        components.add_security_scheme("service_token", SecurityScheme::Http(service));
         components.add_security_scheme(
             "refresh_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(

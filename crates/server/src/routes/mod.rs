@@ -1,6 +1,7 @@
 //! The REST API, one module per resource.
 
 pub mod activity;
+pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod invitations;
@@ -38,5 +39,13 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(invitations::revoke_invitation)
         .service(invitations::preview_invitation)
         .service(invitations::accept_invitation)
-        .service(activity::list_activity);
+        .service(activity::list_activity)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::create_api_key)
+        .service(api_keys::get_api_key)
+        .service(api_keys::revoke_api_key)
+        .service(api_keys::roll_api_key)
+        .service(api_keys::get_api_key_usage)
+        .service(api_keys::get_team_usage)
+        .service(api_keys::verify_api_key);
 }

@@ -109,7 +109,11 @@ pub async fn create_team(
     responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
 )]
 #[get("/teams/{team_id}")]
-pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Path<Uuid>) -> ApiResult<web::Json<Team>> {
+pub async fn get_team(
+    state: web::Data<AppState>,
+    auth: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Team>> {
     let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
     access.require(Action::ReadTeam)?;
     Ok(web::Json(wire_for(&state.db, access).await?))

@@ -65,6 +65,8 @@ impl Drop for PgDatabase {
 
 pub struct TestApp {
     pub base: String,
+    handle: actix_web::dev::ServerHandle,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -76,11 +78,13 @@ pub struct TestApp {
 pub struct Options {
     pub flags: Vec<String>,
     pub web_index: Option<String>,
+    /// Share another test app's database (a second instance).
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { flags: vec!["--auth-rate-limit".into(), "10000".into()], web_index: None }
+        Self { flags: vec!["--auth-rate-limit".into(), "10000".into()], web_index: None, database_url: None }
     }
 }
 
@@ -96,7 +100,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     if let Some(index) = &options.web_index {
         std::fs::write(web_dir.join("index.html"), index).expect("index.html");
     }
-    let (pg, database_url) = if backend() == "postgres" {
+    let (pg, database_url) = if let Some(url) = options.database_url.clone() {
+        (None, url)
+    } else if backend() == "postgres" {
         let (db, url) = PgDatabase::create().await;
         (Some(db), url)
     } else {
@@ -122,8 +128,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let config = Config::from_args(args).expect("valid config");
     let app = Application::build(config).await.expect("the portal starts");
     let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp { base, client: new_client(), data_dir, database_url, _dir: dir, _pg: pg }
+    let handle = app.handle();
+    let task = Some(tokio::spawn(app.run_until_stopped()));
+    TestApp { base, handle, task, client: new_client(), data_dir, database_url, _dir: dir, _pg: pg }
 }
 
 /// A client with its own cookie jar: one browser.
@@ -234,6 +241,14 @@ impl Response {
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM would (requests in flight finish) and waits until it is down.
+    pub async fn shutdown(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+
     pub fn mail_dir(&self) -> PathBuf {
         self.data_dir.join("mail")
     }
@@ -368,4 +383,20 @@ impl TestApp {
 pub fn is_invitation_to(mail: &Mail, email: &str) -> bool {
     mail.subject().contains("invited you to join")
         && mail.raw.lines().any(|l| l.starts_with("To: ") && l.contains(email))
+}
+
+impl TestApp {
+    /// Creates an API key in the team; returns (key id, secret).
+    pub async fn create_key(&self, token: &str, team_id: &str, body: Value) -> (String, String) {
+        let path = format!("/api/v1/teams/{team_id}/api-keys");
+        let res = self.call(reqwest::Method::POST, Some(token), &path, Some(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        (res.body["key"]["id"].as_str().unwrap().to_owned(), res.body["secret"].as_str().unwrap().to_owned())
+    }
+
+    /// Plain development key, no expiry, no limit.
+    pub async fn simple_key(&self, token: &str, team_id: &str, name: &str) -> (String, String) {
+        self.create_key(token, team_id, json!({"name": name, "environment": "development", "expiration": "never"}))
+            .await
+    }
 }

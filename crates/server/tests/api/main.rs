@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod helpers;
+mod keys;
 mod matrix;
 mod openapi;
 mod smtp;

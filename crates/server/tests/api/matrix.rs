@@ -37,6 +37,9 @@ async fn authorization_matrix_of_team_endpoints() {
     let (inv1, inv2, inv3) =
         (invitation("i1@example.com").await, invitation("i2@example.com").await, invitation("i3@example.com").await);
 
+    let (key, _) = app.simple_key(&owner, &team, "matrix").await;
+    let (roll1, _) = app.simple_key(&owner, &team, "roll1").await;
+    let (roll2, _) = app.simple_key(&owner, &team, "roll2").await;
     let token = |caller: &str| match caller {
         "outsider" => Some(outsider.clone()),
         "member" => Some(member.clone()),
@@ -100,6 +103,28 @@ async fn authorization_matrix_of_team_endpoints() {
             Box::new(|_| Some(json!({"token": "x"}))),
             [401, 404, 404, 404, 404],
         ),
+        (Method::GET, same(format!("/api/v1/teams/{t}/api-keys")), none(), [401, 404, 200, 200, 200]),
+        (
+            Method::POST,
+            same(format!("/api/v1/teams/{t}/api-keys")),
+            Box::new(|c| {
+                Some(json!({"name": format!("key of {c}"), "environment": "development", "expiration": "never"}))
+            }),
+            [401, 404, 403, 201, 201],
+        ),
+        (Method::GET, same(format!("/api/v1/teams/{t}/api-keys/{key}")), none(), [401, 404, 200, 200, 200]),
+        (Method::GET, same(format!("/api/v1/teams/{t}/api-keys/{key}/usage")), none(), [401, 404, 200, 200, 200]),
+        (Method::GET, same(format!("/api/v1/teams/{t}/usage")), none(), [401, 404, 200, 200, 200]),
+        (
+            Method::POST,
+            {
+                let (t, k1, k2) = (t.clone(), roll1.clone(), roll2.clone());
+                Box::new(move |c| format!("/api/v1/teams/{t}/api-keys/{}/roll", if c == "owner" { &k2 } else { &k1 }))
+            },
+            Box::new(|_| Some(json!({"grace_period_seconds": 0}))),
+            [401, 404, 403, 201, 201],
+        ),
+        (Method::POST, same(format!("/api/v1/teams/{t}/api-keys/{key}/revoke")), none(), [401, 404, 403, 200, 200]),
         // Last: deleting the team.
         (Method::DELETE, same(format!("/api/v1/teams/{t}")), none(), [401, 404, 403, 403, 204]),
     ];
@@ -120,5 +145,121 @@ async fn authorization_matrix_of_team_endpoints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(cases.len() * CALLERS.len(), 65);
+    assert_eq!(cases.len() * CALLERS.len(), 100);
+}
+
+/// Every team endpoint called with a valid key, a revoked key, an expired key and a key of
+/// another team.
+#[tokio::test]
+async fn authorization_matrix_of_api_keys() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let other_team = app.create_team(&owner, "Other").await;
+    app.join(&owner, &team, "victim1@example.com", "member").await;
+    app.join(&owner, &team, "victim2@example.com", "member").await;
+    let members = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let id_of = |email: &str| {
+        members.body["items"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (victim1, victim2) = (id_of("victim1@example.com"), id_of("victim2@example.com"));
+    let inv = {
+        let path = format!("/api/v1/teams/{team}/invitations");
+        let res = app
+            .call(Method::POST, Some(&owner), &path, Some(json!({"email": "i@example.com", "role": "member"})))
+            .await;
+        res.body["id"].as_str().unwrap().to_owned()
+    };
+    let inv2 = {
+        let path = format!("/api/v1/teams/{team}/invitations");
+        let res = app
+            .call(Method::POST, Some(&owner), &path, Some(json!({"email": "j@example.com", "role": "member"})))
+            .await;
+        res.body["id"].as_str().unwrap().to_owned()
+    };
+    let (_, valid) = app.simple_key(&owner, &team, "valid").await;
+    let (revoked_id, revoked) = app.simple_key(&owner, &team, "revoked").await;
+    app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{revoked_id}/revoke"), None).await;
+    let (_, expired) = app
+        .create_key(&owner, &team, json!({"name": "expired", "environment": "development", "expiration": "30d"}))
+        .await;
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        "UPDATE api_keys SET expires_at = created_at WHERE name = 'expired'",
+    )
+    .await
+    .ok();
+    db.close().await.ok();
+    let (_, foreign) = app.simple_key(&owner, &other_team, "foreign").await;
+    let (target_id, _) = app.simple_key(&owner, &team, "target").await;
+    let (roll_id, _) = app.simple_key(&owner, &team, "to-roll").await;
+
+    let t = &team;
+    let cases: Vec<(Method, String, Option<Value>, [u16; 4])> = vec![
+        (Method::GET, format!("/api/v1/teams/{t}"), None, [200, 401, 401, 404]),
+        (Method::PATCH, format!("/api/v1/teams/{t}"), Some(json!({"name": "Renamed"})), [403, 401, 401, 404]),
+        (Method::GET, format!("/api/v1/teams/{t}/members"), None, [200, 401, 401, 404]),
+        (
+            Method::PATCH,
+            format!("/api/v1/teams/{t}/members/{victim2}"),
+            Some(json!({"role": "admin"})),
+            [200, 401, 401, 404],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/teams/{t}/members/{victim2}"),
+            Some(json!({"role": "owner"})),
+            [403, 401, 401, 404],
+        ),
+        (Method::DELETE, format!("/api/v1/teams/{t}/members/{victim1}"), None, [204, 401, 401, 404]),
+        (Method::GET, format!("/api/v1/teams/{t}/invitations"), None, [200, 401, 401, 404]),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{t}/invitations"),
+            Some(json!({"email": "k@example.com", "role": "admin"})),
+            [201, 401, 401, 404],
+        ),
+        (Method::POST, format!("/api/v1/teams/{t}/invitations/{inv}/resend"), None, [200, 401, 401, 404]),
+        (Method::DELETE, format!("/api/v1/teams/{t}/invitations/{inv2}"), None, [204, 401, 401, 404]),
+        (Method::GET, format!("/api/v1/teams/{t}/activity"), None, [200, 401, 401, 404]),
+        (Method::GET, "/api/v1/teams".into(), None, [200, 401, 401, 200]),
+        (Method::GET, format!("/api/v1/teams/{t}/api-keys"), None, [200, 401, 401, 404]),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{t}/api-keys"),
+            Some(json!({"name": "by key", "environment": "production", "expiration": "30d"})),
+            [201, 401, 401, 404],
+        ),
+        (Method::GET, format!("/api/v1/teams/{t}/api-keys/{target_id}"), None, [200, 401, 401, 404]),
+        (Method::GET, format!("/api/v1/teams/{t}/api-keys/{target_id}/usage"), None, [200, 401, 401, 404]),
+        (Method::GET, format!("/api/v1/teams/{t}/usage"), None, [200, 401, 401, 404]),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{t}/api-keys/{roll_id}/roll"),
+            Some(json!({"grace_period_seconds": 60})),
+            [201, 401, 401, 404],
+        ),
+        (Method::POST, format!("/api/v1/teams/{t}/api-keys/{target_id}/revoke"), None, [200, 401, 401, 404]),
+        (Method::GET, "/api/v1/me".into(), None, [403, 403, 403, 403]),
+        (Method::DELETE, format!("/api/v1/teams/{t}"), None, [403, 401, 401, 404]),
+    ];
+    let keys = [("valid", &valid), ("revoked", &revoked), ("expired", &expired), ("other-team", &foreign)];
+    let mut failures = Vec::new();
+    for (method, path, body, expected) in &cases {
+        for ((name, key), want) in keys.iter().zip(expected) {
+            let res = app.call(method.clone(), Some(key), path, body.clone()).await;
+            if res.status.as_u16() != *want {
+                failures.push(format!("{method} {path} with {name} key: {} (want {want}) {}", res.status, res.body));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let refused = app.call(Method::GET, Some(&revoked), &format!("/api/v1/teams/{t}"), None).await;
+    assert_eq!(refused.code(), "key_revoked");
+    let refused = app.call(Method::GET, Some(&expired), &format!("/api/v1/teams/{t}"), None).await;
+    assert_eq!(refused.code(), "key_expired");
 }

@@ -1,0 +1,392 @@
+//! API keys: format, authentication, revocation, rolling, metering, limits, verification.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Team {
+    app: TestApp,
+    owner: String,
+    team: String,
+}
+
+async fn team_with_owner() -> Team {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    Team { app, owner, team }
+}
+
+#[tokio::test]
+async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let body =
+        json!({"name": "Production App", "description": "Checkout", "environment": "production", "expiration": "90d"});
+    let res = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.headers["cache-control"], "no-store");
+    let secret = res.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("pp_prod_") && secret.len() == 57, "{secret}");
+    let key = &res.body["key"];
+    assert_eq!(key["hint"], &secret[..12]);
+    assert_eq!(key["status"], "active");
+    assert_eq!(key["environment"], "production");
+    assert!(key["expires_at"].is_string());
+
+    // The secret never appears again.
+    let list = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert!(!list.body.to_string().contains(&secret[12..]), "{}", list.body);
+
+    // The key reads and manages its team like an admin...
+    let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["role"], "admin");
+    let res = app
+        .call(
+            Method::POST,
+            Some(&secret),
+            &format!("/api/v1/teams/{team}/invitations"),
+            Some(json!({"email": "new@example.com", "role": "member"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["invited_by_name"], "Production App");
+    let teams = app.call(Method::GET, Some(&secret), "/api/v1/teams", None).await;
+    assert_eq!(teams.body["items"].as_array().unwrap().len(), 1);
+    // ...but never beyond: no team deletion, no owner changes, nothing of other teams, no user endpoints.
+    app.call(Method::DELETE, Some(&secret), &format!("/api/v1/teams/{team}"), None)
+        .await
+        .assert_problem(403, "forbidden");
+    let owner_id =
+        app.call(Method::GET, Some(&owner), "/api/v1/me", None).await.body["id"].as_str().unwrap().to_owned();
+    app.call(
+        Method::PATCH,
+        Some(&secret),
+        &format!("/api/v1/teams/{team}/members/{owner_id}"),
+        Some(json!({"role": "member"})),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let other = app.create_team(&owner, "Other").await;
+    app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{other}"), None)
+        .await
+        .assert_problem(404, "not_found");
+    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
+    app.call(Method::POST, Some(&secret), "/api/v1/teams", Some(json!({"name": "X"})))
+        .await
+        .assert_problem(403, "api_key_not_allowed");
+
+    // What the key did shows in the activity with the key as actor.
+    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let created = activity.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "invitation.created")
+        .unwrap()
+        .clone();
+    assert_eq!(created["actor"]["kind"], "api_key");
+    assert_eq!(created["actor"]["name"], "Production App");
+    assert!(
+        activity.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "key.created" && e["actor"]["kind"] == "user")
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_keys_are_refused() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let (_, secret) = app.simple_key(&owner, &team, "k").await;
+    let path = format!("/api/v1/teams/{team}");
+    for bad in ["pp_dev_short", "pp_live_abc", &format!("{}x", &secret[..secret.len() - 1])] {
+        let res = app.call(Method::GET, Some(bad), &path, None).await;
+        res.assert_problem(401, "invalid_api_key");
+    }
+    // Right shape and checksum, but no such key.
+    let unknown = portal_domain::keys::generate(portal_types::Environment::Development);
+    app.call(Method::GET, Some(&unknown), &path, None).await.assert_problem(401, "invalid_api_key");
+    for (field, body) in [
+        ("name", json!({"name": "", "environment": "development", "expiration": "never"})),
+        ("environment", json!({"name": "k", "environment": "staging", "expiration": "never"})),
+        ("expiration", json!({"name": "k", "environment": "development", "expiration": "7d"})),
+        ("usage_limit", json!({"name": "k", "environment": "development", "expiration": "never", "usage_limit": 0})),
+    ] {
+        let res = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), Some(body)).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field);
+    }
+    assert_eq!(
+        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), None).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_key_refuses_it_at_once() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let (id, secret) = app.simple_key(&owner, &team, "leaked").await;
+    let path = format!("/api/v1/teams/{team}");
+    assert_eq!(app.call(Method::GET, Some(&secret), &path, None).await.status, StatusCode::OK, "cached now");
+    let res = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body["status"], "revoked");
+    app.call(Method::GET, Some(&secret), &path, None).await.assert_problem(401, "key_revoked");
+    // Revoking again changes nothing.
+    let again = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    assert_eq!(again.body["revoked_at"], res.body["revoked_at"]);
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let (_, secret) =
+        app.create_key(&owner, &team, json!({"name": "old", "environment": "development", "expiration": "30d"})).await;
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE api_keys SET expires_at = created_at").await.unwrap();
+    db.close().await.ok();
+    app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None)
+        .await
+        .assert_problem(401, "key_expired");
+}
+
+#[tokio::test]
+async fn rolling_replaces_a_key_after_its_grace_period() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let path = format!("/api/v1/teams/{team}");
+    let (id, old) = app.simple_key(&owner, &team, "rolling").await;
+    let roll = |id: String, grace: u64| {
+        let (app, owner, team) = (&app, owner.clone(), team.clone());
+        async move {
+            app.call(
+                Method::POST,
+                Some(&owner),
+                &format!("/api/v1/teams/{team}/api-keys/{id}/roll"),
+                Some(json!({"grace_period_seconds": grace})),
+            )
+            .await
+        }
+    };
+    let res = roll(id.clone(), 3600).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let new = res.body["secret"].as_str().unwrap().to_owned();
+    let new_id = res.body["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(res.body["key"]["name"], "rolling");
+    assert_eq!(
+        app.call(Method::GET, Some(&old), &path, None).await.status,
+        StatusCode::OK,
+        "old key works during grace"
+    );
+    assert_eq!(app.call(Method::GET, Some(&new), &path, None).await.status, StatusCode::OK);
+    let old_meta = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
+    assert_eq!(old_meta.body["status"], "rolling");
+    assert_eq!(old_meta.body["replaced_by"], new_id.as_str());
+    roll(id.clone(), 60).await.assert_problem(409, "key_not_active");
+    roll(new_id.clone(), 8 * 24 * 3600).await.assert_problem(422, "validation_failed");
+
+    // Without grace, the old key stops at once.
+    let res = roll(new_id, 0).await;
+    let newest = res.body["secret"].as_str().unwrap().to_owned();
+    app.call(Method::GET, Some(&new), &path, None).await.assert_problem(401, "key_rolled");
+    assert_eq!(app.call(Method::GET, Some(&newest), &path, None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_key_request_is_metered_and_shows_in_usage() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let (id, secret) = app.simple_key(&owner, &team, "metered").await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
+            StatusCode::OK
+        );
+    }
+    for _ in 0..2 {
+        let missing = format!("/api/v1/teams/{team}/members/{}", uuid::Uuid::new_v4());
+        app.call(Method::DELETE, Some(&secret), &missing, None).await.assert_problem(404, "not_found");
+    }
+    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
+    let u = &usage.body;
+    assert_eq!(u["total_requests"], 7, "{u}");
+    assert_eq!(u["success"], 5);
+    assert_eq!(u["error"], 2);
+    assert!((u["error_rate"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert_eq!(u["status_codes"], json!([{"status": 200, "count": 5}, {"status": 404, "count": 2}]));
+    assert_eq!(u["granularity"], "hour");
+    let series = u["series"].as_array().unwrap();
+    assert_eq!(series.len(), 25, "every hour of the last 24, both ends partial");
+    let summed: u64 = series.iter().map(|p| p["success"].as_u64().unwrap() + p["error"].as_u64().unwrap()).sum();
+    assert_eq!(summed, 7);
+    assert_eq!(u["used_this_month"], 7);
+
+    let key = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
+    assert_eq!(key.body["request_count"], 7);
+    assert!(key.body["last_used_at"].is_string());
+
+    let team_usage =
+        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?granularity=day"), None).await;
+    assert_eq!(team_usage.status, StatusCode::OK, "{}", team_usage.body);
+    assert_eq!(team_usage.body["usage"]["total_requests"], 7);
+    assert_eq!(team_usage.body["keys"][0]["name"], "metered");
+    assert_eq!(team_usage.body["keys"][0]["error"], 2);
+
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("granularity=week", "granularity"),
+        ("from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z", "from"),
+    ] {
+        let res = app
+            .call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage?{query}"), None)
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let body = json!({"name": "limited", "environment": "production", "expiration": "never", "usage_limit": 3});
+    let (_, secret) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}");
+    for remaining in [2, 1, 0] {
+        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(res.headers["ratelimit-limit"], "3");
+        assert_eq!(res.headers["ratelimit-remaining"], remaining.to_string().as_str());
+    }
+    let res = app.call(Method::GET, Some(&secret), &path, None).await;
+    res.assert_problem(429, "usage_limit_exceeded");
+    assert_eq!(res.headers["ratelimit-remaining"], "0");
+    let retry: u64 = res.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 31 * 24 * 3600, "{retry}");
+}
+
+#[tokio::test]
+async fn services_verify_keys_with_the_service_token() {
+    let mut options = Options::default();
+    options.flags.extend(["--service-token".to_owned(), "service-token-service-token-service-token".to_owned()]);
+    let app = spawn_app_with(options).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (id, secret) = app.simple_key(&owner, &team, "verified").await;
+    let verify = |token: &str, key: &str| {
+        let (app, token, key) = (&app, token.to_owned(), key.to_owned());
+        async move { app.call(Method::POST, Some(&token), "/api/v1/keys/verify", Some(json!({"key": key}))).await }
+    };
+    verify("wrong", &secret).await.assert_problem(401, "unauthorized");
+    let service = "service-token-service-token-service-token";
+    let ok = verify(service, &secret).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.body["valid"], true);
+    assert_eq!(ok.body["team_id"], team.as_str());
+    assert_eq!(ok.body["key_id"], id.as_str());
+    assert_eq!(ok.body["environment"], "development");
+    let bad = verify(service, "pp_dev_nonsense").await;
+    assert_eq!((bad.body["valid"].as_bool(), bad.body["code"].as_str()), (Some(false), Some("invalid_api_key")));
+    app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    let revoked = verify(service, &secret).await;
+    assert_eq!((revoked.body["valid"].as_bool(), revoked.body["code"].as_str()), (Some(false), Some("key_revoked")));
+    // Both outcomes were recorded as uses of the key.
+    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    assert_eq!(usage.body["status_codes"], json!([{"status": 200, "count": 1}, {"status": 401, "count": 1}]));
+}
+
+#[tokio::test]
+async fn buffered_counts_are_flushed_on_graceful_shutdown() {
+    let Team { mut app, owner, team } = team_with_owner().await;
+    let (id, secret) = app.simple_key(&owner, &team, "shutdown").await;
+    let requests = 40;
+    for _ in 0..requests {
+        assert_eq!(
+            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
+            StatusCode::OK
+        );
+    }
+    app.shutdown().await;
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    let count =
+        portal_db::usage::count_since(&db, id.parse().unwrap(), chrono::Utc::now() - chrono::Duration::hours(1))
+            .await
+            .unwrap();
+    assert_eq!(count, requests);
+    db.close().await.ok();
+}
+
+/// Two instances on one PostgreSQL database: a revocation on one reaches the other within a
+/// second, and both instances' counts add up exactly.
+#[tokio::test]
+async fn two_instances_share_revocations_and_counts() {
+    if backend() != "postgres" {
+        eprintln!("two_instances_share_revocations_and_counts runs on PostgreSQL only (PORTAL_TEST_DATABASE=postgres)");
+        return;
+    }
+    // Instances of one deployment share the database and the secrets.
+    let shared = |database_url: Option<String>| {
+        let mut options = Options { database_url, ..Options::default() };
+        for (flag, value) in [
+            ("--jwt-secret", "jwt-secret-jwt-secret-jwt-secret-jwt"),
+            ("--key-hash-secret", "key-hash-key-hash-key-hash-key-hash"),
+        ] {
+            options.flags.extend([flag.to_owned(), value.to_owned()]);
+        }
+        options
+    };
+    let a = spawn_app_with(shared(None)).await;
+    let (owner, _) = a.signed_in("owner@example.com").await;
+    let team = a.create_team(&owner, "Acme").await;
+    let b = spawn_app_with(shared(Some(a.database_url.clone()))).await;
+    let (id, secret) = a.simple_key(&owner, &team, "shared").await;
+    let path = format!("/api/v1/teams/{team}");
+    let per_instance = 150;
+    let hammer = |app: &TestApp| {
+        let (client, url, secret) = (new_client(), app.url(&path), secret.clone());
+        async move {
+            for _ in 0..per_instance {
+                let status = client.get(&url).bearer_auth(&secret).send().await.unwrap().status();
+                assert_eq!(status, StatusCode::OK);
+            }
+        }
+    };
+    tokio::join!(hammer(&a), hammer(&b));
+    // Both have the key cached now. Revoke through A; B must refuse within one second.
+    let res = a.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let revoked_at = Instant::now();
+    loop {
+        let res = b.call(Method::GET, Some(&secret), &path, None).await;
+        if res.status == StatusCode::UNAUTHORIZED {
+            assert_eq!(res.code(), "key_revoked");
+            eprintln!("the revocation reached instance B after {:?}", revoked_at.elapsed());
+            break;
+        }
+        assert!(revoked_at.elapsed() < Duration::from_secs(1), "instance B still accepts the revoked key after 1 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Every answered request of both instances counted once (plus B's refusals).
+    let usage = a.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let ok = usage.body["status_codes"].as_array().unwrap().iter().find(|c| c["status"] == 200).unwrap()["count"]
+        .as_u64()
+        .unwrap();
+    // B's own buffer may not be flushed yet: wait (bounded) for B's flush, which runs every 500 ms.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut ok = ok;
+    while ok < 2 * per_instance && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let usage = a.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+        ok = usage.body["status_codes"].as_array().unwrap().iter().find(|c| c["status"] == 200).unwrap()["count"]
+            .as_u64()
+            .unwrap();
+    }
+    assert_eq!(ok, 2 * per_instance);
+}
