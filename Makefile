@@ -4,6 +4,7 @@
 #   make e2e      the Playwright end-to-end test only
 #   make openapi  regenerate openapi/openapi.json from the code
 #   make lint     rustfmt and clippy
+#   make bench    load /healthz, a key-authenticated read and /keys/verify side by side (oha)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,7 +17,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: run web test test-rust test-postgres test-wasm test-openapi e2e openapi lint fmt tools-wasm tools-browser tools-node tools-python clean-test-dbs
+.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e openapi lint fmt tools-wasm tools-browser tools-node tools-python clean-test-dbs
 
 run: web
 	cargo run --release -p portal-server --bin partner-portal -- serve
@@ -82,6 +83,15 @@ e2e: web tools-node tools-browser
 	@echo "== End-to-end test in Chromium against the real server"
 	cargo build -p portal-server --bin partner-portal
 	cd e2e && PP_BIN="$(TARGET_DIR)/debug/partner-portal" npx playwright test
+
+# ---------------------------------------------------------------- benchmark
+OHA_VERSION := 1.16.0
+tools-bench:
+	@oha --version 2>/dev/null | grep -q "$(OHA_VERSION)" || cargo install oha --locked --version $(OHA_VERSION)
+
+bench: tools-bench
+	cargo build --release -p portal-server --bin partner-portal --example bench
+	PP_BIN="$(TARGET_DIR)/release/partner-portal" BENCH_OUT="$(TARGET_DIR)/bench.md" "$(TARGET_DIR)/release/examples/bench"
 
 # ---------------------------------------------------------------- hygiene
 lint:

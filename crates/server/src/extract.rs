@@ -122,7 +122,8 @@ impl FromRequest for AuthUser {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

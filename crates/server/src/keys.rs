@@ -156,7 +156,17 @@ impl KeyService {
             None => 0,
         };
         let entry = cached_from(&row, month_base, month_start)?;
-        self.local_use.lock().unwrap_or_else(|e| e.into_inner()).remove(&row.id);
+        // Requests counted here but not flushed yet are not in `month_base`: keep them.
+        let unflushed: i64 = {
+            let meter = self.meter.lock().unwrap_or_else(|e| e.into_inner());
+            meter
+                .counts
+                .iter()
+                .filter(|((key, minute, _), _)| *key == row.id && *minute >= month_start)
+                .map(|(_, c)| c.1)
+                .sum()
+        };
+        self.local_use.lock().unwrap_or_else(|e| e.into_inner()).insert(row.id, u64::try_from(unflushed).unwrap_or(0));
         self.cache.write().unwrap_or_else(|e| e.into_inner()).insert(hash.to_owned(), entry.clone());
         Ok(Some(entry))
     }

@@ -73,7 +73,9 @@ const NOT_BUILT: &str = "<!doctype html><title>Partner Portal</title><h1>Partner
 /// Everything no route claimed: a problem for the API, else the app's index.html (client-side routes).
 pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse {
     let path = req.path();
-    if path.starts_with("/api/") || !(req.method() == Method::GET || req.method() == Method::HEAD) {
+    // A missing file (`/favicon.ico`, `/app-123.wasm`) is a 404, not the app's page.
+    let looks_like_file = path.rsplit('/').next().is_some_and(|last| last.contains('.'));
+    if path.starts_with("/api/") || looks_like_file || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return problem_response(
             StatusCode::NOT_FOUND,
             &problem(

@@ -489,13 +489,8 @@ pub async fn verify_api_key(
     body: ApiJson<VerifyKeyRequest>,
 ) -> ApiResult<web::Json<VerifyKeyResponse>> {
     let started = std::time::Instant::now();
-    let presented = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(presented.trim().as_bytes(), state.config.service_token.expose().as_bytes()) {
+    let presented = crate::extract::bearer(&req).unwrap_or("");
+    if !constant_time_eq(presented.as_bytes(), state.config.service_token.expose().as_bytes()) {
         return Err(ApiError::unauthorized("Send the service token as `Authorization: Bearer <token>`."));
     }
     let answer = match state.keys.verify(&body.0.key).await {

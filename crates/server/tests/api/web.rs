@@ -21,6 +21,9 @@ async fn client_side_routes_get_the_app_with_a_strict_csp() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["x-frame-options"], "DENY");
     }
+    // A missing file is a 404, not the app.
+    let res = app.client.get(app.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // API answers carry the headers too.
     let res = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
