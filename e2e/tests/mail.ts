@@ -16,11 +16,29 @@ function decodeQuotedPrintable(text: string): string {
 
 const opened = new Set<string>();
 
+/** The subject line of the newest mail to `to` whose subject matches `pattern`, if any. */
+export function mailSubject(to: string, pattern: RegExp): string | undefined {
+  let files: string[];
+  try {
+    files = readdirSync(mailDir()).filter((f) => f.endsWith('.eml'));
+  } catch {
+    return undefined;
+  }
+  return files
+    .map((file) => path.join(mailDir(), file))
+    .map((full) => ({ mtime: statSync(full).mtimeMs, text: readFileSync(full, 'utf8') }))
+    .filter(({ text }) => text.includes(to))
+    .sort((a, b) => b.mtime - a.mtime)
+    // Long header lines are folded onto indented continuation lines.
+    .map(({ text }) => text.split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ').match(/^Subject: (.*)$/m)?.[1]?.trim())
+    .find((subject) => !!subject && pattern.test(subject));
+}
+
 /**
  * Waits (bounded) for a not-yet-read mail to `to` that carries a `/{route}?token=` link, and
  * returns the link. Newest first, so a resent mail wins over an older one.
  */
-export async function mailedLink(route: 'verify-email' | 'reset-password', to: string): Promise<string> {
+export async function mailedLink(route: 'verify-email' | 'reset-password' | 'invite', to: string): Promise<string> {
   const pattern = new RegExp(`https?://[^\\s"<>]+/${route}\\?token=[^\\s"<>]+`);
   let found: { file: string; link: string } | undefined;
   await expect

@@ -7,10 +7,14 @@ use std::fmt;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
-    Accepted, ChangePasswordRequest, EmailRequest, LoginRequest, Problem, ResetPasswordRequest, Session, SignupRequest,
-    UpdateMeRequest, User, VerifyEmailRequest,
+    AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CreateApiKeyRequest,
+    CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, Granularity, Invitation, InvitationPage,
+    InvitationPreview, LoginRequest, Member, MemberPage, Problem, ResetPasswordRequest, Role, RollApiKeyRequest,
+    Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage,
+    User, VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
 
 const BASE: &str = "/api/v1";
 
@@ -80,6 +84,16 @@ fn fallback_message(code: &str) -> Option<&'static str> {
         "invalid_token" => "This link is invalid, has expired or was already used.",
         "wrong_password" => "That is not your current password.",
         "unauthorized" | "invalid_refresh_token" => "Your session has ended. Please sign in again.",
+        "forbidden" => "Your role in this team does not allow this.",
+        "not_found" => "This no longer exists, or you have no access to it.",
+        "last_owner" => "A team needs at least one owner: make someone else an owner first.",
+        "already_member" => "This person is already a member of the team.",
+        "invitation_pending" => "This address already has a pending invitation.",
+        "invitation_not_found" => "This invitation does not exist. A newer invitation may have replaced it.",
+        "invitation_used" => "This invitation was already accepted.",
+        "invitation_revoked" => "This invitation was revoked.",
+        "invitation_expired" => "This invitation has expired; ask for a new one.",
+        "invitation_wrong_account" => "This invitation is for another e-mail address.",
         _ => return None,
     })
 }
@@ -127,8 +141,13 @@ async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> 
     Err(ApiError::Problem(Box::new(problem)))
 }
 
+/// The body of a successful answer (not generic, so compiled once for every endpoint).
+async fn text(request: Result<Request, ApiError>) -> Result<String, ApiError> {
+    send(request).await?.text().await.map_err(|_| ApiError::Unreadable)
+}
+
 async fn json<T: DeserializeOwned>(request: Result<Request, ApiError>) -> Result<T, ApiError> {
-    send(request).await?.json().await.map_err(|_| ApiError::Unreadable)
+    serde_json::from_str(&text(request).await?).map_err(|_| ApiError::Unreadable)
 }
 
 async fn empty(request: Result<Request, ApiError>) -> Result<(), ApiError> {
@@ -184,6 +203,170 @@ pub async fn change_password(token: &str, body: &ChangePasswordRequest) -> Resul
     empty(with_json(request(Method::POST, "/me/password", Some(token)), body)).await
 }
 
+/// `?a=1&b=2` from the pairs that have a value (empty when none has).
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> =
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
+    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+}
+
+fn encode(s: &str) -> String {
+    leptos::web_sys::js_sys::encode_uri_component(s).into()
+}
+
+/// One page of a cursor-paginated list.
+fn page(limit: u32, cursor: Option<String>) -> [(&'static str, Option<String>); 2] {
+    [("limit", Some(limit.to_string())), ("cursor", cursor)]
+}
+
+// ---------------------------------------------------------------- teams
+
+pub async fn teams(token: String) -> Result<TeamPage, ApiError> {
+    json(without_body(request(Method::GET, "/teams?limit=100", Some(&token)))).await
+}
+
+pub async fn create_team(token: String, body: CreateTeamRequest) -> Result<Team, ApiError> {
+    json(with_json(request(Method::POST, "/teams", Some(&token)), &body)).await
+}
+
+pub async fn team(token: String, team: Uuid) -> Result<Team, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}"), Some(&token)))).await
+}
+
+pub async fn update_team(token: String, team: Uuid, body: UpdateTeamRequest) -> Result<Team, ApiError> {
+    json(with_json(request(Method::PATCH, &format!("/teams/{team}"), Some(&token)), &body)).await
+}
+
+pub async fn delete_team(token: String, team: Uuid) -> Result<(), ApiError> {
+    empty(without_body(request(Method::DELETE, &format!("/teams/{team}"), Some(&token)))).await
+}
+
+// ---------------------------------------------------------------- members
+
+pub async fn members(token: String, team: Uuid, cursor: Option<String>) -> Result<MemberPage, ApiError> {
+    let q = query(&page(100, cursor));
+    json(without_body(request(Method::GET, &format!("/teams/{team}/members{q}"), Some(&token)))).await
+}
+
+pub async fn change_role(token: String, team: Uuid, user: Uuid, role: Role) -> Result<Member, ApiError> {
+    let body = UpdateMemberRequest { role };
+    json(with_json(request(Method::PATCH, &format!("/teams/{team}/members/{user}"), Some(&token)), &body)).await
+}
+
+/// Removes a member; with one's own id, leaves the team.
+pub async fn remove_member(token: String, team: Uuid, user: Uuid) -> Result<(), ApiError> {
+    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/members/{user}"), Some(&token)))).await
+}
+
+// ---------------------------------------------------------------- invitations
+
+pub async fn invitations(token: String, team: Uuid) -> Result<InvitationPage, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}/invitations?limit=100"), Some(&token)))).await
+}
+
+pub async fn invite(token: String, team: Uuid, body: CreateInvitationRequest) -> Result<Invitation, ApiError> {
+    json(with_json(request(Method::POST, &format!("/teams/{team}/invitations"), Some(&token)), &body)).await
+}
+
+pub async fn resend_invitation(token: String, team: Uuid, id: Uuid) -> Result<Invitation, ApiError> {
+    let path = format!("/teams/{team}/invitations/{id}/resend");
+    json(without_body(request(Method::POST, &path, Some(&token)))).await
+}
+
+pub async fn revoke_invitation(token: String, team: Uuid, id: Uuid) -> Result<(), ApiError> {
+    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/invitations/{id}"), Some(&token)))).await
+}
+
+/// Public: what an invitation link offers.
+pub async fn preview_invitation(secret: String) -> Result<InvitationPreview, ApiError> {
+    json(without_body(request(Method::GET, &format!("/invitations/{}", encode(&secret)), None))).await
+}
+
+pub async fn accept_invitation(token: String, secret: String) -> Result<Team, ApiError> {
+    let body = AcceptInvitationRequest { token: secret };
+    json(with_json(request(Method::POST, "/invitations/accept", Some(&token)), &body)).await
+}
+
+// ---------------------------------------------------------------- activity
+
+/// Filters of the activity log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+}
+
+pub async fn activity(
+    token: String,
+    team: Uuid,
+    filter: ActivityFilter,
+    cursor: Option<String>,
+) -> Result<ActivityPage, ApiError> {
+    let [limit, cursor] = page(25, cursor);
+    let q = query(&[limit, cursor, ("actor", filter.actor), ("action", filter.action)]);
+    json(without_body(request(Method::GET, &format!("/teams/{team}/activity{q}"), Some(&token)))).await
+}
+
+// ---------------------------------------------------------------- API keys
+
+pub async fn api_keys(token: String, team: Uuid) -> Result<ApiKeyPage, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys?limit=100"), Some(&token)))).await
+}
+
+pub async fn api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys/{key}"), Some(&token)))).await
+}
+
+pub async fn create_api_key(token: String, team: Uuid, body: CreateApiKeyRequest) -> Result<CreatedApiKey, ApiError> {
+    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys"), Some(&token)), &body)).await
+}
+
+pub async fn revoke_api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {
+    json(without_body(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/revoke"), Some(&token)))).await
+}
+
+pub async fn roll_api_key(
+    token: String,
+    team: Uuid,
+    key: Uuid,
+    grace_period_seconds: u64,
+) -> Result<CreatedApiKey, ApiError> {
+    let body = RollApiKeyRequest { grace_period_seconds };
+    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/roll"), Some(&token)), &body)).await
+}
+
+/// A time range of usage analytics (RFC 3339 bounds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRange {
+    pub from: String,
+    pub to: String,
+    pub granularity: Granularity,
+}
+
+impl UsageRange {
+    fn query(&self) -> String {
+        let granularity = match self.granularity {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        };
+        query(&[
+            ("from", Some(self.from.clone())),
+            ("to", Some(self.to.clone())),
+            ("granularity", Some(granularity.to_owned())),
+        ])
+    }
+}
+
+pub async fn key_usage(token: String, team: Uuid, key: Uuid, range: UsageRange) -> Result<Usage, ApiError> {
+    let path = format!("/teams/{team}/api-keys/{key}/usage{}", range.query());
+    json(without_body(request(Method::GET, &path, Some(&token)))).await
+}
+
+pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<TeamUsage, ApiError> {
+    let path = format!("/teams/{team}/usage{}", range.query());
+    json(without_body(request(Method::GET, &path, Some(&token)))).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +381,19 @@ mod tests {
             code: code.to_owned(),
             field: field.map(str::to_owned),
         }))
+    }
+
+    #[wasm_bindgen_test]
+    fn query_strings_skip_missing_values_and_encode_the_rest() {
+        assert_eq!(query(&[("a", None)]), "");
+        assert_eq!(
+            query(&[("limit", Some("25".into())), ("cursor", None), ("action", Some("member.role_changed".into()))]),
+            "?limit=25&action=member.role_changed"
+        );
+        assert_eq!(
+            query(&[("from", Some("2025-01-01T00:00:00+00:00".into()))]),
+            "?from=2025-01-01T00%3A00%3A00%2B00%3A00"
+        );
     }
 
     #[wasm_bindgen_test]

@@ -151,7 +151,7 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
             view! { <Loading/> }.into_any()
         } else if signed_in.get() {
             children().into_any()
-        } else if here != guarded {
+        } else if !here.starts_with(&guarded) {
             // Signing out navigates away on its own: this page is being left, not protected.
             ().into_any()
         } else {
@@ -163,4 +163,203 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
 
 fn js_sys_encode(s: &str) -> String {
     leptos::web_sys::js_sys::encode_uri_component(s).into()
+}
+
+/// A page-unique id for `aria-labelledby` and friends.
+pub fn unique_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An error from the API, announced to screen readers.
+#[component]
+pub fn ErrorAlert(error: ApiError) -> impl IntoView {
+    view! { <p class="alert error" role="alert">{error.message()}</p> }
+}
+
+/// The last error of an action, if any (e.g. a failed role change in a list).
+#[component]
+pub fn ActionError(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
+    view! {
+        <div class="alert-slot" role="alert">
+            {move || error.get().map(|e| view! { <p class="alert error">{e.message()}</p> })}
+        </div>
+    }
+}
+
+/// What a list shows when it has nothing in it.
+#[component]
+pub fn EmptyState(children: Children) -> impl IntoView {
+    view! { <div class="empty-state">{children()}</div> }
+}
+
+/// Something to run on an event (e.g. closing a dialog). One type for every closure, so that
+/// the components taking one are compiled once rather than once per caller.
+#[derive(Clone)]
+pub struct Handler(std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl Handler {
+    pub fn run(&self) {
+        (self.0)()
+    }
+}
+
+impl<F: Fn() + Send + Sync + 'static> From<F> for Handler {
+    fn from(f: F) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+/// A modal dialog (the native `<dialog>`: focus stays inside, Escape closes it). Render it only
+/// while it is open; `on_close` runs when the user closes it.
+#[component]
+pub fn Modal(#[prop(into)] title: String, #[prop(into)] on_close: Handler, children: Children) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    Effect::new(move |_| {
+        if let Some(d) = dialog.get()
+            && !d.open()
+        {
+            let _ = d.show_modal();
+            // Start at the first field of a form rather than at the close button.
+            let first = ".modal-body input:not([readonly]), .modal-body select, .modal-body textarea";
+            if let Ok(Some(field)) = d.query_selector(first) {
+                use leptos::wasm_bindgen::JsCast;
+                let _ = field.unchecked_into::<leptos::web_sys::HtmlElement>().focus();
+            }
+        }
+    });
+    // Closing (rather than only removing) the dialog gives the focus back to what opened it.
+    on_cleanup(move || {
+        if let Some(d) = dialog.get_untracked()
+            && d.open()
+        {
+            d.close();
+        }
+    });
+    let title_id = unique_id("dialog-title");
+    let labelled_by = title_id.clone();
+    let close = on_close.clone();
+    view! {
+        <dialog node_ref=dialog class="modal" aria-labelledby=labelled_by
+            on:close=move |_| on_close.run()>
+            <div class="modal-head">
+                <h2 id=title_id>{title}</h2>
+                <button type="button" class="icon-button" aria-label="Close" on:click=move |_| close.run()>"×"</button>
+            </div>
+            {children()}
+        </dialog>
+    }
+}
+
+/// Asks before something that cannot be undone; runs `action` on confirmation and shows its
+/// error if it fails (the caller closes the dialog on success).
+#[component]
+pub fn ConfirmDialog(
+    #[prop(into)] title: String,
+    confirm_label: &'static str,
+    action: Action<(), Result<(), ApiError>>,
+    #[prop(into)] on_close: Handler,
+    children: Children,
+    /// Whether the user has done what the dialog asks first (e.g. typed a name).
+    #[prop(into, optional)]
+    ready: Option<Signal<bool>>,
+) -> impl IntoView {
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let blocked = move || action.pending().get() || ready.is_some_and(|r| !r.get());
+    let cancel = on_close.clone();
+    view! {
+        <Modal title on_close>
+            <div class="modal-body">
+                {children()}
+                <ActionError error/>
+            </div>
+            <div class="modal-actions">
+                <button type="button" class="button secondary" on:click=move |_| cancel.run()>"Cancel"</button>
+                <button type="button" class="button danger" disabled=blocked
+                    aria-busy=move || action.pending().get().then_some("true")
+                    on:click=move |_| { action.dispatch(()); }>
+                    {move || if action.pending().get() { "Please wait…" } else { confirm_label }}
+                </button>
+            </div>
+        </Modal>
+    }
+}
+
+/// A labelled `<select>` over fixed options (`value`, `label`).
+#[component]
+pub fn SelectField(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    options: Vec<(String, String)>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(into, optional)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let hint_id = format!("{name}-hint");
+    let error_id = format!("{name}-error");
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=name>{label}</label>
+            <select id=name name=name
+                aria-describedby=hint.map(|_| hint_id.clone())
+                aria-invalid=move || error.with(Option::is_some).then_some("true")
+                prop:value=move || value.get()
+                on:change=move |ev| value.set(event_target_value(&ev))>
+                {options.into_iter().map(|(v, l)| {
+                    let selected = value.get_untracked() == v;
+                    view! { <option value=v selected=selected>{l}</option> }
+                }).collect_view()}
+            </select>
+            {hint.map(|hint| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            {move || error.get().map(|msg| view! { <p class="field-error" id=error_id.clone()>{msg}</p> })}
+        </div>
+    }
+}
+
+/// A labelled, optional multi-line text.
+#[component]
+pub fn TextAreaField(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    #[prop(into, optional)] error: Signal<Option<String>>,
+    #[prop(optional)] maxlength: Option<u32>,
+) -> impl IntoView {
+    let error_id = format!("{name}-error");
+    view! {
+        <div class="field" class:invalid=move || error.with(Option::is_some)>
+            <label for=name>{label} <span class="optional">" (optional)"</span></label>
+            <textarea id=name name=name rows="3" maxlength=maxlength bind:value=value
+                aria-invalid=move || error.with(Option::is_some).then_some("true")></textarea>
+            {move || error.get().map(|msg| view! { <p class="field-error" id=error_id.clone()>{msg}</p> })}
+        </div>
+    }
+}
+
+/// Something loaded from the API: `None` until the first answer.
+pub type Loaded<T> = Option<Result<T, ApiError>>;
+
+/// Loads with `fetch` at once, and again whenever a signal that `fetch` reads (before its first
+/// `.await`) changes. While reloading it keeps the previous answer, so nothing flickers, and the
+/// answer of an outdated request is dropped. Lighter than a resource with `<Suspense>`.
+pub fn load<T, Fut>(fetch: impl Fn() -> Fut + 'static) -> ReadSignal<Loaded<T>>
+where
+    T: Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, ApiError>> + 'static,
+{
+    let value = RwSignal::new(None);
+    let latest = StoredValue::new(0u32);
+    Effect::new(move |_| {
+        let future = fetch();
+        let request = latest.get_value().wrapping_add(1);
+        latest.set_value(request);
+        leptos::task::spawn_local(async move {
+            let result = future.await;
+            if latest.try_get_value() == Some(request) {
+                value.try_set(Some(result));
+            }
+        });
+    });
+    value.read_only()
 }

@@ -2,29 +2,36 @@
 
 pub mod api;
 pub mod components;
+pub mod format;
 mod pages;
+pub mod permissions;
 pub mod session;
+pub mod teams;
 #[cfg(test)]
 mod tests;
 
 use leptos::prelude::*;
 use leptos_router::{
     NavigateOptions,
-    components::{A, Redirect, Route, Router, Routes},
-    hooks::use_navigate,
+    components::{A, ParentRoute, Redirect, Route, Router, Routes},
+    hooks::{use_location, use_navigate},
     path,
 };
+use uuid::Uuid;
 
 use crate::components::RequireSignIn;
 use crate::pages::{
-    AccountPage, DashboardPage, ForgotPasswordPage, NotFoundPage, ResetPasswordPage, SignInPage, SignUpPage,
-    VerifyEmailPage,
+    AccountPage, ActivityPage, ApiKeysPage, DashboardPage, ForgotPasswordPage, InvitePage, KeyUsagePage, MembersPage,
+    NotFoundPage, ResetPasswordPage, SignInPage, SignUpPage, TeamLayout, TeamOverviewPage, TeamSettingsPage,
+    TeamUsagePage, VerifyEmailPage,
 };
 use crate::session::{Auth, use_auth};
+use crate::teams::{Teams, use_teams};
 
 #[component]
 pub fn App() -> impl IntoView {
     Auth::provide();
+    Teams::provide();
     view! {
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
@@ -34,11 +41,23 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> }/>
                     <Route path=path!("/sign-up") view=SignUpPage/>
                     <Route path=path!("/sign-in") view=SignInPage/>
+                    // Older mails link to /login.
+                    <Route path=path!("/login") view=|| view! { <Redirect path="/sign-in"/> }/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage/>
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage/>
+                    <Route path=path!("/invite") view=InvitePage/>
                     <Route path=path!("/dashboard") view=|| view! { <RequireSignIn><DashboardPage/></RequireSignIn> }/>
                     <Route path=path!("/account") view=|| view! { <RequireSignIn><AccountPage/></RequireSignIn> }/>
+                    <ParentRoute path=path!("/teams/:team_id") view=|| view! { <RequireSignIn><TeamLayout/></RequireSignIn> }>
+                        <Route path=path!("") view=TeamOverviewPage/>
+                        <Route path=path!("members") view=MembersPage/>
+                        <Route path=path!("activity") view=ActivityPage/>
+                        <Route path=path!("settings") view=TeamSettingsPage/>
+                        <Route path=path!("api-keys") view=ApiKeysPage/>
+                        <Route path=path!("api-keys/:key_id") view=KeyUsagePage/>
+                        <Route path=path!("usage") view=TeamUsagePage/>
+                    </ParentRoute>
                 </Routes>
             </main>
         </Router>
@@ -51,7 +70,12 @@ fn AppHeader() -> impl IntoView {
     let signed_in = Memo::new(move |_| auth.is_signed_in());
     view! {
         <header class="app-header">
-            <A href="/dashboard" attr:class="brand">"Partner Portal"</A>
+            <div class="header-start">
+                <A href="/dashboard" attr:class="brand">"Partner Portal"</A>
+                <Show when=move || signed_in.get()>
+                    <TeamSwitcher/>
+                </Show>
+            </div>
             <nav aria-label="Main">
                 {move || if signed_in.get() {
                     view! {
@@ -67,6 +91,70 @@ fn AppHeader() -> impl IntoView {
                 }}
             </nav>
         </header>
+    }
+}
+
+/// The team being looked at, with a menu of the user's other teams (a disclosure: keyboard and
+/// screen-reader friendly without script tricks).
+#[component]
+fn TeamSwitcher() -> impl IntoView {
+    let teams = use_teams();
+    let location = use_location();
+    let current = Memo::new(move |_| {
+        location
+            .pathname
+            .with(|p| p.strip_prefix("/teams/").and_then(|rest| Uuid::parse_str(rest.split('/').next()?).ok()))
+    });
+    let details = NodeRef::<leptos::html::Details>::new();
+    let close = move || {
+        if let Some(d) = details.get_untracked() {
+            d.set_open(false);
+        }
+    };
+    // Close the menu whenever the page changes.
+    Effect::new(move |_| {
+        location.pathname.track();
+        close();
+    });
+    let label =
+        move || current.get().and_then(|id| teams.find(id)).map_or_else(|| "Select a team".to_owned(), |t| t.name);
+    view! {
+        <details class="team-switcher" node_ref=details
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" && details.get_untracked().is_some_and(|d| d.open()) {
+                    close();
+                    if let Some(summary) = details.get_untracked().and_then(|d| d.first_element_child()) {
+                        use leptos::wasm_bindgen::JsCast;
+                        let _ = summary.unchecked_into::<leptos::web_sys::HtmlElement>().focus();
+                    }
+                }
+            }>
+            <summary aria-label=move || format!("Team: {}. Switch team", label())>
+                <span class="switcher-label">{label}</span>
+                <span aria-hidden="true" class="caret">"▾"</span>
+            </summary>
+            <div class="switcher-menu">
+                {move || match teams.get() {
+                    None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <p class="field-error">{e.message()}</p> }.into_any(),
+                    Some(Ok(list)) => view! {
+                        <ul role="list">
+                            {list.into_iter().map(|t| {
+                                let is_current = current.get() == Some(t.id);
+                                view! {
+                                    <li>
+                                        <A href=format!("/teams/{}", t.id) attr:aria-current=is_current.then_some("true")>
+                                            {t.name}
+                                        </A>
+                                    </li>
+                                }
+                            }).collect_view()}
+                            <li class="switcher-new"><A href="/dashboard">"+ Create a team"</A></li>
+                        </ul>
+                    }.into_any(),
+                }}
+            </div>
+        </details>
     }
 }
 

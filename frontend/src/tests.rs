@@ -94,3 +94,45 @@ async fn concurrent_refreshes_share_one_request() {
     assert!(!later.ptr_eq(&second), "a finished refresh is not reused");
     let _ = later.await;
 }
+
+#[wasm_bindgen_test]
+async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
+    use chrono::{TimeZone, Utc};
+    use portal_types::UsagePoint;
+
+    use crate::pages::UsageChart;
+
+    let root = container();
+    let at = |h: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).single().expect("valid time");
+    let series = vec![
+        UsagePoint { start: at(0), success: 3, error: 1 },
+        UsagePoint { start: at(1), success: 0, error: 0 },
+        UsagePoint { start: at(2), success: 5, error: 0 },
+    ];
+    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <UsageChart series hourly=true/> });
+    let count = |selector: &str| root.query_selector_all(selector).expect("valid selector").length();
+    assert_eq!(count("rect.bar-success"), 2);
+    assert_eq!(count("rect.bar-error"), 1);
+    assert_eq!(count("g.bucket title"), 3, "every bucket has a tooltip");
+    let label = root.query_selector("svg").expect("selector").expect("svg").get_attribute("aria-label");
+    assert_eq!(label.as_deref(), Some("Requests per hour over the period: 9 in total, at most 5 in one hour."));
+    // The numbers are also in a table, for screen readers: the non-empty buckets only.
+    assert_eq!(count(".chart-data tbody tr"), 2);
+}
+
+#[wasm_bindgen_test]
+async fn secret_once_banner_shows_the_secret_and_says_it_is_shown_once() {
+    use crate::pages::SecretOnceBanner;
+
+    let root = container();
+    let secret = "pp_dev_abc123".to_owned();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <SecretOnceBanner secret/> });
+    leptos::task::tick().await;
+    let input: leptos::web_sys::HtmlInputElement =
+        root.query_selector("input.secret").expect("selector").expect("input").unchecked_into();
+    assert_eq!(input.value(), "pp_dev_abc123");
+    assert!(input.read_only());
+    let warning = text_of(&root, ".warning").unwrap_or_default();
+    assert!(warning.contains("only time the secret is shown"), "{warning}");
+    assert!(root.query_selector("button").expect("selector").is_some(), "a copy button");
+}

@@ -1,5 +1,6 @@
-//! Telling other instances sharing the database that an API key changed (PostgreSQL
-//! LISTEN/NOTIFY). On SQLite there is one instance, so there is no one to tell.
+//! Telling other instances sharing the database that an API key or a team changed (PostgreSQL
+//! LISTEN/NOTIFY), so that they drop what they cached. On SQLite there is one instance, so
+//! there is no one to tell.
 
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -13,23 +14,33 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
-/// Announces a changed key; inside a transaction, delivered at commit.
-pub async fn key_changed(db: &impl ConnectionTrait, key_id: Uuid) -> Result<()> {
+async fn announce(db: &impl ConnectionTrait, payload: String) -> Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), key_id.to_string().into()],
+            [CHANNEL.into(), payload.into()],
         ))
         .await?;
     }
     Ok(())
 }
 
+/// Announces a changed key; inside a transaction, delivered at commit.
+pub async fn key_changed(db: &impl ConnectionTrait, key_id: Uuid) -> Result<()> {
+    announce(db, format!("key:{key_id}")).await
+}
+
+/// Announces a changed team (its row, its members, or its deletion).
+pub async fn team_changed(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
+    announce(db, format!("team:{team_id}")).await
+}
+
 /// What a listener heard.
 pub enum Heard {
     Key(Uuid),
-    /// The connection dropped: changes may have been missed.
+    Team(Uuid),
+    /// The connection dropped (or an unknown message came): changes may have been missed.
     Lost,
 }
 
@@ -44,7 +55,11 @@ impl ChangeListener {
 
     pub async fn next(&mut self) -> Heard {
         match self.0.try_recv().await {
-            Ok(Some(n)) => n.payload().parse().map(Heard::Key).unwrap_or(Heard::Lost),
+            Ok(Some(n)) => match n.payload().split_once(':') {
+                Some(("key", id)) => id.parse().map(Heard::Key).unwrap_or(Heard::Lost),
+                Some(("team", id)) => id.parse().map(Heard::Team).unwrap_or(Heard::Lost),
+                _ => Heard::Lost,
+            },
             Ok(None) | Err(_) => Heard::Lost,
         }
     }

@@ -106,8 +106,20 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 const LIMITED_TTL: Duration = Duration::from_secs(2);
 pub const NOTIFY_CHANNEL: &str = "portal_api_keys";
 
+/// A team as key-authenticated reads see it, cached.
+#[derive(Debug, Clone)]
+pub struct TeamSnapshot {
+    pub team: portal_db::teams::Team,
+    pub member_count: u64,
+    loaded: Instant,
+}
+
+/// How long a cached team may be served; changes evict it at once (and through NOTIFY).
+const TEAM_TTL: Duration = Duration::from_secs(10);
+
 pub struct KeyService {
     db: DatabaseConnection,
+    teams: RwLock<HashMap<Uuid, Arc<TeamSnapshot>>>,
     hashing_key: [u8; 32],
     cache: RwLock<HashMap<String, CachedKey>>,
     /// Requests counted locally since each key was cached (for limits).
@@ -124,6 +136,7 @@ impl KeyService {
         Arc::new(Self {
             db,
             hashing_key: domain::hashing_key(server_secret),
+            teams: RwLock::new(HashMap::new()),
             cache: RwLock::new(HashMap::new()),
             local_use: Mutex::new(HashMap::new()),
             // On PostgreSQL other instances may revoke: trust the cache only once LISTEN runs.
@@ -217,6 +230,15 @@ impl KeyService {
         })
     }
 
+    /// The key a request presented, for metering a request no handler authenticated (an
+    /// unknown route, a user-only endpoint): known keys only.
+    pub async fn tag_of(&self, secret: &str) -> Option<MeterTag> {
+        match self.verify(secret).await {
+            Ok(key) => Some(MeterTag { key_id: key.key_id, team_id: key.team_id }),
+            Err((_, tag)) => tag,
+        }
+    }
+
     /// Drops a key from this instance's cache.
     pub fn evict(&self, key_id: Uuid) {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).retain(|_, k| k.id != key_id);
@@ -224,6 +246,32 @@ impl KeyService {
 
     fn evict_all(&self) {
         self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.teams.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Drops a team (and its keys, which die with a deleted team) from this instance's caches.
+    pub fn evict_team(&self, team_id: Uuid) {
+        self.teams.write().unwrap_or_else(|e| e.into_inner()).remove(&team_id);
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).retain(|_, k| k.team_id != team_id);
+    }
+
+    /// The team for key-authenticated reads: from the cache, else the database.
+    pub async fn team(&self, team_id: Uuid) -> Result<Option<Arc<TeamSnapshot>>, ApiError> {
+        if self.cache_trusted.load(Ordering::Acquire) {
+            let teams = self.teams.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(snap) = teams.get(&team_id).filter(|s| s.loaded.elapsed() < TEAM_TTL) {
+                return Ok(Some(snap.clone()));
+            }
+        }
+        let Some(team) = portal_db::teams::find(&self.db, team_id).await? else { return Ok(None) };
+        let counts = portal_db::teams::member_counts(&self.db, &[team_id]).await?;
+        let snap = Arc::new(TeamSnapshot {
+            member_count: counts.get(&team_id).copied().unwrap_or(0),
+            team,
+            loaded: Instant::now(),
+        });
+        self.teams.write().unwrap_or_else(|e| e.into_inner()).insert(team_id, snap.clone());
+        Ok(Some(snap))
     }
 
     /// Counts one answered request of a key.
@@ -333,6 +381,7 @@ impl KeyService {
                 tokio::select! {
                     heard = listener.next() => match heard {
                         Heard::Key(id) => self.evict(id),
+                        Heard::Team(id) => self.evict_team(id),
                         Heard::Lost => break,
                     },
                     _ = stop.changed() => return,

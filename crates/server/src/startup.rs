@@ -131,11 +131,27 @@ impl Application {
                         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), %request_id);
                     let started = Instant::now();
+                    let presented_key = req
+                        .headers()
+                        .get(actix_web::http::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "))
+                        .map(str::trim)
+                        .filter(|t| portal_domain::keys::looks_like_key(t))
+                        .map(str::to_owned);
                     let fut = span.in_scope(|| srv.call(req));
                     let csp = csp.clone();
                     let keys = keys.clone();
                     async move {
                         let mut res = fut.await?;
+                        // Every request made with a key is metered, also one that no handler
+                        // authenticated (an unknown route, a user-only endpoint).
+                        if let Some(secret) = presented_key
+                            && res.request().extensions().get::<MeterTag>().is_none()
+                            && let Some(tag) = keys.tag_of(&secret).await
+                        {
+                            res.request().extensions_mut().insert(tag);
+                        }
                         meter(&keys, &mut res, started);
                         webapp::security_headers(&mut res, &csp);
                         if let Ok(v) = HeaderValue::from_str(&request_id) {

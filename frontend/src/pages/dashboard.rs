@@ -1,7 +1,14 @@
-use leptos::prelude::*;
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
+use portal_types::{CreateTeamRequest, Team};
 
-use crate::components::set_title;
+use crate::api;
+use crate::components::{
+    ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField, field_error, set_title,
+};
+use crate::format;
 use crate::session::use_auth;
+use crate::teams::use_teams;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -12,25 +19,108 @@ pub fn DashboardPage() -> impl IntoView {
         <section class="page">
             <h1>"Welcome, " {name}</h1>
             <p class="lead">"This is your Partner Portal. Everything you build with us starts with a team."</p>
+            <YourTeams/>
             <CreateTeamCard/>
         </section>
     }
 }
 
-/// Teams arrive in a later release; until then the card explains what they will do.
+#[component]
+fn YourTeams() -> impl IntoView {
+    let teams = use_teams();
+    view! {
+        {move || match teams.get() {
+            None => view! { <Loading label="Loading your teams…"/> }.into_any(),
+            Some(Ok(list)) if list.is_empty() => ().into_any(),
+            Some(Ok(list)) => view! {
+                <h2 class="section-title">"Your teams"</h2>
+                <ul class="team-grid" role="list">
+                    {list.into_iter().map(|team| view! { <TeamTile team/> }).collect_view()}
+                </ul>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn TeamTile(team: Team) -> impl IntoView {
+    let href = format!("/teams/{}", team.id);
+    let members = match team.member_count {
+        1 => "1 member".to_owned(),
+        n => format!("{n} members"),
+    };
+    view! {
+        <li class="card team-tile">
+            <A href=href attr:class="team-tile-link">{team.name.clone()}</A>
+            {team.description.clone().map(|d| view! { <p class="muted clamp">{d}</p> })}
+            <p class="meta">
+                <span class=format!("role-badge role-{}", team.role.as_str())>{format::role(team.role)}</span>
+                <span>{members}</span>
+            </p>
+        </li>
+    }
+}
+
+/// Creating a team makes the creator its owner and opens it.
 #[component]
 fn CreateTeamCard() -> impl IntoView {
+    let open = RwSignal::new(false);
     view! {
         <article class="card feature-card" aria-labelledby="create-team-title">
             <h2 id="create-team-title">"Create Your Team"</h2>
             <p>
                 "Teams let you invite colleagues, give them roles and issue API keys for development "
-                "and production. They are coming soon."
+                "and production. You will be the team's owner."
             </p>
-            <button type="button" class="button primary" disabled aria-describedby="create-team-soon">
-                "Create team"
-            </button>
-            <span id="create-team-soon" class="badge">"Coming soon"</span>
+            <button type="button" class="button primary" on:click=move |_| open.set(true)>"Create team"</button>
         </article>
+        <Show when=move || open.get()>
+            <CreateTeamDialog on_close=move || open.set(false)/>
+        </Show>
+    }
+}
+
+#[component]
+fn CreateTeamDialog<F>(on_close: F) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let teams = use_teams();
+    let navigate = use_navigate();
+    let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let create = Action::new_unsync(move |body: &CreateTeamRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::create_team(t, body.clone())).await }
+    });
+    let done = on_close.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(team)) = create.value().get() {
+            teams.reload();
+            done();
+            navigate(&format!("/teams/{}", team.id), NavigateOptions::default());
+        }
+    });
+    let outcome = move || create.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let description = description.get_untracked().trim().to_owned();
+        create.dispatch(CreateTeamRequest {
+            name: name.get_untracked().trim().to_owned(),
+            description: (!description.is_empty()).then_some(description),
+        });
+    };
+    view! {
+        <Modal title="Create a team" on_close>
+            <form class="modal-body" on:submit=on_submit>
+                <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["name", "description"]/>
+                <Field label="Team name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                    error=field_error(outcome, "description")/>
+                <SubmitButton label="Create team" pending=create.pending()/>
+            </form>
+        </Modal>
     }
 }

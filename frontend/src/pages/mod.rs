@@ -3,19 +3,27 @@
 mod account;
 mod dashboard;
 mod forgot_password;
+mod invite;
 mod not_found;
 mod reset_password;
 mod sign_in;
 mod sign_up;
+mod team;
 mod verify_email;
 
 pub use account::AccountPage;
 pub use dashboard::DashboardPage;
 pub use forgot_password::ForgotPasswordPage;
+pub use invite::InvitePage;
 pub use not_found::NotFoundPage;
 pub use reset_password::ResetPasswordPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
+pub use team::{
+    ActivityPage, ApiKeysPage, KeyUsagePage, MembersPage, TeamLayout, TeamOverviewPage, TeamSettingsPage, TeamUsagePage,
+};
+#[cfg(test)]
+pub(crate) use team::{SecretOnceBanner, UsageChart};
 pub use verify_email::VerifyEmailPage;
 
 /// Password rules of the API, mirrored in the inputs so the browser can say so early.

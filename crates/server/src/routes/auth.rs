@@ -126,7 +126,7 @@ pub async fn signup(
         Err(portal_db::Error::Conflict) => {
             txn.rollback().await?;
             let txn = state.db.begin().await?;
-            let link = format!("{}/login", state.config.public_url);
+            let link = format!("{}/sign-in", state.config.public_url);
             let reset = format!("{}/forgot-password", state.config.public_url);
             let paragraph = format!(
                 "Someone tried to sign up for Partner Portal with this address, which already has an account. \

@@ -396,6 +396,8 @@ pub async fn accept_invitation(
     .await?;
     let counts = portal_db::teams::member_counts(&txn, &[inv.team_id]).await?;
     let team = super::teams::to_wire(access.team, role, counts.get(&inv.team_id).copied().unwrap_or(1));
+    portal_db::changes::team_changed(&txn, inv.team_id).await?;
     txn.commit().await?;
+    state.keys.evict_team(inv.team_id);
     Ok(web::Json(team))
 }

@@ -146,6 +146,8 @@ pub async fn remove_member(
         now,
     )
     .await?;
+    portal_db::changes::team_changed(&txn, team_id).await?;
     txn.commit().await?;
+    state.keys.evict_team(team_id);
     Ok(HttpResponse::NoContent().finish())
 }

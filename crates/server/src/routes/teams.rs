@@ -7,7 +7,7 @@ use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::{CreateTeamRequest, Role, Team, TeamPage, UpdateTeamRequest};
 use uuid::Uuid;
 
-use crate::access::TeamAccess;
+use crate::access::{TeamAccess, team_not_found};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::openapi::{
@@ -114,7 +114,16 @@ pub async fn get_team(
     auth: Principal,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Team>> {
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let team_id = path.into_inner();
+    // Integrators poll this with their key: serve it from the team cache (changes evict it).
+    if let Principal::Key(key) = &auth {
+        if key.team_id != team_id {
+            return Err(team_not_found());
+        }
+        let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        return Ok(web::Json(to_wire(snap.team.clone(), Role::Admin, snap.member_count)));
+    }
+    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
     Ok(web::Json(wire_for(&state.db, access).await?))
 }
@@ -163,8 +172,10 @@ pub async fn update_team(
         now,
     )
     .await?;
+    portal_db::changes::team_changed(&txn, team_id).await?;
     let team = wire_for(&txn, access).await?;
     txn.commit().await?;
+    state.keys.evict_team(team_id);
     Ok(web::Json(team))
 }
 
@@ -197,6 +208,8 @@ pub async fn delete_team(
     )
     .await?;
     portal_db::teams::delete(&txn, team_id).await?;
+    portal_db::changes::team_changed(&txn, team_id).await?;
     txn.commit().await?;
+    state.keys.evict_team(team_id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -214,31 +214,39 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
         let missing = format!("/api/v1/teams/{team}/members/{}", uuid::Uuid::new_v4());
         app.call(Method::DELETE, Some(&secret), &missing, None).await.assert_problem(404, "not_found");
     }
+    // Requests no handler authenticated count too: an unknown route, a user-only endpoint.
+    app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/no-such-route"), None)
+        .await
+        .assert_problem(404, "route_not_found");
+    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
     let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
     assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
     let u = &usage.body;
-    assert_eq!(u["total_requests"], 7, "{u}");
+    assert_eq!(u["total_requests"], 9, "{u}");
     assert_eq!(u["success"], 5);
-    assert_eq!(u["error"], 2);
-    assert!((u["error_rate"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
-    assert_eq!(u["status_codes"], json!([{"status": 200, "count": 5}, {"status": 404, "count": 2}]));
+    assert_eq!(u["error"], 4);
+    assert!((u["error_rate"].as_f64().unwrap() - 4.0 / 9.0).abs() < 1e-9);
+    assert_eq!(
+        u["status_codes"],
+        json!([{"status": 200, "count": 5}, {"status": 404, "count": 3}, {"status": 403, "count": 1}])
+    );
     assert_eq!(u["granularity"], "hour");
     let series = u["series"].as_array().unwrap();
     assert_eq!(series.len(), 25, "every hour of the last 24, both ends partial");
     let summed: u64 = series.iter().map(|p| p["success"].as_u64().unwrap() + p["error"].as_u64().unwrap()).sum();
-    assert_eq!(summed, 7);
-    assert_eq!(u["used_this_month"], 7);
+    assert_eq!(summed, 9);
+    assert_eq!(u["used_this_month"], 9);
 
     let key = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
-    assert_eq!(key.body["request_count"], 7);
+    assert_eq!(key.body["request_count"], 9);
     assert!(key.body["last_used_at"].is_string());
 
     let team_usage =
         app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?granularity=day"), None).await;
     assert_eq!(team_usage.status, StatusCode::OK, "{}", team_usage.body);
-    assert_eq!(team_usage.body["usage"]["total_requests"], 7);
+    assert_eq!(team_usage.body["usage"]["total_requests"], 9);
     assert_eq!(team_usage.body["keys"][0]["name"], "metered");
-    assert_eq!(team_usage.body["keys"][0]["error"], 2);
+    assert_eq!(team_usage.body["keys"][0]["error"], 4);
 
     for (query, field) in [
         ("from=yesterday", "from"),

@@ -1,0 +1,51 @@
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { mailedLink } from './mail';
+
+export type Person = { email: string; name: string; password: string };
+
+export const stamp = Date.now();
+export const person = (who: string, name: string): Person => ({
+  email: `${who}-${stamp}@example.com`,
+  name,
+  password: `${who}-password-${stamp}`,
+});
+
+/** A fresh browser context (its own cookies: its own session) that records app crashes and CSP errors. */
+export async function openBrowser(browser: Browser, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|panicked/i.test(msg.text())) errors.push(msg.text());
+  });
+  return { context, page };
+}
+
+export async function signUpAndVerify(page: Page, who: Person) {
+  await page.goto('/sign-up');
+  await page.getByLabel('E-mail', { exact: true }).fill(who.email);
+  await page.getByLabel('Name', { exact: true }).fill(who.name);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+  await page.goto(await mailedLink('verify-email', who.email));
+  await expect(page.getByRole('heading', { name: 'Your e-mail address is verified' })).toBeVisible();
+  await page.goto('/sign-in');
+  await page.getByLabel('E-mail', { exact: true }).fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+}
+
+/** Creates a team from the dashboard and returns its id (the page is left on the team). */
+export async function createTeam(page: Page, name: string, description?: string): Promise<string> {
+  await page.goto('/dashboard');
+  await page.getByRole('main').getByRole('button', { name: 'Create team' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create a team' });
+  await dialog.getByLabel('Team name').fill(name);
+  if (description) await dialog.getByLabel('Description').fill(description);
+  await dialog.getByRole('button', { name: 'Create team' }).click();
+  await expect(page).toHaveURL(/\/teams\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  return new URL(page.url()).pathname.split('/')[2];
+}

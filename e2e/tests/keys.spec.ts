@@ -1,0 +1,185 @@
+import { expect, request, test, type Page } from '@playwright/test';
+import { randomUUID } from 'node:crypto';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+
+/** Reloads `page` until `check` passes: usage is counted in memory and flushed within a second. */
+async function eventually(page: Page, check: () => Promise<void>) {
+  await expect(async () => {
+    await page.reload();
+    await check();
+  }).toPass({ timeout: 20_000 });
+}
+
+test('an admin creates an API key, integrators call the API with it, usage shows it, revoking ends it', async ({ browser, baseURL }) => {
+  const owner = person('keyowner', 'Kim Keys');
+  const teamName = `Keyed Team ${stamp}`;
+  const errors: string[] = [];
+  const { context, page } = await openBrowser(browser, errors);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const api = await request.newContext({ baseURL });
+  let teamId = '';
+  let secret = '';
+
+  await test.step('sign up and create a team', async () => {
+    await signUpAndVerify(page, owner);
+    teamId = await createTeam(page, teamName);
+  });
+
+  await test.step('the API Keys page starts empty, and "Generate API Key" shows the secret once', async () => {
+    await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'API Keys' }).click();
+    await expect(page.getByText('This team has no API keys yet.')).toBeVisible();
+    await page.getByRole('button', { name: 'Create API Key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Generate API Key' });
+    await dialog.getByLabel('Name').fill('Production App');
+    await dialog.getByLabel('Description').fill('Checkout service');
+    await dialog.getByLabel('Environment').selectOption('production');
+    await dialog.getByLabel('Expires').selectOption('90d');
+    await dialog.getByLabel('Monthly request limit').fill('1000');
+    await dialog.getByRole('button', { name: 'Generate API Key' }).click();
+
+    await expect(dialog.getByText('This is the only time the secret is shown.')).toBeVisible();
+    const field = dialog.getByLabel('Your new API key');
+    await expect(field).toHaveValue(/^pp_prod_[0-9A-Za-z]{40,}$/);
+    secret = await field.inputValue();
+    await dialog.getByRole('button', { name: 'Copy' }).click();
+    await expect(dialog.getByText('Copied to the clipboard.')).toBeVisible();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect(dialog).toBeHidden();
+
+    const row = page.getByRole('row', { name: /Production App/ });
+    await expect(row).toContainText('Checkout service');
+    await expect(row).toContainText('Production');
+    await expect(row).toContainText('Never used');
+    await expect(row).toContainText(secret.slice(0, 12));
+    // The secret is nowhere on the page any more.
+    await expect(page.getByText(secret)).toHaveCount(0);
+  });
+
+  await test.step('an integrator calls the API with the key: three reads and a 404', async () => {
+    const auth = { Authorization: `Bearer ${secret}` };
+    for (let i = 0; i < 3; i++) {
+      const team = await api.get(`/api/v1/teams/${teamId}`, { headers: auth });
+      expect(team.status()).toBe(200);
+      expect((await team.json()).name).toBe(teamName);
+    }
+    const missing = await api.get(`/api/v1/teams/${teamId}/api-keys/${randomUUID()}`, { headers: auth });
+    expect(missing.status()).toBe(404);
+  });
+
+  await test.step('the key list and its usage page show the requests and the error', async () => {
+    const row = page.getByRole('row', { name: /Production App/ });
+    await eventually(page, async () => {
+      await expect(row.getByRole('cell', { name: '4', exact: true })).toBeVisible({ timeout: 1_000 });
+    });
+    await expect(row).not.toContainText('Never used');
+
+    await row.getByRole('link', { name: 'View usage of Production App' }).click();
+    await expect(page.getByRole('heading', { name: 'Usage of Production App' })).toBeVisible();
+    await expect(page.getByRole('button', { name: '24 hours' })).toHaveAttribute('aria-pressed', 'true');
+    const total = page.locator('[data-stat="total"]');
+    await eventually(page, async () => {
+      await expect(total).toHaveText('4', { timeout: 1_000 });
+    });
+    await expect(page.locator('[data-stat="errors"]')).toContainText('1');
+    await expect(page.locator('[data-stat="errors"]')).toContainText('25% error rate');
+    await expect(page.locator('[data-stat="limit"]')).toContainText('996');
+    await expect(page.locator('[data-stat="limit"]')).toContainText('left of 1,000 this month');
+    const codes = page.getByRole('table', { name: 'Requests by status code' });
+    await expect(codes.getByRole('row', { name: /200/ })).toContainText('3');
+    await expect(codes.getByRole('row', { name: /404/ })).toContainText('1');
+    // The chart draws the hour's requests: successes and the error as separate bars.
+    const chart = page.getByRole('img', { name: /4 in total/ });
+    await expect(chart).toBeVisible();
+    await expect(chart.locator('rect.bar-success')).toHaveCount(1);
+    await expect(chart.locator('rect.bar-error')).toHaveCount(1);
+
+    await page.getByRole('button', { name: '30 days' }).click();
+    await expect(page.getByRole('button', { name: '30 days' })).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByRole('img', { name: /Requests per day.*4 in total/ })).toBeVisible();
+    await expect(total).toHaveText('4');
+  });
+
+  await test.step('the team usage overview lists the key', async () => {
+    await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Usage' }).click();
+    await expect(page.getByRole('heading', { name: 'Team usage' })).toBeVisible();
+    await expect(page.locator('[data-stat="total"]')).toHaveText('4');
+    const byKey = page.getByRole('table', { name: 'Requests by key' }).getByRole('row', { name: /Production App/ });
+    await expect(byKey).toContainText('4');
+    await expect(byKey).toContainText('1');
+  });
+
+  await test.step("what the key does shows in the activity log under the key's name, a page at a time", async () => {
+    // 25 invitations made with the key: with the team's own entries, more than one page (25).
+    for (let i = 0; i < 25; i++) {
+      const invited = await api.post(`/api/v1/teams/${teamId}/invitations`, {
+        headers: { Authorization: `Bearer ${secret}` },
+        data: { email: `guest-${i}-${stamp}@example.com`, role: 'member' },
+      });
+      expect(invited.status()).toBe(201);
+    }
+    await page.goto(`/teams/${teamId}/activity`);
+    const entries = page.getByRole('main').getByRole('listitem');
+    await expect(entries).toHaveCount(25);
+    await expect(entries.first()).toContainText('API key Production App Invitation sent');
+    await expect(entries.first()).toContainText(`guest-24-${stamp}@example.com`);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expect(entries.filter({ hasText: 'Team created' })).toBeVisible();
+    await expect(entries.filter({ hasText: `guest-0-${stamp}@example.com` })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Load more' })).toHaveCount(0);
+
+    await page.getByLabel('Who').selectOption({ label: `${owner.name}` });
+    await expect(entries.filter({ hasText: 'Invitation sent' })).toHaveCount(0);
+    await expect(entries.filter({ hasText: 'API key created' })).toBeVisible();
+  });
+
+  await test.step('revoking the key makes the API refuse it', async () => {
+    await page.goto(`/teams/${teamId}/api-keys`);
+    await page.getByRole('button', { name: 'Revoke Production App' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Revoke Production App?' });
+    await dialog.getByRole('button', { name: 'Revoke key' }).click();
+    await expect(dialog).toBeHidden();
+    const row = page.getByRole('row', { name: /Production App/ });
+    await expect(row).toContainText('Revoked');
+    await expect(row.getByRole('button', { name: 'Revoke Production App' })).toHaveCount(0);
+
+    const refused = await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${secret}` } });
+    expect(refused.status()).toBe(401);
+    expect((await refused.json()).code).toBe('key_revoked');
+  });
+
+  await test.step('rolling a key shows the replacement once; with no grace period the old one stops at once', async () => {
+    await page.getByRole('button', { name: 'Create API Key' }).click();
+    const create = page.getByRole('dialog', { name: 'Generate API Key' });
+    await create.getByLabel('Name').fill('Staging');
+    await create.getByRole('button', { name: 'Generate API Key' }).click();
+    const oldSecret = await create.getByLabel('Your new API key').inputValue();
+    expect(oldSecret).toMatch(/^pp_dev_/);
+    await create.getByRole('button', { name: 'I have stored the key' }).click();
+
+    await page.getByRole('button', { name: 'Roll Staging' }).click();
+    const roll = page.getByRole('dialog', { name: 'Roll Staging' });
+    await roll.getByLabel('Immediately').check();
+    await roll.getByRole('button', { name: 'Roll key' }).click();
+    const newSecret = await roll.getByLabel('Your new API key').inputValue();
+    expect(newSecret).toMatch(/^pp_dev_/);
+    expect(newSecret).not.toBe(oldSecret);
+    await roll.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect(page.getByRole('row', { name: /Staging/ })).toHaveCount(2);
+
+    const withNew = await api.get(`/api/v1/teams/${teamId}/members`, { headers: { Authorization: `Bearer ${newSecret}` } });
+    expect(withNew.status()).toBe(200);
+    const withOld = await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${oldSecret}` } });
+    expect(withOld.status()).toBe(401);
+  });
+
+  await test.step('the activity log records the key changes', async () => {
+    await page.goto(`/teams/${teamId}/activity`);
+    await expect(page.getByRole('listitem').filter({ hasText: 'API key created' }).first()).toBeVisible();
+    await expect(page.getByRole('listitem').filter({ hasText: 'API key revoked' })).toBeVisible();
+    await expect(page.getByRole('listitem').filter({ hasText: 'API key rolled' })).toBeVisible();
+  });
+
+  await api.dispose();
+  expect(errors).toEqual([]);
+});

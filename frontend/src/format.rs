@@ -1,0 +1,197 @@
+//! Dates, numbers and labels as the user reads them. Times are shown in the browser's time zone
+//! through `Intl` (no time-zone tables in the WebAssembly file).
+
+use chrono::{DateTime, Utc};
+use leptos::wasm_bindgen::JsValue;
+use leptos::web_sys::js_sys::{Date, Object, Reflect};
+use portal_types::{Environment, InvitationState, KeyStatus, Role};
+
+/// Milliseconds since the epoch, now (the browser's clock; `Utc::now` is not available in WASM).
+pub fn now_ms() -> i64 {
+    Date::now() as i64
+}
+
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(now_ms()).unwrap_or_default()
+}
+
+fn js_date(at: DateTime<Utc>) -> Date {
+    Date::new(&JsValue::from_f64(at.timestamp_millis() as f64))
+}
+
+fn options(pairs: &[(&str, &str)]) -> Object {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    o
+}
+
+/// RFC 3339 in UTC with milliseconds, e.g. "2025-03-12T14:05:00.000Z" (for `datetime` and the API).
+pub fn iso(at: DateTime<Utc>) -> String {
+    js_date(at).to_iso_string().into()
+}
+
+/// RFC 3339 of a moment given in milliseconds since the epoch.
+pub fn iso_ms(ms: i64) -> String {
+    Date::new(&JsValue::from_f64(ms as f64)).to_iso_string().into()
+}
+
+/// e.g. "12 Mar 2025".
+pub fn date(at: DateTime<Utc>) -> String {
+    js_date(at)
+        .to_locale_date_string("en-GB", &options(&[("day", "numeric"), ("month", "short"), ("year", "numeric")]))
+        .into()
+}
+
+/// e.g. "12 Mar 2025, 14:05".
+pub fn date_time(at: DateTime<Utc>) -> String {
+    js_date(at)
+        .to_locale_string(
+            "en-GB",
+            &options(&[
+                ("day", "numeric"),
+                ("month", "short"),
+                ("year", "numeric"),
+                ("hour", "2-digit"),
+                ("minute", "2-digit"),
+            ]),
+        )
+        .into()
+}
+
+/// e.g. "14:00" or "12 Mar" for chart axes.
+pub fn axis_label(at: DateTime<Utc>, hourly: bool) -> String {
+    let d = js_date(at);
+    if hourly {
+        d.to_locale_time_string_with_options("en-GB", &options(&[("hour", "2-digit"), ("minute", "2-digit")])).into()
+    } else {
+        d.to_locale_date_string("en-GB", &options(&[("day", "numeric"), ("month", "short")])).into()
+    }
+}
+
+/// "just now", "5 minutes ago", "in 3 days"…
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (at - now).num_seconds();
+    let future = seconds > 0;
+    let s = seconds.unsigned_abs();
+    if s < 60 {
+        return "just now".to_owned();
+    }
+    let (n, unit) = match s {
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s if s < 86_400 * 60 => (s / 86_400, "day"),
+        s if s < 86_400 * 730 => (s / (86_400 * 30), "month"),
+        s => (s / (86_400 * 365), "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future { format!("in {n} {unit}{plural}") } else { format!("{n} {unit}{plural} ago") }
+}
+
+/// 1234567 -> "1,234,567".
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// 0.0123 -> "1.2%".
+pub fn percent(rate: f64) -> String {
+    // Integer maths: formatting floats would add the float printer to the WebAssembly file.
+    let tenths = (rate.clamp(0.0, 1.0) * 1000.0).round() as u64;
+    if tenths.is_multiple_of(10) { format!("{}%", tenths / 10) } else { format!("{}.{}%", tenths / 10, tenths % 10) }
+}
+
+pub fn role(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "Owner",
+        Role::Admin => "Admin",
+        Role::Member => "Member",
+    }
+}
+
+pub fn invitation_state(state: InvitationState) -> &'static str {
+    match state {
+        InvitationState::Pending => "Pending",
+        InvitationState::Accepted => "Accepted",
+        InvitationState::Revoked => "Revoked",
+        InvitationState::Expired => "Expired",
+    }
+}
+
+pub fn environment(env: Environment) -> &'static str {
+    match env {
+        Environment::Development => "Development",
+        Environment::Production => "Production",
+    }
+}
+
+pub fn key_status(status: KeyStatus) -> &'static str {
+    match status {
+        KeyStatus::Active => "Active",
+        KeyStatus::Rolling => "Rolling",
+        KeyStatus::Rolled => "Rolled",
+        KeyStatus::Revoked => "Revoked",
+        KeyStatus::Expired => "Expired",
+    }
+}
+
+/// Activity actions with a label, in the order of the filter.
+pub const ACTIONS: &[(&str, &str)] = &[
+    ("team.created", "Team created"),
+    ("team.updated", "Team updated"),
+    ("team.deleted", "Team deleted"),
+    ("member.joined", "Member joined"),
+    ("member.role_changed", "Role changed"),
+    ("member.removed", "Member removed"),
+    ("member.left", "Member left"),
+    ("invitation.created", "Invitation sent"),
+    ("invitation.resent", "Invitation resent"),
+    ("invitation.revoked", "Invitation revoked"),
+    ("auth.signed_in", "Signed in"),
+    ("key.created", "API key created"),
+    ("key.revoked", "API key revoked"),
+    ("key.rolled", "API key rolled"),
+];
+
+pub fn action(action: &str) -> String {
+    ACTIONS.iter().find(|(a, _)| *a == action).map_or_else(|| action.to_owned(), |(_, label)| (*label).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    #[wasm_bindgen_test]
+    fn percentages_round_to_one_decimal() {
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(0.5), "50%");
+        assert_eq!(percent(1.0 / 3.0), "33.3%");
+    }
+
+    #[wasm_bindgen_test]
+    fn relative_times_read_naturally() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
+        let at = |s: i64| now + chrono::Duration::seconds(s);
+        assert_eq!(relative(at(-20), now), "just now");
+        assert_eq!(relative(at(-60), now), "1 minute ago");
+        assert_eq!(relative(at(-7_200), now), "2 hours ago");
+        assert_eq!(relative(at(86_400 * 3), now), "in 3 days");
+    }
+}

@@ -1,0 +1,404 @@
+//! "API Keys": the team's keys, creating one (its secret shown once), rolling and revoking.
+
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::components::A;
+use portal_types::{ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeyStatus};
+
+use super::use_team;
+use crate::api;
+use crate::components::{
+    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, SelectField,
+    SubmitButton, TextAreaField, field_error, load,
+};
+use crate::format;
+use crate::permissions;
+use crate::session::use_auth;
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let auth = use_auth();
+    let team = use_team();
+    let team_id = team.id();
+    let version = RwSignal::new(0u32);
+    let keys = load(move || {
+        version.track();
+        async move { auth.call(move |t| api::api_keys(t, team_id)).await.map(|p| p.items) }
+    });
+    let reload = move || version.update(|v| *v += 1);
+    let creating = RwSignal::new(false);
+    let revoking = RwSignal::new(None::<ApiKey>);
+    let rolling = RwSignal::new(None::<ApiKey>);
+    let manages = move || permissions::manage_api_keys(team.role());
+    view! {
+        <section aria-labelledby="keys-title">
+            <div class="section-head">
+                <h2 id="keys-title">"API Keys"</h2>
+                <Show when=manages>
+                    <button type="button" class="button primary" on:click=move |_| creating.set(true)>"Create API Key"</button>
+                </Show>
+            </div>
+            <p class="muted">
+                "Integrators send a key as " <code>"Authorization: Bearer pp_…"</code>
+                ". A key acts for this team only. "
+                <A href=format!("/teams/{team_id}/usage")>"See the team's usage"</A> "."
+            </p>
+            <Show when=move || !manages()>
+                <p class="hint">"Only owners and admins can create, roll or revoke keys."</p>
+            </Show>
+            {move || match keys.get() {
+                None => view! { <Loading label="Loading API keys…"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <EmptyState>
+                        <p>"This team has no API keys yet."</p>
+                        {manages().then(|| view! { <p>"Create one to call the API from your application."</p> })}
+                    </EmptyState>
+                }.into_any(),
+                Some(Ok(list)) => view! { <KeyTable list revoking rolling/> }.into_any(),
+            }}
+        </section>
+        <Show when=move || creating.get()>
+            <CreateKeyDialog on_close=move || creating.set(false) on_created=reload/>
+        </Show>
+        {move || revoking.get().map(|key| view! { <RevokeKeyDialog key revoking on_revoked=reload/> })}
+        {move || rolling.get().map(|key| view! { <RollKeyDialog key rolling on_rolled=reload/> })}
+    }
+}
+
+fn usable(status: KeyStatus) -> bool {
+    matches!(status, KeyStatus::Active | KeyStatus::Rolling)
+}
+
+#[component]
+fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSignal<Option<ApiKey>>) -> impl IntoView {
+    let team = use_team();
+    let team_id = team.id();
+    let now = format::now();
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <caption class="visually-hidden">"API keys of the team"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Environment"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col" class="num">"Requests"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|key| {
+                        let status = key.status;
+                        let name = key.name.clone();
+                        let (for_revoke, for_roll) = (key.clone(), key.clone());
+                        let status_note = match (status, key.grace_until) {
+                            (KeyStatus::Rolling, Some(until)) => Some(format!("Rolled: works until {}", format::date_time(until))),
+                            (KeyStatus::Active, _) => None,
+                            (s, _) => Some(format::key_status(s).to_owned()),
+                        };
+                        view! {
+                            <tr class:inactive=!usable(status)>
+                                <td data-label="Name">
+                                    <span class="member-name">{key.name.clone()}</span>
+                                    {status_note.map(|n| view! { <span class=format!("badge status-{}", format::key_status(status).to_lowercase())>{n}</span> })}
+                                    <code class="hint-code">{format!("{}…", key.hint)}</code>
+                                    {key.description.clone().map(|d| view! { <span class="member-email">{d}</span> })}
+                                </td>
+                                <td data-label="Environment">
+                                    <span class=format!("env-badge env-{}", key.environment.as_str())>{format::environment(key.environment)}</span>
+                                </td>
+                                <td data-label="Created"><time datetime=format::iso(key.created_at)>{format::date(key.created_at)}</time></td>
+                                <td data-label="Expires">
+                                    {match key.expires_at {
+                                        Some(at) => view! {
+                                            <time datetime=format::iso(at) title=format::date_time(at)>{format::date(at)}</time>
+                                        }.into_any(),
+                                        None => view! { <span class="muted">"Never"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td data-label="Last used">
+                                    {match key.last_used_at {
+                                        Some(at) => view! {
+                                            <time datetime=format::iso(at) title=format::date_time(at)>{format::relative(at, now)}</time>
+                                        }.into_any(),
+                                        None => view! { <span class="muted">"Never used"</span> }.into_any(),
+                                    }}
+                                </td>
+                                <td data-label="Requests" class="num">{format::count(key.request_count)}</td>
+                                <td class="actions">
+                                    <A href=format!("/teams/{team_id}/api-keys/{}", key.id) attr:class="button small secondary"
+                                        attr:aria-label=format!("View usage of {name}")>"View usage"</A>
+                                    <Show when=move || permissions::manage_api_keys(team.role()) && usable(status)>
+                                        {(status == KeyStatus::Active).then(|| {
+                                            let key = for_roll.clone();
+                                            view! {
+                                                <button type="button" class="button small secondary"
+                                                    aria-label=format!("Roll {}", key.name)
+                                                    on:click=move |_| rolling.set(Some(key.clone()))>"Roll"</button>
+                                            }
+                                        })}
+                                        <button type="button" class="button small danger-outline"
+                                            aria-label=format!("Revoke {}", for_revoke.name)
+                                            on:click={
+                                                let key = for_revoke.clone();
+                                                move |_| revoking.set(Some(key.clone()))
+                                            }>"Revoke"</button>
+                                    </Show>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The secret of a new key: shown once, with a copy button and a clear warning.
+#[component]
+pub fn SecretOnceBanner(secret: String) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let value = secret.clone();
+    let copy = move |_| {
+        let value = value.clone();
+        leptos::task::spawn_local(async move {
+            let clipboard = window().navigator().clipboard();
+            let ok = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&value)).await.is_ok();
+            copied.set(Some(ok));
+        });
+    };
+    let field = crate::components::unique_id("secret");
+    // The secret replaces the form that had the focus: move it to the secret (selecting it).
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            let _ = input.focus();
+        }
+    });
+    view! {
+        <div class="secret-banner" role="alert">
+            <h3>"Copy your new API key now"</h3>
+            <p class="warning">
+                <strong>"This is the only time the secret is shown."</strong>
+                " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+            </p>
+            <label for=field.clone()>"Your new API key"</label>
+            <div class="secret-row">
+                <input node_ref=input id=field class="secret" type="text" readonly spellcheck="false" autocomplete="off" prop:value=secret
+                    on:focus=move |ev| {
+                        use leptos::wasm_bindgen::JsCast;
+                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlInputElement>().ok()) {
+                            input.select();
+                        }
+                    }/>
+                <button type="button" class="button primary" on:click=copy>"Copy"</button>
+            </div>
+            <p class="copy-status" role="status">
+                {move || match copied.get() {
+                    Some(true) => "Copied to the clipboard.",
+                    Some(false) => "Could not copy: select the key and copy it yourself.",
+                    None => "",
+                }}
+            </p>
+        </div>
+    }
+}
+
+/// Shown in a dialog after a key was created or rolled: the secret, then "Done".
+#[component]
+fn SecretStep(created: CreatedApiKey, #[prop(into)] on_done: Handler) -> impl IntoView {
+    view! {
+        <div class="modal-body">
+            <p>
+                <strong>{created.key.name.clone()}</strong> " (" {format::environment(created.key.environment)}
+                ") is ready."
+            </p>
+            <SecretOnceBanner secret=created.secret/>
+        </div>
+        <div class="modal-actions">
+            <button type="button" class="button primary" on:click=move |_| on_done.run()>"I have stored the key"</button>
+        </div>
+    }
+}
+
+#[component]
+fn CreateKeyDialog<F, G>(on_close: F, on_created: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let environment = RwSignal::new("development".to_owned());
+    let expiration = RwSignal::new("never".to_owned());
+    let limit = RwSignal::new(String::new());
+    let limit_error = RwSignal::new(None::<String>);
+    let create = Action::new_unsync(move |body: &CreateApiKeyRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::create_api_key(t, team_id, body.clone())).await }
+    });
+    let created = Memo::new(move |_| create.value().get().and_then(Result::ok));
+    // The list shows the new key behind the dialog at once.
+    Effect::new(move |_| {
+        if created.with(Option::is_some) {
+            on_created();
+        }
+    });
+    let outcome = move || create.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let raw_limit = limit.get_untracked().trim().replace([',', '_', ' '], "");
+        let usage_limit = if raw_limit.is_empty() {
+            None
+        } else {
+            match raw_limit.parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    limit_error.set(Some("Enter a whole number of requests, or leave it empty.".to_owned()));
+                    return;
+                }
+            }
+        };
+        limit_error.set(None);
+        let description = description.get_untracked().trim().to_owned();
+        create.dispatch(CreateApiKeyRequest {
+            name: name.get_untracked().trim().to_owned(),
+            description: (!description.is_empty()).then_some(description),
+            environment: Environment::parse(&environment.get_untracked()).unwrap_or(Environment::Development),
+            expiration: match expiration.get_untracked().as_str() {
+                "30d" => Expiration::Days30,
+                "90d" => Expiration::Days90,
+                "180d" => Expiration::Days180,
+                _ => Expiration::Never,
+            },
+            usage_limit,
+        });
+    };
+    let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());
+    let environments = vec![opt("development", "Development (pp_dev_…)"), opt("production", "Production (pp_prod_…)")];
+    let expirations =
+        vec![opt("never", "Never"), opt("30d", "In 30 days"), opt("90d", "In 90 days"), opt("180d", "In 180 days")];
+    let limit_message = Signal::derive(move || limit_error.get().or_else(|| field_error(outcome, "usage_limit").get()));
+    let done = on_close.clone();
+    view! {
+        <Modal title="Generate API Key" on_close>
+            {move || match created.get() {
+                Some(created) => view! { <SecretStep created on_done=done.clone()/> }.into_any(),
+                None => {
+                    let (environments, expirations) = (environments.clone(), expirations.clone());
+                    view! {
+                        <form class="modal-body" on:submit=on_submit>
+                            <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
+                                fields=&["name", "description", "environment", "expiration", "usage_limit"]/>
+                            <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")
+                                hint="e.g. Production App"/>
+                            <TextAreaField label="Description" name="description" maxlength=500 value=description
+                                error=field_error(outcome, "description")/>
+                            <SelectField label="Environment" name="environment" value=environment options=environments
+                                error=field_error(outcome, "environment")/>
+                            <SelectField label="Expires" name="expiration" value=expiration options=expirations
+                                error=field_error(outcome, "expiration")/>
+                            <div class="field" class:invalid=move || limit_message.with(Option::is_some)>
+                                <label for="usage_limit">"Monthly request limit" <span class="optional">" (optional)"</span></label>
+                                <input id="usage_limit" name="usage_limit" type="text" inputmode="numeric" autocomplete="off"
+                                    bind:value=limit aria-describedby="usage_limit-hint"
+                                    aria-invalid=move || limit_message.with(Option::is_some).then_some("true")/>
+                                <p class="hint" id="usage_limit-hint">"Requests per calendar month (UTC). Empty: unlimited."</p>
+                                {move || limit_message.get().map(|m| view! { <p class="field-error">{m}</p> })}
+                            </div>
+                            <SubmitButton label="Generate API Key" pending=create.pending()/>
+                        </form>
+                    }.into_any()
+                }
+            }}
+        </Modal>
+    }
+}
+
+#[component]
+fn RevokeKeyDialog<G>(key: ApiKey, revoking: RwSignal<Option<ApiKey>>, on_revoked: G) -> impl IntoView
+where
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let key_id = key.id;
+    let revoke = Action::new_unsync(move |_: &()| async move {
+        auth.call(move |t| api::revoke_api_key(t, team_id, key_id)).await.map(drop)
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            revoking.set(None);
+            on_revoked();
+        }
+    });
+    view! {
+        <ConfirmDialog title=format!("Revoke {}?", key.name) confirm_label="Revoke key" action=revoke
+            on_close=move || revoking.set(None)>
+            <p>
+                "Every request with " <code>{format!("{}…", key.hint)}</code> " is refused at once (401). "
+                "This cannot be undone: applications using it need a new key."
+            </p>
+        </ConfirmDialog>
+    }
+}
+
+const GRACE_PERIODS: [(u64, &str); 4] =
+    [(0, "Immediately"), (3_600, "After 1 hour"), (86_400, "After 24 hours"), (604_800, "After 7 days")];
+
+#[component]
+fn RollKeyDialog<G>(key: ApiKey, rolling: RwSignal<Option<ApiKey>>, on_rolled: G) -> impl IntoView
+where
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let key_id = key.id;
+    let grace = RwSignal::new(86_400u64);
+    let roll = Action::new_unsync(move |seconds: &u64| {
+        let seconds = *seconds;
+        async move { auth.call(move |t| api::roll_api_key(t, team_id, key_id, seconds)).await }
+    });
+    let created = Memo::new(move |_| roll.value().get().and_then(Result::ok));
+    Effect::new(move |_| {
+        if created.with(Option::is_some) {
+            on_rolled();
+        }
+    });
+    let error = Signal::derive(move || roll.value().get().and_then(Result::err));
+    let close = Handler::from(move || rolling.set(None));
+    let name = key.name.clone();
+    view! {
+        <Modal title=format!("Roll {}", key.name) on_close=close.clone()>
+            {move || match created.get() {
+                Some(created) => view! { <SecretStep created on_done=close.clone()/> }.into_any(),
+                None => view! {
+                    <form class="modal-body" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); roll.dispatch(grace.get_untracked()); }>
+                        <p>
+                            "Rolling makes a new key with the same settings as " <strong>{name.clone()}</strong>
+                            ". Give your applications time to switch: the old key keeps working until the grace period ends."
+                        </p>
+                        <fieldset class="choice-group">
+                            <legend>"Old key stops working"</legend>
+                            {GRACE_PERIODS.into_iter().map(|(seconds, label)| view! {
+                                <label class="choice">
+                                    <input type="radio" name="grace" value=seconds.to_string()
+                                        prop:checked=move || grace.get() == seconds
+                                        on:change=move |_| grace.set(seconds)/>
+                                    {label}
+                                </label>
+                            }).collect_view()}
+                        </fieldset>
+                        <ActionError error/>
+                        <SubmitButton label="Roll key" pending=roll.pending()/>
+                    </form>
+                }.into_any(),
+            }}
+        </Modal>
+    }
+}

@@ -1,0 +1,494 @@
+//! "Team Members": the member list with roles and last activity, the invite dialog and the
+//! pending invitations. Management controls appear only for those the server would allow.
+
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::{NavigateOptions, hooks::use_navigate};
+use portal_types::{CreateInvitationRequest, Invitation, InvitationState, Member, Role};
+use uuid::Uuid;
+
+use super::{CurrentTeam, use_team};
+use crate::api::{self, ApiError};
+use crate::components::{
+    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loading, Modal, Notice, SelectField,
+    SubmitButton, TextAreaField, field_error, load,
+};
+use crate::format;
+use crate::permissions;
+use crate::session::{Auth, use_auth};
+use crate::teams::use_teams;
+
+type Loaded<T> = RwSignal<Option<Result<T, ApiError>>>;
+
+/// Every member (following the cursor; teams are small, so this is a page or two).
+async fn all_members(auth: Auth, team: Uuid) -> Result<Vec<Member>, ApiError> {
+    let mut members = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = auth.call(move |t| api::members(t, team, cursor.clone())).await?;
+        members.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(members),
+        }
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let auth = use_auth();
+    let team = use_team();
+    let team_id = team.id();
+    let members: Loaded<Vec<Member>> = RwSignal::new(None);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            let result = all_members(auth, team_id).await;
+            members.try_set(Some(result));
+        })
+    };
+    reload();
+    let invitations_version = RwSignal::new(0u32);
+    let notice = RwSignal::new(None::<String>);
+    let inviting = RwSignal::new(false);
+    let can_invite = move || !permissions::invitable_roles(team.role()).is_empty();
+
+    view! {
+        <section aria-labelledby="members-title">
+            <div class="section-head">
+                <h2 id="members-title">"Team Members"</h2>
+                <Show when=can_invite>
+                    <button type="button" class="button primary" on:click=move |_| inviting.set(true)>
+                        "Invite member"
+                    </button>
+                </Show>
+            </div>
+            {move || notice.get().map(|n| view! { <Notice>{n}</Notice> })}
+            {move || match members.get() {
+                None => view! { <Loading label="Loading members…"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                Some(Ok(_)) => view! { <MemberTable members team/> }.into_any(),
+            }}
+        </section>
+        <Show when=move || permissions::read_invitations(team.role())>
+            <Invitations version=invitations_version notice/>
+        </Show>
+        <Show when=move || inviting.get()>
+            <InviteDialog
+                on_close=move || inviting.set(false)
+                on_invited=move |inv: Invitation| {
+                    inviting.set(false);
+                    notice.set(Some(format!("Invitation sent to {}.", inv.email)));
+                    invitations_version.update(|v| *v += 1);
+                }
+            />
+        </Show>
+    }
+}
+
+#[component]
+fn MemberTable(members: Loaded<Vec<Member>>, team: CurrentTeam) -> impl IntoView {
+    let auth = use_auth();
+    let me = Memo::new(move |_| auth.user().map(|u| u.id));
+    let list = move || members.with(|m| m.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default());
+    let removing = RwSignal::new(None::<Member>);
+    let leaving = RwSignal::new(false);
+    let manages = move || permissions::read_invitations(team.role());
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <caption class="visually-hidden">"Members of the team"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Joined"</th>
+                        <th scope="col">"Last active"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=list key=|m| m.user_id let:member>
+                        <MemberRow member me team removing leaving/>
+                    </For>
+                </tbody>
+            </table>
+        </div>
+        <Show when=move || !manages()>
+            <p class="hint">"Only owners and admins can change roles or invite people."</p>
+        </Show>
+        {move || removing.get().map(|member| view! { <RemoveMemberDialog member members removing team/> })}
+        <Show when=move || leaving.get()>
+            <LeaveTeamDialog leaving team/>
+        </Show>
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: Member,
+    me: Memo<Option<Uuid>>,
+    team: CurrentTeam,
+    removing: RwSignal<Option<Member>>,
+    leaving: RwSignal<bool>,
+) -> impl IntoView {
+    let auth = use_auth();
+    let team_id = team.id();
+    let user_id = member.user_id;
+    let is_me = move || me.get() == Some(user_id);
+    let role = RwSignal::new(member.role);
+    let change = Action::new_unsync(move |to: &Role| {
+        let to = *to;
+        async move { auth.call(move |t| api::change_role(t, team_id, user_id, to)).await }
+    });
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(updated)) => {
+            role.set(updated.role);
+            // One's own new role changes what this page may offer.
+            if me.get_untracked() == Some(user_id) {
+                leptos::task::spawn_local(async move {
+                    if let Ok(t) = auth.call(move |tok| api::team(tok, team_id)).await {
+                        team.set(t);
+                    }
+                });
+            }
+        }
+        // Show the role the member still has.
+        Some(Err(_)) => role.update(|_| {}),
+        None => {}
+    });
+    let error = Signal::derive(move || change.value().get().and_then(Result::err));
+    let choices = move || permissions::role_choices(team.role(), role.get());
+    let may_remove = move || !is_me() && permissions::remove_member(team.role(), role.get());
+    let name = member.name.clone();
+    let label = format!("Role of {name}");
+    let remove_label = format!("Remove {name}");
+    let last_active = member.last_active_at;
+    let for_removal = member.clone();
+    view! {
+        <tr>
+            <td data-label="Name">
+                <span class="member-name">{member.name.clone()}</span>
+                {move || is_me().then(|| view! { <span class="badge">"You"</span> })}
+                <span class="member-email">{member.email.clone()}</span>
+            </td>
+            <td data-label="Role">
+                {move || {
+                    let choices = choices();
+                    if choices.is_empty() {
+                        view! { <span class=format!("role-badge role-{}", role.get().as_str())>{format::role(role.get())}</span> }.into_any()
+                    } else {
+                        view! {
+                            <select class="inline-select" aria-label=label.clone() disabled=change.pending()
+                                prop:value=move || role.get().as_str()
+                                on:change=move |ev| {
+                                    if let Some(to) = Role::parse(&event_target_value(&ev)) && to != role.get_untracked() {
+                                        change.dispatch(to);
+                                    }
+                                }>
+                                {choices.into_iter().map(|r| view! {
+                                    <option value=r.as_str() selected=r == role.get_untracked()>{format::role(r)}</option>
+                                }).collect_view()}
+                            </select>
+                        }.into_any()
+                    }
+                }}
+                <ActionError error/>
+            </td>
+            <td data-label="Joined"><time datetime=format::iso(member.joined_at)>{format::date(member.joined_at)}</time></td>
+            <td data-label="Last active">
+                {match last_active {
+                    Some(at) => view! {
+                        <time datetime=format::iso(at) title=format::date_time(at)>{format::relative(at, format::now())}</time>
+                    }.into_any(),
+                    None => view! { <span class="muted">"Never"</span> }.into_any(),
+                }}
+            </td>
+            <td class="actions">
+                {move || if is_me() {
+                    view! {
+                        <button type="button" class="button small secondary" on:click=move |_| leaving.set(true)>"Leave team"</button>
+                    }.into_any()
+                } else if may_remove() {
+                    let member = for_removal.clone();
+                    view! {
+                        <button type="button" class="button small danger-outline" aria-label=remove_label.clone()
+                            on:click=move |_| removing.set(Some(member.clone()))>"Remove"</button>
+                    }.into_any()
+                } else {
+                    ().into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn RemoveMemberDialog(
+    member: Member,
+    members: Loaded<Vec<Member>>,
+    removing: RwSignal<Option<Member>>,
+    team: CurrentTeam,
+) -> impl IntoView {
+    let auth = use_auth();
+    let team_id = team.id();
+    let user_id = member.user_id;
+    let remove =
+        Action::new_unsync(
+            move |_: &()| async move { auth.call(move |t| api::remove_member(t, team_id, user_id)).await },
+        );
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get() {
+            members.update(|m| {
+                if let Some(Ok(list)) = m {
+                    list.retain(|x| x.user_id != user_id);
+                }
+            });
+            removing.set(None);
+        }
+    });
+    let team_name = team.get().map(|t| t.name).unwrap_or_default();
+    view! {
+        <ConfirmDialog title=format!("Remove {}?", member.name) confirm_label="Remove member" action=remove
+            on_close=move || removing.set(None)>
+            <p>
+                <strong>{member.name.clone()}</strong> " (" {member.email.clone()} ") will lose access to "
+                <strong>{team_name}</strong> " at once. You can invite them again later."
+            </p>
+        </ConfirmDialog>
+    }
+}
+
+#[component]
+fn LeaveTeamDialog(leaving: RwSignal<bool>, team: CurrentTeam) -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let navigate = use_navigate();
+    let team_id = team.id();
+    let leave = Action::new_unsync(move |_: &()| async move {
+        let me = auth.user().map(|u| u.id).unwrap_or_default();
+        auth.call(move |t| api::remove_member(t, team_id, me)).await
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = leave.value().get() {
+            teams.reload();
+            navigate("/dashboard", NavigateOptions::default());
+        }
+    });
+    let team_name = team.get().map(|t| t.name).unwrap_or_default();
+    view! {
+        <ConfirmDialog title=format!("Leave {team_name}?") confirm_label="Leave team" action=leave
+            on_close=move || leaving.set(false)>
+            <p>"You will lose access to the team at once. To come back, someone has to invite you again."</p>
+        </ConfirmDialog>
+    }
+}
+
+#[component]
+fn InviteDialog<F, G>(on_close: F, on_invited: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn(Invitation) + 'static,
+{
+    let auth = use_auth();
+    let team = use_team();
+    let team_id = team.id();
+    let email = RwSignal::new(String::new());
+    let role = RwSignal::new("member".to_owned());
+    let message = RwSignal::new(String::new());
+    let invite = Action::new_unsync(move |body: &CreateInvitationRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::invite(t, team_id, body.clone())).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(inv)) = invite.value().get() {
+            on_invited(inv);
+        }
+    });
+    let outcome = move || invite.value().get();
+    let options: Vec<(String, String)> = permissions::invitable_roles(team.role())
+        .into_iter()
+        .map(|r| (r.as_str().to_owned(), format::role(r).to_owned()))
+        .collect();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let message = message.get_untracked().trim().to_owned();
+        invite.dispatch(CreateInvitationRequest {
+            email: email.get_untracked().trim().to_owned(),
+            role: Role::parse(&role.get_untracked()).unwrap_or(Role::Member),
+            message: (!message.is_empty()).then_some(message),
+        });
+    };
+    view! {
+        <Modal title="Invite Team Member" on_close>
+            <form class="modal-body" on:submit=on_submit>
+                <p class="muted">"We will e-mail them a link to join. It works once and expires after 7 days."</p>
+                <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["email", "role", "message"]/>
+                <Field label="E-mail" name="email" kind="email" autocomplete="off" value=email error=field_error(outcome, "email")/>
+                <SelectField label="Role" name="role" value=role options
+                    hint="Admins manage members, invitations and API keys. Members can look but not change."
+                    error=field_error(outcome, "role")/>
+                <TextAreaField label="Personal message" name="message" maxlength=1000 value=message
+                    error=field_error(outcome, "message")/>
+                <SubmitButton label="Send invitation" pending=invite.pending()/>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
+fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl IntoView {
+    let auth = use_auth();
+    let team = use_team();
+    let team_id = team.id();
+    let invitations = load(move || {
+        version.track();
+        async move { auth.call(move |t| api::invitations(t, team_id)).await.map(|p| p.items) }
+    });
+    let resend = Action::new_unsync(move |id: &Uuid| {
+        let id = *id;
+        async move { auth.call(move |t| api::resend_invitation(t, team_id, id)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(inv)) = resend.value().get() {
+            notice.set(Some(format!("Invitation to {} sent again.", inv.email)));
+            version.update(|v| *v += 1);
+        }
+    });
+    let revoking = RwSignal::new(None::<Invitation>);
+    let resend_error = Signal::derive(move || resend.value().get().and_then(Result::err));
+    view! {
+        <section aria-labelledby="invitations-title" class="section">
+            <h2 id="invitations-title">"Pending invitations"</h2>
+            <ActionError error=resend_error/>
+            {move || match invitations.get() {
+                None => view! { <Loading label="Loading invitations…"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                Some(Ok(all)) => {
+                    let (pending, earlier): (Vec<_>, Vec<_>) =
+                        all.into_iter().partition(|i| i.state == InvitationState::Pending);
+                    view! {
+                        {if pending.is_empty() {
+                            view! { <EmptyState><p>"No pending invitations."</p></EmptyState> }.into_any()
+                        } else {
+                            view! { <PendingTable pending resend revoking/> }.into_any()
+                        }}
+                        {(!earlier.is_empty()).then(|| view! { <EarlierInvitations earlier/> })}
+                    }.into_any()
+                }
+            }}
+        </section>
+        {move || revoking.get().map(|invitation| view! { <RevokeInvitationDialog invitation revoking version/> })}
+    }
+}
+
+#[component]
+fn PendingTable(
+    pending: Vec<Invitation>,
+    resend: Action<Uuid, Result<Invitation, ApiError>>,
+    revoking: RwSignal<Option<Invitation>>,
+) -> impl IntoView {
+    let team = use_team();
+    let now = format::now();
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <caption class="visually-hidden">"Pending invitations"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"E-mail"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Invited by"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {pending.into_iter().map(|inv| {
+                        let id = inv.id;
+                        let may_manage = move || permissions::manage_invitation(team.role(), inv.role);
+                        let sending = move || resend.pending().get() && resend.input().get() == Some(id);
+                        let for_revoke = inv.clone();
+                        let email = inv.email.clone();
+                        view! {
+                            <tr>
+                                <td data-label="E-mail">{inv.email.clone()}</td>
+                                <td data-label="Role">{format::role(inv.role)}</td>
+                                <td data-label="Invited by">{inv.invited_by_name.clone()}</td>
+                                <td data-label="Expires">
+                                    <time datetime=format::iso(inv.expires_at) title=format::date_time(inv.expires_at)>
+                                        {format::relative(inv.expires_at, now)}
+                                    </time>
+                                </td>
+                                <td class="actions">
+                                    <Show when=may_manage>
+                                        <button type="button" class="button small secondary" disabled=sending
+                                            aria-label=format!("Resend invitation to {email}")
+                                            on:click=move |_| { resend.dispatch(id); }>
+                                            {move || if sending() { "Sending…" } else { "Resend" }}
+                                        </button>
+                                        <button type="button" class="button small danger-outline"
+                                            aria-label=format!("Revoke invitation to {email}")
+                                            on:click={
+                                                let inv = for_revoke.clone();
+                                                move |_| revoking.set(Some(inv.clone()))
+                                            }>
+                                            "Revoke"
+                                        </button>
+                                    </Show>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn EarlierInvitations(earlier: Vec<Invitation>) -> impl IntoView {
+    let count = earlier.len();
+    view! {
+        <details class="earlier">
+            <summary>{format!("Earlier invitations ({count})")}</summary>
+            <ul class="plain-list">
+                {earlier.into_iter().map(|inv| view! {
+                    <li>
+                        <span>{inv.email.clone()}</span>
+                        " · " {format::role(inv.role)} " · "
+                        <span class=format!("state state-{}", format::invitation_state(inv.state).to_lowercase())>
+                            {format::invitation_state(inv.state)}
+                        </span>
+                        " · " <span class="muted">{format!("sent {}", format::date(inv.created_at))}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </details>
+    }
+}
+
+#[component]
+fn RevokeInvitationDialog(
+    invitation: Invitation,
+    revoking: RwSignal<Option<Invitation>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = invitation.id;
+    let revoke =
+        Action::new_unsync(
+            move |_: &()| async move { auth.call(move |t| api::revoke_invitation(t, team_id, id)).await },
+        );
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            revoking.set(None);
+            version.update(|v| *v += 1);
+        }
+    });
+    view! {
+        <ConfirmDialog title="Revoke invitation?" confirm_label="Revoke invitation" action=revoke
+            on_close=move || revoking.set(None)>
+            <p>"The link mailed to " <strong>{invitation.email.clone()}</strong> " will stop working."</p>
+        </ConfirmDialog>
+    }
+}

@@ -1,0 +1,115 @@
+//! Team settings, for owners: rename and describe the team, or delete it.
+
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::{NavigateOptions, hooks::use_navigate};
+use portal_types::UpdateTeamRequest;
+
+use super::use_team;
+use crate::api;
+use crate::components::{ConfirmDialog, Field, FormAlert, Notice, SubmitButton, TextAreaField, field_error};
+use crate::permissions;
+use crate::session::use_auth;
+use crate::teams::use_teams;
+
+#[component]
+pub fn TeamSettingsPage() -> impl IntoView {
+    let team = use_team();
+    view! {
+        {move || if permissions::manage_team(team.role()) {
+            view! {
+                <div class="stack">
+                    <RenameForm/>
+                    <DangerZone/>
+                </div>
+            }.into_any()
+        } else {
+            view! {
+                <h2>"Settings"</h2>
+                <p>"Only the team's owners can change its settings."</p>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn RenameForm() -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let team = use_team();
+    let team_id = team.id();
+    let current = team.get();
+    let name = RwSignal::new(current.as_ref().map(|t| t.name.clone()).unwrap_or_default());
+    let description = RwSignal::new(current.and_then(|t| t.description).unwrap_or_default());
+    let save = Action::new_unsync(move |body: &UpdateTeamRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::update_team(t, team_id, body.clone())).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(updated)) = save.value().get() {
+            team.set(updated);
+            teams.reload();
+        }
+    });
+    let outcome = move || save.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(UpdateTeamRequest {
+            name: Some(name.get_untracked().trim().to_owned()),
+            // Empty clears the description.
+            description: Some(description.get_untracked().trim().to_owned()),
+        });
+    };
+    view! {
+        <form class="card" on:submit=on_submit>
+            <h2>"Team details"</h2>
+            <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["name", "description"]/>
+            <Show when=move || matches!(outcome(), Some(Ok(_)))>
+                <Notice>"The team's details have been saved."</Notice>
+            </Show>
+            <Field label="Team name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+            <TextAreaField label="Description" name="description" maxlength=500 value=description
+                error=field_error(outcome, "description")/>
+            <SubmitButton label="Save changes" pending=save.pending()/>
+        </form>
+    }
+}
+
+#[component]
+fn DangerZone() -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let team = use_team();
+    let team_id = team.id();
+    let navigate = use_navigate();
+    let confirming = RwSignal::new(false);
+    let typed = RwSignal::new(String::new());
+    let name = Memo::new(move |_| team.get().map(|t| t.name).unwrap_or_default());
+    let delete =
+        Action::new_unsync(move |_: &()| async move { auth.call(move |t| api::delete_team(t, team_id)).await });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            teams.reload();
+            navigate("/dashboard", NavigateOptions { replace: true, ..Default::default() });
+        }
+    });
+    view! {
+        <section class="card danger-zone" aria-labelledby="delete-team-title">
+            <h2 id="delete-team-title">"Delete this team"</h2>
+            <p>"Deleting the team removes its members, invitations and API keys. This cannot be undone."</p>
+            <button type="button" class="button danger" on:click=move |_| { typed.set(String::new()); confirming.set(true); }>
+                "Delete team"
+            </button>
+        </section>
+        <Show when=move || confirming.get()>
+            <ConfirmDialog title=format!("Delete {}?", name.get_untracked()) confirm_label="Delete team forever"
+                action=delete ready=Signal::derive(move || typed.with(|t| t.trim() == name.get()))
+                on_close=move || confirming.set(false)>
+                <p>"Every member loses access and every API key of the team stops working at once."</p>
+                <div class="field">
+                    <label for="confirm-team-name">"Type " <strong>{name.get_untracked()}</strong> " to confirm"</label>
+                    <input id="confirm-team-name" autocomplete="off" bind:value=typed/>
+                </div>
+            </ConfirmDialog>
+        </Show>
+    }
+}

@@ -1,0 +1,326 @@
+//! Usage analytics: one key's ("View Usage") and the whole team's, over a chosen range.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_params_map};
+use portal_types::{Granularity, KeyUsageSummary, Usage, UsagePoint};
+use uuid::Uuid;
+
+use super::use_team;
+use crate::api::{self, UsageRange};
+use crate::components::{EmptyState, ErrorAlert, Loading, load};
+use crate::format;
+use crate::session::use_auth;
+
+/// The ranges on offer: label, length in hours, bucket size.
+const RANGES: [(&str, i64, Granularity); 4] = [
+    ("24 hours", 24, Granularity::Hour),
+    ("7 days", 24 * 7, Granularity::Day),
+    ("30 days", 24 * 30, Granularity::Day),
+    ("90 days", 24 * 90, Granularity::Day),
+];
+
+fn range_ending_now(hours: i64, granularity: Granularity) -> UsageRange {
+    let to = format::now_ms();
+    UsageRange { from: format::iso_ms(to - hours * 3_600_000), to: format::iso_ms(to), granularity }
+}
+
+/// Buttons choosing the range; the chosen one is pressed.
+#[component]
+fn RangePicker(chosen: RwSignal<usize>) -> impl IntoView {
+    view! {
+        <div class="range-picker" role="group" aria-label="Time range">
+            {RANGES.iter().enumerate().map(|(i, (label, _, _))| view! {
+                <button type="button" class="segment" aria-pressed=move || (chosen.get() == i).to_string()
+                    on:click=move |_| chosen.set(i)>{*label}</button>
+            }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+pub fn KeyUsagePage() -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let params = use_params_map();
+    let key_id = params.with_untracked(|p| p.get("key_id").and_then(|s| Uuid::parse_str(&s).ok())).unwrap_or_default();
+    let chosen = RwSignal::new(0usize);
+    let key = load(move || async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await });
+    let usage = load(move || {
+        let (_, hours, granularity) = RANGES[chosen.get()];
+        let range = range_ending_now(hours, granularity);
+        async move { auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await }
+    });
+    view! {
+        <p class="back"><A href=format!("/teams/{team_id}/api-keys")>"← All API keys"</A></p>
+        {move || match key.get() {
+            None => view! { <Loading label="Loading the key…"/> }.into_any(),
+            Some(Ok(key)) => view! {
+                <div class="section-head">
+                    <h2>"Usage of " {key.name.clone()}</h2>
+                    <span class=format!("env-badge env-{}", key.environment.as_str())>{format::environment(key.environment)}</span>
+                </div>
+                <p class="muted">
+                    <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {format::key_status(key.status)}
+                    " · created " {format::date(key.created_at)}
+                </p>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+        }}
+        <RangePicker chosen/>
+        {move || match usage.get() {
+            None => view! { <Loading label="Loading usage…"/> }.into_any(),
+            Some(Ok(usage)) => view! { <UsageReport usage/> }.into_any(),
+            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+pub fn TeamUsagePage() -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let chosen = RwSignal::new(0usize);
+    let usage = load(move || {
+        let (_, hours, granularity) = RANGES[chosen.get()];
+        let range = range_ending_now(hours, granularity);
+        async move { auth.call(move |t| api::team_usage(t, team_id, range.clone())).await }
+    });
+    view! {
+        <div class="section-head">
+            <h2>"Team usage"</h2>
+        </div>
+        <p class="muted">"Requests made with all of this team's API keys."</p>
+        <RangePicker chosen/>
+        {move || match usage.get() {
+            None => view! { <Loading label="Loading usage…"/> }.into_any(),
+            Some(Ok(team_usage)) => view! {
+                <UsageReport usage=team_usage.usage/>
+                <KeyBreakdown keys=team_usage.keys team_id/>
+            }.into_any(),
+            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn KeyBreakdown(keys: Vec<KeyUsageSummary>, team_id: Uuid) -> impl IntoView {
+    view! {
+        <section class="section" aria-labelledby="by-key-title">
+            <h3 id="by-key-title">"By key"</h3>
+            {if keys.is_empty() {
+                view! { <EmptyState><p>"No key was used in this period."</p></EmptyState> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="data-table">
+                            <caption class="visually-hidden">"Requests by key"</caption>
+                            <thead><tr>
+                                <th scope="col">"Key"</th>
+                                <th scope="col">"Environment"</th>
+                                <th scope="col" class="num">"Requests"</th>
+                                <th scope="col" class="num">"Errors"</th>
+                            </tr></thead>
+                            <tbody>
+                                {keys.into_iter().map(|k| view! {
+                                    <tr>
+                                        <td data-label="Key"><A href=format!("/teams/{team_id}/api-keys/{}", k.key_id)>{k.name.clone()}</A></td>
+                                        <td data-label="Environment">{format::environment(k.environment)}</td>
+                                        <td data-label="Requests" class="num">{format::count(k.total_requests)}</td>
+                                        <td data-label="Errors" class="num">{format::count(k.error)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// Totals, the monthly limit, the chart and the status codes of one range.
+#[component]
+fn UsageReport(usage: Usage) -> impl IntoView {
+    let limit = match (usage.usage_limit, usage.remaining) {
+        (Some(limit), remaining) => view! {
+            {format::count(remaining.unwrap_or(0))}
+            <small>{format!("left of {} this month", format::count(limit))}</small>
+        }
+        .into_any(),
+        (None, _) => {
+            view! { "Unlimited" <small>{format!("{} used this month", format::count(usage.used_this_month))}</small> }
+                .into_any()
+        }
+    };
+    let hourly = usage.granularity == Granularity::Hour;
+    view! {
+        <dl class="stats usage-stats">
+            <div><dt>"Total requests"</dt><dd data-stat="total">{format::count(usage.total_requests)}</dd></div>
+            <div><dt>"Errors"</dt><dd data-stat="errors">{format::count(usage.error)} <small>{format!("{} error rate", format::percent(usage.error_rate))}</small></dd></div>
+            <div><dt>"Average latency"</dt><dd>{format!("{} ms", usage.average_latency_ms.round() as u64)}</dd></div>
+            <div><dt>"Monthly limit"</dt><dd data-stat="limit">{limit}</dd></div>
+        </dl>
+        <UsageChart series=usage.series hourly/>
+        <section class="section" aria-labelledby="status-title">
+            <h3 id="status-title">"Status codes"</h3>
+            {if usage.status_codes.is_empty() {
+                view! { <EmptyState><p>"No requests in this period."</p></EmptyState> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="data-table status-table">
+                            <caption class="visually-hidden">"Requests by status code"</caption>
+                            <thead><tr><th scope="col">"Status"</th><th scope="col" class="num">"Requests"</th></tr></thead>
+                            <tbody>
+                                {usage.status_codes.into_iter().map(|c| view! {
+                                    <tr>
+                                        <td data-label="Status">
+                                            <span class=status_class(c.status)>{c.status}</span>
+                                        </td>
+                                        <td data-label="Requests" class="num">{format::count(c.count)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    if status >= 400 { "status-code error" } else { "status-code ok" }
+}
+
+// Chart geometry in tenths of a pixel: whole numbers are precise enough, and printing integers
+// keeps the float printer out of the WebAssembly file.
+const WIDTH: i32 = 7200;
+const HEIGHT: i32 = 2400;
+const LEFT: i32 = 480;
+const RIGHT: i32 = 80;
+const BOTTOM: i32 = 280;
+const TOP: i32 = 120;
+
+/// The smallest "nice" number (1, 2, 5 × 10ⁿ) at or above `n`.
+fn nice_ceiling(n: u64) -> u64 {
+    let mut step = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if step * m >= n {
+                return step * m;
+            }
+        }
+        step *= 10;
+    }
+}
+
+/// Requests over time as stacked bars (successes below, errors on top): a plain SVG, with the
+/// numbers also in a table for screen readers.
+#[component]
+pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
+    let max = series.iter().map(|p| p.success + p.error).max().unwrap_or(0);
+    let top = nice_ceiling(max.max(1));
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - BOTTOM - TOP;
+    let n = series.len().max(1) as i32;
+    // Each bucket's slot starts at a whole tenth; bars fill 70% of a slot.
+    let slot_x = move |i: i32| LEFT + plot_w * i / n;
+    let bar = (plot_w * 7 / (10 * n)).max(10);
+    let y = move |v: u64| TOP + plot_h - (v as f64 / top as f64 * plot_h as f64).round() as i32;
+    let label_every = (n / 6).max(1);
+    let total: u64 = series.iter().map(|p| p.success + p.error).sum();
+    let summary = format!(
+        "Requests per {} over the period: {} in total, at most {} in one {}.",
+        if hourly { "hour" } else { "day" },
+        format::count(total),
+        format::count(max),
+        if hourly { "hour" } else { "day" },
+    );
+    let when = move |at: DateTime<Utc>| {
+        if hourly { format::date_time(at) } else { format::date(at) }
+    };
+    let gridlines = [0, top / 2, top];
+    let table_rows = series.clone();
+    view! {
+        <figure class="chart">
+            <figcaption class="chart-head">
+                <span>"Requests over time"</span>
+                <span class="legend" aria-hidden="true">
+                    <span class="swatch swatch-success"></span>"Success"
+                    <span class="swatch swatch-error"></span>"Error"
+                </span>
+            </figcaption>
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=summary class="chart-svg">
+                {gridlines.into_iter().map(|v| view! {
+                    <g>
+                        <line x1=LEFT x2=WIDTH - RIGHT y1=y(v) y2=y(v) class="gridline"/>
+                        <text x=LEFT - 60 y=y(v) + 40 text-anchor="end" class="axis-label">{format::count(v)}</text>
+                    </g>
+                }).collect_view()}
+                {series.into_iter().enumerate().map(|(i, p)| {
+                    let i = i as i32;
+                    let (start, end) = (slot_x(i), slot_x(i + 1));
+                    let x = start + (end - start - bar) / 2;
+                    let success_top = y(p.success);
+                    let error_top = y(p.success + p.error);
+                    let tip = format!("{}: {} successful, {} errors", when(p.start), format::count(p.success), format::count(p.error));
+                    let label = (i % label_every == 0).then(|| view! {
+                        <text x=x + bar / 2 y=HEIGHT - 80 text-anchor="middle" class="axis-label">{format::axis_label(p.start, hourly)}</text>
+                    });
+                    view! {
+                        <g class="bucket">
+                            <title>{tip}</title>
+                            // Invisible full-height target, so a hover anywhere in the slot shows the numbers.
+                            <rect x=start y=TOP width=end - start height=plot_h class="hit"/>
+                            {(p.success > 0).then(|| view! {
+                                <rect x=x y=success_top width=bar height=TOP + plot_h - success_top class="bar-success"/>
+                            })}
+                            {(p.error > 0).then(|| view! {
+                                <rect x=x y=error_top width=bar height=success_top - error_top class="bar-error"/>
+                            })}
+                            {label}
+                        </g>
+                    }
+                }).collect_view()}
+            </svg>
+            <details class="chart-data">
+                <summary>"Show the numbers"</summary>
+                <div class="table-wrap">
+                    <table class="data-table">
+                        <thead><tr>
+                            <th scope="col">{if hourly { "Hour" } else { "Day" }}</th>
+                            <th scope="col" class="num">"Success"</th>
+                            <th scope="col" class="num">"Error"</th>
+                        </tr></thead>
+                        <tbody>
+                            {table_rows.into_iter().filter(|p| p.success + p.error > 0).map(|p| view! {
+                                <tr>
+                                    <td>{when(p.start)}</td>
+                                    <td class="num">{format::count(p.success)}</td>
+                                    <td class="num">{format::count(p.error)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </details>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nice_ceiling;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn chart_scales_round_up_to_nice_numbers() {
+        assert_eq!(nice_ceiling(1), 1);
+        assert_eq!(nice_ceiling(3), 5);
+        assert_eq!(nice_ceiling(7), 10);
+        assert_eq!(nice_ceiling(11), 20);
+        assert_eq!(nice_ceiling(450), 500);
+    }
+}

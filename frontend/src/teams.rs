@@ -1,0 +1,57 @@
+//! The signed-in user's teams, shared by the header's team switcher and the dashboard.
+
+use leptos::prelude::*;
+use portal_types::Team;
+use uuid::Uuid;
+
+use crate::api;
+use crate::components::{Loaded, load};
+use crate::session::use_auth;
+
+/// The team list, loaded once per signed-in user and reloaded after a change. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Teams {
+    version: RwSignal<u32>,
+    list: ReadSignal<Loaded<Vec<Team>>>,
+}
+
+pub fn use_teams() -> Teams {
+    expect_context::<Teams>()
+}
+
+impl Teams {
+    pub fn provide() -> Self {
+        let auth = use_auth();
+        let user = Memo::new(move |_| auth.user().map(|u| u.id));
+        let version = RwSignal::new(0);
+        let list = load(move || {
+            let user = user.get();
+            version.track();
+            async move {
+                match user {
+                    None => Ok(Vec::new()),
+                    Some(_) => auth.call(api::teams).await.map(|page| page.items),
+                }
+            }
+        });
+        let teams = Self { version, list };
+        provide_context(teams);
+        teams
+    }
+
+    /// Loads the list again (after a team was created, renamed, deleted, joined or left).
+    pub fn reload(&self) {
+        self.version.update(|v| *v += 1);
+    }
+
+    /// The list, `None` while it loads (tracked).
+    pub fn get(&self) -> Loaded<Vec<Team>> {
+        self.list.get()
+    }
+
+    /// The team with `id` if the list has it (tracked).
+    pub fn find(&self, id: Uuid) -> Option<Team> {
+        self.list
+            .with(|l| l.as_ref().and_then(|r| r.as_ref().ok()).and_then(|ts| ts.iter().find(|t| t.id == id).cloned()))
+    }
+}
