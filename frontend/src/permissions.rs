@@ -1,89 +1,80 @@
-//! What a role may do in a team: the server's permission table (`portal-domain::teams::allows`),
-//! mirrored so that the screens only offer what the server will allow. The server still checks
-//! every request; this only decides which controls are shown.
+//! What the signed-in user may do in a team, as the server's permission table answered it in
+//! `Team::permissions`. The screens only offer what the server will allow; the server still
+//! checks every request.
 
-use portal_types::Role;
+use portal_types::{Role, TeamPermissions};
 
-pub fn manage_team(me: Role) -> bool {
-    me == Role::Owner
+pub fn manage_team(p: &TeamPermissions) -> bool {
+    p.update_team
 }
 
-pub fn read_invitations(me: Role) -> bool {
-    me != Role::Member
+pub fn read_invitations(p: &TeamPermissions) -> bool {
+    p.read_invitations
 }
 
-pub fn manage_api_keys(me: Role) -> bool {
-    me != Role::Member
+pub fn manage_api_keys(p: &TeamPermissions) -> bool {
+    p.manage_api_keys
 }
 
-/// Whether `me` may give a member whose role is `target` the role `to`.
-pub fn change_role(me: Role, target: Role, to: Role) -> bool {
-    match me {
-        Role::Owner => true,
-        Role::Admin => target != Role::Owner && to != Role::Owner,
-        Role::Member => false,
+/// The roles to choose between for a member whose role is `target`, their own first among
+/// them in order (empty: no choice).
+pub fn role_choices(p: &TeamPermissions, target: Role) -> Vec<Role> {
+    let allowed = p.role_changes.iter().find(|c| c.role == target).map(|c| c.to.as_slice()).unwrap_or(&[]);
+    if allowed.is_empty() {
+        return Vec::new();
     }
+    Role::ALL.into_iter().filter(|r| *r == target || allowed.contains(r)).collect()
 }
 
-/// The roles `me` may choose between for a member whose role is `target` (empty: no choice).
-pub fn role_choices(me: Role, target: Role) -> Vec<Role> {
-    let choices: Vec<Role> = Role::ALL.into_iter().filter(|&to| to == target || change_role(me, target, to)).collect();
-    if choices.len() > 1 { choices } else { Vec::new() }
+pub fn remove_member(p: &TeamPermissions, target: Role) -> bool {
+    p.remove_roles.contains(&target)
 }
 
-pub fn remove_member(me: Role, target: Role) -> bool {
-    match me {
-        Role::Owner => true,
-        Role::Admin => target != Role::Owner,
-        Role::Member => false,
-    }
+/// The roles one may invite with (never above one's own).
+pub fn invitable_roles(p: &TeamPermissions) -> Vec<Role> {
+    p.invite_roles.clone()
 }
 
-/// The roles `me` may invite with (never above one's own).
-pub fn invitable_roles(me: Role) -> Vec<Role> {
-    match me {
-        Role::Owner => vec![Role::Member, Role::Admin, Role::Owner],
-        Role::Admin => vec![Role::Member, Role::Admin],
-        Role::Member => Vec::new(),
-    }
-}
-
-/// Whether `me` may resend or revoke an invitation with `role`.
-pub fn manage_invitation(me: Role, role: Role) -> bool {
-    invitable_roles(me).contains(&role)
+/// Whether one may resend or revoke an invitation with `role`.
+pub fn manage_invitation(p: &TeamPermissions, role: Role) -> bool {
+    p.invite_roles.contains(&role)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use Role::*;
+    use portal_types::RoleChanges;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
-    fn owners_may_do_everything() {
-        assert!(manage_team(Owner));
-        assert_eq!(role_choices(Owner, Member), vec![Owner, Admin, Member]);
-        assert!(remove_member(Owner, Owner));
-        assert_eq!(invitable_roles(Owner), vec![Member, Admin, Owner]);
+    fn admin() -> TeamPermissions {
+        TeamPermissions {
+            update_team: false,
+            delete_team: false,
+            read_invitations: true,
+            manage_api_keys: true,
+            invite_roles: vec![Member, Admin],
+            role_changes: vec![
+                RoleChanges { role: Member, to: vec![Admin] },
+                RoleChanges { role: Admin, to: vec![Member] },
+                RoleChanges { role: Owner, to: vec![] },
+            ],
+            remove_roles: vec![Member, Admin],
+        }
     }
 
     #[wasm_bindgen_test]
-    fn admins_manage_everyone_below_owner() {
-        assert!(!manage_team(Admin));
-        assert_eq!(role_choices(Admin, Member), vec![Admin, Member]);
-        assert_eq!(role_choices(Admin, Owner), Vec::<Role>::new());
-        assert!(remove_member(Admin, Admin));
-        assert!(!remove_member(Admin, Owner));
-        assert!(!manage_invitation(Admin, Owner));
-        assert!(manage_api_keys(Admin));
+    fn role_choices_offer_the_current_role_and_the_allowed_ones() {
+        assert_eq!(role_choices(&admin(), Member), vec![Admin, Member]);
+        assert_eq!(role_choices(&admin(), Owner), Vec::<Role>::new());
     }
 
     #[wasm_bindgen_test]
-    fn members_only_read() {
-        assert!(!read_invitations(Member));
-        assert!(role_choices(Member, Member).is_empty());
-        assert!(!remove_member(Member, Member));
-        assert!(invitable_roles(Member).is_empty());
-        assert!(!manage_api_keys(Member));
+    fn removal_and_invitations_follow_the_answer() {
+        assert!(remove_member(&admin(), Admin));
+        assert!(!remove_member(&admin(), Owner));
+        assert!(!manage_invitation(&admin(), Owner));
+        assert_eq!(invitable_roles(&admin()), vec![Member, Admin]);
+        assert!(manage_api_keys(&admin()) && !manage_team(&admin()));
     }
 }

@@ -1,6 +1,6 @@
 //! Teams and roles: the one permission table every check goes through.
 
-use portal_types::Role;
+use portal_types::{Role, RoleChanges, TeamPermissions};
 
 use crate::FieldError;
 
@@ -67,6 +67,30 @@ pub fn allows(actor: Actor, action: Action) -> bool {
             Invite { role } | ManageInvitation { role } => role != Role::Owner,
         },
         Role::Member => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
+    }
+}
+
+/// The permission table for one actor, as clients need it to show only what will work.
+pub fn permissions(actor: Actor) -> TeamPermissions {
+    // Least to most powerful, the order a role picker shows.
+    let roles = [Role::Member, Role::Admin, Role::Owner];
+    TeamPermissions {
+        update_team: allows(actor, Action::UpdateTeam),
+        delete_team: allows(actor, Action::DeleteTeam),
+        read_invitations: allows(actor, Action::ReadInvitations),
+        manage_api_keys: allows(actor, Action::ManageApiKeys),
+        invite_roles: roles.into_iter().filter(|&role| allows(actor, Action::Invite { role })).collect(),
+        role_changes: roles
+            .into_iter()
+            .map(|role| RoleChanges {
+                role,
+                to: roles
+                    .into_iter()
+                    .filter(|&to| to != role && allows(actor, Action::ChangeRole { target: role, to }))
+                    .collect(),
+            })
+            .collect(),
+        remove_roles: roles.into_iter().filter(|&target| allows(actor, Action::RemoveMember { target })).collect(),
     }
 }
 
@@ -178,6 +202,24 @@ mod tests {
         assert!(!allows(Actor::Member(Member), ReadInvitations));
         assert!(!allows(Actor::Member(Member), Invite { role: Member }));
         assert!(allows(Actor::Member(Member), ReadMembers));
+    }
+
+    #[test]
+    fn permissions_for_clients_follow_the_table() {
+        let admin = permissions(Actor::Member(Admin));
+        assert!(!admin.update_team && !admin.delete_team && admin.read_invitations && admin.manage_api_keys);
+        assert_eq!(admin.invite_roles, vec![Member, Admin]);
+        assert_eq!(admin.remove_roles, vec![Member, Admin]);
+        let to = |p: &TeamPermissions, role: Role| p.role_changes.iter().find(|c| c.role == role).unwrap().to.clone();
+        assert_eq!(to(&admin, Member), vec![Admin]);
+        assert_eq!(to(&admin, Owner), Vec::<Role>::new());
+        let owner = permissions(Actor::Member(Owner));
+        assert_eq!(to(&owner, Admin), vec![Member, Owner]);
+        assert!(owner.delete_team);
+        let member = permissions(Actor::Member(Member));
+        assert!(member.invite_roles.is_empty() && member.remove_roles.is_empty() && !member.read_invitations);
+        assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
+        assert_eq!(permissions(Actor::ApiKey), admin);
     }
 
     #[test]

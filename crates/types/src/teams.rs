@@ -39,10 +39,37 @@ pub struct Team {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The caller's role in this team.
+    /// The caller's role in this team (an API key acts as admin).
     pub role: Role,
     pub member_count: u32,
     pub created_at: DateTime<Utc>,
+    /// What the caller may do here, from the server's permission table: clients show only
+    /// the controls that will work.
+    pub permissions: TeamPermissions,
+}
+
+/// What the caller may do in a team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamPermissions {
+    pub update_team: bool,
+    pub delete_team: bool,
+    pub read_invitations: bool,
+    pub manage_api_keys: bool,
+    /// Roles the caller may invite with (and whose invitations they may resend or revoke).
+    pub invite_roles: Vec<Role>,
+    /// For members of each role: the roles the caller may give them.
+    pub role_changes: Vec<RoleChanges>,
+    /// Roles of the members the caller may remove.
+    pub remove_roles: Vec<Role>,
+}
+
+/// The roles a member of `role` may be given by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoleChanges {
+    pub role: Role,
+    pub to: Vec<Role>,
 }
 
 /// `GET /api/v1/teams`: the caller's teams.

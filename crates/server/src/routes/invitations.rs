@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
 use portal_db::invitations::{InvitationRow, NewInvitation, role_of, state_of};
 use portal_domain::identity::Email;
-use portal_domain::teams::{Action, parse_note};
+use portal_domain::teams::{Action, Actor, parse_note};
 use portal_domain::token;
 use portal_types::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationPage, InvitationPreview, InvitationState,
@@ -395,7 +395,7 @@ pub async fn accept_invitation(
     )
     .await?;
     let counts = portal_db::teams::member_counts(&txn, &[inv.team_id]).await?;
-    let team = super::teams::to_wire(access.team, role, counts.get(&inv.team_id).copied().unwrap_or(1));
+    let team = super::teams::to_wire(access.team, Actor::Member(role), counts.get(&inv.team_id).copied().unwrap_or(1));
     portal_db::changes::team_changed(&txn, inv.team_id).await?;
     txn.commit().await?;
     state.keys.evict_team(inv.team_id);

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
-use portal_domain::teams::{Action, parse_note, parse_team_name};
+use portal_domain::teams::{Action, Actor, parse_note, parse_team_name, permissions};
 use portal_types::{CreateTeamRequest, Role, Team, TeamPage, UpdateTeamRequest};
 use uuid::Uuid;
 
@@ -17,22 +17,25 @@ use crate::openapi::{
 use crate::paging::{PageQuery, encode_position, next_cursor};
 use crate::state::AppState;
 
-pub fn to_wire(team: portal_db::teams::Team, role: Role, member_count: u64) -> Team {
+pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {
     Team {
         id: team.id,
         name: team.name,
         description: team.description,
-        role,
+        role: match actor {
+            Actor::Member(role) => role,
+            Actor::ApiKey => Role::Admin,
+        },
         member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
         created_at: team.created_at,
+        permissions: permissions(actor),
     }
 }
 
 async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> ApiResult<Team> {
-    let role = access.role();
     let counts = portal_db::teams::member_counts(db, &[access.team.id]).await?;
     let count = counts.get(&access.team.id).copied().unwrap_or(0);
-    Ok(to_wire(access.team, role, count))
+    Ok(to_wire(access.team, access.actor, count))
 }
 
 /// The teams the caller belongs to, with the caller's role in each.
@@ -62,7 +65,7 @@ pub async fn list_teams(
     };
     let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, query.after()?, limit).await?;
     let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
-    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, m.role, count)).collect();
+    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
     Ok(web::Json(TeamPage { items, next_cursor: next }))
 }
 
@@ -97,7 +100,7 @@ pub async fn create_team(
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(to_wire(team, Role::Owner, 1)))
+    Ok(HttpResponse::Created().json(to_wire(team, Actor::Member(Role::Owner), 1)))
 }
 
 /// A team the caller belongs to.
@@ -121,7 +124,7 @@ pub async fn get_team(
             return Err(team_not_found());
         }
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
-        return Ok(web::Json(to_wire(snap.team.clone(), Role::Admin, snap.member_count)));
+        return Ok(web::Json(to_wire(snap.team.clone(), Actor::ApiKey, snap.member_count)));
     }
     let access = TeamAccess::load(&state.db, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;

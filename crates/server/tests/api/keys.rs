@@ -45,6 +45,8 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["role"], "admin");
+    assert_eq!(res.body["permissions"]["delete_team"], false);
+    assert_eq!(res.body["permissions"]["invite_roles"], json!(["member", "admin"]));
     let res = app
         .call(
             Method::POST,

@@ -19,6 +19,8 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     assert_eq!(res.body["name"], "Acme");
     assert_eq!(res.body["role"], "owner");
     assert_eq!(res.body["member_count"], 1);
+    assert_eq!(res.body["permissions"]["delete_team"], true, "{}", res.body);
+    assert_eq!(res.body["permissions"]["invite_roles"], json!(["member", "admin", "owner"]));
     let id = res.body["id"].as_str().unwrap().to_owned();
 
     let list = app.call(Method::GET, Some(&token), "/api/v1/teams", None).await;

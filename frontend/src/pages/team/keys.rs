@@ -28,7 +28,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     let creating = RwSignal::new(false);
     let revoking = RwSignal::new(None::<ApiKey>);
     let rolling = RwSignal::new(None::<ApiKey>);
-    let manages = move || permissions::manage_api_keys(team.role());
+    let manages = move || permissions::manage_api_keys(&team.permissions());
     view! {
         <section aria-labelledby="keys-title">
             <div class="section-head">
@@ -131,7 +131,7 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                 <td class="actions">
                                     <A href=format!("/teams/{team_id}/api-keys/{}", key.id) attr:class="button small secondary"
                                         attr:aria-label=format!("View usage of {name}")>"View usage"</A>
-                                    <Show when=move || permissions::manage_api_keys(team.role()) && usable(status)>
+                                    <Show when=move || permissions::manage_api_keys(&team.permissions()) && usable(status)>
                                         {(status == KeyStatus::Active).then(|| {
                                             let key = for_roll.clone();
                                             view! {

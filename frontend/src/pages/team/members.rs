@@ -49,7 +49,7 @@ pub fn MembersPage() -> impl IntoView {
     let invitations_version = RwSignal::new(0u32);
     let notice = RwSignal::new(None::<String>);
     let inviting = RwSignal::new(false);
-    let can_invite = move || !permissions::invitable_roles(team.role()).is_empty();
+    let can_invite = move || !permissions::invitable_roles(&team.permissions()).is_empty();
 
     view! {
         <section aria-labelledby="members-title">
@@ -68,7 +68,7 @@ pub fn MembersPage() -> impl IntoView {
                 Some(Ok(_)) => view! { <MemberTable members team/> }.into_any(),
             }}
         </section>
-        <Show when=move || permissions::read_invitations(team.role())>
+        <Show when=move || permissions::read_invitations(&team.permissions())>
             <Invitations version=invitations_version notice/>
         </Show>
         <Show when=move || inviting.get()>
@@ -91,7 +91,7 @@ fn MemberTable(members: Loaded<Vec<Member>>, team: CurrentTeam) -> impl IntoView
     let list = move || members.with(|m| m.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default());
     let removing = RwSignal::new(None::<Member>);
     let leaving = RwSignal::new(false);
-    let manages = move || permissions::read_invitations(team.role());
+    let manages = move || permissions::read_invitations(&team.permissions());
     view! {
         <div class="table-wrap">
             <table class="data-table">
@@ -156,8 +156,8 @@ fn MemberRow(
         None => {}
     });
     let error = Signal::derive(move || change.value().get().and_then(Result::err));
-    let choices = move || permissions::role_choices(team.role(), role.get());
-    let may_remove = move || !is_me() && permissions::remove_member(team.role(), role.get());
+    let choices = move || permissions::role_choices(&team.permissions(), role.get());
+    let may_remove = move || !is_me() && permissions::remove_member(&team.permissions(), role.get());
     let name = member.name.clone();
     let label = format!("Role of {name}");
     let remove_label = format!("Remove {name}");
@@ -304,7 +304,7 @@ where
         }
     });
     let outcome = move || invite.value().get();
-    let options: Vec<(String, String)> = permissions::invitable_roles(team.role())
+    let options: Vec<(String, String)> = permissions::invitable_roles(&team.permissions())
         .into_iter()
         .map(|r| (r.as_str().to_owned(), format::role(r).to_owned()))
         .collect();
@@ -404,7 +404,7 @@ fn PendingTable(
                 <tbody>
                     {pending.into_iter().map(|inv| {
                         let id = inv.id;
-                        let may_manage = move || permissions::manage_invitation(team.role(), inv.role);
+                        let may_manage = move || permissions::manage_invitation(&team.permissions(), inv.role);
                         let sending = move || resend.pending().get() && resend.input().get() == Some(id);
                         let for_revoke = inv.clone();
                         let email = inv.email.clone();

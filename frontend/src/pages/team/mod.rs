@@ -23,7 +23,7 @@ use leptos_router::{
     components::{A, Outlet},
     hooks::use_params_map,
 };
-use portal_types::{Problem, Role, Team};
+use portal_types::{Problem, Role, Team, TeamPermissions};
 use uuid::Uuid;
 
 use crate::api::{self, ApiError};
@@ -38,6 +38,8 @@ pub struct CurrentTeam {
     loaded: RwSignal<Option<Result<Team, ApiError>>>,
     /// A memo, so that renaming the team does not rebuild what depends on the role.
     role: Memo<Role>,
+    /// What the user may do here, as the server answered (memo, for the same reason).
+    permissions: Memo<TeamPermissions>,
 }
 
 pub fn use_team() -> CurrentTeam {
@@ -60,9 +62,26 @@ impl CurrentTeam {
         self.role.get()
     }
 
+    /// What the signed-in user may do in the team (tracked); nothing until known.
+    pub fn permissions(&self) -> TeamPermissions {
+        self.permissions.get()
+    }
+
     /// Shows the team as the server returned it after a change.
     pub fn set(&self, team: Team) {
         self.loaded.set(Some(Ok(team)));
+    }
+}
+
+fn nothing_allowed() -> TeamPermissions {
+    TeamPermissions {
+        update_team: false,
+        delete_team: false,
+        read_invitations: false,
+        manage_api_keys: false,
+        invite_roles: Vec::new(),
+        role_changes: Vec::new(),
+        remove_roles: Vec::new(),
     }
 }
 
@@ -85,7 +104,12 @@ pub fn TeamLayout() -> impl IntoView {
     let loaded = RwSignal::new(None::<Result<Team, ApiError>>);
     let role =
         Memo::new(move |_| loaded.with(|l| l.as_ref().and_then(|r| r.as_ref().ok()).map_or(Role::Member, |t| t.role)));
-    let current = CurrentTeam { loaded, role };
+    let permissions = Memo::new(move |_| {
+        loaded
+            .with(|l| l.as_ref().and_then(|r| r.as_ref().ok()).map(|t| t.permissions.clone()))
+            .unwrap_or_else(nothing_allowed)
+    });
+    let current = CurrentTeam { loaded, role, permissions };
     provide_context(current);
     Effect::new(move |_| {
         let id = team_id.get();
@@ -151,7 +175,7 @@ fn TeamTabs(id: Uuid) -> impl IntoView {
             <A href=format!("{base}/activity")>"Activity"</A>
             <A href=format!("{base}/api-keys")>"API Keys"</A>
             <A href=format!("{base}/usage")>"Usage"</A>
-            <Show when=move || permissions::manage_team(team.role())>
+            <Show when=move || permissions::manage_team(&team.permissions())>
                 <A href=settings.clone()>"Settings"</A>
             </Show>
         </nav>

@@ -30,7 +30,7 @@ pub fn TeamOverviewPage() -> impl IntoView {
         <div class="link-cards">
             <A href=format!("{base}/members") attr:class="card link-card">
                 <strong>"Team Members"</strong>
-                <span class="muted">{move || if permissions::read_invitations(team.role()) {
+                <span class="muted">{move || if permissions::read_invitations(&team.permissions()) {
                     "See who is in the team, change roles and invite people."
                 } else {
                     "See who is in the team and their roles."

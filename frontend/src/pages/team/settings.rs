@@ -15,7 +15,7 @@ use crate::teams::use_teams;
 pub fn TeamSettingsPage() -> impl IntoView {
     let team = use_team();
     view! {
-        {move || if permissions::manage_team(team.role()) {
+        {move || if permissions::manage_team(&team.permissions()) {
             view! {
                 <div class="stack">
                     <RenameForm/>
