@@ -50,6 +50,10 @@ pub struct ConfigArgs {
     /// Requests per minute and client address allowed on each sign-in, sign-up and reset endpoint.
     #[arg(long, env = "PORTAL_AUTH_RATE_LIMIT", default_value_t = 20)]
     pub auth_rate_limit: u32,
+    /// Seconds in which a just-rotated refresh token may be presented again without ending the
+    /// session (several tabs refreshing at once); later reuse ends the whole session.
+    #[arg(long, env = "PORTAL_REFRESH_REUSE_GRACE", default_value_t = 10)]
+    pub refresh_reuse_grace_seconds: u32,
     /// Invitations a team may send (or resend) per hour.
     #[arg(long, env = "PORTAL_INVITE_RATE_LIMIT", default_value_t = 50)]
     pub invite_rate_limit: u32,
@@ -104,6 +108,7 @@ pub struct Config {
     pub key_hash_secret: Secret,
     pub service_token: Secret,
     pub auth_rate_limit: u32,
+    pub refresh_reuse_grace_seconds: u32,
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
 }
@@ -178,6 +183,9 @@ impl Config {
         if args.auth_rate_limit == 0 {
             return Err(bad("PORTAL_AUTH_RATE_LIMIT", "must be at least 1"));
         }
+        if args.refresh_reuse_grace_seconds > 60 {
+            return Err(bad("PORTAL_REFRESH_REUSE_GRACE", "must be at most 60 seconds"));
+        }
         if args.invite_rate_limit == 0 {
             return Err(bad("PORTAL_INVITE_RATE_LIMIT", "must be at least 1"));
         }
@@ -215,6 +223,7 @@ impl Config {
             key_hash_secret,
             service_token,
             auth_rate_limit: args.auth_rate_limit,
+            refresh_reuse_grace_seconds: args.refresh_reuse_grace_seconds,
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
         })
@@ -334,6 +343,8 @@ mod tests {
             (&["--mail-from", "not a mailbox"][..], "PORTAL_MAIL_FROM"),
             (&["--jwt-secret", "short"][..], "PORTAL_JWT_SECRET"),
             (&["--auth-rate-limit", "0"][..], "PORTAL_AUTH_RATE_LIMIT"),
+            (&["--refresh-reuse-grace-seconds", "61"][..], "PORTAL_REFRESH_REUSE_GRACE"),
+            (&["--invite-rate-limit", "0"][..], "PORTAL_INVITE_RATE_LIMIT"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err();
             assert_eq!(err.setting, setting, "{flags:?}: {err}");

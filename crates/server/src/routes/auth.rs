@@ -341,7 +341,12 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
     if stored.revoked_at.is_some() || stored.expires_at <= now {
         return refresh_refused(&state);
     }
-    if stored.used_at.is_some() || !sessions::mark_used(&txn, stored.id, now).await? {
+    let first_use = stored.used_at.is_none() && sessions::mark_used(&txn, stored.id, now).await?;
+    // Used already: by another tab of the same browser a moment ago (reloads of several tabs
+    // refresh at once), or replayed by a thief. Within the grace period it is the former.
+    let used_at = stored.used_at.unwrap_or(now);
+    let grace = Duration::seconds(i64::from(state.config.refresh_reuse_grace_seconds));
+    if !first_use && now - used_at > grace {
         tracing::warn!(user_id = %stored.user_id, family = %stored.family_id, "refresh token reused; ending the session");
         sessions::revoke_family(&txn, stored.family_id, now).await?;
         txn.commit().await?;

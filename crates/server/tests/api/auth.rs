@@ -92,7 +92,10 @@ async fn sign_in_does_not_reveal_whether_an_account_exists() {
 
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_ends_the_session() {
-    let app = spawn_app().await;
+    // No grace: any second use of a rotated token is a replay.
+    let mut options = Options::default();
+    options.flags.extend(["--refresh-reuse-grace-seconds".to_owned(), "0".to_owned()]);
+    let app = spawn_app_with(options).await;
     let (_, browser) = app.signed_in("linus@example.com").await;
     let refresh = |client: reqwest::Client| {
         let app = &app;
@@ -117,6 +120,25 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     refresh(browser).await.assert_problem(401, "invalid_refresh_token");
     // Without any cookie: the same answer.
     refresh(new_client()).await.assert_problem(401, "invalid_refresh_token");
+}
+
+/// Several tabs reloading at once refresh with the same cookie: within the grace period that is
+/// not a replay, and every tab keeps the session.
+#[tokio::test]
+async fn tabs_refreshing_at_once_keep_the_session() {
+    let app = spawn_app().await;
+    let (_, browser) = app.signed_in("tabs@example.com").await;
+    let cookie = app.send(browser.post(app.url("/api/v1/auth/refresh"))).await;
+    let cookie = cookie.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let tab = || app.send(app.client.post(app.url("/api/v1/auth/refresh")).header("cookie", cookie.clone()));
+    let (a, b, c) = tokio::join!(tab(), tab(), tab());
+    for res in [&a, &b, &c] {
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+    // The session is still alive: the browser's own newest cookie works.
+    let newest = c.headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let res = app.send(app.client.post(app.url("/api/v1/auth/refresh")).header("cookie", newest)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
 #[tokio::test]
