@@ -58,6 +58,11 @@ fn oha(name: &'static str, url: &str, requests: u64, connections: u64, extra: &[
     }
 }
 
+/// Sends a request and reads its JSON answer.
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib: f64 = status
@@ -127,41 +132,17 @@ async fn main() {
     let res =
         http.post(format!("{base}/api/v1/auth/verify-email")).json(&json!({"token": token})).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    let session: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session =
+        json(http.post(format!("{base}/api/v1/auth/login")).json(&json!({"email": email, "password": password}))).await;
     let jwt = session["access_token"].as_str().unwrap().to_owned();
-    let team: Value = http
-        .post(format!("{base}/api/v1/teams"))
-        .bearer_auth(&jwt)
-        .json(&json!({"name": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let team = json(http.post(format!("{base}/api/v1/teams")).bearer_auth(&jwt).json(&json!({"name": "Bench"}))).await;
     let team_id = team["id"].as_str().unwrap().to_owned();
     let new_key = |name: &str| {
         let (http, base, jwt, team_id) = (http.clone(), base.clone(), jwt.clone(), team_id.clone());
         let body = json!({"name": name, "environment": "production", "expiration": "never"});
         async move {
-            let v: Value = http
-                .post(format!("{base}/api/v1/teams/{team_id}/api-keys"))
-                .bearer_auth(jwt)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v =
+                json(http.post(format!("{base}/api/v1/teams/{team_id}/api-keys")).bearer_auth(jwt).json(&body)).await;
             (v["key"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap(), v["secret"].as_str().unwrap().to_owned())
         }
     };
@@ -218,15 +199,8 @@ async fn main() {
         let usage = |key: uuid::Uuid| {
             let (http, base, jwt, team_id) = (http.clone(), base.clone(), jwt.clone(), team_id.clone());
             async move {
-                let v: Value = http
-                    .get(format!("{base}/api/v1/teams/{team_id}/api-keys/{key}/usage"))
-                    .bearer_auth(jwt)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let v = json(http.get(format!("{base}/api/v1/teams/{team_id}/api-keys/{key}/usage")).bearer_auth(jwt))
+                    .await;
                 v["total_requests"].as_u64().unwrap_or(0)
             }
         };
