@@ -15,7 +15,18 @@ pub struct AuditActor {
     /// `user` or `api_key`.
     pub kind: &'static str,
     pub id: Uuid,
-    pub name: String,
+    /// The name to record; for a user, None looks it up when an entry is written.
+    pub name: Option<String>,
+}
+
+impl AuditActor {
+    /// The actor's name now (a user's from the database).
+    pub async fn name(&self, db: &impl ConnectionTrait) -> Result<String> {
+        match &self.name {
+            Some(name) => Ok(name.clone()),
+            None => Ok(crate::users::find(db, self.id).await?.map_or_else(|| "(deleted user)".to_owned(), |u| u.name)),
+        }
+    }
 }
 
 /// One event to record.
@@ -32,11 +43,15 @@ pub struct NewEntry<'a> {
 }
 
 pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timestamp) -> Result<()> {
+    let actor_name = match entry.actor {
+        Some(actor) => Some(actor.name(db).await?.chars().take(200).collect()),
+        None => None,
+    };
     audit::ActiveModel {
         team_id: Set(entry.team_id),
         actor_type: Set(entry.actor.map(|a| a.kind.to_owned())),
         actor_id: Set(entry.actor.map(|a| a.id)),
-        actor_name: Set(entry.actor.map(|a| a.name.chars().take(200).collect())),
+        actor_name: Set(actor_name),
         action: Set(entry.action.to_owned()),
         target_type: Set(entry.target_type.to_owned()),
         target_id: Set(entry.target_id),

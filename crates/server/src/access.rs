@@ -42,21 +42,19 @@ impl TeamAccess {
                     team,
                     actor: Actor::ApiKey,
                     user_id: None,
-                    audit: AuditActor { kind: "api_key", id: key.key_id, name: key.name.clone() },
+                    audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.clone()) },
                 });
             }
         };
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-        let user = portal_db::users::find(db, auth.user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
         Ok(Self {
             team,
             actor: Actor::Member(membership.role),
             user_id: Some(auth.user_id),
-            audit: AuditActor { kind: "user", id: user.id, name: user.name },
+            // The name is looked up only when something is recorded: reads need no account query.
+            audit: AuditActor { kind: "user", id: auth.user_id, name: None },
         })
     }
 

@@ -290,7 +290,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let actor = portal_db::audit::AuditActor { kind: "user", id: user.id, name: user.name.clone() };
+    let actor = portal_db::audit::AuditActor { kind: "user", id: user.id, name: Some(user.name.clone()) };
     let entry = portal_db::audit::NewEntry {
         team_id: None,
         actor: Some(&actor),

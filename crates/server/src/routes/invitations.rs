@@ -58,15 +58,15 @@ async fn queue_invitation_mail(
 ) -> ApiResult<()> {
     let link = format!("{}/invite?token={secret}", state.config.public_url);
     let role = role_of(inv)?;
-    let subject = format!("{} invited you to join {} on Partner Portal", access.audit.name, access.team.name);
+    let inviter = &inv.inviter_name;
+    let subject = format!("{inviter} invited you to join {} on Partner Portal", access.team.name);
     let intro = format!(
-        "{} invited you to join the team \"{}\" on Partner Portal as {} {}.",
-        access.audit.name,
+        "{inviter} invited you to join the team \"{}\" on Partner Portal as {} {}.",
         access.team.name,
         if role == Role::Admin || role == Role::Owner { "an" } else { "a" },
         role.as_str()
     );
-    let note = inv.message.as_ref().map(|m| format!("{} wrote: \"{m}\"", access.audit.name));
+    let note = inv.message.as_ref().map(|m| format!("{inviter} wrote: \"{m}\""));
     let mut paragraphs = vec![intro.as_str()];
     if let Some(note) = &note {
         paragraphs.push(note);
@@ -152,6 +152,7 @@ pub async fn create_invitation(
     }
     portal_db::invitations::expire_stale(&txn, team_id, now).await?;
     let secret = token::generate();
+    let inviter_name = access.audit.name(&txn).await?;
     let new = NewInvitation {
         team_id,
         email: email.as_str(),
@@ -159,7 +160,7 @@ pub async fn create_invitation(
         message: message.as_deref(),
         token_hash: &token::hash(&secret),
         invited_by: access.user_id,
-        inviter_name: &access.audit.name,
+        inviter_name: &inviter_name,
         expires_at: now + Duration::days(INVITATION_TTL_DAYS),
     };
     let inv = match portal_db::invitations::create(&txn, new, now).await {
