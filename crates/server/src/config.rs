@@ -60,6 +60,10 @@ pub struct ConfigArgs {
     /// Worker threads of the HTTP server (default: one per core).
     #[arg(long, env = "PORTAL_WORKERS")]
     pub workers: Option<usize>,
+    /// Milliseconds between writes of the buffered usage counts (50 to 60000). A crash loses at
+    /// most this much of the meter; a shorter interval costs more writes.
+    #[arg(long, env = "PORTAL_USAGE_FLUSH_MS", default_value_t = 500)]
+    pub usage_flush_ms: u64,
 }
 
 /// A secret that never prints.
@@ -111,6 +115,7 @@ pub struct Config {
     pub refresh_reuse_grace_seconds: u32,
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
+    pub usage_flush: std::time::Duration,
 }
 
 /// A setting that cannot be used; the message names it.
@@ -192,6 +197,9 @@ impl Config {
         if args.workers == Some(0) {
             return Err(bad("PORTAL_WORKERS", "must be at least 1"));
         }
+        if !(50..=60_000).contains(&args.usage_flush_ms) {
+            return Err(bad("PORTAL_USAGE_FLUSH_MS", "must be between 50 and 60000 milliseconds"));
+        }
 
         let secrets_dir = data_dir.join("secrets");
         let jwt_secret =
@@ -226,6 +234,7 @@ impl Config {
             refresh_reuse_grace_seconds: args.refresh_reuse_grace_seconds,
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
+            usage_flush: std::time::Duration::from_millis(args.usage_flush_ms),
         })
     }
 
@@ -345,6 +354,7 @@ mod tests {
             (&["--auth-rate-limit", "0"][..], "PORTAL_AUTH_RATE_LIMIT"),
             (&["--refresh-reuse-grace-seconds", "61"][..], "PORTAL_REFRESH_REUSE_GRACE"),
             (&["--invite-rate-limit", "0"][..], "PORTAL_INVITE_RATE_LIMIT"),
+            (&["--usage-flush-ms", "10"][..], "PORTAL_USAGE_FLUSH_MS"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err();
             assert_eq!(err.setting, setting, "{flags:?}: {err}");

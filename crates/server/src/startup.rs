@@ -92,7 +92,7 @@ impl Application {
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let keys = KeyService::new(db.clone(), config.key_hash_secret.expose());
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
-        let mut key_tasks = vec![tokio::spawn(keys.clone().run_flusher(stopped.clone()))];
+        let mut key_tasks = vec![tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone()))];
         if portal_db::changes::is_postgres(&db) {
             key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
         }

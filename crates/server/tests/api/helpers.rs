@@ -88,6 +88,22 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Options of an instance of one deployment: the secrets every instance shares, and
+    /// `database_url` (None: a fresh database) with `extra` flags.
+    pub fn shared(database_url: Option<String>, extra: &[&str]) -> Self {
+        let mut options = Options { database_url, ..Options::default() };
+        for (flag, value) in [
+            ("--jwt-secret", "jwt-secret-jwt-secret-jwt-secret-jwt"),
+            ("--key-hash-secret", "key-hash-key-hash-key-hash-key-hash"),
+        ] {
+            options.flags.extend([flag.to_owned(), value.to_owned()]);
+        }
+        options.flags.extend(extra.iter().map(|f| (*f).to_owned()));
+        options
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }

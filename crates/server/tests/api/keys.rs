@@ -341,21 +341,10 @@ async fn two_instances_share_revocations_and_counts() {
         eprintln!("two_instances_share_revocations_and_counts runs on PostgreSQL only (PORTAL_TEST_DATABASE=postgres)");
         return;
     }
-    // Instances of one deployment share the database and the secrets.
-    let shared = |database_url: Option<String>| {
-        let mut options = Options { database_url, ..Options::default() };
-        for (flag, value) in [
-            ("--jwt-secret", "jwt-secret-jwt-secret-jwt-secret-jwt"),
-            ("--key-hash-secret", "key-hash-key-hash-key-hash-key-hash"),
-        ] {
-            options.flags.extend([flag.to_owned(), value.to_owned()]);
-        }
-        options
-    };
-    let a = spawn_app_with(shared(None)).await;
+    let a = spawn_app_with(Options::shared(None, &[])).await;
     let (owner, _) = a.signed_in("owner@example.com").await;
     let team = a.create_team(&owner, "Acme").await;
-    let b = spawn_app_with(shared(Some(a.database_url.clone()))).await;
+    let b = spawn_app_with(Options::shared(Some(a.database_url.clone()), &[])).await;
     let (id, secret) = a.simple_key(&owner, &team, "shared").await;
     let path = format!("/api/v1/teams/{team}");
     let per_instance = 150;

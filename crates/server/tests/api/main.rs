@@ -9,4 +9,5 @@ mod matrix;
 mod openapi;
 mod smtp;
 mod teams;
+mod usage;
 mod web;
