@@ -5,12 +5,18 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_identity;
 mod m0002_teams;
 mod m0003_api_keys;
+mod m0004_usage_tiers;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_identity::Migration), Box::new(m0002_teams::Migration), Box::new(m0003_api_keys::Migration)]
+        vec![
+            Box::new(m0001_identity::Migration),
+            Box::new(m0002_teams::Migration),
+            Box::new(m0003_api_keys::Migration),
+            Box::new(m0004_usage_tiers::Migration),
+        ]
     }
 }

@@ -1,6 +1,6 @@
 //! API keys: stored as a keyed hash with a display hint, never the secret.
 
-use portal_types::Environment;
+use portal_types::{Environment, RateLimit};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -11,6 +11,18 @@ use crate::entity::api_key::{self, Entity as ApiKeys};
 use crate::{Error, Result, Timestamp};
 
 pub use api_key::Model as ApiKeyRow;
+
+/// A stored rate limit (both columns set, or neither).
+pub fn rate_limit_of(row: &ApiKeyRow) -> Option<RateLimit> {
+    let per_second = u32::try_from(row.rate_limit_per_second?).ok()?;
+    let burst = u32::try_from(row.rate_limit_burst?).ok()?;
+    Some(RateLimit { requests_per_second: per_second, burst })
+}
+
+fn rate_columns(rate: Option<RateLimit>) -> (Option<i32>, Option<i32>) {
+    let column = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    (rate.map(|r| column(r.requests_per_second)), rate.map(|r| column(r.burst)))
+}
 
 pub fn environment_of(row: &ApiKeyRow) -> Result<Environment> {
     Environment::parse(&row.environment)
@@ -27,9 +39,11 @@ pub struct NewKey<'a> {
     pub created_by: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
     pub usage_limit: Option<i64>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<ApiKeyRow> {
+    let (rate_limit_per_second, rate_limit_burst) = rate_columns(new.rate_limit);
     api_key::ActiveModel {
         id: Set(Uuid::new_v4()),
         team_id: Set(new.team_id),
@@ -47,6 +61,8 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
         usage_limit: Set(new.usage_limit),
         last_used_at: Set(None),
         request_count: Set(0),
+        rate_limit_per_second: Set(rate_limit_per_second),
+        rate_limit_burst: Set(rate_limit_burst),
     }
     .insert(db)
     .await
@@ -79,6 +95,37 @@ pub async fn list(
 
 pub async fn all_of_team(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<ApiKeyRow>> {
     Ok(ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id)).all(db).await?)
+}
+
+/// What `update` changes; `None` keeps a value, `Some(None)` removes it.
+#[derive(Debug, Default)]
+pub struct KeyChanges<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<Option<&'a str>>,
+    pub usage_limit: Option<Option<i64>>,
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+/// Changes a key's name, description or limits.
+pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: &KeyChanges<'_>) -> Result<()> {
+    let mut update = ApiKeys::update_many().filter(api_key::Column::Id.eq(id));
+    if let Some(name) = changes.name {
+        update = update.col_expr(api_key::Column::Name, Expr::value(name));
+    }
+    if let Some(description) = changes.description {
+        update = update.col_expr(api_key::Column::Description, Expr::value(description.map(str::to_owned)));
+    }
+    if let Some(limit) = changes.usage_limit {
+        update = update.col_expr(api_key::Column::UsageLimit, Expr::value(limit));
+    }
+    if let Some(rate) = changes.rate_limit {
+        let (per_second, burst) = rate_columns(rate);
+        update = update
+            .col_expr(api_key::Column::RateLimitPerSecond, Expr::value(per_second))
+            .col_expr(api_key::Column::RateLimitBurst, Expr::value(burst));
+    }
+    update.exec(db).await?;
+    Ok(())
 }
 
 /// Revokes a key that is not revoked yet; `false` if it already was.

@@ -1,13 +1,36 @@
-//! Per-minute usage counts of API keys, written with additive upserts.
+//! Usage counts of API keys in three tiers (minute, hour, day), each row with a latency
+//! histogram, and per-key monthly counters. Everything is written with additive upserts
+//! (`count = count + excluded.count`), so flushes of several instances sum up.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use std::collections::{HashMap, HashSet};
+
+use portal_domain::usage::{Counts, Histogram, LATENCY_BUCKETS, Span, Tier};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait};
 use uuid::Uuid;
 
-use crate::entity::usage_minute::{self, Entity as UsageMinutes};
 use crate::{Result, Timestamp};
 
-/// Requests of one key in one minute with one status.
+/// The table of a tier.
+pub fn table(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Minute => "usage_minutes",
+        Tier::Hour => "usage_hours",
+        Tier::Day => "usage_days",
+    }
+}
+
+const MONTHS: &str = "usage_months";
+
+fn histogram_columns() -> impl Iterator<Item = String> {
+    (0..LATENCY_BUCKETS).map(|i| format!("h{i:02}"))
+}
+
+fn col(name: impl Into<String>) -> Alias {
+    Alias::new(name.into())
+}
+
+/// Requests of one key in one minute with one status, as a meter buffered them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Increment {
     pub key_id: Uuid,
@@ -16,32 +39,141 @@ pub struct Increment {
     pub status: u16,
     pub count: i64,
     pub latency_us_sum: i64,
+    pub latency: Histogram,
 }
 
-/// Adds the counts: `count = count + n`, so flushes of several instances sum up.
-pub async fn add(db: &impl ConnectionTrait, increments: &[Increment]) -> Result<()> {
-    for inc in increments {
-        let row = usage_minute::ActiveModel {
-            key_id: Set(inc.key_id),
-            team_id: Set(inc.team_id),
-            minute: Set(inc.minute),
-            status: Set(i32::from(inc.status)),
-            count: Set(inc.count),
-            latency_us_sum: Set(inc.latency_us_sum),
-        };
-        let on_conflict = OnConflict::columns([
-            usage_minute::Column::KeyId,
-            usage_minute::Column::Minute,
-            usage_minute::Column::Status,
-        ])
-        .value(usage_minute::Column::Count, Expr::col((UsageMinutes, usage_minute::Column::Count)).add(inc.count))
-        .value(
-            usage_minute::Column::LatencyUsSum,
-            Expr::col((UsageMinutes, usage_minute::Column::LatencyUsSum)).add(inc.latency_us_sum),
-        )
-        .to_owned();
-        UsageMinutes::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
+/// Requests of a key in a month that counted against its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthIncrement {
+    pub key_id: Uuid,
+    pub team_id: Uuid,
+    pub month: Timestamp,
+    pub requests: i64,
+}
+
+/// A key's requests since the last flush and its latest use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub key_id: Uuid,
+    pub requests: i64,
+    pub at: Timestamp,
+}
+
+/// What one flush writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub counts: Vec<Increment>,
+    pub months: Vec<MonthIncrement>,
+    pub last_used: Vec<LastUse>,
+}
+
+/// Rows per multi-row insert: 46 values a row stays far below both databases' parameter limits.
+const ROWS_PER_INSERT: usize = 200;
+
+/// The keys of `ids` that exist. On PostgreSQL they stay locked against deletion until the
+/// transaction ends, so the insert that follows cannot fail on a key deleted meanwhile.
+async fn existing_keys(txn: &DatabaseTransaction, ids: &HashSet<Uuid>) -> Result<HashSet<Uuid>> {
+    let mut found = HashSet::with_capacity(ids.len());
+    let ids: Vec<Uuid> = ids.iter().copied().collect();
+    for chunk in ids.chunks(500) {
+        let mut q = Query::select();
+        q.column(col("id")).from(col("api_keys")).and_where(Expr::col(col("id")).is_in(chunk.iter().copied()));
+        if txn.get_database_backend() == DbBackend::Postgres {
+            q.lock_shared();
+        }
+        for row in txn.query_all(&q).await? {
+            found.insert(row.try_get_by_index::<Uuid>(0)?);
+        }
     }
+    Ok(found)
+}
+
+/// Writes a batch in `txn`: every tier, the monthly counters and the keys' totals and last use.
+/// Counts of keys that no longer exist are dropped; returns how many requests that was.
+pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
+    let ids: HashSet<Uuid> = batch
+        .counts
+        .iter()
+        .map(|i| i.key_id)
+        .chain(batch.months.iter().map(|m| m.key_id))
+        .chain(batch.last_used.iter().map(|l| l.key_id))
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let live = existing_keys(txn, &ids).await?;
+    let dropped: i64 = batch.counts.iter().filter(|i| !live.contains(&i.key_id)).map(|i| i.count).sum();
+    for tier in Tier::ALL {
+        let mut rows: HashMap<(Uuid, i64, u16), Increment> = HashMap::new();
+        for inc in batch.counts.iter().filter(|i| live.contains(&i.key_id)) {
+            let bucket = tier.floor(inc.minute.timestamp());
+            match rows.get_mut(&(inc.key_id, bucket, inc.status)) {
+                Some(row) => {
+                    row.count += inc.count;
+                    row.latency_us_sum += inc.latency_us_sum;
+                    row.latency.merge(&inc.latency);
+                }
+                None => {
+                    rows.insert((inc.key_id, bucket, inc.status), inc.clone());
+                }
+            }
+        }
+        let rows: Vec<_> = rows.into_iter().collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            upsert_counts(txn, table(tier), chunk).await?;
+        }
+    }
+    let months: Vec<&MonthIncrement> = batch.months.iter().filter(|m| live.contains(&m.key_id)).collect();
+    for chunk in months.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table(col(MONTHS)).columns(["key_id", "team_id", "month", "requests", "leased"].map(col));
+        for m in chunk {
+            insert.values_panic([
+                m.key_id.into(),
+                m.team_id.into(),
+                m.month.timestamp().into(),
+                m.requests.into(),
+                0i64.into(),
+            ]);
+        }
+        insert.on_conflict(additive(MONTHS, ["key_id", "month"], ["requests"].into_iter().map(str::to_owned)));
+        txn.execute(&insert).await?;
+    }
+    for last in batch.last_used.iter().filter(|l| live.contains(&l.key_id)) {
+        crate::api_keys::add_requests(txn, last.key_id, last.requests, last.at).await?;
+    }
+    Ok(u64::try_from(dropped).unwrap_or(0))
+}
+
+/// `ON CONFLICT (keys) DO UPDATE SET c = table.c + excluded.c` for every additive column.
+fn additive<const N: usize>(table: &str, keys: [&str; N], columns: impl Iterator<Item = String>) -> OnConflict {
+    let mut on_conflict = OnConflict::columns(keys.map(col));
+    for c in columns {
+        on_conflict
+            .value(col(c.clone()), Expr::col((col(table), col(c.clone()))).add(Expr::col((col("excluded"), col(c)))));
+    }
+    on_conflict
+}
+
+async fn upsert_counts(txn: &DatabaseTransaction, table: &str, rows: &[((Uuid, i64, u16), Increment)]) -> Result<()> {
+    let mut insert = Query::insert();
+    let columns = ["key_id", "team_id", "bucket", "status", "count", "latency_us_sum"].map(str::to_owned);
+    insert.into_table(col(table)).columns(columns.iter().cloned().chain(histogram_columns()).map(col));
+    for ((key_id, bucket, status), inc) in rows {
+        let mut values: Vec<sea_orm::sea_query::Expr> = vec![
+            (*key_id).into(),
+            inc.team_id.into(),
+            (*bucket).into(),
+            i32::from(*status).into(),
+            inc.count.into(),
+            inc.latency_us_sum.into(),
+        ];
+        values.extend(inc.latency.0.iter().map(|&n| i64::try_from(n).unwrap_or(i64::MAX).into()));
+        insert.values_panic(values);
+    }
+    let additive_columns = ["count", "latency_us_sum"].map(str::to_owned).into_iter().chain(histogram_columns());
+    insert.on_conflict(additive(table, ["key_id", "bucket", "status"], additive_columns));
+    txn.execute(&insert).await?;
     Ok(())
 }
 
@@ -52,78 +184,183 @@ pub enum Scope {
     Team(Uuid),
 }
 
-/// One row of usage: (minute, status, count, latency µs sum).
-pub type UsageRow = (Timestamp, u16, u64, u64);
-
-/// Counts in `[from, to)` per minute and status (summed over keys for a team).
-pub async fn rows(db: &impl ConnectionTrait, scope: Scope, from: Timestamp, to: Timestamp) -> Result<Vec<UsageRow>> {
-    let mut q = UsageMinutes::find()
-        .select_only()
-        .column(usage_minute::Column::Minute)
-        .column(usage_minute::Column::Status)
-        .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(usage_minute::Column::Count)), "BIGINT")), "n")
-        .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(usage_minute::Column::LatencyUsSum)), "BIGINT")), "lat")
-        .filter(usage_minute::Column::Minute.gte(from))
-        .filter(usage_minute::Column::Minute.lt(to))
-        .group_by(usage_minute::Column::Minute)
-        .group_by(usage_minute::Column::Status);
-    q = match scope {
-        Scope::Key(id) => q.filter(usage_minute::Column::KeyId.eq(id)),
-        Scope::Team(id) => q.filter(usage_minute::Column::TeamId.eq(id)),
-    };
-    let raw: Vec<(Timestamp, i32, i64, i64)> = q.into_tuple().all(db).await?;
-    Ok(raw
-        .into_iter()
-        .map(|(m, s, n, l)| {
-            (m, u16::try_from(s).unwrap_or(0), u64::try_from(n).unwrap_or(0), u64::try_from(l).unwrap_or(0))
-        })
-        .collect())
+impl Scope {
+    fn filter(self, q: &mut SelectStatement) {
+        match self {
+            Scope::Key(id) => q.and_where(Expr::col(col("key_id")).eq(id)),
+            Scope::Team(id) => q.and_where(Expr::col(col("team_id")).eq(id)),
+        };
+    }
 }
 
-/// Per key in `[from, to)`: (key id, requests, error requests) of a team.
-pub async fn per_key(
+fn sum(column: impl Into<String>) -> Expr {
+    Expr::from(Func::cast_as(Func::sum(Expr::col(col(column))), "BIGINT"))
+}
+
+fn get_u64(row: &QueryResult, idx: usize) -> Result<u64> {
+    Ok(u64::try_from(row.try_get_by_index::<Option<i64>>(idx)?.unwrap_or(0)).unwrap_or(0))
+}
+
+fn timestamp(seconds: i64) -> Timestamp {
+    chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// Counts per stored bucket and status in each span (summed over keys for a team), and per key
+/// as well when `by_key`.
+pub async fn counts(
     db: &impl ConnectionTrait,
-    team_id: Uuid,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<Vec<(Uuid, u64, u64)>> {
-    let raw: Vec<(Uuid, i32, i64)> = UsageMinutes::find()
-        .select_only()
-        .column(usage_minute::Column::KeyId)
-        .column(usage_minute::Column::Status)
-        .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(usage_minute::Column::Count)), "BIGINT")), "n")
-        .filter(usage_minute::Column::TeamId.eq(team_id))
-        .filter(usage_minute::Column::Minute.gte(from))
-        .filter(usage_minute::Column::Minute.lt(to))
-        .group_by(usage_minute::Column::KeyId)
-        .group_by(usage_minute::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut out: Vec<(Uuid, u64, u64)> = Vec::new();
-    for (key, status, n) in raw {
-        let n = u64::try_from(n).unwrap_or(0);
-        let errors = if status >= 400 { n } else { 0 };
-        match out.iter_mut().find(|(k, _, _)| *k == key) {
-            Some(entry) => {
-                entry.1 += n;
-                entry.2 += errors;
+    scope: Scope,
+    spans: &[Span],
+    by_key: bool,
+) -> Result<Vec<(Option<Uuid>, Counts)>> {
+    let mut out = Vec::new();
+    for span in spans {
+        let mut q = Query::select();
+        q.from(col(table(span.tier)));
+        if by_key {
+            q.column(col("key_id")).group_by_col(col("key_id"));
+        }
+        q.column(col("bucket")).column(col("status")).expr(sum("count")).expr(sum("latency_us_sum"));
+        for h in histogram_columns() {
+            q.expr(sum(h));
+        }
+        scope.filter(&mut q);
+        q.and_where(Expr::col(col("bucket")).gte(span.from))
+            .and_where(Expr::col(col("bucket")).lt(span.to))
+            .group_by_col(col("bucket"))
+            .group_by_col(col("status"));
+        let first = usize::from(by_key);
+        for row in db.query_all(&q).await? {
+            let key = if by_key { Some(row.try_get_by_index::<Uuid>(0)?) } else { None };
+            let mut latency = Histogram::default();
+            for (i, slot) in latency.0.iter_mut().enumerate() {
+                *slot = get_u64(&row, first + 4 + i)?;
             }
-            None => out.push((key, n, errors)),
+            out.push((
+                key,
+                Counts {
+                    at: timestamp(row.try_get_by_index::<i64>(first)?),
+                    status: u16::try_from(row.try_get_by_index::<i32>(first + 1)?).unwrap_or(0),
+                    requests: get_u64(&row, first + 2)?,
+                    latency_us_sum: get_u64(&row, first + 3)?,
+                    latency,
+                },
+            ));
         }
     }
     Ok(out)
 }
 
-/// Requests of a key since `from` (the month's usage against its limit).
-pub async fn count_since(db: &impl ConnectionTrait, key_id: Uuid, from: Timestamp) -> Result<u64> {
-    let n: Option<Option<i64>> = UsageMinutes::find()
-        .select_only()
-        .column_as(Expr::from(Func::cast_as(Func::sum(Expr::col(usage_minute::Column::Count)), "BIGINT")), "n")
-        .filter(usage_minute::Column::KeyId.eq(key_id))
-        .filter(usage_minute::Column::Minute.gte(from))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(n.flatten().and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+/// Per key of a team in the spans: (key id, requests, error requests).
+pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, spans: &[Span]) -> Result<Vec<(Uuid, u64, u64)>> {
+    let mut out: HashMap<Uuid, (u64, u64)> = HashMap::new();
+    for span in spans {
+        let mut q = Query::select();
+        q.from(col(table(span.tier)))
+            .column(col("key_id"))
+            .column(col("status"))
+            .expr(sum("count"))
+            .and_where(Expr::col(col("team_id")).eq(team_id))
+            .and_where(Expr::col(col("bucket")).gte(span.from))
+            .and_where(Expr::col(col("bucket")).lt(span.to))
+            .group_by_col(col("key_id"))
+            .group_by_col(col("status"));
+        for row in db.query_all(&q).await? {
+            let key = row.try_get_by_index::<Uuid>(0)?;
+            let status = u16::try_from(row.try_get_by_index::<i32>(1)?).unwrap_or(0);
+            let n = get_u64(&row, 2)?;
+            let entry = out.entry(key).or_default();
+            entry.0 += n;
+            if portal_domain::usage::is_error(status) {
+                entry.1 += n;
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(k, (n, e))| (k, n, e)).collect())
+}
+
+/// Requests that counted against monthly limits in the month starting at `month`.
+pub async fn month_requests(db: &impl ConnectionTrait, scope: Scope, month: Timestamp) -> Result<u64> {
+    let mut q = Query::select();
+    q.from(col(MONTHS)).expr(sum("requests")).and_where(Expr::col(col("month")).eq(month.timestamp()));
+    scope.filter(&mut q);
+    match db.query_one(&q).await? {
+        Some(row) => get_u64(&row, 0),
+        None => Ok(0),
+    }
+}
+
+/// Hands out up to `want` more of a key's quota for the month, never more than `limit` in all
+/// (across every instance). Returns (granted now, handed out in all this month).
+pub async fn lease(
+    db: &sea_orm::DatabaseConnection,
+    key_id: Uuid,
+    team_id: Uuid,
+    month: Timestamp,
+    want: u64,
+    limit: u64,
+) -> Result<(u64, u64)> {
+    let txn = db.begin().await?;
+    let month = month.timestamp();
+    let mut insert = Query::insert();
+    insert
+        .into_table(col(MONTHS))
+        .columns(["key_id", "team_id", "month", "requests", "leased"].map(col))
+        .values_panic([key_id.into(), team_id.into(), month.into(), 0i64.into(), 0i64.into()])
+        .on_conflict(OnConflict::columns(["key_id", "month"].map(col)).do_nothing().to_owned());
+    // "Nothing inserted" is an error to sea-orm's insert helpers, not to a plain execute.
+    txn.execute(&insert).await?;
+    let mut select = Query::select();
+    select
+        .from(col(MONTHS))
+        .column(col("leased"))
+        .and_where(Expr::col(col("key_id")).eq(key_id))
+        .and_where(Expr::col(col("month")).eq(month));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        select.lock_exclusive();
+    }
+    let leased = match txn.query_one(&select).await? {
+        Some(row) => get_u64(&row, 0)?,
+        None => limit,
+    };
+    let granted = Ord::min(want, limit.saturating_sub(leased));
+    if granted > 0 {
+        let mut update = Query::update();
+        update
+            .table(col(MONTHS))
+            .value(col("leased"), Expr::col(col("leased")).add(i64::try_from(granted).unwrap_or(0)))
+            .and_where(Expr::col(col("key_id")).eq(key_id))
+            .and_where(Expr::col(col("month")).eq(month));
+        txn.execute(&update).await?;
+    }
+    txn.commit().await?;
+    Ok((granted, leased + granted))
+}
+
+/// Gives back quota an instance leased but did not use.
+pub async fn release(db: &impl ConnectionTrait, key_id: Uuid, month: Timestamp, unused: u64) -> Result<()> {
+    let mut update = Query::update();
+    update
+        .table(col(MONTHS))
+        .value(col("leased"), Expr::col(col("leased")).sub(i64::try_from(unused).unwrap_or(0)))
+        .and_where(Expr::col(col("key_id")).eq(key_id))
+        .and_where(Expr::col(col("month")).eq(month.timestamp()));
+    db.execute(&update).await?;
+    Ok(())
+}
+
+/// Deletes at most `batch` rows of `tier` older than `before`; returns how many went.
+pub async fn prune(db: &impl ConnectionTrait, tier: Option<Tier>, before: Timestamp, batch: u64) -> Result<u64> {
+    let (table, time, keys): (&str, &str, &[&str]) = match tier {
+        Some(tier) => (table(tier), "bucket", &["key_id", "bucket", "status"]),
+        None => (MONTHS, "month", &["key_id", "month"]),
+    };
+    let mut old = Query::select();
+    old.from(col(table))
+        .columns(keys.iter().map(|k| col(*k)))
+        .and_where(Expr::col(col(time)).lt(before.timestamp()))
+        .limit(batch);
+    let mut delete = Query::delete();
+    delete.from_table(col(table)).and_where(Expr::tuple(keys.iter().map(|k| Expr::col(col(*k)))).in_subquery(old));
+    Ok(db.execute(&delete).await?.rows_affected())
 }

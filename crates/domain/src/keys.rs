@@ -1,8 +1,8 @@
 //! API keys: format (`pp_dev_`/`pp_prod_` + 43 base62 characters + a 6-character base62
-//! CRC32 checksum), keyed hashing, display hint, roll grace, and usage aggregation maths.
+//! CRC32 checksum), keyed hashing, display hint, roll grace, and the bounds of their limits.
 
-use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
-use portal_types::{Environment, Granularity, UsagePoint};
+use chrono::{DateTime, Duration, Utc};
+use portal_types::{Environment, RateLimit};
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Base62 digits of 32 random bytes (62^43 > 2^256).
@@ -133,66 +133,29 @@ pub fn grace_until(
     Ok(expires_at.map_or(until, |e| until.min(e)))
 }
 
-/// The longest range of a usage query.
-pub const MAX_USAGE_DAYS: i64 = 90;
+/// The most requests per second, or in a burst, a rate limit may allow.
+pub const MAX_RATE: u32 = 100_000;
 
-fn step(g: Granularity) -> TimeDelta {
-    match g {
-        Granularity::Hour => TimeDelta::hours(1),
-        Granularity::Day => TimeDelta::days(1),
-    }
-}
-
-/// The start of the bucket holding `t`.
-pub fn bucket_start(t: DateTime<Utc>, g: Granularity) -> DateTime<Utc> {
-    t.duration_trunc(step(g)).unwrap_or(t)
-}
-
-/// The start of the minute holding `t` (the unit of stored counts).
-pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
-}
-
-/// The start of the calendar month (UTC) holding `t`, and of the next one.
-pub fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    use chrono::Datelike;
-    let start = |y: i32, m: u32| {
-        chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc()).unwrap_or(t)
-    };
-    let (y, m) = (t.year(), t.month());
-    let next = if m == 12 { start(y + 1, 1) } else { start(y, m + 1) };
-    (start(y, m), next)
-}
-
-/// Sums per-minute counts `(minute, status, count)` into every bucket of `[from, to)`.
-pub fn series(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    g: Granularity,
-    rows: impl IntoIterator<Item = (DateTime<Utc>, u16, u64)>,
-) -> Vec<UsagePoint> {
-    let first = bucket_start(from, g);
-    let mut points = Vec::new();
-    let mut t = first;
-    while t < to {
-        points.push(UsagePoint { start: t, success: 0, error: 0 });
-        t += step(g);
-    }
-    let width = step(g).num_seconds();
-    for (minute, status, count) in rows {
-        if minute < first || minute >= to {
-            continue;
-        }
-        let idx = ((minute - first).num_seconds() / width) as usize;
-        if let Some(p) = points.get_mut(idx) {
-            if status >= 400 {
-                p.error += count;
-            } else {
-                p.success += count;
-            }
+/// A rate limit as asked for: both numbers between 1 and [`MAX_RATE`].
+pub fn parse_rate_limit(field: &'static str, rate: RateLimit) -> Result<RateLimit, crate::FieldError> {
+    for value in [rate.requests_per_second, rate.burst] {
+        if !(1..=MAX_RATE).contains(&value) {
+            return Err(crate::FieldError::new(
+                field,
+                format!("requests_per_second and burst must be 1 to {MAX_RATE}"),
+            ));
         }
     }
-    points
+    Ok(rate)
+}
+
+/// A monthly usage limit as asked for: at least 1, and storable.
+pub fn parse_usage_limit(limit: u64) -> Result<u64, crate::FieldError> {
+    match limit {
+        0 => Err(crate::FieldError::new("usage_limit", "must be at least 1 (leave it out for no limit)")),
+        n if i64::try_from(n).is_err() => Err(crate::FieldError::new("usage_limit", "is too large")),
+        n => Ok(n),
+    }
 }
 
 #[cfg(test)]
@@ -254,28 +217,16 @@ mod tests {
     }
 
     #[test]
-    fn series_fills_every_bucket_and_splits_errors() {
-        let from = DateTime::parse_from_rfc3339("2026-11-01T10:30:00Z").unwrap().to_utc();
-        let to = from + Duration::hours(3);
-        let rows = vec![
-            (from + Duration::minutes(1), 200, 5),
-            (from + Duration::minutes(2), 404, 2),
-            (from + Duration::minutes(95), 500, 1),
-            (to + Duration::minutes(1), 200, 100),
-        ];
-        let s = series(from, to, Granularity::Hour, rows);
-        assert_eq!(s.len(), 4, "10:00, 11:00, 12:00, 13:00");
-        assert_eq!((s[0].success, s[0].error), (5, 2));
-        assert_eq!((s[1].success, s[1].error), (0, 0));
-        assert_eq!((s[2].success, s[2].error), (0, 1));
-        assert_eq!(series(from, from + Duration::days(2), Granularity::Day, vec![]).len(), 3);
-    }
-
-    #[test]
-    fn months_start_on_the_first() {
-        let t = DateTime::parse_from_rfc3339("2026-12-15T08:00:00Z").unwrap().to_utc();
-        let (start, next) = month_bounds(t);
-        assert_eq!(start.to_rfc3339(), "2026-12-01T00:00:00+00:00");
-        assert_eq!(next.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+    fn rate_limits_and_usage_limits_are_bounded() {
+        let ok = RateLimit { requests_per_second: 10, burst: 20 };
+        assert_eq!(parse_rate_limit("rate_limit", ok), Ok(ok));
+        for bad in
+            [RateLimit { requests_per_second: 0, burst: 1 }, RateLimit { requests_per_second: 1, burst: MAX_RATE + 1 }]
+        {
+            assert_eq!(parse_rate_limit("rate_limit", bad).unwrap_err().field, "rate_limit");
+        }
+        assert_eq!(parse_usage_limit(5), Ok(5));
+        assert!(parse_usage_limit(0).is_err());
+        assert!(parse_usage_limit(u64::MAX).is_err());
     }
 }

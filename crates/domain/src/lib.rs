@@ -4,6 +4,7 @@ pub mod identity;
 pub mod keys;
 pub mod teams;
 pub mod token;
+pub mod usage;
 
 /// A request value that was rejected, naming the JSON field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -167,6 +167,7 @@ async fn main() {
             created_by: None,
             expires_at: None,
             usage_limit: None,
+            rate_limit: None,
         };
         portal_db::api_keys::create(&txn, new, Utc::now()).await.unwrap();
     }

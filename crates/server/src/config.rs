@@ -64,6 +64,15 @@ pub struct ConfigArgs {
     /// most this much of the meter; a shorter interval costs more writes.
     #[arg(long, env = "PORTAL_USAGE_FLUSH_MS", default_value_t = 500)]
     pub usage_flush_ms: u64,
+    /// Days per-minute usage counts are kept (they answer the last, partial hour of a range).
+    #[arg(long, env = "PORTAL_USAGE_MINUTES_KEEP_DAYS", default_value_t = 7)]
+    pub usage_minutes_keep_days: u32,
+    /// Days hourly usage counts are kept.
+    #[arg(long, env = "PORTAL_USAGE_HOURS_KEEP_DAYS", default_value_t = 90)]
+    pub usage_hours_keep_days: u32,
+    /// Days daily usage counts (and monthly counters) are kept.
+    #[arg(long, env = "PORTAL_USAGE_DAYS_KEEP_DAYS", default_value_t = 730)]
+    pub usage_days_keep_days: u32,
 }
 
 /// A secret that never prints.
@@ -116,6 +125,27 @@ pub struct Config {
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
     pub usage_flush: std::time::Duration,
+    /// How long each usage tier is kept.
+    pub usage_retention: UsageRetention,
+}
+
+/// Days each usage tier is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageRetention {
+    pub minutes: u32,
+    pub hours: u32,
+    pub days: u32,
+}
+
+impl UsageRetention {
+    pub fn days_of(&self, tier: portal_domain::usage::Tier) -> u32 {
+        use portal_domain::usage::Tier;
+        match tier {
+            Tier::Minute => self.minutes,
+            Tier::Hour => self.hours,
+            Tier::Day => self.days,
+        }
+    }
 }
 
 /// A setting that cannot be used; the message names it.
@@ -200,6 +230,20 @@ impl Config {
         if !(50..=60_000).contains(&args.usage_flush_ms) {
             return Err(bad("PORTAL_USAGE_FLUSH_MS", "must be between 50 and 60000 milliseconds"));
         }
+        let usage_retention = UsageRetention {
+            minutes: args.usage_minutes_keep_days,
+            hours: args.usage_hours_keep_days,
+            days: args.usage_days_keep_days,
+        };
+        if usage_retention.minutes == 0 {
+            return Err(bad("PORTAL_USAGE_MINUTES_KEEP_DAYS", "must be at least 1"));
+        }
+        if usage_retention.hours < usage_retention.minutes {
+            return Err(bad("PORTAL_USAGE_HOURS_KEEP_DAYS", "must be at least PORTAL_USAGE_MINUTES_KEEP_DAYS"));
+        }
+        if usage_retention.days < usage_retention.hours {
+            return Err(bad("PORTAL_USAGE_DAYS_KEEP_DAYS", "must be at least PORTAL_USAGE_HOURS_KEEP_DAYS"));
+        }
 
         let secrets_dir = data_dir.join("secrets");
         let jwt_secret =
@@ -235,6 +279,7 @@ impl Config {
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
             usage_flush: std::time::Duration::from_millis(args.usage_flush_ms),
+            usage_retention,
         })
     }
 
@@ -355,6 +400,9 @@ mod tests {
             (&["--refresh-reuse-grace-seconds", "61"][..], "PORTAL_REFRESH_REUSE_GRACE"),
             (&["--invite-rate-limit", "0"][..], "PORTAL_INVITE_RATE_LIMIT"),
             (&["--usage-flush-ms", "10"][..], "PORTAL_USAGE_FLUSH_MS"),
+            (&["--usage-minutes-keep-days", "0"][..], "PORTAL_USAGE_MINUTES_KEEP_DAYS"),
+            (&["--usage-hours-keep-days", "3", "--usage-minutes-keep-days", "7"][..], "PORTAL_USAGE_HOURS_KEEP_DAYS"),
+            (&["--usage-days-keep-days", "30"][..], "PORTAL_USAGE_DAYS_KEEP_DAYS"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err();
             assert_eq!(err.setting, setting, "{flags:?}: {err}");

@@ -15,8 +15,27 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds to send in `Retry-After`.
     pub retry_after: Option<u64>,
-    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
-    pub rate_limit: Option<(u64, u64, u64)>,
+    /// `RateLimit-Policy` and `RateLimit` fields of a limited key.
+    pub rate_limit: Option<Box<RateLimitHeaders>>,
+}
+
+/// The IETF draft fields (draft-ietf-httpapi-ratelimit-headers-09): the policies that apply,
+/// e.g. `"monthly";q=1000;w=2592000`, and what is left of each, e.g. `"monthly";r=42;t=86400`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub policy: String,
+    pub current: String,
+}
+
+impl RateLimitHeaders {
+    pub fn apply(&self, headers: &mut actix_web::http::header::HeaderMap) {
+        use actix_web::http::header::HeaderName;
+        for (name, value) in [("ratelimit-policy", &self.policy), ("ratelimit", &self.current)] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
 }
 
 impl ApiError {
@@ -107,25 +126,14 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if let Some(limits) = self.rate_limit {
-            rate_limit_headers(res.headers_mut(), limits);
+        if let Some(limits) = &self.rate_limit {
+            limits.apply(res.headers_mut());
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }
-}
-
-/// IETF draft `RateLimit-*` headers: limit, remaining, seconds until reset.
-pub fn rate_limit_headers(
-    headers: &mut actix_web::http::header::HeaderMap,
-    (limit, remaining, reset): (u64, u64, u64),
-) {
-    use actix_web::http::header::HeaderName;
-    headers.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limit));
-    headers.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(remaining));
-    headers.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(reset));
 }
 
 impl From<FieldError> for ApiError {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use actix_web::HttpMessage as _;
 
 use crate::error::ApiError;
-use crate::keys::{KeyAuth, MeterTag};
+use crate::keys::KeyAuth;
 use crate::state::AppState;
 
 /// Largest JSON body accepted.
@@ -172,23 +172,9 @@ impl FromRequest for Principal {
         if !portal_domain::keys::looks_like_key(&token) {
             return Box::pin(std::future::ready(authenticate(req).map(Principal::User)));
         }
-        let req = req.clone();
-        Box::pin(async move {
-            let keys = state_of(&req)?.keys.clone();
-            match keys.verify(&token).await {
-                Ok(key) => {
-                    req.extensions_mut().insert(MeterTag { key_id: key.key_id, team_id: key.team_id });
-                    req.extensions_mut().insert(key.clone());
-                    Ok(Principal::Key(key))
-                }
-                Err((refused, tag)) => {
-                    if let Some(tag) = tag {
-                        req.extensions_mut().insert(tag);
-                    }
-                    Err(refused)
-                }
-            }
-        })
+        // The request gate verified the key before any handler ran (and refused a bad one).
+        let key = req.extensions().get::<KeyAuth>().cloned();
+        Box::pin(std::future::ready(key.map(Principal::Key).ok_or_else(crate::keys::invalid_key)))
     }
 }
 

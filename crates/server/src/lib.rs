@@ -9,6 +9,7 @@ pub mod mail;
 pub mod openapi;
 pub mod paging;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
 pub mod security;
 pub mod startup;

@@ -4,9 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::dev::{Server, ServerHandle, Service as _};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::middleware::{Compress, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
 use tracing::Instrument as _;
 use utoipa_actix_web::AppExt as _;
@@ -14,7 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::keys::{KeyAuth, KeyService, MeterTag};
+use crate::keys::{KeyService, MeterTag};
 use crate::mail::{MailWorker, Transport};
 use crate::routes;
 use crate::state::AppState;
@@ -42,20 +43,79 @@ pub fn routes(cfg: &mut ServiceConfig) {
     );
 }
 
-/// Counts a key-authenticated answer, and tells a limited key what remains.
-fn meter<B>(keys: &KeyService, res: &mut actix_web::dev::ServiceResponse<B>, started: Instant) {
-    let tag = res.request().extensions().get::<MeterTag>().copied();
-    let Some(tag) = tag else { return };
-    keys.record(tag, res.status().as_u16(), started.elapsed());
-    let limits = res.request().extensions().get::<KeyAuth>().and_then(|k| {
-        let (limit, remaining) = (k.usage_limit?, k.remaining?);
-        let now = chrono::Utc::now();
-        let reset = (portal_domain::keys::month_bounds(now).1 - now).num_seconds().max(0) as u64;
-        Some((limit, remaining.saturating_sub(1), reset))
-    });
-    if let Some(limits) = limits {
-        crate::error::rate_limit_headers(res.headers_mut(), limits);
+/// What the request gate needs on every request.
+struct Gate {
+    keys: Arc<KeyService>,
+    csp: HeaderValue,
+}
+
+/// Every request passes here: a request id and a tracing span; a presented API key is verified
+/// before any handler runs (a refused key never reaches one, so a spent limit is never exceeded);
+/// every request made with a known key is metered; security headers go on every answer.
+async fn gate<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), %request_id);
+    let Some(gate) = req.app_data::<web::Data<Gate>>().cloned() else {
+        return Err(actix_web::error::ErrorInternalServerError("gate state missing"));
+    };
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| portal_domain::keys::looks_like_key(t))
+        .map(str::to_owned);
+    async move {
+        // (the key, whether it was admitted) and what its limits leave.
+        let mut metered: Option<(MeterTag, bool)> = None;
+        let mut limits = None;
+        let mut res = match presented {
+            Some(secret) => match gate.keys.verify(&secret).await {
+                Ok(key) => {
+                    metered = Some((key.tag(), true));
+                    limits = (!key.limits.is_empty()).then(|| key.limits.headers());
+                    req.extensions_mut().insert(key);
+                    next.call(req).await?.map_into_left_body()
+                }
+                Err(refused) => {
+                    metered = refused.tag.map(|tag| (tag, false));
+                    req.error_response(refused.error).map_into_right_body()
+                }
+            },
+            None => next.call(req).await?.map_into_left_body(),
+        };
+        if let Some((tag, admitted)) = metered {
+            gate.keys.record(tag, res.status().as_u16(), started.elapsed(), admitted);
+        }
+        if let Some(limits) = limits {
+            limits.apply(res.headers_mut());
+        }
+        webapp::security_headers(&mut res, &gate.csp);
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert(REQUEST_ID, v);
+        }
+        let status = res.status().as_u16();
+        let micros = started.elapsed().as_micros() as u64;
+        if status >= 500 {
+            tracing::error!(status, micros, "request failed");
+        } else {
+            tracing::info!(status, micros, "request");
+        }
+        Ok(res)
     }
+    .instrument(span)
+    .await
 }
 
 /// A running portal: its port, and the handle to stop it.
@@ -92,23 +152,25 @@ impl Application {
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let keys = KeyService::new(db.clone(), config.key_hash_secret.expose());
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
-        let mut key_tasks = vec![tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone()))];
+        let mut key_tasks = vec![
+            tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone())),
+            tokio::spawn(crate::retention::run(db.clone(), config.usage_retention, stopped.clone())),
+        ];
         if portal_db::changes::is_postgres(&db) {
             key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
         }
         let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone(), keys.clone()));
         let openapi = crate::openapi::document();
 
-        let keys_for_meter = keys;
+        let gate_state = web::Data::new(Gate { keys, csp });
         let mut server = HttpServer::new(move || {
-            let keys = keys_for_meter.clone();
-            let csp = csp.clone();
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(web_app.clone())
+                .app_data(gate_state.clone())
                 .configure(routes)
                 .into_app()
                 .service(web::redirect("/docs", "/docs/"))
@@ -119,55 +181,7 @@ impl Application {
                 )
                 .default_service(web::to(webapp::fallback))
                 .wrap(ErrorHandlers::new().default_handler(webapp::problem_for_errors))
-                .wrap_fn(move |req, srv| {
-                    let request_id = req
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .filter(|v| {
-                            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        })
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), %request_id);
-                    let started = Instant::now();
-                    let presented_key = req
-                        .headers()
-                        .get(actix_web::http::header::AUTHORIZATION)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer "))
-                        .map(str::trim)
-                        .filter(|t| portal_domain::keys::looks_like_key(t))
-                        .map(str::to_owned);
-                    let fut = span.in_scope(|| srv.call(req));
-                    let csp = csp.clone();
-                    let keys = keys.clone();
-                    async move {
-                        let mut res = fut.await?;
-                        // Every request made with a key is metered, also one that no handler
-                        // authenticated (an unknown route, a user-only endpoint).
-                        if let Some(secret) = presented_key
-                            && res.request().extensions().get::<MeterTag>().is_none()
-                            && let Some(tag) = keys.tag_of(&secret).await
-                        {
-                            res.request().extensions_mut().insert(tag);
-                        }
-                        meter(&keys, &mut res, started);
-                        webapp::security_headers(&mut res, &csp);
-                        if let Ok(v) = HeaderValue::from_str(&request_id) {
-                            res.headers_mut().insert(REQUEST_ID, v);
-                        }
-                        let status = res.status().as_u16();
-                        let micros = started.elapsed().as_micros() as u64;
-                        if status >= 500 {
-                            tracing::error!(status, micros, "request failed");
-                        } else {
-                            tracing::info!(status, micros, "request");
-                        }
-                        Ok(res)
-                    }
-                    .instrument(span)
-                })
+                .wrap(from_fn(gate))
                 .wrap(Compress::default())
         })
         .listen(listener)

@@ -53,6 +53,19 @@ impl Expiration {
     }
 }
 
+/// A per-key rate limit: a steady rate with bursts (GCRA). Each instance enforces it on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second, 1 to 100000.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100000))]
+    pub requests_per_second: u32,
+    /// Requests allowed at once after a quiet spell, 1 to 100000 (at least 1).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100000))]
+    pub burst: u32,
+}
+
 /// `POST /api/v1/teams/{team_id}/api-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -68,6 +81,41 @@ pub struct CreateApiKeyRequest {
     /// Requests allowed per calendar month (UTC); none means unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limit: Option<u64>,
+    /// Requests per second with a burst; none means no rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Reads a present field as `Some(value)`, so that `null` (remove) differs from absent (keep).
+fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `PATCH /api/v1/teams/{team_id}/api-keys/{key_id}`: change a key's name, description or
+/// limits. An absent field keeps its value; `null` removes a description or limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKeyRequest {
+    /// 1 to 100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Up to 500 characters; `null` removes it.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    pub description: Option<Option<String>>,
+    /// Requests per calendar month (UTC); `null` removes the limit.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, nullable))]
+    pub usage_limit: Option<Option<u64>>,
+    /// `null` removes the rate limit.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<RateLimit>, nullable))]
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// Why a key no longer works, if it does not.
@@ -114,6 +162,9 @@ pub struct ApiKey {
     /// Requests allowed per calendar month (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limit: Option<u64>,
+    /// Requests per second with a burst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A new key with its secret: shown once, never again.
@@ -152,8 +203,18 @@ pub enum Granularity {
     Day,
 }
 
+/// Answer times: percentiles from a log-scale histogram (within about 20%), in milliseconds
+/// with microsecond resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LatencyPercentiles {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
 /// Requests in one time bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsagePoint {
     /// Start of the bucket.
@@ -162,6 +223,9 @@ pub struct UsagePoint {
     pub success: u64,
     /// Answers with status 400 and above.
     pub error: u64,
+    /// Answer times in this bucket; absent when there were no requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyPercentiles>,
 }
 
 /// Requests answered with one status code.
@@ -187,10 +251,14 @@ pub struct Usage {
     pub error_rate: f64,
     /// Mean answer time in milliseconds.
     pub average_latency_ms: f64,
+    /// Answer times over the range; absent when there were no requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyPercentiles>,
     /// Requests allowed per calendar month, if limited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limit: Option<u64>,
-    /// Requests this calendar month.
+    /// Requests this calendar month that counted against the limit: every answered request
+    /// except those refused by the key check itself (401, and 429 for a spent limit or rate).
     pub used_this_month: u64,
     /// What remains of the monthly limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,7 +301,8 @@ pub struct VerifyKeyRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyKeyResponse {
     pub valid: bool,
-    /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `usage_limit_exceeded`.
+    /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `usage_limit_exceeded`,
+    /// `rate_limited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,8 @@ pub struct Model {
     pub usage_limit: Option<i64>,
     pub last_used_at: Option<DateTimeUtc>,
     pub request_count: i64,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,5 +8,4 @@ pub mod mail_outbox;
 pub mod refresh_token;
 pub mod team;
 pub mod team_member;
-pub mod usage_minute;
 pub mod user;

@@ -1,24 +1,22 @@
-//! API keys: issue, list, read, revoke, roll; usage per key and per team; verification for the
-//! platform's services.
+//! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
-use portal_db::api_keys::{ApiKeyRow, NewKey, environment_of};
-use portal_db::usage::{Scope, UsageRow};
+use portal_db::api_keys::{ApiKeyRow, KeyChanges, NewKey, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
 use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::{
-    ApiKey, ApiKeyPage, CreateApiKeyRequest, CreatedApiKey, Granularity, KeyUsageSummary, RollApiKeyRequest,
-    StatusCount, TeamUsage, Usage, VerifyKeyRequest, VerifyKeyResponse,
+    ApiKey, ApiKeyPage, CreateApiKeyRequest, CreatedApiKey, RateLimit, RollApiKeyRequest, UpdateApiKeyRequest,
+    VerifyKeyRequest, VerifyKeyResponse,
 };
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::keys::{MeterTag, status_of};
+use crate::keys::{Change, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -28,6 +26,7 @@ use crate::state::AppState;
 
 fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
     Ok(ApiKey {
+        rate_limit: rate_limit_of(&row),
         id: row.id,
         team_id: row.team_id,
         environment: environment_of(&row)?,
@@ -46,7 +45,7 @@ fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
     })
 }
 
-fn key_not_found() -> ApiError {
+pub fn key_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "key_not_found", "No such API key in this team.")
 }
 
@@ -80,11 +79,11 @@ pub async fn list_api_keys(
 }
 
 fn parse_limit(limit: Option<u64>) -> ApiResult<Option<i64>> {
-    match limit {
-        None => Ok(None),
-        Some(0) => Err(ApiError::validation("usage_limit", "must be at least 1 (leave it out for no limit)")),
-        Some(n) => i64::try_from(n).map(Some).map_err(|_| ApiError::validation("usage_limit", "is too large")),
-    }
+    Ok(limit.map(domain::parse_usage_limit).transpose()?.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
+}
+
+fn parse_rate(rate: Option<RateLimit>) -> ApiResult<Option<RateLimit>> {
+    Ok(rate.map(|r| domain::parse_rate_limit("rate_limit", r)).transpose()?)
 }
 
 /// Issues a key with a fresh secret: the only time the secret is shown.
@@ -107,6 +106,7 @@ async fn issue(
             created_by: access.user_id,
             expires_at: template.expires_at,
             usage_limit: template.usage_limit,
+            rate_limit: template.rate_limit,
         },
         now,
     )
@@ -121,6 +121,7 @@ struct NewKeyTemplate<'a> {
     environment: portal_types::Environment,
     expires_at: Option<DateTime<Utc>>,
     usage_limit: Option<i64>,
+    rate_limit: Option<RateLimit>,
 }
 
 /// Create an API key (owners and admins). The answer carries the secret, once.
@@ -147,6 +148,7 @@ pub async fn create_api_key(
     let name = parse_team_name("name", &body.name)?;
     let description = parse_note("description", body.description.as_deref(), 500)?;
     let usage_limit = parse_limit(body.usage_limit)?;
+    let rate_limit = parse_rate(body.rate_limit)?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
@@ -158,6 +160,7 @@ pub async fn create_api_key(
         environment: body.environment,
         expires_at: body.expiration.days().map(|d| now + Duration::days(d)),
         usage_limit,
+        rate_limit,
     };
     let (row, secret) = issue(&txn, &access, template, now).await?;
     let summary = format!("{} ({}, {})", row.name, row.hint, body.environment.as_str());
@@ -193,6 +196,86 @@ pub async fn get_api_key(
     Ok(web::Json(to_wire(find_key(&state.db, &access, key_id).await?, Utc::now())?))
 }
 
+/// Change a key's name, description, monthly limit or rate limit (owners and admins). Limits
+/// take effect at once on every instance. A key cannot change its own limits.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "updateApiKey",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key.")),
+    request_body = UpdateApiKeyRequest,
+    responses(
+        (status = 200, description = "The changed key.", body = ApiKey),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[patch("/teams/{team_id}/api-keys/{key_id}")]
+pub async fn update_api_key(
+    state: web::Data<AppState>,
+    auth: Principal,
+    client: Client,
+    path: web::Path<(Uuid, Uuid)>,
+    body: ApiJson<UpdateApiKeyRequest>,
+) -> ApiResult<web::Json<ApiKey>> {
+    let (team_id, key_id) = path.into_inner();
+    let body = body.0;
+    let name = body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?;
+    let description = match &body.description {
+        Some(Some(raw)) => Some(parse_note("description", Some(raw), 500)?),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let usage_limit = body.usage_limit.map(parse_limit).transpose()?;
+    let rate_limit = body.rate_limit.map(parse_rate).transpose()?;
+    if let Principal::Key(key) = &auth
+        && key.key_id == key_id
+        && (usage_limit.is_some() || rate_limit.is_some())
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "An API key cannot change its own limits."));
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let access = TeamAccess::load(&txn, &auth, team_id).await?;
+    access.require(Action::ManageApiKeys)?;
+    let before = find_key(&txn, &access, key_id).await?;
+    let changes = KeyChanges {
+        name: name.as_deref(),
+        description: description.as_ref().map(|d| d.as_deref()),
+        usage_limit,
+        rate_limit,
+    };
+    portal_db::api_keys::update(&txn, key_id, &changes).await?;
+    let after = find_key(&txn, &access, key_id).await?;
+    let mut changed = Vec::new();
+    if before.name != after.name {
+        changed.push(format!("name: {} → {}", before.name, after.name));
+    }
+    if before.description != after.description {
+        changed.push("description".to_owned());
+    }
+    if before.usage_limit != after.usage_limit {
+        let show = |l: Option<i64>| l.map_or_else(|| "none".to_owned(), |l| l.to_string());
+        changed.push(format!("monthly limit: {} → {}", show(before.usage_limit), show(after.usage_limit)));
+    }
+    if rate_limit_of(&before) != rate_limit_of(&after) {
+        let show = |r: Option<RateLimit>| {
+            r.map_or_else(|| "none".to_owned(), |r| format!("{}/s, burst {}", r.requests_per_second, r.burst))
+        };
+        changed.push(format!("rate limit: {} → {}", show(rate_limit_of(&before)), show(rate_limit_of(&after))));
+    }
+    if !changed.is_empty() {
+        let summary = format!("{} ({}): {}", after.name, after.hint, changed.join("; "));
+        portal_db::audit::record(
+            &txn,
+            access.entry(&client, "key.updated", "api_key", Some(key_id.to_string()), Some(summary)),
+            now,
+        )
+        .await?;
+    }
+    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    Ok(web::Json(to_wire(after, now)?))
+}
+
 /// Revoke a key at once, on every instance (owners and admins). Revoking twice changes nothing.
 #[utoipa::path(
     tag = "api-keys",
@@ -222,11 +305,9 @@ pub async fn revoke_api_key(
             now,
         )
         .await?;
-        portal_db::changes::key_changed(&txn, key_id).await?;
     }
     let row = find_key(&txn, &access, key_id).await?;
-    txn.commit().await?;
-    state.keys.evict(key_id);
+    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
     Ok(web::Json(to_wire(row, now)?))
 }
 
@@ -269,6 +350,7 @@ pub async fn roll_api_key(
         // The same lifetime as the old key had.
         expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
         usage_limit: old.usage_limit,
+        rate_limit: rate_limit_of(&old),
     };
     let (new, secret) = issue(&txn, &access, template, now).await?;
     if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
@@ -282,187 +364,10 @@ pub async fn roll_api_key(
         now,
     )
     .await?;
-    portal_db::changes::key_changed(&txn, key_id).await?;
-    txn.commit().await?;
-    state.keys.evict(key_id);
+    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CreatedApiKey { key: to_wire(new, now)?, secret }))
-}
-
-/// `?from=&to=&granularity=` of usage queries.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsageQuery {
-    /// Start (RFC 3339); default: 24 hours before `to`.
-    #[param(value_type = Option<String>, format = DateTime)]
-    pub from: Option<String>,
-    /// End (RFC 3339); default: now.
-    #[param(value_type = Option<String>, format = DateTime)]
-    pub to: Option<String>,
-    /// `hour` or `day`; default: hour for ranges up to 2 days, else day.
-    #[param(value_type = Option<Granularity>)]
-    pub granularity: Option<String>,
-}
-
-struct Range {
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    granularity: Granularity,
-}
-
-impl UsageQuery {
-    fn range(&self, now: DateTime<Utc>) -> ApiResult<Range> {
-        let time = |field: &'static str, raw: &Option<String>| -> ApiResult<Option<DateTime<Utc>>> {
-            raw.as_deref()
-                .map(|s| {
-                    DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).map_err(|_| {
-                        ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-26T12:00:00Z")
-                    })
-                })
-                .transpose()
-        };
-        let to = time("to", &self.to)?.unwrap_or(now);
-        let from = time("from", &self.from)?.unwrap_or(to - Duration::hours(24));
-        if from >= to {
-            return Err(ApiError::validation("from", "must be before `to`"));
-        }
-        if to - from > Duration::days(domain::MAX_USAGE_DAYS) + Duration::minutes(1) {
-            return Err(ApiError::validation("from", "must be at most 90 days before `to`"));
-        }
-        let granularity = match self.granularity.as_deref() {
-            None if to - from <= Duration::days(2) => Granularity::Hour,
-            None => Granularity::Day,
-            Some("hour") => Granularity::Hour,
-            Some("day") => Granularity::Day,
-            Some(_) => return Err(ApiError::validation("granularity", "must be `hour` or `day`")),
-        };
-        if granularity == Granularity::Hour && to - from > Duration::days(31) {
-            return Err(ApiError::validation("granularity", "hour buckets cover at most 31 days; use `day`"));
-        }
-        Ok(Range { from, to, granularity })
-    }
-}
-
-fn summarise(range: &Range, rows: &[UsageRow], usage_limit: Option<u64>, used_this_month: u64) -> Usage {
-    let in_range: Vec<_> = rows
-        .iter()
-        .copied()
-        .filter(|(m, _, _, _)| *m >= domain::bucket_start(range.from, range.granularity) && *m < range.to)
-        .collect();
-    let total: u64 = in_range.iter().map(|r| r.2).sum();
-    let error: u64 = in_range.iter().filter(|r| r.1 >= 400).map(|r| r.2).sum();
-    let latency_us: u64 = in_range.iter().map(|r| r.3).sum();
-    let mut codes: Vec<StatusCount> = Vec::new();
-    for (_, status, count, _) in &in_range {
-        match codes.iter_mut().find(|c| c.status == *status) {
-            Some(c) => c.count += count,
-            None => codes.push(StatusCount { status: *status, count: *count }),
-        }
-    }
-    codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.status.cmp(&b.status)));
-    Usage {
-        from: range.from,
-        to: range.to,
-        granularity: range.granularity,
-        total_requests: total,
-        success: total - error,
-        error,
-        error_rate: if total == 0 { 0.0 } else { error as f64 / total as f64 },
-        average_latency_ms: if total == 0 { 0.0 } else { latency_us as f64 / total as f64 / 1000.0 },
-        usage_limit,
-        used_this_month,
-        remaining: usage_limit.map(|l| l.saturating_sub(used_this_month)),
-        series: domain::series(range.from, range.to, range.granularity, in_range.iter().map(|r| (r.0, r.1, r.2))),
-        status_codes: codes,
-    }
-}
-
-async fn flush_meter(state: &AppState) {
-    // The usage pages read what this instance served up to now, not up to its last flush.
-    if let Err(e) = state.keys.flush().await {
-        tracing::warn!(error = %e, "usage flush before a usage read failed");
-    }
-}
-
-/// One key's usage: totals, limit and remaining, requests over time, error rate, status codes.
-#[utoipa::path(
-    tag = "usage",
-    operation_id = "getApiKeyUsage",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key."), UsageQuery),
-    responses((status = 200, description = "Usage in the range.", body = Usage), Unauthorized, NotFound, ValidationFailed, InternalError)
-)]
-#[get("/teams/{team_id}/api-keys/{key_id}/usage")]
-pub async fn get_api_key_usage(
-    state: web::Data<AppState>,
-    auth: Principal,
-    path: web::Path<(Uuid, Uuid)>,
-    query: web::Query<UsageQuery>,
-) -> ApiResult<web::Json<Usage>> {
-    let (team_id, key_id) = path.into_inner();
-    let now = Utc::now();
-    let range = query.range(now)?;
-    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
-    access.require(Action::ReadApiKeys)?;
-    let key = find_key(&state.db, &access, key_id).await?;
-    flush_meter(&state).await;
-    let rows = portal_db::usage::rows(
-        &state.db,
-        Scope::Key(key.id),
-        domain::bucket_start(range.from, range.granularity),
-        range.to,
-    )
-    .await?;
-    let month = portal_db::usage::count_since(&state.db, key.id, domain::month_bounds(now).0).await?;
-    let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
-    Ok(web::Json(summarise(&range, &rows, limit, month)))
-}
-
-/// The whole team's API usage, with each key's share.
-#[utoipa::path(
-    tag = "usage",
-    operation_id = "getTeamUsage",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team."), UsageQuery),
-    responses((status = 200, description = "Usage in the range.", body = TeamUsage), Unauthorized, NotFound, ValidationFailed, InternalError)
-)]
-#[get("/teams/{team_id}/usage")]
-pub async fn get_team_usage(
-    state: web::Data<AppState>,
-    auth: Principal,
-    path: web::Path<Uuid>,
-    query: web::Query<UsageQuery>,
-) -> ApiResult<web::Json<TeamUsage>> {
-    let now = Utc::now();
-    let range = query.range(now)?;
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
-    access.require(Action::ReadApiKeys)?;
-    flush_meter(&state).await;
-    let team_id = access.team.id;
-    let start = domain::bucket_start(range.from, range.granularity);
-    let rows = portal_db::usage::rows(&state.db, Scope::Team(team_id), start, range.to).await?;
-    let (month_start, _) = domain::month_bounds(now);
-    let month_rows =
-        portal_db::usage::rows(&state.db, Scope::Team(team_id), month_start, now + Duration::minutes(1)).await?;
-    let month: u64 = month_rows.iter().map(|r| r.2).sum();
-    let per_key = portal_db::usage::per_key(&state.db, team_id, start, range.to).await?;
-    let keys = portal_db::api_keys::all_of_team(&state.db, team_id).await?;
-    let mut summaries: Vec<KeyUsageSummary> = keys
-        .into_iter()
-        .filter_map(|k| {
-            let (_, total, error) = per_key.iter().find(|(id, _, _)| *id == k.id).copied().unwrap_or((k.id, 0, 0));
-            Some(KeyUsageSummary {
-                key_id: k.id,
-                environment: environment_of(&k).ok()?,
-                name: k.name,
-                total_requests: total,
-                error,
-            })
-        })
-        .collect();
-    summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));
-    Ok(web::Json(TeamUsage { usage: summarise(&range, &rows, None, month), keys: summaries }))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -495,7 +400,7 @@ pub async fn verify_api_key(
     }
     let answer = match state.keys.verify(&body.0.key).await {
         Ok(key) => {
-            state.keys.record(MeterTag { key_id: key.key_id, team_id: key.team_id }, 200, started.elapsed());
+            state.keys.record(key.tag(), 200, started.elapsed(), true);
             VerifyKeyResponse {
                 valid: true,
                 code: None,
@@ -503,18 +408,18 @@ pub async fn verify_api_key(
                 team_id: Some(key.team_id),
                 environment: Some(key.environment),
                 expires_at: key.expires_at,
-                remaining: key.remaining.map(|r| r.saturating_sub(1)),
+                remaining: key.limits.monthly.map(|(_, remaining, _, _)| remaining),
             }
         }
-        Err((refused, tag)) => {
-            if let Some(tag) = tag {
-                state.keys.record(tag, refused.status.as_u16(), started.elapsed());
+        Err(refused) => {
+            if let Some(tag) = refused.tag {
+                state.keys.record(tag, refused.error.status.as_u16(), started.elapsed(), false);
             }
             VerifyKeyResponse {
                 valid: false,
-                code: Some(refused.code.to_owned()),
-                key_id: tag.map(|t| t.key_id),
-                team_id: tag.map(|t| t.team_id),
+                code: Some(refused.error.code.to_owned()),
+                key_id: refused.tag.map(|t| t.key_id),
+                team_id: refused.tag.map(|t| t.team_id),
                 environment: None,
                 expires_at: None,
                 remaining: None,

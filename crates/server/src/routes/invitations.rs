@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::keys::Change;
 use crate::mail::Template;
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
@@ -397,8 +398,6 @@ pub async fn accept_invitation(
     .await?;
     let counts = portal_db::teams::member_counts(&txn, &[inv.team_id]).await?;
     let team = super::teams::to_wire(access.team, Actor::Member(role), counts.get(&inv.team_id).copied().unwrap_or(1));
-    portal_db::changes::team_changed(&txn, inv.team_id).await?;
-    txn.commit().await?;
-    state.keys.evict_team(inv.team_id);
+    state.keys.commit(txn, &[Change::Team(inv.team_id)]).await?;
     Ok(web::Json(team))
 }

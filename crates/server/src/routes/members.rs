@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
+use crate::keys::Change;
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -146,8 +147,6 @@ pub async fn remove_member(
         now,
     )
     .await?;
-    portal_db::changes::team_changed(&txn, team_id).await?;
-    txn.commit().await?;
-    state.keys.evict_team(team_id);
+    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod me;
 pub mod members;
 pub mod teams;
+pub mod usage;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -43,9 +44,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(api_keys::list_api_keys)
         .service(api_keys::create_api_key)
         .service(api_keys::get_api_key)
+        .service(api_keys::update_api_key)
         .service(api_keys::revoke_api_key)
         .service(api_keys::roll_api_key)
-        .service(api_keys::get_api_key_usage)
-        .service(api_keys::get_team_usage)
+        .service(usage::get_api_key_usage)
+        .service(usage::get_team_usage)
         .service(api_keys::verify_api_key);
 }

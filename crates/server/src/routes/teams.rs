@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::access::{TeamAccess, team_not_found};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::keys::Change;
 use crate::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -175,10 +176,8 @@ pub async fn update_team(
         now,
     )
     .await?;
-    portal_db::changes::team_changed(&txn, team_id).await?;
     let team = wire_for(&txn, access).await?;
-    txn.commit().await?;
-    state.keys.evict_team(team_id);
+    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
     Ok(web::Json(team))
 }
 
@@ -211,8 +210,6 @@ pub async fn delete_team(
     )
     .await?;
     portal_db::teams::delete(&txn, team_id).await?;
-    portal_db::changes::team_changed(&txn, team_id).await?;
-    txn.commit().await?;
-    state.keys.evict_team(team_id);
+    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
     Ok(HttpResponse::NoContent().finish())
 }

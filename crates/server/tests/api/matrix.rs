@@ -113,6 +113,14 @@ async fn authorization_matrix_of_team_endpoints() {
             [401, 404, 403, 201, 201],
         ),
         (Method::GET, same(format!("/api/v1/teams/{t}/api-keys/{key}")), none(), [401, 404, 200, 200, 200]),
+        (
+            Method::PATCH,
+            same(format!("/api/v1/teams/{t}/api-keys/{key}")),
+            Box::new(|_| {
+                Some(json!({"usage_limit": 1000000, "rate_limit": {"requests_per_second": 100, "burst": 200}}))
+            }),
+            [401, 404, 403, 200, 200],
+        ),
         (Method::GET, same(format!("/api/v1/teams/{t}/api-keys/{key}/usage")), none(), [401, 404, 200, 200, 200]),
         (Method::GET, same(format!("/api/v1/teams/{t}/usage")), none(), [401, 404, 200, 200, 200]),
         (
@@ -145,7 +153,7 @@ async fn authorization_matrix_of_team_endpoints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(cases.len() * CALLERS.len(), 100);
+    assert_eq!(cases.len() * CALLERS.len(), 105);
 }
 
 /// Every team endpoint called with a valid key, a revoked key, an expired key and a key of
@@ -235,6 +243,12 @@ async fn authorization_matrix_of_api_keys() {
             [201, 401, 401, 404],
         ),
         (Method::GET, format!("/api/v1/teams/{t}/api-keys/{target_id}"), None, [200, 401, 401, 404]),
+        (
+            Method::PATCH,
+            format!("/api/v1/teams/{t}/api-keys/{target_id}"),
+            Some(json!({"name": "renamed by a key", "usage_limit": 500})),
+            [200, 401, 401, 404],
+        ),
         (Method::GET, format!("/api/v1/teams/{t}/api-keys/{target_id}/usage"), None, [200, 401, 401, 404]),
         (Method::GET, format!("/api/v1/teams/{t}/usage"), None, [200, 401, 401, 404]),
         (
@@ -244,7 +258,8 @@ async fn authorization_matrix_of_api_keys() {
             [201, 401, 401, 404],
         ),
         (Method::POST, format!("/api/v1/teams/{t}/api-keys/{target_id}/revoke"), None, [200, 401, 401, 404]),
-        (Method::GET, "/api/v1/me".into(), None, [403, 403, 403, 403]),
+        // A refused key is refused before routing: a revoked key gets 401 everywhere.
+        (Method::GET, "/api/v1/me".into(), None, [403, 401, 401, 403]),
         (Method::DELETE, format!("/api/v1/teams/{t}"), None, [403, 401, 401, 404]),
     ];
     let keys = [("valid", &valid), ("revoked", &revoked), ("expired", &expired), ("other-team", &foreign)];

@@ -131,3 +131,228 @@ async fn two_instances_share_a_monthly_limit() {
     assert!(served <= limit + limit / 100, "served {served} under a limit of {limit}");
     assert!(served >= limit - limit / 100, "served only {served} of {limit}");
 }
+
+fn header(res: &Response, name: &str) -> String {
+    res.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// A per-key rate limit: bursts pass, then 429 `rate_limited` with the IETF draft fields and
+/// `Retry-After`; changing it takes effect at once; keys without one carry no such fields.
+#[tokio::test]
+async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "paced", "environment": "production", "expiration": "never",
+        "rate_limit": {"requests_per_second": 1, "burst": 3}});
+    let (id, secret) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        if res.status == StatusCode::OK {
+            assert_eq!(header(&res, "ratelimit-policy"), "\"rate\";q=3;w=3");
+            assert!(header(&res, "ratelimit").starts_with("\"rate\";r="), "{:?}", res.headers);
+        } else {
+            res.assert_problem(429, "rate_limited");
+            assert_eq!(header(&res, "retry-after"), "1");
+            assert_eq!(header(&res, "ratelimit"), "\"rate\";r=0;t=1");
+        }
+        statuses.push(res.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429], "a burst of 3, then one a second");
+
+    // An admin can change the limit, and it applies at once; the key itself cannot.
+    let key_path = format!("/api/v1/teams/{team}/api-keys/{id}");
+    for (body, field) in [
+        (json!({"rate_limit": {"requests_per_second": 0, "burst": 5}}), "rate_limit"),
+        (json!({"rate_limit": {"requests_per_second": 5}}), "rate_limit.burst"),
+        (json!({"usage_limit": 0}), "usage_limit"),
+        (json!({"name": ""}), "name"),
+        (json!({"scopes": []}), "scopes"),
+    ] {
+        let res = app.call(Method::PATCH, Some(&owner), &key_path, Some(body)).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field);
+    }
+    let res = app
+        .call(
+            Method::PATCH,
+            Some(&owner),
+            &key_path,
+            Some(json!({"rate_limit": {"requests_per_second": 1000, "burst": 1000}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["rate_limit"], json!({"requests_per_second": 1000, "burst": 1000}));
+    for _ in 0..5 {
+        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(header(&res, "ratelimit-policy"), "\"rate\";q=1000;w=1");
+    }
+    app.call(Method::PATCH, Some(&secret), &key_path, Some(json!({"rate_limit": null})))
+        .await
+        .assert_problem(403, "forbidden");
+    let res = app
+        .call(Method::PATCH, Some(&owner), &key_path, Some(json!({"rate_limit": null, "description": "no limits"})))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.get("rate_limit").is_none(), "{}", res.body);
+    assert_eq!(res.body["description"], "no limits");
+    let res = app.call(Method::GET, Some(&secret), &path, None).await;
+    assert!(res.headers.get("ratelimit").is_none() && res.headers.get("ratelimit-policy").is_none());
+    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let updated = activity.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "key.updated").count();
+    assert_eq!(updated, 2, "each change is audited");
+}
+
+/// A monthly limit changed later applies at once, up and down.
+#[tokio::test]
+async fn a_changed_monthly_limit_applies_at_once() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "limited", "environment": "production", "expiration": "never", "usage_limit": 2});
+    let (id, secret) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}");
+    let key_path = format!("/api/v1/teams/{team}/api-keys/{id}");
+    let get = || app.call(Method::GET, Some(&secret), &path, None);
+    assert_eq!(get().await.status, StatusCode::OK);
+    assert_eq!(get().await.status, StatusCode::OK);
+    get().await.assert_problem(429, "usage_limit_exceeded");
+    let res = app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": 4}))).await;
+    assert_eq!(res.body["usage_limit"], 4, "{}", res.body);
+    assert_eq!(get().await.status, StatusCode::OK);
+    assert_eq!(header(&get().await, "ratelimit"), format!("\"monthly\";r=0;t={}", header(&get().await, "retry-after")));
+    app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": null}))).await;
+    assert_eq!(get().await.status, StatusCode::OK);
+    let usage = app.call(Method::GET, Some(&owner), &format!("{key_path}/usage"), None).await;
+    assert_eq!(usage.body["used_this_month"], 5, "{}", usage.body);
+}
+
+/// Latency is reported as percentiles with sub-millisecond precision, for the range and per
+/// bucket, and the usage endpoints answer CSV on request.
+#[tokio::test]
+async fn usage_has_latency_percentiles_and_exports_csv() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (id, secret) = app.simple_key(&owner, &team, "=cmd|' /C calc'!A0").await;
+    for _ in 0..20 {
+        assert_eq!(
+            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
+            StatusCode::OK
+        );
+    }
+    app.call(Method::GET, Some(&secret), "/api/v1/nowhere", None).await.assert_problem(404, "route_not_found");
+    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let latency = &usage.body["latency"];
+    let (p50, p95, p99) =
+        (latency["p50_ms"].as_f64().unwrap(), latency["p95_ms"].as_f64().unwrap(), latency["p99_ms"].as_f64().unwrap());
+    assert!(p50 > 0.0 && p50 <= p95 && p95 <= p99 && p99 < 1000.0, "{latency}");
+    let busy: Vec<_> =
+        usage.body["series"].as_array().unwrap().iter().filter(|p| p["success"].as_u64().unwrap() > 0).collect();
+    assert_eq!(busy.len(), 1);
+    assert!(busy[0]["latency"]["p50_ms"].as_f64().unwrap() > 0.0, "{}", busy[0]);
+
+    let csv = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/teams/{team}/api-keys/{id}/usage?format=csv")))
+                .bearer_auth(&owner),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(header(&csv, "content-type"), "text/csv; charset=utf-8");
+    assert!(header(&csv, "content-disposition").starts_with("attachment; filename=\"usage-key-"));
+    let text = csv.body.as_str().unwrap().to_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "bucket_start,status,requests,p50_ms,p95_ms,p99_ms");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].contains(",200,20,") && lines[2].contains(",404,1,"), "{text}");
+
+    let team_csv = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/teams/{team}/usage")))
+                .bearer_auth(&owner)
+                .header("accept", "text/csv"),
+        )
+        .await;
+    let text = team_csv.body.as_str().unwrap().to_owned();
+    assert!(text.starts_with("bucket_start,key_id,key_name,environment,status,requests,"), "{text}");
+    assert!(text.contains(&format!(",{id},'=cmd|' /C calc'!A0,development,200,20,")), "a formula is defused: {text}");
+
+    let bad = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?format=xml"), None).await;
+    bad.assert_problem(422, "validation_failed");
+    assert_eq!(bad.field(), "format");
+}
+
+/// History is read from hour and day rollups; expired counts are pruned per tier.
+#[tokio::test]
+async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
+    use portal_db::usage::{Batch, Increment, write};
+    use portal_domain::usage::Histogram;
+
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (id, _) = app.simple_key(&owner, &team, "history").await;
+    let now = chrono::Utc::now();
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    let (key_id, team_id) = (id.parse().unwrap(), team.parse().unwrap());
+    let mut latency = Histogram::default();
+    latency.record(2_000);
+    let at = |days: i64, status: u16, count: i64| Increment {
+        key_id,
+        team_id,
+        minute: portal_domain::usage::minute_of(now - chrono::Duration::days(days)),
+        status,
+        count,
+        latency_us_sum: 2_000 * count,
+        latency: Histogram(latency.0.map(|n| n * count as u64)),
+    };
+    let batch = Batch {
+        counts: vec![at(3, 200, 7), at(40, 200, 11), at(40, 500, 2), at(100, 200, 13), at(800, 200, 17)],
+        ..Batch::default()
+    };
+    let txn = portal_db::TransactionTrait::begin(&db).await.unwrap();
+    assert_eq!(write(&txn, &batch).await.unwrap(), 0);
+    txn.commit().await.unwrap();
+    let usage_path = format!("/api/v1/teams/{team}/api-keys/{id}/usage");
+    let from = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let read = |query: String| {
+        let (app, owner, path) = (&app, owner.clone(), usage_path.clone());
+        async move { app.call(Method::GET, Some(&owner), &format!("{path}?{query}"), None).await.body }
+    };
+    let ninety = read(format!("from={}", from(90))).await;
+    assert_eq!(ninety["total_requests"], 20, "{ninety}");
+    assert_eq!(ninety["error"], 2);
+    assert_eq!(ninety["granularity"], "day");
+    assert_eq!(ninety["latency"]["p50_ms"].as_f64().map(|p| (1.5..2.5).contains(&p)), Some(true), "{ninety}");
+    let hourly = read(format!("from={}&granularity=hour", from(5))).await;
+    assert_eq!(hourly["total_requests"], 7, "{hourly}");
+
+    let counts = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+            let row = sea_orm::ConnectionTrait::query_one_raw(
+                &db,
+                sea_orm::Statement::from_string(db.get_database_backend(), sql),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    let retention = portal_server::config::UsageRetention { minutes: 7, hours: 90, days: 730 };
+    let removed = portal_server::retention::prune(&db, retention).await.unwrap();
+    // Minutes older than 7 days (40, 40, 100, 800), hours older than 90 days (100, 800), days older than 730 (800).
+    assert_eq!(removed, 4 + 2 + 1);
+    assert_eq!((counts("usage_minutes").await, counts("usage_hours").await, counts("usage_days").await), (1, 3, 4));
+    let after = read(format!("from={}", from(90))).await;
+    assert_eq!(after["total_requests"], 20, "days answer the long range after minutes and hours expired");
+    db.close().await.ok();
+}

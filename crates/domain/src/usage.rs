@@ -1,0 +1,586 @@
+//! Usage maths: what counts as an error, time buckets and ranges, which storage tier answers
+//! which part of a range, mergeable latency histograms and their percentiles, summaries and CSV.
+//!
+//! Counts are stored per key, bucket and status in three tiers (minute, hour, day). Every tier
+//! is written additively, so counts of several instances and flushes add up; a latency
+//! histogram is a fixed array of counters, so it adds up the same way.
+
+use chrono::{DateTime, Datelike, Duration, DurationRound, TimeDelta, Utc};
+use portal_types::{Granularity, LatencyPercentiles, StatusCount, Usage, UsagePoint};
+
+use crate::FieldError;
+
+/// The longest range of a usage query.
+pub const MAX_USAGE_DAYS: i64 = 90;
+/// The longest range of a query with hour buckets.
+pub const MAX_HOURLY_DAYS: i64 = 31;
+
+/// Whether an answer counts as an error in usage figures: every 4xx and 5xx.
+pub fn is_error(status: u16) -> bool {
+    status >= 400
+}
+
+fn step(g: Granularity) -> TimeDelta {
+    match g {
+        Granularity::Hour => TimeDelta::hours(1),
+        Granularity::Day => TimeDelta::days(1),
+    }
+}
+
+/// The start of the bucket holding `t`.
+pub fn bucket_start(t: DateTime<Utc>, g: Granularity) -> DateTime<Utc> {
+    t.duration_trunc(step(g)).unwrap_or(t)
+}
+
+/// The start of the minute holding `t` (the unit of stored counts).
+pub fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::minutes(1)).unwrap_or(t)
+}
+
+/// The start of the calendar month (UTC) holding `t`, and of the next one.
+pub fn month_bounds(t: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |y: i32, m: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc()).unwrap_or(t)
+    };
+    let (y, m) = (t.year(), t.month());
+    let next = if m == 12 { start(y + 1, 1) } else { start(y, m + 1) };
+    (start(y, m), next)
+}
+
+/// A validated usage range: counts of `[bucket_start(from), to)` in buckets of `granularity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub granularity: Granularity,
+}
+
+impl Range {
+    /// Parses `from`, `to` (RFC 3339) and `granularity` (`hour` | `day`) of a query; defaults:
+    /// the 24 hours before now, hour buckets up to 2 days and day buckets beyond.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        granularity: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, FieldError> {
+        let time = |field: &'static str, raw: Option<&str>| {
+            raw.map(|s| {
+                DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.to_utc())
+                    .map_err(|_| FieldError::new(field, "must be an RFC 3339 time such as 2026-11-26T12:00:00Z"))
+            })
+            .transpose()
+        };
+        let to = time("to", to)?.unwrap_or(now);
+        let from = time("from", from)?.unwrap_or(to - Duration::hours(24));
+        if from >= to {
+            return Err(FieldError::new("from", "must be before `to`"));
+        }
+        if to - from > Duration::days(MAX_USAGE_DAYS) + Duration::minutes(1) {
+            return Err(FieldError::new("from", "must be at most 90 days before `to`"));
+        }
+        let granularity = match granularity {
+            None if to - from <= Duration::days(2) => Granularity::Hour,
+            None => Granularity::Day,
+            Some("hour") => Granularity::Hour,
+            Some("day") => Granularity::Day,
+            Some(_) => return Err(FieldError::new("granularity", "must be `hour` or `day`")),
+        };
+        if granularity == Granularity::Hour && to - from > Duration::days(MAX_HOURLY_DAYS) {
+            return Err(FieldError::new("granularity", "hour buckets cover at most 31 days; use `day`"));
+        }
+        Ok(Self { from, to, granularity })
+    }
+
+    /// The start of the first bucket.
+    pub fn start(&self) -> DateTime<Utc> {
+        bucket_start(self.from, self.granularity)
+    }
+}
+
+/// A storage tier of usage counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Minute, Tier::Hour, Tier::Day];
+
+    /// Seconds a bucket of this tier spans.
+    pub fn seconds(self) -> i64 {
+        match self {
+            Tier::Minute => 60,
+            Tier::Hour => 3600,
+            Tier::Day => 86_400,
+        }
+    }
+
+    /// The start (Unix seconds) of this tier's bucket holding `t` (Unix seconds).
+    pub fn floor(self, t: i64) -> i64 {
+        t - t.rem_euclid(self.seconds())
+    }
+}
+
+/// A part of a range and the tier that answers it: `[from, to)` in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub tier: Tier,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// Which tier answers which part of `range`, coarsest first: whole days from the day tier
+/// (day buckets only), whole hours from the hour tier, and the minutes of the last, partial hour
+/// from the minute tier. When minute counts older than `minutes_kept_from` are pruned, the last
+/// hour comes whole from the hour tier instead.
+pub fn plan(range: &Range, minutes_kept_from: DateTime<Utc>) -> Vec<Span> {
+    let start = range.start().timestamp();
+    let to = range.to.timestamp();
+    let mut spans: Vec<Span> = Vec::with_capacity(3);
+    let mut push = |tier: Tier, from: i64, until: i64| {
+        if from >= until {
+            return;
+        }
+        match spans.last_mut() {
+            Some(last) if last.tier == tier && last.to == from => last.to = until,
+            _ => spans.push(Span { tier, from, to: until }),
+        }
+    };
+    let hour_end = Tier::Hour.floor(to);
+    let mut cursor = start;
+    if range.granularity == Granularity::Day {
+        let day_end = Tier::Day.floor(to).max(start);
+        push(Tier::Day, cursor, day_end);
+        cursor = day_end;
+    }
+    let hours_until = hour_end.max(cursor);
+    push(Tier::Hour, cursor, hours_until);
+    cursor = hours_until;
+    if hour_end >= minutes_kept_from.timestamp() {
+        push(Tier::Minute, cursor, to);
+    } else {
+        push(Tier::Hour, cursor, Tier::Hour.floor(to - 1) + Tier::Hour.seconds());
+    }
+    spans
+}
+
+/// Number of latency buckets.
+pub const LATENCY_BUCKETS: usize = 40;
+
+/// A latency histogram on a log scale: bucket 0 holds answers under 16 µs, bucket `i` holds
+/// `[16·2^((i-1)/2), 16·2^(i/2))` µs (each bucket √2 wider than the last, so an estimate is
+/// within about 20%), and the last bucket everything from 8.4 s up. Counters only: histograms
+/// of instances, minutes, hours and days add up exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Histogram(pub [u64; LATENCY_BUCKETS]);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self([0; LATENCY_BUCKETS])
+    }
+}
+
+impl Histogram {
+    /// The bucket of an answer that took `us` microseconds.
+    pub fn bucket_of(us: u64) -> usize {
+        if us < 16 {
+            return 0;
+        }
+        let k = 63 - us.leading_zeros() as usize; // floor(log2(us)), at least 4
+        let upper_half = u128::from(us) * u128::from(us) >= 1u128 << (2 * k + 1);
+        (2 * k + usize::from(upper_half) - 7).min(LATENCY_BUCKETS - 1)
+    }
+
+    /// The lower bound of bucket `i` in microseconds.
+    pub fn floor_us(i: usize) -> f64 {
+        if i == 0 { 0.0 } else { 16.0 * 2f64.powf((i as f64 - 1.0) / 2.0) }
+    }
+
+    pub fn record(&mut self, us: u64) {
+        self.0[Self::bucket_of(us)] += 1;
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// The `q`-quantile (0 < q ≤ 1) in milliseconds, interpolated within its bucket; None when
+    /// the histogram is empty.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q * total as f64).max(1.0);
+        let mut below = 0u64;
+        for (i, &n) in self.0.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            if (below + n) as f64 >= rank {
+                let lo = Self::floor_us(i);
+                let us = if i + 1 == LATENCY_BUCKETS {
+                    lo
+                } else {
+                    lo + (rank - below as f64) / n as f64 * (Self::floor_us(i + 1) - lo)
+                };
+                return Some((us / 1000.0 * 1000.0).round() / 1000.0);
+            }
+            below += n;
+        }
+        None
+    }
+
+    /// p50, p95 and p99; None when the histogram is empty.
+    pub fn percentiles(&self) -> Option<LatencyPercentiles> {
+        Some(LatencyPercentiles {
+            p50_ms: self.quantile_ms(0.50)?,
+            p95_ms: self.quantile_ms(0.95)?,
+            p99_ms: self.quantile_ms(0.99)?,
+        })
+    }
+}
+
+/// Counts of one bucket and status, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Start of the stored bucket (minute, hour or day).
+    pub at: DateTime<Utc>,
+    pub status: u16,
+    pub requests: u64,
+    pub latency_us_sum: u64,
+    pub latency: Histogram,
+}
+
+/// What a usage answer says about the month's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthUse {
+    pub limit: Option<u64>,
+    /// Requests this month that counted against the limit.
+    pub used: u64,
+}
+
+/// Every bucket of `range` with its successes, errors and percentiles; totals, error rate,
+/// status codes and percentiles of the whole range.
+pub fn summarise(range: &Range, rows: &[Counts], month: MonthUse) -> Usage {
+    let first = range.start();
+    let width = step(range.granularity).num_seconds();
+    let mut series = Vec::new();
+    let mut t = first;
+    while t < range.to {
+        series.push((UsagePoint { start: t, success: 0, error: 0, latency: None }, Histogram::default()));
+        t += step(range.granularity);
+    }
+    let (mut total, mut error, mut latency_us) = (0u64, 0u64, 0u64);
+    let mut overall = Histogram::default();
+    let mut codes: Vec<StatusCount> = Vec::new();
+    for row in rows.iter().filter(|r| r.at >= first && r.at < range.to) {
+        let Some((point, hist)) =
+            usize::try_from((row.at - first).num_seconds() / width).ok().and_then(|i| series.get_mut(i))
+        else {
+            continue;
+        };
+        if is_error(row.status) {
+            point.error += row.requests;
+            error += row.requests;
+        } else {
+            point.success += row.requests;
+        }
+        hist.merge(&row.latency);
+        overall.merge(&row.latency);
+        total += row.requests;
+        latency_us += row.latency_us_sum;
+        match codes.iter_mut().find(|c| c.status == row.status) {
+            Some(c) => c.count += row.requests,
+            None => codes.push(StatusCount { status: row.status, count: row.requests }),
+        }
+    }
+    codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.status.cmp(&b.status)));
+    Usage {
+        from: range.from,
+        to: range.to,
+        granularity: range.granularity,
+        total_requests: total,
+        success: total - error,
+        error,
+        error_rate: if total == 0 { 0.0 } else { error as f64 / total as f64 },
+        average_latency_ms: if total == 0 { 0.0 } else { latency_us as f64 / total as f64 / 1000.0 },
+        latency: overall.percentiles(),
+        usage_limit: month.limit,
+        used_this_month: month.used,
+        remaining: month.limit.map(|l| l.saturating_sub(month.used)),
+        series: series.into_iter().map(|(point, hist)| UsagePoint { latency: hist.percentiles(), ..point }).collect(),
+        status_codes: codes,
+    }
+}
+
+/// Default retention of each tier, in days (Unkey's shape: fine data briefly, coarse data long).
+pub const DEFAULT_RETENTION_DAYS: [(Tier, u32); 3] = [(Tier::Minute, 7), (Tier::Hour, 90), (Tier::Day, 730)];
+
+/// One line of a usage CSV: a bucket of the requested granularity, a status, and optionally
+/// the key (team exports).
+#[derive(Debug, Clone)]
+pub struct CsvLine<'a> {
+    pub start: DateTime<Utc>,
+    /// (key id, key name, environment) in team exports.
+    pub key: Option<(&'a str, &'a str, &'a str)>,
+    pub status: u16,
+    pub requests: u64,
+    pub latency: Histogram,
+}
+
+/// Quotes a CSV field when needed, and defuses text a spreadsheet would run as a formula.
+fn csv_field(out: &mut String, value: &str) {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let value = if risky { format!("'{value}") } else { value.to_owned() };
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&value);
+    }
+}
+
+fn csv_ms(out: &mut String, value: Option<f64>) {
+    if let Some(ms) = value {
+        out.push_str(&format!("{ms:.3}"));
+    }
+}
+
+/// A usage export: one line per bucket, (key,) and status with requests and percentiles.
+/// Lines are merged per bucket of `granularity`, in time order.
+pub fn csv(granularity: Granularity, lines: &[CsvLine<'_>], with_key: bool) -> String {
+    let mut merged: Vec<CsvLine<'_>> = Vec::new();
+    for line in lines {
+        let start = bucket_start(line.start, granularity);
+        match merged.iter_mut().find(|m| m.start == start && m.status == line.status && m.key == line.key) {
+            Some(m) => {
+                m.requests += line.requests;
+                m.latency.merge(&line.latency);
+            }
+            None => merged.push(CsvLine { start, ..line.clone() }),
+        }
+    }
+    merged.sort_by(|a, b| (a.start, a.key.map(|k| k.1), a.status).cmp(&(b.start, b.key.map(|k| k.1), b.status)));
+    let mut out = String::from(if with_key {
+        "bucket_start,key_id,key_name,environment,status,requests,p50_ms,p95_ms,p99_ms\r\n"
+    } else {
+        "bucket_start,status,requests,p50_ms,p95_ms,p99_ms\r\n"
+    });
+    for line in &merged {
+        out.push_str(&line.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        out.push(',');
+        if with_key {
+            let (id, name, env) = line.key.unwrap_or(("", "", ""));
+            csv_field(&mut out, id);
+            out.push(',');
+            csv_field(&mut out, name);
+            out.push(',');
+            csv_field(&mut out, env);
+            out.push(',');
+        }
+        out.push_str(&format!("{},{},", line.status, line.requests));
+        let p = line.latency.percentiles();
+        csv_ms(&mut out, p.map(|p| p.p50_ms));
+        out.push(',');
+        csv_ms(&mut out, p.map(|p| p.p95_ms));
+        out.push(',');
+        csv_ms(&mut out, p.map(|p| p.p99_ms));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn counts(t: DateTime<Utc>, status: u16, requests: u64) -> Counts {
+        let mut latency = Histogram::default();
+        latency.0[Histogram::bucket_of(300)] = requests;
+        Counts { at: t, status, requests, latency_us_sum: 300 * requests, latency }
+    }
+
+    #[test]
+    fn summaries_fill_every_bucket_and_split_errors() {
+        let from = at("2026-11-01T10:30:00Z");
+        let range = Range { from, to: from + Duration::hours(3), granularity: Granularity::Hour };
+        let rows = vec![
+            counts(from + Duration::minutes(1), 200, 5),
+            counts(from + Duration::minutes(2), 404, 2),
+            counts(from + Duration::minutes(95), 500, 1),
+            counts(range.to + Duration::minutes(1), 200, 100),
+        ];
+        let u = summarise(&range, &rows, MonthUse { limit: Some(10), used: 4 });
+        let s = &u.series;
+        assert_eq!(s.len(), 4, "10:00, 11:00, 12:00, 13:00");
+        assert_eq!((s[0].success, s[0].error), (5, 2));
+        assert_eq!((s[1].success, s[1].error, s[1].latency), (0, 0, None));
+        assert_eq!((s[2].success, s[2].error), (0, 1));
+        assert_eq!((u.total_requests, u.error, u.remaining), (8, 3, Some(6)));
+        assert_eq!(u.status_codes[0], StatusCount { status: 200, count: 5 });
+        let p = u.latency.unwrap();
+        assert!(p.p50_ms > 0.2 && p.p50_ms < 0.4, "{p:?}");
+        let day = Range { from, to: from + Duration::days(2), granularity: Granularity::Day };
+        assert_eq!(summarise(&day, &[], MonthUse { limit: None, used: 0 }).series.len(), 3);
+    }
+
+    #[test]
+    fn ranges_are_validated_with_the_field_named() {
+        let now = at("2026-11-27T12:00:00Z");
+        let r = Range::parse(None, None, None, now).unwrap();
+        assert_eq!((r.from, r.to, r.granularity), (now - Duration::hours(24), now, Granularity::Hour));
+        let week = Range::parse(Some("2026-11-20T12:00:00Z"), None, None, now).unwrap();
+        assert_eq!(week.granularity, Granularity::Day);
+        for (from, to, g, field) in [
+            (Some("yesterday"), None, None, "from"),
+            (None, Some("2026-13-01"), None, "to"),
+            (Some("2026-11-28T00:00:00Z"), None, None, "from"),
+            (Some("2026-01-01T00:00:00Z"), None, None, "from"),
+            (None, None, Some("week"), "granularity"),
+            (Some("2026-10-01T00:00:00Z"), None, Some("hour"), "granularity"),
+        ] {
+            assert_eq!(Range::parse(from, to, g, now).unwrap_err().field, field, "{from:?} {to:?} {g:?}");
+        }
+    }
+
+    #[test]
+    fn plans_read_the_coarsest_tier_that_answers() {
+        let now = at("2026-11-27T15:42:10Z");
+        let kept = now - Duration::days(7);
+        let ts = |s: &str| at(s).timestamp();
+        let range = Range { from: now - Duration::days(30), to: now, granularity: Granularity::Day };
+        assert_eq!(
+            plan(&range, kept),
+            vec![
+                Span { tier: Tier::Day, from: ts("2026-10-28T00:00:00Z"), to: ts("2026-11-27T00:00:00Z") },
+                Span { tier: Tier::Hour, from: ts("2026-11-27T00:00:00Z"), to: ts("2026-11-27T15:00:00Z") },
+                Span { tier: Tier::Minute, from: ts("2026-11-27T15:00:00Z"), to: now.timestamp() },
+            ]
+        );
+        let range = Range { from: now - Duration::hours(24), to: now, granularity: Granularity::Hour };
+        assert_eq!(
+            plan(&range, kept),
+            vec![
+                Span { tier: Tier::Hour, from: ts("2026-11-26T15:00:00Z"), to: ts("2026-11-27T15:00:00Z") },
+                Span { tier: Tier::Minute, from: ts("2026-11-27T15:00:00Z"), to: now.timestamp() },
+            ]
+        );
+        // A range that ends on the hour needs no minutes.
+        let range =
+            Range { from: at("2026-11-27T10:00:00Z"), to: at("2026-11-27T12:00:00Z"), granularity: Granularity::Hour };
+        assert_eq!(
+            plan(&range, kept),
+            vec![Span { tier: Tier::Hour, from: ts("2026-11-27T10:00:00Z"), to: ts("2026-11-27T12:00:00Z") }]
+        );
+        // Minutes of a long-gone hour are pruned: that hour comes whole from the hour tier.
+        let old = at("2026-09-01T10:30:00Z");
+        let range = Range { from: old - Duration::hours(2), to: old, granularity: Granularity::Hour };
+        assert_eq!(
+            plan(&range, kept),
+            vec![Span { tier: Tier::Hour, from: ts("2026-09-01T08:00:00Z"), to: ts("2026-09-01T11:00:00Z") }]
+        );
+    }
+
+    #[test]
+    fn histogram_buckets_grow_by_root_two() {
+        assert_eq!(Histogram::bucket_of(0), 0);
+        assert_eq!(Histogram::bucket_of(15), 0);
+        assert_eq!(Histogram::bucket_of(16), 1);
+        assert_eq!(Histogram::bucket_of(22), 1);
+        assert_eq!(Histogram::bucket_of(23), 2);
+        assert_eq!(Histogram::bucket_of(32), 3);
+        assert_eq!(Histogram::bucket_of(u64::MAX), LATENCY_BUCKETS - 1);
+        for us in [1u64, 16, 100, 999, 12_345, 1_000_000, 8_000_000] {
+            let i = Histogram::bucket_of(us);
+            assert!(Histogram::floor_us(i) <= us as f64, "{us} in {i}");
+            assert!(i + 1 == LATENCY_BUCKETS || (us as f64) < Histogram::floor_us(i + 1), "{us} in {i}");
+        }
+    }
+
+    #[test]
+    fn percentiles_are_within_a_bucket_and_merge_exactly() {
+        let mut a = Histogram::default();
+        for us in 1..=1000u64 {
+            a.record(us * 10); // 10 µs .. 10 ms, uniform
+        }
+        let p = a.percentiles().unwrap();
+        for (got, want) in [(p.p50_ms, 5.0), (p.p95_ms, 9.5), (p.p99_ms, 9.9)] {
+            assert!((got - want).abs() / want < 0.2, "{got} vs {want}");
+        }
+        assert!(p.p50_ms <= p.p95_ms && p.p95_ms <= p.p99_ms);
+        let mut b = Histogram::default();
+        b.record(250);
+        let mut merged = a;
+        merged.merge(&b);
+        assert_eq!(merged.total(), 1001);
+        assert_eq!(Histogram::default().percentiles(), None);
+        // Sub-millisecond answers keep their precision.
+        let mut fast = Histogram::default();
+        fast.record(120);
+        let p = fast.percentiles().unwrap();
+        assert!(p.p50_ms > 0.09 && p.p50_ms < 0.13, "{p:?}");
+    }
+
+    #[test]
+    fn csv_merges_buckets_and_defuses_formulas() {
+        let t = at("2026-11-27T10:05:00Z");
+        let mut h = Histogram::default();
+        h.record(400);
+        let lines = vec![
+            CsvLine {
+                start: t,
+                key: Some(("k1", "=HYPERLINK(\"x\")", "production")),
+                status: 200,
+                requests: 2,
+                latency: h,
+            },
+            CsvLine {
+                start: t + Duration::minutes(5),
+                key: Some(("k1", "=HYPERLINK(\"x\")", "production")),
+                status: 200,
+                requests: 3,
+                latency: h,
+            },
+            CsvLine {
+                start: t,
+                key: Some(("k1", "=HYPERLINK(\"x\")", "production")),
+                status: 500,
+                requests: 1,
+                latency: Histogram::default(),
+            },
+        ];
+        let out = csv(Granularity::Hour, &lines, true);
+        let rows: Vec<&str> = out.lines().collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        assert_eq!(rows[0], "bucket_start,key_id,key_name,environment,status,requests,p50_ms,p95_ms,p99_ms");
+        assert!(
+            rows[1].starts_with("2026-11-27T10:00:00Z,k1,\"'=HYPERLINK(\"\"x\"\")\",production,200,5,0."),
+            "{}",
+            rows[1]
+        );
+        assert!(rows[2].ends_with(",500,1,,,"), "{}", rows[2]);
+    }
+
+    #[test]
+    fn months_start_on_the_first() {
+        let (start, next) = month_bounds(at("2026-12-15T08:00:00Z"));
+        assert_eq!(start.to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        assert_eq!(next.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+    }
+}

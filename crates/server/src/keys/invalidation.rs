@@ -1,0 +1,96 @@
+//! Keeping every instance's caches true to the database: a change to a key or a team is
+//! announced in the transaction that makes it (PostgreSQL NOTIFY, delivered at commit) and
+//! evicted here after the commit; other instances evict when they hear it. While the channel is
+//! down nothing is served from the caches.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use portal_db::DatabaseTransaction;
+use uuid::Uuid;
+
+use super::KeyService;
+use crate::error::ApiResult;
+
+/// Something cached that a change made stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A key's status, limits or name.
+    Key(Uuid),
+    /// A team's row, its members, or its deletion (with its keys).
+    Team(Uuid),
+}
+
+impl KeyService {
+    /// Commits `txn` with `changes` announced to every instance, then evicts them here.
+    pub async fn commit(&self, txn: DatabaseTransaction, changes: &[Change]) -> ApiResult<()> {
+        for change in changes {
+            match *change {
+                Change::Key(id) => portal_db::changes::key_changed(&txn, id).await?,
+                Change::Team(id) => portal_db::changes::team_changed(&txn, id).await?,
+            }
+        }
+        txn.commit().await?;
+        for change in changes {
+            self.evict(*change);
+        }
+        Ok(())
+    }
+
+    /// Drops what this instance cached of a change.
+    pub fn evict(&self, change: Change) {
+        match change {
+            Change::Key(id) => {
+                self.keys.evict_if(move |_, k| k.id == id);
+                self.limits.forget(id);
+            }
+            Change::Team(id) => {
+                self.teams.evict(&id);
+                self.keys.evict_if(move |_, k| k.team_id == id);
+            }
+        }
+    }
+
+    fn evict_all(&self) {
+        self.keys.clear();
+        self.teams.clear();
+        self.limits.forget_all();
+    }
+
+    /// On PostgreSQL: evicts what any instance changed (LISTEN), and distrusts the caches
+    /// while the channel is down.
+    pub async fn run_listener(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        use portal_db::changes::{ChangeListener, Heard};
+        loop {
+            self.cache_trusted.store(false, Ordering::Release);
+            let mut listener = tokio::select! {
+                l = ChangeListener::connect(&self.db) => match l {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot LISTEN for key changes; serving keys uncached");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            _ = stop.changed() => return,
+                        }
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            // Whatever changed while nobody listened is unknown: start empty.
+            self.evict_all();
+            self.cache_trusted.store(true, Ordering::Release);
+            loop {
+                tokio::select! {
+                    heard = listener.next() => match heard {
+                        Heard::Key(id) => self.evict(Change::Key(id)),
+                        Heard::Team(id) => self.evict(Change::Team(id)),
+                        Heard::Lost => break,
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+            tracing::warn!("key-change channel lost; reconnecting");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The usage meter: every request made with a key is counted in memory by minute, status and
+//! latency (a log-scale histogram), then flushed in one transaction with additive upserts into
+//! the minute, hour and day tiers and the monthly counters.
+//!
+//! A flush never fails because of one key: counts of keys that no longer exist (a team deleted
+//! mid-traffic) are dropped and logged, the rest commits. A flush that fails as a whole (the
+//! database is away) puts everything back for the next one, so nothing is lost or counted twice.
+//! What a crash loses is what was buffered since the last flush (`PORTAL_USAGE_FLUSH_MS`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use portal_db::DatabaseConnection;
+use portal_db::usage::{Batch, Increment, LastUse, MonthIncrement};
+use portal_domain::usage::{Histogram, minute_of, month_bounds};
+use uuid::Uuid;
+
+/// The key a request presented, for metering; set even when the key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterTag {
+    pub key_id: Uuid,
+    pub team_id: Uuid,
+}
+
+#[derive(Clone)]
+struct Slot {
+    team_id: Uuid,
+    count: i64,
+    latency_us_sum: i64,
+    latency: Histogram,
+}
+
+#[derive(Default)]
+struct Buffer {
+    /// (key, minute, status) → counts.
+    counts: HashMap<(Uuid, DateTime<Utc>, u16), Slot>,
+    /// (key, month) → (team, requests that counted against the limit).
+    months: HashMap<(Uuid, DateTime<Utc>), (Uuid, i64)>,
+    /// key → (requests, latest use).
+    last_used: HashMap<Uuid, (i64, DateTime<Utc>)>,
+}
+
+impl Buffer {
+    fn merge(&mut self, other: Buffer) {
+        for (k, slot) in other.counts {
+            match self.counts.get_mut(&k) {
+                Some(mine) => {
+                    mine.count += slot.count;
+                    mine.latency_us_sum += slot.latency_us_sum;
+                    mine.latency.merge(&slot.latency);
+                }
+                None => {
+                    self.counts.insert(k, slot);
+                }
+            }
+        }
+        for (k, (team, n)) in other.months {
+            self.months.entry(k).or_insert((team, 0)).1 += n;
+        }
+        for (k, (n, last)) in other.last_used {
+            let entry = self.last_used.entry(k).or_insert((0, last));
+            entry.0 += n;
+            entry.1 = entry.1.max(last);
+        }
+    }
+
+    fn batch(&self) -> Batch {
+        Batch {
+            counts: self
+                .counts
+                .iter()
+                .map(|(&(key_id, minute, status), slot)| Increment {
+                    key_id,
+                    team_id: slot.team_id,
+                    minute,
+                    status,
+                    count: slot.count,
+                    latency_us_sum: slot.latency_us_sum,
+                    latency: slot.latency,
+                })
+                .collect(),
+            months: self
+                .months
+                .iter()
+                .map(|(&(key_id, month), &(team_id, requests))| MonthIncrement { key_id, team_id, month, requests })
+                .collect(),
+            last_used: self
+                .last_used
+                .iter()
+                .map(|(&key_id, &(requests, at))| LastUse { key_id, requests, at })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Meter {
+    buffer: Mutex<Buffer>,
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+impl Meter {
+    /// Counts one answered request; `admitted` when it passed the key check (and so counts
+    /// against the monthly limit).
+    pub fn record(&self, tag: MeterTag, status: u16, latency: Duration, admitted: bool) {
+        let now = Utc::now();
+        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = buffer.counts.entry((tag.key_id, minute_of(now), status)).or_insert_with(|| Slot {
+            team_id: tag.team_id,
+            count: 0,
+            latency_us_sum: 0,
+            latency: Histogram::default(),
+        });
+        slot.count += 1;
+        slot.latency_us_sum = slot.latency_us_sum.saturating_add(i64::try_from(latency_us).unwrap_or(i64::MAX));
+        slot.latency.record(latency_us);
+        if admitted {
+            buffer.months.entry((tag.key_id, month_bounds(now).0)).or_insert((tag.team_id, 0)).1 += 1;
+        }
+        let last = buffer.last_used.entry(tag.key_id).or_insert((0, now));
+        last.0 += 1;
+        last.1 = last.1.max(now);
+    }
+
+    /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
+    /// logged); on failure everything goes back into the buffer for the next flush.
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), portal_db::Error> {
+        let _serial = self.flush_lock.lock().await;
+        let taken = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
+        if taken.counts.is_empty() && taken.months.is_empty() {
+            return Ok(());
+        }
+        let batch = taken.batch();
+        let result = async {
+            let txn = portal_db::TransactionTrait::begin(db).await?;
+            let dropped = portal_db::usage::write(&txn, &batch).await?;
+            txn.commit().await?;
+            Ok::<_, portal_db::Error>(dropped)
+        }
+        .await;
+        match result {
+            Ok(0) => Ok(()),
+            Ok(dropped) => {
+                tracing::warn!(dropped, "usage counts of deleted API keys were dropped");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "usage flush failed; keeping the counts for the next try");
+                self.buffer.lock().unwrap_or_else(|e| e.into_inner()).merge(taken);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! API keys on the request path: verification (format and checksum first, then bounded caches
+//! of keys, of unknown keys and of teams), the key's limits, the usage meter, and cache
+//! invalidation across instances.
+
+mod cache;
+mod invalidation;
+mod limits;
+mod meter;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portal_db::DatabaseConnection;
+use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
+use portal_domain::keys as domain;
+use portal_types::{Environment, KeyStatus, RateLimit};
+use uuid::Uuid;
+
+use self::cache::GuardedCache;
+pub use self::invalidation::Change;
+pub use self::limits::LimitReport;
+use self::limits::Limits;
+use self::meter::Meter;
+pub use self::meter::MeterTag;
+use crate::error::ApiError;
+
+/// A key as the cache holds it.
+#[derive(Debug, Clone)]
+pub struct CachedKey {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub grace_until: Option<DateTime<Utc>>,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A verified key acting on a request.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    pub key_id: Uuid,
+    pub team_id: Uuid,
+    pub name: String,
+    pub environment: Environment,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// What the key's limits leave, for the `RateLimit` fields of the answer.
+    pub limits: LimitReport,
+}
+
+impl KeyAuth {
+    pub fn tag(&self) -> MeterTag {
+        MeterTag { key_id: self.key_id, team_id: self.team_id }
+    }
+}
+
+/// Why a presented key was refused, and which known key it was (for metering).
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub tag: Option<MeterTag>,
+}
+
+/// The state of a key right now.
+pub fn status_of(
+    row_revoked: Option<DateTime<Utc>>,
+    expires: Option<DateTime<Utc>>,
+    grace: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> KeyStatus {
+    if row_revoked.is_some() {
+        KeyStatus::Revoked
+    } else if expires.is_some_and(|e| e <= now) {
+        KeyStatus::Expired
+    } else if let Some(g) = grace {
+        if g <= now { KeyStatus::Rolled } else { KeyStatus::Rolling }
+    } else {
+        KeyStatus::Active
+    }
+}
+
+/// Why a key was refused with 401.
+pub fn refusal(status: KeyStatus) -> Option<ApiError> {
+    let (code, detail) = match status {
+        KeyStatus::Active | KeyStatus::Rolling => return None,
+        KeyStatus::Revoked => ("key_revoked", "This API key was revoked."),
+        KeyStatus::Expired => ("key_expired", "This API key has expired."),
+        KeyStatus::Rolled => ("key_rolled", "This API key was replaced by a rolled key and its grace period is over."),
+    };
+    Some(ApiError::new(StatusCode::UNAUTHORIZED, code, detail))
+}
+
+pub fn invalid_key() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "The API key is not valid.")
+}
+
+/// How long a cached key may be used without asking the database again. Changes do not wait
+/// for this: they evict at once (locally, and on other instances through NOTIFY).
+const KEY_TTL: Duration = Duration::from_secs(60);
+/// How long a cached team may be served; changes evict it at once (and through NOTIFY).
+const TEAM_TTL: Duration = Duration::from_secs(10);
+/// Keys (and unknown keys) one instance remembers; beyond that the least useful go.
+const KEY_CAPACITY: u64 = 100_000;
+const TEAM_CAPACITY: u64 = 10_000;
+
+/// A team as key-authenticated reads see it, cached.
+#[derive(Debug, Clone)]
+pub struct TeamSnapshot {
+    pub team: portal_db::teams::Team,
+    pub member_count: u64,
+}
+
+pub struct KeyService {
+    db: DatabaseConnection,
+    hashing_key: [u8; 32],
+    /// Known keys by the hash of their secret.
+    keys: GuardedCache<String, Arc<CachedKey>>,
+    /// Hashes of well-formed keys that do not exist: a flood of them costs no database work.
+    /// A new key's secret cannot be among them, so nothing here ever needs evicting.
+    unknown: GuardedCache<String, ()>,
+    teams: GuardedCache<Uuid, Arc<TeamSnapshot>>,
+    /// False while the invalidation channel is down: then nothing is served from the caches.
+    cache_trusted: AtomicBool,
+    limits: Limits,
+    meter: Meter,
+}
+
+impl KeyService {
+    pub fn new(db: DatabaseConnection, server_secret: &str) -> Arc<Self> {
+        let postgres = portal_db::changes::is_postgres(&db);
+        Arc::new(Self {
+            hashing_key: domain::hashing_key(server_secret),
+            keys: GuardedCache::new(KEY_CAPACITY, KEY_TTL),
+            unknown: GuardedCache::new(KEY_CAPACITY, KEY_TTL),
+            teams: GuardedCache::new(TEAM_CAPACITY, TEAM_TTL),
+            // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
+            cache_trusted: AtomicBool::new(!postgres),
+            limits: Limits::new(db.clone()),
+            meter: Meter::default(),
+            db,
+        })
+    }
+
+    pub fn hash(&self, secret: &str) -> String {
+        domain::hash(&self.hashing_key, secret)
+    }
+
+    fn trusted(&self) -> bool {
+        self.cache_trusted.load(Ordering::Acquire)
+    }
+
+    /// The key with this hash: from the cache, else the database.
+    async fn lookup(&self, hash: String) -> Result<Option<Arc<CachedKey>>, ApiError> {
+        let trusted = self.trusted();
+        if trusted {
+            if let Some(key) = self.keys.get(&hash) {
+                return Ok(Some(key));
+            }
+            if self.unknown.get(&hash).is_some() {
+                return Ok(None);
+            }
+        }
+        let (seen, seen_unknown) = (self.keys.generation(), self.unknown.generation());
+        let Some(row) = portal_db::api_keys::find_by_hash(&self.db, &hash).await? else {
+            if trusted {
+                self.unknown.insert_if_current(hash, (), seen_unknown);
+            }
+            return Ok(None);
+        };
+        let key = Arc::new(cached_from(&row)?);
+        if trusted {
+            self.keys.insert_if_current(hash, key.clone(), seen);
+        }
+        Ok(Some(key))
+    }
+
+    /// Verifies a presented key: format and checksum first (no database work for garbage),
+    /// then the caches or the database, the key's status, and its limits.
+    pub async fn verify(&self, secret: &str) -> Result<KeyAuth, Refusal> {
+        let refuse = |error: ApiError, tag: Option<MeterTag>| Refusal { error, tag };
+        domain::parse(secret).map_err(|_| refuse(invalid_key(), None))?;
+        let key = self.lookup(self.hash(secret)).await.map_err(|e| refuse(e, None))?;
+        let key = key.ok_or_else(|| refuse(invalid_key(), None))?;
+        let now = Utc::now();
+        let tag = MeterTag { key_id: key.id, team_id: key.team_id };
+        if let Some(refused) = refusal(status_of(key.revoked_at, key.expires_at, key.grace_until, now)) {
+            return Err(refuse(refused, Some(tag)));
+        }
+        let limits = self.limits.admit(&key, now).await.map_err(|e| refuse(e, Some(tag)))?;
+        Ok(KeyAuth {
+            key_id: key.id,
+            team_id: key.team_id,
+            name: key.name.clone(),
+            environment: key.environment,
+            expires_at: key.expires_at,
+            limits,
+        })
+    }
+
+    /// The team for key-authenticated reads: from the cache, else the database.
+    pub async fn team(&self, team_id: Uuid) -> Result<Option<Arc<TeamSnapshot>>, ApiError> {
+        let trusted = self.trusted();
+        if trusted && let Some(snap) = self.teams.get(&team_id) {
+            return Ok(Some(snap));
+        }
+        let seen = self.teams.generation();
+        let Some(team) = portal_db::teams::find(&self.db, team_id).await? else { return Ok(None) };
+        let counts = portal_db::teams::member_counts(&self.db, &[team_id]).await?;
+        let snap = Arc::new(TeamSnapshot { member_count: counts.get(&team_id).copied().unwrap_or(0), team });
+        if trusted {
+            self.teams.insert_if_current(team_id, snap.clone(), seen);
+        }
+        Ok(Some(snap))
+    }
+
+    /// Counts one answered request of a key; `admitted` when it passed the key check.
+    pub fn record(&self, tag: MeterTag, status: u16, latency: Duration, admitted: bool) {
+        self.meter.record(tag, status, latency, admitted);
+    }
+
+    /// Writes the buffered counts, and gives back quota leases of idle keys.
+    pub async fn flush(&self) -> Result<(), portal_db::Error> {
+        let counted = self.meter.flush(&self.db).await;
+        let leases = self.limits.give_back(false).await;
+        counted.and(leases)
+    }
+
+    /// Flushes every `every` until `stop`; then once more, and gives back every lease.
+    pub async fn run_flusher(self: Arc<Self>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => { let _ = self.flush().await; }
+                _ = stop.changed() => break,
+            }
+        }
+        for _ in 0..5 {
+            if self.meter.flush(&self.db).await.is_ok() {
+                break;
+            }
+        }
+        let _ = self.limits.give_back(true).await;
+    }
+}
+
+fn cached_from(row: &ApiKeyRow) -> Result<CachedKey, ApiError> {
+    Ok(CachedKey {
+        id: row.id,
+        team_id: row.team_id,
+        name: row.name.clone(),
+        environment: environment_of(row)?,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        grace_until: row.grace_until,
+        usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
+        rate_limit: rate_limit_of(row),
+    })
+}

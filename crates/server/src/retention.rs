@@ -1,0 +1,50 @@
+//! Usage retention: each tier's counts older than its retention are deleted by a background
+//! task, in small batches so that other queries (on SQLite's single connection) never wait long.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use portal_db::DatabaseConnection;
+use portal_domain::usage::Tier;
+
+use crate::config::UsageRetention;
+
+/// Rows deleted per statement.
+const BATCH: u64 = 5_000;
+/// How often the task looks for expired counts.
+const EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes every expired row; returns how many went.
+pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result<u64, portal_db::Error> {
+    let now = Utc::now();
+    let mut removed = 0;
+    let tiers = Tier::ALL.map(|t| (Some(t), retention.days_of(t)));
+    for (tier, days) in tiers.into_iter().chain([(None, retention.days)]) {
+        let before = now - chrono::Duration::days(i64::from(days));
+        loop {
+            let n = portal_db::usage::prune(db, tier, before, BATCH).await?;
+            removed += n;
+            if n < BATCH {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(removed)
+}
+
+/// Prunes at start-up and then every ten minutes, until `stop`.
+pub async fn run(db: DatabaseConnection, retention: UsageRetention, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match prune(&db, retention).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired usage counts deleted"),
+                Err(e) => tracing::warn!(error = %e, "pruning expired usage counts failed"),
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}

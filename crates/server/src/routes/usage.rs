@@ -1,0 +1,199 @@
+//! Usage of a key and of a whole team: totals, the monthly limit, requests over time, error
+//! rate, status codes and latency percentiles, as JSON or as CSV. Each part of a range is read
+//! from the coarsest tier that answers it, so a 90-day read touches about 90 rows per status.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Duration, Utc};
+use portal_db::api_keys::environment_of;
+use portal_db::usage::Scope;
+use portal_domain::teams::Action;
+use portal_domain::usage::{self as domain, Counts, CsvLine, MonthUse, Range, Span};
+use portal_types::{KeyUsageSummary, TeamUsage, Usage};
+use uuid::Uuid;
+
+use crate::access::TeamAccess;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Principal;
+use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
+use crate::state::AppState;
+
+/// `?from=&to=&granularity=&format=` of usage queries.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// Start (RFC 3339); default: 24 hours before `to`.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<String>,
+    /// End (RFC 3339); default: now.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<String>,
+    /// `hour` or `day`; default: hour for ranges up to 2 days, else day.
+    #[param(value_type = Option<portal_types::Granularity>)]
+    pub granularity: Option<String>,
+    /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.
+    #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
+    pub format: Option<String>,
+}
+
+impl UsageQuery {
+    fn range(&self, now: DateTime<Utc>) -> ApiResult<Range> {
+        Ok(Range::parse(self.from.as_deref(), self.to.as_deref(), self.granularity.as_deref(), now)?)
+    }
+
+    /// Whether the answer is CSV: `?format=csv`, or `Accept: text/csv` without `?format=json`.
+    fn csv(&self, req: &HttpRequest) -> ApiResult<bool> {
+        match self.format.as_deref() {
+            Some("csv") => Ok(true),
+            Some("json") => Ok(false),
+            Some(_) => Err(ApiError::validation("format", "must be `json` or `csv`")),
+            None => Ok(req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.split(',').any(|t| t.trim().starts_with("text/csv")))),
+        }
+    }
+}
+
+/// The read plan of a range under the configured minute retention.
+fn spans(state: &AppState, range: &Range, now: DateTime<Utc>) -> Vec<Span> {
+    let kept = now - Duration::days(i64::from(state.config.usage_retention.minutes));
+    domain::plan(range, kept)
+}
+
+async fn flush_meter(state: &AppState) {
+    // The usage pages read what this instance served up to now, not up to its last flush.
+    if let Err(e) = state.keys.flush().await {
+        tracing::warn!(error = %e, "usage flush before a usage read failed");
+    }
+}
+
+fn csv_response(name: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body)
+}
+
+fn line(c: &Counts) -> CsvLine<'_> {
+    CsvLine { start: c.at, key: None, status: c.status, requests: c.requests, latency: c.latency }
+}
+
+/// One key's usage: totals, limit and remaining, requests over time, error rate, status codes,
+/// latency percentiles. As CSV: one line per bucket and status.
+#[utoipa::path(
+    tag = "usage",
+    operation_id = "getApiKeyUsage",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key."), UsageQuery),
+    responses(
+        (status = 200, description = "Usage in the range. CSV columns: bucket_start, status, requests, p50_ms, p95_ms, p99_ms.",
+            content((Usage = "application/json"), (String = "text/csv"))),
+        Unauthorized, NotFound, ValidationFailed, InternalError
+    )
+)]
+#[get("/teams/{team_id}/api-keys/{key_id}/usage")]
+pub async fn get_api_key_usage(
+    state: web::Data<AppState>,
+    auth: Principal,
+    req: HttpRequest,
+    path: web::Path<(Uuid, Uuid)>,
+    query: web::Query<UsageQuery>,
+) -> ApiResult<HttpResponse> {
+    let (team_id, key_id) = path.into_inner();
+    let now = Utc::now();
+    let range = query.range(now)?;
+    let csv = query.csv(&req)?;
+    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
+    access.require(Action::ReadApiKeys)?;
+    let key = portal_db::api_keys::find(&state.db, access.team.id, key_id)
+        .await?
+        .ok_or_else(super::api_keys::key_not_found)?;
+    flush_meter(&state).await;
+    let rows = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans(&state, &range, now), false).await?;
+    let rows: Vec<Counts> = rows.into_iter().map(|(_, c)| c).collect();
+    if csv {
+        let lines: Vec<CsvLine<'_>> = rows.iter().map(line).collect();
+        return Ok(csv_response(&format!("usage-key-{}", key.id), domain::csv(range.granularity, &lines, false)));
+    }
+    let month = domain::month_bounds(now).0;
+    let used = portal_db::usage::month_requests(&state.db, Scope::Key(key.id), month).await?;
+    let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
+    let usage: Usage = domain::summarise(&range, &rows, MonthUse { limit, used });
+    Ok(HttpResponse::Ok().json(usage))
+}
+
+/// The whole team's API usage, with the share of each key used in the range. As CSV: one line
+/// per bucket, key and status.
+#[utoipa::path(
+    tag = "usage",
+    operation_id = "getTeamUsage",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), UsageQuery),
+    responses(
+        (status = 200, description = "Usage in the range. CSV columns: bucket_start, key_id, key_name, environment, status, requests, p50_ms, p95_ms, p99_ms.",
+            content((TeamUsage = "application/json"), (String = "text/csv"))),
+        Unauthorized, NotFound, ValidationFailed, InternalError
+    )
+)]
+#[get("/teams/{team_id}/usage")]
+pub async fn get_team_usage(
+    state: web::Data<AppState>,
+    auth: Principal,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    query: web::Query<UsageQuery>,
+) -> ApiResult<HttpResponse> {
+    let now = Utc::now();
+    let range = query.range(now)?;
+    let csv = query.csv(&req)?;
+    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    access.require(Action::ReadApiKeys)?;
+    flush_meter(&state).await;
+    let team_id = access.team.id;
+    let spans = spans(&state, &range, now);
+    let keys = portal_db::api_keys::all_of_team(&state.db, team_id).await?;
+    if csv {
+        let rows = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, true).await?;
+        let named: Vec<(String, &str, &str)> = rows
+            .iter()
+            .map(|(id, _)| {
+                let key = keys.iter().find(|k| Some(k.id) == *id);
+                let env = key.and_then(|k| environment_of(k).ok()).map_or("", |e| e.as_str());
+                (id.map(|i| i.to_string()).unwrap_or_default(), key.map_or("", |k| k.name.as_str()), env)
+            })
+            .collect();
+        let lines: Vec<CsvLine<'_>> = rows
+            .iter()
+            .zip(&named)
+            .map(|((_, c), (id, name, env))| CsvLine { key: Some((id.as_str(), name, env)), ..line(c) })
+            .collect();
+        return Ok(csv_response(&format!("usage-team-{team_id}"), domain::csv(range.granularity, &lines, true)));
+    }
+    let rows: Vec<Counts> = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false)
+        .await?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    let month = domain::month_bounds(now).0;
+    let used = portal_db::usage::month_requests(&state.db, Scope::Team(team_id), month).await?;
+    let per_key = portal_db::usage::per_key(&state.db, team_id, &spans).await?;
+    let mut summaries: Vec<KeyUsageSummary> = per_key
+        .into_iter()
+        .filter_map(|(id, total, error)| {
+            let key = keys.iter().find(|k| k.id == id)?;
+            Some(KeyUsageSummary {
+                key_id: id,
+                name: key.name.clone(),
+                environment: environment_of(key).ok()?,
+                total_requests: total,
+                error,
+            })
+        })
+        .collect();
+    summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));
+    let usage = domain::summarise(&range, &rows, MonthUse { limit: None, used });
+    Ok(HttpResponse::Ok().json(TeamUsage { usage, keys: summaries }))
+}
