@@ -1,5 +1,6 @@
 import { expect, request, test, type Page } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 
 /** Reloads `page` until `check` passes: usage is counted in memory and flushed within a second. */
@@ -94,19 +95,64 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     await expect(chart.locator('rect.bar-success')).toHaveCount(1);
     await expect(chart.locator('rect.bar-error')).toHaveCount(1);
 
+    // Latency as percentiles, with sub-millisecond precision.
+    await expect(page.locator('[data-stat="latency"]')).toContainText(/\d ms/);
+    await expect(page.locator('[data-stat="latency"]')).toContainText(/p95 .* p99 /);
+
     await page.getByRole('button', { name: '30 days' }).click();
     await expect(page.getByRole('button', { name: '30 days' })).toHaveAttribute('aria-pressed', 'true');
     await expect(page.getByRole('img', { name: /Requests per day.*4 in total/ })).toBeVisible();
     await expect(total).toHaveText('4');
+
+    // The range as CSV: one line per day and status.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^usage-key-[0-9a-f-]+\.csv$/);
+    const csv = readFileSync(await download.path(), 'utf8');
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines[0]).toBe('bucket_start,status,requests,p50_ms,p95_ms,p99_ms');
+    expect(lines.slice(1).map((l) => l.split(',').slice(1, 3).join(','))).toEqual(['200,3', '404,1']);
+  });
+
+  await test.step('an admin sets a rate limit on the key page; the API answers 429 beyond it, then lifts it', async () => {
+    const limits = page.getByRole('region', { name: 'Limits' });
+    await expect(limits.locator('[data-limit="monthly"]')).toHaveText('1,000 requests a month');
+    await expect(limits.locator('[data-limit="rate"]')).toHaveText('None');
+    await limits.getByRole('button', { name: 'Edit Production App' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit Production App' });
+    await expect(dialog.getByLabel('Monthly request limit')).toHaveValue('1000');
+    await dialog.getByLabel('Requests per second').fill('1');
+    await dialog.getByLabel('Burst').fill('1');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect(dialog).toBeHidden();
+    await expect(limits.locator('[data-limit="rate"]')).toHaveText('1 a second, bursts of 1');
+
+    const auth = { Authorization: `Bearer ${secret}` };
+    const first = await api.get(`/api/v1/teams/${teamId}`, { headers: auth });
+    expect(first.status()).toBe(200);
+    expect(first.headers()['ratelimit-policy']).toMatch(/^"monthly";q=1000;w=\d+, "rate";q=1;w=1$/);
+    const second = await api.get(`/api/v1/teams/${teamId}`, { headers: auth });
+    expect(second.status()).toBe(429);
+    expect((await second.json()).code).toBe('rate_limited');
+    expect(second.headers()['retry-after']).toBe('1');
+
+    await limits.getByRole('button', { name: 'Edit Production App' }).click();
+    await dialog.getByLabel('Requests per second').fill('');
+    await dialog.getByLabel('Burst').fill('');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect(dialog).toBeHidden();
+    await expect(limits.locator('[data-limit="rate"]')).toHaveText('None');
   });
 
   await test.step('the team usage overview lists the key', async () => {
     await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Usage' }).click();
     await expect(page.getByRole('heading', { name: 'Team usage' })).toBeVisible();
-    await expect(page.locator('[data-stat="total"]')).toHaveText('4');
+    await expect(page.locator('[data-stat="total"]')).toHaveText('6', { timeout: 5_000 });
     const byKey = page.getByRole('table', { name: 'Requests by key' }).getByRole('row', { name: /Production App/ });
-    await expect(byKey).toContainText('4');
-    await expect(byKey).toContainText('1');
+    await expect(byKey).toContainText('6');
+    await expect(byKey).toContainText('2');
   });
 
   await test.step("what the key does shows in the activity log under the key's name, a page at a time", async () => {

@@ -10,8 +10,8 @@ use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CreateApiKeyRequest,
     CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, Granularity, Invitation, InvitationPage,
     InvitationPreview, LoginRequest, Member, MemberPage, Problem, ResetPasswordRequest, Role, RollApiKeyRequest,
-    Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage,
-    User, VerifyEmailRequest,
+    Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest,
+    UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -321,6 +321,15 @@ pub async fn create_api_key(token: String, team: Uuid, body: CreateApiKeyRequest
     json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys"), Some(&token)), &body)).await
 }
 
+pub async fn update_api_key(
+    token: String,
+    team: Uuid,
+    key: Uuid,
+    body: UpdateApiKeyRequest,
+) -> Result<ApiKey, ApiError> {
+    json(with_json(request(Method::PATCH, &format!("/teams/{team}/api-keys/{key}"), Some(&token)), &body)).await
+}
+
 pub async fn revoke_api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {
     json(without_body(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/revoke"), Some(&token)))).await
 }
@@ -344,7 +353,7 @@ pub struct UsageRange {
 }
 
 impl UsageRange {
-    fn query(&self) -> String {
+    fn query(&self, format: Option<&str>) -> String {
         let granularity = match self.granularity {
             Granularity::Hour => "hour",
             Granularity::Day => "day",
@@ -353,17 +362,39 @@ impl UsageRange {
             ("from", Some(self.from.clone())),
             ("to", Some(self.to.clone())),
             ("granularity", Some(granularity.to_owned())),
+            ("format", format.map(str::to_owned)),
         ])
     }
 }
 
+/// Whose usage a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageOf {
+    Key(Uuid, Uuid),
+    Team(Uuid),
+}
+
+impl UsageOf {
+    fn path(self) -> String {
+        match self {
+            Self::Key(team, key) => format!("/teams/{team}/api-keys/{key}/usage"),
+            Self::Team(team) => format!("/teams/{team}/usage"),
+        }
+    }
+}
+
+/// The usage of a range as CSV (one line per bucket and status).
+pub async fn usage_csv(token: String, of: UsageOf, range: UsageRange) -> Result<String, ApiError> {
+    text(without_body(request(Method::GET, &format!("{}{}", of.path(), range.query(Some("csv"))), Some(&token)))).await
+}
+
 pub async fn key_usage(token: String, team: Uuid, key: Uuid, range: UsageRange) -> Result<Usage, ApiError> {
-    let path = format!("/teams/{team}/api-keys/{key}/usage{}", range.query());
+    let path = format!("{}{}", UsageOf::Key(team, key).path(), range.query(None));
     json(without_body(request(Method::GET, &path, Some(&token)))).await
 }
 
 pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<TeamUsage, ApiError> {
-    let path = format!("/teams/{team}/usage{}", range.query());
+    let path = format!("{}{}", UsageOf::Team(team).path(), range.query(None));
     json(without_body(request(Method::GET, &path, Some(&token)))).await
 }
 

@@ -109,6 +109,25 @@ pub fn percent(rate: f64) -> String {
     if tenths.is_multiple_of(10) { format!("{}%", tenths / 10) } else { format!("{}.{}%", tenths / 10, tenths % 10) }
 }
 
+/// A latency in milliseconds, to a precision that fits its size: "0.41 ms", "3.4 ms", "120 ms",
+/// "2.5 s" (integer maths, like `percent`).
+pub fn millis(ms: f64) -> String {
+    let hundredths = (ms.max(0.0) * 100.0).round() as u64;
+    match hundredths {
+        0 => "<0.01 ms".to_owned(),
+        h if h < 100 => format!("0.{h:02} ms"),
+        h if h < 1_000 => {
+            let tenths = (h + 5) / 10;
+            format!("{}.{} ms", tenths / 10, tenths % 10)
+        }
+        h if h < 100_000 => format!("{} ms", (h + 50) / 100),
+        h => {
+            let tenths = (h + 5_000) / 10_000;
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+    }
+}
+
 pub fn role(role: Role) -> &'static str {
     match role {
         Role::Owner => "Owner",
@@ -176,6 +195,17 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(count(1_000), "1,000");
         assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    #[wasm_bindgen_test]
+    fn latencies_keep_sub_millisecond_precision() {
+        assert_eq!(millis(0.0), "<0.01 ms");
+        assert_eq!(millis(0.412), "0.41 ms");
+        assert_eq!(millis(0.05), "0.05 ms");
+        assert_eq!(millis(3.44), "3.4 ms");
+        assert_eq!(millis(3.96), "4.0 ms");
+        assert_eq!(millis(120.4), "120 ms");
+        assert_eq!(millis(2_480.0), "2.5 s");
     }
 
     #[wasm_bindgen_test]

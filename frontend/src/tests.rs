@@ -105,9 +105,9 @@ async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
     let root = container();
     let at = |h: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).single().expect("valid time");
     let series = vec![
-        UsagePoint { start: at(0), success: 3, error: 1 },
-        UsagePoint { start: at(1), success: 0, error: 0 },
-        UsagePoint { start: at(2), success: 5, error: 0 },
+        UsagePoint { start: at(0), success: 3, error: 1, latency: None },
+        UsagePoint { start: at(1), success: 0, error: 0, latency: None },
+        UsagePoint { start: at(2), success: 5, error: 0, latency: None },
     ];
     let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <UsageChart series hourly=true/> });
     let count = |selector: &str| root.query_selector_all(selector).expect("valid selector").length();

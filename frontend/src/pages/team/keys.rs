@@ -2,7 +2,7 @@
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::components::A;
-use portal_types::{ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeyStatus};
+use portal_types::{ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeyStatus, RateLimit};
 
 use super::use_team;
 use crate::api;
@@ -236,8 +236,7 @@ where
     let description = RwSignal::new(String::new());
     let environment = RwSignal::new("development".to_owned());
     let expiration = RwSignal::new("never".to_owned());
-    let limit = RwSignal::new(String::new());
-    let limit_error = RwSignal::new(None::<String>);
+    let limits = LimitInputs::default();
     let create = Action::new_unsync(move |body: &CreateApiKeyRequest| {
         let body = body.clone();
         async move { auth.call(move |t| api::create_api_key(t, team_id, body.clone())).await }
@@ -252,19 +251,7 @@ where
     let outcome = move || create.value().get();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let raw_limit = limit.get_untracked().trim().replace([',', '_', ' '], "");
-        let usage_limit = if raw_limit.is_empty() {
-            None
-        } else {
-            match raw_limit.parse::<u64>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    limit_error.set(Some("Enter a whole number of requests, or leave it empty.".to_owned()));
-                    return;
-                }
-            }
-        };
-        limit_error.set(None);
+        let Some((usage_limit, rate_limit)) = limits.parse() else { return };
         let description = description.get_untracked().trim().to_owned();
         create.dispatch(CreateApiKeyRequest {
             name: name.get_untracked().trim().to_owned(),
@@ -277,13 +264,13 @@ where
                 _ => Expiration::Never,
             },
             usage_limit,
+            rate_limit,
         });
     };
     let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());
     let environments = vec![opt("development", "Development (pp_dev_…)"), opt("production", "Production (pp_prod_…)")];
     let expirations =
         vec![opt("never", "Never"), opt("30d", "In 30 days"), opt("90d", "In 90 days"), opt("180d", "In 180 days")];
-    let limit_message = Signal::derive(move || limit_error.get().or_else(|| field_error(outcome, "usage_limit").get()));
     let done = on_close.clone();
     view! {
         <Modal title="Generate API Key" on_close>
@@ -294,7 +281,7 @@ where
                     view! {
                         <form class="modal-body" on:submit=on_submit>
                             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
-                                fields=&["name", "description", "environment", "expiration", "usage_limit"]/>
+                                fields=LIMIT_FORM_FIELDS/>
                             <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")
                                 hint="e.g. Production App"/>
                             <TextAreaField label="Description" name="description" maxlength=500 value=description
@@ -303,14 +290,7 @@ where
                                 error=field_error(outcome, "environment")/>
                             <SelectField label="Expires" name="expiration" value=expiration options=expirations
                                 error=field_error(outcome, "expiration")/>
-                            <div class="field" class:invalid=move || limit_message.with(Option::is_some)>
-                                <label for="usage_limit">"Monthly request limit" <span class="optional">" (optional)"</span></label>
-                                <input id="usage_limit" name="usage_limit" type="text" inputmode="numeric" autocomplete="off"
-                                    bind:value=limit aria-describedby="usage_limit-hint"
-                                    aria-invalid=move || limit_message.with(Option::is_some).then_some("true")/>
-                                <p class="hint" id="usage_limit-hint">"Requests per calendar month (UTC). Empty: unlimited."</p>
-                                {move || limit_message.get().map(|m| view! { <p class="field-error">{m}</p> })}
-                            </div>
+                            <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                             <SubmitButton label="Generate API Key" pending=create.pending()/>
                         </form>
                     }.into_any()
@@ -400,5 +380,207 @@ where
                 }.into_any(),
             }}
         </Modal>
+    }
+}
+
+/// Fields of the key forms: their errors show next to the inputs.
+const LIMIT_FORM_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "environment",
+    "expiration",
+    "usage_limit",
+    "rate_limit",
+    "rate_limit.requests_per_second",
+    "rate_limit.burst",
+];
+
+/// Change a key's name, description and limits; they apply at once on every server.
+#[component]
+pub fn EditKeyDialog<F, G>(key: ApiKey, on_close: F, on_saved: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let key_id = key.id;
+    let name = RwSignal::new(key.name.clone());
+    let description = RwSignal::new(key.description.clone().unwrap_or_default());
+    let limits = LimitInputs::of(&key);
+    let save = Action::new_unsync(move |body: &portal_types::UpdateApiKeyRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::update_api_key(t, team_id, key_id, body.clone())).await }
+    });
+    let close = on_close.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            on_saved();
+            close();
+        }
+    });
+    let outcome = move || save.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some((usage_limit, rate_limit)) = limits.parse() else { return };
+        let description = description.get_untracked().trim().to_owned();
+        save.dispatch(portal_types::UpdateApiKeyRequest {
+            name: Some(name.get_untracked().trim().to_owned()),
+            description: Some((!description.is_empty()).then_some(description)),
+            usage_limit: Some(usage_limit),
+            rate_limit: Some(rate_limit),
+        });
+    };
+    view! {
+        <Modal title=format!("Edit {}", key.name) on_close>
+            <form class="modal-body" on:submit=on_submit>
+                <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=LIMIT_FORM_FIELDS/>
+                <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                    error=field_error(outcome, "description")/>
+                <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
+                <SubmitButton label="Save changes" pending=save.pending()/>
+            </form>
+        </Modal>
+    }
+}
+
+/// The limit inputs of the create and edit dialogs, as typed (empty: no limit).
+#[derive(Clone, Copy)]
+pub struct LimitInputs {
+    pub monthly: RwSignal<String>,
+    pub per_second: RwSignal<String>,
+    pub burst: RwSignal<String>,
+    /// (field, message) of the last local check.
+    error: RwSignal<Option<(&'static str, String)>>,
+}
+
+impl Default for LimitInputs {
+    fn default() -> Self {
+        Self {
+            monthly: RwSignal::new(String::new()),
+            per_second: RwSignal::new(String::new()),
+            burst: RwSignal::new(String::new()),
+            error: RwSignal::new(None),
+        }
+    }
+}
+
+impl LimitInputs {
+    /// Inputs showing a key's current limits.
+    pub fn of(key: &ApiKey) -> Self {
+        let inputs = Self::default();
+        inputs.monthly.set(key.usage_limit.map(|l| l.to_string()).unwrap_or_default());
+        if let Some(rate) = key.rate_limit {
+            inputs.per_second.set(rate.requests_per_second.to_string());
+            inputs.burst.set(rate.burst.to_string());
+        }
+        inputs
+    }
+
+    /// The limits, or None after showing what is wrong.
+    pub fn parse(&self) -> Option<Limits> {
+        let parsed =
+            parse_limits(&self.monthly.get_untracked(), &self.per_second.get_untracked(), &self.burst.get_untracked());
+        self.error.set(parsed.as_ref().err().cloned());
+        parsed.ok()
+    }
+}
+
+fn whole_number(raw: &str) -> Result<Option<u64>, ()> {
+    let digits = raw.trim().replace([',', '_', ' '], "");
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(()),
+    }
+}
+
+/// A monthly limit and a rate limit, each optional.
+pub type Limits = (Option<u64>, Option<RateLimit>);
+
+/// Typed limits to the API's: a monthly limit, and a rate limit whose burst defaults to the rate.
+/// An error names the field (`usage_limit` or `rate_limit`) and says what is wrong.
+pub fn parse_limits(monthly: &str, per_second: &str, burst: &str) -> Result<Limits, (&'static str, String)> {
+    let usage_limit = whole_number(monthly)
+        .map_err(|_| ("usage_limit", "Enter a whole number of requests, or leave it empty.".to_owned()))?;
+    let rate_error = || ("rate_limit", "Enter whole numbers from 1 to 100,000, or leave both empty.".to_owned());
+    let per_second = whole_number(per_second).map_err(|_| rate_error())?;
+    let burst = whole_number(burst).map_err(|_| rate_error())?;
+    let rate_limit = match (per_second, burst) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(("rate_limit", "Enter the requests per second too.".to_owned())),
+        (Some(rate), burst) => {
+            let rate = u32::try_from(rate).map_err(|_| rate_error())?;
+            let burst = u32::try_from(burst.unwrap_or(u64::from(rate))).map_err(|_| rate_error())?;
+            Some(RateLimit { requests_per_second: rate, burst })
+        }
+    };
+    Ok((usage_limit, rate_limit))
+}
+
+/// Monthly limit and rate limit inputs, with the local check's or the server's message.
+#[component]
+pub fn LimitFields(inputs: LimitInputs, #[prop(into)] outcome: Signal<Option<crate::api::ApiError>>) -> impl IntoView {
+    let message = move |field: &'static str| {
+        Signal::derive(move || {
+            inputs.error.get().filter(|(f, _)| *f == field).map(|(_, m)| m).or_else(|| {
+                outcome.get().filter(|e| e.field().is_some_and(|f| f.starts_with(field))).map(|e| e.message())
+            })
+        })
+    };
+    let (monthly_error, rate_error) = (message("usage_limit"), message("rate_limit"));
+    view! {
+        <div class="field" class:invalid=move || monthly_error.with(Option::is_some)>
+            <label for="usage_limit">"Monthly request limit" <span class="optional">" (optional)"</span></label>
+            <input id="usage_limit" name="usage_limit" type="text" inputmode="numeric" autocomplete="off"
+                bind:value=inputs.monthly aria-describedby="usage_limit-hint"
+                aria-invalid=move || monthly_error.with(Option::is_some).then_some("true")/>
+            <p class="hint" id="usage_limit-hint">"Requests per calendar month (UTC), exact across all servers. Empty: unlimited."</p>
+            {move || monthly_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
+        </div>
+        <fieldset class="field rate-limit" class:invalid=move || rate_error.with(Option::is_some) id="rate_limit">
+            <legend>"Rate limit" <span class="optional">" (optional)"</span></legend>
+            <div class="inline-fields">
+                <div>
+                    <label for="rate_limit_per_second">"Requests per second"</label>
+                    <input id="rate_limit_per_second" name="rate_limit_per_second" type="text" inputmode="numeric"
+                        autocomplete="off" bind:value=inputs.per_second
+                        aria-invalid=move || rate_error.with(Option::is_some).then_some("true")/>
+                </div>
+                <div>
+                    <label for="rate_limit_burst">"Burst"</label>
+                    <input id="rate_limit_burst" name="rate_limit_burst" type="text" inputmode="numeric"
+                        autocomplete="off" bind:value=inputs.burst aria-describedby="rate_limit-hint"
+                        aria-invalid=move || rate_error.with(Option::is_some).then_some("true")/>
+                </div>
+            </div>
+            <p class="hint" id="rate_limit-hint">"Requests allowed at once after a pause; empty: the same as the rate. Beyond it, answers are 429 with Retry-After."</p>
+            {move || rate_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
+        </fieldset>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_limits;
+    use portal_types::RateLimit;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn typed_limits_become_the_apis() {
+        assert_eq!(parse_limits("", "", ""), Ok((None, None)));
+        assert_eq!(parse_limits("10,000", "", ""), Ok((Some(10_000), None)));
+        assert_eq!(
+            parse_limits("", "5", ""),
+            Ok((None, Some(RateLimit { requests_per_second: 5, burst: 5 }))),
+            "the burst defaults to the rate"
+        );
+        assert_eq!(parse_limits("", "5", "20"), Ok((None, Some(RateLimit { requests_per_second: 5, burst: 20 }))));
+        assert_eq!(parse_limits("0", "", "").unwrap_err().0, "usage_limit");
+        assert_eq!(parse_limits("", "", "20").unwrap_err().0, "rate_limit");
+        assert_eq!(parse_limits("", "fast", "").unwrap_err().0, "rate_limit");
     }
 }

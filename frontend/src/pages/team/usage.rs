@@ -3,13 +3,15 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
-use portal_types::{Granularity, KeyUsageSummary, Usage, UsagePoint};
+use portal_types::{ApiKey, Granularity, KeyUsageSummary, Usage, UsagePoint};
 use uuid::Uuid;
 
+use super::keys::EditKeyDialog;
 use super::use_team;
-use crate::api::{self, UsageRange};
-use crate::components::{EmptyState, ErrorAlert, Loading, load};
+use crate::api::{self, UsageOf, UsageRange};
+use crate::components::{ActionError, EmptyState, ErrorAlert, Loading, load};
 use crate::format;
+use crate::permissions;
 use crate::session::use_auth;
 
 /// The ranges on offer: label, length in hours, bucket size.
@@ -25,17 +27,59 @@ fn range_ending_now(hours: i64, granularity: Granularity) -> UsageRange {
     UsageRange { from: format::iso_ms(to - hours * 3_600_000), to: format::iso_ms(to), granularity }
 }
 
-/// Buttons choosing the range; the chosen one is pressed.
+fn chosen_range(chosen: usize) -> UsageRange {
+    let (_, hours, granularity) = RANGES[chosen];
+    range_ending_now(hours, granularity)
+}
+
+/// Buttons choosing the range (the chosen one is pressed), and the range's CSV download.
 #[component]
-fn RangePicker(chosen: RwSignal<usize>) -> impl IntoView {
+fn RangePicker(chosen: RwSignal<usize>, of: UsageOf) -> impl IntoView {
+    let auth = use_auth();
+    let download = Action::new_unsync(move |_: &()| {
+        let range = chosen_range(chosen.get_untracked());
+        let name = match of {
+            UsageOf::Key(_, key) => format!("usage-key-{key}.csv"),
+            UsageOf::Team(team) => format!("usage-team-{team}.csv"),
+        };
+        async move {
+            let csv = auth.call(move |t| api::usage_csv(t, of, range.clone())).await?;
+            save_file(&name, &csv).map_err(|_| api::ApiError::Unreadable)
+        }
+    });
+    let error = Signal::derive(move || download.value().get().and_then(Result::err));
     view! {
-        <div class="range-picker" role="group" aria-label="Time range">
-            {RANGES.iter().enumerate().map(|(i, (label, _, _))| view! {
-                <button type="button" class="segment" aria-pressed=move || (chosen.get() == i).to_string()
-                    on:click=move |_| chosen.set(i)>{*label}</button>
-            }).collect_view()}
+        <div class="usage-toolbar">
+            <div class="range-picker" role="group" aria-label="Time range">
+                {RANGES.iter().enumerate().map(|(i, (label, _, _))| view! {
+                    <button type="button" class="segment" aria-pressed=move || (chosen.get() == i).to_string()
+                        on:click=move |_| chosen.set(i)>{*label}</button>
+                }).collect_view()}
+            </div>
+            <button type="button" class="button secondary small" aria-busy=move || download.pending().get().then_some("true")
+                on:click=move |_| { download.dispatch(()); }>
+                {move || if download.pending().get() { "Preparing…" } else { "Download CSV" }}
+            </button>
         </div>
+        <ActionError error/>
     }
+}
+
+/// Hands `text` to the browser as a file download.
+fn save_file(name: &str, text: &str) -> Result<(), leptos::wasm_bindgen::JsValue> {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url, js_sys::Array};
+    let options = BlobPropertyBag::new();
+    options.set_type("text/csv");
+    let blob = Blob::new_with_str_sequence_and_options(&Array::of1(&text.into()), &options)?;
+    let url = Url::create_object_url_with_blob(&blob)?;
+    let link: HtmlAnchorElement = document().create_element("a")?.unchecked_into();
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+    // The download has its own copy once started; free the blob a little later.
+    set_timeout(move || drop(Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
+    Ok(())
 }
 
 #[component]
@@ -45,12 +89,17 @@ pub fn KeyUsagePage() -> impl IntoView {
     let params = use_params_map();
     let key_id = params.with_untracked(|p| p.get("key_id").and_then(|s| Uuid::parse_str(&s).ok())).unwrap_or_default();
     let chosen = RwSignal::new(0usize);
-    let key = load(move || async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await });
+    let version = RwSignal::new(0u32);
+    let key = load(move || {
+        version.track();
+        async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await }
+    });
     let usage = load(move || {
-        let (_, hours, granularity) = RANGES[chosen.get()];
-        let range = range_ending_now(hours, granularity);
+        version.track();
+        let range = chosen_range(chosen.get());
         async move { auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await }
     });
+    let reload = move || version.update(|v| *v += 1);
     view! {
         <p class="back"><A href=format!("/teams/{team_id}/api-keys")>"← All API keys"</A></p>
         {move || match key.get() {
@@ -64,10 +113,11 @@ pub fn KeyUsagePage() -> impl IntoView {
                     <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {format::key_status(key.status)}
                     " · created " {format::date(key.created_at)}
                 </p>
+                <KeyLimits key on_saved=reload/>
             }.into_any(),
             Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
         }}
-        <RangePicker chosen/>
+        <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
         {move || match usage.get() {
             None => view! { <Loading label="Loading usage…"/> }.into_any(),
             Some(Ok(usage)) => view! { <UsageReport usage/> }.into_any(),
@@ -82,8 +132,7 @@ pub fn TeamUsagePage() -> impl IntoView {
     let team_id = use_team().id();
     let chosen = RwSignal::new(0usize);
     let usage = load(move || {
-        let (_, hours, granularity) = RANGES[chosen.get()];
-        let range = range_ending_now(hours, granularity);
+        let range = chosen_range(chosen.get());
         async move { auth.call(move |t| api::team_usage(t, team_id, range.clone())).await }
     });
     view! {
@@ -91,7 +140,7 @@ pub fn TeamUsagePage() -> impl IntoView {
             <h2>"Team usage"</h2>
         </div>
         <p class="muted">"Requests made with all of this team's API keys."</p>
-        <RangePicker chosen/>
+        <RangePicker chosen of=UsageOf::Team(team_id)/>
         {move || match usage.get() {
             None => view! { <Loading label="Loading usage…"/> }.into_any(),
             Some(Ok(team_usage)) => view! {
@@ -100,6 +149,52 @@ pub fn TeamUsagePage() -> impl IntoView {
             }.into_any(),
             Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
         }}
+    }
+}
+
+/// A key's monthly limit and rate limit, with "Edit" for those who manage keys.
+#[component]
+fn KeyLimits<G>(key: ApiKey, on_saved: G) -> impl IntoView
+where
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let team = use_team();
+    let editing = RwSignal::new(false);
+    let monthly =
+        key.usage_limit.map_or_else(|| "None".to_owned(), |l| format!("{} requests a month", format::count(l)));
+    let rate = key.rate_limit.map_or_else(
+        || "None".to_owned(),
+        |r| {
+            format!(
+                "{} a second, bursts of {}",
+                format::count(r.requests_per_second.into()),
+                format::count(r.burst.into())
+            )
+        },
+    );
+    let usable = matches!(key.status, portal_types::KeyStatus::Active | portal_types::KeyStatus::Rolling);
+    let may_edit = move || usable && permissions::manage_api_keys(&team.permissions());
+    let key = StoredValue::new(key);
+    view! {
+        <section class="section key-limits" aria-labelledby="limits-title">
+            <div class="section-head">
+                <h3 id="limits-title">"Limits"</h3>
+                <Show when=may_edit>
+                    <button type="button" class="button small secondary" on:click=move |_| editing.set(true)
+                        aria-label=move || format!("Edit {}", key.with_value(|k| k.name.clone()))>"Edit"</button>
+                </Show>
+            </div>
+            <dl class="limits">
+                <div><dt>"Monthly limit"</dt><dd data-limit="monthly">{monthly}</dd></div>
+                <div><dt>"Rate limit"</dt><dd data-limit="rate">{rate}</dd></div>
+            </dl>
+        </section>
+        <Show when=move || editing.get()>
+            {
+                let on_saved = on_saved.clone();
+                view! { <EditKeyDialog key=key.get_value() on_close=move || editing.set(false) on_saved/> }
+            }
+        </Show>
     }
 }
 
@@ -158,7 +253,13 @@ fn UsageReport(usage: Usage) -> impl IntoView {
         <dl class="stats usage-stats">
             <div><dt>"Total requests"</dt><dd data-stat="total">{format::count(usage.total_requests)}</dd></div>
             <div><dt>"Errors"</dt><dd data-stat="errors">{format::count(usage.error)} <small>{format!("{} error rate", format::percent(usage.error_rate))}</small></dd></div>
-            <div><dt>"Average latency"</dt><dd>{format!("{} ms", usage.average_latency_ms.round() as u64)}</dd></div>
+            <div><dt>"Latency (median)"</dt><dd data-stat="latency">{match usage.latency {
+                Some(p) => view! {
+                    {format::millis(p.p50_ms)}
+                    <small>{format!("p95 {} · p99 {}", format::millis(p.p95_ms), format::millis(p.p99_ms))}</small>
+                }.into_any(),
+                None => view! { <span class="muted">"No requests"</span> }.into_any(),
+            }}</dd></div>
             <div><dt>"Monthly limit"</dt><dd data-stat="limit">{limit}</dd></div>
         </dl>
         <UsageChart series=usage.series hourly/>
@@ -265,7 +366,8 @@ pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
                     let x = start + (end - start - bar) / 2;
                     let success_top = y(p.success);
                     let error_top = y(p.success + p.error);
-                    let tip = format!("{}: {} successful, {} errors", when(p.start), format::count(p.success), format::count(p.error));
+                    let latency = p.latency.map(|l| format!(", median {}, p99 {}", format::millis(l.p50_ms), format::millis(l.p99_ms))).unwrap_or_default();
+                    let tip = format!("{}: {} successful, {} errors{latency}", when(p.start), format::count(p.success), format::count(p.error));
                     let label = (i % label_every == 0).then(|| view! {
                         <text x=x + bar / 2 y=HEIGHT - 80 text-anchor="middle" class="axis-label">{format::axis_label(p.start, hourly)}</text>
                     });
@@ -293,6 +395,8 @@ pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
                             <th scope="col">{if hourly { "Hour" } else { "Day" }}</th>
                             <th scope="col" class="num">"Success"</th>
                             <th scope="col" class="num">"Error"</th>
+                            <th scope="col" class="num">"p50"</th>
+                            <th scope="col" class="num">"p99"</th>
                         </tr></thead>
                         <tbody>
                             {table_rows.into_iter().filter(|p| p.success + p.error > 0).map(|p| view! {
@@ -300,6 +404,8 @@ pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
                                     <td>{when(p.start)}</td>
                                     <td class="num">{format::count(p.success)}</td>
                                     <td class="num">{format::count(p.error)}</td>
+                                    <td class="num">{p.latency.map(|l| format::millis(l.p50_ms))}</td>
+                                    <td class="num">{p.latency.map(|l| format::millis(l.p99_ms))}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
