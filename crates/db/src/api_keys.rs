@@ -93,8 +93,16 @@ pub async fn list(
     Ok(q.order_by_desc(api_key::Column::CreatedAt).order_by_desc(api_key::Column::Id).limit(limit).all(db).await?)
 }
 
-pub async fn all_of_team(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<ApiKeyRow>> {
-    Ok(ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id)).all(db).await?)
+/// The team's keys among `ids`.
+pub async fn of_team(db: &impl ConnectionTrait, team_id: Uuid, ids: &[Uuid]) -> Result<Vec<ApiKeyRow>> {
+    let mut keys = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let q = ApiKeys::find()
+            .filter(api_key::Column::TeamId.eq(team_id))
+            .filter(api_key::Column::Id.is_in(chunk.iter().copied()));
+        keys.extend(q.all(db).await?);
+    }
+    Ok(keys)
 }
 
 /// What `update` changes; `None` keeps a value, `Some(None)` removes it.

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use portal_domain::usage::{Counts, Histogram, LATENCY_BUCKETS, Span, Tier};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, OnConflict, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait};
 use uuid::Uuid;
 
@@ -71,15 +71,20 @@ pub struct Batch {
 const ROWS_PER_INSERT: usize = 200;
 
 /// The keys of `ids` that exist. On PostgreSQL they stay locked against deletion until the
-/// transaction ends, so the insert that follows cannot fail on a key deleted meanwhile.
+/// transaction ends (`FOR KEY SHARE`: what a foreign-key check takes, so it blocks no update),
+/// and the insert that follows cannot fail on a key deleted meanwhile.
 async fn existing_keys(txn: &DatabaseTransaction, ids: &HashSet<Uuid>) -> Result<HashSet<Uuid>> {
     let mut found = HashSet::with_capacity(ids.len());
-    let ids: Vec<Uuid> = ids.iter().copied().collect();
+    let mut ids: Vec<Uuid> = ids.iter().copied().collect();
+    ids.sort_unstable();
     for chunk in ids.chunks(500) {
         let mut q = Query::select();
-        q.column(col("id")).from(col("api_keys")).and_where(Expr::col(col("id")).is_in(chunk.iter().copied()));
+        q.column(col("id"))
+            .from(col("api_keys"))
+            .and_where(Expr::col(col("id")).is_in(chunk.iter().copied()))
+            .order_by(col("id"), sea_orm::sea_query::Order::Asc);
         if txn.get_database_backend() == DbBackend::Postgres {
-            q.lock_shared();
+            q.lock(LockType::KeyShare);
         }
         for row in txn.query_all(&q).await? {
             found.insert(row.try_get_by_index::<Uuid>(0)?);
@@ -90,6 +95,9 @@ async fn existing_keys(txn: &DatabaseTransaction, ids: &HashSet<Uuid>) -> Result
 
 /// Writes a batch in `txn`: every tier, the monthly counters and the keys' totals and last use.
 /// Counts of keys that no longer exist are dropped; returns how many requests that was.
+///
+/// Rows are written in key order, so that flushes of several instances lock rows in the same
+/// order and never deadlock.
 pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
     let ids: HashSet<Uuid> = batch
         .counts
@@ -118,12 +126,14 @@ pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
                 }
             }
         }
-        let rows: Vec<_> = rows.into_iter().collect();
+        let mut rows: Vec<_> = rows.into_iter().collect();
+        rows.sort_unstable_by_key(|(k, _)| *k);
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             upsert_counts(txn, table(tier), chunk).await?;
         }
     }
-    let months: Vec<&MonthIncrement> = batch.months.iter().filter(|m| live.contains(&m.key_id)).collect();
+    let mut months: Vec<&MonthIncrement> = batch.months.iter().filter(|m| live.contains(&m.key_id)).collect();
+    months.sort_unstable_by_key(|m| (m.key_id, m.month));
     for chunk in months.chunks(ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert.into_table(col(MONTHS)).columns(["key_id", "team_id", "month", "requests", "leased"].map(col));
@@ -139,7 +149,9 @@ pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
         insert.on_conflict(additive(MONTHS, ["key_id", "month"], ["requests"].into_iter().map(str::to_owned)));
         txn.execute(&insert).await?;
     }
-    for last in batch.last_used.iter().filter(|l| live.contains(&l.key_id)) {
+    let mut last_used: Vec<&LastUse> = batch.last_used.iter().filter(|l| live.contains(&l.key_id)).collect();
+    last_used.sort_unstable_by_key(|l| l.key_id);
+    for last in last_used {
         crate::api_keys::add_requests(txn, last.key_id, last.requests, last.at).await?;
     }
     Ok(u64::try_from(dropped).unwrap_or(0))
@@ -206,16 +218,20 @@ fn timestamp(seconds: i64) -> Timestamp {
 }
 
 /// Counts per stored bucket and status in each span (summed over keys for a team), and per key
-/// as well when `by_key`.
+/// as well when `by_key`; at most `max_rows` rows per span when given.
 pub async fn counts(
     db: &impl ConnectionTrait,
     scope: Scope,
     spans: &[Span],
     by_key: bool,
+    max_rows: Option<u64>,
 ) -> Result<Vec<(Option<Uuid>, Counts)>> {
     let mut out = Vec::new();
     for span in spans {
         let mut q = Query::select();
+        if let Some(max) = max_rows {
+            q.limit(max);
+        }
         q.from(col(table(span.tier)));
         if by_key {
             q.column(col("key_id")).group_by_col(col("key_id"));

@@ -37,16 +37,26 @@ fn base62(bytes: &[u8], len: usize) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// CRC-32 (IEEE 802.3), bitwise: keys are short.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
+/// CRC-32 (IEEE 802.3) lookup table, built at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
             crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            bit += 1;
         }
+        table[i] = crc;
+        i += 1;
     }
-    !crc
+    table
+};
+
+/// CRC-32 (IEEE 802.3), a byte at a time: it runs on every presented key.
+pub fn crc32(data: &[u8]) -> u32 {
+    !data.iter().fold(0xFFFF_FFFFu32, |crc, &b| (crc >> 8) ^ CRC_TABLE[((crc ^ u32::from(b)) & 0xFF) as usize])
 }
 
 fn checksum(head: &str) -> String {

@@ -361,17 +361,22 @@ fn csv_ms(out: &mut String, value: Option<f64>) {
 /// A usage export: one line per bucket, (key,) and status with requests and percentiles.
 /// Lines are merged per bucket of `granularity`, in time order.
 pub fn csv(granularity: Granularity, lines: &[CsvLine<'_>], with_key: bool) -> String {
-    let mut merged: Vec<CsvLine<'_>> = Vec::new();
+    let mut merged: std::collections::HashMap<(DateTime<Utc>, Option<&str>, u16), CsvLine<'_>> =
+        std::collections::HashMap::new();
     for line in lines {
         let start = bucket_start(line.start, granularity);
-        match merged.iter_mut().find(|m| m.start == start && m.status == line.status && m.key == line.key) {
-            Some(m) => {
+        match merged.entry((start, line.key.map(|k| k.0), line.status)) {
+            std::collections::hash_map::Entry::Occupied(mut m) => {
+                let m = m.get_mut();
                 m.requests += line.requests;
                 m.latency.merge(&line.latency);
             }
-            None => merged.push(CsvLine { start, ..line.clone() }),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(CsvLine { start, ..line.clone() });
+            }
         }
     }
+    let mut merged: Vec<CsvLine<'_>> = merged.into_values().collect();
     merged.sort_by(|a, b| (a.start, a.key.map(|k| k.1), a.status).cmp(&(b.start, b.key.map(|k| k.1), b.status)));
     let mut out = String::from(if with_key {
         "bucket_start,key_id,key_name,environment,status,requests,p50_ms,p95_ms,p99_ms\r\n"

@@ -42,7 +42,7 @@ impl TeamAccess {
                     team,
                     actor: Actor::ApiKey,
                     user_id: None,
-                    audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.clone()) },
+                    audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) },
                 });
             }
         };

@@ -32,7 +32,7 @@ use crate::error::ApiError;
 pub struct CachedKey {
     pub id: Uuid,
     pub team_id: Uuid,
-    pub name: String,
+    pub name: Arc<str>,
     pub environment: Environment,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -46,7 +46,7 @@ pub struct CachedKey {
 pub struct KeyAuth {
     pub key_id: Uuid,
     pub team_id: Uuid,
-    pub name: String,
+    pub name: Arc<str>,
     pub environment: Environment,
     pub expires_at: Option<DateTime<Utc>>,
     /// What the key's limits leave, for the `RateLimit` fields of the answer.
@@ -109,10 +109,12 @@ const KEY_CAPACITY: u64 = 100_000;
 const TEAM_CAPACITY: u64 = 10_000;
 
 /// A team as key-authenticated reads see it, cached.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TeamSnapshot {
     pub team: portal_db::teams::Team,
     pub member_count: u64,
+    /// The answer to a key's `GET /teams/{id}`, serialized once per snapshot.
+    pub body: std::sync::OnceLock<actix_web::web::Bytes>,
 }
 
 pub struct KeyService {
@@ -211,7 +213,8 @@ impl KeyService {
         let seen = self.teams.generation();
         let Some(team) = portal_db::teams::find(&self.db, team_id).await? else { return Ok(None) };
         let counts = portal_db::teams::member_counts(&self.db, &[team_id]).await?;
-        let snap = Arc::new(TeamSnapshot { member_count: counts.get(&team_id).copied().unwrap_or(0), team });
+        let member_count = counts.get(&team_id).copied().unwrap_or(0);
+        let snap = Arc::new(TeamSnapshot { member_count, team, body: std::sync::OnceLock::new() });
         if trusted {
             self.teams.insert_if_current(team_id, snap.clone(), seen);
         }
@@ -253,7 +256,7 @@ fn cached_from(row: &ApiKeyRow) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
-        name: row.name.clone(),
+        name: row.name.as_str().into(),
         environment: environment_of(row)?,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,

@@ -1,5 +1,6 @@
 //! Teams: create, list, read, rename, delete.
 
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
@@ -113,23 +114,24 @@ pub async fn create_team(
     responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
 )]
 #[get("/teams/{team_id}")]
-pub async fn get_team(
-    state: web::Data<AppState>,
-    auth: Principal,
-    path: web::Path<Uuid>,
-) -> ApiResult<web::Json<Team>> {
+pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let team_id = path.into_inner();
-    // Integrators poll this with their key: serve it from the team cache (changes evict it).
+    // Integrators poll this with their key: serve it from the team cache (changes evict it),
+    // serialized once per cached snapshot.
     if let Principal::Key(key) = &auth {
         if key.team_id != team_id {
             return Err(team_not_found());
         }
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
-        return Ok(web::Json(to_wire(snap.team.clone(), Actor::ApiKey, snap.member_count)));
+        let body = snap.body.get_or_init(|| {
+            let team = to_wire(snap.team.clone(), Actor::ApiKey, snap.member_count);
+            serde_json::to_vec(&team).unwrap_or_default().into()
+        });
+        return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()));
     }
     let access = TeamAccess::load(&state.db, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
-    Ok(web::Json(wire_for(&state.db, access).await?))
+    Ok(HttpResponse::Ok().json(wire_for(&state.db, access).await?))
 }
 
 /// Rename a team or change its description (owners).

@@ -56,6 +56,9 @@ impl UsageQuery {
     }
 }
 
+/// Stored rows a team CSV may cover (a line per bucket, key and status at most).
+const MAX_CSV_ROWS: usize = 200_000;
+
 /// The read plan of a range under the configured minute retention.
 fn spans(state: &AppState, range: &Range, now: DateTime<Utc>) -> Vec<Span> {
     let kept = now - Duration::days(i64::from(state.config.usage_retention.minutes));
@@ -75,6 +78,12 @@ fn csv_response(name: &str, body: String) -> HttpResponse {
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(body)
+}
+
+fn keys_by_id(
+    keys: Vec<portal_db::api_keys::ApiKeyRow>,
+) -> std::collections::HashMap<Uuid, portal_db::api_keys::ApiKeyRow> {
+    keys.into_iter().map(|k| (k.id, k)).collect()
 }
 
 fn line(c: &Counts) -> CsvLine<'_> {
@@ -112,7 +121,8 @@ pub async fn get_api_key_usage(
         .await?
         .ok_or_else(super::api_keys::key_not_found)?;
     flush_meter(&state).await;
-    let rows = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans(&state, &range, now), false).await?;
+    let rows =
+        portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans(&state, &range, now), false, None).await?;
     let rows: Vec<Counts> = rows.into_iter().map(|(_, c)| c).collect();
     if csv {
         let lines: Vec<CsvLine<'_>> = rows.iter().map(line).collect();
@@ -154,13 +164,23 @@ pub async fn get_team_usage(
     flush_meter(&state).await;
     let team_id = access.team.id;
     let spans = spans(&state, &range, now);
-    let keys = portal_db::api_keys::all_of_team(&state.db, team_id).await?;
     if csv {
-        let rows = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, true).await?;
+        let max = Some(MAX_CSV_ROWS as u64 + 1);
+        let rows = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, true, max).await?;
+        if rows.len() > MAX_CSV_ROWS {
+            return Err(ApiError::validation(
+                "from",
+                format!("covers more than {MAX_CSV_ROWS} lines of CSV: choose a shorter range or day buckets"),
+            ));
+        }
+        let mut ids: Vec<Uuid> = rows.iter().filter_map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let keys = keys_by_id(portal_db::api_keys::of_team(&state.db, team_id, &ids).await?);
         let named: Vec<(String, &str, &str)> = rows
             .iter()
             .map(|(id, _)| {
-                let key = keys.iter().find(|k| Some(k.id) == *id);
+                let key = id.and_then(|id| keys.get(&id));
                 let env = key.and_then(|k| environment_of(k).ok()).map_or("", |e| e.as_str());
                 (id.map(|i| i.to_string()).unwrap_or_default(), key.map_or("", |k| k.name.as_str()), env)
             })
@@ -172,7 +192,7 @@ pub async fn get_team_usage(
             .collect();
         return Ok(csv_response(&format!("usage-team-{team_id}"), domain::csv(range.granularity, &lines, true)));
     }
-    let rows: Vec<Counts> = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false)
+    let rows: Vec<Counts> = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false, None)
         .await?
         .into_iter()
         .map(|(_, c)| c)
@@ -180,10 +200,12 @@ pub async fn get_team_usage(
     let month = domain::month_bounds(now).0;
     let used = portal_db::usage::month_requests(&state.db, Scope::Team(team_id), month).await?;
     let per_key = portal_db::usage::per_key(&state.db, team_id, &spans).await?;
+    let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
+    let keys = keys_by_id(portal_db::api_keys::of_team(&state.db, team_id, &ids).await?);
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
         .filter_map(|(id, total, error)| {
-            let key = keys.iter().find(|k| k.id == id)?;
+            let key = keys.get(&id)?;
             Some(KeyUsageSummary {
                 key_id: id,
                 name: key.name.clone(),

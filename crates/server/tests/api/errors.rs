@@ -64,3 +64,14 @@ async fn readiness_checks_the_database() {
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["status"], "ok");
 }
+
+/// Small answers go out as they are (gzip would cost more than it saves); large ones compressed.
+#[tokio::test]
+async fn only_answers_of_a_kilobyte_or_more_are_compressed() {
+    let app = spawn_app().await;
+    let small = app.client.get(app.url("/healthz")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(small.headers().get("content-encoding"), None);
+    assert_eq!(small.text().await.unwrap(), r#"{"status":"ok"}"#);
+    let large = app.client.get(app.url("/api/v1/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(large.headers()["content-encoding"], "gzip");
+}
