@@ -11,12 +11,21 @@ use uuid::Uuid;
 
 use crate::{Result, Timestamp};
 
-/// The table of a tier.
+/// The table of a tier's per-key counts.
 pub fn table(tier: Tier) -> &'static str {
     match tier {
         Tier::Minute => "usage_minutes",
         Tier::Hour => "usage_hours",
         Tier::Day => "usage_days",
+    }
+}
+
+/// The table of a tier's per-team sums (a team's dashboard reads these).
+pub fn team_table(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Minute => "usage_team_minutes",
+        Tier::Hour => "usage_team_hours",
+        Tier::Day => "usage_team_days",
     }
 }
 
@@ -112,24 +121,30 @@ pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
     let live = existing_keys(txn, &ids).await?;
     let dropped: i64 = batch.counts.iter().filter(|i| !live.contains(&i.key_id)).map(|i| i.count).sum();
     for tier in Tier::ALL {
-        let mut rows: HashMap<(Uuid, i64, u16), Increment> = HashMap::new();
+        // Per key and per team: (owner, bucket, status) → summed counts.
+        let mut by_key: HashMap<(Uuid, i64, u16), Increment> = HashMap::new();
+        let mut by_team: HashMap<(Uuid, i64, u16), Increment> = HashMap::new();
         for inc in batch.counts.iter().filter(|i| live.contains(&i.key_id)) {
             let bucket = tier.floor(inc.minute.timestamp());
-            match rows.get_mut(&(inc.key_id, bucket, inc.status)) {
-                Some(row) => {
-                    row.count += inc.count;
-                    row.latency_us_sum += inc.latency_us_sum;
-                    row.latency.merge(&inc.latency);
-                }
-                None => {
-                    rows.insert((inc.key_id, bucket, inc.status), inc.clone());
+            for (rows, owner) in [(&mut by_key, inc.key_id), (&mut by_team, inc.team_id)] {
+                match rows.get_mut(&(owner, bucket, inc.status)) {
+                    Some(row) => {
+                        row.count += inc.count;
+                        row.latency_us_sum += inc.latency_us_sum;
+                        row.latency.merge(&inc.latency);
+                    }
+                    None => {
+                        rows.insert((owner, bucket, inc.status), inc.clone());
+                    }
                 }
             }
         }
-        let mut rows: Vec<_> = rows.into_iter().collect();
-        rows.sort_unstable_by_key(|(k, _)| *k);
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            upsert_counts(txn, table(tier), chunk).await?;
+        for (rows, table, owner) in [(by_key, table(tier), Owner::Key), (by_team, team_table(tier), Owner::Team)] {
+            let mut rows: Vec<_> = rows.into_iter().collect();
+            rows.sort_unstable_by_key(|(k, _)| *k);
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                upsert_counts(txn, table, owner, chunk).await?;
+            }
         }
     }
     let mut months: Vec<&MonthIncrement> = batch.months.iter().filter(|m| live.contains(&m.key_id)).collect();
@@ -167,24 +182,39 @@ fn additive<const N: usize>(table: &str, keys: [&str; N], columns: impl Iterator
     on_conflict
 }
 
-async fn upsert_counts(txn: &DatabaseTransaction, table: &str, rows: &[((Uuid, i64, u16), Increment)]) -> Result<()> {
+/// Whose rows a tier table holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Key,
+    Team,
+}
+
+async fn upsert_counts(
+    txn: &DatabaseTransaction,
+    table: &str,
+    owner: Owner,
+    rows: &[((Uuid, i64, u16), Increment)],
+) -> Result<()> {
     let mut insert = Query::insert();
-    let columns = ["key_id", "team_id", "bucket", "status", "count", "latency_us_sum"].map(str::to_owned);
-    insert.into_table(col(table)).columns(columns.iter().cloned().chain(histogram_columns()).map(col));
-    for ((key_id, bucket, status), inc) in rows {
-        let mut values: Vec<sea_orm::sea_query::Expr> = vec![
-            (*key_id).into(),
-            inc.team_id.into(),
-            (*bucket).into(),
-            i32::from(*status).into(),
-            inc.count.into(),
-            inc.latency_us_sum.into(),
-        ];
+    let (columns, conflict): (&[&str], [&str; 3]) = match owner {
+        Owner::Key => (&["key_id", "team_id"], ["key_id", "bucket", "status"]),
+        Owner::Team => (&["team_id"], ["team_id", "bucket", "status"]),
+    };
+    let counted = ["bucket", "status", "count", "latency_us_sum"].map(str::to_owned);
+    insert.into_table(col(table)).columns(
+        columns.iter().map(|c| (*c).to_owned()).chain(counted.iter().cloned()).chain(histogram_columns()).map(col),
+    );
+    for ((_, bucket, status), inc) in rows {
+        let mut values: Vec<sea_orm::sea_query::Expr> = match owner {
+            Owner::Key => vec![inc.key_id.into(), inc.team_id.into()],
+            Owner::Team => vec![inc.team_id.into()],
+        };
+        values.extend([(*bucket).into(), i32::from(*status).into(), inc.count.into(), inc.latency_us_sum.into()]);
         values.extend(inc.latency.0.iter().map(|&n| i64::try_from(n).unwrap_or(i64::MAX).into()));
         insert.values_panic(values);
     }
     let additive_columns = ["count", "latency_us_sum"].map(str::to_owned).into_iter().chain(histogram_columns());
-    insert.on_conflict(additive(table, ["key_id", "bucket", "status"], additive_columns));
+    insert.on_conflict(additive(table, conflict, additive_columns));
     txn.execute(&insert).await?;
     Ok(())
 }
@@ -232,7 +262,9 @@ pub async fn counts(
         if let Some(max) = max_rows {
             q.limit(max);
         }
-        q.from(col(table(span.tier)));
+        // A team's sums come from its own rows, unless they are wanted per key.
+        let team_sums = matches!(scope, Scope::Team(_)) && !by_key;
+        q.from(col(if team_sums { team_table(span.tier) } else { table(span.tier) }));
         if by_key {
             q.column(col("key_id")).group_by_col(col("key_id"));
         }
@@ -365,12 +397,28 @@ pub async fn release(db: &impl ConnectionTrait, key_id: Uuid, month: Timestamp, 
     Ok(())
 }
 
-/// Deletes at most `batch` rows of `tier` older than `before`; returns how many went.
-pub async fn prune(db: &impl ConnectionTrait, tier: Option<Tier>, before: Timestamp, batch: u64) -> Result<u64> {
-    let (table, time, keys): (&str, &str, &[&str]) = match tier {
-        Some(tier) => (table(tier), "bucket", &["key_id", "bucket", "status"]),
-        None => (MONTHS, "month", &["key_id", "month"]),
-    };
+/// Every table retention prunes: (table, its time column, its primary key), and the tier whose
+/// retention applies (None: the monthly counters, kept as long as the day tier).
+pub fn pruned_tables() -> Vec<(Option<Tier>, &'static str, &'static str, &'static [&'static str])> {
+    let mut tables = Vec::new();
+    for tier in Tier::ALL {
+        tables.push((Some(tier), table(tier), "bucket", &["key_id", "bucket", "status"][..]));
+        tables.push((Some(tier), team_table(tier), "bucket", &["team_id", "bucket", "status"][..]));
+    }
+    tables.push((None, MONTHS, "month", &["key_id", "month"][..]));
+    tables
+}
+
+/// Deletes at most `batch` rows of `table` whose `time` is older than `before`; returns how
+/// many went.
+pub async fn prune(
+    db: &impl ConnectionTrait,
+    table: &str,
+    time: &str,
+    keys: &[&str],
+    before: Timestamp,
+    batch: u64,
+) -> Result<u64> {
     let mut old = Query::select();
     old.from(col(table))
         .columns(keys.iter().map(|k| col(*k)))

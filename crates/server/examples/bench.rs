@@ -12,7 +12,8 @@
 //!
 //! Environment: `PP_BIN` (server binary, default target/release/partner-portal),
 //! `BENCH_DATABASE_URL` (default: SQLite in a temp dir), `BENCH_REQUESTS` (default 60000),
-//! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to).
+//! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to),
+//! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark driver: failing loudly is right
 
 use std::path::Path;
@@ -302,12 +303,14 @@ async fn main() {
     let requests: u64 = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
     let connections: u64 = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
     let dir = tempfile::tempdir().unwrap();
+    // BENCH_DIR keeps the database and data folder for a closer look afterwards.
+    let dir_path = std::env::var("BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| dir.path().to_owned());
     let database_url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()));
+        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir_path.join("bench.db").display()));
     let database = if database_url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
-    let server = Server::start(&bin, &dir.path().join("data"), &database_url).await;
+    let server = Server::start(&bin, &dir_path.join("data"), &database_url).await;
     let base = server.base.clone();
-    let owner = Owner::sign_up(&base, &dir.path().join("data/mail")).await;
+    let owner = Owner::sign_up(&base, &dir_path.join("data/mail")).await;
     let team_id = owner.team("Bench").await;
     let (read_key_id, read_key) = owner.key(&team_id, "bench reads").await;
     let (verify_key_id, verify_key) = owner.key(&team_id, "bench verify").await;
@@ -492,7 +495,7 @@ async fn main() {
     println!("{report}");
 
     // ---------------------------------------------------------------- 3. a crash
-    let crash_data = dir.path().join("crash");
+    let crash_data = dir_path.join("crash");
     let mut victim = Server::start(&bin, &crash_data, &database_url).await;
     let (crash_key_id, crash_key) = owner.key(&team_id, "crash").await;
     let month = month_bounds(Utc::now()).0;

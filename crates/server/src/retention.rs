@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use portal_db::DatabaseConnection;
-use portal_domain::usage::Tier;
 
 use crate::config::UsageRetention;
 
@@ -18,11 +17,11 @@ const EVERY: Duration = Duration::from_secs(600);
 pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result<u64, portal_db::Error> {
     let now = Utc::now();
     let mut removed = 0;
-    let tiers = Tier::ALL.map(|t| (Some(t), retention.days_of(t)));
-    for (tier, days) in tiers.into_iter().chain([(None, retention.days)]) {
+    for (tier, table, time, keys) in portal_db::usage::pruned_tables() {
+        let days = tier.map_or(retention.days, |t| retention.days_of(t));
         let before = now - chrono::Duration::days(i64::from(days));
         loop {
-            let n = portal_db::usage::prune(db, tier, before, BATCH).await?;
+            let n = portal_db::usage::prune(db, table, time, keys, before, BATCH).await?;
             removed += n;
             if n < BATCH {
                 break;

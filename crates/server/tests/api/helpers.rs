@@ -31,7 +31,7 @@ fn postgres_base() -> String {
 }
 
 /// A throwaway PostgreSQL database, dropped with the test.
-struct PgDatabase {
+pub struct PgDatabase {
     name: String,
 }
 
@@ -101,6 +101,19 @@ impl Options {
         }
         options.flags.extend(extra.iter().map(|f| (*f).to_owned()));
         options
+    }
+}
+
+/// An empty database of the backend under test, with nothing migrated: (guard, URL). Keep the
+/// guard alive while the database is in use.
+pub async fn empty_database() -> (Box<dyn std::any::Any>, String) {
+    if backend() == "postgres" {
+        let (db, url) = PgDatabase::create().await;
+        (Box::new(db), url)
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("portal.db").display());
+        (Box::new(dir), url)
     }
 }
 

@@ -349,10 +349,97 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
     };
     let retention = portal_server::config::UsageRetention { minutes: 7, hours: 90, days: 730 };
     let removed = portal_server::retention::prune(&db, retention).await.unwrap();
-    // Minutes older than 7 days (40, 40, 100, 800), hours older than 90 days (100, 800), days older than 730 (800).
-    assert_eq!(removed, 4 + 2 + 1);
+    // Minutes older than 7 days (40, 40, 100, 800), hours older than 90 days (100, 800), days older
+    // than 730 (800): each in the key's and in the team's tables.
+    assert_eq!(removed, 2 * (4 + 2 + 1));
     assert_eq!((counts("usage_minutes").await, counts("usage_hours").await, counts("usage_days").await), (1, 3, 4));
+    let team_rows =
+        (counts("usage_team_minutes").await, counts("usage_team_hours").await, counts("usage_team_days").await);
+    assert_eq!(team_rows, (1, 3, 4));
+    let team =
+        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?from={}", from(90)), None).await;
+    assert_eq!(team.body["usage"]["total_requests"], 20, "the team's sums agree with its keys'");
     let after = read(format!("from={}", from(90))).await;
     assert_eq!(after["total_requests"], 20, "days answer the long range after minutes and hours expired");
+    db.close().await.ok();
+}
+
+/// Upgrading a portal that has per-minute counts (schema 3) carries them into every tier, per key
+/// and per team, and into the monthly counters (refusals by the key check excluded).
+#[tokio::test]
+async fn the_upgrade_carries_existing_counts_into_every_tier() {
+    use portal_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let (_guard, url) = empty_database().await;
+    let db = portal_db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let backend = db.get_database_backend();
+    let (team, key, user) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let now = chrono::Utc::now();
+    let month = portal_domain::usage::month_bounds(now).0;
+    let exec = |sql: &str, values: Vec<sea_orm::Value>| {
+        let (db, stmt) = (db.clone(), Statement::from_sql_and_values(backend, sql, values));
+        async move { db.execute_raw(stmt).await.unwrap() }
+    };
+    let p = |i: usize| if backend == sea_orm::DbBackend::Postgres { format!("${i}") } else { "?".to_owned() };
+    exec(
+        &format!(
+            "INSERT INTO teams (id, name, created_by, created_at, updated_at) VALUES ({}, 'Old', {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        ),
+        vec![team.into(), user.into(), now.into(), now.into()],
+    )
+    .await;
+    exec(
+        &format!(
+            "INSERT INTO api_keys (id, team_id, name, environment, key_hash, hint, created_at, request_count) \
+             VALUES ({}, {}, 'old key', 'production', 'hash', 'pp_prod_abcd', {}, 0)",
+            p(1),
+            p(2),
+            p(3)
+        ),
+        vec![key.into(), team.into(), now.into()],
+    )
+    .await;
+    // This month: 5 + 3 successes in one hour, 2 refused (401); 40 days ago: 7.
+    let minute = portal_domain::usage::minute_of(month + chrono::Duration::minutes(61));
+    let old = portal_domain::usage::minute_of(now - chrono::Duration::days(40));
+    for (at, status, count) in
+        [(minute, 200, 5i64), (minute + chrono::Duration::minutes(1), 200, 3), (minute, 401, 2), (old, 200, 7)]
+    {
+        exec(
+            &format!(
+                "INSERT INTO usage_minutes (key_id, team_id, minute, status, count, latency_us_sum) VALUES ({}, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6)
+            ),
+            vec![key.into(), team.into(), at.into(), status.into(), count.into(), (count * 300).into()],
+        )
+        .await;
+    }
+    Migrator::up(&db, None).await.unwrap();
+    use portal_db::usage::{Scope, counts, month_requests};
+    use portal_domain::usage::{Span, Tier};
+    let all = |tier| vec![Span { tier, from: 0, to: now.timestamp() + 86_400 }];
+    let total = |rows: Vec<(Option<uuid::Uuid>, portal_domain::usage::Counts)>| {
+        rows.iter().map(|(_, c)| c.requests).sum::<u64>()
+    };
+    for tier in Tier::ALL {
+        assert_eq!(total(counts(&db, Scope::Key(key), &all(tier), false, None).await.unwrap()), 17, "{tier:?}");
+        assert_eq!(total(counts(&db, Scope::Team(team), &all(tier), false, None).await.unwrap()), 17, "{tier:?}");
+    }
+    let hours = counts(&db, Scope::Key(key), &all(Tier::Hour), false, None).await.unwrap();
+    let hour_start = month + chrono::Duration::hours(1);
+    let hour = hours.iter().find(|(_, c)| c.at == hour_start && c.status == 200).expect("the hour of the two minutes");
+    assert_eq!((hour.1.requests, hour.1.latency_us_sum), (8, 2_400));
+    assert_eq!(month_requests(&db, Scope::Key(key), month).await.unwrap(), 8, "the 401s never counted against a limit");
     db.close().await.ok();
 }
