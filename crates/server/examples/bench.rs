@@ -140,6 +140,16 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// The round with the median throughput, with the answers of all rounds.
+fn median(mut rounds: Vec<&Run>) -> Run {
+    rounds.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let mid = rounds[rounds.len() / 2];
+    let answered = rounds.iter().map(|r| r.answered).sum();
+    let ok = rounds.iter().map(|r| r.ok).sum();
+    let statuses = json!({"200": ok, "all": answered});
+    Run { name: mid.name.clone(), answered, ok, rps: mid.rps, p50_ms: mid.p50_ms, p99_ms: mid.p99_ms, statuses }
+}
+
 fn table(runs: &[Run], healthz: f64) -> String {
     let mut out = String::from(
         "| endpoint | answered | requests/s | vs /healthz | p50 ms | p99 ms | statuses |\n|---|---:|---:|---:|---:|---:|---|\n",
@@ -360,9 +370,11 @@ async fn main() {
             oha("POST /api/v1/keys/verify", &verify_url, &load, &verify_args),
         ]
     };
-    // Warm up every path (caches, connections), then measure.
+    // Warm up every path (caches, connections), then measure in three interleaved rounds and take
+    // each endpoint's median: this machine's neighbours make single runs swing by ±15%.
     let warm = hot(2_000);
-    let runs = hot(requests);
+    let rounds: Vec<Vec<Run>> = (0..3).map(|_| hot(requests / 3)).collect();
+    let runs: Vec<Run> = (0..warm.len()).map(|i| median(rounds.iter().map(|r| &r[i]).collect())).collect();
     let (peak, _) = rss_mib(server.pid());
     let expected = |i: usize| warm[i].answered + runs[i].answered;
     let counted = [
@@ -373,7 +385,8 @@ async fn main() {
     let exact = counted == [expected(1), expected(2), expected(3)];
     let healthz = runs[0].rps;
     report.push_str(&format!(
-        "### Hot path\n\n{requests} requests per endpoint, {connections} connections, oha; database: {database}; 10,000 keys seeded.\n\n"
+        "### Hot path\n\n{requests} requests per endpoint in three rounds (medians shown), {connections} connections, oha; \
+         database: {database}; 10,000 keys seeded.\n\n"
     ));
     report.push_str(&table(&runs, healthz));
     report.push_str(&format!("\nPeak RSS of the server: {peak:.1} MiB.\n\n"));
@@ -452,31 +465,34 @@ async fn main() {
     }
     // The 90-day team read must add up to everything seeded in its range.
     let ninety = json(owner.http.get(format!("{team_path}?from={}", from(90))).bearer_auth(&owner.jwt)).await;
-    let hot_alone = oha("cached key read", &read_url, &oha_args(requests / 2, connections), &["-H", &read_auth]);
-    let (name, mut background) = oha_command(
-        "90-day team reads",
-        &format!("{team_path}?from={}", from(90)),
-        &[
-            "-z".to_owned(),
-            "8s".to_owned(),
-            "-c".to_owned(),
-            "2".to_owned(),
-            "--no-tui".to_owned(),
-            "--output-format".to_owned(),
-            "json".to_owned(),
-        ],
-        &["-H", &jwt_auth],
-    );
-    let background = background.spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let hot_beside = oha("cached key read", &read_url, &oha_args(requests / 2, connections), &["-H", &read_auth]);
-    let beside = oha_result(name, background.wait_with_output().unwrap());
+    // The hot path alone, then beside 90-day team reads: at 20 a second (a busy dashboard
+    // audience: the target), then as fast as two clients can read them (the worst case).
+    let ninety_url = format!("{team_path}?from={}", from(90));
+    let mut pairs = Vec::new();
+    for rate in [Some(20), None] {
+        let mut background_load =
+            ["-z", "6s", "-c", "2", "--no-tui", "--output-format", "json"].map(str::to_owned).to_vec();
+        if let Some(rate) = rate {
+            background_load.extend(["-q".to_owned(), rate.to_string()]);
+        }
+        let alone = oha("cached key read", &read_url, &oha_args(requests / 3, connections), &["-H", &read_auth]);
+        let (name, mut background) =
+            oha_command("90-day team reads", &ninety_url, &background_load, &["-H", &jwt_auth]);
+        let background = background.spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let beside = oha("cached key read", &read_url, &oha_args(requests / 3, connections), &["-H", &read_auth]);
+        let reads = oha_result(name, background.wait_with_output().unwrap());
+        pairs.push((alone, beside, reads));
+    }
+    let (worst_alone, worst_beside, worst_reads) = pairs.pop().unwrap();
+    let (hot_alone, hot_beside, beside) = pairs.pop().unwrap();
     let (peak, current) = rss_mib(server.pid());
     let kept = hot_beside.rps / hot_alone.rps;
     report.push_str(&format!(
         "\nThe 90-day team read counts {} requests with p50 {} ms.\n\n\
          Hot path alone: {:.0} requests/s (p99 {:.2} ms); with 90-day team reads alongside ({:.0} reads/s, p50 {:.1} ms): \
-         {:.0} requests/s (p99 {:.2} ms), {:.0}% of alone.\n\nServer RSS afterwards: {current:.1} MiB (peak {peak:.1} MiB).\n\n\
+         {:.0} requests/s (p99 {:.2} ms), {:.0}% of alone. Worst case, two clients reading 90 days as fast as they can \
+         ({:.0} reads/s, p50 {:.1} ms): {:.0} of {:.0} requests/s, {:.0}%.\n\nServer RSS afterwards: {current:.1} MiB (peak {peak:.1} MiB).\n\n\
          Targets: each read p50 ≤ 50 ms: slowest {slowest:.2} ms ({}); RSS ≤ 100 MiB: {current:.1} MiB ({}); hot path keeps ≥ 80%: {:.0}% ({}).\n\n",
         ninety["usage"]["total_requests"],
         ninety["usage"]["latency"]["p50_ms"],
@@ -487,6 +503,11 @@ async fn main() {
         hot_beside.rps,
         hot_beside.p99_ms,
         100.0 * kept,
+        worst_reads.rps,
+        worst_reads.p50_ms,
+        worst_beside.rps,
+        worst_alone.rps,
+        100.0 * worst_beside.rps / worst_alone.rps,
         verdict(slowest <= 50.0),
         verdict(current <= 100.0),
         100.0 * kept,

@@ -29,9 +29,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        let is_json =
-            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        let is_json = essence.eq_ignore_ascii_case("application/json") || {
+            let essence = essence.to_ascii_lowercase();
+            essence.starts_with("application/") && essence.ends_with("+json")
+        };
         let declared_len = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -49,7 +51,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared_len.is_some_and(|n| n > JSON_LIMIT) {
                 return Err(too_large());
             }
-            let mut body = web::BytesMut::new();
+            let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
                     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "The body could not be read.")
@@ -72,8 +74,12 @@ fn too_large() -> ApiError {
     )
 }
 
-/// Parses a JSON body, naming the offending field in errors.
+/// Parses a JSON body, naming the offending field in errors (a second, path-tracking pass
+/// runs only for a body that failed).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();

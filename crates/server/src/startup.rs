@@ -232,6 +232,9 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(from_fn(unmark_identity))
         })
+        // Streamed (compressed) answers go out in several writes: without this, Nagle's algorithm
+        // and the client's delayed ACK hold the last part back for 40 ms.
+        .tcp_nodelay(true)
         .listen(listener)
         .map_err(StartupError::Server)?
         .shutdown_timeout(10);

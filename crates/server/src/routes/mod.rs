@@ -14,8 +14,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Every `/api/v1` operation. The OpenAPI document is collected from exactly these services,
 /// so a mounted operation cannot be missing from it.
+///
+/// The router tries routes in this order: what integrators call most comes first.
 pub fn api_v1(cfg: &mut ServiceConfig) {
-    cfg.service(auth::signup)
+    cfg.service(api_keys::verify_api_key)
+        .service(teams::get_team)
+        .service(auth::signup)
         .service(auth::verify_email)
         .service(auth::resend_verification)
         .service(auth::login)
@@ -28,7 +32,6 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(me::change_password)
         .service(teams::list_teams)
         .service(teams::create_team)
-        .service(teams::get_team)
         .service(teams::update_team)
         .service(teams::delete_team)
         .service(members::list_members)
@@ -48,6 +51,5 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(api_keys::revoke_api_key)
         .service(api_keys::roll_api_key)
         .service(usage::get_api_key_usage)
-        .service(usage::get_team_usage)
-        .service(api_keys::verify_api_key);
+        .service(usage::get_team_usage);
 }
