@@ -34,13 +34,24 @@ const IDLE: Duration = Duration::from_secs(5);
 /// How often a spent quota is asked again (other instances may give leases back, the limit may rise).
 const SPENT_RECHECK: Duration = Duration::from_secs(1);
 
+/// One limit as the IETF draft fields describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// `q`: requests the window allows (the monthly limit; the burst).
+    pub quota: u64,
+    /// `w`: seconds of the window (this month; the time a whole burst takes to come back).
+    pub window: u64,
+    /// `r`: requests left after this one.
+    pub remaining: u64,
+    /// `t`: seconds until the quota is whole again (the next month; the burst refilled).
+    pub reset: u64,
+}
+
 /// What a key may still do, for the `RateLimit-Policy` and `RateLimit` fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitReport {
-    /// (limit, remaining after this request, seconds to the next month, seconds in this month)
-    pub monthly: Option<(u64, u64, u64, u64)>,
-    /// (burst, remaining burst, seconds until the burst is whole again, seconds a whole burst takes)
-    pub rate: Option<(u32, u32, u64, u64)>,
+    pub monthly: Option<Policy>,
+    pub rate: Option<Policy>,
 }
 
 impl LimitReport {
@@ -52,13 +63,11 @@ impl LimitReport {
     pub fn headers(&self) -> RateLimitHeaders {
         let mut policy = Vec::new();
         let mut current = Vec::new();
-        if let Some((limit, remaining, reset, window)) = self.monthly {
-            policy.push(format!("\"monthly\";q={limit};w={window}"));
-            current.push(format!("\"monthly\";r={remaining};t={reset}"));
-        }
-        if let Some((burst, remaining, reset, window)) = self.rate {
-            policy.push(format!("\"rate\";q={burst};w={window}"));
-            current.push(format!("\"rate\";r={remaining};t={reset}"));
+        for (name, limit) in [("monthly", self.monthly), ("rate", self.rate)] {
+            if let Some(Policy { quota, window, remaining, reset }) = limit {
+                policy.push(format!("\"{name}\";q={quota};w={window}"));
+                current.push(format!("\"{name}\";r={remaining};t={reset}"));
+            }
         }
         RateLimitHeaders { policy: policy.join(", "), current: current.join(", ") }
     }
@@ -106,7 +115,8 @@ impl Limits {
             match self.take_quota(key, limit, now).await {
                 Ok(monthly) => report.monthly = Some(monthly),
                 Err(mut refused) => {
-                    report.monthly = Some((limit, 0, refused.retry_after.unwrap_or(0), month_window(now)));
+                    let reset = refused.retry_after.unwrap_or(0);
+                    report.monthly = Some(Policy { quota: limit, window: month_window(now), remaining: 0, reset });
                     refused.rate_limit = Some(Box::new(report.headers()));
                     return Err(refused);
                 }
@@ -115,7 +125,7 @@ impl Limits {
         Ok(report)
     }
 
-    fn check_rate(&self, key_id: Uuid, rate: RateLimit) -> Result<(u32, u32, u64, u64), ApiError> {
+    fn check_rate(&self, key_id: Uuid, rate: RateLimit) -> Result<Policy, ApiError> {
         let build = || {
             let per_second = NonZeroU32::new(rate.requests_per_second).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
@@ -128,13 +138,12 @@ impl Limits {
             limiter = self.rates.get_with(key_id, build);
         }
         let per_second = u64::from(rate.requests_per_second.max(1));
-        let burst = rate.burst.max(1);
-        let window = u64::from(burst).div_ceil(per_second);
+        let burst = u64::from(rate.burst.max(1));
+        let window = burst.div_ceil(per_second);
         match limiter.1.check() {
             Ok(state) => {
-                let remaining = state.remaining_burst_capacity();
-                let reset = u64::from(burst - remaining.min(burst)).div_ceil(per_second);
-                Ok((burst, remaining, reset, window))
+                let remaining = u64::from(state.remaining_burst_capacity()).min(burst);
+                Ok(Policy { quota: burst, window, remaining, reset: (burst - remaining).div_ceil(per_second) })
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -148,21 +157,15 @@ impl Limits {
                     ),
                 );
                 refused.retry_after = Some(retry.max(1));
-                refused.rate_limit = Some(Box::new(
-                    LimitReport { monthly: None, rate: Some((burst, 0, retry.max(1), window)) }.headers(),
-                ));
+                let rate = Policy { quota: burst, window, remaining: 0, reset: retry.max(1) };
+                refused.rate_limit = Some(Box::new(LimitReport { monthly: None, rate: Some(rate) }.headers()));
                 Err(refused)
             }
         }
     }
 
     /// Takes one request of the month's quota: from this instance's lease, or a new one.
-    async fn take_quota(
-        &self,
-        key: &CachedKey,
-        limit: u64,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, u64, u64, u64), ApiError> {
+    async fn take_quota(&self, key: &CachedKey, limit: u64, now: DateTime<Utc>) -> Result<Policy, ApiError> {
         let (month, next) = month_bounds(now);
         let reset = seconds(next - now).max(1);
         let slot = {
@@ -202,7 +205,7 @@ impl Limits {
         }
         lease.balance -= 1;
         let remaining = limit.saturating_sub(lease.leased) + lease.balance;
-        Ok((limit, remaining, reset, month_window(now)))
+        Ok(Policy { quota: limit, window: month_window(now), remaining, reset })
     }
 
     /// Forgets a key's lease (its limit changed, or it was revoked); what it held goes back.

@@ -408,7 +408,7 @@ pub async fn verify_api_key(
                 team_id: Some(key.team_id),
                 environment: Some(key.environment),
                 expires_at: key.expires_at,
-                remaining: key.limits.monthly.map(|(_, remaining, _, _)| remaining),
+                remaining: key.limits.monthly.map(|m| m.remaining),
             }
         }
         Err(refused) => {
