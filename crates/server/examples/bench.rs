@@ -464,7 +464,9 @@ async fn main() {
     let jwt_auth = format!("Authorization: Bearer {}", owner.jwt);
     let key_path = format!("{base}/api/v1/teams/{analytics_team}/api-keys/{}/usage", analytics_keys[0]);
     let team_path = format!("{base}/api/v1/teams/{analytics_team}/usage");
-    let from = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // Ranges end at `now`, fixed: every read of a range covers the same data.
+    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let from = |days: i64| format!("{}&to={}", at(now - chrono::Duration::days(days)), at(now));
     let ranges = [("24 h", 1), ("7 d", 7), ("30 d", 30), ("90 d", 90)];
     let load = oha_args(100, 1);
     let mut reads = Vec::new();
