@@ -78,8 +78,9 @@ pub struct CreateApiKeyRequest {
     pub description: Option<String>,
     pub environment: Environment,
     pub expiration: Expiration,
-    /// Requests allowed per calendar month (UTC); none means unlimited.
+    /// Requests allowed per calendar month (UTC), at least 1; none means unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub usage_limit: Option<u64>,
     /// Requests per second with a burst; none means no rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,9 +109,9 @@ pub struct UpdateApiKeyRequest {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub description: Option<Option<String>>,
-    /// Requests per calendar month (UTC); `null` removes the limit.
+    /// Requests per calendar month (UTC), at least 1; `null` removes the limit.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, nullable))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, nullable, minimum = 1))]
     pub usage_limit: Option<Option<u64>>,
     /// `null` removes the rate limit.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]

@@ -541,7 +541,7 @@ pub fn LimitFields(inputs: LimitInputs, #[prop(into)] outcome: Signal<Option<cra
             <p class="hint" id="usage_limit-hint">"Requests per calendar month (UTC), exact across all servers. Empty: unlimited."</p>
             {move || monthly_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
         </div>
-        <fieldset class="field rate-limit" class:invalid=move || rate_error.with(Option::is_some) id="rate_limit">
+        <fieldset class="field choice-group" class:invalid=move || rate_error.with(Option::is_some) id="rate_limit">
             <legend>"Rate limit" <span class="optional">" (optional)"</span></legend>
             <div class="inline-fields">
                 <div>

@@ -184,7 +184,7 @@ where
                         aria-label=move || format!("Edit {}", key.with_value(|k| k.name.clone()))>"Edit"</button>
                 </Show>
             </div>
-            <dl class="limits">
+            <dl class="stats limits">
                 <div><dt>"Monthly limit"</dt><dd data-limit="monthly">{monthly}</dd></div>
                 <div><dt>"Rate limit"</dt><dd data-limit="rate">{rate}</dd></div>
             </dl>
