@@ -49,7 +49,7 @@ fn RangePicker(chosen: RwSignal<usize>, of: UsageOf) -> impl IntoView {
     });
     let error = Signal::derive(move || download.value().get().and_then(Result::err));
     view! {
-        <div class="usage-toolbar">
+        <div class="section-head usage-toolbar">
             <div class="range-picker" role="group" aria-label="Time range">
                 {RANGES.iter().enumerate().map(|(i, (label, _, _))| view! {
                     <button type="button" class="segment" aria-pressed=move || (chosen.get() == i).to_string()
