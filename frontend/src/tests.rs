@@ -136,3 +136,26 @@ async fn secret_once_banner_shows_the_secret_and_says_it_is_shown_once() {
     assert!(warning.contains("only time the secret is shown"), "{warning}");
     assert!(root.query_selector("button").expect("selector").is_some(), "a copy button");
 }
+
+#[wasm_bindgen_test]
+fn sign_in_follows_only_same_origin_paths() {
+    use crate::pages::sign_in::same_origin_path;
+    for ok in ["/dashboard", "/teams/3f1c/keys?tab=usage", "/a%2F%2Fb"] {
+        assert!(same_origin_path(ok), "{ok} should pass");
+    }
+    for bad in [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/\\evil.example",
+        "\\/evil.example",
+        "https://evil.example",
+        "evil.example",
+        "/ /evil.example",
+        "/\u{a0}/evil.example",
+        "",
+    ] {
+        assert!(!same_origin_path(bad), "{bad:?} must be refused");
+    }
+}

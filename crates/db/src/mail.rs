@@ -71,9 +71,13 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
+/// A delivered mail keeps only what an operator needs (recipient, subject, times, attempts):
+/// its bodies carry live links (sign-up, reset, invitation), so they are dropped.
 pub async fn mark_sent(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Result<()> {
     Outbox::update_many()
         .col_expr(mail_outbox::Column::SentAt, Expr::value(now))
+        .col_expr(mail_outbox::Column::TextBody, Expr::value(""))
+        .col_expr(mail_outbox::Column::HtmlBody, Expr::value(""))
         .col_expr(mail_outbox::Column::Attempts, Expr::col(mail_outbox::Column::Attempts).add(1))
         .col_expr(mail_outbox::Column::LastError, Expr::value(Option::<String>::None))
         .filter(mail_outbox::Column::Id.eq(id))
@@ -82,8 +86,22 @@ pub async fn mark_sent(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> R
     Ok(())
 }
 
-pub async fn mark_failed(db: &impl ConnectionTrait, id: Uuid, error: &str, retry_at: Timestamp) -> Result<()> {
-    Outbox::update_many()
+/// Records a failed attempt. After the `last` one the mail is given up, and its bodies are
+/// dropped as for a delivered one.
+pub async fn mark_failed(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    error: &str,
+    retry_at: Timestamp,
+    last: bool,
+) -> Result<()> {
+    let mut update = Outbox::update_many();
+    if last {
+        update = update
+            .col_expr(mail_outbox::Column::TextBody, Expr::value(""))
+            .col_expr(mail_outbox::Column::HtmlBody, Expr::value(""));
+    }
+    update
         .col_expr(mail_outbox::Column::NextAttemptAt, Expr::value(retry_at))
         .col_expr(mail_outbox::Column::Attempts, Expr::col(mail_outbox::Column::Attempts).add(1))
         .col_expr(mail_outbox::Column::LastError, Expr::value(error))
@@ -91,6 +109,11 @@ pub async fn mark_failed(db: &impl ConnectionTrait, id: Uuid, error: &str, retry
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Every mail in the outbox, delivered or not (for tests and operators).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<QueuedMail>> {
+    Ok(Outbox::find().order_by_asc(mail_outbox::Column::CreatedAt).all(db).await?)
 }
 
 /// Mails not yet delivered (for tests and operators).

@@ -38,6 +38,18 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<User>> {
     Ok(Users::find_by_id(id).one(db).await?)
 }
 
+/// Locks the account's row until the transaction ends (PostgreSQL; SQLite runs one transaction
+/// at a time anyway). Everything that starts or ends sessions takes this lock first (a password
+/// change or reset takes it by updating the row), so a refresh racing a sign-out or a reset
+/// either sees the revocation or is seen by it: it can never leave a live session behind.
+pub async fn lock_for_sessions(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    use sea_orm::{DbBackend, QuerySelect as _};
+    if db.get_database_backend() == DbBackend::Postgres {
+        Users::find_by_id(id).select_only().column(user::Column::Id).lock_exclusive().into_tuple::<Uuid>().one(db).await?;
+    }
+    Ok(())
+}
+
 /// Marks the address verified (once: a later verification keeps the first time).
 pub async fn mark_verified(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Result<()> {
     Users::update_many()

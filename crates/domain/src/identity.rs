@@ -7,30 +7,34 @@ use crate::FieldError;
 pub struct Email(String);
 
 impl Email {
-    pub const MAX_LEN: usize = 254;
+    pub const MAX_LEN: usize = portal_types::rules::EMAIL_MAX_CHARS;
 
+    /// `portal_types::rules::EMAIL_PATTERN` states the same rule.
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim().to_lowercase();
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_LEN)));
+        }
+        // Not trimmed: `format: email` has no white space around it, and clients trim.
+        let value = raw;
         let invalid = || FieldError::new(field, "must be an e-mail address such as name@example.com");
         if value.is_empty() {
             return Err(FieldError::new(field, "is required"));
-        }
-        if value.len() > Self::MAX_LEN {
-            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_LEN)));
         }
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
         let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c));
+            && local.chars().count() <= 64
+            && !local.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || c == '\u{feff}' || "<>()[]\\,;:\"@".contains(c)
+            });
         if !domain_ok || !local_ok {
             return Err(invalid());
         }
-        Ok(Self(value))
+        Ok(Self(value.to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -44,25 +48,15 @@ impl std::fmt::Display for Email {
     }
 }
 
-/// A display name: trimmed, 1 to 100 characters, no control characters.
+/// A display name: see [`crate::text::parse_name`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
 impl UserName {
-    pub const MAX_CHARS: usize = 100;
+    pub const MAX_CHARS: usize = crate::text::NAME_MAX_CHARS;
 
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim();
-        if value.is_empty() {
-            return Err(FieldError::new(field, "is required"));
-        }
-        if value.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new(field, format!("must be at most {} characters", Self::MAX_CHARS)));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "must not contain control characters"));
-        }
-        Ok(Self(value.to_owned()))
+        crate::text::parse_name(field, raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,8 +74,8 @@ impl UserName {
 pub struct Password(String);
 
 impl Password {
-    pub const MIN_CHARS: usize = 10;
-    pub const MAX_CHARS: usize = 128;
+    pub const MIN_CHARS: usize = portal_types::rules::PASSWORD_MIN_CHARS;
+    pub const MAX_CHARS: usize = portal_types::rules::PASSWORD_MAX_CHARS;
 
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
         let n = raw.chars().count();
@@ -111,7 +105,8 @@ mod tests {
 
     #[test]
     fn email_is_normalised() {
-        assert_eq!(Email::parse("email", "  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(Email::parse("email", "Ada@Example.COM").unwrap().as_str(), "ada@example.com");
+        assert!(Email::parse("email", " ada@example.com").is_err());
     }
 
     #[test]
@@ -131,6 +126,33 @@ mod tests {
             assert_eq!(err.field, "email", "{raw:?}");
         }
         assert!(Email::parse("email", &format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn the_email_pattern_states_exactly_what_parse_accepts() {
+        let pattern = regex::Regex::new(portal_types::rules::EMAIL_PATTERN).expect("the pattern compiles");
+        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
+            for sample in [format!("a{c}@example.com"), format!("ada@ex{c}ample.com"), format!("{c}a@b.co")] {
+                assert_eq!(
+                    pattern.is_match(&sample),
+                    Email::parse("email", &sample).is_ok(),
+                    "{sample:?} (U+{:04X})",
+                    c as u32
+                );
+            }
+        }
+        for sample in [
+            format!("{}@example.com", "a".repeat(64)),
+            format!("{}@example.com", "a".repeat(65)),
+            " ada@example.com ".to_owned(),
+            "a@b..c".to_owned(),
+            "a@.b.c".to_owned(),
+            "a@b.c.".to_owned(),
+            "@b.c".to_owned(),
+            "a@b@c.d".to_owned(),
+        ] {
+            assert_eq!(pattern.is_match(&sample), Email::parse("email", &sample).is_ok(), "{sample:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod identity;
 pub mod keys;
 pub mod teams;
+pub mod text;
 pub mod token;
 pub mod usage;
 

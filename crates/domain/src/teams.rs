@@ -100,32 +100,12 @@ pub fn leaves_no_owner(owners: u64, current: Role, new: Option<Role>) -> bool {
     current == Role::Owner && new != Some(Role::Owner) && owners <= 1
 }
 
-/// A team name: trimmed, 1 to 100 characters, no control characters.
+/// A team name: see [`crate::text::parse_name`].
 pub fn parse_team_name(field: &'static str, raw: &str) -> Result<String, FieldError> {
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err(FieldError::new(field, "is required"));
-    }
-    if value.chars().count() > 100 {
-        return Err(FieldError::new(field, "must be at most 100 characters"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    Ok(value.to_owned())
+    crate::text::parse_name(field, raw, crate::text::NAME_MAX_CHARS)
 }
 
-/// Optional free text (a description, a personal message): trimmed, empty means none.
-pub fn parse_note(field: &'static str, raw: Option<&str>, max_chars: usize) -> Result<Option<String>, FieldError> {
-    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
-    if value.chars().count() > max_chars {
-        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    Ok(Some(value.to_owned()))
-}
+pub use crate::text::parse_note;
 
 #[cfg(test)]
 mod tests {
@@ -236,8 +216,5 @@ mod tests {
         assert_eq!(parse_team_name("name", "  Acme  ").unwrap(), "Acme");
         assert!(parse_team_name("name", " ").is_err());
         assert!(parse_team_name("name", &"x".repeat(101)).is_err());
-        assert_eq!(parse_note("description", Some("  "), 10).unwrap(), None);
-        assert_eq!(parse_note("message", Some("Hi\nthere"), 10).unwrap().as_deref(), Some("Hi\nthere"));
-        assert!(parse_note("message", Some(&"x".repeat(11)), 10).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Who may do what to a team: membership lookup (outsiders get 404) and the domain's
 //! permission table (members without the right get 403).
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use portal_db::ConnectionTrait;
 use portal_db::audit::AuditActor;
 use portal_db::teams::Team;
@@ -75,10 +75,7 @@ impl TeamAccess {
         if self.may(action) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("Your role ({}) may not do this.", self.role().as_str()),
+            Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", self.role().as_str()),
             ))
         }
     }

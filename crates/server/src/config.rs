@@ -167,7 +167,7 @@ impl Config {
             .bind
             .parse()
             .map_err(|_| bad("PORTAL_BIND", format!("'{}' is not an address such as 127.0.0.1:8080", args.bind)))?;
-        std::fs::create_dir_all(&args.data_dir)
+        create_private_dir(&args.data_dir)
             .map_err(|e| bad("PORTAL_DATA_DIR", format!("cannot create '{}': {e}", args.data_dir.display())))?;
         let data_dir = args.data_dir;
 
@@ -208,7 +208,7 @@ impl Config {
             }
         };
         if let MailTransportConfig::Files(dir) = &mail {
-            std::fs::create_dir_all(dir)
+            create_private_dir(dir)
                 .map_err(|e| bad("PORTAL_MAIL_URL", format!("cannot create '{}': {e}", dir.display())))?;
         }
         args.mail_from
@@ -335,9 +335,19 @@ fn load_or_generate(setting: &'static str, path: &Path) -> Result<Secret, Config
     }
     let secret = portal_domain::token::generate();
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| bad(setting, format!("cannot create '{}': {e}", dir.display())))?;
+    create_private_dir(dir).map_err(|e| bad(setting, format!("cannot create '{}': {e}", dir.display())))?;
     write_private(path, &secret).map_err(|e| bad(setting, format!("cannot write '{}': {e}", path.display())))?;
     Ok(Secret(secret))
+}
+
+/// Creates a folder (and its missing parents) that only its owner can open (0700): the data
+/// folder holds the database and secrets, the mail folder live links.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {

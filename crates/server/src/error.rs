@@ -4,13 +4,40 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use portal_domain::FieldError;
-use portal_types::{PROBLEM_JSON, Problem};
+use portal_types::{ErrorCode, PROBLEM_JSON, Problem};
+
+/// The HTTP status of each error code: the one place that states it.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        BadRequest | MalformedJson | InvalidToken => StatusCode::BAD_REQUEST,
+        Unauthorized | InvalidCredentials | InvalidRefreshToken | InvalidApiKey | KeyRevoked | KeyExpired
+        | KeyRolled => StatusCode::UNAUTHORIZED,
+        Forbidden | EmailNotVerified | ApiKeyNotAllowed | InvitationWrongAccount => StatusCode::FORBIDDEN,
+        NotFound | RouteNotFound | KeyNotFound | InvitationNotFound => StatusCode::NOT_FOUND,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner => {
+            StatusCode::CONFLICT
+        }
+        InvitationUsed | InvitationRevoked | InvitationExpired => StatusCode::GONE,
+        PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ValidationFailed | WrongPassword => StatusCode::UNPROCESSABLE_ENTITY,
+        RateLimited | UsageLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
+        InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        NotReady => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The codes answered with `status`, for the OpenAPI document.
+pub fn codes_of(status: StatusCode) -> impl Iterator<Item = ErrorCode> {
+    ErrorCode::ALL.iter().copied().filter(move |c| status_of(*c) == status)
+}
 
 /// An error answer. Internal causes are logged, never sent.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: Option<String>,
     pub field: Option<String>,
     /// Seconds to send in `Retry-After`.
@@ -39,15 +66,18 @@ impl RateLimitHeaders {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: Some(detail.into()), field: None, retry_after: None, rate_limit: None }
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self { code, detail: Some(detail.into()), field: None, retry_after: None, rate_limit: None }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
     }
 
     pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
         let field = field.into();
         Self {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             detail: Some(format!("{field} {message}")),
             field: Some(field),
             retry_after: None,
@@ -56,17 +86,17 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        Self::new(ErrorCode::Unauthorized, detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(ErrorCode::NotFound, detail)
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
+            ..Self::new(ErrorCode::RateLimited, "Too many requests; try again later.")
         }
     }
 
@@ -74,8 +104,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal_error",
+            code: ErrorCode::InternalError,
             detail: Some("The server failed to handle this request. It has been logged.".into()),
             field: None,
             retry_after: None,
@@ -89,18 +118,19 @@ impl ApiError {
     }
 
     pub fn to_problem(&self) -> Problem {
-        problem(self.status, self.code, self.detail.clone(), self.field.clone())
+        problem(self.code, self.detail.clone(), self.field.clone())
     }
 }
 
-/// Builds a problem body for any status.
-pub fn problem(status: StatusCode, code: &str, detail: Option<String>, field: Option<String>) -> Problem {
+/// Builds the problem body of a code.
+pub fn problem(code: ErrorCode, detail: Option<String>, field: Option<String>) -> Problem {
+    let status = status_of(code);
     Problem {
         kind: format!("/problems/{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
-        code: code.to_owned(),
+        code,
         field,
     }
 }
@@ -112,24 +142,24 @@ pub fn problem_response(status: StatusCode, body: &Problem) -> HttpResponse {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.code)
+        write!(f, "{} {}", self.status().as_u16(), self.code)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = problem_response(self.status, &self.to_problem());
+        let mut res = problem_response(self.status(), &self.to_problem());
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(limits) = &self.rate_limit {
             limits.apply(res.headers_mut());
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.status() == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
@@ -145,7 +175,7 @@ impl From<FieldError> for ApiError {
 impl From<portal_db::Error> for ApiError {
     fn from(err: portal_db::Error) -> Self {
         match err {
-            portal_db::Error::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "This resource already exists."),
+            portal_db::Error::Conflict => Self::new(ErrorCode::Conflict, "This resource already exists."),
             portal_db::Error::Db(e) => Self::internal(e),
         }
     }

@@ -4,7 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
+use portal_types::ErrorCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
@@ -42,10 +43,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Send the body as application/json.",
+                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as application/json.",
                 ));
             }
             if declared_len.is_some_and(|n| n > JSON_LIMIT) {
@@ -54,7 +52,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "The body could not be read.")
+                    ApiError::new(ErrorCode::BadRequest, "The body could not be read.")
                 })?;
                 if body.len() + chunk.len() > JSON_LIMIT {
                     return Err(too_large());
@@ -67,29 +65,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("The body must be at most {JSON_LIMIT} bytes."),
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body must be at most {JSON_LIMIT} bytes."),
     )
 }
 
 /// Parses a JSON body, naming the offending field in errors (a second, path-tracking pass
-/// runs only for a body that failed).
+/// runs only for a body that failed). Every body is a JSON object: an array is refused, although
+/// serde would read one into a struct. A number such as `2.0` is an integer, as in JSON Schema.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| b != b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => ApiError::new(ErrorCode::ValidationFailed, "The body must be a JSON object."),
+            Err(e) => malformed(e),
+        });
+    }
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
+    }
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body)
+        && integral_floats_to_integers(&mut value)
+        && let Ok(parsed) = T::deserialize(&value)
+    {
+        return Ok(parsed);
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("The body is not valid JSON: {inner}"),
-            );
+            return malformed(inner);
         }
         let message = inner.to_string();
         // serde names a missing field only in its message ("missing field `email`"), with the
@@ -102,14 +107,34 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         };
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         if field == "." || field.is_empty() {
-            return ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!("The body is invalid: {message}"),
+            return ApiError::new(ErrorCode::ValidationFailed, format!("The body is invalid: {message}"),
             );
         }
         ApiError { detail: Some(format!("{field}: {message}")), ..ApiError::validation(field, "") }
     })
+}
+
+fn malformed(error: serde_json::Error) -> ApiError {
+    ApiError::new(ErrorCode::MalformedJson, format!("The body is not valid JSON: {error}"))
+}
+
+/// Turns every number with no fraction (`2.0`, `1e3`) into an integer; true if any changed.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable integers only (below 2^53).
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                *value = if f < 0.0 { Value::from(f as i64) } else { Value::from(f as u64) };
+                return true;
+            }
+            false
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        Value::Object(map) => map.values_mut().fold(false, |changed, v| integral_floats_to_integers(v) | changed),
+        _ => false,
+    }
 }
 
 /// The user an access token (`Authorization: Bearer <jwt>`) names.
@@ -146,10 +171,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = state_of(req)?;
     let token = bearer(req)?;
     if portal_domain::keys::looks_like_key(token) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "api_key_not_allowed",
-            "This operation needs a signed-in user; API keys act only on their own team's resources.",
+        return Err(ApiError::new(ErrorCode::ApiKeyNotAllowed, "This operation needs a signed-in user; API keys act only on their own team's resources.",
         ));
     }
     let claims = state
@@ -217,7 +239,7 @@ mod tests {
 
     fn field_of(json: &str) -> (u16, Option<String>) {
         let err = parse_json::<Body>(json.as_bytes()).unwrap_err();
-        (err.status.as_u16(), err.field)
+        (err.status().as_u16(), err.field)
     }
 
     #[test]
@@ -228,5 +250,16 @@ mod tests {
         assert_eq!(field_of(r#"{"email":"a","age":300}"#), (422, Some("age".into())));
         assert_eq!(field_of(r#"{"email":"a","#), (400, None));
         assert_eq!(field_of(r#"[1,2]"#).0, 422);
+        assert_eq!(field_of(r#"[null, null]"#), (422, None));
+        assert_eq!(field_of(r#""text""#), (422, None));
+        assert_eq!(field_of(r#"[1,"#), (400, None));
+    }
+
+    #[test]
+    fn integral_numbers_are_integers_as_in_json_schema() {
+        let body = parse_json::<Body>(br#"{"email":"a","age":2.0}"#).expect("2.0 is an integer");
+        assert_eq!(body.age, 2);
+        assert_eq!(parse_json::<Body>(br#"{"email":"a","age":1e2}"#).expect("1e2 is an integer").age, 100);
+        assert_eq!(field_of(r#"{"email":"a","age":2.5}"#), (422, Some("age".into())));
     }
 }

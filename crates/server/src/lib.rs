@@ -21,11 +21,19 @@ pub use startup::{Application, StartupError};
 
 /// Logs to stderr; `PORTAL_LOG` (or `RUST_LOG`) filters, default `info`.
 pub fn init_tracing() {
+    init_tracing_with(std::io::stderr);
+}
+
+/// Logs as [`init_tracing`] does, to `writer` (tests read what the portal logs).
+pub fn init_tracing_with<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = std::env::var("PORTAL_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".to_owned());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .try_init();
 }

@@ -100,7 +100,7 @@ impl Transport {
                 // Written under a temporary name and renamed, so a reader never sees half a mail.
                 let name = format!("{}-{id}.eml", Utc::now().format("%Y%m%dT%H%M%S%.6fZ"));
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, message.formatted()).await.map_err(|e| e.to_string())?;
+                write_private(&tmp, message.formatted()).await.map_err(|e| e.to_string())?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await.map_err(|e| e.to_string())?;
                 tracing::info!(to = %mail.recipient, subject = %mail.subject, file = %dir.join(&name).display(), "mail written");
                 Ok(())
@@ -111,6 +111,14 @@ impl Transport {
             }
         }
     }
+}
+
+/// Writes a file only its owner can read: mails hold live links.
+async fn write_private(path: &std::path::Path, contents: Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).await?;
+    file.write_all(&contents).await?;
+    file.flush().await
 }
 
 fn build_message(from: &Mailbox, mail: &QueuedMail) -> Result<Message, String> {
@@ -193,7 +201,8 @@ async fn deliver_due(db: &DatabaseConnection, transport: &Transport, from: &Mail
                 Err(error) => {
                     let retry_at = Utc::now() + backoff(mail.attempts);
                     tracing::warn!(mail_id = %mail.id, attempt = mail.attempts + 1, %error, %retry_at, "mail not delivered; will retry");
-                    portal_db::mail::mark_failed(db, mail.id, &error, retry_at).await?;
+                    let last = mail.attempts + 1 >= MAX_ATTEMPTS;
+                    portal_db::mail::mark_failed(db, mail.id, &error, retry_at, last).await?;
                 }
             }
         }

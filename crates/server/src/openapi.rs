@@ -1,8 +1,13 @@
 //! The OpenAPI document: collected from the mounted services, plus shared metadata.
 
 use actix_web::App;
-use portal_types::Problem;
+use actix_web::http::StatusCode;
+use portal_types::rules;
+use portal_types::{ErrorCode, Problem};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, Object, Schema, SchemaFormat};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -26,7 +31,7 @@ use utoipa_actix_web::AppExt;
         (name = "usage", description = "How API keys are used: requests over time, errors, status codes, limits."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, ErrorCode)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
@@ -58,10 +63,213 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// What the server enforces on a request field (see `portal_types::rules`).
+#[derive(Clone, Copy)]
+enum Rule {
+    /// A user, team or key name.
+    Name,
+    /// Free text of at most this many characters.
+    Note(usize),
+    Email,
+    /// A new password (the policy).
+    NewPassword,
+    /// A password presented to be checked.
+    Password,
+    /// The token of a mailed link.
+    Token,
+}
+
+/// Every constrained request field: (schema, property, rule).
+const FIELD_RULES: &[(&str, &str, Rule)] = &[
+    ("SignupRequest", "email", Rule::Email),
+    ("SignupRequest", "name", Rule::Name),
+    ("SignupRequest", "password", Rule::NewPassword),
+    ("SignupRequest", "invitation_token", Rule::Token),
+    ("VerifyEmailRequest", "token", Rule::Token),
+    ("EmailRequest", "email", Rule::Email),
+    ("LoginRequest", "email", Rule::Email),
+    ("LoginRequest", "password", Rule::Password),
+    ("ResetPasswordRequest", "token", Rule::Token),
+    ("ResetPasswordRequest", "password", Rule::NewPassword),
+    ("ChangePasswordRequest", "current_password", Rule::Password),
+    ("ChangePasswordRequest", "new_password", Rule::NewPassword),
+    ("UpdateMeRequest", "name", Rule::Name),
+    ("CreateTeamRequest", "name", Rule::Name),
+    ("CreateTeamRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("UpdateTeamRequest", "name", Rule::Name),
+    ("UpdateTeamRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("CreateApiKeyRequest", "name", Rule::Name),
+    ("CreateApiKeyRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("UpdateApiKeyRequest", "name", Rule::Name),
+    ("UpdateApiKeyRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("CreateInvitationRequest", "email", Rule::Email),
+    ("CreateInvitationRequest", "message", Rule::Note(rules::MESSAGE_MAX_CHARS)),
+    ("AcceptInvitationRequest", "token", Rule::Token),
+];
+
+impl Rule {
+    fn apply(self, field: &mut Object) {
+        match self {
+            Rule::Name => {
+                field.min_length = Some(1);
+                field.max_length = Some(rules::NAME_MAX_CHARS);
+                field.pattern = Some(rules::name_pattern());
+            }
+            Rule::Note(max) => {
+                field.max_length = Some(max);
+                field.pattern = Some(rules::NOTE_PATTERN.to_owned());
+            }
+            Rule::Email => {
+                field.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+                field.max_length = Some(rules::EMAIL_MAX_CHARS);
+                field.pattern = Some(rules::EMAIL_PATTERN.to_owned());
+            }
+            Rule::NewPassword => {
+                field.min_length = Some(rules::PASSWORD_MIN_CHARS);
+                field.max_length = Some(rules::PASSWORD_MAX_CHARS);
+            }
+            Rule::Password => {
+                field.min_length = Some(1);
+                field.max_length = Some(rules::PASSWORD_MAX_CHARS);
+            }
+            Rule::Token => field.pattern = Some(rules::TOKEN_PATTERN.to_owned()),
+        }
+    }
+}
+
+/// Puts [`FIELD_RULES`] on the request schemas. A rule naming a schema or field that does not
+/// exist is a bug: the document test fails on it.
+struct FieldRules;
+
+impl Modify for FieldRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (schema, property, rule) in FIELD_RULES {
+            let field = match components.schemas.get_mut(*schema) {
+                Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(*property),
+                _ => None,
+            };
+            match field {
+                Some(RefOr::T(Schema::Object(field))) => rule.apply(field),
+                _ => tracing::error!(schema, property, "openapi: a field rule names no field"),
+            }
+        }
+        // Cursors: any cursor of this shape names a position (see `paging`).
+        for path in openapi.paths.paths.values_mut() {
+            for op in operations(path) {
+                for param in op.parameters.iter_mut().flatten() {
+                    if let RefOr::T(param) = param
+                        && param.name == "cursor"
+                        && let Some(RefOr::T(Schema::Object(schema))) = param.schema.as_mut()
+                    {
+                        schema.pattern = Some(crate::paging::CURSOR_PATTERN.to_owned());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations(path: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut path.get, &mut path.post, &mut path.put, &mut path.patch, &mut path.delete, &mut path.head, &mut path.options]
+        .into_iter()
+        .filter_map(Option::as_mut)
+}
+
+/// The answers every operation can give besides its own: malformed requests, bodies, failed
+/// authentication, API-key refusals and limits, server failures. Each lists the codes it carries
+/// for that operation; an operation's own description of a status gains the codes it lacks.
+struct StandardResponses;
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use ErrorCode::*;
+        for path in openapi.paths.paths.values_mut() {
+            for op in operations(path) {
+                let schemes = serde_json::to_value(&op.security).unwrap_or_default();
+                let secured_by = |name: &str| schemes.as_array().is_some_and(|a| a.iter().any(|r| r.get(name).is_some()));
+                let (bearer, key) = (secured_by("bearer"), secured_by("api_key"));
+                let has_body = op.request_body.is_some();
+                let has_query = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)));
+                let mut bad_request = vec![BadRequest];
+                if has_body {
+                    bad_request.push(MalformedJson);
+                }
+                ensure(op, &bad_request, "The request cannot be read.");
+                if has_body {
+                    ensure(op, &[PayloadTooLarge], "The body is larger than 64 KiB.");
+                    ensure(op, &[UnsupportedMediaType], "The body is not application/json.");
+                }
+                if has_body || has_query {
+                    ensure(op, &[ValidationFailed], "A field or parameter is missing or invalid; `field` names it.");
+                }
+                if bearer || key {
+                    ensure(op, &[Unauthorized], "No valid access token or API key.");
+                }
+                if key {
+                    ensure(
+                        op,
+                        &[InvalidApiKey, KeyRevoked, KeyExpired, KeyRolled],
+                        "No valid access token or API key.",
+                    );
+                    ensure(op, &[Forbidden], "Your role, or an API key, does not allow this.");
+                    ensure(op, &[RateLimited, UsageLimitExceeded], "The API key's rate or monthly limit is spent; retry after `Retry-After` seconds.");
+                } else if bearer {
+                    ensure(op, &[ApiKeyNotAllowed], "Only a signed-in user may do this, not an API key.");
+                }
+                ensure(op, &[InternalError], "The server failed; details are only logged.");
+            }
+        }
+    }
+}
+
+/// Makes `op` document `codes` (all of one status): adds the response, or names the codes its
+/// own description of that status leaves out.
+fn ensure(op: &mut Operation, codes: &[ErrorCode], description: &str) {
+    let Some(status) = codes.first().map(|c| crate::error::status_of(*c)) else { return };
+    let listed = |codes: &[ErrorCode]| codes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let key = status.as_u16().to_string();
+    match op.responses.responses.get_mut(&key) {
+        Some(RefOr::T(response)) => {
+            let missing: Vec<ErrorCode> =
+                codes.iter().copied().filter(|c| !response.description.contains(&format!("`{c}`"))).collect();
+            if !missing.is_empty() {
+                response.description = format!("{} Also {}.", response.description.trim_end(), listed(&missing));
+            }
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            let mut response = ResponseBuilder::new()
+                .description(format!("{description} ({})", listed(codes)))
+                .content(
+                    portal_types::PROBLEM_JSON,
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                );
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                response = response.header(
+                    "Retry-After",
+                    utoipa::openapi::HeaderBuilder::new()
+                        .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(1)).build()))
+                        .description(Some("Seconds to wait."))
+                        .build(),
+                );
+            }
+            op.responses.responses.insert(key, RefOr::T(response.build()));
+        }
+    }
+}
+
 /// The whole document, as served at `/api/v1/openapi.json` and committed in `openapi/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, api) =
+    let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::startup::routes).split_for_parts();
+    // After the routes: their operations and schemas exist only now.
+    FieldRules.modify(&mut api);
+    StandardResponses.modify(&mut api);
     api
 }
 

@@ -1,6 +1,5 @@
 //! Cursor pagination: `limit` and an opaque `cursor` in, `next_cursor` out.
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -41,27 +40,41 @@ fn bad_cursor() -> ApiError {
     ApiError::validation("cursor", "is not a cursor from a previous page")
 }
 
+/// The shape of every cursor, as stated in the OpenAPI document: 16 hex digits of a
+/// non-negative 64-bit number, and for lists ordered by time the 32 hex digits of an id. Any
+/// cursor of this shape names a position, so a well-formed cursor is never refused.
+pub const CURSOR_PATTERN: &str = "^[0-7][0-9a-f]{15}([0-9a-f]{32})?$";
+
 pub fn encode_position(at: DateTime<Utc>, id: Uuid) -> String {
     // Nanoseconds: the exact stored value, so the next page starts exactly after this row.
-    let nanos = at.timestamp_nanos_opt().unwrap_or(i64::MAX);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{nanos}|{id}"))
+    let nanos = at.timestamp_nanos_opt().unwrap_or(i64::MAX).max(0);
+    format!("{nanos:016x}{}", id.simple())
+}
+
+/// The number at the start of a cursor, and the rest.
+fn split_cursor(cursor: &str) -> ApiResult<(i64, &str)> {
+    let ok = matches!(cursor.len(), 16 | 48)
+        && cursor.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && cursor.as_bytes()[0] <= b'7';
+    if !ok {
+        return Err(bad_cursor());
+    }
+    let n = i64::from_str_radix(&cursor[..16], 16).map_err(|_| bad_cursor())?;
+    Ok((n, &cursor[16..]))
 }
 
 fn decode_position(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
-    let (nanos, id) = text.split_once('|').ok_or_else(bad_cursor)?;
-    let at = nanos.parse::<i64>().map(DateTime::from_timestamp_nanos).map_err(|_| bad_cursor())?;
-    Ok((at, id.parse().map_err(|_| bad_cursor())?))
+    let (nanos, rest) = split_cursor(cursor)?;
+    let id = if rest.is_empty() { Uuid::nil() } else { Uuid::try_parse(rest).map_err(|_| bad_cursor())? };
+    Ok((DateTime::from_timestamp_nanos(nanos), id))
 }
 
 pub fn encode_id(id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.to_string())
+    format!("{:016x}", id.max(0))
 }
 
 pub fn decode_id(cursor: &str) -> ApiResult<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad_cursor())?;
-    String::from_utf8(bytes).ok().and_then(|s| s.parse().ok()).ok_or_else(bad_cursor)
+    split_cursor(cursor).map(|(id, _)| id)
 }
 
 /// `next_cursor` for a page that was asked for with `limit`: present only when it is full.
@@ -80,7 +93,14 @@ mod tests {
         let q = PageQuery { limit: Some("10".into()), cursor: Some(encode_position(at, id)) };
         assert_eq!(q.after().unwrap(), Some((at, id)));
         assert_eq!(q.limit().unwrap(), 10);
-        for bad in ["!!", "bm9wZQ", ""] {
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        assert!(pattern.is_match(&encode_position(at, id)) && pattern.is_match(&encode_id(42)));
+        for shaped in ["0000000000000000", "7fffffffffffffffffffffffffffffffffffffffffffffff"] {
+            let q = PageQuery { limit: None, cursor: Some(shaped.into()) };
+            assert!(pattern.is_match(shaped) && q.after().is_ok() && decode_id(shaped).is_ok(), "{shaped}");
+        }
+        for bad in ["!!", "bm9wZQ", "", "8000000000000000", "00000000000000000", "ABCDEF0000000000"] {
+            assert!(!pattern.is_match(bad));
             let q = PageQuery { limit: None, cursor: Some(bad.into()) };
             assert_eq!(q.after().unwrap_err().field.as_deref(), Some("cursor"), "{bad}");
         }

@@ -47,7 +47,7 @@ mod tests {
         assert!(limiter.check("login:1.2.3.4").is_ok());
         assert!(limiter.check("login:1.2.3.4").is_ok());
         let err = limiter.check("login:1.2.3.4").unwrap_err();
-        assert_eq!(err.status.as_u16(), 429);
+        assert_eq!(err.status().as_u16(), 429);
         assert!((1..=60).contains(&err.retry_after.unwrap()));
         assert!(limiter.check("login:5.6.7.8").is_ok());
     }

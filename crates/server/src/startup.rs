@@ -61,6 +61,23 @@ fn new_request_id() -> String {
     )
 }
 
+/// The path as logged: segments that look like credentials (the tokens of mailed links such
+/// as `/api/v1/invitations/{token}`, API keys) are replaced by `[redacted]`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    fn secret_like(segment: &str) -> bool {
+        // Tokens are 43 characters of URL-safe base64; keys are `pp_…`. Route names, ids and
+        // asset names are lower-case (and assets have a dot).
+        segment.len() >= 20
+            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && segment.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
+    }
+    if !path.split('/').any(secret_like) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let parts: Vec<&str> = path.split('/').map(|s| if secret_like(s) { "[redacted]" } else { s }).collect();
+    std::borrow::Cow::Owned(parts.join("/"))
+}
+
 /// What the request gate needs on every request.
 struct Gate {
     keys: Arc<KeyService>,
@@ -82,13 +99,19 @@ async fn gate<B: MessageBody + 'static>(
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
         .unwrap_or_else(new_request_id);
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), %request_id);
+    // The query is never logged; secret-like path segments are redacted.
+    let span = tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.path()), %request_id);
     let Some(gate) = req.app_data::<web::Data<Gate>>().cloned() else {
         return Err(actix_web::error::ErrorInternalServerError("gate state missing"));
     };
+    // Keys act only on team resources: elsewhere a key-looking bearer is left to the handler
+    // (user-only endpoints refuse it with 403 `api_key_not_allowed`), and nothing is metered.
+    let path = req.path();
+    let acts_with_keys = path == "/api/v1/teams" || path.starts_with("/api/v1/teams/");
     let presented = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
+        .filter(|_| acts_with_keys)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
@@ -165,6 +188,30 @@ async fn unmark_identity<B: MessageBody + 'static>(
     Ok(res)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn logged_paths_keep_ids_and_route_names_but_not_tokens() {
+        let team = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        for kept in [
+            format!("/api/v1/teams/{team}/api-keys"),
+            "/api/v1/auth/resend-verification".to_owned(),
+            "/portal-frontend-3b1f09a2c4d5e6f7_bg.wasm".to_owned(),
+            "/healthz".to_owned(),
+        ] {
+            assert_eq!(loggable_path(&kept), kept);
+        }
+        let token = portal_domain::token::generate();
+        assert_eq!(loggable_path(&format!("/api/v1/invitations/{token}")), "/api/v1/invitations/[redacted]");
+        assert_eq!(
+            loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"),
+            "/api/v1/keys/[redacted]/x"
+        );
+    }
+}
+
 /// A running portal: its port, and the handle to stop it.
 pub struct Application {
     port: u16,
@@ -208,6 +255,7 @@ impl Application {
         }
         let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone(), keys.clone()));
         let openapi = crate::openapi::document();
+        let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 
         let gate_state = web::Data::new(Gate { keys, csp });
         let mut server = HttpServer::new(move || {
@@ -217,6 +265,7 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(web_app.clone())
+                .app_data(route_table.clone())
                 .app_data(gate_state.clone())
                 .configure(routes)
                 .into_app()

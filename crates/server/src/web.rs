@@ -9,10 +9,69 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
-use portal_types::PROBLEM_JSON;
+use portal_types::{ErrorCode, PROBLEM_JSON};
 use sha2::{Digest, Sha256};
 
 use crate::error::{problem, problem_response};
+
+/// The methods each documented path takes, read from the OpenAPI document: a request for such a
+/// path with another method gets 405 with `Allow` (RFC 9110), not 404.
+pub struct RouteTable(Vec<(Vec<Option<String>>, HeaderValue)>);
+
+impl RouteTable {
+    pub fn from_document(doc: &utoipa::openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .filter_map(|(template, item)| {
+                let segments = template
+                    .split('/')
+                    .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_owned()))
+                    .collect();
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.head.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("OPTIONS", item.options.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, present)| present.then_some(name))
+                .collect();
+                Some((segments, HeaderValue::from_str(&methods.join(", ")).ok()?))
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// `Allow` of the documented path `path` matches, if any.
+    pub fn allow(&self, path: &str) -> Option<&HeaderValue> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(segment, part)| match segment {
+                        Some(literal) => literal == part,
+                        None => !part.is_empty(),
+                    })
+            })
+            .map(|(_, allow)| allow)
+    }
+}
+
+fn method_not_allowed(req: &HttpRequest, allow: &HeaderValue) -> HttpResponse {
+    let detail = format!("{} {} is not supported; use {}.", req.method(), req.path(), allow.to_str().unwrap_or(""));
+    let mut res = problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &problem(ErrorCode::MethodNotAllowed, Some(detail), None),
+    );
+    res.headers_mut().insert(header::ALLOW, allow.clone());
+    res
+}
 
 /// Content-Security-Policy of the web app: only this origin, WebAssembly allowed, the inline
 /// loader scripts trunk writes into index.html allowed by their hashes, no framing.
@@ -71,19 +130,20 @@ const NOT_BUILT: &str = "<!doctype html><title>Partner Portal</title><h1>Partner
 <p>The REST API is at <a href=\"/docs/\">/docs/</a>.</p>";
 
 /// Everything no route claimed: a problem for the API, else the app's index.html (client-side routes).
-pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse {
+pub async fn fallback(req: HttpRequest, app: web::Data<WebApp>, routes: web::Data<RouteTable>) -> HttpResponse {
     let path = req.path();
+    if let Some(allow) = routes.allow(path) {
+        let listed = allow.to_str().unwrap_or("").split(", ").any(|m| m == req.method().as_str());
+        if !listed {
+            return method_not_allowed(&req, allow);
+        }
+    }
     // A missing file (`/favicon.ico`, `/app-123.wasm`) is a 404, not the app's page.
     let looks_like_file = path.rsplit('/').next().is_some_and(|last| last.contains('.'));
     if path.starts_with("/api/") || looks_like_file || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return problem_response(
             StatusCode::NOT_FOUND,
-            &problem(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                Some(format!("No route {} {path}.", req.method())),
-                None,
-            ),
+            &problem(ErrorCode::RouteNotFound, Some(format!("No route {} {path}.", req.method())), None),
         );
     }
     match &app.index {
@@ -105,16 +165,24 @@ pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Error
     }
     let status = res.status();
     let code = match status {
-        StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        s if s.is_server_error() => "internal_error",
-        _ => "error",
+        StatusCode::BAD_REQUEST => ErrorCode::BadRequest,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => return Ok(ErrorHandlerResponse::Response(res.map_into_left_body())),
     };
     let (req, res) = res.into_parts();
-    let mut answer = problem_response(status, &problem(status, code, None, None));
+    if code == ErrorCode::MethodNotAllowed
+        && let Some(allow) = req.app_data::<web::Data<RouteTable>>().and_then(|t| t.allow(req.path()).cloned())
+    {
+        let answer = method_not_allowed(&req, &allow);
+        return Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()));
+    }
+    let mut body = problem(code, None, None);
+    body.status = status.as_u16();
+    let mut answer = problem_response(status, &body);
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             answer.headers_mut().insert(name.clone(), value.clone());

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use crate::ErrorCode;
 
 /// Where a key is used; it shows in the key's prefix (`pp_dev_`, `pp_prod_`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -192,6 +193,7 @@ pub struct ApiKeyPage {
 #[serde(deny_unknown_fields)]
 pub struct RollApiKeyRequest {
     /// How long the old key keeps working: 0 to 604800 seconds (7 days), never past its expiry.
+    #[cfg_attr(feature = "openapi", schema(maximum = 604800))]
     pub grace_period_seconds: u64,
 }
 
@@ -305,7 +307,7 @@ pub struct VerifyKeyResponse {
     /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `usage_limit_exceeded`,
     /// `rate_limited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

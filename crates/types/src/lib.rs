@@ -6,6 +6,7 @@
 mod auth;
 mod keys;
 mod problem;
+pub mod rules;
 mod teams;
 
 pub use auth::*;

@@ -6,7 +6,7 @@ mod forgot_password;
 mod invite;
 mod not_found;
 mod reset_password;
-mod sign_in;
+pub(crate) mod sign_in;
 mod sign_up;
 mod team;
 mod verify_email;

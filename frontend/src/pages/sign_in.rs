@@ -10,14 +10,22 @@ use crate::api;
 use crate::components::{AuthCard, Field, FormAlert, Notice, SubmitButton, field_error};
 use crate::session::use_auth;
 
+/// Whether `next` is a path on this site, so that a crafted sign-in link cannot send the user
+/// elsewhere. Browsers drop tabs and newlines from URLs and read `\\` as `/`, so `/\t/evil.example`
+/// would become `//evil.example`: any whitespace, control character or backslash is refused.
+pub(crate) fn same_origin_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next[1..].starts_with('/')
+        && !next.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = use_auth();
     let navigate = use_navigate();
-    // Only same-site paths, so the link cannot send the user elsewhere.
     let next = use_query_map()
         .with_untracked(|q| q.get("next"))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+        .filter(|p| same_origin_path(p))
         .unwrap_or_else(|| "/dashboard".to_owned());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
@@ -88,15 +88,17 @@ pub fn status_of(
 pub fn refusal(status: KeyStatus) -> Option<ApiError> {
     let (code, detail) = match status {
         KeyStatus::Active | KeyStatus::Rolling => return None,
-        KeyStatus::Revoked => ("key_revoked", "This API key was revoked."),
-        KeyStatus::Expired => ("key_expired", "This API key has expired."),
-        KeyStatus::Rolled => ("key_rolled", "This API key was replaced by a rolled key and its grace period is over."),
+        KeyStatus::Revoked => (ErrorCode::KeyRevoked, "This API key was revoked."),
+        KeyStatus::Expired => (ErrorCode::KeyExpired, "This API key has expired."),
+        KeyStatus::Rolled => {
+            (ErrorCode::KeyRolled, "This API key was replaced by a rolled key and its grace period is over.")
+        }
     };
-    Some(ApiError::new(StatusCode::UNAUTHORIZED, code, detail))
+    Some(ApiError::new(code, detail))
 }
 
 pub fn invalid_key() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "The API key is not valid.")
+    ApiError::new(ErrorCode::InvalidApiKey, "The API key is not valid.")
 }
 
 /// How long a cached key may be used without asking the database again. Changes do not wait

@@ -28,7 +28,7 @@ pub struct ActivityQuery {
 #[utoipa::path(
     tag = "activity",
     operation_id = "listActivity",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery, ActivityQuery),
     responses((status = 200, description = "Activity entries.", body = ActivityPage), Unauthorized, NotFound, ValidationFailed, InternalError)
 )]

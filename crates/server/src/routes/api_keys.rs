@@ -1,6 +1,6 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
@@ -46,7 +46,7 @@ fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
 }
 
 pub fn key_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "key_not_found", "No such API key in this team.")
+    ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
 }
 
 async fn find_key(db: &impl portal_db::ConnectionTrait, access: &TeamAccess, key_id: Uuid) -> ApiResult<ApiKeyRow> {
@@ -231,7 +231,7 @@ pub async fn update_api_key(
         && key.key_id == key_id
         && (usage_limit.is_some() || rate_limit.is_some())
     {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "An API key cannot change its own limits."));
+        return Err(ApiError::new(ErrorCode::Forbidden, "An API key cannot change its own limits."));
     }
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -339,7 +339,7 @@ pub async fn roll_api_key(
     access.require(Action::ManageApiKeys)?;
     let old = find_key(&txn, &access, key_id).await?;
     if status_of(old.revoked_at, old.expires_at, old.grace_until, now) != portal_types::KeyStatus::Active {
-        return Err(ApiError::new(StatusCode::CONFLICT, "key_not_active", "Only an active key can be rolled."));
+        return Err(ApiError::new(ErrorCode::KeyNotActive, "Only an active key can be rolled."));
     }
     let grace_until = domain::grace_until(now, body.0.grace_period_seconds, old.expires_at)?;
     let template = NewKeyTemplate {
@@ -354,7 +354,7 @@ pub async fn roll_api_key(
     };
     let (new, secret) = issue(&txn, &access, template, now).await?;
     if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "key_not_active", "The key was revoked or rolled meanwhile."));
+        return Err(ApiError::new(ErrorCode::KeyNotActive, "The key was revoked or rolled meanwhile."));
     }
     let summary =
         format!("{} ({} → {}), old key works until {}", old.name, old.hint, new.hint, grace_until.to_rfc3339());
@@ -413,11 +413,11 @@ pub async fn verify_api_key(
         }
         Err(refused) => {
             if let Some(tag) = refused.tag {
-                state.keys.record(tag, refused.error.status.as_u16(), started.elapsed(), false);
+                state.keys.record(tag, refused.error.status().as_u16(), started.elapsed(), false);
             }
             VerifyKeyResponse {
                 valid: false,
-                code: Some(refused.error.code.to_owned()),
+                code: Some(refused.error.code),
                 key_id: refused.tag.map(|t| t.key_id),
                 team_id: refused.tag.map(|t| t.team_id),
                 environment: None,

@@ -1,7 +1,7 @@
 //! Sign-up, e-mail verification, sign-in, refresh, sign-out, forgotten password.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::sessions;
@@ -33,7 +33,7 @@ fn accepted(message: &str) -> HttpResponse {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_token", "This link is invalid, expired or already used.")
+    ApiError::new(ErrorCode::InvalidToken, "This link is invalid, expired or already used.")
         .with_field("token")
 }
 
@@ -83,6 +83,7 @@ async fn queue_verification(
     request_body = SignupRequest,
     responses(
         (status = 202, description = "Check the mailbox for the verification link.", body = Accepted),
+        (status = 404, description = "No invitation has this `invitation_token` (`invitation_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
     )
 )]
@@ -102,9 +103,10 @@ pub async fn signup(
     let invited = match body.invitation_token.as_deref() {
         None => false,
         Some(secret) => {
-            let inv = super::invitations::by_token(&state.db, secret)
-                .await
-                .map_err(|_| ApiError::validation("invitation_token", "is not a valid invitation"))?;
+            let inv = super::invitations::by_token(&state.db, secret).await.map_err(|_| {
+                ApiError::new(ErrorCode::InvitationNotFound, "No invitation has this token.")
+                    .with_field("invitation_token")
+            })?;
             super::invitations::acceptable(&inv, email.as_str(), now)
                 .map_err(|e| ApiError::validation("invitation_token", e.detail.unwrap_or_default()))?;
             true
@@ -245,6 +247,19 @@ async fn start_session(
         .json(body))
 }
 
+/// A password as presented to be checked: 1 to 128 characters (no stored password is longer),
+/// so that nobody makes the server hash megabytes.
+pub fn check_presented_password(field: &'static str, password: &str) -> ApiResult<()> {
+    let max = portal_types::rules::PASSWORD_MAX_CHARS;
+    if password.is_empty() {
+        return Err(ApiError::validation(field, "is required"));
+    }
+    if password.chars().count() > max {
+        return Err(ApiError::validation(field, format!("must be at most {max} characters")));
+    }
+    Ok(())
+}
+
 /// Sign in with e-mail and password.
 ///
 /// Answers with a short-lived access token and sets the HttpOnly refresh cookie. A wrong e-mail
@@ -266,25 +281,17 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     state.auth_limiter.check(&format!("login:{}", client.ip))?;
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
-    if body.password.is_empty() {
-        return Err(ApiError::validation("password", "is required"));
-    }
+    check_presented_password("password", &body.password)?;
     let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(body.password, hash).await? {
         tracing::info!(ip = %client.ip, "sign-in refused");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "Wrong e-mail address or password.",
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "Wrong e-mail address or password.",
         ));
     }
     let Some(user) = user else { return Err(ApiError::internal("verified a password without an account")) };
     if user.email_verified_at.is_none() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "email_not_verified",
-            "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
+        return Err(ApiError::new(ErrorCode::EmailNotVerified, "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
         ));
     }
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
@@ -307,7 +314,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
     let problem =
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "The session has ended; sign in again.");
+        ApiError::new(ErrorCode::InvalidRefreshToken, "The session has ended; sign in again.");
     let mut res = actix_web::ResponseError::error_response(&problem);
     res.add_cookie(&clear_cookie(state)).map_err(ApiError::internal)?;
     Ok(res)
@@ -335,7 +342,13 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
     }
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let Some(stored) = sessions::find_by_hash(&txn, &token::hash(cookie.value())).await? else {
+    let hash = token::hash(cookie.value());
+    let Some(found) = sessions::find_by_hash(&txn, &hash).await? else {
+        return refresh_refused(&state);
+    };
+    // Locked, then read again: a sign-out or reset that committed meanwhile is seen now.
+    portal_db::users::lock_for_sessions(&txn, found.user_id).await?;
+    let Some(stored) = sessions::find_by_hash(&txn, &hash).await? else {
         return refresh_refused(&state);
     };
     if stored.revoked_at.is_some() || stored.expires_at <= now {
@@ -360,7 +373,8 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
-    security(("refresh_cookie" = [])),
+    // Without the cookie there is nothing to end, and the answer is the same.
+    security((), ("refresh_cookie" = [])),
     responses((status = 204, description = "Signed out; the cookie is cleared."), InternalError)
 )]
 #[post("/auth/logout")]
@@ -369,7 +383,10 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
         && token::looks_valid(cookie.value())
         && let Some(stored) = sessions::find_by_hash(&state.db, &token::hash(cookie.value())).await?
     {
-        sessions::revoke_family(&state.db, stored.family_id, Utc::now()).await?;
+        let txn = state.db.begin().await?;
+        portal_db::users::lock_for_sessions(&txn, stored.user_id).await?;
+        sessions::revoke_family(&txn, stored.family_id, Utc::now()).await?;
+        txn.commit().await?;
     }
     Ok(HttpResponse::NoContent().cookie(clear_cookie(&state)).finish())
 }

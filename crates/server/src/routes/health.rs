@@ -26,7 +26,7 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     portal_db::ping(&state.db).await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", "The database does not answer.")
+        ApiError::new(portal_types::ErrorCode::NotReady, "The database does not answer.")
     })?;
     Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }

@@ -1,6 +1,6 @@
 //! Invitations: invite by e-mail, list, resend, revoke; preview and accept by token.
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
@@ -45,7 +45,7 @@ fn to_wire(inv: InvitationRow, now: DateTime<Utc>) -> ApiResult<Invitation> {
 }
 
 fn invitation_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "No such invitation.")
+    ApiError::new(ErrorCode::InvitationNotFound, "No such invitation.")
 }
 
 /// Queues the invitation mail with a fresh link.
@@ -89,7 +89,7 @@ async fn queue_invitation_mail(
 #[utoipa::path(
     tag = "invitations",
     operation_id = "listInvitations",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery),
     responses((status = 200, description = "Invitations in every state.", body = InvitationPage), Unauthorized, Forbidden, NotFound, ValidationFailed, InternalError)
 )]
@@ -114,7 +114,7 @@ pub async fn list_invitations(
 #[utoipa::path(
     tag = "invitations",
     operation_id = "createInvitation",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     request_body = CreateInvitationRequest,
     responses(
@@ -144,10 +144,7 @@ pub async fn create_invitation(
     if let Some(user) = portal_db::users::find_by_email(&txn, email.as_str()).await?
         && portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some()
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_member",
-            "This person is already a member of the team.",
+        return Err(ApiError::new(ErrorCode::AlreadyMember, "This person is already a member of the team.",
         )
         .with_field("email"));
     }
@@ -166,10 +163,7 @@ pub async fn create_invitation(
     };
     let inv = match portal_db::invitations::create(&txn, new, now).await {
         Err(portal_db::Error::Conflict) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "invitation_pending",
-                "This address already has a pending invitation: resend or revoke it.",
+            return Err(ApiError::new(ErrorCode::InvitationPending, "This address already has a pending invitation: resend or revoke it.",
             )
             .with_field("email"));
         }
@@ -199,10 +193,7 @@ async fn pending_invitation(
     let inv = portal_db::invitations::find(txn, access.team.id, id).await?.ok_or_else(invitation_not_found)?;
     access.require(Action::ManageInvitation { role: role_of(&inv)? })?;
     match state_of(&inv, now) {
-        InvitationState::Accepted | InvitationState::Revoked => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "invitation_closed",
-            "This invitation was already accepted or revoked.",
+        InvitationState::Accepted | InvitationState::Revoked => Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation was already accepted or revoked.",
         )),
         _ => Ok(inv),
     }
@@ -212,7 +203,7 @@ async fn pending_invitation(
 #[utoipa::path(
     tag = "invitations",
     operation_id = "resendInvitation",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("invitation_id" = Uuid, Path, description = "The invitation.")),
     responses(
         (status = 200, description = "Resent.", body = Invitation),
@@ -236,10 +227,7 @@ pub async fn resend_invitation(
     let expires_at = now + Duration::days(INVITATION_TTL_DAYS);
     // A pending invitation past its expiry comes back to life with the new link.
     if !portal_db::invitations::renew(&txn, id, &token::hash(&secret), expires_at).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "invitation_closed",
-            "This invitation is closed; invite again.",
+        return Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation is closed; invite again.",
         ));
     }
     inv.expires_at = expires_at;
@@ -260,7 +248,7 @@ pub async fn resend_invitation(
 #[utoipa::path(
     tag = "invitations",
     operation_id = "revokeInvitation",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("invitation_id" = Uuid, Path, description = "The invitation.")),
     responses((status = 204, description = "Revoked."), Unauthorized, Forbidden, NotFound, Conflict, InternalError)
 )]
@@ -277,7 +265,7 @@ pub async fn revoke_invitation(
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     let inv = pending_invitation(&txn, &access, id, now).await?;
     if !portal_db::invitations::finish(&txn, id, InvitationState::Revoked, None, now).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_closed", "This invitation was closed meanwhile."));
+        return Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation was closed meanwhile."));
     }
     portal_db::audit::record(
         &txn,
@@ -329,20 +317,18 @@ pub async fn preview_invitation(
 
 /// Checks that an invitation can be accepted by `email`; used by sign-up with an invitation too.
 pub fn acceptable(inv: &InvitationRow, email: &str, now: DateTime<Utc>) -> ApiResult<()> {
-    let gone = |code: &'static str, detail: &str| ApiError::new(StatusCode::GONE, code, detail);
     match state_of(inv, now) {
-        InvitationState::Accepted => return Err(gone("invitation_used", "This invitation was already accepted.")),
-        InvitationState::Revoked => return Err(gone("invitation_revoked", "This invitation was revoked.")),
+        InvitationState::Accepted => {
+            return Err(ApiError::new(ErrorCode::InvitationUsed, "This invitation was already accepted."));
+        }
+        InvitationState::Revoked => return Err(ApiError::new(ErrorCode::InvitationRevoked, "This invitation was revoked.")),
         InvitationState::Expired => {
-            return Err(gone("invitation_expired", "This invitation has expired; ask for a new one."));
+            return Err(ApiError::new(ErrorCode::InvitationExpired, "This invitation has expired; ask for a new one."));
         }
         InvitationState::Pending => {}
     }
     if inv.email != email {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invitation_wrong_account",
-            format!("This invitation is for {}; you are signed in as {email}. Sign in with that address.", inv.email),
+        return Err(ApiError::new(ErrorCode::InvitationWrongAccount, format!("This invitation is for {}; you are signed in as {email}. Sign in with that address.", inv.email),
         ));
     }
     Ok(())
@@ -379,11 +365,11 @@ pub async fn accept_invitation(
         .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
     acceptable(&inv, &user.email, now)?;
     if portal_db::teams::membership_of(&txn, inv.team_id, user.id).await?.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "already_member", "You are already a member of this team."));
+        return Err(ApiError::new(ErrorCode::AlreadyMember, "You are already a member of this team."));
     }
     let role = role_of(&inv)?;
     if !portal_db::invitations::finish(&txn, inv.id, InvitationState::Accepted, Some(user.id), now).await? {
-        return Err(ApiError::new(StatusCode::GONE, "invitation_used", "This invitation was already accepted."));
+        return Err(ApiError::new(ErrorCode::InvitationUsed, "This invitation was already accepted."));
     }
     portal_db::teams::add_member(&txn, inv.team_id, user.id, role, now).await?;
     // The mailed link proves the address.

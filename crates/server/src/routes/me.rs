@@ -1,6 +1,6 @@
 //! The signed-in user's account.
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use portal_domain::identity::{Password, UserName};
@@ -86,13 +86,11 @@ pub async fn change_password(
     body: ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
+    super::auth::check_presented_password("current_password", &body.current_password)?;
     let new_password = Password::parse("new_password", &body.new_password)?;
     let user = load(&state, auth).await?;
     if !state.hasher.verify(body.current_password, Some(user.password_hash)).await? {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "wrong_password",
-            "The current password is wrong.",
+        return Err(ApiError::new(ErrorCode::WrongPassword, "The current password is wrong.",
         )
         .with_field("current_password"));
     }

@@ -1,6 +1,6 @@
 //! Team members: list, change role, remove, leave.
 
-use actix_web::http::StatusCode;
+use portal_types::ErrorCode;
 use actix_web::{HttpResponse, delete, get, patch, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
@@ -35,14 +35,14 @@ fn member_not_found() -> ApiError {
 }
 
 fn last_owner() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "last_owner", "A team keeps at least one owner: make someone else owner first.")
+    ApiError::new(ErrorCode::LastOwner, "A team keeps at least one owner: make someone else owner first.")
 }
 
 /// The team's members with role, join date and last activity, earliest joined first.
 #[utoipa::path(
     tag = "members",
     operation_id = "listMembers",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery),
     responses((status = 200, description = "Members.", body = MemberPage), Unauthorized, NotFound, ValidationFailed, InternalError)
 )]
@@ -66,7 +66,7 @@ pub async fn list_members(
 #[utoipa::path(
     tag = "members",
     operation_id = "updateMember",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("user_id" = Uuid, Path, description = "The member.")),
     request_body = UpdateMemberRequest,
     responses(
@@ -114,7 +114,7 @@ pub async fn update_member(
 #[utoipa::path(
     tag = "members",
     operation_id = "removeMember",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("user_id" = Uuid, Path, description = "The member; your own id to leave.")),
     responses((status = 204, description = "Removed."), Unauthorized, Forbidden, NotFound, Conflict, InternalError)
 )]

@@ -44,7 +44,7 @@ async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> A
 #[utoipa::path(
     tag = "teams",
     operation_id = "listTeams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
     responses((status = 200, description = "The caller's teams, oldest membership first.", body = TeamPage), Unauthorized, ValidationFailed, InternalError)
 )]
@@ -55,17 +55,18 @@ pub async fn list_teams(
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<TeamPage>> {
     let limit = query.limit()?;
+    let after = query.after()?;
     let auth = match auth {
         Principal::User(user) => user,
         // A key sees exactly its own team.
         Principal::Key(key) => {
             let team_id = key.team_id;
             let access = TeamAccess::load(&state.db, &Principal::Key(key), team_id).await?;
-            let items = if query.cursor.is_some() { vec![] } else { vec![wire_for(&state.db, access).await?] };
+            let items = if after.is_some() { vec![] } else { vec![wire_for(&state.db, access).await?] };
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
-    let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, query.after()?, limit).await?;
+    let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, after, limit).await?;
     let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
     let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
     Ok(web::Json(TeamPage { items, next_cursor: next }))
@@ -109,7 +110,7 @@ pub async fn create_team(
 #[utoipa::path(
     tag = "teams",
     operation_id = "getTeam",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
 )]
@@ -138,7 +139,7 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
 #[utoipa::path(
     tag = "teams",
     operation_id = "updateTeam",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     request_body = UpdateTeamRequest,
     responses(
@@ -187,7 +188,7 @@ pub async fn update_team(
 #[utoipa::path(
     tag = "teams",
     operation_id = "deleteTeam",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     responses((status = 204, description = "Deleted."), Unauthorized, Forbidden, NotFound, InternalError)
 )]

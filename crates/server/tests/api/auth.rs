@@ -8,7 +8,9 @@ use crate::helpers::*;
 #[tokio::test]
 async fn signup_verify_sign_in_and_read_the_account() {
     let app = spawn_app().await;
-    let res = app.signup("  Ada@Example.com ", "Ada Lovelace", PASSWORD).await;
+    // White space around an address is refused (`format: email`); case is not significant.
+    app.signup(" ada@example.com", "Ada Lovelace", PASSWORD).await.assert_problem(422, "validation_failed");
+    let res = app.signup("Ada@Example.com", "Ada Lovelace", PASSWORD).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
 
     // Before the address is verified, sign-in is refused (after the password was checked).

@@ -216,39 +216,40 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
         let missing = format!("/api/v1/teams/{team}/members/{}", uuid::Uuid::new_v4());
         app.call(Method::DELETE, Some(&secret), &missing, None).await.assert_problem(404, "not_found");
     }
-    // Requests no handler authenticated count too: an unknown route, a user-only endpoint.
+    // Requests no handler authenticated count too: an unknown route of the team.
     app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/no-such-route"), None)
         .await
         .assert_problem(404, "route_not_found");
+    // Keys act only on team resources: a user-only endpoint refuses the key and it is not metered.
     app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
     let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
     assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
     let u = &usage.body;
-    assert_eq!(u["total_requests"], 9, "{u}");
+    assert_eq!(u["total_requests"], 8, "{u}");
     assert_eq!(u["success"], 5);
-    assert_eq!(u["error"], 4);
-    assert!((u["error_rate"].as_f64().unwrap() - 4.0 / 9.0).abs() < 1e-9);
+    assert_eq!(u["error"], 3);
+    assert!((u["error_rate"].as_f64().unwrap() - 3.0 / 8.0).abs() < 1e-9);
     assert_eq!(
         u["status_codes"],
-        json!([{"status": 200, "count": 5}, {"status": 404, "count": 3}, {"status": 403, "count": 1}])
+        json!([{"status": 200, "count": 5}, {"status": 404, "count": 3}])
     );
     assert_eq!(u["granularity"], "hour");
     let series = u["series"].as_array().unwrap();
     assert_eq!(series.len(), 25, "every hour of the last 24, both ends partial");
     let summed: u64 = series.iter().map(|p| p["success"].as_u64().unwrap() + p["error"].as_u64().unwrap()).sum();
-    assert_eq!(summed, 9);
-    assert_eq!(u["used_this_month"], 9);
+    assert_eq!(summed, 8);
+    assert_eq!(u["used_this_month"], 8);
 
     let key = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
-    assert_eq!(key.body["request_count"], 9);
+    assert_eq!(key.body["request_count"], 8);
     assert!(key.body["last_used_at"].is_string());
 
     let team_usage =
         app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?granularity=day"), None).await;
     assert_eq!(team_usage.status, StatusCode::OK, "{}", team_usage.body);
-    assert_eq!(team_usage.body["usage"]["total_requests"], 9);
+    assert_eq!(team_usage.body["usage"]["total_requests"], 8);
     assert_eq!(team_usage.body["keys"][0]["name"], "metered");
-    assert_eq!(team_usage.body["keys"][0]["error"], 4);
+    assert_eq!(team_usage.body["keys"][0]["error"], 3);
 
     for (query, field) in [
         ("from=yesterday", "from"),
@@ -283,8 +284,11 @@ async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
     assert!(header(&res, "ratelimit").starts_with("\"monthly\";r=0;t="), "{:?}", res.headers);
     let retry: u64 = header(&res, "retry-after").parse().unwrap();
     assert!(retry > 0 && retry <= 31 * 24 * 3600, "{retry}");
-    // Refused requests never reach a handler: an unknown route or a user-only endpoint answers 429 too.
-    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(429, "usage_limit_exceeded");
+    // Refused requests never reach a handler: an unknown route of the team answers 429 too.
+    let nowhere = format!("/api/v1/teams/{team}/no-such-route");
+    app.call(Method::GET, Some(&secret), &nowhere, None).await.assert_problem(429, "usage_limit_exceeded");
+    // Keys act only on team resources: elsewhere a key is refused as such, and not metered.
+    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
 }
 
 #[tokio::test]

@@ -258,8 +258,8 @@ async fn authorization_matrix_of_api_keys() {
             [201, 401, 401, 404],
         ),
         (Method::POST, format!("/api/v1/teams/{t}/api-keys/{target_id}/revoke"), None, [200, 401, 401, 404]),
-        // A refused key is refused before routing: a revoked key gets 401 everywhere.
-        (Method::GET, "/api/v1/me".into(), None, [403, 401, 401, 403]),
+        // Keys act only under /api/v1/teams: elsewhere any key is refused as a key.
+        (Method::GET, "/api/v1/me".into(), None, [403, 403, 403, 403]),
         (Method::DELETE, format!("/api/v1/teams/{t}"), None, [403, 401, 401, 404]),
     ];
     let keys = [("valid", &valid), ("revoked", &revoked), ("expired", &expired), ("other-team", &foreign)];

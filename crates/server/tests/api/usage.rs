@@ -244,7 +244,8 @@ async fn usage_has_latency_percentiles_and_exports_csv() {
             StatusCode::OK
         );
     }
-    app.call(Method::GET, Some(&secret), "/api/v1/nowhere", None).await.assert_problem(404, "route_not_found");
+    let nowhere = format!("/api/v1/teams/{team}/nowhere");
+    app.call(Method::GET, Some(&secret), &nowhere, None).await.assert_problem(404, "route_not_found");
     let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
     let latency = &usage.body["latency"];
     let (p50, p95, p99) =

@@ -1,0 +1,39 @@
+//! The limits and shapes the server enforces on request fields, stated once: the server's
+//! parsers use them, and the OpenAPI document publishes them as `maxLength`, `pattern` and so on.
+//! Patterns are ECMA-262 and Python compatible (tests check each against its parser).
+
+/// Longest user, team and key name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+/// Longest team or key description.
+pub const DESCRIPTION_MAX_CHARS: usize = 500;
+/// Longest personal message of an invitation.
+pub const MESSAGE_MAX_CHARS: usize = 1000;
+/// Shortest new password.
+pub const PASSWORD_MIN_CHARS: usize = 10;
+/// Longest password.
+pub const PASSWORD_MAX_CHARS: usize = 128;
+/// Longest e-mail address (RFC 5321).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// Characters no name may hold, as the inside of a character class: control characters, and the
+/// invisible ones that reorder or hide text (bidirectional overrides and isolates, zero-width
+/// spaces and joiners, the byte-order mark).
+pub const HIDDEN_CLASS: &str = r"\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff";
+
+/// A name: at least one visible character and no hidden one.
+pub fn name_pattern() -> String {
+    format!(r"^[^{HIDDEN_CLASS}]*[^\s{HIDDEN_CLASS}][^{HIDDEN_CLASS}]*$")
+}
+
+/// Free text: line breaks and tabs allowed, no other control character.
+pub const NOTE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+
+/// An e-mail address: a local part of 1 to 64 characters
+/// without white space, control characters or `@<>()[]\,;:"`, then `@` and a domain of ASCII
+/// letters, digits and hyphens with at least one dot.
+pub const EMAIL_PATTERN: &str =
+    r#"^[^\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f\ufeff]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"#;
+
+/// The token of a mailed link (verification, password reset, invitation): 43 characters of
+/// URL-safe base64.
+pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
