@@ -75,18 +75,33 @@ pub struct ActivityFilter {
     pub before_id: Option<i64>,
 }
 
-/// A team's activity, newest first: its own entries, and the sign-ins of `members`.
+/// A team's activity, newest first: its own entries, and the sign-ins of its current members
+/// since they joined it (nothing from before, nothing of people who left).
 pub async fn list_for_team(
     db: &impl ConnectionTrait,
     team_id: Uuid,
-    members: &[Uuid],
     filter: &ActivityFilter,
     limit: u64,
 ) -> Result<Vec<AuditEntry>> {
+    use crate::entity::team_member;
+    use sea_orm::sea_query::{Expr, Query};
+    let member_since_then = Query::select()
+        .expr(Expr::val(1))
+        .from(team_member::Entity)
+        .and_where(Expr::col((team_member::Entity, team_member::Column::TeamId)).eq(team_id))
+        .and_where(
+            Expr::col((team_member::Entity, team_member::Column::UserId))
+                .equals((audit::Entity, audit::Column::ActorId)),
+        )
+        .and_where(
+            Expr::col((team_member::Entity, team_member::Column::JoinedAt))
+                .lte(Expr::col((audit::Entity, audit::Column::CreatedAt))),
+        )
+        .to_owned();
     let sign_ins = audit::Column::TeamId
         .is_null()
         .and(audit::Column::Action.eq("auth.signed_in"))
-        .and(audit::Column::ActorId.is_in(members.to_vec()));
+        .and(Expr::exists(member_since_then));
     let mut q = Audit::find().filter(audit::Column::TeamId.eq(team_id).or(sign_ins));
     if let Some(actor) = filter.actor_id {
         q = q.filter(audit::Column::ActorId.eq(actor));

@@ -278,14 +278,3 @@ async fn last_activity(
         .await?;
     Ok(rows.into_iter().filter_map(|(id, at)| Some((id?, at?))).collect())
 }
-
-/// Current member ids of a team.
-pub async fn member_ids(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<Uuid>> {
-    Ok(Members::find()
-        .select_only()
-        .column(team_member::Column::UserId)
-        .filter(team_member::Column::TeamId.eq(team_id))
-        .into_tuple()
-        .all(db)
-        .await?)
-}

@@ -45,7 +45,13 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<User>> {
 pub async fn lock_for_sessions(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
     use sea_orm::{DbBackend, QuerySelect as _};
     if db.get_database_backend() == DbBackend::Postgres {
-        Users::find_by_id(id).select_only().column(user::Column::Id).lock_exclusive().into_tuple::<Uuid>().one(db).await?;
+        Users::find_by_id(id)
+            .select_only()
+            .column(user::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .one(db)
+            .await?;
     }
     Ok(())
 }

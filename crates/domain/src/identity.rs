@@ -28,9 +28,9 @@ impl Email {
             && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         let local_ok = !local.is_empty()
             && local.chars().count() <= 64
-            && !local.chars().any(|c| {
-                c.is_whitespace() || c.is_control() || c == '\u{feff}' || "<>()[]\\,;:\"@".contains(c)
-            });
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}' || "<>()[]\\,;:\"@".contains(c));
         if !domain_ok || !local_ok {
             return Err(invalid());
         }

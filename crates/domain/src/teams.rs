@@ -52,8 +52,10 @@ pub fn allows(actor: Actor, action: Action) -> bool {
     use Action::*;
     let role = match actor {
         Actor::Member(role) => role,
+        // Client addresses and user agents are personal data: for people who run the team,
+        // never for a key, which may sit in any integrator's system.
         Actor::ApiKey => {
-            return !matches!(action, Leave) && allows(Actor::Member(Role::Admin), action);
+            return !matches!(action, Leave | ReadActivityDetails) && allows(Actor::Member(Role::Admin), action);
         }
     };
     match role {

@@ -1,11 +1,11 @@
 //! Who may do what to a team: membership lookup (outsiders get 404) and the domain's
 //! permission table (members without the right get 403).
 
-use portal_types::ErrorCode;
 use portal_db::ConnectionTrait;
 use portal_db::audit::AuditActor;
 use portal_db::teams::Team;
 use portal_domain::teams::{Action, Actor, allows};
+use portal_types::ErrorCode;
 use portal_types::Role;
 use uuid::Uuid;
 
@@ -75,8 +75,7 @@ impl TeamAccess {
         if self.may(action) {
             Ok(())
         } else {
-            Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", self.role().as_str()),
-            ))
+            Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", self.role().as_str())))
         }
     }
 

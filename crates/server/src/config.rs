@@ -50,6 +50,10 @@ pub struct ConfigArgs {
     /// Requests per minute and client address allowed on each sign-in, sign-up and reset endpoint.
     #[arg(long, env = "PORTAL_AUTH_RATE_LIMIT", default_value_t = 20)]
     pub auth_rate_limit: u32,
+    /// Failed sign-ins (and wrong current passwords) an account may have in 15 minutes, from any
+    /// address; then its sign-in answers 429 until the window ends.
+    #[arg(long, env = "PORTAL_SIGNIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    pub signin_failures_per_account: u32,
     /// Seconds in which a just-rotated refresh token may be presented again without ending the
     /// session (several tabs refreshing at once); later reuse ends the whole session.
     #[arg(long, env = "PORTAL_REFRESH_REUSE_GRACE", default_value_t = 10)]
@@ -121,6 +125,7 @@ pub struct Config {
     pub key_hash_secret: Secret,
     pub service_token: Secret,
     pub auth_rate_limit: u32,
+    pub signin_failures_per_account: u32,
     pub refresh_reuse_grace_seconds: u32,
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
@@ -218,6 +223,9 @@ impl Config {
         if args.auth_rate_limit == 0 {
             return Err(bad("PORTAL_AUTH_RATE_LIMIT", "must be at least 1"));
         }
+        if args.signin_failures_per_account == 0 {
+            return Err(bad("PORTAL_SIGNIN_FAILURES_PER_ACCOUNT", "must be at least 1"));
+        }
         if args.refresh_reuse_grace_seconds > 60 {
             return Err(bad("PORTAL_REFRESH_REUSE_GRACE", "must be at most 60 seconds"));
         }
@@ -275,6 +283,7 @@ impl Config {
             key_hash_secret,
             service_token,
             auth_rate_limit: args.auth_rate_limit,
+            signin_failures_per_account: args.signin_failures_per_account,
             refresh_reuse_grace_seconds: args.refresh_reuse_grace_seconds,
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,

@@ -5,9 +5,9 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use portal_types::ErrorCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt as _;
+use portal_types::ErrorCode;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -43,17 +43,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
-                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as application/json.",
-                ));
+                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as application/json."));
             }
             if declared_len.is_some_and(|n| n > JSON_LIMIT) {
                 return Err(too_large());
             }
             let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::new(ErrorCode::BadRequest, "The body could not be read.")
-                })?;
+                let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "The body could not be read."))?;
                 if body.len() + chunk.len() > JSON_LIMIT {
                     return Err(too_large());
                 }
@@ -65,8 +62,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body must be at most {JSON_LIMIT} bytes."),
-    )
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body must be at most {JSON_LIMIT} bytes."))
 }
 
 /// Parses a JSON body, naming the offending field in errors (a second, path-tracking pass
@@ -107,8 +103,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         };
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         if field == "." || field.is_empty() {
-            return ApiError::new(ErrorCode::ValidationFailed, format!("The body is invalid: {message}"),
-            );
+            return ApiError::new(ErrorCode::ValidationFailed, format!("The body is invalid: {message}"));
         }
         ApiError { detail: Some(format!("{field}: {message}")), ..ApiError::validation(field, "") }
     })
@@ -171,7 +166,9 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = state_of(req)?;
     let token = bearer(req)?;
     if portal_domain::keys::looks_like_key(token) {
-        return Err(ApiError::new(ErrorCode::ApiKeyNotAllowed, "This operation needs a signed-in user; API keys act only on their own team's resources.",
+        return Err(ApiError::new(
+            ErrorCode::ApiKeyNotAllowed,
+            "This operation needs a signed-in user; API keys act only on their own team's resources.",
         ));
     }
     let claims = state

@@ -187,7 +187,8 @@ impl Modify for StandardResponses {
         for path in openapi.paths.paths.values_mut() {
             for op in operations(path) {
                 let schemes = serde_json::to_value(&op.security).unwrap_or_default();
-                let secured_by = |name: &str| schemes.as_array().is_some_and(|a| a.iter().any(|r| r.get(name).is_some()));
+                let secured_by =
+                    |name: &str| schemes.as_array().is_some_and(|a| a.iter().any(|r| r.get(name).is_some()));
                 let (bearer, key) = (secured_by("bearer"), secured_by("api_key"));
                 let has_body = op.request_body.is_some();
                 let has_query = op
@@ -217,7 +218,11 @@ impl Modify for StandardResponses {
                         "No valid access token or API key.",
                     );
                     ensure(op, &[Forbidden], "Your role, or an API key, does not allow this.");
-                    ensure(op, &[RateLimited, UsageLimitExceeded], "The API key's rate or monthly limit is spent; retry after `Retry-After` seconds.");
+                    ensure(
+                        op,
+                        &[RateLimited, UsageLimitExceeded],
+                        "The API key's rate or monthly limit is spent; retry after `Retry-After` seconds.",
+                    );
                 } else if bearer {
                     ensure(op, &[ApiKeyNotAllowed], "Only a signed-in user may do this, not an API key.");
                 }
@@ -243,9 +248,8 @@ fn ensure(op: &mut Operation, codes: &[ErrorCode], description: &str) {
         }
         Some(RefOr::Ref(_)) => {}
         None => {
-            let mut response = ResponseBuilder::new()
-                .description(format!("{description} ({})", listed(codes)))
-                .content(
+            let mut response =
+                ResponseBuilder::new().description(format!("{description} ({})", listed(codes))).content(
                     portal_types::PROBLEM_JSON,
                     ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
                 );
@@ -253,7 +257,12 @@ fn ensure(op: &mut Operation, codes: &[ErrorCode], description: &str) {
                 response = response.header(
                     "Retry-After",
                     utoipa::openapi::HeaderBuilder::new()
-                        .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(1)).build()))
+                        .schema(Some(
+                            utoipa::openapi::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::Integer)
+                                .minimum(Some(1))
+                                .build(),
+                        ))
                         .description(Some("Seconds to wait."))
                         .build(),
                 );

@@ -17,6 +17,19 @@ impl RateLimiter {
         Self { per_window, window, windows: Mutex::new(HashMap::new()) }
     }
 
+    /// `Err(429 with Retry-After)` if the window's budget for `key` is spent, without counting.
+    pub fn peek(&self, key: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        match windows.get(key) {
+            Some((start, used)) if now.duration_since(*start) < self.window && *used >= self.per_window => {
+                let retry = self.window.saturating_sub(now.duration_since(*start));
+                Err(ApiError::rate_limited(retry.as_secs_f64().ceil() as u64))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Counts one request for `key`; `Err(429 with Retry-After)` once the window's budget is spent.
     pub fn check(&self, key: &str) -> Result<(), ApiError> {
         let now = Instant::now();

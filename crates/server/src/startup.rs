@@ -205,10 +205,7 @@ mod tests {
         }
         let token = portal_domain::token::generate();
         assert_eq!(loggable_path(&format!("/api/v1/invitations/{token}")), "/api/v1/invitations/[redacted]");
-        assert_eq!(
-            loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"),
-            "/api/v1/keys/[redacted]/x"
-        );
+        assert_eq!(loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"), "/api/v1/keys/[redacted]/x");
     }
 }
 

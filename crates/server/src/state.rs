@@ -18,6 +18,8 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     /// Sign-in, sign-up and reset requests per client address and endpoint.
     pub auth_limiter: RateLimiter,
+    /// Failed sign-ins and wrong current passwords per account and 15 minutes.
+    pub account_limiter: RateLimiter,
     /// Invitations sent (and resent) per team and hour.
     pub invite_limiter: RateLimiter,
     /// Wakes the mail worker after a mail was queued.
@@ -33,6 +35,7 @@ impl AppState {
             tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
             hasher: PasswordHasherPool::new(cores),
             auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
+            account_limiter: RateLimiter::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),
             invite_limiter: RateLimiter::new(config.invite_rate_limit, Duration::from_secs(3600)),
             db,
             config,

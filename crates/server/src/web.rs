@@ -65,10 +65,8 @@ impl RouteTable {
 
 fn method_not_allowed(req: &HttpRequest, allow: &HeaderValue) -> HttpResponse {
     let detail = format!("{} {} is not supported; use {}.", req.method(), req.path(), allow.to_str().unwrap_or(""));
-    let mut res = problem_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &problem(ErrorCode::MethodNotAllowed, Some(detail), None),
-    );
+    let mut res =
+        problem_response(StatusCode::METHOD_NOT_ALLOWED, &problem(ErrorCode::MethodNotAllowed, Some(detail), None));
     res.headers_mut().insert(header::ALLOW, allow.clone());
     res
 }

@@ -1,7 +1,7 @@
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use crate::ErrorCode;
 
 /// Where a key is used; it shows in the key's prefix (`pp_dev_`, `pp_prod_`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

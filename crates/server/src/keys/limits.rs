@@ -11,7 +11,6 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portal_types::ErrorCode;
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -19,6 +18,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use portal_db::DatabaseConnection;
 use portal_domain::usage::month_bounds;
+use portal_types::ErrorCode;
 use portal_types::RateLimit;
 use uuid::Uuid;
 
@@ -148,7 +148,9 @@ impl Limits {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let retry = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut refused = ApiError::new(ErrorCode::RateLimited, format!(
+                let mut refused = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!(
                         "This key may make {} requests per second (bursts of {}); slow down.",
                         rate.requests_per_second, rate.burst
                     ),
@@ -263,7 +265,9 @@ fn month_window(now: DateTime<Utc>) -> u64 {
 }
 
 fn limit_exceeded(limit: u64, reset: u64) -> ApiError {
-    let mut err = ApiError::new(ErrorCode::UsageLimitExceeded, format!("This key's monthly usage limit of {limit} requests is spent."),
+    let mut err = ApiError::new(
+        ErrorCode::UsageLimitExceeded,
+        format!("This key's monthly usage limit of {limit} requests is spent."),
     );
     err.retry_after = Some(reset);
     err

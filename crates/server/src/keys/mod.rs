@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use portal_types::ErrorCode;
 use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
+use portal_types::ErrorCode;
 use portal_types::{Environment, KeyStatus, RateLimit};
 use uuid::Uuid;
 

@@ -1,12 +1,12 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
-use portal_types::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
 use portal_db::api_keys::{ApiKeyRow, KeyChanges, NewKey, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
 use portal_domain::teams::{Action, parse_note, parse_team_name};
+use portal_types::ErrorCode;
 use portal_types::{
     ApiKey, ApiKeyPage, CreateApiKeyRequest, CreatedApiKey, RateLimit, RollApiKeyRequest, UpdateApiKeyRequest,
     VerifyKeyRequest, VerifyKeyResponse,

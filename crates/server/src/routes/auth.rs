@@ -1,7 +1,6 @@
 //! Sign-up, e-mail verification, sign-in, refresh, sign-out, forgotten password.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use portal_types::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::sessions;
@@ -9,6 +8,7 @@ use portal_db::tokens::{self, Purpose};
 use portal_db::{DatabaseTransaction, TransactionTrait};
 use portal_domain::identity::{Email, Password, UserName};
 use portal_domain::token;
+use portal_types::ErrorCode;
 use portal_types::{
     Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, VerifyEmailRequest,
 };
@@ -33,8 +33,7 @@ fn accepted(message: &str) -> HttpResponse {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::new(ErrorCode::InvalidToken, "This link is invalid, expired or already used.")
-        .with_field("token")
+    ApiError::new(ErrorCode::InvalidToken, "This link is invalid, expired or already used.").with_field("token")
 }
 
 /// Queues a mail in the caller's transaction.
@@ -247,6 +246,11 @@ async fn start_session(
         .json(body))
 }
 
+/// The key of an account's budget of failed password checks (sign-in, password change).
+pub fn account_key(email: &str) -> String {
+    format!("account:{email}")
+}
+
 /// A password as presented to be checked: 1 to 128 characters (no stored password is longer),
 /// so that nobody makes the server hash megabytes.
 pub fn check_presented_password(field: &'static str, password: &str) -> ApiResult<()> {
@@ -282,16 +286,21 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     check_presented_password("password", &body.password)?;
+    // Guessing from many addresses meets the account's own budget of failures.
+    let account = account_key(email.as_str());
+    state.account_limiter.peek(&account)?;
     let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(body.password, hash).await? {
+        let _ = state.account_limiter.check(&account);
         tracing::info!(ip = %client.ip, "sign-in refused");
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "Wrong e-mail address or password.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "Wrong e-mail address or password."));
     }
     let Some(user) = user else { return Err(ApiError::internal("verified a password without an account")) };
     if user.email_verified_at.is_none() {
-        return Err(ApiError::new(ErrorCode::EmailNotVerified, "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
+        return Err(ApiError::new(
+            ErrorCode::EmailNotVerified,
+            "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
         ));
     }
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
@@ -313,8 +322,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
-    let problem =
-        ApiError::new(ErrorCode::InvalidRefreshToken, "The session has ended; sign in again.");
+    let problem = ApiError::new(ErrorCode::InvalidRefreshToken, "The session has ended; sign in again.");
     let mut res = actix_web::ResponseError::error_response(&problem);
     res.add_cookie(&clear_cookie(state)).map_err(ApiError::internal)?;
     Ok(res)

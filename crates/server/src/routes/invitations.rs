@@ -1,6 +1,5 @@
 //! Invitations: invite by e-mail, list, resend, revoke; preview and accept by token.
 
-use portal_types::ErrorCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
@@ -8,6 +7,7 @@ use portal_db::invitations::{InvitationRow, NewInvitation, role_of, state_of};
 use portal_domain::identity::Email;
 use portal_domain::teams::{Action, Actor, parse_note};
 use portal_domain::token;
+use portal_types::ErrorCode;
 use portal_types::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationPage, InvitationPreview, InvitationState,
     Role, Team,
@@ -144,9 +144,9 @@ pub async fn create_invitation(
     if let Some(user) = portal_db::users::find_by_email(&txn, email.as_str()).await?
         && portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some()
     {
-        return Err(ApiError::new(ErrorCode::AlreadyMember, "This person is already a member of the team.",
-        )
-        .with_field("email"));
+        return Err(
+            ApiError::new(ErrorCode::AlreadyMember, "This person is already a member of the team.").with_field("email")
+        );
     }
     portal_db::invitations::expire_stale(&txn, team_id, now).await?;
     let secret = token::generate();
@@ -163,7 +163,9 @@ pub async fn create_invitation(
     };
     let inv = match portal_db::invitations::create(&txn, new, now).await {
         Err(portal_db::Error::Conflict) => {
-            return Err(ApiError::new(ErrorCode::InvitationPending, "This address already has a pending invitation: resend or revoke it.",
+            return Err(ApiError::new(
+                ErrorCode::InvitationPending,
+                "This address already has a pending invitation: resend or revoke it.",
             )
             .with_field("email"));
         }
@@ -193,8 +195,9 @@ async fn pending_invitation(
     let inv = portal_db::invitations::find(txn, access.team.id, id).await?.ok_or_else(invitation_not_found)?;
     access.require(Action::ManageInvitation { role: role_of(&inv)? })?;
     match state_of(&inv, now) {
-        InvitationState::Accepted | InvitationState::Revoked => Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation was already accepted or revoked.",
-        )),
+        InvitationState::Accepted | InvitationState::Revoked => {
+            Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation was already accepted or revoked."))
+        }
         _ => Ok(inv),
     }
 }
@@ -227,8 +230,7 @@ pub async fn resend_invitation(
     let expires_at = now + Duration::days(INVITATION_TTL_DAYS);
     // A pending invitation past its expiry comes back to life with the new link.
     if !portal_db::invitations::renew(&txn, id, &token::hash(&secret), expires_at).await? {
-        return Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation is closed; invite again.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvitationClosed, "This invitation is closed; invite again."));
     }
     inv.expires_at = expires_at;
     queue_invitation_mail(&state, &txn, &access, &inv, &secret, now).await?;
@@ -321,14 +323,18 @@ pub fn acceptable(inv: &InvitationRow, email: &str, now: DateTime<Utc>) -> ApiRe
         InvitationState::Accepted => {
             return Err(ApiError::new(ErrorCode::InvitationUsed, "This invitation was already accepted."));
         }
-        InvitationState::Revoked => return Err(ApiError::new(ErrorCode::InvitationRevoked, "This invitation was revoked.")),
+        InvitationState::Revoked => {
+            return Err(ApiError::new(ErrorCode::InvitationRevoked, "This invitation was revoked."));
+        }
         InvitationState::Expired => {
             return Err(ApiError::new(ErrorCode::InvitationExpired, "This invitation has expired; ask for a new one."));
         }
         InvitationState::Pending => {}
     }
     if inv.email != email {
-        return Err(ApiError::new(ErrorCode::InvitationWrongAccount, format!("This invitation is for {}; you are signed in as {email}. Sign in with that address.", inv.email),
+        return Err(ApiError::new(
+            ErrorCode::InvitationWrongAccount,
+            format!("This invitation is for {}; you are signed in as {email}. Sign in with that address.", inv.email),
         ));
     }
     Ok(())

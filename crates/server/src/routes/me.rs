@@ -1,15 +1,15 @@
 //! The signed-in user's account.
 
-use portal_types::ErrorCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use portal_domain::identity::{Password, UserName};
+use portal_types::ErrorCode;
 use portal_types::{ChangePasswordRequest, UpdateMeRequest, User};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
 use crate::openapi::{
-    BadRequest, InternalError, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 
@@ -76,7 +76,7 @@ pub async fn update_me(
         (status = 204, description = "The password is changed."),
         BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType,
         (status = 422, description = "The current password is wrong (`wrong_password`, field `current_password`) or the new one is invalid (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        InternalError,
+        RateLimited, InternalError,
     )
 )]
 #[post("/me/password")]
@@ -85,14 +85,19 @@ pub async fn change_password(
     auth: AuthUser,
     body: ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("password:{}", auth.user_id))?;
     let body = body.0;
     super::auth::check_presented_password("current_password", &body.current_password)?;
     let new_password = Password::parse("new_password", &body.new_password)?;
     let user = load(&state, auth).await?;
+    // A stolen access token must not become a way to guess the password.
+    let account = super::auth::account_key(&user.email);
+    state.account_limiter.peek(&account)?;
     if !state.hasher.verify(body.current_password, Some(user.password_hash)).await? {
-        return Err(ApiError::new(ErrorCode::WrongPassword, "The current password is wrong.",
-        )
-        .with_field("current_password"));
+        let _ = state.account_limiter.check(&account);
+        return Err(
+            ApiError::new(ErrorCode::WrongPassword, "The current password is wrong.").with_field("current_password")
+        );
     }
     let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
     let now = Utc::now();

@@ -1,10 +1,10 @@
 //! Team members: list, change role, remove, leave.
 
-use portal_types::ErrorCode;
 use actix_web::{HttpResponse, delete, get, patch, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::teams::{Action, leaves_no_owner};
+use portal_types::ErrorCode;
 use portal_types::{Member, MemberPage, UpdateMemberRequest};
 use uuid::Uuid;
 

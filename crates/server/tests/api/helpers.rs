@@ -429,3 +429,36 @@ impl TestApp {
             .await
     }
 }
+
+/// What the portals of this test process log, formatted as the binary formats it
+/// (`portal_server::init_tracing`). The first call starts the capture.
+pub fn captured_logs() -> String {
+    use std::sync::{Arc, Mutex, OnceLock};
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        portal_server::init_tracing_with(move || Writer(sink.clone()));
+        logs
+    });
+    String::from_utf8_lossy(&logs.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+/// The value of the refresh cookie an answer sets, if it sets one.
+pub fn refresh_cookie_of(res: &Response) -> Option<String> {
+    res.headers.get_all(reqwest::header::SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        let value = v.strip_prefix("pp_refresh=")?.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}

@@ -229,10 +229,7 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     assert_eq!(u["success"], 5);
     assert_eq!(u["error"], 3);
     assert!((u["error_rate"].as_f64().unwrap() - 3.0 / 8.0).abs() < 1e-9);
-    assert_eq!(
-        u["status_codes"],
-        json!([{"status": 200, "count": 5}, {"status": 404, "count": 3}])
-    );
+    assert_eq!(u["status_codes"], json!([{"status": 200, "count": 5}, {"status": 404, "count": 3}]));
     assert_eq!(u["granularity"], "hour");
     let series = u["series"].as_array().unwrap();
     assert_eq!(series.len(), 25, "every hour of the last 24, both ends partial");

@@ -7,6 +7,7 @@ mod helpers;
 mod keys;
 mod matrix;
 mod openapi;
+mod security;
 mod smtp;
 mod teams;
 mod usage;
