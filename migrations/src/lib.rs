@@ -6,6 +6,7 @@ mod m0001_identity;
 mod m0002_teams;
 mod m0003_api_keys;
 mod m0004_usage_tiers;
+mod m0005_mail_bodies;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_teams::Migration),
             Box::new(m0003_api_keys::Migration),
             Box::new(m0004_usage_tiers::Migration),
+            Box::new(m0005_mail_bodies::Migration),
         ]
     }
 }

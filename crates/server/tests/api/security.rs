@@ -221,3 +221,39 @@ async fn a_refresh_racing_a_sign_out_never_leaves_a_live_session() {
     }
     assert!(raced > 0, "no refresh won the race: the test proved nothing");
 }
+
+#[tokio::test]
+async fn the_upgrade_drops_the_bodies_of_mails_already_delivered() {
+    use portal_migrations::{Migrator, MigratorTrait};
+
+    let (_guard, url) = empty_database().await;
+    let db = portal_db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(4)).await.unwrap();
+    let now = chrono::Utc::now();
+    let mail = |to: &str| portal_db::mail::NewMail {
+        recipient: to.to_owned(),
+        subject: "Reset your password".to_owned(),
+        text_body: "http://portal/reset-password?token=secret".to_owned(),
+        html_body: "<a href=\"http://portal/reset-password?token=secret\">Reset</a>".to_owned(),
+    };
+    let sent = portal_db::mail::enqueue(&db, mail("sent@example.com"), now).await.unwrap();
+    portal_db::mail::enqueue(&db, mail("queued@example.com"), now).await.unwrap();
+    // As the old worker marked a delivery: the bodies stayed.
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Postgres {
+        "UPDATE mail_outbox SET sent_at = $1 WHERE id = $2"
+    } else {
+        "UPDATE mail_outbox SET sent_at = ? WHERE id = ?"
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [now.into(), sent.into()])).await.unwrap();
+
+    portal_db::migrate(&db).await.unwrap();
+    for m in portal_db::mail::all(&db).await.unwrap() {
+        if m.recipient == "sent@example.com" {
+            assert!(m.text_body.is_empty() && m.html_body.is_empty(), "{m:?}");
+        } else {
+            assert!(m.text_body.contains("token="), "a mail still to send keeps its body");
+        }
+    }
+}
