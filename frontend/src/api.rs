@@ -39,7 +39,7 @@ impl ApiError {
 
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Problem(p) => Some(&p.code),
+            Self::Problem(p) => Some(p.code.as_str()),
             _ => None,
         }
     }
@@ -68,7 +68,7 @@ impl ApiError {
         match self {
             Self::Problem(p) => match p.detail.as_deref().map(str::trim) {
                 Some(detail) if !detail.is_empty() => detail.to_owned(),
-                _ => fallback_message(&p.code).map_or_else(|| p.title.clone(), str::to_owned),
+                _ => fallback_message(p.code.as_str()).map_or_else(|| p.title.clone(), str::to_owned),
             },
             Self::Network => "Could not reach the server. Check your connection and try again.".to_owned(),
             Self::Unreadable => "The server sent an unexpected answer. Please reload the page.".to_owned(),
@@ -401,15 +401,16 @@ pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_types::ErrorCode;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn problem(code: &str, detail: Option<&str>, field: Option<&str>) -> ApiError {
+    fn problem(code: ErrorCode, detail: Option<&str>, field: Option<&str>) -> ApiError {
         ApiError::Problem(Box::new(Problem {
             kind: format!("/problems/{code}"),
             title: "Unprocessable Entity".to_owned(),
             status: 422,
             detail: detail.map(str::to_owned),
-            code: code.to_owned(),
+            code,
             field: field.map(str::to_owned),
         }))
     }
@@ -429,26 +430,26 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn detail_is_shown_when_present() {
-        let err = problem("validation_failed", Some("Use at least 10 characters."), Some("password"));
+        let err = problem(ErrorCode::ValidationFailed, Some("Use at least 10 characters."), Some("password"));
         assert_eq!(err.message(), "Use at least 10 characters.");
     }
 
     #[wasm_bindgen_test]
     fn known_code_without_detail_gets_a_friendly_sentence() {
-        let err = problem("rate_limited", None, None);
+        let err = problem(ErrorCode::RateLimited, None, None);
         assert_eq!(err.message(), "Too many attempts. Please wait a minute and try again.");
-        let blank = problem("invalid_credentials", Some("  "), None);
+        let blank = problem(ErrorCode::InvalidCredentials, Some("  "), None);
         assert_eq!(blank.message(), "The e-mail address or password is wrong.");
     }
 
     #[wasm_bindgen_test]
     fn unknown_code_without_detail_falls_back_to_title() {
-        assert_eq!(problem("teapot", None, None).message(), "Unprocessable Entity");
+        assert_eq!(problem(ErrorCode::Conflict, None, None).message(), "Unprocessable Entity");
     }
 
     #[wasm_bindgen_test]
     fn field_message_only_for_the_named_field() {
-        let err = problem("wrong_password", None, Some("current_password"));
+        let err = problem(ErrorCode::WrongPassword, None, Some("current_password"));
         assert_eq!(err.message_for("current_password").as_deref(), Some("That is not your current password."));
         assert_eq!(err.message_for("new_password"), None);
         assert_eq!(ApiError::Network.message_for("email"), None);

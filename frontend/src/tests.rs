@@ -25,7 +25,7 @@ fn validation_error(field: &str, detail: &str) -> ApiError {
         title: "Validation failed".to_owned(),
         status: 422,
         detail: Some(detail.to_owned()),
-        code: "validation_failed".to_owned(),
+        code: portal_types::ErrorCode::ValidationFailed,
         field: Some(field.to_owned()),
     }))
 }

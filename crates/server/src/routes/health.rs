@@ -19,7 +19,7 @@ pub async fn healthz() -> HttpResponse {
     operation_id = "readyz",
     responses(
         (status = 200, description = "Ready.", body = Health),
-        (status = 503, description = "The database does not answer.", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database does not answer (`not_ready`).", body = portal_types::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]

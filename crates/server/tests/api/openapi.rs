@@ -76,6 +76,87 @@ fn operations_have_unique_ids_tags_and_error_responses() {
     assert!(schemes.contains_key("bearer") && schemes.contains_key("refresh_cookie"));
 }
 
+/// Every code an error response names is a real `ErrorCode` of that status, and every error
+/// response names at least one; every status an operation can send is documented.
+#[test]
+fn error_responses_name_the_codes_they_carry() {
+    use portal_types::ErrorCode;
+    let doc = serde_json::to_value(portal_server::openapi::document()).unwrap();
+    let codes: std::collections::HashMap<&str, u16> =
+        ErrorCode::ALL.iter().map(|c| (c.as_str(), portal_server::error::status_of(*c).as_u16())).collect();
+    let enumerated: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(enumerated.len(), ErrorCode::ALL.len(), "the schema enumerates every code");
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses.iter().filter(|(k, _)| k.starts_with('4') || k.starts_with('5')) {
+                let description = response["description"].as_str().unwrap();
+                let named: Vec<&str> =
+                    description.split('`').skip(1).step_by(2).filter(|w| codes.contains_key(w)).collect();
+                assert!(!named.is_empty(), "{method} {path} {status} names no code: {description}");
+                for code in named {
+                    let of = codes[code];
+                    assert_eq!(of.to_string(), *status, "{method} {path}: `{code}` is sent with {of}, not {status}");
+                }
+            }
+            let secured_by_key =
+                op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+            let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+            for status in ["400", "500"] {
+                assert!(statuses.contains(&status), "{method} {path} lacks {status}");
+            }
+            if secured_by_key {
+                for status in ["401", "403", "429"] {
+                    assert!(statuses.contains(&status), "{method} {path} takes API keys but lacks {status}");
+                }
+            }
+        }
+    }
+}
+
+/// The field rules and cursor shape the server enforces are in the schema.
+#[test]
+fn request_schemas_state_the_rules_the_server_enforces() {
+    let doc = serde_json::to_value(portal_server::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let name = &schemas["CreateTeamRequest"]["properties"]["name"];
+    assert_eq!(name["pattern"], portal_types::rules::name_pattern());
+    assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(1), Some(100)));
+    assert_eq!(schemas["SignupRequest"]["properties"]["email"]["format"], "email");
+    assert_eq!(schemas["SignupRequest"]["properties"]["password"]["minLength"], 10);
+    assert_eq!(schemas["CreateInvitationRequest"]["properties"]["message"]["maxLength"], 1000);
+    assert_eq!(schemas["RollApiKeyRequest"]["properties"]["grace_period_seconds"]["maximum"], 604800);
+    let cursor = doc["paths"]["/api/v1/teams"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .unwrap()
+        .clone();
+    assert_eq!(cursor["schema"]["pattern"], portal_server::paging::CURSOR_PATTERN);
+}
+
+/// The typed Rust client has a method for every operation, and for nothing else.
+#[test]
+fn the_rust_client_covers_every_operation() {
+    let doc = serde_json::to_value(portal_server::openapi::document()).unwrap();
+    let mut documented: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values().map(|op| op["operationId"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut implemented: Vec<String> = portal_client::OPERATIONS.iter().map(|s| (*s).to_owned()).collect();
+    documented.sort();
+    implemented.sort();
+    assert_eq!(implemented, documented);
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {

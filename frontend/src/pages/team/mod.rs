@@ -91,7 +91,7 @@ fn not_found() -> ApiError {
         title: "Not Found".to_owned(),
         status: 404,
         detail: None,
-        code: "not_found".to_owned(),
+        code: portal_types::ErrorCode::NotFound,
         field: None,
     }))
 }
