@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use portal_server::{Application, Config, ConfigArgs};
+use portal_types::{
+    AcceptInvitationRequest, CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, Environment, Expiration,
+    LoginRequest, Role, SignupRequest, VerifyEmailRequest,
+};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -321,12 +325,28 @@ impl TestApp {
         self.post(client, "/api/v1/auth/login", json!({"email": email, "password": password})).await
     }
 
+    /// The typed client of this portal, with a cookie jar of its own, acting as nobody yet.
+    pub fn api(&self) -> portal_client::Client {
+        portal_client::Client::new(&self.base).expect("the base URL")
+    }
+
+    /// The typed client acting with `token` (an access token or API key).
+    pub fn api_as(&self, token: &str) -> portal_client::Client {
+        self.api().with_token(token)
+    }
+
     /// Signs up, verifies the mailed link, and returns the e-mail address.
     pub async fn verified_user(&self, email: &str) -> String {
-        assert_eq!(self.signup(email, "Ada Lovelace", PASSWORD).await.status, StatusCode::ACCEPTED);
+        let api = self.api();
+        let signup = SignupRequest {
+            email: email.to_owned(),
+            name: "Ada Lovelace".to_owned(),
+            password: PASSWORD.to_owned(),
+            invitation_token: None,
+        };
+        api.signup(&signup).await.expect("sign-up");
         let token = self.wait_for_mail(email, "Verify your e-mail address").await.token("/verify-email?token=");
-        let res = self.post(&self.client, "/api/v1/auth/verify-email", json!({"token": token})).await;
-        assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+        api.verify_email(&VerifyEmailRequest { token }).await.expect("the mailed link verifies");
         email.to_owned()
     }
 
@@ -360,17 +380,18 @@ impl TestApp {
 
     /// Creates a team as `token`'s user and returns its id.
     pub async fn create_team(&self, token: &str, name: &str) -> String {
-        let res = self.call(reqwest::Method::POST, Some(token), "/api/v1/teams", Some(json!({"name": name}))).await;
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-        res.body["id"].as_str().unwrap().to_owned()
+        let body = CreateTeamRequest { name: name.to_owned(), description: None };
+        self.api_as(token).create_team(&body).await.expect("the team is created").id.to_string()
     }
 
     /// Invites `email` with `role` as `inviter`; returns the token of the mailed link.
     pub async fn invite(&self, inviter: &str, team_id: &str, email: &str, role: &str) -> String {
-        let path = format!("/api/v1/teams/{team_id}/invitations");
-        let res =
-            self.call(reqwest::Method::POST, Some(inviter), &path, Some(json!({"email": email, "role": role}))).await;
-        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let body = CreateInvitationRequest {
+            email: email.to_owned(),
+            role: Role::parse(role).expect("a role"),
+            message: None,
+        };
+        self.api_as(inviter).create_invitation(team_id.parse().unwrap(), &body).await.expect("the invitation is sent");
         self.newest_invitation_token(email).await
     }
 
@@ -390,22 +411,21 @@ impl TestApp {
     /// returns their access token.
     pub async fn join(&self, owner: &str, team_id: &str, email: &str, role: &str) -> String {
         let token = self.invite(owner, team_id, email, role).await;
-        let res = self
-            .post(
-                &self.client,
-                "/api/v1/auth/signup",
-                json!({"email": email, "name": email.split('@').next().unwrap(), "password": PASSWORD, "invitation_token": token}),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
-        let res = self.login_with(&new_client(), email, PASSWORD).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let access = res.body["access_token"].as_str().unwrap().to_owned();
-        let res = self
-            .call(reqwest::Method::POST, Some(&access), "/api/v1/invitations/accept", Some(json!({"token": token})))
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        access
+        let api = self.api();
+        let signup = SignupRequest {
+            email: email.to_owned(),
+            name: email.split('@').next().unwrap().to_owned(),
+            password: PASSWORD.to_owned(),
+            invitation_token: Some(token.clone()),
+        };
+        api.signup(&signup).await.expect("sign-up from the invitation");
+        let session =
+            api.login(&LoginRequest { email: email.to_owned(), password: PASSWORD.to_owned() }).await.expect("sign-in");
+        api.with_token(&session.access_token)
+            .accept_invitation(&AcceptInvitationRequest { token })
+            .await
+            .expect("the invitation is accepted");
+        session.access_token
     }
 }
 
@@ -425,8 +445,16 @@ impl TestApp {
 
     /// Plain development key, no expiry, no limit.
     pub async fn simple_key(&self, token: &str, team_id: &str, name: &str) -> (String, String) {
-        self.create_key(token, team_id, json!({"name": name, "environment": "development", "expiration": "never"}))
-            .await
+        let body = CreateApiKeyRequest {
+            name: name.to_owned(),
+            description: None,
+            environment: Environment::Development,
+            expiration: Expiration::Never,
+            usage_limit: None,
+            rate_limit: None,
+        };
+        let created = self.api_as(token).create_api_key(team_id.parse().unwrap(), &body).await.expect("the key");
+        (created.key.id.to_string(), created.secret)
     }
 }
 

@@ -331,6 +331,8 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let member = app.join(&owner, &team, "member@example.com", "member").await;
+    // Sign-ins show from joining on (the owner's, before the team existed, do not).
+    assert_eq!(app.login_with(&new_client(), "member@example.com", PASSWORD).await.status, StatusCode::OK);
     let ids = member_ids(&app, &owner, &team).await;
     let member_id = ids[1].1.clone();
     let res = app
