@@ -152,7 +152,7 @@ def typescript(portal: Portal) -> int:
         if run(step) != 0:
             return 1
     env = dict(os.environ, PP_BASE_URL=portal.base, PP_MAIL_DIR=str(portal.mail_dir), PP_SERVICE_TOKEN=SERVICE_TOKEN)
-    return run(["node", str(TS_DIR / "dist" / "smoke.js")], env=env)
+    return run(["node", str(TS_DIR / "dist" / "src" / "smoke.js")], env=env)
 
 
 def schemathesis(portal: Portal, who: str, token: str, seconds: int, report_dir: Path) -> int:
