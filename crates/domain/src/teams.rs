@@ -150,7 +150,7 @@ mod tests {
         match actor {
             Actor::Member(Owner) => true,
             Actor::Member(Admin) => !matches!(action, UpdateTeam | DeleteTeam) && !touches_owner,
-            Actor::ApiKey => !matches!(action, UpdateTeam | DeleteTeam | Leave) && !touches_owner,
+            Actor::ApiKey => !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner,
             Actor::Member(Member) => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
         }
     }

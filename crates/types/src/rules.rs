@@ -28,11 +28,11 @@ pub fn name_pattern() -> String {
 /// Free text: line breaks and tabs allowed, no other control character.
 pub const NOTE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 
-/// An e-mail address: a local part of 1 to 64 characters
-/// without white space, control characters or `@<>()[]\,;:"`, then `@` and a domain of ASCII
-/// letters, digits and hyphens with at least one dot.
-pub const EMAIL_PATTERN: &str =
-    r#"^[^\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f\ufeff]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"#;
+/// An e-mail address (`format: email`, RFC 5321 without quoted local parts or address
+/// literals): a dot-atom of ASCII letters, digits and ``!#$%&'*+/=?^_`{|}~-``, `@`, and a host
+/// name of at least two labels of up to 63 letters, digits and inner hyphens. The local part's
+/// limit of 64 characters is the one `format: email` states.
+pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 
 /// The token of a mailed link (verification, password reset, invitation): 43 characters of
 /// URL-safe base64.
