@@ -2,6 +2,7 @@
 #   make run      build the web app and serve the portal at http://127.0.0.1:8080 (SQLite)
 #   make test     all tests: Rust (SQLite, then PostgreSQL when reachable), WASM in Chromium, e2e
 #   make e2e      the Playwright end-to-end test only
+#   make contract the contract as integrators meet it: a generated TypeScript client, and schemathesis
 #   make openapi  regenerate openapi/openapi.json from the code
 #   make lint     rustfmt and clippy
 #   make bench    load /healthz, a key-authenticated read and /keys/verify side by side (oha)
@@ -17,7 +18,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e openapi lint fmt tools-wasm tools-browser tools-node tools-python clean-test-dbs
+.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-browser tools-node tools-contract tools-python clean-test-dbs
 
 run: web
 	cargo run --release -p portal-server --bin partner-portal -- serve
@@ -37,9 +38,16 @@ tools-browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+SCHEMATHESIS_VERSION := 4.32.5
 tools-python:
-	@python3 -c 'import aiosmtpd, openapi_spec_validator' 2>/dev/null || \
-		python3 -m pip install --quiet 'aiosmtpd==1.4.6' 'openapi-spec-validator==0.9.0'
+	@python3 -c 'import aiosmtpd, openapi_spec_validator' 2>/dev/null && \
+		python3 -m schemathesis.cli --version 2>/dev/null | grep -q 'version $(SCHEMATHESIS_VERSION)$$' || \
+		python3 -m pip install --quiet 'aiosmtpd==1.4.6' 'openapi-spec-validator==0.9.0' 'schemathesis==$(SCHEMATHESIS_VERSION)'
+
+tools-contract: contract/ts/node_modules/.installed
+contract/ts/node_modules/.installed: contract/ts/package.json contract/ts/package-lock.json
+	cd contract/ts && npm ci --no-audit --no-fund
+	@touch $@
 
 # ---------------------------------------------------------------- build
 web: tools-wasm tools-node
@@ -50,7 +58,7 @@ openapi:
 	@echo "openapi/openapi.json regenerated"
 
 # ---------------------------------------------------------------- tests
-test: tools-python test-rust test-postgres test-openapi test-wasm e2e
+test: tools-python test-rust test-postgres test-openapi contract test-wasm e2e
 
 test-rust:
 	@echo "== Rust tests on SQLite"
@@ -83,6 +91,17 @@ e2e: web tools-node tools-browser
 	@echo "== End-to-end test in Chromium against the real server"
 	cargo build -p portal-server --bin partner-portal
 	cd e2e && PP_BIN="$(TARGET_DIR)/debug/partner-portal" npx playwright test
+
+# Against the release build, as integrators meet it: TypeScript types generated from the served
+# document with openapi-typescript, a strict tsc of the smoke scenario and its run; then
+# schemathesis (all checks and phases) as a signed-in user and with an API key, each for
+# SCHEMATHESIS_SECONDS. Zero failures is the bar; each failure prints the curl that reproduces it.
+SCHEMATHESIS_SECONDS ?= 60
+contract: tools-python tools-contract
+	@echo "== Contract: generated TypeScript client and schemathesis against the release server"
+	cargo build --release -p portal-server --bin partner-portal
+	PP_BIN="$(TARGET_DIR)/release/partner-portal" PP_SCHEMATHESIS_SECONDS=$(SCHEMATHESIS_SECONDS) \
+		PP_CONTRACT_REPORTS="$(TARGET_DIR)/contract-reports" python3 contract/run.py
 
 # ---------------------------------------------------------------- benchmark
 OHA_VERSION := 1.16.0

@@ -133,7 +133,8 @@ class Portal:
 
 
 def run(cmd, **kwargs):
-    print("+", " ".join(cmd), flush=True)
+    shown = [re.sub(r"(Authorization: Bearer ).*", r"\1***", part) for part in cmd]
+    print("+", " ".join(shown), flush=True)
     return subprocess.run(cmd, **kwargs).returncode
 
 
