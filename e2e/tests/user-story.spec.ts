@@ -7,7 +7,7 @@ async function signIn(page: Page, email: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-test('a partner signs up, verifies the address, manages the account and resets the password', async ({ page }) => {
+test('a partner signs up, verifies the address, manages the account and resets the password', async ({ page, baseURL }) => {
   const email = `partner-${Date.now()}@example.com`;
   const name = 'Ada Partner';
   const firstPassword = 'first-password-1';
@@ -110,8 +110,13 @@ test('a partner signs up, verifies the address, manages the account and resets t
     await expect(page.getByRole('heading', { name: 'Your password has been changed' })).toBeVisible();
 
     await main.getByRole('link', { name: 'Sign in' }).click();
+    await expect(page).toHaveURL(/\/sign-in$/);
+    // A crafted sign-in link cannot send the user to another site afterwards: browsers drop the
+    // tab from `/\t/evil.example`, which would make it `//evil.example`.
+    await page.goto('/sign-in?next=/%09/evil.example');
     await signIn(page, email, resetPassword);
     await expect(page.getByRole('heading', { name: 'Create Your Team' })).toBeVisible();
+    expect(new URL(page.url()).origin).toBe(new URL(baseURL!).origin);
   });
 
   await test.step('the used reset link is refused', async () => {

@@ -121,11 +121,6 @@ fn oha(name: &str, url: &str, load: &[String], extra: &[&str]) -> Run {
     oha_result(name, cmd.output().expect("oha (make bench installs it)"))
 }
 
-/// Sends a request and reads its JSON answer.
-async fn json(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
-
 /// (peak, current) resident memory of a process in MiB.
 fn rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -174,8 +169,8 @@ fn verdict(met: bool) -> &'static str {
 }
 
 struct Owner {
-    http: reqwest::Client,
-    base: String,
+    /// The typed client, signed in as the owner.
+    api: portal_client::Client,
     jwt: String,
 }
 
@@ -185,15 +180,14 @@ const PASSWORD: &str = "bench password 1234";
 impl Owner {
     /// A verified owner, through the API (the verification link comes from the mail folder).
     async fn sign_up(base: &str, mail_dir: &Path) -> Self {
-        let http = reqwest::Client::new();
-        let (email, password) = (EMAIL, PASSWORD);
-        let res = http
-            .post(format!("{base}/api/v1/auth/signup"))
-            .json(&json!({"email": email, "name": "Bench", "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 202);
+        let api = portal_client::Client::new(base).unwrap();
+        let signup = portal_types::SignupRequest {
+            email: EMAIL.into(),
+            name: "Bench".into(),
+            password: PASSWORD.into(),
+            invitation_token: None,
+        };
+        api.signup(&signup).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         let token = loop {
             let found = std::fs::read_dir(mail_dir).ok().and_then(|rd| {
@@ -207,40 +201,41 @@ impl Owner {
             assert!(Instant::now() < deadline, "no verification mail");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let res =
-            http.post(format!("{base}/api/v1/auth/verify-email")).json(&json!({"token": token})).send().await.unwrap();
-        assert_eq!(res.status(), 204);
-        let mut owner = Self { http, base: base.to_owned(), jwt: String::new() };
+        api.verify_email(&portal_types::VerifyEmailRequest { token }).await.unwrap();
+        let mut owner = Self { api, jwt: String::new() };
         owner.sign_in().await;
         owner
     }
 
     /// A fresh access token (they last 15 minutes; a run on PostgreSQL takes longer).
     async fn sign_in(&mut self) {
-        let url = format!("{}/api/v1/auth/login", self.base);
-        let session = json(self.http.post(url).json(&json!({"email": EMAIL, "password": PASSWORD}))).await;
-        self.jwt = session["access_token"].as_str().unwrap().to_owned();
+        let login = portal_types::LoginRequest { email: EMAIL.into(), password: PASSWORD.into() };
+        self.jwt = self.api.login(&login).await.unwrap().access_token;
+        self.api = self.api.with_token(&self.jwt);
     }
 
     async fn team(&self, name: &str) -> String {
-        let team = json(
-            self.http.post(format!("{}/api/v1/teams", self.base)).bearer_auth(&self.jwt).json(&json!({"name": name})),
-        )
-        .await;
-        team["id"].as_str().unwrap().to_owned()
+        let body = portal_types::CreateTeamRequest { name: name.into(), description: None };
+        self.api.create_team(&body).await.unwrap().id.to_string()
     }
 
     async fn key(&self, team_id: &str, name: &str) -> (Uuid, String) {
-        let body = json!({"name": name, "environment": "production", "expiration": "never"});
-        let url = format!("{}/api/v1/teams/{team_id}/api-keys", self.base);
-        let v = json(self.http.post(url).bearer_auth(&self.jwt).json(&body)).await;
-        (v["key"]["id"].as_str().unwrap().parse().unwrap(), v["secret"].as_str().unwrap().to_owned())
+        let body = portal_types::CreateApiKeyRequest {
+            name: name.into(),
+            description: None,
+            environment: portal_types::Environment::Production,
+            expiration: portal_types::Expiration::Never,
+            usage_limit: None,
+            rate_limit: None,
+        };
+        let created = self.api.create_api_key(team_id.parse().unwrap(), &body).await.unwrap();
+        (created.key.id, created.secret)
     }
 
     /// Requests of a key, as the usage endpoint reports them (it flushes the meter first).
     async fn counted(&self, team_id: &str, key: Uuid) -> u64 {
-        let url = format!("{}/api/v1/teams/{team_id}/api-keys/{key}/usage", self.base);
-        json(self.http.get(url).bearer_auth(&self.jwt)).await["total_requests"].as_u64().unwrap_or(0)
+        let range = portal_client::UsageRange::default();
+        self.api.get_api_key_usage(team_id.parse().unwrap(), key, &range).await.unwrap().total_requests
     }
 }
 
@@ -485,7 +480,9 @@ async fn main() {
         report.push_str(&format!("| {} | {:.2} | {:.2} | {:.0} |\n", r.name, r.p50_ms, r.p99_ms, r.rps));
     }
     // The 90-day team read must add up to everything seeded in its range.
-    let ninety = json(owner.http.get(format!("{team_path}?from={}", from(90))).bearer_auth(&owner.jwt)).await;
+    let range =
+        portal_client::UsageRange { from: Some(now - chrono::Duration::days(90)), to: Some(now), granularity: None };
+    let ninety = owner.api.get_team_usage(analytics_team.parse().unwrap(), &range).await.unwrap().usage;
     // The hot path alone, then beside 90-day team reads: at 20 a second (a busy dashboard
     // audience: the target), then as fast as two clients can read them (the worst case).
     let ninety_url = format!("{team_path}?from={}", from(90));
@@ -516,8 +513,8 @@ async fn main() {
          {:.0} requests/s (p99 {:.2} ms), {:.0}% of alone. Worst case, two clients reading 90 days as fast as they can \
          ({:.0} reads/s, p50 {:.1} ms): {:.0} of {:.0} requests/s, {:.0}%.\n\nServer RSS afterwards: {current:.1} MiB (peak {peak:.1} MiB).\n\n\
          Targets: each read p50 ≤ 50 ms: slowest {slowest:.2} ms ({}); RSS ≤ 100 MiB: {current:.1} MiB ({}); hot path keeps ≥ 80%: {:.0}% ({}).\n\n",
-        ninety["usage"]["total_requests"],
-        ninety["usage"]["latency"]["p50_ms"],
+        ninety.total_requests,
+        ninety.latency.map_or(0.0, |l| l.p50_ms),
         hot_alone.rps,
         hot_alone.p99_ms,
         beside.rps,

@@ -64,18 +64,37 @@ fn new_request_id() -> String {
 /// The path as logged: segments that look like credentials (the tokens of mailed links such
 /// as `/api/v1/invitations/{token}`, API keys) are replaced by `[redacted]`.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    fn secret_like(segment: &str) -> bool {
+    fn secret_like(previous: &str, segment: &str) -> bool {
+        // An invitation's token, whatever it looks like (ids are UUIDs; `accept` is a route).
+        let invitation_token =
+            previous == "invitations" && segment != "accept" && uuid::Uuid::try_parse(segment).is_err();
         // Tokens are 43 characters of URL-safe base64; keys are `pp_…`. Route names, ids and
         // asset names are lower-case (and assets have a dot).
-        segment.len() >= 20
-            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && segment.bytes().any(|b| b.is_ascii_uppercase() || b == b'_')
+        invitation_token
+            || (segment.len() >= 20
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && segment.bytes().any(|b| b.is_ascii_uppercase() || b == b'_'))
     }
-    if !path.split('/').any(secret_like) {
+    let redacted = |each: &mut dyn FnMut(&str, bool)| {
+        let mut previous = "";
+        for segment in path.split('/') {
+            each(segment, !segment.is_empty() && secret_like(previous, segment));
+            previous = segment;
+        }
+    };
+    let mut any = false;
+    redacted(&mut |_, secret| any |= secret);
+    if !any {
         return std::borrow::Cow::Borrowed(path);
     }
-    let parts: Vec<&str> = path.split('/').map(|s| if secret_like(s) { "[redacted]" } else { s }).collect();
-    std::borrow::Cow::Owned(parts.join("/"))
+    let (mut out, mut first) = (String::with_capacity(path.len() + 10), true);
+    redacted(&mut |segment, secret| {
+        if !std::mem::take(&mut first) {
+            out.push('/');
+        }
+        out.push_str(if secret { "[redacted]" } else { segment });
+    });
+    std::borrow::Cow::Owned(out)
 }
 
 /// What the request gate needs on every request.
@@ -205,6 +224,10 @@ mod tests {
         }
         let token = portal_domain::token::generate();
         assert_eq!(loggable_path(&format!("/api/v1/invitations/{token}")), "/api/v1/invitations/[redacted]");
+        assert_eq!(loggable_path("/api/v1/invitations/lowercase-token"), "/api/v1/invitations/[redacted]");
+        assert_eq!(loggable_path("/api/v1/invitations/accept"), "/api/v1/invitations/accept");
+        let invitation = format!("/api/v1/teams/{team}/invitations/{team}/resend");
+        assert_eq!(loggable_path(&invitation), invitation);
         assert_eq!(loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"), "/api/v1/keys/[redacted]/x");
     }
 }

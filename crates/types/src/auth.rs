@@ -127,7 +127,7 @@ mod tests {
             title: "Not Found".into(),
             status: 404,
             detail: None,
-            code: "not_found".into(),
+            code: crate::ErrorCode::NotFound,
             field: None,
         };
         let v = serde_json::to_value(&p).unwrap();

@@ -75,3 +75,52 @@ async fn only_answers_of_a_kilobyte_or_more_are_compressed() {
     let large = app.client.get(app.url("/api/v1/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(large.headers()["content-encoding"], "gzip");
 }
+
+/// A documented path asked with a method it does not take answers 405 with `Allow` (RFC 9110),
+/// whether no route or the route's own resource refused it.
+#[tokio::test]
+async fn a_method_a_path_does_not_take_gets_405_with_allow() {
+    let app = spawn_app().await;
+    let team = uuid::Uuid::new_v4();
+    for (method, path, allow) in [
+        ("TRACE", "/api/v1/me".to_owned(), "GET, PATCH"),
+        ("PUT", format!("/api/v1/teams/{team}"), "GET, PATCH, DELETE"),
+        ("DELETE", "/api/v1/auth/login".to_owned(), "POST"),
+        ("POST", "/healthz".to_owned(), "GET"),
+        ("HEAD", format!("/api/v1/teams/{team}/members"), "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = app.send(app.client.request(method.clone(), app.url(&path))).await;
+        assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", res.body);
+        assert_eq!(res.headers["allow"], allow, "{method} {path}");
+        if method != reqwest::Method::HEAD {
+            assert_eq!(res.body["code"], "method_not_allowed");
+        }
+    }
+    // An undocumented path is still simply not found.
+    app.send(app.client.put(app.url("/api/v1/nowhere"))).await.assert_problem(404, "route_not_found");
+}
+
+/// Bodies are JSON objects, and integers are integers however they are written.
+#[tokio::test]
+async fn bodies_must_be_objects_and_integral_numbers_are_integers() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let path = format!("/api/v1/teams/{team}");
+    for body in [json!([null, null]), json!(["name"]), json!("Acme"), json!(42)] {
+        let res = app.call(reqwest::Method::PATCH, Some(&owner), &path, Some(body.clone())).await;
+        res.assert_problem(422, "validation_failed");
+        assert!(res.body["detail"].as_str().unwrap().contains("JSON object"), "{body}: {}", res.body);
+    }
+    assert_eq!(app.get_as(&owner, &path).await.body["name"], "Acme", "nothing changed");
+
+    let (key, _) = app.simple_key(&owner, &team, "limited").await;
+    let key_path = format!("/api/v1/teams/{team}/api-keys/{key}");
+    let res = app.call(reqwest::Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": 2.0}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["usage_limit"], 2);
+    let res = app.call(reqwest::Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": 2.5}))).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.field(), "usage_limit");
+}
