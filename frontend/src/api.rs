@@ -8,10 +8,10 @@ use std::fmt;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CreateApiKeyRequest,
-    CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, Granularity, Invitation, InvitationPage,
-    InvitationPreview, LoginRequest, Member, MemberPage, Problem, ResetPasswordRequest, Role, RollApiKeyRequest,
-    Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest,
-    UpdateTeamRequest, Usage, User, VerifyEmailRequest,
+    CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, ErrorCode, Granularity, Invitation,
+    InvitationPage, InvitationPreview, LoginRequest, Member, MemberPage, Problem, ResetPasswordRequest, Role,
+    RollApiKeyRequest, Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest,
+    UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -135,7 +135,15 @@ async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> 
         title: if status_text.is_empty() { format!("Request failed ({status})") } else { status_text },
         status,
         detail: None,
-        code: format!("http_{status}"),
+        // Not the portal's answer (a proxy's error page): the nearest code of its status.
+        code: match status {
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            429 => ErrorCode::RateLimited,
+            500.. => ErrorCode::InternalError,
+            _ => ErrorCode::BadRequest,
+        },
         field: None,
     });
     Err(ApiError::Problem(Box::new(problem)))
@@ -401,7 +409,7 @@ pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portal_types::ErrorCode;
+
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn problem(code: ErrorCode, detail: Option<&str>, field: Option<&str>) -> ApiError {

@@ -207,31 +207,6 @@ async fn unmark_identity<B: MessageBody + 'static>(
     Ok(res)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::loggable_path;
-
-    #[test]
-    fn logged_paths_keep_ids_and_route_names_but_not_tokens() {
-        let team = "0f8fad5b-d9cb-469f-a165-70867728950e";
-        for kept in [
-            format!("/api/v1/teams/{team}/api-keys"),
-            "/api/v1/auth/resend-verification".to_owned(),
-            "/portal-frontend-3b1f09a2c4d5e6f7_bg.wasm".to_owned(),
-            "/healthz".to_owned(),
-        ] {
-            assert_eq!(loggable_path(&kept), kept);
-        }
-        let token = portal_domain::token::generate();
-        assert_eq!(loggable_path(&format!("/api/v1/invitations/{token}")), "/api/v1/invitations/[redacted]");
-        assert_eq!(loggable_path("/api/v1/invitations/lowercase-token"), "/api/v1/invitations/[redacted]");
-        assert_eq!(loggable_path("/api/v1/invitations/accept"), "/api/v1/invitations/accept");
-        let invitation = format!("/api/v1/teams/{team}/invitations/{team}/resend");
-        assert_eq!(loggable_path(&invitation), invitation);
-        assert_eq!(loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"), "/api/v1/keys/[redacted]/x");
-    }
-}
-
 /// A running portal: its port, and the handle to stop it.
 pub struct Application {
     port: u16,
@@ -334,5 +309,30 @@ impl Application {
         self.mail.shutdown().await;
         tracing::info!("stopped");
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn logged_paths_keep_ids_and_route_names_but_not_tokens() {
+        let team = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        for kept in [
+            format!("/api/v1/teams/{team}/api-keys"),
+            "/api/v1/auth/resend-verification".to_owned(),
+            "/portal-frontend-3b1f09a2c4d5e6f7_bg.wasm".to_owned(),
+            "/healthz".to_owned(),
+        ] {
+            assert_eq!(loggable_path(&kept), kept);
+        }
+        let token = portal_domain::token::generate();
+        assert_eq!(loggable_path(&format!("/api/v1/invitations/{token}")), "/api/v1/invitations/[redacted]");
+        assert_eq!(loggable_path("/api/v1/invitations/lowercase-token"), "/api/v1/invitations/[redacted]");
+        assert_eq!(loggable_path("/api/v1/invitations/accept"), "/api/v1/invitations/accept");
+        let invitation = format!("/api/v1/teams/{team}/invitations/{team}/resend");
+        assert_eq!(loggable_path(&invitation), invitation);
+        assert_eq!(loggable_path("/api/v1/keys/pp_prod_AbCdEfGhIjKlMnOpQrStUv/x"), "/api/v1/keys/[redacted]/x");
     }
 }
