@@ -64,6 +64,10 @@ pub struct ConfigArgs {
     /// Worker threads of the HTTP server (default: one per core).
     #[arg(long, env = "PORTAL_WORKERS")]
     pub workers: Option<usize>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (comma-separated CIDRs or
+    /// addresses, e.g. `10.0.0.0/8,::1`); empty: the peer is the client.
+    #[arg(long, env = "PORTAL_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Milliseconds between writes of the buffered usage counts (50 to 60000). A crash loses at
     /// most this much of the meter; a shorter interval costs more writes.
     #[arg(long, env = "PORTAL_USAGE_FLUSH_MS", default_value_t = 500)]
@@ -129,6 +133,7 @@ pub struct Config {
     pub refresh_reuse_grace_seconds: u32,
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub usage_flush: std::time::Duration,
     /// How long each usage tier is kept.
     pub usage_retention: UsageRetention,
@@ -287,6 +292,8 @@ impl Config {
             refresh_reuse_grace_seconds: args.refresh_reuse_grace_seconds,
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
+            trusted_proxies: crate::client_ip::parse_trusted(&args.trusted_proxies)
+                .map_err(|e| bad("PORTAL_TRUSTED_PROXIES", e))?,
             usage_flush: std::time::Duration::from_millis(args.usage_flush_ms),
             usage_retention,
         })

@@ -203,7 +203,8 @@ impl FromRequest for Principal {
     }
 }
 
-/// Who is calling: the peer address (rate limits, audit) and user agent.
+/// Who is calling: the client's address (the peer, or the client a trusted proxy names; for
+/// rate limits, sign-in throttling and audit entries) and user agent.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub ip: String,
@@ -215,7 +216,11 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let trusted = state_of(req).map(|s| s.config.trusted_proxies.as_slice()).unwrap_or_default();
+        let ip = req
+            .peer_addr()
+            .map(|a| crate::client_ip::client_address(a.ip(), req.headers(), trusted).to_string())
+            .unwrap_or_else(|| "unknown".into());
         let user_agent =
             req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
         std::future::ready(Ok(Self { ip, user_agent }))

@@ -248,8 +248,9 @@ fn ensure(op: &mut Operation, codes: &[ErrorCode], description: &str) {
         }
         Some(RefOr::Ref(_)) => {}
         None => {
-            let mut response =
-                ResponseBuilder::new().description(format!("{description} ({})", listed(codes))).content(
+            let mut response = ResponseBuilder::new()
+                .description(format!("{} ({}).", description.trim_end_matches('.'), listed(codes)))
+                .content(
                     portal_types::PROBLEM_JSON,
                     ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
                 );

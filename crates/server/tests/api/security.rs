@@ -257,3 +257,46 @@ async fn the_upgrade_drops_the_bodies_of_mails_already_delivered() {
         }
     }
 }
+
+/// A failed sign-in that a proxy forwarded for `forwarded`.
+async fn login(app: &TestApp, email: &str, forwarded: &str) -> Response {
+    let body = json!({"email": email, "password": "not the password"});
+    app.send(app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", forwarded).json(&body)).await
+}
+
+/// Behind a trusted proxy the client's address comes from `X-Forwarded-For` (the right-most entry
+/// that is no trusted proxy); from anyone else the header is ignored.
+#[tokio::test]
+async fn only_a_trusted_proxy_names_the_client() {
+    let limited = |trusted: &[&str]| {
+        let mut options = Options::shared(None, trusted);
+        options.flags.retain(|f| f != "--auth-rate-limit" && f != "10000");
+        options.flags.extend(["--auth-rate-limit".to_owned(), "2".to_owned()]);
+        options
+    };
+
+    // No trusted proxy: every request is the peer's, whatever the header says.
+    let app = spawn_app_with(limited(&[])).await;
+    login(&app, "a@example.com", "203.0.113.1").await.assert_problem(401, "invalid_credentials");
+    login(&app, "b@example.com", "203.0.113.2").await.assert_problem(401, "invalid_credentials");
+    login(&app, "c@example.com", "203.0.113.3").await.assert_problem(429, "rate_limited");
+
+    // Behind a trusted proxy: each client has its own budget, and the addresses are audited.
+    let app = spawn_app_with(limited(&["--trusted-proxies", "127.0.0.1/32"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"email": "owner@example.com", "password": PASSWORD});
+    let req = app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", "198.51.100.77").json(&body);
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+    let path = format!("/api/v1/teams/{team}/activity?action=auth.signed_in");
+    let seen = app.get_as(&owner, &path).await;
+    assert_eq!(seen.body["items"][0]["ip"], "198.51.100.77", "{}", seen.body);
+
+    login(&app, "a@example.com", "203.0.113.1").await.assert_problem(401, "invalid_credentials");
+    login(&app, "b@example.com", "203.0.113.1").await.assert_problem(401, "invalid_credentials");
+    login(&app, "c@example.com", "203.0.113.1").await.assert_problem(429, "rate_limited");
+    // Writing another address in front does not escape: the proxy's own entry is the right-most.
+    login(&app, "c@example.com", "192.0.2.99, 203.0.113.1").await.assert_problem(429, "rate_limited");
+    // Another client behind the same proxy is not lumped in.
+    login(&app, "c@example.com", "203.0.113.2").await.assert_problem(401, "invalid_credentials");
+}
