@@ -8,8 +8,22 @@ use crate::FieldError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Member(Role),
-    /// A key acts with admin rights on its own team, never beyond.
-    ApiKey,
+    /// A key acts with admin rights on its own team, never beyond. A `rolling` key (replaced, in
+    /// its grace period) keeps working for what it did, but may not grow anyone's access.
+    ApiKey {
+        rolling: bool,
+    },
+}
+
+impl Actor {
+    /// An active key.
+    pub const KEY: Actor = Actor::ApiKey { rolling: false };
+}
+
+/// What a key in its roll grace period may no longer do: mint, roll, change or revoke keys, and
+/// invite anyone. A leaked key that was rolled cannot use its last days to dig in.
+pub fn barred_while_rolling(action: Action) -> bool {
+    matches!(action, Action::ManageApiKeys | Action::Invite { .. } | Action::ManageInvitation { .. })
 }
 
 /// Something done to a team's resources.
@@ -54,8 +68,10 @@ pub fn allows(actor: Actor, action: Action) -> bool {
         Actor::Member(role) => role,
         // Client addresses and user agents are personal data: for people who run the team,
         // never for a key, which may sit in any integrator's system.
-        Actor::ApiKey => {
-            return !matches!(action, Leave | ReadActivityDetails) && allows(Actor::Member(Role::Admin), action);
+        Actor::ApiKey { rolling } => {
+            return !matches!(action, Leave | ReadActivityDetails)
+                && !(rolling && barred_while_rolling(action))
+                && allows(Actor::Member(Role::Admin), action);
         }
     };
     match role {
@@ -150,14 +166,26 @@ mod tests {
         match actor {
             Actor::Member(Owner) => true,
             Actor::Member(Admin) => !matches!(action, UpdateTeam | DeleteTeam) && !touches_owner,
-            Actor::ApiKey => !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner,
+            Actor::ApiKey { rolling: false } => {
+                !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner
+            }
+            Actor::ApiKey { rolling: true } => {
+                matches!(action, ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys)
+                    || matches!(action, ChangeRole { .. } | RemoveMember { .. }) && !touches_owner
+            }
             Actor::Member(Member) => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
         }
     }
 
     #[test]
     fn every_actor_and_action_follows_the_table() {
-        let actors = [Actor::Member(Owner), Actor::Member(Admin), Actor::Member(Member), Actor::ApiKey];
+        let actors = [
+            Actor::Member(Owner),
+            Actor::Member(Admin),
+            Actor::Member(Member),
+            Actor::KEY,
+            Actor::ApiKey { rolling: true },
+        ];
         let mut checked = 0;
         for actor in actors {
             for action in all_actions() {
@@ -165,14 +193,18 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 4 * (10 + 3 * 3 + 9));
+        assert_eq!(checked, 5 * (10 + 3 * 3 + 9));
     }
 
     #[test]
     fn spot_checks_of_the_rules_in_words() {
         assert!(allows(Actor::Member(Owner), DeleteTeam));
         assert!(!allows(Actor::Member(Admin), DeleteTeam));
-        assert!(!allows(Actor::ApiKey, DeleteTeam));
+        assert!(!allows(Actor::KEY, DeleteTeam));
+        assert!(allows(Actor::KEY, ManageApiKeys));
+        assert!(!allows(Actor::ApiKey { rolling: true }, ManageApiKeys));
+        assert!(!allows(Actor::ApiKey { rolling: true }, Invite { role: Member }));
+        assert!(allows(Actor::ApiKey { rolling: true }, ReadApiKeys));
         assert!(allows(Actor::Member(Admin), ChangeRole { target: Member, to: Admin }));
         assert!(allows(Actor::Member(Admin), ChangeRole { target: Admin, to: Member }));
         assert!(!allows(Actor::Member(Admin), ChangeRole { target: Member, to: Owner }));
@@ -201,7 +233,9 @@ mod tests {
         let member = permissions(Actor::Member(Member));
         assert!(member.invite_roles.is_empty() && member.remove_roles.is_empty() && !member.read_invitations);
         assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
-        assert_eq!(permissions(Actor::ApiKey), admin);
+        assert_eq!(permissions(Actor::KEY), admin);
+        let rolling = permissions(Actor::ApiKey { rolling: true });
+        assert!(!rolling.manage_api_keys && rolling.invite_roles.is_empty());
     }
 
     #[test]

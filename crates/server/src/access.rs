@@ -40,7 +40,7 @@ impl TeamAccess {
                 let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
                 return Ok(Self {
                     team,
-                    actor: Actor::ApiKey,
+                    actor: Actor::ApiKey { rolling: key.rolling },
                     user_id: None,
                     audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) },
                 });
@@ -62,7 +62,7 @@ impl TeamAccess {
     pub fn role(&self) -> Role {
         match self.actor {
             Actor::Member(role) => role,
-            Actor::ApiKey => Role::Admin,
+            Actor::ApiKey { .. } => Role::Admin,
         }
     }
 
@@ -74,6 +74,12 @@ impl TeamAccess {
     pub fn require(&self, action: Action) -> ApiResult<()> {
         if self.may(action) {
             Ok(())
+        } else if self.actor == (Actor::ApiKey { rolling: true }) && allows(Actor::KEY, action) {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "This key was rolled and is in its grace period: it may not create, roll, change or revoke keys, \
+                 nor invite anyone. Use its replacement.",
+            ))
         } else {
             Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", self.role().as_str())))
         }

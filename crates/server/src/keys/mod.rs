@@ -49,6 +49,8 @@ pub struct KeyAuth {
     pub name: Arc<str>,
     pub environment: Environment,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Rolled, in its grace period: it may not grow anyone's access (`domain::teams::Actor`).
+    pub rolling: bool,
     /// What the key's limits leave, for the `RateLimit` fields of the answer.
     pub limits: LimitReport,
 }
@@ -192,7 +194,8 @@ impl KeyService {
         let key = key.ok_or_else(|| refuse(invalid_key(), None))?;
         let now = Utc::now();
         let tag = MeterTag { key_id: key.id, team_id: key.team_id };
-        if let Some(refused) = refusal(status_of(key.revoked_at, key.expires_at, key.grace_until, now)) {
+        let status = status_of(key.revoked_at, key.expires_at, key.grace_until, now);
+        if let Some(refused) = refusal(status) {
             return Err(refuse(refused, Some(tag)));
         }
         let limits = self.limits.admit(&key, now).await.map_err(|e| refuse(e, Some(tag)))?;
@@ -202,6 +205,7 @@ impl KeyService {
             name: key.name.clone(),
             environment: key.environment,
             expires_at: key.expires_at,
+            rolling: status == KeyStatus::Rolling,
             limits,
         })
     }

@@ -26,7 +26,7 @@ pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) ->
         description: team.description,
         role: match actor {
             Actor::Member(role) => role,
-            Actor::ApiKey => Role::Admin,
+            Actor::ApiKey { .. } => Role::Admin,
         },
         member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
         created_at: team.created_at,
@@ -119,13 +119,15 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     let team_id = path.into_inner();
     // Integrators poll this with their key: serve it from the team cache (changes evict it),
     // serialized once per cached snapshot.
-    if let Principal::Key(key) = &auth {
+    if let Principal::Key(key) = &auth
+        && !key.rolling
+    {
         if key.team_id != team_id {
             return Err(team_not_found());
         }
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
         let body = snap.body.get_or_init(|| {
-            let team = to_wire(snap.team.clone(), Actor::ApiKey, snap.member_count);
+            let team = to_wire(snap.team.clone(), Actor::KEY, snap.member_count);
             serde_json::to_vec(&team).unwrap_or_default().into()
         });
         return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()));

@@ -300,3 +300,56 @@ async fn only_a_trusted_proxy_names_the_client() {
     // Another client behind the same proxy is not lumped in.
     login(&app, "c@example.com", "203.0.113.2").await.assert_problem(401, "invalid_credentials");
 }
+
+/// A key in its roll grace period (replaced, perhaps because it leaked) keeps working for what it
+/// did, but may not mint, roll, change or revoke keys, nor invite anyone.
+#[tokio::test]
+async fn a_key_in_its_roll_grace_period_cannot_grow_anyones_access() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (id, old) = app.simple_key(&owner, &team, "leaked").await;
+    let (other_id, _) = app.simple_key(&owner, &team, "other").await;
+    let keys = format!("/api/v1/teams/{team}/api-keys");
+    let roll = format!("{keys}/{id}/roll");
+    let rolled = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 3600}))).await;
+    assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.body);
+    let new_id = rolled.body["key"]["id"].as_str().unwrap().to_owned();
+
+    // Reads go on working during the grace period.
+    assert_eq!(app.get_as(&old, &format!("/api/v1/teams/{team}/members")).await.status, StatusCode::OK);
+    let seen = app.get_as(&old, &format!("/api/v1/teams/{team}")).await;
+    assert_eq!(seen.body["permissions"]["manage_api_keys"], false, "{}", seen.body);
+    assert_eq!(seen.body["permissions"]["invite_roles"], json!([]), "{}", seen.body);
+
+    let attempts = [
+        (
+            Method::POST,
+            keys.clone(),
+            Some(json!({"name": "minted", "environment": "production", "expiration": "never"})),
+        ),
+        (Method::POST, format!("{keys}/{id}/roll"), Some(json!({"grace_period_seconds": 0}))),
+        (Method::POST, format!("{keys}/{new_id}/revoke"), None),
+        (Method::POST, format!("{keys}/{other_id}/revoke"), None),
+        (Method::PATCH, format!("{keys}/{other_id}"), Some(json!({"usage_limit": null, "name": "renamed"}))),
+        (
+            Method::POST,
+            format!("/api/v1/teams/{team}/invitations"),
+            Some(json!({"email": "outsider@example.com", "role": "admin"})),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let res = app.call(method.clone(), Some(&old), &path, body).await;
+        res.assert_problem(403, "forbidden");
+        assert!(res.body["detail"].as_str().unwrap().contains("grace period"), "{method} {path}: {}", res.body);
+    }
+    // Nothing was created, revoked or sent.
+    let listed = app.get_as(&owner, &keys).await;
+    let names: Vec<&str> =
+        listed.body["items"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(!names.contains(&"minted"));
+    assert_eq!(app.get_as(&owner, &format!("{keys}/{new_id}")).await.body["status"], "active");
+    assert_eq!(app.get_as(&owner, &format!("{keys}/{other_id}")).await.body["status"], "active");
+    assert!(!app.mails().iter().any(|m| is_invitation_to(m, "outsider@example.com")));
+}
