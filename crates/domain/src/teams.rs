@@ -69,9 +69,8 @@ pub fn allows(actor: Actor, action: Action) -> bool {
         // Client addresses and user agents are personal data: for people who run the team,
         // never for a key, which may sit in any integrator's system.
         Actor::ApiKey { rolling } => {
-            return !matches!(action, Leave | ReadActivityDetails)
-                && !(rolling && barred_while_rolling(action))
-                && allows(Actor::Member(Role::Admin), action);
+            let barred = matches!(action, Leave | ReadActivityDetails) || rolling && barred_while_rolling(action);
+            return !barred && allows(Actor::Member(Role::Admin), action);
         }
     };
     match role {
