@@ -13,6 +13,8 @@ use ipnet::IpNet;
 
 /// The address to attribute a request to: the peer itself unless it is a trusted proxy.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // A listener on `[::]` sees IPv4 peers as `::ffff:a.b.c.d`: compare them as IPv4.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if trusted.is_empty() || !is_trusted(&peer) {
         return peer;
@@ -23,8 +25,8 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> I
         match hop {
             // An entry a trusted proxy could not name: the nearest address we know stands in.
             None => return nearest,
-            Some(ip) if is_trusted(ip) => nearest = *ip,
-            Some(ip) => return *ip,
+            Some(ip) if is_trusted(&ip.to_canonical()) => nearest = ip.to_canonical(),
+            Some(ip) => return ip.to_canonical(),
         }
     }
     nearest
@@ -105,6 +107,8 @@ mod tests {
         assert_eq!(client_address(ip("10.1.2.3"), &spoofed, &trusted), ip("203.0.113.9"));
         let two_proxies = headers(&[("x-forwarded-for", "198.51.100.7, 203.0.113.9, 192.0.2.1")]);
         assert_eq!(client_address(ip("10.1.2.3"), &two_proxies, &trusted), ip("203.0.113.9"));
+        // An IPv4 proxy seen by a dual-stack listener.
+        assert_eq!(client_address(ip("::ffff:10.1.2.3"), &spoofed, &trusted), ip("203.0.113.9"));
         // Several header lines are one list.
         let lines = headers(&[("x-forwarded-for", "198.51.100.7"), ("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(client_address(ip("10.1.2.3"), &lines, &trusted), ip("203.0.113.9"));
