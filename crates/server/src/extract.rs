@@ -119,8 +119,8 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
     match value {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
-            // Exactly representable integers only (below 2^53).
-            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+            // Every f64 without a fraction is an integer; those in range of i64 or u64 convert.
+            if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..18_446_744_073_709_551_616.0).contains(&f) {
                 *value = if f < 0.0 { Value::from(f as i64) } else { Value::from(f as u64) };
                 return true;
             }
@@ -239,6 +239,11 @@ mod tests {
         age: u8,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    struct BigBody {
+        n: u64,
+    }
+
     fn field_of(json: &str) -> (u16, Option<String>) {
         let err = parse_json::<Body>(json.as_bytes()).unwrap_err();
         (err.status().as_u16(), err.field)
@@ -263,5 +268,9 @@ mod tests {
         assert_eq!(body.age, 2);
         assert_eq!(parse_json::<Body>(br#"{"email":"a","age":1e2}"#).expect("1e2 is an integer").age, 100);
         assert_eq!(field_of(r#"{"email":"a","age":2.5}"#), (422, Some("age".into())));
+        // Parsed exactly (serde_json's `float_roundtrip`), so a large integral number stays one.
+        let big = parse_json::<BigBody>(br#"{"n":2081234860518913.0}"#).expect("an integer");
+        assert_eq!(big.n, 2_081_234_860_518_913);
+        assert_eq!(parse_json::<BigBody>(br#"{"n":1e19}"#).expect("an integer").n, 10_000_000_000_000_000_000);
     }
 }

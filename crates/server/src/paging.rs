@@ -23,8 +23,11 @@ impl PageQuery {
     pub fn limit(&self) -> ApiResult<u64> {
         match self.limit.as_deref() {
             None => Ok(DEFAULT_LIMIT),
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            // `2.0` is the integer 2, as JSON Schema reads it.
+            Some(raw) => match raw.parse::<u64>().ok().or_else(|| {
+                raw.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && (0.0..=1e6).contains(f)).map(|f| f as u64)
+            }) {
+                Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
                 _ => Err(ApiError::validation("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
             },
         }
@@ -104,7 +107,11 @@ mod tests {
             let q = PageQuery { limit: None, cursor: Some(bad.into()) };
             assert_eq!(q.after().unwrap_err().field.as_deref(), Some("cursor"), "{bad}");
         }
-        for bad in ["0", "101", "ten", "-1"] {
+        for (written, n) in [("2.0", 2), ("1e1", 10)] {
+            let q = PageQuery { limit: Some(written.into()), cursor: None };
+            assert_eq!(q.limit().unwrap(), n);
+        }
+        for bad in ["0", "101", "ten", "-1", "2.5", "NaN", "inf"] {
             let q = PageQuery { limit: Some(bad.into()), cursor: None };
             assert_eq!(q.limit().unwrap_err().field.as_deref(), Some("limit"), "{bad}");
         }
