@@ -29,11 +29,6 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// The codes answered with `status`, for the OpenAPI document.
-pub fn codes_of(status: StatusCode) -> impl Iterator<Item = ErrorCode> {
-    ErrorCode::ALL.iter().copied().filter(move |c| status_of(*c) == status)
-}
-
 /// An error answer. Internal causes are logged, never sent.
 #[derive(Debug)]
 pub struct ApiError {
