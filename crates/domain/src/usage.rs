@@ -139,7 +139,9 @@ pub struct Span {
 /// hour comes whole from the hour tier instead.
 pub fn plan(range: &Range, minutes_kept_from: DateTime<Utc>) -> Vec<Span> {
     let start = range.start().timestamp();
-    let to = range.to.timestamp();
+    // Buckets are stored by whole seconds: a bucket that starts in `to`'s own second began
+    // before `to` when `to` is a fraction into it.
+    let to = range.to.timestamp() + i64::from(range.to.timestamp_subsec_nanos() > 0);
     let mut spans: Vec<Span> = Vec::with_capacity(3);
     let mut push = |tier: Tier, from: i64, until: i64| {
         if from >= until {
@@ -486,6 +488,16 @@ mod tests {
                 Span { tier: Tier::Minute, from: ts("2026-11-27T15:00:00Z"), to: now.timestamp() },
             ]
         );
+        // A range that ends a fraction of a second into a minute reads that minute: requests
+        // served at 15:43:00.2 and read at 15:43:00.7 are counted (a CI run read 0 of 3).
+        let now = at("2026-11-27T15:43:00.700Z");
+        let range = Range { from: now - Duration::hours(24), to: now, granularity: Granularity::Hour };
+        assert_eq!(
+            plan(&range, kept).last(),
+            Some(&Span { tier: Tier::Minute, from: ts("2026-11-27T15:00:00Z"), to: ts("2026-11-27T15:43:01Z") })
+        );
+        let rows = vec![counts(at("2026-11-27T15:43:00Z"), 200, 3)];
+        assert_eq!(summarise(&range, &rows, MonthUse { limit: None, used: 3 }).total_requests, 3);
         // A range that ends on the hour needs no minutes.
         let range =
             Range { from: at("2026-11-27T10:00:00Z"), to: at("2026-11-27T12:00:00Z"), granularity: Granularity::Hour };
