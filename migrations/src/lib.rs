@@ -7,6 +7,7 @@ mod m0002_teams;
 mod m0003_api_keys;
 mod m0004_usage_tiers;
 mod m0005_mail_bodies;
+mod m0006_key_restrictions;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_api_keys::Migration),
             Box::new(m0004_usage_tiers::Migration),
             Box::new(m0005_mail_bodies::Migration),
+            Box::new(m0006_key_restrictions::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), portal_client::Error> {
 //! use portal_client::{Client, Page};
-//! use portal_types::{CreateApiKeyRequest, Environment, Expiration};
+//! use portal_types::{CreateApiKeyRequest, Environment, Expiration, Scope};
 //!
 //! // An integrator with a team's API key.
 //! let portal = Client::new("https://portal.example.com")?.with_token("pp_prod_…");
@@ -19,6 +19,10 @@
 //!         expiration: Expiration::Days30,
 //!         usage_limit: Some(10_000),
 //!         rate_limit: None,
+//!         // Least privilege: only what this integration needs.
+//!         scopes: Some(vec![Scope::TeamRead, Scope::UsageRead]),
+//!         allowed_ips: None,
+//!         alert_thresholds: None,
 //!     })
 //!     .await?;
 //! println!("store this secret now: {}", created.secret);
@@ -163,9 +167,11 @@ pub const OPERATIONS: &[&str] = &[
     "updateApiKey",
     "revokeApiKey",
     "rollApiKey",
+    "reportCompromisedApiKey",
     "getApiKeyUsage",
     "getTeamUsage",
     "verifyApiKey",
+    "reportLeakedKeys",
     "healthz",
     "readyz",
 ];
@@ -372,6 +378,17 @@ impl Client {
         Self::json(self.request(Method::POST, &format!("/api/v1/teams/{team}/api-keys/{key}/roll")).json(body)).await
     }
 
+    /// Revokes a compromised key at once; with a `replacement_name`, issues a replacement.
+    pub async fn report_compromised_api_key(
+        &self,
+        team: Uuid,
+        key: Uuid,
+        body: &ReportCompromisedRequest,
+    ) -> Result<CompromisedKey> {
+        Self::json(self.request(Method::POST, &format!("/api/v1/teams/{team}/api-keys/{key}/compromised")).json(body))
+            .await
+    }
+
     pub async fn get_api_key_usage(&self, team: Uuid, key: Uuid, range: &UsageRange) -> Result<Usage> {
         Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}/api-keys/{key}/usage")).query(range)).await
     }
@@ -395,6 +412,12 @@ impl Client {
     /// Checks a key for the platform's other services; the client's token is the service token.
     pub async fn verify_api_key(&self, body: &VerifyKeyRequest) -> Result<VerifyKeyResponse> {
         Self::json(self.request(Method::POST, "/api/v1/keys/verify").json(body)).await
+    }
+
+    /// Reports leaked keys with the service token (our own scanners); GitHub signs its reports
+    /// instead.
+    pub async fn report_leaked_keys(&self, tokens: &[LeakedToken]) -> Result<Vec<LeakFeedback>> {
+        Self::json(self.request(Method::POST, "/api/v1/keys/leaks").json(tokens)).await
     }
 
     // ---------------------------------------------------------------- health

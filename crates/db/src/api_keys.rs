@@ -40,6 +40,10 @@ pub struct NewKey<'a> {
     pub expires_at: Option<Timestamp>,
     pub usage_limit: Option<i64>,
     pub rate_limit: Option<RateLimit>,
+    /// As `ScopeSet::to_stored` writes them.
+    pub scopes: &'a str,
+    pub allowed_ips: Option<&'a str>,
+    pub alert_thresholds: &'a str,
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<ApiKeyRow> {
@@ -63,6 +67,12 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
         request_count: Set(0),
         rate_limit_per_second: Set(rate_limit_per_second),
         rate_limit_burst: Set(rate_limit_burst),
+        scopes: Set(new.scopes.to_owned()),
+        allowed_ips: Set(new.allowed_ips.map(str::to_owned)),
+        alert_thresholds: Set(new.alert_thresholds.to_owned()),
+        leaked_at: Set(None),
+        leak_url: Set(None),
+        leak_source: Set(None),
     }
     .insert(db)
     .await
@@ -112,6 +122,9 @@ pub struct KeyChanges<'a> {
     pub description: Option<Option<&'a str>>,
     pub usage_limit: Option<Option<i64>>,
     pub rate_limit: Option<Option<RateLimit>>,
+    pub scopes: Option<&'a str>,
+    pub allowed_ips: Option<Option<&'a str>>,
+    pub alert_thresholds: Option<&'a str>,
 }
 
 /// Changes a key's name, description or limits.
@@ -132,8 +145,63 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: &KeyChanges<'_
             .col_expr(api_key::Column::RateLimitPerSecond, Expr::value(per_second))
             .col_expr(api_key::Column::RateLimitBurst, Expr::value(burst));
     }
+    if let Some(scopes) = changes.scopes {
+        update = update.col_expr(api_key::Column::Scopes, Expr::value(scopes));
+    }
+    if let Some(ips) = changes.allowed_ips {
+        update = update.col_expr(api_key::Column::AllowedIps, Expr::value(ips.map(str::to_owned)));
+    }
+    if let Some(thresholds) = changes.alert_thresholds {
+        update = update.col_expr(api_key::Column::AlertThresholds, Expr::value(thresholds));
+    }
     update.exec(db).await?;
     Ok(())
+}
+
+/// Revokes a key found public and records where. `false` when it was already revoked (then
+/// nothing changes: the first report stays on record).
+pub async fn mark_leaked(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: Timestamp,
+    url: Option<&str>,
+    source: &str,
+) -> Result<bool> {
+    let res = ApiKeys::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+        .col_expr(api_key::Column::LeakedAt, Expr::value(now))
+        .col_expr(api_key::Column::LeakUrl, Expr::value(url.map(str::to_owned)))
+        .col_expr(api_key::Column::LeakSource, Expr::value(source.to_owned()))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Keys that are neither revoked nor rolled and expire in `(after, until]`.
+pub async fn expiring(db: &impl ConnectionTrait, after: Timestamp, until: Timestamp) -> Result<Vec<ApiKeyRow>> {
+    Ok(ApiKeys::find()
+        .filter(api_key::Column::ExpiresAt.gt(after))
+        .filter(api_key::Column::ExpiresAt.lte(until))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .filter(api_key::Column::ReplacedBy.is_null())
+        .all(db)
+        .await?)
+}
+
+/// Records that `notice` (e.g. `expires:7d`, `usage:2026-11:80`) was sent for a key. `true` for
+/// the one caller that recorded it first, on any instance: only that one sends it.
+pub async fn claim_notice(db: &impl ConnectionTrait, key_id: Uuid, notice: &str, now: Timestamp) -> Result<bool> {
+    use sea_orm::sea_query::{OnConflict, Query};
+    let insert = Query::insert()
+        .into_table("key_notices")
+        .columns(["key_id", "notice", "sent_at"])
+        .values_panic([key_id.into(), notice.into(), now.into()])
+        .on_conflict(OnConflict::columns(["key_id", "notice"]).do_nothing().to_owned())
+        .to_owned();
+    let res = db.execute(&insert).await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// Revokes a key that is not revoked yet; `false` if it already was.
@@ -178,4 +246,37 @@ pub async fn add_requests(db: &impl ConnectionTrait, id: Uuid, requests: i64, la
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Usable keys with a monthly limit that have counted at least 1% of it in the month starting
+/// at `month`, with what they counted: the candidates for usage alerts.
+pub async fn near_their_limit(db: &impl ConnectionTrait, month: Timestamp) -> Result<Vec<(ApiKeyRow, u64)>> {
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT k.id, m.requests FROM api_keys k JOIN usage_months m ON m.key_id = k.id AND m.month = $1 \
+             WHERE k.usage_limit IS NOT NULL AND k.revoked_at IS NULL AND m.requests * 100 >= k.usage_limit"
+        }
+        _ => {
+            "SELECT k.id, m.requests FROM api_keys k JOIN usage_months m ON m.key_id = k.id AND m.month = ? \
+             WHERE k.usage_limit IS NOT NULL AND k.revoked_at IS NULL AND m.requests * 100 >= k.usage_limit"
+        }
+    };
+    #[derive(FromQueryResult)]
+    struct Used {
+        id: Uuid,
+        requests: i64,
+    }
+    let used = Used::find_by_statement(Statement::from_sql_and_values(backend, sql, [month.timestamp().into()]))
+        .all(db)
+        .await?;
+    let keys = ApiKeys::find().filter(api_key::Column::Id.is_in(used.iter().map(|u| u.id))).all(db).await?;
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let requests = used.iter().find(|u| u.id == k.id)?.requests;
+            Some((k, u64::try_from(requests).unwrap_or(0)))
+        })
+        .collect())
 }

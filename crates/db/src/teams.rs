@@ -278,3 +278,17 @@ async fn last_activity(
         .await?;
     Ok(rows.into_iter().filter_map(|(id, at)| Some((id?, at?))).collect())
 }
+
+/// (name, e-mail address) of the team's owners and admins: who hears about its keys.
+pub async fn managers(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<(String, String)>> {
+    let ids: Vec<Uuid> = Members::find()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::Role.is_in([Role::Owner.as_str(), Role::Admin.as_str()]))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    let users = Users::find().filter(user::Column::Id.is_in(ids)).order_by_asc(user::Column::Email).all(db).await?;
+    Ok(users.into_iter().map(|u| (u.name, u.email)).collect())
+}

@@ -428,3 +428,33 @@ pub async fn prune(
     delete.from_table(col(table)).and_where(Expr::tuple(keys.iter().map(|k| Expr::col(col(*k)))).in_subquery(old));
     Ok(db.execute(&delete).await?.rows_affected())
 }
+
+/// A rolled key's replacement starts the month where the old key stands: the old key's counted
+/// requests are taken as already leased, so rolling never resets a monthly limit.
+pub async fn carry_month(db: &impl ConnectionTrait, from_key: Uuid, to_key: Uuid, month: Timestamp) -> Result<()> {
+    let used = {
+        let mut q = Query::select();
+        q.from(col(MONTHS))
+            .column(col("requests"))
+            .column(col("team_id"))
+            .and_where(Expr::col(col("key_id")).eq(from_key))
+            .and_where(Expr::col(col("month")).eq(month.timestamp()));
+        match db.query_one(&q).await? {
+            Some(row) => (get_u64(&row, 0)?, row.try_get_by_index::<Uuid>(1)?),
+            None => return Ok(()),
+        }
+    };
+    let insert = Query::insert()
+        .into_table(col(MONTHS))
+        .columns(["key_id", "team_id", "month", "requests", "leased"].map(col))
+        .values_panic([
+            to_key.into(),
+            used.1.into(),
+            month.timestamp().into(),
+            0i64.into(),
+            i64::try_from(used.0).unwrap_or(i64::MAX).into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 
 pub mod identity;
 pub mod keys;
+pub mod scopes;
 pub mod teams;
 pub mod text;
 pub mod token;

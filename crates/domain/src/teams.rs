@@ -1,23 +1,44 @@
 //! Teams and roles: the one permission table every check goes through.
 
-use portal_types::{Role, RoleChanges, TeamPermissions};
+use portal_types::{Role, RoleChanges, Scope, TeamPermissions};
 
 use crate::FieldError;
+use crate::scopes::ScopeSet;
 
 /// Who acts on a team: a member with a role, or an API key of that team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Member(Role),
-    /// A key acts with admin rights on its own team, never beyond. A `rolling` key (replaced, in
-    /// its grace period) keeps working for what it did, but may not grow anyone's access.
+    /// A key acts with at most admin rights on its own team, and only within its `scopes`
+    /// (already capped by its creator's current role). A `rolling` key (replaced, in its grace
+    /// period) keeps working for what it did, but may not grow anyone's access.
     ApiKey {
         rolling: bool,
+        scopes: ScopeSet,
     },
 }
 
 impl Actor {
-    /// An active key.
-    pub const KEY: Actor = Actor::ApiKey { rolling: false };
+    /// An active key with full access.
+    pub const KEY: Actor = Actor::ApiKey { rolling: false, scopes: ScopeSet::FULL };
+}
+
+/// The scope a key needs for `action`; None for what no key may ever do (owner-only actions,
+/// leaving, and personal data in the activity log).
+pub fn required_scope(action: Action) -> Option<Scope> {
+    use Action::*;
+    Some(match action {
+        ReadTeam => Scope::TeamRead,
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails => return None,
+        ReadMembers => Scope::MembersRead,
+        ChangeRole { .. } | RemoveMember { .. } => Scope::MembersWrite,
+        ReadInvitations => Scope::InvitationsRead,
+        Invite { .. } | ManageInvitation { .. } => Scope::InvitationsWrite,
+        ReadActivity => Scope::ActivityRead,
+        ReadApiKeys => Scope::ApiKeysRead,
+        ManageApiKeys => Scope::ApiKeysWrite,
+        ReadUsage => Scope::UsageRead,
+    })
 }
 
 /// What a key in its roll grace period may no longer do: mint, roll, change or revoke keys, and
@@ -58,6 +79,8 @@ pub enum Action {
     ReadActivityDetails,
     ReadApiKeys,
     ManageApiKeys,
+    /// Usage of the team and of its keys.
+    ReadUsage,
 }
 
 /// The permission table. The last-owner rule is separate ([`leaves_no_owner`]): it depends on
@@ -68,22 +91,23 @@ pub fn allows(actor: Actor, action: Action) -> bool {
         Actor::Member(role) => role,
         // Client addresses and user agents are personal data: for people who run the team,
         // never for a key, which may sit in any integrator's system.
-        Actor::ApiKey { rolling } => {
-            let barred = matches!(action, Leave | ReadActivityDetails) || rolling && barred_while_rolling(action);
-            return !barred && allows(Actor::Member(Role::Admin), action);
+        Actor::ApiKey { rolling, scopes } => {
+            let scoped = required_scope(action).is_some_and(|scope| scopes.contains(scope));
+            let barred = rolling && barred_while_rolling(action);
+            return scoped && !barred && allows(Actor::Member(Role::Admin), action);
         }
     };
     match role {
         Role::Owner => true,
         Role::Admin => match action {
             ReadTeam | ReadMembers | Leave | ReadInvitations | ReadActivity | ReadActivityDetails | ReadApiKeys
-            | ManageApiKeys => true,
+            | ManageApiKeys | ReadUsage => true,
             UpdateTeam | DeleteTeam => false,
             ChangeRole { target, to } => target != Role::Owner && to != Role::Owner,
             RemoveMember { target } => target != Role::Owner,
             Invite { role } | ManageInvitation { role } => role != Role::Owner,
         },
-        Role::Member => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
+        Role::Member => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage),
     }
 }
 
@@ -142,6 +166,7 @@ mod tests {
             ReadActivityDetails,
             ReadApiKeys,
             ManageApiKeys,
+            ReadUsage,
         ];
         for r in Role::ALL {
             actions.push(RemoveMember { target: r });
@@ -165,14 +190,16 @@ mod tests {
         match actor {
             Actor::Member(Owner) => true,
             Actor::Member(Admin) => !matches!(action, UpdateTeam | DeleteTeam) && !touches_owner,
-            Actor::ApiKey { rolling: false } => {
+            Actor::ApiKey { rolling: false, .. } => {
                 !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner
             }
-            Actor::ApiKey { rolling: true } => {
-                matches!(action, ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys)
+            Actor::ApiKey { rolling: true, .. } => {
+                matches!(action, ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys | ReadUsage)
                     || matches!(action, ChangeRole { .. } | RemoveMember { .. }) && !touches_owner
             }
-            Actor::Member(Member) => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys),
+            Actor::Member(Member) => {
+                matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage)
+            }
         }
     }
 
@@ -183,7 +210,7 @@ mod tests {
             Actor::Member(Admin),
             Actor::Member(Member),
             Actor::KEY,
-            Actor::ApiKey { rolling: true },
+            Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL },
         ];
         let mut checked = 0;
         for actor in actors {
@@ -192,7 +219,27 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 5 * (10 + 3 * 3 + 9));
+        assert_eq!(checked, 5 * (11 + 3 * 3 + 9));
+    }
+
+    /// A key holding exactly one scope (and the read a write includes) may do what a full key
+    /// may, where that needs this scope; nothing else.
+    #[test]
+    fn a_key_does_only_what_its_scopes_name() {
+        for scope in Scope::ALL {
+            let scopes: ScopeSet = [scope].into_iter().collect();
+            let key = Actor::ApiKey { rolling: false, scopes };
+            for action in all_actions() {
+                let needed = required_scope(action);
+                let expect =
+                    allows(Actor::KEY, action) && needed.is_some_and(|n| n == scope || scope.implies() == Some(n));
+                assert_eq!(allows(key, action), expect, "{scope:?} {action:?}");
+            }
+        }
+        assert!(!allows(Actor::ApiKey { rolling: false, scopes: ScopeSet::EMPTY }, ReadTeam));
+        let read_only = Actor::ApiKey { rolling: false, scopes: ScopeSet::read_only() };
+        assert!(allows(read_only, ReadInvitations) && !allows(read_only, Invite { role: Member }));
+        assert!(permissions(read_only).invite_roles.is_empty() && !permissions(read_only).manage_api_keys);
     }
 
     #[test]
@@ -201,9 +248,10 @@ mod tests {
         assert!(!allows(Actor::Member(Admin), DeleteTeam));
         assert!(!allows(Actor::KEY, DeleteTeam));
         assert!(allows(Actor::KEY, ManageApiKeys));
-        assert!(!allows(Actor::ApiKey { rolling: true }, ManageApiKeys));
-        assert!(!allows(Actor::ApiKey { rolling: true }, Invite { role: Member }));
-        assert!(allows(Actor::ApiKey { rolling: true }, ReadApiKeys));
+        let rolling = Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL };
+        assert!(!allows(rolling, ManageApiKeys));
+        assert!(!allows(rolling, Invite { role: Member }));
+        assert!(allows(rolling, ReadApiKeys));
         assert!(allows(Actor::Member(Admin), ChangeRole { target: Member, to: Admin }));
         assert!(allows(Actor::Member(Admin), ChangeRole { target: Admin, to: Member }));
         assert!(!allows(Actor::Member(Admin), ChangeRole { target: Member, to: Owner }));
@@ -233,7 +281,7 @@ mod tests {
         assert!(member.invite_roles.is_empty() && member.remove_roles.is_empty() && !member.read_invitations);
         assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
         assert_eq!(permissions(Actor::KEY), admin);
-        let rolling = permissions(Actor::ApiKey { rolling: true });
+        let rolling = permissions(Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL });
         assert!(!rolling.manage_api_keys && rolling.invite_roles.is_empty());
     }
 

@@ -227,6 +227,9 @@ impl Owner {
             expiration: portal_types::Expiration::Never,
             usage_limit: None,
             rate_limit: None,
+            scopes: None,
+            allowed_ips: None,
+            alert_thresholds: None,
         };
         let created = self.api.create_api_key(team_id.parse().unwrap(), &body).await.unwrap();
         (created.key.id, created.secret)
@@ -336,6 +339,7 @@ async fn main() {
     let team_uuid: Uuid = team_id.parse().unwrap();
     let seeded = Instant::now();
     let txn = portal_db::TransactionTrait::begin(&db).await.unwrap();
+    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
     for i in 0..10_000 {
         let secret = portal_domain::keys::generate(Environment::Development);
         let new = portal_db::api_keys::NewKey {
@@ -349,6 +353,9 @@ async fn main() {
             expires_at: None,
             usage_limit: None,
             rate_limit: None,
+            scopes: &full,
+            allowed_ips: None,
+            alert_thresholds: "80 100",
         };
         portal_db::api_keys::create(&txn, new, Utc::now()).await.unwrap();
     }

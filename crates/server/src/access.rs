@@ -4,7 +4,7 @@
 use portal_db::ConnectionTrait;
 use portal_db::audit::AuditActor;
 use portal_db::teams::Team;
-use portal_domain::teams::{Action, Actor, allows};
+use portal_domain::teams::{Action, Actor, allows, required_scope};
 use portal_types::ErrorCode;
 use portal_types::Role;
 use uuid::Uuid;
@@ -26,6 +26,31 @@ pub fn team_not_found() -> ApiError {
     ApiError::not_found("No such team, or you are not a member of it.")
 }
 
+/// 403 unless the permission table allows `actor` to do `action`: for a key,
+/// `insufficient_scope` naming the scope it lacks where one would do.
+pub fn require(actor: Actor, action: Action) -> ApiResult<()> {
+    if allows(actor, action) {
+        return Ok(());
+    }
+    let (rolling, scopes) = match actor {
+        Actor::Member(role) => {
+            return Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", role.as_str())));
+        }
+        Actor::ApiKey { rolling, scopes } => (rolling, scopes),
+    };
+    match required_scope(action) {
+        Some(scope) if !scopes.contains(scope) && allows(Actor::KEY, action) => {
+            Err(ApiError::insufficient_scope(scope))
+        }
+        _ if rolling && allows(Actor::KEY, action) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This key was rolled and is in its grace period: it may not create, roll, change or revoke keys, \
+             nor invite anyone. Use its replacement.",
+        )),
+        _ => Err(ApiError::new(ErrorCode::Forbidden, "An API key may not do this; sign in as an owner.")),
+    }
+}
+
 impl TeamAccess {
     /// The caller's membership of `team_id`; 404 when the team does not exist or the caller is
     /// not in it, so outsiders learn nothing.
@@ -40,7 +65,7 @@ impl TeamAccess {
                 let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
                 return Ok(Self {
                     team,
-                    actor: Actor::ApiKey { rolling: key.rolling },
+                    actor: key.actor(),
                     user_id: None,
                     audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) },
                 });
@@ -70,19 +95,10 @@ impl TeamAccess {
         allows(self.actor, action)
     }
 
-    /// 403 unless the permission table allows `action`.
+    /// 403 unless the permission table allows `action`: for a key, `insufficient_scope` naming
+    /// the scope it lacks where one would do.
     pub fn require(&self, action: Action) -> ApiResult<()> {
-        if self.may(action) {
-            Ok(())
-        } else if self.actor == (Actor::ApiKey { rolling: true }) && allows(Actor::KEY, action) {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "This key was rolled and is in its grace period: it may not create, roll, change or revoke keys, \
-                 nor invite anyone. Use its replacement.",
-            ))
-        } else {
-            Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", self.role().as_str())))
-        }
+        require(self.actor, action)
     }
 
     /// An audit entry for this team by this caller.

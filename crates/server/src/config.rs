@@ -81,6 +81,14 @@ pub struct ConfigArgs {
     /// Days daily usage counts (and monthly counters) are kept.
     #[arg(long, env = "PORTAL_USAGE_DAYS_KEEP_DAYS", default_value_t = 730)]
     pub usage_days_keep_days: u32,
+    /// Public keys that sign leaked-key reports (GitHub secret scanning): GitHub's key document
+    /// (JSON), PEM public keys, or a file holding either. Empty: only the service token reports.
+    #[arg(long, env = "PORTAL_SECRET_SCANNING_PUBLIC_KEYS", default_value = "")]
+    pub secret_scanning_public_keys: String,
+    /// Milliseconds between looks for due notices: expiry warnings and usage alerts (50 to
+    /// 3600000).
+    #[arg(long, env = "PORTAL_NOTICE_INTERVAL_MS", default_value_t = 60_000)]
+    pub notice_interval_ms: u64,
 }
 
 /// A secret that never prints.
@@ -137,6 +145,8 @@ pub struct Config {
     pub usage_flush: std::time::Duration,
     /// How long each usage tier is kept.
     pub usage_retention: UsageRetention,
+    pub secret_scanning_keys: Vec<crate::leaks::ScanningKey>,
+    pub notice_interval: std::time::Duration,
 }
 
 /// Days each usage tier is kept.
@@ -240,6 +250,11 @@ impl Config {
         if args.workers == Some(0) {
             return Err(bad("PORTAL_WORKERS", "must be at least 1"));
         }
+        if !(50..=3_600_000).contains(&args.notice_interval_ms) {
+            return Err(bad("PORTAL_NOTICE_INTERVAL_MS", "must be between 50 and 3600000 milliseconds"));
+        }
+        let secret_scanning_keys = crate::leaks::parse_keys(&args.secret_scanning_public_keys)
+            .map_err(|e| bad("PORTAL_SECRET_SCANNING_PUBLIC_KEYS", e))?;
         if !(50..=60_000).contains(&args.usage_flush_ms) {
             return Err(bad("PORTAL_USAGE_FLUSH_MS", "must be between 50 and 60000 milliseconds"));
         }
@@ -296,6 +311,8 @@ impl Config {
                 .map_err(|e| bad("PORTAL_TRUSTED_PROXIES", e))?,
             usage_flush: std::time::Duration::from_millis(args.usage_flush_ms),
             usage_retention,
+            secret_scanning_keys,
+            notice_interval: std::time::Duration::from_millis(args.notice_interval_ms),
         })
     }
 

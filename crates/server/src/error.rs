@@ -12,8 +12,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         BadRequest | MalformedJson | InvalidToken => StatusCode::BAD_REQUEST,
         Unauthorized | InvalidCredentials | InvalidRefreshToken | InvalidApiKey | KeyRevoked | KeyExpired
-        | KeyRolled => StatusCode::UNAUTHORIZED,
-        Forbidden | EmailNotVerified | ApiKeyNotAllowed | InvitationWrongAccount => StatusCode::FORBIDDEN,
+        | KeyRolled | InvalidSignature => StatusCode::UNAUTHORIZED,
+        Forbidden | EmailNotVerified | ApiKeyNotAllowed | InvitationWrongAccount | InsufficientScope | IpNotAllowed => {
+            StatusCode::FORBIDDEN
+        }
         NotFound | RouteNotFound | KeyNotFound | InvitationNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner => {
@@ -39,6 +41,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// `RateLimit-Policy` and `RateLimit` fields of a limited key.
     pub rate_limit: Option<Box<RateLimitHeaders>>,
+    /// For `insufficient_scope`: the scope the key lacks.
+    pub required_scope: Option<portal_types::Scope>,
 }
 
 /// The IETF draft fields (draft-ietf-httpapi-ratelimit-headers-09): the policies that apply,
@@ -62,7 +66,14 @@ impl RateLimitHeaders {
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { code, detail: Some(detail.into()), field: None, retry_after: None, rate_limit: None }
+        Self {
+            code,
+            detail: Some(detail.into()),
+            field: None,
+            retry_after: None,
+            rate_limit: None,
+            required_scope: None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -77,6 +88,7 @@ impl ApiError {
             field: Some(field),
             retry_after: None,
             rate_limit: None,
+            required_scope: None,
         }
     }
 
@@ -104,7 +116,13 @@ impl ApiError {
             field: None,
             retry_after: None,
             rate_limit: None,
+            required_scope: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -112,8 +130,19 @@ impl ApiError {
         self
     }
 
+    /// 403 `insufficient_scope`, naming the scope.
+    pub fn insufficient_scope(scope: portal_types::Scope) -> Self {
+        Self {
+            required_scope: Some(scope),
+            ..Self::new(
+                ErrorCode::InsufficientScope,
+                format!("This API key lacks the `{}` scope: {}", scope.as_str(), scope.describe()),
+            )
+        }
+    }
+
     pub fn to_problem(&self) -> Problem {
-        problem(self.code, self.detail.clone(), self.field.clone())
+        Problem { required_scope: self.required_scope, ..problem(self.code, self.detail.clone(), self.field.clone()) }
     }
 }
 
@@ -127,6 +156,7 @@ pub fn problem(code: ErrorCode, detail: Option<String>, field: Option<String>) -
         detail,
         code,
         field,
+        required_scope: None,
     }
 }
 

@@ -29,6 +29,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBytes::from_request(req, payload);
+        Box::pin(async move { parse_json(&body.await?.0).map(ApiJson) })
+    }
+}
+
+/// The raw bytes of a JSON body (for a signature over them), with [`ApiJson`]'s media type and
+/// size checks; parse them with [`parse_json`] or [`parse_json_array`].
+pub struct JsonBytes(pub web::Bytes);
+
+impl FromRequest for JsonBytes {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim();
         let is_json = essence.eq_ignore_ascii_case("application/json") || {
@@ -56,7 +70,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(ApiJson)
+            Ok(JsonBytes(body.freeze()))
         })
     }
 }
@@ -69,10 +83,19 @@ fn too_large() -> ApiError {
 /// runs only for a body that failed). Every body is a JSON object: an array is refused, although
 /// serde would read one into a struct. A number such as `2.0` is an integer, as in JSON Schema.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json_shaped(body, b'{', "The body must be a JSON object.")
+}
+
+/// [`parse_json`] for a body that is a JSON array.
+pub fn parse_json_array<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json_shaped(body, b'[', "The body must be a JSON array.")
+}
+
+fn parse_json_shaped<T: DeserializeOwned>(body: &[u8], opening: u8, shape: &str) -> Result<T, ApiError> {
     let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| b != b'{') {
+    if first.is_some_and(|b| b != opening) {
         return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => ApiError::new(ErrorCode::ValidationFailed, "The body must be a JSON object."),
+            Ok(_) => ApiError::new(ErrorCode::ValidationFailed, shape),
             Err(e) => malformed(e),
         });
     }
@@ -158,7 +181,7 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("Sign in: send an access token as `Authorization: Bearer <token>`."))
 }
 
-fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+pub fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("state missing"))
 }
 

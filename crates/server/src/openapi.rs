@@ -47,12 +47,24 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
         let mut key = Http::new(HttpAuthScheme::Bearer);
         key.bearer_format = Some("pp_prod_… / pp_dev_…".into());
-        key.description = Some("An API key of the team: acts with admin rights on that team's resources.".into());
+        key.description = Some(
+            "An API key of the team: acts on that team's resources within its scopes (and its creator's role), \
+             from the addresses it allows."
+                .into(),
+        );
         components.add_security_scheme("api_key", SecurityScheme::Http(key));
         let mut service = Http::new(HttpAuthScheme::Bearer);
         service.description =
             Some("The service token of the platform's other services (`PORTAL_SERVICE_TOKEN`).".into());
         components.add_security_scheme("service_token", SecurityScheme::Http(service));
+        components.add_security_scheme(
+            "github_signature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Github-Public-Key-Signature",
+                "GitHub secret scanning: base64 DER ECDSA P-256 signature of the raw body, under the key named in \
+                 `Github-Public-Key-Identifier`.",
+            ))),
+        );
         components.add_security_scheme(
             "refresh_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -77,6 +89,12 @@ enum Rule {
     Password,
     /// The token of a mailed link.
     Token,
+    /// A list of scopes: at least one.
+    Scopes,
+    /// A key's allowlist.
+    AllowList,
+    /// Usage alert thresholds.
+    Thresholds,
 }
 
 /// Every constrained request field: (schema, property, rule).
@@ -105,6 +123,12 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("CreateInvitationRequest", "email", Rule::Email),
     ("CreateInvitationRequest", "message", Rule::Note(rules::MESSAGE_MAX_CHARS)),
     ("AcceptInvitationRequest", "token", Rule::Token),
+    ("CreateApiKeyRequest", "scopes", Rule::Scopes),
+    ("CreateApiKeyRequest", "allowed_ips", Rule::AllowList),
+    ("CreateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
+    ("UpdateApiKeyRequest", "scopes", Rule::Scopes),
+    ("UpdateApiKeyRequest", "allowed_ips", Rule::AllowList),
+    ("UpdateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
 ];
 
 impl Rule {
@@ -133,6 +157,34 @@ impl Rule {
                 field.max_length = Some(rules::PASSWORD_MAX_CHARS);
             }
             Rule::Token => field.pattern = Some(rules::TOKEN_PATTERN.to_owned()),
+            Rule::Scopes | Rule::AllowList | Rule::Thresholds => {
+                tracing::error!("openapi: a list rule on a field that is no list");
+            }
+        }
+    }
+
+    fn apply_to_list(self, list: &mut utoipa::openapi::schema::Array) {
+        use utoipa::openapi::schema::ArrayItems;
+        let item = match &mut list.items {
+            ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                RefOr::T(Schema::Object(object)) => Some(object),
+                _ => None,
+            },
+            ArrayItems::False => None,
+        };
+        match (self, item) {
+            (Rule::Scopes, _) => list.min_items = Some(1),
+            (Rule::AllowList, Some(item)) => {
+                list.max_items = Some(rules::ALLOWED_IPS_MAX);
+                item.max_length = Some(rules::ALLOWED_IP_MAX_CHARS);
+                item.pattern = Some(rules::allowed_ip_pattern());
+            }
+            (Rule::Thresholds, Some(item)) => {
+                list.max_items = Some(rules::ALERT_THRESHOLDS_MAX);
+                item.minimum = Some(utoipa::Number::Int(1));
+                item.maximum = Some(utoipa::Number::Int(100));
+            }
+            _ => tracing::error!("openapi: a rule that does not fit its list"),
         }
     }
 }
@@ -151,6 +203,7 @@ impl Modify for FieldRules {
             };
             match field {
                 Some(RefOr::T(Schema::Object(field))) => rule.apply(field),
+                Some(RefOr::T(Schema::Array(list))) => rule.apply_to_list(list),
                 _ => tracing::error!(schema, property, "openapi: a field rule names no field"),
             }
         }
@@ -217,7 +270,11 @@ impl Modify for StandardResponses {
                         &[InvalidApiKey, KeyRevoked, KeyExpired, KeyRolled],
                         "No valid access token or API key.",
                     );
-                    ensure(op, &[Forbidden], "Your role, or an API key, does not allow this.");
+                    ensure(
+                        op,
+                        &[Forbidden, InsufficientScope, IpNotAllowed],
+                        "Your role, or an API key (its scopes or allowlist), does not allow this.",
+                    );
                     ensure(
                         op,
                         &[RateLimited, UsageLimitExceeded],

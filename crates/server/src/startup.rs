@@ -136,12 +136,17 @@ async fn gate<B: MessageBody + 'static>(
         .map(str::trim)
         .filter(|t| portal_domain::keys::looks_like_key(t))
         .map(str::to_owned);
+    // Where the request comes from, for the key's allowlist.
+    let client = presented.as_ref().and_then(|_| {
+        let trusted = crate::extract::state_of(req.request()).ok().map(|s| s.config.trusted_proxies.as_slice());
+        req.peer_addr().map(|a| crate::client_ip::client_address(a.ip(), req.headers(), trusted.unwrap_or_default()))
+    });
     async move {
         // (the key, whether it was admitted) and what its limits leave.
         let mut metered: Option<(MeterTag, bool)> = None;
         let mut limits = None;
         let mut res = match presented {
-            Some(secret) => match gate.keys.verify(&secret).await {
+            Some(secret) => match gate.keys.verify(&secret, client).await {
                 Ok(key) => {
                     metered = Some((key.tag(), true));
                     limits = (!key.limits.is_empty()).then(|| key.limits.headers());
@@ -244,6 +249,13 @@ impl Application {
         let mut key_tasks = vec![
             tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone())),
             tokio::spawn(crate::retention::run(db.clone(), config.usage_retention, stopped.clone())),
+            tokio::spawn(crate::notices::run(
+                db.clone(),
+                config.public_url.clone(),
+                config.notice_interval,
+                mail.wake.clone(),
+                stopped.clone(),
+            )),
         ];
         if portal_db::changes::is_postgres(&db) {
             key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));

@@ -67,6 +67,141 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// What a key may do in its team. A `write` scope includes its `read`. Owner-only actions
+/// (deleting the team, granting or removing the owner role) are never open to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Scope {
+    #[serde(rename = "team:read")]
+    TeamRead,
+    #[serde(rename = "members:read")]
+    MembersRead,
+    #[serde(rename = "members:write")]
+    MembersWrite,
+    #[serde(rename = "invitations:read")]
+    InvitationsRead,
+    #[serde(rename = "invitations:write")]
+    InvitationsWrite,
+    #[serde(rename = "api_keys:read")]
+    ApiKeysRead,
+    #[serde(rename = "api_keys:write")]
+    ApiKeysWrite,
+    #[serde(rename = "usage:read")]
+    UsageRead,
+    #[serde(rename = "activity:read")]
+    ActivityRead,
+}
+
+impl Scope {
+    /// Every scope, in the order a picker shows them.
+    pub const ALL: [Scope; 9] = [
+        Scope::TeamRead,
+        Scope::MembersRead,
+        Scope::MembersWrite,
+        Scope::InvitationsRead,
+        Scope::InvitationsWrite,
+        Scope::ApiKeysRead,
+        Scope::ApiKeysWrite,
+        Scope::UsageRead,
+        Scope::ActivityRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::TeamRead => "team:read",
+            Scope::MembersRead => "members:read",
+            Scope::MembersWrite => "members:write",
+            Scope::InvitationsRead => "invitations:read",
+            Scope::InvitationsWrite => "invitations:write",
+            Scope::ApiKeysRead => "api_keys:read",
+            Scope::ApiKeysWrite => "api_keys:write",
+            Scope::UsageRead => "usage:read",
+            Scope::ActivityRead => "activity:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    /// The read scope a write scope includes.
+    pub fn implies(self) -> Option<Scope> {
+        match self {
+            Scope::MembersWrite => Some(Scope::MembersRead),
+            Scope::InvitationsWrite => Some(Scope::InvitationsRead),
+            Scope::ApiKeysWrite => Some(Scope::ApiKeysRead),
+            _ => None,
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        self.implies().is_some()
+    }
+
+    /// What the scope allows, in plain words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::TeamRead => "Read the team's name and description.",
+            Scope::MembersRead => "List members and their roles.",
+            Scope::MembersWrite => "Change members' roles (not to or from owner) and remove members.",
+            Scope::InvitationsRead => "List invitations.",
+            Scope::InvitationsWrite => "Invite people as member or admin, resend and revoke invitations.",
+            Scope::ApiKeysRead => "List API keys and their settings (never secrets).",
+            Scope::ApiKeysWrite => "Create, change, roll and revoke keys no wider than this one.",
+            Scope::UsageRead => "Read usage of the team and of each key.",
+            Scope::ActivityRead => "Read the team's activity log (without addresses).",
+        }
+    }
+}
+
+/// Where a leaked key was found, and when it was revoked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeakReport {
+    /// When the report arrived and the key was revoked.
+    pub reported_at: DateTime<Utc>,
+    /// Where the key was found public, e.g. a commit URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Who found it, e.g. `github`, `content`, `service`.
+    pub source: String,
+}
+
+/// An entry of a leaked-key report (GitHub secret scanning partner format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeakedToken {
+    /// The secret as found.
+    pub token: String,
+    /// The token type as the scanner names it.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where it was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What found it, e.g. `content`, `commit`, `pull_request_title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Whether a reported token was one of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LeakLabel {
+    TruePositive,
+    FalsePositive,
+}
+
+/// The answer for each reported token: its SHA-256 (hex), type and label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeakFeedback {
+    pub token_hash: String,
+    pub token_type: String,
+    pub label: LeakLabel,
+}
+
 /// `POST /api/v1/teams/{team_id}/api-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -86,6 +221,18 @@ pub struct CreateApiKeyRequest {
     /// Requests per second with a burst; none means no rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// What the key may do. Absent: full access (every scope), as keys always had. A write
+    /// scope includes its read scope. At least one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<Scope>>,
+    /// Addresses the key may be used from: IPv4 or IPv6 addresses or CIDR blocks (up to 50).
+    /// Absent or empty: anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Vec<String>>,
+    /// Percentages of the monthly limit (1 to 100) at which owners and admins are mailed,
+    /// once per month each, while the key has a `usage_limit`. Absent: 80 and 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_thresholds: Option<Vec<u8>>,
 }
 
 /// Reads a present field as `Some(value)`, so that `null` (remove) differs from absent (keep).
@@ -118,6 +265,17 @@ pub struct UpdateApiKeyRequest {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<RateLimit>, nullable))]
     pub rate_limit: Option<Option<RateLimit>>,
+    /// The key's new scopes (at least one). A key cannot change its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<Scope>>,
+    /// The addresses the key may be used from; empty or `null`: anywhere. A key cannot change
+    /// its own.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, nullable))]
+    pub allowed_ips: Option<Option<Vec<String>>>,
+    /// Percentages of the monthly limit at which to alert; empty: no alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_thresholds: Option<Vec<u8>>,
 }
 
 /// Why a key no longer works, if it does not.
@@ -167,6 +325,19 @@ pub struct ApiKey {
     /// Requests per second with a burst.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// What the key may do (each write scope listed with its read scope).
+    pub scopes: Vec<Scope>,
+    /// Addresses the key may be used from; empty: anywhere.
+    pub allowed_ips: Vec<String>,
+    /// Percentages of the monthly limit at which owners and admins are mailed.
+    pub alert_thresholds: Vec<u8>,
+    /// Set when the key was reported leaked (and so revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked: Option<LeakReport>,
+    /// Usable, and expiring within 7 days.
+    pub expiring_soon: bool,
+    /// Usable, and never used or not used for 30 days: revoke it if nothing needs it.
+    pub unused: bool,
 }
 
 /// A new key with its secret: shown once, never again.
@@ -195,6 +366,26 @@ pub struct RollApiKeyRequest {
     /// How long the old key keeps working: 0 to 604800 seconds (7 days), never past its expiry.
     #[cfg_attr(feature = "openapi", schema(maximum = 604800))]
     pub grace_period_seconds: u64,
+}
+
+/// `POST .../api-keys/{key_id}/compromised`: revoke a key at once, and optionally replace it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReportCompromisedRequest {
+    /// Name of a replacement with the old key's settings (1 to 100 characters). Absent: no
+    /// replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement_name: Option<String>,
+}
+
+/// The revoked key, and its replacement with the secret (shown once) if one was asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompromisedKey {
+    pub key: ApiKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<CreatedApiKey>,
 }
 
 /// Bucket size of usage series.
@@ -319,4 +510,7 @@ pub struct VerifyKeyResponse {
     /// What remains of the monthly limit, if limited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<u64>,
+    /// What the key may do now (its scopes, capped by its creator's current role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
 }

@@ -22,6 +22,9 @@ pub struct Problem {
     /// For validation errors: the request field that was rejected (JSON name, dotted for nesting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `insufficient_scope`: the scope the key lacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_scope: Option<crate::Scope>,
 }
 
 macro_rules! error_codes {
@@ -70,6 +73,12 @@ error_codes! {
     KeyRolled = "key_rolled",
     /// 403: the caller's role or key does not allow this.
     Forbidden = "forbidden",
+    /// 403: the API key lacks the scope named in `required_scope`.
+    InsufficientScope = "insufficient_scope",
+    /// 403: the API key may not be used from this address.
+    IpNotAllowed = "ip_not_allowed",
+    /// 401: a leak report's signature is missing or does not verify.
+    InvalidSignature = "invalid_signature",
     /// 403: the e-mail address is not verified yet.
     EmailNotVerified = "email_not_verified",
     /// 403: this operation needs a signed-in user, not an API key.

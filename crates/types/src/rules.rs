@@ -37,3 +37,33 @@ pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!
 /// The token of a mailed link (verification, password reset, invitation): 43 characters of
 /// URL-safe base64.
 pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
+
+/// Longest allowlist entry: a full IPv6 address with a prefix length.
+pub const ALLOWED_IP_MAX_CHARS: usize = 43;
+/// Most entries in a key's allowlist.
+pub const ALLOWED_IPS_MAX: usize = 50;
+
+/// An allowlist entry: an IPv4 address (dotted quad, no leading zeros) or an IPv6 address (hex
+/// groups, at most one `::`, no embedded IPv4), each with an optional prefix length
+/// (`/0`-`/32`, `/0`-`/128`, no leading zeros).
+pub fn allowed_ip_pattern() -> String {
+    let octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+    let v4 = format!(r"{octet}(\.{octet}){{3}}(/(3[0-2]|[12]?[0-9]))?");
+    let h = "[0-9A-Fa-f]{1,4}";
+    let v6 = [
+        format!("({h}:){{7}}{h}"),
+        format!("({h}:){{1,7}}:"),
+        format!("({h}:){{1,6}}:{h}"),
+        format!("({h}:){{1,5}}(:{h}){{1,2}}"),
+        format!("({h}:){{1,4}}(:{h}){{1,3}}"),
+        format!("({h}:){{1,3}}(:{h}){{1,4}}"),
+        format!("({h}:){{1,2}}(:{h}){{1,5}}"),
+        format!("{h}:(:{h}){{1,6}}"),
+        format!(":((:{h}){{1,7}}|:)"),
+    ]
+    .join("|");
+    format!("^({v4}|({v6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+}
+
+/// Alert thresholds: percentages of the monthly limit.
+pub const ALERT_THRESHOLDS_MAX: usize = 5;

@@ -24,6 +24,18 @@ pub struct Model {
     pub request_count: i64,
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    /// Scope names separated by spaces.
+    #[sea_orm(column_type = "Text")]
+    pub scopes: String,
+    /// Addresses and CIDR blocks separated by spaces; None: anywhere.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub allowed_ips: Option<String>,
+    /// Percentages separated by spaces.
+    pub alert_thresholds: String,
+    pub leaked_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub leak_url: Option<String>,
+    pub leak_source: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
+use portal_domain::scopes::{AllowList, ScopeSet};
 use portal_types::ErrorCode;
-use portal_types::{Environment, KeyStatus, RateLimit};
+use portal_types::{Environment, KeyStatus, RateLimit, Role};
 use uuid::Uuid;
 
 use self::cache::GuardedCache;
@@ -39,6 +40,14 @@ pub struct CachedKey {
     pub grace_until: Option<DateTime<Utc>>,
     pub usage_limit: Option<u64>,
     pub rate_limit: Option<RateLimit>,
+    /// The scopes it was given.
+    pub scopes: ScopeSet,
+    pub allowed: Arc<AllowList>,
+    /// The person who answers for the key (for a key made by a key: that key's creator).
+    pub created_by: Option<Uuid>,
+    /// The creator's role in the team when the key was cached. Role changes and removals
+    /// announce a team change, which evicts the team's keys on every instance.
+    pub creator_role: Option<Role>,
 }
 
 /// A verified key acting on a request.
@@ -51,11 +60,30 @@ pub struct KeyAuth {
     pub expires_at: Option<DateTime<Utc>>,
     /// Rolled, in its grace period: it may not grow anyone's access (`domain::teams::Actor`).
     pub rolling: bool,
+    /// What it may do now: its scopes, capped by its creator's current role.
+    pub scopes: ScopeSet,
+    /// What a key it creates or rolls may not exceed.
+    pub bounds: KeyBounds,
+    pub created_by: Option<Uuid>,
     /// What the key's limits leave, for the `RateLimit` fields of the answer.
     pub limits: LimitReport,
 }
 
+/// A key's own settings: the most a key it makes may have.
+#[derive(Debug, Clone)]
+pub struct KeyBounds {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+    pub allowed: Arc<AllowList>,
+}
+
 impl KeyAuth {
+    /// How the permission table sees this key.
+    pub fn actor(&self) -> portal_domain::teams::Actor {
+        portal_domain::teams::Actor::ApiKey { rolling: self.rolling, scopes: self.scopes }
+    }
+
     pub fn tag(&self) -> MeterTag {
         MeterTag { key_id: self.key_id, team_id: self.team_id }
     }
@@ -178,7 +206,11 @@ impl KeyService {
             }
             return Ok(None);
         };
-        let key = Arc::new(cached_from(&row)?);
+        let creator_role = match row.created_by {
+            Some(user) => portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map(|m| m.role),
+            None => None,
+        };
+        let key = Arc::new(cached_from(&row, creator_role)?);
         if trusted {
             self.keys.insert_if_current(hash, key.clone(), seen);
         }
@@ -186,8 +218,9 @@ impl KeyService {
     }
 
     /// Verifies a presented key: format and checksum first (no database work for garbage),
-    /// then the caches or the database, the key's status, and its limits.
-    pub async fn verify(&self, secret: &str) -> Result<KeyAuth, Refusal> {
+    /// then the caches or the database, the key's status, where it is used from (when `client`
+    /// is known), and its limits. A request from outside the allowlist counts no quota.
+    pub async fn verify(&self, secret: &str, client: Option<std::net::IpAddr>) -> Result<KeyAuth, Refusal> {
         let refuse = |error: ApiError, tag: Option<MeterTag>| Refusal { error, tag };
         domain::parse(secret).map_err(|_| refuse(invalid_key(), None))?;
         let key = self.lookup(self.hash(secret)).await.map_err(|e| refuse(e, None))?;
@@ -198,6 +231,12 @@ impl KeyService {
         if let Some(refused) = refusal(status) {
             return Err(refuse(refused, Some(tag)));
         }
+        if let Some(ip) = client
+            && !key.allowed.allows(ip)
+        {
+            let refused = ApiError::new(ErrorCode::IpNotAllowed, format!("This API key may not be used from {ip}."));
+            return Err(refuse(refused, Some(tag)));
+        }
         let limits = self.limits.admit(&key, now).await.map_err(|e| refuse(e, Some(tag)))?;
         Ok(KeyAuth {
             key_id: key.id,
@@ -206,6 +245,14 @@ impl KeyService {
             environment: key.environment,
             expires_at: key.expires_at,
             rolling: status == KeyStatus::Rolling,
+            scopes: key.scopes.intersect(ScopeSet::cap_for(key.creator_role)),
+            bounds: KeyBounds {
+                expires_at: key.expires_at,
+                usage_limit: key.usage_limit,
+                rate_limit: key.rate_limit,
+                allowed: key.allowed.clone(),
+            },
+            created_by: key.created_by,
             limits,
         })
     }
@@ -258,7 +305,7 @@ impl KeyService {
     }
 }
 
-fn cached_from(row: &ApiKeyRow) -> Result<CachedKey, ApiError> {
+fn cached_from(row: &ApiKeyRow, creator_role: Option<Role>) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
@@ -269,5 +316,9 @@ fn cached_from(row: &ApiKeyRow) -> Result<CachedKey, ApiError> {
         grace_until: row.grace_until,
         usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
         rate_limit: rate_limit_of(row),
+        scopes: ScopeSet::from_stored(&row.scopes),
+        allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
+        created_by: row.created_by,
+        creator_role,
     })
 }

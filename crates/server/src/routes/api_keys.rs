@@ -5,18 +5,22 @@ use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
 use portal_db::api_keys::{ApiKeyRow, KeyChanges, NewKey, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
+use portal_domain::scopes::{
+    AllowList, DEFAULT_THRESHOLDS, ScopeSet, parse_scopes, parse_thresholds, thresholds_from_stored,
+    thresholds_to_stored,
+};
 use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::ErrorCode;
 use portal_types::{
-    ApiKey, ApiKeyPage, CreateApiKeyRequest, CreatedApiKey, RateLimit, RollApiKeyRequest, UpdateApiKeyRequest,
-    VerifyKeyRequest, VerifyKeyResponse,
+    ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, KeyStatus, LeakReport, RateLimit,
+    ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest, VerifyKeyResponse,
 };
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::keys::{Change, status_of};
+use crate::keys::{Change, KeyAuth, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -24,13 +28,30 @@ use crate::openapi::{
 use crate::paging::{PageQuery, encode_position, next_cursor};
 use crate::state::AppState;
 
-fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
+/// How long before expiry a key is marked, and its owners mailed (also a day before).
+const EXPIRY_WARNING_DAYS: i64 = 7;
+/// A usable key not used for this long is marked unused.
+const UNUSED_DAYS: i64 = 30;
+
+pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
+    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    let usable = matches!(status, KeyStatus::Active | KeyStatus::Rolling);
     Ok(ApiKey {
+        scopes: ScopeSet::from_stored(&row.scopes).to_vec(),
+        allowed_ips: AllowList::from_stored(row.allowed_ips.as_deref()).to_strings(),
+        alert_thresholds: thresholds_from_stored(&row.alert_thresholds),
+        leaked: row.leaked_at.map(|reported_at| LeakReport {
+            reported_at,
+            url: row.leak_url.clone(),
+            source: row.leak_source.clone().unwrap_or_default(),
+        }),
+        expiring_soon: usable && row.expires_at.is_some_and(|e| e - now <= Duration::days(EXPIRY_WARNING_DAYS)),
+        unused: usable && row.last_used_at.is_none_or(|t| now - t >= Duration::days(UNUSED_DAYS)),
         rate_limit: rate_limit_of(&row),
         id: row.id,
         team_id: row.team_id,
         environment: environment_of(&row)?,
-        status: status_of(row.revoked_at, row.expires_at, row.grace_until, now),
+        status,
         name: row.name,
         description: row.description,
         hint: row.hint,
@@ -86,6 +107,79 @@ fn parse_rate(rate: Option<RateLimit>) -> ApiResult<Option<RateLimit>> {
     Ok(rate.map(|r| domain::parse_rate_limit("rate_limit", r)).transpose()?)
 }
 
+fn parse_allowlist(ips: Option<&[String]>) -> ApiResult<AllowList> {
+    Ok(AllowList::parse("allowed_ips", ips.unwrap_or_default())?)
+}
+
+/// What a key may give a key it creates, rolls or changes: nothing it does not have itself.
+/// Each `Some` is a setting being given.
+#[derive(Default)]
+struct Grant<'a> {
+    scopes: Option<ScopeSet>,
+    usage_limit: Option<Option<i64>>,
+    rate_limit: Option<Option<RateLimit>>,
+    allowed: Option<&'a AllowList>,
+}
+
+fn wider(field: &str, what: &str) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, format!("An API key cannot give a key {what} than its own.")).with_field(field)
+}
+
+impl Grant<'_> {
+    /// 403 when a key (`by`) would give more than it has; people are bound by their role only.
+    fn check(&self, by: &Principal) -> ApiResult<()> {
+        let Principal::Key(key) = by else { return Ok(()) };
+        self.check_key(key)
+    }
+
+    fn check_key(&self, key: &KeyAuth) -> ApiResult<()> {
+        if let Some(scopes) = self.scopes
+            && let Some(missing) = scopes.to_vec().into_iter().find(|&s| !key.scopes.contains(s))
+        {
+            return Err(ApiError::insufficient_scope(missing)
+                .with_field("scopes")
+                .with_detail(format!("An API key cannot give a key the `{}` scope: it lacks it.", missing.as_str())));
+        }
+        let own = &key.bounds;
+        if let (Some(own), Some(new)) = (own.usage_limit, self.usage_limit)
+            && new.is_none_or(|n| u64::try_from(n).unwrap_or(u64::MAX) > own)
+        {
+            return Err(wider("usage_limit", "a higher monthly limit"));
+        }
+        if let (Some(own), Some(new)) = (own.rate_limit, self.rate_limit)
+            && new.is_none_or(|n| n.requests_per_second > own.requests_per_second || n.burst > own.burst)
+        {
+            return Err(wider("rate_limit", "a higher rate limit"));
+        }
+        if let Some(new) = self.allowed
+            && !new.is_within(&own.allowed)
+        {
+            return Err(wider("allowed_ips", "addresses outside its own allowlist, or no allowlist,"));
+        }
+        Ok(())
+    }
+}
+
+/// A key made or rolled by a key never outlives that key: its expiry is cut to the maker's.
+fn clamp_expiry(by: &Principal, expires_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match by {
+        Principal::Key(key) if key.bounds.expires_at.is_some() => {
+            let own = key.bounds.expires_at;
+            expires_at.map_or(own, |e| own.map(|o| e.min(o)))
+        }
+        _ => expires_at,
+    }
+}
+
+/// The person who answers for a key made now: the signed-in user, or for a key made by a key,
+/// that key's own creator (so demoting them caps both).
+fn creator_of(by: &Principal) -> Option<Uuid> {
+    match by {
+        Principal::User(user) => Some(user.user_id),
+        Principal::Key(key) => key.created_by,
+    }
+}
+
 /// Issues a key with a fresh secret: the only time the secret is shown.
 async fn issue(
     txn: &portal_db::DatabaseTransaction,
@@ -103,10 +197,13 @@ async fn issue(
             environment: template.environment,
             key_hash: &template.hasher.hash(&secret),
             hint: &domain::hint(&secret),
-            created_by: access.user_id,
+            created_by: template.created_by,
             expires_at: template.expires_at,
             usage_limit: template.usage_limit,
             rate_limit: template.rate_limit,
+            scopes: &template.scopes.to_stored(),
+            allowed_ips: template.allowed.to_stored().as_deref(),
+            alert_thresholds: &thresholds_to_stored(template.thresholds),
         },
         now,
     )
@@ -122,6 +219,10 @@ struct NewKeyTemplate<'a> {
     expires_at: Option<DateTime<Utc>>,
     usage_limit: Option<i64>,
     rate_limit: Option<RateLimit>,
+    scopes: ScopeSet,
+    allowed: &'a AllowList,
+    thresholds: &'a [u8],
+    created_by: Option<Uuid>,
 }
 
 /// Create an API key (owners and admins). The answer carries the secret, once.
@@ -149,18 +250,36 @@ pub async fn create_api_key(
     let description = parse_note("description", body.description.as_deref(), 500)?;
     let usage_limit = parse_limit(body.usage_limit)?;
     let rate_limit = parse_rate(body.rate_limit)?;
+    let scopes = parse_scopes("scopes", body.scopes.as_deref())?;
+    let allowed = parse_allowlist(body.allowed_ips.as_deref())?;
+    let thresholds = match &body.alert_thresholds {
+        Some(list) => parse_thresholds("alert_thresholds", list)?,
+        None => DEFAULT_THRESHOLDS.to_vec(),
+    };
     let now = Utc::now();
+    let expires_at = clamp_expiry(&auth, body.expiration.days().map(|d| now + Duration::days(d)));
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
     access.require(Action::ManageApiKeys)?;
+    Grant {
+        scopes: Some(scopes),
+        usage_limit: Some(usage_limit),
+        rate_limit: Some(rate_limit),
+        allowed: Some(&allowed),
+    }
+    .check(&auth)?;
     let template = NewKeyTemplate {
         hasher: &state.keys,
         name: &name,
         description: description.as_deref(),
         environment: body.environment,
-        expires_at: body.expiration.days().map(|d| now + Duration::days(d)),
+        expires_at,
         usage_limit,
         rate_limit,
+        scopes,
+        allowed: &allowed,
+        thresholds: &thresholds,
+        created_by: creator_of(&auth),
     };
     let (row, secret) = issue(&txn, &access, template, now).await?;
     let summary = format!("{} ({}, {})", row.name, row.hint, body.environment.as_str());
@@ -227,22 +346,35 @@ pub async fn update_api_key(
     };
     let usage_limit = body.usage_limit.map(parse_limit).transpose()?;
     let rate_limit = body.rate_limit.map(parse_rate).transpose()?;
+    let scopes = body.scopes.as_deref().map(|s| parse_scopes("scopes", Some(s))).transpose()?;
+    let allowed = body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?;
+    let thresholds = body.alert_thresholds.as_deref().map(|t| parse_thresholds("alert_thresholds", t)).transpose()?;
     if let Principal::Key(key) = &auth
         && key.key_id == key_id
-        && (usage_limit.is_some() || rate_limit.is_some())
+        && (usage_limit.is_some() || rate_limit.is_some() || scopes.is_some() || allowed.is_some())
     {
-        return Err(ApiError::new(ErrorCode::Forbidden, "An API key cannot change its own limits."));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "An API key cannot change its own limits, scopes or allowlist.",
+        ));
     }
+    Grant { scopes, usage_limit, rate_limit, allowed: allowed.as_ref() }.check(&auth)?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
     let before = find_key(&txn, &access, key_id).await?;
+    let stored_scopes = scopes.map(ScopeSet::to_stored);
+    let stored_ips = allowed.as_ref().map(AllowList::to_stored);
+    let stored_thresholds = thresholds.as_deref().map(thresholds_to_stored);
     let changes = KeyChanges {
         name: name.as_deref(),
         description: description.as_ref().map(|d| d.as_deref()),
         usage_limit,
         rate_limit,
+        scopes: stored_scopes.as_deref(),
+        allowed_ips: stored_ips.as_ref().map(Option::as_deref),
+        alert_thresholds: stored_thresholds.as_deref(),
     };
     portal_db::api_keys::update(&txn, key_id, &changes).await?;
     let after = find_key(&txn, &access, key_id).await?;
@@ -262,6 +394,16 @@ pub async fn update_api_key(
             r.map_or_else(|| "none".to_owned(), |r| format!("{}/s, burst {}", r.requests_per_second, r.burst))
         };
         changed.push(format!("rate limit: {} → {}", show(rate_limit_of(&before)), show(rate_limit_of(&after))));
+    }
+    if before.scopes != after.scopes {
+        changed.push(format!("scopes: {} → {}", before.scopes, after.scopes));
+    }
+    if before.allowed_ips != after.allowed_ips {
+        let show = |ips: &Option<String>| ips.clone().unwrap_or_else(|| "anywhere".to_owned());
+        changed.push(format!("allowed addresses: {} → {}", show(&before.allowed_ips), show(&after.allowed_ips)));
+    }
+    if before.alert_thresholds != after.alert_thresholds {
+        changed.push(format!("alert thresholds: {} → {}", before.alert_thresholds, after.alert_thresholds));
     }
     if !changed.is_empty() {
         let summary = format!("{} ({}): {}", after.name, after.hint, changed.join("; "));
@@ -342,17 +484,36 @@ pub async fn roll_api_key(
         return Err(ApiError::new(ErrorCode::KeyNotActive, "Only an active key can be rolled."));
     }
     let grace_until = domain::grace_until(now, body.0.grace_period_seconds, old.expires_at)?;
+    // The same lifetime as the old key had; rolled by a key, never past that key's own expiry.
+    let expires_at = clamp_expiry(&auth, old.expires_at.map(|e| now + (e - old.created_at)));
+    let scopes = ScopeSet::from_stored(&old.scopes);
+    let allowed = AllowList::from_stored(old.allowed_ips.as_deref());
+    let thresholds = thresholds_from_stored(&old.alert_thresholds);
+    Grant {
+        scopes: Some(scopes),
+        usage_limit: Some(old.usage_limit),
+        rate_limit: Some(rate_limit_of(&old)),
+        allowed: Some(&allowed),
+    }
+    .check(&auth)?;
     let template = NewKeyTemplate {
         hasher: &state.keys,
         name: &old.name,
         description: old.description.as_deref(),
         environment: environment_of(&old)?,
-        // The same lifetime as the old key had.
-        expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
+        expires_at,
         usage_limit: old.usage_limit,
         rate_limit: rate_limit_of(&old),
+        scopes,
+        allowed: &allowed,
+        thresholds: &thresholds,
+        // The replacement answers to the same person as the old key.
+        created_by: old.created_by,
     };
     let (new, secret) = issue(&txn, &access, template, now).await?;
+    // The month's count carries over: rolling does not reset a monthly limit.
+    let month = portal_domain::usage::month_bounds(now).0;
+    portal_db::usage::carry_month(&txn, key_id, new.id, month).await?;
     if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
         return Err(ApiError::new(ErrorCode::KeyNotActive, "The key was revoked or rolled meanwhile."));
     }
@@ -370,7 +531,95 @@ pub async fn roll_api_key(
         .json(CreatedApiKey { key: to_wire(new, now)?, secret }))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Report a key compromised: it is revoked at once on every instance and the incident is
+/// recorded; with `replacement_name`, a replacement with the same settings is issued (its
+/// secret shown once). Then check the old key's last requests on its usage page.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "reportCompromisedApiKey",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The compromised key.")),
+    request_body = ReportCompromisedRequest,
+    responses(
+        (status = 200, description = "The revoked key, and the replacement if asked for.", body = CompromisedKey),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[post("/teams/{team_id}/api-keys/{key_id}/compromised")]
+pub async fn report_compromised_api_key(
+    state: web::Data<AppState>,
+    auth: Principal,
+    client: Client,
+    path: web::Path<(Uuid, Uuid)>,
+    body: ApiJson<ReportCompromisedRequest>,
+) -> ApiResult<HttpResponse> {
+    let (team_id, key_id) = path.into_inner();
+    let replacement_name =
+        body.0.replacement_name.as_deref().map(|n| parse_team_name("replacement_name", n)).transpose()?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let access = TeamAccess::load(&txn, &auth, team_id).await?;
+    access.require(Action::ManageApiKeys)?;
+    let old = find_key(&txn, &access, key_id).await?;
+    let revoked_now = portal_db::api_keys::revoke(&txn, key_id, now).await?;
+    let summary = format!(
+        "{} ({}) reported compromised{}",
+        old.name,
+        old.hint,
+        if revoked_now { " and revoked" } else { " (already revoked)" }
+    );
+    portal_db::audit::record(
+        &txn,
+        access.entry(&client, "api_key.compromised", "api_key", Some(key_id.to_string()), Some(summary)),
+        now,
+    )
+    .await?;
+    let replacement = match replacement_name {
+        None => None,
+        Some(name) => {
+            let expires_at = clamp_expiry(&auth, old.expires_at.map(|e| now + (e - old.created_at)));
+            let scopes = ScopeSet::from_stored(&old.scopes);
+            let allowed = AllowList::from_stored(old.allowed_ips.as_deref());
+            let thresholds = thresholds_from_stored(&old.alert_thresholds);
+            Grant {
+                scopes: Some(scopes),
+                usage_limit: Some(old.usage_limit),
+                rate_limit: Some(rate_limit_of(&old)),
+                allowed: Some(&allowed),
+            }
+            .check(&auth)?;
+            let template = NewKeyTemplate {
+                hasher: &state.keys,
+                name: &name,
+                description: old.description.as_deref(),
+                environment: environment_of(&old)?,
+                expires_at,
+                usage_limit: old.usage_limit,
+                rate_limit: rate_limit_of(&old),
+                scopes,
+                allowed: &allowed,
+                thresholds: &thresholds,
+                created_by: creator_of(&auth),
+            };
+            let (row, secret) = issue(&txn, &access, template, now).await?;
+            let summary = format!("{} ({}), replacing the compromised {}", row.name, row.hint, old.hint);
+            portal_db::audit::record(
+                &txn,
+                access.entry(&client, "key.created", "api_key", Some(row.id.to_string()), Some(summary)),
+                now,
+            )
+            .await?;
+            Some(CreatedApiKey { key: to_wire(row, now)?, secret })
+        }
+    };
+    let key = find_key(&txn, &access, key_id).await?;
+    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(CompromisedKey { key: to_wire(key, now)?, replacement }))
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -398,7 +647,8 @@ pub async fn verify_api_key(
     if !constant_time_eq(presented.as_bytes(), state.config.service_token.expose().as_bytes()) {
         return Err(ApiError::unauthorized("Send the service token as `Authorization: Bearer <token>`."));
     }
-    let answer = match state.keys.verify(&body.0.key).await {
+    // The platform's service does not tell us its caller's address: allowlists are not checked here.
+    let answer = match state.keys.verify(&body.0.key, None).await {
         Ok(key) => {
             state.keys.record(key.tag(), 200, started.elapsed(), true);
             VerifyKeyResponse {
@@ -409,6 +659,7 @@ pub async fn verify_api_key(
                 environment: Some(key.environment),
                 expires_at: key.expires_at,
                 remaining: key.limits.monthly.map(|m| m.remaining),
+                scopes: key.scopes.to_vec(),
             }
         }
         Err(refused) => {
@@ -423,6 +674,7 @@ pub async fn verify_api_key(
                 environment: None,
                 expires_at: None,
                 remaining: None,
+                scopes: Vec::new(),
             }
         }
     };

@@ -106,7 +106,8 @@ pub async fn update_member(
         .await?;
     }
     let member = portal_db::teams::member_row(&txn, team_id, user_id).await?.ok_or_else(member_not_found)?;
-    txn.commit().await?;
+    // The team's keys are evicted everywhere: a key's scopes are capped by its creator's role.
+    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
     Ok(web::Json(to_wire(member)))
 }
 

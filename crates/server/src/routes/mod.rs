@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod invitations;
+pub mod leaks;
 pub mod me;
 pub mod members;
 pub mod teams;
@@ -50,6 +51,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(api_keys::update_api_key)
         .service(api_keys::revoke_api_key)
         .service(api_keys::roll_api_key)
+        .service(api_keys::report_compromised_api_key)
+        .service(leaks::report_leaked_keys)
         .service(usage::get_api_key_usage)
         .service(usage::get_team_usage);
 }

@@ -119,13 +119,17 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     let team_id = path.into_inner();
     // Integrators poll this with their key: serve it from the team cache (changes evict it),
     // serialized once per cached snapshot.
-    if let Principal::Key(key) = &auth
-        && !key.rolling
-    {
+    if let Principal::Key(key) = &auth {
         if key.team_id != team_id {
             return Err(team_not_found());
         }
+        let actor = key.actor();
+        crate::access::require(actor, Action::ReadTeam)?;
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        if actor != Actor::KEY {
+            return Ok(HttpResponse::Ok().json(to_wire(snap.team.clone(), actor, snap.member_count)));
+        }
+        // The common case, an active full-access key: one body per snapshot.
         let body = snap.body.get_or_init(|| {
             let team = to_wire(snap.team.clone(), Actor::KEY, snap.member_count);
             serde_json::to_vec(&team).unwrap_or_default().into()

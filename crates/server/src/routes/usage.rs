@@ -116,7 +116,7 @@ pub async fn get_api_key_usage(
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
     let access = TeamAccess::load(&state.db, &auth, team_id).await?;
-    access.require(Action::ReadApiKeys)?;
+    access.require(Action::ReadUsage)?;
     let key = portal_db::api_keys::find(&state.db, access.team.id, key_id)
         .await?
         .ok_or_else(super::api_keys::key_not_found)?;
@@ -160,7 +160,7 @@ pub async fn get_team_usage(
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
     let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
-    access.require(Action::ReadApiKeys)?;
+    access.require(Action::ReadUsage)?;
     flush_meter(&state).await;
     let team_id = access.team.id;
     let spans = spans(&state, &range, now);

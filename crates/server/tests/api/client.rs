@@ -41,6 +41,9 @@ async fn an_integrator_runs_the_whole_journey_with_the_typed_client() {
                 expiration: Expiration::Days90,
                 usage_limit: Some(1000),
                 rate_limit: Some(RateLimit { requests_per_second: 50, burst: 100 }),
+                scopes: None,
+                allowed_ips: None,
+                alert_thresholds: None,
             },
         )
         .await

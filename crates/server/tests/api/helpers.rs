@@ -452,6 +452,9 @@ impl TestApp {
             expiration: Expiration::Never,
             usage_limit: None,
             rate_limit: None,
+            scopes: None,
+            allowed_ips: None,
+            alert_thresholds: None,
         };
         let created = self.api_as(token).create_api_key(team_id.parse().unwrap(), &body).await.expect("the key");
         (created.key.id.to_string(), created.secret)

@@ -265,6 +265,9 @@ where
             },
             usage_limit,
             rate_limit,
+            scopes: None,
+            allowed_ips: None,
+            alert_thresholds: None,
         });
     };
     let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());

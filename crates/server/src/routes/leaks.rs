@@ -1,0 +1,150 @@
+//! Leaked-key reports from secret scanners (GitHub's partner program format, or our own
+//! scanners with the service token): every key of ours in a report is revoked at once on every
+//! instance, recorded in its team's activity, mailed to the team's owners and admins, and shown
+//! on the key.
+
+use actix_web::{HttpRequest, post, web};
+use chrono::Utc;
+use portal_db::TransactionTrait;
+use portal_types::{ErrorCode, LeakFeedback, LeakLabel, LeakedToken};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Client, JsonBytes, parse_json_array};
+use crate::keys::Change;
+use crate::notices::{Notice, key_link, mail_managers};
+use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
+use crate::routes::api_keys::constant_time_eq;
+use crate::state::AppState;
+
+const IDENTIFIER: &str = "github-public-key-identifier";
+const SIGNATURE: &str = "github-public-key-signature";
+/// Tokens one report may hold.
+const MAX_TOKENS: usize = 100;
+
+/// Report leaked keys: a JSON array of `{token, type, url, source}` as GitHub's secret scanning
+/// sends it, signed in `Github-Public-Key-Identifier` and `Github-Public-Key-Signature` (ECDSA
+/// P-256, SHA-256, over the raw body) with a key from `PORTAL_SECRET_SCANNING_PUBLIC_KEYS`, or
+/// sent with the service token. Answers, for each token, its SHA-256 and whether it was ours.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "reportLeakedKeys",
+    security(("service_token" = []), ("github_signature" = [])),
+    request_body = Vec<LeakedToken>,
+    responses(
+        (status = 200, description = "One verdict per reported token, in order.", body = Vec<LeakFeedback>),
+        (status = 401, description = "Neither a valid signature nor the service token (`invalid_signature`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+    )
+)]
+#[post("/keys/leaks")]
+pub async fn report_leaked_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    body: JsonBytes,
+) -> ApiResult<web::Json<Vec<LeakFeedback>>> {
+    let service = crate::extract::bearer(&req)
+        .is_ok_and(|t| constant_time_eq(t.as_bytes(), state.config.service_token.expose().as_bytes()));
+    if !service {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let signed = match (header(IDENTIFIER), header(SIGNATURE)) {
+            (Some(id), Some(signature)) => {
+                crate::leaks::verify(&state.config.secret_scanning_keys, id, signature, &body.0)
+            }
+            _ => false,
+        };
+        if !signed {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "Sign the report (Github-Public-Key-Identifier, Github-Public-Key-Signature) or send the service token.",
+            ));
+        }
+    }
+    let reports: Vec<LeakedToken> = parse_json_array(&body.0)?;
+    if reports.len() > MAX_TOKENS {
+        return Err(ApiError::validation("", format!("a report holds at most {MAX_TOKENS} tokens")));
+    }
+    let mut feedback = Vec::with_capacity(reports.len());
+    let mut revoked = 0;
+    for report in &reports {
+        let found = if portal_domain::keys::parse(&report.token).is_ok() {
+            portal_db::api_keys::find_by_hash(&state.db, &state.keys.hash(&report.token)).await?
+        } else {
+            None
+        };
+        let label = if found.is_some() { LeakLabel::TruePositive } else { LeakLabel::FalsePositive };
+        if let Some(key) = found {
+            revoked += u32::from(revoke_leaked(&state, &client, &key, report, service).await?);
+        }
+        feedback.push(LeakFeedback {
+            token_hash: crate::leaks::token_hash(&report.token),
+            token_type: report.kind.clone(),
+            label,
+        });
+    }
+    if revoked > 0 {
+        state.mail_wake.notify_one();
+    }
+    Ok(web::Json(feedback))
+}
+
+/// Revokes a leaked key (if it still works), records where it was found, and mails its team.
+/// Returns whether this report revoked it.
+async fn revoke_leaked(
+    state: &AppState,
+    client: &Client,
+    key: &portal_db::api_keys::ApiKeyRow,
+    report: &LeakedToken,
+    service: bool,
+) -> ApiResult<bool> {
+    let now = Utc::now();
+    let source: String = match (&report.source, service) {
+        (Some(source), false) => format!("github: {source}"),
+        (None, false) => "github".to_owned(),
+        (Some(source), true) => format!("service: {source}"),
+        (None, true) => "service".to_owned(),
+    };
+    let source: String = source.chars().filter(|c| !c.is_control()).take(64).collect();
+    let url = report.url.as_deref().map(|u| u.chars().filter(|c| !c.is_control()).take(2000).collect::<String>());
+    let txn = state.db.begin().await?;
+    if !portal_db::api_keys::mark_leaked(&txn, key.id, now, url.as_deref(), &source).await? {
+        // Revoked before: the first report stays on record, nobody is mailed twice.
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let place = url.as_deref().unwrap_or("an undisclosed place");
+    let summary = format!("{} ({}) found public at {place} ({source}); revoked", key.name, key.hint);
+    portal_db::audit::record(
+        &txn,
+        portal_db::audit::NewEntry {
+            team_id: Some(key.team_id),
+            actor: None,
+            action: "api_key.leaked",
+            target_type: "api_key",
+            target_id: Some(key.id.to_string()),
+            summary: Some(summary),
+            ip: Some(&client.ip),
+            user_agent: client.user_agent.as_deref(),
+        },
+        now,
+    )
+    .await?;
+    let notice = Notice {
+        subject: format!("API key \"{}\" was found public and has been revoked", key.name),
+        paragraphs: vec![
+            format!(
+                "A secret scanner found the API key \"{}\" ({}…, {}) at {place} and reported it ({source}).",
+                key.name, key.hint, key.environment
+            ),
+            "We revoked the key at once: requests made with it are refused. Create a replacement, update the \
+             systems that used the old key, remove the secret from where it was found, and check the old key's \
+             last requests on its usage page."
+                .to_owned(),
+        ],
+        action: "Open the key",
+        link: key_link(&state.config.public_url, key),
+    };
+    mail_managers(&txn, key.team_id, &notice, now).await?;
+    state.keys.commit(txn, &[Change::Key(key.id)]).await?;
+    Ok(true)
+}
