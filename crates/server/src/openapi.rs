@@ -123,6 +123,7 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("CreateInvitationRequest", "email", Rule::Email),
     ("CreateInvitationRequest", "message", Rule::Note(rules::MESSAGE_MAX_CHARS)),
     ("AcceptInvitationRequest", "token", Rule::Token),
+    ("ReportCompromisedRequest", "replacement_name", Rule::Name),
     ("CreateApiKeyRequest", "scopes", Rule::Scopes),
     ("CreateApiKeyRequest", "allowed_ips", Rule::AllowList),
     ("CreateApiKeyRequest", "alert_thresholds", Rule::Thresholds),

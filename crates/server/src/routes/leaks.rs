@@ -18,8 +18,6 @@ use crate::state::AppState;
 
 const IDENTIFIER: &str = "github-public-key-identifier";
 const SIGNATURE: &str = "github-public-key-signature";
-/// Tokens one report may hold.
-const MAX_TOKENS: usize = 100;
 
 /// Report leaked keys: a JSON array of `{token, type, url, source}` as GitHub's secret scanning
 /// sends it, signed in `Github-Public-Key-Identifier` and `Github-Public-Key-Signature` (ECDSA
@@ -61,9 +59,6 @@ pub async fn report_leaked_keys(
         }
     }
     let reports: Vec<LeakedToken> = parse_json_array(&body.0)?;
-    if reports.len() > MAX_TOKENS {
-        return Err(ApiError::validation("", format!("a report holds at most {MAX_TOKENS} tokens")));
-    }
     let mut feedback = Vec::with_capacity(reports.len());
     let mut revoked = 0;
     for report in &reports {
