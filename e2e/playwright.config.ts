@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +17,14 @@ if (!process.env.PP_E2E_DATA_DIR) {
   const dir = mkdtempSync(path.join(tmpdir(), 'partner-portal-e2e-'));
   process.env.PP_E2E_DATA_DIR = dir;
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+}
+
+// A key pair standing in for GitHub's secret scanning key: the server trusts the public half,
+// the specs sign leak reports with the private half.
+if (!process.env.PP_E2E_SCANNING_PRIVATE_KEY) {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  process.env.PP_E2E_SCANNING_PUBLIC_KEY = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  process.env.PP_E2E_SCANNING_PRIVATE_KEY = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 const port = process.env.PP_E2E_PORT;
@@ -69,6 +78,7 @@ export default defineConfig({
       PORTAL_DATA_DIR: process.env.PP_E2E_DATA_DIR,
       PORTAL_PUBLIC_URL: baseURL,
       PORTAL_WEB_DIR: path.resolve(__dirname, '../frontend/dist'),
+      PORTAL_SECRET_SCANNING_PUBLIC_KEYS: process.env.PP_E2E_SCANNING_PUBLIC_KEY!,
     },
   },
 });

@@ -36,6 +36,9 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     await dialog.getByLabel('Environment').selectOption('production');
     await dialog.getByLabel('Expires').selectOption('90d');
     await dialog.getByLabel('Monthly request limit').fill('1000');
+    // This integration invites people too: it needs more than the read-only default.
+    await expect(dialog.getByLabel(/^Read-only/)).toBeChecked();
+    await dialog.getByLabel(/^Full access/).check();
     await dialog.getByRole('button', { name: 'Generate API Key' }).click();
 
     await expect(dialog.getByText('This is the only time the secret is shown.')).toBeVisible();

@@ -7,11 +7,12 @@ use std::fmt;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
-    AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CreateApiKeyRequest,
-    CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, ErrorCode, Granularity, Invitation,
-    InvitationPage, InvitationPreview, LoginRequest, Member, MemberPage, Problem, ResetPasswordRequest, Role,
-    RollApiKeyRequest, Session, SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest,
-    UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
+    AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
+    CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, ErrorCode,
+    Granularity, Invitation, InvitationPage, InvitationPreview, LoginRequest, Member, MemberPage, Problem,
+    ReportCompromisedRequest, ResetPasswordRequest, Role, RollApiKeyRequest, Session, SignupRequest, Team, TeamPage,
+    TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage, User,
+    VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -145,6 +146,7 @@ async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> 
             _ => ErrorCode::BadRequest,
         },
         field: None,
+        required_scope: None,
     });
     Err(ApiError::Problem(Box::new(problem)))
 }
@@ -352,6 +354,16 @@ pub async fn roll_api_key(
     json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/roll"), Some(&token)), &body)).await
 }
 
+pub async fn report_compromised(
+    token: String,
+    team: Uuid,
+    key: Uuid,
+    body: ReportCompromisedRequest,
+) -> Result<CompromisedKey, ApiError> {
+    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/compromised"), Some(&token)), &body))
+        .await
+}
+
 /// A time range of usage analytics (RFC 3339 bounds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRange {
@@ -420,6 +432,7 @@ mod tests {
             detail: detail.map(str::to_owned),
             code,
             field: field.map(str::to_owned),
+            required_scope: None,
         }))
     }
 

@@ -178,6 +178,9 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("key.created", "API key created"),
     ("key.revoked", "API key revoked"),
     ("key.rolled", "API key rolled"),
+    ("key.updated", "API key changed"),
+    ("api_key.compromised", "API key reported compromised"),
+    ("api_key.leaked", "API key found leaked"),
 ];
 
 pub fn action(action: &str) -> String {

@@ -27,6 +27,7 @@ fn validation_error(field: &str, detail: &str) -> ApiError {
         detail: Some(detail.to_owned()),
         code: portal_types::ErrorCode::ValidationFailed,
         field: Some(field.to_owned()),
+        required_scope: None,
     }))
 }
 

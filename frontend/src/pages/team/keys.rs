@@ -4,6 +4,7 @@ use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::components::A;
 use portal_types::{ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeyStatus, RateLimit};
 
+use super::access::{AccessFields, AccessInputs, ScopePicker, scope_summary};
 use super::use_team;
 use crate::api;
 use crate::components::{
@@ -104,6 +105,12 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                 <td data-label="Name">
                                     <span class="member-name">{key.name.clone()}</span>
                                     {status_note.map(|n| view! { <span class=format!("badge status-{}", format::key_status(status).to_lowercase())>{n}</span> })}
+                                    {key.leaked.is_some().then(|| view! { <span class="badge status-revoked">"Leaked"</span> })}
+                                    {key.expiring_soon.then(|| view! { <span class="badge status-rolling">"Expires soon"</span> })}
+                                    {key.unused.then(|| view! {
+                                        <span class="badge badge-muted">{if key.last_used_at.is_some() { "Unused 30+ days" } else { "Never used" }}</span>
+                                    })}
+                                    <span class="badge badge-scope" title=scope_summary(&key.scopes)>{scope_badge(&key.scopes)}</span>
                                     <code class="hint-code">{format!("{}…", key.hint)}</code>
                                     {key.description.clone().map(|d| view! { <span class="member-email">{d}</span> })}
                                 </td>
@@ -154,6 +161,16 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                 </tbody>
             </table>
         </div>
+    }
+}
+
+/// The short label of a key's access.
+fn scope_badge(scopes: &[portal_types::Scope]) -> String {
+    match super::access::preset_of(scopes) {
+        super::access::Preset::Custom => {
+            format!("{} scope{}", scopes.len(), if scopes.len() == 1 { "" } else { "s" })
+        }
+        _ => scope_summary(scopes),
     }
 }
 
@@ -209,7 +226,7 @@ pub fn SecretOnceBanner(secret: String) -> impl IntoView {
 
 /// Shown in a dialog after a key was created or rolled: the secret, then "Done".
 #[component]
-fn SecretStep(created: CreatedApiKey, #[prop(into)] on_done: Handler) -> impl IntoView {
+pub fn SecretStep(created: CreatedApiKey, #[prop(into)] on_done: Handler) -> impl IntoView {
     view! {
         <div class="modal-body">
             <p>
@@ -237,6 +254,7 @@ where
     let environment = RwSignal::new("development".to_owned());
     let expiration = RwSignal::new("never".to_owned());
     let limits = LimitInputs::default();
+    let access = AccessInputs::default();
     let create = Action::new_unsync(move |body: &CreateApiKeyRequest| {
         let body = body.clone();
         async move { auth.call(move |t| api::create_api_key(t, team_id, body.clone())).await }
@@ -252,6 +270,7 @@ where
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some((usage_limit, rate_limit)) = limits.parse() else { return };
+        let Some(chosen) = access.parse() else { return };
         let description = description.get_untracked().trim().to_owned();
         create.dispatch(CreateApiKeyRequest {
             name: name.get_untracked().trim().to_owned(),
@@ -265,9 +284,9 @@ where
             },
             usage_limit,
             rate_limit,
-            scopes: None,
-            allowed_ips: None,
-            alert_thresholds: None,
+            scopes: Some(chosen.scopes),
+            allowed_ips: Some(chosen.allowed_ips),
+            alert_thresholds: Some(chosen.alert_thresholds),
         });
     };
     let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());
@@ -293,7 +312,9 @@ where
                                 error=field_error(outcome, "environment")/>
                             <SelectField label="Expires" name="expiration" value=expiration options=expirations
                                 error=field_error(outcome, "expiration")/>
+                            <ScopePicker inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                             <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
+                            <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                             <SubmitButton label="Generate API Key" pending=create.pending()/>
                         </form>
                     }.into_any()
@@ -396,6 +417,9 @@ const LIMIT_FORM_FIELDS: &[&str] = &[
     "rate_limit",
     "rate_limit.requests_per_second",
     "rate_limit.burst",
+    "scopes",
+    "allowed_ips",
+    "alert_thresholds",
 ];
 
 /// Change a key's name, description and limits; they apply at once on every server.
@@ -411,6 +435,7 @@ where
     let name = RwSignal::new(key.name.clone());
     let description = RwSignal::new(key.description.clone().unwrap_or_default());
     let limits = LimitInputs::of(&key);
+    let access = AccessInputs::of(&key);
     let save = Action::new_unsync(move |body: &portal_types::UpdateApiKeyRequest| {
         let body = body.clone();
         async move { auth.call(move |t| api::update_api_key(t, team_id, key_id, body.clone())).await }
@@ -426,12 +451,16 @@ where
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some((usage_limit, rate_limit)) = limits.parse() else { return };
+        let Some(chosen) = access.parse() else { return };
         let description = description.get_untracked().trim().to_owned();
         save.dispatch(portal_types::UpdateApiKeyRequest {
             name: Some(name.get_untracked().trim().to_owned()),
             description: Some((!description.is_empty()).then_some(description)),
             usage_limit: Some(usage_limit),
             rate_limit: Some(rate_limit),
+            scopes: Some(chosen.scopes),
+            allowed_ips: Some(Some(chosen.allowed_ips)),
+            alert_thresholds: Some(chosen.alert_thresholds),
         });
     };
     view! {
@@ -441,7 +470,9 @@ where
                 <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
                 <TextAreaField label="Description" name="description" maxlength=500 value=description
                     error=field_error(outcome, "description")/>
+                <ScopePicker inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                 <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
+                <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                 <SubmitButton label="Save changes" pending=save.pending()/>
             </form>
         </Modal>

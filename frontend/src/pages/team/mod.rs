@@ -1,5 +1,6 @@
 //! A team's screens: one layout (name, role, tabs) around the page of the selected tab.
 
+mod access;
 mod activity;
 mod keys;
 mod members;
@@ -93,6 +94,7 @@ fn not_found() -> ApiError {
         detail: None,
         code: portal_types::ErrorCode::NotFound,
         field: None,
+        required_scope: None,
     }))
 }
 

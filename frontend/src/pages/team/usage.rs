@@ -6,10 +6,11 @@ use leptos_router::{components::A, hooks::use_params_map};
 use portal_types::{ApiKey, Granularity, KeyUsageSummary, Usage, UsagePoint};
 use uuid::Uuid;
 
-use super::keys::EditKeyDialog;
+use super::access::scope_summary;
+use super::keys::{EditKeyDialog, SecretStep};
 use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
-use crate::components::{ActionError, EmptyState, ErrorAlert, Loading, load};
+use crate::components::{ActionError, EmptyState, ErrorAlert, Field, Handler, Loading, Modal, SubmitButton, load};
 use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
@@ -105,6 +106,16 @@ pub fn KeyUsagePage() -> impl IntoView {
         {move || match key.get() {
             None => view! { <Loading label="Loading the key…"/> }.into_any(),
             Some(Ok(key)) => view! {
+                {key.leaked.clone().map(|leak| view! {
+                    <div class="alert error leak-banner" role="alert">
+                        <h2>"This key was found public and revoked"</h2>
+                        <p>
+                            "Found " {leak.url.clone().map(|u| view! { "at " <code class="leak-url">{u}</code> " " })}
+                            "(" {leak.source.clone()} "), revoked " {format::date_time(leak.reported_at)} ". "
+                            "Create a replacement, remove the secret from where it was found, and check the last requests below."
+                        </p>
+                    </div>
+                })}
                 <div class="section-head">
                     <h2>"Usage of " {key.name.clone()}</h2>
                     <span class=format!("env-badge env-{}", key.environment.as_str())>{format::environment(key.environment)}</span>
@@ -113,16 +124,141 @@ pub fn KeyUsagePage() -> impl IntoView {
                     <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {format::key_status(key.status)}
                     " · created " {format::date(key.created_at)}
                 </p>
+                <KeyAccess key=key.clone() on_changed=reload/>
                 <KeyLimits key on_saved=reload/>
             }.into_any(),
             Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
         }}
-        <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
-        {move || match usage.get() {
-            None => view! { <Loading label="Loading usage…"/> }.into_any(),
-            Some(Ok(usage)) => view! { <UsageReport usage/> }.into_any(),
-            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-        }}
+        <section id="key-usage" tabindex="-1" aria-label="Requests of this key">
+            <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
+            {move || match usage.get() {
+                None => view! { <Loading label="Loading usage…"/> }.into_any(),
+                Some(Ok(usage)) => view! { <UsageReport usage/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// What the key may do and from where, and "Report compromised" for those who manage keys.
+#[component]
+fn KeyAccess<G>(key: ApiKey, on_changed: G) -> impl IntoView
+where
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let team = use_team();
+    let reporting = RwSignal::new(false);
+    let usable = matches!(key.status, portal_types::KeyStatus::Active | portal_types::KeyStatus::Rolling);
+    let may_report = move || usable && permissions::manage_api_keys(&team.permissions());
+    let ips = if key.allowed_ips.is_empty() { "Any address".to_owned() } else { key.allowed_ips.join(", ") };
+    let alerts = if key.alert_thresholds.is_empty() {
+        "None".to_owned()
+    } else {
+        let list: Vec<String> = key.alert_thresholds.iter().map(|p| format!("{p}%")).collect();
+        format!("At {} of the monthly limit", list.join(", "))
+    };
+    let scopes: Vec<&'static str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    let key = StoredValue::new(key);
+    view! {
+        <section class="section key-access" aria-labelledby="access-title">
+            <div class="section-head">
+                <h3 id="access-title">"Access"</h3>
+                <Show when=may_report>
+                    <button type="button" class="button small danger-outline" on:click=move |_| reporting.set(true)>
+                        "Report compromised"
+                    </button>
+                </Show>
+            </div>
+            <dl class="stats limits">
+                <div><dt>"Scopes"</dt><dd data-access="scopes" title=scopes.join(" ")>{key.with_value(|k| scope_summary(&k.scopes))}</dd></div>
+                <div><dt>"Allowed addresses"</dt><dd data-access="ips">{ips}</dd></div>
+                <div><dt>"Usage alerts"</dt><dd data-access="alerts">{alerts}</dd></div>
+            </dl>
+        </section>
+        <Show when=move || reporting.get()>
+            {
+                let on_changed = on_changed.clone();
+                view! { <CompromisedDialog key=key.get_value() on_close=move || reporting.set(false) on_reported=on_changed/> }
+            }
+        </Show>
+    }
+}
+
+/// The guide's incident response in one step: revoke now, optionally replace, then look at the
+/// old key's last requests.
+#[component]
+fn CompromisedDialog<F, G>(key: ApiKey, on_close: F, on_reported: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let key_id = key.id;
+    let replace = RwSignal::new(true);
+    let name = RwSignal::new(format!("{} (replacement)", key.name).chars().take(100).collect::<String>());
+    let report = Action::new_unsync(move |body: &portal_types::ReportCompromisedRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::report_compromised(t, team_id, key_id, body.clone())).await }
+    });
+    let done = Memo::new(move |_| report.value().get().and_then(Result::ok));
+    let close = on_close.clone();
+    // Closing after the report: reload the key, and take the user to its last requests.
+    let finish = Handler::from(move || {
+        close();
+        on_reported();
+        if let Some(section) = document().get_element_by_id("key-usage") {
+            use leptos::wasm_bindgen::JsCast;
+            section.scroll_into_view();
+            if let Ok(section) = section.dyn_into::<leptos::web_sys::HtmlElement>() {
+                let _ = section.focus();
+            }
+        }
+    });
+    let error = Signal::derive(move || report.value().get().and_then(Result::err));
+    let outcome = move || report.value().get();
+    let hint = key.hint.clone();
+    view! {
+        <Modal title=format!("Report {} compromised", key.name) on_close=finish.clone()>
+            {move || match done.get() {
+                Some(result) => match result.replacement {
+                    Some(created) => view! { <SecretStep created on_done=finish.clone()/> }.into_any(),
+                    None => view! {
+                        <div class="modal-body"><p>"The key is revoked. Requests made with it are refused from now on."</p></div>
+                        <div class="modal-actions">
+                            <button type="button" class="button primary" on:click={
+                                let finish = finish.clone();
+                                move |_| finish.run()
+                            }>"Check its last requests"</button>
+                        </div>
+                    }.into_any(),
+                },
+                None => view! {
+                    <form class="modal-body" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                        ev.prevent_default();
+                        let replacement_name = replace.get_untracked().then(|| name.get_untracked().trim().to_owned());
+                        report.dispatch(portal_types::ReportCompromisedRequest { replacement_name });
+                    }>
+                        <p>
+                            "The key " <code>{format!("{}…", hint.clone())}</code>
+                            " is revoked at once on every server: every request with it gets 401. This cannot be undone."
+                        </p>
+                        <label class="choice">
+                            <input type="checkbox" name="replace" prop:checked=replace
+                                on:change=move |ev| replace.set(event_target_checked(&ev))/>
+                            "Create a replacement with the same settings"
+                        </label>
+                        <Show when=move || replace.get()>
+                            <Field label="Name of the replacement" name="replacement_name" maxlength=100 value=name
+                                error=crate::components::field_error(outcome, "replacement_name")/>
+                        </Show>
+                        <p class="hint">"Then update the systems that used the old key, and check its last requests for misuse."</p>
+                        <ActionError error/>
+                        <SubmitButton label="Revoke key" pending=report.pending()/>
+                    </form>
+                }.into_any(),
+            }}
+        </Modal>
     }
 }
 

@@ -1,0 +1,125 @@
+import { expect, request, test } from '@playwright/test';
+import { createHash, createPrivateKey, sign } from 'node:crypto';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+import { mailSubject } from './mail';
+
+/** A leak report as GitHub's secret scanning sends it: the body signed with its P-256 key. */
+function signedReport(token: string, url: string): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify([{ token, type: 'partner_portal_api_key', url, source: 'content' }]);
+  const key = createPrivateKey(process.env.PP_E2E_SCANNING_PRIVATE_KEY!);
+  const signature = sign('sha256', Buffer.from(body), { key, dsaEncoding: 'der' }).toString('base64');
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'Github-Public-Key-Identifier': 'e2e-key',
+      'Github-Public-Key-Signature': signature,
+    },
+  };
+}
+
+test('a read-only key made in the browser cannot write, and a leak report revokes it and says so', async ({ browser, baseURL }) => {
+  const owner = person('scoped', 'Sasha Scopes');
+  const errors: string[] = [];
+  const { page } = await openBrowser(browser, errors);
+  const api = await request.newContext({ baseURL });
+  let teamId = '';
+  let secret = '';
+  const leakUrl = `https://github.com/acme/app/blob/${stamp}/.env`;
+
+  await test.step('create a read-only key: the narrowest preset is the default', async () => {
+    await signUpAndVerify(page, owner);
+    teamId = await createTeam(page, `Scoped Team ${stamp}`);
+    await page.goto(`/teams/${teamId}/api-keys`);
+    await page.getByRole('button', { name: 'Create API Key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Generate API Key' });
+    await dialog.getByLabel('Name').fill('Dashboard');
+    await expect(dialog.getByLabel(/^Read-only/)).toBeChecked();
+    // Custom lists every scope in plain words; a write scope includes its read scope.
+    await dialog.getByLabel(/^Custom/).check();
+    await dialog.getByLabel(/^members:write/).check();
+    await expect(dialog.getByLabel(/^members:read/)).toBeChecked();
+    await expect(dialog.getByLabel(/^members:read/)).toBeDisabled();
+    await dialog.getByLabel(/^Read-only/).check();
+    await dialog.getByLabel('Allowed IP addresses').fill('not-an-address');
+    await dialog.getByRole('button', { name: 'Generate API Key' }).click();
+    await expect(dialog.getByText(/is not an IPv4 or IPv6 address/)).toBeVisible();
+    await dialog.getByLabel('Allowed IP addresses').fill('127.0.0.1\n::1');
+    await dialog.getByRole('button', { name: 'Generate API Key' }).click();
+    secret = await dialog.getByLabel('Your new API key').inputValue();
+    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
+    const row = page.getByRole('row', { name: /Dashboard/ });
+    await expect(row).toContainText('Read-only');
+    await expect(row).toContainText('Never used');
+  });
+
+  await test.step('the key reads, and its write call is refused naming the missing scope', async () => {
+    const auth = { Authorization: `Bearer ${secret}` };
+    expect((await api.get(`/api/v1/teams/${teamId}/members`, { headers: auth })).status()).toBe(200);
+    const refused = await api.post(`/api/v1/teams/${teamId}/invitations`, {
+      headers: auth,
+      data: { email: `outsider-${stamp}@example.com`, role: 'admin' },
+    });
+    expect(refused.status()).toBe(403);
+    const problem = await refused.json();
+    expect(problem.code).toBe('insufficient_scope');
+    expect(problem.required_scope).toBe('invitations:write');
+  });
+
+  await test.step('a signed leak report revokes the key at once', async () => {
+    const report = signedReport(secret, leakUrl);
+    const tampered = await api.post('/api/v1/keys/leaks', { headers: report.headers, data: report.body.replace('.env', '.env2') });
+    expect(tampered.status()).toBe(401);
+    const res = await api.post('/api/v1/keys/leaks', { headers: report.headers, data: report.body });
+    expect(res.status()).toBe(200);
+    const hash = createHash('sha256').update(secret).digest('hex');
+    expect(await res.json()).toEqual([{ token_hash: hash, token_type: 'partner_portal_api_key', label: 'true_positive' }]);
+    const refused = await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${secret}` } });
+    expect(refused.status()).toBe(401);
+  });
+
+  await test.step('the key shows the leak, and the owner got the mail', async () => {
+    await page.goto(`/teams/${teamId}/api-keys`);
+    await expect(page.getByRole('row', { name: /Dashboard/ })).toContainText('Leaked');
+    await page.getByRole('link', { name: 'View usage of Dashboard' }).click();
+    const banner = page.getByRole('alert').filter({ hasText: 'This key was found public and revoked' });
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText(leakUrl);
+    await expect(page.locator('[data-access="scopes"]')).toHaveText('Read-only');
+    await expect(page.locator('[data-access="ips"]')).toHaveText('127.0.0.1, ::1');
+    await expect.poll(() => mailSubject(owner.email, /was found public/), { timeout: 15_000 }).toBe(
+      'API key "Dashboard" was found public and has been revoked',
+    );
+  });
+
+  await test.step('"Report compromised" revokes another key, shows its replacement once, then its last requests', async () => {
+    await page.goto(`/teams/${teamId}/api-keys`);
+    await page.getByRole('button', { name: 'Create API Key' }).click();
+    const create = page.getByRole('dialog', { name: 'Generate API Key' });
+    await create.getByLabel('Name').fill('Billing export');
+    await create.getByLabel(/^Custom/).check();
+    await create.getByLabel(/^usage:read/).check();
+    await create.getByRole('button', { name: 'Generate API Key' }).click();
+    const old = await create.getByLabel('Your new API key').inputValue();
+    await create.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect(page.getByRole('row', { name: /Billing export/ })).toContainText('1 scope');
+    await page.getByRole('link', { name: 'View usage of Billing export' }).click();
+    await page.getByRole('button', { name: 'Report compromised' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Report Billing export compromised' });
+    await dialog.getByLabel('Name of the replacement').fill('Billing export 2');
+    await dialog.getByRole('button', { name: 'Revoke key' }).click();
+    const replacement = await dialog.getByLabel('Your new API key').inputValue();
+    expect(replacement).toMatch(/^pp_dev_/);
+    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect(page.locator('#key-usage')).toBeFocused();
+    await expect(page.getByText(/· Revoked ·/)).toBeVisible();
+    expect((await api.get(`/api/v1/teams/${teamId}/usage`, { headers: { Authorization: `Bearer ${old}` } })).status()).toBe(401);
+    expect((await api.get(`/api/v1/teams/${teamId}/usage`, { headers: { Authorization: `Bearer ${replacement}` } })).status()).toBe(200);
+    await page.goto(`/teams/${teamId}/activity`);
+    await expect(page.getByRole('listitem').filter({ hasText: 'API key reported compromised' })).toBeVisible();
+    await expect(page.getByRole('listitem').filter({ hasText: 'API key found leaked' })).toBeVisible();
+  });
+
+  await api.dispose();
+  expect(errors).toEqual([]);
+});
