@@ -113,6 +113,14 @@ fn net_of(entry: &str) -> Option<IpNet> {
     IpNet::new(ip, len).ok().map(|n| n.trunc())
 }
 
+/// A single client address in the forms [`portal_types::rules::ip_address_pattern`] states.
+pub fn parse_client_ip(field: &'static str, raw: &str) -> Result<IpAddr, FieldError> {
+    match net_of(raw) {
+        Some(net) if !raw.contains('/') => Ok(net.addr()),
+        _ => Err(FieldError::new(field, "must be an IPv4 or IPv6 address")),
+    }
+}
+
 /// An allowlist of addresses and CIDR blocks. Empty: anywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList(Vec<IpNet>);
@@ -305,8 +313,10 @@ mod tests {
             frontier = frontier.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
             samples.extend(frontier.iter().cloned());
         }
+        let address = regex::Regex::new(&portal_types::rules::ip_address_pattern()).unwrap();
         for s in &samples {
             assert_eq!(pattern.is_match(s), net_of(s).is_some(), "{s:?}");
+            assert_eq!(address.is_match(s), parse_client_ip("client_ip", s).is_ok(), "{s:?}");
         }
     }
 

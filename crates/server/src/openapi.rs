@@ -95,6 +95,8 @@ enum Rule {
     AllowList,
     /// Usage alert thresholds.
     Thresholds,
+    /// One IP address.
+    IpAddress,
 }
 
 /// Every constrained request field: (schema, property, rule).
@@ -124,6 +126,7 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("CreateInvitationRequest", "message", Rule::Note(rules::MESSAGE_MAX_CHARS)),
     ("AcceptInvitationRequest", "token", Rule::Token),
     ("ReportCompromisedRequest", "replacement_name", Rule::Name),
+    ("VerifyKeyRequest", "client_ip", Rule::IpAddress),
     ("CreateApiKeyRequest", "scopes", Rule::Scopes),
     ("CreateApiKeyRequest", "allowed_ips", Rule::AllowList),
     ("CreateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
@@ -158,6 +161,10 @@ impl Rule {
                 field.max_length = Some(rules::PASSWORD_MAX_CHARS);
             }
             Rule::Token => field.pattern = Some(rules::TOKEN_PATTERN.to_owned()),
+            Rule::IpAddress => {
+                field.max_length = Some(rules::ALLOWED_IP_MAX_CHARS);
+                field.pattern = Some(rules::ip_address_pattern());
+            }
             Rule::Scopes | Rule::AllowList | Rule::Thresholds => {
                 tracing::error!("openapi: a list rule on a field that is no list");
             }

@@ -488,6 +488,11 @@ pub struct TeamUsage {
 #[serde(deny_unknown_fields)]
 pub struct VerifyKeyRequest {
     pub key: String,
+    /// The address the key was presented from, as your service saw it. Given, a key with an
+    /// allowlist is valid only from its addresses (`ip_not_allowed`); absent, the allowlist is
+    /// not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// What `POST /api/v1/keys/verify` found.
@@ -495,8 +500,8 @@ pub struct VerifyKeyRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyKeyResponse {
     pub valid: bool,
-    /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `usage_limit_exceeded`,
-    /// `rate_limited`.
+    /// Why not: `invalid_api_key`, `key_revoked`, `key_expired`, `key_rolled`, `ip_not_allowed`,
+    /// `usage_limit_exceeded`, `rate_limited`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<ErrorCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

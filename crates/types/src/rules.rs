@@ -47,8 +47,19 @@ pub const ALLOWED_IPS_MAX: usize = 50;
 /// groups, at most one `::`, no embedded IPv4), each with an optional prefix length
 /// (`/0`-`/32`, `/0`-`/128`, no leading zeros).
 pub fn allowed_ip_pattern() -> String {
+    ip_pattern(true)
+}
+
+/// A single address as [`allowed_ip_pattern`] reads it, without a prefix length.
+pub fn ip_address_pattern() -> String {
+    ip_pattern(false)
+}
+
+fn ip_pattern(with_prefix: bool) -> String {
+    let (v4_prefix, v6_prefix) =
+        if with_prefix { ("(/(3[0-2]|[12]?[0-9]))?", "(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?") } else { ("", "") };
     let octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
-    let v4 = format!(r"{octet}(\.{octet}){{3}}(/(3[0-2]|[12]?[0-9]))?");
+    let v4 = format!(r"{octet}(\.{octet}){{3}}{v4_prefix}");
     let h = "[0-9A-Fa-f]{1,4}";
     let v6 = [
         format!("({h}:){{7}}{h}"),
@@ -62,7 +73,7 @@ pub fn allowed_ip_pattern() -> String {
         format!(":((:{h}){{1,7}}|:)"),
     ]
     .join("|");
-    format!("^({v4}|({v6})(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$")
+    format!("^({v4}|({v6}){v6_prefix})$")
 }
 
 /// Alert thresholds: percentages of the monthly limit.

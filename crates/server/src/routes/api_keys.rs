@@ -647,8 +647,10 @@ pub async fn verify_api_key(
     if !constant_time_eq(presented.as_bytes(), state.config.service_token.expose().as_bytes()) {
         return Err(ApiError::unauthorized("Send the service token as `Authorization: Bearer <token>`."));
     }
-    // The platform's service does not tell us its caller's address: allowlists are not checked here.
-    let answer = match state.keys.verify(&body.0.key, None).await {
+    // The allowlist is checked when the service says where the key came from.
+    let client =
+        body.0.client_ip.as_deref().map(|ip| portal_domain::scopes::parse_client_ip("client_ip", ip)).transpose()?;
+    let answer = match state.keys.verify(&body.0.key, client).await {
         Ok(key) => {
             state.keys.record(key.tag(), 200, started.elapsed(), true);
             VerifyKeyResponse {

@@ -59,7 +59,8 @@ async fn an_integrator_runs_the_whole_journey_with_the_typed_client() {
 
     // Another service checks the key.
     let service = portal.with_token(SERVICE_TOKEN);
-    let verified = service.verify_api_key(&VerifyKeyRequest { key: created.secret.clone() }).await.unwrap();
+    let verified =
+        service.verify_api_key(&VerifyKeyRequest { key: created.secret.clone(), client_ip: None }).await.unwrap();
     assert!(verified.valid);
     assert_eq!(verified.key_id, Some(created.key.id));
 

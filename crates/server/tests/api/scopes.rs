@@ -180,7 +180,10 @@ async fn scopes_are_shown_and_default_to_full_access() {
     assert_eq!(seen.body["permissions"]["invite_roles"], json!([]));
     assert_eq!(app.get_as(&full, &format!("/api/v1/teams/{team}")).await.body["permissions"]["manage_api_keys"], true);
     // The service sees the scopes too.
-    let verdict = app.api_as(SERVICE_TOKEN).verify_api_key(&portal_types::VerifyKeyRequest { key: read_only }).await;
+    let verdict = app
+        .api_as(SERVICE_TOKEN)
+        .verify_api_key(&portal_types::VerifyKeyRequest { key: read_only, client_ip: None })
+        .await;
     let verdict = verdict.unwrap();
     assert!(verdict.valid && verdict.scopes.len() == 6, "{verdict:?}");
     // Bad scope lists change nothing.
@@ -319,7 +322,8 @@ async fn keys_cannot_mint_wider_keys_nor_outlast_their_creators_rights() {
 /// An allowlisted key answers only to its addresses; a refusal is metered and spends no quota.
 #[tokio::test]
 async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
-    let app = spawn_app().await;
+    const SERVICE_TOKEN: &str = "service-token-service-token-service-token";
+    let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let key = |ips: Value| json!({"name": "allowlisted", "environment": "development", "expiration": "never", "usage_limit": 10, "allowed_ips": ips});
@@ -336,6 +340,18 @@ async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
     assert_eq!(usage.body["status_codes"][0], json!({"status": 403, "count": 2}));
     assert_eq!(usage.body["used_this_month"], 0);
     assert_eq!(usage.body["remaining"], 10);
+    // A service that says where the key came from gets the allowlist checked too.
+    let verify = |ip: &str| {
+        let body = json!({"key": far, "client_ip": ip});
+        let req = app.client.post(app.url("/api/v1/keys/verify")).bearer_auth(SERVICE_TOKEN).json(&body);
+        app.send(req)
+    };
+    let res = verify("10.9.8.7").await;
+    assert_eq!((res.status, &res.body["valid"]), (StatusCode::OK, &json!(true)), "{}", res.body);
+    let res = verify("192.0.2.1").await;
+    assert_eq!((&res.body["valid"], &res.body["code"]), (&json!(false), &json!("ip_not_allowed")));
+    let res = verify("10.0.0.0/8").await;
+    assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (422, Some("client_ip")));
     // Bad lists are refused, naming the field.
     for bad in [
         json!(["10.0.0.0/33"]),
