@@ -203,7 +203,7 @@ async fn issue(
             rate_limit: template.rate_limit,
             scopes: &template.scopes.to_stored(),
             allowed_ips: template.allowed.to_stored().as_deref(),
-            alert_thresholds: &thresholds_to_stored(template.thresholds),
+            alert_thresholds: &thresholds_to_stored(&template.thresholds),
         },
         now,
     )
@@ -220,9 +220,42 @@ struct NewKeyTemplate<'a> {
     usage_limit: Option<i64>,
     rate_limit: Option<RateLimit>,
     scopes: ScopeSet,
-    allowed: &'a AllowList,
-    thresholds: &'a [u8],
+    allowed: AllowList,
+    thresholds: Vec<u8>,
     created_by: Option<Uuid>,
+}
+
+/// A key with `old`'s settings under a new `name`, for a roll or a compromised key's
+/// replacement; 403 if `by` may not give those settings. Its lifetime is the old key's.
+fn same_settings<'a>(
+    hasher: &'a crate::keys::KeyService,
+    old: &'a ApiKeyRow,
+    name: &'a str,
+    by: &Principal,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> ApiResult<NewKeyTemplate<'a>> {
+    let template = NewKeyTemplate {
+        hasher,
+        name,
+        description: old.description.as_deref(),
+        environment: environment_of(old)?,
+        expires_at: clamp_expiry(by, old.expires_at.map(|e| now + (e - old.created_at))),
+        usage_limit: old.usage_limit,
+        rate_limit: rate_limit_of(old),
+        scopes: ScopeSet::from_stored(&old.scopes),
+        allowed: AllowList::from_stored(old.allowed_ips.as_deref()),
+        thresholds: thresholds_from_stored(&old.alert_thresholds),
+        created_by,
+    };
+    Grant {
+        scopes: Some(template.scopes),
+        usage_limit: Some(template.usage_limit),
+        rate_limit: Some(template.rate_limit),
+        allowed: Some(&template.allowed),
+    }
+    .check(by)?;
+    Ok(template)
 }
 
 /// Create an API key (owners and admins). The answer carries the secret, once.
@@ -277,8 +310,8 @@ pub async fn create_api_key(
         usage_limit,
         rate_limit,
         scopes,
-        allowed: &allowed,
-        thresholds: &thresholds,
+        allowed,
+        thresholds,
         created_by: creator_of(&auth),
     };
     let (row, secret) = issue(&txn, &access, template, now).await?;
@@ -484,32 +517,9 @@ pub async fn roll_api_key(
         return Err(ApiError::new(ErrorCode::KeyNotActive, "Only an active key can be rolled."));
     }
     let grace_until = domain::grace_until(now, body.0.grace_period_seconds, old.expires_at)?;
-    // The same lifetime as the old key had; rolled by a key, never past that key's own expiry.
-    let expires_at = clamp_expiry(&auth, old.expires_at.map(|e| now + (e - old.created_at)));
-    let scopes = ScopeSet::from_stored(&old.scopes);
-    let allowed = AllowList::from_stored(old.allowed_ips.as_deref());
-    let thresholds = thresholds_from_stored(&old.alert_thresholds);
-    Grant {
-        scopes: Some(scopes),
-        usage_limit: Some(old.usage_limit),
-        rate_limit: Some(rate_limit_of(&old)),
-        allowed: Some(&allowed),
-    }
-    .check(&auth)?;
-    let template = NewKeyTemplate {
-        hasher: &state.keys,
-        name: &old.name,
-        description: old.description.as_deref(),
-        environment: environment_of(&old)?,
-        expires_at,
-        usage_limit: old.usage_limit,
-        rate_limit: rate_limit_of(&old),
-        scopes,
-        allowed: &allowed,
-        thresholds: &thresholds,
-        // The replacement answers to the same person as the old key.
-        created_by: old.created_by,
-    };
+    // The replacement answers to the same person as the old key; rolled by a key, it never
+    // outlives that key.
+    let template = same_settings(&state.keys, &old, &old.name, &auth, old.created_by, now)?;
     let (new, secret) = issue(&txn, &access, template, now).await?;
     // The month's count carries over: rolling does not reset a monthly limit.
     let month = portal_domain::usage::month_bounds(now).0;
@@ -577,30 +587,7 @@ pub async fn report_compromised_api_key(
     let replacement = match replacement_name {
         None => None,
         Some(name) => {
-            let expires_at = clamp_expiry(&auth, old.expires_at.map(|e| now + (e - old.created_at)));
-            let scopes = ScopeSet::from_stored(&old.scopes);
-            let allowed = AllowList::from_stored(old.allowed_ips.as_deref());
-            let thresholds = thresholds_from_stored(&old.alert_thresholds);
-            Grant {
-                scopes: Some(scopes),
-                usage_limit: Some(old.usage_limit),
-                rate_limit: Some(rate_limit_of(&old)),
-                allowed: Some(&allowed),
-            }
-            .check(&auth)?;
-            let template = NewKeyTemplate {
-                hasher: &state.keys,
-                name: &name,
-                description: old.description.as_deref(),
-                environment: environment_of(&old)?,
-                expires_at,
-                usage_limit: old.usage_limit,
-                rate_limit: rate_limit_of(&old),
-                scopes,
-                allowed: &allowed,
-                thresholds: &thresholds,
-                created_by: creator_of(&auth),
-            };
+            let template = same_settings(&state.keys, &old, &name, &auth, creator_of(&auth), now)?;
             let (row, secret) = issue(&txn, &access, template, now).await?;
             let summary = format!("{} ({}), replacing the compromised {}", row.name, row.hint, old.hint);
             portal_db::audit::record(
