@@ -207,13 +207,16 @@ where
     let finish = Handler::from(move || {
         close();
         on_reported();
-        if let Some(section) = document().get_element_by_id("key-usage") {
-            use leptos::wasm_bindgen::JsCast;
-            section.scroll_into_view();
-            if let Ok(section) = section.dyn_into::<leptos::web_sys::HtmlElement>() {
-                let _ = section.focus();
+        // After the dialog has given the focus back to its opener (it closes as it goes).
+        request_animation_frame(|| {
+            if let Some(section) = document().get_element_by_id("key-usage") {
+                use leptos::wasm_bindgen::JsCast;
+                section.scroll_into_view();
+                if let Ok(section) = section.dyn_into::<leptos::web_sys::HtmlElement>() {
+                    let _ = section.focus();
+                }
             }
-        }
+        });
     });
     let error = Signal::derive(move || report.value().get().and_then(Result::err));
     let outcome = move || report.value().get();
