@@ -83,10 +83,12 @@ pub async fn send_due(db: &DatabaseConnection, public_url: &str, now: DateTime<U
     // gets only the warnings still ahead of it).
     for key in portal_db::api_keys::expiring(db, now, now + chrono::Duration::days(7)).await? {
         let Some(expires) = key.expires_at else { continue };
-        let (claim, when) = if expires - now <= chrono::Duration::days(1) {
-            ("expires:1d", "tomorrow")
+        let left = expires - now;
+        let (claim, when) = if left <= chrono::Duration::days(1) {
+            ("expires:1d", "within a day".to_owned())
         } else if key.created_at <= expires - chrono::Duration::days(7) {
-            ("expires:7d", "in 7 days")
+            // Normally 7; less when the portal was down when the week began.
+            ("expires:7d", format!("in {} days", (left.num_hours() + 23) / 24))
         } else {
             continue;
         };

@@ -17,7 +17,7 @@ use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
 use portal_domain::scopes::{AllowList, ScopeSet};
 use portal_types::ErrorCode;
-use portal_types::{Environment, KeyStatus, RateLimit, Role};
+use portal_types::{Environment, KeyStatus, RateLimit};
 use uuid::Uuid;
 
 use self::cache::GuardedCache;
@@ -45,9 +45,10 @@ pub struct CachedKey {
     pub allowed: Arc<AllowList>,
     /// The person who answers for the key (for a key made by a key: that key's creator).
     pub created_by: Option<Uuid>,
-    /// The creator's role in the team when the key was cached. Role changes and removals
-    /// announce a team change, which evicts the team's keys on every instance.
-    pub creator_role: Option<Role>,
+    /// The most its creator's role in the team allows, as it was when the key was cached. Role
+    /// changes and removals announce a team change, which evicts the team's keys on every
+    /// instance.
+    pub cap: ScopeSet,
 }
 
 /// A verified key acting on a request.
@@ -206,11 +207,14 @@ impl KeyService {
             }
             return Ok(None);
         };
-        let creator_role = match row.created_by {
-            Some(user) => portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map(|m| m.role),
-            None => None,
+        let cap = match row.created_by {
+            Some(user) => {
+                ScopeSet::cap_for(portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map(|m| m.role))
+            }
+            // Made by a key before creators were recorded for such keys: nobody to cap it by.
+            None => ScopeSet::FULL,
         };
-        let key = Arc::new(cached_from(&row, creator_role)?);
+        let key = Arc::new(cached_from(&row, cap)?);
         if trusted {
             self.keys.insert_if_current(hash, key.clone(), seen);
         }
@@ -245,7 +249,7 @@ impl KeyService {
             environment: key.environment,
             expires_at: key.expires_at,
             rolling: status == KeyStatus::Rolling,
-            scopes: key.scopes.intersect(ScopeSet::cap_for(key.creator_role)),
+            scopes: key.scopes.intersect(key.cap),
             bounds: KeyBounds {
                 expires_at: key.expires_at,
                 usage_limit: key.usage_limit,
@@ -305,7 +309,7 @@ impl KeyService {
     }
 }
 
-fn cached_from(row: &ApiKeyRow, creator_role: Option<Role>) -> Result<CachedKey, ApiError> {
+fn cached_from(row: &ApiKeyRow, cap: ScopeSet) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
@@ -319,6 +323,6 @@ fn cached_from(row: &ApiKeyRow, creator_role: Option<Role>) -> Result<CachedKey,
         scopes: ScopeSet::from_stored(&row.scopes),
         allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
         created_by: row.created_by,
-        creator_role,
+        cap,
     })
 }

@@ -231,8 +231,8 @@ async fn key_notices_are_sent_once_whatever_the_number_of_instances() {
     }
     assert_eq!(sent, 3, "the week warning, the day warning, the 80% alert: each once");
     let mails = portal_db::mail::all(&db).await.unwrap();
-    assert_eq!(count(&mails, "API key \"week\" expires in 7 days"), 2, "owner and admin");
-    assert_eq!(count(&mails, "API key \"day\" expires tomorrow"), 2);
+    assert_eq!(count(&mails, "API key \"week\" expires in 6 days"), 2, "owner and admin");
+    assert_eq!(count(&mails, "API key \"day\" expires within a day"), 2);
     assert_eq!(count(&mails, "API key \"busy\" has used 80% of its monthly limit"), 2);
     assert_eq!(count(&mails, "API key \"busy\" has used 100% of its monthly limit"), 0);
 
@@ -271,6 +271,6 @@ async fn the_portal_sends_due_notices_on_its_own() {
     let db = portal_db::connect(&app.database_url).await.unwrap();
     let now = chrono::Utc::now();
     set_key_times(&db, &id, now + chrono::Duration::hours(3), now - chrono::Duration::days(20)).await;
-    let mail = app.wait_for_mail("owner@example.com", "API key \"soon\" expires tomorrow").await;
+    let mail = app.wait_for_mail("owner@example.com", "API key \"soon\" expires within a day").await;
     assert!(mail.raw.contains(&format!("/api-keys/{id}")));
 }

@@ -375,7 +375,8 @@ async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
     app.send(outside).await.assert_problem(403, "ip_not_allowed");
 }
 
-/// Keys made before scopes existed keep full access, anywhere, with the default alerts.
+/// Keys made before scopes existed keep full access, anywhere, with the default alerts; one
+/// made by another key back then (no creator recorded) is not capped.
 #[tokio::test]
 async fn existing_keys_migrate_to_full_access() {
     use portal_migrations::{Migrator, MigratorTrait};
@@ -386,6 +387,9 @@ async fn existing_keys_migrate_to_full_access() {
     Migrator::up(&db, Some(5)).await.unwrap();
     let now = chrono::Utc::now();
     let user = portal_db::users::create(&db, "old@example.com", "Old", "x", now).await.unwrap();
+    let secret = portal_domain::keys::generate(portal_types::Environment::Development);
+    let hashing = portal_domain::keys::hashing_key("key-hash-key-hash-key-hash-key-hash");
+    let key_hash = portal_domain::keys::hash(&hashing, &secret);
     let team = portal_db::teams::create(&db, "Acme", None, user.id, now).await.unwrap().id;
     let insert_key = Query::insert()
         .into_table(Alias::new("api_keys"))
@@ -395,14 +399,65 @@ async fn existing_keys_migrate_to_full_access() {
             team.into(),
             "old".into(),
             "development".into(),
-            "hash-of-old".into(),
+            key_hash.clone().into(),
             "pp_dev_old".into(),
             now.into(),
         ])
         .to_owned();
     sea_orm::ConnectionTrait::execute(&db, &insert_key).await.unwrap();
     portal_db::migrate(&db).await.unwrap();
-    let key = portal_db::api_keys::find_by_hash(&db, "hash-of-old").await.unwrap().unwrap();
+    let key = portal_db::api_keys::find_by_hash(&db, &key_hash).await.unwrap().unwrap();
     assert_eq!(portal_domain::scopes::ScopeSet::from_stored(&key.scopes), portal_domain::scopes::ScopeSet::FULL);
     assert_eq!((key.allowed_ips, key.alert_thresholds.as_str(), key.leaked_at), (None, "80 100", None));
+    // It still writes: invites, and mints a key.
+    let app = spawn_app_with(Options::shared(Some(url.clone()), &[])).await;
+    let path = format!("/api/v1/teams/{team}/invitations");
+    let res =
+        app.call(Method::POST, Some(&secret), &path, Some(json!({"email": "new@example.com", "role": "member"}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+}
+
+/// Two instances on one PostgreSQL database: demoting a key's creator on one caps the key on
+/// the other within a second, although that one had the key cached.
+#[tokio::test]
+async fn a_demotion_on_one_instance_caps_the_key_on_another() {
+    if backend() != "postgres" {
+        eprintln!("a_demotion_on_one_instance_caps_the_key_on_another runs on PostgreSQL only");
+        return;
+    }
+    let a = spawn_app_with(Options::shared(None, &[])).await;
+    let (owner, _) = a.signed_in("owner@example.com").await;
+    let team = a.create_team(&owner, "Acme").await;
+    let admin = a.join(&owner, &team, "admin@example.com", "admin").await;
+    let admin_id = user_id(&a, &owner, &team, "admin@example.com").await;
+    let b = spawn_app_with(Options::shared(Some(a.database_url.clone()), &[])).await;
+    let (_, key) = a.simple_key(&admin, &team, "admin's key").await;
+    let keys = format!("/api/v1/teams/{team}/api-keys");
+    let mint = json!({"name": "m", "environment": "development", "expiration": "never", "scopes": ["team:read"]});
+    // B caches the key with its creator an admin.
+    assert_eq!(b.call(Method::POST, Some(&key), &keys, Some(mint.clone())).await.status, StatusCode::CREATED);
+    let demote = a
+        .call(
+            Method::PATCH,
+            Some(&owner),
+            &format!("/api/v1/teams/{team}/members/{admin_id}"),
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::OK);
+    let demoted_at = std::time::Instant::now();
+    loop {
+        let res = b.call(Method::POST, Some(&key), &keys, Some(mint.clone())).await;
+        if res.status == StatusCode::FORBIDDEN {
+            assert_eq!(res.body["required_scope"], "api_keys:write");
+            break;
+        }
+        assert_eq!(res.status, StatusCode::CREATED);
+        assert!(
+            demoted_at.elapsed() < std::time::Duration::from_secs(1),
+            "instance B still lets the key write after 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.get_as(&key, &format!("/api/v1/teams/{team}/members")).await.status, StatusCode::OK);
 }

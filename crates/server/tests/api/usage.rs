@@ -223,7 +223,14 @@ async fn a_changed_monthly_limit_applies_at_once() {
     let res = app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": 4}))).await;
     assert_eq!(res.body["usage_limit"], 4, "{}", res.body);
     assert_eq!(get().await.status, StatusCode::OK);
-    assert_eq!(header(&get().await, "ratelimit"), format!("\"monthly\";r=0;t={}", header(&get().await, "retry-after")));
+    // The last allowed request says none remain until the month ends; the next one is refused
+    // until then (the two answers may fall in different seconds).
+    let last = get().await;
+    let refused = get().await;
+    refused.assert_problem(429, "usage_limit_exceeded");
+    let resets: i64 = header(&last, "ratelimit").strip_prefix("\"monthly\";r=0;t=").unwrap().parse().unwrap();
+    let retry: i64 = header(&refused, "retry-after").parse().unwrap();
+    assert!((resets - retry).abs() <= 1, "{resets} vs {retry}");
     app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": null}))).await;
     assert_eq!(get().await.status, StatusCode::OK);
     let usage = app.call(Method::GET, Some(&owner), &format!("{key_path}/usage"), None).await;
