@@ -75,6 +75,7 @@ async fn scope_matrix_of_team_endpoints() {
         let doomed = invitation(&app, &owner, &team, &format!("doomed-{}@example.com", scope.replace(':', "-"))).await;
         let (rollable, _) = scoped_key(&app, &owner, &team, "rollable", &["api_keys:read"]).await;
         let (revocable, _) = app.simple_key(&owner, &team, "revocable").await;
+        let (compromised, _) = app.simple_key(&owner, &team, "compromised").await;
 
         // (method, path, body, the scope it needs; None: no key may)
         let cases: Vec<(Method, String, Option<Value>, Option<&str>)> = vec![
@@ -123,6 +124,12 @@ async fn scope_matrix_of_team_endpoints() {
                 Some("api_keys:write"),
             ),
             (Method::POST, format!("/api/v1/teams/{t}/api-keys/{revocable}/revoke"), None, Some("api_keys:write")),
+            (
+                Method::POST,
+                format!("/api/v1/teams/{t}/api-keys/{compromised}/compromised"),
+                Some(json!({})),
+                Some("api_keys:write"),
+            ),
             (Method::DELETE, format!("/api/v1/teams/{t}"), None, None),
         ];
         let (_, secret) = scoped_key(&app, &owner, &team, &format!("only {scope}"), &[scope]).await;
@@ -145,7 +152,7 @@ async fn scope_matrix_of_team_endpoints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(checked, 9 * 19);
+    assert_eq!(checked, 9 * 20);
     // Nothing the refused calls tried happened: the team, the owner and the other keys stand.
     let res = app.get_as(&owner, &format!("/api/v1/teams/{team}")).await;
     assert_eq!(res.body["name"], "Acme");
