@@ -113,7 +113,6 @@ fn parse_allowlist(ips: Option<&[String]>) -> ApiResult<AllowList> {
 
 /// What a key may give a key it creates, rolls or changes: nothing it does not have itself.
 /// Each `Some` is a setting being given.
-#[derive(Default)]
 struct Grant<'a> {
     scopes: Option<ScopeSet>,
     usage_limit: Option<Option<i64>>,
@@ -121,8 +120,8 @@ struct Grant<'a> {
     allowed: Option<&'a AllowList>,
 }
 
-fn wider(field: &str, what: &str) -> ApiError {
-    ApiError::new(ErrorCode::Forbidden, format!("An API key cannot give a key {what} than its own.")).with_field(field)
+fn wider(field: &str, detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, detail).with_field(field)
 }
 
 impl Grant<'_> {
@@ -144,17 +143,20 @@ impl Grant<'_> {
         if let (Some(own), Some(new)) = (own.usage_limit, self.usage_limit)
             && new.is_none_or(|n| u64::try_from(n).unwrap_or(u64::MAX) > own)
         {
-            return Err(wider("usage_limit", "a higher monthly limit"));
+            return Err(wider("usage_limit", "An API key cannot give a key a higher monthly limit than its own."));
         }
         if let (Some(own), Some(new)) = (own.rate_limit, self.rate_limit)
             && new.is_none_or(|n| n.requests_per_second > own.requests_per_second || n.burst > own.burst)
         {
-            return Err(wider("rate_limit", "a higher rate limit"));
+            return Err(wider("rate_limit", "An API key cannot give a key a higher rate limit than its own."));
         }
         if let Some(new) = self.allowed
             && !new.is_within(&own.allowed)
         {
-            return Err(wider("allowed_ips", "addresses outside its own allowlist, or no allowlist,"));
+            return Err(wider(
+                "allowed_ips",
+                "An API key cannot let a key be used from addresses its own allowlist does not allow.",
+            ));
         }
         Ok(())
     }
