@@ -89,6 +89,10 @@ pub struct ConfigArgs {
     /// 3600000).
     #[arg(long, env = "PORTAL_NOTICE_INTERVAL_MS", default_value_t = 60_000)]
     pub notice_interval_ms: u64,
+    /// Count the SQL statements of each request and send the count in `x-db-statements` (for
+    /// tests and profiling).
+    #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false)]
+    pub debug_statement_count: bool,
 }
 
 /// A secret that never prints.
@@ -147,6 +151,7 @@ pub struct Config {
     pub usage_retention: UsageRetention,
     pub secret_scanning_keys: Vec<crate::leaks::ScanningKey>,
     pub notice_interval: std::time::Duration,
+    pub debug_statement_count: bool,
 }
 
 /// Days each usage tier is kept.
@@ -313,6 +318,7 @@ impl Config {
             usage_retention,
             secret_scanning_keys,
             notice_interval: std::time::Duration::from_millis(args.notice_interval_ms),
+            debug_statement_count: args.debug_statement_count,
         })
     }
 

@@ -17,6 +17,7 @@ pub mod routes;
 pub mod security;
 pub mod startup;
 pub mod state;
+pub mod statements;
 pub mod web;
 
 pub use config::{Config, ConfigArgs};

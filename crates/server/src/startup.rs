@@ -101,6 +101,8 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 struct Gate {
     keys: Arc<KeyService>,
     csp: HeaderValue,
+    /// Send each request's SQL statement count (`statements`).
+    count_statements: bool,
 }
 
 /// Every request passes here: a request id and a tracing span; a presented API key is verified
@@ -141,7 +143,8 @@ async fn gate<B: MessageBody + 'static>(
         let trusted = crate::extract::state_of(req.request()).ok().map(|s| s.config.trusted_proxies.as_slice());
         req.peer_addr().map(|a| crate::client_ip::client_address(a.ip(), req.headers(), trusted.unwrap_or_default()))
     });
-    async move {
+    let count_statements = gate.count_statements;
+    let handled = async move {
         // (the key, whether it was admitted) and what its limits leave.
         let mut metered: Option<(MeterTag, bool)> = None;
         let mut limits = None;
@@ -179,9 +182,14 @@ async fn gate<B: MessageBody + 'static>(
             tracing::info!(status, micros, "request");
         }
         Ok(res)
+    };
+    if !count_statements {
+        return handled.instrument(span).await;
     }
-    .instrument(span)
-    .await
+    let (res, statements) = crate::statements::counting(handled.instrument(span)).await;
+    let mut res = res?;
+    res.headers_mut().insert(HeaderName::from_static(crate::statements::HEADER), HeaderValue::from(statements));
+    Ok(res)
 }
 
 /// Answers smaller than this go out uncompressed: gzip costs more CPU on them (tens of
@@ -232,7 +240,10 @@ impl Application {
         Self::build_with_db(config, db).await
     }
 
-    async fn build_with_db(config: Config, db: portal_db::DatabaseConnection) -> Result<Self, StartupError> {
+    async fn build_with_db(config: Config, mut db: portal_db::DatabaseConnection) -> Result<Self, StartupError> {
+        if config.debug_statement_count {
+            crate::statements::install(&mut db);
+        }
         let transport = Transport::from_config(&config.mail).map_err(StartupError::Mail)?;
         let from = config.mail_from.parse().map_err(|e| StartupError::Mail(format!("PORTAL_MAIL_FROM: {e}")))?;
         let mail = MailWorker::start(db.clone(), transport, from);
@@ -264,7 +275,7 @@ impl Application {
         let openapi = crate::openapi::document();
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 
-        let gate_state = web::Data::new(Gate { keys, csp });
+        let gate_state = web::Data::new(Gate { keys, csp, count_statements: state.config.debug_statement_count });
         let mut server = HttpServer::new(move || {
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.

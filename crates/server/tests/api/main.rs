@@ -9,6 +9,7 @@ mod keys;
 mod leaks;
 mod matrix;
 mod openapi;
+mod reads;
 mod scopes;
 mod security;
 mod smtp;
