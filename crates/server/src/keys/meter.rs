@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::usage::{Batch, Increment, LastUse, MonthIncrement};
-use portal_domain::usage::{Histogram, minute_of, month_bounds};
+use portal_domain::usage::{Counts, Histogram, minute_of, month_bounds};
 use uuid::Uuid;
 
 /// The key a request presented, for metering; set even when the key was refused.
@@ -95,10 +95,21 @@ impl Buffer {
     }
 }
 
+/// What this instance counted and has not written yet, for one key or team.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Minute rows, each with its key.
+    pub rows: Vec<(Uuid, Counts)>,
+    /// Requests of the month that counted against limits.
+    pub month: u64,
+}
+
 #[derive(Default)]
 pub struct Meter {
     buffer: Mutex<Buffer>,
-    flush_lock: tokio::sync::Mutex<()>,
+    /// Held for writing by a flush, for reading by usage reads: while a read holds it, what the
+    /// buffer holds is exactly what the database does not.
+    flush_lock: tokio::sync::RwLock<()>,
 }
 
 impl Meter {
@@ -125,10 +136,54 @@ impl Meter {
         last.1 = last.1.max(now);
     }
 
+    /// Keeps flushes out while the caller reads the database and [`Meter::pending`].
+    pub async fn hold_flushes(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.flush_lock.read().await
+    }
+
+    /// The buffered counts of a key or a team, and their requests of the month starting at
+    /// `month`. Read it under [`Meter::hold_flushes`], with the database.
+    pub fn pending(&self, scope: portal_db::usage::Scope, month: DateTime<Utc>) -> Pending {
+        use portal_db::usage::Scope;
+        let matches = |key_id: Uuid, team_id: Uuid| match scope {
+            Scope::Key(id) => id == key_id,
+            Scope::Team(id) => id == team_id,
+        };
+        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let rows = buffer
+            .counts
+            .iter()
+            .filter(|((key_id, _, _), slot)| matches(*key_id, slot.team_id))
+            .map(|(&(key_id, minute, status), slot)| {
+                let counts = Counts {
+                    at: minute,
+                    status,
+                    requests: u64::try_from(slot.count).unwrap_or(0),
+                    latency_us_sum: u64::try_from(slot.latency_us_sum).unwrap_or(0),
+                    latency: slot.latency,
+                };
+                (key_id, counts)
+            })
+            .collect();
+        let month = buffer
+            .months
+            .iter()
+            .filter(|((key_id, m), (team_id, _))| *m == month && matches(*key_id, *team_id))
+            .map(|(_, &(_, n))| u64::try_from(n).unwrap_or(0))
+            .sum();
+        Pending { rows, month }
+    }
+
+    /// A key's buffered requests and latest use. Read it under [`Meter::hold_flushes`].
+    pub fn pending_use(&self, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
+        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        buffer.last_used.get(&key_id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at))
+    }
+
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
     /// logged); on failure everything goes back into the buffer for the next flush.
     pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), portal_db::Error> {
-        let _serial = self.flush_lock.lock().await;
+        let _serial = self.flush_lock.write().await;
         let taken = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
         if taken.counts.is_empty() && taken.months.is_empty() {
             return Ok(());

@@ -25,7 +25,7 @@ pub use self::invalidation::Change;
 pub use self::limits::LimitReport;
 use self::limits::Limits;
 use self::meter::Meter;
-pub use self::meter::MeterTag;
+pub use self::meter::{MeterTag, Pending};
 use crate::error::ApiError;
 
 /// A key as the cache holds it.
@@ -281,6 +281,21 @@ impl KeyService {
     /// Counts one answered request of a key; `admitted` when it passed the key check.
     pub fn record(&self, tag: MeterTag, status: u16, latency: Duration, admitted: bool) {
         self.meter.record(tag, status, latency, admitted);
+    }
+
+    /// Keeps this instance's flushes out while the caller reads usage and [`KeyService::pending`].
+    pub async fn hold_flushes(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.meter.hold_flushes().await
+    }
+
+    /// What this instance counted for a key or team and has not written yet.
+    pub fn pending(&self, scope: portal_db::usage::Scope, month: DateTime<Utc>) -> Pending {
+        self.meter.pending(scope, month)
+    }
+
+    /// A key's requests and latest use that this instance has not written yet.
+    pub fn pending_use(&self, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
+        self.meter.pending_use(key_id)
     }
 
     /// Writes the buffered counts, and gives back quota leases of idle keys.

@@ -92,7 +92,12 @@ pub async fn list_api_keys(
     let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
-    let rows = portal_db::api_keys::list(&state.db, access.team.id, query.after()?, limit).await?;
+    let rows = {
+        let _no_flush = state.keys.hold_flushes().await;
+        let mut rows = portal_db::api_keys::list(&state.db, access.team.id, query.after()?, limit).await?;
+        rows.iter_mut().for_each(|row| add_pending_use(&state.keys, row));
+        rows
+    };
     let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
     let now = Utc::now();
     let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<_>>()?;
@@ -347,7 +352,22 @@ pub async fn get_api_key(
     let (team_id, key_id) = path.into_inner();
     let access = TeamAccess::load(&state.db, &auth, team_id).await?;
     access.require(Action::ReadApiKeys)?;
-    Ok(web::Json(to_wire(find_key(&state.db, &access, key_id).await?, Utc::now())?))
+    let row = {
+        let _no_flush = state.keys.hold_flushes().await;
+        let mut row = find_key(&state.db, &access, key_id).await?;
+        add_pending_use(&state.keys, &mut row);
+        row
+    };
+    Ok(web::Json(to_wire(row, Utc::now())?))
+}
+
+/// Adds what this instance counted of a key and has not written yet to its stored totals. Call
+/// it under `hold_flushes`, with the read of the row.
+fn add_pending_use(keys: &crate::keys::KeyService, row: &mut ApiKeyRow) {
+    if let Some((requests, at)) = keys.pending_use(row.id) {
+        row.request_count = row.request_count.saturating_add(i64::try_from(requests).unwrap_or(0));
+        row.last_used_at = Some(row.last_used_at.map_or(at, |t| t.max(at)));
+    }
 }
 
 /// Change a key's name, description, monthly limit or rate limit (owners and admins). Limits

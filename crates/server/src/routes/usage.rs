@@ -120,16 +120,26 @@ pub async fn get_api_key_usage(
     let key = portal_db::api_keys::find(&state.db, access.team.id, key_id)
         .await?
         .ok_or_else(super::api_keys::key_not_found)?;
-    flush_meter(&state).await;
-    let rows =
-        portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans(&state, &range, now), false, None).await?;
-    let rows: Vec<Counts> = rows.into_iter().map(|(_, c)| c).collect();
+    let spans = spans(&state, &range, now);
     if csv {
-        let lines: Vec<CsvLine<'_>> = rows.iter().map(line).collect();
+        // A line per stored row: everything this instance counted is written first.
+        flush_meter(&state).await;
+        let rows = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans, false, None).await?;
+        let lines: Vec<CsvLine<'_>> = rows.iter().map(|(_, c)| line(c)).collect();
         return Ok(csv_response(&format!("usage-key-{}", key.id), domain::csv(range.granularity, &lines, false)));
     }
+    // What this instance counted is read from its buffer, not written first: a usage read
+    // costs no write. Flushes wait meanwhile, so nothing is counted twice or missed.
     let month = domain::month_bounds(now).0;
-    let used = portal_db::usage::month_requests(&state.db, Scope::Key(key.id), month).await?;
+    let (rows, used) = {
+        let _no_flush = state.keys.hold_flushes().await;
+        let stored = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans, false, None).await?;
+        let used = portal_db::usage::month_requests(&state.db, Scope::Key(key.id), month).await?;
+        let pending = state.keys.pending(Scope::Key(key.id), month);
+        let rows: Vec<Counts> =
+            stored.into_iter().map(|(_, c)| c).chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
+        (rows, used + pending.month)
+    };
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
     let usage: Usage = domain::summarise(&range, &rows, MonthUse { limit, used });
     Ok(HttpResponse::Ok().json(usage))
@@ -161,10 +171,10 @@ pub async fn get_team_usage(
     let csv = query.csv(&req)?;
     let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
     access.require(Action::ReadUsage)?;
-    flush_meter(&state).await;
     let team_id = access.team.id;
     let spans = spans(&state, &range, now);
     if csv {
+        flush_meter(&state).await;
         let max = Some(MAX_CSV_ROWS as u64 + 1);
         let rows = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, true, max).await?;
         if rows.len() > MAX_CSV_ROWS {
@@ -192,14 +202,30 @@ pub async fn get_team_usage(
             .collect();
         return Ok(csv_response(&format!("usage-team-{team_id}"), domain::csv(range.granularity, &lines, true)));
     }
-    let rows: Vec<Counts> = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false, None)
-        .await?
-        .into_iter()
-        .map(|(_, c)| c)
-        .collect();
+    // As for a key: this instance's unwritten counts come from its buffer, under a hold on
+    // flushes, instead of a write before every read.
     let month = domain::month_bounds(now).0;
-    let used = portal_db::usage::month_requests(&state.db, Scope::Team(team_id), month).await?;
-    let per_key = portal_db::usage::per_key(&state.db, team_id, &spans).await?;
+    let (rows, used, per_key) = {
+        let _no_flush = state.keys.hold_flushes().await;
+        let stored = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false, None).await?;
+        let used = portal_db::usage::month_requests(&state.db, Scope::Team(team_id), month).await?;
+        let mut per_key = portal_db::usage::per_key(&state.db, team_id, &spans).await?;
+        let pending = state.keys.pending(Scope::Team(team_id), month);
+        let (from, to) = (range.start(), range.to);
+        for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
+            let error = if domain::is_error(c.status) { c.requests } else { 0 };
+            match per_key.iter_mut().find(|(id, _, _)| id == key_id) {
+                Some(entry) => {
+                    entry.1 += c.requests;
+                    entry.2 += error;
+                }
+                None => per_key.push((*key_id, c.requests, error)),
+            }
+        }
+        let rows: Vec<Counts> =
+            stored.into_iter().map(|(_, c)| c).chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
+        (rows, used + pending.month, per_key)
+    };
     let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
     let keys = keys_by_id(portal_db::api_keys::of_team(&state.db, team_id, &ids).await?);
     let mut summaries: Vec<KeyUsageSummary> = per_key

@@ -25,8 +25,9 @@ async fn total_requests(app: &TestApp, owner: &str, team: &str, key_id: &str) ->
 /// on the deleted key's counts, put the whole batch back, and failed again forever.
 #[tokio::test]
 async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
-    // Flushes happen only when a usage read asks for one (or at shutdown), so the deleted key's
-    // counts are certainly still buffered when its team goes.
+    // Flushes happen only when a CSV export asks for one, or at shutdown, so the deleted key's
+    // counts are certainly still buffered when its team goes (and the shutdown flush must drop
+    // them to keep the others).
     let mut app = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "60000"])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let doomed = app.create_team(&owner, "Doomed").await;
