@@ -43,10 +43,20 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// SQLite pragmas of every connection, writer and readers: 16 MiB of page cache
+/// (`cache_size = -16384`, in KiB), and up to 256 MiB of the file mapped into memory
+/// (`mmap_size`), so that reads of a warm database are memory reads.
+const SQLITE_CACHE_KIB: &str = "-16384";
+const SQLITE_MMAP_BYTES: &str = "268435456";
+/// Read-only SQLite connections beside the writer.
+const SQLITE_READERS: u32 = 4;
+
 /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
 ///
-/// SQLite runs in WAL mode with foreign keys on. It allows one writer at a time, so its pool has a
-/// single connection: transactions then never fail with "database is locked" under load.
+/// SQLite runs in WAL mode with foreign keys on, `synchronous = NORMAL` (safe in WAL: a crash
+/// may lose the last commits, never corrupts) and a 10 s `busy_timeout`. It allows one writer at a
+/// time, so this pool has a single connection: transactions then never fail with "database is
+/// locked" under load. Reads outside transactions go to [`connect_readers`].
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
@@ -59,10 +69,36 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
+                .pragma("cache_size", SQLITE_CACHE_KIB)
+                .pragma("mmap_size", SQLITE_MMAP_BYTES)
         });
     } else {
         opts.max_connections(16).min_connections(1);
     }
+    Database::connect(opts).await
+}
+
+/// The connections for reads outside transactions. On SQLite: a pool of read-only connections
+/// beside the single writer of [`connect`] (open that first: it creates the file and sets WAL),
+/// so reads neither queue behind each other nor behind writes. On PostgreSQL: `writer` itself.
+pub async fn connect_readers(url: &str, writer: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if !url.starts_with("sqlite:") {
+        return Ok(writer.clone());
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .max_connections(SQLITE_READERS)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| {
+            o.read_only(true)
+                .create_if_missing(false)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", SQLITE_CACHE_KIB)
+                .pragma("mmap_size", SQLITE_MMAP_BYTES)
+        });
     Database::connect(opts).await
 }
 

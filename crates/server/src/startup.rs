@@ -241,8 +241,10 @@ impl Application {
     }
 
     async fn build_with_db(config: Config, mut db: portal_db::DatabaseConnection) -> Result<Self, StartupError> {
+        let mut reads = portal_db::connect_readers(&config.database_url, &db).await.map_err(StartupError::Database)?;
         if config.debug_statement_count {
             crate::statements::install(&mut db);
+            crate::statements::install(&mut reads);
         }
         let transport = Transport::from_config(&config.mail).map_err(StartupError::Mail)?;
         let from = config.mail_from.parse().map_err(|e| StartupError::Mail(format!("PORTAL_MAIL_FROM: {e}")))?;
@@ -271,7 +273,7 @@ impl Application {
         if portal_db::changes::is_postgres(&db) {
             key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
         }
-        let state = web::Data::new(AppState::new(db, Arc::new(config), mail.wake.clone(), keys.clone()));
+        let state = web::Data::new(AppState::new(db, reads, Arc::new(config), mail.wake.clone(), keys.clone()));
         let openapi = crate::openapi::document();
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 

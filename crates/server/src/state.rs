@@ -12,7 +12,11 @@ use crate::ratelimit::RateLimiter;
 use crate::security::{PasswordHasherPool, Tokens};
 
 pub struct AppState {
+    /// Writes and transactions (on SQLite: the single writer connection).
     pub db: DatabaseConnection,
+    /// Reads outside transactions: on SQLite a pool of read-only connections beside the
+    /// writer (WAL lets them read while it writes); on PostgreSQL the same pool as `db`.
+    pub reads: DatabaseConnection,
     pub config: Arc<Config>,
     pub tokens: Tokens,
     pub hasher: PasswordHasherPool,
@@ -29,7 +33,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Arc<Config>, mail_wake: Arc<Notify>, keys: Arc<KeyService>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        reads: DatabaseConnection,
+        config: Arc<Config>,
+        mail_wake: Arc<Notify>,
+        keys: Arc<KeyService>,
+    ) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
@@ -38,6 +48,7 @@ impl AppState {
             account_limiter: RateLimiter::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),
             invite_limiter: RateLimiter::new(config.invite_rate_limit, Duration::from_secs(3600)),
             db,
+            reads,
             config,
             mail_wake,
             keys,

@@ -40,7 +40,7 @@ pub async fn list_activity(
     page: web::Query<PageQuery>,
     query: web::Query<ActivityQuery>,
 ) -> ApiResult<web::Json<ActivityPage>> {
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
     access.require(Action::ReadActivity)?;
     let details = access.may(Action::ReadActivityDetails);
     let limit = page.limit()?;
@@ -53,7 +53,7 @@ pub async fn list_activity(
         action: query.action.clone().filter(|a| !a.is_empty()),
         before_id: page.cursor.as_deref().map(decode_id).transpose()?,
     };
-    let rows = portal_db::audit::list_for_team(&state.db, access.team.id, &filter, limit).await?;
+    let rows = portal_db::audit::list_for_team(&state.reads, access.team.id, &filter, limit).await?;
     let next = next_cursor(&rows, limit, |r| encode_id(r.id));
     let items = rows
         .into_iter()

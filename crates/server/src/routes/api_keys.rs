@@ -89,12 +89,12 @@ pub async fn list_api_keys(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<ApiKeyPage>> {
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
     let rows = {
         let _no_flush = state.keys.hold_flushes().await;
-        let mut rows = portal_db::api_keys::list(&state.db, access.team.id, query.after()?, limit).await?;
+        let mut rows = portal_db::api_keys::list(&state.reads, access.team.id, query.after()?, limit).await?;
         rows.iter_mut().for_each(|row| add_pending_use(&state.keys, row));
         rows
     };
@@ -350,11 +350,11 @@ pub async fn get_api_key(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
-    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
+    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
     access.require(Action::ReadApiKeys)?;
     let row = {
         let _no_flush = state.keys.hold_flushes().await;
-        let mut row = find_key(&state.db, &access, key_id).await?;
+        let mut row = find_key(&state.reads, &access, key_id).await?;
         add_pending_use(&state.keys, &mut row);
         row
     };

@@ -100,10 +100,10 @@ pub async fn list_invitations(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<InvitationPage>> {
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
     access.require(Action::ReadInvitations)?;
     let limit = query.limit()?;
-    let rows = portal_db::invitations::list(&state.db, access.team.id, query.after()?, limit).await?;
+    let rows = portal_db::invitations::list(&state.reads, access.team.id, query.after()?, limit).await?;
     let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
     let now = Utc::now();
     let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
@@ -302,9 +302,9 @@ pub async fn preview_invitation(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<InvitationPreview>> {
-    let inv = by_token(&state.db, &path).await?;
-    let team = portal_db::teams::find(&state.db, inv.team_id).await?.ok_or_else(invitation_not_found)?;
-    let account_exists = portal_db::users::find_by_email(&state.db, &inv.email).await?.is_some();
+    let inv = by_token(&state.reads, &path).await?;
+    let team = portal_db::teams::find(&state.reads, inv.team_id).await?.ok_or_else(invitation_not_found)?;
+    let account_exists = portal_db::users::find_by_email(&state.reads, &inv.email).await?.is_some();
     Ok(web::Json(InvitationPreview {
         team_name: team.name,
         invited_by_name: inv.inviter_name.clone(),

@@ -24,7 +24,7 @@ pub fn to_wire(user: portal_db::users::User) -> User {
 }
 
 async fn load(state: &AppState, auth: AuthUser) -> ApiResult<portal_db::users::User> {
-    portal_db::users::find(&state.db, auth.user_id)
+    portal_db::users::find(&state.reads, auth.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))
 }

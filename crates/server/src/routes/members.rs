@@ -53,10 +53,10 @@ pub async fn list_members(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<MemberPage>> {
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
     access.require(Action::ReadMembers)?;
     let limit = query.limit()?;
-    let rows = portal_db::teams::list_members(&state.db, access.team.id, query.after()?, limit).await?;
+    let rows = portal_db::teams::list_members(&state.reads, access.team.id, query.after()?, limit).await?;
     let next = next_cursor(&rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
     Ok(web::Json(MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }))
 }

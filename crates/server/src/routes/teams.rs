@@ -61,12 +61,12 @@ pub async fn list_teams(
         // A key sees exactly its own team.
         Principal::Key(key) => {
             let team_id = key.team_id;
-            let access = TeamAccess::load(&state.db, &Principal::Key(key), team_id).await?;
-            let items = if after.is_some() { vec![] } else { vec![wire_for(&state.db, access).await?] };
+            let access = TeamAccess::load(&state.reads, &Principal::Key(key), team_id).await?;
+            let items = if after.is_some() { vec![] } else { vec![wire_for(&state.reads, access).await?] };
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
-    let rows = portal_db::teams::list_for_user(&state.db, auth.user_id, after, limit).await?;
+    let rows = portal_db::teams::list_for_user(&state.reads, auth.user_id, after, limit).await?;
     let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
     let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
     Ok(web::Json(TeamPage { items, next_cursor: next }))
@@ -136,9 +136,9 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
         });
         return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()));
     }
-    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
+    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
-    Ok(HttpResponse::Ok().json(wire_for(&state.db, access).await?))
+    Ok(HttpResponse::Ok().json(wire_for(&state.reads, access).await?))
 }
 
 /// Rename a team or change its description (owners).

@@ -115,16 +115,16 @@ pub async fn get_api_key_usage(
     let now = Utc::now();
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
-    let access = TeamAccess::load(&state.db, &auth, team_id).await?;
+    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
     access.require(Action::ReadUsage)?;
-    let key = portal_db::api_keys::find(&state.db, access.team.id, key_id)
+    let key = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
         .await?
         .ok_or_else(super::api_keys::key_not_found)?;
     let spans = spans(&state, &range, now);
     if csv {
         // A line per stored row: everything this instance counted is written first.
         flush_meter(&state).await;
-        let rows = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans, false, None).await?;
+        let rows = portal_db::usage::counts(&state.reads, Scope::Key(key.id), &spans, false, None).await?;
         let lines: Vec<CsvLine<'_>> = rows.iter().map(|(_, c)| line(c)).collect();
         return Ok(csv_response(&format!("usage-key-{}", key.id), domain::csv(range.granularity, &lines, false)));
     }
@@ -133,8 +133,8 @@ pub async fn get_api_key_usage(
     let month = domain::month_bounds(now).0;
     let (rows, used) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let stored = portal_db::usage::counts(&state.db, Scope::Key(key.id), &spans, false, None).await?;
-        let used = portal_db::usage::month_requests(&state.db, Scope::Key(key.id), month).await?;
+        let stored = portal_db::usage::counts(&state.reads, Scope::Key(key.id), &spans, false, None).await?;
+        let used = portal_db::usage::month_requests(&state.reads, Scope::Key(key.id), month).await?;
         let pending = state.keys.pending(Scope::Key(key.id), month);
         let rows: Vec<Counts> =
             stored.into_iter().map(|(_, c)| c).chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
@@ -169,14 +169,14 @@ pub async fn get_team_usage(
     let now = Utc::now();
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
-    let access = TeamAccess::load(&state.db, &auth, path.into_inner()).await?;
+    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
     access.require(Action::ReadUsage)?;
     let team_id = access.team.id;
     let spans = spans(&state, &range, now);
     if csv {
         flush_meter(&state).await;
         let max = Some(MAX_CSV_ROWS as u64 + 1);
-        let rows = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, true, max).await?;
+        let rows = portal_db::usage::counts(&state.reads, Scope::Team(team_id), &spans, true, max).await?;
         if rows.len() > MAX_CSV_ROWS {
             return Err(ApiError::validation(
                 "from",
@@ -186,7 +186,7 @@ pub async fn get_team_usage(
         let mut ids: Vec<Uuid> = rows.iter().filter_map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let keys = keys_by_id(portal_db::api_keys::of_team(&state.db, team_id, &ids).await?);
+        let keys = keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?);
         let named: Vec<(String, &str, &str)> = rows
             .iter()
             .map(|(id, _)| {
@@ -207,9 +207,9 @@ pub async fn get_team_usage(
     let month = domain::month_bounds(now).0;
     let (rows, used, per_key) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let stored = portal_db::usage::counts(&state.db, Scope::Team(team_id), &spans, false, None).await?;
-        let used = portal_db::usage::month_requests(&state.db, Scope::Team(team_id), month).await?;
-        let mut per_key = portal_db::usage::per_key(&state.db, team_id, &spans).await?;
+        let stored = portal_db::usage::counts(&state.reads, Scope::Team(team_id), &spans, false, None).await?;
+        let used = portal_db::usage::month_requests(&state.reads, Scope::Team(team_id), month).await?;
+        let mut per_key = portal_db::usage::per_key(&state.reads, team_id, &spans).await?;
         let pending = state.keys.pending(Scope::Team(team_id), month);
         let (from, to) = (range.start(), range.to);
         for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
@@ -227,7 +227,7 @@ pub async fn get_team_usage(
         (rows, used + pending.month, per_key)
     };
     let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
-    let keys = keys_by_id(portal_db::api_keys::of_team(&state.db, team_id, &ids).await?);
+    let keys = keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?);
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
         .filter_map(|(id, total, error)| {
