@@ -83,6 +83,30 @@ impl TeamAccess {
         })
     }
 
+    /// [`TeamAccess::load`] for reads outside a transaction: the membership and the team come
+    /// from the caches that changes evict on every instance (`KeyService`), so most reads
+    /// start without a database round trip. Also returns the team's member count.
+    pub async fn load_for_read(
+        state: &crate::state::AppState,
+        principal: &Principal,
+        team_id: Uuid,
+    ) -> ApiResult<(Self, u64)> {
+        let (actor, user_id, audit) = match principal {
+            Principal::Key(key) => {
+                if key.team_id != team_id {
+                    return Err(team_not_found());
+                }
+                (key.actor(), None, AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) })
+            }
+            Principal::User(user) => {
+                let role = state.keys.membership(team_id, user.user_id).await?.ok_or_else(team_not_found)?;
+                (Actor::Member(role), Some(user.user_id), AuditActor { kind: "user", id: user.user_id, name: None })
+            }
+        };
+        let snapshot = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        Ok((Self { team: snapshot.team.clone(), actor, user_id, audit }, snapshot.member_count))
+    }
+
     /// The caller's role, as shown in team answers (a key acts as admin).
     pub fn role(&self) -> Role {
         match self.actor {

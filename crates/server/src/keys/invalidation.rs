@@ -18,7 +18,7 @@ use crate::error::ApiResult;
 pub enum Change {
     /// A key's status, limits or name.
     Key(Uuid),
-    /// A team's row, its members, or its deletion (with its keys).
+    /// A team's row, its members (and so its cached memberships), or its deletion (with its keys).
     Team(Uuid),
 }
 
@@ -47,6 +47,7 @@ impl KeyService {
             }
             Change::Team(id) => {
                 self.teams.evict(&id);
+                self.members.evict_if(move |(team, _), _| *team == id);
                 self.keys.evict_if(move |_, k| k.team_id == id);
             }
         }
@@ -55,6 +56,7 @@ impl KeyService {
     fn evict_all(&self) {
         self.keys.clear();
         self.teams.clear();
+        self.members.clear();
         self.limits.forget_all();
     }
 

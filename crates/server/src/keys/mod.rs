@@ -17,7 +17,7 @@ use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
 use portal_domain::scopes::{AllowList, ScopeSet};
 use portal_types::ErrorCode;
-use portal_types::{Environment, KeyStatus, RateLimit};
+use portal_types::{Environment, KeyStatus, RateLimit, Role};
 use uuid::Uuid;
 
 use self::cache::GuardedCache;
@@ -159,6 +159,9 @@ pub struct KeyService {
     /// A new key's secret cannot be among them, so nothing here ever needs evicting.
     unknown: GuardedCache<String, ()>,
     teams: GuardedCache<Uuid, Arc<TeamSnapshot>>,
+    /// (team, user) → role, for the authorization of reads. Only members are cached; every
+    /// membership change announces a team change, which evicts the team's entries everywhere.
+    members: GuardedCache<(Uuid, Uuid), Role>,
     /// False while the invalidation channel is down: then nothing is served from the caches.
     cache_trusted: AtomicBool,
     limits: Limits,
@@ -173,6 +176,7 @@ impl KeyService {
             keys: GuardedCache::new(KEY_CAPACITY, KEY_TTL),
             unknown: GuardedCache::new(KEY_CAPACITY, KEY_TTL),
             teams: GuardedCache::new(TEAM_CAPACITY, TEAM_TTL),
+            members: GuardedCache::new(KEY_CAPACITY, TEAM_TTL),
             // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
             cache_trusted: AtomicBool::new(!postgres),
             limits: Limits::new(db.clone()),
@@ -276,6 +280,21 @@ impl KeyService {
             self.teams.insert_if_current(team_id, snap.clone(), seen);
         }
         Ok(Some(snap))
+    }
+
+    /// A user's role in a team (None: not a member), for reads: from the cache, else the
+    /// database. Writes read the membership in their own transaction instead.
+    pub async fn membership(&self, team_id: Uuid, user_id: Uuid) -> Result<Option<Role>, ApiError> {
+        let trusted = self.trusted();
+        if trusted && let Some(role) = self.members.get(&(team_id, user_id)) {
+            return Ok(Some(role));
+        }
+        let seen = self.members.generation();
+        let role = portal_db::teams::membership_of(&self.db, team_id, user_id).await?.map(|m| m.role);
+        if trusted && let Some(role) = role {
+            self.members.insert_if_current((team_id, user_id), role, seen);
+        }
+        Ok(role)
     }
 
     /// Counts one answered request of a key; `admitted` when it passed the key check.

@@ -40,7 +40,7 @@ pub async fn list_activity(
     page: web::Query<PageQuery>,
     query: web::Query<ActivityQuery>,
 ) -> ApiResult<web::Json<ActivityPage>> {
-    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadActivity)?;
     let details = access.may(Action::ReadActivityDetails);
     let limit = page.limit()?;

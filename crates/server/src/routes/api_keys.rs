@@ -89,7 +89,7 @@ pub async fn list_api_keys(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<ApiKeyPage>> {
-    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
     let rows = {
@@ -350,7 +350,7 @@ pub async fn get_api_key(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
-    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadApiKeys)?;
     let row = {
         let _no_flush = state.keys.hold_flushes().await;

@@ -100,7 +100,7 @@ pub async fn list_invitations(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<InvitationPage>> {
-    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadInvitations)?;
     let limit = query.limit()?;
     let rows = portal_db::invitations::list(&state.reads, access.team.id, query.after()?, limit).await?;

@@ -53,7 +53,7 @@ pub async fn list_members(
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<MemberPage>> {
-    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadMembers)?;
     let limit = query.limit()?;
     let rows = portal_db::teams::list_members(&state.reads, access.team.id, query.after()?, limit).await?;

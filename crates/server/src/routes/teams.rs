@@ -61,8 +61,8 @@ pub async fn list_teams(
         // A key sees exactly its own team.
         Principal::Key(key) => {
             let team_id = key.team_id;
-            let access = TeamAccess::load(&state.reads, &Principal::Key(key), team_id).await?;
-            let items = if after.is_some() { vec![] } else { vec![wire_for(&state.reads, access).await?] };
+            let (access, count) = TeamAccess::load_for_read(&state, &Principal::Key(key), team_id).await?;
+            let items = if after.is_some() { vec![] } else { vec![to_wire(access.team, access.actor, count)] };
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
@@ -136,9 +136,9 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
         });
         return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()));
     }
-    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
+    let (access, count) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
-    Ok(HttpResponse::Ok().json(wire_for(&state.reads, access).await?))
+    Ok(HttpResponse::Ok().json(to_wire(access.team, access.actor, count)))
 }
 
 /// Rename a team or change its description (owners).

@@ -115,7 +115,7 @@ pub async fn get_api_key_usage(
     let now = Utc::now();
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
-    let access = TeamAccess::load(&state.reads, &auth, team_id).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadUsage)?;
     let key = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
         .await?
@@ -169,7 +169,7 @@ pub async fn get_team_usage(
     let now = Utc::now();
     let range = query.range(now)?;
     let csv = query.csv(&req)?;
-    let access = TeamAccess::load(&state.reads, &auth, path.into_inner()).await?;
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadUsage)?;
     let team_id = access.team.id;
     let spans = spans(&state, &range, now);
