@@ -8,6 +8,7 @@ mod m0003_api_keys;
 mod m0004_usage_tiers;
 mod m0005_mail_bodies;
 mod m0006_key_restrictions;
+mod m0007_read_paths;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_usage_tiers::Migration),
             Box::new(m0005_mail_bodies::Migration),
             Box::new(m0006_key_restrictions::Migration),
+            Box::new(m0007_read_paths::Migration),
         ]
     }
 }

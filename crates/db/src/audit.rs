@@ -1,7 +1,8 @@
 //! The append-only audit log: written in the transaction of the change it records.
 
-use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::entity::audit::{self, Entity as Audit};
@@ -63,6 +64,11 @@ pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timesta
     }
     .insert(db)
     .await?;
+    // The member list shows each member's last activity: kept here rather than grouped from
+    // the log on every read. An entry without a team (a sign-in) counts in every team of theirs.
+    if let Some(actor) = entry.actor.filter(|a| a.kind == "user") {
+        crate::teams::touch(db, actor.id, entry.team_id, now).await?;
+    }
     Ok(())
 }
 
@@ -75,42 +81,100 @@ pub struct ActivityFilter {
     pub before_id: Option<i64>,
 }
 
+/// The columns of an entry, in the entity's order.
+const COLUMNS: [&str; 12] = [
+    "id",
+    "team_id",
+    "actor_type",
+    "actor_id",
+    "actor_name",
+    "action",
+    "target_type",
+    "target_id",
+    "summary",
+    "ip",
+    "user_agent",
+    "created_at",
+];
+
+/// The action of a sign-in: the only entry without a team that a team's activity shows.
+pub const SIGNED_IN: &str = "auth.signed_in";
+
 /// A team's activity, newest first: its own entries, and the sign-ins of its current members
 /// since they joined it (nothing from before, nothing of people who left).
+///
+/// Two statements, each a range scan of its own index: the team's page of entries
+/// (`idx_audit_team`: team, id), then its members' sign-ins (the partial `idx_audit_sign_ins`:
+/// actor, id) newer than that page's oldest entry when the page is full (an older one could not
+/// make the page). The two filters joined by `OR` in one statement could use neither index: that
+/// read every entry of the team and every sign-in for each page.
 pub async fn list_for_team(
     db: &impl ConnectionTrait,
     team_id: Uuid,
     filter: &ActivityFilter,
     limit: u64,
 ) -> Result<Vec<AuditEntry>> {
-    use crate::entity::team_member;
-    use sea_orm::sea_query::{Expr, Query};
-    let member_since_then = Query::select()
-        .expr(Expr::val(1))
-        .from(team_member::Entity)
-        .and_where(Expr::col((team_member::Entity, team_member::Column::TeamId)).eq(team_id))
-        .and_where(
-            Expr::col((team_member::Entity, team_member::Column::UserId))
-                .equals((audit::Entity, audit::Column::ActorId)),
-        )
-        .and_where(
-            Expr::col((team_member::Entity, team_member::Column::JoinedAt))
-                .lte(Expr::col((audit::Entity, audit::Column::CreatedAt))),
-        )
-        .to_owned();
-    let sign_ins = audit::Column::TeamId
-        .is_null()
-        .and(audit::Column::Action.eq("auth.signed_in"))
-        .and(Expr::exists(member_since_then));
-    let mut q = Audit::find().filter(audit::Column::TeamId.eq(team_id).or(sign_ins));
+    let mut own = Audit::find().filter(audit::Column::TeamId.eq(team_id));
     if let Some(actor) = filter.actor_id {
-        q = q.filter(audit::Column::ActorId.eq(actor));
+        own = own.filter(audit::Column::ActorId.eq(actor));
     }
     if let Some(action) = &filter.action {
-        q = q.filter(audit::Column::Action.eq(action.as_str()));
+        own = own.filter(audit::Column::Action.eq(action.as_str()));
     }
     if let Some(before) = filter.before_id {
-        q = q.filter(audit::Column::Id.lt(before));
+        own = own.filter(audit::Column::Id.lt(before));
     }
-    Ok(q.order_by_desc(audit::Column::Id).limit(limit).all(db).await?)
+    let mut entries = own.order_by_desc(audit::Column::Id).limit(limit).all(db).await?;
+    // Another action filter leaves no sign-in to find.
+    if filter.action.as_deref().is_some_and(|a| a != SIGNED_IN) {
+        return Ok(entries);
+    }
+    let after = if entries.len() as u64 >= limit { entries.last().map(|e| e.id) } else { None };
+    entries.extend(sign_ins(db, team_id, filter, after, limit).await?);
+    entries.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(entries)
+}
+
+/// The sign-ins of a team's members since they joined, newest first, with ids between `after`
+/// and the filter's cursor.
+async fn sign_ins(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    filter: &ActivityFilter,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<AuditEntry>> {
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![team_id.into()];
+    let mut param = |value: sea_orm::Value| {
+        values.push(value);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => format!("?{}", values.len()),
+        }
+    };
+    let mut conditions = String::new();
+    if let Some(actor) = filter.actor_id {
+        conditions.push_str(&format!(" AND a.actor_id = {}", param(actor.into())));
+    }
+    if let Some(before) = filter.before_id {
+        conditions.push_str(&format!(" AND a.id < {}", param(before.into())));
+    }
+    if let Some(after) = after {
+        conditions.push_str(&format!(" AND a.id > {}", param(after.into())));
+    }
+    let team = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?1",
+    };
+    let columns = COLUMNS.map(|c| format!("a.{c}")).join(", ");
+    // The sign-in condition is written out, not bound: only then may the partial index serve it.
+    let sql = format!(
+        "SELECT {columns} FROM team_members m JOIN audit_log a ON a.actor_id = m.user_id \
+         WHERE m.team_id = {team} AND a.team_id IS NULL AND a.action = '{SIGNED_IN}' \
+         AND a.created_at >= m.joined_at{conditions} ORDER BY a.id DESC LIMIT {limit}"
+    );
+    let statement = sea_orm::Statement::from_sql_and_values(backend, sql, values);
+    Ok(Audit::find().from_raw_sql(statement).all(db).await?)
 }

@@ -140,3 +140,29 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, Statement};
+
+    use super::*;
+
+    /// SQLite is built to plan a statement once, whatever is bound to it (`.cargo/config.toml`):
+    /// otherwise a bound value the plan might depend on (every list's LIMIT) makes it re-parse and
+    /// re-plan the statement on every run. Seen here through a partial index, which a bound value
+    /// can only serve when the planner looks at the value.
+    #[tokio::test]
+    async fn sqlite_plans_each_statement_once_whatever_is_bound() {
+        let db = connect("sqlite::memory:").await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (a INTEGER, b INTEGER); CREATE INDEX t_b ON t (b) WHERE a = 1")
+            .await
+            .unwrap();
+        let sql = "EXPLAIN QUERY PLAN SELECT b FROM t WHERE a = ?1 AND b > 0";
+        let plan = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, [1.into()])).await.unwrap();
+        let detail: Vec<String> = plan.iter().map(|row| row.try_get::<String>("", "detail").unwrap()).collect();
+        assert!(
+            detail.iter().all(|d| !d.contains("t_b")),
+            "the plan used the bound value (the planner stability guarantee is off): {detail:?}"
+        );
+    }
+}

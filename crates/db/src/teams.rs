@@ -10,7 +10,6 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::audit::{self, Entity as Audit};
 use crate::entity::team::{self, Entity as Teams};
 use crate::entity::team_member::{self, Entity as Members};
 use crate::entity::user::{self, Entity as Users};
@@ -116,6 +115,8 @@ pub async fn add_member(
         user_id: Set(user_id),
         role: Set(role.as_str().to_owned()),
         joined_at: Set(now),
+        // Joining (creating the team, accepting an invitation) is the member's own act.
+        last_active_at: Set(Some(now)),
     }
     .insert(db)
     .await
@@ -223,7 +224,7 @@ pub async fn list_members(
                 .or(team_member::Column::JoinedAt.eq(at).and(team_member::Column::UserId.gt(id))),
         );
     }
-    // The members with their accounts in one statement, their last activity in a second.
+    // The members with their accounts and last activity: one statement.
     let rows = q
         .find_also_related(Users)
         .order_by_asc(team_member::Column::JoinedAt)
@@ -231,42 +232,37 @@ pub async fn list_members(
         .limit(limit)
         .all(db)
         .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|(m, _)| m.user_id).collect();
-    let active = last_activity(db, team_id, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (m, user) in rows {
         let Some(user) = user else { continue };
-        let last_active_at = active.get(&m.user_id).copied();
-        out.push(MemberRow { membership: membership(m)?, name: user.name, email: user.email, last_active_at });
+        out.push(member_with(m, user)?);
     }
     Ok(out)
 }
 
-/// One member with their account.
-pub async fn member_row(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>> {
-    let Some(m) = Members::find_by_id((team_id, user_id)).one(db).await? else { return Ok(None) };
-    let Some(user) = Users::find_by_id(user_id).one(db).await? else { return Ok(None) };
-    let last_active_at = last_activity(db, team_id, &[user_id]).await?.get(&user_id).copied();
-    Ok(Some(MemberRow { membership: membership(m)?, name: user.name, email: user.email, last_active_at }))
+fn member_with(m: team_member::Model, user: user::Model) -> Result<MemberRow> {
+    let last_active_at = m.last_active_at;
+    Ok(MemberRow { membership: membership(m)?, name: user.name, email: user.email, last_active_at })
 }
 
-/// The latest audit entry of each user in this team, or of their sign-ins.
-async fn last_activity(
-    db: &impl ConnectionTrait,
-    team_id: Uuid,
-    user_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Timestamp>> {
-    let rows: Vec<(Option<Uuid>, Option<Timestamp>)> = Audit::find()
-        .select_only()
-        .column(audit::Column::ActorId)
-        .column_as(audit::Column::CreatedAt.max(), "last")
-        .filter(audit::Column::ActorId.is_in(user_ids.to_vec()))
-        .filter(audit::Column::TeamId.eq(team_id).or(audit::Column::TeamId.is_null()))
-        .group_by(audit::Column::ActorId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().filter_map(|(id, at)| Some((id?, at?))).collect())
+/// One member with their account.
+pub async fn member_row(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>> {
+    let found = Members::find_by_id((team_id, user_id)).find_also_related(Users).one(db).await?;
+    let Some((m, Some(user))) = found else { return Ok(None) };
+    Ok(Some(member_with(m, user)?))
+}
+
+/// Marks members active at `now`: `user_id` in `team_id`, or in every team of theirs when None
+/// (a sign-in). Called by `audit::record` for every entry a user acts in.
+pub async fn touch(db: &impl ConnectionTrait, user_id: Uuid, team_id: Option<Uuid>, now: Timestamp) -> Result<()> {
+    let mut q = Members::update_many()
+        .col_expr(team_member::Column::LastActiveAt, Expr::value(now))
+        .filter(team_member::Column::UserId.eq(user_id));
+    if let Some(team_id) = team_id {
+        q = q.filter(team_member::Column::TeamId.eq(team_id));
+    }
+    q.exec(db).await?;
+    Ok(())
 }
 
 /// (name, e-mail address) of the team's owners and admins: who hears about its keys.

@@ -4,16 +4,20 @@
 //!    (`GET /api/v1/teams/{id}`), a database-backed one (`GET /api/v1/teams/{id}/members`) and
 //!    `/api/v1/keys/verify`, with 10,000 keys in the database; then the usage counts must equal
 //!    the answered requests.
-//! 2. Analytics: a team of 10 keys with 90 days of per-minute traffic (as the meter would have
+//! 2. A realistic team (25 members, 200 keys, 5,000 activity entries, 40 invitations): every
+//!    list and usage read beside `/healthz` and the cached read, then two writes (invitations,
+//!    revocations).
+//! 3. Analytics: a team of 10 keys with 90 days of per-minute traffic (as the meter would have
 //!    written it, then pruned to the default retention); the reads a dashboard makes (team and
 //!    key; 24 h, 7 d, 30 d, 90 d), the hot path while 90-day reads run alongside, and the RSS.
-//! 3. A crash: a second server on the same database is killed (SIGKILL) under load; what its
+//! 4. A crash: a second server on the same database is killed (SIGKILL) under load; what its
 //!    meter loses is the difference between answered and counted requests.
 //!
 //! Environment: `PP_BIN` (server binary, default target/release/partner-portal),
 //! `BENCH_DATABASE_URL` (default: SQLite in a temp dir), `BENCH_REQUESTS` (default 60000),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to),
-//! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder).
+//! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder),
+//! `BENCH_ONLY=lists` (section 2 alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark driver: failing loudly is right
 
 use std::path::Path;
@@ -57,6 +61,7 @@ impl Server {
             .env("PORTAL_JWT_SECRET", JWT_SECRET)
             .env("PORTAL_SERVICE_TOKEN", SERVICE_TOKEN)
             .env("PORTAL_AUTH_RATE_LIMIT", "1000")
+            .env("PORTAL_INVITE_RATE_LIMIT", "100000")
             .env("PORTAL_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -254,13 +259,19 @@ impl Noise {
     }
 }
 
-/// 90 days of traffic for `keys`: every minute, 20 to 59 successes and 0 to 3 errors per key,
+/// `days` of traffic for `keys`: every minute, 20 to 59 successes and 0 to 3 errors per key,
 /// with answer times around 0.3 ms and a slow tail. Minutes older than the minute retention
 /// are written as whole hours (what the hour and day tiers hold of them is the same).
-async fn seed_history(db: &portal_db::DatabaseConnection, team_id: Uuid, keys: &[Uuid], now: DateTime<Utc>) -> u64 {
+async fn seed_history(
+    db: &portal_db::DatabaseConnection,
+    team_id: Uuid,
+    keys: &[Uuid],
+    now: DateTime<Utc>,
+    days: i64,
+) -> u64 {
     let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
     let mut total = 0u64;
-    let first = Tier::Hour.floor((now - chrono::Duration::days(90)).timestamp());
+    let first = Tier::Hour.floor((now - chrono::Duration::days(days)).timestamp());
     let fine_from = (now - chrono::Duration::days(7)).timestamp();
     let last = minute_of(now).timestamp();
     let mut hour = first;
@@ -314,6 +325,204 @@ fn increment(key_id: Uuid, team_id: Uuid, at: DateTime<Utc>, status: u16, count:
     Increment { key_id, team_id, minute: at, status, count, latency_us_sum, latency }
 }
 
+/// Hot-path rounds over `endpoints`: a warm-up, then three rounds of `n` requests each with the
+/// order rotated (no endpoint always follows a database-heavy one); each endpoint's median round.
+fn rounds(endpoints: &[(&str, &str, &[&str])], warm_up: u64, n: u64, connections: u64) -> (Vec<Run>, Vec<Run>) {
+    let round = |n: u64, round: usize| {
+        let load = oha_args(n, connections);
+        let mut runs: Vec<(usize, Run)> = (0..endpoints.len())
+            .map(|i| (i + round) % endpoints.len())
+            .map(|i| (i, oha(endpoints[i].0, endpoints[i].1, &load, endpoints[i].2)))
+            .collect();
+        runs.sort_by_key(|(i, _)| *i);
+        runs.into_iter().map(|(_, run)| run).collect::<Vec<_>>()
+    };
+    let warm = round(warm_up, 0);
+    let measured: Vec<Vec<Run>> = (0..3).map(|r| round(n, r)).collect();
+    let runs = (0..warm.len()).map(|i| median(measured.iter().map(|r| &r[i]).collect())).collect();
+    (warm, runs)
+}
+
+/// `count` writes, `connections` at a time; (requests/s, p50 ms, p99 ms, failures).
+async fn writes(
+    count: usize,
+    connections: usize,
+    send: impl Fn(usize) -> reqwest::RequestBuilder,
+) -> (f64, f64, f64, usize) {
+    let started = Instant::now();
+    let mut queue = (0..count).map(send);
+    let mut running = tokio::task::JoinSet::new();
+    let mut times = Vec::with_capacity(count);
+    let mut failed = 0;
+    loop {
+        while running.len() < connections {
+            let Some(request) = queue.next() else { break };
+            running.spawn(async move {
+                let at = Instant::now();
+                let ok = request.send().await.is_ok_and(|r| r.status().is_success());
+                (at.elapsed(), ok)
+            });
+        }
+        let Some(done) = running.join_next().await else { break };
+        let (took, ok) = done.unwrap();
+        times.push(took.as_secs_f64() * 1000.0);
+        failed += usize::from(!ok);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    (count as f64 / elapsed, at(0.5), at(0.99), failed)
+}
+
+/// A realistic team, seeded straight into the database: 25 members (the owner and 24 more),
+/// 200 keys, 5,000 activity entries (a fifth of them sign-ins), 40 pending invitations and a day
+/// of per-minute traffic on 20 keys. Every list read at pages of 50 with an API key, beside
+/// `/healthz` and the cached read; then two writes.
+async fn realistic_team(
+    owner: &Owner,
+    db: &portal_db::DatabaseConnection,
+    base: &str,
+    requests: u64,
+    connections: u64,
+) -> String {
+    let team_id = owner.team("Realistic").await;
+    let team: Uuid = team_id.parse().unwrap();
+    let (_, key) = owner.key(&team_id, "lists").await;
+    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
+    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
+    let now = Utc::now();
+    let seeded = Instant::now();
+    let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
+    let mut members = Vec::new();
+    for i in 0..24 {
+        let joined = now - chrono::Duration::days(200 - i);
+        let email = format!("member{i}@realistic.example");
+        let user = portal_db::users::create(&txn, &email, &format!("Member {i}"), "not a hash", joined).await.unwrap();
+        let role = if i % 4 == 0 { portal_types::Role::Admin } else { portal_types::Role::Member };
+        portal_db::teams::add_member(&txn, team, user.id, role, joined).await.unwrap();
+        members.push(user);
+    }
+    let mut keys = Vec::new();
+    for i in 0..199 {
+        let secret = portal_domain::keys::generate(Environment::Production);
+        let new = portal_db::api_keys::NewKey {
+            team_id: team,
+            name: &format!("service {i}"),
+            description: Some("a key of a realistic team"),
+            environment: if i % 3 == 0 { Environment::Development } else { Environment::Production },
+            key_hash: &portal_domain::keys::hash(&hashing, &secret),
+            hint: &portal_domain::keys::hint(&secret),
+            created_by: Some(members[(i % 24) as usize].id),
+            expires_at: (i % 2 == 0).then(|| now + chrono::Duration::days(90)),
+            usage_limit: (i % 5 == 0).then_some(1_000_000),
+            rate_limit: None,
+            scopes: &full,
+            allowed_ips: None,
+            alert_thresholds: "80 100",
+        };
+        keys.push(portal_db::api_keys::create(&txn, new, now - chrono::Duration::hours(i)).await.unwrap().id);
+    }
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    for i in 0..5_000i64 {
+        let who = &members[noise.next(24) as usize];
+        let actor = portal_db::audit::AuditActor { kind: "user", id: who.id, name: Some(who.name.clone()) };
+        let sign_in = i % 5 == 0;
+        let entry = portal_db::audit::NewEntry {
+            team_id: (!sign_in).then_some(team),
+            actor: Some(&actor),
+            action: if sign_in {
+                "auth.signed_in"
+            } else {
+                ["key.created", "key.revoked", "member.role_changed", "invitation.created"][(i % 4) as usize]
+            },
+            target_type: if sign_in { "user" } else { "api_key" },
+            target_id: Some(keys[(i % 199) as usize].to_string()),
+            summary: Some(format!("entry {i}")),
+            ip: Some("203.0.113.7"),
+            user_agent: Some("bench"),
+        };
+        portal_db::audit::record(&txn, entry, now - chrono::Duration::minutes(5_000 - i)).await.unwrap();
+    }
+    for i in 0..40 {
+        let invitation = portal_db::invitations::NewInvitation {
+            team_id: team,
+            email: &format!("invitee{i}@realistic.example"),
+            role: portal_types::Role::Member,
+            message: None,
+            token_hash: &portal_domain::token::hash(&format!("bench invitation {i}")),
+            invited_by: None,
+            inviter_name: "Bench",
+            expires_at: now + chrono::Duration::days(7),
+        };
+        portal_db::invitations::create(&txn, invitation, now).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    let traffic = seed_history(db, team, &keys[..20], now, 1).await;
+    let seed_time = seeded.elapsed();
+
+    let auth = format!("Authorization: Bearer {key}");
+    let path = |rest: &str| format!("{base}/api/v1/teams/{team_id}{rest}");
+    let urls = [
+        ("GET /healthz", format!("{base}/healthz")),
+        ("GET /teams/{id} (cached)", path("")),
+        ("GET /teams/{id}/members?limit=50", path("/members?limit=50")),
+        ("GET /teams/{id}/api-keys?limit=50", path("/api-keys?limit=50")),
+        ("GET /teams/{id}/invitations?limit=50", path("/invitations?limit=50")),
+        ("GET /teams/{id}/activity?limit=50", path("/activity?limit=50")),
+        ("GET /teams/{id}/usage (24 h)", path("/usage")),
+        ("GET /teams/{id}/api-keys/{key_id}/usage (24 h)", path(&format!("/api-keys/{}/usage", keys[0]))),
+    ];
+    let with_key: [&str; 2] = ["-H", &auth];
+    let endpoints: Vec<(&str, &str, &[&str])> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, url))| (*name, url.as_str(), if i == 0 { &[][..] } else { &with_key[..] }))
+        .collect();
+    let (_, runs) = rounds(&endpoints, 1_000, requests / 3, connections);
+    let healthz = runs[0].rps;
+    let mut report = format!(
+        "### A realistic team\n\n25 members, 200 keys, 5,000 activity entries (1,000 of them sign-ins), 40 pending invitations \
+         and a day of per-minute traffic on 20 keys ({traffic} requests), seeded in {:.1} s. Pages of 50, an API key with every \
+         scope presenting each request; {requests} requests per endpoint in three rounds (medians shown), {connections} connections.\n\n",
+        seed_time.as_secs_f64()
+    );
+    report.push_str(&table(&runs, healthz));
+    let lists = &runs[2..];
+    let worst_ratio = lists.iter().map(|r| r.rps / healthz).fold(f64::INFINITY, f64::min);
+    let worst_p99 = lists.iter().map(|r| r.p99_ms).fold(0.0, f64::max);
+    let all_ok = runs.iter().all(|r| r.ok == r.answered);
+    report.push_str(&format!(
+        "\nTargets: every list and usage read ≥ 20% of /healthz: lowest {:.0}% ({}); p99 ≤ 5 ms: highest {worst_p99:.2} ms ({}); \
+         every answer 200: {}.\n\n",
+        100.0 * worst_ratio,
+        verdict(worst_ratio >= 0.2),
+        verdict(worst_p99 <= 5.0),
+        if all_ok { "yes" } else { "NO" },
+    ));
+
+    // Writes, 8 at a time through the API key: invitations (each queues a mail) and revocations.
+    let http = reqwest::Client::new();
+    let n = 400;
+    let invite = writes(n, 8, |i| {
+        http.post(path("/invitations"))
+            .bearer_auth(&key)
+            .json(&json!({"email": format!("bench-invite-{i}@realistic.example"), "role": "member"}))
+    })
+    .await;
+    let revoke = writes(n.min(keys.len() - 20), 8, |i| {
+        http.post(path(&format!("/api-keys/{}/revoke", keys[20 + i]))).bearer_auth(&key)
+    })
+    .await;
+    report.push_str("Writes, 8 at a time with the same key:\n\n| write | count | requests/s | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|---:|\n");
+    for (name, count, (rps, p50, p99, failed)) in
+        [("create an invitation", n, invite), ("revoke a key", n.min(keys.len() - 20), revoke)]
+    {
+        report.push_str(&format!("| {name} | {count} | {rps:.0} | {p50:.2} | {p99:.2} | {failed} |\n"));
+    }
+    report.push('\n');
+    report
+}
+
 #[tokio::main]
 async fn main() {
     let bin = std::env::var("PP_BIN").unwrap_or_else(|_| "target/release/partner-portal".into());
@@ -335,6 +544,11 @@ async fn main() {
 
     // 10,000 more keys, straight into the database.
     let db = portal_db::connect(&database_url).await.unwrap();
+    // BENCH_ONLY=lists: the realistic team's reads and writes alone (a quicker loop while tuning).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("lists") {
+        println!("{}", realistic_team(&owner, &db, &base, requests / 4, connections).await);
+        return;
+    }
     let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
     let team_uuid: Uuid = team_id.parse().unwrap();
     let seeded = Instant::now();
@@ -379,22 +593,9 @@ async fn main() {
         ("GET /api/v1/teams/{id}/members (API key, database)", &members_url, &["-H", &members_auth]),
         ("POST /api/v1/keys/verify", &verify_url, &verify_args),
     ];
-    // One round over every endpoint, starting at a different one each round (no endpoint always
-    // follows the database-heavy one); the runs come back in the table's order.
-    let hot = |n: u64, round: usize| {
-        let load = oha_args(n, connections);
-        let mut runs: Vec<(usize, Run)> = (0..endpoints.len())
-            .map(|i| (i + round) % endpoints.len())
-            .map(|i| (i, oha(endpoints[i].0, endpoints[i].1, &load, endpoints[i].2)))
-            .collect();
-        runs.sort_by_key(|(i, _)| *i);
-        runs.into_iter().map(|(_, run)| run).collect::<Vec<_>>()
-    };
     // Warm up every path (caches, connections), then measure in three interleaved rounds and take
     // each endpoint's median: this machine's neighbours make single runs swing by ±15%.
-    let warm = hot(2_000, 0);
-    let rounds: Vec<Vec<Run>> = (0..3).map(|round| hot(requests / 3, round)).collect();
-    let runs: Vec<Run> = (0..warm.len()).map(|i| median(rounds.iter().map(|r| &r[i]).collect())).collect();
+    let (warm, runs) = rounds(&endpoints, 2_000, requests / 3, connections);
     let (peak, _) = rss_mib(server.pid());
     let expected = |i: usize| warm[i].answered + runs[i].answered;
     let counted = [
@@ -432,7 +633,12 @@ async fn main() {
     ));
     println!("{report}");
 
-    // ---------------------------------------------------------------- 2. analytics
+    // ---------------------------------------------------------------- 2. a realistic team
+    owner.sign_in().await;
+    report.push_str(&realistic_team(&owner, &db, &base, requests / 4, connections).await);
+    println!("{report}");
+
+    // ---------------------------------------------------------------- 3. analytics
     owner.sign_in().await;
     let analytics_team = owner.team("Analytics").await;
     let mut analytics_keys = Vec::new();
@@ -441,7 +647,7 @@ async fn main() {
     }
     let now = Utc::now();
     let seeding = Instant::now();
-    let seeded_requests = seed_history(&db, analytics_team.parse().unwrap(), &analytics_keys, now).await;
+    let seeded_requests = seed_history(&db, analytics_team.parse().unwrap(), &analytics_keys, now, 90).await;
     let seed_time = seeding.elapsed();
     let pruning = Instant::now();
     let retention = portal_server::config::UsageRetention { minutes: 7, hours: 90, days: 730 };
@@ -541,7 +747,7 @@ async fn main() {
     ));
     println!("{report}");
 
-    // ---------------------------------------------------------------- 3. a crash
+    // ---------------------------------------------------------------- 4. a crash
     let crash_data = dir_path.join("crash");
     let mut victim = Server::start(&bin, &crash_data, &database_url).await;
     let (crash_key_id, crash_key) = owner.key(&team_id, "crash").await;

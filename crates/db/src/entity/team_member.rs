@@ -9,6 +9,8 @@ pub struct Model {
     pub user_id: Uuid,
     pub role: String,
     pub joined_at: DateTimeUtc,
+    /// The member's latest audited action in the team, or sign-in (kept by `audit::record`).
+    pub last_active_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

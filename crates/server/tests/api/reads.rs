@@ -18,9 +18,11 @@ async fn statements(app: &TestApp, token: &str, path: &str) -> u32 {
 /// statements only.
 const BUDGETS: &[(&str, u32)] = &[
     ("", 1),
-    ("/members?limit=50", 2),
+    // Each member's last activity is kept on the membership, not grouped from the log.
+    ("/members?limit=50", 1),
     ("/invitations?limit=50", 1),
-    ("/activity?limit=50", 1),
+    // The team's page, then its members' sign-ins newer than the page's oldest entry.
+    ("/activity?limit=50", 2),
     ("/api-keys?limit=50", 1),
     // Usage reads take this instance's unwritten counts from its buffer: no write, whatever it
     // holds.
@@ -159,4 +161,58 @@ async fn a_removal_on_one_instance_ends_cached_reads_on_another() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// The upgrade that keeps each member's last activity on the membership fills it from the log:
+/// their latest entry in the team, or without a team (a sign-in); never another team's.
+#[tokio::test]
+async fn the_upgrade_fills_each_members_last_activity_from_the_log() {
+    use portal_migrations::{Migrator, MigratorTrait};
+    use sea_orm::sea_query::{Alias, Query};
+
+    let (_guard, url) = empty_database().await;
+    let db = portal_db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(6)).await.unwrap();
+    let at = |minutes_ago: i64| chrono::DateTime::from_timestamp(1_790_000_000 - 60 * minutes_ago, 0).unwrap();
+    let insert = |table: &str, columns: &[&str], values: Vec<sea_orm::Value>| {
+        let stmt = Query::insert()
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)))
+            .values_panic(values.into_iter().map(Into::into))
+            .to_owned();
+        let db = db.clone();
+        async move { sea_orm::ConnectionTrait::execute(&db, &stmt).await.unwrap() }
+    };
+    let ada = portal_db::users::create(&db, "ada@example.com", "Ada", "x", at(500)).await.unwrap().id;
+    let idle = portal_db::users::create(&db, "idle@example.com", "Idle", "x", at(500)).await.unwrap().id;
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for team in [a, b] {
+        let columns = ["id", "name", "created_by", "created_at", "updated_at"];
+        insert("teams", &columns, vec![team.into(), "T".into(), ada.into(), at(400).into(), at(400).into()]).await;
+        for user in [ada, idle] {
+            let columns = ["team_id", "user_id", "role", "joined_at"];
+            insert("team_members", &columns, vec![team.into(), user.into(), "owner".into(), at(400).into()]).await;
+        }
+    }
+    let entry = |team: Option<uuid::Uuid>, action: &'static str, minutes_ago: i64| {
+        let columns = ["team_id", "actor_type", "actor_id", "action", "target_type", "created_at"];
+        let values = vec![team.into(), "user".into(), ada.into(), action.into(), "team".into(), at(minutes_ago).into()];
+        insert("audit_log", &columns, values)
+    };
+    entry(Some(a), "team.updated", 300).await;
+    entry(None, "auth.signed_in", 200).await;
+    entry(Some(b), "team.updated", 100).await;
+    portal_db::migrate(&db).await.unwrap();
+
+    let last = |team| {
+        let db = db.clone();
+        async move {
+            let rows = portal_db::teams::list_members(&db, team, None, 50).await.unwrap();
+            rows.into_iter().map(|m| (m.email, m.last_active_at)).collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let (in_a, in_b) = (last(a).await, last(b).await);
+    assert_eq!(in_a["ada@example.com"], Some(at(200)), "the sign-in is newer than A's own entry: {in_a:?}");
+    assert_eq!(in_b["ada@example.com"], Some(at(100)), "{in_b:?}");
+    assert_eq!(in_a["idle@example.com"], None, "{in_a:?}");
 }

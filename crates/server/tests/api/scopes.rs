@@ -397,7 +397,20 @@ async fn existing_keys_migrate_to_full_access() {
     let secret = portal_domain::keys::generate(portal_types::Environment::Development);
     let hashing = portal_domain::keys::hashing_key("key-hash-key-hash-key-hash-key-hash");
     let key_hash = portal_domain::keys::hash(&hashing, &secret);
-    let team = portal_db::teams::create(&db, "Acme", None, user.id, now).await.unwrap().id;
+    // The team as version 5 stored it (today's code writes columns that came later).
+    let team = uuid::Uuid::new_v4();
+    let insert_team = Query::insert()
+        .into_table(Alias::new("teams"))
+        .columns(["id", "name", "created_by", "created_at", "updated_at"].map(Alias::new))
+        .values_panic([team.into(), "Acme".into(), user.id.into(), now.into(), now.into()])
+        .to_owned();
+    sea_orm::ConnectionTrait::execute(&db, &insert_team).await.unwrap();
+    let insert_owner = Query::insert()
+        .into_table(Alias::new("team_members"))
+        .columns(["team_id", "user_id", "role", "joined_at"].map(Alias::new))
+        .values_panic([team.into(), user.id.into(), "owner".into(), now.into()])
+        .to_owned();
+    sea_orm::ConnectionTrait::execute(&db, &insert_owner).await.unwrap();
     let insert_key = Query::insert()
         .into_table(Alias::new("api_keys"))
         .columns(["id", "team_id", "name", "environment", "key_hash", "hint", "created_at"].map(Alias::new))

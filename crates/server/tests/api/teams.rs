@@ -278,6 +278,45 @@ async fn roles_follow_the_permission_table() {
     app.call(Method::GET, Some(&member), &format!("/api/v1/teams/{team}"), None).await.assert_problem(404, "not_found");
 }
 
+/// A member's last activity: what they do in the team, and their sign-ins (which count in every
+/// team of theirs); not what they do in another team.
+#[tokio::test]
+async fn last_activity_follows_a_members_own_acts_in_the_team_and_sign_ins() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let a = app.create_team(&owner, "A").await;
+    let bob = app.join(&owner, &a, "bob@example.com", "admin").await;
+    // Bob's own team.
+    let b = app.create_team(&bob, "B").await;
+    // Read as Bob (reads are not activity): admin of A, owner of B.
+    let last_active = |team: String| {
+        let (app, bob) = (&app, bob.clone());
+        async move {
+            let res = app.get_as(&bob, &format!("/api/v1/teams/{team}/members")).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            let bob = res.body["items"].as_array().unwrap().iter().find(|m| m["email"] == "bob@example.com").cloned();
+            let at = bob.unwrap_or_else(|| panic!("bob is a member of {team}: {}", res.body))["last_active_at"].clone();
+            at.as_str()
+                .unwrap_or_else(|| panic!("joining counts as activity: {at}"))
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        }
+    };
+    let (a0, b0) = (last_active(a.clone()).await, last_active(b.clone()).await);
+    // Bob invites someone into A: A sees him active, B does not.
+    app.invite(&bob, &a, "carol@example.com", "member").await;
+    let (a1, b1) = (last_active(a.clone()).await, last_active(b.clone()).await);
+    assert!(a1 > a0, "acting in A counts in A: {a0} → {a1}");
+    assert_eq!(b1, b0, "acting in A is not activity in B");
+    // A sign-in counts in both.
+    assert_eq!(app.login_with(&new_client(), "bob@example.com", PASSWORD).await.status, StatusCode::OK);
+    let (a2, b2) = (last_active(a.clone()).await, last_active(b.clone()).await);
+    assert!(a2 > a1 && b2 > b1, "a sign-in counts in every team: A {a1} → {a2}, B {b1} → {b2}");
+    // Another member's acts are theirs: the owner's changes leave Bob's figure alone.
+    app.invite(&owner, &a, "dave@example.com", "member").await;
+    assert_eq!(last_active(a.clone()).await, a2);
+}
+
 async fn member_ids(app: &TestApp, token: &str, team: &str) -> Vec<(String, String)> {
     let res = app.call(Method::GET, Some(token), &format!("/api/v1/teams/{team}/members"), None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
