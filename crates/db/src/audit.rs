@@ -131,7 +131,7 @@ pub async fn list_for_team(
     }
     let after = if entries.len() as u64 >= limit { entries.last().map(|e| e.id) } else { None };
     entries.extend(sign_ins(db, team_id, filter, after, limit).await?);
-    entries.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
     entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(entries)
 }

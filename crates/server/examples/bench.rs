@@ -311,12 +311,28 @@ async fn seed_history(
                 batch.counts.push(increment(key_id, team_id, at, 404, err.0, err.1));
             }
         }
-        let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
-        portal_db::usage::write(&txn, &batch).await.unwrap();
-        txn.commit().await.unwrap();
+        write_batch(db, &batch).await;
         hour += 3600;
     }
     total
+}
+
+/// Writes `batch` in a transaction of its own. On SQLite the server's writer (its meter, its
+/// notices) may commit between this transaction's first read and its first write, which SQLite
+/// refuses with a busy snapshot: the whole transaction is then tried again (it wrote nothing).
+async fn write_batch(db: &portal_db::DatabaseConnection, batch: &Batch) {
+    for attempt in 1.. {
+        let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
+        let written = match portal_db::usage::write(&txn, batch).await {
+            Ok(_) => txn.commit().await.map_err(portal_db::Error::from),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => return,
+            Err(e) if attempt < 50 => eprintln!("seeding: {e}, again"),
+            Err(e) => panic!("seeding failed 50 times: {e}"),
+        }
+    }
 }
 
 fn increment(key_id: Uuid, team_id: Uuid, at: DateTime<Utc>, status: u16, count: i64, latency: Histogram) -> Increment {
