@@ -18,14 +18,16 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-browser tools-node tools-contract tools-python clean-test-dbs
+.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python clean-test-dbs
 
 run: web
 	cargo run --release -p portal-server --bin partner-portal -- serve
 
 # ---------------------------------------------------------------- tools
-tools-wasm:
+tools-wasm-target:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+tools-wasm: tools-wasm-target
 	@trunk --version 2>/dev/null | grep -q "trunk $(TRUNK_VERSION)" || cargo install trunk --locked --version $(TRUNK_VERSION)
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
@@ -113,7 +115,8 @@ bench: tools-bench
 	PP_BIN="$(TARGET_DIR)/release/partner-portal" BENCH_OUT="$(TARGET_DIR)/bench.md" "$(TARGET_DIR)/release/examples/bench"
 
 # ---------------------------------------------------------------- hygiene
-lint:
+# The web app is linted for its own target, which a fresh machine has yet to install.
+lint: tools-wasm-target
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude portal-frontend --all-targets -- -D warnings
 	cargo clippy -p portal-frontend --target wasm32-unknown-unknown --all-targets -- -D warnings
