@@ -449,7 +449,7 @@ async fn realistic_team(
             team_id: (!sign_in).then_some(team),
             actor: Some(&actor),
             action: if sign_in {
-                "auth.signed_in"
+                portal_db::audit::SIGNED_IN
             } else {
                 ["key.created", "key.revoked", "member.role_changed", "invitation.created"][(i % 4) as usize]
             },

@@ -310,7 +310,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     let entry = portal_db::audit::NewEntry {
         team_id: None,
         actor: Some(&actor),
-        action: "auth.signed_in",
+        action: portal_db::audit::SIGNED_IN,
         target_type: "user",
         target_id: Some(user.id.to_string()),
         summary: None,
