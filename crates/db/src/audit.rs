@@ -43,7 +43,18 @@ pub struct NewEntry<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timestamp) -> Result<()> {
+/// The teams whose activity (and members' last activity) an audit entry changed: what the
+/// caller announces when it commits, so that no instance keeps showing the old pages.
+#[derive(Debug, Default)]
+pub struct Touched(Vec<Uuid>);
+
+impl Touched {
+    pub fn teams(&self) -> &[Uuid] {
+        &self.0
+    }
+}
+
+pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timestamp) -> Result<Touched> {
     let actor_name = match entry.actor {
         Some(actor) => Some(actor.name(db).await?.chars().take(200).collect()),
         None => None,
@@ -66,10 +77,13 @@ pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timesta
     .await?;
     // The member list shows each member's last activity: kept here rather than grouped from
     // the log on every read. An entry without a team (a sign-in) counts in every team of theirs.
+    let mut touched = Vec::from_iter(entry.team_id);
     if let Some(actor) = entry.actor.filter(|a| a.kind == "user") {
-        crate::teams::touch(db, actor.id, entry.team_id, now).await?;
+        touched.extend(crate::teams::touch(db, actor.id, entry.team_id, now).await?);
     }
-    Ok(())
+    touched.sort_unstable();
+    touched.dedup();
+    Ok(Touched(touched))
 }
 
 /// Filters of a team's activity.

@@ -36,10 +36,17 @@ pub async fn team_changed(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()
     announce(db, format!("team:{team_id}")).await
 }
 
+/// Announces that what a team's lists and usage pages show changed (and nothing that
+/// authorizes: its keys and memberships are as they were).
+pub async fn reads_changed(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
+    announce(db, format!("reads:{team_id}")).await
+}
+
 /// What a listener heard.
 pub enum Heard {
     Key(Uuid),
     Team(Uuid),
+    Reads(Uuid),
     /// The connection dropped (or an unknown message came): changes may have been missed.
     Lost,
 }
@@ -58,6 +65,7 @@ impl ChangeListener {
             Ok(Some(n)) => match n.payload().split_once(':') {
                 Some(("key", id)) => id.parse().map(Heard::Key).unwrap_or(Heard::Lost),
                 Some(("team", id)) => id.parse().map(Heard::Team).unwrap_or(Heard::Lost),
+                Some(("reads", id)) => id.parse().map(Heard::Reads).unwrap_or(Heard::Lost),
                 _ => Heard::Lost,
             },
             Ok(None) | Err(_) => Heard::Lost,

@@ -253,8 +253,14 @@ pub async fn member_row(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid)
 }
 
 /// Marks members active at `now`: `user_id` in `team_id`, or in every team of theirs when None
-/// (a sign-in). Called by `audit::record` for every entry a user acts in.
-pub async fn touch(db: &impl ConnectionTrait, user_id: Uuid, team_id: Option<Uuid>, now: Timestamp) -> Result<()> {
+/// (a sign-in). Called by `audit::record` for every entry a user acts in. Returns the teams of
+/// a sign-in (a team's own entry names its team).
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    team_id: Option<Uuid>,
+    now: Timestamp,
+) -> Result<Vec<Uuid>> {
     let mut q = Members::update_many()
         .col_expr(team_member::Column::LastActiveAt, Expr::value(now))
         .filter(team_member::Column::UserId.eq(user_id));
@@ -262,7 +268,21 @@ pub async fn touch(db: &impl ConnectionTrait, user_id: Uuid, team_id: Option<Uui
         q = q.filter(team_member::Column::TeamId.eq(team_id));
     }
     q.exec(db).await?;
-    Ok(())
+    match team_id {
+        Some(_) => Ok(Vec::new()),
+        None => team_ids_of(db, user_id).await,
+    }
+}
+
+/// The teams `user_id` is a member of.
+pub async fn team_ids_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(Members::find()
+        .select_only()
+        .column(team_member::Column::TeamId)
+        .filter(team_member::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// (name, e-mail address) of the team's owners and admins: who hears about its keys.

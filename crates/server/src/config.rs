@@ -93,6 +93,10 @@ pub struct ConfigArgs {
     /// tests and profiling).
     #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false)]
     pub debug_statement_count: bool,
+    /// Read every list and usage page from the database, keeping nothing between requests (for
+    /// tests of what a page costs the database, and for comparison).
+    #[arg(long, env = "PORTAL_NO_READ_CACHE", default_value_t = false)]
+    pub no_read_cache: bool,
 }
 
 /// A secret that never prints.
@@ -152,6 +156,8 @@ pub struct Config {
     pub secret_scanning_keys: Vec<crate::leaks::ScanningKey>,
     pub notice_interval: std::time::Duration,
     pub debug_statement_count: bool,
+    /// Whether lists and usage pages are kept between requests (see `keys::reads`).
+    pub read_cache: bool,
 }
 
 /// Days each usage tier is kept.
@@ -319,6 +325,7 @@ impl Config {
             secret_scanning_keys,
             notice_interval: std::time::Duration::from_millis(args.notice_interval_ms),
             debug_statement_count: args.debug_statement_count,
+            read_cache: !args.no_read_cache,
         })
     }
 

@@ -1,12 +1,14 @@
 //! Usage retention: each tier's counts older than its retention are deleted by a background
 //! task, in small batches so that other queries (on SQLite's single connection) never wait long.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use portal_db::DatabaseConnection;
 
 use crate::config::UsageRetention;
+use crate::keys::KeyService;
 
 /// Rows deleted per statement.
 const BATCH: u64 = 5_000;
@@ -33,14 +35,24 @@ pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result
 }
 
 /// Prunes at start-up and then every ten minutes, until `stop`.
-pub async fn run(db: DatabaseConnection, retention: UsageRetention, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Usage pages this instance kept forget what was pruned; other instances' pages are keyed by
+/// the minute, so they read afresh within a minute.
+pub async fn run(
+    db: DatabaseConnection,
+    keys: Arc<KeyService>,
+    retention: UsageRetention,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => match prune(&db, retention).await {
                 Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "expired usage counts deleted"),
+                Ok(removed) => {
+                    keys.forget_reads();
+                    tracing::info!(removed, "expired usage counts deleted");
+                }
                 Err(e) => tracing::warn!(error = %e, "pruning expired usage counts failed"),
             },
             _ = stop.changed() => return,

@@ -257,11 +257,11 @@ impl Application {
         let web_app = web::Data::new(WebApp::load(&config.web_dir));
         let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
-        let keys = KeyService::new(db.clone(), config.key_hash_secret.expose());
+        let keys = KeyService::new(db.clone(), config.key_hash_secret.expose(), config.read_cache);
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
         let mut key_tasks = vec![
             tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone())),
-            tokio::spawn(crate::retention::run(db.clone(), config.usage_retention, stopped.clone())),
+            tokio::spawn(crate::retention::run(db.clone(), keys.clone(), config.usage_retention, stopped.clone())),
             tokio::spawn(crate::notices::run(
                 db.clone(),
                 config.public_url.clone(),

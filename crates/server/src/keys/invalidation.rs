@@ -20,6 +20,16 @@ pub enum Change {
     Key(Uuid),
     /// A team's row, its members (and so its cached memberships), or its deletion (with its keys).
     Team(Uuid),
+    /// What a team's lists and usage pages show, and nothing that authorizes: an invitation,
+    /// an activity entry, a member's last activity, a key's name or status, counted usage.
+    Reads(Uuid),
+}
+
+impl Change {
+    /// The teams whose pages an audit entry (and the activity it marks) changed.
+    pub fn reads(touched: &portal_db::audit::Touched) -> impl Iterator<Item = Change> + '_ {
+        touched.teams().iter().copied().map(Change::Reads)
+    }
 }
 
 impl KeyService {
@@ -29,6 +39,7 @@ impl KeyService {
             match *change {
                 Change::Key(id) => portal_db::changes::key_changed(&txn, id).await?,
                 Change::Team(id) => portal_db::changes::team_changed(&txn, id).await?,
+                Change::Reads(id) => portal_db::changes::reads_changed(&txn, id).await?,
             }
         }
         txn.commit().await?;
@@ -49,8 +60,15 @@ impl KeyService {
                 self.teams.evict(&id);
                 self.members.evict_if(move |(team, _), _| *team == id);
                 self.keys.evict_if(move |_, k| k.team_id == id);
+                self.read_cache.bump(id);
             }
+            Change::Reads(id) => self.read_cache.bump(id),
         }
+    }
+
+    /// Forgets every team's kept reads on this instance (after history was pruned).
+    pub fn forget_reads(&self) {
+        self.read_cache.bump_all();
     }
 
     fn evict_all(&self) {
@@ -58,6 +76,7 @@ impl KeyService {
         self.teams.clear();
         self.members.clear();
         self.limits.forget_all();
+        self.read_cache.bump_all();
     }
 
     /// On PostgreSQL: evicts what any instance changed (LISTEN), and distrusts the caches
@@ -87,6 +106,7 @@ impl KeyService {
                     heard = listener.next() => match heard {
                         Heard::Key(id) => self.evict(Change::Key(id)),
                         Heard::Team(id) => self.evict(Change::Team(id)),
+                        Heard::Reads(id) => self.evict(Change::Reads(id)),
                         Heard::Lost => break,
                     },
                     _ = stop.changed() => return,

@@ -17,6 +17,8 @@ use portal_db::usage::{Batch, Increment, LastUse, MonthIncrement};
 use portal_domain::usage::{Counts, Histogram, minute_of, month_bounds};
 use uuid::Uuid;
 
+use super::reads::ReadCache;
+
 /// The key a request presented, for metering; set even when the key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MeterTag {
@@ -182,17 +184,27 @@ impl Meter {
 
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
     /// logged); on failure everything goes back into the buffer for the next flush.
-    pub async fn flush(&self, db: &DatabaseConnection) -> Result<(), portal_db::Error> {
+    /// The teams whose pages show the counts are told (`reads`, and other instances through
+    /// the database) before usage reads may go on.
+    pub async fn flush(&self, db: &DatabaseConnection, reads: &ReadCache) -> Result<(), portal_db::Error> {
         let _serial = self.flush_lock.write().await;
         let taken = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
         if taken.counts.is_empty() && taken.months.is_empty() {
             return Ok(());
         }
         let batch = taken.batch();
+        let mut teams: Vec<Uuid> =
+            batch.counts.iter().map(|c| c.team_id).chain(batch.months.iter().map(|m| m.team_id)).collect();
+        teams.sort_unstable();
+        teams.dedup();
         let result = async {
             let txn = portal_db::TransactionTrait::begin(db).await?;
             let dropped = portal_db::usage::write(&txn, &batch).await?;
+            for &team in &teams {
+                portal_db::changes::reads_changed(&txn, team).await?;
+            }
             txn.commit().await?;
+            teams.iter().for_each(|&team| reads.bump(team));
             Ok::<_, portal_db::Error>(dropped)
         }
         .await;

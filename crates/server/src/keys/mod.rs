@@ -6,6 +6,7 @@ mod cache;
 mod invalidation;
 mod limits;
 mod meter;
+mod reads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,8 @@ pub use self::limits::LimitReport;
 use self::limits::Limits;
 use self::meter::Meter;
 pub use self::meter::{MeterTag, Pending};
+use self::reads::ReadCache;
+pub use self::reads::Weigh;
 use crate::error::ApiError;
 
 /// A key as the cache holds it.
@@ -166,10 +169,12 @@ pub struct KeyService {
     cache_trusted: AtomicBool,
     limits: Limits,
     meter: Meter,
+    /// What teams' lists and usage pages read, kept until the team changes.
+    read_cache: ReadCache,
 }
 
 impl KeyService {
-    pub fn new(db: DatabaseConnection, server_secret: &str) -> Arc<Self> {
+    pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool) -> Arc<Self> {
         let postgres = portal_db::changes::is_postgres(&db);
         Arc::new(Self {
             hashing_key: domain::hashing_key(server_secret),
@@ -181,6 +186,7 @@ impl KeyService {
             cache_trusted: AtomicBool::new(!postgres),
             limits: Limits::new(db.clone()),
             meter: Meter::default(),
+            read_cache: ReadCache::new(read_cache),
             db,
         })
     }
@@ -191,6 +197,17 @@ impl KeyService {
 
     fn trusted(&self) -> bool {
         self.cache_trusted.load(Ordering::Acquire)
+    }
+
+    /// What `load` reads of `team` for `what` (the endpoint and every parameter that shapes the
+    /// read), kept until something of the team changes. Nothing is kept while the channel that
+    /// tells of other instances' changes is down.
+    pub async fn cached_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<Arc<T>, E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        self.read_cache.get_or_load(team, what, self.trusted(), load).await
     }
 
     /// The key with this hash: from the cache, else the database.
@@ -319,7 +336,7 @@ impl KeyService {
 
     /// Writes the buffered counts, and gives back quota leases of idle keys.
     pub async fn flush(&self) -> Result<(), portal_db::Error> {
-        let counted = self.meter.flush(&self.db).await;
+        let counted = self.meter.flush(&self.db, &self.read_cache).await;
         let leases = self.limits.give_back(false).await;
         counted.and(leases)
     }
@@ -335,7 +352,7 @@ impl KeyService {
             }
         }
         for _ in 0..5 {
-            if self.meter.flush(&self.db).await.is_ok() {
+            if self.meter.flush(&self.db, &self.read_cache).await.is_ok() {
                 break;
             }
         }

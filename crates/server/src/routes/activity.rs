@@ -53,9 +53,15 @@ pub async fn list_activity(
         action: query.action.clone().filter(|a| !a.is_empty()),
         before_id: page.cursor.as_deref().map(decode_id).transpose()?,
     };
-    let rows = portal_db::audit::list_for_team(&state.reads, access.team.id, &filter, limit).await?;
+    let team_id = access.team.id;
+    let rows = state
+        .keys
+        .cached_read(team_id, format!("activity {filter:?} {limit}"), async {
+            portal_db::audit::list_for_team(&state.reads, team_id, &filter, limit).await
+        })
+        .await?;
     let next = next_cursor(&rows, limit, |r| encode_id(r.id));
-    let items = rows
+    let items = Vec::clone(&rows)
         .into_iter()
         .map(|r| ActivityEntry {
             id: r.id,

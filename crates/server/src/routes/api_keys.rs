@@ -92,9 +92,18 @@ pub async fn list_api_keys(
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
+    let after = query.after()?;
+    let team_id = access.team.id;
     let rows = {
+        // A flush writes the buffered counts and moves the team's kept reads on together.
         let _no_flush = state.keys.hold_flushes().await;
-        let mut rows = portal_db::api_keys::list(&state.reads, access.team.id, query.after()?, limit).await?;
+        let stored = state
+            .keys
+            .cached_read(team_id, format!("api-keys {after:?} {limit}"), async {
+                portal_db::api_keys::list(&state.reads, team_id, after, limit).await
+            })
+            .await?;
+        let mut rows = Vec::clone(&stored);
         rows.iter_mut().for_each(|row| add_pending_use(&state.keys, row));
         rows
     };
@@ -329,7 +338,7 @@ pub async fn create_api_key(
         now,
     )
     .await?;
-    txn.commit().await?;
+    state.keys.commit(txn, &[Change::Reads(access.team.id)]).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CreatedApiKey { key: to_wire(row, now)?, secret }))
@@ -469,7 +478,7 @@ pub async fn update_api_key(
         )
         .await?;
     }
-    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
     Ok(web::Json(to_wire(after, now)?))
 }
 
@@ -504,7 +513,7 @@ pub async fn revoke_api_key(
         .await?;
     }
     let row = find_key(&txn, &access, key_id).await?;
-    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
     Ok(web::Json(to_wire(row, now)?))
 }
 
@@ -557,7 +566,7 @@ pub async fn roll_api_key(
         now,
     )
     .await?;
-    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CreatedApiKey { key: to_wire(new, now)?, secret }))
@@ -622,7 +631,7 @@ pub async fn report_compromised_api_key(
         }
     };
     let key = find_key(&txn, &access, key_id).await?;
-    state.keys.commit(txn, &[Change::Key(key_id)]).await?;
+    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CompromisedKey { key: to_wire(key, now)?, replacement }))

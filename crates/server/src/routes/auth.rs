@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client};
+use crate::keys::Change;
 use crate::mail::Template;
 use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed};
 use crate::security::ACCESS_TOKEN_SECONDS;
@@ -225,6 +226,7 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
 async fn start_session(
     state: &AppState,
     txn: DatabaseTransaction,
+    changes: &[Change],
     user: portal_db::users::User,
     family: Uuid,
     now: DateTime<Utc>,
@@ -233,7 +235,7 @@ async fn start_session(
     sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), now + Duration::days(REFRESH_TTL_DAYS), now)
         .await?;
     let access_token = state.tokens.issue(user.id, family, now)?;
-    txn.commit().await?;
+    state.keys.commit(txn, changes).await?;
     let body = Session {
         access_token,
         token_type: "Bearer".into(),
@@ -317,8 +319,10 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
         ip: Some(&client.ip),
         user_agent: client.user_agent.as_deref(),
     };
-    portal_db::audit::record(&txn, entry, now).await?;
-    start_session(&state, txn, user, Uuid::new_v4(), now).await
+    // The sign-in shows in the activity of every team of theirs, as their last activity.
+    let touched = portal_db::audit::record(&txn, entry, now).await?;
+    let changes: Vec<Change> = Change::reads(&touched).collect();
+    start_session(&state, txn, &changes, user, Uuid::new_v4(), now).await
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
@@ -374,7 +378,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
         return refresh_refused(&state);
     }
     let Some(user) = portal_db::users::find(&txn, stored.user_id).await? else { return refresh_refused(&state) };
-    start_session(&state, txn, user, stored.family_id, now).await
+    start_session(&state, txn, &[], user, stored.family_id, now).await
 }
 
 /// Sign out: ends the session of the refresh cookie and clears it.

@@ -103,7 +103,15 @@ pub async fn list_invitations(
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadInvitations)?;
     let limit = query.limit()?;
-    let rows = portal_db::invitations::list(&state.reads, access.team.id, query.after()?, limit).await?;
+    let after = query.after()?;
+    let team_id = access.team.id;
+    let rows = state
+        .keys
+        .cached_read(team_id, format!("invitations {after:?} {limit}"), async {
+            portal_db::invitations::list(&state.reads, team_id, after, limit).await
+        })
+        .await?;
+    let rows = Vec::clone(&rows);
     let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
     let now = Utc::now();
     let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
@@ -180,7 +188,7 @@ pub async fn create_invitation(
     )
     .await?;
     let wire = to_wire(inv, now)?;
-    txn.commit().await?;
+    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
     state.mail_wake.notify_one();
     Ok(HttpResponse::Created().json(wire))
 }
@@ -241,7 +249,7 @@ pub async fn resend_invitation(
     )
     .await?;
     let wire = to_wire(inv, now)?;
-    txn.commit().await?;
+    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
     state.mail_wake.notify_one();
     Ok(web::Json(wire))
 }
@@ -275,7 +283,7 @@ pub async fn revoke_invitation(
         now,
     )
     .await?;
-    txn.commit().await?;
+    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

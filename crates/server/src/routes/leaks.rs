@@ -140,6 +140,6 @@ async fn revoke_leaked(
         link: key_link(&state.config.public_url, key),
     };
     mail_managers(&txn, key.team_id, &notice, now).await?;
-    state.keys.commit(txn, &[Change::Key(key.id)]).await?;
+    state.keys.commit(txn, &[Change::Key(key.id), Change::Reads(key.team_id)]).await?;
     Ok(true)
 }

@@ -8,6 +8,7 @@ use portal_types::{ChangePasswordRequest, UpdateMeRequest, User};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser};
+use crate::keys::Change;
 use crate::openapi::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
@@ -60,9 +61,14 @@ pub async fn update_me(
 ) -> ApiResult<web::Json<User>> {
     let Some(raw) = body.0.name else { return Ok(web::Json(to_wire(load(&state, auth).await?))) };
     let name = UserName::parse("name", &raw)?;
-    let user = portal_db::users::set_name(&state.db, auth.user_id, name.as_str(), Utc::now())
+    let txn = portal_db::TransactionTrait::begin(&state.db).await?;
+    let user = portal_db::users::set_name(&txn, auth.user_id, name.as_str(), Utc::now())
         .await?
         .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
+    // The name shows in the member list of every team of theirs.
+    let teams = portal_db::teams::team_ids_of(&txn, user.id).await?;
+    let changes: Vec<Change> = teams.into_iter().map(Change::Reads).collect();
+    state.keys.commit(txn, &changes).await?;
     Ok(web::Json(to_wire(user)))
 }
 

@@ -56,7 +56,15 @@ pub async fn list_members(
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadMembers)?;
     let limit = query.limit()?;
-    let rows = portal_db::teams::list_members(&state.reads, access.team.id, query.after()?, limit).await?;
+    let after = query.after()?;
+    let team_id = access.team.id;
+    let rows = state
+        .keys
+        .cached_read(team_id, format!("members {after:?} {limit}"), async {
+            portal_db::teams::list_members(&state.reads, team_id, after, limit).await
+        })
+        .await?;
+    let rows = Vec::clone(&rows);
     let next = next_cursor(&rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
     Ok(web::Json(MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }))
 }

@@ -1,6 +1,9 @@
 //! Usage of a key and of a whole team: totals, the monthly limit, requests over time, error
 //! rate, status codes and latency percentiles, as JSON or as CSV. Each part of a range is read
 //! from the coarsest tier that answers it, so a 90-day read touches about 90 rows per status.
+//! What a read takes from the database is kept until the team's usage or keys change.
+
+use std::collections::HashMap;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -15,6 +18,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
+use crate::keys::Weigh;
 use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::state::AppState;
 
@@ -80,10 +84,39 @@ fn csv_response(name: &str, body: String) -> HttpResponse {
         .body(body)
 }
 
-fn keys_by_id(
-    keys: Vec<portal_db::api_keys::ApiKeyRow>,
-) -> std::collections::HashMap<Uuid, portal_db::api_keys::ApiKeyRow> {
+fn keys_by_id(keys: Vec<portal_db::api_keys::ApiKeyRow>) -> HashMap<Uuid, portal_db::api_keys::ApiKeyRow> {
     keys.into_iter().map(|k| (k.id, k)).collect()
+}
+
+/// What a usage page reads from the database, kept until the team's usage or keys change.
+struct StoredUsage {
+    counts: Vec<Counts>,
+    /// Requests of the month that counted against limits.
+    used: u64,
+    /// (key, requests, errors) in the range, for a team.
+    per_key: Vec<(Uuid, u64, u64)>,
+    keys: HashMap<Uuid, portal_db::api_keys::ApiKeyRow>,
+}
+
+impl Weigh for StoredUsage {
+    fn weight(&self) -> usize {
+        self.counts.weight() + self.per_key.weight() + self.keys.len() * 1024
+    }
+}
+
+/// The spans of a read as a cache key. Buckets start on their tier's boundary, so a span's ends
+/// rounded up to the next boundary select the same buckets: the key (and what it reads) stays the
+/// same for the rest of the minute (or hour) however the range's seconds move.
+fn span_key(spans: &[Span]) -> String {
+    let up = |t: i64, tier: portal_domain::usage::Tier| {
+        let floor = tier.floor(t);
+        if floor == t { t } else { floor + tier.seconds() }
+    };
+    spans
+        .iter()
+        .map(|s| format!("{:?}:{}-{}", s.tier, up(s.from, s.tier), up(s.to, s.tier)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn line(c: &Counts) -> CsvLine<'_> {
@@ -117,9 +150,14 @@ pub async fn get_api_key_usage(
     let csv = query.csv(&req)?;
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadUsage)?;
-    let key = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
-        .await?
-        .ok_or_else(super::api_keys::key_not_found)?;
+    let found = state
+        .keys
+        .cached_read(team_id, format!("key {key_id}"), async {
+            let found = portal_db::api_keys::find(&state.reads, team_id, key_id).await?;
+            Ok::<_, portal_db::Error>(Vec::from_iter(found))
+        })
+        .await?;
+    let key = found.first().ok_or_else(super::api_keys::key_not_found)?;
     let spans = spans(&state, &range, now);
     if csv {
         // A line per stored row: everything this instance counted is written first.
@@ -133,12 +171,23 @@ pub async fn get_api_key_usage(
     let month = domain::month_bounds(now).0;
     let (rows, used) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let stored = portal_db::usage::counts(&state.reads, Scope::Key(key.id), &spans, false, None).await?;
-        let used = portal_db::usage::month_requests(&state.reads, Scope::Key(key.id), month).await?;
+        let what = format!("usage key {} {} {}", key.id, span_key(&spans), month.timestamp());
+        let stored = state
+            .keys
+            .cached_read(team_id, what, async {
+                let scope = Scope::Key(key.id);
+                let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
+                Ok::<_, portal_db::Error>(StoredUsage {
+                    counts: counts.into_iter().map(|(_, c)| c).collect(),
+                    used: portal_db::usage::month_requests(&state.reads, scope, month).await?,
+                    per_key: Vec::new(),
+                    keys: Default::default(),
+                })
+            })
+            .await?;
         let pending = state.keys.pending(Scope::Key(key.id), month);
-        let rows: Vec<Counts> =
-            stored.into_iter().map(|(_, c)| c).chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
-        (rows, used + pending.month)
+        let rows: Vec<Counts> = stored.counts.iter().cloned().chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
+        (rows, stored.used + pending.month)
     };
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
     let usage: Usage = domain::summarise(&range, &rows, MonthUse { limit, used });
@@ -205,11 +254,25 @@ pub async fn get_team_usage(
     // As for a key: this instance's unwritten counts come from its buffer, under a hold on
     // flushes, instead of a write before every read.
     let month = domain::month_bounds(now).0;
-    let (rows, used, per_key) = {
+    let (rows, used, per_key, stored) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let stored = portal_db::usage::counts(&state.reads, Scope::Team(team_id), &spans, false, None).await?;
-        let used = portal_db::usage::month_requests(&state.reads, Scope::Team(team_id), month).await?;
-        let mut per_key = portal_db::usage::per_key(&state.reads, team_id, &spans).await?;
+        let what = format!("usage team {} {}", span_key(&spans), month.timestamp());
+        let stored = state
+            .keys
+            .cached_read(team_id, what, async {
+                let scope = Scope::Team(team_id);
+                let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
+                let per_key = portal_db::usage::per_key(&state.reads, team_id, &spans).await?;
+                let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
+                Ok::<_, portal_db::Error>(StoredUsage {
+                    counts: counts.into_iter().map(|(_, c)| c).collect(),
+                    used: portal_db::usage::month_requests(&state.reads, scope, month).await?,
+                    per_key,
+                    keys: keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?),
+                })
+            })
+            .await?;
+        let mut per_key = stored.per_key.clone();
         let pending = state.keys.pending(Scope::Team(team_id), month);
         let (from, to) = (range.start(), range.to);
         for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
@@ -222,16 +285,20 @@ pub async fn get_team_usage(
                 None => per_key.push((*key_id, c.requests, error)),
             }
         }
-        let rows: Vec<Counts> =
-            stored.into_iter().map(|(_, c)| c).chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
-        (rows, used + pending.month, per_key)
+        let rows: Vec<Counts> = stored.counts.iter().cloned().chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
+        (rows, stored.used + pending.month, per_key, stored)
     };
-    let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
-    let keys = keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?);
+    // Keys whose only requests are still in this instance's buffer are not among the kept ones.
+    let unnamed: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).filter(|id| !stored.keys.contains_key(id)).collect();
+    let more = match unnamed.is_empty() {
+        true => Default::default(),
+        false => keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &unnamed).await?),
+    };
+    let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.get(id));
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
         .filter_map(|(id, total, error)| {
-            let key = keys.get(&id)?;
+            let key = keys(&id)?;
             Some(KeyUsageSummary {
                 key_id: id,
                 name: key.name.clone(),

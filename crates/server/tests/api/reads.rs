@@ -1,5 +1,6 @@
 //! Reads: every list endpoint stays within a statement budget whatever the page size, so an N+1
-//! cannot come back.
+//! cannot come back; a page read again costs the database nothing until its team changes, and
+//! every change shows in the next read, on every instance.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -31,7 +32,8 @@ const BUDGETS: &[(&str, u32)] = &[
 
 #[tokio::test]
 async fn list_endpoints_keep_their_statement_budget_whatever_the_page_size() {
-    let app = spawn_app_with(Options::shared(None, &["--debug-statement-count"])).await;
+    // What a page costs the database when it is read: nothing is kept between requests here.
+    let app = spawn_app_with(Options::shared(None, &["--debug-statement-count", "--no-read-cache"])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let base = format!("/api/v1/teams/{team}");
@@ -215,4 +217,240 @@ async fn the_upgrade_fills_each_members_last_activity_from_the_log() {
     assert_eq!(in_a["ada@example.com"], Some(at(200)), "the sign-in is newer than A's own entry: {in_a:?}");
     assert_eq!(in_b["ada@example.com"], Some(at(100)), "{in_b:?}");
     assert_eq!(in_a["idle@example.com"], None, "{in_a:?}");
+}
+
+/// The paths under a team that are kept between reads.
+const KEPT: &[&str] = &["/members", "/invitations", "/activity", "/api-keys", "/usage"];
+
+/// A page read again runs no statement; a change to the team makes the next read run its
+/// statements again, and another team's change does not.
+#[tokio::test]
+async fn a_page_read_again_costs_nothing_until_its_team_changes() {
+    let app = spawn_app_with(Options::shared(None, &["--debug-statement-count", "--usage-flush-ms", "60000"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let other = app.create_team(&owner, "Other").await;
+    let base = format!("/api/v1/teams/{team}");
+    app.simple_key(&owner, &team, "reader").await;
+    for path in KEPT {
+        let first = statements(&app, &owner, &format!("{base}{path}")).await;
+        assert!(first > 0, "{path}: the first read runs its statements");
+        assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: read again, kept");
+    }
+    app.simple_key(&owner, &other, "elsewhere").await;
+    for path in KEPT {
+        assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: another team changed");
+    }
+    app.simple_key(&owner, &team, "second").await;
+    for path in KEPT {
+        assert!(statements(&app, &owner, &format!("{base}{path}")).await > 0, "{path}: read again after a change");
+    }
+}
+
+/// Invites new@example.com; returns the invitation's id.
+async fn invite(app: &TestApp, owner: &str, base: &str) -> String {
+    let body = json!({"email": "new@example.com", "role": "member"});
+    let res = app.call(Method::POST, Some(owner), &format!("{base}/invitations"), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    res.body["id"].as_str().unwrap().to_owned()
+}
+
+fn items(res: &Response) -> &Vec<serde_json::Value> {
+    res.body["items"].as_array().unwrap_or_else(|| panic!("a page: {}", res.body))
+}
+
+/// Every kind of change shows in the very next read of a page that was kept before it.
+#[tokio::test]
+async fn every_change_shows_in_the_next_read_of_a_kept_page() {
+    let app = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "60000"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let base = format!("/api/v1/teams/{team}");
+    let get = |path: &str| {
+        let (app, owner, path) = (&app, owner.clone(), format!("{base}{path}"));
+        async move {
+            let res = app.get_as(&owner, &path).await;
+            assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
+            // Read twice: the second answer is the kept one.
+            app.get_as(&owner, &path).await
+        }
+    };
+    let name_of =
+        |res: &Response, email: &str| items(res).iter().find(|m| m["email"] == email).map(|m| m["name"].clone());
+
+    // Members: a join, a role change, a rename, a sign-in (last activity), a removal.
+    get("/members").await;
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let members = get("/members").await;
+    let row = items(&members).iter().find(|m| m["email"] == "member@example.com").expect("the joined member").clone();
+    let user_id = row["user_id"].as_str().unwrap().to_owned();
+    let changed = app
+        .call(Method::PATCH, Some(&owner), &format!("{base}/members/{user_id}"), Some(json!({"role": "admin"})))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert!(items(&get("/members").await).iter().any(|m| m["user_id"] == user_id.as_str() && m["role"] == "admin"));
+    let renamed = app.call(Method::PATCH, Some(&member), "/api/v1/me", Some(json!({"name": "Grace Hopper"}))).await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(name_of(&get("/members").await, "member@example.com"), Some(json!("Grace Hopper")));
+    let activity = get("/activity").await;
+    let before = row["last_active_at"].clone();
+    let signed_in = app.login_with(&new_client(), "member@example.com", PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    let after = get("/members").await;
+    let after = items(&after).iter().find(|m| m["user_id"] == user_id.as_str()).unwrap()["last_active_at"].clone();
+    assert_ne!(after, before, "a sign-in is the member's last activity");
+    let newest = |res: &Response| items(res)[0]["action"].clone();
+    assert_ne!(newest(&activity), json!("auth.signed_in"));
+    assert_eq!(newest(&get("/activity").await), json!("auth.signed_in"), "a member's sign-in shows in the activity");
+
+    // Invitations: created, then revoked.
+    get("/invitations").await;
+    let invitation = invite(&app, &owner, &base).await;
+    let listed = get("/invitations").await;
+    assert!(items(&listed).iter().any(|i| i["id"] == invitation.as_str() && i["state"] == "pending"));
+    let revoked = app.call(Method::DELETE, Some(&owner), &format!("{base}/invitations/{invitation}"), None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert!(
+        items(&get("/invitations").await).iter().any(|i| i["id"] == invitation.as_str() && i["state"] == "revoked")
+    );
+
+    // Keys: created, renamed, used, revoked; and each change is in the activity.
+    get("/api-keys").await;
+    let (key_id, key) = app.simple_key(&owner, &team, "first").await;
+    let keys = get("/api-keys").await;
+    let key_row = |res: &Response| items(res).iter().find(|k| k["id"] == key_id.as_str()).cloned().expect("the key");
+    assert_eq!(key_row(&keys)["request_count"], 0);
+    assert_eq!(newest(&get("/activity").await), json!("key.created"));
+    let renamed = app
+        .call(Method::PATCH, Some(&owner), &format!("{base}/api-keys/{key_id}"), Some(json!({"name": "renamed"})))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(key_row(&get("/api-keys").await)["name"], "renamed");
+    let usage = get("/usage").await;
+    assert_eq!(usage.body["usage"]["total_requests"], 0);
+    assert_eq!(app.get_as(&key, &base).await.status, StatusCode::OK);
+    assert_eq!(key_row(&get("/api-keys").await)["request_count"], 1, "a request not yet written counts");
+    assert_eq!(get("/usage").await.body["usage"]["total_requests"], 1);
+    assert_eq!(get(&format!("/api-keys/{key_id}/usage")).await.body["total_requests"], 1);
+    let revoked = app.call(Method::POST, Some(&owner), &format!("{base}/api-keys/{key_id}/revoke"), None).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(key_row(&get("/api-keys").await)["status"], "revoked");
+    assert_eq!(newest(&get("/activity").await), json!("key.revoked"));
+}
+
+/// Flushes write what was counted and the kept pages move on with them: under traffic and a
+/// flush every 50 ms, the key list never counts a request twice or loses one.
+#[tokio::test]
+async fn kept_key_lists_count_each_request_once_while_flushes_run() {
+    let app = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "50"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (id, key) = app.simple_key(&owner, &team, "busy").await;
+    let (team_path, list_path) = (format!("/api/v1/teams/{team}"), format!("/api/v1/teams/{team}/api-keys"));
+    let total = 300u64;
+    let traffic = async {
+        let client = new_client();
+        for _ in 0..total {
+            let res = client.get(app.url(&team_path)).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    };
+    let reads = async {
+        let mut seen = Vec::new();
+        while seen.last().copied().unwrap_or(0) < total {
+            let res = app.get_as(&owner, &list_path).await;
+            let row = items(&res).iter().find(|k| k["id"] == id.as_str()).unwrap().clone();
+            seen.push(row["request_count"].as_u64().unwrap());
+        }
+        seen
+    };
+    let ((), seen) = tokio::join!(traffic, reads);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "a read lost counts an earlier one had: {seen:?}");
+    assert!(seen.iter().all(|&n| n <= total), "a read counted a request twice: {seen:?}");
+    assert!(seen.len() > 5, "the reads ran beside the traffic: {seen:?}");
+}
+
+/// Two instances on one PostgreSQL database: pages B keeps show A's changes within a second.
+#[tokio::test]
+async fn a_change_on_one_instance_shows_in_pages_another_kept() {
+    if backend() != "postgres" {
+        eprintln!("a_change_on_one_instance_shows_in_pages_another_kept runs on PostgreSQL only");
+        return;
+    }
+    let a = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "100"])).await;
+    let (owner, _) = a.signed_in("owner@example.com").await;
+    let team = a.create_team(&owner, "Acme").await;
+    let (key_id, key) = a.simple_key(&owner, &team, "first").await;
+    let b = spawn_app_with(Options::shared(Some(a.database_url.clone()), &["--debug-statement-count"])).await;
+    let base = format!("/api/v1/teams/{team}");
+    // B keeps each page (its listener is up once a read is kept: it reads until one is).
+    let kept = |path: String| {
+        let (b, owner) = (&b, owner.clone());
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let res = b.get_as(&owner, &path).await;
+                assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
+                if res.headers["x-db-statements"] == "0" {
+                    return;
+                }
+                assert!(started.elapsed() < std::time::Duration::from_secs(5), "B never keeps {path}");
+            }
+        }
+    };
+    let within_a_second = |path: String, what: &'static str, shows: Box<dyn Fn(&Response) -> bool>| {
+        let (b, owner) = (&b, owner.clone());
+        async move {
+            let changed_at = std::time::Instant::now();
+            loop {
+                let res = b.get_as(&owner, &path).await;
+                if shows(&res) {
+                    return;
+                }
+                assert!(
+                    changed_at.elapsed() < std::time::Duration::from_secs(1),
+                    "B still shows {path} without {what}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    for path in KEPT {
+        kept(format!("{base}{path}")).await;
+    }
+    let invitation = invite(&a, &owner, &base).await;
+    let shows_invitation = move |res: &Response| items(res).iter().any(|i| i["id"] == invitation.as_str());
+    within_a_second(format!("{base}/invitations"), "the invitation", Box::new(shows_invitation)).await;
+    let revoked = a.call(Method::POST, Some(&owner), &format!("{base}/api-keys/{key_id}/revoke"), None).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let id = key_id.clone();
+    let shows_revoked =
+        move |res: &Response| items(res).iter().any(|k| k["id"] == id.as_str() && k["status"] == "revoked");
+    within_a_second(format!("{base}/api-keys"), "the revocation", Box::new(shows_revoked)).await;
+    within_a_second(
+        format!("{base}/activity"),
+        "the revocation",
+        Box::new(|res: &Response| items(res)[0]["action"] == "key.revoked"),
+    )
+    .await;
+    // A's requests, written by A's flush, show in B's kept usage page.
+    let (_, live) = a.simple_key(&owner, &team, "live").await;
+    kept(format!("{base}/usage")).await;
+    assert_eq!(a.get_as(&live, &base).await.status, StatusCode::OK);
+    let _ = key;
+    within_a_second(
+        format!("{base}/usage"),
+        "A's request",
+        Box::new(|res: &Response| res.body["usage"]["total_requests"] == 1),
+    )
+    .await;
+    // A sign-in on A shows in B's kept member list and activity.
+    kept(format!("{base}/activity")).await;
+    assert_eq!(a.login_with(&new_client(), "owner@example.com", PASSWORD).await.status, StatusCode::OK);
+    within_a_second(
+        format!("{base}/activity"),
+        "the sign-in",
+        Box::new(|res: &Response| items(res)[0]["action"] == "auth.signed_in"),
+    )
+    .await;
 }

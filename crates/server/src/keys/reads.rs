@@ -1,0 +1,199 @@
+//! What a team's lists and usage pages read from the database, kept between requests.
+//!
+//! Integrators poll these pages, so a read is answered from here until something of the team
+//! changes. Every change to a team's members, invitations, keys, activity or usage bumps the
+//! team's epoch: here after the commit, on other instances when they hear it (NOTIFY), and for
+//! every team when the channel was lost. An entry is served only while its team's epoch is the
+//! one its read began under, so a read that raced a change never serves what it read. Per-request
+//! parts (this instance's unflushed usage, a status that depends on the time) are added by the
+//! handlers on top of what is kept here.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// The most a team's cached reads may weigh together (see [`Weigh`]), in bytes.
+const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
+/// An entry nobody read for this long goes, whatever its epoch.
+const IDLE: Duration = Duration::from_secs(300);
+/// Teams whose epoch is remembered one by one; beyond this, every team's epoch moves together.
+const MAX_TEAMS: usize = 100_000;
+
+/// Roughly how many bytes a cached read holds, for the cache's bound.
+pub trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+impl<T> Weigh for Vec<T> {
+    fn weight(&self) -> usize {
+        // The rows' own heap parts (names, e-mail addresses) are small next to the row.
+        self.len() * (std::mem::size_of::<T>() + 64)
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    epoch: u64,
+    value: Arc<dyn Any + Send + Sync>,
+    weight: u32,
+}
+
+#[derive(Default)]
+struct Epochs {
+    /// The last epoch given out.
+    counter: u64,
+    /// The epoch of every team not in `teams`.
+    floor: u64,
+    teams: HashMap<Uuid, u64>,
+}
+
+impl Epochs {
+    fn of(&self, team: Uuid) -> u64 {
+        self.teams.get(&team).copied().unwrap_or(self.floor)
+    }
+
+    fn bump(&mut self, team: Uuid) {
+        self.counter += 1;
+        if self.teams.len() >= MAX_TEAMS {
+            self.bump_all();
+        } else {
+            self.teams.insert(team, self.counter);
+        }
+    }
+
+    fn bump_all(&mut self) {
+        self.counter += 1;
+        self.floor = self.counter;
+        self.teams.clear();
+    }
+}
+
+pub struct ReadCache {
+    /// False when configured off: every read goes to the database.
+    enabled: bool,
+    entries: moka::sync::Cache<(Uuid, Box<str>), Entry>,
+    epochs: Mutex<Epochs>,
+}
+
+impl ReadCache {
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            entries: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY_BYTES)
+                .weigher(|_, e: &Entry| e.weight)
+                .time_to_idle(IDLE)
+                .build(),
+            epochs: Mutex::new(Epochs::default()),
+        }
+    }
+
+    fn epochs(&self) -> std::sync::MutexGuard<'_, Epochs> {
+        self.epochs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What `load` reads for `team` under `what` (the endpoint and every parameter that shapes
+    /// the read): kept from an earlier read if nothing of the team changed since, else loaded
+    /// (and kept when `keep`).
+    pub async fn get_or_load<T, E, F>(&self, team: Uuid, what: String, keep: bool, load: F) -> Result<Arc<T>, E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        let keep = keep && self.enabled;
+        let epoch = self.epochs().of(team);
+        let key = (team, what.into_boxed_str());
+        if keep
+            && let Some(entry) = self.entries.get(&key)
+            && entry.epoch == epoch
+            && let Ok(value) = entry.value.downcast::<T>()
+        {
+            return Ok(value);
+        }
+        let value = Arc::new(load.await?);
+        if keep {
+            let weight = u32::try_from(value.weight() + key.1.len() + 64).unwrap_or(u32::MAX);
+            // A change that committed while this loaded moved the epoch on: the entry is stored
+            // but never served.
+            self.entries.insert(key, Entry { epoch, value: value.clone(), weight });
+        }
+        Ok(value)
+    }
+
+    /// Something of `team` changed: nothing read before now is served again.
+    pub fn bump(&self, team: Uuid) {
+        self.epochs().bump(team);
+    }
+
+    /// Anything may have changed (a lost channel, pruned history).
+    pub fn bump_all(&self) {
+        self.epochs().bump_all();
+        self.entries.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(cache: &ReadCache, team: Uuid, value: u32) -> Arc<Vec<u32>> {
+        cache.get_or_load(team, "list".into(), true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_read_is_kept_until_its_team_changes() {
+        let cache = ReadCache::new(true);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(*read(&cache, a, 1).await, [1]);
+        assert_eq!(*read(&cache, b, 1).await, [1]);
+        assert_eq!(*read(&cache, a, 2).await, [1], "kept");
+        cache.bump(a);
+        assert_eq!(*read(&cache, a, 3).await, [3], "read again after a change");
+        assert_eq!(*read(&cache, b, 3).await, [1], "another team's read is kept");
+        cache.bump_all();
+        assert_eq!(*read(&cache, b, 4).await, [4]);
+    }
+
+    /// A read that began before a change committed must not be served after it.
+    #[tokio::test]
+    async fn a_read_that_raced_a_change_is_not_served() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        let stale = cache
+            .get_or_load(team, "list".into(), true, async {
+                cache.bump(team); // the change commits while the read is under way
+                Ok::<_, ()>(vec![1u32])
+            })
+            .await
+            .unwrap();
+        assert_eq!(*stale, [1], "the racing read answers what it read");
+        assert_eq!(*read(&cache, team, 2).await, [2], "but it is not kept");
+        assert_eq!(*read(&cache, team, 3).await, [2]);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_kept_when_told_not_to() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        let load = |v: u32| async move { Ok::<_, ()>(vec![v]) };
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(1)).await.unwrap(), [1]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), true, load(2)).await.unwrap(), [2]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(3)).await.unwrap(), [3]);
+    }
+
+    #[test]
+    fn beyond_its_bound_every_team_moves_together() {
+        let mut epochs = Epochs::default();
+        let first = Uuid::new_v4();
+        epochs.bump(first);
+        let before = epochs.of(first);
+        for _ in 0..MAX_TEAMS {
+            epochs.bump(Uuid::new_v4());
+        }
+        assert!(epochs.of(first) > before, "a forgotten team's epoch never goes back");
+    }
+}
