@@ -608,7 +608,7 @@ async fn main() {
     let endpoints: [(&str, &str, &[&str]); 4] = [
         ("GET /healthz", &healthz_url, &[]),
         ("GET /api/v1/teams/{id} (API key, cached)", &read_url, &["-H", &read_auth]),
-        ("GET /api/v1/teams/{id}/members (API key, database)", &members_url, &["-H", &members_auth]),
+        ("GET /api/v1/teams/{id}/members (API key, kept page)", &members_url, &["-H", &members_auth]),
         ("POST /api/v1/keys/verify", &verify_url, &verify_args),
     ];
     // Warm up every path (caches, connections), then measure in three interleaved rounds and take
