@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod kept;
 pub mod keys;
 pub mod leaks;
 pub mod mail;

@@ -176,10 +176,10 @@ impl Meter {
         Pending { rows, month }
     }
 
-    /// A key's buffered requests and latest use. Read it under [`Meter::hold_flushes`].
-    pub fn pending_use(&self, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
+    /// Each key's buffered requests and latest use. Read it under [`Meter::hold_flushes`].
+    pub fn pending_uses(&self, key_ids: &[Uuid]) -> Vec<Option<(u64, DateTime<Utc>)>> {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        buffer.last_used.get(&key_id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at))
+        key_ids.iter().map(|id| buffer.last_used.get(id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at))).collect()
     }
 
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and

@@ -331,7 +331,12 @@ impl KeyService {
 
     /// A key's requests and latest use that this instance has not written yet.
     pub fn pending_use(&self, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
-        self.meter.pending_use(key_id)
+        self.meter.pending_uses(&[key_id]).pop().flatten()
+    }
+
+    /// [`KeyService::pending_use`] of each key, in one look at the buffer.
+    pub fn pending_uses(&self, key_ids: &[Uuid]) -> Vec<Option<(u64, DateTime<Utc>)>> {
+        self.meter.pending_uses(key_ids)
     }
 
     /// Writes the buffered counts, and gives back quota leases of idle keys.

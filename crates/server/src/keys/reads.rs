@@ -23,9 +23,16 @@ const IDLE: Duration = Duration::from_secs(300);
 /// Teams whose epoch is remembered one by one; beyond this, every team's epoch moves together.
 const MAX_TEAMS: usize = 100_000;
 
-/// Roughly how many bytes a cached read holds, for the cache's bound.
+/// What a kept read must tell the cache.
 pub trait Weigh {
+    /// Roughly how many bytes it holds, for the cache's bound.
     fn weight(&self) -> usize;
+
+    /// False once it changed by itself (a state that depends on the time): then it is read
+    /// again although its team did not change.
+    fn fresh(&self) -> bool {
+        true
+    }
 }
 
 impl<T> Weigh for Vec<T> {
@@ -72,10 +79,15 @@ impl Epochs {
     }
 }
 
+type Key = (Uuid, Box<str>);
+
 pub struct ReadCache {
     /// False when configured off: every read goes to the database.
     enabled: bool,
-    entries: moka::sync::Cache<(Uuid, Box<str>), Entry>,
+    entries: moka::sync::Cache<Key, Entry>,
+    /// One load per page at a time: requests that miss together wait for the first one's read
+    /// (after every flush a busy team's pages are missed by every connection at once).
+    gates: moka::sync::Cache<Key, Arc<tokio::sync::Mutex<()>>>,
     epochs: Mutex<Epochs>,
 }
 
@@ -88,6 +100,7 @@ impl ReadCache {
                 .weigher(|_, e: &Entry| e.weight)
                 .time_to_idle(IDLE)
                 .build(),
+            gates: moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(60)).build(),
             epochs: Mutex::new(Epochs::default()),
         }
     }
@@ -105,15 +118,22 @@ impl ReadCache {
         F: Future<Output = Result<T, E>>,
     {
         let keep = keep && self.enabled;
-        let epoch = self.epochs().of(team);
         let key = (team, what.into_boxed_str());
-        if keep
-            && let Some(entry) = self.entries.get(&key)
-            && entry.epoch == epoch
-            && let Ok(value) = entry.value.downcast::<T>()
-        {
-            return Ok(value);
-        }
+        let _turn = if keep {
+            if let Some(value) = self.kept(&key) {
+                return Ok(value);
+            }
+            let gate = self.gates.get_with_by_ref(&key, Default::default);
+            let turn = gate.lock_owned().await;
+            // The request before this one in line may have read it meanwhile.
+            if let Some(value) = self.kept(&key) {
+                return Ok(value);
+            }
+            Some(turn)
+        } else {
+            None
+        };
+        let epoch = self.epochs().of(team);
         let value = Arc::new(load.await?);
         if keep {
             let weight = u32::try_from(value.weight() + key.1.len() + 64).unwrap_or(u32::MAX);
@@ -122,6 +142,13 @@ impl ReadCache {
             self.entries.insert(key, Entry { epoch, value: value.clone(), weight });
         }
         Ok(value)
+    }
+
+    /// The entry under `key`, if it was read under its team's current epoch and is fresh.
+    fn kept<T: Weigh + Send + Sync + 'static>(&self, key: &Key) -> Option<Arc<T>> {
+        let epoch = self.epochs().of(key.0);
+        let entry = self.entries.get(key).filter(|e| e.epoch == epoch)?;
+        entry.value.downcast::<T>().ok().filter(|v| v.fresh())
     }
 
     /// Something of `team` changed: nothing read before now is served again.
@@ -183,6 +210,48 @@ mod tests {
         assert_eq!(*cache.get_or_load(team, "x".into(), false, load(1)).await.unwrap(), [1]);
         assert_eq!(*cache.get_or_load(team, "x".into(), true, load(2)).await.unwrap(), [2]);
         assert_eq!(*cache.get_or_load(team, "x".into(), false, load(3)).await.unwrap(), [3]);
+    }
+
+    /// Requests that miss a page together read it once.
+    #[tokio::test]
+    async fn requests_that_miss_together_read_once() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        let read = || {
+            cache.get_or_load(team, "page".into(), true, async {
+                loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Let the other requests run into the gate while this one reads.
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, ()>(vec![1u32])
+            })
+        };
+        let (a, b, c, d) = tokio::join!(read(), read(), read(), read());
+        assert!([a, b, c, d].iter().all(|a| a.as_deref() == Ok(&vec![1])));
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// What changed by itself is read again, although its team did not change.
+    #[tokio::test]
+    async fn a_read_that_went_stale_by_itself_is_read_again() {
+        struct Expiring(bool);
+        impl Weigh for Expiring {
+            fn weight(&self) -> usize {
+                1
+            }
+            fn fresh(&self) -> bool {
+                self.0
+            }
+        }
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        let read =
+            |fresh: bool| cache.get_or_load(team, "page".into(), true, async move { Ok::<_, ()>(Expiring(fresh)) });
+        assert!(!read(false).await.unwrap().0);
+        assert!(read(true).await.unwrap().0, "the stale one was read again");
+        assert!(read(false).await.unwrap().0, "the fresh one is kept");
     }
 
     #[test]

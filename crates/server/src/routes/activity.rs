@@ -1,7 +1,7 @@
 //! A team's activity: the audit log, newest first.
 
-use actix_web::{get, web};
-use portal_db::audit::ActivityFilter;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use portal_db::audit::{ActivityFilter, AuditEntry};
 use portal_domain::teams::Action;
 use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
+use crate::kept::KeptJson;
 use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::paging::{PageQuery, decode_id, encode_id, next_cursor};
 use crate::state::AppState;
@@ -36,10 +37,11 @@ pub struct ActivityQuery {
 pub async fn list_activity(
     state: web::Data<AppState>,
     auth: Principal,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     page: web::Query<PageQuery>,
     query: web::Query<ActivityQuery>,
-) -> ApiResult<web::Json<ActivityPage>> {
+) -> ApiResult<HttpResponse> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadActivity)?;
     let details = access.may(Action::ReadActivityDetails);
@@ -54,14 +56,20 @@ pub async fn list_activity(
         before_id: page.cursor.as_deref().map(decode_id).transpose()?,
     };
     let team_id = access.team.id;
-    let rows = state
+    let page = state
         .keys
-        .cached_read(team_id, format!("activity {filter:?} {limit}"), async {
-            portal_db::audit::list_for_team(&state.reads, team_id, &filter, limit).await
+        .cached_read(team_id, format!("activity {details} {filter:?} {limit}"), async {
+            let rows = portal_db::audit::list_for_team(&state.reads, team_id, &filter, limit).await?;
+            KeptJson::new(&page_of(rows, limit, details), None)
         })
         .await?;
+    Ok(page.respond(&req))
+}
+
+/// The page of `rows`; client addresses and user agents only with `details`.
+fn page_of(rows: Vec<AuditEntry>, limit: u64, details: bool) -> ActivityPage {
     let next = next_cursor(&rows, limit, |r| encode_id(r.id));
-    let items = Vec::clone(&rows)
+    let items = rows
         .into_iter()
         .map(|r| ActivityEntry {
             id: r.id,
@@ -78,5 +86,5 @@ pub async fn list_activity(
             created_at: r.created_at,
         })
         .collect();
-    Ok(web::Json(ActivityPage { items, next_cursor: next }))
+    ActivityPage { items, next_cursor: next }
 }

@@ -1,5 +1,7 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
@@ -20,7 +22,8 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::keys::{Change, KeyAuth, status_of};
+use crate::kept::{next_change, page_json};
+use crate::keys::{Change, KeyAuth, Weigh, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -88,29 +91,81 @@ pub async fn list_api_keys(
     auth: Principal,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
-) -> ApiResult<web::Json<ApiKeyPage>> {
+) -> ApiResult<HttpResponse> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
     let after = query.after()?;
     let team_id = access.team.id;
-    let rows = {
-        // A flush writes the buffered counts and moves the team's kept reads on together.
-        let _no_flush = state.keys.hold_flushes().await;
-        let stored = state
-            .keys
-            .cached_read(team_id, format!("api-keys {after:?} {limit}"), async {
-                portal_db::api_keys::list(&state.reads, team_id, after, limit).await
-            })
-            .await?;
-        let mut rows = Vec::clone(&stored);
-        rows.iter_mut().for_each(|row| add_pending_use(&state.keys, row));
-        rows
-    };
-    let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
+    // A flush writes the buffered counts and moves the team's kept reads on together.
+    let _no_flush = state.keys.hold_flushes().await;
+    let kept = state
+        .keys
+        .cached_read(team_id, format!("api-keys {after:?} {limit}"), async {
+            let rows = portal_db::api_keys::list(&state.reads, team_id, after, limit).await?;
+            let now = Utc::now();
+            let items = rows
+                .iter()
+                .map(|r| Ok(serde_json::to_vec(&to_wire(r.clone(), now)?).map_err(ApiError::internal)?.into()))
+                .collect::<ApiResult<Vec<Bytes>>>()?;
+            let next_cursor = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
+            let until = next_change(now, changes_by_itself(&rows));
+            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, until })
+        })
+        .await?;
+    // The kept answer holds what was written; a key this instance used since its last flush is
+    // encoded again with its unwritten use.
+    let ids: Vec<Uuid> = kept.rows.iter().map(|r| r.id).collect();
+    let pending = state.keys.pending_uses(&ids);
     let now = Utc::now();
-    let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<_>>()?;
-    Ok(web::Json(ApiKeyPage { items, next_cursor: next }))
+    let mut fresh: Vec<Option<Vec<u8>>> = Vec::with_capacity(ids.len());
+    for (row, pending) in kept.rows.iter().zip(pending) {
+        fresh.push(match pending {
+            None => None,
+            Some(pending) => {
+                let mut row = row.clone();
+                add_use(&mut row, pending);
+                Some(serde_json::to_vec(&to_wire(row, now)?).map_err(ApiError::internal)?)
+            }
+        });
+    }
+    let items = kept.items.iter().zip(&fresh).map(|(kept, fresh)| fresh.as_deref().unwrap_or(kept.as_ref()));
+    let body = page_json(items, kept.next_cursor.as_deref())?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+}
+
+/// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it
+/// becomes "expiring soon" or "unused".
+fn changes_by_itself(rows: &[ApiKeyRow]) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+    rows.iter().filter(|r| r.revoked_at.is_none()).flat_map(|r| {
+        [
+            r.expires_at,
+            r.grace_until,
+            r.expires_at.map(|e| e - Duration::days(EXPIRY_WARNING_DAYS)),
+            r.last_used_at.map(|t| t + Duration::days(UNUSED_DAYS)),
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// A page of keys as kept: the rows, each key's answer as written, and when one of them
+/// changes by itself.
+struct KeptKeyPage {
+    rows: Vec<ApiKeyRow>,
+    items: Vec<Bytes>,
+    next_cursor: Option<String>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Weigh for KeptKeyPage {
+    fn weight(&self) -> usize {
+        self.items.iter().map(|i| i.len() + 512).sum()
+    }
+
+    fn fresh(&self) -> bool {
+        self.until.is_none_or(|t| Utc::now() < t)
+    }
 }
 
 fn parse_limit(limit: Option<u64>) -> ApiResult<Option<i64>> {
@@ -373,10 +428,14 @@ pub async fn get_api_key(
 /// Adds what this instance counted of a key and has not written yet to its stored totals. Call
 /// it under `hold_flushes`, with the read of the row.
 fn add_pending_use(keys: &crate::keys::KeyService, row: &mut ApiKeyRow) {
-    if let Some((requests, at)) = keys.pending_use(row.id) {
-        row.request_count = row.request_count.saturating_add(i64::try_from(requests).unwrap_or(0));
-        row.last_used_at = Some(row.last_used_at.map_or(at, |t| t.max(at)));
+    if let Some(pending) = keys.pending_use(row.id) {
+        add_use(row, pending);
     }
+}
+
+fn add_use(row: &mut ApiKeyRow, (requests, at): (u64, DateTime<Utc>)) {
+    row.request_count = row.request_count.saturating_add(i64::try_from(requests).unwrap_or(0));
+    row.last_used_at = Some(row.last_used_at.map_or(at, |t| t.max(at)));
 }
 
 /// Change a key's name, description, monthly limit or rate limit (owners and admins). Limits

@@ -1,6 +1,6 @@
 //! Invitations: invite by e-mail, list, resend, revoke; preview and accept by token.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
 use portal_db::invitations::{InvitationRow, NewInvitation, role_of, state_of};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::kept::{KeptJson, next_change};
 use crate::keys::Change;
 use crate::mail::Template;
 use crate::openapi::{
@@ -97,25 +98,28 @@ async fn queue_invitation_mail(
 pub async fn list_invitations(
     state: web::Data<AppState>,
     auth: Principal,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
-) -> ApiResult<web::Json<InvitationPage>> {
+) -> ApiResult<HttpResponse> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadInvitations)?;
     let limit = query.limit()?;
     let after = query.after()?;
     let team_id = access.team.id;
-    let rows = state
+    let page = state
         .keys
         .cached_read(team_id, format!("invitations {after:?} {limit}"), async {
-            portal_db::invitations::list(&state.reads, team_id, after, limit).await
+            let rows = portal_db::invitations::list(&state.reads, team_id, after, limit).await?;
+            let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
+            let now = Utc::now();
+            // A pending invitation shows as expired from its expiry on.
+            let until = next_change(now, rows.iter().filter(|r| r.state == "pending").map(|r| r.expires_at));
+            let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
+            KeptJson::new(&InvitationPage { items, next_cursor: next }, until)
         })
         .await?;
-    let rows = Vec::clone(&rows);
-    let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
-    let now = Utc::now();
-    let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
-    Ok(web::Json(InvitationPage { items, next_cursor: next }))
+    Ok(page.respond(&req))
 }
 
 /// Invite someone by e-mail with a role no higher than your own; they get a link valid 7 days.

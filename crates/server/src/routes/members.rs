@@ -1,6 +1,6 @@
 //! Team members: list, change role, remove, leave.
 
-use actix_web::{HttpResponse, delete, get, patch, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::teams::{Action, leaves_no_owner};
@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
+use crate::kept::KeptJson;
 use crate::keys::Change;
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
@@ -50,23 +51,24 @@ fn last_owner() -> ApiError {
 pub async fn list_members(
     state: web::Data<AppState>,
     auth: Principal,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
-) -> ApiResult<web::Json<MemberPage>> {
+) -> ApiResult<HttpResponse> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadMembers)?;
     let limit = query.limit()?;
     let after = query.after()?;
     let team_id = access.team.id;
-    let rows = state
+    let page = state
         .keys
         .cached_read(team_id, format!("members {after:?} {limit}"), async {
-            portal_db::teams::list_members(&state.reads, team_id, after, limit).await
+            let rows = portal_db::teams::list_members(&state.reads, team_id, after, limit).await?;
+            let next = next_cursor(&rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
+            KeptJson::new(&MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }, None)
         })
         .await?;
-    let rows = Vec::clone(&rows);
-    let next = next_cursor(&rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
-    Ok(web::Json(MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }))
+    Ok(page.respond(&req))
 }
 
 /// Change a member's role. Admins move members between member and admin; only owners grant or

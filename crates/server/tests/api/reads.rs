@@ -454,3 +454,91 @@ async fn a_change_on_one_instance_shows_in_pages_another_kept() {
     )
     .await;
 }
+
+/// A kept page goes out gzip-compressed to a client that takes gzip, and it is the same answer
+/// as the uncompressed one.
+#[tokio::test]
+async fn a_kept_page_goes_out_compressed_and_the_same() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    for i in 0..8 {
+        app.simple_key(&owner, &team, &format!("key {i}")).await;
+    }
+    let client = new_client();
+    let url = app.url(&format!("/api/v1/teams/{team}/activity"));
+    let plain = client.get(&url).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    let plain = plain.bytes().await.unwrap();
+    assert!(plain.len() > 1024, "a page large enough to compress: {} bytes", plain.len());
+    for _ in 0..2 {
+        let res = client.get(&url).bearer_auth(&owner).header("accept-encoding", "br, gzip").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-encoding"], "gzip");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        assert!(res.headers()["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
+        let compressed = res.bytes().await.unwrap();
+        assert!(compressed.len() < plain.len() / 2);
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut decoded).unwrap();
+        assert_eq!(decoded, plain, "the compressed answer is the same answer");
+    }
+    let refused = client.get(&url).bearer_auth(&owner).header("accept-encoding", "gzip;q=0").send().await.unwrap();
+    assert_eq!(refused.headers().get("content-encoding"), None);
+    assert_eq!(refused.bytes().await.unwrap(), plain);
+}
+
+/// A kept page changes by itself when something on it expires: an invitation, a key.
+#[tokio::test]
+async fn a_kept_page_shows_what_expired_while_it_was_kept() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let base = format!("/api/v1/teams/{team}");
+    let invitation = invite(&app, &owner, &base).await;
+    // Straight into the database: an invitation and a key that expire in a moment.
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    let expiry = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    assert!(portal_db::invitations::renew(&db, invitation.parse().unwrap(), "x", expiry).await.unwrap());
+    let scopes = portal_domain::scopes::ScopeSet::FULL.to_stored();
+    let key = portal_db::api_keys::NewKey {
+        team_id: team.parse().unwrap(),
+        name: "short-lived",
+        description: None,
+        environment: portal_types::Environment::Development,
+        key_hash: "short-lived hash",
+        hint: "pk_dev_sho",
+        created_by: None,
+        expires_at: Some(expiry),
+        usage_limit: None,
+        rate_limit: None,
+        scopes: &scopes,
+        allowed_ips: None,
+        alert_thresholds: "80 100",
+    };
+    let key = portal_db::api_keys::create(&db, key, chrono::Utc::now()).await.unwrap().id.to_string();
+    db.close().await.ok();
+    let state = |path: &'static str, id: String, field: &'static str| {
+        let (app, owner, path) = (&app, owner.clone(), format!("{base}{path}"));
+        async move {
+            let res = app.get_as(&owner, &path).await;
+            items(&res).iter().find(|i| i["id"] == id.as_str()).unwrap()[field].as_str().unwrap().to_owned()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(state("/invitations", invitation.clone(), "state").await, "pending");
+        assert_eq!(state("/api-keys", key.clone(), "status").await, "active");
+    }
+    loop {
+        let (invitation, key) =
+            (state("/invitations", invitation.clone(), "state").await, state("/api-keys", key.clone(), "status").await);
+        if invitation == "expired" && key == "expired" {
+            break;
+        }
+        assert!(
+            chrono::Utc::now() < expiry + chrono::Duration::seconds(1),
+            "still {invitation} and {key} a second after they expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
