@@ -1,13 +1,14 @@
 //! A page's JSON answer, encoded once and kept with the page: served as bytes until its team
 //! changes (see `keys::reads`) or the answer changes by itself (a key or an invitation expires).
 
-use std::io::Write;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use actix_web::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, ContentType, VARY};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use flate2::{Compress, Compression, FlushCompress, Status};
 
 use crate::error::{ApiError, ApiResult};
 use crate::keys::Weigh;
@@ -24,7 +25,12 @@ pub struct KeptJson {
 impl KeptJson {
     pub fn new(value: &impl serde::Serialize, until: Option<DateTime<Utc>>) -> ApiResult<Self> {
         let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
-        Ok(Self { body: body.into(), gzip: OnceLock::new(), until })
+        Ok(Self::encoded(body, until))
+    }
+
+    /// An answer already encoded as JSON.
+    pub fn encoded(body: Vec<u8>, until: Option<DateTime<Utc>>) -> Self {
+        Self { body: body.into(), gzip: OnceLock::new(), until }
     }
 
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
@@ -33,19 +39,66 @@ impl KeptJson {
         if self.body.len() < COMPRESS_FROM || !accepts_gzip(req) {
             return res.body(self.body.clone());
         }
-        let gzip = self.gzip.get_or_init(|| {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            // Writing into memory cannot fail.
-            let _ = encoder.write_all(&self.body);
-            encoder.finish().unwrap_or_default().into()
-        });
-        // `Compress` leaves an answer that names its encoding as it is.
-        res.insert_header((CONTENT_ENCODING, "gzip")).insert_header((VARY, "accept-encoding")).body(gzip.clone())
+        let gzip = self.gzip.get_or_init(|| gzip(&self.body).into());
+        gzipped(res, gzip.clone())
     }
+}
+
+/// `value` as a JSON answer, gzip-compressed when the client takes it and it is large enough:
+/// for answers built per request, with this thread's compressor instead of a new one each time
+/// (setting one up costs more than compressing a few kilobytes).
+pub fn json_answer(req: &HttpRequest, value: &impl serde::Serialize) -> ApiResult<HttpResponse> {
+    Ok(encoded_answer(req, serde_json::to_vec(value).map_err(ApiError::internal)?))
+}
+
+/// [`json_answer`] of a body already encoded as JSON.
+pub fn encoded_answer(req: &HttpRequest, body: Vec<u8>) -> HttpResponse {
+    let mut res = HttpResponse::Ok();
+    res.content_type(ContentType::json());
+    if body.len() < COMPRESS_FROM || !accepts_gzip(req) {
+        return res.body(body);
+    }
+    gzipped(res, gzip(&body).into())
+}
+
+fn gzipped(mut res: actix_web::HttpResponseBuilder, body: Bytes) -> HttpResponse {
+    // `Compress` leaves an answer that names its encoding as it is.
+    res.insert_header((CONTENT_ENCODING, "gzip")).insert_header((VARY, "accept-encoding")).body(body)
 }
 
 /// Answers smaller than this go out uncompressed (as `startup` does for every answer).
 const COMPRESS_FROM: usize = 1024;
+
+thread_local! {
+    static DEFLATE: std::cell::RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+}
+
+/// `body` as a gzip member (RFC 1952): deflate by this thread's reused compressor, then the
+/// CRC-32 and length.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 3 + 64);
+    // Magic, deflate, no flags, no time, fast compression, unknown OS.
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 0xff]);
+    DEFLATE.with_borrow_mut(|deflate| {
+        deflate.reset();
+        loop {
+            let consumed = usize::try_from(deflate.total_in()).unwrap_or(usize::MAX).min(body.len());
+            if out.capacity() - out.len() < 256 {
+                out.reserve(out.capacity().max(1024));
+            }
+            match deflate.compress_vec(&body[consumed..], &mut out, FlushCompress::Finish) {
+                Ok(Status::StreamEnd) => break,
+                Ok(_) => {}
+                // Deflating into memory does not fail; if it did, the stream would be cut short
+                // and the length check of every client would refuse it.
+                Err(_) => break,
+            }
+        }
+    });
+    out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out
+}
 
 /// Whether the request's `Accept-Encoding` takes gzip (by name or `*`, with a weight above 0).
 fn accepts_gzip(req: &HttpRequest) -> bool {
@@ -117,6 +170,22 @@ mod tests {
         assert!(KeptJson::new(&1, None).unwrap().fresh());
         assert!(KeptJson::new(&1, Some(now + Duration::hours(1))).unwrap().fresh());
         assert!(!KeptJson::new(&1, Some(now)).unwrap().fresh());
+    }
+
+    #[test]
+    fn gzip_by_the_reused_compressor_decodes_to_the_body() {
+        let decode = |gz: &[u8]| {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
+            out
+        };
+        let large: Vec<u8> =
+            (0..200_000u32).flat_map(|i| format!("{{\"n\":{}}},", i * 7919 % 1000).into_bytes()).collect();
+        for body in [&b"{}"[..], b"", &large[..], b"{\"items\":[]}"] {
+            let gz = gzip(body);
+            assert_eq!(decode(&gz), body, "{} bytes", body.len());
+        }
+        assert!(gzip(&large).len() < large.len() / 4);
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
-use actix_web::http::header::ContentType;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
@@ -22,7 +21,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::kept::{next_change, page_json};
+use crate::kept::{KeptJson, encoded_answer, next_change, page_json};
 use crate::keys::{Change, KeyAuth, Weigh, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
@@ -89,6 +88,7 @@ async fn find_key(db: &impl portal_db::ConnectionTrait, access: &TeamAccess, key
 pub async fn list_api_keys(
     state: web::Data<AppState>,
     auth: Principal,
+    req: HttpRequest,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -110,13 +110,17 @@ pub async fn list_api_keys(
                 .collect::<ApiResult<Vec<Bytes>>>()?;
             let next_cursor = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
             let until = next_change(now, changes_by_itself(&rows));
-            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, until })
+            let page = KeptJson::encoded(page_json(items.iter().map(|i| i.as_ref()), next_cursor.as_deref())?, until);
+            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page })
         })
         .await?;
     // The kept answer holds what was written; a key this instance used since its last flush is
     // encoded again with its unwritten use.
     let ids: Vec<Uuid> = kept.rows.iter().map(|r| r.id).collect();
     let pending = state.keys.pending_uses(&ids);
+    if pending.iter().all(Option::is_none) {
+        return Ok(kept.page.respond(&req));
+    }
     let now = Utc::now();
     let mut fresh: Vec<Option<Vec<u8>>> = Vec::with_capacity(ids.len());
     for (row, pending) in kept.rows.iter().zip(pending) {
@@ -130,8 +134,7 @@ pub async fn list_api_keys(
         });
     }
     let items = kept.items.iter().zip(&fresh).map(|(kept, fresh)| fresh.as_deref().unwrap_or(kept.as_ref()));
-    let body = page_json(items, kept.next_cursor.as_deref())?;
-    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
+    Ok(encoded_answer(&req, page_json(items, kept.next_cursor.as_deref())?))
 }
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it
@@ -149,22 +152,22 @@ fn changes_by_itself(rows: &[ApiKeyRow]) -> impl Iterator<Item = DateTime<Utc>> 
     })
 }
 
-/// A page of keys as kept: the rows, each key's answer as written, and when one of them
-/// changes by itself.
+/// A page of keys as kept: the rows, each key's answer as written, and the whole page's answer
+/// (which knows when one of them changes by itself).
 struct KeptKeyPage {
     rows: Vec<ApiKeyRow>,
     items: Vec<Bytes>,
     next_cursor: Option<String>,
-    until: Option<DateTime<Utc>>,
+    page: KeptJson,
 }
 
 impl Weigh for KeptKeyPage {
     fn weight(&self) -> usize {
-        self.items.iter().map(|i| i.len() + 512).sum()
+        self.page.weight() + self.items.iter().map(|i| i.len() + 512).sum::<usize>()
     }
 
     fn fresh(&self) -> bool {
-        self.until.is_none_or(|t| Utc::now() < t)
+        self.page.fresh()
     }
 }
 

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
+use crate::kept::json_answer;
 use crate::keys::Weigh;
 use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::state::AppState;
@@ -191,7 +192,7 @@ pub async fn get_api_key_usage(
     };
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
     let usage: Usage = domain::summarise(&range, &rows, MonthUse { limit, used });
-    Ok(HttpResponse::Ok().json(usage))
+    json_answer(&req, &usage)
 }
 
 /// The whole team's API usage, with the share of each key used in the range. As CSV: one line
@@ -310,5 +311,5 @@ pub async fn get_team_usage(
         .collect();
     summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));
     let usage = domain::summarise(&range, &rows, MonthUse { limit: None, used });
-    Ok(HttpResponse::Ok().json(TeamUsage { usage, keys: summaries }))
+    json_answer(&req, &TeamUsage { usage, keys: summaries })
 }
