@@ -274,7 +274,7 @@ pub struct MonthUse {
 
 /// Every bucket of `range` with its successes, errors and percentiles; totals, error rate,
 /// status codes and percentiles of the whole range.
-pub fn summarise(range: &Range, rows: &[Counts], month: MonthUse) -> Usage {
+pub fn summarise<'a>(range: &Range, rows: impl IntoIterator<Item = &'a Counts>, month: MonthUse) -> Usage {
     let first = range.start();
     let width = step(range.granularity).num_seconds();
     let mut series = Vec::new();
@@ -286,7 +286,7 @@ pub fn summarise(range: &Range, rows: &[Counts], month: MonthUse) -> Usage {
     let (mut total, mut error, mut latency_us) = (0u64, 0u64, 0u64);
     let mut overall = Histogram::default();
     let mut codes: Vec<StatusCount> = Vec::new();
-    for row in rows.iter().filter(|r| r.at >= first && r.at < range.to) {
+    for row in rows.into_iter().filter(|r| r.at >= first && r.at < range.to) {
         let Some((point, hist)) =
             usize::try_from((row.at - first).num_seconds() / width).ok().and_then(|i| series.get_mut(i))
         else {
@@ -444,7 +444,7 @@ mod tests {
         let p = u.latency.unwrap();
         assert!(p.p50_ms > 0.2 && p.p50_ms < 0.4, "{p:?}");
         let day = Range { from, to: from + Duration::days(2), granularity: Granularity::Day };
-        assert_eq!(summarise(&day, &[], MonthUse { limit: None, used: 0 }).series.len(), 3);
+        assert_eq!(summarise(&day, &[] as &[Counts], MonthUse { limit: None, used: 0 }).series.len(), 3);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
+use std::sync::OnceLock;
+
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
@@ -21,7 +23,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::kept::{KeptJson, encoded_answer, next_change, page_json};
+use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
 use crate::keys::{Change, KeyAuth, Weigh, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
@@ -111,7 +113,8 @@ pub async fn list_api_keys(
             let next_cursor = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
             let until = next_change(now, changes_by_itself(&rows));
             let page = KeptJson::encoded(page_json(items.iter().map(|i| i.as_ref()), next_cursor.as_deref())?, until);
-            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page })
+            let around = items.iter().map(|_| OnceLock::new()).collect();
+            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page, around })
         })
         .await?;
     // The kept answer holds what was written; a key this instance used since its last flush is
@@ -134,7 +137,14 @@ pub async fn list_api_keys(
         });
     }
     let items = kept.items.iter().zip(&fresh).map(|(kept, fresh)| fresh.as_deref().unwrap_or(kept.as_ref()));
-    Ok(encoded_answer(&req, page_json(items, kept.next_cursor.as_deref())?))
+    let body = page_json(items, kept.next_cursor.as_deref())?;
+    // Mostly one key is in use (the one asking): the rest of the page is compressed once.
+    let mut changed = fresh.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i, f.len())));
+    if let (Some((i, len)), None) = (changed.next(), changed.next()) {
+        let start = PAGE_HEAD.len() + kept.items[..i].iter().map(|item| item.len() + 1).sum::<usize>();
+        return Ok(spliced_answer(&req, body, (start, start + len), &kept.around[i]));
+    }
+    Ok(encoded_answer(&req, body))
 }
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it
@@ -159,6 +169,8 @@ struct KeptKeyPage {
     items: Vec<Bytes>,
     next_cursor: Option<String>,
     page: KeptJson,
+    /// Per key: the page before and after it, compressed, for answers where only it changed.
+    around: Vec<OnceLock<(Bytes, Bytes)>>,
 }
 
 impl Weigh for KeptKeyPage {

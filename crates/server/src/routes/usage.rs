@@ -170,7 +170,7 @@ pub async fn get_api_key_usage(
     // What this instance counted is read from its buffer, not written first: a usage read
     // costs no write. Flushes wait meanwhile, so nothing is counted twice or missed.
     let month = domain::month_bounds(now).0;
-    let (rows, used) = {
+    let (stored, pending) = {
         let _no_flush = state.keys.hold_flushes().await;
         let what = format!("usage key {} {} {}", key.id, span_key(&spans), month.timestamp());
         let stored = state
@@ -186,12 +186,11 @@ pub async fn get_api_key_usage(
                 })
             })
             .await?;
-        let pending = state.keys.pending(Scope::Key(key.id), month);
-        let rows: Vec<Counts> = stored.counts.iter().cloned().chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
-        (rows, stored.used + pending.month)
+        (stored, state.keys.pending(Scope::Key(key.id), month))
     };
+    let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
-    let usage: Usage = domain::summarise(&range, &rows, MonthUse { limit, used });
+    let usage: Usage = domain::summarise(&range, rows, MonthUse { limit, used });
     json_answer(&req, &usage)
 }
 
@@ -255,7 +254,7 @@ pub async fn get_team_usage(
     // As for a key: this instance's unwritten counts come from its buffer, under a hold on
     // flushes, instead of a write before every read.
     let month = domain::month_bounds(now).0;
-    let (rows, used, per_key, stored) = {
+    let (pending, per_key, stored) = {
         let _no_flush = state.keys.hold_flushes().await;
         let what = format!("usage team {} {}", span_key(&spans), month.timestamp());
         let stored = state
@@ -286,9 +285,9 @@ pub async fn get_team_usage(
                 None => per_key.push((*key_id, c.requests, error)),
             }
         }
-        let rows: Vec<Counts> = stored.counts.iter().cloned().chain(pending.rows.into_iter().map(|(_, c)| c)).collect();
-        (rows, stored.used + pending.month, per_key, stored)
+        (pending, per_key, stored)
     };
+    let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     // Keys whose only requests are still in this instance's buffer are not among the kept ones.
     let unnamed: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).filter(|id| !stored.keys.contains_key(id)).collect();
     let more = match unnamed.is_empty() {
@@ -310,6 +309,6 @@ pub async fn get_team_usage(
         })
         .collect();
     summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));
-    let usage = domain::summarise(&range, &rows, MonthUse { limit: None, used });
+    let usage = domain::summarise(&range, rows, MonthUse { limit: None, used });
     json_answer(&req, &TeamUsage { usage, keys: summaries })
 }

@@ -486,6 +486,14 @@ async fn a_kept_page_goes_out_compressed_and_the_same() {
     let refused = client.get(&url).bearer_auth(&owner).header("accept-encoding", "gzip;q=0").send().await.unwrap();
     assert_eq!(refused.headers().get("content-encoding"), None);
     assert_eq!(refused.bytes().await.unwrap(), plain);
+    // A usage page is built per request: a few kilobytes go out as they are, unmarked.
+    let usage = app.url(&format!("/api/v1/teams/{team}/usage"));
+    let res = client.get(&usage).bearer_auth(&owner).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("content-encoding"), None);
+    let body = res.bytes().await.unwrap();
+    assert!((1024..8192).contains(&body.len()), "{} bytes", body.len());
+    serde_json::from_slice::<serde_json::Value>(&body).unwrap();
 }
 
 /// A kept page changes by itself when something on it expires: an invitation, a key.
@@ -540,5 +548,55 @@ async fn a_kept_page_shows_what_expired_while_it_was_kept() {
             "still {invitation} and {key} a second after they expired"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A key list whose key in use is encoded again per request goes out compressed (the rest of
+/// the page compressed once), the same answer as uncompressed, with the unwritten use counted.
+#[tokio::test]
+async fn a_key_list_with_a_key_in_use_goes_out_compressed_and_exact() {
+    let app = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "60000"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let mut keys = Vec::new();
+    for i in 0..20 {
+        keys.push(app.simple_key(&owner, &team, &format!("key {i}")).await);
+    }
+    let client = new_client();
+    let list = app.url(&format!("/api/v1/teams/{team}/api-keys"));
+    let read = |gzip: bool| {
+        let req = client.get(&list).bearer_auth(&owner);
+        let req = if gzip { req.header("accept-encoding", "gzip") } else { req };
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let encoding = res.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+            let body = res.bytes().await.unwrap().to_vec();
+            match encoding.as_deref() {
+                Some("gzip") => {
+                    let mut out = Vec::new();
+                    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out).unwrap();
+                    (true, out)
+                }
+                None => (false, body),
+                Some(other) => panic!("content-encoding {other}"),
+            }
+        }
+    };
+    let count_of = |body: &[u8], id: &str| {
+        let page: serde_json::Value = serde_json::from_slice(body).unwrap();
+        page["items"].as_array().unwrap().iter().find(|k| k["id"] == id).unwrap()["request_count"].as_u64().unwrap()
+    };
+    let (used_id, used_key) = &keys[7];
+    for n in 1..=3u64 {
+        assert_eq!(app.get_as(used_key, &format!("/api/v1/teams/{team}")).await.status, StatusCode::OK);
+        let (_, plain) = read(false).await;
+        assert!(plain.len() > 8192, "{} bytes", plain.len());
+        for _ in 0..2 {
+            let (compressed, decoded) = read(true).await;
+            assert!(compressed, "a large key list goes out compressed");
+            assert_eq!(decoded, plain, "the compressed answer is the same answer");
+        }
+        assert_eq!(count_of(&plain, used_id), n, "the unwritten use counts");
     }
 }
