@@ -109,9 +109,15 @@ pub struct Pending {
 #[derive(Default)]
 pub struct Meter {
     buffer: Mutex<Buffer>,
-    /// Held for writing by a flush, for reading by usage reads: while a read holds it, what the
-    /// buffer holds is exactly what the database does not.
+    /// What the flush under way is writing: still counted by reads until it commits. Locked
+    /// after `buffer` whenever both are.
+    in_flight: Mutex<Buffer>,
+    /// Held for writing while a flush commits (and hands its counts over to the database), for
+    /// reading by usage reads: while a read holds it, the two buffers hold exactly what the
+    /// database it reads does not.
     flush_lock: tokio::sync::RwLock<()>,
+    /// One flush at a time.
+    serial: tokio::sync::Mutex<()>,
 }
 
 impl Meter {
@@ -138,7 +144,7 @@ impl Meter {
         last.1 = last.1.max(now);
     }
 
-    /// Keeps flushes out while the caller reads the database and [`Meter::pending`].
+    /// Keeps flushes from committing while the caller reads the database and [`Meter::pending`].
     pub async fn hold_flushes(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
         self.flush_lock.read().await
     }
@@ -152,9 +158,11 @@ impl Meter {
             Scope::Team(id) => id == team_id,
         };
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let rows = buffer
-            .counts
+        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let both = [&*buffer, &*in_flight];
+        let rows = both
             .iter()
+            .flat_map(|b| b.counts.iter())
             .filter(|((key_id, _, _), slot)| matches(*key_id, slot.team_id))
             .map(|(&(key_id, minute, status), slot)| {
                 let counts = Counts {
@@ -167,9 +175,9 @@ impl Meter {
                 (key_id, counts)
             })
             .collect();
-        let month = buffer
-            .months
+        let month = both
             .iter()
+            .flat_map(|b| b.months.iter())
             .filter(|((key_id, m), (team_id, _))| *m == month && matches(*key_id, *team_id))
             .map(|(_, &(_, n))| u64::try_from(n).unwrap_or(0))
             .sum();
@@ -179,7 +187,15 @@ impl Meter {
     /// Each key's buffered requests and latest use. Read it under [`Meter::hold_flushes`].
     pub fn pending_uses(&self, key_ids: &[Uuid]) -> Vec<Option<(u64, DateTime<Utc>)>> {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        key_ids.iter().map(|id| buffer.last_used.get(id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at))).collect()
+        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let used = |b: &Buffer, id: &Uuid| b.last_used.get(id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at));
+        key_ids
+            .iter()
+            .map(|id| match (used(&buffer, id), used(&in_flight, id)) {
+                (Some((a, at)), Some((b, bt))) => Some((a + b, at.max(bt))),
+                (one, other) => one.or(other),
+            })
+            .collect()
     }
 
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
@@ -187,12 +203,18 @@ impl Meter {
     /// The teams whose pages show the counts are told (`reads`, and other instances through
     /// the database) before usage reads may go on.
     pub async fn flush(&self, db: &DatabaseConnection, reads: &ReadCache) -> Result<(), portal_db::Error> {
-        let _serial = self.flush_lock.write().await;
-        let taken = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|e| e.into_inner()));
-        if taken.counts.is_empty() && taken.months.is_empty() {
-            return Ok(());
-        }
-        let batch = taken.batch();
+        let _serial = self.serial.lock().await;
+        // The counts move to `in_flight` at once (reads see one or the other, never both):
+        // requests go on being counted, and reads go on, while the transaction is written.
+        let batch = {
+            let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if buffer.counts.is_empty() && buffer.months.is_empty() {
+                return Ok(());
+            }
+            *in_flight = std::mem::take(&mut *buffer);
+            in_flight.batch()
+        };
         let mut teams: Vec<Uuid> =
             batch.counts.iter().map(|c| c.team_id).chain(batch.months.iter().map(|m| m.team_id)).collect();
         teams.sort_unstable();
@@ -203,7 +225,11 @@ impl Meter {
             for &team in &teams {
                 portal_db::changes::reads_changed(&txn, team).await?;
             }
+            // Reads wait for the commit only: then the counts are in the database and no longer
+            // in flight, and the pages that kept the old counts are not served again.
+            let _commit = self.flush_lock.write().await;
             txn.commit().await?;
+            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Buffer::default();
             teams.iter().for_each(|&team| reads.bump(team));
             Ok::<_, portal_db::Error>(dropped)
         }
@@ -216,7 +242,10 @@ impl Meter {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "usage flush failed; keeping the counts for the next try");
-                self.buffer.lock().unwrap_or_else(|e| e.into_inner()).merge(taken);
+                let _hold = self.flush_lock.write().await;
+                let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+                let taken = std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()));
+                buffer.merge(taken);
                 Err(e)
             }
         }
