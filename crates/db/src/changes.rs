@@ -42,11 +42,18 @@ pub async fn reads_changed(db: &impl ConnectionTrait, team_id: Uuid) -> Result<(
     announce(db, format!("reads:{team_id}")).await
 }
 
+/// Announces that usage was counted for a team (a flush): what its usage pages and key lists
+/// show changed, and nothing else.
+pub async fn usage_counted(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
+    announce(db, format!("usage:{team_id}")).await
+}
+
 /// What a listener heard.
 pub enum Heard {
     Key(Uuid),
     Team(Uuid),
     Reads(Uuid),
+    Usage(Uuid),
     /// The connection dropped (or an unknown message came): changes may have been missed.
     Lost,
 }
@@ -66,6 +73,7 @@ impl ChangeListener {
                 Some(("key", id)) => id.parse().map(Heard::Key).unwrap_or(Heard::Lost),
                 Some(("team", id)) => id.parse().map(Heard::Team).unwrap_or(Heard::Lost),
                 Some(("reads", id)) => id.parse().map(Heard::Reads).unwrap_or(Heard::Lost),
+                Some(("usage", id)) => id.parse().map(Heard::Usage).unwrap_or(Heard::Lost),
                 _ => Heard::Lost,
             },
             Ok(None) | Err(_) => Heard::Lost,

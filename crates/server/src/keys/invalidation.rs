@@ -107,6 +107,7 @@ impl KeyService {
                         Heard::Key(id) => self.evict(Change::Key(id)),
                         Heard::Team(id) => self.evict(Change::Team(id)),
                         Heard::Reads(id) => self.evict(Change::Reads(id)),
+                        Heard::Usage(id) => self.read_cache.bump_counts(id),
                         Heard::Lost => break,
                     },
                     _ = stop.changed() => return,

@@ -223,14 +223,14 @@ impl Meter {
             let txn = portal_db::TransactionTrait::begin(db).await?;
             let dropped = portal_db::usage::write(&txn, &batch).await?;
             for &team in &teams {
-                portal_db::changes::reads_changed(&txn, team).await?;
+                portal_db::changes::usage_counted(&txn, team).await?;
             }
             // Reads wait for the commit only: then the counts are in the database and no longer
             // in flight, and the pages that kept the old counts are not served again.
             let _commit = self.flush_lock.write().await;
             txn.commit().await?;
             *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Buffer::default();
-            teams.iter().for_each(|&team| reads.bump(team));
+            teams.iter().for_each(|&team| reads.bump_counts(team));
             Ok::<_, portal_db::Error>(dropped)
         }
         .await;

@@ -207,7 +207,17 @@ impl KeyService {
         T: Weigh + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,
     {
-        self.read_cache.get_or_load(team, what, self.trusted(), load).await
+        self.read_cache.get_or_load(team, what, false, self.trusted(), load).await
+    }
+
+    /// [`KeyService::cached_read`] of a page that shows counted usage: every flush that counted
+    /// for the team (on any instance) moves it on too. Read it under `hold_flushes`.
+    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<Arc<T>, E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        self.read_cache.get_or_load(team, what, true, self.trusted(), load).await
     }
 
     /// The key with this hash: from the cache, else the database.

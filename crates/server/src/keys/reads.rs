@@ -44,7 +44,7 @@ impl<T> Weigh for Vec<T> {
 
 #[derive(Clone)]
 struct Entry {
-    epoch: u64,
+    epoch: Epoch,
     value: Arc<dyn Any + Send + Sync>,
     weight: u32,
 }
@@ -88,7 +88,24 @@ pub struct ReadCache {
     /// One load per page at a time: requests that miss together wait for the first one's read
     /// (after every flush a busy team's pages are missed by every connection at once).
     gates: moka::sync::Cache<Key, Arc<tokio::sync::Mutex<()>>>,
-    epochs: Mutex<Epochs>,
+    epochs: Mutex<TeamEpochs>,
+}
+
+/// A team's epochs: of every change, and of its counted usage (which only usage pages and key
+/// lists show, and which every flush changes).
+#[derive(Default)]
+struct TeamEpochs {
+    changes: Epochs,
+    counts: Epochs,
+}
+
+/// (changes, counts) as a read began; counts is 0 for a page that shows no counted usage.
+type Epoch = (u64, u64);
+
+impl TeamEpochs {
+    fn of(&self, team: Uuid, counted: bool) -> Epoch {
+        (self.changes.of(team), if counted { self.counts.of(team) } else { 0 })
+    }
 }
 
 impl ReadCache {
@@ -101,18 +118,27 @@ impl ReadCache {
                 .time_to_idle(IDLE)
                 .build(),
             gates: moka::sync::Cache::builder().max_capacity(10_000).time_to_idle(Duration::from_secs(60)).build(),
-            epochs: Mutex::new(Epochs::default()),
+            epochs: Mutex::new(TeamEpochs::default()),
         }
     }
 
-    fn epochs(&self) -> std::sync::MutexGuard<'_, Epochs> {
+    fn epochs(&self) -> std::sync::MutexGuard<'_, TeamEpochs> {
         self.epochs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// What `load` reads for `team` under `what` (the endpoint and every parameter that shapes
     /// the read): kept from an earlier read if nothing of the team changed since, else loaded
     /// (and kept when `keep`).
-    pub async fn get_or_load<T, E, F>(&self, team: Uuid, what: String, keep: bool, load: F) -> Result<Arc<T>, E>
+    /// `counted`: the page shows counted usage, and every flush that counted for the team moves
+    /// it on; other pages move on with the team's changes only.
+    pub async fn get_or_load<T, E, F>(
+        &self,
+        team: Uuid,
+        what: String,
+        counted: bool,
+        keep: bool,
+        load: F,
+    ) -> Result<Arc<T>, E>
     where
         T: Weigh + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
@@ -120,20 +146,20 @@ impl ReadCache {
         let keep = keep && self.enabled;
         let key = (team, what.into_boxed_str());
         let _turn = if keep {
-            if let Some(value) = self.kept(&key) {
+            if let Some(value) = self.kept(&key, counted) {
                 return Ok(value);
             }
             let gate = self.gates.get_with_by_ref(&key, Default::default);
             let turn = gate.lock_owned().await;
             // The request before this one in line may have read it meanwhile.
-            if let Some(value) = self.kept(&key) {
+            if let Some(value) = self.kept(&key, counted) {
                 return Ok(value);
             }
             Some(turn)
         } else {
             None
         };
-        let epoch = self.epochs().of(team);
+        let epoch = self.epochs().of(team, counted);
         let value = Arc::new(load.await?);
         if keep {
             let weight = u32::try_from(value.weight() + key.1.len() + 64).unwrap_or(u32::MAX);
@@ -145,20 +171,28 @@ impl ReadCache {
     }
 
     /// The entry under `key`, if it was read under its team's current epoch and is fresh.
-    fn kept<T: Weigh + Send + Sync + 'static>(&self, key: &Key) -> Option<Arc<T>> {
-        let epoch = self.epochs().of(key.0);
+    fn kept<T: Weigh + Send + Sync + 'static>(&self, key: &Key, counted: bool) -> Option<Arc<T>> {
+        let epoch = self.epochs().of(key.0, counted);
         let entry = self.entries.get(key).filter(|e| e.epoch == epoch)?;
         entry.value.downcast::<T>().ok().filter(|v| v.fresh())
     }
 
     /// Something of `team` changed: nothing read before now is served again.
     pub fn bump(&self, team: Uuid) {
-        self.epochs().bump(team);
+        self.epochs().changes.bump(team);
+    }
+
+    /// Usage was counted for `team` (a flush): its pages that show counted usage are read again.
+    pub fn bump_counts(&self, team: Uuid) {
+        self.epochs().counts.bump(team);
     }
 
     /// Anything may have changed (a lost channel, pruned history).
     pub fn bump_all(&self) {
-        self.epochs().bump_all();
+        let mut epochs = self.epochs();
+        epochs.changes.bump_all();
+        epochs.counts.bump_all();
+        drop(epochs);
         self.entries.invalidate_all();
     }
 }
@@ -168,7 +202,7 @@ mod tests {
     use super::*;
 
     async fn read(cache: &ReadCache, team: Uuid, value: u32) -> Arc<Vec<u32>> {
-        cache.get_or_load(team, "list".into(), true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
+        cache.get_or_load(team, "list".into(), false, true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
     }
 
     #[tokio::test]
@@ -191,7 +225,7 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let stale = cache
-            .get_or_load(team, "list".into(), true, async {
+            .get_or_load(team, "list".into(), false, true, async {
                 cache.bump(team); // the change commits while the read is under way
                 Ok::<_, ()>(vec![1u32])
             })
@@ -207,9 +241,9 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let load = |v: u32| async move { Ok::<_, ()>(vec![v]) };
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(1)).await.unwrap(), [1]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), true, load(2)).await.unwrap(), [2]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(3)).await.unwrap(), [3]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, false, load(1)).await.unwrap(), [1]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, true, load(2)).await.unwrap(), [2]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, false, load(3)).await.unwrap(), [3]);
     }
 
     /// Requests that miss a page together read it once.
@@ -219,7 +253,7 @@ mod tests {
         let team = Uuid::new_v4();
         let loads = std::sync::atomic::AtomicU32::new(0);
         let read = || {
-            cache.get_or_load(team, "page".into(), true, async {
+            cache.get_or_load(team, "page".into(), false, true, async {
                 loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Let the other requests run into the gate while this one reads.
                 for _ in 0..10 {
@@ -247,11 +281,30 @@ mod tests {
         }
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
-        let read =
-            |fresh: bool| cache.get_or_load(team, "page".into(), true, async move { Ok::<_, ()>(Expiring(fresh)) });
+        let read = |fresh: bool| {
+            cache.get_or_load(team, "page".into(), false, true, async move { Ok::<_, ()>(Expiring(fresh)) })
+        };
         assert!(!read(false).await.unwrap().0);
         assert!(read(true).await.unwrap().0, "the stale one was read again");
         assert!(read(false).await.unwrap().0, "the fresh one is kept");
+    }
+
+    /// A flush moves on the pages that show counted usage, and only those.
+    #[tokio::test]
+    async fn counted_usage_moves_on_only_the_pages_that_show_it() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        let read = |what: &'static str, counted: bool, value: u32| {
+            cache.get_or_load(team, what.into(), counted, true, async move { Ok::<_, ()>(vec![value]) })
+        };
+        assert_eq!(*read("members", false, 1).await.unwrap(), [1]);
+        assert_eq!(*read("usage", true, 1).await.unwrap(), [1]);
+        cache.bump_counts(team);
+        assert_eq!(*read("members", false, 2).await.unwrap(), [1], "kept through a flush");
+        assert_eq!(*read("usage", true, 2).await.unwrap(), [2], "read again after a flush");
+        cache.bump(team);
+        assert_eq!(*read("members", false, 3).await.unwrap(), [3]);
+        assert_eq!(*read("usage", true, 3).await.unwrap(), [3]);
     }
 
     #[test]

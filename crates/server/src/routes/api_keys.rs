@@ -103,7 +103,7 @@ pub async fn list_api_keys(
     let _no_flush = state.keys.hold_flushes().await;
     let kept = state
         .keys
-        .cached_read(team_id, format!("api-keys {after:?} {limit}"), async {
+        .cached_counted_read(team_id, format!("api-keys {after:?} {limit}"), async {
             let rows = portal_db::api_keys::list(&state.reads, team_id, after, limit).await?;
             let now = Utc::now();
             let items = rows

@@ -175,7 +175,7 @@ pub async fn get_api_key_usage(
         let what = format!("usage key {} {} {}", key.id, span_key(&spans), month.timestamp());
         let stored = state
             .keys
-            .cached_read(team_id, what, async {
+            .cached_counted_read(team_id, what, async {
                 let scope = Scope::Key(key.id);
                 let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
                 Ok::<_, portal_db::Error>(StoredUsage {
@@ -259,7 +259,7 @@ pub async fn get_team_usage(
         let what = format!("usage team {} {}", span_key(&spans), month.timestamp());
         let stored = state
             .keys
-            .cached_read(team_id, what, async {
+            .cached_counted_read(team_id, what, async {
                 let scope = Scope::Team(team_id);
                 let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
                 let per_key = portal_db::usage::per_key(&state.reads, team_id, &spans).await?;

@@ -600,3 +600,35 @@ async fn a_key_list_with_a_key_in_use_goes_out_compressed_and_exact() {
         assert_eq!(count_of(&plain, used_id), n, "the unwritten use counts");
     }
 }
+
+/// A flush moves on the pages that show counted usage (usage, key lists), not the others.
+#[tokio::test]
+async fn a_flush_moves_on_only_the_pages_that_show_usage() {
+    let app = spawn_app_with(Options::shared(None, &["--debug-statement-count", "--usage-flush-ms", "50"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let base = format!("/api/v1/teams/{team}");
+    let (_, key) = app.simple_key(&owner, &team, "busy").await;
+    for path in KEPT {
+        statements(&app, &owner, &format!("{base}{path}")).await;
+        assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: kept");
+    }
+    assert_eq!(app.get_as(&key, &base).await.status, StatusCode::OK);
+    // The request is flushed within 50 ms; then the usage page is read again and counts it.
+    let started = std::time::Instant::now();
+    loop {
+        let res = app.get_as(&owner, &format!("{base}/usage")).await;
+        assert_eq!(res.body["usage"]["total_requests"], 1, "counted, written or not");
+        // Before the flush the kept page runs one statement (the name of the key whose only
+        // requests are unwritten); read again after it, it runs all of its own.
+        if res.headers["x-db-statements"].to_str().unwrap().parse::<u32>().unwrap() > 1 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "no flush moved the usage page on");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(statements(&app, &owner, &format!("{base}/api-keys")).await > 0, "key lists show counted use");
+    for path in ["/members", "/invitations", "/activity"] {
+        assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: kept through the flush");
+    }
+}
