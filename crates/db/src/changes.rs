@@ -44,8 +44,9 @@ pub async fn reads_changed(db: &impl ConnectionTrait, team_id: Uuid) -> Result<(
 
 /// Announces that usage was counted for a team (a flush): what its usage pages and key lists
 /// show changed, and nothing else.
-pub async fn usage_counted(db: &impl ConnectionTrait, team_id: Uuid) -> Result<()> {
-    announce(db, format!("usage:{team_id}")).await
+/// `instance` names the announcing instance, which moved its own pages on already.
+pub async fn usage_counted(db: &impl ConnectionTrait, team_id: Uuid, instance: Uuid) -> Result<()> {
+    announce(db, format!("usage:{team_id}@{instance}")).await
 }
 
 /// What a listener heard.
@@ -53,7 +54,8 @@ pub enum Heard {
     Key(Uuid),
     Team(Uuid),
     Reads(Uuid),
-    Usage(Uuid),
+    /// Usage counted for a team, by an instance.
+    Usage(Uuid, Uuid),
     /// The connection dropped (or an unknown message came): changes may have been missed.
     Lost,
 }
@@ -73,7 +75,10 @@ impl ChangeListener {
                 Some(("key", id)) => id.parse().map(Heard::Key).unwrap_or(Heard::Lost),
                 Some(("team", id)) => id.parse().map(Heard::Team).unwrap_or(Heard::Lost),
                 Some(("reads", id)) => id.parse().map(Heard::Reads).unwrap_or(Heard::Lost),
-                Some(("usage", id)) => id.parse().map(Heard::Usage).unwrap_or(Heard::Lost),
+                Some(("usage", ids)) => match ids.split_once('@').map(|(t, i)| (t.parse(), i.parse())) {
+                    Some((Ok(team), Ok(instance))) => Heard::Usage(team, instance),
+                    _ => Heard::Lost,
+                },
                 _ => Heard::Lost,
             },
             Ok(None) | Err(_) => Heard::Lost,

@@ -202,7 +202,12 @@ impl Meter {
     /// logged); on failure everything goes back into the buffer for the next flush.
     /// The teams whose pages show the counts are told (`reads`, and other instances through
     /// the database) before usage reads may go on.
-    pub async fn flush(&self, db: &DatabaseConnection, reads: &ReadCache) -> Result<(), portal_db::Error> {
+    pub async fn flush(
+        &self,
+        db: &DatabaseConnection,
+        reads: &ReadCache,
+        instance: Uuid,
+    ) -> Result<(), portal_db::Error> {
         let _serial = self.serial.lock().await;
         // The counts move to `in_flight` at once (reads see one or the other, never both):
         // requests go on being counted, and reads go on, while the transaction is written.
@@ -223,7 +228,7 @@ impl Meter {
             let txn = portal_db::TransactionTrait::begin(db).await?;
             let dropped = portal_db::usage::write(&txn, &batch).await?;
             for &team in &teams {
-                portal_db::changes::usage_counted(&txn, team).await?;
+                portal_db::changes::usage_counted(&txn, team, instance).await?;
             }
             // Reads wait for the commit only: then the counts are in the database and no longer
             // in flight, and the pages that kept the old counts are not served again.

@@ -171,6 +171,8 @@ pub struct KeyService {
     meter: Meter,
     /// What teams' lists and usage pages read, kept until the team changes.
     read_cache: ReadCache,
+    /// This instance, in what it announces to the others.
+    instance: Uuid,
 }
 
 impl KeyService {
@@ -187,6 +189,7 @@ impl KeyService {
             limits: Limits::new(db.clone()),
             meter: Meter::default(),
             read_cache: ReadCache::new(read_cache),
+            instance: Uuid::new_v4(),
             db,
         })
     }
@@ -351,7 +354,7 @@ impl KeyService {
 
     /// Writes the buffered counts, and gives back quota leases of idle keys.
     pub async fn flush(&self) -> Result<(), portal_db::Error> {
-        let counted = self.meter.flush(&self.db, &self.read_cache).await;
+        let counted = self.meter.flush(&self.db, &self.read_cache, self.instance).await;
         let leases = self.limits.give_back(false).await;
         counted.and(leases)
     }
@@ -367,7 +370,7 @@ impl KeyService {
             }
         }
         for _ in 0..5 {
-            if self.meter.flush(&self.db, &self.read_cache).await.is_ok() {
+            if self.meter.flush(&self.db, &self.read_cache, self.instance).await.is_ok() {
                 break;
             }
         }

@@ -177,10 +177,13 @@ pub async fn get_api_key_usage(
             .keys
             .cached_counted_read(team_id, what, async {
                 let scope = Scope::Key(key.id);
-                let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
+                let (counts, used) = tokio::try_join!(
+                    portal_db::usage::counts(&state.reads, scope, &spans, false, None),
+                    portal_db::usage::month_requests(&state.reads, scope, month),
+                )?;
                 Ok::<_, portal_db::Error>(StoredUsage {
                     counts: counts.into_iter().map(|(_, c)| c).collect(),
-                    used: portal_db::usage::month_requests(&state.reads, scope, month).await?,
+                    used,
                     per_key: Vec::new(),
                     keys: Default::default(),
                 })
@@ -260,13 +263,18 @@ pub async fn get_team_usage(
         let stored = state
             .keys
             .cached_counted_read(team_id, what, async {
+                // Reads wait for this after every flush: its parts run side by side (on a
+                // connection each).
                 let scope = Scope::Team(team_id);
-                let counts = portal_db::usage::counts(&state.reads, scope, &spans, false, None).await?;
-                let per_key = portal_db::usage::per_key(&state.reads, team_id, &spans).await?;
+                let (counts, per_key, used) = tokio::try_join!(
+                    portal_db::usage::counts(&state.reads, scope, &spans, false, None),
+                    portal_db::usage::per_key(&state.reads, team_id, &spans),
+                    portal_db::usage::month_requests(&state.reads, scope, month),
+                )?;
                 let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
                 Ok::<_, portal_db::Error>(StoredUsage {
                     counts: counts.into_iter().map(|(_, c)| c).collect(),
-                    used: portal_db::usage::month_requests(&state.reads, scope, month).await?,
+                    used,
                     per_key,
                     keys: keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?),
                 })
