@@ -229,13 +229,14 @@ mod tests {
         assert!(!KeptJson::new(&1, Some(now)).unwrap().fresh());
     }
 
+    fn decode(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
+        out
+    }
+
     #[test]
     fn gzip_by_the_reused_compressor_decodes_to_the_body() {
-        let decode = |gz: &[u8]| {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
-            out
-        };
         let large: Vec<u8> =
             (0..200_000u32).flat_map(|i| format!("{{\"n\":{}}},", i * 7919 % 1000).into_bytes()).collect();
         for body in [&b"{}"[..], b"", &large[..], b"{\"items\":[]}"] {
@@ -247,11 +248,6 @@ mod tests {
 
     #[test]
     fn segments_compressed_apart_join_into_one_gzip_answer() {
-        let decode = |gz: &[u8]| {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
-            out
-        };
         let body: Vec<u8> =
             (0..3_000u32).flat_map(|i| format!("{{\"key\":{i},\"name\":\"key {i}\"}},").into_bytes()).collect();
         for (start, end) in [(0, 10), (100, 140), (body.len() - 30, body.len()), (500, 500)] {

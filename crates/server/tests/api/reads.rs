@@ -14,6 +14,22 @@ async fn statements(app: &TestApp, token: &str, path: &str) -> u32 {
     res.headers["x-db-statements"].to_str().unwrap().parse().unwrap()
 }
 
+/// `total` requests to `path` with `key`, one after the other.
+async fn traffic(app: &TestApp, path: &str, key: &str, total: u64) {
+    let client = new_client();
+    for _ in 0..total {
+        let res = client.get(app.url(path)).bearer_auth(key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+/// A gzip answer decoded.
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out).unwrap();
+    out
+}
+
 /// (path under the team, statements allowed) for a signed-in user.
 /// The membership and the team come from caches on repeated reads, so a list is its own
 /// statements only.
@@ -98,13 +114,7 @@ async fn usage_reads_count_unwritten_requests_exactly_once_while_flushes_run() {
     let (team_path, usage_path) =
         (format!("/api/v1/teams/{team}"), format!("/api/v1/teams/{team}/api-keys/{id}/usage"));
     let total = 400u64;
-    let traffic = async {
-        let client = new_client();
-        for _ in 0..total {
-            let res = client.get(app.url(&team_path)).bearer_auth(&key).send().await.unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
-        }
-    };
+    let traffic = traffic(&app, &team_path, &key, total);
     let reads = async {
         let mut seen = Vec::new();
         while seen.last().copied().unwrap_or(0) < total {
@@ -348,13 +358,7 @@ async fn kept_key_lists_count_each_request_once_while_flushes_run() {
     let (id, key) = app.simple_key(&owner, &team, "busy").await;
     let (team_path, list_path) = (format!("/api/v1/teams/{team}"), format!("/api/v1/teams/{team}/api-keys"));
     let total = 300u64;
-    let traffic = async {
-        let client = new_client();
-        for _ in 0..total {
-            let res = client.get(app.url(&team_path)).bearer_auth(&key).send().await.unwrap();
-            assert_eq!(res.status(), StatusCode::OK);
-        }
-    };
+    let traffic = traffic(&app, &team_path, &key, total);
     let reads = async {
         let mut seen = Vec::new();
         while seen.last().copied().unwrap_or(0) < total {
@@ -479,9 +483,7 @@ async fn a_kept_page_goes_out_compressed_and_the_same() {
         assert!(res.headers()["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
         let compressed = res.bytes().await.unwrap();
         assert!(compressed.len() < plain.len() / 2);
-        let mut decoded = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut decoded).unwrap();
-        assert_eq!(decoded, plain, "the compressed answer is the same answer");
+        assert_eq!(gunzip(&compressed), plain, "the compressed answer is the same answer");
     }
     let refused = client.get(&url).bearer_auth(&owner).header("accept-encoding", "gzip;q=0").send().await.unwrap();
     assert_eq!(refused.headers().get("content-encoding"), None);
@@ -573,11 +575,7 @@ async fn a_key_list_with_a_key_in_use_goes_out_compressed_and_exact() {
             let encoding = res.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
             let body = res.bytes().await.unwrap().to_vec();
             match encoding.as_deref() {
-                Some("gzip") => {
-                    let mut out = Vec::new();
-                    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out).unwrap();
-                    (true, out)
-                }
+                Some("gzip") => (true, gunzip(&body)),
                 None => (false, body),
                 Some(other) => panic!("content-encoding {other}"),
             }
