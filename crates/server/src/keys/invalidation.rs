@@ -107,7 +107,7 @@ impl KeyService {
                         Heard::Key(id) => self.evict(Change::Key(id)),
                         Heard::Team(id) => self.evict(Change::Team(id)),
                         Heard::Reads(id) => self.evict(Change::Reads(id)),
-                        // This instance's own flushes moved its pages on when they committed.
+                        // This instance's pages add its own flushes from memory.
                         Heard::Usage(_, from) if from == self.instance => {}
                         Heard::Usage(team, _) => self.read_cache.bump_counts(team),
                         Heard::Lost => break,

@@ -6,8 +6,12 @@
 //! mid-traffic) are dropped and logged, the rest commits. A flush that fails as a whole (the
 //! database is away) puts everything back for the next one, so nothing is lost or counted twice.
 //! What a crash loses is what was buffered since the last flush (`PORTAL_USAGE_FLUSH_MS`).
+//!
+//! The last flushes stay in memory too, by team: a page that shows counted usage and was read
+//! before them adds them to what it read (with what is still buffered) instead of reading again
+//! after every flush.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,8 +20,6 @@ use portal_db::DatabaseConnection;
 use portal_db::usage::{Batch, Increment, LastUse, MonthIncrement};
 use portal_domain::usage::{Counts, Histogram, minute_of, month_bounds};
 use uuid::Uuid;
-
-use super::reads::ReadCache;
 
 /// The key a request presented, for metering; set even when the key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +42,8 @@ struct Buffer {
     counts: HashMap<(Uuid, DateTime<Utc>, u16), Slot>,
     /// (key, month) → (team, requests that counted against the limit).
     months: HashMap<(Uuid, DateTime<Utc>), (Uuid, i64)>,
-    /// key → (requests, latest use).
-    last_used: HashMap<Uuid, (i64, DateTime<Utc>)>,
+    /// key → (team, requests, latest use).
+    last_used: HashMap<Uuid, (Uuid, i64, DateTime<Utc>)>,
 }
 
 impl Buffer {
@@ -61,11 +63,31 @@ impl Buffer {
         for (k, (team, n)) in other.months {
             self.months.entry(k).or_insert((team, 0)).1 += n;
         }
-        for (k, (n, last)) in other.last_used {
-            let entry = self.last_used.entry(k).or_insert((0, last));
-            entry.0 += n;
-            entry.1 = entry.1.max(last);
+        for (k, (team, n, last)) in other.last_used {
+            let entry = self.last_used.entry(k).or_insert((team, 0, last));
+            entry.1 += n;
+            entry.2 = entry.2.max(last);
         }
+    }
+
+    /// How many counts it holds, for the bound on what recent flushes keep.
+    fn slots(&self) -> usize {
+        self.counts.len() + self.months.len() + self.last_used.len()
+    }
+
+    /// Its counts, team by team.
+    fn by_team(self) -> HashMap<Uuid, Buffer> {
+        let mut teams: HashMap<Uuid, Buffer> = HashMap::new();
+        for (k, slot) in self.counts {
+            teams.entry(slot.team_id).or_default().counts.insert(k, slot);
+        }
+        for (k, (team, n)) in self.months {
+            teams.entry(team).or_default().months.insert(k, (team, n));
+        }
+        for (k, used) in self.last_used {
+            teams.entry(used.0).or_default().last_used.insert(k, used);
+        }
+        teams
     }
 
     fn batch(&self) -> Batch {
@@ -91,7 +113,7 @@ impl Buffer {
             last_used: self
                 .last_used
                 .iter()
-                .map(|(&key_id, &(requests, at))| LastUse { key_id, requests, at })
+                .map(|(&key_id, &(_, requests, at))| LastUse { key_id, requests, at })
                 .collect(),
         }
     }
@@ -106,6 +128,51 @@ pub struct Pending {
     pub month: u64,
 }
 
+/// How many of this instance's flushes a page read under (see [`Meter::flushes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flushes {
+    /// Flushes committed so far.
+    pub now: u64,
+    /// Every flush after this one is still kept in memory: a read made since can add them.
+    pub oldest: u64,
+}
+
+/// The most recent flushes kept in memory, and the most counts they may hold together.
+const RECENT_FLUSHES: usize = 64;
+const RECENT_SLOTS: usize = 16_384;
+
+/// This instance's latest flushes, by team.
+#[derive(Default)]
+struct Committed {
+    /// Flushes committed so far.
+    count: u64,
+    /// The latest ones, oldest first: (number, counts by team).
+    recent: VecDeque<(u64, HashMap<Uuid, Buffer>)>,
+    slots: usize,
+}
+
+impl Committed {
+    fn push(&mut self, flushed: Buffer) {
+        self.count += 1;
+        self.slots += flushed.slots();
+        self.recent.push_back((self.count, flushed.by_team()));
+        while self.recent.len() > RECENT_FLUSHES || (self.slots > RECENT_SLOTS && !self.recent.is_empty()) {
+            if let Some((_, old)) = self.recent.pop_front() {
+                self.slots -= old.values().map(Buffer::slots).sum::<usize>();
+            }
+        }
+    }
+
+    fn flushes(&self) -> Flushes {
+        Flushes { now: self.count, oldest: self.recent.front().map_or(self.count, |(n, _)| n - 1) }
+    }
+
+    /// What `team` had counted in the flushes after `since`.
+    fn since(&self, team: Uuid, since: u64) -> impl Iterator<Item = &Buffer> {
+        self.recent.iter().filter(move |(n, _)| *n > since).filter_map(move |(_, teams)| teams.get(&team))
+    }
+}
+
 #[derive(Default)]
 pub struct Meter {
     buffer: Mutex<Buffer>,
@@ -118,6 +185,8 @@ pub struct Meter {
     flush_lock: tokio::sync::RwLock<()>,
     /// One flush at a time.
     serial: tokio::sync::Mutex<()>,
+    /// Locked after `in_flight` whenever both are.
+    committed: Mutex<Committed>,
 }
 
 impl Meter {
@@ -126,7 +195,7 @@ impl Meter {
     pub fn record(&self, tag: MeterTag, status: u16, latency: Duration, admitted: bool) {
         let now = Utc::now();
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffer = lock(&self.buffer);
         let slot = buffer.counts.entry((tag.key_id, minute_of(now), status)).or_insert_with(|| Slot {
             team_id: tag.team_id,
             count: 0,
@@ -139,9 +208,9 @@ impl Meter {
         if admitted {
             buffer.months.entry((tag.key_id, month_bounds(now).0)).or_insert((tag.team_id, 0)).1 += 1;
         }
-        let last = buffer.last_used.entry(tag.key_id).or_insert((0, now));
-        last.0 += 1;
-        last.1 = last.1.max(now);
+        let last = buffer.last_used.entry(tag.key_id).or_insert((tag.team_id, 0, now));
+        last.1 += 1;
+        last.2 = last.2.max(now);
     }
 
     /// Keeps flushes from committing while the caller reads the database and [`Meter::pending`].
@@ -149,71 +218,85 @@ impl Meter {
         self.flush_lock.read().await
     }
 
-    /// The buffered counts of a key or a team, and their requests of the month starting at
-    /// `month`. Read it under [`Meter::hold_flushes`], with the database.
-    pub fn pending(&self, scope: portal_db::usage::Scope, month: DateTime<Utc>) -> Pending {
+    /// How many flushes committed so far, and since when they are kept. Read it under
+    /// [`Meter::hold_flushes`], with the database.
+    pub fn flushes(&self) -> Flushes {
+        lock(&self.committed).flushes()
+    }
+
+    /// What a read of `team` made after flush `since` does not hold: the buffer, the flush under
+    /// way, and the team's flushes after `since` (none when the read is made now).
+    fn unread<R>(&self, team: Uuid, since: u64, f: impl FnOnce(&[&Buffer]) -> R) -> R {
+        let buffer = lock(&self.buffer);
+        let in_flight = lock(&self.in_flight);
+        let committed = lock(&self.committed);
+        let mut parts = vec![&*buffer, &*in_flight];
+        parts.extend(committed.since(team, since));
+        f(&parts)
+    }
+
+    /// The counts of a key or a team (of `team`) that a read made after flush `since` does not
+    /// hold, and their requests of the month starting at `month`. Read it under
+    /// [`Meter::hold_flushes`], with the database or the kept read.
+    pub fn pending(&self, team: Uuid, scope: portal_db::usage::Scope, month: DateTime<Utc>, since: u64) -> Pending {
         use portal_db::usage::Scope;
         let matches = |key_id: Uuid, team_id: Uuid| match scope {
             Scope::Key(id) => id == key_id,
             Scope::Team(id) => id == team_id,
         };
-        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let both = [&*buffer, &*in_flight];
-        let rows = both
-            .iter()
-            .flat_map(|b| b.counts.iter())
-            .filter(|((key_id, _, _), slot)| matches(*key_id, slot.team_id))
-            .map(|(&(key_id, minute, status), slot)| {
-                let counts = Counts {
-                    at: minute,
-                    status,
-                    requests: u64::try_from(slot.count).unwrap_or(0),
-                    latency_us_sum: u64::try_from(slot.latency_us_sum).unwrap_or(0),
-                    latency: slot.latency,
-                };
-                (key_id, counts)
-            })
-            .collect();
-        let month = both
-            .iter()
-            .flat_map(|b| b.months.iter())
-            .filter(|((key_id, m), (team_id, _))| *m == month && matches(*key_id, *team_id))
-            .map(|(_, &(_, n))| u64::try_from(n).unwrap_or(0))
-            .sum();
-        Pending { rows, month }
+        self.unread(team, since, |parts| {
+            let rows = parts
+                .iter()
+                .flat_map(|b| b.counts.iter())
+                .filter(|((key_id, _, _), slot)| matches(*key_id, slot.team_id))
+                .map(|(&(key_id, minute, status), slot)| {
+                    let counts = Counts {
+                        at: minute,
+                        status,
+                        requests: u64::try_from(slot.count).unwrap_or(0),
+                        latency_us_sum: u64::try_from(slot.latency_us_sum).unwrap_or(0),
+                        latency: slot.latency,
+                    };
+                    (key_id, counts)
+                })
+                .collect();
+            let month = parts
+                .iter()
+                .flat_map(|b| b.months.iter())
+                .filter(|((key_id, m), (team_id, _))| *m == month && matches(*key_id, *team_id))
+                .map(|(_, &(_, n))| u64::try_from(n).unwrap_or(0))
+                .sum();
+            Pending { rows, month }
+        })
     }
 
-    /// Each key's buffered requests and latest use. Read it under [`Meter::hold_flushes`].
-    pub fn pending_uses(&self, key_ids: &[Uuid]) -> Vec<Option<(u64, DateTime<Utc>)>> {
-        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let used = |b: &Buffer, id: &Uuid| b.last_used.get(id).map(|&(n, at)| (u64::try_from(n).unwrap_or(0), at));
-        key_ids
-            .iter()
-            .map(|id| match (used(&buffer, id), used(&in_flight, id)) {
-                (Some((a, at)), Some((b, bt))) => Some((a + b, at.max(bt))),
-                (one, other) => one.or(other),
-            })
-            .collect()
+    /// Each key's (of `team`) requests and latest use that a read made after flush `since` does
+    /// not hold. Read it under [`Meter::hold_flushes`].
+    pub fn pending_uses(&self, team: Uuid, key_ids: &[Uuid], since: u64) -> Vec<Option<(u64, DateTime<Utc>)>> {
+        self.unread(team, since, |parts| {
+            key_ids
+                .iter()
+                .map(|id| {
+                    parts.iter().filter_map(|b| b.last_used.get(id)).fold(None, |sum, &(_, n, at)| {
+                        let (n, at) = (u64::try_from(n).unwrap_or(0), at);
+                        Some(sum.map_or((n, at), |(m, last): (u64, DateTime<Utc>)| (m + n, last.max(at))))
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
     /// logged); on failure everything goes back into the buffer for the next flush.
-    /// The teams whose pages show the counts are told (`reads`, and other instances through
-    /// the database) before usage reads may go on.
-    pub async fn flush(
-        &self,
-        db: &DatabaseConnection,
-        reads: &ReadCache,
-        instance: Uuid,
-    ) -> Result<(), portal_db::Error> {
+    /// Other instances hear of the teams counted through the database; here the flush is kept
+    /// in memory for the pages read before it.
+    pub async fn flush(&self, db: &DatabaseConnection, instance: Uuid) -> Result<(), portal_db::Error> {
         let _serial = self.serial.lock().await;
         // The counts move to `in_flight` at once (reads see one or the other, never both):
         // requests go on being counted, and reads go on, while the transaction is written.
         let batch = {
-            let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut buffer = lock(&self.buffer);
+            let mut in_flight = lock(&self.in_flight);
             if buffer.counts.is_empty() && buffer.months.is_empty() {
                 return Ok(());
             }
@@ -230,12 +313,12 @@ impl Meter {
             for &team in &teams {
                 portal_db::changes::usage_counted(&txn, team, instance).await?;
             }
-            // Reads wait for the commit only: then the counts are in the database and no longer
-            // in flight, and the pages that kept the old counts are not served again.
+            // Reads wait for the commit only: then the counts are in the database, and no longer
+            // in flight but in the flush that pages read before it add.
             let _commit = self.flush_lock.write().await;
             txn.commit().await?;
-            *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Buffer::default();
-            teams.iter().for_each(|&team| reads.bump_counts(team));
+            let flushed = std::mem::take(&mut *lock(&self.in_flight));
+            lock(&self.committed).push(flushed);
             Ok::<_, portal_db::Error>(dropped)
         }
         .await;
@@ -248,11 +331,63 @@ impl Meter {
             Err(e) => {
                 tracing::warn!(error = %e, "usage flush failed; keeping the counts for the next try");
                 let _hold = self.flush_lock.write().await;
-                let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-                let taken = std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut buffer = lock(&self.buffer);
+                let taken = std::mem::take(&mut *lock(&self.in_flight));
                 buffer.merge(taken);
                 Err(e)
             }
         }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flushed(team: Uuid, keys: usize) -> Buffer {
+        let mut buffer = Buffer::default();
+        for _ in 0..keys {
+            buffer.last_used.insert(Uuid::new_v4(), (team, 1, Utc::now()));
+        }
+        buffer
+    }
+
+    #[test]
+    fn recent_flushes_are_kept_by_team_and_counted() {
+        let mut committed = Committed::default();
+        assert_eq!(committed.flushes(), Flushes { now: 0, oldest: 0 });
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        committed.push(flushed(a, 1));
+        committed.push(flushed(b, 2));
+        committed.push(flushed(a, 3));
+        assert_eq!(committed.flushes(), Flushes { now: 3, oldest: 0 });
+        let sizes = |team, since| committed.since(team, since).map(Buffer::slots).collect::<Vec<_>>();
+        assert_eq!(sizes(a, 0), [1, 3]);
+        assert_eq!(sizes(a, 1), [3], "only the flushes after a read");
+        assert_eq!(sizes(b, 0), [2]);
+        assert_eq!(sizes(b, 3), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn recent_flushes_are_bounded_in_number_and_size() {
+        let mut committed = Committed::default();
+        let team = Uuid::new_v4();
+        for _ in 0..RECENT_FLUSHES + 2 {
+            committed.push(flushed(team, 1));
+        }
+        let now = RECENT_FLUSHES as u64 + 2;
+        assert_eq!(committed.flushes(), Flushes { now, oldest: 2 }, "flushes 1 and 2 are gone");
+        assert_eq!(committed.since(team, 0).count(), RECENT_FLUSHES);
+        committed.push(flushed(team, RECENT_SLOTS - 10));
+        assert!(committed.slots <= RECENT_SLOTS, "{}", committed.slots);
+        assert_eq!(committed.flushes().now, now + 1);
+        assert!(committed.flushes().oldest >= now - 10, "older flushes made room");
+        committed.push(flushed(team, RECENT_SLOTS + 1));
+        assert_eq!(committed.flushes(), Flushes { now: now + 2, oldest: now + 2 }, "too big to keep");
+        assert_eq!(committed.slots, 0);
     }
 }

@@ -210,17 +210,19 @@ impl KeyService {
         T: Weigh + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,
     {
-        self.read_cache.get_or_load(team, what, false, self.trusted(), load).await
+        self.read_cache.get_or_load(team, what, self.trusted(), load).await
     }
 
-    /// [`KeyService::cached_read`] of a page that shows counted usage: every flush that counted
-    /// for the team (on any instance) moves it on too. Read it under `hold_flushes`.
-    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<Arc<T>, E>
+    /// [`KeyService::cached_read`] of a page that shows counted usage: usage another instance
+    /// counted for the team moves it on too. Read it under `hold_flushes`; it comes with the
+    /// number of this instance's flushes it was read after, for [`KeyService::pending`].
+    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<(Arc<T>, u64), E>
     where
         T: Weigh + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,
     {
-        self.read_cache.get_or_load(team, what, true, self.trusted(), load).await
+        let flushes = self.meter.flushes();
+        self.read_cache.get_or_load_counted(team, what, flushes, self.trusted(), load).await
     }
 
     /// The key with this hash: from the cache, else the database.
@@ -337,24 +339,26 @@ impl KeyService {
         self.meter.hold_flushes().await
     }
 
-    /// What this instance counted for a key or team and has not written yet.
-    pub fn pending(&self, scope: portal_db::usage::Scope, month: DateTime<Utc>) -> Pending {
-        self.meter.pending(scope, month)
+    /// What this instance counted for a key or team of `team` that a read made after its flush
+    /// `since` does not hold (from [`KeyService::cached_counted_read`]).
+    pub fn pending(&self, team: Uuid, scope: portal_db::usage::Scope, month: DateTime<Utc>, since: u64) -> Pending {
+        self.meter.pending(team, scope, month, since)
     }
 
     /// A key's requests and latest use that this instance has not written yet.
-    pub fn pending_use(&self, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
-        self.meter.pending_uses(&[key_id]).pop().flatten()
+    pub fn pending_use(&self, team: Uuid, key_id: Uuid) -> Option<(u64, DateTime<Utc>)> {
+        self.meter.pending_uses(team, &[key_id], self.meter.flushes().now).pop().flatten()
     }
 
-    /// [`KeyService::pending_use`] of each key, in one look at the buffer.
-    pub fn pending_uses(&self, key_ids: &[Uuid]) -> Vec<Option<(u64, DateTime<Utc>)>> {
-        self.meter.pending_uses(key_ids)
+    /// Each key's requests and latest use that a read made after flush `since` does not hold,
+    /// in one look at the buffers.
+    pub fn pending_uses(&self, team: Uuid, key_ids: &[Uuid], since: u64) -> Vec<Option<(u64, DateTime<Utc>)>> {
+        self.meter.pending_uses(team, key_ids, since)
     }
 
     /// Writes the buffered counts, and gives back quota leases of idle keys.
     pub async fn flush(&self) -> Result<(), portal_db::Error> {
-        let counted = self.meter.flush(&self.db, &self.read_cache, self.instance).await;
+        let counted = self.meter.flush(&self.db, self.instance).await;
         let leases = self.limits.give_back(false).await;
         counted.and(leases)
     }
@@ -370,7 +374,7 @@ impl KeyService {
             }
         }
         for _ in 0..5 {
-            if self.meter.flush(&self.db, &self.read_cache, self.instance).await.is_ok() {
+            if self.meter.flush(&self.db, self.instance).await.is_ok() {
                 break;
             }
         }

@@ -5,8 +5,13 @@
 //! team's epoch: here after the commit, on other instances when they hear it (NOTIFY), and for
 //! every team when the channel was lost. An entry is served only while its team's epoch is the
 //! one its read began under, so a read that raced a change never serves what it read. Per-request
-//! parts (this instance's unflushed usage, a status that depends on the time) are added by the
-//! handlers on top of what is kept here.
+//! parts (this instance's usage counted since the read, a status that depends on the time) are
+//! added by the handlers on top of what is kept here.
+//!
+//! A page that shows counted usage also knows how many of this instance's flushes it was read
+//! after: the flushes since are added to it from memory (see `meter`), so this instance's own
+//! flushes do not make it read again. It is read again when the flushes after it are no longer
+//! all in memory, by one request a while before that while the others are answered from it.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -15,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use uuid::Uuid;
+
+use super::meter::Flushes;
 
 /// The most a team's cached reads may weigh together (see [`Weigh`]), in bytes.
 const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
@@ -42,9 +49,15 @@ impl<T> Weigh for Vec<T> {
     }
 }
 
+/// A page that shows counted usage is read again once it is this many of this instance's flushes
+/// behind (by one request; the others go on adding the flushes to it).
+const REFRESH_BEHIND: u64 = 16;
+
 #[derive(Clone)]
 struct Entry {
     epoch: Epoch,
+    /// This instance's flushes committed before it was read (0 for a page without usage).
+    since: u64,
     value: Arc<dyn Any + Send + Sync>,
     weight: u32,
 }
@@ -91,8 +104,8 @@ pub struct ReadCache {
     epochs: Mutex<TeamEpochs>,
 }
 
-/// A team's epochs: of every change, and of its counted usage (which only usage pages and key
-/// lists show, and which every flush changes).
+/// A team's epochs: of every change, and of its usage counted by other instances (which only
+/// usage pages and key lists show).
 #[derive(Default)]
 struct TeamEpochs {
     changes: Epochs,
@@ -128,17 +141,43 @@ impl ReadCache {
 
     /// What `load` reads for `team` under `what` (the endpoint and every parameter that shapes
     /// the read): kept from an earlier read if nothing of the team changed since, else loaded
-    /// (and kept when `keep`).
-    /// `counted`: the page shows counted usage, and every flush that counted for the team moves
-    /// it on; other pages move on with the team's changes only.
-    pub async fn get_or_load<T, E, F>(
+    /// (and kept when `keep`). For a page that shows counted usage see
+    /// [`ReadCache::get_or_load_counted`].
+    pub async fn get_or_load<T, E, F>(&self, team: Uuid, what: String, keep: bool, load: F) -> Result<Arc<T>, E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        Ok(self.read(team, what, None, keep, load).await?.0)
+    }
+
+    /// [`ReadCache::get_or_load`] of a page that shows counted usage, read under `flushes` (and
+    /// under a hold on this instance's flushes). Usage other instances counted for the team moves
+    /// it on too. Gives back the page and the flushes it was read after: the caller adds what was
+    /// counted since.
+    pub async fn get_or_load_counted<T, E, F>(
         &self,
         team: Uuid,
         what: String,
-        counted: bool,
+        flushes: Flushes,
         keep: bool,
         load: F,
-    ) -> Result<Arc<T>, E>
+    ) -> Result<(Arc<T>, u64), E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        self.read(team, what, Some(flushes), keep, load).await
+    }
+
+    async fn read<T, E, F>(
+        &self,
+        team: Uuid,
+        what: String,
+        counted: Option<Flushes>,
+        keep: bool,
+        load: F,
+    ) -> Result<(Arc<T>, u64), E>
     where
         T: Weigh + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
@@ -146,35 +185,49 @@ impl ReadCache {
         let keep = keep && self.enabled;
         let key = (team, what.into_boxed_str());
         let _turn = if keep {
-            if let Some(value) = self.kept(&key, counted) {
-                return Ok(value);
+            let gate = || self.gates.get_with_by_ref(&key, Default::default);
+            match self.kept(&key, counted) {
+                // Far behind this instance's flushes: one request reads it again, the others
+                // are answered from it meanwhile.
+                Some((value, since)) if counted.is_some_and(|f| f.now.saturating_sub(since) >= REFRESH_BEHIND) => {
+                    match gate().try_lock_owned() {
+                        Ok(turn) => Some(turn),
+                        Err(_) => return Ok((value, since)),
+                    }
+                }
+                Some(kept) => return Ok(kept),
+                None => {
+                    let turn = gate().lock_owned().await;
+                    // The request before this one in line may have read it meanwhile.
+                    if let Some(kept) = self.kept(&key, counted) {
+                        return Ok(kept);
+                    }
+                    Some(turn)
+                }
             }
-            let gate = self.gates.get_with_by_ref(&key, Default::default);
-            let turn = gate.lock_owned().await;
-            // The request before this one in line may have read it meanwhile.
-            if let Some(value) = self.kept(&key, counted) {
-                return Ok(value);
-            }
-            Some(turn)
         } else {
             None
         };
-        let epoch = self.epochs().of(team, counted);
+        let epoch = self.epochs().of(team, counted.is_some());
+        let since = counted.map_or(0, |f| f.now);
         let value = Arc::new(load.await?);
         if keep {
             let weight = u32::try_from(value.weight() + key.1.len() + 64).unwrap_or(u32::MAX);
             // A change that committed while this loaded moved the epoch on: the entry is stored
             // but never served.
-            self.entries.insert(key, Entry { epoch, value: value.clone(), weight });
+            self.entries.insert(key, Entry { epoch, since, value: value.clone(), weight });
         }
-        Ok(value)
+        Ok((value, since))
     }
 
-    /// The entry under `key`, if it was read under its team's current epoch and is fresh.
-    fn kept<T: Weigh + Send + Sync + 'static>(&self, key: &Key, counted: bool) -> Option<Arc<T>> {
-        let epoch = self.epochs().of(key.0, counted);
-        let entry = self.entries.get(key).filter(|e| e.epoch == epoch)?;
-        entry.value.downcast::<T>().ok().filter(|v| v.fresh())
+    /// The entry under `key`, if it was read under its team's current epoch, is fresh, and (for
+    /// counted usage) every flush since it was read is still in memory.
+    fn kept<T: Weigh + Send + Sync + 'static>(&self, key: &Key, counted: Option<Flushes>) -> Option<(Arc<T>, u64)> {
+        let epoch = self.epochs().of(key.0, counted.is_some());
+        let entry =
+            self.entries.get(key).filter(|e| e.epoch == epoch && counted.is_none_or(|f| e.since >= f.oldest))?;
+        let value = entry.value.downcast::<T>().ok().filter(|v| v.fresh())?;
+        Some((value, entry.since))
     }
 
     /// Something of `team` changed: nothing read before now is served again.
@@ -182,7 +235,7 @@ impl ReadCache {
         self.epochs().changes.bump(team);
     }
 
-    /// Usage was counted for `team` (a flush): its pages that show counted usage are read again.
+    /// Another instance counted usage for `team`: its pages that show counted usage are read again.
     pub fn bump_counts(&self, team: Uuid) {
         self.epochs().counts.bump(team);
     }
@@ -202,7 +255,7 @@ mod tests {
     use super::*;
 
     async fn read(cache: &ReadCache, team: Uuid, value: u32) -> Arc<Vec<u32>> {
-        cache.get_or_load(team, "list".into(), false, true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
+        cache.get_or_load(team, "list".into(), true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
     }
 
     #[tokio::test]
@@ -225,7 +278,7 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let stale = cache
-            .get_or_load(team, "list".into(), false, true, async {
+            .get_or_load(team, "list".into(), true, async {
                 cache.bump(team); // the change commits while the read is under way
                 Ok::<_, ()>(vec![1u32])
             })
@@ -241,9 +294,9 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let load = |v: u32| async move { Ok::<_, ()>(vec![v]) };
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, false, load(1)).await.unwrap(), [1]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, true, load(2)).await.unwrap(), [2]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, false, load(3)).await.unwrap(), [3]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(1)).await.unwrap(), [1]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), true, load(2)).await.unwrap(), [2]);
+        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(3)).await.unwrap(), [3]);
     }
 
     /// Requests that miss a page together read it once.
@@ -253,7 +306,7 @@ mod tests {
         let team = Uuid::new_v4();
         let loads = std::sync::atomic::AtomicU32::new(0);
         let read = || {
-            cache.get_or_load(team, "page".into(), false, true, async {
+            cache.get_or_load(team, "page".into(), true, async {
                 loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Let the other requests run into the gate while this one reads.
                 for _ in 0..10 {
@@ -281,30 +334,80 @@ mod tests {
         }
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
-        let read = |fresh: bool| {
-            cache.get_or_load(team, "page".into(), false, true, async move { Ok::<_, ()>(Expiring(fresh)) })
-        };
+        let read =
+            |fresh: bool| cache.get_or_load(team, "page".into(), true, async move { Ok::<_, ()>(Expiring(fresh)) });
         assert!(!read(false).await.unwrap().0);
         assert!(read(true).await.unwrap().0, "the stale one was read again");
         assert!(read(false).await.unwrap().0, "the fresh one is kept");
     }
 
-    /// A flush moves on the pages that show counted usage, and only those.
+    /// A read of the "usage" page (counted) under flushes (now, oldest): the page and its since.
+    async fn counted(cache: &ReadCache, team: Uuid, (now, oldest): (u64, u64), value: u32) -> (Vec<u32>, u64) {
+        let flushes = Flushes { now, oldest };
+        let read =
+            cache.get_or_load_counted(team, "usage".into(), flushes, true, async move { Ok::<_, ()>(vec![value]) });
+        let (page, since) = read.await.unwrap();
+        ((*page).clone(), since)
+    }
+
+    /// Usage counted by another instance moves on the pages that show counted usage, and only
+    /// those.
     #[tokio::test]
     async fn counted_usage_moves_on_only_the_pages_that_show_it() {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
-        let read = |what: &'static str, counted: bool, value: u32| {
-            cache.get_or_load(team, what.into(), counted, true, async move { Ok::<_, ()>(vec![value]) })
-        };
-        assert_eq!(*read("members", false, 1).await.unwrap(), [1]);
-        assert_eq!(*read("usage", true, 1).await.unwrap(), [1]);
+        let members =
+            |value: u32| cache.get_or_load(team, "members".into(), true, async move { Ok::<_, ()>(vec![value]) });
+        assert_eq!(*members(1).await.unwrap(), [1]);
+        assert_eq!(counted(&cache, team, (0, 0), 1).await.0, [1]);
         cache.bump_counts(team);
-        assert_eq!(*read("members", false, 2).await.unwrap(), [1], "kept through a flush");
-        assert_eq!(*read("usage", true, 2).await.unwrap(), [2], "read again after a flush");
+        assert_eq!(*members(2).await.unwrap(), [1], "kept through another instance's flush");
+        assert_eq!(counted(&cache, team, (0, 0), 2).await.0, [2], "read again after another instance's flush");
         cache.bump(team);
-        assert_eq!(*read("members", false, 3).await.unwrap(), [3]);
-        assert_eq!(*read("usage", true, 3).await.unwrap(), [3]);
+        assert_eq!(*members(3).await.unwrap(), [3]);
+        assert_eq!(counted(&cache, team, (0, 0), 3).await.0, [3]);
+    }
+
+    /// A page that shows counted usage is kept through this instance's flushes while they are in
+    /// memory (the caller adds them), and read again once they are not.
+    #[tokio::test]
+    async fn a_counted_page_is_kept_while_the_flushes_after_it_are_in_memory() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        assert_eq!(counted(&cache, team, (3, 0), 1).await, (vec![1], 3));
+        assert_eq!(counted(&cache, team, (5, 2), 2).await, (vec![1], 3), "kept: flushes 4 and 5 are in memory");
+        assert_eq!(counted(&cache, team, (6, 4), 3).await, (vec![3], 6), "read again: flush 4 is no longer in memory");
+    }
+
+    /// Far behind this instance's flushes, one request reads the page again while the others are
+    /// answered from it.
+    #[tokio::test]
+    async fn a_counted_page_far_behind_is_read_again_by_one_request() {
+        let cache = ReadCache::new(true);
+        let team = Uuid::new_v4();
+        counted(&cache, team, (0, 0), 1).await;
+        let behind = Flushes { now: REFRESH_BEHIND, oldest: 0 };
+        let (entered_tx, entered) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let reader = cache.get_or_load_counted(team, "usage".into(), behind, true, async move {
+            entered_tx.send(()).unwrap();
+            released.await.unwrap();
+            Ok::<_, ()>(vec![2u32])
+        });
+        let others = async {
+            entered.await.unwrap();
+            let other =
+                cache.get_or_load_counted(team, "usage".into(), behind, true, async { Ok::<_, ()>(vec![3u32]) });
+            let answered = other.await.unwrap();
+            release.send(()).unwrap();
+            answered
+        };
+        let (reader, other) = tokio::join!(reader, others);
+        assert_eq!(((*other.0).clone(), other.1), (vec![1], 0), "answered from the kept page meanwhile");
+        let reader = reader.unwrap();
+        assert_eq!(((*reader.0).clone(), reader.1), (vec![2], REFRESH_BEHIND), "read again by one request");
+        let now = (REFRESH_BEHIND, 0);
+        assert_eq!(counted(&cache, team, now, 4).await, (vec![2], REFRESH_BEHIND), "the new read is kept");
     }
 
     #[test]

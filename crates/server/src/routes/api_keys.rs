@@ -101,7 +101,7 @@ pub async fn list_api_keys(
     let team_id = access.team.id;
     // A flush writes the buffered counts and moves the team's kept reads on together.
     let _no_flush = state.keys.hold_flushes().await;
-    let kept = state
+    let (kept, since) = state
         .keys
         .cached_counted_read(team_id, format!("api-keys {after:?} {limit}"), async {
             let rows = portal_db::api_keys::list(&state.reads, team_id, after, limit).await?;
@@ -117,10 +117,10 @@ pub async fn list_api_keys(
             Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page, around })
         })
         .await?;
-    // The kept answer holds what was written; a key this instance used since its last flush is
-    // encoded again with its unwritten use.
+    // The kept answer holds what was written when it was read; a key this instance used since is
+    // encoded again with that use.
     let ids: Vec<Uuid> = kept.rows.iter().map(|r| r.id).collect();
-    let pending = state.keys.pending_uses(&ids);
+    let pending = state.keys.pending_uses(team_id, &ids, since);
     if pending.iter().all(Option::is_none) {
         return Ok(kept.page.respond(&req));
     }
@@ -443,7 +443,7 @@ pub async fn get_api_key(
 /// Adds what this instance counted of a key and has not written yet to its stored totals. Call
 /// it under `hold_flushes`, with the read of the row.
 fn add_pending_use(keys: &crate::keys::KeyService, row: &mut ApiKeyRow) {
-    if let Some(pending) = keys.pending_use(row.id) {
+    if let Some(pending) = keys.pending_use(row.team_id, row.id) {
         add_use(row, pending);
     }
 }

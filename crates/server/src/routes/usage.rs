@@ -173,7 +173,7 @@ pub async fn get_api_key_usage(
     let (stored, pending) = {
         let _no_flush = state.keys.hold_flushes().await;
         let what = format!("usage key {} {} {}", key.id, span_key(&spans), month.timestamp());
-        let stored = state
+        let (stored, since) = state
             .keys
             .cached_counted_read(team_id, what, async {
                 let scope = Scope::Key(key.id);
@@ -189,7 +189,7 @@ pub async fn get_api_key_usage(
                 })
             })
             .await?;
-        (stored, state.keys.pending(Scope::Key(key.id), month))
+        (stored, state.keys.pending(team_id, Scope::Key(key.id), month, since))
     };
     let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
@@ -260,7 +260,7 @@ pub async fn get_team_usage(
     let (pending, per_key, stored) = {
         let _no_flush = state.keys.hold_flushes().await;
         let what = format!("usage team {} {}", span_key(&spans), month.timestamp());
-        let stored = state
+        let (stored, since) = state
             .keys
             .cached_counted_read(team_id, what, async {
                 // Reads wait for this after every flush: its parts run side by side (on a
@@ -281,7 +281,7 @@ pub async fn get_team_usage(
             })
             .await?;
         let mut per_key = stored.per_key.clone();
-        let pending = state.keys.pending(Scope::Team(team_id), month);
+        let pending = state.keys.pending(team_id, Scope::Team(team_id), month, since);
         let (from, to) = (range.start(), range.to);
         for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
             let error = if domain::is_error(c.status) { c.requests } else { 0 };
@@ -300,9 +300,12 @@ pub async fn get_team_usage(
     let unnamed: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).filter(|id| !stored.keys.contains_key(id)).collect();
     let more = match unnamed.is_empty() {
         true => Default::default(),
-        false => keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &unnamed).await?),
+        false => {
+            let read = portal_db::api_keys::of_team(&state.reads, team_id, &unnamed);
+            state.keys.cached_read(team_id, format!("key names {unnamed:?}"), read).await?
+        }
     };
-    let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.get(id));
+    let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.iter().find(|k| k.id == *id));
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
         .filter_map(|(id, total, error)| {
