@@ -10,9 +10,9 @@ use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, ErrorCode,
     Granularity, Invitation, InvitationPage, InvitationPreview, LoginRequest, Member, MemberPage, Problem,
-    ReportCompromisedRequest, ResetPasswordRequest, Role, RollApiKeyRequest, Session, SignupRequest, Team, TeamPage,
-    TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage, User,
-    VerifyEmailRequest,
+    ReportCompromisedRequest, ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded,
+    SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest,
+    UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -211,6 +211,18 @@ pub async fn update_me(token: &str, body: &UpdateMeRequest) -> Result<User, ApiE
 
 pub async fn change_password(token: &str, body: &ChangePasswordRequest) -> Result<(), ApiError> {
     empty(with_json(request(Method::POST, "/me/password", Some(token)), body)).await
+}
+
+pub async fn sessions(token: &str) -> Result<SessionList, ApiError> {
+    json(without_body(request(Method::GET, "/me/sessions", Some(token)))).await
+}
+
+pub async fn end_session(token: &str, session: Uuid) -> Result<(), ApiError> {
+    empty(without_body(request(Method::DELETE, &format!("/me/sessions/{session}"), Some(token)))).await
+}
+
+pub async fn end_other_sessions(token: &str) -> Result<SessionsEnded, ApiError> {
+    json(without_body(request(Method::DELETE, "/me/sessions/others", Some(token)))).await
 }
 
 /// `?a=1&b=2` from the pairs that have a value (empty when none has).

@@ -175,6 +175,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("invitation.resent", "Invitation resent"),
     ("invitation.revoked", "Invitation revoked"),
     ("auth.signed_in", "Signed in"),
+    ("auth.session_ended", "Session ended"),
+    ("auth.other_sessions_ended", "Signed out everywhere else"),
     ("key.created", "API key created"),
     ("key.revoked", "API key revoked"),
     ("key.rolled", "API key rolled"),
@@ -182,6 +184,36 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("api_key.compromised", "API key reported compromised"),
     ("api_key.leaked", "API key found leaked"),
 ];
+
+/// A device as a person recognises it ("Firefox on Windows") from a user agent; the user agent
+/// itself, shortened, when it names no known browser.
+pub fn device(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.trim().is_empty()) else { return "Unknown device".to_owned() };
+    // Order matters: Edge and Opera also say Chrome, and Chrome also says Safari.
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find(|(mark, _)| ua.contains(mark)).map(|(_, name)| *name);
+    let system = SYSTEMS.iter().find(|(mark, _)| ua.contains(mark)).map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        _ => ua.chars().take(60).collect(),
+    }
+}
 
 pub fn action(action: &str) -> String {
     ACTIONS.iter().find(|(a, _)| *a == action).map_or_else(|| action.to_owned(), |(_, label)| (*label).to_owned())
@@ -191,6 +223,20 @@ pub fn action(action: &str) -> String {
 mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn devices_are_named_as_people_know_them() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36";
+        assert_eq!(device(Some(chrome)), "Chrome on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(device(Some(edge)), "Edge on Windows");
+        let iphone =
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1";
+        assert_eq!(device(Some(iphone)), "Safari on iPhone");
+        assert_eq!(device(Some("my-integration/1.0")), "my-integration/1.0");
+        assert_eq!(device(None), "Unknown device");
+    }
 
     #[wasm_bindgen_test]
     fn counts_get_thousands_separators() {

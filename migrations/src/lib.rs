@@ -9,6 +9,7 @@ mod m0004_usage_tiers;
 mod m0005_mail_bodies;
 mod m0006_key_restrictions;
 mod m0007_read_paths;
+mod m0008_sessions;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_mail_bodies::Migration),
             Box::new(m0006_key_restrictions::Migration),
             Box::new(m0007_read_paths::Migration),
+            Box::new(m0008_sessions::Migration),
         ]
     }
 }

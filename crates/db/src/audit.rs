@@ -113,6 +113,10 @@ const COLUMNS: [&str; 12] = [
 
 /// The action of a sign-in: the only entry without a team that a team's activity shows.
 pub const SIGNED_IN: &str = "auth.signed_in";
+/// A user ended one of their sessions (target: the session).
+pub const SESSION_ENDED: &str = "auth.session_ended";
+/// A user ended all their other sessions (summary: how many).
+pub const OTHER_SESSIONS_ENDED: &str = "auth.other_sessions_ended";
 
 /// A team's activity, newest first: its own entries, and the sign-ins of its current members
 /// since they joined it (nothing from before, nothing of people who left).

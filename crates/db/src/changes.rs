@@ -49,8 +49,15 @@ pub async fn usage_counted(db: &impl ConnectionTrait, team_id: Uuid, instance: U
     announce(db, format!("usage:{team_id}@{instance}")).await
 }
 
+/// Announces an ended session: its access tokens are refused from now on.
+pub async fn session_ended(db: &impl ConnectionTrait, session_id: Uuid) -> Result<()> {
+    announce(db, format!("session:{session_id}")).await
+}
+
 /// What a listener heard.
 pub enum Heard {
+    /// A session ended.
+    Session(Uuid),
     Key(Uuid),
     Team(Uuid),
     Reads(Uuid),
@@ -75,6 +82,7 @@ impl ChangeListener {
                 Some(("key", id)) => id.parse().map(Heard::Key).unwrap_or(Heard::Lost),
                 Some(("team", id)) => id.parse().map(Heard::Team).unwrap_or(Heard::Lost),
                 Some(("reads", id)) => id.parse().map(Heard::Reads).unwrap_or(Heard::Lost),
+                Some(("session", id)) => id.parse().map(Heard::Session).unwrap_or(Heard::Lost),
                 Some(("usage", ids)) => match ids.split_once('@').map(|(t, i)| (t.parse(), i.parse())) {
                     Some((Ok(team), Ok(instance))) => Heard::Usage(team, instance),
                     _ => Heard::Lost,

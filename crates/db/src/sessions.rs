@@ -1,13 +1,137 @@
-//! Refresh tokens, grouped in families: one family per sign-in, one new token per refresh.
+//! Sessions and their refresh tokens. A session is one sign-in: a row with where and how it was
+//! last used, and a family of refresh tokens (one new token per refresh) under the session's id.
+//! Ending a session revokes its tokens and marks it ended, which access tokens are checked
+//! against.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use crate::entity::refresh_token::{self, Entity as RefreshTokens};
+use crate::entity::session::{self, Entity as Sessions};
 use crate::{Result, Timestamp};
 
 pub use refresh_token::Model as RefreshToken;
+pub use session::Model as Session;
+
+/// The most sessions a list shows (the latest used).
+pub const LIST_MAX: u64 = 500;
+
+/// Where and how a session is used.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub ip: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Records a new session (a sign-in) that lasts until `expires_at` unless used again.
+pub async fn start(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    user_id: Uuid,
+    seen: Seen<'_>,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    session::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        ip: Set(Some(seen.ip.chars().take(64).collect())),
+        user_agent: Set(seen.user_agent.map(|ua| ua.chars().take(512).collect())),
+        expires_at: Set(expires_at),
+        ended_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a use of a session (a refresh): when, from where, and its new end.
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    seen: Seen<'_>,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    Sessions::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(session::Column::Ip, Expr::value(seen.ip.chars().take(64).collect::<String>()))
+        .col_expr(
+            session::Column::UserAgent,
+            Expr::value(seen.user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
+        )
+        .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether a session has not been ended (an access token of it may be used until it expires).
+pub async fn is_open(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
+    let found =
+        Sessions::find_by_id(id).select_only().column(session::Column::EndedAt).into_tuple::<Option<Timestamp>>();
+    Ok(matches!(found.one(db).await?, Some(None)))
+}
+
+/// A user's sessions in use, the latest used first (at most [`LIST_MAX`]).
+pub async fn list_open(db: &impl ConnectionTrait, user_id: Uuid, now: Timestamp) -> Result<Vec<Session>> {
+    Ok(Sessions::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::LastUsedAt)
+        .order_by_desc(session::Column::Id)
+        .limit(LIST_MAX)
+        .all(db)
+        .await?)
+}
+
+/// Ends one of a user's sessions: its tokens are revoked. `false` when it is not theirs or has
+/// ended already.
+pub async fn end(db: &impl ConnectionTrait, user_id: Uuid, id: Uuid, now: Timestamp) -> Result<bool> {
+    let ended = Sessions::update_many()
+        .col_expr(session::Column::EndedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?;
+    revoke_family(db, user_id, id, now).await?;
+    Ok(ended.rows_affected == 1)
+}
+
+/// Ends every session of a user but `keep`; gives back the ones it ended.
+pub async fn end_all(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    now: Timestamp,
+) -> Result<Vec<Uuid>> {
+    let mut open = Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null());
+    if let Some(id) = keep {
+        open = open.filter(session::Column::Id.ne(id));
+    }
+    let ids: Vec<Uuid> = open.into_tuple().all(db).await?;
+    if !ids.is_empty() {
+        Sessions::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(now))
+            .filter(session::Column::Id.is_in(ids.clone()))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(db)
+            .await?;
+    }
+    revoke_all_for_user(db, user_id, keep, now).await?;
+    Ok(ids)
+}
 
 pub async fn insert(
     db: &impl ConnectionTrait,
@@ -48,19 +172,20 @@ pub async fn mark_used(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> R
     Ok(res.rows_affected == 1)
 }
 
-/// Revokes every token of a family (sign-out, or reuse of a rotated token).
-pub async fn revoke_family(db: &impl ConnectionTrait, family_id: Uuid, now: Timestamp) -> Result<()> {
+/// Revokes every token of a user's family (see [`end`]).
+async fn revoke_family(db: &impl ConnectionTrait, user_id: Uuid, family_id: Uuid, now: Timestamp) -> Result<()> {
     RefreshTokens::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::UserId.eq(user_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Revokes all of a user's sessions but `keep` (password change keeps the current one).
-pub async fn revoke_all_for_user(
+/// Revokes the tokens of all of a user's sessions but `keep` (see [`end_all`]).
+async fn revoke_all_for_user(
     db: &impl ConnectionTrait,
     user_id: Uuid,
     keep: Option<Uuid>,

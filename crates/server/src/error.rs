@@ -16,7 +16,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | EmailNotVerified | ApiKeyNotAllowed | InvitationWrongAccount | InsufficientScope | IpNotAllowed => {
             StatusCode::FORBIDDEN
         }
-        NotFound | RouteNotFound | KeyNotFound | InvitationNotFound => StatusCode::NOT_FOUND,
+        NotFound | RouteNotFound | KeyNotFound | InvitationNotFound | SessionNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner => {
             StatusCode::CONFLICT

@@ -164,10 +164,24 @@ pub struct AuthUser {
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
+        Box::pin(signed_in(req))
+    }
+}
+
+/// The user of the access token, if its session is still open: a token of an ended session
+/// (signed out, ended from another device, a password change) is refused at once, on every
+/// instance.
+fn signed_in(req: &HttpRequest) -> impl Future<Output = Result<AuthUser, ApiError>> + 'static {
+    let checked = authenticate(req).and_then(|user| Ok((user, state_of(req)?.clone())));
+    async move {
+        let (user, state) = checked?;
+        match state.keys.session_open(user.session_id).await? {
+            true => Ok(user),
+            false => Err(ApiError::unauthorized("The session has ended; sign in again.")),
+        }
     }
 }
 
@@ -218,7 +232,8 @@ impl FromRequest for Principal {
             Err(e) => return Box::pin(std::future::ready(Err(e))),
         };
         if !portal_domain::keys::looks_like_key(&token) {
-            return Box::pin(std::future::ready(authenticate(req).map(Principal::User)));
+            let user = signed_in(req);
+            return Box::pin(async move { user.await.map(Principal::User) });
         }
         // The request gate verified the key before any handler ran (and refused a bad one).
         let key = req.extensions().get::<KeyAuth>().cloned();

@@ -135,3 +135,38 @@ mod tests {
         assert_eq!(v, serde_json::json!({"type":"about:blank","title":"Not Found","status":404,"code":"not_found"}));
     }
 }
+
+/// One session of the signed-in user: a sign-in on a device, until it ends or goes unused for
+/// 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    pub id: Uuid,
+    /// When it signed in.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used: signed in, or its access token renewed (about every 15 minutes
+    /// while in use).
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends unless used again.
+    pub expires_at: DateTime<Utc>,
+    /// The client address it was last used from.
+    pub ip: Option<String>,
+    /// The user agent it was last used with.
+    pub user_agent: Option<String>,
+    /// The session of the access token that asked.
+    pub current: bool,
+}
+
+/// `GET /api/v1/me/sessions`: the sessions in use, the latest used first (at most 500).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionList {
+    pub items: Vec<SessionInfo>,
+}
+
+/// `DELETE /api/v1/me/sessions/others`: how many sessions ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionsEnded {
+    pub ended: u64,
+}

@@ -93,6 +93,8 @@ error_codes! {
     KeyNotFound = "key_not_found",
     /// 404: no such invitation.
     InvitationNotFound = "invitation_not_found",
+    /// 404: no such session of the signed-in user in use.
+    SessionNotFound = "session_not_found",
     /// 405: the route does not take this method; `Allow` lists those it takes.
     MethodNotAllowed = "method_not_allowed",
     /// 409: the resource already exists.

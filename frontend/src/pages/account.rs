@@ -1,10 +1,11 @@
 use leptos::{ev::SubmitEvent, prelude::*};
-use portal_types::{ChangePasswordRequest, UpdateMeRequest, User};
+use portal_types::{ChangePasswordRequest, SessionInfo, UpdateMeRequest, User};
+use uuid::Uuid;
 
 use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
-use crate::api;
 use crate::components::{Field, FormAlert, Loading, Notice, SubmitButton, field_error, set_title};
 use crate::session::use_auth;
+use crate::{api, format};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -22,6 +23,7 @@ pub fn AccountPage() -> impl IntoView {
                             <div class="stack">
                                 <ProfileForm user/>
                                 <ChangePasswordForm/>
+                                <SessionsCard/>
                             </div>
                         }.into_any(),
                         Err(e) => view! { <p class="alert error" role="alert">{e.message()}</p> }.into_any(),
@@ -110,5 +112,102 @@ fn ChangePasswordForm() -> impl IntoView {
                 value=new error=field_error(outcome, "new_password")/>
             <SubmitButton label="Change password" pending=change.pending()/>
         </form>
+    }
+}
+
+/// Where the account is signed in, with a way to end any other session (its access ends at once).
+#[component]
+fn SessionsCard() -> impl IntoView {
+    let auth = use_auth();
+    let reload = RwSignal::new(0u32);
+    let sessions = LocalResource::new(move || {
+        reload.track();
+        auth.call(|token| async move { api::sessions(&token).await })
+    });
+    // `Some(session)`: that one; `None`: every other one.
+    let end = Action::new_unsync(move |target: &Option<Uuid>| {
+        let target = *target;
+        async move {
+            let ended = match target {
+                Some(id) => auth.call(move |token| async move { api::end_session(&token, id).await }).await,
+                None => auth.call(|token| async move { api::end_other_sessions(&token).await.map(drop) }).await,
+            };
+            reload.update(|n| *n += 1);
+            ended
+        }
+    });
+    let error = Signal::derive(move || end.value().get().and_then(Result::err));
+    view! {
+        <section class="card" aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Sessions"</h2>
+            <p class="hint">"Where your account is signed in. Sign out a device you do not recognise: its access ends at once."</p>
+            <FormAlert error/>
+            <Suspense fallback=|| view! { <Loading/> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => {
+                            let others = list.items.iter().any(|s| !s.current);
+                            view! {
+                                <div class="table-wrap">
+                                    <table class="data-table">
+                                        <caption class="visually-hidden">"Your sessions"</caption>
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Device"</th>
+                                                <th scope="col">"Address"</th>
+                                                <th scope="col">"Signed in"</th>
+                                                <th scope="col">"Last used"</th>
+                                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list.items.into_iter().map(|session| view! { <SessionRow session end/> }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                                <Show when=move || others>
+                                    <button type="button" class="button secondary" disabled=move || end.pending().get()
+                                        on:click=move |_| { end.dispatch(None); }>"Sign out everywhere else"</button>
+                                </Show>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p class="alert error" role="alert">{e.message()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionInfo, end: Action<Option<Uuid>, Result<(), api::ApiError>>) -> impl IntoView {
+    let device = format::device(session.user_agent.as_deref());
+    let label = format!("Sign out {device}");
+    let id = session.id;
+    view! {
+        <tr>
+            <td data-label="Device">
+                <span title=session.user_agent.clone().unwrap_or_default()>{device}</span>
+            </td>
+            <td data-label="Address">{session.ip.clone().unwrap_or_else(|| "Unknown".to_owned())}</td>
+            <td data-label="Signed in">
+                <time datetime=format::iso(session.created_at)>{format::date_time(session.created_at)}</time>
+            </td>
+            <td data-label="Last used">
+                <time datetime=format::iso(session.last_used_at) title=format::date_time(session.last_used_at)>
+                    {format::relative(session.last_used_at, format::now())}
+                </time>
+            </td>
+            <td class="actions">
+                {if session.current {
+                    view! { <span class="badge">"This device"</span> }.into_any()
+                } else {
+                    view! {
+                        <button type="button" class="button small danger-outline" aria-label=label
+                            disabled=move || end.pending().get() on:click=move |_| { end.dispatch(Some(id)); }>"Sign out"</button>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
     }
 }

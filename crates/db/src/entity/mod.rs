@@ -6,6 +6,7 @@ pub mod email_token;
 pub mod invitation;
 pub mod mail_outbox;
 pub mod refresh_token;
+pub mod session;
 pub mod team;
 pub mod team_member;
 pub mod user;

@@ -23,6 +23,8 @@ pub enum Change {
     /// What a team's lists and usage pages show, and nothing that authorizes: an invitation,
     /// an activity entry, a member's last activity, a key's name or status, counted usage.
     Reads(Uuid),
+    /// A session ended: its access tokens are refused.
+    Session(Uuid),
 }
 
 impl Change {
@@ -40,6 +42,7 @@ impl KeyService {
                 Change::Key(id) => portal_db::changes::key_changed(&txn, id).await?,
                 Change::Team(id) => portal_db::changes::team_changed(&txn, id).await?,
                 Change::Reads(id) => portal_db::changes::reads_changed(&txn, id).await?,
+                Change::Session(id) => portal_db::changes::session_ended(&txn, id).await?,
             }
         }
         txn.commit().await?;
@@ -63,6 +66,7 @@ impl KeyService {
                 self.read_cache.bump(id);
             }
             Change::Reads(id) => self.read_cache.bump(id),
+            Change::Session(id) => self.sessions.evict(&id),
         }
     }
 
@@ -75,6 +79,7 @@ impl KeyService {
         self.keys.clear();
         self.teams.clear();
         self.members.clear();
+        self.sessions.clear();
         self.limits.forget_all();
         self.read_cache.bump_all();
     }
@@ -107,6 +112,7 @@ impl KeyService {
                         Heard::Key(id) => self.evict(Change::Key(id)),
                         Heard::Team(id) => self.evict(Change::Team(id)),
                         Heard::Reads(id) => self.evict(Change::Reads(id)),
+                        Heard::Session(id) => self.evict(Change::Session(id)),
                         // This instance's pages add its own flushes from memory.
                         Heard::Usage(_, from) if from == self.instance => {}
                         Heard::Usage(team, _) => self.read_cache.bump_counts(team),

@@ -165,6 +165,9 @@ pub struct KeyService {
     /// (team, user) → role, for the authorization of reads. Only members are cached; every
     /// membership change announces a team change, which evicts the team's entries everywhere.
     members: GuardedCache<(Uuid, Uuid), Role>,
+    /// Session → open, for access tokens. Ending a session announces it, which evicts it
+    /// everywhere; an ended session never opens again.
+    sessions: GuardedCache<Uuid, bool>,
     /// False while the invalidation channel is down: then nothing is served from the caches.
     cache_trusted: AtomicBool,
     limits: Limits,
@@ -184,6 +187,7 @@ impl KeyService {
             unknown: GuardedCache::new(KEY_CAPACITY, KEY_TTL),
             teams: GuardedCache::new(TEAM_CAPACITY, TEAM_TTL),
             members: GuardedCache::new(KEY_CAPACITY, TEAM_TTL),
+            sessions: GuardedCache::new(KEY_CAPACITY, TEAM_TTL),
             // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
             cache_trusted: AtomicBool::new(!postgres),
             limits: Limits::new(db.clone()),
@@ -327,6 +331,21 @@ impl KeyService {
             self.members.insert_if_current((team_id, user_id), role, seen);
         }
         Ok(role)
+    }
+
+    /// Whether a session is open (its access tokens are accepted): from the cache, else the
+    /// database.
+    pub async fn session_open(&self, session_id: Uuid) -> Result<bool, ApiError> {
+        let trusted = self.trusted();
+        if trusted && let Some(open) = self.sessions.get(&session_id) {
+            return Ok(open);
+        }
+        let seen = self.sessions.generation();
+        let open = portal_db::sessions::is_open(&self.db, session_id).await?;
+        if trusted {
+            self.sessions.insert_if_current(session_id, open, seen);
+        }
+        Ok(open)
     }
 
     /// Counts one answered request of a key; `admitted` when it passed the key check.

@@ -222,18 +222,30 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
     refresh_cookie(state, String::new(), CookieDuration::ZERO)
 }
 
-/// Stores a new refresh token in `family` and answers with an access token and the cookie.
+/// How a session goes on: a sign-in starts it, a refresh uses it again.
+enum Step {
+    SignIn,
+    Refresh,
+}
+
+/// Stores a new refresh token in `family` (the session), records the session's use by `client`,
+/// and answers with an access token and the cookie.
 async fn start_session(
     state: &AppState,
     txn: DatabaseTransaction,
     changes: &[Change],
-    user: portal_db::users::User,
-    family: Uuid,
+    (user, client): (portal_db::users::User, &Client),
+    (family, step): (Uuid, Step),
     now: DateTime<Utc>,
 ) -> ApiResult<HttpResponse> {
     let refresh_token = token::generate();
-    sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), now + Duration::days(REFRESH_TTL_DAYS), now)
-        .await?;
+    let expires = now + Duration::days(REFRESH_TTL_DAYS);
+    let seen = sessions::Seen { ip: &client.ip, user_agent: client.user_agent.as_deref() };
+    match step {
+        Step::SignIn => sessions::start(&txn, family, user.id, seen, expires, now).await?,
+        Step::Refresh => sessions::touch(&txn, family, seen, expires, now).await?,
+    }
+    sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), expires, now).await?;
     let access_token = state.tokens.issue(user.id, family, now)?;
     state.keys.commit(txn, changes).await?;
     let body = Session {
@@ -322,7 +334,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     // The sign-in shows in the activity of every team of theirs, as their last activity.
     let touched = portal_db::audit::record(&txn, entry, now).await?;
     let changes: Vec<Change> = Change::reads(&touched).collect();
-    start_session(&state, txn, &changes, user, Uuid::new_v4(), now).await
+    start_session(&state, txn, &changes, (user, &client), (Uuid::new_v4(), Step::SignIn), now).await
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
@@ -347,7 +359,7 @@ fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
     )
 )]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn refresh(state: web::Data<AppState>, client: Client, req: HttpRequest) -> ApiResult<HttpResponse> {
     let Some(cookie) = req.cookie(REFRESH_COOKIE) else { return refresh_refused(&state) };
     if !token::looks_valid(cookie.value()) {
         return refresh_refused(&state);
@@ -373,15 +385,16 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<
     let grace = Duration::seconds(i64::from(state.config.refresh_reuse_grace_seconds));
     if !first_use && now - used_at > grace {
         tracing::warn!(user_id = %stored.user_id, family = %stored.family_id, "refresh token reused; ending the session");
-        sessions::revoke_family(&txn, stored.family_id, now).await?;
-        txn.commit().await?;
+        sessions::end(&txn, stored.user_id, stored.family_id, now).await?;
+        state.keys.commit(txn, &[Change::Session(stored.family_id)]).await?;
         return refresh_refused(&state);
     }
     let Some(user) = portal_db::users::find(&txn, stored.user_id).await? else { return refresh_refused(&state) };
-    start_session(&state, txn, &[], user, stored.family_id, now).await
+    start_session(&state, txn, &[], (user, &client), (stored.family_id, Step::Refresh), now).await
 }
 
-/// Sign out: ends the session of the refresh cookie and clears it.
+/// Sign out: ends the session of the refresh cookie and clears it. Its access tokens are refused
+/// from now on.
 #[utoipa::path(
     tag = "auth",
     operation_id = "logout",
@@ -397,8 +410,8 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
     {
         let txn = state.db.begin().await?;
         portal_db::users::lock_for_sessions(&txn, stored.user_id).await?;
-        sessions::revoke_family(&txn, stored.family_id, Utc::now()).await?;
-        txn.commit().await?;
+        sessions::end(&txn, stored.user_id, stored.family_id, Utc::now()).await?;
+        state.keys.commit(txn, &[Change::Session(stored.family_id)]).await?;
     }
     Ok(HttpResponse::NoContent().cookie(clear_cookie(&state)).finish())
 }
@@ -445,7 +458,8 @@ pub async fn forgot_password(
     Ok(accepted("If that address has an account, we sent it a link to reset the password."))
 }
 
-/// Set a new password with the mailed token. Ends every session of the account.
+/// Set a new password with the mailed token. Ends every session of the account, and with them
+/// their access tokens.
 #[utoipa::path(
     tag = "auth",
     operation_id = "resetPassword",
@@ -478,8 +492,9 @@ pub async fn reset_password(
     portal_db::users::set_password_hash(&txn, user_id, &hash, now).await?;
     // Opening the mailed link proves the address too.
     portal_db::users::mark_verified(&txn, user_id, now).await?;
-    sessions::revoke_all_for_user(&txn, user_id, None, now).await?;
-    txn.commit().await?;
+    let ended = sessions::end_all(&txn, user_id, None, now).await?;
+    let changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
+    state.keys.commit(txn, &changes).await?;
     tracing::info!(%user_id, "password reset");
     Ok(HttpResponse::NoContent().finish())
 }

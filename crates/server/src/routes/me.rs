@@ -1,13 +1,15 @@
 //! The signed-in user's account.
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_domain::identity::{Password, UserName};
 use portal_types::ErrorCode;
-use portal_types::{ChangePasswordRequest, UpdateMeRequest, User};
+use portal_types::{ChangePasswordRequest, SessionInfo, SessionList, SessionsEnded, UpdateMeRequest, User};
+use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser};
+use crate::extract::{ApiJson, AuthUser, Client};
 use crate::keys::Change;
 use crate::openapi::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
@@ -109,7 +111,114 @@ pub async fn change_password(
     let now = Utc::now();
     let txn = portal_db::TransactionTrait::begin(&state.db).await?;
     portal_db::users::set_password_hash(&txn, user.id, &hash, now).await?;
-    portal_db::sessions::revoke_all_for_user(&txn, user.id, Some(auth.session_id), now).await?;
-    txn.commit().await?;
+    let ended = portal_db::sessions::end_all(&txn, user.id, Some(auth.session_id), now).await?;
+    let changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
+    state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in user's sessions in use: one per sign-in on a device, the latest used first.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "listSessions",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Sessions in use (at most 500).", body = SessionList), Unauthorized, InternalError)
+)]
+#[get("/me/sessions")]
+pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
+    let rows = portal_db::sessions::list_open(&state.reads, auth.user_id, Utc::now()).await?;
+    let items = rows
+        .into_iter()
+        .map(|s| SessionInfo {
+            current: s.id == auth.session_id,
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SessionList { items }))
+}
+
+/// An audit entry of the signed-in user about their sessions.
+async fn record_session_end(
+    txn: &portal_db::DatabaseTransaction,
+    (user_id, client): (Uuid, &Client),
+    action: &'static str,
+    (target_id, summary): (Option<String>, Option<String>),
+) -> ApiResult<Vec<Change>> {
+    let actor = portal_db::audit::AuditActor { kind: "user", id: user_id, name: None };
+    let entry = portal_db::audit::NewEntry {
+        team_id: None,
+        actor: Some(&actor),
+        action,
+        target_type: "session",
+        target_id,
+        summary,
+        ip: Some(&client.ip),
+        user_agent: client.user_agent.as_deref(),
+    };
+    let touched = portal_db::audit::record(txn, entry, Utc::now()).await?;
+    Ok(Change::reads(&touched).collect())
+}
+
+/// End one of the signed-in user's sessions (the current one too: that signs out here). Its
+/// access tokens are refused from now on, on every instance.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "endSession",
+    security(("bearer" = [])),
+    params(("session_id" = Uuid, Path, description = "The session.")),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 404, description = "No such session of this user in use (`session_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        Unauthorized, InternalError,
+    )
+)]
+#[delete("/me/sessions/{session_id}")]
+pub async fn end_session(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let txn = portal_db::TransactionTrait::begin(&state.db).await?;
+    if !portal_db::sessions::end(&txn, auth.user_id, id, Utc::now()).await? {
+        return Err(ApiError::new(ErrorCode::SessionNotFound, "No such session of yours is in use."));
+    }
+    let target = Some(id.to_string());
+    let mut changes =
+        record_session_end(&txn, (auth.user_id, &client), portal_db::audit::SESSION_ENDED, (target, None)).await?;
+    changes.push(Change::Session(id));
+    state.keys.commit(txn, &changes).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of the signed-in user but the current one ("sign out everywhere else").
+#[utoipa::path(
+    tag = "me",
+    operation_id = "endOtherSessions",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The other sessions have ended.", body = SessionsEnded), Unauthorized, InternalError)
+)]
+#[delete("/me/sessions/others")]
+pub async fn end_other_sessions(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+) -> ApiResult<web::Json<SessionsEnded>> {
+    let txn = portal_db::TransactionTrait::begin(&state.db).await?;
+    let ended = portal_db::sessions::end_all(&txn, auth.user_id, Some(auth.session_id), Utc::now()).await?;
+    let count = ended.len() as u64;
+    let mut changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
+    if count > 0 {
+        let summary = Some(format!("{count} session{}", if count == 1 { "" } else { "s" }));
+        let action = portal_db::audit::OTHER_SESSIONS_ENDED;
+        changes.extend(record_session_end(&txn, (auth.user_id, &client), action, (None, summary)).await?);
+    }
+    state.keys.commit(txn, &changes).await?;
+    Ok(web::Json(SessionsEnded { ended: count }))
 }

@@ -31,6 +31,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(me::get_me)
         .service(me::update_me)
         .service(me::change_password)
+        .service(me::list_sessions)
+        // Before `/me/sessions/{session_id}`, which would take "others" for an id.
+        .service(me::end_other_sessions)
+        .service(me::end_session)
         .service(teams::list_teams)
         .service(teams::create_team)
         .service(teams::update_team)

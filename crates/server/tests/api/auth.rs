@@ -146,10 +146,15 @@ async fn tabs_refreshing_at_once_keep_the_session() {
 #[tokio::test]
 async fn sign_out_ends_the_session() {
     let app = spawn_app().await;
-    let (_, browser) = app.signed_in("ken@example.com").await;
+    let (access, browser) = app.signed_in("ken@example.com").await;
+    assert_eq!(app.get_as(&access, "/api/v1/me").await.status, StatusCode::OK);
     let res = app.send(browser.post(app.url("/api/v1/auth/logout"))).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     app.send(browser.post(app.url("/api/v1/auth/refresh"))).await.assert_problem(401, "invalid_refresh_token");
+    // The access token dies with its session, not 15 minutes later.
+    let refused = app.get_as(&access, "/api/v1/me").await;
+    refused.assert_problem(401, "unauthorized");
+    assert!(refused.body["detail"].as_str().unwrap().contains("session has ended"), "{}", refused.body);
 }
 
 #[tokio::test]
@@ -157,7 +162,8 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others() {
     let app = spawn_app().await;
     let (token, this_browser) = app.signed_in("barbara@example.com").await;
     let other_browser = new_client();
-    assert_eq!(app.login_with(&other_browser, "barbara@example.com", PASSWORD).await.status, StatusCode::OK);
+    let other = app.login_with(&other_browser, "barbara@example.com", PASSWORD).await;
+    let other_token = other.body["access_token"].as_str().unwrap().to_owned();
 
     let change = |current: &str, new: &str| {
         app.client
@@ -185,12 +191,14 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others() {
     );
     assert_eq!(app.send(this_browser.post(app.url("/api/v1/auth/refresh"))).await.status, StatusCode::OK);
     app.send(other_browser.post(app.url("/api/v1/auth/refresh"))).await.assert_problem(401, "invalid_refresh_token");
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status, StatusCode::OK);
+    app.get_as(&other_token, "/api/v1/me").await.assert_problem(401, "unauthorized");
 }
 
 #[tokio::test]
 async fn forgotten_password_link_works_once_and_ends_all_sessions() {
     let app = spawn_app().await;
-    let (_, browser) = app.signed_in("margaret@example.com").await;
+    let (access, browser) = app.signed_in("margaret@example.com").await;
 
     let unknown = app.post(&app.client, "/api/v1/auth/forgot-password", json!({"email": "nobody@example.com"})).await;
     let known = app.post(&app.client, "/api/v1/auth/forgot-password", json!({"email": "margaret@example.com"})).await;
@@ -213,6 +221,7 @@ async fn forgotten_password_link_works_once_and_ends_all_sessions() {
         .assert_problem(400, "invalid_token");
 
     app.send(browser.post(app.url("/api/v1/auth/refresh"))).await.assert_problem(401, "invalid_refresh_token");
+    app.get_as(&access, "/api/v1/me").await.assert_problem(401, "unauthorized");
     app.login_with(&new_client(), "margaret@example.com", PASSWORD).await.assert_problem(401, "invalid_credentials");
     assert_eq!(
         app.login_with(&new_client(), "margaret@example.com", "my new long password").await.status,

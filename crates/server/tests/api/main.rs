@@ -12,6 +12,7 @@ mod openapi;
 mod reads;
 mod scopes;
 mod security;
+mod sessions;
 mod smtp;
 mod teams;
 mod usage;
