@@ -146,6 +146,9 @@ pub const OPERATIONS: &[&str] = &[
     "getMe",
     "updateMe",
     "changePassword",
+    "listSessions",
+    "endSession",
+    "endOtherSessions",
     "listTeams",
     "createTeam",
     "getTeam",
@@ -280,6 +283,18 @@ impl Client {
 
     pub async fn change_password(&self, body: &ChangePasswordRequest) -> Result<()> {
         Self::empty(self.request(Method::POST, "/api/v1/me/password").json(body)).await
+    }
+
+    pub async fn list_sessions(&self) -> Result<SessionList> {
+        Self::json(self.request(Method::GET, "/api/v1/me/sessions")).await
+    }
+
+    pub async fn end_session(&self, session: Uuid) -> Result<()> {
+        Self::empty(self.request(Method::DELETE, &format!("/api/v1/me/sessions/{session}"))).await
+    }
+
+    pub async fn end_other_sessions(&self) -> Result<SessionsEnded> {
+        Self::json(self.request(Method::DELETE, "/api/v1/me/sessions/others")).await
     }
 
     // ---------------------------------------------------------------- teams
