@@ -4,7 +4,9 @@
 //! against.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::entity::refresh_token::{self, Entity as RefreshTokens};
@@ -200,4 +202,33 @@ async fn revoke_all_for_user(
     }
     q.exec(db).await?;
     Ok(())
+}
+
+/// Deletes sessions and refresh tokens that ended or expired before `before`, up to `batch` rows
+/// of each; gives back how many went. A rotated token stays until it expires: presenting it
+/// again is how a stolen one is caught.
+pub async fn prune(db: &impl ConnectionTrait, before: Timestamp, batch: u64) -> Result<u64> {
+    let old_tokens: Vec<Uuid> = RefreshTokens::find()
+        .select_only()
+        .column(refresh_token::Column::Id)
+        .filter(
+            Condition::any()
+                .add(refresh_token::Column::ExpiresAt.lt(before))
+                .add(refresh_token::Column::RevokedAt.lt(before)),
+        )
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let old_sessions: Vec<Uuid> = Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(Condition::any().add(session::Column::ExpiresAt.lt(before)).add(session::Column::EndedAt.lt(before)))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let tokens = RefreshTokens::delete_many().filter(refresh_token::Column::Id.is_in(old_tokens)).exec(db).await?;
+    let sessions = Sessions::delete_many().filter(session::Column::Id.is_in(old_sessions)).exec(db).await?;
+    Ok(tokens.rows_affected + sessions.rows_affected)
 }

@@ -1,5 +1,6 @@
-//! Usage retention: each tier's counts older than its retention are deleted by a background
-//! task, in small batches so that other queries (on SQLite's single connection) never wait long.
+//! Retention: each usage tier's counts older than its retention, and sessions and refresh tokens
+//! that ended or expired 30 days ago, are deleted by a background task, in small batches so that
+//! other queries (on SQLite's single connection) never wait long.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,24 @@ pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result
     Ok(removed)
 }
 
+/// How long an ended or expired session (and its refresh tokens) is kept.
+const ENDED_SESSIONS_DAYS: i64 = 30;
+
+/// Deletes sessions and refresh tokens that ended or expired [`ENDED_SESSIONS_DAYS`] before `now`;
+/// returns how many rows went.
+pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
+    let before = now - chrono::Duration::days(ENDED_SESSIONS_DAYS);
+    let mut removed = 0;
+    loop {
+        let n = portal_db::sessions::prune(db, before, BATCH).await?;
+        removed += n;
+        if n == 0 {
+            return Ok(removed);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Prunes at start-up and then every ten minutes, until `stop`.
 /// Usage pages this instance kept forget what was pruned; other instances' pages are keyed by
 /// the minute, so they read afresh within a minute.
@@ -47,14 +66,21 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => match prune(&db, retention).await {
-                Ok(0) => {}
-                Ok(removed) => {
-                    keys.forget_reads();
-                    tracing::info!(removed, "expired usage counts deleted");
+            _ = tick.tick() => {
+                match prune(&db, retention).await {
+                    Ok(0) => {}
+                    Ok(removed) => {
+                        keys.forget_reads();
+                        tracing::info!(removed, "expired usage counts deleted");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "pruning expired usage counts failed"),
                 }
-                Err(e) => tracing::warn!(error = %e, "pruning expired usage counts failed"),
-            },
+                match prune_sessions(&db, Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "ended sessions and refresh tokens deleted"),
+                    Err(e) => tracing::warn!(error = %e, "pruning ended sessions failed"),
+                }
+            }
             _ = stop.changed() => return,
         }
     }

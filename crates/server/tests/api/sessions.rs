@@ -114,6 +114,26 @@ async fn signing_out_everywhere_else_keeps_only_this_session() {
     assert_eq!(again.body["ended"], 0);
 }
 
+/// Sessions and refresh tokens that ended 30 days ago are deleted; open ones stay.
+#[tokio::test]
+async fn sessions_that_ended_a_month_ago_are_deleted() {
+    let app = spawn_app().await;
+    let (here, _) = app.signed_in("ada@example.com").await;
+    let (old, _) = another_session(&app, "ada@example.com", "old").await;
+    let old_id = current(&sessions(&app, &old).await)["id"].as_str().unwrap().parse().unwrap();
+    let res = app.call(Method::DELETE, Some(&here), "/api/v1/me/sessions/others", None).await;
+    assert_eq!(res.body["ended"], 1);
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    let now = chrono::Utc::now();
+    let soon = portal_server::retention::prune_sessions(&db, now + chrono::Duration::days(29)).await.unwrap();
+    assert_eq!(soon, 0, "kept for 30 days after it ended");
+    let later = portal_server::retention::prune_sessions(&db, now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(later, 2, "the ended session and its refresh token");
+    assert!(!portal_db::sessions::is_open(&db, old_id).await.unwrap());
+    assert_eq!(app.get_as(&here, "/api/v1/me").await.status, StatusCode::OK, "the open session stays");
+    assert_eq!(sessions(&app, &here).await.len(), 1);
+}
+
 /// Two instances on PostgreSQL: signing out on A refuses the access token on B within a second,
 /// although B had it cached as open.
 #[tokio::test]
