@@ -375,7 +375,7 @@ pub async fn refresh(state: web::Data<AppState>, client: Client, req: HttpReques
     let Some(stored) = sessions::find_by_hash(&txn, &hash).await? else {
         return refresh_refused(&state);
     };
-    if stored.revoked_at.is_some() || stored.expires_at <= now {
+    if stored.revoked_at.is_some() || stored.expires_at <= now || !sessions::is_open(&txn, stored.family_id).await? {
         return refresh_refused(&state);
     }
     let first_use = stored.used_at.is_none() && sessions::mark_used(&txn, stored.id, now).await?;

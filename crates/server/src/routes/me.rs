@@ -186,6 +186,8 @@ pub async fn end_session(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let txn = portal_db::TransactionTrait::begin(&state.db).await?;
+    // A refresh of the session racing this waits for it, and then sees it ended.
+    portal_db::users::lock_for_sessions(&txn, auth.user_id).await?;
     if !portal_db::sessions::end(&txn, auth.user_id, id, Utc::now()).await? {
         return Err(ApiError::new(ErrorCode::SessionNotFound, "No such session of yours is in use."));
     }
@@ -211,6 +213,7 @@ pub async fn end_other_sessions(
     client: Client,
 ) -> ApiResult<web::Json<SessionsEnded>> {
     let txn = portal_db::TransactionTrait::begin(&state.db).await?;
+    portal_db::users::lock_for_sessions(&txn, auth.user_id).await?;
     let ended = portal_db::sessions::end_all(&txn, auth.user_id, Some(auth.session_id), Utc::now()).await?;
     let count = ended.len() as u64;
     let mut changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
