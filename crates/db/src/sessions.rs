@@ -26,6 +26,18 @@ pub struct Seen<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+impl Seen<'_> {
+    /// The address as stored (at most 64 characters).
+    fn ip(&self) -> String {
+        self.ip.chars().take(64).collect()
+    }
+
+    /// The user agent as stored (at most 512 characters).
+    fn user_agent(&self) -> Option<String> {
+        self.user_agent.map(|ua| ua.chars().take(512).collect())
+    }
+}
+
 /// Records a new session (a sign-in) that lasts until `expires_at` unless used again.
 pub async fn start(
     db: &impl ConnectionTrait,
@@ -40,8 +52,8 @@ pub async fn start(
         user_id: Set(user_id),
         created_at: Set(now),
         last_used_at: Set(now),
-        ip: Set(Some(seen.ip.chars().take(64).collect())),
-        user_agent: Set(seen.user_agent.map(|ua| ua.chars().take(512).collect())),
+        ip: Set(Some(seen.ip())),
+        user_agent: Set(seen.user_agent()),
         expires_at: Set(expires_at),
         ended_at: Set(None),
     }
@@ -60,11 +72,8 @@ pub async fn touch(
 ) -> Result<()> {
     Sessions::update_many()
         .col_expr(session::Column::LastUsedAt, Expr::value(now))
-        .col_expr(session::Column::Ip, Expr::value(seen.ip.chars().take(64).collect::<String>()))
-        .col_expr(
-            session::Column::UserAgent,
-            Expr::value(seen.user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
-        )
+        .col_expr(session::Column::Ip, Expr::value(seen.ip()))
+        .col_expr(session::Column::UserAgent, Expr::value(seen.user_agent()))
         .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::EndedAt.is_null())
