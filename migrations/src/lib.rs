@@ -10,6 +10,7 @@ mod m0005_mail_bodies;
 mod m0006_key_restrictions;
 mod m0007_read_paths;
 mod m0008_sessions;
+mod m0009_two_factor;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_key_restrictions::Migration),
             Box::new(m0007_read_paths::Migration),
             Box::new(m0008_sessions::Migration),
+            Box::new(m0009_two_factor::Migration),
         ]
     }
 }

@@ -123,6 +123,13 @@ struct Csv<'a> {
     format: &'static str,
 }
 
+/// What `login` answers: a session, or a two-factor challenge.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    Session(Session),
+    TwoFactor(TwoFactorChallenge),
+}
+
 /// A portal at a base URL, with an optional bearer: a user's access token, an API key
 /// (`pp_…`), or the service token of `verifyApiKey`. The refresh cookie of `login` is kept, so
 /// that `refresh_session` and `logout` work as in a browser.
@@ -139,6 +146,7 @@ pub const OPERATIONS: &[&str] = &[
     "verifyEmail",
     "resendVerification",
     "login",
+    "loginTwoFactor",
     "refreshSession",
     "logout",
     "forgotPassword",
@@ -149,6 +157,11 @@ pub const OPERATIONS: &[&str] = &[
     "listSessions",
     "endSession",
     "endOtherSessions",
+    "getTwoFactor",
+    "setUpTwoFactor",
+    "enableTwoFactor",
+    "disableTwoFactor",
+    "regenerateRecoveryCodes",
     "listTeams",
     "createTeam",
     "getTeam",
@@ -250,9 +263,34 @@ impl Client {
         Self::json(self.request(Method::POST, "/api/v1/auth/resend-verification").json(body)).await
     }
 
-    /// Signs in; keep the returned access token with [`Client::with_token`].
+    /// Signs in an account without two-factor authentication; keep the returned access token
+    /// with [`Client::with_token`]. [`Client::login_or_challenge`] handles both kinds.
     pub async fn login(&self, body: &LoginRequest) -> Result<Session> {
-        Self::json(self.request(Method::POST, "/api/v1/auth/login").json(body)).await
+        match self.login_or_challenge(body).await? {
+            LoginOutcome::Session(session) => Ok(session),
+            LoginOutcome::TwoFactor(_) => Err(Error::Unexpected {
+                status: reqwest::StatusCode::ACCEPTED,
+                body: "the account has two-factor authentication: use login_or_challenge".into(),
+            }),
+        }
+    }
+
+    /// Signs in: a session, or for an account with two-factor authentication the challenge to
+    /// finish with [`Client::login_two_factor`].
+    pub async fn login_or_challenge(&self, body: &LoginRequest) -> Result<LoginOutcome> {
+        let res = Self::answer(self.request(Method::POST, "/api/v1/auth/login").json(body)).await?;
+        let status = res.status();
+        let text = res.text().await?;
+        let parsed = match status {
+            reqwest::StatusCode::ACCEPTED => serde_json::from_str(&text).map(LoginOutcome::TwoFactor),
+            _ => serde_json::from_str(&text).map(LoginOutcome::Session),
+        };
+        parsed.map_err(|_| Error::Unexpected { status, body: text })
+    }
+
+    /// The second step of a sign-in with two-factor authentication.
+    pub async fn login_two_factor(&self, body: &TwoFactorLoginRequest) -> Result<Session> {
+        Self::json(self.request(Method::POST, "/api/v1/auth/login/two-factor").json(body)).await
     }
 
     pub async fn refresh_session(&self) -> Result<Session> {
@@ -295,6 +333,26 @@ impl Client {
 
     pub async fn end_other_sessions(&self) -> Result<SessionsEnded> {
         Self::json(self.request(Method::DELETE, "/api/v1/me/sessions/others")).await
+    }
+
+    pub async fn get_two_factor(&self) -> Result<TwoFactorStatus> {
+        Self::json(self.request(Method::GET, "/api/v1/me/two-factor")).await
+    }
+
+    pub async fn set_up_two_factor(&self, body: &PasswordConfirmation) -> Result<TwoFactorSetup> {
+        Self::json(self.request(Method::POST, "/api/v1/me/two-factor/setup").json(body)).await
+    }
+
+    pub async fn enable_two_factor(&self, body: &EnableTwoFactorRequest) -> Result<RecoveryCodes> {
+        Self::json(self.request(Method::POST, "/api/v1/me/two-factor/enable").json(body)).await
+    }
+
+    pub async fn disable_two_factor(&self, body: &DisableTwoFactorRequest) -> Result<()> {
+        Self::empty(self.request(Method::POST, "/api/v1/me/two-factor/disable").json(body)).await
+    }
+
+    pub async fn regenerate_recovery_codes(&self, body: &PasswordConfirmation) -> Result<RecoveryCodes> {
+        Self::json(self.request(Method::POST, "/api/v1/me/two-factor/recovery-codes").json(body)).await
     }
 
     // ---------------------------------------------------------------- teams

@@ -117,6 +117,18 @@ pub const SIGNED_IN: &str = "auth.signed_in";
 pub const SESSION_ENDED: &str = "auth.session_ended";
 /// A user ended all their other sessions (summary: how many).
 pub const OTHER_SESSIONS_ENDED: &str = "auth.other_sessions_ended";
+/// The password was right and the account has two-factor authentication: a challenge was given.
+pub const TWO_FACTOR_CHALLENGED: &str = "auth.two_factor_challenged";
+/// A wrong, replayed or used two-factor code was given at sign-in or to turn it off.
+pub const TWO_FACTOR_FAILED: &str = "auth.two_factor_failed";
+/// A recovery code was used (summary: how many are left).
+pub const RECOVERY_CODE_USED: &str = "auth.recovery_code_used";
+/// Two-factor authentication was turned on.
+pub const TWO_FACTOR_ENABLED: &str = "auth.two_factor_enabled";
+/// Two-factor authentication was turned off.
+pub const TWO_FACTOR_DISABLED: &str = "auth.two_factor_disabled";
+/// A new set of recovery codes replaced the old one.
+pub const RECOVERY_CODES_REGENERATED: &str = "auth.recovery_codes_regenerated";
 
 /// A team's activity, newest first: its own entries, and the sign-ins of its current members
 /// since they joined it (nothing from before, nothing of people who left).

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
+pub mod two_factor;
 pub mod usage;
 pub mod users;
 

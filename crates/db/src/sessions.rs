@@ -84,9 +84,29 @@ pub async fn touch(
 
 /// Whether a session has not been ended (an access token of it may be used until it expires).
 pub async fn is_open(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
-    let found =
-        Sessions::find_by_id(id).select_only().column(session::Column::EndedAt).into_tuple::<Option<Timestamp>>();
-    Ok(matches!(found.one(db).await?, Some(None)))
+    Ok(open_user(db, id).await?.is_some())
+}
+
+/// The user of a session that has not ended; None for an ended or unknown session.
+pub async fn open_user(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Uuid>> {
+    let found = Sessions::find_by_id(id)
+        .select_only()
+        .column(session::Column::UserId)
+        .column(session::Column::EndedAt)
+        .into_tuple::<(Uuid, Option<Timestamp>)>();
+    Ok(found.one(db).await?.and_then(|(user, ended)| ended.is_none().then_some(user)))
+}
+
+/// The ids of every session of a user that has not ended.
+pub async fn open_ids(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// A user's sessions in use, the latest used first (at most [`LIST_MAX`]).

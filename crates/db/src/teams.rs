@@ -47,6 +47,7 @@ pub async fn create(
         name: Set(name.to_owned()),
         description: Set(description.map(str::to_owned)),
         created_by: Set(owner),
+        require_two_factor: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -80,10 +81,14 @@ pub async fn update(
     team_id: Uuid,
     name: Option<&str>,
     description: Option<Option<&str>>,
+    require_two_factor: Option<bool>,
     now: Timestamp,
 ) -> Result<Option<Team>> {
     let Some(found) = find(db, team_id).await? else { return Ok(None) };
     let mut active: team::ActiveModel = found.into();
+    if let Some(required) = require_two_factor {
+        active.require_two_factor = Set(required);
+    }
     if let Some(name) = name {
         active.name = Set(name.to_owned());
     }
@@ -280,6 +285,19 @@ pub async fn team_ids_of(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec
         .select_only()
         .column(team_member::Column::TeamId)
         .filter(team_member::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Names of the teams of `user_id` that require two-factor authentication.
+pub async fn requiring_two_factor(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<String>> {
+    let ids = team_ids_of(db, user_id).await?;
+    Ok(Teams::find()
+        .select_only()
+        .column(team::Column::Name)
+        .filter(team::Column::Id.is_in(ids))
+        .filter(team::Column::RequireTwoFactor.eq(true))
         .into_tuple()
         .all(db)
         .await?)

@@ -6,6 +6,7 @@ pub mod scopes;
 pub mod teams;
 pub mod text;
 pub mod token;
+pub mod two_factor;
 pub mod usage;
 
 /// A request value that was rejected, naming the JSON field it came from.

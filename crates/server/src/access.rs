@@ -26,6 +26,21 @@ pub fn team_not_found() -> ApiError {
     ApiError::not_found("No such team, or you are not a member of it.")
 }
 
+/// 403 `two_factor_required` for a member without two-factor authentication in a team that
+/// requires it: they keep their membership, and get in once they turn it on.
+pub fn check_two_factor(team: &Team, user: &crate::extract::AuthUser) -> ApiResult<()> {
+    if team.require_two_factor && !user.two_factor {
+        return Err(ApiError::new(
+            ErrorCode::TwoFactorRequired,
+            format!(
+                "The team {} requires two-factor authentication: turn it on in your account settings to get in.",
+                team.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// 403 unless the permission table allows `actor` to do `action`: for a key,
 /// `insufficient_scope` naming the scope it lacks where one would do.
 pub fn require(actor: Actor, action: Action) -> ApiResult<()> {
@@ -74,6 +89,7 @@ impl TeamAccess {
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
+        check_two_factor(&team, auth)?;
         Ok(Self {
             team,
             actor: Actor::Member(membership.role),
@@ -104,6 +120,9 @@ impl TeamAccess {
             }
         };
         let snapshot = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        if let Principal::User(user) = principal {
+            check_two_factor(&snapshot.team, user)?;
+        }
         Ok((Self { team: snapshot.team.clone(), actor, user_id, audit }, snapshot.member_count))
     }
 

@@ -12,19 +12,22 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         BadRequest | MalformedJson | InvalidToken => StatusCode::BAD_REQUEST,
         Unauthorized | InvalidCredentials | InvalidRefreshToken | InvalidApiKey | KeyRevoked | KeyExpired
-        | KeyRolled | InvalidSignature => StatusCode::UNAUTHORIZED,
-        Forbidden | EmailNotVerified | ApiKeyNotAllowed | InvitationWrongAccount | InsufficientScope | IpNotAllowed => {
-            StatusCode::FORBIDDEN
-        }
+        | KeyRolled | InvalidSignature | InvalidChallenge => StatusCode::UNAUTHORIZED,
+        Forbidden
+        | EmailNotVerified
+        | ApiKeyNotAllowed
+        | InvitationWrongAccount
+        | InsufficientScope
+        | IpNotAllowed
+        | TwoFactorRequired => StatusCode::FORBIDDEN,
         NotFound | RouteNotFound | KeyNotFound | InvitationNotFound | SessionNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner => {
-            StatusCode::CONFLICT
-        }
+        Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner
+        | TwoFactorEnabled | TwoFactorDisabled => StatusCode::CONFLICT,
         InvitationUsed | InvitationRevoked | InvitationExpired => StatusCode::GONE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ValidationFailed | WrongPassword => StatusCode::UNPROCESSABLE_ENTITY,
+        ValidationFailed | WrongPassword | InvalidTwoFactorCode => StatusCode::UNPROCESSABLE_ENTITY,
         RateLimited | UsageLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         NotReady => StatusCode::SERVICE_UNAVAILABLE,

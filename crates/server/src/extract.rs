@@ -160,6 +160,8 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
 pub struct AuthUser {
     pub user_id: Uuid,
     pub session_id: Uuid,
+    /// Whether the account has two-factor authentication on (teams may require it).
+    pub two_factor: bool,
 }
 
 impl FromRequest for AuthUser {
@@ -178,9 +180,9 @@ fn signed_in(req: &HttpRequest) -> impl Future<Output = Result<AuthUser, ApiErro
     let checked = authenticate(req).and_then(|user| Ok((user, state_of(req)?.clone())));
     async move {
         let (user, state) = checked?;
-        match state.keys.session_open(user.session_id).await? {
-            true => Ok(user),
-            false => Err(ApiError::unauthorized("The session has ended; sign in again.")),
+        match state.keys.session(user.session_id).await? {
+            Some(two_factor) => Ok(AuthUser { two_factor, ..user }),
+            None => Err(ApiError::unauthorized("The session has ended; sign in again.")),
         }
     }
 }
@@ -212,7 +214,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .tokens
         .check(token.trim())
         .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
-    Ok(AuthUser { user_id: claims.user_id, session_id: claims.session_id })
+    Ok(AuthUser { user_id: claims.user_id, session_id: claims.session_id, two_factor: false })
 }
 
 /// Whoever acts on a team endpoint: a signed-in user (JWT) or an API key (`pp_...`).

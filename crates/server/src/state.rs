@@ -30,6 +30,8 @@ pub struct AppState {
     pub mail_wake: Arc<Notify>,
     /// API-key verification and usage metering.
     pub keys: Arc<KeyService>,
+    /// Encryption of TOTP secrets and hashing of recovery codes.
+    pub two_factor: portal_domain::two_factor::TwoFactorKeys,
 }
 
 impl AppState {
@@ -43,6 +45,9 @@ impl AppState {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
             tokens: Tokens::new(config.jwt_secret.expose().as_bytes()),
+            // The key-hashing secret cannot change without breaking every key, so secrets sealed
+            // under it stay readable; a key of its own is derived for each use.
+            two_factor: portal_domain::two_factor::TwoFactorKeys::derive(config.key_hash_secret.expose().as_bytes()),
             hasher: PasswordHasherPool::new(cores),
             auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
             account_limiter: RateLimiter::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),

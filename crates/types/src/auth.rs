@@ -170,3 +170,89 @@ pub struct SessionList {
 pub struct SessionsEnded {
     pub ended: u64,
 }
+
+/// `POST /api/v1/auth/login` when the account has two-factor authentication: the password was
+/// right, and the session starts once `POST /api/v1/auth/login/two-factor` gets a code with this
+/// challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TwoFactorChallenge {
+    /// Pass to `POST /api/v1/auth/login/two-factor` with a code. It works once, for 5 minutes and
+    /// at most 5 codes.
+    pub challenge: String,
+    /// Seconds until the challenge expires.
+    pub expires_in: u64,
+}
+
+/// `POST /api/v1/auth/login/two-factor`: the second step of a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorLoginRequest {
+    /// The `challenge` of the password step.
+    pub challenge: String,
+    /// The 6-digit code of the authenticator app, or an unused recovery code (`xxxxx-xxxxx`).
+    pub code: String,
+}
+
+/// A request that the password confirms (`POST /api/v1/me/two-factor/setup`,
+/// `POST /api/v1/me/two-factor/recovery-codes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfirmation {
+    /// The account's current password.
+    pub password: String,
+}
+
+/// `GET /api/v1/me/two-factor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TwoFactorStatus {
+    /// Whether sign-in asks for a code after the password.
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// Unused recovery codes (0 while two-factor authentication is off).
+    pub recovery_codes_left: u32,
+}
+
+/// `POST /api/v1/me/two-factor/setup`: a new TOTP secret for the authenticator app. Nothing
+/// changes at sign-in until a code of it confirms it (`POST /api/v1/me/two-factor/enable`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TwoFactorSetup {
+    /// The secret in base32, for typing into the app.
+    pub secret: String,
+    /// The `otpauth://totp/…` URI (SHA-1, 6 digits, 30 s), as the QR code carries it.
+    pub otpauth_uri: String,
+    /// The QR code of `otpauth_uri` as an SVG document.
+    pub qr_svg: String,
+}
+
+/// `POST /api/v1/me/two-factor/enable`: a code of the app, which proves it holds the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnableTwoFactorRequest {
+    /// The 6-digit code the app shows now.
+    pub code: String,
+}
+
+/// `POST /api/v1/me/two-factor/disable`: the password and a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DisableTwoFactorRequest {
+    pub password: String,
+    /// A 6-digit code of the app, or an unused recovery code.
+    pub code: String,
+}
+
+/// New recovery codes: shown this once, each works once. A new set voids the previous one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecoveryCodes {
+    /// 16 codes, `xxxxx-xxxxx`.
+    pub codes: Vec<String>,
+}

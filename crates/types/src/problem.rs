@@ -63,6 +63,8 @@ error_codes! {
     InvalidCredentials = "invalid_credentials",
     /// 401: the refresh cookie is missing, invalid or expired.
     InvalidRefreshToken = "invalid_refresh_token",
+    /// 401: the sign-in challenge is unknown, expired, used, or had too many wrong codes.
+    InvalidChallenge = "invalid_challenge",
     /// 401: the API key is not valid.
     InvalidApiKey = "invalid_api_key",
     /// 401: the API key was revoked.
@@ -85,6 +87,8 @@ error_codes! {
     ApiKeyNotAllowed = "api_key_not_allowed",
     /// 403: the invitation was sent to another address.
     InvitationWrongAccount = "invitation_wrong_account",
+    /// 403: the team requires two-factor authentication, and the caller's account has none.
+    TwoFactorRequired = "two_factor_required",
     /// 404: no such resource, or the caller is not a member of its team.
     NotFound = "not_found",
     /// 404: no such route.
@@ -109,6 +113,10 @@ error_codes! {
     KeyNotActive = "key_not_active",
     /// 409: the change would leave the team without an owner.
     LastOwner = "last_owner",
+    /// 409: two-factor authentication is already on.
+    TwoFactorEnabled = "two_factor_enabled",
+    /// 409: two-factor authentication is off (or its set-up was not started).
+    TwoFactorDisabled = "two_factor_disabled",
     /// 410: the invitation was already accepted.
     InvitationUsed = "invitation_used",
     /// 410: the invitation was revoked.
@@ -123,6 +131,8 @@ error_codes! {
     ValidationFailed = "validation_failed",
     /// 422: the current password is wrong.
     WrongPassword = "wrong_password",
+    /// 422: the two-factor code is wrong, used already, or not of this time.
+    InvalidTwoFactorCode = "invalid_two_factor_code",
     /// 429: too many requests; retry after `Retry-After` seconds.
     RateLimited = "rate_limited",
     /// 429: the API key's monthly limit is spent.

@@ -42,6 +42,9 @@ pub struct Team {
     /// The caller's role in this team (an API key acts as admin).
     pub role: Role,
     pub member_count: u32,
+    /// Members without two-factor authentication get 403 `two_factor_required` for everything of
+    /// this team until they turn it on.
+    pub require_two_factor: bool,
     pub created_at: DateTime<Utc>,
     /// What the caller may do here, from the server's permission table: clients show only
     /// the controls that will work.
@@ -103,6 +106,9 @@ pub struct UpdateTeamRequest {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Require two-factor authentication of every member (owners only; the owner must have it on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_two_factor: Option<bool>,
 }
 
 /// A member of a team.

@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub description: Option<String>,
     pub created_by: Uuid,
+    /// Members without two-factor authentication get 403 `two_factor_required` here.
+    pub require_two_factor: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

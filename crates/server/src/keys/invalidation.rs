@@ -23,7 +23,8 @@ pub enum Change {
     /// What a team's lists and usage pages show, and nothing that authorizes: an invitation,
     /// an activity entry, a member's last activity, a key's name or status, counted usage.
     Reads(Uuid),
-    /// A session ended: its access tokens are refused.
+    /// A session ended (its access tokens are refused), or its account's two-factor
+    /// authentication was turned on or off.
     Session(Uuid),
 }
 

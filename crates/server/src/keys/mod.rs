@@ -165,9 +165,10 @@ pub struct KeyService {
     /// (team, user) → role, for the authorization of reads. Only members are cached; every
     /// membership change announces a team change, which evicts the team's entries everywhere.
     members: GuardedCache<(Uuid, Uuid), Role>,
-    /// Session → open, for access tokens. Ending a session announces it, which evicts it
-    /// everywhere; an ended session never opens again.
-    sessions: GuardedCache<Uuid, bool>,
+    /// Session → None when it has ended, else whether its account has two-factor
+    /// authentication on, for access tokens. Ending a session, or turning its account's
+    /// two-factor authentication on or off, announces it, which evicts it everywhere.
+    sessions: GuardedCache<Uuid, Option<bool>>,
     /// False while the invalidation channel is down: then nothing is served from the caches.
     cache_trusted: AtomicBool,
     limits: Limits,
@@ -333,19 +334,22 @@ impl KeyService {
         Ok(role)
     }
 
-    /// Whether a session is open (its access tokens are accepted): from the cache, else the
-    /// database.
-    pub async fn session_open(&self, session_id: Uuid) -> Result<bool, ApiError> {
+    /// None when the session has ended (its access tokens are refused), else whether its
+    /// account has two-factor authentication on: from the cache, else the database.
+    pub async fn session(&self, session_id: Uuid) -> Result<Option<bool>, ApiError> {
         let trusted = self.trusted();
-        if trusted && let Some(open) = self.sessions.get(&session_id) {
-            return Ok(open);
+        if trusted && let Some(state) = self.sessions.get(&session_id) {
+            return Ok(state);
         }
         let seen = self.sessions.generation();
-        let open = portal_db::sessions::is_open(&self.db, session_id).await?;
+        let state = match portal_db::sessions::open_user(&self.db, session_id).await? {
+            Some(user) => Some(portal_db::two_factor::enabled(&self.db, user).await?),
+            None => None,
+        };
         if trusted {
-            self.sessions.insert_if_current(session_id, open, seen);
+            self.sessions.insert_if_current(session_id, state, seen);
         }
-        Ok(open)
+        Ok(state)
     }
 
     /// Counts one answered request of a key; `admitted` when it passed the key check.

@@ -10,7 +10,8 @@ use portal_domain::identity::{Email, Password, UserName};
 use portal_domain::token;
 use portal_types::ErrorCode;
 use portal_types::{
-    Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, VerifyEmailRequest,
+    Accepted, EmailRequest, LoginRequest, ResetPasswordRequest, Session, SignupRequest, TwoFactorChallenge,
+    TwoFactorLoginRequest, VerifyEmailRequest,
 };
 use uuid::Uuid;
 
@@ -282,6 +283,9 @@ pub fn check_presented_password(field: &'static str, password: &str) -> ApiResul
 ///
 /// Answers with a short-lived access token and sets the HttpOnly refresh cookie. A wrong e-mail
 /// and a wrong password get the same answer in the same time.
+///
+/// An account with two-factor authentication gets 202 with a challenge instead: the session
+/// starts once `POST /auth/login/two-factor` gets the challenge and a code.
 #[utoipa::path(
     tag = "auth",
     operation_id = "login",
@@ -289,6 +293,7 @@ pub fn check_presented_password(field: &'static str, password: &str) -> ApiResul
     responses(
         (status = 200, description = "Signed in; the refresh cookie is set.", body = Session,
             headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 202, description = "The password is right and the account has two-factor authentication: no session yet. Finish with `loginTwoFactor`, passing this `challenge` and a code.", body = TwoFactorChallenge),
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The e-mail address is not verified yet (`email_not_verified`).", body = portal_types::Problem, content_type = "application/problem+json"),
         BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
@@ -317,9 +322,24 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
             "Verify your e-mail address first: open the link we mailed you, or ask for a new one.",
         ));
     }
-    tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
     let now = Utc::now();
+    if portal_db::two_factor::enabled(&state.db, user.id).await? {
+        return challenge(&state, &user, &client, now).await;
+    }
+    tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
     let txn = state.db.begin().await?;
+    let changes = record_sign_in(&txn, &user, &client, None, now).await?;
+    start_session(&state, txn, &changes, (user, &client), (Uuid::new_v4(), Step::SignIn), now).await
+}
+
+/// Records a sign-in. It shows in the activity of every team of theirs, as their last activity.
+async fn record_sign_in(
+    txn: &DatabaseTransaction,
+    user: &portal_db::users::User,
+    client: &Client,
+    summary: Option<String>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Change>> {
     let actor = portal_db::audit::AuditActor { kind: "user", id: user.id, name: Some(user.name.clone()) };
     let entry = portal_db::audit::NewEntry {
         team_id: None,
@@ -327,14 +347,130 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
         action: portal_db::audit::SIGNED_IN,
         target_type: "user",
         target_id: Some(user.id.to_string()),
-        summary: None,
+        summary,
         ip: Some(&client.ip),
         user_agent: client.user_agent.as_deref(),
     };
-    // The sign-in shows in the activity of every team of theirs, as their last activity.
-    let touched = portal_db::audit::record(&txn, entry, now).await?;
-    let changes: Vec<Change> = Change::reads(&touched).collect();
-    start_session(&state, txn, &changes, (user, &client), (Uuid::new_v4(), Step::SignIn), now).await
+    let touched = portal_db::audit::record(txn, entry, now).await?;
+    Ok(Change::reads(&touched).collect())
+}
+
+/// Seconds a sign-in challenge lasts.
+const CHALLENGE_SECONDS: i64 = 300;
+/// Codes a sign-in challenge takes before it is void.
+const CHALLENGE_ATTEMPTS: i32 = 5;
+
+/// The password step of an account with two-factor authentication: a challenge instead of a
+/// session.
+async fn challenge(
+    state: &AppState,
+    user: &portal_db::users::User,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> ApiResult<HttpResponse> {
+    let secret = token::generate();
+    let expires = now + Duration::seconds(CHALLENGE_SECONDS);
+    let txn = state.db.begin().await?;
+    portal_db::two_factor::create_challenge(&txn, user.id, &token::hash(&secret), expires, now).await?;
+    let action = portal_db::audit::TWO_FACTOR_CHALLENGED;
+    let changes = super::two_factor::record(&txn, (user.id, client), action, None).await?;
+    state.keys.commit(txn, &changes).await?;
+    tracing::info!(user_id = %user.id, ip = %client.ip, "password accepted; two-factor code asked");
+    let body = TwoFactorChallenge { challenge: secret, expires_in: CHALLENGE_SECONDS as u64 };
+    Ok(HttpResponse::Accepted().insert_header((actix_web::http::header::CACHE_CONTROL, "no-store")).json(body))
+}
+
+fn challenge_refused() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidChallenge,
+        "This sign-in has expired or was used up: sign in with your password again.",
+    )
+    .with_field("challenge")
+}
+
+/// Finish a sign-in with two-factor authentication: the challenge of the password step and a
+/// code of the authenticator app, or a recovery code (which mails the user). Starts the session
+/// as `login` does for accounts without it.
+///
+/// A challenge works once, for 5 minutes and at most 5 codes; wrong codes also spend the
+/// account's budget (`Retry-After` when it is spent), whatever challenge they come with.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "loginTwoFactor",
+    request_body = TwoFactorLoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session,
+            headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 401, description = "The challenge is unknown, expired, used or out of tries (`invalid_challenge`): sign in again.", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The code is wrong, used or not of this time (`invalid_two_factor_code`, field `code`), or a field is missing (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        BadRequest, PayloadTooLarge, UnsupportedMediaType, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/login/two-factor")]
+pub async fn login_two_factor(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<TwoFactorLoginRequest>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.check(&format!("login:{}", client.ip))?;
+    let body = body.0;
+    if !token::looks_valid(&body.challenge) {
+        return Err(challenge_refused());
+    }
+    let now = Utc::now();
+    let found = portal_db::two_factor::live_challenge(&state.db, &token::hash(&body.challenge), now)
+        .await?
+        .ok_or_else(challenge_refused)?;
+    state.account_limiter.peek(&super::two_factor::code_budget(found.user_id))?;
+    // Counted on its own, before the check: a failed check rolls back, the count stays.
+    if !portal_db::two_factor::count_attempt(&state.db, found.id, CHALLENGE_ATTEMPTS).await? {
+        return Err(challenge_refused());
+    }
+    let txn = state.db.begin().await?;
+    portal_db::users::lock_for_sessions(&txn, found.user_id).await?;
+    let factor = match super::two_factor::verify_limited(&state, &txn, found.user_id, &body.code, now).await {
+        Ok(factor) => factor,
+        Err(mut e) => {
+            txn.rollback().await?;
+            if e.code == ErrorCode::InvalidTwoFactorCode {
+                super::two_factor::record_failure(&state, found.user_id, &client, "signing in").await?;
+                let left = CHALLENGE_ATTEMPTS - found.attempts - 1;
+                let detail = e.detail.take().unwrap_or_default();
+                e.detail = Some(match left {
+                    0 => format!("{detail} No tries are left: sign in with your password again."),
+                    1 => format!("{detail} 1 try is left."),
+                    n => format!("{detail} {n} tries are left."),
+                });
+            }
+            return Err(e);
+        }
+    };
+    // Two requests with the same challenge: only one starts a session.
+    if !portal_db::two_factor::end_challenge(&txn, found.id, now).await? {
+        return Err(challenge_refused());
+    }
+    let Some(user) = portal_db::users::find(&txn, found.user_id).await? else { return Err(challenge_refused()) };
+    let mut changes = record_sign_in(&txn, &user, &client, Some(factor.describe()), now).await?;
+    let recovered = matches!(factor, super::two_factor::Factor::Recovery { .. });
+    if let super::two_factor::Factor::Recovery { left } = factor {
+        let action = portal_db::audit::RECOVERY_CODE_USED;
+        let summary = Some(format!("{left} left"));
+        changes.extend(super::two_factor::record(&txn, (user.id, &client), action, summary).await?);
+        let paragraph = format!(
+            "Someone signed in to your Partner Portal account with one of your recovery codes, from {}. \
+             {left} unused recovery codes are left; you can make a new set on your account page.",
+            client.ip
+        );
+        super::two_factor::notify(&state, &txn, &user, ("A recovery code was used to sign in", &paragraph), now)
+            .await?;
+    }
+    tracing::info!(user_id = %user.id, ip = %client.ip, "signed in with a second factor");
+    let session = start_session(&state, txn, &changes, (user, &client), (Uuid::new_v4(), Step::SignIn), now).await?;
+    if recovered {
+        // Committed now: the mail worker finds the mail.
+        state.mail_wake.notify_one();
+    }
+    Ok(session)
 }
 
 fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {

@@ -26,7 +26,25 @@ pub fn to_wire(user: portal_db::users::User) -> User {
     }
 }
 
-async fn load(state: &AppState, auth: AuthUser) -> ApiResult<portal_db::users::User> {
+/// 422 `wrong_password` naming `field` unless `password` is the account's. A stolen access token
+/// must not become a way to guess the password: failures spend the account's budget.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &portal_db::users::User,
+    field: &'static str,
+    password: String,
+) -> ApiResult<()> {
+    super::auth::check_presented_password(field, &password)?;
+    let account = super::auth::account_key(&user.email);
+    state.account_limiter.peek(&account)?;
+    if !state.hasher.verify(password, Some(user.password_hash.clone())).await? {
+        let _ = state.account_limiter.check(&account);
+        return Err(ApiError::new(ErrorCode::WrongPassword, "The password is wrong.").with_field(field));
+    }
+    Ok(())
+}
+
+pub async fn load(state: &AppState, auth: AuthUser) -> ApiResult<portal_db::users::User> {
     portal_db::users::find(&state.reads, auth.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))
@@ -98,15 +116,7 @@ pub async fn change_password(
     super::auth::check_presented_password("current_password", &body.current_password)?;
     let new_password = Password::parse("new_password", &body.new_password)?;
     let user = load(&state, auth).await?;
-    // A stolen access token must not become a way to guess the password.
-    let account = super::auth::account_key(&user.email);
-    state.account_limiter.peek(&account)?;
-    if !state.hasher.verify(body.current_password, Some(user.password_hash)).await? {
-        let _ = state.account_limiter.check(&account);
-        return Err(
-            ApiError::new(ErrorCode::WrongPassword, "The current password is wrong.").with_field("current_password")
-        );
-    }
+    confirm_password(&state, &user, "current_password", body.current_password).await?;
     let hash = state.hasher.hash(new_password.expose().to_owned()).await?;
     let now = Utc::now();
     let txn = portal_db::TransactionTrait::begin(&state.db).await?;

@@ -9,6 +9,7 @@ pub mod leaks;
 pub mod me;
 pub mod members;
 pub mod teams;
+pub mod two_factor;
 pub mod usage;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -24,6 +25,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(auth::verify_email)
         .service(auth::resend_verification)
         .service(auth::login)
+        .service(auth::login_two_factor)
         .service(auth::refresh)
         .service(auth::logout)
         .service(auth::forgot_password)
@@ -35,6 +37,11 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         // Before `/me/sessions/{session_id}`, which would take "others" for an id.
         .service(me::end_other_sessions)
         .service(me::end_session)
+        .service(two_factor::get_two_factor)
+        .service(two_factor::set_up_two_factor)
+        .service(two_factor::enable_two_factor)
+        .service(two_factor::disable_two_factor)
+        .service(two_factor::regenerate_recovery_codes)
         .service(teams::list_teams)
         .service(teams::create_team)
         .service(teams::update_team)

@@ -5,11 +5,11 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::teams::{Action, Actor, parse_note, parse_team_name, permissions};
-use portal_types::{CreateTeamRequest, Role, Team, TeamPage, UpdateTeamRequest};
+use portal_types::{CreateTeamRequest, ErrorCode, Role, Team, TeamPage, UpdateTeamRequest};
 use uuid::Uuid;
 
 use crate::access::{TeamAccess, team_not_found};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::keys::Change;
 use crate::openapi::{
@@ -29,6 +29,7 @@ pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) ->
             Actor::ApiKey { .. } => Role::Admin,
         },
         member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
+        require_two_factor: team.require_two_factor,
         created_at: team.created_at,
         permissions: permissions(actor),
     }
@@ -141,7 +142,8 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     Ok(HttpResponse::Ok().json(to_wire(access.team, access.actor, count)))
 }
 
-/// Rename a team or change its description (owners).
+/// Rename a team, change its description, or require two-factor authentication of its members
+/// (owners; an owner must have two-factor authentication on to require it).
 #[utoipa::path(
     tag = "teams",
     operation_id = "updateTeam",
@@ -150,7 +152,8 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     request_body = UpdateTeamRequest,
     responses(
         (status = 200, description = "The updated team.", body = Team),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        (status = 403, description = "The caller may not change the team (`forbidden`), or would require two-factor authentication without having it on (`two_factor_required`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
     )
 )]
 #[patch("/teams/{team_id}")]
@@ -171,14 +174,33 @@ pub async fn update_team(
     let txn = state.db.begin().await?;
     let mut access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
     access.require(Action::UpdateTeam)?;
+    let required = body.require_two_factor.filter(|&r| r != access.team.require_two_factor);
+    match (&auth, required) {
+        (Principal::User(user), Some(true)) if !user.two_factor => {
+            return Err(ApiError::new(
+                ErrorCode::TwoFactorRequired,
+                "Turn on two-factor authentication for your own account before you require it of the team.",
+            )
+            .with_field("require_two_factor"));
+        }
+        (Principal::Key(_), Some(_)) => {
+            return Err(ApiError::new(ErrorCode::Forbidden, "Only an owner, signed in, may change this setting.")
+                .with_field("require_two_factor"));
+        }
+        _ => {}
+    }
     let team_id = access.team.id;
-    if let Some(updated) =
-        portal_db::teams::update(&txn, team_id, name.as_deref(), description.as_ref().map(|d| d.as_deref()), now)
-            .await?
-    {
+    let note = description.as_ref().map(|d| d.as_deref());
+    if let Some(updated) = portal_db::teams::update(&txn, team_id, name.as_deref(), note, required, now).await? {
         access.team = updated;
     }
-    let summary = Some(format!("name: {}", access.team.name));
+    let mut summary = format!("name: {}", access.team.name);
+    match required {
+        Some(true) => summary.push_str("; two-factor authentication required"),
+        Some(false) => summary.push_str("; two-factor authentication no longer required"),
+        None => {}
+    }
+    let summary = Some(summary);
     portal_db::audit::record(
         &txn,
         access.entry(&client, "team.updated", "team", Some(team_id.to_string()), summary),

@@ -15,5 +15,6 @@ mod security;
 mod sessions;
 mod smtp;
 mod teams;
+mod two_factor;
 mod usage;
 mod web;
