@@ -8,11 +8,12 @@ use std::fmt;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
-    CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, EmailRequest, ErrorCode,
-    Granularity, Invitation, InvitationPage, InvitationPreview, LoginRequest, Member, MemberPage, Problem,
-    ReportCompromisedRequest, ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded,
-    SignupRequest, Team, TeamPage, TeamUsage, UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest,
-    UpdateTeamRequest, Usage, User, VerifyEmailRequest,
+    CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
+    EmailRequest, EnableTwoFactorRequest, ErrorCode, Granularity, Invitation, InvitationPage, InvitationPreview,
+    LoginRequest, Member, MemberPage, PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest,
+    ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage,
+    TeamUsage, TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest,
+    UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
@@ -178,8 +179,47 @@ pub async fn resend_verification(email: &str) -> Result<Accepted, ApiError> {
     json(with_json(request(Method::POST, "/auth/resend-verification", None), &body)).await
 }
 
+/// What the password step answers.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    Session(Session),
+    /// The account has two-factor authentication: finish with [`login_two_factor`].
+    TwoFactor(TwoFactorChallenge),
+}
+
+pub async fn sign_in(body: &LoginRequest) -> Result<SignIn, ApiError> {
+    let response = send(with_json(request(Method::POST, "/auth/login", None), body)).await?;
+    let challenged = response.status() == 202;
+    let text = response.text().await.map_err(|_| ApiError::Unreadable)?;
+    let parsed = match challenged {
+        true => serde_json::from_str(&text).map(SignIn::TwoFactor),
+        false => serde_json::from_str(&text).map(SignIn::Session),
+    };
+    parsed.map_err(|_| ApiError::Unreadable)
+}
+
+/// [`sign_in`] where a second step has no place (joining from an invitation): an account with
+/// two-factor authentication is sent to the sign-in page.
 pub async fn login(body: &LoginRequest) -> Result<Session, ApiError> {
-    json(with_json(request(Method::POST, "/auth/login", None), body)).await
+    match sign_in(body).await? {
+        SignIn::Session(session) => Ok(session),
+        SignIn::TwoFactor(_) => Err(ApiError::Problem(Box::new(Problem {
+            kind: "about:blank".to_owned(),
+            title: "Two-factor authentication".to_owned(),
+            status: 202,
+            detail: Some(
+                "Your account uses two-factor authentication: sign in first, then open the invitation link again."
+                    .to_owned(),
+            ),
+            code: ErrorCode::TwoFactorRequired,
+            field: None,
+            required_scope: None,
+        }))),
+    }
+}
+
+pub async fn login_two_factor(body: &TwoFactorLoginRequest) -> Result<Session, ApiError> {
+    json(with_json(request(Method::POST, "/auth/login/two-factor", None), body)).await
 }
 
 /// Trades the HttpOnly refresh cookie for a new session. Call it through
@@ -223,6 +263,29 @@ pub async fn end_session(token: &str, session: Uuid) -> Result<(), ApiError> {
 
 pub async fn end_other_sessions(token: &str) -> Result<SessionsEnded, ApiError> {
     json(without_body(request(Method::DELETE, "/me/sessions/others", Some(token)))).await
+}
+
+pub async fn two_factor(token: &str) -> Result<TwoFactorStatus, ApiError> {
+    json(without_body(request(Method::GET, "/me/two-factor", Some(token)))).await
+}
+
+pub async fn set_up_two_factor(token: &str, password: String) -> Result<TwoFactorSetup, ApiError> {
+    let body = PasswordConfirmation { password };
+    json(with_json(request(Method::POST, "/me/two-factor/setup", Some(token)), &body)).await
+}
+
+pub async fn enable_two_factor(token: &str, code: String) -> Result<RecoveryCodes, ApiError> {
+    let body = EnableTwoFactorRequest { code };
+    json(with_json(request(Method::POST, "/me/two-factor/enable", Some(token)), &body)).await
+}
+
+pub async fn disable_two_factor(token: &str, body: &DisableTwoFactorRequest) -> Result<(), ApiError> {
+    empty(with_json(request(Method::POST, "/me/two-factor/disable", Some(token)), body)).await
+}
+
+pub async fn regenerate_recovery_codes(token: &str, password: String) -> Result<RecoveryCodes, ApiError> {
+    let body = PasswordConfirmation { password };
+    json(with_json(request(Method::POST, "/me/two-factor/recovery-codes", Some(token)), &body)).await
 }
 
 /// `?a=1&b=2` from the pairs that have a value (empty when none has).

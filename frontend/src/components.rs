@@ -363,3 +363,26 @@ where
     });
     value.read_only()
 }
+
+/// Hands `text` to the browser as a file download of type `mime`.
+pub fn save_file(name: &str, mime: &str, text: &str) -> Result<(), leptos::wasm_bindgen::JsValue> {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url, js_sys::Array};
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = Blob::new_with_str_sequence_and_options(&Array::of1(&text.into()), &options)?;
+    let url = Url::create_object_url_with_blob(&blob)?;
+    let link: HtmlAnchorElement = document().create_element("a")?.unchecked_into();
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+    // The download has its own copy once started; free the blob a little later.
+    set_timeout(move || drop(Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
+    Ok(())
+}
+
+/// Puts `text` on the clipboard; false when the browser refused.
+pub async fn copy_text(text: &str) -> bool {
+    let clipboard = window().navigator().clipboard();
+    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text)).await.is_ok()
+}

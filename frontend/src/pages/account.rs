@@ -23,6 +23,7 @@ pub fn AccountPage() -> impl IntoView {
                             <div class="stack">
                                 <ProfileForm user/>
                                 <ChangePasswordForm/>
+                                <super::two_factor::TwoFactorCard/>
                                 <SessionsCard/>
                             </div>
                         }.into_any(),

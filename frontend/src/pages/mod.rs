@@ -9,6 +9,7 @@ mod reset_password;
 pub(crate) mod sign_in;
 mod sign_up;
 mod team;
+mod two_factor;
 mod verify_email;
 
 pub use account::AccountPage;

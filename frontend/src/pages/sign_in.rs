@@ -4,9 +4,9 @@ use leptos_router::{
     components::A,
     hooks::{use_navigate, use_query_map},
 };
-use portal_types::LoginRequest;
+use portal_types::{LoginRequest, Session, TwoFactorLoginRequest};
 
-use crate::api;
+use crate::api::{self, SignIn};
 use crate::components::{AuthCard, Field, FormAlert, Notice, SubmitButton, field_error};
 use crate::session::use_auth;
 
@@ -29,13 +29,22 @@ pub fn SignInPage() -> impl IntoView {
         .unwrap_or_else(|| "/dashboard".to_owned());
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
+    // The challenge of the password step, while the account's second factor is asked for.
+    let challenge = RwSignal::new(None::<String>);
     let login = Action::new_unsync(|req: &LoginRequest| {
         let req = req.clone();
-        async move { api::login(&req).await }
+        async move { api::sign_in(&req).await }
+    });
+    // The session, from the password step or the second one.
+    let session = RwSignal::new(None::<Session>);
+    Effect::new(move |_| match login.value().get() {
+        Some(Ok(SignIn::Session(started))) => session.set(Some(started)),
+        Some(Ok(SignIn::TwoFactor(step))) => challenge.set(Some(step.challenge)),
+        _ => {}
     });
     Effect::new(move |_| {
-        if let Some(Ok(session)) = login.value().get() {
-            auth.signed_in(session);
+        if let Some(started) = session.get() {
+            auth.signed_in(started);
             navigate(&next, NavigateOptions::default());
         }
     });
@@ -49,20 +58,75 @@ pub fn SignInPage() -> impl IntoView {
             password: password.get_untracked(),
         });
     };
-
     view! {
-        <AuthCard title="Sign in">
+        <Show when=move || challenge.with(Option::is_none) fallback=move || view! {
+            <SecondFactor challenge session/>
+        }>
+            <AuthCard title="Sign in">
+                <form on:submit=on_submit>
+                    <FormAlert error fields=&["email", "password"]/>
+                    <Show when=not_verified>
+                        <ResendVerification email/>
+                    </Show>
+                    <Field label="E-mail" name="email" kind="email" autocomplete="email" value=email error=field_error(outcome, "email")/>
+                    <Field label="Password" name="password" kind="password" autocomplete="current-password" value=password error=field_error(outcome, "password")/>
+                    <SubmitButton label="Sign in" pending=login.pending()/>
+                </form>
+                <p class="aside"><A href="/forgot-password">"Forgot password?"</A></p>
+                <p class="aside">"New here? " <A href="/sign-up">"Create an account"</A></p>
+            </AuthCard>
+        </Show>
+    }
+}
+
+/// The second step of a sign-in: a code of the authenticator app, or a recovery code. A
+/// challenge that expired or ran out of tries goes back to the password step.
+#[component]
+fn SecondFactor(challenge: RwSignal<Option<String>>, session: RwSignal<Option<Session>>) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    let recovery = RwSignal::new(false);
+    let verify = Action::new_unsync(|req: &TwoFactorLoginRequest| {
+        let req = req.clone();
+        async move { api::login_two_factor(&req).await }
+    });
+    Effect::new(move |_| match verify.value().get() {
+        Some(Ok(started)) => session.set(Some(started)),
+        Some(Err(e)) if e.code() == Some("invalid_challenge") => challenge.set(None),
+        _ => {}
+    });
+    let outcome = move || verify.value().get();
+    let error = Signal::derive(move || outcome().and_then(Result::err));
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if let Some(challenge) = challenge.get_untracked() {
+            verify.dispatch(TwoFactorLoginRequest { challenge, code: code.get_untracked().trim().to_owned() });
+        }
+    };
+    view! {
+        <AuthCard title="Two-factor authentication">
             <form on:submit=on_submit>
-                <FormAlert error fields=&["email", "password"]/>
-                <Show when=not_verified>
-                    <ResendVerification email/>
-                </Show>
-                <Field label="E-mail" name="email" kind="email" autocomplete="email" value=email error=field_error(outcome, "email")/>
-                <Field label="Password" name="password" kind="password" autocomplete="current-password" value=password error=field_error(outcome, "password")/>
-                <SubmitButton label="Sign in" pending=login.pending()/>
+                <FormAlert error fields=&["code"]/>
+                {move || if recovery.get() {
+                    view! {
+                        <p class="hint">"Enter one of the recovery codes you saved when you turned on two-factor authentication. Each works once."</p>
+                        <Field label="Recovery code" name="code" autocomplete="off" maxlength=20 value=code error=field_error(outcome, "code")/>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="hint">"Open your authenticator app and enter the 6-digit code it shows for Partner Portal."</p>
+                        <Field label="Authentication code" name="code" autocomplete="one-time-code" maxlength=7 value=code error=field_error(outcome, "code")/>
+                    }.into_any()
+                }}
+                <SubmitButton label="Verify" pending=verify.pending()/>
             </form>
-            <p class="aside"><A href="/forgot-password">"Forgot password?"</A></p>
-            <p class="aside">"New here? " <A href="/sign-up">"Create an account"</A></p>
+            <p class="aside">
+                <button type="button" class="button link" on:click=move |_| { code.set(String::new()); recovery.update(|r| *r = !*r); }>
+                    {move || if recovery.get() { "Use your authenticator app instead" } else { "Use a recovery code instead" }}
+                </button>
+            </p>
+            <p class="aside">
+                <button type="button" class="button link" on:click=move |_| challenge.set(None)>"Back to sign in"</button>
+            </p>
         </AuthCard>
     }
 }

@@ -181,11 +181,7 @@ pub fn SecretOnceBanner(secret: String) -> impl IntoView {
     let value = secret.clone();
     let copy = move |_| {
         let value = value.clone();
-        leptos::task::spawn_local(async move {
-            let clipboard = window().navigator().clipboard();
-            let ok = wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&value)).await.is_ok();
-            copied.set(Some(ok));
-        });
+        leptos::task::spawn_local(async move { copied.set(Some(crate::components::copy_text(&value).await)) });
     };
     let field = crate::components::unique_id("secret");
     // The secret replaces the form that had the focus: move it to the secret (selecting it).

@@ -137,6 +137,11 @@ pub fn TeamLayout() -> impl IntoView {
                     <p>"This team does not exist, or you are not one of its members."</p>
                     <A href="/dashboard" attr:class="button primary">"Go to the dashboard"</A>
                 }.into_any(),
+                Some(Some(error)) if error.code() == Some("two_factor_required") => view! {
+                    <h1>"Two-factor authentication required"</h1>
+                    <p>{error.message()}</p>
+                    <A href="/account#two-factor" attr:class="button primary">"Set up two-factor authentication"</A>
+                }.into_any(),
                 Some(Some(error)) => view! { <ErrorAlert error/> }.into_any(),
                 Some(None) => ().into_any(),
             }}

@@ -19,6 +19,7 @@ pub fn TeamSettingsPage() -> impl IntoView {
             view! {
                 <div class="stack">
                     <RenameForm/>
+                    <TwoFactorRequirement/>
                     <DangerZone/>
                 </div>
             }.into_any()
@@ -57,6 +58,7 @@ fn RenameForm() -> impl IntoView {
             name: Some(name.get_untracked().trim().to_owned()),
             // Empty clears the description.
             description: Some(description.get_untracked().trim().to_owned()),
+            require_two_factor: None,
         });
     };
     view! {
@@ -70,6 +72,48 @@ fn RenameForm() -> impl IntoView {
             <TextAreaField label="Description" name="description" maxlength=500 value=description
                 error=field_error(outcome, "description")/>
             <SubmitButton label="Save changes" pending=save.pending()/>
+        </form>
+    }
+}
+
+/// Whether members need two-factor authentication to reach the team (GitHub's setting).
+#[component]
+fn TwoFactorRequirement() -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let team = use_team();
+    let team_id = team.id();
+    let required = RwSignal::new(team.get().is_some_and(|t| t.require_two_factor));
+    let save = Action::new_unsync(move |required: &bool| {
+        let body = UpdateTeamRequest { require_two_factor: Some(*required), ..Default::default() };
+        async move { auth.call(move |t| api::update_team(t, team_id, body.clone())).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(updated)) = save.value().get() {
+            required.set(updated.require_two_factor);
+            team.set(updated);
+            teams.reload();
+        }
+    });
+    let outcome = move || save.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(required.get_untracked());
+    };
+    view! {
+        <form class="card" on:submit=on_submit>
+            <h2>"Two-factor authentication"</h2>
+            <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))/>
+            <Show when=move || matches!(outcome(), Some(Ok(_)))>
+                <Notice>"The setting has been saved."</Notice>
+            </Show>
+            <label class="choice">
+                <input type="checkbox" id="require_two_factor" name="require_two_factor" prop:checked=required
+                    on:change=move |ev| required.set(event_target_checked(&ev))/>
+                "Require two-factor authentication for every member"
+            </label>
+            <p class="hint">"Members without it keep their membership, but cannot open the team or use it until they turn it on. You need it on yourself first."</p>
+            <SubmitButton label="Save setting" pending=save.pending()/>
         </form>
     }
 }

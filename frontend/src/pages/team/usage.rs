@@ -45,7 +45,7 @@ fn RangePicker(chosen: RwSignal<usize>, of: UsageOf) -> impl IntoView {
         };
         async move {
             let csv = auth.call(move |t| api::usage_csv(t, of, range.clone())).await?;
-            save_file(&name, &csv).map_err(|_| api::ApiError::Unreadable)
+            crate::components::save_file(&name, "text/csv", &csv).map_err(|_| api::ApiError::Unreadable)
         }
     });
     let error = Signal::derive(move || download.value().get().and_then(Result::err));
@@ -64,23 +64,6 @@ fn RangePicker(chosen: RwSignal<usize>, of: UsageOf) -> impl IntoView {
         </div>
         <ActionError error/>
     }
-}
-
-/// Hands `text` to the browser as a file download.
-fn save_file(name: &str, text: &str) -> Result<(), leptos::wasm_bindgen::JsValue> {
-    use leptos::wasm_bindgen::JsCast;
-    use leptos::web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, Url, js_sys::Array};
-    let options = BlobPropertyBag::new();
-    options.set_type("text/csv");
-    let blob = Blob::new_with_str_sequence_and_options(&Array::of1(&text.into()), &options)?;
-    let url = Url::create_object_url_with_blob(&blob)?;
-    let link: HtmlAnchorElement = document().create_element("a")?.unchecked_into();
-    link.set_href(&url);
-    link.set_download(name);
-    link.click();
-    // The download has its own copy once started; free the blob a little later.
-    set_timeout(move || drop(Url::revoke_object_url(&url)), std::time::Duration::from_secs(30));
-    Ok(())
 }
 
 #[component]
