@@ -216,7 +216,10 @@ impl Modify for FieldRules {
             }
         }
         // Cursors: any cursor of this shape names a position (see `paging`).
-        for path in openapi.paths.paths.values_mut() {
+        for (route, path) in openapi.paths.paths.iter_mut() {
+            // A team's own resources: a team that requires two-factor authentication refuses
+            // members without it (keys are not members).
+            let of_a_team = route.contains("{team_id}");
             for op in operations(path) {
                 for param in op.parameters.iter_mut().flatten() {
                     if let RefOr::T(param) = param
@@ -245,7 +248,10 @@ struct StandardResponses;
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use ErrorCode::*;
-        for path in openapi.paths.paths.values_mut() {
+        for (route, path) in openapi.paths.paths.iter_mut() {
+            // A team's own resources: a team that requires two-factor authentication refuses
+            // members without it (keys are not members).
+            let of_a_team = route.contains("{team_id}");
             for op in operations(path) {
                 let schemes = serde_json::to_value(&op.security).unwrap_or_default();
                 let secured_by =
@@ -290,6 +296,13 @@ impl Modify for StandardResponses {
                     );
                 } else if bearer {
                     ensure(op, &[ApiKeyNotAllowed], "Only a signed-in user may do this, not an API key.");
+                }
+                if bearer && of_a_team {
+                    ensure(
+                        op,
+                        &[TwoFactorRequired],
+                        "The team requires two-factor authentication, and your account has it off.",
+                    );
                 }
                 ensure(op, &[InternalError], "The server failed; details are only logged.");
             }

@@ -430,6 +430,8 @@ pub async fn login_two_factor(
     portal_db::users::lock_for_sessions(&txn, found.user_id).await?;
     let factor = match super::two_factor::verify_limited(&state, &txn, found.user_id, &body.code, now).await {
         Ok(factor) => factor,
+        // Turned off since the password step: that challenge is void, the password step comes again.
+        Err(e) if e.code == ErrorCode::TwoFactorDisabled => return Err(challenge_refused()),
         Err(mut e) => {
             txn.rollback().await?;
             if e.code == ErrorCode::InvalidTwoFactorCode {

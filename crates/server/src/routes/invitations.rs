@@ -360,7 +360,7 @@ pub fn acceptable(inv: &InvitationRow, email: &str, now: DateTime<Utc>) -> ApiRe
     request_body = AcceptInvitationRequest,
     responses(
         (status = 200, description = "Joined: the team.", body = Team),
-        (status = 403, description = "Signed in with another address than the invited one (`invitation_wrong_account`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Signed in with another address than the invited one (`invitation_wrong_account`), or the team requires two-factor authentication and your account has it off (`two_factor_required`): the invitation stays open.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invitation (`invitation_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member (`already_member`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 410, description = "Used (`invitation_used`), revoked (`invitation_revoked`) or expired (`invitation_expired`).", body = portal_types::Problem, content_type = "application/problem+json"),

@@ -368,6 +368,22 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     )
     .await
     .assert_problem(403, "two_factor_required");
+    // Someone invited meanwhile cannot join without it; the invitation stays open until they can.
+    let invitation = app.invite(&owner, &team, "late@example.com", "member").await;
+    let signup =
+        json!({"email": "late@example.com", "name": "Late", "password": PASSWORD, "invitation_token": invitation});
+    assert_eq!(app.post(&app.client, "/api/v1/auth/signup", signup).await.status, StatusCode::ACCEPTED);
+    let late = app.login_with(&new_client(), "late@example.com", PASSWORD).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let accept = json!({"token": invitation});
+    app.call(Method::POST, Some(&late), "/api/v1/invitations/accept", Some(accept.clone()))
+        .await
+        .assert_problem(403, "two_factor_required");
+    enrol(&app, &late).await;
+    let joined = app.call(Method::POST, Some(&late), "/api/v1/invitations/accept", Some(accept)).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     // An outsider still learns nothing.
     let (outsider, _) = app.signed_in("outsider@example.com").await;
     app.get_as(&outsider, &team_path).await.assert_problem(404, "not_found");
