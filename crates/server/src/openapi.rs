@@ -113,6 +113,9 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("ResetPasswordRequest", "password", Rule::NewPassword),
     ("ChangePasswordRequest", "current_password", Rule::Password),
     ("ChangePasswordRequest", "new_password", Rule::NewPassword),
+    ("PasswordConfirmation", "password", Rule::Password),
+    ("DisableTwoFactorRequest", "password", Rule::Password),
+    ("TwoFactorLoginRequest", "challenge", Rule::Token),
     ("UpdateMeRequest", "name", Rule::Name),
     ("CreateTeamRequest", "name", Rule::Name),
     ("CreateTeamRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
@@ -216,10 +219,7 @@ impl Modify for FieldRules {
             }
         }
         // Cursors: any cursor of this shape names a position (see `paging`).
-        for (route, path) in openapi.paths.paths.iter_mut() {
-            // A team's own resources: a team that requires two-factor authentication refuses
-            // members without it (keys are not members).
-            let of_a_team = route.contains("{team_id}");
+        for path in openapi.paths.paths.values_mut() {
             for op in operations(path) {
                 for param in op.parameters.iter_mut().flatten() {
                     if let RefOr::T(param) = param

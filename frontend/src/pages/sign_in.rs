@@ -31,6 +31,8 @@ pub fn SignInPage() -> impl IntoView {
     let password = RwSignal::new(String::new());
     // The challenge of the password step, while the account's second factor is asked for.
     let challenge = RwSignal::new(None::<String>);
+    // Why the second step went back to the first (its challenge expired or ran out of tries).
+    let expired = RwSignal::new(None::<String>);
     let login = Action::new_unsync(|req: &LoginRequest| {
         let req = req.clone();
         async move { api::sign_in(&req).await }
@@ -53,6 +55,7 @@ pub fn SignInPage() -> impl IntoView {
     let not_verified = move || error.with(|e| e.as_ref().and_then(|e| e.code()) == Some("email_not_verified"));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        expired.set(None);
         login.dispatch(LoginRequest {
             email: email.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
@@ -60,10 +63,11 @@ pub fn SignInPage() -> impl IntoView {
     };
     view! {
         <Show when=move || challenge.with(Option::is_none) fallback=move || view! {
-            <SecondFactor challenge session/>
+            <SecondFactor challenge session expired/>
         }>
             <AuthCard title="Sign in">
                 <form on:submit=on_submit>
+                    {move || expired.get().map(|message| view! { <p class="alert error" role="alert">{message}</p> })}
                     <FormAlert error fields=&["email", "password"]/>
                     <Show when=not_verified>
                         <ResendVerification email/>
@@ -82,7 +86,11 @@ pub fn SignInPage() -> impl IntoView {
 /// The second step of a sign-in: a code of the authenticator app, or a recovery code. A
 /// challenge that expired or ran out of tries goes back to the password step.
 #[component]
-fn SecondFactor(challenge: RwSignal<Option<String>>, session: RwSignal<Option<Session>>) -> impl IntoView {
+fn SecondFactor(
+    challenge: RwSignal<Option<String>>,
+    session: RwSignal<Option<Session>>,
+    expired: RwSignal<Option<String>>,
+) -> impl IntoView {
     let code = RwSignal::new(String::new());
     let recovery = RwSignal::new(false);
     let verify = Action::new_unsync(|req: &TwoFactorLoginRequest| {
@@ -91,7 +99,10 @@ fn SecondFactor(challenge: RwSignal<Option<String>>, session: RwSignal<Option<Se
     });
     Effect::new(move |_| match verify.value().get() {
         Some(Ok(started)) => session.set(Some(started)),
-        Some(Err(e)) if e.code() == Some("invalid_challenge") => challenge.set(None),
+        Some(Err(e)) if e.code() == Some("invalid_challenge") => {
+            expired.set(Some(e.message()));
+            challenge.set(None);
+        }
         _ => {}
     });
     let outcome = move || verify.value().get();
