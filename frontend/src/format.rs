@@ -162,28 +162,11 @@ pub fn key_status(status: KeyStatus) -> &'static str {
     }
 }
 
-/// Activity actions with a label, in the order of the filter.
-pub const ACTIONS: &[(&str, &str)] = &[
-    ("team.created", "Team created"),
-    ("team.updated", "Team updated"),
-    ("team.deleted", "Team deleted"),
-    ("member.joined", "Member joined"),
-    ("member.role_changed", "Role changed"),
-    ("member.removed", "Member removed"),
-    ("member.left", "Member left"),
-    ("invitation.created", "Invitation sent"),
-    ("invitation.resent", "Invitation resent"),
-    ("invitation.revoked", "Invitation revoked"),
-    ("auth.signed_in", "Signed in"),
-    ("auth.session_ended", "Session ended"),
-    ("auth.other_sessions_ended", "Signed out everywhere else"),
-    ("key.created", "API key created"),
-    ("key.revoked", "API key revoked"),
-    ("key.rolled", "API key rolled"),
-    ("key.updated", "API key changed"),
-    ("api_key.compromised", "API key reported compromised"),
-    ("api_key.leaked", "API key found leaked"),
-];
+/// Activity actions with a label, in the order of the filter: those a team's activity can show,
+/// from the one vocabulary of `portal_types`.
+pub fn actions() -> impl Iterator<Item = (&'static str, &'static str)> {
+    portal_types::AuditAction::ALL.iter().filter(|a| a.in_team_activity()).map(|a| (a.as_str(), a.label()))
+}
 
 /// A device as a person recognises it ("Firefox on Windows") from a user agent; the user agent
 /// itself, shortened, when it names no known browser.
@@ -216,7 +199,7 @@ pub fn device(user_agent: Option<&str>) -> String {
 }
 
 pub fn action(action: &str) -> String {
-    ACTIONS.iter().find(|(a, _)| *a == action).map_or_else(|| action.to_owned(), |(_, label)| (*label).to_owned())
+    portal_types::AuditAction::parse(action).map_or_else(|| action.to_owned(), |a| a.label().to_owned())
 }
 
 #[cfg(test)]

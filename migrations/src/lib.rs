@@ -11,6 +11,7 @@ mod m0006_key_restrictions;
 mod m0007_read_paths;
 mod m0008_sessions;
 mod m0009_two_factor;
+mod m0010_webhooks;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_read_paths::Migration),
             Box::new(m0008_sessions::Migration),
             Box::new(m0009_two_factor::Migration),
+            Box::new(m0010_webhooks::Migration),
         ]
     }
 }

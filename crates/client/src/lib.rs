@@ -186,6 +186,15 @@ pub const OPERATIONS: &[&str] = &[
     "reportCompromisedApiKey",
     "getApiKeyUsage",
     "getTeamUsage",
+    "listWebhookEndpoints",
+    "createWebhookEndpoint",
+    "getWebhookEndpoint",
+    "updateWebhookEndpoint",
+    "deleteWebhookEndpoint",
+    "rotateWebhookSecret",
+    "listWebhookDeliveries",
+    "sendTestWebhook",
+    "redeliverWebhook",
     "verifyApiKey",
     "reportLeakedKeys",
     "healthz",
@@ -480,6 +489,61 @@ impl Client {
     pub async fn get_team_usage_csv(&self, team: Uuid, range: &UsageRange) -> Result<String> {
         let query = Csv { range, format: "csv" };
         Self::text(self.request(Method::GET, &format!("/api/v1/teams/{team}/usage")).query(&query)).await
+    }
+
+    // ---------------------------------------------------------------- webhooks
+
+    pub async fn list_webhook_endpoints(&self, team: Uuid) -> Result<WebhookEndpointList> {
+        Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}/webhooks"))).await
+    }
+
+    pub async fn create_webhook_endpoint(
+        &self,
+        team: Uuid,
+        body: &CreateWebhookEndpointRequest,
+    ) -> Result<WebhookEndpointWithSecret> {
+        Self::json(self.request(Method::POST, &format!("/api/v1/teams/{team}/webhooks")).json(body)).await
+    }
+
+    pub async fn get_webhook_endpoint(&self, team: Uuid, endpoint: Uuid) -> Result<WebhookEndpoint> {
+        Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}/webhooks/{endpoint}"))).await
+    }
+
+    pub async fn update_webhook_endpoint(
+        &self,
+        team: Uuid,
+        endpoint: Uuid,
+        body: &UpdateWebhookEndpointRequest,
+    ) -> Result<WebhookEndpoint> {
+        Self::json(self.request(Method::PATCH, &format!("/api/v1/teams/{team}/webhooks/{endpoint}")).json(body)).await
+    }
+
+    pub async fn delete_webhook_endpoint(&self, team: Uuid, endpoint: Uuid) -> Result<()> {
+        Self::empty(self.request(Method::DELETE, &format!("/api/v1/teams/{team}/webhooks/{endpoint}"))).await
+    }
+
+    pub async fn rotate_webhook_secret(
+        &self,
+        team: Uuid,
+        endpoint: Uuid,
+        body: &RotateWebhookSecretRequest,
+    ) -> Result<WebhookEndpointWithSecret> {
+        let path = format!("/api/v1/teams/{team}/webhooks/{endpoint}/rotate-secret");
+        Self::json(self.request(Method::POST, &path).json(body)).await
+    }
+
+    pub async fn list_webhook_deliveries(&self, team: Uuid, endpoint: Uuid, page: Page) -> Result<WebhookDeliveryPage> {
+        let path = format!("/api/v1/teams/{team}/webhooks/{endpoint}/deliveries");
+        Self::json(self.request(Method::GET, &path).query(&page)).await
+    }
+
+    pub async fn send_test_webhook(&self, team: Uuid, endpoint: Uuid) -> Result<WebhookDelivery> {
+        Self::json(self.request(Method::POST, &format!("/api/v1/teams/{team}/webhooks/{endpoint}/test"))).await
+    }
+
+    pub async fn redeliver_webhook(&self, team: Uuid, endpoint: Uuid, delivery: Uuid) -> Result<WebhookDelivery> {
+        let path = format!("/api/v1/teams/{team}/webhooks/{endpoint}/deliveries/{delivery}/redeliver");
+        Self::json(self.request(Method::POST, &path)).await
     }
 
     /// Checks a key for the platform's other services; the client's token is the service token.

@@ -3,6 +3,7 @@
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use portal_types::AuditAction;
 use uuid::Uuid;
 
 use crate::entity::audit::{self, Entity as Audit};
@@ -35,7 +36,7 @@ impl AuditActor {
 pub struct NewEntry<'a> {
     pub team_id: Option<Uuid>,
     pub actor: Option<&'a AuditActor>,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target_type: &'a str,
     pub target_id: Option<String>,
     pub summary: Option<String>,
@@ -55,16 +56,26 @@ impl Touched {
 }
 
 pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timestamp) -> Result<Touched> {
-    let actor_name = match entry.actor {
+    let actor_name: Option<String> = match entry.actor {
         Some(actor) => Some(actor.name(db).await?.chars().take(200).collect()),
         None => None,
     };
+    // The team's webhook endpoints hear of it, in this transaction: with the change or not at all.
+    if let Some(team_id) = entry.team_id {
+        let actor = entry.actor.map(|a| portal_types::WebhookActor {
+            kind: a.kind.to_owned(),
+            id: a.id,
+            name: actor_name.clone(),
+        });
+        let about = (actor, entry.target_type, entry.target_id.clone(), entry.summary.clone());
+        crate::webhooks::raise(db, team_id, entry.action, about, now).await?;
+    }
     audit::ActiveModel {
         team_id: Set(entry.team_id),
         actor_type: Set(entry.actor.map(|a| a.kind.to_owned())),
         actor_id: Set(entry.actor.map(|a| a.id)),
         actor_name: Set(actor_name),
-        action: Set(entry.action.to_owned()),
+        action: Set(entry.action.as_str().to_owned()),
         target_type: Set(entry.target_type.to_owned()),
         target_id: Set(entry.target_id),
         summary: Set(entry.summary),
@@ -112,23 +123,7 @@ const COLUMNS: [&str; 12] = [
 ];
 
 /// The action of a sign-in: the only entry without a team that a team's activity shows.
-pub const SIGNED_IN: &str = "auth.signed_in";
-/// A user ended one of their sessions (target: the session).
-pub const SESSION_ENDED: &str = "auth.session_ended";
-/// A user ended all their other sessions (summary: how many).
-pub const OTHER_SESSIONS_ENDED: &str = "auth.other_sessions_ended";
-/// The password was right and the account has two-factor authentication: a challenge was given.
-pub const TWO_FACTOR_CHALLENGED: &str = "auth.two_factor_challenged";
-/// A wrong, replayed or used two-factor code was given at sign-in or to turn it off.
-pub const TWO_FACTOR_FAILED: &str = "auth.two_factor_failed";
-/// A recovery code was used (summary: how many are left).
-pub const RECOVERY_CODE_USED: &str = "auth.recovery_code_used";
-/// Two-factor authentication was turned on.
-pub const TWO_FACTOR_ENABLED: &str = "auth.two_factor_enabled";
-/// Two-factor authentication was turned off.
-pub const TWO_FACTOR_DISABLED: &str = "auth.two_factor_disabled";
-/// A new set of recovery codes replaced the old one.
-pub const RECOVERY_CODES_REGENERATED: &str = "auth.recovery_codes_regenerated";
+pub const SIGNED_IN: &str = AuditAction::SignedIn.as_str();
 
 /// A team's activity, newest first: its own entries, and the sign-ins of its current members
 /// since they joined it (nothing from before, nothing of people who left).

@@ -15,6 +15,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

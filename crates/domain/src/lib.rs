@@ -3,11 +3,13 @@
 pub mod identity;
 pub mod keys;
 pub mod scopes;
+pub mod sealed;
 pub mod teams;
 pub mod text;
 pub mod token;
 pub mod two_factor;
 pub mod usage;
+pub mod webhooks;
 
 /// A request value that was rejected, naming the JSON field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

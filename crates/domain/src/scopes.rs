@@ -223,9 +223,9 @@ mod tests {
         assert_eq!(set.to_vec(), vec![Scope::ApiKeysRead, Scope::ApiKeysWrite]);
         assert_eq!(ScopeSet::from_stored(&set.to_stored()), set);
         assert_eq!(ScopeSet::from_stored(&ScopeSet::FULL.to_stored()), ScopeSet::FULL);
-        assert_eq!(ScopeSet::FULL.to_vec().len(), 9);
+        assert_eq!(ScopeSet::FULL.to_vec().len(), 11);
         assert!(ScopeSet::read_only().to_vec().iter().all(|s| !s.is_write()));
-        assert_eq!(ScopeSet::read_only().to_vec().len(), 6);
+        assert_eq!(ScopeSet::read_only().to_vec().len(), 7);
         assert!(set.is_subset_of(ScopeSet::FULL) && !ScopeSet::FULL.is_subset_of(set));
         assert_eq!(parse_scopes("scopes", None).unwrap(), ScopeSet::FULL);
         assert_eq!(parse_scopes("scopes", Some(&[])).unwrap_err().field, "scopes");

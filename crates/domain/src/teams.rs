@@ -38,13 +38,19 @@ pub fn required_scope(action: Action) -> Option<Scope> {
         ReadApiKeys => Scope::ApiKeysRead,
         ManageApiKeys => Scope::ApiKeysWrite,
         ReadUsage => Scope::UsageRead,
+        ReadWebhooks => Scope::WebhooksRead,
+        ManageWebhooks => Scope::WebhooksWrite,
     })
 }
 
 /// What a key in its roll grace period may no longer do: mint, roll, change or revoke keys, and
-/// invite anyone. A leaked key that was rolled cannot use its last days to dig in.
+/// invite anyone, nor change webhook endpoints. A leaked key that was rolled cannot use its last
+/// days to dig in.
 pub fn barred_while_rolling(action: Action) -> bool {
-    matches!(action, Action::ManageApiKeys | Action::Invite { .. } | Action::ManageInvitation { .. })
+    matches!(
+        action,
+        Action::ManageApiKeys | Action::Invite { .. } | Action::ManageInvitation { .. } | Action::ManageWebhooks
+    )
 }
 
 /// Something done to a team's resources.
@@ -81,6 +87,10 @@ pub enum Action {
     ManageApiKeys,
     /// Usage of the team and of its keys.
     ReadUsage,
+    /// A team's webhook endpoints and their delivery logs.
+    ReadWebhooks,
+    /// Create, change, delete and test endpoints; rotate their secrets; redeliver.
+    ManageWebhooks,
 }
 
 /// The permission table. The last-owner rule is separate ([`leaves_no_owner`]): it depends on
@@ -101,7 +111,7 @@ pub fn allows(actor: Actor, action: Action) -> bool {
         Role::Owner => true,
         Role::Admin => match action {
             ReadTeam | ReadMembers | Leave | ReadInvitations | ReadActivity | ReadActivityDetails | ReadApiKeys
-            | ManageApiKeys | ReadUsage => true,
+            | ManageApiKeys | ReadUsage | ReadWebhooks | ManageWebhooks => true,
             UpdateTeam | DeleteTeam => false,
             ChangeRole { target, to } => target != Role::Owner && to != Role::Owner,
             RemoveMember { target } => target != Role::Owner,
@@ -167,6 +177,8 @@ mod tests {
             ReadApiKeys,
             ManageApiKeys,
             ReadUsage,
+            ReadWebhooks,
+            ManageWebhooks,
         ];
         for r in Role::ALL {
             actions.push(RemoveMember { target: r });
@@ -194,8 +206,10 @@ mod tests {
                 !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner
             }
             Actor::ApiKey { rolling: true, .. } => {
-                matches!(action, ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys | ReadUsage)
-                    || matches!(action, ChangeRole { .. } | RemoveMember { .. }) && !touches_owner
+                matches!(
+                    action,
+                    ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys | ReadUsage | ReadWebhooks
+                ) || matches!(action, ChangeRole { .. } | RemoveMember { .. }) && !touches_owner
             }
             Actor::Member(Member) => {
                 matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage)
@@ -219,7 +233,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 5 * (11 + 3 * 3 + 9));
+        assert_eq!(checked, 5 * (13 + 3 * 3 + 9));
     }
 
     /// A key holding exactly one scope (and the read a write includes) may do what a full key

@@ -3,9 +3,6 @@
 //! other settings), the secret's encryption at rest, single-use recovery codes, and the QR code
 //! of the enrolment.
 
-use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 /// Bytes of a TOTP secret: 160 bits, as RFC 4226 recommends.
 pub const SECRET_BYTES: usize = 20;
@@ -18,13 +15,8 @@ pub const DIGITS: usize = 6;
 
 const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const RECOVERY_CHARS: usize = 10;
-const SEALED_PREFIX: &str = "v1.";
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes
-}
+use crate::sealed::random;
 
 /// A new random TOTP secret.
 pub fn new_secret() -> Vec<u8> {
@@ -152,7 +144,7 @@ pub fn parse_recovery_code(raw: &str) -> Option<String> {
 /// The server's keys for two-factor data, derived from one server secret.
 #[derive(Clone)]
 pub struct TwoFactorKeys {
-    seal: [u8; 32],
+    seal: crate::sealed::SecretBox,
     recovery: [u8; 32],
 }
 
@@ -165,36 +157,19 @@ impl std::fmt::Debug for TwoFactorKeys {
 impl TwoFactorKeys {
     pub fn derive(server_secret: &[u8]) -> Self {
         Self {
-            seal: blake3::derive_key("partner-portal 2026 totp secret encryption v1", server_secret),
+            seal: crate::sealed::SecretBox::derive("partner-portal 2026 totp secret encryption v1", server_secret),
             recovery: blake3::derive_key("partner-portal 2026 recovery code hashing v1", server_secret),
         }
     }
 
-    /// Encrypts a TOTP secret for `owner` (XChaCha20-Poly1305, random nonce; the owner's id is
-    /// authenticated with it, so a sealed secret copied to another account does not open).
+    /// Encrypts a TOTP secret for `owner` (see [`crate::sealed::SecretBox::seal`]).
     pub fn seal(&self, owner: &[u8], secret: &[u8]) -> String {
-        let nonce_bytes = random::<24>();
-        let cipher = XChaCha20Poly1305::new((&self.seal).into());
-        let sealed = cipher
-            .encrypt(&XNonce::from(nonce_bytes), Payload { msg: secret, aad: owner })
-            .expect("XChaCha20-Poly1305 encrypts any message of this size");
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&sealed);
-        format!("{SEALED_PREFIX}{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+        self.seal.seal(owner, secret)
     }
 
-    /// Decrypts what [`TwoFactorKeys::seal`] made for `owner`; None when it was not sealed with
-    /// this key for this owner, or was altered.
+    /// Decrypts what [`TwoFactorKeys::seal`] made for `owner`.
     pub fn open(&self, owner: &[u8], sealed: &str) -> Option<Vec<u8>> {
-        let bytes =
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed.strip_prefix(SEALED_PREFIX)?).ok()?;
-        if bytes.len() < 24 {
-            return None;
-        }
-        let (nonce, body) = bytes.split_at(24);
-        let nonce: [u8; 24] = nonce.try_into().ok()?;
-        let cipher = XChaCha20Poly1305::new((&self.seal).into());
-        cipher.decrypt(&XNonce::from(nonce), Payload { msg: body, aad: owner }).ok()
+        self.seal.open(owner, sealed)
     }
 
     /// The stored form of a recovery code (canonical, from [`parse_recovery_code`]): a keyed

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use portal_db::usage::{Batch, Increment, Scope};
 use portal_domain::usage::{Histogram, Tier, minute_of, month_bounds};
-use portal_types::Environment;
+use portal_types::{AuditAction, Environment};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -449,9 +449,10 @@ async fn realistic_team(
             team_id: (!sign_in).then_some(team),
             actor: Some(&actor),
             action: if sign_in {
-                portal_db::audit::SIGNED_IN
+                AuditAction::SignedIn
             } else {
-                ["key.created", "key.revoked", "member.role_changed", "invitation.created"][(i % 4) as usize]
+                [AuditAction::KeyCreated, AuditAction::KeyRevoked, AuditAction::MemberRoleChanged, AuditAction::InvitationCreated]
+                    [(i % 4) as usize]
             },
             target_type: if sign_in { "user" } else { "api_key" },
             target_id: Some(keys[(i % 199) as usize].to_string()),

@@ -148,7 +148,7 @@ impl TeamAccess {
     pub fn entry<'a>(
         &'a self,
         client: &'a Client,
-        action: &'a str,
+        action: portal_types::AuditAction,
         target_type: &'a str,
         target_id: Option<String>,
         summary: Option<String>,

@@ -89,6 +89,17 @@ pub struct ConfigArgs {
     /// 3600000).
     #[arg(long, env = "PORTAL_NOTICE_INTERVAL_MS", default_value_t = 60_000)]
     pub notice_interval_ms: u64,
+    /// Allow webhook endpoints on plain `http://` URLs (development; production needs https).
+    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_HTTP", default_value_t = false)]
+    pub webhook_allow_http: bool,
+    /// Allow webhook deliveries to loopback, private and link-local addresses (tests and
+    /// development only: it opens the portal's network to whoever can add an endpoint).
+    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+    /// Multiplies the delays between webhook attempts (0.001 to 1; tests shorten 5 minutes to
+    /// seconds with 0.01).
+    #[arg(long, env = "PORTAL_WEBHOOK_RETRY_SCALE", default_value_t = 1.0)]
+    pub webhook_retry_scale: f64,
     /// Count the SQL statements of each request and send the count in `x-db-statements` (for
     /// tests and profiling).
     #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false)]
@@ -158,6 +169,9 @@ pub struct Config {
     pub debug_statement_count: bool,
     /// Whether lists and usage pages are kept between requests (see `keys::reads`).
     pub read_cache: bool,
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
+    pub webhook_retry_scale: f64,
 }
 
 /// Days each usage tier is kept.
@@ -261,6 +275,9 @@ impl Config {
         if args.workers == Some(0) {
             return Err(bad("PORTAL_WORKERS", "must be at least 1"));
         }
+        if !(0.001..=1.0).contains(&args.webhook_retry_scale) {
+            return Err(bad("PORTAL_WEBHOOK_RETRY_SCALE", "must be from 0.001 to 1"));
+        }
         if !(50..=3_600_000).contains(&args.notice_interval_ms) {
             return Err(bad("PORTAL_NOTICE_INTERVAL_MS", "must be between 50 and 3600000 milliseconds"));
         }
@@ -326,6 +343,9 @@ impl Config {
             notice_interval: std::time::Duration::from_millis(args.notice_interval_ms),
             debug_statement_count: args.debug_statement_count,
             read_cache: !args.no_read_cache,
+            webhook_allow_http: args.webhook_allow_http,
+            webhook_allow_private: args.webhook_allow_private,
+            webhook_retry_scale: args.webhook_retry_scale,
         })
     }
 

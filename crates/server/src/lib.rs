@@ -20,6 +20,7 @@ pub mod startup;
 pub mod state;
 pub mod statements;
 pub mod web;
+pub mod webhooks;
 
 pub use config::{Config, ConfigArgs};
 pub use startup::{Application, StartupError};

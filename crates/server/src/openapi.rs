@@ -29,9 +29,10 @@ use utoipa_actix_web::AppExt;
         (name = "activity", description = "Who did what and when in a team."),
         (name = "api-keys", description = "API keys: issue, list, revoke, roll; verification for the platform's services."),
         (name = "usage", description = "How API keys are used: requests over time, errors, status codes, limits."),
+        (name = "webhooks", description = "Webhook endpoints of a team: signed (Standard Webhooks), retried, with a delivery log."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
-    components(schemas(Problem, ErrorCode)),
+    components(schemas(Problem, ErrorCode, portal_types::WebhookEvent)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
@@ -358,7 +359,56 @@ pub fn document() -> utoipa::openapi::OpenApi {
     // After the routes: their operations and schemas exist only now.
     FieldRules.modify(&mut api);
     StandardResponses.modify(&mut api);
+    api.webhooks = Some(webhooks());
     api
+}
+
+/// The `webhooks` section (OpenAPI 3.1): one entry per event type, each a signed POST of a
+/// [`portal_types::WebhookEvent`] to the team's endpoint.
+fn webhooks() -> utoipa::openapi::Paths {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, PathItem};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{PathsBuilder, Required};
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(description))
+            .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
+            .build()
+    };
+    let mut paths = PathsBuilder::new();
+    for kind in portal_types::EventType::ALL {
+        let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("WebhookEvent"))).build();
+        let operation = OperationBuilder::new()
+            .operation_id(Some(format!("webhook_{}", kind.as_str().replace('.', "_"))))
+            .tag("webhooks")
+            .summary(Some(format!("`{kind}` event")))
+            .description(Some(format!(
+                "Sent to every enabled endpoint of the team that subscribed to `{kind}`, with `type` = `{kind}`.                  Verify `webhook-signature` (Standard Webhooks: `v1,` + base64 HMAC-SHA256 of                  `webhook-id.webhook-timestamp.body` under the endpoint's `whsec_` secret; during a secret's                  grace period two signatures are sent, separated by a space) before trusting it."
+            )))
+            .parameter(header("webhook-id", "`msg_` + the event id: the same on every attempt and redelivery."))
+            .parameter(header("webhook-timestamp", "Unix seconds of this attempt; refuse old ones."))
+            .parameter(header("webhook-signature", "Space-separated `v1,<base64>` signatures."))
+            .request_body(Some(RequestBodyBuilder::new().content("application/json", body).required(Some(Required::True)).build()))
+            .response("200", ResponseBuilder::new().description("Any 2xx acknowledges the event.").build())
+            .response(
+                "410",
+                ResponseBuilder::new().description("The endpoint is gone: the portal turns it off.").build(),
+            )
+            .response(
+                "default",
+                ResponseBuilder::new()
+                    .description(
+                        "Anything else (or no answer within 15 s) is tried again: 5 s, 5 min, 30 min, 2 h, 5 h,                          10 h, 10 h; `Retry-After` on 429 and 503 is honoured.",
+                    )
+                    .build(),
+            )
+            .build();
+        paths = paths.path(kind.as_str(), PathItem::new(HttpMethod::Post, operation));
+    }
+    paths.build()
 }
 
 /// Pretty JSON with a trailing newline, exactly as committed.

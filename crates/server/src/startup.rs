@@ -270,10 +270,26 @@ impl Application {
                 stopped.clone(),
             )),
         ];
+        let webhook_wake = Arc::new(tokio::sync::Notify::new());
+        let reach = crate::webhooks::Reach {
+            allow_http: config.webhook_allow_http,
+            allow_private: config.webhook_allow_private,
+        };
+        let deliverer = crate::webhooks::Deliverer {
+            db: db.clone(),
+            http: crate::webhooks::client(reach).map_err(|e| StartupError::Server(std::io::Error::other(e)))?,
+            secrets: crate::webhooks::secret_box(config.key_hash_secret.expose()),
+            public_url: config.public_url.clone(),
+            wake: webhook_wake.clone(),
+            mail_wake: mail.wake.clone(),
+            retry_scale: config.webhook_retry_scale,
+        };
+        key_tasks.push(tokio::spawn(crate::webhooks::run(deliverer, stopped.clone())));
         if portal_db::changes::is_postgres(&db) {
             key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
         }
-        let state = web::Data::new(AppState::new(db, reads, Arc::new(config), mail.wake.clone(), keys.clone()));
+        let wakes = (mail.wake.clone(), webhook_wake);
+        let state = web::Data::new(AppState::new(db, reads, Arc::new(config), wakes, keys.clone()));
         let openapi = crate::openapi::document();
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 

@@ -32,6 +32,12 @@ pub struct AppState {
     pub keys: Arc<KeyService>,
     /// Encryption of TOTP secrets and hashing of recovery codes.
     pub two_factor: portal_domain::two_factor::TwoFactorKeys,
+    /// Encryption of webhook signing secrets.
+    pub webhook_secrets: portal_domain::sealed::SecretBox,
+    /// Where webhooks may go.
+    pub webhook_reach: crate::webhooks::Reach,
+    /// Wakes the webhook worker (a test event or redelivery waits for nobody).
+    pub webhook_wake: Arc<Notify>,
 }
 
 impl AppState {
@@ -39,7 +45,7 @@ impl AppState {
         db: DatabaseConnection,
         reads: DatabaseConnection,
         config: Arc<Config>,
-        mail_wake: Arc<Notify>,
+        (mail_wake, webhook_wake): (Arc<Notify>, Arc<Notify>),
         keys: Arc<KeyService>,
     ) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
@@ -48,6 +54,12 @@ impl AppState {
             // The key-hashing secret cannot change without breaking every key, so secrets sealed
             // under it stay readable; a key of its own is derived for each use.
             two_factor: portal_domain::two_factor::TwoFactorKeys::derive(config.key_hash_secret.expose().as_bytes()),
+            webhook_secrets: crate::webhooks::secret_box(config.key_hash_secret.expose()),
+            webhook_reach: crate::webhooks::Reach {
+                allow_http: config.webhook_allow_http,
+                allow_private: config.webhook_allow_private,
+            },
+            webhook_wake,
             hasher: PasswordHasherPool::new(cores),
             auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
             account_limiter: RateLimiter::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),

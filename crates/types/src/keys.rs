@@ -90,11 +90,15 @@ pub enum Scope {
     UsageRead,
     #[serde(rename = "activity:read")]
     ActivityRead,
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
 }
 
 impl Scope {
     /// Every scope, in the order a picker shows them.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 11] = [
         Scope::TeamRead,
         Scope::MembersRead,
         Scope::MembersWrite,
@@ -104,6 +108,8 @@ impl Scope {
         Scope::ApiKeysWrite,
         Scope::UsageRead,
         Scope::ActivityRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +123,8 @@ impl Scope {
             Scope::ApiKeysWrite => "api_keys:write",
             Scope::UsageRead => "usage:read",
             Scope::ActivityRead => "activity:read",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 
@@ -130,6 +138,7 @@ impl Scope {
             Scope::MembersWrite => Some(Scope::MembersRead),
             Scope::InvitationsWrite => Some(Scope::InvitationsRead),
             Scope::ApiKeysWrite => Some(Scope::ApiKeysRead),
+            Scope::WebhooksWrite => Some(Scope::WebhooksRead),
             _ => None,
         }
     }
@@ -150,6 +159,8 @@ impl Scope {
             Scope::ApiKeysWrite => "Create, change, roll and revoke keys no wider than this one.",
             Scope::UsageRead => "Read usage of the team and of each key.",
             Scope::ActivityRead => "Read the team's activity log (without addresses).",
+            Scope::WebhooksRead => "List webhook endpoints and their delivery logs (never secrets).",
+            Scope::WebhooksWrite => "Add, change, delete and test webhook endpoints; rotate secrets; redeliver.",
         }
     }
 }

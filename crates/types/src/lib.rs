@@ -4,15 +4,19 @@
 //! feature adds `utoipa::ToSchema` for the server's OpenAPI document.
 
 mod auth;
+mod events;
 mod keys;
 mod problem;
 pub mod rules;
 mod teams;
+mod webhooks;
 
 pub use auth::*;
+pub use events::*;
 pub use keys::*;
 pub use problem::*;
 pub use teams::*;
+pub use webhooks::*;
 
 /// Answer of `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -13,3 +13,7 @@ pub mod team;
 pub mod team_member;
 pub mod two_factor;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
+pub mod webhook_event;

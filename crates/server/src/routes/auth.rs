@@ -344,7 +344,7 @@ async fn record_sign_in(
     let entry = portal_db::audit::NewEntry {
         team_id: None,
         actor: Some(&actor),
-        action: portal_db::audit::SIGNED_IN,
+        action: portal_types::AuditAction::SignedIn,
         target_type: "user",
         target_id: Some(user.id.to_string()),
         summary,
@@ -372,7 +372,7 @@ async fn challenge(
     let expires = now + Duration::seconds(CHALLENGE_SECONDS);
     let txn = state.db.begin().await?;
     portal_db::two_factor::create_challenge(&txn, user.id, &token::hash(&secret), expires, now).await?;
-    let action = portal_db::audit::TWO_FACTOR_CHALLENGED;
+    let action = portal_types::AuditAction::TwoFactorChallenged;
     let changes = super::two_factor::record(&txn, (user.id, client), action, None).await?;
     state.keys.commit(txn, &changes).await?;
     tracing::info!(user_id = %user.id, ip = %client.ip, "password accepted; two-factor code asked");
@@ -455,7 +455,7 @@ pub async fn login_two_factor(
     let mut changes = record_sign_in(&txn, &user, &client, Some(factor.describe()), now).await?;
     let recovered = matches!(factor, super::two_factor::Factor::Recovery { .. });
     if let super::two_factor::Factor::Recovery { left } = factor {
-        let action = portal_db::audit::RECOVERY_CODE_USED;
+        let action = portal_types::AuditAction::RecoveryCodeUsed;
         let summary = Some(format!("{left} left"));
         changes.extend(super::two_factor::record(&txn, (user.id, &client), action, summary).await?);
         let paragraph = format!(

@@ -114,7 +114,7 @@ async fn revoke_leaked(
         portal_db::audit::NewEntry {
             team_id: Some(key.team_id),
             actor: None,
-            action: "api_key.leaked",
+            action: portal_types::AuditAction::KeyLeaked,
             target_type: "api_key",
             target_id: Some(key.id.to_string()),
             summary: Some(summary),

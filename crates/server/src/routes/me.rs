@@ -156,7 +156,7 @@ pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> ApiRes
 async fn record_session_end(
     txn: &portal_db::DatabaseTransaction,
     (user_id, client): (Uuid, &Client),
-    action: &'static str,
+    action: portal_types::AuditAction,
     (target_id, summary): (Option<String>, Option<String>),
 ) -> ApiResult<Vec<Change>> {
     let actor = portal_db::audit::AuditActor { kind: "user", id: user_id, name: None };
@@ -203,7 +203,7 @@ pub async fn end_session(
     }
     let target = Some(id.to_string());
     let mut changes =
-        record_session_end(&txn, (auth.user_id, &client), portal_db::audit::SESSION_ENDED, (target, None)).await?;
+        record_session_end(&txn, (auth.user_id, &client), portal_types::AuditAction::SessionEnded, (target, None)).await?;
     changes.push(Change::Session(id));
     state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -229,7 +229,7 @@ pub async fn end_other_sessions(
     let mut changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
     if count > 0 {
         let summary = Some(format!("{count} session{}", if count == 1 { "" } else { "s" }));
-        let action = portal_db::audit::OTHER_SESSIONS_ENDED;
+        let action = portal_types::AuditAction::OtherSessionsEnded;
         changes.extend(record_session_end(&txn, (auth.user_id, &client), action, (None, summary)).await?);
     }
     state.keys.commit(txn, &changes).await?;

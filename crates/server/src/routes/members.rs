@@ -110,7 +110,7 @@ pub async fn update_member(
         let summary = format!("{who}: {} → {}", target.role.as_str(), new_role.as_str());
         portal_db::audit::record(
             &txn,
-            access.entry(&client, "member.role_changed", "member", Some(user_id.to_string()), Some(summary)),
+            access.entry(&client, portal_types::AuditAction::MemberRoleChanged, "member", Some(user_id.to_string()), Some(summary)),
             now,
         )
         .await?;
@@ -150,7 +150,7 @@ pub async fn remove_member(
     }
     portal_db::teams::remove_member(&txn, team_id, user_id).await?;
     let who = portal_db::users::find(&txn, user_id).await?.map(|u| u.email).unwrap_or_default();
-    let action = if leaving { "member.left" } else { "member.removed" };
+    let action = if leaving { portal_types::AuditAction::MemberLeft } else { portal_types::AuditAction::MemberRemoved };
     let summary = format!("{who} ({})", target.role.as_str());
     portal_db::audit::record(
         &txn,

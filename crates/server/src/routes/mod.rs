@@ -11,6 +11,7 @@ pub mod members;
 pub mod teams;
 pub mod two_factor;
 pub mod usage;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -65,5 +66,14 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(api_keys::report_compromised_api_key)
         .service(leaks::report_leaked_keys)
         .service(usage::get_api_key_usage)
-        .service(usage::get_team_usage);
+        .service(usage::get_team_usage)
+        .service(webhooks::list_webhook_endpoints)
+        .service(webhooks::create_webhook_endpoint)
+        .service(webhooks::get_webhook_endpoint)
+        .service(webhooks::update_webhook_endpoint)
+        .service(webhooks::delete_webhook_endpoint)
+        .service(webhooks::rotate_webhook_secret)
+        .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::send_test_webhook)
+        .service(webhooks::redeliver_webhook);
 }

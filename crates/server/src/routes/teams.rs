@@ -99,7 +99,7 @@ pub async fn create_team(
     let access = TeamAccess::load(&txn, &Principal::User(auth), team.id).await?;
     portal_db::audit::record(
         &txn,
-        access.entry(&client, "team.created", "team", Some(team.id.to_string()), Some(name)),
+        access.entry(&client, portal_types::AuditAction::TeamCreated, "team", Some(team.id.to_string()), Some(name)),
         now,
     )
     .await?;
@@ -203,7 +203,7 @@ pub async fn update_team(
     let summary = Some(summary);
     portal_db::audit::record(
         &txn,
-        access.entry(&client, "team.updated", "team", Some(team_id.to_string()), summary),
+        access.entry(&client, portal_types::AuditAction::TeamUpdated, "team", Some(team_id.to_string()), summary),
         now,
     )
     .await?;
@@ -236,7 +236,7 @@ pub async fn delete_team(
     let name = access.team.name.clone();
     portal_db::audit::record(
         &txn,
-        access.entry(&client, "team.deleted", "team", Some(team_id.to_string()), Some(name)),
+        access.entry(&client, portal_types::AuditAction::TeamDeleted, "team", Some(team_id.to_string()), Some(name)),
         now,
     )
     .await?;

@@ -121,7 +121,7 @@ fn open_secret(state: &AppState, user_id: Uuid, sealed: &str) -> ApiResult<Vec<u
 pub async fn record(
     db: &impl ConnectionTrait,
     (user_id, client): (Uuid, &Client),
-    action: &'static str,
+    action: portal_types::AuditAction,
     summary: Option<String>,
 ) -> ApiResult<Vec<Change>> {
     let actor = portal_db::audit::AuditActor { kind: "user", id: user_id, name: None };
@@ -143,7 +143,7 @@ pub async fn record(
 /// the request's own work is rolled back.
 pub async fn record_failure(state: &AppState, user_id: Uuid, client: &Client, what: &str) -> ApiResult<()> {
     let txn = state.db.begin().await?;
-    let changes = record(&txn, (user_id, client), portal_db::audit::TWO_FACTOR_FAILED, Some(what.to_owned())).await?;
+    let changes = record(&txn, (user_id, client), portal_types::AuditAction::TwoFactorFailed, Some(what.to_owned())).await?;
     state.keys.commit(txn, &changes).await?;
     Ok(())
 }
@@ -294,7 +294,7 @@ pub async fn enable_two_factor(
         return Err(ApiError::new(ErrorCode::TwoFactorEnabled, "Two-factor authentication is on already."));
     }
     let codes = replace_recovery_codes(&state, &txn, user.id, now).await?;
-    let mut changes = record(&txn, (user.id, &client), portal_db::audit::TWO_FACTOR_ENABLED, None).await?;
+    let mut changes = record(&txn, (user.id, &client), portal_types::AuditAction::TwoFactorEnabled, None).await?;
     changes.extend(sessions_of(&txn, user.id).await?);
     let paragraph = "Two-factor authentication is now on for your Partner Portal account: signing in asks for a \
                      code of your authenticator app after the password.";
@@ -350,7 +350,7 @@ pub async fn disable_two_factor(
         return Err(e);
     }
     portal_db::two_factor::disable(&txn, user.id).await?;
-    let mut changes = record(&txn, (user.id, &client), portal_db::audit::TWO_FACTOR_DISABLED, None).await?;
+    let mut changes = record(&txn, (user.id, &client), portal_types::AuditAction::TwoFactorDisabled, None).await?;
     changes.extend(sessions_of(&txn, user.id).await?);
     let paragraph = "Two-factor authentication is now off for your Partner Portal account: signing in asks for \
                      the password only.";
@@ -389,7 +389,7 @@ pub async fn regenerate_recovery_codes(
         return Err(disabled("Two-factor authentication is off: there are no recovery codes to replace."));
     }
     let codes = replace_recovery_codes(&state, &txn, user.id, now).await?;
-    let changes = record(&txn, (user.id, &client), portal_db::audit::RECOVERY_CODES_REGENERATED, None).await?;
+    let changes = record(&txn, (user.id, &client), portal_types::AuditAction::RecoveryCodesRegenerated, None).await?;
     state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RecoveryCodes { codes }))
 }

@@ -18,3 +18,4 @@ mod teams;
 mod two_factor;
 mod usage;
 mod web;
+mod webhooks;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const SCOPES: [&str; 9] = [
+const SCOPES: [&str; 11] = [
     "team:read",
     "members:read",
     "members:write",
@@ -15,6 +15,8 @@ const SCOPES: [&str; 9] = [
     "api_keys:write",
     "usage:read",
     "activity:read",
+    "webhooks:read",
+    "webhooks:write",
 ];
 
 /// The scopes a key holding `scope` has: a write scope includes its read.
@@ -26,6 +28,8 @@ fn held(scope: &str) -> Vec<&str> {
                 "members:read"
             } else if resource == "invitations" {
                 "invitations:read"
+            } else if resource == "webhooks" {
+                "webhooks:read"
             } else {
                 "api_keys:read"
             },
@@ -130,6 +134,13 @@ async fn scope_matrix_of_team_endpoints() {
                 Some(json!({})),
                 Some("api_keys:write"),
             ),
+            (Method::GET, format!("/api/v1/teams/{t}/webhooks"), None, Some("webhooks:read")),
+            (
+                Method::POST,
+                format!("/api/v1/teams/{t}/webhooks"),
+                Some(json!({"url": "https://example.com/hook", "event_types": ["team.updated"]})),
+                Some("webhooks:write"),
+            ),
             (Method::DELETE, format!("/api/v1/teams/{t}"), None, None),
         ];
         let (_, secret) = scoped_key(&app, &owner, &team, &format!("only {scope}"), &[scope]).await;
@@ -152,7 +163,7 @@ async fn scope_matrix_of_team_endpoints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert_eq!(checked, 9 * 20);
+    assert_eq!(checked, 11 * 22);
     // Nothing the refused calls tried happened: the team, the owner and the other keys stand.
     let res = app.get_as(&owner, &format!("/api/v1/teams/{team}")).await;
     assert_eq!(res.body["name"], "Acme");

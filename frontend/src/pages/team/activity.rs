@@ -125,7 +125,7 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
                 <label for="activity-action">"What"</label>
                 <select id="activity-action" prop:value=move || action.get() on:change=move |ev| action.set(event_target_value(&ev))>
                     <option value="">"All actions"</option>
-                    {format::ACTIONS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    {format::actions().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
                 </select>
             </div>
         </div>

@@ -1,0 +1,370 @@
+//! Webhook delivery: a background worker on every instance takes due deliveries from the outbox
+//! (one instance per delivery at a time), signs them per Standard Webhooks, POSTs them with a
+//! 15-second timeout, and records each attempt. Failures are tried again on Standard Webhooks'
+//! schedule (honouring `Retry-After` on 429 and 503); 410 turns the endpoint off, and so do 5 days
+//! of failures, with a mail to the team's owners and admins.
+//!
+//! Outgoing requests never reach loopback, private, link-local or metadata addresses unless
+//! configured: names are checked after DNS resolution (the resolver drops such addresses), IP
+//! literals and every redirect are checked too, and no proxy is used.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use portal_db::DatabaseConnection;
+use portal_db::webhooks::{Delivery, NewAttempt};
+use portal_domain::sealed::SecretBox;
+use portal_domain::webhooks as standard;
+use portal_types::{AuditAction, DeliveryState};
+use tokio::sync::{Notify, watch};
+
+use crate::mail::Template;
+
+/// Seconds an answer may take.
+const TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an instance holds a delivery it sends (longer than the timeout).
+const HOLD_SECONDS: i64 = 60;
+/// Bytes of an answer's body kept for the delivery log.
+const EXCERPT_BYTES: usize = 1024;
+/// Deliveries sent at once by one instance.
+const PARALLEL: usize = 8;
+/// Days of failures after which an endpoint is turned off.
+const FAILING_DAYS: i64 = 5;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The key that seals endpoints' signing secrets, derived from the server secret.
+pub fn secret_box(server_secret: &str) -> SecretBox {
+    SecretBox::derive("partner-portal 2026 webhook signing secret v1", server_secret.as_bytes())
+}
+
+/// Where webhooks may go.
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    pub allow_http: bool,
+    pub allow_private: bool,
+}
+
+impl Reach {
+    /// Why the portal would not call `url`; None when it may (its name is checked again when
+    /// it is resolved).
+    pub fn refusal(self, url: &reqwest::Url) -> Option<String> {
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            "http" => return Some("must be an https:// URL".to_owned()),
+            _ => return Some("must be an https:// URL".to_owned()),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Some("must not carry a user name or password".to_owned());
+        }
+        let ip = match url.host() {
+            None => return Some("must name a host".to_owned()),
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if !self.allow_private && (name == "localhost" || name.ends_with(".localhost")) {
+                    return Some("must not be a loopback, private or link-local address".to_owned());
+                }
+                return None;
+            }
+            Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+        };
+        (!self.allow_private && !standard::is_public(ip))
+            .then(|| "must not be a loopback, private or link-local address".to_owned())
+    }
+}
+
+/// Resolves names, keeping only addresses the portal may call.
+struct PublicResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> =
+                found.into_iter().filter(|a| allow_private || standard::is_public(a.ip())).collect();
+            if allowed.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> =
+                    format!("{host} resolves only to loopback, private or link-local addresses").into();
+                return Err(refused);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client of deliveries: no proxy, the checked resolver, redirects checked too.
+pub fn client(reach: Reach) -> Result<reqwest::Client, reqwest::Error> {
+    // One process-wide TLS provider (ring, as the rest of the tree uses); installing it twice is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .no_proxy()
+        .user_agent("PartnerPortal-Webhooks/1")
+        .dns_resolver(Arc::new(PublicResolver { allow_private: reach.allow_private }))
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 3 {
+                attempt.error("more than 3 redirects")
+            } else if let Some(why) = reach.refusal(attempt.url()) {
+                attempt.error(format!("redirected to a URL that {why}"))
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+}
+
+/// What the worker needs.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    pub secrets: SecretBox,
+    pub public_url: String,
+    pub wake: Arc<Notify>,
+    /// Wakes the mail worker after a mail was queued.
+    pub mail_wake: Arc<Notify>,
+    /// Multiplies the delays between attempts (1 but in tests).
+    pub retry_scale: f64,
+}
+
+/// Runs until `stopped`: sends due deliveries, then waits for a wake-up or a second.
+pub async fn run(deliverer: Deliverer, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = deliverer.deliver_due().await {
+            tracing::warn!(error = %e, "webhooks: cannot read the outbox; retrying");
+        }
+        tokio::select! {
+            _ = deliverer.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// How an attempt went.
+struct Answer {
+    status: Option<u16>,
+    excerpt: Option<String>,
+    error: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl Deliverer {
+    async fn deliver_due(&self) -> Result<(), portal_db::Error> {
+        loop {
+            let now = Utc::now();
+            let due = portal_db::webhooks::due(&self.db, now, 32).await?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let mut taken = Vec::new();
+            for delivery in due {
+                let until = now + chrono::Duration::seconds(HOLD_SECONDS);
+                if portal_db::webhooks::claim(&self.db, delivery.id, now, until).await? {
+                    taken.push(delivery);
+                }
+            }
+            if taken.is_empty() {
+                return Ok(());
+            }
+            futures_util::stream::iter(taken)
+                .for_each_concurrent(PARALLEL, |delivery| async move {
+                    if let Err(e) = self.deliver(delivery).await {
+                        tracing::warn!(error = %e, "webhooks: a delivery could not be recorded; it is tried again");
+                    }
+                })
+                .await;
+        }
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> Result<(), portal_db::Error> {
+        let db = &self.db;
+        let (Some(endpoint), Some(event)) = (
+            portal_db::webhooks::find_endpoint(db, delivery.endpoint_id).await?,
+            portal_db::webhooks::find_event(db, delivery.event_id).await?,
+        ) else {
+            return Ok(()); // deleted meanwhile, with its deliveries
+        };
+        if !endpoint.enabled {
+            portal_db::webhooks::fail_pending(db, endpoint.id, Utc::now()).await?;
+            return Ok(());
+        }
+        let started = Instant::now();
+        let attempted_at = Utc::now();
+        let answer = self.send(&endpoint, &event, attempted_at).await;
+        let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let now = Utc::now();
+        let attempt = delivery.attempts.unsigned_abs() + 1;
+        let succeeded = answer.status.is_some_and(|s| (200..300).contains(&s));
+        let gone = answer.status == Some(410);
+        let outcome = if succeeded {
+            (DeliveryState::Delivered, None)
+        } else if gone {
+            (DeliveryState::Failed, None)
+        } else {
+            let jitter = f64::from(portal_domain::sealed::random::<1>()[0]) / 256.0;
+            match standard::retry_delay(attempt, jitter) {
+                Some(delay) => {
+                    let delay = delay.mul_f64(self.retry_scale);
+                    let delay = answer.retry_after.map_or(delay, |after| after.max(delay).min(MAX_RETRY_AFTER));
+                    (DeliveryState::Pending, Some(now + chrono::Duration::from_std(delay).unwrap_or_default()))
+                }
+                None => (DeliveryState::Failed, None),
+            }
+        };
+        tracing::info!(
+            delivery_id = %delivery.id, endpoint_id = %endpoint.id, attempt, status = ?answer.status,
+            error = answer.error.as_deref().unwrap_or(""), state = outcome.0.as_str(), "webhook attempt"
+        );
+        let record = NewAttempt {
+            delivery_id: delivery.id,
+            endpoint_id: endpoint.id,
+            attempted_at,
+            status_code: answer.status,
+            latency_ms,
+            response_excerpt: answer.excerpt,
+            error: answer.error,
+        };
+        portal_db::webhooks::record_attempt(db, record, outcome).await?;
+        let failing_since = portal_db::webhooks::note_outcome(db, endpoint.id, succeeded, now).await?;
+        if gone {
+            self.turn_off(&endpoint, "The endpoint answered 410 Gone.", now).await?;
+        } else if failing_since.is_some_and(|since| now - since >= chrono::Duration::days(FAILING_DAYS)) {
+            self.turn_off(&endpoint, "Every delivery failed for 5 days.", now).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, endpoint: &portal_db::webhooks::Endpoint, event: &portal_db::webhooks::Event, now: DateTime<Utc>) -> Answer {
+        let failed = |error: String| Answer { status: None, excerpt: None, error: Some(error), retry_after: None };
+        let Ok(url) = reqwest::Url::parse(&endpoint.url) else { return failed("the URL does not parse".into()) };
+        let mut signatures = Vec::new();
+        for (sealed, live) in [
+            (Some(&endpoint.secret), true),
+            (endpoint.previous_secret.as_ref(), endpoint.previous_secret_until.is_some_and(|until| until > now)),
+        ] {
+            let Some(sealed) = sealed.filter(|_| live) else { continue };
+            let Some(key) = self
+                .secrets
+                .open(endpoint.id.as_bytes(), sealed)
+                .and_then(|s| String::from_utf8(s).ok())
+                .and_then(|s| standard::secret_key(&s))
+            else {
+                return failed("the signing secret does not open with this server's key".into());
+            };
+            signatures.push(standard::sign(&key, &message_id(event.id), now.timestamp(), event.payload.as_bytes()));
+        }
+        let request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", message_id(event.id))
+            .header("webhook-timestamp", now.timestamp().to_string())
+            .header("webhook-signature", signatures.join(" "))
+            .body(event.payload.clone());
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return failed(describe(&e)),
+        };
+        let status = response.status().as_u16();
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| response.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok())
+            .flatten()
+            .map(Duration::from_secs);
+        // Only the first bytes are read: a huge answer costs nothing.
+        let mut body = Vec::new();
+        while body.len() < EXCERPT_BYTES {
+            match tokio::time::timeout(TIMEOUT, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        body.truncate(EXCERPT_BYTES);
+        let excerpt = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+        Answer { status: Some(status), excerpt, error: None, retry_after }
+    }
+
+    /// Turns an endpoint off, fails its pending deliveries, records it, and mails the team's
+    /// owners and admins.
+    async fn turn_off(&self, endpoint: &portal_db::webhooks::Endpoint, reason: &str, now: DateTime<Utc>) -> Result<(), portal_db::Error> {
+        use portal_db::TransactionTrait as _;
+        let txn = self.db.begin().await?;
+        if !portal_db::webhooks::disable(&txn, endpoint.id, reason, now).await? {
+            return Ok(());
+        }
+        portal_db::webhooks::fail_pending(&txn, endpoint.id, now).await?;
+        let entry = portal_db::audit::NewEntry {
+            team_id: Some(endpoint.team_id),
+            actor: None,
+            action: AuditAction::WebhookDisabled,
+            target_type: "endpoint",
+            target_id: Some(endpoint.id.to_string()),
+            summary: Some(format!("{}: {reason}", endpoint.url)),
+            ip: None,
+            user_agent: None,
+        };
+        portal_db::audit::record(&txn, entry, now).await?;
+        let link = format!("{}/teams/{}/webhooks", self.public_url, endpoint.team_id);
+        let paragraph = format!(
+            "Partner Portal turned off the webhook endpoint {} of your team. {reason} No events are sent to it \
+             until someone turns it on again.",
+            endpoint.url
+        );
+        for (name, email) in portal_db::teams::managers(&txn, endpoint.team_id).await? {
+            let greeting = format!("Hi {name},");
+            let mail = Template {
+                to: &email,
+                subject: "A webhook endpoint was turned off",
+                greeting: &greeting,
+                paragraphs: &[&paragraph],
+                action: "Review the endpoint",
+                link: &link,
+                footer: "You receive this as an owner or admin of the team.",
+            };
+            portal_db::mail::enqueue(&txn, mail.render(), now).await?;
+        }
+        txn.commit().await?;
+        self.mail_wake.notify_one();
+        tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint turned off");
+        Ok(())
+    }
+}
+
+/// `webhook-id`: the same for every attempt and redelivery of an event, so receivers can drop
+/// duplicates.
+pub fn message_id(event: uuid::Uuid) -> String {
+    format!("msg_{}", event.simple())
+}
+
+/// A transport error as the delivery log shows it (never the URL's query, which may hold a token).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out after 15 s"
+    } else if error.is_redirect() {
+        "refused redirect"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut detail = String::new();
+    while let Some(e) = cause {
+        detail = e.to_string();
+        cause = e.source();
+    }
+    if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
+}

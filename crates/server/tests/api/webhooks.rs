@@ -1,0 +1,353 @@
+//! Webhooks against a real receiver process (tests/support/webhook_receiver.py) that verifies
+//! the Standard Webhooks signatures with its own code: retries, 410, an unreachable endpoint,
+//! private addresses, secret rotation, redelivery, and two instances delivering once.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::helpers::*;
+
+/// The receiver process; killed when dropped.
+struct Receiver {
+    _child: tokio::process::Child,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Receiver {
+    async fn start(port: Option<u16>) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
+        let mut command = tokio::process::Command::new("python3");
+        command.arg(script).stdout(std::process::Stdio::piped()).kill_on_drop(true);
+        if let Some(port) = port {
+            command.arg(port.to_string());
+        }
+        let mut child = command.spawn().expect("python3 runs the receiver");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::io::BufReader::new(stdout).read_line(&mut line).await.unwrap();
+        Self { _child: child, port: line.trim().parse().expect("the receiver prints its port"), http: new_client() }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    async fn control(&self, control: Value) {
+        let res = self.http.post(format!("http://127.0.0.1:{}/control", self.port)).json(&control).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+
+    async fn received(&self) -> Vec<Value> {
+        let res = self.http.get(format!("http://127.0.0.1:{}/received", self.port)).send().await.unwrap();
+        res.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// Waits (at most 30 s) until `done` holds for what arrived.
+    async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let received = self.received().await;
+            if done(&received) {
+                return received;
+            }
+            assert!(Instant::now() < deadline, "{what}: received {received:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn webhook_options(database_url: Option<String>) -> Options {
+    Options::shared(
+        database_url,
+        &["--webhook-allow-http", "--webhook-allow-private", "--webhook-retry-scale", "0.01"],
+    )
+}
+
+struct Setup {
+    app: TestApp,
+    owner: String,
+    team: String,
+}
+
+async fn team_app(options: Options) -> Setup {
+    let app = spawn_app_with(options).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Hooks").await;
+    Setup { app, owner, team }
+}
+
+/// Creates an endpoint for `types` and hands its secret to the receiver: (endpoint id, secret).
+async fn endpoint(s: &Setup, receiver: &Receiver, url: &str, types: &[&str]) -> (String, String) {
+    let body = json!({"url": url, "description": "Our CRM", "event_types": types});
+    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let secret = res.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    receiver.control(json!({"secret": secret})).await;
+    (res.body["endpoint"]["id"].as_str().unwrap().to_owned(), secret)
+}
+
+async fn deliveries(s: &Setup, endpoint: &str) -> Vec<Value> {
+    let res = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{endpoint}/deliveries", s.team)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body["items"].as_array().unwrap().clone()
+}
+
+async fn wait_for_deliveries(s: &Setup, endpoint: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let items = deliveries(s, endpoint).await;
+        if done(&items) {
+            return items;
+        }
+        assert!(Instant::now() < deadline, "{what}: {items:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let (hook, _) = endpoint(&s, &receiver, &receiver.url(), &["api_key.created", "api_key.revoked"]).await;
+    receiver.control(json!({"script": [500, 500]})).await;
+
+    let (key_id, _) = s.app.simple_key(&s.owner, &s.team, "CRM key").await;
+    let received = receiver.wait_for("three attempts", |r| r.len() >= 3).await;
+    assert_eq!(received.iter().map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>(), [500, 500, 200]);
+    for r in &received {
+        assert_eq!(r["verified"], true, "the receiver's own HMAC check: {r}");
+        assert_eq!(r["id"], received[0]["id"], "every attempt has the same webhook-id");
+    }
+    let event = &received[2]["event"];
+    assert_eq!(event["type"], "api_key.created");
+    assert_eq!(event["version"], 1);
+    assert_eq!(event["data"]["team_id"], s.team.as_str());
+    assert_eq!(event["data"]["object_type"], "api_key");
+    assert_eq!(event["data"]["object_id"], key_id.as_str());
+    assert_eq!(event["data"]["actor"]["type"], "user");
+
+    // The log shows the delivery with its three attempts, newest first.
+    let log = wait_for_deliveries(&s, &hook, "delivered", |d| d.first().is_some_and(|d| d["state"] == "delivered")).await;
+    assert_eq!(log.len(), 1, "{log:#?}");
+    let attempts = log[0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.iter().map(|a| a["status_code"].as_u64().unwrap()).collect::<Vec<_>>(), [200, 500, 500]);
+    assert_eq!(attempts[1]["response_excerpt"], "answered 500");
+    let stats = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{hook}", s.team)).await.body["stats"].clone();
+    assert_eq!((stats["attempts"].as_u64(), stats["succeeded"].as_u64()), (Some(3), Some(1)), "{stats}");
+
+    // An event type the endpoint did not ask for is not sent; one it asked for is.
+    let team_path = format!("/api/v1/teams/{}", s.team);
+    s.app.call(Method::PATCH, Some(&s.owner), &team_path, Some(json!({"name": "Hooks 2"}))).await;
+    s.app.call(Method::POST, Some(&s.owner), &format!("{team_path}/api-keys/{key_id}/revoke"), None).await;
+    let received = receiver.wait_for("the revocation", |r| r.len() >= 4).await;
+    assert_eq!(received[3]["event"]["type"], "api_key.revoked");
+    assert_eq!(received.len(), 4, "no team.updated: {received:#?}");
+
+    // Redelivery: the same event id again, as a new delivery.
+    let first = deliveries(&s, &hook).await.last().unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("{team_path}/webhooks/{hook}/deliveries/{first}/redeliver");
+    let res = s.app.call(Method::POST, Some(&s.owner), &path, None).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let received = receiver.wait_for("the redelivery", |r| r.len() >= 5).await;
+    assert_eq!(received[4]["id"], received[0]["id"]);
+    assert_eq!(received[4]["verified"], true);
+
+    // A test event.
+    let res = s.app.call(Method::POST, Some(&s.owner), &format!("{team_path}/webhooks/{hook}/test"), None).await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let received = receiver.wait_for("the test event", |r| r.len() >= 6).await;
+    assert_eq!(received[5]["event"]["type"], "webhook.test");
+}
+
+#[tokio::test]
+async fn gone_turns_the_endpoint_off_and_mails_the_owners() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let (hook, _) = endpoint(&s, &receiver, &receiver.url(), &["member.role_changed", "invitation.created"]).await;
+    receiver.control(json!({"script": [410]})).await;
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    receiver.wait_for("one attempt", |r| r.len() == 1).await;
+    let path = format!("/api/v1/teams/{}/webhooks/{hook}", s.team);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let endpoint = loop {
+        let res = s.app.get_as(&s.owner, &path).await;
+        if res.body["enabled"] == false {
+            break res.body;
+        }
+        assert!(Instant::now() < deadline, "still on: {}", res.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(endpoint["disabled_reason"].as_str().unwrap().contains("410"), "{endpoint}");
+    s.app.wait_for_mail("owner@example.com", "A webhook endpoint was turned off").await;
+    // Nothing more is sent to it; turning it on again clears the reason.
+    s.app.invite(&s.owner, &s.team, "other@example.com", "member").await;
+    let log = deliveries(&s, &hook).await;
+    assert!(log.iter().all(|d| d["state"] == "failed"), "{log:#?}");
+    assert_eq!(receiver.received().await.len(), 1);
+    s.app.call(Method::POST, Some(&s.owner), &format!("{path}/test"), None).await.assert_problem(409, "conflict");
+    let on = s.app.call(Method::PATCH, Some(&s.owner), &path, Some(json!({"enabled": true}))).await;
+    assert_eq!(on.body["enabled"], true, "{}", on.body);
+    assert!(on.body.get("disabled_reason").is_none(), "{}", on.body);
+}
+
+#[tokio::test]
+async fn nothing_is_lost_while_the_endpoint_is_unreachable() {
+    let s = team_app(webhook_options(None)).await;
+    // A port nobody listens on, yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let body = json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["invitation.created"]});
+    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    let secret = res.body["secret"].as_str().unwrap().to_owned();
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    let log = wait_for_deliveries(&s, &hook, "a failed attempt", |d| {
+        d.first().is_some_and(|d| !d["attempts"].as_array().unwrap().is_empty())
+    })
+    .await;
+    assert_eq!(log[0]["state"], "pending", "{log:#?}");
+    let error = log[0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("connect"), "{error}");
+    // It comes back: the next attempt delivers.
+    let receiver = Receiver::start(Some(port)).await;
+    receiver.control(json!({"secret": secret})).await;
+    let received = receiver.wait_for("the delivery", |r| !r.is_empty()).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["verified"], true);
+    assert_eq!(received[0]["event"]["type"], "invitation.created");
+    wait_for_deliveries(&s, &hook, "delivered", |d| d[0]["state"] == "delivered").await;
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let app = spawn_app_with(Options::shared(None, &["--webhook-allow-http"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Hooks").await;
+    let path = format!("/api/v1/teams/{team}/webhooks");
+    for url in [
+        "http://127.0.0.1:9000/hook",
+        "http://10.0.0.8/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://localhost:8080/hook",
+        "ftp://example.com/hook",
+        "https://user:pass@example.com/hook",
+        "not a url",
+    ] {
+        let res = app.call(Method::POST, Some(&owner), &path, Some(json!({"url": url, "event_types": ["team.updated"]}))).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), "url", "{url}: {}", res.body);
+    }
+    assert_eq!(app.get_as(&owner, &path).await.body["items"], json!([]), "nothing was created");
+    // Without http allowed, https only.
+    let strict = spawn_app().await;
+    let (owner, _) = strict.signed_in("owner@example.com").await;
+    let team = strict.create_team(&owner, "Hooks").await;
+    let res = strict
+        .call(
+            Method::POST,
+            Some(&owner),
+            &format!("/api/v1/teams/{team}/webhooks"),
+            Some(json!({"url": "http://example.com/hook", "event_types": ["team.updated"]})),
+        )
+        .await;
+    res.assert_problem(422, "validation_failed");
+    assert!(res.body["detail"].as_str().unwrap().contains("https"), "{}", res.body);
+}
+
+/// A name that resolves to a private address is refused when resolved, at delivery.
+#[tokio::test]
+async fn a_name_resolving_to_a_private_address_is_refused_at_delivery() {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_owned();
+    let addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), 80))
+        .await
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    if host.is_empty() || addresses.is_empty() || addresses.iter().any(|ip| portal_domain::webhooks::is_public(*ip)) {
+        eprintln!("skipped: this machine's name {host:?} does not resolve to private addresses only ({addresses:?})");
+        return;
+    }
+    let s = team_app(Options::shared(None, &["--webhook-allow-http"])).await;
+    let body = json!({"url": format!("http://{host}:9/hook"), "event_types": ["invitation.created"]});
+    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    let log = wait_for_deliveries(&s, &hook, "a refused attempt", |d| {
+        d.first().is_some_and(|d| !d["attempts"].as_array().unwrap().is_empty())
+    })
+    .await;
+    let error = log[0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("private"), "{error}");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_old_one_during_the_grace() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let (hook, old) = endpoint(&s, &receiver, &receiver.url(), &["team.updated"]).await;
+    let path = format!("/api/v1/teams/{}/webhooks/{hook}/rotate-secret", s.team);
+    s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 200}))).await.assert_problem(422, "validation_failed");
+    let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 1}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let new = res.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(res.body["endpoint"]["previous_secret_until"].is_string());
+    // A receiver that knows only the new secret verifies; so does one that knows only the old.
+    receiver.control(json!({"secret": new})).await;
+    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Renamed"}))).await;
+    let received = receiver.wait_for("the event", |r| !r.is_empty()).await;
+    assert_eq!(received[0]["signatures"], 2);
+    assert_eq!(received[0]["verified"], true);
+    receiver.control(json!({"secret": old})).await;
+    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Again"}))).await;
+    let received = receiver.wait_for("the second event", |r| r.len() >= 2).await;
+    assert_eq!(received[1]["verified"], true);
+    // With no grace, only the new secret signs.
+    let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 0}))).await;
+    let newest = res.body["secret"].as_str().unwrap().to_owned();
+    receiver.control(json!({"secret": new})).await;
+    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Third"}))).await;
+    let received = receiver.wait_for("the third event", |r| r.len() >= 3).await;
+    assert_eq!(received[2]["signatures"], 1);
+    assert_eq!(received[2]["verified"], false, "the replaced secret no longer signs");
+    let _ = newest;
+}
+
+#[tokio::test]
+async fn who_may_manage_webhooks() {
+    let s = team_app(webhook_options(None)).await;
+    let member = s.app.join(&s.owner, &s.team, "member@example.com", "member").await;
+    let admin = s.app.join(&s.owner, &s.team, "admin@example.com", "admin").await;
+    let path = format!("/api/v1/teams/{}/webhooks", s.team);
+    let body = json!({"url": "https://example.com/hook", "event_types": ["team.updated"]});
+    s.app.call(Method::GET, Some(&member), &path, None).await.assert_problem(403, "forbidden");
+    s.app.call(Method::POST, Some(&member), &path, Some(body.clone())).await.assert_problem(403, "forbidden");
+    let res = s.app.call(Method::POST, Some(&admin), &path, Some(body.clone())).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    // A key needs the scopes; a read-only key reads, a full-access key writes.
+    let (_, read_only) =
+        s.app.create_key(&s.owner, &s.team, json!({"name": "ro", "environment": "development", "expiration": "never", "scopes": ["webhooks:read"]})).await;
+    assert_eq!(s.app.get_as(&read_only, &path).await.body["items"].as_array().unwrap().len(), 1);
+    let denied = s.app.call(Method::POST, Some(&read_only), &path, Some(body.clone())).await;
+    denied.assert_problem(403, "insufficient_scope");
+    assert_eq!(denied.body["required_scope"], "webhooks:write");
+    let (_, full) = s.app.simple_key(&s.owner, &s.team, "full").await;
+    assert_eq!(s.app.call(Method::POST, Some(&full), &path, Some(body.clone())).await.status, StatusCode::CREATED);
+    // Bad input changes nothing.
+    for (bad, field) in [
+        (json!({"url": "https://example.com", "event_types": []}), "event_types"),
+        (json!({"url": "https://example.com", "event_types": ["nope"]}), "event_types[0]"),
+        (json!({"url": "", "event_types": ["team.updated"]}), "url"),
+    ] {
+        let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(bad)).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field, "{}", res.body);
+    }
+    assert_eq!(s.app.get_as(&s.owner, &path).await.body["items"].as_array().unwrap().len(), 2);
+}
