@@ -90,8 +90,10 @@ enum Rule {
     Password,
     /// The token of a mailed link.
     Token,
-    /// A list of scopes: at least one.
+    /// A list of at least one (scopes, event types).
     Scopes,
+    /// A webhook endpoint's URL.
+    WebhookUrl,
     /// A key's allowlist.
     AllowList,
     /// Usage alert thresholds.
@@ -137,6 +139,12 @@ const FIELD_RULES: &[(&str, &str, Rule)] = &[
     ("UpdateApiKeyRequest", "scopes", Rule::Scopes),
     ("UpdateApiKeyRequest", "allowed_ips", Rule::AllowList),
     ("UpdateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
+    ("CreateWebhookEndpointRequest", "url", Rule::WebhookUrl),
+    ("CreateWebhookEndpointRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("CreateWebhookEndpointRequest", "event_types", Rule::Scopes),
+    ("UpdateWebhookEndpointRequest", "url", Rule::WebhookUrl),
+    ("UpdateWebhookEndpointRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
+    ("UpdateWebhookEndpointRequest", "event_types", Rule::Scopes),
 ];
 
 impl Rule {
@@ -165,6 +173,12 @@ impl Rule {
                 field.max_length = Some(rules::PASSWORD_MAX_CHARS);
             }
             Rule::Token => field.pattern = Some(rules::TOKEN_PATTERN.to_owned()),
+            Rule::WebhookUrl => {
+                field.min_length = Some(1);
+                field.max_length = Some(rules::WEBHOOK_URL_MAX_CHARS);
+                // What the default configuration takes; private addresses are refused besides.
+                field.pattern = Some("^https://[^/?#@\\s]+".to_owned());
+            }
             Rule::IpAddress => {
                 field.max_length = Some(rules::ALLOWED_IP_MAX_CHARS);
                 field.pattern = Some(rules::ip_address_pattern());

@@ -6,6 +6,8 @@
 pub const NAME_MAX_CHARS: usize = 100;
 /// Longest team or key description.
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
+/// The longest webhook endpoint URL.
+pub const WEBHOOK_URL_MAX_CHARS: usize = 2048;
 /// Longest personal message of an invitation.
 pub const MESSAGE_MAX_CHARS: usize = 1000;
 /// Shortest new password.

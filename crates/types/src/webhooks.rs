@@ -107,6 +107,7 @@ pub struct RotateWebhookSecretRequest {
     /// Hours (0 to 168, default 24) during which deliveries carry a signature with the old secret
     /// too, so that receivers can switch without losing an event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 168))]
     pub grace_hours: Option<u32>,
 }
 

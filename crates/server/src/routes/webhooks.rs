@@ -26,7 +26,7 @@ use crate::paging::{PageQuery, encode_position, next_cursor};
 use crate::state::AppState;
 
 /// The longest URL accepted.
-pub const URL_MAX: usize = 2048;
+pub const URL_MAX: usize = portal_types::rules::WEBHOOK_URL_MAX_CHARS;
 /// The longest grace of a rotated secret, in hours.
 pub const GRACE_MAX_HOURS: u32 = 168;
 
@@ -47,6 +47,9 @@ fn parse_url(state: &AppState, raw: &str) -> ApiResult<String> {
         return Err(ApiError::validation("url", format!("must be a URL of 1 to {URL_MAX} characters")));
     }
     let url = reqwest::Url::parse(raw).map_err(|_| ApiError::validation("url", "must be an absolute URL"))?;
+    if url.as_str().len() > URL_MAX {
+        return Err(ApiError::validation("url", format!("must be a URL of 1 to {URL_MAX} characters")));
+    }
     if let Some(why) = state.webhook_reach.refusal(&url) {
         return Err(ApiError::validation("url", why));
     }
@@ -54,7 +57,7 @@ fn parse_url(state: &AppState, raw: &str) -> ApiResult<String> {
 }
 
 fn parse_event_types(types: &[EventType]) -> ApiResult<Vec<EventType>> {
-    let mut types: Vec<EventType> = types.iter().copied().filter(|t| *t != EventType::WebhookTest).collect();
+    let mut types: Vec<EventType> = types.to_vec();
     types.sort_unstable();
     types.dedup();
     if types.is_empty() {

@@ -351,3 +351,39 @@ async fn who_may_manage_webhooks() {
     }
     assert_eq!(s.app.get_as(&s.owner, &path).await.body["items"].as_array().unwrap().len(), 2);
 }
+
+/// Two instances share the outbox: each event reaches the endpoint exactly once, whichever
+/// instance raised it and whichever sends it.
+#[tokio::test]
+async fn two_instances_deliver_each_event_exactly_once() {
+    if backend() != "postgres" {
+        return;
+    }
+    let s = team_app(webhook_options(None)).await;
+    let b = spawn_app_with(webhook_options(Some(s.app.database_url.clone()))).await;
+    let receiver = Receiver::start(None).await;
+    endpoint(&s, &receiver, &receiver.url(), &["invitation.created"]).await;
+    for i in 0..20 {
+        let instance = if i % 2 == 0 { &s.app } else { &b };
+        let res = instance
+            .call(
+                Method::POST,
+                Some(&s.owner),
+                &format!("/api/v1/teams/{}/invitations", s.team),
+                Some(json!({"email": format!("guest{i}@example.com"), "role": "member"})),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    receiver.wait_for("20 events", |r| r.len() >= 20).await;
+    // Both instances stop; a stopping worker finishes what it sends. Whatever either sent is in
+    // now, duplicates too.
+    let mut s = s;
+    let mut b = b;
+    s.app.shutdown().await;
+    b.shutdown().await;
+    let received = receiver.received().await;
+    let ids: std::collections::HashSet<&str> = received.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!((ids.len(), received.len()), (20, 20), "{received:#?}");
+    assert!(received.iter().all(|r| r["verified"] == true));
+}
