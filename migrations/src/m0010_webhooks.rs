@@ -10,12 +10,7 @@ pub struct Migration;
 const OLD_FULL_ACCESS: &str = "team:read members:read members:write invitations:read invitations:write api_keys:read api_keys:write usage:read activity:read";
 
 fn cascade(name: &str, from: (&'static str, &'static str), to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
+    ForeignKey::create().name(name).from(from.0, from.1).to(to, "id").on_delete(ForeignKeyAction::Cascade).take()
 }
 
 #[async_trait::async_trait]
@@ -79,7 +74,11 @@ impl MigrationTrait for Migration {
                     .col(integer_null("last_status"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone_null("finished_at"))
-                    .foreign_key(&mut cascade("fk_webhook_deliveries_event", ("webhook_deliveries", "event_id"), "webhook_events"))
+                    .foreign_key(&mut cascade(
+                        "fk_webhook_deliveries_event",
+                        ("webhook_deliveries", "event_id"),
+                        "webhook_events",
+                    ))
                     .foreign_key(&mut cascade(
                         "fk_webhook_deliveries_endpoint",
                         ("webhook_deliveries", "endpoint_id"),

@@ -1,9 +1,9 @@
 //! The append-only audit log: written in the transaction of the change it records.
 
+use portal_types::AuditAction;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use portal_types::AuditAction;
 use uuid::Uuid;
 
 use crate::entity::audit::{self, Entity as Audit};

@@ -219,21 +219,7 @@ pub async fn raise(
     (actor, object_type, object_id, summary): (Option<WebhookActor>, &str, Option<String>, Option<String>),
     now: Timestamp,
 ) -> Result<()> {
-    let events = action.events();
-    if events.is_empty() {
-        return Ok(());
-    }
-    let endpoints = Endpoints::find()
-        .filter(webhook_endpoint::Column::TeamId.eq(team_id))
-        .filter(webhook_endpoint::Column::Enabled.eq(true))
-        .all(db)
-        .await?;
-    for &kind in events {
-        let wanted: Vec<Uuid> =
-            endpoints.iter().filter(|e| event_types_of(e).contains(&kind)).map(|e| e.id).collect();
-        if wanted.is_empty() {
-            continue;
-        }
+    for &kind in action.events() {
         let data = WebhookEventData {
             team_id,
             actor: actor.clone(),
@@ -241,10 +227,34 @@ pub async fn raise(
             object_id: object_id.clone(),
             summary: summary.clone(),
         };
-        let event = insert_event(db, team_id, kind, payload(kind, data, now), now).await?;
-        for endpoint in wanted {
-            insert_delivery(db, event, endpoint, now).await?;
-        }
+        raise_event(db, kind, data, now).await?;
+    }
+    Ok(())
+}
+
+/// Queues one event of `data.team_id` for every enabled endpoint of the team that wants it.
+pub async fn raise_event(
+    db: &impl ConnectionTrait,
+    kind: EventType,
+    data: WebhookEventData,
+    now: Timestamp,
+) -> Result<()> {
+    let team_id = data.team_id;
+    let wanted: Vec<Uuid> = Endpoints::find()
+        .filter(webhook_endpoint::Column::TeamId.eq(team_id))
+        .filter(webhook_endpoint::Column::Enabled.eq(true))
+        .all(db)
+        .await?
+        .iter()
+        .filter(|e| event_types_of(e).contains(&kind))
+        .map(|e| e.id)
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let event = insert_event(db, team_id, kind, payload(kind, data, now), now).await?;
+    for endpoint in wanted {
+        insert_delivery(db, event, endpoint, now).await?;
     }
     Ok(())
 }
@@ -270,7 +280,12 @@ pub async fn insert_event(
 }
 
 /// A new delivery of an event to an endpoint, due now.
-pub async fn insert_delivery(db: &impl ConnectionTrait, event_id: Uuid, endpoint_id: Uuid, now: Timestamp) -> Result<Delivery> {
+pub async fn insert_delivery(
+    db: &impl ConnectionTrait,
+    event_id: Uuid,
+    endpoint_id: Uuid,
+    now: Timestamp,
+) -> Result<Delivery> {
     Ok(webhook_delivery::ActiveModel {
         id: Set(Uuid::new_v4()),
         event_id: Set(event_id),
@@ -397,11 +412,9 @@ pub async fn deliveries_page(
 ) -> Result<Vec<Delivery>> {
     let mut query = Deliveries::find().filter(webhook_delivery::Column::EndpointId.eq(endpoint_id));
     if let Some((at, id)) = before {
-        query = query.filter(
-            Condition::any().add(webhook_delivery::Column::CreatedAt.lt(at)).add(
-                Condition::all().add(webhook_delivery::Column::CreatedAt.eq(at)).add(webhook_delivery::Column::Id.lt(id)),
-            ),
-        );
+        query = query.filter(Condition::any().add(webhook_delivery::Column::CreatedAt.lt(at)).add(
+            Condition::all().add(webhook_delivery::Column::CreatedAt.eq(at)).add(webhook_delivery::Column::Id.lt(id)),
+        ));
     }
     Ok(query
         .order_by_desc(webhook_delivery::Column::CreatedAt)
@@ -433,7 +446,11 @@ pub async fn event_types(db: &impl ConnectionTrait, events: Vec<Uuid>) -> Result
 }
 
 /// (status, latency in ms) of an endpoint's attempts since `since`, at most 10,000 of them.
-pub async fn recent_attempts(db: &impl ConnectionTrait, endpoint_id: Uuid, since: Timestamp) -> Result<Vec<(Option<i32>, i32)>> {
+pub async fn recent_attempts(
+    db: &impl ConnectionTrait,
+    endpoint_id: Uuid,
+    since: Timestamp,
+) -> Result<Vec<(Option<i32>, i32)>> {
     Ok(Attempts::find()
         .select_only()
         .column(webhook_attempt::Column::StatusCode)
@@ -444,4 +461,36 @@ pub async fn recent_attempts(db: &impl ConnectionTrait, endpoint_id: Uuid, since
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// Deletes up to `batch` finished deliveries created before `before`, with their attempts, then
+/// the events no delivery refers to any more. Returns how many rows went.
+pub async fn prune(db: &impl ConnectionTrait, before: Timestamp, batch: u64) -> Result<u64> {
+    let old: Vec<Uuid> = Deliveries::find()
+        .select_only()
+        .column(webhook_delivery::Column::Id)
+        .filter(webhook_delivery::Column::CreatedAt.lt(before))
+        .filter(webhook_delivery::Column::State.ne(DeliveryState::Pending.as_str()))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let attempts =
+        Attempts::delete_many().filter(webhook_attempt::Column::DeliveryId.is_in(old.clone())).exec(db).await?;
+    let deliveries = Deliveries::delete_many().filter(webhook_delivery::Column::Id.is_in(old)).exec(db).await?;
+    let referenced = sea_orm::sea_query::Query::select()
+        .column(webhook_delivery::Column::EventId)
+        .from(webhook_delivery::Entity)
+        .to_owned();
+    let orphans: Vec<Uuid> = Events::find()
+        .select_only()
+        .column(webhook_event::Column::Id)
+        .filter(webhook_event::Column::CreatedAt.lt(before))
+        .filter(webhook_event::Column::Id.not_in_subquery(referenced))
+        .limit(batch)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let events = Events::delete_many().filter(webhook_event::Column::Id.is_in(orphans)).exec(db).await?;
+    Ok(attempts.rows_affected + deliveries.rows_affected + events.rows_affected)
 }

@@ -48,7 +48,8 @@ impl SecretBox {
     /// Decrypts what [`SecretBox::seal`] made for `owner`; None when it was not sealed with this
     /// key for this owner, or was altered.
     pub fn open(&self, owner: &[u8], sealed: &str) -> Option<Vec<u8>> {
-        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed.strip_prefix(SEALED_PREFIX)?).ok()?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed.strip_prefix(SEALED_PREFIX)?).ok()?;
         if bytes.len() < 24 {
             return None;
         }

@@ -3,7 +3,6 @@
 //! other settings), the secret's encryption at rest, single-use recovery codes, and the QR code
 //! of the enrolment.
 
-
 /// Bytes of a TOTP secret: 160 bits, as RFC 4226 recommends.
 pub const SECRET_BYTES: usize = 20;
 /// Seconds of a time step.

@@ -451,8 +451,12 @@ async fn realistic_team(
             action: if sign_in {
                 AuditAction::SignedIn
             } else {
-                [AuditAction::KeyCreated, AuditAction::KeyRevoked, AuditAction::MemberRoleChanged, AuditAction::InvitationCreated]
-                    [(i % 4) as usize]
+                [
+                    AuditAction::KeyCreated,
+                    AuditAction::KeyRevoked,
+                    AuditAction::MemberRoleChanged,
+                    AuditAction::InvitationCreated,
+                ][(i % 4) as usize]
             },
             target_type: if sign_in { "user" } else { "api_key" },
             target_id: Some(keys[(i % 199) as usize].to_string()),

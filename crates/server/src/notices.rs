@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use portal_db::api_keys::ApiKeyRow;
 use portal_db::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use portal_domain::scopes::{thresholds_from_stored, thresholds_reached};
+use portal_types::{EventType, WebhookEventData};
 use tokio::sync::Notify;
 
 use crate::mail::Template;
@@ -58,8 +59,8 @@ pub async fn mail_managers(
 async fn send_once(
     db: &DatabaseConnection,
     key: &ApiKeyRow,
-    claim: &str,
-    notice: Notice<'_>,
+    (claim, event): (&str, EventType),
+    notice: Option<Notice<'_>>,
     now: DateTime<Utc>,
 ) -> Result<bool, portal_db::Error> {
     let txn = db.begin().await?;
@@ -67,7 +68,21 @@ async fn send_once(
         txn.rollback().await?;
         return Ok(false);
     }
-    mail_managers(&txn, key.team_id, &notice, now).await?;
+    if let Some(notice) = &notice {
+        mail_managers(&txn, key.team_id, notice, now).await?;
+    }
+    // The team's webhook endpoints hear of it too, once, with the mail.
+    let data = WebhookEventData {
+        team_id: key.team_id,
+        actor: None,
+        object_type: "api_key".to_owned(),
+        object_id: Some(key.id.to_string()),
+        summary: Some(match &notice {
+            Some(notice) => notice.subject.clone(),
+            None => format!("API key \"{}\" has expired", key.name),
+        }),
+    };
+    portal_db::webhooks::raise_event(&txn, event, data, now).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -103,7 +118,11 @@ pub async fn send_due(db: &DatabaseConnection, public_url: &str, now: DateTime<U
             action: "Open the key",
             link: key_link(public_url, &key),
         };
-        sent += u32::from(send_once(db, &key, claim, notice, now).await?);
+        sent += u32::from(send_once(db, &key, (claim, EventType::ApiKeyExpiring), Some(notice), now).await?);
+    }
+    // Expired within the last day: an event (the mails went before).
+    for key in portal_db::api_keys::expiring(db, now - chrono::Duration::days(1), now).await? {
+        send_once(db, &key, ("expired", EventType::ApiKeyExpired), None, now).await?;
     }
     // Usage: each threshold once per calendar month.
     let month = portal_domain::usage::month_bounds(now).0;
@@ -131,7 +150,8 @@ pub async fn send_due(db: &DatabaseConnection, public_url: &str, now: DateTime<U
                 action: "See the key's usage",
                 link: key_link(public_url, &key),
             };
-            sent += u32::from(send_once(db, &key, &claim, notice, now).await?);
+            let claimed = (claim.as_str(), EventType::UsageThresholdReached);
+            sent += u32::from(send_once(db, &key, claimed, Some(notice), now).await?);
         }
     }
     Ok(sent)

@@ -39,7 +39,8 @@ pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result
 const ENDED_SESSIONS_DAYS: i64 = 30;
 
 /// Deletes sessions and refresh tokens that ended or expired [`ENDED_SESSIONS_DAYS`] before `now`,
-/// and sign-in challenges that expired a day before;
+/// finished webhook deliveries (and events no delivery needs) as old, and sign-in challenges that
+/// expired a day before;
 /// returns how many rows went.
 pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
     let before = now - chrono::Duration::days(ENDED_SESSIONS_DAYS);
@@ -47,7 +48,9 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
     loop {
         // Sign-in challenges last minutes: a day later they are of no use, not even to read.
         let challenges = portal_db::two_factor::prune_challenges(db, now - chrono::Duration::days(1), BATCH).await?;
-        let n = challenges + portal_db::sessions::prune(db, before, BATCH).await?;
+        // The webhook delivery log keeps 30 days too.
+        let deliveries = portal_db::webhooks::prune(db, before, BATCH).await?;
+        let n = challenges + deliveries + portal_db::sessions::prune(db, before, BATCH).await?;
         removed += n;
         if n == 0 {
             return Ok(removed);

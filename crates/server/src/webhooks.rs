@@ -248,7 +248,12 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn send(&self, endpoint: &portal_db::webhooks::Endpoint, event: &portal_db::webhooks::Event, now: DateTime<Utc>) -> Answer {
+    async fn send(
+        &self,
+        endpoint: &portal_db::webhooks::Endpoint,
+        event: &portal_db::webhooks::Event,
+        now: DateTime<Utc>,
+    ) -> Answer {
         let failed = |error: String| Answer { status: None, excerpt: None, error: Some(error), retry_after: None };
         let Ok(url) = reqwest::Url::parse(&endpoint.url) else { return failed("the URL does not parse".into()) };
         let mut signatures = Vec::new();
@@ -299,7 +304,12 @@ impl Deliverer {
 
     /// Turns an endpoint off, fails its pending deliveries, records it, and mails the team's
     /// owners and admins.
-    async fn turn_off(&self, endpoint: &portal_db::webhooks::Endpoint, reason: &str, now: DateTime<Utc>) -> Result<(), portal_db::Error> {
+    async fn turn_off(
+        &self,
+        endpoint: &portal_db::webhooks::Endpoint,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), portal_db::Error> {
         use portal_db::TransactionTrait as _;
         let txn = self.db.begin().await?;
         if !portal_db::webhooks::disable(&txn, endpoint.id, reason, now).await? {

@@ -404,7 +404,13 @@ pub async fn create_api_key(
     let summary = format!("{} ({}, {})", row.name, row.hint, body.environment.as_str());
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::KeyCreated, "api_key", Some(row.id.to_string()), Some(summary)),
+        access.entry(
+            &client,
+            portal_types::AuditAction::KeyCreated,
+            "api_key",
+            Some(row.id.to_string()),
+            Some(summary),
+        ),
         now,
     )
     .await?;
@@ -547,7 +553,13 @@ pub async fn update_api_key(
         let summary = format!("{} ({}): {}", after.name, after.hint, changed.join("; "));
         portal_db::audit::record(
             &txn,
-            access.entry(&client, portal_types::AuditAction::KeyUpdated, "api_key", Some(key_id.to_string()), Some(summary)),
+            access.entry(
+                &client,
+                portal_types::AuditAction::KeyUpdated,
+                "api_key",
+                Some(key_id.to_string()),
+                Some(summary),
+            ),
             now,
         )
         .await?;
@@ -581,7 +593,13 @@ pub async fn revoke_api_key(
         let summary = format!("{} ({})", row.name, row.hint);
         portal_db::audit::record(
             &txn,
-            access.entry(&client, portal_types::AuditAction::KeyRevoked, "api_key", Some(key_id.to_string()), Some(summary)),
+            access.entry(
+                &client,
+                portal_types::AuditAction::KeyRevoked,
+                "api_key",
+                Some(key_id.to_string()),
+                Some(summary),
+            ),
             now,
         )
         .await?;
@@ -685,7 +703,13 @@ pub async fn report_compromised_api_key(
     );
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::KeyCompromised, "api_key", Some(key_id.to_string()), Some(summary)),
+        access.entry(
+            &client,
+            portal_types::AuditAction::KeyCompromised,
+            "api_key",
+            Some(key_id.to_string()),
+            Some(summary),
+        ),
         now,
     )
     .await?;
@@ -697,7 +721,13 @@ pub async fn report_compromised_api_key(
             let summary = format!("{} ({}), replacing the compromised {}", row.name, row.hint, old.hint);
             portal_db::audit::record(
                 &txn,
-                access.entry(&client, portal_types::AuditAction::KeyCreated, "api_key", Some(row.id.to_string()), Some(summary)),
+                access.entry(
+                    &client,
+                    portal_types::AuditAction::KeyCreated,
+                    "api_key",
+                    Some(row.id.to_string()),
+                    Some(summary),
+                ),
                 now,
             )
             .await?;

@@ -187,7 +187,13 @@ pub async fn create_invitation(
     let summary = format!("{} as {}", inv.email, body.role.as_str());
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::InvitationCreated, "invitation", Some(inv.id.to_string()), Some(summary)),
+        access.entry(
+            &client,
+            portal_types::AuditAction::InvitationCreated,
+            "invitation",
+            Some(inv.id.to_string()),
+            Some(summary),
+        ),
         now,
     )
     .await?;
@@ -248,7 +254,13 @@ pub async fn resend_invitation(
     queue_invitation_mail(&state, &txn, &access, &inv, &secret, now).await?;
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::InvitationResent, "invitation", Some(id.to_string()), Some(inv.email.clone())),
+        access.entry(
+            &client,
+            portal_types::AuditAction::InvitationResent,
+            "invitation",
+            Some(id.to_string()),
+            Some(inv.email.clone()),
+        ),
         now,
     )
     .await?;
@@ -283,7 +295,13 @@ pub async fn revoke_invitation(
     }
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::InvitationRevoked, "invitation", Some(id.to_string()), Some(inv.email)),
+        access.entry(
+            &client,
+            portal_types::AuditAction::InvitationRevoked,
+            "invitation",
+            Some(id.to_string()),
+            Some(inv.email),
+        ),
         now,
     )
     .await?;
@@ -396,7 +414,13 @@ pub async fn accept_invitation(
     let summary = format!("{} as {}", user.email, role.as_str());
     portal_db::audit::record(
         &txn,
-        access.entry(&client, portal_types::AuditAction::MemberJoined, "member", Some(user.id.to_string()), Some(summary)),
+        access.entry(
+            &client,
+            portal_types::AuditAction::MemberJoined,
+            "member",
+            Some(user.id.to_string()),
+            Some(summary),
+        ),
         now,
     )
     .await?;

@@ -203,7 +203,8 @@ pub async fn end_session(
     }
     let target = Some(id.to_string());
     let mut changes =
-        record_session_end(&txn, (auth.user_id, &client), portal_types::AuditAction::SessionEnded, (target, None)).await?;
+        record_session_end(&txn, (auth.user_id, &client), portal_types::AuditAction::SessionEnded, (target, None))
+            .await?;
     changes.push(Change::Session(id));
     state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -110,7 +110,13 @@ pub async fn update_member(
         let summary = format!("{who}: {} → {}", target.role.as_str(), new_role.as_str());
         portal_db::audit::record(
             &txn,
-            access.entry(&client, portal_types::AuditAction::MemberRoleChanged, "member", Some(user_id.to_string()), Some(summary)),
+            access.entry(
+                &client,
+                portal_types::AuditAction::MemberRoleChanged,
+                "member",
+                Some(user_id.to_string()),
+                Some(summary),
+            ),
             now,
         )
         .await?;

@@ -143,7 +143,8 @@ pub async fn record(
 /// the request's own work is rolled back.
 pub async fn record_failure(state: &AppState, user_id: Uuid, client: &Client, what: &str) -> ApiResult<()> {
     let txn = state.db.begin().await?;
-    let changes = record(&txn, (user_id, client), portal_types::AuditAction::TwoFactorFailed, Some(what.to_owned())).await?;
+    let changes =
+        record(&txn, (user_id, client), portal_types::AuditAction::TwoFactorFailed, Some(what.to_owned())).await?;
     state.keys.commit(txn, &changes).await?;
     Ok(())
 }

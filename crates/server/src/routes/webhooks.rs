@@ -82,7 +82,11 @@ async fn stats(db: &impl ConnectionTrait, endpoint: Uuid, now: DateTime<Utc>) ->
     })
 }
 
-async fn to_wire(db: &impl ConnectionTrait, row: portal_db::webhooks::Endpoint, now: DateTime<Utc>) -> ApiResult<WebhookEndpoint> {
+async fn to_wire(
+    db: &impl ConnectionTrait,
+    row: portal_db::webhooks::Endpoint,
+    now: DateTime<Utc>,
+) -> ApiResult<WebhookEndpoint> {
     Ok(WebhookEndpoint {
         stats: stats(db, row.id, now).await?,
         event_types: portal_db::webhooks::event_types_of(&row),

@@ -493,3 +493,27 @@ pub fn refresh_cookie_of(res: &Response) -> Option<String> {
         (!value.is_empty()).then(|| value.to_owned())
     })
 }
+
+/// `UPDATE {table} SET {column} = at [WHERE id = id]`, with `at` and `id` bound as the portal
+/// binds them (so that SQLite compares them as it compares the portal's own).
+pub async fn set_time(
+    database_url: &str,
+    table: &str,
+    column: &str,
+    id: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use sea_orm::ConnectionTrait as _;
+    let db = portal_db::connect(database_url).await.unwrap();
+    let backend = db.get_database_backend();
+    let pg = backend == sea_orm::DbBackend::Postgres;
+    let mut values: Vec<sea_orm::Value> = vec![at.into()];
+    let mut sql = format!("UPDATE {table} SET {column} = {}", if pg { "$1" } else { "?" });
+    if let Some(id) = id {
+        values.push(uuid::Uuid::parse_str(id).unwrap().into());
+        sql.push_str(if pg { " WHERE id = $2" } else { " WHERE id = ?" });
+    }
+    let done = db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await.unwrap();
+    assert!(done.rows_affected() > 0, "no row of {table} to change");
+    db.close().await.ok();
+}

@@ -230,13 +230,9 @@ async fn a_challenge_expires_and_takes_five_codes_at_most() {
     let browser = new_client();
 
     let expired = challenge(&app, &browser, email).await;
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    set_time(&app.database_url, "login_challenges", "expires_at", None, past).await;
     let db = portal_db::connect(&app.database_url).await.unwrap();
-    let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
-    let sql = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => format!("UPDATE login_challenges SET expires_at = '{past}'"),
-        _ => format!("UPDATE login_challenges SET expires_at = '{}'", past.replace('T', " ")),
-    };
-    sea_orm::ConnectionTrait::execute_unprepared(&db, &sql).await.unwrap();
     second_step(&app, &browser, &expired, &code(&secret, 30)).await.assert_problem(401, "invalid_challenge");
 
     let tried = challenge(&app, &browser, email).await;

@@ -37,7 +37,8 @@ impl Receiver {
     }
 
     async fn control(&self, control: Value) {
-        let res = self.http.post(format!("http://127.0.0.1:{}/control", self.port)).json(&control).send().await.unwrap();
+        let res =
+            self.http.post(format!("http://127.0.0.1:{}/control", self.port)).json(&control).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
 
@@ -61,10 +62,7 @@ impl Receiver {
 }
 
 fn webhook_options(database_url: Option<String>) -> Options {
-    Options::shared(
-        database_url,
-        &["--webhook-allow-http", "--webhook-allow-private", "--webhook-retry-scale", "0.01"],
-    )
+    Options::shared(database_url, &["--webhook-allow-http", "--webhook-allow-private", "--webhook-retry-scale", "0.01"])
 }
 
 struct Setup {
@@ -132,12 +130,14 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
     assert_eq!(event["data"]["actor"]["type"], "user");
 
     // The log shows the delivery with its three attempts, newest first.
-    let log = wait_for_deliveries(&s, &hook, "delivered", |d| d.first().is_some_and(|d| d["state"] == "delivered")).await;
+    let log =
+        wait_for_deliveries(&s, &hook, "delivered", |d| d.first().is_some_and(|d| d["state"] == "delivered")).await;
     assert_eq!(log.len(), 1, "{log:#?}");
     let attempts = log[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.iter().map(|a| a["status_code"].as_u64().unwrap()).collect::<Vec<_>>(), [200, 500, 500]);
     assert_eq!(attempts[1]["response_excerpt"], "answered 500");
-    let stats = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{hook}", s.team)).await.body["stats"].clone();
+    let stats =
+        s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{hook}", s.team)).await.body["stats"].clone();
     assert_eq!((stats["attempts"].as_u64(), stats["succeeded"].as_u64()), (Some(3), Some(1)), "{stats}");
 
     // An event type the endpoint did not ask for is not sent; one it asked for is.
@@ -162,6 +162,35 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     let received = receiver.wait_for("the test event", |r| r.len() >= 6).await;
     assert_eq!(received[5]["event"]["type"], "webhook.test");
+    wait_for_deliveries(&s, &hook, "all finished", |d| d.len() == 4 && d.iter().all(|d| d["state"] == "delivered"))
+        .await;
+
+    // The log keeps 30 days.
+    let db = portal_db::connect(&s.app.database_url).await.unwrap();
+    let now = chrono::Utc::now();
+    portal_server::retention::prune_sessions(&db, now + chrono::Duration::days(29)).await.unwrap();
+    assert_eq!(deliveries(&s, &hook).await.len(), 4);
+    portal_server::retention::prune_sessions(&db, now + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(deliveries(&s, &hook).await.len(), 0);
+}
+
+/// An endpoint whose deliveries have all failed for 5 days is turned off at the next failure.
+#[tokio::test]
+async fn five_days_of_failures_turn_the_endpoint_off() {
+    let s = team_app(webhook_options(None)).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let body = json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["invitation.created"]});
+    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    let since = chrono::Utc::now() - chrono::Duration::days(5) - chrono::Duration::minutes(1);
+    set_time(&s.app.database_url, "webhook_endpoints", "failing_since", Some(&hook), since).await;
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    s.app.wait_for_mail("owner@example.com", "A webhook endpoint was turned off").await;
+    let endpoint = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{hook}", s.team)).await.body;
+    assert_eq!(endpoint["enabled"], false, "{endpoint}");
+    assert!(endpoint["disabled_reason"].as_str().unwrap().contains("5 days"), "{endpoint}");
+    let log = deliveries(&s, &hook).await;
+    assert_eq!(log[0]["state"], "failed", "no more tries: {log:#?}");
 }
 
 #[tokio::test]
@@ -239,7 +268,9 @@ async fn private_addresses_are_refused_unless_allowed() {
         "https://user:pass@example.com/hook",
         "not a url",
     ] {
-        let res = app.call(Method::POST, Some(&owner), &path, Some(json!({"url": url, "event_types": ["team.updated"]}))).await;
+        let res = app
+            .call(Method::POST, Some(&owner), &path, Some(json!({"url": url, "event_types": ["team.updated"]})))
+            .await;
         res.assert_problem(422, "validation_failed");
         assert_eq!(res.field(), "url", "{url}: {}", res.body);
     }
@@ -264,10 +295,8 @@ async fn private_addresses_are_refused_unless_allowed() {
 #[tokio::test]
 async fn a_name_resolving_to_a_private_address_is_refused_at_delivery() {
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_owned();
-    let addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), 80))
-        .await
-        .map(|a| a.map(|a| a.ip()).collect())
-        .unwrap_or_default();
+    let addresses: Vec<std::net::IpAddr> =
+        tokio::net::lookup_host((host.as_str(), 80)).await.map(|a| a.map(|a| a.ip()).collect()).unwrap_or_default();
     if host.is_empty() || addresses.is_empty() || addresses.iter().any(|ip| portal_domain::webhooks::is_public(*ip)) {
         eprintln!("skipped: this machine's name {host:?} does not resolve to private addresses only ({addresses:?})");
         return;
@@ -292,7 +321,10 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_grace() {
     let receiver = Receiver::start(None).await;
     let (hook, old) = endpoint(&s, &receiver, &receiver.url(), &["team.updated"]).await;
     let path = format!("/api/v1/teams/{}/webhooks/{hook}/rotate-secret", s.team);
-    s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 200}))).await.assert_problem(422, "validation_failed");
+    s.app
+        .call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 200})))
+        .await
+        .assert_problem(422, "validation_failed");
     let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 1}))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let new = res.body["secret"].as_str().unwrap().to_owned();
@@ -300,19 +332,25 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_grace() {
     assert!(res.body["endpoint"]["previous_secret_until"].is_string());
     // A receiver that knows only the new secret verifies; so does one that knows only the old.
     receiver.control(json!({"secret": new})).await;
-    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Renamed"}))).await;
+    s.app
+        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Renamed"})))
+        .await;
     let received = receiver.wait_for("the event", |r| !r.is_empty()).await;
     assert_eq!(received[0]["signatures"], 2);
     assert_eq!(received[0]["verified"], true);
     receiver.control(json!({"secret": old})).await;
-    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Again"}))).await;
+    s.app
+        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Again"})))
+        .await;
     let received = receiver.wait_for("the second event", |r| r.len() >= 2).await;
     assert_eq!(received[1]["verified"], true);
     // With no grace, only the new secret signs.
     let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 0}))).await;
     let newest = res.body["secret"].as_str().unwrap().to_owned();
     receiver.control(json!({"secret": new})).await;
-    s.app.call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Third"}))).await;
+    s.app
+        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Third"})))
+        .await;
     let received = receiver.wait_for("the third event", |r| r.len() >= 3).await;
     assert_eq!(received[2]["signatures"], 1);
     assert_eq!(received[2]["verified"], false, "the replaced secret no longer signs");
@@ -331,8 +369,14 @@ async fn who_may_manage_webhooks() {
     let res = s.app.call(Method::POST, Some(&admin), &path, Some(body.clone())).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // A key needs the scopes; a read-only key reads, a full-access key writes.
-    let (_, read_only) =
-        s.app.create_key(&s.owner, &s.team, json!({"name": "ro", "environment": "development", "expiration": "never", "scopes": ["webhooks:read"]})).await;
+    let (_, read_only) = s
+        .app
+        .create_key(
+            &s.owner,
+            &s.team,
+            json!({"name": "ro", "environment": "development", "expiration": "never", "scopes": ["webhooks:read"]}),
+        )
+        .await;
     assert_eq!(s.app.get_as(&read_only, &path).await.body["items"].as_array().unwrap().len(), 1);
     let denied = s.app.call(Method::POST, Some(&read_only), &path, Some(body.clone())).await;
     denied.assert_problem(403, "insufficient_scope");
@@ -363,6 +407,8 @@ async fn two_instances_deliver_each_event_exactly_once() {
     let b = spawn_app_with(webhook_options(Some(s.app.database_url.clone()))).await;
     let receiver = Receiver::start(None).await;
     endpoint(&s, &receiver, &receiver.url(), &["invitation.created"]).await;
+    // Slow answers: both instances' workers are at work at the same time.
+    receiver.control(json!({"delay_ms": 300})).await;
     for i in 0..20 {
         let instance = if i % 2 == 0 { &s.app } else { &b };
         let res = instance
@@ -385,5 +431,29 @@ async fn two_instances_deliver_each_event_exactly_once() {
     let received = receiver.received().await;
     let ids: std::collections::HashSet<&str> = received.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!((ids.len(), received.len()), (20, 20), "{received:#?}");
+    assert!(received.iter().all(|r| r["verified"] == true));
+}
+
+/// Scheduled events come from the notice task: a key about to expire, then expired.
+#[tokio::test]
+async fn a_key_about_to_expire_and_expired_raises_events() {
+    let mut options = webhook_options(None);
+    options.flags.extend(["--notice-interval-ms".into(), "50".into()]);
+    let s = team_app(options).await;
+    let receiver = Receiver::start(None).await;
+    endpoint(&s, &receiver, &receiver.url(), &["api_key.expiring", "api_key.expired"]).await;
+    let body = json!({"name": "short-lived", "environment": "production", "expiration": "30d"});
+    let (key_id, _) = s.app.create_key(&s.owner, &s.team, body).await;
+    let soon = chrono::Utc::now() + chrono::Duration::hours(12);
+    set_time(&s.app.database_url, "api_keys", "expires_at", Some(&key_id), soon).await;
+    let received = receiver.wait_for("expiring", |r| !r.is_empty()).await;
+    assert_eq!(received[0]["event"]["type"], "api_key.expiring");
+    assert_eq!(received[0]["event"]["data"]["object_id"], key_id.as_str());
+    assert!(received[0]["event"]["data"].get("actor").is_none(), "the portal itself");
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    set_time(&s.app.database_url, "api_keys", "expires_at", Some(&key_id), past).await;
+    let received = receiver.wait_for("expired", |r| r.len() >= 2).await;
+    assert_eq!(received[1]["event"]["type"], "api_key.expired");
+    assert_eq!(received.len(), 2, "each once: {received:#?}");
     assert!(received.iter().all(|r| r["verified"] == true));
 }

@@ -5,8 +5,9 @@
     python3 webhook_receiver.py [PORT]
 
 Prints the port it listens on, then serves:
-  POST /control   {"secret": "whsec_...", "script": [500, 500, 200], "retry_after": 1}
-                  sets the secret to verify with and the statuses of the next answers (then 200)
+  POST /control   {"secret": "whsec_...", "script": [500, 500, 200], "retry_after": 1, "delay_ms": 300}
+                  sets the secret to verify with, the statuses of the next answers (then 200),
+                  and how long each answer takes
   GET  /received  every webhook request so far, as JSON
   POST anything else: a webhook delivery
 """
@@ -20,7 +21,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
-state = {"secrets": [], "script": [], "retry_after": None, "received": []}
+state = {"secrets": [], "script": [], "retry_after": None, "delay_ms": 0, "received": []}
 
 
 def verify(headers, body):
@@ -69,6 +70,7 @@ class Handler(BaseHTTPRequestHandler):
                     state["secrets"] = [control["secret"]] + control.get("also", [])
                 state["script"] = list(control.get("script", []))
                 state["retry_after"] = control.get("retry_after")
+                state["delay_ms"] = control.get("delay_ms", 0)
             return self.answer(204)
         with lock:
             status = state["script"].pop(0) if state["script"] else 200
@@ -80,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
                 "event": json.loads(body) if body else None,
             })
             retry_after = state["retry_after"]
+            delay = state["delay_ms"] / 1000
+        time.sleep(delay)
         headers = [("retry-after", str(retry_after))] if retry_after and status in (429, 503) else []
         self.answer(status, f"answered {status}".encode(), headers)
 
