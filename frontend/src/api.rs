@@ -15,6 +15,10 @@ use portal_types::{
     TeamUsage, TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest,
     UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
+use portal_types::{
+    CreateWebhookEndpointRequest, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
+    WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
@@ -486,6 +490,66 @@ pub async fn usage_csv(token: String, of: UsageOf, range: UsageRange) -> Result<
 pub async fn key_usage(token: String, team: Uuid, key: Uuid, range: UsageRange) -> Result<Usage, ApiError> {
     let path = format!("{}{}", UsageOf::Key(team, key).path(), range.query(None));
     json(without_body(request(Method::GET, &path, Some(&token)))).await
+}
+
+// ---------------------------------------------------------------- webhooks
+
+pub async fn webhooks(token: String, team: Uuid) -> Result<WebhookEndpointList, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}/webhooks"), Some(&token)))).await
+}
+
+pub async fn create_webhook(
+    token: String,
+    team: Uuid,
+    body: CreateWebhookEndpointRequest,
+) -> Result<WebhookEndpointWithSecret, ApiError> {
+    json(with_json(request(Method::POST, &format!("/teams/{team}/webhooks"), Some(&token)), &body)).await
+}
+
+pub async fn update_webhook(
+    token: String,
+    team: Uuid,
+    endpoint: Uuid,
+    body: UpdateWebhookEndpointRequest,
+) -> Result<WebhookEndpoint, ApiError> {
+    json(with_json(request(Method::PATCH, &format!("/teams/{team}/webhooks/{endpoint}"), Some(&token)), &body)).await
+}
+
+pub async fn delete_webhook(token: String, team: Uuid, endpoint: Uuid) -> Result<(), ApiError> {
+    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/webhooks/{endpoint}"), Some(&token)))).await
+}
+
+pub async fn rotate_webhook_secret(
+    token: String,
+    team: Uuid,
+    endpoint: Uuid,
+) -> Result<WebhookEndpointWithSecret, ApiError> {
+    let path = format!("/teams/{team}/webhooks/{endpoint}/rotate-secret");
+    json(with_json(request(Method::POST, &path, Some(&token)), &RotateWebhookSecretRequest::default())).await
+}
+
+pub async fn webhook_deliveries(
+    token: String,
+    team: Uuid,
+    endpoint: Uuid,
+    cursor: Option<String>,
+) -> Result<WebhookDeliveryPage, ApiError> {
+    let path = format!("/teams/{team}/webhooks/{endpoint}/deliveries{}", query(&page(25, cursor)));
+    json(without_body(request(Method::GET, &path, Some(&token)))).await
+}
+
+pub async fn test_webhook(token: String, team: Uuid, endpoint: Uuid) -> Result<WebhookDelivery, ApiError> {
+    json(without_body(request(Method::POST, &format!("/teams/{team}/webhooks/{endpoint}/test"), Some(&token)))).await
+}
+
+pub async fn redeliver_webhook(
+    token: String,
+    team: Uuid,
+    endpoint: Uuid,
+    delivery: Uuid,
+) -> Result<WebhookDelivery, ApiError> {
+    let path = format!("/teams/{team}/webhooks/{endpoint}/deliveries/{delivery}/redeliver");
+    json(without_body(request(Method::POST, &path, Some(&token)))).await
 }
 
 pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<TeamUsage, ApiError> {

@@ -23,7 +23,7 @@ use crate::components::RequireSignIn;
 use crate::pages::{
     AccountPage, ActivityPage, ApiKeysPage, DashboardPage, ForgotPasswordPage, InvitePage, KeyUsagePage, MembersPage,
     NotFoundPage, ResetPasswordPage, SignInPage, SignUpPage, TeamLayout, TeamOverviewPage, TeamSettingsPage,
-    TeamUsagePage, VerifyEmailPage,
+    TeamUsagePage, VerifyEmailPage, WebhooksPage,
 };
 use crate::session::{Auth, use_auth};
 use crate::teams::{Teams, use_teams};
@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("api-keys") view=ApiKeysPage/>
                         <Route path=path!("api-keys/:key_id") view=KeyUsagePage/>
                         <Route path=path!("usage") view=TeamUsagePage/>
+                        <Route path=path!("webhooks") view=WebhooksPage/>
                     </ParentRoute>
                 </Routes>
             </main>

@@ -16,6 +16,10 @@ pub fn manage_api_keys(p: &TeamPermissions) -> bool {
     p.manage_api_keys
 }
 
+pub fn manage_webhooks(p: &TeamPermissions) -> bool {
+    p.manage_webhooks
+}
+
 /// The roles to choose between for a member whose role is `target`, their own first among
 /// them in order (empty: no choice).
 pub fn role_choices(p: &TeamPermissions, target: Role) -> Vec<Role> {
@@ -53,6 +57,7 @@ mod tests {
             delete_team: false,
             read_invitations: true,
             manage_api_keys: true,
+            manage_webhooks: true,
             invite_roles: vec![Member, Admin],
             role_changes: vec![
                 RoleChanges { role: Member, to: vec![Admin] },

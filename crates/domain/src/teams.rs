@@ -130,6 +130,7 @@ pub fn permissions(actor: Actor) -> TeamPermissions {
         delete_team: allows(actor, Action::DeleteTeam),
         read_invitations: allows(actor, Action::ReadInvitations),
         manage_api_keys: allows(actor, Action::ManageApiKeys),
+        manage_webhooks: allows(actor, Action::ManageWebhooks),
         invite_roles: roles.into_iter().filter(|&role| allows(actor, Action::Invite { role })).collect(),
         role_changes: roles
             .into_iter()

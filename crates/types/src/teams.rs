@@ -59,6 +59,8 @@ pub struct TeamPermissions {
     pub delete_team: bool,
     pub read_invitations: bool,
     pub manage_api_keys: bool,
+    /// Add, change, test and delete webhook endpoints, and read their delivery logs.
+    pub manage_webhooks: bool,
     /// Roles the caller may invite with (and whose invitations they may resend or revoke).
     pub invite_roles: Vec<Role>,
     /// For members of each role: the roles the caller may give them.

@@ -21,7 +21,8 @@ pub use reset_password::ResetPasswordPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
 pub use team::{
-    ActivityPage, ApiKeysPage, KeyUsagePage, MembersPage, TeamLayout, TeamOverviewPage, TeamSettingsPage, TeamUsagePage,
+    ActivityPage, ApiKeysPage, KeyUsagePage, MembersPage, TeamLayout, TeamOverviewPage, TeamSettingsPage,
+    TeamUsagePage, WebhooksPage,
 };
 #[cfg(test)]
 pub(crate) use team::{SecretOnceBanner, UsageChart};

@@ -176,7 +176,15 @@ fn scope_badge(scopes: &[portal_types::Scope]) -> String {
 
 /// The secret of a new key: shown once, with a copy button and a clear warning.
 #[component]
-pub fn SecretOnceBanner(secret: String) -> impl IntoView {
+pub fn SecretOnceBanner(
+    secret: String,
+    #[prop(default = "Copy your new API key now")] title: &'static str,
+    #[prop(default = "Your new API key")] label: &'static str,
+    #[prop(
+        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+    )]
+    advice: &'static str,
+) -> impl IntoView {
     let copied = RwSignal::new(None::<bool>);
     let value = secret.clone();
     let copy = move |_| {
@@ -193,12 +201,12 @@ pub fn SecretOnceBanner(secret: String) -> impl IntoView {
     });
     view! {
         <div class="secret-banner" role="alert">
-            <h3>"Copy your new API key now"</h3>
+            <h3>{title}</h3>
             <p class="warning">
                 <strong>"This is the only time the secret is shown."</strong>
-                " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+                {advice}
             </p>
-            <label for=field.clone()>"Your new API key"</label>
+            <label for=field.clone()>{label}</label>
             <div class="secret-row">
                 <input node_ref=input id=field class="secret" type="text" readonly spellcheck="false" autocomplete="off" prop:value=secret
                     on:focus=move |ev| {
@@ -212,7 +220,7 @@ pub fn SecretOnceBanner(secret: String) -> impl IntoView {
             <p class="copy-status" role="status">
                 {move || match copied.get() {
                     Some(true) => "Copied to the clipboard.",
-                    Some(false) => "Could not copy: select the key and copy it yourself.",
+                    Some(false) => "Could not copy: select it and copy it yourself.",
                     None => "",
                 }}
             </p>

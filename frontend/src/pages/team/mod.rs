@@ -7,6 +7,7 @@ mod members;
 mod overview;
 mod settings;
 mod usage;
+mod webhooks;
 
 pub use activity::ActivityPage;
 pub use keys::ApiKeysPage;
@@ -18,6 +19,7 @@ pub use settings::TeamSettingsPage;
 #[cfg(test)]
 pub(crate) use usage::UsageChart;
 pub use usage::{KeyUsagePage, TeamUsagePage};
+pub use webhooks::WebhooksPage;
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -80,6 +82,7 @@ fn nothing_allowed() -> TeamPermissions {
         delete_team: false,
         read_invitations: false,
         manage_api_keys: false,
+        manage_webhooks: false,
         invite_roles: Vec::new(),
         role_changes: Vec::new(),
         remove_roles: Vec::new(),
@@ -182,6 +185,9 @@ fn TeamTabs(id: Uuid) -> impl IntoView {
             <A href=format!("{base}/activity")>"Activity"</A>
             <A href=format!("{base}/api-keys")>"API Keys"</A>
             <A href=format!("{base}/usage")>"Usage"</A>
+            <Show when=move || permissions::manage_webhooks(&team.permissions())>
+                <A href=format!("{base}/webhooks")>"Webhooks"</A>
+            </Show>
             <Show when=move || permissions::manage_team(&team.permissions())>
                 <A href=settings.clone()>"Settings"</A>
             </Show>

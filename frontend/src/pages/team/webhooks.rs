@@ -1,0 +1,393 @@
+//! "Webhooks": the team's endpoints, adding one (its signing secret shown once), and each
+//! endpoint's delivery log with a test event and redelivery.
+
+use leptos::{ev::SubmitEvent, prelude::*};
+use portal_types::{
+    CreateWebhookEndpointRequest, DeliveryState, EventType, UpdateWebhookEndpointRequest, WebhookDelivery,
+    WebhookEndpoint,
+};
+use uuid::Uuid;
+
+use super::keys::SecretOnceBanner;
+use super::use_team;
+use crate::api;
+use crate::components::{
+    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField,
+    field_error, load,
+};
+use crate::format;
+use crate::session::use_auth;
+
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let version = RwSignal::new(0u32);
+    let endpoints = load(move || {
+        version.track();
+        async move { auth.call(move |t| api::webhooks(t, team_id)).await.map(|l| l.items) }
+    });
+    let reload = move || version.update(|v| *v += 1);
+    let adding = RwSignal::new(false);
+    let selected = RwSignal::new(None::<Uuid>);
+    view! {
+        <section aria-labelledby="webhooks-title">
+            <div class="section-head">
+                <h2 id="webhooks-title">"Webhooks"</h2>
+                <button type="button" class="button primary" on:click=move |_| adding.set(true)>"Add endpoint"</button>
+            </div>
+            <p class="muted">
+                "Changes of this team are POSTed to your endpoints as JSON, signed per Standard Webhooks ("
+                <code>"webhook-signature"</code> "). Failed deliveries are tried again for about a day and a half."
+            </p>
+            {move || match endpoints.get() {
+                None => view! { <Loading label="Loading endpoints…"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <EmptyState>
+                        <p>"No endpoint receives this team's events yet."</p>
+                        <p>"Add one to hear of revoked keys, new members and usage alerts without polling."</p>
+                    </EmptyState>
+                }.into_any(),
+                Some(Ok(list)) => {
+                    let shown = list.clone();
+                    view! {
+                        <EndpointTable list selected/>
+                        {move || {
+                            let id = selected.get()?;
+                            let endpoint = shown.iter().find(|e| e.id == id)?.clone();
+                            Some(view! { <EndpointDetail endpoint selected on_change=reload/> })
+                        }}
+                    }.into_any()
+                }
+            }}
+        </section>
+        <Show when=move || adding.get()>
+            <AddEndpointDialog on_close=move || adding.set(false) on_created=reload/>
+        </Show>
+    }
+}
+
+fn status_label(endpoint: &WebhookEndpoint) -> String {
+    match (endpoint.enabled, endpoint.failing_since) {
+        (false, _) => "Off".to_owned(),
+        (true, Some(since)) => format!("Failing since {}", format::date_time(since)),
+        (true, None) => "On".to_owned(),
+    }
+}
+
+#[component]
+fn EndpointTable(list: Vec<WebhookEndpoint>, selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <caption class="visually-hidden">"Webhook endpoints"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Endpoint"</th>
+                        <th scope="col">"Events"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Last 24 h"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|endpoint| {
+                        let id = endpoint.id;
+                        let label = format!("Deliveries of {}", endpoint.url);
+                        let stats = match endpoint.stats.success_rate {
+                            Some(rate) => format!(
+                                "{:.0}% of {} delivered{}",
+                                rate * 100.0,
+                                endpoint.stats.attempts,
+                                endpoint.stats.p50_latency_ms.map(|ms| format!(", {ms} ms median")).unwrap_or_default()
+                            ),
+                            None => "No deliveries".to_owned(),
+                        };
+                        view! {
+                            <tr>
+                                <td data-label="Endpoint">
+                                    <code class="endpoint-url">{endpoint.url.clone()}</code>
+                                    {endpoint.description.clone().map(|d| view! { <p class="muted small">{d}</p> })}
+                                </td>
+                                <td data-label="Events">{format!("{}", endpoint.event_types.len())}</td>
+                                <td data-label="Status">
+                                    {status_label(&endpoint)}
+                                    {endpoint.disabled_reason.clone().map(|r| view! { <p class="muted small">{r}</p> })}
+                                </td>
+                                <td data-label="Last 24 h">{stats}</td>
+                                <td class="actions">
+                                    <button type="button" class="button small secondary" aria-label=label
+                                        aria-pressed=move || (selected.get() == Some(id)).to_string()
+                                        on:click=move |_| selected.set(Some(id))>"Deliveries"</button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The event types a person can pick (the test event is sent on request only).
+fn pickable() -> impl Iterator<Item = EventType> {
+    EventType::ALL.iter().copied().filter(|t| *t != EventType::WebhookTest)
+}
+
+#[component]
+fn AddEndpointDialog<F, G>(on_close: F, on_created: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Clone + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let url = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let picked = RwSignal::new(pickable().collect::<Vec<_>>());
+    let create = Action::new_unsync(move |body: &CreateWebhookEndpointRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::create_webhook(t, team_id, body.clone())).await }
+    });
+    let created = Memo::new(move |_| create.value().get().and_then(Result::ok));
+    Effect::new(move |_| {
+        if created.with(Option::is_some) {
+            on_created();
+        }
+    });
+    let outcome = move || create.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let description = description.get_untracked().trim().to_owned();
+        create.dispatch(CreateWebhookEndpointRequest {
+            url: url.get_untracked().trim().to_owned(),
+            description: (!description.is_empty()).then_some(description),
+            event_types: picked.get_untracked(),
+            enabled: None,
+        });
+    };
+    let done = on_close.clone();
+    view! {
+        <Modal title="Add a webhook endpoint" on_close>
+            {move || match created.get() {
+                Some(created) => {
+                    let done = done.clone();
+                    view! {
+                        <div class="modal-body">
+                            <p><code class="endpoint-url">{created.endpoint.url.clone()}</code> " receives events now."</p>
+                            <SecretOnceBanner secret=created.secret title="Copy the signing secret now"
+                                label="Signing secret"
+                                advice=" Your endpoint verifies each request's signature with it. If you lose it, rotate it."/>
+                        </div>
+                        <div class="modal-actions">
+                            <button type="button" class="button primary" on:click=move |_| done()>"I have stored the secret"</button>
+                        </div>
+                    }.into_any()
+                }
+                None => view! {
+                    <form class="modal-body" on:submit=on_submit>
+                        <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
+                            fields=&["url", "description", "event_types"]/>
+                        <Field label="Endpoint URL" name="url" kind="url" maxlength=2048 value=url
+                            error=field_error(outcome, "url") hint="https://, on a public address."/>
+                        <TextAreaField label="Description" name="description" maxlength=500 value=description
+                            error=field_error(outcome, "description")/>
+                        <EventPicker picked error=field_error(outcome, "event_types")/>
+                        <SubmitButton label="Add endpoint" pending=create.pending()/>
+                    </form>
+                }.into_any(),
+            }}
+        </Modal>
+    }
+}
+
+#[component]
+fn EventPicker(picked: RwSignal<Vec<EventType>>, #[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <fieldset class="choice-group" id="event_types">
+            <legend>"Events to send"</legend>
+            {pickable().map(|kind| view! {
+                <label class="choice">
+                    <input type="checkbox" name="event_types" value=kind.as_str()
+                        prop:checked=move || picked.with(|p| p.contains(&kind))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            picked.update(|p| {
+                                p.retain(|t| *t != kind);
+                                if on {
+                                    p.push(kind);
+                                }
+                            });
+                        }/>
+                    <code>{kind.as_str()}</code>
+                </label>
+            }).collect_view()}
+            {move || error.get().map(|e| view! { <p class="field-error">{e}</p> })}
+        </fieldset>
+    }
+}
+
+#[component]
+fn EndpointDetail<F>(endpoint: WebhookEndpoint, selected: RwSignal<Option<Uuid>>, on_change: F) -> impl IntoView
+where
+    F: Fn() + Copy + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = endpoint.id;
+    let log_version = RwSignal::new(0u32);
+    let deliveries = load(move || {
+        log_version.track();
+        async move { auth.call(move |t| api::webhook_deliveries(t, team_id, id, None)).await }
+    });
+    let refresh = move || log_version.update(|v| *v += 1);
+    let test = Action::new_unsync(move |_: &()| async move {
+        let sent = auth.call(move |t| api::test_webhook(t, team_id, id)).await;
+        refresh();
+        sent
+    });
+    let enabled = endpoint.enabled;
+    let toggle = Action::new_unsync(move |_: &()| async move {
+        let body = UpdateWebhookEndpointRequest { enabled: Some(!enabled), ..Default::default() };
+        let changed = auth.call(move |t| api::update_webhook(t, team_id, id, body.clone())).await;
+        on_change();
+        changed.map(drop)
+    });
+    let rotate = Action::new_unsync(move |_: &()| async move {
+        auth.call(move |t| api::rotate_webhook_secret(t, team_id, id)).await
+    });
+    let rotated = Memo::new(move |_| rotate.value().get().and_then(Result::ok).map(|r| r.secret));
+    let deleting = RwSignal::new(false);
+    let delete = Action::new_unsync(move |_: &()| async move {
+        let deleted = auth.call(move |t| api::delete_webhook(t, team_id, id)).await;
+        if deleted.is_ok() {
+            selected.set(None);
+            on_change();
+        }
+        deleted
+    });
+    let error = Signal::derive(move || {
+        test.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| toggle.value().get().and_then(Result::err))
+            .or_else(|| rotate.value().get().and_then(Result::err))
+    });
+    let url = endpoint.url.clone();
+    let heading = format!("Deliveries to {}", endpoint.url);
+    view! {
+        <section class="card endpoint-detail" aria-labelledby="endpoint-title">
+            <h3 id="endpoint-title">{heading}</h3>
+            <p class="muted small">
+                "Events: " {endpoint.event_types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")}
+            </p>
+            <div class="button-row">
+                <button type="button" class="button secondary" disabled=move || test.pending().get() || !enabled
+                    on:click=move |_| { test.dispatch(()); }>"Send test event"</button>
+                <button type="button" class="button secondary" on:click=move |_| { toggle.dispatch(()); }>
+                    {if enabled { "Turn off" } else { "Turn on" }}
+                </button>
+                <button type="button" class="button secondary" on:click=move |_| { rotate.dispatch(()); }>"Rotate secret"</button>
+                <button type="button" class="button danger-outline" on:click=move |_| deleting.set(true)>"Delete endpoint"</button>
+                <button type="button" class="button secondary" on:click=move |_| refresh()>"Refresh"</button>
+            </div>
+            <ActionError error/>
+            {move || rotated.get().map(|secret| view! {
+                <SecretOnceBanner secret title="Copy the new signing secret now" label="New signing secret"
+                    advice=" For the next 24 hours requests carry a signature with the old secret too, so your endpoint can switch without losing an event."/>
+            })}
+            {move || match deliveries.get() {
+                None => view! { <Loading label="Loading deliveries…"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                Some(Ok(page)) if page.items.is_empty() => view! {
+                    <EmptyState><p>"Nothing was sent to this endpoint yet. Send a test event to try it."</p></EmptyState>
+                }.into_any(),
+                Some(Ok(page)) => view! { <DeliveryLog items=page.items endpoint=id on_redeliver=refresh/> }.into_any(),
+            }}
+        </section>
+        <Show when=move || deleting.get()>
+            <ConfirmDialog title=format!("Delete {url}?") confirm_label="Delete endpoint" action=delete
+                on_close=move || deleting.set(false)>
+                <p>"No more events are sent to it, and its delivery log is deleted."</p>
+            </ConfirmDialog>
+        </Show>
+    }
+}
+
+fn state_label(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "Retrying",
+        DeliveryState::Delivered => "Delivered",
+        DeliveryState::Failed => "Failed",
+    }
+}
+
+#[component]
+fn DeliveryLog<F>(items: Vec<WebhookDelivery>, endpoint: Uuid, on_redeliver: F) -> impl IntoView
+where
+    F: Fn() + Copy + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let redeliver = Action::new_unsync(move |delivery: &Uuid| {
+        let delivery = *delivery;
+        async move {
+            let sent = auth.call(move |t| api::redeliver_webhook(t, team_id, endpoint, delivery)).await;
+            on_redeliver();
+            sent
+        }
+    });
+    view! {
+        <ActionError error=Signal::derive(move || redeliver.value().get().and_then(Result::err))/>
+        <div class="table-wrap">
+            <table class="data-table">
+                <caption class="visually-hidden">"Delivery log"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Time"</th>
+                        <th scope="col">"Event"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Attempts"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {items.into_iter().map(|d| {
+                        let id = d.id;
+                        let last = d.attempts.first().cloned();
+                        let summary = match &last {
+                            Some(a) => format!(
+                                "{} × · last: {} in {} ms",
+                                d.attempts.len(),
+                                a.status_code.map_or_else(|| "no answer".to_owned(), |s| s.to_string()),
+                                a.latency_ms
+                            ),
+                            None => "Not tried yet".to_owned(),
+                        };
+                        let detail = last.and_then(|a| a.error.or(a.response_excerpt));
+                        let label = format!("Redeliver {} of {}", d.event_type.as_str(), format::date_time(d.created_at));
+                        view! {
+                            <tr>
+                                <td data-label="Time">
+                                    <time datetime=format::iso(d.created_at)>{format::date_time(d.created_at)}</time>
+                                </td>
+                                <td data-label="Event"><code>{d.event_type.as_str()}</code></td>
+                                <td data-label="State">{state_label(d.state)}</td>
+                                <td data-label="Attempts">
+                                    {summary}
+                                    {detail.map(|text| view! { <pre class="response-excerpt">{text}</pre> })}
+                                </td>
+                                <td class="actions">
+                                    <button type="button" class="button small secondary" aria-label=label
+                                        disabled=move || redeliver.pending().get()
+                                        on:click=move |_| { redeliver.dispatch(id); }>"Redeliver"</button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
