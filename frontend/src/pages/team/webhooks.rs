@@ -290,7 +290,8 @@ where
                 </button>
                 <button type="button" class="button secondary" on:click=move |_| { rotate.dispatch(()); }>"Rotate secret"</button>
                 <button type="button" class="button danger-outline" on:click=move |_| deleting.set(true)>"Delete endpoint"</button>
-                <button type="button" class="button secondary" on:click=move |_| refresh()>"Refresh"</button>
+                // The endpoint's figures move with its log.
+                <button type="button" class="button secondary" on:click=move |_| on_change()>"Refresh"</button>
             </div>
             <ActionError error/>
             {move || rotated.get().map(|secret| view! {
