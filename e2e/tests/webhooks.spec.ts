@@ -74,6 +74,18 @@ test('webhooks: add an endpoint, send a test event, see it in the log, redeliver
     await page.getByRole('button', { name: 'Refresh' }).click();
     await expect(log.getByRole('cell', { name: 'Delivered' })).toHaveCount(2, { timeout: 1_000 });
   }).toPass();
+
+  // Edit: the event picker shows what the endpoint receives; adding team.updated sends it.
+  await page.getByRole('button', { name: 'Edit', exact: true }).click();
+  const edit = page.getByRole('dialog', { name: 'Edit the endpoint' });
+  await expect(edit.getByRole('checkbox', { name: 'team.updated' })).not.toBeChecked();
+  await edit.getByRole('checkbox', { name: 'team.updated' }).check();
+  await edit.getByRole('button', { name: 'Save changes' }).click();
+  await expect(edit).toHaveCount(0);
+  await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Settings' }).click();
+  await page.getByLabel('Team name').fill(`Renamed ${Date.now()}`);
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect.poll(() => hooks.received.map((r) => JSON.parse(r.body).type)).toContain('team.updated');
   hooks.close();
   expect(errors).toEqual([]);
 });

@@ -445,7 +445,11 @@ pub async fn event_types(db: &impl ConnectionTrait, events: Vec<Uuid>) -> Result
         .await?)
 }
 
-/// (status, latency in ms) of an endpoint's attempts since `since`, at most 10,000 of them.
+/// The most attempts an endpoint's figures are made of.
+pub const STATS_ATTEMPTS: u64 = 1000;
+
+/// (status, latency in ms) of an endpoint's latest attempts since `since`, at most
+/// [`STATS_ATTEMPTS`] of them (one range of its index).
 pub async fn recent_attempts(
     db: &impl ConnectionTrait,
     endpoint_id: Uuid,
@@ -457,7 +461,8 @@ pub async fn recent_attempts(
         .column(webhook_attempt::Column::LatencyMs)
         .filter(webhook_attempt::Column::EndpointId.eq(endpoint_id))
         .filter(webhook_attempt::Column::AttemptedAt.gte(since))
-        .limit(10_000)
+        .order_by_desc(webhook_attempt::Column::AttemptedAt)
+        .limit(STATS_ATTEMPTS)
         .into_tuple()
         .all(db)
         .await?)

@@ -43,6 +43,10 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_v4(v4);
             }
+            // The deprecated IPv4-compatible form (`::127.0.0.1`) too.
+            if v6.segments()[..6] == [0; 6] {
+                return is_public_v4(v6.to_ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED));
+            }
             let first = v6.segments()[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()

@@ -282,7 +282,7 @@ impl Deliverer {
             .body(event.payload.clone());
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return failed(describe(&e)),
+            Err(e) => return failed(printable(&describe(&e))),
         };
         let status = response.status().as_u16();
         let retry_after = matches!(status, 429 | 503)
@@ -298,7 +298,7 @@ impl Deliverer {
             }
         }
         body.truncate(EXCERPT_BYTES);
-        let excerpt = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+        let excerpt = (!body.is_empty()).then(|| printable(&String::from_utf8_lossy(&body)));
         Answer { status: Some(status), excerpt, error: None, retry_after }
     }
 
@@ -322,7 +322,7 @@ impl Deliverer {
             action: AuditAction::WebhookDisabled,
             target_type: "endpoint",
             target_id: Some(endpoint.id.to_string()),
-            summary: Some(format!("{}: {reason}", endpoint.url)),
+            summary: Some(format!("{}: {reason}", shown_url(&endpoint.url))),
             ip: None,
             user_agent: None,
         };
@@ -331,7 +331,7 @@ impl Deliverer {
         let paragraph = format!(
             "Partner Portal turned off the webhook endpoint {} of your team. {reason} No events are sent to it \
              until someone turns it on again.",
-            endpoint.url
+            shown_url(&endpoint.url)
         );
         for (name, email) in portal_db::teams::managers(&txn, endpoint.team_id).await? {
             let greeting = format!("Hi {name},");
@@ -350,6 +350,26 @@ impl Deliverer {
         self.mail_wake.notify_one();
         tracing::warn!(endpoint_id = %endpoint.id, reason, "webhook endpoint turned off");
         Ok(())
+    }
+}
+
+/// Text an endpoint sent, as the log keeps it: no control characters but line breaks and tabs
+/// (PostgreSQL refuses a NUL in text, and a refused record would send the delivery again and
+/// again).
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect()
+}
+
+/// The URL as shown to people and in the activity log: without its query and fragment, which may
+/// carry a token.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
     }
 }
 
@@ -377,4 +397,34 @@ fn describe(error: &reqwest::Error) -> String {
         cause = e.source();
     }
     if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_and_urls_to_private_places_are_refused() {
+        let strict = Reach { allow_http: false, allow_private: false };
+        let refused = |reach: Reach, url: &str| reach.refusal(&reqwest::Url::parse(url).unwrap());
+        for url in [
+            "http://example.com/hook",
+            "https://127.0.0.1/hook",
+            "https://10.1.2.3/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://localhost/",
+            "https://api.localhost/",
+            "https://user:pw@example.com/",
+            "ftp://example.com/",
+        ] {
+            assert!(refused(strict, url).is_some(), "{url}");
+        }
+        assert_eq!(refused(strict, "https://example.com/hook?token=x"), None);
+        let open = Reach { allow_http: true, allow_private: true };
+        assert_eq!(refused(open, "http://127.0.0.1:8080/hook"), None);
+        assert_eq!(shown_url("https://example.com/hook?token=secret#x"), "https://example.com/hook");
+        assert_eq!(printable("a\u{0}b\nc\u{1b}"), "ab\nc");
+    }
 }

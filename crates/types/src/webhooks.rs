@@ -30,11 +30,11 @@ pub struct WebhookEndpoint {
     pub previous_secret_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Deliveries of the last 24 hours.
+    /// Attempts of the last 24 hours (the latest 1,000 at most).
     pub stats: WebhookStats,
 }
 
-/// An endpoint's deliveries over the last 24 hours.
+/// An endpoint's attempts over the last 24 hours (the latest 1,000 at most).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookStats {

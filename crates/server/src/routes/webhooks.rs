@@ -182,7 +182,8 @@ pub async fn create_webhook_endpoint(
         secret: sealed,
     };
     let row = portal_db::webhooks::create(&txn, new, now).await?;
-    let entry = access.entry(&client, AuditAction::WebhookCreated, "endpoint", Some(row.id.to_string()), Some(url));
+    let shown = Some(crate::webhooks::shown_url(&url));
+    let entry = access.entry(&client, AuditAction::WebhookCreated, "endpoint", Some(row.id.to_string()), shown);
     portal_db::audit::record(&txn, entry, now).await?;
     let endpoint = to_wire(&txn, row, now).await?;
     state.keys.commit(txn, &[Change::Reads(access.team.id)]).await?;
@@ -251,7 +252,7 @@ pub async fn update_webhook_endpoint(
     if !row.enabled {
         portal_db::webhooks::fail_pending(&txn, row.id, now).await?;
     }
-    let summary = format!("{}{}", row.url, if row.enabled { "" } else { " (off)" });
+    let summary = format!("{}{}", crate::webhooks::shown_url(&row.url), if row.enabled { "" } else { " (off)" });
     let entry = access.entry(&client, AuditAction::WebhookUpdated, "endpoint", Some(row.id.to_string()), Some(summary));
     portal_db::audit::record(&txn, entry, now).await?;
     let endpoint = to_wire(&txn, row, now).await?;
@@ -281,7 +282,8 @@ pub async fn delete_webhook_endpoint(
     access.require(Action::ManageWebhooks)?;
     let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
     portal_db::webhooks::delete(&txn, row.id).await?;
-    let entry = access.entry(&client, AuditAction::WebhookDeleted, "endpoint", Some(row.id.to_string()), Some(row.url));
+    let shown = Some(crate::webhooks::shown_url(&row.url));
+    let entry = access.entry(&client, AuditAction::WebhookDeleted, "endpoint", Some(row.id.to_string()), shown);
     portal_db::audit::record(&txn, entry, now).await?;
     state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -321,7 +323,7 @@ pub async fn rotate_webhook_secret(
     let (secret, sealed) = new_secret(&state, row.id);
     let until = (hours > 0).then(|| now + Duration::hours(i64::from(hours)));
     let row = portal_db::webhooks::rotate(&txn, row, sealed, until, now).await?;
-    let summary = Some(format!("{}; the old secret signs for {hours} h", row.url));
+    let summary = Some(format!("{}; the old secret signs for {hours} h", crate::webhooks::shown_url(&row.url)));
     let entry = access.entry(&client, AuditAction::WebhookSecretRotated, "endpoint", Some(row.id.to_string()), summary);
     portal_db::audit::record(&txn, entry, now).await?;
     let endpoint = to_wire(&txn, row, now).await?;

@@ -457,3 +457,43 @@ async fn a_key_about_to_expire_and_expired_raises_events() {
     assert_eq!(received.len(), 2, "each once: {received:#?}");
     assert!(received.iter().all(|r| r["verified"] == true));
 }
+
+/// What a hostile endpoint answers cannot stop its delivery from being recorded (a NUL byte,
+/// which PostgreSQL refuses in text), and a token in the URL's query stays out of the activity.
+#[tokio::test]
+async fn hostile_answers_are_recorded_and_url_tokens_stay_out_of_the_activity() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let url = format!("{}?token=very-secret", receiver.url());
+    let (hook, _) = endpoint(&s, &receiver, &url, &["invitation.created"]).await;
+    receiver.control(json!({"reply": "bad\u{0}body\u{1b}[31m"})).await;
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    receiver.wait_for("the delivery", |r| !r.is_empty()).await;
+    let log =
+        wait_for_deliveries(&s, &hook, "delivered", |d| d.first().is_some_and(|d| d["state"] == "delivered")).await;
+    assert_eq!(log[0]["attempts"].as_array().unwrap().len(), 1, "{log:#?}");
+    assert_eq!(log[0]["attempts"][0]["response_excerpt"], "badbody[31m");
+    let activity = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/activity", s.team)).await;
+    assert!(activity.body.to_string().contains("webhook.created"), "{}", activity.body);
+    assert!(!activity.body.to_string().contains("very-secret"), "{}", activity.body);
+    assert_eq!(receiver.received().await.len(), 1, "sent once");
+}
+
+/// A 429 or 503 with `Retry-After` waits at least that long (the schedule's 50 ms here would be
+/// shorter); the secret never shows in the logs.
+#[tokio::test]
+async fn retry_after_is_honoured_and_secrets_stay_out_of_the_logs() {
+    captured_logs();
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let (_, secret) = endpoint(&s, &receiver, &receiver.url(), &["invitation.created"]).await;
+    receiver.control(json!({"secret": secret, "script": [503], "retry_after": 2})).await;
+    s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
+    let received = receiver.wait_for("two attempts", |r| r.len() >= 2).await;
+    assert_eq!(received[0]["status"], 503);
+    assert_eq!(received[1]["status"], 200);
+    let waited = received[1]["at"].as_f64().unwrap() - received[0]["at"].as_f64().unwrap();
+    assert!(waited >= 1.9, "retried after {waited:.2} s, before Retry-After's 2 s");
+    let key = secret.trim_start_matches("whsec_");
+    assert!(!captured_logs().contains(key), "the signing secret is in the logs");
+}

@@ -5,9 +5,10 @@
     python3 webhook_receiver.py [PORT]
 
 Prints the port it listens on, then serves:
-  POST /control   {"secret": "whsec_...", "script": [500, 500, 200], "retry_after": 1, "delay_ms": 300}
+  POST /control   {"secret": "whsec_...", "script": [500, 500, 200], "retry_after": 1, "delay_ms": 300,
+                   "reply": "text"}
                   sets the secret to verify with, the statuses of the next answers (then 200),
-                  and how long each answer takes
+                  how long each answer takes, and what its body says
   GET  /received  every webhook request so far, as JSON
   POST anything else: a webhook delivery
 """
@@ -21,7 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
-state = {"secrets": [], "script": [], "retry_after": None, "delay_ms": 0, "received": []}
+state = {"secrets": [], "script": [], "retry_after": None, "delay_ms": 0, "reply": None, "received": []}
 
 
 def verify(headers, body):
@@ -71,6 +72,7 @@ class Handler(BaseHTTPRequestHandler):
                 state["script"] = list(control.get("script", []))
                 state["retry_after"] = control.get("retry_after")
                 state["delay_ms"] = control.get("delay_ms", 0)
+                state["reply"] = control.get("reply")
             return self.answer(204)
         with lock:
             status = state["script"].pop(0) if state["script"] else 200
@@ -79,13 +81,15 @@ class Handler(BaseHTTPRequestHandler):
                 "signatures": self.headers.get("webhook-signature", "").count("v1,"),
                 "verified": verify(self.headers, body),
                 "status": status,
+                "at": time.time(),
                 "event": json.loads(body) if body else None,
             })
             retry_after = state["retry_after"]
             delay = state["delay_ms"] / 1000
+            reply = state["reply"]
         time.sleep(delay)
         headers = [("retry-after", str(retry_after))] if retry_after and status in (429, 503) else []
-        self.answer(status, f"answered {status}".encode(), headers)
+        self.answer(status, (reply if reply is not None else f"answered {status}").encode(), headers)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)

@@ -203,6 +203,56 @@ where
 }
 
 #[component]
+fn EditEndpointDialog<F, G>(endpoint: WebhookEndpoint, on_close: F, on_saved: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Copy + Send + Sync + 'static,
+{
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = endpoint.id;
+    let url = RwSignal::new(endpoint.url);
+    let description = RwSignal::new(endpoint.description.unwrap_or_default());
+    let picked = RwSignal::new(endpoint.event_types);
+    let save = Action::new_unsync(move |body: &UpdateWebhookEndpointRequest| {
+        let body = body.clone();
+        async move { auth.call(move |t| api::update_webhook(t, team_id, id, body.clone())).await }
+    });
+    let close = on_close.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            close();
+            on_saved();
+        }
+    });
+    let outcome = move || save.value().get();
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(UpdateWebhookEndpointRequest {
+            url: Some(url.get_untracked().trim().to_owned()),
+            // Empty clears it.
+            description: Some(description.get_untracked().trim().to_owned()),
+            event_types: Some(picked.get_untracked()),
+            enabled: None,
+        });
+    };
+    view! {
+        <Modal title="Edit the endpoint" on_close>
+            <form class="modal-body" on:submit=on_submit>
+                <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
+                    fields=&["url", "description", "event_types"]/>
+                <Field label="Endpoint URL" name="url" kind="url" maxlength=2048 value=url
+                    error=field_error(outcome, "url")/>
+                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                    error=field_error(outcome, "description")/>
+                <EventPicker picked error=field_error(outcome, "event_types")/>
+                <SubmitButton label="Save changes" pending=save.pending()/>
+            </form>
+        </Modal>
+    }
+}
+
+#[component]
 fn EventPicker(picked: RwSignal<Vec<EventType>>, #[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
     view! {
         <fieldset class="choice-group" id="event_types">
@@ -274,8 +324,10 @@ where
             .or_else(|| toggle.value().get().and_then(Result::err))
             .or_else(|| rotate.value().get().and_then(Result::err))
     });
+    let editing = RwSignal::new(false);
     let url = endpoint.url.clone();
     let heading = format!("Deliveries to {}", endpoint.url);
+    let edited = endpoint.clone();
     view! {
         <section class="card endpoint-detail" aria-labelledby="endpoint-title">
             <h3 id="endpoint-title">{heading}</h3>
@@ -288,6 +340,7 @@ where
                 <button type="button" class="button secondary" on:click=move |_| { toggle.dispatch(()); }>
                     {if enabled { "Turn off" } else { "Turn on" }}
                 </button>
+                <button type="button" class="button secondary" on:click=move |_| editing.set(true)>"Edit"</button>
                 <button type="button" class="button secondary" on:click=move |_| { rotate.dispatch(()); }>"Rotate secret"</button>
                 <button type="button" class="button danger-outline" on:click=move |_| deleting.set(true)>"Delete endpoint"</button>
                 // The endpoint's figures move with its log.
@@ -307,6 +360,9 @@ where
                 Some(Ok(page)) => view! { <DeliveryLog items=page.items endpoint=id on_redeliver=refresh/> }.into_any(),
             }}
         </section>
+        <Show when=move || editing.get()>
+            <EditEndpointDialog endpoint=edited.clone() on_close=move || editing.set(false) on_saved=on_change/>
+        </Show>
         <Show when=move || deleting.get()>
             <ConfirmDialog title=format!("Delete {url}?") confirm_label="Delete endpoint" action=delete
                 on_close=move || deleting.set(false)>
