@@ -1,6 +1,7 @@
 //! Webhooks: a team's endpoints, the events queued for them in the transaction of the change (a
 //! durable outbox), one delivery per event and endpoint, and every attempt of it, for the
-//! delivery log. Keys with full access gain the new `webhooks:read` and `webhooks:write` scopes.
+//! delivery log. Keys with full access gain the new `webhooks:read` and `webhooks:write` scopes,
+//! read-only keys `webhooks:read`: the presets keep meaning what they meant.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -8,6 +9,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 const OLD_FULL_ACCESS: &str = "team:read members:read members:write invitations:read invitations:write api_keys:read api_keys:write usage:read activity:read";
+const OLD_READ_ONLY: &str = "team:read members:read invitations:read api_keys:read usage:read activity:read";
 
 fn cascade(name: &str, from: (&'static str, &'static str), to: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create().name(name).from(from.0, from.1).to(to, "id").on_delete(ForeignKeyAction::Cascade).take()
@@ -140,6 +142,9 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let full = format!("{OLD_FULL_ACCESS} webhooks:read webhooks:write");
         db.execute_unprepared(&format!("UPDATE api_keys SET scopes = '{full}' WHERE scopes = '{OLD_FULL_ACCESS}'"))
+            .await?;
+        let read_only = format!("{OLD_READ_ONLY} webhooks:read");
+        db.execute_unprepared(&format!("UPDATE api_keys SET scopes = '{read_only}' WHERE scopes = '{OLD_READ_ONLY}'"))
             .await?;
         Ok(())
     }

@@ -17,7 +17,7 @@
 //! `BENCH_DATABASE_URL` (default: SQLite in a temp dir), `BENCH_REQUESTS` (default 60000),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to),
 //! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder),
-//! `BENCH_ONLY=lists` (section 2 alone).
+//! `BENCH_ONLY=lists` (section 2 alone), `BENCH_ONLY=hot` (section 1 alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark driver: failing loudly is right
 
 use std::path::Path;
@@ -655,6 +655,10 @@ async fn main() {
         verdict(p99 <= 3.0),
     ));
     println!("{report}");
+    // BENCH_ONLY=hot: the hot path alone (to compare two builds on one machine).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("hot") {
+        return;
+    }
 
     // ---------------------------------------------------------------- 2. a realistic team
     owner.sign_in().await;

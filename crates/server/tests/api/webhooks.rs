@@ -497,3 +497,46 @@ async fn retry_after_is_honoured_and_secrets_stay_out_of_the_logs() {
     let key = secret.trim_start_matches("whsec_");
     assert!(!captured_logs().contains(key), "the signing secret is in the logs");
 }
+
+/// The upgrade gives full-access keys the webhook scopes and read-only keys `webhooks:read`, so
+/// the presets keep meaning what they meant; custom keys stay as they are.
+#[tokio::test]
+async fn the_upgrade_extends_the_presets_to_webhooks() {
+    use portal_migrations::{Migrator, MigratorTrait};
+
+    let (_guard, url) = empty_database().await;
+    let db = portal_db::connect(&url).await.unwrap();
+    Migrator::up(&db, Some(9)).await.unwrap();
+    let now = chrono::Utc::now();
+    let ada = portal_db::users::create(&db, "ada@example.com", "Ada", "x", now).await.unwrap().id;
+    let team = portal_db::teams::create(&db, "Acme", None, ada, now).await.unwrap().id;
+    let old_full = "team:read members:read members:write invitations:read invitations:write api_keys:read api_keys:write usage:read activity:read";
+    let old_read = "team:read members:read invitations:read api_keys:read usage:read activity:read";
+    let mut ids = Vec::new();
+    for (i, scopes) in [old_full, old_read, "team:read usage:read"].into_iter().enumerate() {
+        let new = portal_db::api_keys::NewKey {
+            team_id: team,
+            name: &format!("key {i}"),
+            description: None,
+            environment: portal_types::Environment::Development,
+            key_hash: &format!("hash-{i}"),
+            hint: "pp_dev_abcd",
+            created_by: Some(ada),
+            expires_at: None,
+            usage_limit: None,
+            rate_limit: None,
+            scopes,
+            allowed_ips: None,
+            alert_thresholds: "80 100",
+        };
+        ids.push(portal_db::api_keys::create(&db, new, now).await.unwrap().id);
+    }
+    portal_db::migrate(&db).await.unwrap();
+    let mut after = Vec::new();
+    for id in ids {
+        after.push(portal_db::api_keys::find(&db, team, id).await.unwrap().unwrap().scopes);
+    }
+    assert_eq!(after[0], format!("{old_full} webhooks:read webhooks:write"));
+    assert_eq!(after[1], format!("{old_read} webhooks:read"));
+    assert_eq!(after[2], "team:read usage:read");
+}

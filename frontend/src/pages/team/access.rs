@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(preset_of(&Scope::ALL), Preset::Full);
         assert_eq!(preset_of(&read_only_scopes()), Preset::ReadOnly);
         assert_eq!(preset_of(&[Scope::TeamRead]), Preset::Custom);
-        assert_eq!(scopes_for(Preset::ReadOnly, &[]).unwrap().len(), 6);
+        assert_eq!(scopes_for(Preset::ReadOnly, &[]).unwrap().len(), 7);
         assert!(scopes_for(Preset::Custom, &[]).is_err());
         assert_eq!(
             scopes_for(Preset::Custom, &[Scope::UsageRead, Scope::TeamRead]).unwrap(),
