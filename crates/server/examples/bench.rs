@@ -548,6 +548,7 @@ async fn realistic_team(
 
 #[tokio::main]
 async fn main() {
+    portal_server::webhooks::install_tls_provider();
     let bin = std::env::var("PP_BIN").unwrap_or_else(|_| "target/release/partner-portal".into());
     let requests: u64 = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
     let connections: u64 = std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(32);

@@ -235,6 +235,7 @@ impl Application {
     /// Opens and migrates the database, starts the mail worker and binds the listener
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        crate::webhooks::install_tls_provider();
         let db = portal_db::connect(&config.database_url).await.map_err(StartupError::Database)?;
         portal_db::migrate(&db).await.map_err(StartupError::Migration)?;
         Self::build_with_db(config, db).await

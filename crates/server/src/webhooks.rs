@@ -101,10 +101,16 @@ impl reqwest::dns::Resolve for PublicResolver {
     }
 }
 
+/// Makes ring the process's TLS provider (rustls needs one chosen; reqwest is built without its
+/// own so that aws-lc is not built). Every process of this workspace that builds a reqwest client
+/// calls it first; calling it again does nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client of deliveries: no proxy, the checked resolver, redirects checked too.
 pub fn client(reach: Reach) -> Result<reqwest::Client, reqwest::Error> {
-    // One process-wide TLS provider (ring, as the rest of the tree uses); installing it twice is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .connect_timeout(Duration::from_secs(10))

@@ -168,6 +168,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
 /// A client with its own cookie jar: one browser.
 pub fn new_client() -> reqwest::Client {
+    portal_server::webhooks::install_tls_provider();
     reqwest::Client::builder().cookie_store(true).build().expect("client")
 }
 
