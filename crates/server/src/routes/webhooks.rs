@@ -34,6 +34,19 @@ fn endpoint_not_found() -> ApiError {
     ApiError::not_found("No such webhook endpoint in this team.")
 }
 
+/// In `txn`: the caller's standing in the team, which must allow managing webhooks, and the
+/// team's endpoint.
+async fn managed_endpoint(
+    txn: &portal_db::DatabaseTransaction,
+    auth: &Principal,
+    (team_id, endpoint_id): (Uuid, Uuid),
+) -> ApiResult<(TeamAccess, portal_db::webhooks::Endpoint)> {
+    let access = TeamAccess::load(txn, auth, team_id).await?;
+    access.require(Action::ManageWebhooks)?;
+    let row = portal_db::webhooks::find(txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    Ok((access, row))
+}
+
 fn require_enabled(row: &portal_db::webhooks::Endpoint) -> ApiResult<()> {
     if !row.enabled {
         return Err(ApiError::new(ErrorCode::Conflict, "The endpoint is off: turn it on first."));
@@ -245,9 +258,7 @@ pub async fn update_webhook_endpoint(
     };
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
     let row = portal_db::webhooks::update(&txn, row, change, now).await?;
     if !row.enabled {
         portal_db::webhooks::fail_pending(&txn, row.id, now).await?;
@@ -278,9 +289,7 @@ pub async fn delete_webhook_endpoint(
     let (team_id, endpoint_id) = path.into_inner();
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
     portal_db::webhooks::delete(&txn, row.id).await?;
     let shown = Some(crate::webhooks::shown_url(&row.url));
     let entry = access.entry(&client, AuditAction::WebhookDeleted, "endpoint", Some(row.id.to_string()), shown);
@@ -317,9 +326,7 @@ pub async fn rotate_webhook_secret(
     }
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
     let (secret, sealed) = new_secret(&state, row.id);
     let until = (hours > 0).then(|| now + Duration::hours(i64::from(hours)));
     let row = portal_db::webhooks::rotate(&txn, row, sealed, until, now).await?;
@@ -421,9 +428,7 @@ pub async fn send_test_webhook(
     let (team_id, endpoint_id) = path.into_inner();
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    let (_, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
     require_enabled(&row)?;
     let data = WebhookEventData {
         team_id,
@@ -467,9 +472,7 @@ pub async fn redeliver_webhook(
     let (team_id, endpoint_id, delivery_id) = path.into_inner();
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(&txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
+    let (_, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
     require_enabled(&row)?;
     let old = portal_db::webhooks::find_delivery(&txn, row.id, delivery_id)
         .await?
