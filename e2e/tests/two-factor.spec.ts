@@ -20,10 +20,10 @@ function base32(text: string): Buffer {
   return Buffer.from(out);
 }
 
-/** The code an authenticator app shows `offset` seconds from now (RFC 6238: SHA-1, 6 digits, 30 s). */
-function totp(secret: string, offset = 0): string {
+/** The code an authenticator app shows at Unix time `seconds` (RFC 6238: SHA-1, 6 digits, 30 s). */
+function totp(secret: string, seconds = Date.now() / 1000): string {
   const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor((Date.now() / 1000 + offset) / 30)));
+  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
   const digest = createHmac('sha1', base32(secret)).update(counter).digest();
   const at = digest[19] & 0x0f;
   return String((digest.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, '0');
@@ -78,7 +78,9 @@ test('two-factor authentication: enrol, sign in with a code and with a recovery 
   await card.getByLabel('Code from the app').fill('000000' === totp(secret) ? '111111' : '000000');
   await card.getByRole('button', { name: 'Turn on' }).click();
   await expect(card.getByText(/The code is wrong/)).toBeVisible();
-  await card.getByLabel('Code from the app').fill(totp(secret));
+  // The code of this time step turns it on; the sign-in below needs the next step's.
+  const enrolledAt = Date.now() / 1000;
+  await card.getByLabel('Code from the app').fill(totp(secret, enrolledAt));
   await card.getByRole('button', { name: 'Turn on' }).click();
   const codes = card.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
   await expect(codes).toHaveCount(16);
@@ -108,10 +110,10 @@ test('two-factor authentication: enrol, sign in with a code and with a recovery 
   // Sign in with the app: the code of the set-up's time step was used, the next one is accepted.
   await signOut(page);
   await password(page, ada);
-  await page.getByLabel('Authentication code').fill(totp(secret));
+  await page.getByLabel('Authentication code').fill(totp(secret, enrolledAt));
   await page.getByRole('button', { name: 'Verify' }).click();
   await expect(page.getByText(/used already/)).toBeVisible();
-  await page.getByLabel('Authentication code').fill(totp(secret, 30));
+  await page.getByLabel('Authentication code').fill(totp(secret, enrolledAt + 30));
   await page.getByRole('button', { name: 'Verify' }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
 

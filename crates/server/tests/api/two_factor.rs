@@ -27,7 +27,12 @@ fn base32_decode(text: &str) -> Vec<u8> {
 
 /// The 6-digit code of `secret` (base32) at `offset` seconds from now: RFC 6238 with SHA-1.
 fn code(secret: &str, offset: i64) -> String {
-    let time = (chrono::Utc::now().timestamp() + offset) as u64;
+    code_at(secret, chrono::Utc::now().timestamp() + offset)
+}
+
+/// The 6-digit code of `secret` at the Unix time `time`.
+fn code_at(secret: &str, time: i64) -> String {
+    let time = time as u64;
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&base32_decode(secret)).unwrap();
     mac.update(&(time / 30).to_be_bytes());
     let digest = mac.finalize().into_bytes();
@@ -36,10 +41,10 @@ fn code(secret: &str, offset: i64) -> String {
     format!("{:06}", number % 1_000_000)
 }
 
-/// Turns on two-factor authentication for the user of `token`: (secret, recovery codes). The
-/// code used is of this time step, so sign-ins after it need a later one (`code(secret, 30)`)
-/// or a recovery code.
-async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>) {
+/// Turns on two-factor authentication for the user of `token`: (secret, recovery codes, the
+/// Unix time whose code turned it on). That code's step is used, so sign-ins after it need a
+/// later one or a recovery code.
+async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, i64) {
     let setup =
         app.call(Method::POST, Some(token), "/api/v1/me/two-factor/setup", Some(json!({"password": PASSWORD}))).await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
@@ -48,13 +53,14 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>) {
     assert!(uri.starts_with("otpauth://totp/Partner%20Portal:") && uri.contains(&format!("secret={secret}")), "{uri}");
     assert!(uri.contains("algorithm=SHA1&digits=6&period=30"), "{uri}");
     assert!(setup.body["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let at = chrono::Utc::now().timestamp();
     let enabled = app
-        .call(Method::POST, Some(token), "/api/v1/me/two-factor/enable", Some(json!({"code": code(&secret, 0)})))
+        .call(Method::POST, Some(token), "/api/v1/me/two-factor/enable", Some(json!({"code": code_at(&secret, at)})))
         .await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
     let codes: Vec<String> =
         enabled.body["codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    (secret, codes)
+    (secret, codes, at)
 }
 
 /// The password step: the challenge of an account with two-factor authentication.
@@ -117,7 +123,7 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
     assert_eq!(app.login_with(&new_client(), email, PASSWORD).await.status, StatusCode::OK);
 
     // Starting again replaces the secret; the new one is confirmed.
-    let (secret, codes) = enrol(&app, &token).await;
+    let (secret, codes, at) = enrol(&app, &token).await;
     assert_eq!(codes.len(), 16);
     let on = status(&app, &token).await;
     assert_eq!((on["enabled"].clone(), on["recovery_codes_left"].clone()), (json!(true), json!(16)));
@@ -131,26 +137,28 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
     let browser = new_client();
     let first = challenge(&app, &browser, email).await;
     // A code three steps old is refused, and says how many tries are left.
-    let old = second_step(&app, &browser, &first, &code(&secret, -90)).await;
+    let old = second_step(&app, &browser, &first, &code_at(&secret, at - 90)).await;
     old.assert_problem(422, "invalid_two_factor_code");
     assert!(old.body["detail"].as_str().unwrap().contains("4 tries are left"), "{}", old.body);
     // The code of the step used to turn it on was accepted once already: a replay.
-    second_step(&app, &browser, &first, &code(&secret, 0)).await.assert_problem(422, "invalid_two_factor_code");
+    second_step(&app, &browser, &first, &code_at(&secret, at)).await.assert_problem(422, "invalid_two_factor_code");
     // The next step's code is within the skew: it signs in, and the session works.
-    let signed_in = second_step(&app, &browser, &first, &code(&secret, 30)).await;
+    let signed_in = second_step(&app, &browser, &first, &code_at(&secret, at + 30)).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
     assert!(refresh_cookie_of(&signed_in).is_some());
     let access = signed_in.body["access_token"].as_str().unwrap();
     assert_eq!(app.get_as(access, "/api/v1/me").await.status, StatusCode::OK);
     // The challenge worked once.
-    second_step(&app, &browser, &first, &code(&secret, 30)).await.assert_problem(401, "invalid_challenge");
+    second_step(&app, &browser, &first, &code_at(&secret, at + 30)).await.assert_problem(401, "invalid_challenge");
 
     // On a new challenge the same code is a replay, and so is any code of an earlier step.
     let second = challenge(&app, &browser, email).await;
-    second_step(&app, &browser, &second, &code(&secret, 30)).await.assert_problem(422, "invalid_two_factor_code");
-    second_step(&app, &browser, &second, &code(&secret, 0)).await.assert_problem(422, "invalid_two_factor_code");
+    second_step(&app, &browser, &second, &code_at(&secret, at + 30))
+        .await
+        .assert_problem(422, "invalid_two_factor_code");
+    second_step(&app, &browser, &second, &code_at(&secret, at)).await.assert_problem(422, "invalid_two_factor_code");
     second_step(&app, &browser, &second, "not a code").await.assert_problem(422, "invalid_two_factor_code");
-    second_step(&app, &browser, "x".repeat(43).as_str(), &code(&secret, 30))
+    second_step(&app, &browser, "x".repeat(43).as_str(), &code_at(&secret, at + 30))
         .await
         .assert_problem(401, "invalid_challenge");
 
@@ -166,7 +174,7 @@ async fn a_recovery_code_signs_in_once_mails_the_user_and_a_new_set_voids_the_ol
     let app = spawn_app().await;
     let email = "ada@example.com";
     let (token, _) = app.signed_in(email).await;
-    let (_, codes) = enrol(&app, &token).await;
+    let (_, codes, _) = enrol(&app, &token).await;
     let browser = new_client();
 
     let first = challenge(&app, &browser, email).await;
@@ -226,7 +234,7 @@ async fn a_challenge_expires_and_takes_five_codes_at_most() {
     let app = spawn_app().await;
     let email = "ada@example.com";
     let (token, _) = app.signed_in(email).await;
-    let (secret, codes) = enrol(&app, &token).await;
+    let (secret, codes, _) = enrol(&app, &token).await;
     let browser = new_client();
 
     let expired = challenge(&app, &browser, email).await;
@@ -265,7 +273,7 @@ async fn wrong_codes_are_throttled_per_account() {
     let app = spawn_app_with(options).await;
     let email = "ada@example.com";
     let (token, _) = app.signed_in(email).await;
-    let (_, codes) = enrol(&app, &token).await;
+    let (_, codes, _) = enrol(&app, &token).await;
     for _ in 0..3 {
         let fresh = challenge(&app, &new_client(), email).await;
         second_step(&app, &new_client(), &fresh, "000001").await.assert_problem(422, "invalid_two_factor_code");
@@ -282,7 +290,7 @@ async fn one_code_sent_twice_at_once_signs_in_once() {
     let app = spawn_app().await;
     let email = "ada@example.com";
     let (token, _) = app.signed_in(email).await;
-    let (secret, _) = enrol(&app, &token).await;
+    let (secret, _, _) = enrol(&app, &token).await;
     let (a, b) = (new_client(), new_client());
     let (first, second) = (challenge(&app, &a, email).await, challenge(&app, &b, email).await);
     let next = code(&secret, 30);
@@ -304,7 +312,7 @@ async fn turning_it_off_needs_the_password_and_a_code() {
     )
     .await
     .assert_problem(409, "two_factor_disabled");
-    let (secret, codes) = enrol(&app, &token).await;
+    let (secret, codes, _) = enrol(&app, &token).await;
     let path = "/api/v1/me/two-factor/disable";
     let res =
         app.call(Method::POST, Some(&token), path, Some(json!({"password": "nope", "code": code(&secret, 30)}))).await;
@@ -384,7 +392,7 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let (outsider, _) = app.signed_in("outsider@example.com").await;
     app.get_as(&outsider, &team_path).await.assert_problem(404, "not_found");
     // Enrolling lets the same access token in at once.
-    let (_, codes) = enrol(&app, &member).await;
+    let (_, codes, _) = enrol(&app, &member).await;
     assert_eq!(app.get_as(&member, &team_path).await.status, StatusCode::OK);
     // While the team requires it, it cannot be turned off.
     let off = json!({"password": PASSWORD, "code": codes[0]});
