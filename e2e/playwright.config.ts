@@ -79,6 +79,9 @@ export default defineConfig({
       PORTAL_PUBLIC_URL: baseURL,
       PORTAL_WEB_DIR: path.resolve(__dirname, '../frontend/dist'),
       PORTAL_SECRET_SCANNING_PUBLIC_KEYS: process.env.PP_E2E_SCANNING_PUBLIC_KEY!,
+      // Every spec signs people up and in from this one address: the default of 20 sign-ins a
+      // minute per address (a limit for the public) is too few for the whole suite.
+      PORTAL_AUTH_RATE_LIMIT: '200',
       // The webhook spec's receiver listens on loopback, over plain HTTP.
       PORTAL_WEBHOOK_ALLOW_HTTP: 'true',
       PORTAL_WEBHOOK_ALLOW_PRIVATE: 'true',

@@ -412,7 +412,7 @@ pub async fn login_two_factor(
     client: Client,
     body: ApiJson<TwoFactorLoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("login:{}", client.ip))?;
+    state.auth_limiter.check(&format!("login-code:{}", client.ip))?;
     let body = body.0;
     if !token::looks_valid(&body.challenge) {
         return Err(challenge_refused());
