@@ -171,6 +171,7 @@ async fn gate<B: MessageBody + 'static>(
         }
         skip_compression_if_small(&mut res);
         webapp::security_headers(&mut res, &gate.csp);
+        webapp::cache_headers(&mut res);
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             res.headers_mut().insert(REQUEST_ID, v);
         }

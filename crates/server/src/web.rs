@@ -189,6 +189,41 @@ pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Error
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))
 }
 
+/// Whether `path` names a file of the built web app whose name carries its content hash (trunk
+/// writes `name-<16 hex digits>[_bg].{js,wasm,css}`): its content never changes under that name.
+pub fn is_hashed_asset(path: &str) -> bool {
+    let Some(file) = path.strip_prefix('/').filter(|f| !f.contains('/')) else { return false };
+    let Some((stem, ext)) = file.rsplit_once('.') else { return false };
+    if !matches!(ext, "js" | "wasm" | "css") {
+        return false;
+    }
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// How the web app's files may be cached: a hashed asset for a year without asking again; the
+/// app's page (`index.html`, which names the current assets) only after asking (its ETag makes
+/// that a 304).
+pub fn cache_headers<B>(res: &mut ServiceResponse<B>) {
+    let path = res.request().path();
+    if path.starts_with("/api/")
+        || path.starts_with("/docs")
+        || !(res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED)
+    {
+        return;
+    }
+    let value = if is_hashed_asset(path) {
+        "public, max-age=31536000, immutable"
+    } else if res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+        || res.status() == StatusCode::NOT_MODIFIED && (path == "/" || path == "/index.html")
+    {
+        "no-cache"
+    } else {
+        return;
+    };
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+}
+
 /// Security headers on every answer: `csp`, or the docs' own policy under `/docs`.
 pub fn security_headers<B>(res: &mut ServiceResponse<EitherBody<B>>, csp: &HeaderValue) {
     let csp = if res.request().path().starts_with("/docs") { HeaderValue::from_static(DOCS_CSP) } else { csp.clone() };
@@ -203,6 +238,22 @@ pub fn security_headers<B>(res: &mut ServiceResponse<EitherBody<B>>, csp: &Heade
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashed_assets_are_told_from_other_files() {
+        for path in [
+            "/portal-frontend-d309dd1229d343a2.js",
+            "/portal-frontend-d309dd1229d343a2_bg.wasm",
+            "/style-97c765e700020b75.css",
+        ] {
+            assert!(is_hashed_asset(path), "{path}");
+        }
+        for path in
+            ["/", "/index.html", "/app.js", "/style-97c7.css", "/a/b-97c765e700020b75.css", "/x-97c765e700020b75.html"]
+        {
+            assert!(!is_hashed_asset(path), "{path}");
+        }
+    }
 
     #[test]
     fn csp_allows_exactly_the_inline_scripts_of_index_html() {

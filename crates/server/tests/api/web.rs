@@ -46,3 +46,28 @@ async fn api_docs_are_served_without_any_cdn() {
     let spec: serde_json::Value = spec.json().await.unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
 }
+
+/// Hashed assets are cached for a year without a request; the app's page is asked for again each
+/// time, and its ETag makes a return visit a 304.
+#[tokio::test]
+async fn hashed_assets_are_immutable_and_the_page_is_revalidated() {
+    let app = spawn_app_with(Options { web_index: Some(INDEX.into()), ..Options::default() }).await;
+    let web_dir = app.data_dir.parent().unwrap().join("web");
+    std::fs::write(web_dir.join("app-0123456789abcdef.js"), "export default 1;").unwrap();
+    std::fs::write(web_dir.join("robots.txt"), "User-agent: *").unwrap();
+    let res = app.client.get(app.url("/app-0123456789abcdef.js")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let res = app.client.get(app.url("/robots.txt")).send().await.unwrap();
+    assert!(res.headers().get("cache-control").is_none(), "an unhashed file is not immutable");
+    for path in ["/", "/index.html", "/account"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-cache", "{path}");
+    }
+    let first = app.client.get(app.url("/")).send().await.unwrap();
+    let etag = first.headers()["etag"].clone();
+    let again = app.client.get(app.url("/")).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["cache-control"], "no-cache");
+}
