@@ -152,25 +152,26 @@ pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> ApiRes
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(SessionList { items }))
 }
 
-/// An audit entry of the signed-in user about their sessions.
-async fn record_session_end(
-    txn: &portal_db::DatabaseTransaction,
+/// An audit entry of the user's own account (no team), from `client`: about their sessions
+/// (`target_type` `session`) or the account itself (`user`).
+pub async fn record_for_account(
+    db: &impl portal_db::ConnectionTrait,
     (user_id, client): (Uuid, &Client),
     action: portal_types::AuditAction,
-    (target_id, summary): (Option<String>, Option<String>),
+    (target_type, target_id, summary): (&str, Option<String>, Option<String>),
 ) -> ApiResult<Vec<Change>> {
     let actor = portal_db::audit::AuditActor { kind: "user", id: user_id, name: None };
     let entry = portal_db::audit::NewEntry {
         team_id: None,
         actor: Some(&actor),
         action,
-        target_type: "session",
+        target_type,
         target_id,
         summary,
         ip: Some(&client.ip),
         user_agent: client.user_agent.as_deref(),
     };
-    let touched = portal_db::audit::record(txn, entry, Utc::now()).await?;
+    let touched = portal_db::audit::record(db, entry, Utc::now()).await?;
     Ok(Change::reads(&touched).collect())
 }
 
@@ -202,9 +203,13 @@ pub async fn end_session(
         return Err(ApiError::new(ErrorCode::SessionNotFound, "No such session of yours is in use."));
     }
     let target = Some(id.to_string());
-    let mut changes =
-        record_session_end(&txn, (auth.user_id, &client), portal_types::AuditAction::SessionEnded, (target, None))
-            .await?;
+    let mut changes = record_for_account(
+        &txn,
+        (auth.user_id, &client),
+        portal_types::AuditAction::SessionEnded,
+        ("session", target, None),
+    )
+    .await?;
     changes.push(Change::Session(id));
     state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -231,7 +236,7 @@ pub async fn end_other_sessions(
     if count > 0 {
         let summary = Some(format!("{count} session{}", if count == 1 { "" } else { "s" }));
         let action = portal_types::AuditAction::OtherSessionsEnded;
-        changes.extend(record_session_end(&txn, (auth.user_id, &client), action, (None, summary)).await?);
+        changes.extend(record_for_account(&txn, (auth.user_id, &client), action, ("session", None, summary)).await?);
     }
     state.keys.commit(txn, &changes).await?;
     Ok(web::Json(SessionsEnded { ended: count }))

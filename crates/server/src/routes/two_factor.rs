@@ -124,19 +124,7 @@ pub async fn record(
     action: portal_types::AuditAction,
     summary: Option<String>,
 ) -> ApiResult<Vec<Change>> {
-    let actor = portal_db::audit::AuditActor { kind: "user", id: user_id, name: None };
-    let entry = portal_db::audit::NewEntry {
-        team_id: None,
-        actor: Some(&actor),
-        action,
-        target_type: "user",
-        target_id: Some(user_id.to_string()),
-        summary,
-        ip: Some(&client.ip),
-        user_agent: client.user_agent.as_deref(),
-    };
-    let touched = portal_db::audit::record(db, entry, Utc::now()).await?;
-    Ok(Change::reads(&touched).collect())
+    super::me::record_for_account(db, (user_id, client), action, ("user", Some(user_id.to_string()), summary)).await
 }
 
 /// Records a failed code in a transaction of its own: the failure stays on record although
