@@ -103,6 +103,118 @@ pub async fn list(
     Ok(q.order_by_desc(api_key::Column::CreatedAt).order_by_desc(api_key::Column::Id).limit(limit).all(db).await?)
 }
 
+/// A key's status as a list filter sees it (`now` decides expiry and grace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Active,
+    Rolling,
+    Rolled,
+    Revoked,
+    Expired,
+    /// Usable (active or rolling) and expiring within `soon`.
+    ExpiringSoon { soon: chrono::Duration },
+}
+
+/// Where a filtered list starts and how it is ordered: each position is the last row of the
+/// previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Newest first, after (created_at, id).
+    Created(Option<(Timestamp, Uuid)>),
+    /// Most recently used first, never-used keys last (by id); after (last_used_at, id), where
+    /// `None` as the time is a position among the never-used keys.
+    LastUsed(Option<(Option<Timestamp>, Uuid)>),
+    /// Most requests first, after (request_count, id).
+    Requests(Option<(i64, Uuid)>),
+}
+
+/// What a key list is narrowed to; each `None` leaves it open.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Part of the name or the hint, any case.
+    pub search: Option<String>,
+    pub environment: Option<Environment>,
+    pub status: Option<StatusFilter>,
+}
+
+/// `%text%` for LIKE, with `\`, `%` and `_` of the text matched as themselves.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A team's keys narrowed by `filter`, in `order`, at most `limit`.
+pub async fn list_filtered(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    filter: &KeyFilter,
+    order: KeyOrder,
+    limit: u64,
+    now: Timestamp,
+) -> Result<Vec<ApiKeyRow>> {
+    use api_key::Column as C;
+    use sea_orm::sea_query::{Func, LikeExpr};
+    use sea_orm::Order;
+    use sea_orm::sea_query::NullOrdering;
+
+    let mut q = ApiKeys::find().filter(C::TeamId.eq(team_id));
+    if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
+        let like = |column: C| {
+            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(contains_pattern(text)).escape('\\'))
+        };
+        q = q.filter(like(C::Name).or(like(C::Hint)));
+    }
+    if let Some(environment) = filter.environment {
+        q = q.filter(C::Environment.eq(environment.as_str()));
+    }
+    let unexpired = || C::ExpiresAt.is_null().or(C::ExpiresAt.gt(now));
+    let usable = || C::RevokedAt.is_null().and(unexpired()).and(C::GraceUntil.is_null().or(C::GraceUntil.gt(now)));
+    q = match filter.status {
+        None => q,
+        Some(StatusFilter::Revoked) => q.filter(C::RevokedAt.is_not_null()),
+        Some(StatusFilter::Expired) => q.filter(C::RevokedAt.is_null()).filter(C::ExpiresAt.lte(now)),
+        Some(StatusFilter::Active) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.is_null()),
+        Some(StatusFilter::Rolling) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.gt(now)),
+        Some(StatusFilter::Rolled) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.lte(now)),
+        Some(StatusFilter::ExpiringSoon { soon }) => q.filter(usable()).filter(C::ExpiresAt.lte(now + soon)),
+    };
+    let q = match order {
+        KeyOrder::Created(after) => {
+            if let Some((at, id)) = after {
+                q = q.filter(C::CreatedAt.lt(at).or(C::CreatedAt.eq(at).and(C::Id.lt(id))));
+            }
+            q.order_by_desc(C::CreatedAt).order_by_desc(C::Id)
+        }
+        KeyOrder::LastUsed(after) => {
+            match after {
+                None => {}
+                Some((Some(at), id)) => {
+                    q = q.filter(
+                        C::LastUsedAt.lt(at).or(C::LastUsedAt.eq(at).and(C::Id.lt(id))).or(C::LastUsedAt.is_null()),
+                    );
+                }
+                Some((None, id)) => q = q.filter(C::LastUsedAt.is_null()).filter(C::Id.lt(id)),
+            }
+            q.order_by_with_nulls(C::LastUsedAt, Order::Desc, NullOrdering::Last).order_by_desc(C::Id)
+        }
+        KeyOrder::Requests(after) => {
+            if let Some((count, id)) = after {
+                q = q.filter(C::RequestCount.lt(count).or(C::RequestCount.eq(count).and(C::Id.lt(id))));
+            }
+            q.order_by_desc(C::RequestCount).order_by_desc(C::Id)
+        }
+    };
+    Ok(q.limit(limit).all(db).await?)
+}
+
 /// The team's keys among `ids`.
 pub async fn of_team(db: &impl ConnectionTrait, team_id: Uuid, ids: &[Uuid]) -> Result<Vec<ApiKeyRow>> {
     let mut keys = Vec::with_capacity(ids.len());

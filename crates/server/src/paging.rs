@@ -66,7 +66,7 @@ fn split_cursor(cursor: &str) -> ApiResult<(i64, &str)> {
     Ok((n, &cursor[16..]))
 }
 
-fn decode_position(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
+pub fn decode_position(cursor: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
     let (nanos, rest) = split_cursor(cursor)?;
     let id = if rest.is_empty() { Uuid::nil() } else { Uuid::try_parse(rest).map_err(|_| bad_cursor())? };
     Ok((DateTime::from_timestamp_nanos(nanos), id))
@@ -78,6 +78,17 @@ pub fn encode_id(id: i64) -> String {
 
 pub fn decode_id(cursor: &str) -> ApiResult<i64> {
     split_cursor(cursor).map(|(id, _)| id)
+}
+
+/// A position in a list ordered by a count: the count, then the id.
+pub fn encode_count_position(count: i64, id: Uuid) -> String {
+    format!("{:016x}{}", count.max(0), id.simple())
+}
+
+pub fn decode_count_position(cursor: &str) -> ApiResult<(i64, Uuid)> {
+    let (count, rest) = split_cursor(cursor)?;
+    let id = if rest.is_empty() { Uuid::nil() } else { Uuid::try_parse(rest).map_err(|_| bad_cursor())? };
+    Ok((count, id))
 }
 
 /// `next_cursor` for a page that was asked for with `limit`: present only when it is full.
@@ -116,5 +127,7 @@ mod tests {
             assert_eq!(q.limit().unwrap_err().field.as_deref(), Some("limit"), "{bad}");
         }
         assert_eq!(decode_id(&encode_id(42)).unwrap(), 42);
+        assert_eq!(decode_count_position(&encode_count_position(7, id)).unwrap(), (7, id));
+        assert!(pattern.is_match(&encode_count_position(i64::MAX, id)));
     }
 }

@@ -302,6 +302,89 @@ pub enum KeyStatus {
     Expired,
 }
 
+/// What a key list can be narrowed to (`status` of `GET .../api-keys`): a key's status, or
+/// `expiring_soon` (usable, and expiring within 7 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatusFilter {
+    Active,
+    Rolling,
+    Rolled,
+    Revoked,
+    Expired,
+    ExpiringSoon,
+}
+
+impl KeyStatusFilter {
+    pub const ALL: [Self; 6] =
+        [Self::Active, Self::Rolling, Self::Rolled, Self::Revoked, Self::Expired, Self::ExpiringSoon];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Rolling => "rolling",
+            Self::Rolled => "rolled",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::ExpiringSoon => "expiring_soon",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Rolling => "Rolling",
+            Self::Rolled => "Rolled",
+            Self::Revoked => "Revoked",
+            Self::Expired => "Expired",
+            Self::ExpiringSoon => "Expiring soon",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// The order of a key list (`sort` of `GET .../api-keys`), each newest or largest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KeySort {
+    /// Newest first.
+    #[default]
+    Created,
+    /// Most recently used first; never-used keys last.
+    LastUsed,
+    /// Most requests (ever) first.
+    Requests,
+}
+
+impl KeySort {
+    pub const ALL: [Self; 3] = [Self::Created, Self::LastUsed, Self::Requests];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::LastUsed => "last_used",
+            Self::Requests => "requests",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Created => "Newest first",
+            Self::LastUsed => "Last used",
+            Self::Requests => "Most requests",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 /// An API key's metadata (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

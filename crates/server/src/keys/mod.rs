@@ -379,6 +379,11 @@ impl KeyService {
         self.meter.pending_uses(team, key_ids, since)
     }
 
+    /// Writes this instance's buffered counts now (a list ordered by use reads them in order).
+    pub async fn write_counts(&self) -> Result<(), portal_db::Error> {
+        self.meter.flush(&self.db, self.instance).await
+    }
+
     /// Writes the buffered counts, and gives back quota leases of idle keys.
     pub async fn flush(&self) -> Result<(), portal_db::Error> {
         let counted = self.meter.flush(&self.db, self.instance).await;

@@ -6,7 +6,9 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
-use portal_db::api_keys::{ApiKeyRow, KeyChanges, NewKey, environment_of, rate_limit_of};
+use portal_db::api_keys::{
+    ApiKeyRow, KeyChanges, KeyFilter, KeyOrder, NewKey, StatusFilter, environment_of, rate_limit_of,
+};
 use portal_domain::keys as domain;
 use portal_domain::scopes::{
     AllowList, DEFAULT_THRESHOLDS, ScopeSet, parse_scopes, parse_thresholds, thresholds_from_stored,
@@ -15,7 +17,8 @@ use portal_domain::scopes::{
 use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::ErrorCode;
 use portal_types::{
-    ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, KeyStatus, LeakReport, RateLimit,
+    ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, Environment, KeySort, KeyStatus,
+    KeyStatusFilter, LeakReport, RateLimit,
     ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest, VerifyKeyResponse,
 };
 use uuid::Uuid;
@@ -29,7 +32,9 @@ use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::paging::{
+    PageQuery, decode_count_position, decode_position, encode_count_position, encode_position, next_cursor,
+};
 use crate::state::AppState;
 
 /// How long before expiry a key is marked, and its owners mailed (also a day before).
@@ -78,12 +83,67 @@ async fn find_key(db: &impl portal_db::ConnectionTrait, access: &TeamAccess, key
     portal_db::api_keys::find(db, access.team.id, key_id).await?.ok_or_else(key_not_found)
 }
 
-/// The team's API keys, newest first (never their secrets).
+/// How a key list is narrowed and ordered (`GET .../api-keys`), as given.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyListQuery {
+    /// Part of the key's name or hint, any case (at most 100 characters).
+    #[param(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub q: Option<String>,
+    #[param(value_type = Option<portal_types::Environment>)]
+    pub environment: Option<String>,
+    /// A status, or `expiring_soon`: usable and expiring within 7 days.
+    #[param(value_type = Option<KeyStatusFilter>)]
+    pub status: Option<String>,
+    /// `created` (newest first, the default), `last_used` (never-used keys last) or `requests`.
+    #[param(value_type = Option<KeySort>)]
+    pub sort: Option<String>,
+}
+
+/// The longest search text.
+const MAX_SEARCH_CHARS: usize = 100;
+
+impl KeyListQuery {
+    fn parse(&self) -> ApiResult<(KeyFilter, KeySort)> {
+        fn one<T>(field: &str, raw: Option<&str>, parse: impl Fn(&str) -> Option<T>, all: &[&str]) -> ApiResult<Option<T>> {
+            raw.map(|raw| {
+                parse(raw).ok_or_else(|| ApiError::validation(field, format!("must be one of: {}", all.join(", "))))
+            })
+            .transpose()
+        }
+        let search = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if search.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS || q.chars().any(char::is_control)) {
+            return Err(ApiError::validation(
+                "q",
+                format!("must be at most {MAX_SEARCH_CHARS} characters, without control characters"),
+            ));
+        }
+        let environment =
+            one("environment", self.environment.as_deref(), Environment::parse, &["development", "production"])?;
+        let statuses = KeyStatusFilter::ALL.map(KeyStatusFilter::as_str);
+        let status = one("status", self.status.as_deref(), KeyStatusFilter::parse, &statuses)?.map(|s| match s {
+            KeyStatusFilter::Active => StatusFilter::Active,
+            KeyStatusFilter::Rolling => StatusFilter::Rolling,
+            KeyStatusFilter::Rolled => StatusFilter::Rolled,
+            KeyStatusFilter::Revoked => StatusFilter::Revoked,
+            KeyStatusFilter::Expired => StatusFilter::Expired,
+            KeyStatusFilter::ExpiringSoon => StatusFilter::ExpiringSoon { soon: Duration::days(EXPIRY_WARNING_DAYS) },
+        });
+        let sorts = KeySort::ALL.map(KeySort::as_str);
+        let sort = one("sort", self.sort.as_deref(), KeySort::parse, &sorts)?.unwrap_or_default();
+        Ok((KeyFilter { search: search.map(str::to_owned), environment, status }, sort))
+    }
+}
+
+/// The team's API keys (never their secrets).
+///
+/// Newest first unless `sort` says otherwise; `q`, `environment` and `status` narrow the list.
+/// Follow `next_cursor` with the same parameters for the next page.
 #[utoipa::path(
     tag = "api-keys",
     operation_id = "listApiKeys",
     security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team."), PageQuery),
+    params(("team_id" = Uuid, Path, description = "The team."), PageQuery, KeyListQuery),
     responses((status = 200, description = "Keys.", body = ApiKeyPage), Unauthorized, NotFound, ValidationFailed, InternalError)
 )]
 #[get("/teams/{team_id}/api-keys")]
@@ -93,10 +153,15 @@ pub async fn list_api_keys(
     req: HttpRequest,
     path: web::Path<Uuid>,
     query: web::Query<PageQuery>,
+    narrowed: web::Query<KeyListQuery>,
 ) -> ApiResult<HttpResponse> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
+    let (filter, sort) = narrowed.parse()?;
+    if filter.search.is_some() || filter.environment.is_some() || filter.status.is_some() || sort != KeySort::Created {
+        return list_narrowed(&state, access.team.id, &filter, sort, query.cursor.as_deref(), limit).await;
+    }
     let after = query.after()?;
     let team_id = access.team.id;
     // A flush writes the buffered counts and moves the team's kept reads on together.
@@ -145,6 +210,45 @@ pub async fn list_api_keys(
         return Ok(spliced_answer(&req, body, (start, start + len), &kept.around[i]));
     }
     Ok(encoded_answer(&req, body))
+}
+
+/// A searched, filtered or sorted page of keys: read as asked, with this instance's uses not
+/// written yet (the unnarrowed newest-first list is the one kept in memory).
+async fn list_narrowed(
+    state: &AppState,
+    team_id: Uuid,
+    filter: &KeyFilter,
+    sort: KeySort,
+    cursor: Option<&str>,
+    limit: u64,
+) -> ApiResult<HttpResponse> {
+    let order = match (sort, cursor) {
+        (KeySort::Created, c) => KeyOrder::Created(c.map(decode_position).transpose()?),
+        (KeySort::LastUsed, c) => KeyOrder::LastUsed(
+            c.map(|c| decode_position(c).map(|(at, id)| ((at != DateTime::UNIX_EPOCH).then_some(at), id)))
+                .transpose()?,
+        ),
+        (KeySort::Requests, c) => KeyOrder::Requests(c.map(decode_count_position).transpose()?),
+    };
+    if sort != KeySort::Created {
+        // Ordered by use: this instance's counts are written first, so that the order is the
+        // one shown (another instance's are at most one flush behind).
+        state.keys.write_counts().await?;
+    }
+    let now = Utc::now();
+    let _no_flush = state.keys.hold_flushes().await;
+    let mut rows = portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, limit, now).await?;
+    // The cursor is the position of the last row as stored, where the next page goes on.
+    let next_cursor = next_cursor(&rows, limit, |r| match sort {
+        KeySort::Created => encode_position(r.created_at, r.id),
+        KeySort::LastUsed => encode_position(r.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), r.id),
+        KeySort::Requests => encode_count_position(r.request_count, r.id),
+    });
+    for row in &mut rows {
+        add_pending_use(&state.keys, row);
+    }
+    let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok().json(ApiKeyPage { items, next_cursor }))
 }
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it

@@ -396,3 +396,113 @@ async fn two_instances_share_revocations_and_counts() {
     }
     assert_eq!(ok, 2 * per_instance);
 }
+
+/// Every page of a narrowed key list, followed by its cursors: the names in order.
+async fn all_pages(app: &TestApp, owner: &str, team: &str, query: &str) -> Vec<String> {
+    let (mut names, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let path = format!("/api/v1/teams/{team}/api-keys?limit=2{query}{after}");
+        let res = app.call(Method::GET, Some(owner), &path, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
+        names.extend(res.body["items"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap().to_owned()));
+        match res.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return names,
+        }
+        assert!(names.len() < 100, "{query}: the cursors go round: {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let keys_path = format!("/api/v1/teams/{team}/api-keys");
+    let mut ids = std::collections::HashMap::new();
+    for (name, environment) in [
+        ("Checkout web", "production"),
+        ("checkout worker", "production"),
+        ("Billing 100%", "development"),
+        ("billing_x", "development"),
+        ("Reports", "development"),
+        ("Old", "development"),
+        ("Rolled one", "production"),
+        ("Soon", "production"),
+        ("Past", "development"),
+    ] {
+        let body = json!({"name": name, "environment": environment, "expiration": "90d"});
+        ids.insert(name, app.create_key(&owner, &team, body).await);
+    }
+    // Another team's key never shows.
+    let other = app.create_team(&owner, "Other").await;
+    app.simple_key(&owner, &other, "Checkout elsewhere").await;
+
+    // Uses: Reports 3, Checkout web 2, Billing 100% 1, the rest none (counted before they are
+    // written: the list adds this instance's pending uses).
+    for (name, uses) in [("Billing 100%", 1), ("Checkout web", 2), ("Reports", 3)] {
+        for _ in 0..uses {
+            let res = app.call(Method::GET, Some(&ids[name].1), &format!("/api/v1/teams/{team}"), None).await;
+            assert_eq!(res.status, StatusCode::OK);
+        }
+    }
+    let revoke = format!("{keys_path}/{}/revoke", ids["Old"].0);
+    assert_eq!(app.call(Method::POST, Some(&owner), &revoke, None).await.status, StatusCode::OK);
+    let roll = format!("{keys_path}/{}/roll", ids["Rolled one"].0);
+    let res = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 3600}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let now = chrono::Utc::now();
+    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Soon"].0), now + chrono::Duration::days(3)).await;
+    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Past"].0), now - chrono::Duration::hours(1))
+        .await;
+
+    // Search: any case, name or hint; `%` and `_` are themselves.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(all_pages(&app, &owner, &team, "&q=CHECKOUT").await), ["Checkout web", "checkout worker"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&q=100%25").await, ["Billing 100%"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&q=g_x").await, ["billing_x"]);
+    let hint = &ids["Reports"].1[..10];
+    assert_eq!(all_pages(&app, &owner, &team, &format!("&q={hint}")).await, ["Reports"]);
+
+    // Filters, alone and together; the rolled key's replacement is active.
+    assert_eq!(
+        sorted(all_pages(&app, &owner, &team, "&environment=production").await),
+        ["Checkout web", "Rolled one", "Rolled one", "Soon", "checkout worker"]
+    );
+    assert_eq!(all_pages(&app, &owner, &team, "&status=revoked").await, ["Old"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&status=rolling").await, ["Rolled one"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&status=expired").await, ["Past"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&status=expiring_soon").await, ["Soon"]);
+    assert_eq!(all_pages(&app, &owner, &team, "&status=expiring_soon&environment=development").await, [] as [&str; 0]);
+    let active = all_pages(&app, &owner, &team, "&status=active").await;
+    assert_eq!(active.len(), 7, "{active:?}");
+    assert!(!active.iter().any(|n| ["Old", "Past"].contains(&n.as_str())), "{active:?}");
+
+    // Sorted by requests and by last use, through pages of two: every key once, in order.
+    let by_requests = all_pages(&app, &owner, &team, "&sort=requests").await;
+    assert_eq!(by_requests.len(), 10, "{by_requests:?}");
+    assert_eq!(by_requests[..3], ["Reports", "Checkout web", "Billing 100%"]);
+    let by_use = all_pages(&app, &owner, &team, "&sort=last_used").await;
+    assert_eq!(by_use.len(), 10, "{by_use:?}");
+    assert_eq!(by_use[..3], ["Reports", "Checkout web", "Billing 100%"]);
+    assert_eq!(sorted(by_use.clone()), sorted(by_requests.clone()));
+    let newest = all_pages(&app, &owner, &team, "&sort=created&status=active&q=checkout").await;
+    assert_eq!(newest, ["checkout worker", "Checkout web"]);
+
+    // Bad values name their parameter, with what is accepted.
+    for (query, field) in [
+        ("status=gone", "status"),
+        ("environment=staging", "environment"),
+        ("sort=name", "sort"),
+        (&format!("q={}", "x".repeat(101)), "q"),
+        ("sort=requests&cursor=zz", "cursor"),
+    ] {
+        let res = app.call(Method::GET, Some(&owner), &format!("{keys_path}?{query}"), None).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.body["field"], field, "{query}: {}", res.body);
+    }
+    let res = app.call(Method::GET, Some(&owner), &format!("{keys_path}?status=gone"), None).await;
+    assert!(res.body["detail"].as_str().unwrap().contains("expiring_soon"), "{}", res.body);
+}
