@@ -32,7 +32,7 @@ use utoipa_actix_web::AppExt;
         (name = "webhooks", description = "Webhook endpoints of a team: signed (Standard Webhooks), retried, with a delivery log."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
-    components(schemas(Problem, ErrorCode, portal_types::WebhookEvent)),
+    components(schemas(Problem, ErrorCode, portal_types::WebhookEvent, portal_types::KeySort, portal_types::KeyStatusFilter)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
