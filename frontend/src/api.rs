@@ -9,7 +9,7 @@ use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
-    EmailRequest, EnableTwoFactorRequest, ErrorCode, Granularity, Invitation, InvitationPage, InvitationPreview,
+    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, KeySort, KeyStatusFilter, Granularity, Invitation, InvitationPage, InvitationPreview,
     LoginRequest, Member, MemberPage, PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest,
     ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage,
     TeamUsage, TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest,
@@ -310,8 +310,9 @@ fn page(limit: u32, cursor: Option<String>) -> [(&'static str, Option<String>); 
 
 // ---------------------------------------------------------------- teams
 
-pub async fn teams(token: String) -> Result<TeamPage, ApiError> {
-    json(without_body(request(Method::GET, "/teams?limit=100", Some(&token)))).await
+pub async fn teams(token: String, cursor: Option<String>) -> Result<TeamPage, ApiError> {
+    let q = query(&page(100, cursor));
+    json(without_body(request(Method::GET, &format!("/teams{q}"), Some(&token)))).await
 }
 
 pub async fn create_team(token: String, body: CreateTeamRequest) -> Result<Team, ApiError> {
@@ -349,8 +350,9 @@ pub async fn remove_member(token: String, team: Uuid, user: Uuid) -> Result<(), 
 
 // ---------------------------------------------------------------- invitations
 
-pub async fn invitations(token: String, team: Uuid) -> Result<InvitationPage, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}/invitations?limit=100"), Some(&token)))).await
+pub async fn invitations(token: String, team: Uuid, cursor: Option<String>) -> Result<InvitationPage, ApiError> {
+    let q = query(&page(50, cursor));
+    json(without_body(request(Method::GET, &format!("/teams/{team}/invitations{q}"), Some(&token)))).await
 }
 
 pub async fn invite(token: String, team: Uuid, body: CreateInvitationRequest) -> Result<Invitation, ApiError> {
@@ -398,8 +400,26 @@ pub async fn activity(
 
 // ---------------------------------------------------------------- API keys
 
-pub async fn api_keys(token: String, team: Uuid) -> Result<ApiKeyPage, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys?limit=100"), Some(&token)))).await
+/// How the key list is searched, narrowed and ordered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyQuery {
+    pub search: String,
+    pub environment: Option<Environment>,
+    pub status: Option<KeyStatusFilter>,
+    pub sort: KeySort,
+}
+
+pub async fn api_keys(token: String, team: Uuid, q: KeyQuery, cursor: Option<String>) -> Result<ApiKeyPage, ApiError> {
+    let [limit, cursor] = page(50, cursor);
+    let q = query(&[
+        limit,
+        cursor,
+        ("q", Some(q.search.trim().to_owned()).filter(|s| !s.is_empty())),
+        ("environment", q.environment.map(|e| e.as_str().to_owned())),
+        ("status", q.status.map(|s| s.as_str().to_owned())),
+        ("sort", (q.sort != KeySort::Created).then(|| q.sort.as_str().to_owned())),
+    ]);
+    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys{q}"), Some(&token)))).await
 }
 
 pub async fn api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod components;
 pub mod format;
+pub mod paged;
 mod pages;
 pub mod permissions;
 pub mod session;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::api;
 use crate::components::{Loaded, load};
+use crate::paged::all_pages;
 use crate::session::use_auth;
 
 /// The team list, loaded once per signed-in user and reloaded after a change. Cheap to copy.
@@ -30,7 +31,7 @@ impl Teams {
             async move {
                 match user {
                     None => Ok(Vec::new()),
-                    Some(_) => auth.call(api::teams).await.map(|page| page.items),
+                    Some(_) => all_pages(|cursor| auth.call(move |t| api::teams(t, cursor.clone()))).await,
                 }
             }
         });

@@ -1,19 +1,15 @@
-//! The team's audit log: newest first, filtered by person and action, paged with "Load more".
+//! The team's audit log: newest first, filtered by person and action, paged with "Load more",
+//! and exported whole as CSV or NDJSON.
 
 use leptos::prelude::*;
 use portal_types::ActivityEntry;
 
 use super::use_team;
-use crate::api::{self, ActivityFilter, ApiError};
+use crate::api::{self, ActivityFilter, KeyQuery};
 use crate::components::{EmptyState, ErrorAlert, Loading, load};
 use crate::format;
+use crate::paged::{LoadMore, all_pages, paged};
 use crate::session::use_auth;
-
-#[derive(Clone, Default)]
-struct Log {
-    entries: Vec<ActivityEntry>,
-    next: Option<String>,
-}
 
 #[component]
 pub fn ActivityPage() -> impl IntoView {
@@ -21,74 +17,38 @@ pub fn ActivityPage() -> impl IntoView {
     let team_id = use_team().id();
     let actor = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
-    let filter = Memo::new(move |_| ActivityFilter {
-        actor: Some(actor.get()).filter(|a| !a.is_empty()),
-        action: Some(action.get()).filter(|a| !a.is_empty()),
-    });
-    // `None` while the first page of the current filter loads.
-    let log = RwSignal::new(None::<Result<Log, ApiError>>);
-    let more = Action::new_unsync(move |cursor: &Option<String>| {
-        let (cursor, filter) = (cursor.clone(), filter.get_untracked());
-        async move {
-            let f = filter.clone();
-            let page = auth.call(move |t| api::activity(t, team_id, f.clone(), cursor.clone())).await;
-            (filter, page)
-        }
-    });
-    Effect::new(move |_| {
-        let _ = filter.get();
-        log.set(None);
-        more.dispatch(None);
-    });
-    Effect::new(move |_| {
-        let Some((for_filter, page)) = more.value().get() else { return };
-        if for_filter != filter.get_untracked() {
-            return; // an answer for filters no longer chosen
-        }
-        log.update(|log| match (log.take(), page) {
-            (Some(Ok(mut l)), Ok(page)) => {
-                l.entries.extend(page.items);
-                l.next = page.next_cursor;
-                *log = Some(Ok(l));
-            }
-            (Some(Ok(l)), Err(_)) => *log = Some(Ok(l)), // shown under the list
-            (_, Ok(page)) => *log = Some(Ok(Log { entries: page.items, next: page.next_cursor })),
-            (_, Err(e)) => *log = Some(Err(e)),
-        });
-    });
-    let more_error = Signal::derive(move || {
-        let loaded = log.with(|l| matches!(l, Some(Ok(_))));
-        more.value().get().and_then(|(_, r)| r.err()).filter(|_| loaded)
-    });
+    let log = paged(
+        move || ActivityFilter {
+            actor: Some(actor.get()).filter(|a| !a.is_empty()),
+            action: Some(action.get()).filter(|a| !a.is_empty()),
+        },
+        move |filter: ActivityFilter, cursor| async move {
+            auth.call(move |t| api::activity(t, team_id, filter.clone(), cursor.clone())).await
+        },
+    );
 
     view! {
         <section aria-labelledby="activity-title">
             <h2 id="activity-title">"Activity"</h2>
             <Filters actor action/>
-            <div aria-live="polite" aria-busy=move || more.pending().get().then_some("true")>
+            <div aria-live="polite" aria-busy=move || log.pending().then_some("true")>
                 {move || match log.get() {
                     None => view! { <Loading label="Loading activity…"/> }.into_any(),
                     Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                    Some(Ok(l)) if l.entries.is_empty() => view! {
+                    Some(Ok(entries)) if entries.is_empty() => view! {
                         <EmptyState><p>"No activity matches these filters."</p></EmptyState>
                     }.into_any(),
-                    Some(Ok(l)) => {
+                    Some(Ok(entries)) => {
                         let now = format::now();
                         view! {
                             <ol class="activity-list">
-                                {l.entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
+                                {entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
                             </ol>
                         }.into_any()
                     }
                 }}
             </div>
-            {move || more_error.get().map(|error| view! { <ErrorAlert error/> })}
-            {move || log.with(|l| l.as_ref().and_then(|r| r.as_ref().ok()).and_then(|l| l.next.clone())).map(|next| view! {
-                <button type="button" class="button secondary load-more" disabled=more.pending()
-                    on:click=move |_| { more.dispatch(Some(next.clone())); }>
-                    {move || if more.pending().get() { "Loading…" } else { "Load more" }}
-                </button>
-            })}
+            <LoadMore list=log what="activity"/>
         </section>
     }
 }
@@ -97,22 +57,25 @@ pub fn ActivityPage() -> impl IntoView {
 fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let members = load(move || async move { auth.call(move |t| api::members(t, team_id, None)).await });
-    let keys = load(move || async move { auth.call(move |t| api::api_keys(t, team_id)).await });
+    // Pickers list every member and key.
+    let members = load(move || all_pages(move |c| auth.call(move |t| api::members(t, team_id, c.clone()))));
+    let keys = load(move || {
+        all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone())))
+    });
     view! {
         <div class="filters" role="group" aria-label="Filter activity">
             <div class="field">
                 <label for="activity-actor">"Who"</label>
                 <select id="activity-actor" prop:value=move || actor.get() on:change=move |ev| actor.set(event_target_value(&ev))>
                     <option value="">"Everyone"</option>
-                    {move || members.get().and_then(Result::ok).map(|page| page.items.into_iter().map(|m| {
+                    {move || members.get().and_then(Result::ok).map(|members| members.into_iter().map(|m| {
                         let id = m.user_id.to_string();
                         let selected = actor.get_untracked() == id;
                         view! { <option value=id selected=selected>{m.name}</option> }
                     }).collect_view())}
-                    {move || keys.get().and_then(Result::ok).filter(|page| !page.items.is_empty()).map(|page| view! {
+                    {move || keys.get().and_then(Result::ok).filter(|keys| !keys.is_empty()).map(|keys| view! {
                         <optgroup label="API keys">
-                            {page.items.into_iter().map(|k| {
+                            {keys.into_iter().map(|k| {
                                 let id = k.id.to_string();
                                 let selected = actor.get_untracked() == id;
                                 view! { <option value=id selected=selected>{format!("{} ({}…)", k.name, k.hint)}</option> }

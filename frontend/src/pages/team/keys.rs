@@ -2,16 +2,19 @@
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::components::A;
-use portal_types::{ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeyStatus, RateLimit};
+use portal_types::{
+    ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeySort, KeyStatus, KeyStatusFilter, RateLimit,
+};
 
 use super::access::{AccessFields, AccessInputs, ScopePicker, scope_summary};
 use super::use_team;
-use crate::api;
+use crate::api::{self, KeyQuery};
 use crate::components::{
     ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, SelectField,
-    SubmitButton, TextAreaField, field_error, load,
+    SubmitButton, TextAreaField, field_error,
 };
 use crate::format;
+use crate::paged::{LoadMore, paged};
 use crate::permissions;
 use crate::session::use_auth;
 
@@ -20,11 +23,19 @@ pub fn ApiKeysPage() -> impl IntoView {
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
+    let search = RwSignal::new(String::new());
+    let environment = RwSignal::new(None::<Environment>);
+    let status = RwSignal::new(None::<KeyStatusFilter>);
+    let sort = RwSignal::new(KeySort::Created);
     let version = RwSignal::new(0u32);
-    let keys = load(move || {
-        version.track();
-        async move { auth.call(move |t| api::api_keys(t, team_id)).await.map(|p| p.items) }
-    });
+    let narrowed = move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
+    let keys = paged(
+        move || {
+            version.track();
+            KeyQuery { search: search.get(), environment: environment.get(), status: status.get(), sort: sort.get() }
+        },
+        move |q: KeyQuery, cursor| async move { auth.call(move |t| api::api_keys(t, team_id, q.clone(), cursor.clone())).await },
+    );
     let reload = move || version.update(|v| *v += 1);
     let creating = RwSignal::new(false);
     let revoking = RwSignal::new(None::<ApiKey>);
@@ -46,23 +57,77 @@ pub fn ApiKeysPage() -> impl IntoView {
             <Show when=move || !manages()>
                 <p class="hint">"Only owners and admins can create, roll or revoke keys."</p>
             </Show>
-            {move || match keys.get() {
-                None => view! { <Loading label="Loading API keys…"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! {
-                    <EmptyState>
-                        <p>"This team has no API keys yet."</p>
-                        {manages().then(|| view! { <p>"Create one to call the API from your application."</p> })}
-                    </EmptyState>
-                }.into_any(),
-                Some(Ok(list)) => view! { <KeyTable list revoking rolling/> }.into_any(),
-            }}
+            <KeyFilters search environment status sort/>
+            <div aria-live="polite" aria-busy=move || keys.pending().then_some("true")>
+                {move || match keys.get() {
+                    None => view! { <Loading label="Loading API keys…"/> }.into_any(),
+                    Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() && narrowed() => view! {
+                        <EmptyState><p>"No key matches the search and filters."</p></EmptyState>
+                    }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! {
+                        <EmptyState>
+                            <p>"This team has no API keys yet."</p>
+                            {manages().then(|| view! { <p>"Create one to call the API from your application."</p> })}
+                        </EmptyState>
+                    }.into_any(),
+                    Some(Ok(list)) => view! { <KeyTable list revoking rolling/> }.into_any(),
+                }}
+            </div>
+            <LoadMore list=keys what="API keys"/>
         </section>
         <Show when=move || creating.get()>
             <CreateKeyDialog on_close=move || creating.set(false) on_created=reload/>
         </Show>
         {move || revoking.get().map(|key| view! { <RevokeKeyDialog key revoking on_revoked=reload/> })}
         {move || rolling.get().map(|key| view! { <RollKeyDialog key rolling on_rolled=reload/> })}
+    }
+}
+
+/// Search, filters and order of the key list.
+#[component]
+fn KeyFilters(
+    search: RwSignal<String>,
+    environment: RwSignal<Option<Environment>>,
+    status: RwSignal<Option<KeyStatusFilter>>,
+    sort: RwSignal<KeySort>,
+) -> impl IntoView {
+    view! {
+        <div class="filters" role="search" aria-label="Find API keys">
+            <div class="field grow">
+                <label for="keys-search">"Search"</label>
+                <input id="keys-search" type="search" maxlength="100" placeholder="Name or start of the key"
+                    prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="keys-environment">"Environment"</label>
+                <select id="keys-environment"
+                    on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
+                    <option value="">"All"</option>
+                    {[Environment::Development, Environment::Production].map(|e| view! {
+                        <option value=e.as_str() selected=move || environment.get() == Some(e)>{format::environment(e)}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="keys-status">"Status"</label>
+                <select id="keys-status" on:change=move |ev| status.set(KeyStatusFilter::parse(&event_target_value(&ev)))>
+                    <option value="">"Any"</option>
+                    {KeyStatusFilter::ALL.map(|s| view! {
+                        <option value=s.as_str() selected=move || status.get() == Some(s)>{s.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="keys-sort">"Order"</label>
+                <select id="keys-sort"
+                    on:change=move |ev| sort.set(KeySort::parse(&event_target_value(&ev)).unwrap_or_default())>
+                    {KeySort::ALL.map(|s| view! {
+                        <option value=s.as_str() selected=move || sort.get() == s>{s.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+        </div>
     }
 }
 

@@ -10,27 +10,18 @@ use super::{CurrentTeam, use_team};
 use crate::api::{self, ApiError};
 use crate::components::{
     ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loading, Modal, Notice, SelectField,
-    SubmitButton, TextAreaField, field_error, load,
+    Loaded, SubmitButton, TextAreaField, field_error,
 };
 use crate::format;
+use crate::paged::{LoadMore, all_pages, paged};
 use crate::permissions;
 use crate::session::{Auth, use_auth};
 use crate::teams::use_teams;
 
-type Loaded<T> = RwSignal<Option<Result<T, ApiError>>>;
 
-/// Every member (following the cursor; teams are small, so this is a page or two).
+/// Every member: the member list is also the role editor, so it is shown whole.
 async fn all_members(auth: Auth, team: Uuid) -> Result<Vec<Member>, ApiError> {
-    let mut members = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = auth.call(move |t| api::members(t, team, cursor.clone())).await?;
-        members.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(members),
-        }
-    }
+    all_pages(|cursor| auth.call(move |t| api::members(t, team, cursor.clone()))).await
 }
 
 #[component]
@@ -38,7 +29,7 @@ pub fn MembersPage() -> impl IntoView {
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
-    let members: Loaded<Vec<Member>> = RwSignal::new(None);
+    let members: RwSignal<Loaded<Vec<Member>>> = RwSignal::new(None);
     let reload = move || {
         leptos::task::spawn_local(async move {
             let result = all_members(auth, team_id).await;
@@ -85,7 +76,7 @@ pub fn MembersPage() -> impl IntoView {
 }
 
 #[component]
-fn MemberTable(members: Loaded<Vec<Member>>, team: CurrentTeam) -> impl IntoView {
+fn MemberTable(members: RwSignal<Loaded<Vec<Member>>>, team: CurrentTeam) -> impl IntoView {
     let auth = use_auth();
     let me = Memo::new(move |_| auth.user().map(|u| u.id));
     let list = move || members.with(|m| m.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default());
@@ -224,7 +215,7 @@ fn MemberRow(
 #[component]
 fn RemoveMemberDialog(
     member: Member,
-    members: Loaded<Vec<Member>>,
+    members: RwSignal<Loaded<Vec<Member>>>,
     removing: RwSignal<Option<Member>>,
     team: CurrentTeam,
 ) -> impl IntoView {
@@ -339,10 +330,11 @@ fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
-    let invitations = load(move || {
-        version.track();
-        async move { auth.call(move |t| api::invitations(t, team_id)).await.map(|p| p.items) }
-    });
+    // Pending and earlier invitations, newest first, a page at a time.
+    let invitations = paged(
+        move || version.get(),
+        move |_, cursor| async move { auth.call(move |t| api::invitations(t, team_id, cursor.clone())).await },
+    );
     let resend = Action::new_unsync(move |id: &Uuid| {
         let id = *id;
         async move { auth.call(move |t| api::resend_invitation(t, team_id, id)).await }
@@ -375,6 +367,7 @@ fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl
                     }.into_any()
                 }
             }}
+            <LoadMore list=invitations what="invitations"/>
         </section>
         {move || revoking.get().map(|invitation| view! { <RevokeInvitationDialog invitation revoking version/> })}
     }

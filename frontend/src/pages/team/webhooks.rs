@@ -16,6 +16,7 @@ use crate::components::{
     field_error, load,
 };
 use crate::format;
+use crate::paged::{LoadMore, paged};
 use crate::session::use_auth;
 
 #[component]
@@ -287,10 +288,10 @@ where
     let team_id = use_team().id();
     let id = endpoint.id;
     let log_version = RwSignal::new(0u32);
-    let deliveries = load(move || {
-        log_version.track();
-        async move { auth.call(move |t| api::webhook_deliveries(t, team_id, id, None)).await }
-    });
+    let deliveries = paged(
+        move || log_version.get(),
+        move |_, cursor| async move { auth.call(move |t| api::webhook_deliveries(t, team_id, id, cursor.clone())).await },
+    );
     let refresh = move || log_version.update(|v| *v += 1);
     let test = Action::new_unsync(move |_: &()| async move {
         let sent = auth.call(move |t| api::test_webhook(t, team_id, id)).await;
@@ -354,11 +355,12 @@ where
             {move || match deliveries.get() {
                 None => view! { <Loading label="Loading deliveries…"/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(page)) if page.items.is_empty() => view! {
+                Some(Ok(items)) if items.is_empty() => view! {
                     <EmptyState><p>"Nothing was sent to this endpoint yet. Send a test event to try it."</p></EmptyState>
                 }.into_any(),
-                Some(Ok(page)) => view! { <DeliveryLog items=page.items endpoint=id on_redeliver=refresh/> }.into_any(),
+                Some(Ok(items)) => view! { <DeliveryLog items endpoint=id on_redeliver=refresh/> }.into_any(),
             }}
+            <LoadMore list=deliveries what="deliveries"/>
         </section>
         <Show when=move || editing.get()>
             <EditEndpointDialog endpoint=edited.clone() on_close=move || editing.set(false) on_saved=on_change/>
