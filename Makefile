@@ -54,6 +54,7 @@ contract/ts/node_modules/.installed: contract/ts/package.json contract/ts/packag
 # ---------------------------------------------------------------- build
 web: tools-wasm tools-node
 	cd frontend && trunk build --release
+	node frontend/tools/precompress.mjs frontend/dist
 
 openapi:
 	cargo run --quiet -p portal-server --bin partner-portal -- openapi > openapi/openapi.json

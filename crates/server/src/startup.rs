@@ -311,6 +311,8 @@ impl Application {
                 .service(
                     actix_files::Files::new("/", &web_app.dir)
                         .index_file("index.html")
+                        // `make web` writes a `.br` and a `.gz` beside each file.
+                        .try_compressed()
                         .default_handler(web::to(webapp::fallback)),
                 )
                 .default_service(web::to(webapp::fallback))

@@ -71,3 +71,34 @@ async fn hashed_assets_are_immutable_and_the_page_is_revalidated() {
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()["cache-control"], "no-cache");
 }
+
+/// Files compressed at build time (`make web` writes `.br` and `.gz` beside each) are sent as
+/// they are to a browser that takes them, with the type of the original; others get the original.
+#[tokio::test]
+async fn precompressed_files_are_sent_as_built() {
+    let app = spawn_app_with(Options { web_index: Some(INDEX.into()), ..Options::default() }).await;
+    let web_dir = app.data_dir.parent().unwrap().join("web");
+    let wasm = "app-0123456789abcdef_bg.wasm";
+    std::fs::write(web_dir.join(wasm), b"\0asm original").unwrap();
+    std::fs::write(web_dir.join(format!("{wasm}.br")), b"brotli bytes").unwrap();
+    std::fs::write(web_dir.join(format!("{wasm}.gz")), b"gzip bytes").unwrap();
+    for (accept, encoding, body) in [
+        (Some("gzip, deflate, br, zstd"), Some("br"), &b"brotli bytes"[..]),
+        (Some("gzip"), Some("gzip"), b"gzip bytes"),
+        (None, None, b"\0asm original"),
+    ] {
+        let mut req = app.client.get(app.url(&format!("/{wasm}")));
+        if let Some(accept) = accept {
+            req = req.header("accept-encoding", accept);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{accept:?}");
+        assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), encoding, "{accept:?}");
+        assert_eq!(res.headers()["content-type"], "application/wasm", "{accept:?}");
+        assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+        if accept.is_some() {
+            assert!(res.headers()["vary"].to_str().unwrap().to_lowercase().contains("accept-encoding"));
+        }
+        assert_eq!(res.bytes().await.unwrap().as_ref(), body, "{accept:?}: sent once, not compressed again");
+    }
+}
