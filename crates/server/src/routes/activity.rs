@@ -1,6 +1,9 @@
 //! A team's activity: the audit log, newest first.
 
+use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures_util::StreamExt as _;
 use portal_db::audit::{ActivityFilter, AuditEntry};
 use portal_domain::teams::Action;
 use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
@@ -31,7 +34,19 @@ pub struct ActivityQuery {
     operation_id = "listActivity",
     security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery, ActivityQuery),
-    responses((status = 200, description = "Activity entries.", body = ActivityPage), Unauthorized, NotFound, ValidationFailed, InternalError)
+    responses(
+        (status = 200, description = "Activity entries: a page as JSON; or, asked for with `Accept: text/csv` or \
+            `Accept: application/x-ndjson`, every entry that matches the filters (from the cursor on), newest first, \
+            as a file to download. CSV columns: id, created_at, action, actor_type, actor_id, actor_name, target_type, \
+            target_id, summary, ip, user_agent; a cell that a spreadsheet would read as a formula starts with `'`.",
+            content(
+                (ActivityPage = "application/json"),
+                (String = "text/csv"),
+                (ActivityEntry = "application/x-ndjson"),
+            )
+        ),
+        Unauthorized, NotFound, ValidationFailed, InternalError
+    )
 )]
 #[get("/teams/{team_id}/activity")]
 pub async fn list_activity(
@@ -56,6 +71,9 @@ pub async fn list_activity(
         before_id: page.cursor.as_deref().map(decode_id).transpose()?,
     };
     let team_id = access.team.id;
+    if let Some(format) = Export::asked(&req) {
+        return Ok(export(state, team_id, filter, details, format));
+    }
     let page = state
         .keys
         .cached_read(team_id, format!("activity {details} {filter:?} {limit}"), async {
@@ -87,4 +105,172 @@ fn page_of(rows: Vec<AuditEntry>, limit: u64, details: bool) -> ActivityPage {
         })
         .collect();
     ActivityPage { items, next_cursor: next }
+}
+
+/// The file formats of the whole log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Ndjson,
+}
+
+/// Rows read from the database at a time while exporting.
+const EXPORT_BATCH: u64 = 1000;
+
+const CSV_HEADER: &str =
+    "id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent\r\n";
+
+impl Export {
+    /// The format `Accept` names, if it names one (JSON otherwise).
+    fn asked(req: &HttpRequest) -> Option<Self> {
+        let accept = req.headers().get(header::ACCEPT)?.to_str().ok()?.to_ascii_lowercase();
+        let names = |media: &str| accept.split(',').any(|part| part.split(';').next().is_some_and(|m| m.trim() == media));
+        if names("text/csv") {
+            Some(Self::Csv)
+        } else if names("application/x-ndjson") {
+            Some(Self::Ndjson)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Ndjson => "ndjson",
+        }
+    }
+
+    fn write(self, out: &mut String, entry: &ActivityEntry) {
+        match self {
+            Self::Ndjson => {
+                out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+                out.push('\n');
+            }
+            Self::Csv => {
+                let actor = entry.actor.as_ref();
+                let cells = [
+                    entry.id.to_string(),
+                    entry.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    entry.action.clone(),
+                    actor.map(|a| a.kind.clone()).unwrap_or_default(),
+                    actor.map(|a| a.id.to_string()).unwrap_or_default(),
+                    actor.map(|a| a.name.clone()).unwrap_or_default(),
+                    entry.target_type.clone(),
+                    entry.target_id.clone().unwrap_or_default(),
+                    entry.summary.clone().unwrap_or_default(),
+                    entry.ip.clone().unwrap_or_default(),
+                    entry.user_agent.clone().unwrap_or_default(),
+                ];
+                for (i, cell) in cells.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    csv_cell(out, cell);
+                }
+                out.push_str("\r\n");
+            }
+        }
+    }
+}
+
+/// One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break. A cell that a
+/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets a
+/// leading `'`: names and summaries are written by users.
+fn csv_cell(out: &mut String, cell: &str) {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quoted = formula || cell.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    out.push_str(&cell.replace('"', "\"\""));
+    if quoted {
+        out.push('"');
+    }
+}
+
+/// The whole filtered log as a download, read and sent a batch at a time.
+fn export(
+    state: web::Data<AppState>,
+    team_id: Uuid,
+    filter: ActivityFilter,
+    details: bool,
+    format: Export,
+) -> HttpResponse {
+    let start = (format == Export::Csv).then(|| Bytes::from_static(CSV_HEADER.as_bytes()));
+    let batches = futures_util::stream::unfold(Some(filter), move |filter| {
+        let state = state.clone();
+        async move {
+            let mut filter = filter?;
+            let rows = match portal_db::audit::list_for_team(&state.reads, team_id, &filter, EXPORT_BATCH).await {
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::error!(%error, "the activity export stopped");
+                    return Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None));
+                }
+            };
+            let last = (rows.len() as u64 == EXPORT_BATCH).then(|| rows.last().map(|r| r.id)).flatten();
+            let mut out = String::new();
+            for entry in page_of(rows, EXPORT_BATCH, details).items {
+                format.write(&mut out, &entry);
+            }
+            filter.before_id = last;
+            Some((Ok(Bytes::from(out)), last.map(|_| filter)))
+        }
+    });
+    let body = futures_util::stream::iter(start.map(Ok)).chain(batches);
+    let name = format!("activity-{team_id}-{}.{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), format.extension());
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, format.content_type()))
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming::<_, actix_web::Error>(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(text: &str) -> String {
+        let mut out = String::new();
+        csv_cell(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_when_needed_and_never_run_as_formulas() {
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell(""), "");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("two\nlines"), "\"two\nlines\"");
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            let written = cell(formula);
+            assert!(written.starts_with("\"'"), "{formula:?} -> {written:?}");
+        }
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+
+    #[test]
+    fn accept_chooses_the_export_format() {
+        let asked = |accept: &str| {
+            Export::asked(&actix_web::test::TestRequest::default().insert_header(("accept", accept)).to_http_request())
+        };
+        assert_eq!(asked("text/csv"), Some(Export::Csv));
+        assert_eq!(asked("application/json, text/CSV;q=0.5"), Some(Export::Csv));
+        assert_eq!(asked("application/x-ndjson"), Some(Export::Ndjson));
+        assert_eq!(asked("application/json"), None);
+        assert_eq!(asked("*/*"), None);
+        assert_eq!(asked("text/csvx"), None);
+    }
 }

@@ -471,3 +471,62 @@ async fn invitations_are_rate_limited_per_team() {
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "the limit is per team");
 }
+
+/// The activity log exported whole as CSV or NDJSON: every entry that matches the filters,
+/// across read batches, with cells a spreadsheet would run as formulas defused.
+#[tokio::test]
+async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let team_path = format!("/api/v1/teams/{team}");
+    // More entries than one read batch (1000).
+    let renames = 1001;
+    for i in 0..renames {
+        let name = if i == renames - 1 { "=HYPERLINK(\"x\"), 1".to_owned() } else { format!("Acme {i}") };
+        let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(json!({"name": name}))).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    }
+    let export = |accept: &'static str, query: &'static str| {
+        let req = app.client.get(app.url(&format!("{team_path}/activity{query}"))).bearer_auth(&owner);
+        async move {
+            let res = req.header("accept", accept).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let headers = res.headers().clone();
+            (headers, res.text().await.unwrap())
+        }
+    };
+
+    let (headers, ndjson) = export("application/x-ndjson", "?action=team.updated").await;
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"activity-"));
+    let entries: Vec<serde_json::Value> = ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(entries.len(), renames, "every entry, across batches");
+    assert!(entries.iter().all(|e| e["action"] == "team.updated"));
+    let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first, each once");
+
+    let (headers, csv) = export("text/csv;q=0.9, application/json;q=0.1", "").await;
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent");
+    assert_eq!(lines.len(), 1 + renames + 1, "header, the renames, team.created");
+    assert!(lines.last().unwrap().contains(",team.created,"));
+    // The newest entry's summary names the hostile team name: quoted, and as text.
+    assert!(lines[1].contains(",team.updated,"), "{}", lines[1]);
+    assert!(!lines[1].contains(",=") && !lines[1].contains(",\"=") && lines[1].contains("\"\"x\"\""), "{}", lines[1]);
+    assert!(lines[1].contains(",127.0.0.1,"), "owners get addresses: {}", lines[1]);
+
+    // JSON stays the paged answer, and bad filters are refused before anything is sent.
+    let page = app.call(Method::GET, Some(&owner), &format!("{team_path}/activity"), None).await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 50);
+    let res = app
+        .client
+        .get(app.url(&format!("{team_path}/activity?actor=nobody")))
+        .bearer_auth(&owner)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
