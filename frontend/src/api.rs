@@ -398,6 +398,14 @@ pub async fn activity(
     json(without_body(request(Method::GET, &format!("/teams/{team}/activity{q}"), Some(&token)))).await
 }
 
+/// The whole activity log matching `filter`, as a file: `csv` or else NDJSON.
+pub async fn export_activity(token: String, team: Uuid, filter: ActivityFilter, csv: bool) -> Result<String, ApiError> {
+    let q = query(&[("actor", filter.actor), ("action", filter.action)]);
+    let accept = if csv { "text/csv" } else { "application/x-ndjson" };
+    let builder = request(Method::GET, &format!("/teams/{team}/activity{q}"), Some(&token)).header("Accept", accept);
+    text(without_body(builder)).await
+}
+
 // ---------------------------------------------------------------- API keys
 
 /// How the key list is searched, narrowed and ordered.

@@ -386,3 +386,19 @@ pub async fn copy_text(text: &str) -> bool {
     let clipboard = window().navigator().clipboard();
     wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text)).await.is_ok()
 }
+
+/// The actions of a table row: stacked in their column on wide screens; where tables become
+/// cards, behind an "Actions" button that shows and hides them.
+#[component]
+pub fn RowActions(#[prop(into)] label: String, children: Children) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let id = unique_id("row-actions");
+    view! {
+        <button type="button" class="button small secondary row-menu-toggle"
+            aria-expanded=move || open.get().to_string() aria-controls=id.clone()
+            on:click=move |_| open.update(|o| *o = !*o)>
+            "Actions" <span class="visually-hidden">{format!(" for {label}")}</span> <span aria-hidden="true">" ▾"</span>
+        </button>
+        <div class="row-actions" class:open=move || open.get() id=id>{children()}</div>
+    }
+}

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use portal_types::ActivityEntry;
 
 use super::use_team;
-use crate::api::{self, ActivityFilter, KeyQuery};
-use crate::components::{EmptyState, ErrorAlert, Loading, load};
+use crate::api::{self, ActivityFilter, ApiError, KeyQuery};
+use crate::components::{ActionError, EmptyState, ErrorAlert, Loading, load, save_file};
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
 use crate::session::use_auth;
@@ -17,11 +17,21 @@ pub fn ActivityPage() -> impl IntoView {
     let team_id = use_team().id();
     let actor = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
+    let filter = move || ActivityFilter {
+        actor: Some(actor.get()).filter(|a| !a.is_empty()),
+        action: Some(action.get()).filter(|a| !a.is_empty()),
+    };
+    let export = Action::new_unsync(move |csv: &bool| {
+        let (csv, filter) = (*csv, filter());
+        async move {
+            let file = auth.call(move |t| api::export_activity(t, team_id, filter.clone(), csv)).await?;
+            let (name, mime) = if csv { ("csv", "text/csv") } else { ("ndjson", "application/x-ndjson") };
+            save_file(&format!("activity-{team_id}.{name}"), mime, &file).map_err(|_| ApiError::Unreadable)
+        }
+    });
+    let export_error = Signal::derive(move || export.value().get().and_then(Result::err));
     let log = paged(
-        move || ActivityFilter {
-            actor: Some(actor.get()).filter(|a| !a.is_empty()),
-            action: Some(action.get()).filter(|a| !a.is_empty()),
-        },
+        filter,
         move |filter: ActivityFilter, cursor| async move {
             auth.call(move |t| api::activity(t, team_id, filter.clone(), cursor.clone())).await
         },
@@ -29,8 +39,17 @@ pub fn ActivityPage() -> impl IntoView {
 
     view! {
         <section aria-labelledby="activity-title">
-            <h2 id="activity-title">"Activity"</h2>
+            <div class="section-head">
+                <h2 id="activity-title">"Activity"</h2>
+                <div class="button-row" role="group" aria-label="Export the activity matching the filters">
+                    <button type="button" class="button secondary small" disabled=move || export.pending().get()
+                        on:click=move |_| { export.dispatch(true); }>"Export CSV"</button>
+                    <button type="button" class="button secondary small" disabled=move || export.pending().get()
+                        on:click=move |_| { export.dispatch(false); }>"Export NDJSON"</button>
+                </div>
+            </div>
             <Filters actor action/>
+            <ActionError error=export_error/>
             <div aria-live="polite" aria-busy=move || log.pending().then_some("true")>
                 {move || match log.get() {
                     None => view! { <Loading label="Loading activity…"/> }.into_any(),

@@ -10,7 +10,8 @@ use super::access::{AccessFields, AccessInputs, ScopePicker, scope_summary};
 use super::use_team;
 use crate::api::{self, KeyQuery};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, SelectField,
+    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, RowActions,
+    SelectField,
     SubmitButton, TextAreaField, field_error,
 };
 use crate::format;
@@ -29,12 +30,15 @@ pub fn ApiKeysPage() -> impl IntoView {
     let sort = RwSignal::new(KeySort::Created);
     let version = RwSignal::new(0u32);
     let narrowed = move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
+    // The version is part of the query: a change to the list loads it again.
     let keys = paged(
         move || {
-            version.track();
-            KeyQuery { search: search.get(), environment: environment.get(), status: status.get(), sort: sort.get() }
+            let q = KeyQuery { search: search.get(), environment: environment.get(), status: status.get(), sort: sort.get() };
+            (version.get(), q)
         },
-        move |q: KeyQuery, cursor| async move { auth.call(move |t| api::api_keys(t, team_id, q.clone(), cursor.clone())).await },
+        move |(_, q): (u32, KeyQuery), cursor| async move {
+            auth.call(move |t| api::api_keys(t, team_id, q.clone(), cursor.clone())).await
+        },
     );
     let reload = move || version.update(|v| *v += 1);
     let creating = RwSignal::new(false);
@@ -201,24 +205,26 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                 </td>
                                 <td data-label="Requests" class="num">{format::count(key.request_count)}</td>
                                 <td class="actions">
-                                    <A href=format!("/teams/{team_id}/api-keys/{}", key.id) attr:class="button small secondary"
-                                        attr:aria-label=format!("View usage of {name}")>"View usage"</A>
-                                    <Show when=move || permissions::manage_api_keys(&team.permissions()) && usable(status)>
-                                        {(status == KeyStatus::Active).then(|| {
-                                            let key = for_roll.clone();
-                                            view! {
-                                                <button type="button" class="button small secondary"
-                                                    aria-label=format!("Roll {}", key.name)
-                                                    on:click=move |_| rolling.set(Some(key.clone()))>"Roll"</button>
-                                            }
-                                        })}
-                                        <button type="button" class="button small danger-outline"
-                                            aria-label=format!("Revoke {}", for_revoke.name)
-                                            on:click={
-                                                let key = for_revoke.clone();
-                                                move |_| revoking.set(Some(key.clone()))
-                                            }>"Revoke"</button>
-                                    </Show>
+                                    <RowActions label=name.clone()>
+                                        <A href=format!("/teams/{team_id}/api-keys/{}", key.id) attr:class="button small secondary"
+                                            attr:aria-label=format!("View usage of {name}")>"View usage"</A>
+                                        <Show when=move || permissions::manage_api_keys(&team.permissions()) && usable(status)>
+                                            {(status == KeyStatus::Active).then(|| {
+                                                let key = for_roll.clone();
+                                                view! {
+                                                    <button type="button" class="button small secondary"
+                                                        aria-label=format!("Roll {}", key.name)
+                                                        on:click=move |_| rolling.set(Some(key.clone()))>"Roll"</button>
+                                                }
+                                            })}
+                                            <button type="button" class="button small danger-outline"
+                                                aria-label=format!("Revoke {}", for_revoke.name)
+                                                on:click={
+                                                    let key = for_revoke.clone();
+                                                    move |_| revoking.set(Some(key.clone()))
+                                                }>"Revoke"</button>
+                                        </Show>
+                                    </RowActions>
                                 </td>
                             </tr>
                         }
