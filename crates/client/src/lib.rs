@@ -152,6 +152,7 @@ pub const OPERATIONS: &[&str] = &[
     "forgotPassword",
     "resetPassword",
     "getMe",
+    "getGettingStarted",
     "updateMe",
     "changePassword",
     "listSessions",
@@ -322,6 +323,10 @@ impl Client {
 
     pub async fn get_me(&self) -> Result<User> {
         Self::json(self.request(Method::GET, "/api/v1/me")).await
+    }
+
+    pub async fn get_getting_started(&self) -> Result<GettingStarted> {
+        Self::json(self.request(Method::GET, "/api/v1/me/getting-started")).await
     }
 
     pub async fn update_me(&self, body: &UpdateMeRequest) -> Result<User> {

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod changes;
 pub mod entity;
+pub mod getting_started;
 pub mod invitations;
 pub mod mail;
 pub mod sessions;

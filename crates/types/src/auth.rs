@@ -256,3 +256,24 @@ pub struct RecoveryCodes {
     /// 16 codes, `xxxxx-xxxxx`.
     pub codes: Vec<String>,
 }
+
+/// `GET /api/v1/me/getting-started`: the guide's two Quick Reference checklists, each step
+/// ticked from what exists in the user's teams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GettingStarted {
+    /// The user is in a team.
+    pub team_created: bool,
+    /// Someone else is in, or was invited to, one of the user's teams.
+    pub members_invited: bool,
+    /// Someone else holds the owner or admin role in one of the teams, or a role was changed.
+    pub roles_assigned: bool,
+    /// A development key exists.
+    pub development_key: bool,
+    /// A production key exists.
+    pub production_key: bool,
+    /// A key has made its first request: it is configured in an application.
+    pub key_used: bool,
+    /// A key has a monthly limit (with its usage alerts), or a webhook endpoint exists.
+    pub usage_monitored: bool,
+}

@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_domain::identity::{Password, UserName};
 use portal_types::ErrorCode;
-use portal_types::{ChangePasswordRequest, SessionInfo, SessionList, SessionsEnded, UpdateMeRequest, User};
+use portal_types::{
+    ChangePasswordRequest, GettingStarted, SessionInfo, SessionList, SessionsEnded, UpdateMeRequest, User,
+};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -60,6 +62,27 @@ pub async fn load(state: &AppState, auth: AuthUser) -> ApiResult<portal_db::user
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<User>> {
     Ok(web::Json(to_wire(load(&state, auth).await?)))
+}
+
+/// How far the signed-in user's teams are through the guide's Quick Reference checklists.
+#[utoipa::path(
+    tag = "me",
+    operation_id = "getGettingStarted",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Each step, done or not.", body = GettingStarted), Unauthorized, InternalError)
+)]
+#[get("/me/getting-started")]
+pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<GettingStarted>> {
+    let p = portal_db::getting_started::progress(&state.reads, auth.user_id).await?;
+    Ok(web::Json(GettingStarted {
+        team_created: p.team_created,
+        members_invited: p.members_invited,
+        roles_assigned: p.roles_assigned,
+        development_key: p.development_key,
+        production_key: p.production_key,
+        key_used: p.key_used,
+        usage_monitored: p.usage_monitored,
+    }))
 }
 
 /// Change the signed-in user's profile.

@@ -32,6 +32,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(auth::forgot_password)
         .service(auth::reset_password)
         .service(me::get_me)
+        .service(me::get_getting_started)
         .service(me::update_me)
         .service(me::change_password)
         .service(me::list_sessions)

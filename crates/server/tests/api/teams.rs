@@ -530,3 +530,56 @@ async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The dashboard's checklists tick from what exists in the user's own teams.
+#[tokio::test]
+async fn getting_started_ticks_each_step_from_the_users_teams() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let (stranger, _) = app.signed_in("stranger@example.com").await;
+    let steps = |token: String| {
+        let app = &app;
+        async move {
+            let res = app.call(Method::GET, Some(&token), "/api/v1/me/getting-started", None).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            res.body
+        }
+    };
+    let done = |body: &serde_json::Value| {
+        let mut done: Vec<String> =
+            body.as_object().unwrap().iter().filter(|(_, v)| v == &&json!(true)).map(|(k, _)| k.clone()).collect();
+        done.sort();
+        done
+    };
+    assert_eq!(done(&steps(owner.clone()).await), [] as [&str; 0]);
+
+    let team = app.create_team(&owner, "Acme").await;
+    app.simple_key(&owner, &team, "dev").await;
+    assert_eq!(done(&steps(owner.clone()).await), ["development_key", "team_created"]);
+
+    let body = json!({"name": "prod", "environment": "production", "expiration": "never", "usage_limit": 1000});
+    let (_, secret) = app.create_key(&owner, &team, body).await;
+    assert_eq!(app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status, StatusCode::OK);
+    // The use is written with the next flush of counts (every half second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while steps(owner.clone()).await["key_used"] != true {
+        assert!(std::time::Instant::now() < deadline, "the key's first request never showed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        done(&steps(owner.clone()).await),
+        ["development_key", "key_used", "production_key", "team_created", "usage_monitored"]
+    );
+
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let progress = steps(owner.clone()).await;
+    assert_eq!((progress["members_invited"].clone(), progress["roles_assigned"].clone()), (json!(true), json!(false)));
+    let ids = member_ids(&app, &owner, &team).await;
+    let member_id = ids.iter().find(|(email, _)| email == "member@example.com").unwrap().1.clone();
+    let path = format!("/api/v1/teams/{team}/members/{member_id}");
+    assert_eq!(app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "admin"}))).await.status, StatusCode::OK);
+    assert_eq!(steps(owner.clone()).await.as_object().unwrap().values().filter(|v| v == &&json!(true)).count(), 7);
+    // The member sees the same team's progress; someone in no team sees none of it.
+    assert_eq!(steps(member).await["roles_assigned"], true);
+    assert_eq!(done(&steps(stranger).await), [] as [&str; 0]);
+}

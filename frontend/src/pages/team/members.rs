@@ -24,6 +24,16 @@ async fn all_members(auth: Auth, team: Uuid) -> Result<Vec<Member>, ApiError> {
     all_pages(|cursor| auth.call(move |t| api::members(t, team, cursor.clone()))).await
 }
 
+/// Members with no activity in the team for this long are flagged (the guide: "remove inactive or
+/// departed members promptly").
+const INACTIVE_DAYS: i64 = 90;
+
+/// Whether `member` has done nothing in the team (nor joined) for [`INACTIVE_DAYS`].
+fn inactive(member: &Member, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let last = member.last_active_at.map_or(member.joined_at, |at| at.max(member.joined_at));
+    now - last >= chrono::Duration::days(INACTIVE_DAYS)
+}
+
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let auth = use_auth();
@@ -159,6 +169,11 @@ fn MemberRow(
             <td data-label="Name">
                 <span class="member-name">{member.name.clone()}</span>
                 {move || is_me().then(|| view! { <span class="badge">"You"</span> })}
+                {(!is_me() && inactive(&member, format::now())).then(|| view! {
+                    <span class="badge status-rolling" title="Remove inactive or departed members promptly: their access stays until you do.">
+                        {format!("Inactive {INACTIVE_DAYS}+ days")}
+                    </span>
+                })}
                 <span class="member-email">{member.email.clone()}</span>
             </td>
             <td data-label="Role">
@@ -483,5 +498,29 @@ fn RevokeInvitationDialog(
             on_close=move || revoking.set(None)>
             <p>"The link mailed to " <strong>{invitation.email.clone()}</strong> " will stop working."</p>
         </ConfirmDialog>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn members_are_inactive_after_ninety_days_without_activity() {
+        let now = Utc::now();
+        let member = |joined: i64, active: Option<i64>| Member {
+            user_id: Uuid::nil(),
+            name: "M".into(),
+            email: "m@example.com".into(),
+            role: Role::Member,
+            joined_at: now - Duration::days(joined),
+            last_active_at: active.map(|d| now - Duration::days(d)),
+        };
+        assert!(!inactive(&member(10, None), now), "joined recently, never active");
+        assert!(inactive(&member(120, None), now), "joined long ago, never active");
+        assert!(!inactive(&member(400, Some(89)), now));
+        assert!(inactive(&member(400, Some(90)), now));
     }
 }
