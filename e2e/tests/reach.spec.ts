@@ -137,6 +137,19 @@ test('every screen keeps its controls in reach at 1280, 768 and 390 px, light an
   await revoke.click();
   await expect(page.getByRole('dialog', { name: 'Revoke Reports?' })).toBeVisible();
 
+  // The dashboard's checklists tick from what exists, and stay dismissed.
+  await page.goto('/dashboard');
+  const checklist = page.getByRole('article', { name: 'Getting started' });
+  await expect(checklist).toContainText('5 of 7 steps done.');
+  await expect(checklist.getByRole('listitem').filter({ hasText: 'Create your team' })).toContainText('(done)');
+  await expect(checklist.getByRole('listitem').filter({ hasText: 'Assign appropriate roles' })).toContainText('(to do)');
+  await expect(checklist.getByRole('listitem').filter({ hasText: 'first request' })).toContainText('(to do)');
+  await checklist.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(checklist).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Your teams' })).toBeVisible();
+  await expect(checklist).toHaveCount(0);
+
   expect(problems).toEqual([]);
   expect(errors).toEqual([]);
   await context.close();

@@ -9,7 +9,7 @@ use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
-    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, KeySort, KeyStatusFilter, Granularity, Invitation, InvitationPage, InvitationPreview,
+    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, KeySort, KeyStatusFilter, Granularity, Invitation, InvitationPage, InvitationPreview,
     LoginRequest, Member, MemberPage, PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest,
     ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage,
     TeamUsage, TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest,
@@ -306,6 +306,10 @@ fn encode(s: &str) -> String {
 /// One page of a cursor-paginated list.
 fn page(limit: u32, cursor: Option<String>) -> [(&'static str, Option<String>); 2] {
     [("limit", Some(limit.to_string())), ("cursor", cursor)]
+}
+
+pub async fn getting_started(token: String) -> Result<GettingStarted, ApiError> {
+    json(without_body(request(Method::GET, "/me/getting-started", Some(&token)))).await
 }
 
 // ---------------------------------------------------------------- teams

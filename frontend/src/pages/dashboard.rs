@@ -4,7 +4,7 @@ use portal_types::{CreateTeamRequest, Team};
 
 use crate::api;
 use crate::components::{
-    ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField, field_error, set_title,
+    ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField, field_error, load, set_title,
 };
 use crate::format;
 use crate::session::use_auth;
@@ -19,8 +19,86 @@ pub fn DashboardPage() -> impl IntoView {
         <section class="page">
             <h1>"Welcome, " {name}</h1>
             <p class="lead">"This is your Partner Portal. Everything you build with us starts with a team."</p>
+            <GettingStartedCard/>
             <YourTeams/>
             <CreateTeamCard/>
+        </section>
+    }
+}
+
+/// Where the dismissal of the checklists is kept, per browser.
+const CHECKLIST_DISMISSED: &str = "pp.getting-started.dismissed";
+
+fn local_storage() -> Option<leptos::web_sys::Storage> {
+    leptos::prelude::window().local_storage().ok().flatten()
+}
+
+/// The guide's two Quick Reference checklists, ticked from what exists; dismissable.
+#[component]
+fn GettingStartedCard() -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let dismissed = RwSignal::new(
+        local_storage().and_then(|s| s.get_item(CHECKLIST_DISMISSED).ok().flatten()).is_some(),
+    );
+    let progress = load(move || {
+        // Again when the team list changes (a team created or joined).
+        let _ = teams.get();
+        async move { auth.call(api::getting_started).await }
+    });
+    let dismiss = move |_| {
+        if let Some(storage) = local_storage() {
+            let _ = storage.set_item(CHECKLIST_DISMISSED, "1");
+        }
+        dismissed.set(true);
+    };
+    view! {
+        <Show when=move || !dismissed.get()>
+            {move || progress.get().and_then(Result::ok).map(|p| {
+                let team = [
+                    ("Create your team", p.team_created),
+                    ("Invite the members you need", p.members_invited),
+                    ("Assign appropriate roles", p.roles_assigned),
+                ];
+                let keys = [
+                    ("Create a development API key", p.development_key),
+                    ("Create a production API key (when ready)", p.production_key),
+                    ("Configure a key in your application (its first request)", p.key_used),
+                    ("Set up usage monitoring (a monthly limit or a webhook)", p.usage_monitored),
+                ];
+                let done = team.iter().chain(&keys).filter(|(_, d)| *d).count();
+                view! {
+                    <article class="card checklist-card" aria-labelledby="getting-started-title">
+                        <div class="section-head">
+                            <h2 id="getting-started-title">"Getting started"</h2>
+                            <button type="button" class="button small secondary" on:click=dismiss>"Dismiss"</button>
+                        </div>
+                        <p class="muted">{format!("{done} of 7 steps done.")}</p>
+                        <div class="checklists">
+                            <Checklist title="Team management" steps=team.to_vec()/>
+                            <Checklist title="API key setup" steps=keys.to_vec()/>
+                        </div>
+                    </article>
+                }
+            })}
+        </Show>
+    }
+}
+
+#[component]
+fn Checklist(title: &'static str, steps: Vec<(&'static str, bool)>) -> impl IntoView {
+    view! {
+        <section class="checklist">
+            <h3>{title}</h3>
+            <ul role="list">
+                {steps.into_iter().map(|(step, done)| view! {
+                    <li class:done=done>
+                        <span aria-hidden="true" class="tick">{if done { "✓" } else { "○" }}</span>
+                        {step}
+                        <span class="visually-hidden">{if done { " (done)" } else { " (to do)" }}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
         </section>
     }
 }
