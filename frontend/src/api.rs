@@ -9,11 +9,12 @@ use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
-    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, KeySort, KeyStatusFilter, Granularity, Invitation, InvitationPage, InvitationPreview,
-    LoginRequest, Member, MemberPage, PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest,
-    ResetPasswordRequest, Role, RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage,
-    TeamUsage, TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest,
-    UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
+    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity, Invitation,
+    InvitationPage, InvitationPreview, KeySort, KeyStatusFilter, LoginRequest, Member, MemberPage,
+    PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest, ResetPasswordRequest, Role,
+    RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage, TeamUsage,
+    TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest, UpdateMeRequest,
+    UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
 use portal_types::{
     CreateWebhookEndpointRequest, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,

@@ -1,10 +1,10 @@
-//! Dates, numbers and labels as the user reads them. Times are shown in the browser's time zone
+//! Dates and numbers as the user reads them (the labels of the API's enums are theirs, in
+//! `portal_types`). Times are shown in the browser's time zone
 //! through `Intl` (no time-zone tables in the WebAssembly file).
 
 use chrono::{DateTime, Utc};
 use leptos::wasm_bindgen::JsValue;
 use leptos::web_sys::js_sys::{Date, Object, Reflect};
-use portal_types::{Environment, InvitationState, KeyStatus, Role};
 
 /// Milliseconds since the epoch, now (the browser's clock; `Utc::now` is not available in WASM).
 pub fn now_ms() -> i64 {
@@ -125,40 +125,6 @@ pub fn millis(ms: f64) -> String {
             let tenths = (h + 5_000) / 10_000;
             format!("{}.{} s", tenths / 10, tenths % 10)
         }
-    }
-}
-
-pub fn role(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "Owner",
-        Role::Admin => "Admin",
-        Role::Member => "Member",
-    }
-}
-
-pub fn invitation_state(state: InvitationState) -> &'static str {
-    match state {
-        InvitationState::Pending => "Pending",
-        InvitationState::Accepted => "Accepted",
-        InvitationState::Revoked => "Revoked",
-        InvitationState::Expired => "Expired",
-    }
-}
-
-pub fn environment(env: Environment) -> &'static str {
-    match env {
-        Environment::Development => "Development",
-        Environment::Production => "Production",
-    }
-}
-
-pub fn key_status(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Active => "Active",
-        KeyStatus::Rolling => "Rolling",
-        KeyStatus::Rolled => "Rolled",
-        KeyStatus::Revoked => "Revoked",
-        KeyStatus::Expired => "Expired",
     }
 }
 

@@ -56,13 +56,16 @@ where
     }
 }
 
+/// Asks for the page after a cursor (`None`: the first page).
+type PageRequest = Box<dyn Fn(Option<String>)>;
+
 /// A list shown page by page. Cheap to copy.
 pub struct Paged<T: Send + Sync + 'static> {
     shown: RwSignal<Loaded<Vec<T>>>,
     next: RwSignal<Option<String>>,
     more_error: RwSignal<Option<ApiError>>,
     pending: RwSignal<bool>,
-    request: StoredValue<Box<dyn Fn(Option<String>)>, LocalStorage>,
+    request: StoredValue<PageRequest, LocalStorage>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Paged<T> {

@@ -112,7 +112,9 @@ pub enum StatusFilter {
     Revoked,
     Expired,
     /// Usable (active or rolling) and expiring within `soon`.
-    ExpiringSoon { soon: chrono::Duration },
+    ExpiringSoon {
+        soon: chrono::Duration,
+    },
 }
 
 /// Where a filtered list starts and how it is ordered: each position is the last row of the
@@ -161,9 +163,9 @@ pub async fn list_filtered(
     now: Timestamp,
 ) -> Result<Vec<ApiKeyRow>> {
     use api_key::Column as C;
-    use sea_orm::sea_query::{Func, LikeExpr};
     use sea_orm::Order;
     use sea_orm::sea_query::NullOrdering;
+    use sea_orm::sea_query::{Func, LikeExpr};
 
     let mut q = ApiKeys::find().filter(C::TeamId.eq(team_id));
     if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
@@ -181,9 +183,15 @@ pub async fn list_filtered(
         None => q,
         Some(StatusFilter::Revoked) => q.filter(C::RevokedAt.is_not_null()),
         Some(StatusFilter::Expired) => q.filter(C::RevokedAt.is_null()).filter(C::ExpiresAt.lte(now)),
-        Some(StatusFilter::Active) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.is_null()),
-        Some(StatusFilter::Rolling) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.gt(now)),
-        Some(StatusFilter::Rolled) => q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.lte(now)),
+        Some(StatusFilter::Active) => {
+            q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.is_null())
+        }
+        Some(StatusFilter::Rolling) => {
+            q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.gt(now))
+        }
+        Some(StatusFilter::Rolled) => {
+            q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.lte(now))
+        }
         Some(StatusFilter::ExpiringSoon { soon }) => q.filter(usable()).filter(C::ExpiresAt.lte(now + soon)),
     };
     let q = match order {

@@ -40,7 +40,11 @@ pub async fn progress(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Progre
         team_created: true,
         members_invited: any(db, invitation::Entity::find().filter(invitation::Column::TeamId.is_in(ids()))).await?
             || any(db, others()).await?,
-        roles_assigned: any(db, others().filter(team_member::Column::Role.is_in([Role::Owner.as_str(), Role::Admin.as_str()]))).await?
+        roles_assigned: any(
+            db,
+            others().filter(team_member::Column::Role.is_in([Role::Owner.as_str(), Role::Admin.as_str()])),
+        )
+        .await?
             || any(
                 db,
                 audit::Entity::find()
@@ -48,8 +52,10 @@ pub async fn progress(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Progre
                     .filter(audit::Column::Action.eq(AuditAction::MemberRoleChanged.as_str())),
             )
             .await?,
-        development_key: any(db, keys().filter(api_key::Column::Environment.eq(Environment::Development.as_str()))).await?,
-        production_key: any(db, keys().filter(api_key::Column::Environment.eq(Environment::Production.as_str()))).await?,
+        development_key: any(db, keys().filter(api_key::Column::Environment.eq(Environment::Development.as_str())))
+            .await?,
+        production_key: any(db, keys().filter(api_key::Column::Environment.eq(Environment::Production.as_str())))
+            .await?,
         key_used: any(db, keys().filter(api_key::Column::LastUsedAt.is_not_null())).await?,
         usage_monitored: any(db, keys().filter(api_key::Column::UsageLimit.is_not_null())).await?
             || any(db, webhook_endpoint::Entity::find().filter(webhook_endpoint::Column::TeamId.is_in(ids()))).await?,

@@ -20,6 +20,14 @@ impl Environment {
         }
     }
 
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Development => "Development",
+            Self::Production => "Production",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "development" => Some(Self::Development),
@@ -300,6 +308,19 @@ pub enum KeyStatus {
     Rolled,
     Revoked,
     Expired,
+}
+
+impl KeyStatus {
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Rolling => "Rolling",
+            Self::Rolled => "Rolled",
+            Self::Revoked => "Revoked",
+            Self::Expired => "Expired",
+        }
+    }
 }
 
 /// What a key list can be narrowed to (`status` of `GET .../api-keys`): a key's status, or

@@ -18,6 +18,15 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
 
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Owner => "Owner",
+            Self::Admin => "Admin",
+            Self::Member => "Member",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -153,6 +162,18 @@ pub enum InvitationState {
     Accepted,
     Revoked,
     Expired,
+}
+
+impl InvitationState {
+    /// As people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Accepted => "Accepted",
+            Self::Revoked => "Revoked",
+            Self::Expired => "Expired",
+        }
+    }
 }
 
 /// An invitation to join a team.

@@ -6,7 +6,6 @@ use crate::api;
 use crate::components::{
     ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField, field_error, load, set_title,
 };
-use crate::format;
 use crate::session::use_auth;
 use crate::teams::use_teams;
 
@@ -38,9 +37,8 @@ fn local_storage() -> Option<leptos::web_sys::Storage> {
 fn GettingStartedCard() -> impl IntoView {
     let auth = use_auth();
     let teams = use_teams();
-    let dismissed = RwSignal::new(
-        local_storage().and_then(|s| s.get_item(CHECKLIST_DISMISSED).ok().flatten()).is_some(),
-    );
+    let dismissed =
+        RwSignal::new(local_storage().and_then(|s| s.get_item(CHECKLIST_DISMISSED).ok().flatten()).is_some());
     let progress = load(move || {
         // Again when the team list changes (a team created or joined).
         let _ = teams.get();
@@ -133,7 +131,7 @@ fn TeamTile(team: Team) -> impl IntoView {
             <A href=href attr:class="team-tile-link">{team.name.clone()}</A>
             {team.description.clone().map(|d| view! { <p class="muted clamp">{d}</p> })}
             <p class="meta">
-                <span class=format!("role-badge role-{}", team.role.as_str())>{format::role(team.role)}</span>
+                <span class=format!("role-badge role-{}", team.role.as_str())>{team.role.label()}</span>
                 <span>{members}</span>
             </p>
         </li>

@@ -118,7 +118,7 @@ fn Offer(preview: InvitationPreview, token: String) -> impl IntoView {
         <div class="invitation">
             <p class="lead">
                 <strong>{preview.invited_by_name.clone()}</strong> " invited you to join "
-                <strong>{preview.team_name.clone()}</strong> " as " <strong>{format::role(preview.role)}</strong> "."
+                <strong>{preview.team_name.clone()}</strong> " as " <strong>{preview.role.label()}</strong> "."
             </p>
             {preview.message.clone().map(|m| view! {
                 <blockquote class="personal-message">

@@ -124,7 +124,8 @@ impl Export {
     /// The format `Accept` names, if it names one (JSON otherwise).
     fn asked(req: &HttpRequest) -> Option<Self> {
         let accept = req.headers().get(header::ACCEPT)?.to_str().ok()?.to_ascii_lowercase();
-        let names = |media: &str| accept.split(',').any(|part| part.split(';').next().is_some_and(|m| m.trim() == media));
+        let names =
+            |media: &str| accept.split(',').any(|part| part.split(';').next().is_some_and(|m| m.trim() == media));
         if names("text/csv") {
             Some(Self::Csv)
         } else if names("application/x-ndjson") {

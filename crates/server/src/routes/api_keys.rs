@@ -18,8 +18,8 @@ use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::ErrorCode;
 use portal_types::{
     ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, Environment, KeySort, KeyStatus,
-    KeyStatusFilter, LeakReport, RateLimit,
-    ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest, VerifyKeyResponse,
+    KeyStatusFilter, LeakReport, RateLimit, ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest,
+    VerifyKeyRequest, VerifyKeyResponse,
 };
 use uuid::Uuid;
 
@@ -105,7 +105,12 @@ const MAX_SEARCH_CHARS: usize = 100;
 
 impl KeyListQuery {
     fn parse(&self) -> ApiResult<(KeyFilter, KeySort)> {
-        fn one<T>(field: &str, raw: Option<&str>, parse: impl Fn(&str) -> Option<T>, all: &[&str]) -> ApiResult<Option<T>> {
+        fn one<T>(
+            field: &str,
+            raw: Option<&str>,
+            parse: impl Fn(&str) -> Option<T>,
+            all: &[&str],
+        ) -> ApiResult<Option<T>> {
             raw.map(|raw| {
                 parse(raw).ok_or_else(|| ApiError::validation(field, format!("must be one of: {}", all.join(", "))))
             })

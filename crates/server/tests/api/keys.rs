@@ -452,8 +452,7 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let now = chrono::Utc::now();
     set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Soon"].0), now + chrono::Duration::days(3)).await;
-    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Past"].0), now - chrono::Duration::hours(1))
-        .await;
+    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Past"].0), now - chrono::Duration::hours(1)).await;
 
     // Search: any case, name or hint; `%` and `_` are themselves.
     let sorted = |mut v: Vec<String>| {

@@ -509,7 +509,10 @@ async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
     let (headers, csv) = export("text/csv;q=0.9, application/json;q=0.1", "").await;
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent");
+    assert_eq!(
+        lines[0],
+        "id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent"
+    );
     assert_eq!(lines.len(), 1 + renames + 1, "header, the renames, team.created");
     assert!(lines.last().unwrap().contains(",team.created,"));
     // The newest entry's summary names the hostile team name: quoted, and as text.
@@ -559,7 +562,10 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
 
     let body = json!({"name": "prod", "environment": "production", "expiration": "never", "usage_limit": 1000});
     let (_, secret) = app.create_key(&owner, &team, body).await;
-    assert_eq!(app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
+        StatusCode::OK
+    );
     // The use is written with the next flush of counts (every half second).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while steps(owner.clone()).await["key_used"] != true {
@@ -577,7 +583,10 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
     let ids = member_ids(&app, &owner, &team).await;
     let member_id = ids.iter().find(|(email, _)| email == "member@example.com").unwrap().1.clone();
     let path = format!("/api/v1/teams/{team}/members/{member_id}");
-    assert_eq!(app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "admin"}))).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "admin"}))).await.status,
+        StatusCode::OK
+    );
     assert_eq!(steps(owner.clone()).await.as_object().unwrap().values().filter(|v| v == &&json!(true)).count(), 7);
     // The member sees the same team's progress; someone in no team sees none of it.
     assert_eq!(steps(member).await["roles_assigned"], true);

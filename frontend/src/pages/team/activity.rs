@@ -30,12 +30,9 @@ pub fn ActivityPage() -> impl IntoView {
         }
     });
     let export_error = Signal::derive(move || export.value().get().and_then(Result::err));
-    let log = paged(
-        filter,
-        move |filter: ActivityFilter, cursor| async move {
-            auth.call(move |t| api::activity(t, team_id, filter.clone(), cursor.clone())).await
-        },
-    );
+    let log = paged(filter, move |filter: ActivityFilter, cursor| async move {
+        auth.call(move |t| api::activity(t, team_id, filter.clone(), cursor.clone())).await
+    });
 
     view! {
         <section aria-labelledby="activity-title">
@@ -78,9 +75,8 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
     let team_id = use_team().id();
     // Pickers list every member and key.
     let members = load(move || all_pages(move |c| auth.call(move |t| api::members(t, team_id, c.clone()))));
-    let keys = load(move || {
-        all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone())))
-    });
+    let keys =
+        load(move || all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone()))));
     view! {
         <div class="filters" role="group" aria-label="Filter activity">
             <div class="field">

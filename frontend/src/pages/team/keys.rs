@@ -11,8 +11,7 @@ use super::use_team;
 use crate::api::{self, KeyQuery};
 use crate::components::{
     ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, RowActions,
-    SelectField,
-    SubmitButton, TextAreaField, field_error,
+    SelectField, SubmitButton, TextAreaField, field_error,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -29,11 +28,17 @@ pub fn ApiKeysPage() -> impl IntoView {
     let status = RwSignal::new(None::<KeyStatusFilter>);
     let sort = RwSignal::new(KeySort::Created);
     let version = RwSignal::new(0u32);
-    let narrowed = move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
+    let narrowed =
+        move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
     // The version is part of the query: a change to the list loads it again.
     let keys = paged(
         move || {
-            let q = KeyQuery { search: search.get(), environment: environment.get(), status: status.get(), sort: sort.get() };
+            let q = KeyQuery {
+                search: search.get(),
+                environment: environment.get(),
+                status: status.get(),
+                sort: sort.get(),
+            };
             (version.get(), q)
         },
         move |(_, q): (u32, KeyQuery), cursor| async move {
@@ -109,7 +114,7 @@ fn KeyFilters(
                     on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
                     <option value="">"All"</option>
                     {[Environment::Development, Environment::Production].map(|e| view! {
-                        <option value=e.as_str() selected=move || environment.get() == Some(e)>{format::environment(e)}</option>
+                        <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
                     }).collect_view()}
                 </select>
             </div>
@@ -167,13 +172,13 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                         let status_note = match (status, key.grace_until) {
                             (KeyStatus::Rolling, Some(until)) => Some(format!("Rolled: works until {}", format::date_time(until))),
                             (KeyStatus::Active, _) => None,
-                            (s, _) => Some(format::key_status(s).to_owned()),
+                            (s, _) => Some(s.label().to_owned()),
                         };
                         view! {
                             <tr class:inactive=!usable(status)>
                                 <td data-label="Name">
                                     <span class="member-name">{key.name.clone()}</span>
-                                    {status_note.map(|n| view! { <span class=format!("badge status-{}", format::key_status(status).to_lowercase())>{n}</span> })}
+                                    {status_note.map(|n| view! { <span class=format!("badge status-{}", status.label().to_lowercase())>{n}</span> })}
                                     {key.leaked.is_some().then(|| view! { <span class="badge status-revoked">"Leaked"</span> })}
                                     {key.expiring_soon.then(|| view! { <span class="badge status-rolling">"Expires soon"</span> })}
                                     {key.unused.then(|| view! {
@@ -184,7 +189,7 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                     {key.description.clone().map(|d| view! { <span class="member-email">{d}</span> })}
                                 </td>
                                 <td data-label="Environment">
-                                    <span class=format!("env-badge env-{}", key.environment.as_str())>{format::environment(key.environment)}</span>
+                                    <span class=format!("env-badge env-{}", key.environment.as_str())>{key.environment.label()}</span>
                                 </td>
                                 <td data-label="Created"><time datetime=format::iso(key.created_at)>{format::date(key.created_at)}</time></td>
                                 <td data-label="Expires">
@@ -305,7 +310,7 @@ pub fn SecretStep(created: CreatedApiKey, #[prop(into)] on_done: Handler) -> imp
     view! {
         <div class="modal-body">
             <p>
-                <strong>{created.key.name.clone()}</strong> " (" {format::environment(created.key.environment)}
+                <strong>{created.key.name.clone()}</strong> " (" {created.key.environment.label()}
                 ") is ready."
             </p>
             <SecretOnceBanner secret=created.secret/>

@@ -9,15 +9,14 @@ use uuid::Uuid;
 use super::{CurrentTeam, use_team};
 use crate::api::{self, ApiError};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loading, Modal, Notice, SelectField,
-    Loaded, SubmitButton, TextAreaField, field_error,
+    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loaded, Loading, Modal, Notice, SelectField,
+    SubmitButton, TextAreaField, field_error,
 };
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
 use crate::permissions;
 use crate::session::{Auth, use_auth};
 use crate::teams::use_teams;
-
 
 /// Every member: the member list is also the role editor, so it is shown whole.
 async fn all_members(auth: Auth, team: Uuid) -> Result<Vec<Member>, ApiError> {
@@ -180,7 +179,7 @@ fn MemberRow(
                 {move || {
                     let choices = choices();
                     if choices.is_empty() {
-                        view! { <span class=format!("role-badge role-{}", role.get().as_str())>{format::role(role.get())}</span> }.into_any()
+                        view! { <span class=format!("role-badge role-{}", role.get().as_str())>{role.get().label()}</span> }.into_any()
                     } else {
                         view! {
                             <select class="inline-select" aria-label=label.clone() disabled=change.pending()
@@ -191,7 +190,7 @@ fn MemberRow(
                                     }
                                 }>
                                 {choices.into_iter().map(|r| view! {
-                                    <option value=r.as_str() selected=r == role.get_untracked()>{format::role(r)}</option>
+                                    <option value=r.as_str() selected=r == role.get_untracked()>{r.label()}</option>
                                 }).collect_view()}
                             </select>
                         }.into_any()
@@ -312,7 +311,7 @@ where
     let outcome = move || invite.value().get();
     let options: Vec<(String, String)> = permissions::invitable_roles(&team.permissions())
         .into_iter()
-        .map(|r| (r.as_str().to_owned(), format::role(r).to_owned()))
+        .map(|r| (r.as_str().to_owned(), r.label().to_owned()))
         .collect();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -419,7 +418,7 @@ fn PendingTable(
                         view! {
                             <tr>
                                 <td data-label="E-mail">{inv.email.clone()}</td>
-                                <td data-label="Role">{format::role(inv.role)}</td>
+                                <td data-label="Role">{inv.role.label()}</td>
                                 <td data-label="Invited by">{inv.invited_by_name.clone()}</td>
                                 <td data-label="Expires">
                                     <time datetime=format::iso(inv.expires_at) title=format::date_time(inv.expires_at)>
@@ -462,9 +461,9 @@ fn EarlierInvitations(earlier: Vec<Invitation>) -> impl IntoView {
                 {earlier.into_iter().map(|inv| view! {
                     <li>
                         <span>{inv.email.clone()}</span>
-                        " · " {format::role(inv.role)} " · "
-                        <span class=format!("state state-{}", format::invitation_state(inv.state).to_lowercase())>
-                            {format::invitation_state(inv.state)}
+                        " · " {inv.role.label()} " · "
+                        <span class=format!("state state-{}", inv.state.label().to_lowercase())>
+                            {inv.state.label()}
                         </span>
                         " · " <span class="muted">{format!("sent {}", format::date(inv.created_at))}</span>
                     </li>

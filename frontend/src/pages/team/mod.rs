@@ -31,7 +31,6 @@ use uuid::Uuid;
 
 use crate::api::{self, ApiError};
 use crate::components::{ErrorAlert, Loading, set_title};
-use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
 
@@ -167,7 +166,7 @@ fn TeamHeader() -> impl IntoView {
             <p class="eyebrow">"Team"</p>
             <h1>{name}</h1>
             <span class=move || format!("role-badge role-{}", team.role().as_str())>
-                "Your role: " {move || format::role(team.role())}
+                "Your role: " {move || team.role().label()}
             </span>
         </header>
     }

@@ -21,7 +21,7 @@ pub fn TeamOverviewPage() -> impl IntoView {
                     }}
                     <dl class="stats">
                         <div><dt>"Members"</dt><dd>{members}</dd></div>
-                        <div><dt>"Your role"</dt><dd>{format::role(t.role)}</dd></div>
+                        <div><dt>"Your role"</dt><dd>{t.role.label()}</dd></div>
                         <div><dt>"Created"</dt><dd>{format::date(t.created_at)}</dd></div>
                     </dl>
                 </section>

@@ -101,10 +101,10 @@ pub fn KeyUsagePage() -> impl IntoView {
                 })}
                 <div class="section-head">
                     <h2>"Usage of " {key.name.clone()}</h2>
-                    <span class=format!("env-badge env-{}", key.environment.as_str())>{format::environment(key.environment)}</span>
+                    <span class=format!("env-badge env-{}", key.environment.as_str())>{key.environment.label()}</span>
                 </div>
                 <p class="muted">
-                    <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {format::key_status(key.status)}
+                    <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {key.status.label()}
                     " · created " {format::date(key.created_at)}
                 </p>
                 <KeyAccess key=key.clone() on_changed=reload/>
@@ -342,7 +342,7 @@ fn KeyBreakdown(keys: Vec<KeyUsageSummary>, team_id: Uuid) -> impl IntoView {
                                 {keys.into_iter().map(|k| view! {
                                     <tr>
                                         <td data-label="Key"><A href=format!("/teams/{team_id}/api-keys/{}", k.key_id)>{k.name.clone()}</A></td>
-                                        <td data-label="Environment">{format::environment(k.environment)}</td>
+                                        <td data-label="Environment">{k.environment.label()}</td>
                                         <td data-label="Requests" class="num">{format::count(k.total_requests)}</td>
                                         <td data-label="Errors" class="num">{format::count(k.error)}</td>
                                     </tr>
