@@ -177,7 +177,13 @@ pub struct KeyService {
     read_cache: ReadCache,
     /// This instance, in what it announces to the others.
     instance: Uuid,
+    /// When a read last had the buffered counts written ahead of the flusher.
+    written_early: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// Reads ordered by use write the buffered counts first at most this often: a client asking
+/// again and again (each of its requests counted) cannot turn every request into a write.
+const EARLY_WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl KeyService {
     pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool) -> Arc<Self> {
@@ -195,6 +201,7 @@ impl KeyService {
             meter: Meter::default(),
             read_cache: ReadCache::new(read_cache),
             instance: Uuid::new_v4(),
+            written_early: std::sync::Mutex::new(None),
             db,
         })
     }
@@ -379,8 +386,17 @@ impl KeyService {
         self.meter.pending_uses(team, key_ids, since)
     }
 
-    /// Writes this instance's buffered counts now (a list ordered by use reads them in order).
+    /// Writes this instance's buffered counts now, so that a list ordered by use reads them in
+    /// order; unless that was done less than [`EARLY_WRITE_EVERY`] ago.
     pub async fn write_counts(&self) -> Result<(), portal_db::Error> {
+        {
+            let mut last = self.written_early.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < EARLY_WRITE_EVERY) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
         self.meter.flush(&self.db, self.instance).await
     }
 
