@@ -1,33 +1,22 @@
 //! How far a user's teams are through the guide's two Quick Reference checklists, read from what
 //! exists (each a query that stops at its first row).
 
-use portal_types::{AuditAction, Environment, Role};
+use portal_types::{AuditAction, Environment, GettingStarted, Role};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
 use uuid::Uuid;
 
 use crate::Result;
 use crate::entity::{api_key, audit, invitation, team_member, webhook_endpoint};
 
-/// Each step of the checklists, done or not, over every team of the user.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub team_created: bool,
-    pub members_invited: bool,
-    pub roles_assigned: bool,
-    pub development_key: bool,
-    pub production_key: bool,
-    pub key_used: bool,
-    pub usage_monitored: bool,
-}
-
 async fn any<E: EntityTrait>(db: &impl ConnectionTrait, select: Select<E>) -> Result<bool> {
     Ok(select.limit(1).into_json().one(db).await?.is_some())
 }
 
-pub async fn progress(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Progress> {
+/// Each step of the checklists, done or not, over every team of the user.
+pub async fn progress(db: &impl ConnectionTrait, user_id: Uuid) -> Result<GettingStarted> {
     let teams = crate::teams::team_ids_of(db, user_id).await?;
     if teams.is_empty() {
-        return Ok(Progress::default());
+        return Ok(GettingStarted::default());
     }
     let ids = || teams.iter().copied();
     let others = || {
@@ -36,7 +25,7 @@ pub async fn progress(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Progre
             .filter(team_member::Column::UserId.ne(user_id))
     };
     let keys = || api_key::Entity::find().filter(api_key::Column::TeamId.is_in(ids()));
-    Ok(Progress {
+    Ok(GettingStarted {
         team_created: true,
         members_invited: any(db, invitation::Entity::find().filter(invitation::Column::TeamId.is_in(ids()))).await?
             || any(db, others()).await?,

@@ -73,16 +73,7 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web
 )]
 #[get("/me/getting-started")]
 pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<GettingStarted>> {
-    let p = portal_db::getting_started::progress(&state.reads, auth.user_id).await?;
-    Ok(web::Json(GettingStarted {
-        team_created: p.team_created,
-        members_invited: p.members_invited,
-        roles_assigned: p.roles_assigned,
-        development_key: p.development_key,
-        production_key: p.production_key,
-        key_used: p.key_used,
-        usage_monitored: p.usage_monitored,
-    }))
+    Ok(web::Json(portal_db::getting_started::progress(&state.reads, auth.user_id).await?))
 }
 
 /// Change the signed-in user's profile.
