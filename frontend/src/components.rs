@@ -364,6 +364,24 @@ where
     value.read_only()
 }
 
+/// The one way a screen shows what it loads: `label` while it loads, the one error view if it
+/// failed, else `shown` with the data.
+pub fn loaded<T, V>(
+    value: impl Fn() -> Loaded<T> + Send + Sync + 'static,
+    label: &'static str,
+    shown: impl Fn(T) -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: 'static,
+    V: IntoView + 'static,
+{
+    move || match value() {
+        None => view! { <Loading label/> }.into_any(),
+        Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+        Some(Ok(data)) => shown(data).into_any(),
+    }
+}
+
 /// Hands `text` to the browser as a file download of type `mime`.
 pub fn save_file(name: &str, mime: &str, text: &str) -> Result<(), leptos::wasm_bindgen::JsValue> {
     use leptos::wasm_bindgen::JsCast;

@@ -3,9 +3,7 @@ use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use portal_types::{CreateTeamRequest, Team};
 
 use crate::api;
-use crate::components::{
-    ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField, field_error, load, set_title,
-};
+use crate::components::{Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, load, loaded, set_title};
 use crate::session::use_auth;
 use crate::teams::use_teams;
 
@@ -105,17 +103,14 @@ fn Checklist(title: &'static str, steps: Vec<(&'static str, bool)>) -> impl Into
 fn YourTeams() -> impl IntoView {
     let teams = use_teams();
     view! {
-        {move || match teams.get() {
-            None => view! { <Loading label="Loading your teams…"/> }.into_any(),
-            Some(Ok(list)) if list.is_empty() => ().into_any(),
-            Some(Ok(list)) => view! {
+        {loaded(move || teams.get(), "Loading your teams…", move |list: Vec<Team>| {
+            (!list.is_empty()).then(|| view! {
                 <h2 class="section-title">"Your teams"</h2>
                 <ul class="team-grid" role="list">
                     {list.into_iter().map(|team| view! { <TeamTile team/> }).collect_view()}
                 </ul>
-            }.into_any(),
-            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-        }}
+            })
+        })}
     }
 }
 

@@ -6,7 +6,7 @@ use portal_types::ActivityEntry;
 
 use super::use_team;
 use crate::api::{self, ActivityFilter, ApiError, KeyQuery};
-use crate::components::{ActionError, EmptyState, ErrorAlert, Loading, load, save_file};
+use crate::components::{ActionError, EmptyState, load, loaded, save_file};
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
 use crate::session::use_auth;
@@ -48,21 +48,17 @@ pub fn ActivityPage() -> impl IntoView {
             <Filters actor action/>
             <ActionError error=export_error/>
             <div aria-live="polite" aria-busy=move || log.pending().then_some("true")>
-                {move || match log.get() {
-                    None => view! { <Loading label="Loading activity…"/> }.into_any(),
-                    Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                    Some(Ok(entries)) if entries.is_empty() => view! {
-                        <EmptyState><p>"No activity matches these filters."</p></EmptyState>
-                    }.into_any(),
-                    Some(Ok(entries)) => {
-                        let now = format::now();
-                        view! {
-                            <ol class="activity-list">
-                                {entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
-                            </ol>
-                        }.into_any()
+                {loaded(move || log.get(), "Loading activity…", move |entries: Vec<ActivityEntry>| {
+                    if entries.is_empty() {
+                        return view! { <EmptyState><p>"No activity matches these filters."</p></EmptyState> }.into_any();
                     }
-                }}
+                    let now = format::now();
+                    view! {
+                        <ol class="activity-list">
+                            {entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
+                        </ol>
+                    }.into_any()
+                })}
             </div>
             <LoadMore list=log what="activity"/>
         </section>

@@ -10,8 +10,8 @@ use super::access::{AccessFields, AccessInputs, ScopePicker, scope_summary};
 use super::use_team;
 use crate::api::{self, KeyQuery};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Handler, Loading, Modal, RowActions,
-    SelectField, SubmitButton, TextAreaField, field_error,
+    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Handler, Modal, RowActions, SelectField, SubmitButton,
+    TextAreaField, field_error, loaded,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -68,20 +68,20 @@ pub fn ApiKeysPage() -> impl IntoView {
             </Show>
             <KeyFilters search environment status sort/>
             <div aria-live="polite" aria-busy=move || keys.pending().then_some("true")>
-                {move || match keys.get() {
-                    None => view! { <Loading label="Loading API keys…"/> }.into_any(),
-                    Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                    Some(Ok(list)) if list.is_empty() && narrowed() => view! {
-                        <EmptyState><p>"No key matches the search and filters."</p></EmptyState>
-                    }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! {
-                        <EmptyState>
-                            <p>"This team has no API keys yet."</p>
-                            {manages().then(|| view! { <p>"Create one to call the API from your application."</p> })}
-                        </EmptyState>
-                    }.into_any(),
-                    Some(Ok(list)) => view! { <KeyTable list revoking rolling/> }.into_any(),
-                }}
+                {loaded(move || keys.get(), "Loading API keys…", move |list: Vec<ApiKey>| {
+                    if !list.is_empty() {
+                        view! { <KeyTable list revoking rolling/> }.into_any()
+                    } else if narrowed() {
+                        view! { <EmptyState><p>"No key matches the search and filters."</p></EmptyState> }.into_any()
+                    } else {
+                        view! {
+                            <EmptyState>
+                                <p>"This team has no API keys yet."</p>
+                                {manages().then(|| view! { <p>"Create one to call the API from your application."</p> })}
+                            </EmptyState>
+                        }.into_any()
+                    }
+                })}
             </div>
             <LoadMore list=keys what="API keys"/>
         </section>

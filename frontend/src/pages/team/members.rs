@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{CurrentTeam, use_team};
 use crate::api::{self, ApiError};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loaded, Loading, Modal, Notice, SelectField,
-    SubmitButton, TextAreaField, field_error,
+    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Loaded, Modal, Notice, SelectField, SubmitButton,
+    TextAreaField, field_error, loaded,
 };
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
@@ -62,11 +62,7 @@ pub fn MembersPage() -> impl IntoView {
                 </Show>
             </div>
             {move || notice.get().map(|n| view! { <Notice>{n}</Notice> })}
-            {move || match members.get() {
-                None => view! { <Loading label="Loading members…"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(_)) => view! { <MemberTable members team/> }.into_any(),
-            }}
+            {loaded(move || members.get(), "Loading members…", move |_| view! { <MemberTable members team/> })}
         </section>
         <Show when=move || permissions::read_invitations(&team.permissions())>
             <Invitations version=invitations_version notice/>
@@ -365,22 +361,18 @@ fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl
         <section aria-labelledby="invitations-title" class="section">
             <h2 id="invitations-title">"Pending invitations"</h2>
             <ActionError error=resend_error/>
-            {move || match invitations.get() {
-                None => view! { <Loading label="Loading invitations…"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(all)) => {
-                    let (pending, earlier): (Vec<_>, Vec<_>) =
-                        all.into_iter().partition(|i| i.state == InvitationState::Pending);
-                    view! {
-                        {if pending.is_empty() {
-                            view! { <EmptyState><p>"No pending invitations."</p></EmptyState> }.into_any()
-                        } else {
-                            view! { <PendingTable pending resend revoking/> }.into_any()
-                        }}
-                        {(!earlier.is_empty()).then(|| view! { <EarlierInvitations earlier/> })}
-                    }.into_any()
+            {loaded(move || invitations.get(), "Loading invitations…", move |all: Vec<Invitation>| {
+                let (pending, earlier): (Vec<_>, Vec<_>) =
+                    all.into_iter().partition(|i| i.state == InvitationState::Pending);
+                view! {
+                    {if pending.is_empty() {
+                        view! { <EmptyState><p>"No pending invitations."</p></EmptyState> }.into_any()
+                    } else {
+                        view! { <PendingTable pending resend revoking/> }.into_any()
+                    }}
+                    {(!earlier.is_empty()).then(|| view! { <EarlierInvitations earlier/> })}
                 }
-            }}
+            })}
             <LoadMore list=invitations what="invitations"/>
         </section>
         {move || revoking.get().map(|invitation| view! { <RevokeInvitationDialog invitation revoking version/> })}

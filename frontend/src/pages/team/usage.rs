@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
-use portal_types::{ApiKey, Granularity, KeyUsageSummary, Usage, UsagePoint};
+use portal_types::{ApiKey, Granularity, KeyUsageSummary, TeamUsage, Usage, UsagePoint};
 use uuid::Uuid;
 
 use super::access::scope_summary;
 use super::keys::{EditKeyDialog, SecretStep};
 use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
-use crate::components::{ActionError, EmptyState, ErrorAlert, Field, Handler, Loading, Modal, SubmitButton, load};
+use crate::components::{ActionError, EmptyState, Field, Handler, Modal, SubmitButton, load, loaded};
 use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
@@ -86,9 +86,7 @@ pub fn KeyUsagePage() -> impl IntoView {
     let reload = move || version.update(|v| *v += 1);
     view! {
         <p class="back"><A href=format!("/teams/{team_id}/api-keys")>"← All API keys"</A></p>
-        {move || match key.get() {
-            None => view! { <Loading label="Loading the key…"/> }.into_any(),
-            Some(Ok(key)) => view! {
+        {loaded(move || key.get(), "Loading the key…", move |key: ApiKey| view! {
                 {key.leaked.clone().map(|leak| view! {
                     <div class="alert error leak-banner" role="alert">
                         <h2>"This key was found public and revoked"</h2>
@@ -109,16 +107,10 @@ pub fn KeyUsagePage() -> impl IntoView {
                 </p>
                 <KeyAccess key=key.clone() on_changed=reload/>
                 <KeyLimits key on_saved=reload/>
-            }.into_any(),
-            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-        }}
+        })}
         <section id="key-usage" tabindex="-1" aria-label="Requests of this key">
             <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
-            {move || match usage.get() {
-                None => view! { <Loading label="Loading usage…"/> }.into_any(),
-                Some(Ok(usage)) => view! { <UsageReport usage/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-            }}
+            {loaded(move || usage.get(), "Loading usage…", move |usage| view! { <UsageReport usage/> })}
         </section>
     }
 }
@@ -263,14 +255,10 @@ pub fn TeamUsagePage() -> impl IntoView {
         </div>
         <p class="muted">"Requests made with all of this team's API keys."</p>
         <RangePicker chosen of=UsageOf::Team(team_id)/>
-        {move || match usage.get() {
-            None => view! { <Loading label="Loading usage…"/> }.into_any(),
-            Some(Ok(team_usage)) => view! {
-                <UsageReport usage=team_usage.usage/>
-                <KeyBreakdown keys=team_usage.keys team_id/>
-            }.into_any(),
-            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-        }}
+        {loaded(move || usage.get(), "Loading usage…", move |team_usage: TeamUsage| view! {
+            <UsageReport usage=team_usage.usage/>
+            <KeyBreakdown keys=team_usage.keys team_id/>
+        })}
     }
 }
 

@@ -12,8 +12,8 @@ use super::keys::SecretOnceBanner;
 use super::use_team;
 use crate::api;
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, ErrorAlert, Field, FormAlert, Loading, Modal, SubmitButton, TextAreaField,
-    field_error, load,
+    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, load,
+    loaded,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -41,27 +41,25 @@ pub fn WebhooksPage() -> impl IntoView {
                 "Changes of this team are POSTed to your endpoints as JSON, signed per Standard Webhooks ("
                 <code>"webhook-signature"</code> "). Failed deliveries are tried again for about a day and a half."
             </p>
-            {move || match endpoints.get() {
-                None => view! { <Loading label="Loading endpoints…"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => view! {
-                    <EmptyState>
-                        <p>"No endpoint receives this team's events yet."</p>
-                        <p>"Add one to hear of revoked keys, new members and usage alerts without polling."</p>
-                    </EmptyState>
-                }.into_any(),
-                Some(Ok(list)) => {
-                    let shown = list.clone();
-                    view! {
-                        <EndpointTable list selected/>
-                        {move || {
-                            let id = selected.get()?;
-                            let endpoint = shown.iter().find(|e| e.id == id)?.clone();
-                            Some(view! { <EndpointDetail endpoint selected on_change=reload/> })
-                        }}
-                    }.into_any()
+            {loaded(move || endpoints.get(), "Loading endpoints…", move |list: Vec<WebhookEndpoint>| {
+                if list.is_empty() {
+                    return view! {
+                        <EmptyState>
+                            <p>"No endpoint receives this team's events yet."</p>
+                            <p>"Add one to hear of revoked keys, new members and usage alerts without polling."</p>
+                        </EmptyState>
+                    }.into_any();
                 }
-            }}
+                let shown = list.clone();
+                view! {
+                    <EndpointTable list selected/>
+                    {move || {
+                        let id = selected.get()?;
+                        let endpoint = shown.iter().find(|e| e.id == id)?.clone();
+                        Some(view! { <EndpointDetail endpoint selected on_change=reload/> })
+                    }}
+                }.into_any()
+            })}
         </section>
         <Show when=move || adding.get()>
             <AddEndpointDialog on_close=move || adding.set(false) on_created=reload/>
@@ -352,14 +350,15 @@ where
                 <SecretOnceBanner secret title="Copy the new signing secret now" label="New signing secret"
                     advice=" For the next 24 hours requests carry a signature with the old secret too, so your endpoint can switch without losing an event."/>
             })}
-            {move || match deliveries.get() {
-                None => view! { <Loading label="Loading deliveries…"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-                Some(Ok(items)) if items.is_empty() => view! {
-                    <EmptyState><p>"Nothing was sent to this endpoint yet. Send a test event to try it."</p></EmptyState>
-                }.into_any(),
-                Some(Ok(items)) => view! { <DeliveryLog items endpoint=id on_redeliver=refresh/> }.into_any(),
-            }}
+            {loaded(move || deliveries.get(), "Loading deliveries…", move |items: Vec<WebhookDelivery>| {
+                if items.is_empty() {
+                    view! {
+                        <EmptyState><p>"Nothing was sent to this endpoint yet. Send a test event to try it."</p></EmptyState>
+                    }.into_any()
+                } else {
+                    view! { <DeliveryLog items endpoint=id on_redeliver=refresh/> }.into_any()
+                }
+            })}
             <LoadMore list=deliveries what="deliveries"/>
         </section>
         <Show when=move || editing.get()>
