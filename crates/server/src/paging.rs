@@ -91,9 +91,20 @@ pub fn decode_count_position(cursor: &str) -> ApiResult<(i64, Uuid)> {
     Ok((count, id))
 }
 
-/// `next_cursor` for a page that was asked for with `limit`: present only when it is full.
-pub fn next_cursor<T>(items: &[T], limit: u64, position: impl Fn(&T) -> String) -> Option<String> {
-    (items.len() as u64 == limit).then(|| items.last().map(position)).flatten()
+/// How many rows to read for a page of `limit`: one more, which shows that a next page exists.
+pub fn rows_for(limit: u64) -> u64 {
+    limit + 1
+}
+
+/// Cuts rows read with [`rows_for`] to the page, and gives its `next_cursor`: present only when
+/// more rows follow, so a list of exactly `limit` items ends on its first page.
+pub fn next_cursor<T>(rows: &mut Vec<T>, limit: u64, position: impl Fn(&T) -> String) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().map(position)
 }
 
 #[cfg(test)]

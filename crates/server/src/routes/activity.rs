@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::KeptJson;
 use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
-use crate::paging::{PageQuery, decode_id, encode_id, next_cursor};
+use crate::paging::{PageQuery, decode_id, encode_id, next_cursor, rows_for};
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -77,7 +77,7 @@ pub async fn list_activity(
     let page = state
         .keys
         .cached_read(team_id, format!("activity {details} {filter:?} {limit}"), async {
-            let rows = portal_db::audit::list_for_team(&state.reads, team_id, &filter, limit).await?;
+            let rows = portal_db::audit::list_for_team(&state.reads, team_id, &filter, rows_for(limit)).await?;
             KeptJson::new(&page_of(rows, limit, details), None)
         })
         .await?;
@@ -85,8 +85,8 @@ pub async fn list_activity(
 }
 
 /// The page of `rows`; client addresses and user agents only with `details`.
-fn page_of(rows: Vec<AuditEntry>, limit: u64, details: bool) -> ActivityPage {
-    let next = next_cursor(&rows, limit, |r| encode_id(r.id));
+fn page_of(mut rows: Vec<AuditEntry>, limit: u64, details: bool) -> ActivityPage {
+    let next = next_cursor(&mut rows, limit, |r| encode_id(r.id));
     let items = rows
         .into_iter()
         .map(|r| ActivityEntry {

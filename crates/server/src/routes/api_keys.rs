@@ -33,7 +33,7 @@ use crate::openapi::{
     ValidationFailed,
 };
 use crate::paging::{
-    PageQuery, decode_count_position, decode_position, encode_count_position, encode_position, next_cursor,
+    PageQuery, decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
 };
 use crate::state::AppState;
 
@@ -174,13 +174,13 @@ pub async fn list_api_keys(
     let (kept, since) = state
         .keys
         .cached_counted_read(team_id, format!("api-keys {after:?} {limit}"), async {
-            let rows = portal_db::api_keys::list(&state.reads, team_id, after, limit).await?;
+            let mut rows = portal_db::api_keys::list(&state.reads, team_id, after, rows_for(limit)).await?;
+            let next_cursor = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
             let now = Utc::now();
             let items = rows
                 .iter()
                 .map(|r| Ok(serde_json::to_vec(&to_wire(r.clone(), now)?).map_err(ApiError::internal)?.into()))
                 .collect::<ApiResult<Vec<Bytes>>>()?;
-            let next_cursor = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
             let until = next_change(now, changes_by_itself(&rows));
             let page = KeptJson::encoded(page_json(items.iter().map(|i| i.as_ref()), next_cursor.as_deref())?, until);
             let around = items.iter().map(|_| OnceLock::new()).collect();
@@ -242,9 +242,10 @@ async fn list_narrowed(
     }
     let now = Utc::now();
     let _no_flush = state.keys.hold_flushes().await;
-    let mut rows = portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, limit, now).await?;
+    let mut rows =
+        portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, rows_for(limit), now).await?;
     // The cursor is the position of the last row as stored, where the next page goes on.
-    let next_cursor = next_cursor(&rows, limit, |r| match sort {
+    let next_cursor = next_cursor(&mut rows, limit, |r| match sort {
         KeySort::Created => encode_position(r.created_at, r.id),
         KeySort::LastUsed => encode_position(r.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), r.id),
         KeySort::Requests => encode_count_position(r.request_count, r.id),

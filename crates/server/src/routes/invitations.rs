@@ -24,7 +24,7 @@ use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
 /// How long an invitation link works.
@@ -110,8 +110,8 @@ pub async fn list_invitations(
     let page = state
         .keys
         .cached_read(team_id, format!("invitations {after:?} {limit}"), async {
-            let rows = portal_db::invitations::list(&state.reads, team_id, after, limit).await?;
-            let next = next_cursor(&rows, limit, |r| encode_position(r.created_at, r.id));
+            let mut rows = portal_db::invitations::list(&state.reads, team_id, after, rows_for(limit)).await?;
+            let next = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
             let now = Utc::now();
             // A pending invitation shows as expired from its expiry on.
             let until = next_change(now, rows.iter().filter(|r| r.state == "pending").map(|r| r.expires_at));

@@ -17,7 +17,7 @@ use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
 fn to_wire(row: portal_db::teams::MemberRow) -> Member {
@@ -63,8 +63,8 @@ pub async fn list_members(
     let page = state
         .keys
         .cached_read(team_id, format!("members {after:?} {limit}"), async {
-            let rows = portal_db::teams::list_members(&state.reads, team_id, after, limit).await?;
-            let next = next_cursor(&rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
+            let mut rows = portal_db::teams::list_members(&state.reads, team_id, after, rows_for(limit)).await?;
+            let next = next_cursor(&mut rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
             KeptJson::new(&MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }, None)
         })
         .await?;

@@ -16,7 +16,7 @@ use crate::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
 pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {
@@ -67,8 +67,8 @@ pub async fn list_teams(
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
-    let rows = portal_db::teams::list_for_user(&state.reads, auth.user_id, after, limit).await?;
-    let next = next_cursor(&rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
+    let mut rows = portal_db::teams::list_for_user(&state.reads, auth.user_id, after, rows_for(limit)).await?;
+    let next = next_cursor(&mut rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
     let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
     Ok(web::Json(TeamPage { items, next_cursor: next }))
 }

@@ -22,7 +22,7 @@ use crate::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor};
+use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
 /// The longest URL accepted.
@@ -399,8 +399,8 @@ pub async fn list_webhook_deliveries(
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
     let row = portal_db::webhooks::find(&state.reads, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    let rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, before, limit).await?;
-    let next = next_cursor(&rows, limit, |d| encode_position(d.created_at, d.id));
+    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, before, rows_for(limit)).await?;
+    let next = next_cursor(&mut rows, limit, |d| encode_position(d.created_at, d.id));
     let items = deliveries_to_wire(&state.reads, rows).await?;
     let page = WebhookDeliveryPage { items, next_cursor: next };
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))

@@ -518,3 +518,33 @@ pub async fn set_time(
     assert!(done.rows_affected() > 0, "no row of {table} to change");
     db.close().await.ok();
 }
+
+impl TestApp {
+    /// A list of n items (n ≥ 2) read with `limit=n` ends on its first page, and with
+    /// `limit=n-1` its cursor leads to a last page of one item without a cursor: no "next page"
+    /// that turns out empty. `path` may carry a query already.
+    pub async fn assert_pages_end_exactly(&self, token: &str, path: &str) {
+        let join = if path.contains('?') { '&' } else { '?' };
+        let page = |query: String| async move {
+            let res = self.get_as(token, &format!("{path}{join}{query}")).await;
+            assert_eq!(res.status, StatusCode::OK, "{path} {query}: {}", res.body);
+            let ids = res.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.get("id").or_else(|| i.get("user_id")).unwrap_or(i).to_string());
+            let ids = ids.collect::<Vec<String>>();
+            (ids, res.body["next_cursor"].as_str().map(str::to_owned))
+        };
+        let (all, cursor) = page("limit=100".into()).await;
+        let n = all.len();
+        assert!(n >= 2 && cursor.is_none(), "{path}: {n} items, cursor {cursor:?}");
+        let (items, cursor) = page(format!("limit={n}")).await;
+        assert_eq!((items.len(), cursor), (n, None), "{path}: a full last page offers no next page");
+        let (first, cursor) = page(format!("limit={}", n - 1)).await;
+        let cursor = cursor.unwrap_or_else(|| panic!("{path}: {} of {n} items and no cursor", n - 1));
+        let (rest, cursor) = page(format!("limit={}&cursor={cursor}", n - 1)).await;
+        assert_eq!((rest.len(), cursor), (1, None), "{path}: the last page");
+        assert_eq!([first, rest].concat(), all, "{path}: every item once, in order");
+    }
+}

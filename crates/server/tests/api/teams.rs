@@ -592,3 +592,34 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
     assert_eq!(steps(member).await["roles_assigned"], true);
     assert_eq!(done(&steps(stranger).await), [] as [&str; 0]);
 }
+
+/// Every list ends on its last item: one of exactly `limit` items offers no next page.
+#[tokio::test]
+async fn every_list_ends_on_its_last_item() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    app.create_team(&owner, "Beta").await;
+    app.join(&owner, &team, "ann@example.com", "member").await;
+    app.invite(&owner, &team, "bob@example.com", "admin").await;
+    let (key, secret) = app.simple_key(&owner, &team, "Checkout").await;
+    app.simple_key(&owner, &team, "Billing").await;
+    let used = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await;
+    assert_eq!(used.status, StatusCode::OK, "{}", used.body);
+    assert!(!key.is_empty());
+
+    let team_path = format!("/api/v1/teams/{team}");
+    for path in [
+        "/api/v1/teams".to_owned(),
+        format!("{team_path}/members"),
+        format!("{team_path}/invitations"),
+        format!("{team_path}/api-keys"),
+        format!("{team_path}/api-keys?sort=requests"),
+        format!("{team_path}/api-keys?sort=last_used"),
+        format!("{team_path}/api-keys?environment=development"),
+        format!("{team_path}/activity"),
+        format!("{team_path}/activity?action=key.created"),
+    ] {
+        app.assert_pages_end_exactly(&owner, &path).await;
+    }
+}

@@ -164,6 +164,7 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
     assert_eq!(received[5]["event"]["type"], "webhook.test");
     wait_for_deliveries(&s, &hook, "all finished", |d| d.len() == 4 && d.iter().all(|d| d["state"] == "delivered"))
         .await;
+    s.app.assert_pages_end_exactly(&s.owner, &format!("{team_path}/webhooks/{hook}/deliveries")).await;
 
     // The log keeps 30 days.
     let db = portal_db::connect(&s.app.database_url).await.unwrap();
