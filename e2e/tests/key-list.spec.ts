@@ -39,8 +39,7 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
       await expect(rows).toHaveCount(shown);
     }
     await expect(rows.last()).toContainText(name(1));
-    // The sixth page was full, so the API offered a cursor; following it finds the end.
-    await page.getByRole('button', { name: 'Load more API keys' }).click();
+    // The sixth page is full and the last: no "Load more" that would find nothing.
     await expect(page.getByRole('button', { name: 'Load more API keys' })).toHaveCount(0);
     await expect(rows).toHaveCount(300);
   });
