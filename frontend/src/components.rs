@@ -6,12 +6,9 @@ use leptos_router::{NavigateOptions, components::Redirect, hooks::use_location};
 use crate::api::ApiError;
 use crate::session::use_auth;
 
-/// The outcome of a form's action: `None` until the first answer.
-pub type Outcome<T> = Option<Result<T, ApiError>>;
-
 /// The error message for `field` from an action's last outcome.
 pub fn field_error<T: Send + Sync + 'static>(
-    outcome: impl Fn() -> Outcome<T> + Send + Sync + 'static,
+    outcome: impl Fn() -> Loaded<T> + Send + Sync + 'static,
     field: &'static str,
 ) -> Signal<Option<String>> {
     Signal::derive(move || outcome().and_then(Result::err).and_then(|e| e.message_for(field)))
@@ -337,35 +334,17 @@ pub fn TextAreaField(
     }
 }
 
-/// Something loaded from the API: `None` until the first answer.
+/// An answer of the API, loaded or to a form's action: `None` until the first one.
 pub type Loaded<T> = Option<Result<T, ApiError>>;
 
-/// Loads with `fetch` at once, and again whenever a signal that `fetch` reads (before its first
-/// `.await`) changes. While reloading it keeps the previous answer, so nothing flickers, and the
-/// answer of an outdated request is dropped. Lighter than a resource with `<Suspense>`.
-pub fn load<T, Fut>(fetch: impl Fn() -> Fut + 'static) -> ReadSignal<Loaded<T>>
-where
-    T: Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<T, ApiError>> + 'static,
-{
-    let value = RwSignal::new(None);
-    let latest = StoredValue::new(0u32);
-    Effect::new(move |_| {
-        let future = fetch();
-        let request = latest.get_value().wrapping_add(1);
-        latest.set_value(request);
-        leptos::task::spawn_local(async move {
-            let result = future.await;
-            if latest.try_get_value() == Some(request) {
-                value.try_set(Some(result));
-            }
-        });
-    });
-    value.read_only()
-}
+/// What a screen loads from the API: a local resource (`LocalResource::new(fetch)`), fetched at
+/// once, again whenever a signal that `fetch` reads before its first `.await` changes, and on
+/// `refetch()`. An answer to an outdated request is dropped.
+pub type Fetched<T> = LocalResource<Result<T, ApiError>>;
 
-/// The one way a screen shows what it loads: `label` while it loads, the one error view if it
-/// failed, else `shown` with the data.
+/// The one way a screen shows what it loads: inside a `<Transition>`, `label` until the first
+/// answer, then the one error view or `shown` with the data. A resource read by `value` keeps
+/// what is shown while it loads again, so nothing flickers.
 pub fn loaded<T, V>(
     value: impl Fn() -> Loaded<T> + Send + Sync + 'static,
     label: &'static str,
@@ -375,11 +354,19 @@ where
     T: 'static,
     V: IntoView + 'static,
 {
-    move || match value() {
-        None => view! { <Loading label/> }.into_any(),
-        Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
-        Some(Ok(data)) => shown(data).into_any(),
-    }
+    transition(
+        label,
+        Box::new(move || match value() {
+            None => view! { <Loading label/> }.into_any(),
+            Some(Err(error)) => view! { <ErrorAlert error/> }.into_any(),
+            Some(Ok(data)) => shown(data).into_any(),
+        }),
+    )
+}
+
+/// The `<Transition>` of [`loaded`], built once for every screen (not once per data type).
+fn transition(label: &'static str, content: Box<dyn Fn() -> AnyView + Send + Sync>) -> AnyView {
+    view! { <Transition fallback=move || view! { <Loading label/> }>{content}</Transition> }.into_any()
 }
 
 /// Hands `text` to the browser as a file download of type `mime`.

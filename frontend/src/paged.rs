@@ -56,16 +56,22 @@ where
     }
 }
 
-/// Asks for the page after a cursor (`None`: the first page).
-type PageRequest = Box<dyn Fn(Option<String>)>;
+/// Asks for the page after a cursor.
+type MoreRequest = Box<dyn Fn(String)>;
 
-/// A list shown page by page. Cheap to copy.
+/// A page: the generation of the first page it belongs to, its items, and its cursor.
+type Page<T> = (u32, Vec<T>, Option<String>);
+
+/// A list shown page by page: the first page is a resource for the current query; "Load more"
+/// adds the pages after it. Cheap to copy.
 pub struct Paged<T: Send + Sync + 'static> {
-    shown: RwSignal<Loaded<Vec<T>>>,
-    next: RwSignal<Option<String>>,
+    first: LocalResource<Result<Page<T>, ApiError>>,
+    /// The pages loaded after the first, for the first page of their generation only.
+    more: RwSignal<Page<T>>,
     more_error: RwSignal<Option<ApiError>>,
-    pending: RwSignal<bool>,
-    request: StoredValue<PageRequest, LocalStorage>,
+    loading_first: RwSignal<bool>,
+    loading_more: RwSignal<bool>,
+    request_more: StoredValue<MoreRequest, LocalStorage>,
 }
 
 impl<T: Send + Sync + 'static> Clone for Paged<T> {
@@ -78,7 +84,7 @@ impl<T: Send + Sync + 'static> Copy for Paged<T> {}
 
 /// Loads the first page of the list `fetch` reads for `query()` at once, and again whenever the
 /// query changes (the shown list stays until the new one is there, and an answer for an older
-/// query is dropped).
+/// query is dropped, with the pages loaded after it).
 pub fn paged<Q, P, Fut>(
     query: impl Fn() -> Q + Send + Sync + 'static,
     fetch: impl Fn(Q, Option<String>) -> Fut + 'static,
@@ -90,74 +96,124 @@ where
     Fut: Future<Output = Result<P, ApiError>> + 'static,
 {
     let query = Memo::new(move |_| query());
-    let shown = RwSignal::new(None);
-    let next = RwSignal::new(None);
-    let more_error = RwSignal::new(None);
-    let pending = RwSignal::new(false);
-    // Each first-page request starts a generation; answers of an older one are dropped.
+    let fetch = std::rc::Rc::new(fetch);
     let generation = StoredValue::new(0u32);
-    let request = move |cursor: Option<String>| {
-        let more = cursor.is_some();
-        let current = if more { generation.get_value() } else { generation.get_value().wrapping_add(1) };
-        generation.set_value(current);
-        pending.set(true);
-        let answer = fetch(query.get_untracked(), cursor);
+    let loading_first = RwSignal::new(false);
+    let first = LocalResource::new({
+        let fetch = fetch.clone();
+        move || {
+            let current = generation.get_value().wrapping_add(1);
+            generation.set_value(current);
+            loading_first.set(true);
+            let answer = fetch(query.get(), None);
+            async move {
+                let answer = answer.await;
+                if generation.try_get_value() == Some(current) {
+                    loading_first.try_set(false);
+                }
+                answer.map(|page| with_generation(current, page))
+            }
+        }
+    });
+    let more = RwSignal::new((0, Vec::new(), None));
+    let more_error = RwSignal::new(None);
+    let loading_more = RwSignal::new(false);
+    let request_more = move |cursor: String| {
+        // The generation of the first page shown, which the next page continues.
+        let Some(current) = first.with_untracked(|p| p.as_ref().and_then(|r| r.as_ref().ok()).map(|p| p.0)) else {
+            return;
+        };
+        loading_more.set(true);
+        let answer = fetch(query.get_untracked(), Some(cursor));
         leptos::task::spawn_local(async move {
             let answer = answer.await;
             if generation.try_get_value() != Some(current) {
                 return;
             }
-            pending.try_set(false);
-            match answer.map(CursorPage::into_parts) {
-                Ok((items, cursor)) => {
-                    if more {
-                        shown.update(|s: &mut Loaded<Vec<P::Item>>| {
-                            if let Some(Ok(list)) = s {
-                                list.extend(items);
-                            }
-                        });
-                    } else {
-                        shown.set(Some(Ok(items)));
-                    }
-                    next.set(cursor);
+            loading_more.try_set(false);
+            match answer {
+                Ok(page) => {
+                    let (_, items, next) = with_generation(current, page);
+                    more.update(|(shown_for, shown, cursor)| {
+                        if *shown_for != current {
+                            *shown_for = current;
+                            shown.clear();
+                        }
+                        shown.extend(items);
+                        *cursor = next;
+                    });
                     more_error.set(None);
                 }
-                Err(error) if more => more_error.set(Some(error)),
-                Err(error) => {
-                    shown.set(Some(Err(error)));
-                    next.set(None);
-                }
+                Err(error) => more_error.set(Some(error)),
             }
         });
     };
-    let paged = Paged { shown, next, more_error, pending, request: StoredValue::new_local(Box::new(request)) };
-    Effect::new(move |_| {
-        query.track();
-        paged.reload();
-    });
-    paged
+    Paged {
+        first,
+        more,
+        more_error,
+        loading_first,
+        loading_more,
+        request_more: StoredValue::new_local(Box::new(request_more)),
+    }
+}
+
+fn with_generation<P: CursorPage>(generation: u32, page: P) -> Page<P::Item> {
+    let (items, next) = page.into_parts();
+    (generation, items, next)
 }
 
 impl<T: Clone + Send + Sync + 'static> Paged<T> {
-    /// What is shown: `None` until the first page is there (tracked).
+    /// Every item shown: `None` until the first page is there (tracked; read inside
+    /// [`crate::components::loaded`], the first page's resource holds its `<Transition>`).
     pub fn get(&self) -> Loaded<Vec<T>> {
-        self.shown.get()
+        let more = self.more;
+        self.first.get().map(|first| {
+            first.map(|(generation, mut items, _)| {
+                more.with(|(shown_for, extra, _)| {
+                    if *shown_for == generation {
+                        items.extend(extra.iter().cloned());
+                    }
+                });
+                items
+            })
+        })
+    }
+
+    /// The cursor of the last page shown, if more follow (tracked).
+    fn next(&self) -> Option<String> {
+        let more = self.more;
+        self.first.with(|first| match first {
+            Some(Ok((generation, _, next))) => {
+                more.with(
+                    |(shown_for, extra, after)| {
+                        if *shown_for == *generation && !extra.is_empty() { after.clone() } else { next.clone() }
+                    },
+                )
+            }
+            _ => None,
+        })
     }
 
     /// Loads the first page again (after a change to the list).
     pub fn reload(&self) {
         self.more_error.set(None);
-        self.request.with_value(|request| request(None));
+        self.first.refetch();
     }
 
-    /// Whether a page is on its way (tracked).
+    /// Whether the next page is on its way (tracked).
+    fn loading_more(&self) -> bool {
+        self.loading_more.get()
+    }
+
+    /// Whether a page is on its way, the first or the next (tracked).
     pub fn pending(&self) -> bool {
-        self.pending.get()
+        self.loading_first.get() || self.loading_more.get()
     }
 
     fn load_more(&self) {
-        if let Some(cursor) = self.next.get_untracked() {
-            self.request.with_value(|request| request(Some(cursor)));
+        if let Some(cursor) = self.next() {
+            self.request_more.with_value(|request| request(cursor));
         }
     }
 }
@@ -168,11 +224,11 @@ pub fn LoadMore<T: Clone + Send + Sync + 'static>(list: Paged<T>, #[prop(into)] 
     let label = format!("Load more {what}");
     view! {
         {move || list.more_error.get().map(|error| view! { <ErrorAlert error/> })}
-        <Show when=move || list.next.with(Option::is_some) && matches!(list.shown.with(|s| s.as_ref().map(Result::is_ok)), Some(true))>
-            <button type="button" class="button secondary load-more" disabled=move || list.pending()
+        <Show when=move || list.next().is_some()>
+            <button type="button" class="button secondary load-more" disabled=move || list.loading_more()
                 aria-label=label.clone()
                 on:click=move |_| list.load_more()>
-                {move || if list.pending() { "Loading…" } else { "Load more" }}
+                {move || if list.loading_more() { "Loading…" } else { "Load more" }}
             </button>
         </Show>
     }

@@ -5,15 +5,14 @@ use portal_types::Team;
 use uuid::Uuid;
 
 use crate::api;
-use crate::components::{Loaded, load};
+use crate::components::{Fetched, Loaded};
 use crate::paged::all_pages;
 use crate::session::use_auth;
 
 /// The team list, loaded once per signed-in user and reloaded after a change. Cheap to copy.
 #[derive(Clone, Copy)]
 pub struct Teams {
-    version: RwSignal<u32>,
-    list: ReadSignal<Loaded<Vec<Team>>>,
+    list: Fetched<Vec<Team>>,
 }
 
 pub fn use_teams() -> Teams {
@@ -24,10 +23,8 @@ impl Teams {
     pub fn provide() -> Self {
         let auth = use_auth();
         let user = Memo::new(move |_| auth.user().map(|u| u.id));
-        let version = RwSignal::new(0);
-        let list = load(move || {
+        let list = LocalResource::new(move || {
             let user = user.get();
-            version.track();
             async move {
                 match user {
                     None => Ok(Vec::new()),
@@ -35,14 +32,14 @@ impl Teams {
                 }
             }
         });
-        let teams = Self { version, list };
+        let teams = Self { list };
         provide_context(teams);
         teams
     }
 
     /// Loads the list again (after a team was created, renamed, deleted, joined or left).
     pub fn reload(&self) {
-        self.version.update(|v| *v += 1);
+        self.list.refetch();
     }
 
     /// The list, `None` while it loads (tracked).

@@ -1,9 +1,9 @@
 use leptos::{ev::SubmitEvent, prelude::*};
-use portal_types::{ChangePasswordRequest, SessionInfo, UpdateMeRequest, User};
+use portal_types::{ChangePasswordRequest, SessionInfo, SessionList, UpdateMeRequest, User};
 use uuid::Uuid;
 
 use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
-use crate::components::{Field, FormAlert, Loading, Notice, SubmitButton, field_error, set_title};
+use crate::components::{Field, FormAlert, Notice, SubmitButton, field_error, loaded, set_title};
 use crate::session::use_auth;
 use crate::{api, format};
 
@@ -15,22 +15,15 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Account"</h1>
-            <Suspense fallback=|| view! { <Loading/> }>
-                {move || Suspend::new(async move {
-                    match me.await {
-                        Ok(user) => view! {
-                            <p class="lead">"Signed in as " <strong>{user.email.clone()}</strong></p>
-                            <div class="stack">
-                                <ProfileForm user/>
-                                <ChangePasswordForm/>
-                                <super::two_factor::TwoFactorCard/>
-                                <SessionsCard/>
-                            </div>
-                        }.into_any(),
-                        Err(e) => view! { <p class="alert error" role="alert">{e.message()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(move || me.get(), "Loading your account…", move |user: User| view! {
+                <p class="lead">"Signed in as " <strong>{user.email.clone()}</strong></p>
+                <div class="stack">
+                    <ProfileForm user/>
+                    <ChangePasswordForm/>
+                    <super::two_factor::TwoFactorCard/>
+                    <SessionsCard/>
+                </div>
+            })}
         </section>
     }
 }
@@ -120,11 +113,7 @@ fn ChangePasswordForm() -> impl IntoView {
 #[component]
 fn SessionsCard() -> impl IntoView {
     let auth = use_auth();
-    let reload = RwSignal::new(0u32);
-    let sessions = LocalResource::new(move || {
-        reload.track();
-        auth.call(|token| async move { api::sessions(&token).await })
-    });
+    let sessions = LocalResource::new(move || auth.call(|token| async move { api::sessions(&token).await }));
     // `Some(session)`: that one; `None`: every other one.
     let end = Action::new_unsync(move |target: &Option<Uuid>| {
         let target = *target;
@@ -133,7 +122,7 @@ fn SessionsCard() -> impl IntoView {
                 Some(id) => auth.call(move |token| async move { api::end_session(&token, id).await }).await,
                 None => auth.call(|token| async move { api::end_other_sessions(&token).await.map(drop) }).await,
             };
-            reload.update(|n| *n += 1);
+            sessions.refetch();
             ended
         }
     });
@@ -143,39 +132,32 @@ fn SessionsCard() -> impl IntoView {
             <h2 id="sessions-heading">"Sessions"</h2>
             <p class="hint">"Where your account is signed in. Sign out a device you do not recognise: its access ends at once."</p>
             <FormAlert error/>
-            <Suspense fallback=|| view! { <Loading/> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => {
-                            let others = list.items.iter().any(|s| !s.current);
-                            view! {
-                                <div class="table-wrap">
-                                    <table class="data-table">
-                                        <caption class="visually-hidden">"Your sessions"</caption>
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Device"</th>
-                                                <th scope="col">"Address"</th>
-                                                <th scope="col">"Signed in"</th>
-                                                <th scope="col">"Last used"</th>
-                                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {list.items.into_iter().map(|session| view! { <SessionRow session end/> }).collect_view()}
-                                        </tbody>
-                                    </table>
-                                </div>
-                                <Show when=move || others>
-                                    <button type="button" class="button secondary" disabled=move || end.pending().get()
-                                        on:click=move |_| { end.dispatch(None); }>"Sign out everywhere else"</button>
-                                </Show>
-                            }.into_any()
-                        }
-                        Err(e) => view! { <p class="alert error" role="alert">{e.message()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(move || sessions.get(), "Loading your sessions…", move |list: SessionList| {
+                let others = list.items.iter().any(|s| !s.current);
+                view! {
+                    <div class="table-wrap">
+                        <table class="data-table">
+                            <caption class="visually-hidden">"Your sessions"</caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Device"</th>
+                                    <th scope="col">"Address"</th>
+                                    <th scope="col">"Signed in"</th>
+                                    <th scope="col">"Last used"</th>
+                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.items.into_iter().map(|session| view! { <SessionRow session end/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <Show when=move || others>
+                        <button type="button" class="button secondary" disabled=move || end.pending().get()
+                            on:click=move |_| { end.dispatch(None); }>"Sign out everywhere else"</button>
+                    </Show>
+                }
+            })}
         </section>
     }
 }

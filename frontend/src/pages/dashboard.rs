@@ -3,7 +3,7 @@ use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use portal_types::{CreateTeamRequest, Team};
 
 use crate::api;
-use crate::components::{Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, load, loaded, set_title};
+use crate::components::{Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, loaded, set_title};
 use crate::session::use_auth;
 use crate::teams::use_teams;
 
@@ -37,7 +37,7 @@ fn GettingStartedCard() -> impl IntoView {
     let teams = use_teams();
     let dismissed =
         RwSignal::new(local_storage().and_then(|s| s.get_item(CHECKLIST_DISMISSED).ok().flatten()).is_some());
-    let progress = load(move || {
+    let progress = LocalResource::new(move || {
         // Again when the team list changes (a team created or joined).
         let _ = teams.get();
         async move { auth.call(api::getting_started).await }

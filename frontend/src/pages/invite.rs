@@ -11,7 +11,7 @@ use portal_types::{InvitationPreview, InvitationState, LoginRequest, SignupReque
 
 use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
 use crate::api::{self, ApiError};
-use crate::components::{AuthCard, ErrorAlert, Field, FormAlert, Loading, field_error, load};
+use crate::components::{AuthCard, ErrorAlert, Field, FormAlert, Loading, field_error};
 use crate::format;
 use crate::session::{Auth, use_auth};
 use crate::teams::use_teams;
@@ -20,7 +20,7 @@ use crate::teams::use_teams;
 pub fn InvitePage() -> impl IntoView {
     let token = use_query_map().with_untracked(|q| q.get("token")).unwrap_or_default();
     let secret = token.clone();
-    let preview = load(move || api::preview_invitation(secret.clone()));
+    let preview = LocalResource::new(move || api::preview_invitation(secret.clone()));
     view! {
         <AuthCard title="Team invitation">
             {move || match preview.get() {

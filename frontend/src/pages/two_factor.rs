@@ -2,9 +2,9 @@
 //! download, a new set), and turning it off.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use portal_types::{DisableTwoFactorRequest, TwoFactorSetup};
+use portal_types::{DisableTwoFactorRequest, TwoFactorSetup, TwoFactorStatus};
 
-use crate::components::{Field, FormAlert, Loading, SubmitButton, copy_text, field_error, save_file};
+use crate::components::{Field, FormAlert, SubmitButton, copy_text, field_error, loaded, save_file};
 use crate::session::use_auth;
 use crate::{api, format};
 
@@ -23,52 +23,42 @@ enum Step {
 #[component]
 pub fn TwoFactorCard() -> impl IntoView {
     let auth = use_auth();
-    let reload = RwSignal::new(0u32);
     let step = RwSignal::new(Step::Idle);
-    let status = LocalResource::new(move || {
-        reload.track();
-        auth.call(|token| async move { api::two_factor(&token).await })
-    });
+    let status = LocalResource::new(move || auth.call(|token| async move { api::two_factor(&token).await }));
     let done = move || {
         step.set(Step::Idle);
-        reload.update(|n| *n += 1);
+        status.refetch();
     };
     view! {
         <section class="card" id="two-factor" aria-labelledby="two-factor-heading">
             <h2 id="two-factor-heading">"Two-factor authentication"</h2>
-            <Suspense fallback=|| view! { <Loading/> }>
-                {move || Suspend::new(async move {
-                    let status = match status.await {
-                        Ok(status) => status,
-                        Err(e) => return view! { <p class="alert error" role="alert">{e.message()}</p> }.into_any(),
-                    };
-                    view! {
-                        {move || match step.get() {
-                            Step::Scan(setup) => view! { <ScanStep setup step on_done=done/> }.into_any(),
-                            Step::Codes(codes) => view! { <RecoveryCodesPanel codes on_done=done/> }.into_any(),
-                            Step::NewCodes => view! { <NewCodesForm step/> }.into_any(),
-                            Step::TurnOff => view! { <TurnOffForm on_done=done on_cancel=move || step.set(Step::Idle)/> }.into_any(),
-                            Step::Idle if status.enabled => view! {
-                                <p>
-                                    <strong>"On"</strong>" "
-                                    {status.enabled_at.map(|at| format!("since {}. ", format::date_time(at)))}
-                                    {format!("{} recovery code{} left.", status.recovery_codes_left,
-                                        if status.recovery_codes_left == 1 { "" } else { "s" })}
-                                </p>
-                                <div class="button-row">
-                                    <button type="button" class="button secondary" on:click=move |_| step.set(Step::NewCodes)>
-                                        "Make new recovery codes"
-                                    </button>
-                                    <button type="button" class="button danger-outline" on:click=move |_| step.set(Step::TurnOff)>
-                                        "Turn off two-factor authentication"
-                                    </button>
-                                </div>
-                            }.into_any(),
-                            Step::Idle => view! { <StartForm step/> }.into_any(),
-                        }}
-                    }.into_any()
-                })}
-            </Suspense>
+            {loaded(move || status.get(), "Loading two-factor authentication…", move |status: TwoFactorStatus| {
+                view! {
+                    {move || match step.get() {
+                        Step::Scan(setup) => view! { <ScanStep setup step on_done=done/> }.into_any(),
+                        Step::Codes(codes) => view! { <RecoveryCodesPanel codes on_done=done/> }.into_any(),
+                        Step::NewCodes => view! { <NewCodesForm step/> }.into_any(),
+                        Step::TurnOff => view! { <TurnOffForm on_done=done on_cancel=move || step.set(Step::Idle)/> }.into_any(),
+                        Step::Idle if status.enabled => view! {
+                            <p>
+                                <strong>"On"</strong>" "
+                                {status.enabled_at.map(|at| format!("since {}. ", format::date_time(at)))}
+                                {format!("{} recovery code{} left.", status.recovery_codes_left,
+                                    if status.recovery_codes_left == 1 { "" } else { "s" })}
+                            </p>
+                            <div class="button-row">
+                                <button type="button" class="button secondary" on:click=move |_| step.set(Step::NewCodes)>
+                                    "Make new recovery codes"
+                                </button>
+                                <button type="button" class="button danger-outline" on:click=move |_| step.set(Step::TurnOff)>
+                                    "Turn off two-factor authentication"
+                                </button>
+                            </div>
+                        }.into_any(),
+                        Step::Idle => view! { <StartForm step/> }.into_any(),
+                    }}
+                }
+            })}
         </section>
     }
 }

@@ -6,7 +6,7 @@ use portal_types::ActivityEntry;
 
 use super::use_team;
 use crate::api::{self, ActivityFilter, ApiError, KeyQuery};
-use crate::components::{ActionError, EmptyState, load, loaded, save_file};
+use crate::components::{ActionError, EmptyState, loaded, save_file};
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
 use crate::session::use_auth;
@@ -70,9 +70,11 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
     // Pickers list every member and key.
-    let members = load(move || all_pages(move |c| auth.call(move |t| api::members(t, team_id, c.clone()))));
-    let keys =
-        load(move || all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone()))));
+    let members =
+        LocalResource::new(move || all_pages(move |c| auth.call(move |t| api::members(t, team_id, c.clone()))));
+    let keys = LocalResource::new(move || {
+        all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone())))
+    });
     view! {
         <div class="filters" role="group" aria-label="Filter activity">
             <div class="field">

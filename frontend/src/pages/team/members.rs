@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{CurrentTeam, use_team};
 use crate::api::{self, ApiError};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Loaded, Modal, Notice, SelectField, SubmitButton,
+    ActionError, ConfirmDialog, EmptyState, Fetched, Field, FormAlert, Modal, Notice, SelectField, SubmitButton,
     TextAreaField, field_error, loaded,
 };
 use crate::format;
@@ -38,14 +38,7 @@ pub fn MembersPage() -> impl IntoView {
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
-    let members: RwSignal<Loaded<Vec<Member>>> = RwSignal::new(None);
-    let reload = move || {
-        leptos::task::spawn_local(async move {
-            let result = all_members(auth, team_id).await;
-            members.try_set(Some(result));
-        })
-    };
-    reload();
+    let members = LocalResource::new(move || all_members(auth, team_id));
     let invitations_version = RwSignal::new(0u32);
     let notice = RwSignal::new(None::<String>);
     let inviting = RwSignal::new(false);
@@ -81,7 +74,7 @@ pub fn MembersPage() -> impl IntoView {
 }
 
 #[component]
-fn MemberTable(members: RwSignal<Loaded<Vec<Member>>>, team: CurrentTeam) -> impl IntoView {
+fn MemberTable(members: Fetched<Vec<Member>>, team: CurrentTeam) -> impl IntoView {
     let auth = use_auth();
     let me = Memo::new(move |_| auth.user().map(|u| u.id));
     let list = move || members.with(|m| m.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default());
@@ -225,7 +218,7 @@ fn MemberRow(
 #[component]
 fn RemoveMemberDialog(
     member: Member,
-    members: RwSignal<Loaded<Vec<Member>>>,
+    members: Fetched<Vec<Member>>,
     removing: RwSignal<Option<Member>>,
     team: CurrentTeam,
 ) -> impl IntoView {

@@ -10,7 +10,7 @@ use super::access::scope_summary;
 use super::keys::{EditKeyDialog, SecretStep};
 use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
-use crate::components::{ActionError, EmptyState, Field, Handler, Modal, SubmitButton, load, loaded};
+use crate::components::{ActionError, EmptyState, Field, Handler, Modal, SubmitButton, loaded};
 use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
@@ -73,17 +73,15 @@ pub fn KeyUsagePage() -> impl IntoView {
     let params = use_params_map();
     let key_id = params.with_untracked(|p| p.get("key_id").and_then(|s| Uuid::parse_str(&s).ok())).unwrap_or_default();
     let chosen = RwSignal::new(0usize);
-    let version = RwSignal::new(0u32);
-    let key = load(move || {
-        version.track();
-        async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await }
-    });
-    let usage = load(move || {
-        version.track();
+    let key = LocalResource::new(move || async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await });
+    let usage = LocalResource::new(move || {
         let range = chosen_range(chosen.get());
         async move { auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await }
     });
-    let reload = move || version.update(|v| *v += 1);
+    let reload = move || {
+        key.refetch();
+        usage.refetch();
+    };
     view! {
         <p class="back"><A href=format!("/teams/{team_id}/api-keys")>"← All API keys"</A></p>
         {loaded(move || key.get(), "Loading the key…", move |key: ApiKey| view! {
@@ -245,7 +243,7 @@ pub fn TeamUsagePage() -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
     let chosen = RwSignal::new(0usize);
-    let usage = load(move || {
+    let usage = LocalResource::new(move || {
         let range = chosen_range(chosen.get());
         async move { auth.call(move |t| api::team_usage(t, team_id, range.clone())).await }
     });

@@ -12,8 +12,7 @@ use super::keys::SecretOnceBanner;
 use super::use_team;
 use crate::api;
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, load,
-    loaded,
+    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, loaded,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -23,12 +22,9 @@ use crate::session::use_auth;
 pub fn WebhooksPage() -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let version = RwSignal::new(0u32);
-    let endpoints = load(move || {
-        version.track();
-        async move { auth.call(move |t| api::webhooks(t, team_id)).await.map(|l| l.items) }
-    });
-    let reload = move || version.update(|v| *v += 1);
+    let endpoints =
+        LocalResource::new(move || async move { auth.call(move |t| api::webhooks(t, team_id)).await.map(|l| l.items) });
+    let reload = move || endpoints.refetch();
     let adding = RwSignal::new(false);
     let selected = RwSignal::new(None::<Uuid>);
     view! {
