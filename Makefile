@@ -11,7 +11,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/e2e/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-TRUNK_VERSION := 0.21.14
+WASM_SPLIT_VERSION := 0.2.4
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 PG_URL ?= postgres://postgres@127.0.0.1:5432
 # CI sets REQUIRE_POSTGRES=1: then an unreachable PostgreSQL fails the run instead of skipping it.
@@ -28,7 +28,8 @@ tools-wasm-target:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 tools-wasm: tools-wasm-target
-	@trunk --version 2>/dev/null | grep -q "trunk $(TRUNK_VERSION)" || cargo install trunk --locked --version $(TRUNK_VERSION)
+	@cargo install --list | grep -q "^wasm_split_cli_support v$(WASM_SPLIT_VERSION):" || \
+		cargo install wasm_split_cli_support --locked --version $(WASM_SPLIT_VERSION) --features build-binary
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 tools-node: e2e/node_modules/.installed
@@ -52,8 +53,10 @@ contract/ts/node_modules/.installed: contract/ts/package.json contract/ts/packag
 	@touch $@
 
 # ---------------------------------------------------------------- build
+# The web app, split in two (sign-in and the screens behind it) and precompressed:
+# frontend/tools/build.mjs says how.
 web: tools-wasm tools-node
-	cd frontend && trunk build --release
+	node frontend/tools/build.mjs
 	node frontend/tools/precompress.mjs frontend/dist
 
 openapi:

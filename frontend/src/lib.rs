@@ -20,7 +20,7 @@ use leptos_router::{
 };
 use uuid::Uuid;
 
-use crate::components::RequireSignIn;
+use crate::components::{Loading, RequireSignIn};
 use crate::pages::{
     AccountPage, ActivityPage, ApiKeysPage, DashboardPage, ForgotPasswordPage, InvitePage, KeyUsagePage, MembersPage,
     NotFoundPage, ResetPasswordPage, SignInPage, SignUpPage, TeamLayout, TeamOverviewPage, TeamSettingsPage,
@@ -48,22 +48,64 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                     <Route path=path!("/reset-password") view=ResetPasswordPage/>
                     <Route path=path!("/invite") view=InvitePage/>
-                    <Route path=path!("/dashboard") view=|| view! { <RequireSignIn><DashboardPage/></RequireSignIn> }/>
-                    <Route path=path!("/account") view=|| view! { <RequireSignIn><AccountPage/></RequireSignIn> }/>
-                    <ParentRoute path=path!("/teams/:team_id") view=|| view! { <RequireSignIn><TeamLayout/></RequireSignIn> }>
-                        <Route path=path!("") view=TeamOverviewPage/>
-                        <Route path=path!("members") view=MembersPage/>
-                        <Route path=path!("activity") view=ActivityPage/>
-                        <Route path=path!("settings") view=TeamSettingsPage/>
-                        <Route path=path!("api-keys") view=ApiKeysPage/>
-                        <Route path=path!("api-keys/:key_id") view=KeyUsagePage/>
-                        <Route path=path!("usage") view=TeamUsagePage/>
-                        <Route path=path!("webhooks") view=WebhooksPage/>
+                    <Route path=path!("/dashboard") view=|| view! { <RequireSignIn>{screen(Screen::Dashboard)}</RequireSignIn> }/>
+                    <Route path=path!("/account") view=|| view! { <RequireSignIn>{screen(Screen::Account)}</RequireSignIn> }/>
+                    <ParentRoute path=path!("/teams/:team_id") view=|| view! { <RequireSignIn>{screen(Screen::Team)}</RequireSignIn> }>
+                        <Route path=path!("") view=|| screen(Screen::TeamOverview)/>
+                        <Route path=path!("members") view=|| screen(Screen::Members)/>
+                        <Route path=path!("activity") view=|| screen(Screen::Activity)/>
+                        <Route path=path!("settings") view=|| screen(Screen::TeamSettings)/>
+                        <Route path=path!("api-keys") view=|| screen(Screen::ApiKeys)/>
+                        <Route path=path!("api-keys/:key_id") view=|| screen(Screen::KeyUsage)/>
+                        <Route path=path!("usage") view=|| screen(Screen::TeamUsage)/>
+                        <Route path=path!("webhooks") view=|| screen(Screen::Webhooks)/>
                     </ParentRoute>
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// The screens behind sign-in. `make web` builds with `--cfg wasm_split`, which puts them in a
+/// WebAssembly module of their own that the browser fetches at the first visit to one of them:
+/// the sign-in page loads only what it shows.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Screen {
+    Dashboard,
+    Account,
+    Team,
+    TeamOverview,
+    Members,
+    Activity,
+    TeamSettings,
+    ApiKeys,
+    KeyUsage,
+    TeamUsage,
+    Webhooks,
+}
+
+/// The view of `screen`, from the split-off module (loaded once, on the first call).
+#[cfg_attr(wasm_split, leptos::lazy)]
+async fn screen_view(screen: Screen) -> AnyView {
+    match screen {
+        Screen::Dashboard => view! { <DashboardPage/> }.into_any(),
+        Screen::Account => view! { <AccountPage/> }.into_any(),
+        Screen::Team => view! { <TeamLayout/> }.into_any(),
+        Screen::TeamOverview => view! { <TeamOverviewPage/> }.into_any(),
+        Screen::Members => view! { <MembersPage/> }.into_any(),
+        Screen::Activity => view! { <ActivityPage/> }.into_any(),
+        Screen::TeamSettings => view! { <TeamSettingsPage/> }.into_any(),
+        Screen::ApiKeys => view! { <ApiKeysPage/> }.into_any(),
+        Screen::KeyUsage => view! { <KeyUsagePage/> }.into_any(),
+        Screen::TeamUsage => view! { <TeamUsagePage/> }.into_any(),
+        Screen::Webhooks => view! { <WebhooksPage/> }.into_any(),
+    }
+}
+
+/// `screen`, with the loading view while its module is on its way.
+fn screen(screen: Screen) -> impl IntoView {
+    view! { <Suspense fallback=|| view! { <Loading/> }>{move || Suspend::new(screen_view(screen))}</Suspense> }
 }
 
 #[component]
