@@ -101,3 +101,19 @@ test('the first visit stays in its budget, and a return visit asks for no hashed
   expect(second.fromCache.filter((p) => p.endsWith('.wasm'))).toHaveLength(1);
   expect(second.bytes, JSON.stringify(second)).toBeLessThan(RETURN_VISIT_BUDGET);
 });
+
+test('a screen whose module cannot be fetched says so, and comes on "Try again"', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let offline = true;
+  await context.route('**/split_*.wasm', (route) => (offline ? route.abort('internetdisconnected') : route.continue()));
+  // The sign-in's prefetch fails first, then the dashboard's own fetch.
+  await signUpAndVerify(page, person('offline', 'Otto Offline'));
+  const alert = page.getByRole('alert').filter({ hasText: 'This page could not be loaded' });
+  await expect(alert).toBeVisible();
+  offline = false;
+  await alert.getByRole('button', { name: 'Try again' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Welcome, Otto Offline' })).toBeVisible();
+  await expect(alert).toHaveCount(0);
+  await context.close();
+});

@@ -85,10 +85,30 @@ enum Screen {
     Webhooks,
 }
 
-/// The view of `screen`, from the split-off module (loaded once, on the first call).
-#[cfg_attr(wasm_split, leptos::lazy)]
-async fn screen_view(screen: Screen) -> AnyView {
-    match screen {
+/// The screens' module could not be fetched (the browser console says why).
+#[derive(Debug, Clone, Copy)]
+pub struct ScreensUnavailable;
+
+#[cfg(wasm_split)]
+impl From<leptos::wasm_split::SplitLoaderError> for ScreensUnavailable {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        ScreensUnavailable
+    }
+}
+
+/// The view of `screen`: the split point. With `wasm_split` its caller awaits the module first
+/// (fetched once; a failed fetch is tried again at the next call).
+#[cfg_attr(
+    wasm_split,
+    leptos::wasm_split::wasm_split(
+        screens,
+        wasm_split_path = ::leptos::wasm_split,
+        fallible,
+        preload(fetch_screens_module)
+    )
+)]
+fn screen_view(screen: Screen) -> Result<AnyView, ScreensUnavailable> {
+    Ok(match screen {
         Screen::Dashboard => view! { <DashboardPage/> }.into_any(),
         Screen::Account => view! { <AccountPage/> }.into_any(),
         Screen::Team => view! { <TeamLayout/> }.into_any(),
@@ -100,12 +120,49 @@ async fn screen_view(screen: Screen) -> AnyView {
         Screen::KeyUsage => view! { <KeyUsagePage/> }.into_any(),
         Screen::TeamUsage => view! { <TeamUsagePage/> }.into_any(),
         Screen::Webhooks => view! { <WebhooksPage/> }.into_any(),
-    }
+    })
 }
 
-/// `screen`, with the loading view while its module is on its way.
+async fn load_screen(screen: Screen) -> Result<AnyView, ScreensUnavailable> {
+    #[cfg(wasm_split)]
+    return screen_view(screen).await;
+    #[cfg(not(wasm_split))]
+    screen_view(screen)
+}
+
+/// Starts fetching the screens' module, which the next page needs (on a sign-in).
+pub fn prefetch_screens() {
+    #[cfg(wasm_split)]
+    leptos::task::spawn_local(async {
+        // A failure shows where the module is needed, with "Try again".
+        let _ = fetch_screens_module().await;
+    });
+}
+
+/// `screen`, with the loading view while its module is on its way, and "Try again" if it could
+/// not be fetched.
 fn screen(screen: Screen) -> impl IntoView {
-    view! { <Suspense fallback=|| view! { <Loading/> }>{move || Suspend::new(screen_view(screen))}</Suspense> }
+    let attempt = RwSignal::new(0u32);
+    view! {
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || {
+                attempt.track();
+                Suspend::new(async move {
+                    match load_screen(screen).await {
+                        Ok(view) => view,
+                        Err(ScreensUnavailable) => view! {
+                            <div class="alert error" role="alert">
+                                <p>"This page could not be loaded. Check your connection, then try again."</p>
+                                <button type="button" class="button secondary" on:click=move |_| attempt.update(|n| *n += 1)>
+                                    "Try again"
+                                </button>
+                            </div>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
 }
 
 #[component]

@@ -72,7 +72,7 @@ fn method_not_allowed(req: &HttpRequest, allow: &HeaderValue) -> HttpResponse {
 }
 
 /// Content-Security-Policy of the web app: only this origin, WebAssembly allowed, the inline
-/// loader scripts trunk writes into index.html allowed by their hashes, no framing.
+/// loader script `frontend/tools/build.mjs` writes into index.html allowed by its hash, no framing.
 pub fn app_csp(index_html: Option<&str>) -> String {
     let hashes: String =
         index_html.map(inline_script_hashes).unwrap_or_default().iter().map(|h| format!(" '{h}'")).collect();
@@ -189,7 +189,7 @@ pub fn problem_for_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Error
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, answer).map_into_right_body()))
 }
 
-/// Whether `path` names a file of the built web app whose name carries its content hash (trunk
+/// Whether `path` names a file of the built web app whose name carries its content hash (the build
 /// writes `name-<16 hex digits>[_bg].{js,wasm,css}`): its content never changes under that name.
 pub fn is_hashed_asset(path: &str) -> bool {
     let Some(file) = path.strip_prefix('/').filter(|f| !f.contains('/')) else { return false };

@@ -56,6 +56,8 @@ pub fn SignInPage() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         expired.set(None);
+        // The dashboard comes next: its module downloads while the password is checked.
+        crate::prefetch_screens();
         login.dispatch(LoginRequest {
             email: email.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
