@@ -84,6 +84,31 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
     await expect(rows.first()).toContainText(name(7));
   });
 
+  await test.step('the activity log finds an old key through "Find a key" and shows what it did', async () => {
+    const auth = { Authorization: `Bearer ${secrets.get(name(7))}` };
+    const made = await api.post(`/api/v1/teams/${teamId}/api-keys`, {
+      headers: auth,
+      data: { name: 'Made by seven', environment: 'development', expiration: 'never' },
+    });
+    expect(made.status(), await made.text()).toBe(201);
+    await page.goto(`/teams/${teamId}/activity`);
+    const who = page.getByLabel('Who');
+    // The picker lists the newest keys only (301 would be too many to fetch), and says so.
+    await expect(who.locator('optgroup')).toHaveAttribute('label', /newest matches/);
+    await expect(who.locator('option', { hasText: name(7) })).toHaveCount(0);
+    await page.getByLabel('Find a key').fill('service 007');
+    const seven = who.locator('option', { hasText: name(7) });
+    await expect(seven).toHaveCount(1);
+    await who.selectOption((await seven.getAttribute('value'))!);
+    const entries = page.locator('ol.activity-list > li');
+    await expect(entries).toHaveCount(1);
+    await expect(entries.first()).toContainText('Made by seven');
+    // Another search leaves the chosen key chosen.
+    await page.getByLabel('Find a key').fill('service 1');
+    await expect(who).toHaveValue((await seven.getAttribute('value'))!);
+    await expect(entries).toHaveCount(1);
+  });
+
   expect(errors).toEqual([]);
   await context.close();
 });

@@ -2,7 +2,7 @@
 //! and exported whole as CSV or NDJSON.
 
 use leptos::prelude::*;
-use portal_types::ActivityEntry;
+use portal_types::{ActivityEntry, ApiKey};
 
 use super::use_team;
 use crate::api::{self, ActivityFilter, ApiError, KeyQuery};
@@ -65,37 +65,74 @@ pub fn ActivityPage() -> impl IntoView {
     }
 }
 
+/// A key as the pickers name it: its name and hint.
+fn key_label(key: &ApiKey) -> String {
+    format!("{} ({}…)", key.name, key.hint)
+}
+
 #[component]
 fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    // Pickers list every member and key.
+    // Every member; of the keys, the first page of those matching "Find a key" (a team may have
+    // thousands), and the key chosen, wherever it is.
     let members =
         LocalResource::new(move || all_pages(move |c| auth.call(move |t| api::members(t, team_id, c.clone()))));
+    let key_search = RwSignal::new(String::new());
     let keys = LocalResource::new(move || {
-        all_pages(move |c| auth.call(move |t| api::api_keys(t, team_id, KeyQuery::default(), c.clone())))
+        let query = KeyQuery { search: key_search.get().trim().to_owned(), ..KeyQuery::default() };
+        async move { auth.call(move |t| api::api_keys(t, team_id, query.clone(), None)).await }
     });
+    let chosen_key = RwSignal::new(None::<(String, String)>);
+    let choose = move |id: String| {
+        let label = keys.with_untracked(|page| {
+            page.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|page| page.items.iter().find(|k| k.id.to_string() == id).map(key_label))
+        });
+        chosen_key.set(label.map(|label| (id.clone(), label)));
+        actor.set(id);
+    };
+    let key_options = move || {
+        let page = keys.get().and_then(Result::ok)?;
+        let selected = actor.get_untracked();
+        let mut options: Vec<(String, String)> = page.items.iter().map(|k| (k.id.to_string(), key_label(k))).collect();
+        if let Some((id, label)) =
+            chosen_key.get().filter(|(id, _)| *id == selected && !options.iter().any(|o| o.0 == *id))
+        {
+            options.insert(0, (id, label));
+        }
+        let label =
+            if page.next_cursor.is_some() { "API keys (newest matches; find a key to narrow)" } else { "API keys" };
+        (!options.is_empty()).then(|| {
+            view! {
+                <optgroup label=label>
+                    {options.into_iter().map(|(id, name)| {
+                        let selected = selected == id;
+                        view! { <option value=id selected=selected>{name}</option> }
+                    }).collect_view()}
+                </optgroup>
+            }
+        })
+    };
     view! {
         <div class="filters" role="group" aria-label="Filter activity">
             <div class="field">
                 <label for="activity-actor">"Who"</label>
-                <select id="activity-actor" prop:value=move || actor.get() on:change=move |ev| actor.set(event_target_value(&ev))>
+                <select id="activity-actor" prop:value=move || actor.get() on:change=move |ev| choose(event_target_value(&ev))>
                     <option value="">"Everyone"</option>
                     {move || members.get().and_then(Result::ok).map(|members| members.into_iter().map(|m| {
                         let id = m.user_id.to_string();
                         let selected = actor.get_untracked() == id;
                         view! { <option value=id selected=selected>{m.name}</option> }
                     }).collect_view())}
-                    {move || keys.get().and_then(Result::ok).filter(|keys| !keys.is_empty()).map(|keys| view! {
-                        <optgroup label="API keys">
-                            {keys.into_iter().map(|k| {
-                                let id = k.id.to_string();
-                                let selected = actor.get_untracked() == id;
-                                view! { <option value=id selected=selected>{format!("{} ({}…)", k.name, k.hint)}</option> }
-                            }).collect_view()}
-                        </optgroup>
-                    })}
+                    {key_options}
                 </select>
+            </div>
+            <div class="field">
+                <label for="activity-key-search">"Find a key"</label>
+                <input id="activity-key-search" type="search" placeholder="Name or hint" maxlength="100"
+                    prop:value=move || key_search.get() on:input=move |ev| key_search.set(event_target_value(&ev))/>
             </div>
             <div class="field">
                 <label for="activity-action">"What"</label>
