@@ -99,12 +99,14 @@ where
     let fetch = std::rc::Rc::new(fetch);
     let generation = StoredValue::new(0u32);
     let loading_first = RwSignal::new(false);
+    let more_error = RwSignal::new(None);
     let first = LocalResource::new({
         let fetch = fetch.clone();
         move || {
             let current = generation.get_value().wrapping_add(1);
             generation.set_value(current);
             loading_first.set(true);
+            more_error.set(None);
             let answer = fetch(query.get(), None);
             async move {
                 let answer = answer.await;
@@ -116,7 +118,6 @@ where
         }
     });
     let more = RwSignal::new((0, Vec::new(), None));
-    let more_error = RwSignal::new(None);
     let loading_more = RwSignal::new(false);
     let request_more = move |cursor: String| {
         // The generation of the first page shown, which the next page continues.
@@ -127,10 +128,11 @@ where
         let answer = fetch(query.get_untracked(), Some(cursor));
         leptos::task::spawn_local(async move {
             let answer = answer.await;
+            loading_more.try_set(false);
+            // The list was loaded anew meanwhile: this page continued the old one.
             if generation.try_get_value() != Some(current) {
                 return;
             }
-            loading_more.try_set(false);
             match answer {
                 Ok(page) => {
                     let (_, items, next) = with_generation(current, page);
@@ -197,7 +199,6 @@ impl<T: Clone + Send + Sync + 'static> Paged<T> {
 
     /// Loads the first page again (after a change to the list).
     pub fn reload(&self) {
-        self.more_error.set(None);
         self.first.refetch();
     }
 

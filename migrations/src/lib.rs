@@ -12,6 +12,7 @@ mod m0007_read_paths;
 mod m0008_sessions;
 mod m0009_two_factor;
 mod m0010_webhooks;
+mod m0011_key_search;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_sessions::Migration),
             Box::new(m0009_two_factor::Migration),
             Box::new(m0010_webhooks::Migration),
+            Box::new(m0011_key_search::Migration),
         ]
     }
 }

@@ -73,6 +73,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
         leaked_at: Set(None),
         leak_url: Set(None),
         leak_source: Set(None),
+        search_name: Set(search_text(new.name)),
     }
     .insert(db)
     .await
@@ -139,11 +140,17 @@ pub struct KeyFilter {
     pub status: Option<StatusFilter>,
 }
 
+/// Text as the key list searches it: lower-cased here, the same on SQLite (whose `lower()` folds
+/// only ASCII) and PostgreSQL. Names are stored so (`search_name`); hints are ASCII.
+pub fn search_text(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// `%text%` for LIKE, with `\`, `%` and `_` of the text matched as themselves.
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
-    for c in text.to_lowercase().chars() {
+    for c in search_text(text).chars() {
         if matches!(c, '\\' | '%' | '_') {
             pattern.push('\\');
         }
@@ -169,10 +176,10 @@ pub async fn list_filtered(
 
     let mut q = ApiKeys::find().filter(C::TeamId.eq(team_id));
     if let Some(text) = filter.search.as_deref().filter(|t| !t.is_empty()) {
-        let like = |column: C| {
-            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(contains_pattern(text)).escape('\\'))
-        };
-        q = q.filter(like(C::Name).or(like(C::Hint)));
+        let pattern = || LikeExpr::new(contains_pattern(text)).escape('\\');
+        q = q.filter(
+            Expr::col(C::SearchName).like(pattern()).or(Expr::expr(Func::lower(Expr::col(C::Hint))).like(pattern())),
+        );
     }
     if let Some(environment) = filter.environment {
         q = q.filter(C::Environment.eq(environment.as_str()));
@@ -252,6 +259,7 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: &KeyChanges<'_
     let mut update = ApiKeys::update_many().filter(api_key::Column::Id.eq(id));
     if let Some(name) = changes.name {
         update = update.col_expr(api_key::Column::Name, Expr::value(name));
+        update = update.col_expr(api_key::Column::SearchName, Expr::value(search_text(name)));
     }
     if let Some(description) = changes.description {
         update = update.col_expr(api_key::Column::Description, Expr::value(description.map(str::to_owned)));

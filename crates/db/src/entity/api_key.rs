@@ -36,6 +36,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub leak_url: Option<String>,
     pub leak_source: Option<String>,
+    /// The name as searched: `api_keys::search_text` of it.
+    #[sea_orm(column_type = "Text")]
+    pub search_name: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

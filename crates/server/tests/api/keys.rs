@@ -464,6 +464,11 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
     assert_eq!(all_pages(&app, &owner, &team, "&q=g_x").await, ["billing_x"]);
     let hint = &ids["Reports"].1[..10];
     assert_eq!(all_pages(&app, &owner, &team, &format!("&q={hint}")).await, ["Reports"]);
+    // Beyond ASCII too (SQLite's own lower() folds only ASCII), after a rename.
+    let rename = format!("{keys_path}/{}", ids["billing_x"].0);
+    let res = app.call(Method::PATCH, Some(&owner), &rename, Some(json!({"name": "Ärger Öl"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(all_pages(&app, &owner, &team, "&q=%C3%A4RGER%20%C3%B6").await, ["Ärger Öl"]);
 
     // Filters, alone and together; the rolled key's replacement is active.
     assert_eq!(

@@ -428,7 +428,7 @@ async fn existing_keys_migrate_to_full_access() {
         .values_panic([
             uuid::Uuid::new_v4().into(),
             team.into(),
-            "old".into(),
+            "Öld".into(),
             "development".into(),
             key_hash.clone().into(),
             "pp_dev_old".into(),
@@ -446,6 +446,14 @@ async fn existing_keys_migrate_to_full_access() {
     let res =
         app.call(Method::POST, Some(&secret), &path, Some(json!({"email": "new@example.com", "role": "member"}))).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    // The upgrade folded its name for search.
+    let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/api-keys?q=%C3%B6LD"), None).await;
+    assert_eq!(
+        res.body["items"].as_array().map(|i| i.iter().map(|k| k["name"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("Öld")]),
+        "{}",
+        res.body
+    );
 }
 
 /// Two instances on one PostgreSQL database: demoting a key's creator on one caps the key on

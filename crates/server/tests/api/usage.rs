@@ -28,6 +28,7 @@ async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
     // Flushes happen only when a CSV export asks for one, or at shutdown, so the deleted key's
     // counts are certainly still buffered when its team goes (and the shutdown flush must drop
     // them to keep the others).
+    captured_logs(); // (starts the capture: a failure below prints what the meter logged)
     let mut app = spawn_app_with(Options::shared(None, &["--usage-flush-ms", "60000"])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let doomed = app.create_team(&owner, "Doomed").await;
@@ -57,7 +58,29 @@ async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
     let again = spawn_app_with(Options::shared(Some(app.database_url.clone()), &[])).await;
     let res = again.login_with(&again.client, "owner@example.com", PASSWORD).await;
     let owner = res.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(total_requests(&again, &owner, &kept, &kept_id).await, 14, "buffered counts survive a graceful stop");
+    let total = total_requests(&again, &owner, &kept, &kept_id).await;
+    if total != 14 {
+        use sea_orm::ConnectionTrait as _;
+        // Seen once on PostgreSQL under CI load (28: every count twice), not reproduced since:
+        // what was stored, and what the meter said.
+        let db = portal_db::connect(&again.database_url).await.unwrap();
+        let stored = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!(
+                    "SELECT 'minute', bucket, status, count FROM usage_minutes WHERE key_id = '{kept_id}' \
+                         UNION ALL SELECT 'hour', bucket, status, count FROM usage_hours WHERE key_id = '{kept_id}'"
+                ),
+            ))
+            .await
+            .unwrap();
+        let stored: Vec<String> = stored.iter().map(|r| format!("{r:?}")).collect();
+        let logged: Vec<String> =
+            captured_logs().lines().filter(|l| l.contains("usage") || l.contains("flush")).map(str::to_owned).collect();
+        panic!(
+            "buffered counts survive a graceful stop: {total} requests, not 14\nstored: {stored:#?}\nlogged: {logged:#?}"
+        );
+    }
     for status in burst(&again, &kept_key, &format!("/api/v1/teams/{kept}"), 5).await {
         assert_eq!(status, StatusCode::OK);
     }
