@@ -514,23 +514,29 @@ async fn the_upgrade_extends_the_presets_to_webhooks() {
     let old_full = "team:read members:read members:write invitations:read invitations:write api_keys:read api_keys:write usage:read activity:read";
     let old_read = "team:read members:read invitations:read api_keys:read usage:read activity:read";
     let mut ids = Vec::new();
+    // The keys as version 9 stored them (today's code writes columns that came later).
     for (i, scopes) in [old_full, old_read, "team:read usage:read"].into_iter().enumerate() {
-        let new = portal_db::api_keys::NewKey {
-            team_id: team,
-            name: &format!("key {i}"),
-            description: None,
-            environment: portal_types::Environment::Development,
-            key_hash: &format!("hash-{i}"),
-            hint: "pp_dev_abcd",
-            created_by: Some(ada),
-            expires_at: None,
-            usage_limit: None,
-            rate_limit: None,
-            scopes,
-            allowed_ips: None,
-            alert_thresholds: "80 100",
-        };
-        ids.push(portal_db::api_keys::create(&db, new, now).await.unwrap().id);
+        let id = uuid::Uuid::new_v4();
+        let insert = sea_orm::sea_query::Query::insert()
+            .into_table(sea_orm::sea_query::Alias::new("api_keys"))
+            .columns(
+                ["id", "team_id", "name", "environment", "key_hash", "hint", "created_by", "created_at", "scopes"]
+                    .map(sea_orm::sea_query::Alias::new),
+            )
+            .values_panic([
+                id.into(),
+                team.into(),
+                format!("key {i}").into(),
+                "development".into(),
+                format!("hash-{i}").into(),
+                "pp_dev_abcd".into(),
+                ada.into(),
+                now.into(),
+                scopes.into(),
+            ])
+            .to_owned();
+        sea_orm::ConnectionTrait::execute(&db, &insert).await.unwrap();
+        ids.push(id);
     }
     portal_db::migrate(&db).await.unwrap();
     let mut after = Vec::new();
