@@ -13,6 +13,7 @@ mod m0008_sessions;
 mod m0009_two_factor;
 mod m0010_webhooks;
 mod m0011_key_search;
+mod m0012_usage_flushes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_two_factor::Migration),
             Box::new(m0010_webhooks::Migration),
             Box::new(m0011_key_search::Migration),
+            Box::new(m0012_usage_flushes::Migration),
         ]
     }
 }

@@ -409,6 +409,22 @@ pub fn pruned_tables() -> Vec<(Option<Tier>, &'static str, &'static str, &'stati
     tables
 }
 
+/// The table of flush ids, and its time column (for [`prune`]).
+pub const FLUSHES: (&str, &str, &[&str]) = ("usage_flushes", "flushed_at", &["id"]);
+
+/// Records flush `id` in `txn`, before its counts are written. False when a transaction with
+/// that id committed already: then its counts are in, and must not be written again.
+pub async fn claim_flush(txn: &DatabaseTransaction, id: Uuid, now: Timestamp) -> Result<bool> {
+    let (table, time, _) = FLUSHES;
+    let mut insert = Query::insert();
+    insert
+        .into_table(col(table))
+        .columns([col("id"), col(time)])
+        .values_panic([id.into(), now.timestamp().into()])
+        .on_conflict(OnConflict::column(col("id")).do_nothing().to_owned());
+    Ok(txn.execute(&insert).await?.rows_affected() == 1)
+}
+
 /// Deletes at most `batch` rows of `table` whose `time` is older than `before`; returns how
 /// many went.
 pub async fn prune(

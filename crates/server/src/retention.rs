@@ -40,7 +40,7 @@ const ENDED_SESSIONS_DAYS: i64 = 30;
 
 /// Deletes sessions and refresh tokens that ended or expired [`ENDED_SESSIONS_DAYS`] before `now`,
 /// finished webhook deliveries (and events no delivery needs) as old, and sign-in challenges that
-/// expired a day before;
+/// expired and usage flush ids written a day before;
 /// returns how many rows went.
 pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
     let before = now - chrono::Duration::days(ENDED_SESSIONS_DAYS);
@@ -50,7 +50,10 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
         let challenges = portal_db::two_factor::prune_challenges(db, now - chrono::Duration::days(1), BATCH).await?;
         // The webhook delivery log keeps 30 days too.
         let deliveries = portal_db::webhooks::prune(db, before, BATCH).await?;
-        let n = challenges + deliveries + portal_db::sessions::prune(db, before, BATCH).await?;
+        // A usage flush's id is needed until its retries are over: minutes.
+        let (table, time, keys) = portal_db::usage::FLUSHES;
+        let flushes = portal_db::usage::prune(db, table, time, keys, now - chrono::Duration::days(1), BATCH).await?;
+        let n = challenges + deliveries + flushes + portal_db::sessions::prune(db, before, BATCH).await?;
         removed += n;
         if n == 0 {
             return Ok(removed);

@@ -47,29 +47,6 @@ struct Buffer {
 }
 
 impl Buffer {
-    fn merge(&mut self, other: Buffer) {
-        for (k, slot) in other.counts {
-            match self.counts.get_mut(&k) {
-                Some(mine) => {
-                    mine.count += slot.count;
-                    mine.latency_us_sum += slot.latency_us_sum;
-                    mine.latency.merge(&slot.latency);
-                }
-                None => {
-                    self.counts.insert(k, slot);
-                }
-            }
-        }
-        for (k, (team, n)) in other.months {
-            self.months.entry(k).or_insert((team, 0)).1 += n;
-        }
-        for (k, (team, n, last)) in other.last_used {
-            let entry = self.last_used.entry(k).or_insert((team, 0, last));
-            entry.1 += n;
-            entry.2 = entry.2.max(last);
-        }
-    }
-
     /// How many counts it holds, for the bound on what recent flushes keep.
     fn slots(&self) -> usize {
         self.counts.len() + self.months.len() + self.last_used.len()
@@ -187,6 +164,9 @@ pub struct Meter {
     serial: tokio::sync::Mutex<()>,
     /// Locked after `in_flight` whenever both are.
     committed: Mutex<Committed>,
+    /// The id of the batch in flight whose write reported an error. Its commit may have gone
+    /// through all the same, so it is written again first, under this id, which says so.
+    failed: Mutex<Option<Uuid>>,
 }
 
 impl Meter {
@@ -287,32 +267,49 @@ impl Meter {
     }
 
     /// Writes the buffered counts in one transaction. Counts of deleted keys are dropped (and
-    /// logged); on failure everything goes back into the buffer for the next flush.
+    /// logged). A batch whose write failed stays in flight (reads go on counting it) and is
+    /// written again, first, at the next flush, under its id: when the failed write had committed
+    /// after all, the id is found and the batch is not counted twice.
     /// Other instances hear of the teams counted through the database; here the flush is kept
     /// in memory for the pages read before it.
     pub async fn flush(&self, db: &DatabaseConnection, instance: Uuid) -> Result<(), portal_db::Error> {
         let _serial = self.serial.lock().await;
+        let failed = *lock(&self.failed);
+        if let Some(id) = failed {
+            self.write_in_flight(db, instance, id).await?;
+        }
         // The counts move to `in_flight` at once (reads see one or the other, never both):
         // requests go on being counted, and reads go on, while the transaction is written.
-        let batch = {
+        {
             let mut buffer = lock(&self.buffer);
             let mut in_flight = lock(&self.in_flight);
             if buffer.counts.is_empty() && buffer.months.is_empty() {
                 return Ok(());
             }
             *in_flight = std::mem::take(&mut *buffer);
-            in_flight.batch()
-        };
+        }
+        self.write_in_flight(db, instance, Uuid::new_v4()).await
+    }
+
+    /// Writes the batch in flight as flush `id`.
+    async fn write_in_flight(&self, db: &DatabaseConnection, instance: Uuid, id: Uuid) -> Result<(), portal_db::Error> {
+        let batch = lock(&self.in_flight).batch();
         let mut teams: Vec<Uuid> =
             batch.counts.iter().map(|c| c.team_id).chain(batch.months.iter().map(|m| m.team_id)).collect();
         teams.sort_unstable();
         teams.dedup();
         let result = async {
             let txn = portal_db::TransactionTrait::begin(db).await?;
-            let dropped = portal_db::usage::write(&txn, &batch).await?;
-            for &team in &teams {
-                portal_db::changes::usage_counted(&txn, team, instance).await?;
-            }
+            // None: an earlier try of this flush committed; its counts are in.
+            let dropped = if portal_db::usage::claim_flush(&txn, id, Utc::now()).await? {
+                let dropped = portal_db::usage::write(&txn, &batch).await?;
+                for &team in &teams {
+                    portal_db::changes::usage_counted(&txn, team, instance).await?;
+                }
+                Some(dropped)
+            } else {
+                None
+            };
             // Reads wait for the commit only: then the counts are in the database, and no longer
             // in flight but in the flush that pages read before it add.
             let _commit = self.flush_lock.write().await;
@@ -323,17 +320,20 @@ impl Meter {
         }
         .await;
         match result {
-            Ok(0) => Ok(()),
             Ok(dropped) => {
-                tracing::warn!(dropped, "usage counts of deleted API keys were dropped");
+                *lock(&self.failed) = None;
+                match dropped {
+                    None => {
+                        tracing::warn!(%id, "a usage flush that had reported an error had committed; not written again")
+                    }
+                    Some(0) => {}
+                    Some(dropped) => tracing::warn!(dropped, "usage counts of deleted API keys were dropped"),
+                }
                 Ok(())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "usage flush failed; keeping the counts for the next try");
-                let _hold = self.flush_lock.write().await;
-                let mut buffer = lock(&self.buffer);
-                let taken = std::mem::take(&mut *lock(&self.in_flight));
-                buffer.merge(taken);
+                *lock(&self.failed) = Some(id);
                 Err(e)
             }
         }
@@ -347,6 +347,60 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write whose commit reported an error although it had committed (the connection died
+    /// after COMMIT was sent: seen when a stopping server's pooled connections lose their
+    /// runtime) is written again under its id, which is found: the requests count once.
+    #[tokio::test]
+    async fn a_flush_whose_commit_went_through_unreported_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db =
+            portal_db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("portal.db").display())).await.unwrap();
+        portal_db::migrate(&db).await.unwrap();
+        let now = Utc::now();
+        let user = portal_db::users::create(&db, "ada@example.com", "Ada", "x", now).await.unwrap().id;
+        let team = portal_db::teams::create(&db, "Acme", None, user, now).await.unwrap().id;
+        let key = portal_db::api_keys::NewKey {
+            team_id: team,
+            name: "k",
+            description: None,
+            environment: portal_types::Environment::Development,
+            key_hash: "hash",
+            hint: "pp_dev_abcd",
+            created_by: Some(user),
+            expires_at: None,
+            usage_limit: None,
+            rate_limit: None,
+            scopes: "team:read",
+            allowed_ips: None,
+            alert_thresholds: "80 100",
+        };
+        let key = portal_db::api_keys::create(&db, key, now).await.unwrap().id;
+        let meter = Meter::default();
+        let instance = Uuid::new_v4();
+        let served = || {
+            for _ in 0..3 {
+                meter.record(MeterTag { key_id: key, team_id: team }, 200, Duration::from_millis(1), true);
+            }
+        };
+        let stored = || async { portal_db::api_keys::find(&db, team, key).await.unwrap().unwrap().request_count };
+
+        // The batch commits, but the caller hears of an error: it stays in flight, marked failed.
+        served();
+        *lock(&meter.in_flight) = std::mem::take(&mut *lock(&meter.buffer));
+        let id = Uuid::new_v4();
+        meter.write_in_flight(&db, instance, id).await.unwrap();
+        served();
+        *lock(&meter.in_flight) = std::mem::take(&mut *lock(&meter.buffer));
+        *lock(&meter.failed) = Some(id);
+        assert_eq!(stored().await, 3);
+
+        // The next flush writes it again under its id: found, so not counted twice; then the rest.
+        served();
+        meter.flush(&db, instance).await.unwrap();
+        assert_eq!(stored().await, 6, "3 committed before, 3 new; the 3 that were in flight again count once");
+        assert!(lock(&meter.failed).is_none() && lock(&meter.in_flight).counts.is_empty());
+    }
 
     fn flushed(team: Uuid, keys: usize) -> Buffer {
         let mut buffer = Buffer::default();
