@@ -1,4 +1,5 @@
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { openDialog } from './dialogs';
 import { mailedLink } from './mail';
 
 export type Person = { email: string; name: string; password: string };
@@ -13,6 +14,8 @@ export const person = (who: string, name: string): Person => ({
 /** A fresh browser context (its own cookies: its own session) that records app crashes and CSP errors. */
 export async function openBrowser(browser: Browser, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext();
+  // The secret dialogs' Copy button writes to the clipboard.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const page = await context.newPage();
   page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (msg) => {
@@ -40,8 +43,7 @@ export async function signUpAndVerify(page: Page, who: Person) {
 /** Creates a team from the dashboard and returns its id (the page is left on the team). */
 export async function createTeam(page: Page, name: string, description?: string): Promise<string> {
   await page.goto('/dashboard');
-  await page.getByRole('main').getByRole('button', { name: 'Create team' }).click();
-  const dialog = page.getByRole('dialog', { name: 'Create a team' });
+  const { dialog } = await openDialog(page, page.getByRole('main').getByRole('button', { name: 'Create team' }), 'Create a team');
   await dialog.getByLabel('Team name').fill(name);
   if (description) await dialog.getByLabel('Description').fill(description);
   await dialog.getByRole('button', { name: 'Create team' }).click();

@@ -1,4 +1,5 @@
 import { expect, request, test } from '@playwright/test';
+import { openDialog } from './dialogs';
 import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 
 // A team with 300 keys: the list pages through all of them, and search, filters and sorting find
@@ -56,10 +57,9 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
     await page.getByLabel('Search').fill('service 250');
     const rows = page.getByRole('table', { name: 'API keys of the team' }).locator('tbody tr');
     await expect(rows).toHaveCount(1);
-    await page.getByRole('button', { name: `Revoke ${name(250)}` }).click();
-    const dialog = page.getByRole('dialog', { name: `Revoke ${name(250)}?` });
-    await dialog.getByRole('button', { name: 'Revoke key' }).click();
-    await expect(dialog).toBeHidden();
+    const revoke = await openDialog(page, page.getByRole('button', { name: `Revoke ${name(250)}` }), `Revoke ${name(250)}?`);
+    await expect(revoke.dialog.locator('[data-revoke="in-use"]')).toHaveText('Never used.');
+    await revoke.close(revoke.dialog.getByRole('button', { name: 'Revoke key' }));
     await expect(rows.first()).toContainText('Revoked');
     const refused = await api.get(`/api/v1/teams/${teamId}`, {
       headers: { Authorization: `Bearer ${secrets.get(name(250))}` },

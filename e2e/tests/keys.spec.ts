@@ -1,6 +1,7 @@
 import { expect, request, test, type Page } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { copySecretAndClose, openDialog } from './dialogs';
 import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 
 /** Reloads `page` until `check` passes: usage is counted in memory and flushed within a second. */
@@ -15,8 +16,7 @@ test('an admin creates an API key, integrators call the API with it, usage shows
   const owner = person('keyowner', 'Kim Keys');
   const teamName = `Keyed Team ${stamp}`;
   const errors: string[] = [];
-  const { context, page } = await openBrowser(browser, errors);
-  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const { page } = await openBrowser(browser, errors);
   const api = await request.newContext({ baseURL });
   let teamId = '';
   let secret = '';
@@ -29,27 +29,26 @@ test('an admin creates an API key, integrators call the API with it, usage shows
   await test.step('the API Keys page starts empty, and "Generate API Key" shows the secret once', async () => {
     await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'API Keys' }).click();
     await expect(page.getByText('This team has no API keys yet.')).toBeVisible();
-    await page.getByRole('button', { name: 'Create API Key' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Generate API Key' });
+    const created = await openDialog(page, page.getByRole('button', { name: 'Create API Key' }), 'Generate API Key');
+    const dialog = created.dialog;
     await dialog.getByLabel('Name').fill('Production App');
     await dialog.getByLabel('Description').fill('Checkout service');
     await dialog.getByLabel('Environment').selectOption('production');
     await dialog.getByLabel('Expires').selectOption('90d');
+    // Alerts are percentages of the monthly limit: offered once a limit is typed.
+    await expect(dialog.getByLabel('Usage alerts')).toHaveCount(0);
+    await expect(dialog.getByText('Usage alerts: set a monthly limit to get them')).toBeVisible();
     await dialog.getByLabel('Monthly request limit').fill('1000');
+    await expect(dialog.getByLabel('Usage alerts')).toHaveValue('80, 100');
     // This integration invites people too: it needs more than the read-only default.
     await expect(dialog.getByLabel(/^Read-only/)).toBeChecked();
     await dialog.getByLabel(/^Full access/).check();
     await dialog.getByRole('button', { name: 'Generate API Key' }).click();
 
     await expect(dialog.getByText('This is the only time the secret is shown.')).toBeVisible();
-    const field = dialog.getByLabel('Your new API key');
-    await expect(field).toHaveValue(/^pp_prod_[0-9A-Za-z]{40,}$/);
-    secret = await field.inputValue();
-    await dialog.getByRole('button', { name: 'Copy' }).click();
-    await expect(dialog.getByText('Copied to the clipboard.')).toBeVisible();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
-    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
-    await expect(dialog).toBeHidden();
+    secret = await copySecretAndClose(page, created);
+    expect(secret).toMatch(/^pp_prod_[0-9A-Za-z]{40,}$/);
+    await expect(page.getByRole('status').filter({ hasText: 'API key Production App created.' })).toBeVisible();
 
     const row = page.getByRole('row', { name: /Production App/ });
     await expect(row).toContainText('Checkout service');
@@ -123,13 +122,13 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     const limits = page.getByRole('region', { name: 'Limits' });
     await expect(limits.locator('[data-limit="monthly"]')).toHaveText('1,000 requests a month');
     await expect(limits.locator('[data-limit="rate"]')).toHaveText('None');
-    await limits.getByRole('button', { name: 'Edit Production App' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Edit Production App' });
+    const edit = await openDialog(page, limits.getByRole('button', { name: 'Edit Production App' }), 'Edit Production App');
+    const dialog = edit.dialog;
     await expect(dialog.getByLabel('Monthly request limit')).toHaveValue('1000');
     await dialog.getByLabel('Requests per second').fill('1');
     await dialog.getByLabel('Burst').fill('1');
-    await dialog.getByRole('button', { name: 'Save changes' }).click();
-    await expect(dialog).toBeHidden();
+    await edit.close(dialog.getByRole('button', { name: 'Save changes' }));
+    await expect(page.getByRole('status').filter({ hasText: 'Changes to Production App saved.' })).toBeVisible();
     await expect(limits.locator('[data-limit="rate"]')).toHaveText('1 a second, bursts of 1');
 
     const auth = { Authorization: `Bearer ${secret}` };
@@ -141,11 +140,10 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     expect((await second.json()).code).toBe('rate_limited');
     expect(second.headers()['retry-after']).toBe('1');
 
-    await limits.getByRole('button', { name: 'Edit Production App' }).click();
-    await dialog.getByLabel('Requests per second').fill('');
-    await dialog.getByLabel('Burst').fill('');
-    await dialog.getByRole('button', { name: 'Save changes' }).click();
-    await expect(dialog).toBeHidden();
+    const again = await openDialog(page, limits.getByRole('button', { name: 'Edit Production App' }), 'Edit Production App');
+    await again.dialog.getByLabel('Requests per second').fill('');
+    await again.dialog.getByLabel('Burst').fill('');
+    await again.close(again.dialog.getByRole('button', { name: 'Save changes' }));
     await expect(limits.locator('[data-limit="rate"]')).toHaveText('None');
   });
 
@@ -184,10 +182,12 @@ test('an admin creates an API key, integrators call the API with it, usage shows
 
   await test.step('revoking the key makes the API refuse it', async () => {
     await page.goto(`/teams/${teamId}/api-keys`);
-    await page.getByRole('button', { name: 'Revoke Production App' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Revoke Production App?' });
-    await dialog.getByRole('button', { name: 'Revoke key' }).click();
-    await expect(dialog).toBeHidden();
+    const revoke = await openDialog(page, page.getByRole('button', { name: 'Revoke Production App' }), 'Revoke Production App?');
+    // It says what the key is doing now: 31 requests (3, a 404, 2 against the rate limit, 25 invitations).
+    await expect(revoke.dialog.locator('[data-revoke="in-use"]')).toHaveText(/^Last used (just now|\d+ minutes? ago); 31 requests in the last 24 hours\.$/);
+    await expect(revoke.dialog.getByRole('button', { name: 'Revoke key' })).toHaveClass(/danger/);
+    await revoke.close(revoke.dialog.getByRole('button', { name: 'Revoke key' }));
+    await expect(page.getByRole('status').filter({ hasText: 'API key Production App revoked.' })).toBeVisible();
     const row = page.getByRole('row', { name: /Production App/ });
     await expect(row).toContainText('Revoked');
     await expect(row.getByRole('button', { name: 'Revoke Production App' })).toHaveCount(0);
@@ -198,22 +198,19 @@ test('an admin creates an API key, integrators call the API with it, usage shows
   });
 
   await test.step('rolling a key shows the replacement once; with no grace period the old one stops at once', async () => {
-    await page.getByRole('button', { name: 'Create API Key' }).click();
-    const create = page.getByRole('dialog', { name: 'Generate API Key' });
-    await create.getByLabel('Name').fill('Staging');
-    await create.getByRole('button', { name: 'Generate API Key' }).click();
-    const oldSecret = await create.getByLabel('Your new API key').inputValue();
+    const create = await openDialog(page, page.getByRole('button', { name: 'Create API Key' }), 'Generate API Key');
+    await create.dialog.getByLabel('Name').fill('Staging');
+    await create.dialog.getByRole('button', { name: 'Generate API Key' }).click();
+    const oldSecret = await copySecretAndClose(page, create);
     expect(oldSecret).toMatch(/^pp_dev_/);
-    await create.getByRole('button', { name: 'I have stored the key' }).click();
 
-    await page.getByRole('button', { name: 'Roll Staging' }).click();
-    const roll = page.getByRole('dialog', { name: 'Roll Staging' });
-    await roll.getByLabel('Immediately').check();
-    await roll.getByRole('button', { name: 'Roll key' }).click();
-    const newSecret = await roll.getByLabel('Your new API key').inputValue();
+    const roll = await openDialog(page, page.getByRole('button', { name: 'Roll Staging' }), 'Roll Staging');
+    await roll.dialog.getByLabel('Immediately').check();
+    await roll.dialog.getByRole('button', { name: 'Roll key' }).click();
+    // A rolled key has no Roll: the focus goes to the page's main region.
+    const newSecret = await copySecretAndClose(page, roll, { focus: 'main' });
     expect(newSecret).toMatch(/^pp_dev_/);
     expect(newSecret).not.toBe(oldSecret);
-    await roll.getByRole('button', { name: 'I have stored the key' }).click();
     await expect(page.getByRole('row', { name: /Staging/ })).toHaveCount(2);
 
     const withNew = await api.get(`/api/v1/teams/${teamId}/members`, { headers: { Authorization: `Bearer ${newSecret}` } });

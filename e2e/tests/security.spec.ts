@@ -1,5 +1,6 @@
 import { expect, request, test } from '@playwright/test';
 import { createHash, createPrivateKey, sign } from 'node:crypto';
+import { copySecretAndClose, openDialog } from './dialogs';
 import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 import { mailSubject } from './mail';
 
@@ -31,8 +32,8 @@ test('a read-only key made in the browser cannot write, and a leak report revoke
     await signUpAndVerify(page, owner);
     teamId = await createTeam(page, `Scoped Team ${stamp}`);
     await page.goto(`/teams/${teamId}/api-keys`);
-    await page.getByRole('button', { name: 'Create API Key' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Generate API Key' });
+    const created = await openDialog(page, page.getByRole('button', { name: 'Create API Key' }), 'Generate API Key');
+    const dialog = created.dialog;
     await dialog.getByLabel('Name').fill('Dashboard');
     await expect(dialog.getByLabel(/^Read-only/)).toBeChecked();
     // Custom lists every scope in plain words; a write scope includes its read scope.
@@ -46,8 +47,7 @@ test('a read-only key made in the browser cannot write, and a leak report revoke
     await expect(dialog.getByText(/is not an IPv4 or IPv6 address/)).toBeVisible();
     await dialog.getByLabel('Allowed IP addresses').fill('127.0.0.1\n::1');
     await dialog.getByRole('button', { name: 'Generate API Key' }).click();
-    secret = await dialog.getByLabel('Your new API key').inputValue();
-    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
+    secret = await copySecretAndClose(page, created);
     const row = page.getByRole('row', { name: /Dashboard/ });
     await expect(row).toContainText('Read-only');
     await expect(row).toContainText('Never used');
@@ -94,23 +94,21 @@ test('a read-only key made in the browser cannot write, and a leak report revoke
 
   await test.step('"Report compromised" revokes another key, shows its replacement once, then its last requests', async () => {
     await page.goto(`/teams/${teamId}/api-keys`);
-    await page.getByRole('button', { name: 'Create API Key' }).click();
-    const create = page.getByRole('dialog', { name: 'Generate API Key' });
-    await create.getByLabel('Name').fill('Billing export');
-    await create.getByLabel(/^Custom/).check();
-    await create.getByLabel(/^usage:read/).check();
-    await create.getByRole('button', { name: 'Generate API Key' }).click();
-    const old = await create.getByLabel('Your new API key').inputValue();
-    await create.getByRole('button', { name: 'I have stored the key' }).click();
+    const create = await openDialog(page, page.getByRole('button', { name: 'Create API Key' }), 'Generate API Key');
+    await create.dialog.getByLabel('Name').fill('Billing export');
+    await create.dialog.getByLabel(/^Custom/).check();
+    await create.dialog.getByLabel(/^usage:read/).check();
+    await create.dialog.getByRole('button', { name: 'Generate API Key' }).click();
+    const old = await copySecretAndClose(page, create);
     await expect(page.getByRole('row', { name: /Billing export/ })).toContainText('1 scope');
     await page.getByRole('link', { name: 'View usage of Billing export' }).click();
-    await page.getByRole('button', { name: 'Report compromised' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Report Billing export compromised' });
-    await dialog.getByLabel('Name of the replacement').fill('Billing export 2');
-    await dialog.getByRole('button', { name: 'Revoke key' }).click();
-    const replacement = await dialog.getByLabel('Your new API key').inputValue();
+    const report = await openDialog(page, page.getByRole('button', { name: 'Report compromised' }), 'Report Billing export compromised');
+    await report.dialog.getByLabel('Name of the replacement').fill('Billing export 2');
+    await expect(report.dialog.getByRole('button', { name: 'Revoke key' })).toHaveClass(/danger/);
+    await report.dialog.getByRole('button', { name: 'Revoke key' }).click();
+    const replacement = await copySecretAndClose(page, report);
     expect(replacement).toMatch(/^pp_dev_/);
-    await dialog.getByRole('button', { name: 'I have stored the key' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Billing export revoked as compromised; Billing export 2 replaces it.' })).toBeVisible();
     await expect(page.locator('#key-usage')).toBeFocused();
     await expect(page.getByText(/· Revoked ·/)).toBeVisible();
     expect((await api.get(`/api/v1/teams/${teamId}/usage`, { headers: { Authorization: `Bearer ${old}` } })).status()).toBe(401);

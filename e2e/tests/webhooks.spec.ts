@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, expect } from '@playwright/test';
+import { copySecretAndClose, openDialog } from './dialogs';
 import { createTeam, openBrowser, person, signUpAndVerify } from './helpers';
 
 type Received = { headers: IncomingHttpHeaders; body: string };
@@ -40,16 +41,15 @@ test('webhooks: add an endpoint, send a test event, see it in the log, redeliver
 
   await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Webhooks' }).click();
   await expect(page).toHaveURL(new RegExp(`/teams/${teamId}/webhooks$`));
-  await page.getByRole('button', { name: 'Add endpoint' }).click();
-  const dialog = page.getByRole('dialog', { name: 'Add a webhook endpoint' });
+  const add = await openDialog(page, page.getByRole('button', { name: 'Add endpoint' }), 'Add a webhook endpoint');
+  const dialog = add.dialog;
   await dialog.getByLabel('Endpoint URL').fill(hooks.url);
   await dialog.getByLabel('Description').fill('Our CRM');
   // Every event type is picked at first; leave out one.
   await dialog.getByRole('checkbox', { name: 'team.updated' }).uncheck();
   await dialog.getByRole('button', { name: 'Add endpoint' }).click();
-  const secret = await dialog.getByLabel('Signing secret').inputValue();
+  const secret = await copySecretAndClose(page, add, { label: 'Signing secret', done: 'I have stored the secret' });
   expect(secret).toMatch(/^whsec_/);
-  await dialog.getByRole('button', { name: 'I have stored the secret' }).click();
 
   const endpoints = page.getByRole('table', { name: 'Webhook endpoints' });
   await expect(endpoints.getByText(hooks.url)).toBeVisible();
@@ -76,16 +76,47 @@ test('webhooks: add an endpoint, send a test event, see it in the log, redeliver
   }).toPass();
 
   // Edit: the event picker shows what the endpoint receives; adding team.updated sends it.
-  await page.getByRole('button', { name: 'Edit', exact: true }).click();
-  const edit = page.getByRole('dialog', { name: 'Edit the endpoint' });
-  await expect(edit.getByRole('checkbox', { name: 'team.updated' })).not.toBeChecked();
-  await edit.getByRole('checkbox', { name: 'team.updated' }).check();
-  await edit.getByRole('button', { name: 'Save changes' }).click();
-  await expect(edit).toHaveCount(0);
+  const edit = await openDialog(page, page.getByRole('button', { name: 'Edit', exact: true }), 'Edit the endpoint');
+  await expect(edit.dialog.getByRole('checkbox', { name: 'team.updated' })).not.toBeChecked();
+  await edit.dialog.getByRole('checkbox', { name: 'team.updated' }).check();
+  await edit.close(edit.dialog.getByRole('button', { name: 'Save changes' }));
+  await expect(page.getByRole('status').filter({ hasText: 'Endpoint saved.' })).toBeVisible();
   await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Settings' }).click();
   await page.getByLabel('Team name').fill(`Renamed ${Date.now()}`);
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect.poll(() => hooks.received.map((r) => JSON.parse(r.body).type)).toContain('team.updated');
+
+  // Rotating asks first, then shows the new secret once; deliveries carry its signature.
+  await page.goto(`/teams/${teamId}/webhooks`);
+  await page.getByRole('table', { name: 'Webhook endpoints' }).getByRole('button', { name: `Deliveries of ${hooks.url}` }).click();
+  const rotate = await openDialog(page, page.getByRole('button', { name: 'Rotate secret' }), 'Rotate the signing secret?');
+  await expect(rotate.dialog).toContainText('For the next 24 hours deliveries also carry a signature with the old secret');
+  await expect(rotate.dialog.getByRole('button', { name: 'Rotate secret' })).toHaveClass(/danger/);
+  await rotate.dialog.getByRole('button', { name: 'Rotate secret' }).click();
+  const rotated = await copySecretAndClose(page, rotate, { label: 'New signing secret', done: 'I have stored the secret' });
+  expect(rotated).toMatch(/^whsec_/);
+  expect(rotated).not.toBe(secret);
+  const before = hooks.received.length;
+  await page.getByRole('button', { name: 'Send test event' }).click();
+  await expect.poll(() => hooks.received.length).toBe(before + 1);
+  expect(verifies(rotated, hooks.received[before])).toBe(true);
+
+  // Turning off asks first; turning on does not.
+  const off = await openDialog(page, page.getByRole('button', { name: 'Turn off' }), `Turn off ${hooks.url}?`);
+  await expect(off.dialog).toContainText('events of that time are not kept for it');
+  await off.close(off.dialog.getByRole('button', { name: 'Turn off' }));
+  await expect(page.getByRole('status').filter({ hasText: 'Endpoint turned off.' })).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Webhook endpoints' })).toContainText('Off');
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Endpoint turned on.' })).toBeVisible();
+
+  // Deleting asks first and says it cannot be undone.
+  const remove = await openDialog(page, page.getByRole('button', { name: 'Delete endpoint' }), `Delete ${hooks.url}?`);
+  await expect(remove.dialog).toContainText('This cannot be undone.');
+  await remove.close(remove.dialog.getByRole('button', { name: 'Delete endpoint' }));
+  await expect(page.getByText('No endpoint receives this team\'s events yet.')).toBeVisible();
+  // Its page and the button are gone: the focus is on the main region, not lost.
+  await expect(page.locator('#main')).toBeFocused();
   hooks.close();
   expect(errors).toEqual([]);
 });

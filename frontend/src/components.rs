@@ -100,10 +100,75 @@ pub fn Notice(children: Children) -> impl IntoView {
     view! { <div class="alert success" role="status">{children()}</div> }
 }
 
+/// Success messages of changes made in dialogs and lists ("API key Billing revoked."), shown for
+/// a while at the foot of the window and announced politely. Provided once, by the app.
+#[derive(Clone, Copy)]
+pub struct Toasts {
+    shown: RwSignal<Vec<(u64, String)>>,
+    next: StoredValue<u64>,
+}
+
+/// How long a success message stays.
+const TOAST_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Toasts {
+    pub fn provide() {
+        provide_context(Toasts { shown: RwSignal::new(Vec::new()), next: StoredValue::new(0) });
+    }
+
+    fn dismiss(&self, id: u64) {
+        self.shown.try_update(|shown| shown.retain(|(i, _)| *i != id));
+    }
+}
+
+/// The app's success messages (call at a component's creation; `notify` may run later, after
+/// an `.await`).
+pub fn use_toasts() -> Toasts {
+    expect_context::<Toasts>()
+}
+
+impl Toasts {
+    /// Says that a change succeeded (the last three messages stay in view together).
+    pub fn notify(&self, message: impl Into<String>) {
+        let toasts = *self;
+        let id = toasts.next.get_value();
+        toasts.next.set_value(id + 1);
+        toasts.shown.update(|shown| {
+            shown.push((id, message.into()));
+            let extra = shown.len().saturating_sub(3);
+            shown.drain(..extra);
+        });
+        set_timeout(move || toasts.dismiss(id), TOAST_FOR);
+    }
+}
+
+/// Where [`Toasts::notify`]'s messages show.
 #[component]
-pub fn SubmitButton(label: &'static str, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+pub fn ToastArea() -> impl IntoView {
+    let toasts = expect_context::<Toasts>();
     view! {
-        <button type="submit" class="button primary" disabled=pending aria-busy=move || pending.get().then_some("true")>
+        <div class="toasts" role="status" aria-live="polite">
+            <For each=move || toasts.shown.get() key=|(id, _)| *id let:toast>
+                <p class="toast">
+                    <span>{toast.1}</span>
+                    <button type="button" class="icon-button" aria-label="Dismiss"
+                        on:click=move |_| toasts.dismiss(toast.0)>"×"</button>
+                </p>
+            </For>
+        </div>
+    }
+}
+
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    /// Takes access away or deletes: a red button.
+    #[prop(optional)]
+    danger: bool,
+) -> impl IntoView {
+    view! {
+        <button type="submit" class=if danger { "button danger" } else { "button primary" } disabled=pending aria-busy=move || pending.get().then_some("true")>
             {move || if pending.get() { "Please wait…" } else { label }}
         </button>
     }
@@ -208,49 +273,170 @@ impl<F: Fn() + Send + Sync + 'static> From<F> for Handler {
     }
 }
 
-/// A modal dialog (the native `<dialog>`: focus stays inside, Escape closes it). Render it only
-/// while it is open; `on_close` runs when the user closes it.
+/// Asked before the user closes a dialog: `false` keeps it open (and the content says why).
+type CloseHold = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// What the content of a [`Modal`] can do with it (`use_modal()` inside one): close it, or hold
+/// the user's closing back until a question is answered. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct ModalControl {
+    dialog: NodeRef<leptos::html::Dialog>,
+    hold: StoredValue<Option<CloseHold>>,
+    /// What had the focus when the dialog opened (the button that opened it).
+    opener: StoredValue<Option<leptos::web_sys::Element>, LocalStorage>,
+}
+
+impl ModalControl {
+    /// Closes the dialog (its `on_close` runs on the `close` event, which removes it). The focus
+    /// goes back to what opened it; when that is gone (its row was refreshed behind the dialog),
+    /// to the page's main region rather than nowhere.
+    pub fn close(&self) {
+        let Some(dialog) = self.dialog.get_untracked() else { return };
+        if dialog.open() {
+            dialog.close();
+            self.restore_focus();
+        }
+    }
+
+    /// What Escape, × and Cancel do: closes unless the content holds it back.
+    pub fn request_close(&self) {
+        if self.hold.with_value(|hold| hold.as_ref().is_none_or(|may_close| may_close())) {
+            self.close();
+        }
+    }
+
+    /// Asks `may_close` before the user closes the dialog (not when it closes itself).
+    pub fn hold_close(&self, may_close: impl Fn() -> bool + Send + Sync + 'static) {
+        self.hold.set_value(Some(std::sync::Arc::new(may_close)));
+    }
+
+    /// Moves the focus to the first element of the dialog matching `selector`.
+    pub fn focus(&self, selector: &str) {
+        use leptos::wasm_bindgen::JsCast;
+        let found = self.dialog.get_untracked().and_then(|d| d.query_selector(selector).ok().flatten());
+        if let Some(el) = found.and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+            let _ = el.focus();
+        }
+    }
+
+    fn restore_focus(&self) {
+        use leptos::wasm_bindgen::JsCast;
+        let opener = self.opener.with_value(|o| o.clone());
+        match opener.filter(|o| o.is_connected() && o.tag_name() != "BODY") {
+            Some(opener) => {
+                if let Ok(el) = opener.dyn_into::<leptos::web_sys::HtmlElement>() {
+                    let _ = el.focus();
+                }
+            }
+            None => focus_main(),
+        }
+    }
+}
+
+/// Gives the focus to the page's main region (the skip link's target).
+fn focus_main() {
+    use leptos::wasm_bindgen::JsCast;
+    if let Some(main) =
+        document().get_element_by_id("main").and_then(|m| m.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+    {
+        let _ = main.focus();
+    }
+}
+
+/// The controls of the [`Modal`] around the caller.
+pub fn use_modal() -> ModalControl {
+    expect_context::<ModalControl>()
+}
+
+/// A modal dialog: the native `<dialog>` opened with `showModal()` (a backdrop, the page behind
+/// inert, focus kept inside, Escape closes it). Render it only while it is open, and outside any
+/// list that reloads, so that it is never taken out of the document while open (that ends its
+/// modality). Every way of closing it (×, Escape, Cancel, `close_when`, [`ModalControl::close`])
+/// closes the `<dialog>` first, which gives the focus back to its opener, and then runs
+/// `on_close`, which should stop rendering it.
 #[component]
-pub fn Modal(#[prop(into)] title: String, #[prop(into)] on_close: Handler, children: Children) -> impl IntoView {
+pub fn Modal(
+    #[prop(into)] title: String,
+    #[prop(into)] on_close: Handler,
+    /// Closes the dialog once this is true (e.g. when its form's action succeeded).
+    #[prop(into, optional)]
+    close_when: Option<Signal<bool>>,
+    children: Children,
+) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
+    let control = ModalControl { dialog, hold: StoredValue::new(None), opener: StoredValue::new_local(None) };
+    provide_context(control);
     Effect::new(move |_| {
         if let Some(d) = dialog.get()
             && !d.open()
         {
+            control.opener.set_value(document().active_element());
             let _ = d.show_modal();
             // Start at the first field of a form rather than at the close button.
-            let first = ".modal-body input:not([readonly]), .modal-body select, .modal-body textarea";
+            let first = ".modal-body input:not([readonly]), .modal-body select, .modal-body textarea:not([readonly])";
             if let Ok(Some(field)) = d.query_selector(first) {
                 use leptos::wasm_bindgen::JsCast;
                 let _ = field.unchecked_into::<leptos::web_sys::HtmlElement>().focus();
             }
         }
     });
-    // Closing (rather than only removing) the dialog gives the focus back to what opened it.
-    on_cleanup(move || {
-        if let Some(d) = dialog.get_untracked()
-            && d.open()
-        {
-            d.close();
+    Effect::new(move |_| {
+        if close_when.is_some_and(|when| when.get()) {
+            control.close();
         }
     });
+    // Removed while open (the page was left): close it, so the focus is not lost with it.
+    on_cleanup(move || control.close());
     let title_id = unique_id("dialog-title");
     let labelled_by = title_id.clone();
-    let close = on_close.clone();
     view! {
         <dialog node_ref=dialog class="modal" aria-labelledby=labelled_by
-            on:close=move |_| on_close.run()>
+            on:cancel=move |ev: leptos::ev::Event| { ev.prevent_default(); control.request_close(); }
+            on:close=move |_| {
+                let opener = control.opener.try_with_value(|o| o.clone()).flatten();
+                on_close.run();
+                // What closing changed may take the opener away with its row (a removed member):
+                // then the focus goes to the main region rather than nowhere.
+                request_animation_frame(move || {
+                    let lost = document().active_element().is_none_or(|a| a.tag_name() == "BODY");
+                    if lost && !opener.is_some_and(|o| o.is_connected()) {
+                        focus_main();
+                    }
+                });
+            }>
             <div class="modal-head">
                 <h2 id=title_id>{title}</h2>
-                <button type="button" class="icon-button" aria-label="Close" on:click=move |_| close.run()>"×"</button>
+                <button type="button" class="icon-button" aria-label="Close" on:click=move |_| control.request_close()>"×"</button>
             </div>
             {children()}
         </dialog>
     }
 }
 
-/// Asks before something that cannot be undone; runs `action` on confirmation and shows its
-/// error if it fails (the caller closes the dialog on success).
+/// The Cancel button of a dialog: closes it as × and Escape do.
+#[component]
+pub fn CancelButton(#[prop(default = "Cancel")] label: &'static str) -> impl IntoView {
+    let modal = use_modal();
+    view! { <button type="button" class="button secondary" on:click=move |_| modal.request_close()>{label}</button> }
+}
+
+/// The buttons at the end of a dialog's form: Cancel, then the submit button.
+#[component]
+pub fn DialogButtons(
+    label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional)] danger: bool,
+) -> impl IntoView {
+    view! {
+        <div class="dialog-buttons">
+            <CancelButton/>
+            <SubmitButton label pending danger/>
+        </div>
+    }
+}
+
+/// Asks before a change to someone's access, saying what it does (`children`); runs `action` on
+/// confirmation, shows its error if it fails, and closes once it succeeds.
 #[component]
 pub fn ConfirmDialog(
     #[prop(into)] title: String,
@@ -261,25 +447,153 @@ pub fn ConfirmDialog(
     /// Whether the user has done what the dialog asks first (e.g. typed a name).
     #[prop(into, optional)]
     ready: Option<Signal<bool>>,
+    /// Whether confirming takes access away or deletes (a red button); true unless said otherwise.
+    #[prop(default = true)]
+    destructive: bool,
+    /// What the change does to the page (e.g. a row goes), run once the dialog has closed and
+    /// given the focus back, so that the focus does not go with the row.
+    #[prop(into, optional)]
+    after: Option<Handler>,
 ) -> impl IntoView {
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let done = Signal::derive(move || matches!(action.value().get(), Some(Ok(()))));
     let blocked = move || action.pending().get() || ready.is_some_and(|r| !r.get());
-    let cancel = on_close.clone();
+    let on_close = move || {
+        if let Some(after) = after.as_ref().filter(|_| matches!(action.value().get_untracked(), Some(Ok(())))) {
+            after.run();
+        }
+        on_close.run();
+    };
     view! {
-        <Modal title on_close>
+        <Modal title on_close close_when=done>
             <div class="modal-body">
                 {children()}
                 <ActionError error/>
             </div>
             <div class="modal-actions">
-                <button type="button" class="button secondary" on:click=move |_| cancel.run()>"Cancel"</button>
-                <button type="button" class="button danger" disabled=blocked
+                <CancelButton/>
+                <button type="button" class=if destructive { "button danger" } else { "button primary" } disabled=blocked
                     aria-busy=move || action.pending().get().then_some("true")
                     on:click=move |_| { action.dispatch(()); }>
                     {move || if action.pending().get() { "Please wait…" } else { confirm_label }}
                 </button>
             </div>
         </Modal>
+    }
+}
+
+/// The secret of something just made (a key, a signing secret): shown this once, in full, in a
+/// wrapping monospace block, with Copy and a clear warning. `copied` says whether Copy worked.
+#[component]
+pub fn SecretOnceBanner(
+    secret: String,
+    #[prop(optional)] copied: Option<RwSignal<Option<bool>>>,
+    #[prop(default = "Copy your new API key now")] title: &'static str,
+    #[prop(default = "Your new API key")] label: &'static str,
+    #[prop(
+        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+    )]
+    advice: &'static str,
+) -> impl IntoView {
+    let copied = copied.unwrap_or_else(|| RwSignal::new(None));
+    let value = secret.clone();
+    let copy = move |_| {
+        let value = value.clone();
+        leptos::task::spawn_local(async move { copied.set(Some(copy_text(&value).await)) });
+    };
+    let field = unique_id("secret");
+    // The secret replaces the form that had the focus: move it to the secret (selecting it).
+    let block = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(block) = block.get() {
+            let _ = block.focus();
+        }
+    });
+    view! {
+        <div class="secret-banner" role="alert">
+            <h3>{title}</h3>
+            <p class="warning">
+                <strong>"This is the only time the secret is shown."</strong>
+                {advice}
+            </p>
+            <label for=field.clone()>{label}</label>
+            // A textarea: it wraps, so every character is in view at any width, and selects whole.
+            <textarea node_ref=block id=field class="secret" readonly rows="2" spellcheck="false" autocomplete="off"
+                prop:value=secret
+                on:focus=move |ev| {
+                    use leptos::wasm_bindgen::JsCast;
+                    if let Some(el) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlTextAreaElement>().ok()) {
+                        el.select();
+                    }
+                }></textarea>
+            <div class="secret-copy">
+                <button type="button" class="button primary" on:click=copy>"Copy"</button>
+                <p class="copy-status" role="status">
+                    {move || match copied.get() {
+                        Some(true) => "Copied to the clipboard.",
+                        Some(false) => "Could not copy: select it and copy it yourself.",
+                        None => "",
+                    }}
+                </p>
+            </div>
+        </div>
+    }
+}
+
+/// The last step of a dialog that made a secret: what was made (`children`), the secret, and a
+/// button that closes the dialog. Closing before Copy worked (by that button, ×, Escape) asks
+/// "Have you copied the secret?" first.
+#[component]
+pub fn SecretStep(
+    secret: String,
+    children: Children,
+    #[prop(default = "Copy your new API key now")] title: &'static str,
+    #[prop(default = "Your new API key")] label: &'static str,
+    #[prop(
+        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+    )]
+    advice: &'static str,
+    #[prop(default = "I have stored the key")] done_label: &'static str,
+) -> impl IntoView {
+    let modal = use_modal();
+    let copied = RwSignal::new(None::<bool>);
+    let asking = RwSignal::new(false);
+    // Asked once: a second request (e.g. Escape again) closes.
+    modal.hold_close(move || {
+        if copied.get_untracked() == Some(true) || asking.get_untracked() {
+            true
+        } else {
+            asking.set(true);
+            false
+        }
+    });
+    view! {
+        <div class="modal-body">
+            {children()}
+            <SecretOnceBanner secret copied title label advice/>
+            <Show when=move || asking.get()>
+                <div class="alert warning" role="alert">
+                    <p><strong>"Have you copied the secret?"</strong>
+                    " You pressed no Copy. Once this dialog is closed, nobody can show the secret again."</p>
+                </div>
+            </Show>
+        </div>
+        <div class="modal-actions">
+            {move || if asking.get() {
+                let back = NodeRef::<leptos::html::Button>::new();
+                // The button pressed is gone: the focus goes to the safe answer.
+                Effect::new(move |_| if let Some(b) = back.get() { let _ = b.focus(); });
+                view! {
+                    <button node_ref=back type="button" class="button secondary"
+                        on:click=move |_| { asking.set(false); modal.focus("textarea.secret"); }>"Back to the secret"</button>
+                    <button type="button" class="button danger" on:click=move |_| modal.close()>"Close without copying"</button>
+                }.into_any()
+            } else {
+                view! {
+                    <button type="button" class="button primary" on:click=move |_| modal.request_close()>{done_label}</button>
+                }.into_any()
+            }}
+        </div>
     }
 }
 

@@ -33,6 +33,7 @@ use crate::teams::{Teams, use_teams};
 pub fn App() -> impl IntoView {
     Auth::provide();
     Teams::provide();
+    components::Toasts::provide();
     view! {
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                 </Routes>
             </main>
+            <components::ToastArea/>
         </Router>
     }
 }
@@ -141,10 +143,16 @@ pub fn prefetch_screens() {
 
 /// `screen`, with the loading view while its module is on its way, and "Try again" if it could
 /// not be fetched.
+///
+/// A `<Transition>`, not a `<Suspense>`: a resource the screen reads outside a boundary of its
+/// own (a list's "Load more", a picker) registers with this one, and a `<Suspense>` would swap the
+/// whole screen for "Loading…" at every reload of it, taking the screen out of the document and
+/// putting it back. An open `<dialog>` taken out of the document stops being modal (issue 23: the
+/// secret of a new key ended up in the page flow, under the list it had refreshed).
 fn screen(screen: Screen) -> impl IntoView {
     let attempt = RwSignal::new(0u32);
     view! {
-        <Suspense fallback=|| view! { <Loading/> }>
+        <Transition fallback=|| view! { <Loading/> }>
             {move || {
                 attempt.track();
                 Suspend::new(async move {
@@ -161,7 +169,7 @@ fn screen(screen: Screen) -> impl IntoView {
                     }
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 

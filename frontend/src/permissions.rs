@@ -44,6 +44,47 @@ pub fn manage_invitation(p: &TeamPermissions, role: Role) -> bool {
     p.invite_roles.contains(&role)
 }
 
+/// What each role may do, in words, with the least role that may (the server's permission table
+/// decides; this says it to people).
+const POWERS: [(&str, Role); 5] = [
+    ("see the team, its members, its API keys and their usage", Role::Member),
+    ("invite and remove members and admins, and change their roles", Role::Admin),
+    ("create, roll and revoke API keys", Role::Admin),
+    ("manage the team's webhooks", Role::Admin),
+    ("change the team's settings, manage its owners and delete the team", Role::Owner),
+];
+
+/// What `role` may do (roles order from Owner, the most, to Member).
+fn powers(role: Role) -> impl Iterator<Item = &'static str> {
+    POWERS.into_iter().filter(move |(_, least)| role <= *least).map(|(power, _)| power)
+}
+
+/// What a change of `name`'s role from `from` to `to` does, in a sentence or two, for the dialog
+/// that asks first (`me`: the user changes their own role).
+pub fn role_change_consequence(name: &str, me: bool, from: Role, to: Role) -> String {
+    let gained: Vec<&str> = powers(to).filter(|p| !powers(from).any(|q| q == *p)).collect();
+    let lost: Vec<&str> = powers(from).filter(|p| !powers(to).any(|q| q == *p)).collect();
+    let list = |items: &[&str]| match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+    };
+    match (me, to < from) {
+        (true, false) => format!(
+            "You will lose the right to {}. You cannot undo this yourself: someone who still has that \
+             right has to give it back.",
+            list(&lost)
+        ),
+        (false, false) => format!("{name} will no longer be able to {}.", list(&lost)),
+        (_, true) if to == Role::Owner => format!(
+            "{name} will be able to do everything an owner can: {}, including changing or removing the \
+             other owners, you too.",
+            list(&gained)
+        ),
+        (_, true) => format!("{name} will be able to {}.", list(&gained)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +113,23 @@ mod tests {
     fn role_choices_offer_the_current_role_and_the_allowed_ones() {
         assert_eq!(role_choices(&admin(), Member), vec![Admin, Member]);
         assert_eq!(role_choices(&admin(), Owner), Vec::<Role>::new());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_role_change_says_what_it_grants_or_takes() {
+        let demote_me = role_change_consequence("Ada", true, Owner, Admin);
+        assert!(demote_me.starts_with("You will lose the right to change the team's settings"), "{demote_me}");
+        assert!(demote_me.contains("cannot undo this yourself"), "{demote_me}");
+        let to_member = role_change_consequence("Ada", false, Admin, Member);
+        assert_eq!(
+            to_member,
+            "Ada will no longer be able to invite and remove members and admins, and change their roles, create, \
+             roll and revoke API keys, and manage the team's webhooks."
+        );
+        let owner = role_change_consequence("Ada", false, Member, Owner);
+        assert!(owner.starts_with("Ada will be able to do everything an owner can: invite"), "{owner}");
+        assert!(owner.contains("delete the team"), "{owner}");
+        assert_eq!(role_change_consequence("Ada", false, Member, Admin).matches("API keys").count(), 1);
     }
 
     #[wasm_bindgen_test]

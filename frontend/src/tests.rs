@@ -123,16 +123,16 @@ async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
 
 #[wasm_bindgen_test]
 async fn secret_once_banner_shows_the_secret_and_says_it_is_shown_once() {
-    use crate::pages::SecretOnceBanner;
+    use crate::components::SecretOnceBanner;
 
     let root = container();
     let secret = "pp_dev_abc123".to_owned();
     let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <SecretOnceBanner secret/> });
     leptos::task::tick().await;
-    let input: leptos::web_sys::HtmlInputElement =
-        root.query_selector("input.secret").expect("selector").expect("input").unchecked_into();
-    assert_eq!(input.value(), "pp_dev_abc123");
-    assert!(input.read_only());
+    let block: leptos::web_sys::HtmlTextAreaElement =
+        root.query_selector("textarea.secret").expect("selector").expect("textarea").unchecked_into();
+    assert_eq!(block.value(), "pp_dev_abc123");
+    assert!(block.read_only());
     let warning = text_of(&root, ".warning").unwrap_or_default();
     assert!(warning.contains("only time the secret is shown"), "{warning}");
     assert!(root.query_selector("button").expect("selector").is_some(), "a copy button");

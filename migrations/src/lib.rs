@@ -14,6 +14,7 @@ mod m0009_two_factor;
 mod m0010_webhooks;
 mod m0011_key_search;
 mod m0012_usage_flushes;
+mod m0013_alerts_need_a_limit;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_webhooks::Migration),
             Box::new(m0011_key_search::Migration),
             Box::new(m0012_usage_flushes::Migration),
+            Box::new(m0013_alerts_need_a_limit::Migration),
         ]
     }
 }

@@ -200,6 +200,32 @@ pub fn parse_thresholds(field: &'static str, raw: &[u8]) -> Result<Vec<u8>, Fiel
 /// The thresholds a new key with a monthly limit gets.
 pub const DEFAULT_THRESHOLDS: [u8; 2] = [80, 100];
 
+/// The alert thresholds a key keeps. They are percentages of its monthly limit, so a key without
+/// a limit has none, and asking for some without a limit is refused. `limit` is the key's limit
+/// after the change; `requested` the thresholds asked for (None: not mentioned); `before` the
+/// key's limit and thresholds before the change (None: a new key). A key that gets a limit for
+/// the first time without saying its thresholds gets the defaults, as a new key does; one that
+/// had a limit keeps its own.
+pub fn alert_thresholds(
+    field: &'static str,
+    limit: Option<u64>,
+    requested: Option<&[u8]>,
+    before: Option<(Option<u64>, &[u8])>,
+) -> Result<Vec<u8>, FieldError> {
+    let requested = requested.map(|raw| parse_thresholds(field, raw)).transpose()?;
+    match (limit, requested) {
+        (None, Some(list)) if !list.is_empty() => {
+            Err(FieldError::new(field, "need a monthly limit (usage_limit): alerts are percentages of it"))
+        }
+        (None, _) => Ok(Vec::new()),
+        (Some(_), Some(list)) => Ok(list),
+        (Some(_), None) => Ok(match before {
+            Some((Some(_), kept)) => kept.to_vec(),
+            _ => DEFAULT_THRESHOLDS.to_vec(),
+        }),
+    }
+}
+
 pub fn thresholds_to_stored(list: &[u8]) -> String {
     list.iter().map(u8::to_string).collect::<Vec<_>>().join(" ")
 }
@@ -327,5 +353,25 @@ mod tests {
         assert_eq!(thresholds_reached(&[50, 80, 100], 80, 100), vec![50, 80]);
         assert_eq!(thresholds_reached(&[80], 7, 10), Vec::<u8>::new());
         assert_eq!(thresholds_from_stored(&thresholds_to_stored(&[80, 100])), vec![80, 100]);
+    }
+
+    #[test]
+    fn alert_thresholds_exist_only_with_a_monthly_limit() {
+        let t = |limit, requested, before| alert_thresholds("alert_thresholds", limit, requested, before);
+        // A new key: defaults with a limit, none without; asking for some without one is refused.
+        assert_eq!(t(Some(10), None, None).unwrap(), DEFAULT_THRESHOLDS.to_vec());
+        assert_eq!(t(None, None, None).unwrap(), Vec::<u8>::new());
+        assert_eq!(t(None, Some(&[]), None).unwrap(), Vec::<u8>::new());
+        let refused = t(None, Some(&[50]), None).unwrap_err();
+        assert_eq!(refused.field, "alert_thresholds");
+        assert!(refused.message.contains("monthly limit"), "{}", refused.message);
+        // A change: removing the limit drops them; a first limit brings the defaults; a key that
+        // had a limit keeps its own, even none.
+        assert_eq!(t(None, None, Some((Some(10), &[50]))).unwrap(), Vec::<u8>::new());
+        assert!(t(None, Some(&[50]), Some((Some(10), &[50]))).is_err());
+        assert_eq!(t(Some(10), None, Some((None, &[]))).unwrap(), DEFAULT_THRESHOLDS.to_vec());
+        assert_eq!(t(Some(20), None, Some((Some(10), &[]))).unwrap(), Vec::<u8>::new());
+        assert_eq!(t(Some(20), None, Some((Some(10), &[50]))).unwrap(), vec![50]);
+        assert_eq!(t(Some(20), Some(&[90, 10]), Some((Some(10), &[50]))).unwrap(), vec![10, 90]);
     }
 }

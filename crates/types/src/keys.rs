@@ -249,7 +249,8 @@ pub struct CreateApiKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ips: Option<Vec<String>>,
     /// Percentages of the monthly limit (1 to 100) at which owners and admins are mailed,
-    /// once per month each, while the key has a `usage_limit`. Absent: 80 and 100.
+    /// once per month each. Only with a `usage_limit` (422 `alert_thresholds` otherwise).
+    /// Absent: 80 and 100 with a limit, none without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_thresholds: Option<Vec<u8>>,
 }
@@ -292,7 +293,9 @@ pub struct UpdateApiKeyRequest {
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, nullable))]
     pub allowed_ips: Option<Option<Vec<String>>>,
-    /// Percentages of the monthly limit at which to alert; empty: no alerts.
+    /// Percentages of the monthly limit at which to alert; empty: no alerts. Only for a key
+    /// with a monthly limit after the change (422 `alert_thresholds` otherwise). Absent: kept;
+    /// removing the limit removes them, and a first limit brings 80 and 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_thresholds: Option<Vec<u8>>,
 }
@@ -444,7 +447,8 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
     /// Addresses the key may be used from; empty: anywhere.
     pub allowed_ips: Vec<String>,
-    /// Percentages of the monthly limit at which owners and admins are mailed.
+    /// Percentages of the monthly limit at which owners and admins are mailed (empty without a
+    /// limit).
     pub alert_thresholds: Vec<u8>,
     /// Set when the key was reported leaked (and so revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,9 @@ use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use portal_types::{CreateTeamRequest, Team};
 
 use crate::api;
-use crate::components::{Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, loaded, set_title};
+use crate::components::{
+    DialogButtons, Field, FormAlert, Modal, TextAreaField, field_error, loaded, set_title, use_toasts,
+};
 use crate::session::use_auth;
 use crate::teams::use_teams;
 
@@ -157,6 +159,7 @@ fn CreateTeamDialog<F>(on_close: F) -> impl IntoView
 where
     F: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let teams = use_teams();
     let navigate = use_navigate();
@@ -166,11 +169,10 @@ where
         let body = body.clone();
         async move { auth.call(move |t| api::create_team(t, body.clone())).await }
     });
-    let done = on_close.clone();
     Effect::new(move |_| {
         if let Some(Ok(team)) = create.value().get() {
+            toasts.notify(format!("Team {} created: you are its owner.", team.name));
             teams.reload();
-            done();
             navigate(&format!("/teams/{}", team.id), NavigateOptions::default());
         }
     });
@@ -184,13 +186,13 @@ where
         });
     };
     view! {
-        <Modal title="Create a team" on_close>
+        <Modal title="Create a team" on_close close_when=Signal::derive(move || matches!(create.value().get(), Some(Ok(_))))>
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["name", "description"]/>
                 <Field label="Team name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
                 <TextAreaField label="Description" name="description" maxlength=500 value=description
                     error=field_error(outcome, "description")/>
-                <SubmitButton label="Create team" pending=create.pending()/>
+                <DialogButtons label="Create team" pending=create.pending()/>
             </form>
         </Modal>
     }

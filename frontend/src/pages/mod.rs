@@ -20,12 +20,12 @@ pub use not_found::NotFoundPage;
 pub use reset_password::ResetPasswordPage;
 pub use sign_in::SignInPage;
 pub use sign_up::SignUpPage;
+#[cfg(test)]
+pub(crate) use team::UsageChart;
 pub use team::{
     ActivityPage, ApiKeysPage, KeyUsagePage, MembersPage, TeamLayout, TeamOverviewPage, TeamSettingsPage,
     TeamUsagePage, WebhooksPage,
 };
-#[cfg(test)]
-pub(crate) use team::{SecretOnceBanner, UsageChart};
 pub use verify_email::VerifyEmailPage;
 
 /// Password rules of the API, mirrored in the inputs so the browser can say so early.

@@ -11,8 +11,7 @@ use portal_db::api_keys::{
 };
 use portal_domain::keys as domain;
 use portal_domain::scopes::{
-    AllowList, DEFAULT_THRESHOLDS, ScopeSet, parse_scopes, parse_thresholds, thresholds_from_stored,
-    thresholds_to_stored,
+    AllowList, ScopeSet, alert_thresholds, parse_scopes, parse_thresholds, thresholds_from_stored, thresholds_to_stored,
 };
 use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::ErrorCode;
@@ -481,10 +480,12 @@ pub async fn create_api_key(
     let rate_limit = parse_rate(body.rate_limit)?;
     let scopes = parse_scopes("scopes", body.scopes.as_deref())?;
     let allowed = parse_allowlist(body.allowed_ips.as_deref())?;
-    let thresholds = match &body.alert_thresholds {
-        Some(list) => parse_thresholds("alert_thresholds", list)?,
-        None => DEFAULT_THRESHOLDS.to_vec(),
-    };
+    let thresholds = alert_thresholds(
+        "alert_thresholds",
+        usage_limit.map(|l| l.unsigned_abs()),
+        body.alert_thresholds.as_deref(),
+        None,
+    )?;
     let now = Utc::now();
     let expires_at = clamp_expiry(&auth, body.expiration.days().map(|d| now + Duration::days(d)));
     let txn = state.db.begin().await?;
@@ -602,7 +603,10 @@ pub async fn update_api_key(
     let rate_limit = body.rate_limit.map(parse_rate).transpose()?;
     let scopes = body.scopes.as_deref().map(|s| parse_scopes("scopes", Some(s))).transpose()?;
     let allowed = body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?;
-    let thresholds = body.alert_thresholds.as_deref().map(|t| parse_thresholds("alert_thresholds", t)).transpose()?;
+    // Checked here for its shape; against the key's limit once the key is read.
+    if let Some(raw) = body.alert_thresholds.as_deref() {
+        parse_thresholds("alert_thresholds", raw)?;
+    }
     if let Principal::Key(key) = &auth
         && key.key_id == key_id
         && (usage_limit.is_some() || rate_limit.is_some() || scopes.is_some() || allowed.is_some())
@@ -618,9 +622,16 @@ pub async fn update_api_key(
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
     let before = find_key(&txn, &access, key_id).await?;
+    let kept = thresholds_from_stored(&before.alert_thresholds);
+    let thresholds = alert_thresholds(
+        "alert_thresholds",
+        usage_limit.unwrap_or(before.usage_limit).map(|l| l.unsigned_abs()),
+        body.alert_thresholds.as_deref(),
+        Some((before.usage_limit.map(|l| l.unsigned_abs()), &kept)),
+    )?;
     let stored_scopes = scopes.map(ScopeSet::to_stored);
     let stored_ips = allowed.as_ref().map(AllowList::to_stored);
-    let stored_thresholds = thresholds.as_deref().map(thresholds_to_stored);
+    let stored_thresholds = (thresholds != kept).then(|| thresholds_to_stored(&thresholds));
     let changes = KeyChanges {
         name: name.as_deref(),
         description: description.as_ref().map(|d| d.as_deref()),

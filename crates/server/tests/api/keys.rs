@@ -263,6 +263,56 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     }
 }
 
+/// Usage alerts are percentages of the monthly limit: a key without a limit has none, and asking
+/// for some without one is refused and changes nothing.
+#[tokio::test]
+async fn usage_alerts_need_a_monthly_limit() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let keys = format!("/api/v1/teams/{team}/api-keys");
+    let refused = json!({"name": "k", "environment": "development", "expiration": "never", "alert_thresholds": [80]});
+    let res = app.call(Method::POST, Some(&owner), &keys, Some(refused)).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.body["field"], "alert_thresholds", "{}", res.body);
+    assert!(res.body["detail"].as_str().unwrap().contains("monthly limit"), "{}", res.body);
+    let listed = app.call(Method::GET, Some(&owner), &keys, None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 0, "a refused key is not made");
+
+    // Without a limit: no alerts. With one: 80 and 100 unless said otherwise.
+    let (plain, _) = app
+        .create_key(&owner, &team, json!({"name": "plain", "environment": "development", "expiration": "never"}))
+        .await;
+    let key = |id: String| {
+        let path = format!("{keys}/{id}");
+        let app = &app;
+        let owner = &owner;
+        async move { app.call(Method::GET, Some(owner), &path, None).await }
+    };
+    assert_eq!(key(plain.clone()).await.body["alert_thresholds"], json!([]));
+    let limited = json!({"name": "limited", "environment": "development", "expiration": "never", "usage_limit": 100});
+    let (capped, _) = app.create_key(&owner, &team, limited).await;
+    assert_eq!(key(capped.clone()).await.body["alert_thresholds"], json!([80, 100]));
+
+    // Changing: alerts without a limit are refused, and the key keeps what it had.
+    let patch = |id: String, body| {
+        let path = format!("{keys}/{id}");
+        let app = &app;
+        let owner = &owner;
+        async move { app.call(Method::PATCH, Some(owner), &path, Some(body)).await }
+    };
+    let res = patch(plain.clone(), json!({"alert_thresholds": [50]})).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.body["field"], "alert_thresholds");
+    let res = patch(capped.clone(), json!({"usage_limit": null, "alert_thresholds": [50]})).await;
+    res.assert_problem(422, "validation_failed");
+    let still = key(capped.clone()).await.body;
+    assert_eq!((still["usage_limit"].clone(), still["alert_thresholds"].clone()), (json!(100), json!([80, 100])));
+    // Removing the limit removes them; a first limit brings the defaults; set ones stay.
+    assert_eq!(patch(capped.clone(), json!({"usage_limit": null})).await.body["alert_thresholds"], json!([]));
+    assert_eq!(patch(plain.clone(), json!({"usage_limit": 10})).await.body["alert_thresholds"], json!([80, 100]));
+    assert_eq!(patch(plain.clone(), json!({"alert_thresholds": [50]})).await.body["alert_thresholds"], json!([50]));
+    assert_eq!(patch(plain.clone(), json!({"usage_limit": 20})).await.body["alert_thresholds"], json!([50]));
+}
+
 #[tokio::test]
 async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
     let Team { app, owner, team } = team_with_owner().await;

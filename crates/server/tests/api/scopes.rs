@@ -393,8 +393,8 @@ async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
     app.send(outside).await.assert_problem(403, "ip_not_allowed");
 }
 
-/// Keys made before scopes existed keep full access, anywhere, with the default alerts; one
-/// made by another key back then (no creator recorded) is not capped.
+/// Keys made before scopes existed keep full access, anywhere, without alerts (they have no
+/// monthly limit); one made by another key back then (no creator recorded) is not capped.
 #[tokio::test]
 async fn existing_keys_migrate_to_full_access() {
     use portal_migrations::{Migrator, MigratorTrait};
@@ -439,7 +439,7 @@ async fn existing_keys_migrate_to_full_access() {
     portal_db::migrate(&db).await.unwrap();
     let key = portal_db::api_keys::find_by_hash(&db, &key_hash).await.unwrap().unwrap();
     assert_eq!(portal_domain::scopes::ScopeSet::from_stored(&key.scopes), portal_domain::scopes::ScopeSet::FULL);
-    assert_eq!((key.allowed_ips, key.alert_thresholds.as_str(), key.leaked_at), (None, "80 100", None));
+    assert_eq!((key.allowed_ips, key.alert_thresholds.as_str(), key.leaked_at), (None, "", None));
     // It still writes: invites, and mints a key.
     let app = spawn_app_with(Options::shared(Some(url.clone()), &[])).await;
     let path = format!("/api/v1/teams/{team}/invitations");

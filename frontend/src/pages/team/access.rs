@@ -144,8 +144,11 @@ impl AccessInputs {
         inputs.preset.set(preset_of(&key.scopes));
         inputs.picked.set(key.scopes.clone());
         inputs.ips.set(key.allowed_ips.join("\n"));
-        let shown: Vec<String> = key.alert_thresholds.iter().map(u8::to_string).collect();
-        inputs.thresholds.set(shown.join(", "));
+        // A key without a limit has no alerts; if it gets one here, it starts with the defaults.
+        if key.usage_limit.is_some() {
+            let shown: Vec<String> = key.alert_thresholds.iter().map(u8::to_string).collect();
+            inputs.thresholds.set(shown.join(", "));
+        }
         inputs
     }
 
@@ -228,9 +231,33 @@ pub fn ScopePicker(inputs: AccessInputs, #[prop(into)] outcome: Signal<Option<Ap
     }
 }
 
-/// The allowlist editor and the alert thresholds.
+/// The alerts to send with a key's limit: alerts are percentages of the monthly limit, so a key
+/// without one has none (the server refuses them) and the form sends none.
+pub fn alerts_to_send(limit: Option<u64>, typed: Vec<u8>) -> Option<Vec<u8>> {
+    limit.map(|_| typed)
+}
+
+/// A key's alerts as its page says them.
+pub fn alerts_summary(limit: Option<u64>, thresholds: &[u8]) -> String {
+    match (limit, thresholds) {
+        (None, _) => "None (they need a monthly limit)".to_owned(),
+        (Some(_), []) => "None".to_owned(),
+        (Some(_), list) => {
+            let list: Vec<String> = list.iter().map(|p| format!("{p}%")).collect();
+            format!("At {} of the monthly limit", list.join(", "))
+        }
+    }
+}
+
+/// The allowlist editor and the alert thresholds (shown while a monthly limit is typed).
 #[component]
-pub fn AccessFields(inputs: AccessInputs, #[prop(into)] outcome: Signal<Option<ApiError>>) -> impl IntoView {
+pub fn AccessFields(
+    inputs: AccessInputs,
+    #[prop(into)] outcome: Signal<Option<ApiError>>,
+    /// Whether the form has a monthly limit: alerts are percentages of it.
+    #[prop(into)]
+    limited: Signal<bool>,
+) -> impl IntoView {
     let ips_error = inputs.message("allowed_ips", outcome);
     let thresholds_error = inputs.message("alert_thresholds", outcome);
     view! {
@@ -244,16 +271,19 @@ pub fn AccessFields(inputs: AccessInputs, #[prop(into)] outcome: Signal<Option<A
             </p>
             {move || ips_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
         </div>
-        <div class="field" class:invalid=move || thresholds_error.with(Option::is_some)>
-            <label for="alert_thresholds">"Usage alerts" <span class="optional">" (optional)"</span></label>
-            <input id="alert_thresholds" name="alert_thresholds" type="text" autocomplete="off"
-                bind:value=inputs.thresholds aria-describedby="alert_thresholds-hint"
-                aria-invalid=move || thresholds_error.with(Option::is_some).then_some("true")/>
-            <p class="hint" id="alert_thresholds-hint">
-                "Percent of the monthly limit at which owners and admins get a mail, once a month each, e.g. 80, 100. Empty: no alerts."
-            </p>
-            {move || thresholds_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
-        </div>
+        <Show when=move || limited.get()
+            fallback=|| view! { <p class="hint" data-alerts="need-limit">"Usage alerts: set a monthly limit to get them; they are percentages of it."</p> }>
+            <div class="field" class:invalid=move || thresholds_error.with(Option::is_some)>
+                <label for="alert_thresholds">"Usage alerts" <span class="optional">" (optional)"</span></label>
+                <input id="alert_thresholds" name="alert_thresholds" type="text" autocomplete="off"
+                    bind:value=inputs.thresholds aria-describedby="alert_thresholds-hint"
+                    aria-invalid=move || thresholds_error.with(Option::is_some).then_some("true")/>
+                <p class="hint" id="alert_thresholds-hint">
+                    "Percent of the monthly limit at which owners and admins get a mail, once a month each, e.g. 80, 100. Empty: no alerts."
+                </p>
+                {move || thresholds_error.get().map(|m| view! { <p class="field-error">{m}</p> })}
+            </div>
+        </Show>
     }
 }
 
@@ -280,5 +310,15 @@ mod tests {
         assert_eq!(parse_thresholds("100, 80%, 80"), Ok(vec![80, 100]));
         assert_eq!(parse_thresholds(""), Ok(vec![]));
         assert!(parse_thresholds("0").is_err() && parse_thresholds("101").is_err() && parse_thresholds("x").is_err());
+    }
+
+    #[wasm_bindgen_test]
+    fn alerts_go_with_a_monthly_limit_only() {
+        assert_eq!(alerts_to_send(None, vec![80, 100]), None, "no limit: no alerts sent");
+        assert_eq!(alerts_to_send(Some(1_000), vec![50]), Some(vec![50]));
+        assert_eq!(alerts_to_send(Some(1_000), vec![]), Some(vec![]));
+        assert_eq!(alerts_summary(None, &[80, 100]), "None (they need a monthly limit)");
+        assert_eq!(alerts_summary(Some(10), &[]), "None");
+        assert_eq!(alerts_summary(Some(10), &[80, 100]), "At 80%, 100% of the monthly limit");
     }
 }

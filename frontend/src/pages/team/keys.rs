@@ -6,12 +6,12 @@ use portal_types::{
     ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeySort, KeyStatus, KeyStatusFilter, RateLimit,
 };
 
-use super::access::{AccessFields, AccessInputs, ScopePicker, scope_summary};
+use super::access::{AccessFields, AccessInputs, ScopePicker, alerts_to_send, scope_summary};
 use super::use_team;
 use crate::api::{self, KeyQuery};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Handler, Modal, RowActions, SelectField, SubmitButton,
-    TextAreaField, field_error, loaded,
+    ActionError, ConfirmDialog, DialogButtons, EmptyState, Field, FormAlert, Modal, RowActions, SecretStep,
+    SelectField, TextAreaField, field_error, loaded, use_toasts,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -250,74 +250,16 @@ fn scope_badge(scopes: &[portal_types::Scope]) -> String {
     }
 }
 
-/// The secret of a new key: shown once, with a copy button and a clear warning.
+/// The secret step of the key dialogs: which key is ready, then its secret.
 #[component]
-pub fn SecretOnceBanner(
-    secret: String,
-    #[prop(default = "Copy your new API key now")] title: &'static str,
-    #[prop(default = "Your new API key")] label: &'static str,
-    #[prop(
-        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
-    )]
-    advice: &'static str,
-) -> impl IntoView {
-    let copied = RwSignal::new(None::<bool>);
-    let value = secret.clone();
-    let copy = move |_| {
-        let value = value.clone();
-        leptos::task::spawn_local(async move { copied.set(Some(crate::components::copy_text(&value).await)) });
-    };
-    let field = crate::components::unique_id("secret");
-    // The secret replaces the form that had the focus: move it to the secret (selecting it).
-    let input = NodeRef::<leptos::html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            let _ = input.focus();
-        }
-    });
+pub fn KeySecretStep(created: CreatedApiKey) -> impl IntoView {
     view! {
-        <div class="secret-banner" role="alert">
-            <h3>{title}</h3>
-            <p class="warning">
-                <strong>"This is the only time the secret is shown."</strong>
-                {advice}
-            </p>
-            <label for=field.clone()>{label}</label>
-            <div class="secret-row">
-                <input node_ref=input id=field class="secret" type="text" readonly spellcheck="false" autocomplete="off" prop:value=secret
-                    on:focus=move |ev| {
-                        use leptos::wasm_bindgen::JsCast;
-                        if let Some(input) = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlInputElement>().ok()) {
-                            input.select();
-                        }
-                    }/>
-                <button type="button" class="button primary" on:click=copy>"Copy"</button>
-            </div>
-            <p class="copy-status" role="status">
-                {move || match copied.get() {
-                    Some(true) => "Copied to the clipboard.",
-                    Some(false) => "Could not copy: select it and copy it yourself.",
-                    None => "",
-                }}
-            </p>
-        </div>
-    }
-}
-
-/// Shown in a dialog after a key was created or rolled: the secret, then "Done".
-#[component]
-pub fn SecretStep(created: CreatedApiKey, #[prop(into)] on_done: Handler) -> impl IntoView {
-    view! {
-        <div class="modal-body">
+        <SecretStep secret=created.secret>
             <p>
-                <strong>{created.key.name.clone()}</strong> " (" {created.key.environment.label()}
+                <strong class="key-name">{created.key.name.clone()}</strong> " (" {created.key.environment.label()}
                 ") is ready."
             </p>
-            <SecretOnceBanner secret=created.secret/>
-        </div>
-        <div class="modal-actions">
-            <button type="button" class="button primary" on:click=move |_| on_done.run()>"I have stored the key"</button>
-        </div>
+        </SecretStep>
     }
 }
 
@@ -327,6 +269,7 @@ where
     F: Fn() + Clone + Send + Sync + 'static,
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let name = RwSignal::new(String::new());
@@ -342,7 +285,8 @@ where
     let created = Memo::new(move |_| create.value().get().and_then(Result::ok));
     // The list shows the new key behind the dialog at once.
     Effect::new(move |_| {
-        if created.with(Option::is_some) {
+        if let Some(created) = created.get() {
+            toasts.notify(format!("API key {} created.", created.key.name));
             on_created();
         }
     });
@@ -362,22 +306,21 @@ where
                 "180d" => Expiration::Days180,
                 _ => Expiration::Never,
             },
+            alert_thresholds: alerts_to_send(usage_limit, chosen.alert_thresholds),
             usage_limit,
             rate_limit,
             scopes: Some(chosen.scopes),
             allowed_ips: Some(chosen.allowed_ips),
-            alert_thresholds: Some(chosen.alert_thresholds),
         });
     };
     let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());
     let environments = vec![opt("development", "Development (pp_dev_…)"), opt("production", "Production (pp_prod_…)")];
     let expirations =
         vec![opt("never", "Never"), opt("30d", "In 30 days"), opt("90d", "In 90 days"), opt("180d", "In 180 days")];
-    let done = on_close.clone();
     view! {
         <Modal title="Generate API Key" on_close>
             {move || match created.get() {
-                Some(created) => view! { <SecretStep created on_done=done.clone()/> }.into_any(),
+                Some(created) => view! { <KeySecretStep created/> }.into_any(),
                 None => {
                     let (environments, expirations) = (environments.clone(), expirations.clone());
                     view! {
@@ -394,8 +337,9 @@ where
                                 error=field_error(outcome, "expiration")/>
                             <ScopePicker inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                             <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
-                            <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
-                            <SubmitButton label="Generate API Key" pending=create.pending()/>
+                            <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))
+                                limited=limits.limited()/>
+                            <DialogButtons label="Generate API Key" pending=create.pending()/>
                         </form>
                     }.into_any()
                 }
@@ -409,27 +353,52 @@ fn RevokeKeyDialog<G>(key: ApiKey, revoking: RwSignal<Option<ApiKey>>, on_revoke
 where
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let key_id = key.id;
     let revoke = Action::new_unsync(move |_: &()| async move {
         auth.call(move |t| api::revoke_api_key(t, team_id, key_id)).await.map(drop)
     });
+    let revoked_name = key.name.clone();
     Effect::new(move |_| {
         if let Some(Ok(())) = revoke.value().get() {
-            revoking.set(None);
+            toasts.notify(format!("API key {revoked_name} revoked."));
             on_revoked();
         }
     });
+    // What the key is doing now, so that revoking a key in use is a decision, not a surprise.
+    let recent = LocalResource::new(move || async move {
+        let range = super::usage::range_ending_now(24, portal_types::Granularity::Hour);
+        auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.map(|u| u.total_requests)
+    });
+    let last_used = key.last_used_at;
+    let in_use = move || {
+        let used = match last_used {
+            Some(at) => format!("Last used {}", format::relative(at, format::now())),
+            None => "Never used".to_owned(),
+        };
+        match recent.get() {
+            Some(Ok(0)) | None if last_used.is_none() => format!("{used}."),
+            Some(Ok(n)) => format!("{used}; {} in the last 24 hours.", requests(n)),
+            Some(Err(_)) | None => format!("{used}."),
+        }
+    };
     view! {
         <ConfirmDialog title=format!("Revoke {}?", key.name) confirm_label="Revoke key" action=revoke
             on_close=move || revoking.set(None)>
+            <p class="key-in-use" data-revoke="in-use">{in_use}</p>
             <p>
                 "Every request with " <code>{format!("{}…", key.hint)}</code> " is refused at once (401). "
                 "This cannot be undone: applications using it need a new key."
             </p>
         </ConfirmDialog>
     }
+}
+
+/// "1 request", "1,234 requests".
+fn requests(n: u64) -> String {
+    format!("{} request{}", format::count(n), if n == 1 { "" } else { "s" })
 }
 
 const GRACE_PERIODS: [(u64, &str); 4] =
@@ -440,6 +409,7 @@ fn RollKeyDialog<G>(key: ApiKey, rolling: RwSignal<Option<ApiKey>>, on_rolled: G
 where
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let key_id = key.id;
@@ -449,18 +419,19 @@ where
         async move { auth.call(move |t| api::roll_api_key(t, team_id, key_id, seconds)).await }
     });
     let created = Memo::new(move |_| roll.value().get().and_then(Result::ok));
+    let rolled_name = key.name.clone();
     Effect::new(move |_| {
         if created.with(Option::is_some) {
+            toasts.notify(format!("{rolled_name} rolled: move your applications to the new key."));
             on_rolled();
         }
     });
     let error = Signal::derive(move || roll.value().get().and_then(Result::err));
-    let close = Handler::from(move || rolling.set(None));
     let name = key.name.clone();
     view! {
-        <Modal title=format!("Roll {}", key.name) on_close=close.clone()>
+        <Modal title=format!("Roll {}", key.name) on_close=move || rolling.set(None)>
             {move || match created.get() {
-                Some(created) => view! { <SecretStep created on_done=close.clone()/> }.into_any(),
+                Some(created) => view! { <KeySecretStep created/> }.into_any(),
                 None => view! {
                     <form class="modal-body" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); roll.dispatch(grace.get_untracked()); }>
                         <p>
@@ -479,7 +450,7 @@ where
                             }).collect_view()}
                         </fieldset>
                         <ActionError error/>
-                        <SubmitButton label="Roll key" pending=roll.pending()/>
+                        <DialogButtons label="Roll key" pending=roll.pending()/>
                     </form>
                 }.into_any(),
             }}
@@ -509,6 +480,7 @@ where
     F: Fn() + Clone + Send + Sync + 'static,
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let key_id = key.id;
@@ -520,13 +492,13 @@ where
         let body = body.clone();
         async move { auth.call(move |t| api::update_api_key(t, team_id, key_id, body.clone())).await }
     });
-    let close = on_close.clone();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
+        if let Some(Ok(saved)) = save.value().get() {
+            toasts.notify(format!("Changes to {} saved.", saved.name));
             on_saved();
-            close();
         }
     });
+    let saved = Signal::derive(move || matches!(save.value().get(), Some(Ok(_))));
     let outcome = move || save.value().get();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -536,15 +508,15 @@ where
         save.dispatch(portal_types::UpdateApiKeyRequest {
             name: Some(name.get_untracked().trim().to_owned()),
             description: Some((!description.is_empty()).then_some(description)),
+            alert_thresholds: alerts_to_send(usage_limit, chosen.alert_thresholds),
             usage_limit: Some(usage_limit),
             rate_limit: Some(rate_limit),
             scopes: Some(chosen.scopes),
             allowed_ips: Some(Some(chosen.allowed_ips)),
-            alert_thresholds: Some(chosen.alert_thresholds),
         });
     };
     view! {
-        <Modal title=format!("Edit {}", key.name) on_close>
+        <Modal title=format!("Edit {}", key.name) on_close close_when=saved>
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=LIMIT_FORM_FIELDS/>
                 <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
@@ -552,8 +524,9 @@ where
                     error=field_error(outcome, "description")/>
                 <ScopePicker inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                 <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>
-                <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
-                <SubmitButton label="Save changes" pending=save.pending()/>
+                <AccessFields inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))
+                                limited=limits.limited()/>
+                <DialogButtons label="Save changes" pending=save.pending()/>
             </form>
         </Modal>
     }
@@ -581,6 +554,12 @@ impl Default for LimitInputs {
 }
 
 impl LimitInputs {
+    /// Whether a monthly limit is typed (tracked).
+    pub fn limited(&self) -> Signal<bool> {
+        let monthly = self.monthly;
+        Signal::derive(move || monthly.with(|m| !m.trim().is_empty()))
+    }
+
     /// Inputs showing a key's current limits.
     pub fn of(key: &ApiKey) -> Self {
         let inputs = Self::default();

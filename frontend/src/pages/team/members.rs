@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::{CurrentTeam, use_team};
 use crate::api::{self, ApiError};
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, Fetched, Field, FormAlert, Modal, Notice, SelectField, SubmitButton,
-    TextAreaField, field_error, loaded,
+    ActionError, ConfirmDialog, DialogButtons, EmptyState, Fetched, Field, FormAlert, Modal, SelectField,
+    TextAreaField, field_error, loaded, use_toasts,
 };
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
@@ -35,14 +35,16 @@ fn inactive(member: &Member, now: chrono::DateTime<chrono::Utc>) -> bool {
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
     let members = LocalResource::new(move || all_members(auth, team_id));
     let invitations_version = RwSignal::new(0u32);
-    let notice = RwSignal::new(None::<String>);
     let inviting = RwSignal::new(false);
     let can_invite = move || !permissions::invitable_roles(&team.permissions()).is_empty();
+    // The member dialogs live here, outside the list they change.
+    let dialog = RwSignal::new(None::<MemberDialog>);
 
     view! {
         <section aria-labelledby="members-title">
@@ -54,18 +56,26 @@ pub fn MembersPage() -> impl IntoView {
                     </button>
                 </Show>
             </div>
-            {move || notice.get().map(|n| view! { <Notice>{n}</Notice> })}
-            {loaded(move || members.get(), "Loading members…", move |_| view! { <MemberTable members team/> })}
+            {loaded(move || members.get(), "Loading members…", move |_| view! { <MemberTable members team dialog/> })}
         </section>
+        {move || dialog.get().map(|open| {
+            let close = move || dialog.set(None);
+            match open {
+                MemberDialog::Remove(member) => view! { <RemoveMemberDialog member members on_close=close/> }.into_any(),
+                MemberDialog::Leave => view! { <LeaveTeamDialog on_close=close/> }.into_any(),
+                MemberDialog::ChangeRole { member, to, role, shown } => view! {
+                    <ChangeRoleDialog member to role shown on_close=close/>
+                }.into_any(),
+            }
+        })}
         <Show when=move || permissions::read_invitations(&team.permissions())>
-            <Invitations version=invitations_version notice/>
+            <Invitations version=invitations_version/>
         </Show>
         <Show when=move || inviting.get()>
             <InviteDialog
                 on_close=move || inviting.set(false)
                 on_invited=move |inv: Invitation| {
-                    inviting.set(false);
-                    notice.set(Some(format!("Invitation sent to {}.", inv.email)));
+                    toasts.notify(format!("Invitation sent to {}.", inv.email));
                     invitations_version.update(|v| *v += 1);
                 }
             />
@@ -73,13 +83,30 @@ pub fn MembersPage() -> impl IntoView {
     }
 }
 
+/// The dialog open on the members page.
+#[derive(Clone)]
+enum MemberDialog {
+    Remove(Member),
+    Leave,
+    /// A new role picked in `member`'s row: `role` is the row's role (set when the change is
+    /// made), `shown` what its select shows (set back to `role` when it is not).
+    ChangeRole {
+        member: Member,
+        to: Role,
+        role: RwSignal<Role>,
+        shown: RwSignal<Role>,
+    },
+}
+
 #[component]
-fn MemberTable(members: Fetched<Vec<Member>>, team: CurrentTeam) -> impl IntoView {
+fn MemberTable(
+    members: Fetched<Vec<Member>>,
+    team: CurrentTeam,
+    dialog: RwSignal<Option<MemberDialog>>,
+) -> impl IntoView {
     let auth = use_auth();
     let me = Memo::new(move |_| auth.user().map(|u| u.id));
     let list = move || members.with(|m| m.as_ref().and_then(|r| r.as_ref().ok()).cloned().unwrap_or_default());
-    let removing = RwSignal::new(None::<Member>);
-    let leaving = RwSignal::new(false);
     let manages = move || permissions::read_invitations(&team.permissions());
     view! {
         <div class="table-wrap">
@@ -95,18 +122,14 @@ fn MemberTable(members: Fetched<Vec<Member>>, team: CurrentTeam) -> impl IntoVie
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=list key=|m| m.user_id let:member>
-                        <MemberRow member me team removing leaving/>
+                    <For each=list key=|m| (m.user_id, m.role) let:member>
+                        <MemberRow member me team dialog/>
                     </For>
                 </tbody>
             </table>
         </div>
         <Show when=move || !manages()>
             <p class="hint">"Only owners and admins can change roles or invite people."</p>
-        </Show>
-        {move || removing.get().map(|member| view! { <RemoveMemberDialog member members removing team/> })}
-        <Show when=move || leaving.get()>
-            <LeaveTeamDialog leaving team/>
         </Show>
     }
 }
@@ -116,42 +139,22 @@ fn MemberRow(
     member: Member,
     me: Memo<Option<Uuid>>,
     team: CurrentTeam,
-    removing: RwSignal<Option<Member>>,
-    leaving: RwSignal<bool>,
+    dialog: RwSignal<Option<MemberDialog>>,
 ) -> impl IntoView {
-    let auth = use_auth();
-    let team_id = team.id();
     let user_id = member.user_id;
     let is_me = move || me.get() == Some(user_id);
+    // The member's role, and what the select shows: the role, or the one picked while the
+    // dialog asks. The select is built again only when the choices change, so that the focus
+    // can go back to it when the dialog closes.
     let role = RwSignal::new(member.role);
-    let change = Action::new_unsync(move |to: &Role| {
-        let to = *to;
-        async move { auth.call(move |t| api::change_role(t, team_id, user_id, to)).await }
-    });
-    Effect::new(move |_| match change.value().get() {
-        Some(Ok(updated)) => {
-            role.set(updated.role);
-            // One's own new role changes what this page may offer.
-            if me.get_untracked() == Some(user_id) {
-                leptos::task::spawn_local(async move {
-                    if let Ok(t) = auth.call(move |tok| api::team(tok, team_id)).await {
-                        team.set(t);
-                    }
-                });
-            }
-        }
-        // Show the role the member still has.
-        Some(Err(_)) => role.update(|_| {}),
-        None => {}
-    });
-    let error = Signal::derive(move || change.value().get().and_then(Result::err));
-    let choices = move || permissions::role_choices(&team.permissions(), role.get());
+    let shown = RwSignal::new(member.role);
+    let choices = Memo::new(move |_| permissions::role_choices(&team.permissions(), role.get()));
     let may_remove = move || !is_me() && permissions::remove_member(&team.permissions(), role.get());
     let name = member.name.clone();
     let label = format!("Role of {name}");
     let remove_label = format!("Remove {name}");
     let last_active = member.last_active_at;
-    let for_removal = member.clone();
+    let for_dialogs = member.clone();
     view! {
         <tr>
             <td data-label="Name">
@@ -165,27 +168,34 @@ fn MemberRow(
                 <span class="member-email">{member.email.clone()}</span>
             </td>
             <td data-label="Role">
-                {move || {
-                    let choices = choices();
-                    if choices.is_empty() {
-                        view! { <span class=format!("role-badge role-{}", role.get().as_str())>{role.get().label()}</span> }.into_any()
-                    } else {
-                        view! {
-                            <select class="inline-select" aria-label=label.clone() disabled=change.pending()
-                                prop:value=move || role.get().as_str()
-                                on:change=move |ev| {
-                                    if let Some(to) = Role::parse(&event_target_value(&ev)) && to != role.get_untracked() {
-                                        change.dispatch(to);
-                                    }
-                                }>
-                                {choices.into_iter().map(|r| view! {
-                                    <option value=r.as_str() selected=r == role.get_untracked()>{r.label()}</option>
-                                }).collect_view()}
-                            </select>
-                        }.into_any()
+                {
+                    let member = for_dialogs.clone();
+                    move || {
+                        let choices = choices.get();
+                        if choices.is_empty() {
+                            view! {
+                                <span class=move || format!("role-badge role-{}", role.get().as_str())>{move || role.get().label()}</span>
+                            }.into_any()
+                        } else {
+                            let member = member.clone();
+                            view! {
+                                <select class="inline-select" aria-label=label.clone()
+                                    prop:value=move || shown.get().as_str()
+                                    on:change=move |ev| {
+                                        if let Some(to) = Role::parse(&event_target_value(&ev)) && to != role.get_untracked() {
+                                            shown.set(to);
+                                            let member = Member { role: role.get_untracked(), ..member.clone() };
+                                            dialog.set(Some(MemberDialog::ChangeRole { member, to, role, shown }));
+                                        }
+                                    }>
+                                    {choices.into_iter().map(|r| view! {
+                                        <option value=r.as_str() selected=r == role.get_untracked()>{r.label()}</option>
+                                    }).collect_view()}
+                                </select>
+                            }.into_any()
+                        }
                     }
-                }}
-                <ActionError error/>
+                }
             </td>
             <td data-label="Joined"><time datetime=format::iso(member.joined_at)>{format::date(member.joined_at)}</time></td>
             <td data-label="Last active">
@@ -199,13 +209,13 @@ fn MemberRow(
             <td class="actions">
                 {move || if is_me() {
                     view! {
-                        <button type="button" class="button small secondary" on:click=move |_| leaving.set(true)>"Leave team"</button>
+                        <button type="button" class="button small secondary" on:click=move |_| dialog.set(Some(MemberDialog::Leave))>"Leave team"</button>
                     }.into_any()
                 } else if may_remove() {
-                    let member = for_removal.clone();
+                    let member = for_dialogs.clone();
                     view! {
                         <button type="button" class="button small danger-outline" aria-label=remove_label.clone()
-                            on:click=move |_| removing.set(Some(member.clone()))>"Remove"</button>
+                            on:click=move |_| dialog.set(Some(MemberDialog::Remove(member.clone())))>"Remove"</button>
                     }.into_any()
                 } else {
                     ().into_any()
@@ -215,62 +225,122 @@ fn MemberRow(
     }
 }
 
+/// Asks before changing a member's role, saying what they gain or lose.
 #[component]
-fn RemoveMemberDialog(
+fn ChangeRoleDialog<F>(
     member: Member,
-    members: Fetched<Vec<Member>>,
-    removing: RwSignal<Option<Member>>,
-    team: CurrentTeam,
-) -> impl IntoView {
+    to: Role,
+    role: RwSignal<Role>,
+    shown: RwSignal<Role>,
+    on_close: F,
+) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
     let auth = use_auth();
+    let team = use_team();
     let team_id = team.id();
     let user_id = member.user_id;
-    let remove =
-        Action::new_unsync(
-            move |_: &()| async move { auth.call(move |t| api::remove_member(t, team_id, user_id)).await },
-        );
-    Effect::new(move |_| {
-        if let Some(Ok(())) = remove.value().get() {
-            members.update(|m| {
-                if let Some(Ok(list)) = m {
-                    list.retain(|x| x.user_id != user_id);
-                }
-            });
-            removing.set(None);
+    let me = auth.user().map(|u| u.id) == Some(user_id);
+    let from = member.role;
+    let name = member.name.clone();
+    let change = Action::new_unsync(move |_: &()| async move {
+        let updated = auth.call(move |t| api::change_role(t, team_id, user_id, to)).await?;
+        // One's own new role changes what this page may offer.
+        if me && let Ok(t) = auth.call(move |tok| api::team(tok, team_id)).await {
+            team.set(t);
+        }
+        toasts.notify(format!("{} is now {}.", updated.name, updated.role.label().to_lowercase()));
+        role.try_set(updated.role);
+        Ok(())
+    });
+    // Not changed (Cancel, or the server refused): the row's select shows the role kept.
+    let keep = on_close.clone();
+    let on_close = move || {
+        shown.try_set(role.get_untracked());
+        keep();
+    };
+    let title = if me {
+        format!("Change your role to {}?", to.label())
+    } else {
+        format!("Make {name} {}?", to.label().to_lowercase())
+    };
+    let consequence = permissions::role_change_consequence(&name, me, from, to);
+    // Granting owner, and taking rights away, are the changes to think twice about (a red button).
+    let destructive = to == Role::Owner || to > from;
+    let confirm_label = if me { "Change my role" } else { "Change role" };
+    view! {
+        <ConfirmDialog title confirm_label action=change on_close destructive>
+            <p>{consequence}</p>
+        </ConfirmDialog>
+    }
+}
+
+#[component]
+fn RemoveMemberDialog<F>(member: Member, members: Fetched<Vec<Member>>, on_close: F) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    let auth = use_auth();
+    let team = use_team();
+    let team_id = team.id();
+    let user_id = member.user_id;
+    let name = member.name.clone();
+    let remove = Action::new_unsync(move |_: &()| {
+        let name = name.clone();
+        async move {
+            auth.call(move |t| api::remove_member(t, team_id, user_id)).await?;
+            toasts.notify(format!("{name} was removed from the team."));
+            Ok(())
         }
     });
+    let row_goes = move || {
+        members.update(|m| {
+            if let Some(Ok(list)) = m {
+                list.retain(|x| x.user_id != user_id);
+            }
+        })
+    };
     let team_name = team.get().map(|t| t.name).unwrap_or_default();
     view! {
-        <ConfirmDialog title=format!("Remove {}?", member.name) confirm_label="Remove member" action=remove
-            on_close=move || removing.set(None)>
+        <ConfirmDialog title=format!("Remove {}?", member.name) confirm_label="Remove member" action=remove on_close after=row_goes>
             <p>
-                <strong>{member.name.clone()}</strong> " (" {member.email.clone()} ") will lose access to "
-                <strong>{team_name}</strong> " at once. You can invite them again later."
+                <strong>{member.name.clone()}</strong> " (" <span class="member-email">{member.email.clone()}</span>
+                ") will lose access to " <strong>{team_name}</strong>
+                " at once. API keys they created keep working, with read access only. You can invite them again later."
             </p>
         </ConfirmDialog>
     }
 }
 
 #[component]
-fn LeaveTeamDialog(leaving: RwSignal<bool>, team: CurrentTeam) -> impl IntoView {
+fn LeaveTeamDialog<F>(on_close: F) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
     let auth = use_auth();
     let teams = use_teams();
+    let team = use_team();
     let navigate = use_navigate();
     let team_id = team.id();
+    let team_name = team.get().map(|t| t.name).unwrap_or_default();
+    let team_name_left = team_name.clone();
     let leave = Action::new_unsync(move |_: &()| async move {
         let me = auth.user().map(|u| u.id).unwrap_or_default();
         auth.call(move |t| api::remove_member(t, team_id, me)).await
     });
     Effect::new(move |_| {
         if let Some(Ok(())) = leave.value().get() {
+            toasts.notify(format!("You left {}.", team_name_left));
             teams.reload();
             navigate("/dashboard", NavigateOptions::default());
         }
     });
-    let team_name = team.get().map(|t| t.name).unwrap_or_default();
     view! {
-        <ConfirmDialog title=format!("Leave {team_name}?") confirm_label="Leave team" action=leave
-            on_close=move || leaving.set(false)>
+        <ConfirmDialog title=format!("Leave {team_name}?") confirm_label="Leave team" action=leave on_close>
             <p>"You will lose access to the team at once. To come back, someone has to invite you again."</p>
         </ConfirmDialog>
     }
@@ -312,7 +382,7 @@ where
         });
     };
     view! {
-        <Modal title="Invite Team Member" on_close>
+        <Modal title="Invite Team Member" on_close close_when=Signal::derive(move || matches!(invite.value().get(), Some(Ok(_))))>
             <form class="modal-body" on:submit=on_submit>
                 <p class="muted">"We will e-mail them a link to join. It works once and expires after 7 days."</p>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["email", "role", "message"]/>
@@ -322,14 +392,15 @@ where
                     error=field_error(outcome, "role")/>
                 <TextAreaField label="Personal message" name="message" maxlength=1000 value=message
                     error=field_error(outcome, "message")/>
-                <SubmitButton label="Send invitation" pending=invite.pending()/>
+                <DialogButtons label="Send invitation" pending=invite.pending()/>
             </form>
         </Modal>
     }
 }
 
 #[component]
-fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl IntoView {
+fn Invitations(version: RwSignal<u32>) -> impl IntoView {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
@@ -344,7 +415,7 @@ fn Invitations(version: RwSignal<u32>, notice: RwSignal<Option<String>>) -> impl
     });
     Effect::new(move |_| {
         if let Some(Ok(inv)) = resend.value().get() {
-            notice.set(Some(format!("Invitation to {} sent again.", inv.email)));
+            toasts.notify(format!("Invitation to {} sent again.", inv.email));
             version.update(|v| *v += 1);
         }
     });
@@ -464,6 +535,7 @@ fn RevokeInvitationDialog(
     revoking: RwSignal<Option<Invitation>>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let id = invitation.id;
@@ -471,9 +543,10 @@ fn RevokeInvitationDialog(
         Action::new_unsync(
             move |_: &()| async move { auth.call(move |t| api::revoke_invitation(t, team_id, id)).await },
         );
+    let email = invitation.email.clone();
     Effect::new(move |_| {
         if let Some(Ok(())) = revoke.value().get() {
-            revoking.set(None);
+            toasts.notify(format!("The invitation to {email} was revoked."));
             version.update(|v| *v += 1);
         }
     });

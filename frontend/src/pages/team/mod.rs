@@ -11,8 +11,6 @@ mod webhooks;
 
 pub use activity::ActivityPage;
 pub use keys::ApiKeysPage;
-#[cfg(test)]
-pub(crate) use keys::SecretOnceBanner;
 pub use members::MembersPage;
 pub use overview::TeamOverviewPage;
 pub use settings::TeamSettingsPage;

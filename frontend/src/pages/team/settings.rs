@@ -6,7 +6,9 @@ use portal_types::UpdateTeamRequest;
 
 use super::use_team;
 use crate::api;
-use crate::components::{ConfirmDialog, Field, FormAlert, Notice, SubmitButton, TextAreaField, field_error};
+use crate::components::{
+    ConfirmDialog, Field, FormAlert, Notice, SubmitButton, TextAreaField, field_error, use_toasts,
+};
 use crate::permissions;
 use crate::session::use_auth;
 use crate::teams::use_teams;
@@ -120,6 +122,7 @@ fn TwoFactorRequirement() -> impl IntoView {
 
 #[component]
 fn DangerZone() -> impl IntoView {
+    let toasts = use_toasts();
     let auth = use_auth();
     let teams = use_teams();
     let team = use_team();
@@ -132,6 +135,7 @@ fn DangerZone() -> impl IntoView {
         Action::new_unsync(move |_: &()| async move { auth.call(move |t| api::delete_team(t, team_id)).await });
     Effect::new(move |_| {
         if let Some(Ok(())) = delete.value().get() {
+            toasts.notify(format!("Team {} deleted.", name.get_untracked()));
             teams.reload();
             navigate("/dashboard", NavigateOptions { replace: true, ..Default::default() });
         }

@@ -7,10 +7,10 @@ use portal_types::{ApiKey, Granularity, KeyUsageSummary, TeamUsage, Usage, Usage
 use uuid::Uuid;
 
 use super::access::scope_summary;
-use super::keys::{EditKeyDialog, SecretStep};
+use super::keys::{EditKeyDialog, KeySecretStep};
 use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
-use crate::components::{ActionError, EmptyState, Field, Handler, Modal, SubmitButton, loaded};
+use crate::components::{ActionError, DialogButtons, EmptyState, Field, Handler, Modal, loaded, use_modal, use_toasts};
 use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
@@ -23,7 +23,8 @@ const RANGES: [(&str, i64, Granularity); 4] = [
     ("90 days", 24 * 90, Granularity::Day),
 ];
 
-fn range_ending_now(hours: i64, granularity: Granularity) -> UsageRange {
+/// The last `hours` up to now, in buckets of `granularity`.
+pub(super) fn range_ending_now(hours: i64, granularity: Granularity) -> UsageRange {
     let to = format::now_ms();
     UsageRange { from: format::iso_ms(to - hours * 3_600_000), to: format::iso_ms(to), granularity }
 }
@@ -82,6 +83,8 @@ pub fn KeyUsagePage() -> impl IntoView {
         key.refetch();
         usage.refetch();
     };
+    // The key's dialogs live here, outside the key's view that each change reloads.
+    let dialog = RwSignal::new(None::<KeyDialog>);
     view! {
         <p class="back"><A href=format!("/teams/{team_id}/api-keys")>"← All API keys"</A></p>
         {loaded(move || key.get(), "Loading the key…", move |key: ApiKey| view! {
@@ -103,8 +106,17 @@ pub fn KeyUsagePage() -> impl IntoView {
                     <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {key.status.label()}
                     " · created " {format::date(key.created_at)}
                 </p>
-                <KeyAccess key=key.clone() on_changed=reload/>
-                <KeyLimits key on_saved=reload/>
+                <KeyAccess key=key.clone() dialog/>
+                <KeyLimits key dialog/>
+        })}
+        {move || dialog.get().map(|open| {
+            let close = move || dialog.set(None);
+            match open {
+                KeyDialog::Edit(key) => view! { <EditKeyDialog key on_close=close on_saved=reload/> }.into_any(),
+                KeyDialog::Compromised(key) => view! {
+                    <CompromisedDialog key on_close=close on_reported=reload/>
+                }.into_any(),
+            }
         })}
         <section id="key-usage" tabindex="-1" aria-label="Requests of this key">
             <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
@@ -113,23 +125,21 @@ pub fn KeyUsagePage() -> impl IntoView {
     }
 }
 
+/// The dialog open on a key's page.
+#[derive(Clone)]
+enum KeyDialog {
+    Edit(ApiKey),
+    Compromised(ApiKey),
+}
+
 /// What the key may do and from where, and "Report compromised" for those who manage keys.
 #[component]
-fn KeyAccess<G>(key: ApiKey, on_changed: G) -> impl IntoView
-where
-    G: Fn() + Clone + Send + Sync + 'static,
-{
+fn KeyAccess(key: ApiKey, dialog: RwSignal<Option<KeyDialog>>) -> impl IntoView {
     let team = use_team();
-    let reporting = RwSignal::new(false);
     let usable = matches!(key.status, portal_types::KeyStatus::Active | portal_types::KeyStatus::Rolling);
     let may_report = move || usable && permissions::manage_api_keys(&team.permissions());
     let ips = if key.allowed_ips.is_empty() { "Any address".to_owned() } else { key.allowed_ips.join(", ") };
-    let alerts = if key.alert_thresholds.is_empty() {
-        "None".to_owned()
-    } else {
-        let list: Vec<String> = key.alert_thresholds.iter().map(|p| format!("{p}%")).collect();
-        format!("At {} of the monthly limit", list.join(", "))
-    };
+    let alerts = super::access::alerts_summary(key.usage_limit, &key.alert_thresholds);
     let scopes: Vec<&'static str> = key.scopes.iter().map(|s| s.as_str()).collect();
     let key = StoredValue::new(key);
     view! {
@@ -137,7 +147,8 @@ where
             <div class="section-head">
                 <h3 id="access-title">"Access"</h3>
                 <Show when=may_report>
-                    <button type="button" class="button small danger-outline" on:click=move |_| reporting.set(true)>
+                    <button type="button" class="button small danger-outline"
+                        on:click=move |_| dialog.set(Some(KeyDialog::Compromised(key.get_value())))>
                         "Report compromised"
                     </button>
                 </Show>
@@ -148,12 +159,6 @@ where
                 <div><dt>"Usage alerts"</dt><dd data-access="alerts">{alerts}</dd></div>
             </dl>
         </section>
-        <Show when=move || reporting.get()>
-            {
-                let on_changed = on_changed.clone();
-                view! { <CompromisedDialog key=key.get_value() on_close=move || reporting.set(false) on_reported=on_changed/> }
-            }
-        </Show>
     }
 }
 
@@ -165,6 +170,7 @@ where
     F: Fn() + Clone + Send + Sync + 'static,
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let key_id = key.id;
@@ -175,10 +181,22 @@ where
         async move { auth.call(move |t| api::report_compromised(t, team_id, key_id, body.clone())).await }
     });
     let done = Memo::new(move |_| report.value().get().and_then(Result::ok));
+    let reported_name = key.name.clone();
+    Effect::new(move |_| {
+        if let Some(result) = done.get() {
+            toasts.notify(match result.replacement {
+                Some(new) => format!("{reported_name} revoked as compromised; {} replaces it.", new.key.name),
+                None => format!("{reported_name} revoked as compromised."),
+            });
+        }
+    });
     let close = on_close.clone();
     // Closing after the report: reload the key, and take the user to its last requests.
     let finish = Handler::from(move || {
         close();
+        if done.with_untracked(Option::is_none) {
+            return;
+        }
         on_reported();
         // After the dialog has given the focus back to its opener (it closes as it goes).
         request_animation_frame(|| {
@@ -195,19 +213,21 @@ where
     let outcome = move || report.value().get();
     let hint = key.hint.clone();
     view! {
-        <Modal title=format!("Report {} compromised", key.name) on_close=finish.clone()>
+        <Modal title=format!("Report {} compromised", key.name) on_close=finish>
             {move || match done.get() {
                 Some(result) => match result.replacement {
-                    Some(created) => view! { <SecretStep created on_done=finish.clone()/> }.into_any(),
-                    None => view! {
-                        <div class="modal-body"><p>"The key is revoked. Requests made with it are refused from now on."</p></div>
-                        <div class="modal-actions">
-                            <button type="button" class="button primary" on:click={
-                                let finish = finish.clone();
-                                move |_| finish.run()
-                            }>"Check its last requests"</button>
-                        </div>
-                    }.into_any(),
+                    Some(created) => view! { <KeySecretStep created/> }.into_any(),
+                    None => {
+                        let modal = use_modal();
+                        view! {
+                            <div class="modal-body"><p>"The key is revoked. Requests made with it are refused from now on."</p></div>
+                            <div class="modal-actions">
+                                <button type="button" class="button primary" on:click=move |_| modal.close()>
+                                    "Check its last requests"
+                                </button>
+                            </div>
+                        }.into_any()
+                    }
                 },
                 None => view! {
                     <form class="modal-body" on:submit=move |ev: leptos::ev::SubmitEvent| {
@@ -230,7 +250,7 @@ where
                         </Show>
                         <p class="hint">"Then update the systems that used the old key, and check its last requests for misuse."</p>
                         <ActionError error/>
-                        <SubmitButton label="Revoke key" pending=report.pending()/>
+                        <DialogButtons label="Revoke key" pending=report.pending() danger=true/>
                     </form>
                 }.into_any(),
             }}
@@ -262,12 +282,8 @@ pub fn TeamUsagePage() -> impl IntoView {
 
 /// A key's monthly limit and rate limit, with "Edit" for those who manage keys.
 #[component]
-fn KeyLimits<G>(key: ApiKey, on_saved: G) -> impl IntoView
-where
-    G: Fn() + Clone + Send + Sync + 'static,
-{
+fn KeyLimits(key: ApiKey, dialog: RwSignal<Option<KeyDialog>>) -> impl IntoView {
     let team = use_team();
-    let editing = RwSignal::new(false);
     let monthly =
         key.usage_limit.map_or_else(|| "None".to_owned(), |l| format!("{} requests a month", format::count(l)));
     let rate = key.rate_limit.map_or_else(
@@ -288,7 +304,8 @@ where
             <div class="section-head">
                 <h3 id="limits-title">"Limits"</h3>
                 <Show when=may_edit>
-                    <button type="button" class="button small secondary" on:click=move |_| editing.set(true)
+                    <button type="button" class="button small secondary"
+                        on:click=move |_| dialog.set(Some(KeyDialog::Edit(key.get_value())))
                         aria-label=move || format!("Edit {}", key.with_value(|k| k.name.clone()))>"Edit"</button>
                 </Show>
             </div>
@@ -297,12 +314,6 @@ where
                 <div><dt>"Rate limit"</dt><dd data-limit="rate">{rate}</dd></div>
             </dl>
         </section>
-        <Show when=move || editing.get()>
-            {
-                let on_saved = on_saved.clone();
-                view! { <EditKeyDialog key=key.get_value() on_close=move || editing.set(false) on_saved/> }
-            }
-        </Show>
     }
 }
 

@@ -8,11 +8,11 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use super::keys::SecretOnceBanner;
 use super::use_team;
 use crate::api;
 use crate::components::{
-    ActionError, ConfirmDialog, EmptyState, Field, FormAlert, Modal, SubmitButton, TextAreaField, field_error, loaded,
+    ActionError, ConfirmDialog, DialogButtons, EmptyState, Field, FormAlert, Modal, SecretStep, TextAreaField,
+    field_error, loaded, use_toasts,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -27,6 +27,9 @@ pub fn WebhooksPage() -> impl IntoView {
     let reload = move || endpoints.refetch();
     let adding = RwSignal::new(false);
     let selected = RwSignal::new(None::<Uuid>);
+    // The endpoint dialogs live here, outside the list that each change reloads.
+    let dialog = RwSignal::new(None::<EndpointDialog>);
+    let close_dialog = move || dialog.set(None);
     view! {
         <section aria-labelledby="webhooks-title">
             <div class="section-head">
@@ -52,7 +55,7 @@ pub fn WebhooksPage() -> impl IntoView {
                     {move || {
                         let id = selected.get()?;
                         let endpoint = shown.iter().find(|e| e.id == id)?.clone();
-                        Some(view! { <EndpointDetail endpoint selected on_change=reload/> })
+                        Some(view! { <EndpointDetail endpoint dialog on_change=reload/> })
                     }}
                 }.into_any()
             })}
@@ -60,7 +63,28 @@ pub fn WebhooksPage() -> impl IntoView {
         <Show when=move || adding.get()>
             <AddEndpointDialog on_close=move || adding.set(false) on_created=reload/>
         </Show>
+        {move || dialog.get().map(|open| match open {
+            EndpointDialog::Edit(endpoint) => view! {
+                <EditEndpointDialog endpoint on_close=close_dialog on_saved=reload/>
+            }.into_any(),
+            EndpointDialog::TurnOff(endpoint) => view! {
+                <TurnOffDialog endpoint on_close=close_dialog on_done=reload/>
+            }.into_any(),
+            EndpointDialog::Rotate(endpoint) => view! { <RotateSecretDialog endpoint on_close=close_dialog/> }.into_any(),
+            EndpointDialog::Delete(endpoint) => view! {
+                <DeleteEndpointDialog endpoint on_close=close_dialog on_deleted=move || { selected.set(None); reload(); }/>
+            }.into_any(),
+        })}
     }
+}
+
+/// The dialog open on the endpoint page, for one endpoint.
+#[derive(Clone)]
+enum EndpointDialog {
+    Edit(WebhookEndpoint),
+    TurnOff(WebhookEndpoint),
+    Rotate(WebhookEndpoint),
+    Delete(WebhookEndpoint),
 }
 
 fn status_label(endpoint: &WebhookEndpoint) -> String {
@@ -136,6 +160,7 @@ where
     F: Fn() + Clone + Send + Sync + 'static,
     G: Fn() + Clone + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let url = RwSignal::new(String::new());
@@ -148,6 +173,7 @@ where
     let created = Memo::new(move |_| create.value().get().and_then(Result::ok));
     Effect::new(move |_| {
         if created.with(Option::is_some) {
+            toasts.notify("Endpoint added: it receives the events you chose.");
             on_created();
         }
     });
@@ -162,24 +188,16 @@ where
             enabled: None,
         });
     };
-    let done = on_close.clone();
     view! {
         <Modal title="Add a webhook endpoint" on_close>
             {move || match created.get() {
-                Some(created) => {
-                    let done = done.clone();
-                    view! {
-                        <div class="modal-body">
-                            <p><code class="endpoint-url">{created.endpoint.url.clone()}</code> " receives events now."</p>
-                            <SecretOnceBanner secret=created.secret title="Copy the signing secret now"
-                                label="Signing secret"
-                                advice=" Your endpoint verifies each request's signature with it. If you lose it, rotate it."/>
-                        </div>
-                        <div class="modal-actions">
-                            <button type="button" class="button primary" on:click=move |_| done()>"I have stored the secret"</button>
-                        </div>
-                    }.into_any()
-                }
+                Some(created) => view! {
+                    <SecretStep secret=created.secret title="Copy the signing secret now" label="Signing secret"
+                        advice=" Your endpoint verifies each request's signature with it. If you lose it, rotate it."
+                        done_label="I have stored the secret">
+                        <p><code class="endpoint-url">{created.endpoint.url.clone()}</code> " receives events now."</p>
+                    </SecretStep>
+                }.into_any(),
                 None => view! {
                     <form class="modal-body" on:submit=on_submit>
                         <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
@@ -189,7 +207,7 @@ where
                         <TextAreaField label="Description" name="description" maxlength=500 value=description
                             error=field_error(outcome, "description")/>
                         <EventPicker picked error=field_error(outcome, "event_types")/>
-                        <SubmitButton label="Add endpoint" pending=create.pending()/>
+                        <DialogButtons label="Add endpoint" pending=create.pending()/>
                     </form>
                 }.into_any(),
             }}
@@ -203,6 +221,7 @@ where
     F: Fn() + Clone + Send + Sync + 'static,
     G: Fn() + Copy + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let id = endpoint.id;
@@ -213,13 +232,13 @@ where
         let body = body.clone();
         async move { auth.call(move |t| api::update_webhook(t, team_id, id, body.clone())).await }
     });
-    let close = on_close.clone();
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
-            close();
+            toasts.notify("Endpoint saved.");
             on_saved();
         }
     });
+    let saved = Signal::derive(move || matches!(save.value().get(), Some(Ok(_))));
     let outcome = move || save.value().get();
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -232,7 +251,7 @@ where
         });
     };
     view! {
-        <Modal title="Edit the endpoint" on_close>
+        <Modal title="Edit the endpoint" on_close close_when=saved>
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
                     fields=&["url", "description", "event_types"]/>
@@ -241,7 +260,7 @@ where
                 <TextAreaField label="Description" name="description" maxlength=500 value=description
                     error=field_error(outcome, "description")/>
                 <EventPicker picked error=field_error(outcome, "event_types")/>
-                <SubmitButton label="Save changes" pending=save.pending()/>
+                <DialogButtons label="Save changes" pending=save.pending()/>
             </form>
         </Modal>
     }
@@ -274,10 +293,11 @@ fn EventPicker(picked: RwSignal<Vec<EventType>>, #[prop(into)] error: Signal<Opt
 }
 
 #[component]
-fn EndpointDetail<F>(endpoint: WebhookEndpoint, selected: RwSignal<Option<Uuid>>, on_change: F) -> impl IntoView
+fn EndpointDetail<F>(endpoint: WebhookEndpoint, dialog: RwSignal<Option<EndpointDialog>>, on_change: F) -> impl IntoView
 where
     F: Fn() + Copy + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let id = endpoint.id;
@@ -289,40 +309,34 @@ where
     let refresh = move || log_version.update(|v| *v += 1);
     let test = Action::new_unsync(move |_: &()| async move {
         let sent = auth.call(move |t| api::test_webhook(t, team_id, id)).await;
+        if sent.is_ok() {
+            toasts.notify("Test event sent: see the log below.");
+        }
         refresh();
         sent
     });
     let enabled = endpoint.enabled;
-    let toggle = Action::new_unsync(move |_: &()| async move {
-        let body = UpdateWebhookEndpointRequest { enabled: Some(!enabled), ..Default::default() };
+    // Turning on needs no question; turning off asks first (TurnOffDialog).
+    let turn_on = Action::new_unsync(move |_: &()| async move {
+        let body = UpdateWebhookEndpointRequest { enabled: Some(true), ..Default::default() };
         let changed = auth.call(move |t| api::update_webhook(t, team_id, id, body.clone())).await;
-        on_change();
-        changed.map(drop)
-    });
-    let rotate = Action::new_unsync(move |_: &()| async move {
-        auth.call(move |t| api::rotate_webhook_secret(t, team_id, id)).await
-    });
-    let rotated = Memo::new(move |_| rotate.value().get().and_then(Result::ok).map(|r| r.secret));
-    let deleting = RwSignal::new(false);
-    let delete = Action::new_unsync(move |_: &()| async move {
-        let deleted = auth.call(move |t| api::delete_webhook(t, team_id, id)).await;
-        if deleted.is_ok() {
-            selected.set(None);
+        if changed.is_ok() {
+            toasts.notify("Endpoint turned on.");
             on_change();
         }
-        deleted
+        changed.map(drop)
     });
     let error = Signal::derive(move || {
-        test.value()
-            .get()
-            .and_then(|r| r.err())
-            .or_else(|| toggle.value().get().and_then(Result::err))
-            .or_else(|| rotate.value().get().and_then(Result::err))
+        test.value().get().and_then(|r| r.err()).or_else(|| turn_on.value().get().and_then(Result::err))
     });
-    let editing = RwSignal::new(false);
-    let url = endpoint.url.clone();
     let heading = format!("Deliveries to {}", endpoint.url);
-    let edited = endpoint.clone();
+    let open = {
+        let endpoint = endpoint.clone();
+        move |make: fn(WebhookEndpoint) -> EndpointDialog| {
+            let endpoint = endpoint.clone();
+            move |_| dialog.set(Some(make(endpoint.clone())))
+        }
+    };
     view! {
         <section class="card endpoint-detail" aria-labelledby="endpoint-title">
             <h3 id="endpoint-title">{heading}</h3>
@@ -332,20 +346,18 @@ where
             <div class="button-row">
                 <button type="button" class="button secondary" disabled=move || test.pending().get() || !enabled
                     on:click=move |_| { test.dispatch(()); }>"Send test event"</button>
-                <button type="button" class="button secondary" on:click=move |_| { toggle.dispatch(()); }>
-                    {if enabled { "Turn off" } else { "Turn on" }}
-                </button>
-                <button type="button" class="button secondary" on:click=move |_| editing.set(true)>"Edit"</button>
-                <button type="button" class="button secondary" on:click=move |_| { rotate.dispatch(()); }>"Rotate secret"</button>
-                <button type="button" class="button danger-outline" on:click=move |_| deleting.set(true)>"Delete endpoint"</button>
+                {if enabled {
+                    view! { <button type="button" class="button secondary" on:click=open(EndpointDialog::TurnOff)>"Turn off"</button> }.into_any()
+                } else {
+                    view! { <button type="button" class="button secondary" on:click=move |_| { turn_on.dispatch(()); }>"Turn on"</button> }.into_any()
+                }}
+                <button type="button" class="button secondary" on:click=open(EndpointDialog::Edit)>"Edit"</button>
+                <button type="button" class="button secondary" on:click=open(EndpointDialog::Rotate)>"Rotate secret"</button>
+                <button type="button" class="button danger-outline" on:click=open(EndpointDialog::Delete)>"Delete endpoint"</button>
                 // The endpoint's figures move with its log.
                 <button type="button" class="button secondary" on:click=move |_| on_change()>"Refresh"</button>
             </div>
             <ActionError error/>
-            {move || rotated.get().map(|secret| view! {
-                <SecretOnceBanner secret title="Copy the new signing secret now" label="New signing secret"
-                    advice=" For the next 24 hours requests carry a signature with the old secret too, so your endpoint can switch without losing an event."/>
-            })}
             {loaded(move || deliveries.get(), "Loading deliveries…", move |items: Vec<WebhookDelivery>| {
                 if items.is_empty() {
                     view! {
@@ -357,15 +369,110 @@ where
             })}
             <LoadMore list=deliveries what="deliveries"/>
         </section>
-        <Show when=move || editing.get()>
-            <EditEndpointDialog endpoint=edited.clone() on_close=move || editing.set(false) on_saved=on_change/>
-        </Show>
-        <Show when=move || deleting.get()>
-            <ConfirmDialog title=format!("Delete {url}?") confirm_label="Delete endpoint" action=delete
-                on_close=move || deleting.set(false)>
-                <p>"No more events are sent to it, and its delivery log is deleted."</p>
-            </ConfirmDialog>
-        </Show>
+    }
+}
+
+/// Asks before turning an endpoint off.
+#[component]
+fn TurnOffDialog<F, G>(endpoint: WebhookEndpoint, on_close: F, on_done: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Copy + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = endpoint.id;
+    let turn_off = Action::new_unsync(move |_: &()| async move {
+        let body = UpdateWebhookEndpointRequest { enabled: Some(false), ..Default::default() };
+        let changed = auth.call(move |t| api::update_webhook(t, team_id, id, body.clone())).await;
+        if changed.is_ok() {
+            toasts.notify("Endpoint turned off.");
+            on_done();
+        }
+        changed.map(drop)
+    });
+    view! {
+        <ConfirmDialog title=format!("Turn off {}?", endpoint.url) confirm_label="Turn off" action=turn_off on_close>
+            <p>
+                "No events are sent to it while it is off: events of that time are not kept for it, and "
+                "deliveries still waiting are given up. You can turn it on again at any time."
+            </p>
+        </ConfirmDialog>
+    }
+}
+
+/// Asks before deleting an endpoint with its log.
+#[component]
+fn DeleteEndpointDialog<F, G>(endpoint: WebhookEndpoint, on_close: F, on_deleted: G) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+    G: Fn() + Copy + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = endpoint.id;
+    let delete = Action::new_unsync(move |_: &()| async move {
+        let deleted = auth.call(move |t| api::delete_webhook(t, team_id, id)).await;
+        if deleted.is_ok() {
+            toasts.notify("Endpoint deleted.");
+        }
+        deleted
+    });
+    view! {
+        <ConfirmDialog title=format!("Delete {}?", endpoint.url) confirm_label="Delete endpoint" action=delete on_close
+            after=on_deleted>
+            <p>"No more events are sent to it, and its delivery log is deleted. This cannot be undone."</p>
+        </ConfirmDialog>
+    }
+}
+
+/// Asks before rotating an endpoint's signing secret, then shows the new one once.
+#[component]
+fn RotateSecretDialog<F>(endpoint: WebhookEndpoint, on_close: F) -> impl IntoView
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let id = endpoint.id;
+    let url = endpoint.url;
+    let rotate = Action::new_unsync(move |_: &()| async move {
+        auth.call(move |t| api::rotate_webhook_secret(t, team_id, id)).await
+    });
+    let rotated = Memo::new(move |_| rotate.value().get().and_then(Result::ok).map(|r| r.secret));
+    Effect::new(move |_| {
+        if rotated.with(Option::is_some) {
+            toasts.notify("Signing secret rotated.");
+        }
+    });
+    let error = Signal::derive(move || rotate.value().get().and_then(Result::err));
+    view! {
+        <Modal title="Rotate the signing secret?" on_close>
+            {move || match rotated.get() {
+                Some(secret) => view! {
+                    <SecretStep secret title="Copy the new signing secret now" label="New signing secret"
+                        advice=" Put it in your endpoint's configuration now."
+                        done_label="I have stored the secret">
+                        <p>"Deliveries are signed with the new secret from now on."</p>
+                    </SecretStep>
+                }.into_any(),
+                None => view! {
+                    <form class="modal-body" on:submit=move |ev: SubmitEvent| { ev.prevent_default(); rotate.dispatch(()); }>
+                        <p>
+                            "A new secret signs every delivery to " <code class="endpoint-url">{url.clone()}</code>
+                            " from now on. For the next 24 hours deliveries also carry a signature with the old "
+                            "secret, so your endpoint can switch without losing an event; after that, a receiver "
+                            "that still checks the old secret refuses them."
+                        </p>
+                        <ActionError error/>
+                        <DialogButtons label="Rotate secret" pending=rotate.pending() danger=true/>
+                    </form>
+                }.into_any(),
+            }}
+        </Modal>
     }
 }
 
@@ -382,12 +489,16 @@ fn DeliveryLog<F>(items: Vec<WebhookDelivery>, endpoint: Uuid, on_redeliver: F) 
 where
     F: Fn() + Copy + Send + Sync + 'static,
 {
+    let toasts = use_toasts();
     let auth = use_auth();
     let team_id = use_team().id();
     let redeliver = Action::new_unsync(move |delivery: &Uuid| {
         let delivery = *delivery;
         async move {
             let sent = auth.call(move |t| api::redeliver_webhook(t, team_id, endpoint, delivery)).await;
+            if sent.is_ok() {
+                toasts.notify("Delivery queued again.");
+            }
             on_redeliver();
             sent
         }
