@@ -52,11 +52,14 @@ test('two-factor authentication: enrol, sign in with a code and with a recovery 
   await signUpAndVerify(page, ada);
   const teamId = await createTeam(page, `Two-factor ${Date.now()}`);
 
-  // The owner cannot require what they do not have.
+  // The owner cannot require what they do not have: the box says why before anything is tried,
+  // and lists whom requiring it would shut out (the owner too, for now).
   await page.goto(`/teams/${teamId}/settings`);
-  await page.getByLabel('Require two-factor authentication for every member').check();
-  await page.getByRole('button', { name: 'Save setting' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'Turn on two-factor authentication for your own account' })).toBeVisible();
+  const requirement = page.getByLabel('Require two-factor authentication for every member');
+  await expect(requirement).toBeDisabled();
+  await expect(page.getByText('You do not have two-factor authentication on, so you cannot require it yet')).toBeVisible();
+  await expect(page.locator('[data-two-factor="missing"]')).toContainText('Requiring it would shut out (1):');
+  await expect(page.locator('[data-two-factor="missing"]')).toContainText(ada.email);
 
   // A second device, signed in before the set-up.
   const phoneContext = await browser.newContext();
@@ -67,8 +70,9 @@ test('two-factor authentication: enrol, sign in with a code and with a recovery 
   await phone.getByRole('button', { name: 'Sign in' }).click();
   await expect(phone).toHaveURL(/\/dashboard$/);
 
-  // Enrol: the QR code, the key to type, and a code computed from the shown key.
-  await page.getByRole('link', { name: 'Account' }).click();
+  // Enrol, from the settings' link: the QR code, the key to type, and a code computed from the shown key.
+  await page.getByRole('link', { name: 'turn it on in your account' }).click();
+  await expect(page).toHaveURL(/\/account#two-factor$/);
   const card = page.locator('#two-factor');
   await card.getByLabel('Confirm your password').fill(ada.password);
   await card.getByRole('button', { name: 'Set up two-factor authentication' }).click();
@@ -92,8 +96,9 @@ test('two-factor authentication: enrol, sign in with a code and with a recovery 
   await card.getByRole('button', { name: 'I saved them' }).click();
   await expect(card.getByText('16 recovery codes left.')).toBeVisible();
 
-  // Now the owner may require it of the team.
+  // Now the owner may require it of the team, and nobody is shut out.
   await page.goto(`/teams/${teamId}/settings`);
+  await expect(page.locator('[data-two-factor="ready"]')).toHaveText('Every member has it on.');
   await page.getByLabel('Require two-factor authentication for every member').check();
   await page.getByRole('button', { name: 'Save setting' }).click();
   await expect(page.getByText('The setting has been saved.')).toBeVisible();

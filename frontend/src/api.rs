@@ -12,7 +12,7 @@ use portal_types::{
     EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity, Invitation,
     InvitationPage, InvitationPreview, KeySort, KeyStatusFilter, LoginRequest, Member, MemberPage,
     PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest, ResetPasswordRequest, Role,
-    RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage, TeamUsage,
+    RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage, TeamTwoFactor, TeamUsage,
     TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest, UpdateMeRequest,
     UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
 };
@@ -69,18 +69,59 @@ impl ApiError {
         (self.field() == Some(field)).then(|| self.message())
     }
 
-    /// A sentence for the user: the problem's `detail`, else a known wording for its `code`,
-    /// else its `title`.
+    /// A sentence for the user: the problem's `detail` (naming its field by the label the forms
+    /// show, not by its JSON name), else a known wording for its `code`, else its `title`.
     pub fn message(&self) -> String {
         match self {
             Self::Problem(p) => match p.detail.as_deref().map(str::trim) {
-                Some(detail) if !detail.is_empty() => detail.to_owned(),
+                Some(detail) if !detail.is_empty() => labelled(detail, p.field.as_deref()),
                 _ => fallback_message(p.code.as_str()).map_or_else(|| p.title.clone(), str::to_owned),
             },
             Self::Network => "Could not reach the server. Check your connection and try again.".to_owned(),
             Self::Unreadable => "The server sent an unexpected answer. Please reload the page.".to_owned(),
         }
     }
+}
+
+/// The labels of the request fields in the forms, for messages that name a field.
+const FIELD_LABELS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("description", "Description"),
+    ("email", "E-mail"),
+    ("password", "Password"),
+    ("current_password", "Current password"),
+    ("new_password", "New password"),
+    ("message", "Personal message"),
+    ("role", "Role"),
+    ("url", "Endpoint URL"),
+    ("event_types", "Events to send"),
+    ("environment", "Environment"),
+    ("expiration", "Expires"),
+    ("usage_limit", "Monthly request limit"),
+    ("rate_limit", "Rate limit"),
+    ("rate_limit.requests_per_second", "Requests per second"),
+    ("rate_limit.burst", "Burst"),
+    ("scopes", "Access"),
+    ("allowed_ips", "Allowed IP addresses"),
+    ("alert_thresholds", "Usage alerts"),
+    ("replacement_name", "Name of the replacement"),
+    ("grace_period_seconds", "Grace period"),
+    ("code", "Code"),
+];
+
+/// A validation detail as the server words it for integrators ("allowed_ips \"x\" is not…"),
+/// with the field's label in place of its JSON name, as a sentence.
+fn labelled(detail: &str, field: Option<&str>) -> String {
+    let Some((rest, label)) = field.and_then(|field| {
+        let rest = detail.strip_prefix(field)?.strip_prefix(' ')?;
+        FIELD_LABELS.iter().find(|(f, _)| *f == field).map(|(_, label)| (rest, *label))
+    }) else {
+        return detail.to_owned();
+    };
+    // "Name must be…", but "Allowed IP addresses: "x" is not…".
+    let predicate = ["must ", "is ", "are ", "need ", "needs ", "has "].iter().any(|verb| rest.starts_with(verb));
+    let joined = if predicate { format!("{label} {rest}") } else { format!("{label}: {rest}") };
+    if joined.ends_with(['.', '!', '?']) { joined } else { format!("{joined}.") }
 }
 
 fn fallback_message(code: &str) -> Option<&'static str> {
@@ -326,6 +367,10 @@ pub async fn create_team(token: String, body: CreateTeamRequest) -> Result<Team,
 
 pub async fn team(token: String, team: Uuid) -> Result<Team, ApiError> {
     json(without_body(request(Method::GET, &format!("/teams/{team}"), Some(&token)))).await
+}
+
+pub async fn team_two_factor(token: String, team: Uuid) -> Result<TeamTwoFactor, ApiError> {
+    json(without_body(request(Method::GET, &format!("/teams/{team}/two-factor"), Some(&token)))).await
 }
 
 pub async fn update_team(token: String, team: Uuid, body: UpdateTeamRequest) -> Result<Team, ApiError> {
@@ -625,6 +670,32 @@ mod tests {
     fn detail_is_shown_when_present() {
         let err = problem(ErrorCode::ValidationFailed, Some("Use at least 10 characters."), Some("password"));
         assert_eq!(err.message(), "Use at least 10 characters.");
+    }
+
+    #[wasm_bindgen_test]
+    fn a_validation_message_names_the_field_by_its_label() {
+        let ips = "allowed_ips \"not-an-ip\" is not an IPv4 or IPv6 address or CIDR block";
+        assert_eq!(
+            problem(ErrorCode::ValidationFailed, Some(ips), Some("allowed_ips")).message(),
+            "Allowed IP addresses: \"not-an-ip\" is not an IPv4 or IPv6 address or CIDR block."
+        );
+        let alerts = "alert_thresholds need a monthly limit: they are percentages of it";
+        assert_eq!(
+            problem(ErrorCode::ValidationFailed, Some(alerts), Some("alert_thresholds")).message(),
+            "Usage alerts need a monthly limit: they are percentages of it."
+        );
+        let burst = "rate_limit.burst must be from 1 to 100000";
+        assert_eq!(
+            problem(ErrorCode::ValidationFailed, Some(burst), Some("rate_limit.burst")).message(),
+            "Burst must be from 1 to 100000."
+        );
+        // A detail that does not start with its field, or a field without a label, stays.
+        let own = "Turn on two-factor authentication first.";
+        assert_eq!(problem(ErrorCode::TwoFactorRequired, Some(own), Some("require_two_factor")).message(), own);
+        assert_eq!(
+            problem(ErrorCode::ValidationFailed, Some("limit must be 1"), Some("limit")).message(),
+            "limit must be 1"
+        );
     }
 
     #[wasm_bindgen_test]

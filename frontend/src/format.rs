@@ -164,6 +164,61 @@ pub fn device(user_agent: Option<&str>) -> String {
     }
 }
 
+/// `text` with every RFC 3339 time in it (as the server writes them into activity summaries,
+/// e.g. "old key works until 2026-12-07T20:20:55Z") shown as [`date_time`] shows times.
+pub fn with_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((start, end, at)) = first_time(rest) {
+        out.push_str(&rest[..start]);
+        out.push_str(&date_time(at));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The first RFC 3339 time in `text`: where it starts and ends, and the time.
+fn first_time(text: &str) -> Option<(usize, usize, DateTime<Utc>)> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes.get(range).is_some_and(|b| b.iter().all(u8::is_ascii_digit));
+    (0..bytes.len()).find_map(|i| {
+        // YYYY-MM-DDTHH:MM:SS, then fractional seconds, then Z or an offset.
+        let shape = digits(i..i + 4)
+            && bytes.get(i + 4) == Some(&b'-')
+            && digits(i + 5..i + 7)
+            && bytes.get(i + 7) == Some(&b'-')
+            && digits(i + 8..i + 10)
+            && matches!(bytes.get(i + 10), Some(b'T' | b't'))
+            && digits(i + 11..i + 13)
+            && bytes.get(i + 13) == Some(&b':')
+            && digits(i + 14..i + 16)
+            && bytes.get(i + 16) == Some(&b':')
+            && digits(i + 17..i + 19);
+        if !shape || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            return None;
+        }
+        let mut end = i + 19;
+        if bytes.get(end) == Some(&b'.') {
+            end += 1;
+            while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+        }
+        match bytes.get(end) {
+            Some(b'Z' | b'z') => end += 1,
+            Some(b'+' | b'-')
+                if digits(end + 1..end + 3) && bytes.get(end + 3) == Some(&b':') && digits(end + 4..end + 6) =>
+            {
+                end += 6
+            }
+            _ => return None,
+        }
+        let at = DateTime::parse_from_rfc3339(&text[i..end]).ok()?.with_timezone(&Utc);
+        Some((i, end, at))
+    })
+}
+
 pub fn action(action: &str) -> String {
     portal_types::AuditAction::parse(action).map_or_else(|| action.to_owned(), |a| a.label().to_owned())
 }
@@ -185,6 +240,23 @@ mod tests {
         assert_eq!(device(Some(iphone)), "Safari on iPhone");
         assert_eq!(device(Some("my-integration/1.0")), "my-integration/1.0");
         assert_eq!(device(None), "Unknown device");
+    }
+
+    #[wasm_bindgen_test]
+    fn times_in_summaries_are_shown_as_times_are() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T20:20:55Z").unwrap().with_timezone(&Utc);
+        let shown = date_time(at);
+        assert_eq!(
+            with_times("Billing (pp_dev_ab → pp_dev_cd), old key works until 2026-12-07T20:20:55.074457075+00:00"),
+            format!("Billing (pp_dev_ab → pp_dev_cd), old key works until {shown}")
+        );
+        assert_eq!(with_times("until 2026-12-07T20:20:55Z, then"), format!("until {shown}, then"));
+        assert_eq!(with_times("2026-12-07T21:20:55+01:00"), shown, "offsets are honoured");
+        for kept in
+            ["no time here", "2026-12-07", "12026-12-07T20:20:55Z", "2026-13-07T20:20:55Z", "2026-12-07T20:20:55"]
+        {
+            assert_eq!(with_times(kept), kept);
+        }
     }
 
     #[wasm_bindgen_test]

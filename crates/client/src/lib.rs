@@ -166,6 +166,7 @@ pub const OPERATIONS: &[&str] = &[
     "listTeams",
     "createTeam",
     "getTeam",
+    "getTeamTwoFactor",
     "updateTeam",
     "deleteTeam",
     "listMembers",
@@ -381,6 +382,10 @@ impl Client {
 
     pub async fn get_team(&self, team: Uuid) -> Result<Team> {
         Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}"))).await
+    }
+
+    pub async fn get_team_two_factor(&self, team: Uuid) -> Result<TeamTwoFactor> {
+        Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}/two-factor"))).await
     }
 
     pub async fn update_team(&self, team: Uuid, body: &UpdateTeamRequest) -> Result<Team> {

@@ -250,6 +250,38 @@ fn member_with(m: team_member::Model, user: user::Model) -> Result<MemberRow> {
     Ok(MemberRow { membership: membership(m)?, name: user.name, email: user.email, last_active_at })
 }
 
+/// The team's members without two-factor authentication (never enrolled, or not confirmed),
+/// by name: whom requiring it shuts out. At most `limit`, with how many there are in all.
+pub async fn members_without_two_factor(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    limit: u64,
+) -> Result<(Vec<MemberRow>, u64)> {
+    use crate::entity::two_factor;
+    let enabled = sea_orm::sea_query::Query::select()
+        .column(two_factor::Column::UserId)
+        .from(two_factor::Entity)
+        .and_where(two_factor::Column::EnabledAt.is_not_null())
+        .to_owned();
+    let without = Members::find()
+        .filter(team_member::Column::TeamId.eq(team_id))
+        .filter(team_member::Column::UserId.not_in_subquery(enabled));
+    let total = without.clone().count(db).await?;
+    let rows = without
+        .find_also_related(Users)
+        .order_by_asc(user::Column::Name)
+        .order_by_asc(team_member::Column::UserId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (m, user) in rows {
+        let Some(user) = user else { continue };
+        out.push(member_with(m, user)?);
+    }
+    Ok((out, total))
+}
+
 /// One member with their account.
 pub async fn member_row(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<Option<MemberRow>> {
     let found = Members::find_by_id((team_id, user_id)).find_also_related(Users).one(db).await?;

@@ -215,7 +215,7 @@ pub fn alert_thresholds(
     let requested = requested.map(|raw| parse_thresholds(field, raw)).transpose()?;
     match (limit, requested) {
         (None, Some(list)) if !list.is_empty() => {
-            Err(FieldError::new(field, "need a monthly limit (usage_limit): alerts are percentages of it"))
+            Err(FieldError::new(field, "need a monthly limit: they are percentages of it"))
         }
         (None, _) => Ok(Vec::new()),
         (Some(_), Some(list)) => Ok(list),

@@ -136,6 +136,20 @@ pub struct Member {
     pub last_active_at: Option<DateTime<Utc>>,
 }
 
+/// `GET /api/v1/teams/{team_id}/two-factor`: whom requiring two-factor authentication shuts
+/// out, for the owner deciding to require it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TeamTwoFactor {
+    /// Whether the team requires it now.
+    pub required: bool,
+    /// How many members do not have it on.
+    pub without_count: u64,
+    /// The first 100 of them by name: while the team requires it, they keep their membership but
+    /// get 403 `two_factor_required`.
+    pub without: Vec<Member>,
+}
+
 /// `GET /api/v1/teams/{team_id}/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

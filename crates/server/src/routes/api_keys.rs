@@ -771,8 +771,13 @@ pub async fn roll_api_key(
     if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
         return Err(ApiError::new(ErrorCode::KeyNotActive, "The key was revoked or rolled meanwhile."));
     }
-    let summary =
-        format!("{} ({} → {}), old key works until {}", old.name, old.hint, new.hint, grace_until.to_rfc3339());
+    let summary = format!(
+        "{} ({} → {}), old key works until {}",
+        old.name,
+        old.hint,
+        new.hint,
+        grace_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
     portal_db::audit::record(
         &txn,
         access.entry(&client, portal_types::AuditAction::KeyRolled, "api_key", Some(key_id.to_string()), Some(summary)),

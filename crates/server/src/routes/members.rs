@@ -20,7 +20,7 @@ use crate::openapi::{
 use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
-fn to_wire(row: portal_db::teams::MemberRow) -> Member {
+pub(crate) fn to_wire(row: portal_db::teams::MemberRow) -> Member {
     Member {
         user_id: row.membership.user_id,
         name: row.name,

@@ -47,6 +47,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(teams::list_teams)
         .service(teams::create_team)
         .service(teams::update_team)
+        .service(teams::get_team_two_factor)
         .service(teams::delete_team)
         .service(members::list_members)
         .service(members::update_member)

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::teams::{Action, Actor, parse_note, parse_team_name, permissions};
-use portal_types::{CreateTeamRequest, ErrorCode, Role, Team, TeamPage, UpdateTeamRequest};
+use portal_types::{CreateTeamRequest, ErrorCode, Role, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest};
 use uuid::Uuid;
 
 use crate::access::{TeamAccess, team_not_found};
@@ -140,6 +140,34 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     let (access, count) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
     Ok(HttpResponse::Ok().json(to_wire(access.team, access.actor, count)))
+}
+
+/// Who does not have two-factor authentication on (owners): whom requiring it shuts out, so that
+/// an owner sees it before turning the requirement on.
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "getTeamTwoFactor",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    responses(
+        (status = 200, description = "The requirement, and the members without two-factor authentication.", body = TeamTwoFactor),
+        Unauthorized, Forbidden, NotFound, InternalError,
+    )
+)]
+#[get("/teams/{team_id}/two-factor")]
+pub async fn get_team_two_factor(
+    state: web::Data<AppState>,
+    auth: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<TeamTwoFactor>> {
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
+    access.require(Action::UpdateTeam)?;
+    let (rows, total) = portal_db::teams::members_without_two_factor(&state.reads, access.team.id, 100).await?;
+    Ok(web::Json(TeamTwoFactor {
+        required: access.team.require_two_factor,
+        without_count: total,
+        without: rows.into_iter().map(super::members::to_wire).collect(),
+    }))
 }
 
 /// Rename a team, change its description, or require two-factor authentication of its members

@@ -344,6 +344,16 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let team_path = format!("/api/v1/teams/{team}");
     let require = json!({"require_two_factor": true});
 
+    // Before requiring it, the owner sees whom it would shut out; admins and members do not.
+    let readiness = app.get_as(&owner, &format!("{team_path}/two-factor")).await;
+    assert_eq!(readiness.status, StatusCode::OK, "{}", readiness.body);
+    assert_eq!(readiness.body["required"], false);
+    assert_eq!(readiness.body["without_count"], 2, "{}", readiness.body);
+    let emails: Vec<&str> =
+        readiness.body["without"].as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert_eq!(emails.len(), 2);
+    assert!(emails.contains(&"owner@example.com") && emails.contains(&"member@example.com"), "{emails:?}");
+    app.get_as(&member, &format!("{team_path}/two-factor")).await.assert_problem(403, "forbidden");
     // The owner must have it first.
     let refused = app.call(Method::PATCH, Some(&owner), &team_path, Some(require.clone())).await;
     refused.assert_problem(403, "two_factor_required");
@@ -353,6 +363,9 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(require.clone())).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["require_two_factor"], true);
+    let readiness = app.get_as(&owner, &format!("{team_path}/two-factor")).await;
+    assert_eq!((readiness.body["required"].clone(), readiness.body["without_count"].clone()), (json!(true), json!(1)));
+    assert_eq!(readiness.body["without"][0]["email"], "member@example.com");
     // A member without it keeps the membership, sees the team listed, and gets 403 for the rest.
     let teams = app.get_as(&member, "/api/v1/teams").await;
     assert_eq!(teams.body["items"][0]["require_two_factor"], true, "{}", teams.body);

@@ -153,21 +153,20 @@ fn Entry(entry: ActivityEntry, now: chrono::DateTime<chrono::Utc>) -> impl IntoV
             if a.kind == "api_key" { format!("API key {}", a.name) } else { a.name.clone() }
         },
     );
-    let details = match (&entry.ip, &entry.user_agent) {
-        (None, None) => None,
-        (ip, ua) => Some([ip.clone(), ua.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")),
-    };
+    // As the Sessions card shows them: the device by name (the raw user agent as its title).
+    let device = entry.user_agent.as_deref().map(|ua| (format::device(Some(ua)), ua.to_owned()));
     view! {
         <li class="activity-entry">
             <div class="activity-main">
                 <strong>{who}</strong> " " <span class="action-label">{format::action(&entry.action)}</span>
-                {entry.summary.clone().map(|s| view! { <span class="summary">": " {s}</span> })}
+                {entry.summary.as_deref().map(|s| view! { <span class="summary">": " {format::with_times(s)}</span> })}
             </div>
             <div class="activity-meta">
                 <time datetime=format::iso(entry.created_at) title=format::date_time(entry.created_at)>
                     {format::relative(entry.created_at, now)}
                 </time>
-                {details.map(|d| view! { <span class="client">{d}</span> })}
+                {entry.ip.clone().map(|ip| view! { <span class="client">{ip}</span> })}
+                {device.map(|(name, ua)| view! { <span class="client" title=ua>{name}</span> })}
             </div>
         </li>
     }

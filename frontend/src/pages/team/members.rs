@@ -473,9 +473,9 @@ fn PendingTable(
                         let email = inv.email.clone();
                         view! {
                             <tr>
-                                <td data-label="E-mail">{inv.email.clone()}</td>
+                                <td data-label="E-mail" class="wrap-anywhere" title=inv.email.clone()>{inv.email.clone()}</td>
                                 <td data-label="Role">{inv.role.label()}</td>
-                                <td data-label="Invited by">{inv.invited_by_name.clone()}</td>
+                                <td data-label="Invited by" class="wrap-anywhere">{inv.invited_by_name.clone()}</td>
                                 <td data-label="Expires">
                                     <time datetime=format::iso(inv.expires_at) title=format::date_time(inv.expires_at)>
                                         {format::relative(inv.expires_at, now)}

@@ -1,7 +1,7 @@
 //! Team settings, for owners: rename and describe the team, or delete it.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use leptos_router::{NavigateOptions, hooks::use_navigate};
+use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use portal_types::UpdateTeamRequest;
 
 use super::use_team;
@@ -78,7 +78,9 @@ fn RenameForm() -> impl IntoView {
     }
 }
 
-/// Whether members need two-factor authentication to reach the team (GitHub's setting).
+/// Whether members need two-factor authentication to reach the team (GitHub's setting). The
+/// box can be ticked only by an owner who has it on, and before it is turned on the members it
+/// would shut out are listed.
 #[component]
 fn TwoFactorRequirement() -> impl IntoView {
     let auth = use_auth();
@@ -86,6 +88,8 @@ fn TwoFactorRequirement() -> impl IntoView {
     let team = use_team();
     let team_id = team.id();
     let required = RwSignal::new(team.get().is_some_and(|t| t.require_two_factor));
+    let mine = LocalResource::new(move || auth.call(|token| async move { api::two_factor(&token).await }));
+    let readiness = LocalResource::new(move || auth.call(move |t| api::team_two_factor(t, team_id)));
     let save = Action::new_unsync(move |required: &bool| {
         let body = UpdateTeamRequest { require_two_factor: Some(*required), ..Default::default() };
         async move { auth.call(move |t| api::update_team(t, team_id, body.clone())).await }
@@ -95,6 +99,7 @@ fn TwoFactorRequirement() -> impl IntoView {
             required.set(updated.require_two_factor);
             team.set(updated);
             teams.reload();
+            readiness.refetch();
         }
     });
     let outcome = move || save.value().get();
@@ -102,19 +107,56 @@ fn TwoFactorRequirement() -> impl IntoView {
         ev.prevent_default();
         save.dispatch(required.get_untracked());
     };
+    // Requiring it without having it oneself would shut the owner out too: the server refuses it.
+    let i_lack_it = move || mine.get().and_then(Result::ok).is_some_and(|s| !s.enabled);
+    let is_required = move || team.get().is_some_and(|t| t.require_two_factor);
+    let blocked = move || !is_required() && i_lack_it();
     view! {
-        <form class="card" on:submit=on_submit>
-            <h2>"Two-factor authentication"</h2>
+        <form class="card" on:submit=on_submit aria-labelledby="two-factor-title">
+            <h2 id="two-factor-title">"Two-factor authentication"</h2>
             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))/>
             <Show when=move || matches!(outcome(), Some(Ok(_)))>
                 <Notice>"The setting has been saved."</Notice>
             </Show>
             <label class="choice">
                 <input type="checkbox" id="require_two_factor" name="require_two_factor" prop:checked=required
+                    disabled=blocked aria-describedby="require_two_factor-hint"
                     on:change=move |ev| required.set(event_target_checked(&ev))/>
                 "Require two-factor authentication for every member"
             </label>
-            <p class="hint">"Members without it keep their membership, but cannot open the team or use it until they turn it on. You need it on yourself first."</p>
+            <p class="hint" id="require_two_factor-hint">
+                {move || if blocked() {
+                    view! {
+                        "You do not have two-factor authentication on, so you cannot require it yet: "
+                        <A href="/account#two-factor">"turn it on in your account"</A> " first."
+                    }.into_any()
+                } else {
+                    "Members without it keep their membership, but cannot open the team or use it until they turn it on.".into_any()
+                }}
+            </p>
+            {move || readiness.get().and_then(Result::ok).map(|r| {
+                if r.without_count == 0 {
+                    return view! { <p class="muted" data-two-factor="ready">"Every member has it on."</p> }.into_any();
+                }
+                let more = r.without_count.saturating_sub(r.without.len() as u64);
+                let heading = if r.required {
+                    format!("Shut out until they turn it on ({}):", r.without_count)
+                } else {
+                    format!("Requiring it would shut out ({}):", r.without_count)
+                };
+                view! {
+                    <div class="two-factor-missing" data-two-factor="missing">
+                        <p><strong>{heading}</strong></p>
+                        <ul class="plain-list">
+                            {r.without.into_iter().map(|m| view! {
+                                <li><span class="member-name">{m.name}</span> " " <span class="member-email">{m.email}</span>
+                                    " · " {m.role.label()}</li>
+                            }).collect_view()}
+                        </ul>
+                        {(more > 0).then(|| view! { <p class="muted">{format!("and {more} more")}</p> })}
+                    </div>
+                }.into_any()
+            })}
             <SubmitButton label="Save setting" pending=save.pending()/>
         </form>
     }
