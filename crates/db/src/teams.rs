@@ -237,12 +237,12 @@ pub async fn list_members(
         .limit(limit)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (m, user) in rows {
-        let Some(user) = user else { continue };
-        out.push(member_with(m, user)?);
-    }
-    Ok(out)
+    members_with(rows)
+}
+
+/// Memberships read with their accounts (a membership whose account is gone is skipped).
+fn members_with(rows: Vec<(team_member::Model, Option<user::Model>)>) -> Result<Vec<MemberRow>> {
+    rows.into_iter().filter_map(|(m, user)| Some(member_with(m, user?))).collect()
 }
 
 fn member_with(m: team_member::Model, user: user::Model) -> Result<MemberRow> {
@@ -274,12 +274,7 @@ pub async fn members_without_two_factor(
         .limit(limit)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (m, user) in rows {
-        let Some(user) = user else { continue };
-        out.push(member_with(m, user)?);
-    }
-    Ok((out, total))
+    Ok((members_with(rows)?, total))
 }
 
 /// One member with their account.

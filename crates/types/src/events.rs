@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 macro_rules! event_types {
-    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal,)+) => {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:tt,)+) => {
         /// The type of a webhook event: `{resource}.{what happened}`, stable and versioned by
         /// the payload's `version`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

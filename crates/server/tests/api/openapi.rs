@@ -141,6 +141,25 @@ fn request_schemas_state_the_rules_the_server_enforces() {
     assert_eq!(cursor["schema"]["pattern"], portal_server::paging::CURSOR_PATTERN);
 }
 
+/// Enumerations are published as they travel: `api_key.created`, not the Rust variant's name
+/// (a macro-built enum once published `ApiKeyCreated`, which the server refused; schemathesis
+/// found it once its allowances were pinned to problem codes and fields).
+#[test]
+fn enumerations_are_published_as_their_wire_values() {
+    let doc = serde_json::to_value(portal_server::openapi::document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let events: Vec<&str> =
+        schemas["EventType"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let wire: Vec<&str> = portal_types::EventType::ALL.iter().map(|e| e.as_str()).collect();
+    assert_eq!(events, wire);
+    for (name, schema) in schemas {
+        for value in schema["enum"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+            let camel = value.chars().zip(value.chars().skip(1)).any(|(a, b)| a.is_uppercase() && b.is_lowercase());
+            assert!(!camel, "{name} publishes {value:?}, a Rust name rather than its wire value");
+        }
+    }
+}
+
 /// The typed Rust client has a method for every operation, and for nothing else.
 #[test]
 fn the_rust_client_covers_every_operation() {
