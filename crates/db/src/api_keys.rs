@@ -84,6 +84,12 @@ pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<
     Ok(ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).one(db).await?)
 }
 
+/// A key of the team, locked until the transaction ends (PostgreSQL; SQLite runs one write
+/// transaction at a time): a change decided on what it reads is written before another is read.
+pub async fn find_for_update(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>> {
+    Ok(ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).lock_exclusive().one(db).await?)
+}
+
 pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<ApiKeyRow>> {
     Ok(ApiKeys::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(db).await?)
 }

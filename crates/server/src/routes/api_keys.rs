@@ -621,7 +621,8 @@ pub async fn update_api_key(
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
-    let before = find_key(&txn, &access, key_id).await?;
+    // Locked: the alerts are decided on the limit as it stands when they are written.
+    let before = portal_db::api_keys::find_for_update(&txn, access.team.id, key_id).await?.ok_or_else(key_not_found)?;
     let kept = thresholds_from_stored(&before.alert_thresholds);
     let thresholds = alert_thresholds(
         "alert_thresholds",

@@ -313,6 +313,32 @@ async fn usage_alerts_need_a_monthly_limit() {
     assert_eq!(patch(plain.clone(), json!({"usage_limit": 20})).await.body["alert_thresholds"], json!([50]));
 }
 
+/// Removing a key's limit and setting its alerts at the same moment never leaves alerts without a
+/// limit: each change is decided on the key as it stands when it is written (the row is locked).
+#[tokio::test]
+async fn concurrent_changes_never_leave_alerts_without_a_limit() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let body = json!({"name": "raced", "environment": "development", "expiration": "never", "usage_limit": 100});
+    let (id, _) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}/api-keys/{id}");
+    for round in 0..30 {
+        let reset = app.call(Method::PATCH, Some(&owner), &path, Some(json!({"usage_limit": 100}))).await;
+        assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+        let (unlimit, alerts) = tokio::join!(
+            app.call(Method::PATCH, Some(&owner), &path, Some(json!({"usage_limit": null}))),
+            app.call(Method::PATCH, Some(&owner), &path, Some(json!({"alert_thresholds": [50]}))),
+        );
+        assert_eq!(unlimit.status, StatusCode::OK, "{}", unlimit.body);
+        // The alerts either came first (and then went with the limit) or were refused.
+        assert!(alerts.status == StatusCode::OK || alerts.field() == "alert_thresholds", "{}", alerts.body);
+        let key = app.call(Method::GET, Some(&owner), &path, None).await.body;
+        assert!(
+            key["usage_limit"].is_u64() || key["alert_thresholds"] == json!([]),
+            "round {round}: alerts without a limit: {key}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
     let Team { app, owner, team } = team_with_owner().await;
