@@ -103,7 +103,9 @@ test('an owner creates a team, invites by e-mail, promotes and removes; a member
       await role.selectOption('admin');
     };
     const asked = await openDialogWith(page, role, pick, `Make ${second.name} admin?`);
-    await expect(asked.dialog).toContainText(`${second.name} will be able to invite and remove members and admins`);
+    await expect(asked.dialog.locator('[data-role-change="consequence"]')).toHaveText(
+      `${second.name} will be able to invite people and manage their invitations, change members' roles, remove members, create, roll and revoke API keys, and manage the team's webhooks.`,
+    );
     await asked.close(asked.dialog.getByRole('button', { name: 'Cancel' }));
     await expect(role).toHaveValue('member');
     const confirmed = await openDialogWith(page, role, pick, `Make ${second.name} admin?`);

@@ -11,7 +11,7 @@ use portal_types::{
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
     EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity, Invitation,
     InvitationPage, InvitationPreview, KeySort, KeyStatusFilter, LoginRequest, Member, MemberPage,
-    PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest, ResetPasswordRequest, Role,
+    PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest, ResetPasswordRequest, Role, RoleList,
     RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage, TeamTwoFactor, TeamUsage,
     TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest, UpdateMeRequest,
     UpdateMemberRequest, UpdateTeamRequest, Usage, User, VerifyEmailRequest,
@@ -367,6 +367,10 @@ pub async fn create_team(token: String, body: CreateTeamRequest) -> Result<Team,
 
 pub async fn team(token: String, team: Uuid) -> Result<Team, ApiError> {
     json(without_body(request(Method::GET, &format!("/teams/{team}"), Some(&token)))).await
+}
+
+pub async fn roles(token: String) -> Result<RoleList, ApiError> {
+    json(without_body(request(Method::GET, "/roles", Some(&token)))).await
 }
 
 pub async fn team_two_factor(token: String, team: Uuid) -> Result<TeamTwoFactor, ApiError> {

@@ -44,44 +44,56 @@ pub fn manage_invitation(p: &TeamPermissions, role: Role) -> bool {
     p.invite_roles.contains(&role)
 }
 
-/// What each role may do, in words, with the least role that may (the server's permission table
-/// decides; this says it to people).
-const POWERS: [(&str, Role); 5] = [
-    ("see the team, its members, its API keys and their usage", Role::Member),
-    ("invite and remove members and admins, and change their roles", Role::Admin),
-    ("create, roll and revoke API keys", Role::Admin),
-    ("manage the team's webhooks", Role::Admin),
-    ("change the team's settings, manage its owners and delete the team", Role::Owner),
+/// The rights of the permission table, in words: each names what its flags allow (the server's
+/// table decides which role has which; `GET /roles` publishes it).
+/// A right in words, and whether a permission table grants it.
+type Right = (&'static str, fn(&TeamPermissions) -> bool);
+
+const RIGHTS: [Right; 8] = [
+    ("invite people and manage their invitations", |p| !p.invite_roles.is_empty()),
+    ("change members' roles", |p| p.role_changes.iter().any(|c| !c.to.is_empty())),
+    ("remove members", |p| !p.remove_roles.is_empty()),
+    ("create, roll and revoke API keys", |p| p.manage_api_keys),
+    ("manage the team's webhooks", |p| p.manage_webhooks),
+    ("make and remove owners", |p| {
+        p.remove_roles.contains(&Role::Owner) || p.role_changes.iter().any(|c| c.to.contains(&Role::Owner))
+    }),
+    ("change the team's settings", |p| p.update_team),
+    ("delete the team", |p| p.delete_team),
 ];
 
-/// What `role` may do (roles order from Owner, the most, to Member).
-fn powers(role: Role) -> impl Iterator<Item = &'static str> {
-    POWERS.into_iter().filter(move |(_, least)| role <= *least).map(|(power, _)| power)
+fn rights(p: &TeamPermissions) -> impl Iterator<Item = &'static str> + '_ {
+    RIGHTS.into_iter().filter(move |(_, has)| has(p)).map(|(right, _)| right)
 }
 
-/// What a change of `name`'s role from `from` to `to` does, in a sentence or two, for the dialog
-/// that asks first (`me`: the user changes their own role).
-pub fn role_change_consequence(name: &str, me: bool, from: Role, to: Role) -> String {
-    let gained: Vec<&str> = powers(to).filter(|p| !powers(from).any(|q| q == *p)).collect();
-    let lost: Vec<&str> = powers(from).filter(|p| !powers(to).any(|q| q == *p)).collect();
+/// What a change of `name`'s role does, for the dialog that asks first, from what the old and
+/// the new role may do (`me`: the user changes their own role; `to_owner`: the new role is owner).
+pub fn role_change_consequence(
+    name: &str,
+    me: bool,
+    to_owner: bool,
+    from: &TeamPermissions,
+    to: &TeamPermissions,
+) -> String {
+    let gained: Vec<&str> = rights(to).filter(|r| !rights(from).any(|q| q == *r)).collect();
+    let lost: Vec<&str> = rights(from).filter(|r| !rights(to).any(|q| q == *r)).collect();
     let list = |items: &[&str]| match items {
         [] => String::new(),
         [one] => (*one).to_owned(),
         [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
     };
-    match (me, to < from) {
-        (true, false) => format!(
-            "You will lose the right to {}. You cannot undo this yourself: someone who still has that \
-             right has to give it back.",
+    match (lost.is_empty(), gained.is_empty()) {
+        (false, _) if me => format!(
+            "You will no longer be able to {}. You cannot undo this yourself: someone who still may has \
+             to give it back.",
             list(&lost)
         ),
-        (false, false) => format!("{name} will no longer be able to {}.", list(&lost)),
-        (_, true) if to == Role::Owner => format!(
-            "{name} will be able to do everything an owner can: {}, including changing or removing the \
-             other owners, you too.",
-            list(&gained)
-        ),
-        (_, true) => format!("{name} will be able to {}.", list(&gained)),
+        (false, _) => format!("{name} will no longer be able to {}.", list(&lost)),
+        (true, false) if to_owner => {
+            format!("{name} will be able to do everything an owner can: {}, you included.", list(&gained))
+        }
+        (true, false) => format!("{name} will be able to {}.", list(&gained)),
+        (true, true) => format!("{name} keeps the same rights."),
     }
 }
 
@@ -115,21 +127,56 @@ mod tests {
         assert_eq!(role_choices(&admin(), Owner), Vec::<Role>::new());
     }
 
+    fn owner() -> TeamPermissions {
+        TeamPermissions {
+            update_team: true,
+            delete_team: true,
+            invite_roles: vec![Member, Admin, Owner],
+            role_changes: vec![
+                RoleChanges { role: Member, to: vec![Admin, Owner] },
+                RoleChanges { role: Admin, to: vec![Member, Owner] },
+                RoleChanges { role: Owner, to: vec![Member, Admin] },
+            ],
+            remove_roles: vec![Member, Admin, Owner],
+            ..admin()
+        }
+    }
+
+    fn member() -> TeamPermissions {
+        TeamPermissions {
+            update_team: false,
+            delete_team: false,
+            read_invitations: false,
+            manage_api_keys: false,
+            manage_webhooks: false,
+            invite_roles: vec![],
+            role_changes: vec![],
+            remove_roles: vec![],
+        }
+    }
+
     #[wasm_bindgen_test]
     fn a_role_change_says_what_it_grants_or_takes() {
-        let demote_me = role_change_consequence("Ada", true, Owner, Admin);
-        assert!(demote_me.starts_with("You will lose the right to change the team's settings"), "{demote_me}");
-        assert!(demote_me.contains("cannot undo this yourself"), "{demote_me}");
-        let to_member = role_change_consequence("Ada", false, Admin, Member);
+        let demote_me = role_change_consequence("Ada", true, false, &owner(), &admin());
         assert_eq!(
-            to_member,
-            "Ada will no longer be able to invite and remove members and admins, and change their roles, create, \
-             roll and revoke API keys, and manage the team's webhooks."
+            demote_me,
+            "You will no longer be able to make and remove owners, change the team's settings, and delete the \
+             team. You cannot undo this yourself: someone who still may has to give it back."
         );
-        let owner = role_change_consequence("Ada", false, Member, Owner);
-        assert!(owner.starts_with("Ada will be able to do everything an owner can: invite"), "{owner}");
-        assert!(owner.contains("delete the team"), "{owner}");
-        assert_eq!(role_change_consequence("Ada", false, Member, Admin).matches("API keys").count(), 1);
+        assert_eq!(
+            role_change_consequence("Ada", false, false, &admin(), &member()),
+            "Ada will no longer be able to invite people and manage their invitations, change members' roles, \
+             remove members, create, roll and revoke API keys, and manage the team's webhooks."
+        );
+        let owner_now = role_change_consequence("Ada", false, true, &admin(), &owner());
+        assert!(
+            owner_now.starts_with("Ada will be able to do everything an owner can: make and remove owners"),
+            "{owner_now}"
+        );
+        assert!(owner_now.ends_with("delete the team, you included."), "{owner_now}");
+        let admin_now = role_change_consequence("Ada", false, false, &member(), &admin());
+        assert_eq!(admin_now.matches("API keys").count(), 1, "{admin_now}");
+        assert_eq!(role_change_consequence("Ada", false, false, &admin(), &admin()), "Ada keeps the same rights.");
     }
 
     #[wasm_bindgen_test]

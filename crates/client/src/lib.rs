@@ -167,6 +167,7 @@ pub const OPERATIONS: &[&str] = &[
     "createTeam",
     "getTeam",
     "getTeamTwoFactor",
+    "listRoles",
     "updateTeam",
     "deleteTeam",
     "listMembers",
@@ -382,6 +383,10 @@ impl Client {
 
     pub async fn get_team(&self, team: Uuid) -> Result<Team> {
         Self::json(self.request(Method::GET, &format!("/api/v1/teams/{team}"))).await
+    }
+
+    pub async fn list_roles(&self) -> Result<RoleList> {
+        Self::json(self.request(Method::GET, "/api/v1/roles")).await
     }
 
     pub async fn get_team_two_factor(&self, team: Uuid) -> Result<TeamTwoFactor> {

@@ -78,6 +78,23 @@ pub struct TeamPermissions {
     pub remove_roles: Vec<Role>,
 }
 
+/// `GET /api/v1/roles`: what each role may do in a team, from the permission table itself, so
+/// that clients can say what a role change grants or takes away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoleList {
+    /// Owner, admin, member.
+    pub items: Vec<RolePermissions>,
+}
+
+/// What a member of `role` may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RolePermissions {
+    pub role: Role,
+    pub permissions: TeamPermissions,
+}
+
 /// The roles a member of `role` may be given by the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

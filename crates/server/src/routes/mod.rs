@@ -45,6 +45,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(two_factor::disable_two_factor)
         .service(two_factor::regenerate_recovery_codes)
         .service(teams::list_teams)
+        .service(teams::list_roles)
         .service(teams::create_team)
         .service(teams::update_team)
         .service(teams::get_team_two_factor)

@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::teams::{Action, Actor, parse_note, parse_team_name, permissions};
-use portal_types::{CreateTeamRequest, ErrorCode, Role, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest};
+use portal_types::{
+    CreateTeamRequest, ErrorCode, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
+};
 use uuid::Uuid;
 
 use crate::access::{TeamAccess, team_not_found};
@@ -39,6 +41,23 @@ async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> A
     let counts = portal_db::teams::member_counts(db, &[access.team.id]).await?;
     let count = counts.get(&access.team.id).copied().unwrap_or(0);
     Ok(to_wire(access.team, access.actor, count))
+}
+
+/// What each role may do in a team: the permission table itself, for clients that say what a
+/// role change grants or takes away.
+#[utoipa::path(
+    tag = "teams",
+    operation_id = "listRoles",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Owner, admin and member, with what each may do.", body = RoleList), Unauthorized, InternalError)
+)]
+#[get("/roles")]
+pub async fn list_roles(_auth: Principal) -> web::Json<RoleList> {
+    let items = Role::ALL
+        .into_iter()
+        .map(|role| RolePermissions { role, permissions: permissions(Actor::Member(role)) })
+        .collect();
+    web::Json(RoleList { items })
 }
 
 /// The teams the caller belongs to, with the caller's role in each.

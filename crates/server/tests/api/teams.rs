@@ -57,6 +57,27 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     app.call(Method::GET, Some(&token), &format!("/api/v1/teams/{id}"), None).await.assert_problem(404, "not_found");
 }
 
+/// `GET /roles` publishes the permission table: what each role may do is what a member of that
+/// role is told about their own team.
+#[tokio::test]
+async fn the_roles_are_the_permission_table() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let roles = app.get_as(&member, "/api/v1/roles").await;
+    assert_eq!(roles.status, StatusCode::OK, "{}", roles.body);
+    let items = roles.body["items"].as_array().unwrap();
+    assert_eq!(items.iter().map(|r| r["role"].as_str().unwrap()).collect::<Vec<_>>(), ["owner", "admin", "member"]);
+    for (token, role) in [(&owner, "owner"), (&admin, "admin"), (&member, "member")] {
+        let own = app.get_as(token, &format!("/api/v1/teams/{team}")).await.body;
+        let listed = items.iter().find(|r| r["role"] == role).unwrap();
+        assert_eq!(listed["permissions"], own["permissions"], "{role}");
+    }
+    assert_eq!(app.call(Method::GET, None, "/api/v1/roles", None).await.status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn team_lists_are_cursor_paginated() {
     let app = spawn_app().await;

@@ -266,13 +266,19 @@ where
     } else {
         format!("Make {name} {}?", to.label().to_lowercase())
     };
-    let consequence = permissions::role_change_consequence(&name, me, from, to);
+    // What the change grants or takes away, from what each role may do (the server's table).
+    let roles = LocalResource::new(move || auth.call(api::roles));
+    let consequence = move || {
+        let roles = roles.get()?.ok()?;
+        let of = |role: Role| roles.items.iter().find(|r| r.role == role).map(|r| r.permissions.clone());
+        Some(permissions::role_change_consequence(&name, me, to == Role::Owner, &of(from)?, &of(to)?))
+    };
     // Granting owner, and taking rights away, are the changes to think twice about (a red button).
     let destructive = to == Role::Owner || to > from;
     let confirm_label = if me { "Change my role" } else { "Change role" };
     view! {
         <ConfirmDialog title confirm_label action=change on_close destructive>
-            <p>{consequence}</p>
+            <p data-role-change="consequence">{move || consequence().unwrap_or_else(|| "Their access changes at once.".to_owned())}</p>
         </ConfirmDialog>
     }
 }
