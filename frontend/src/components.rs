@@ -119,15 +119,7 @@ impl Toasts {
     fn dismiss(&self, id: u64) {
         self.shown.try_update(|shown| shown.retain(|(i, _)| *i != id));
     }
-}
 
-/// The app's success messages (call at a component's creation; `notify` may run later, after
-/// an `.await`).
-pub fn use_toasts() -> Toasts {
-    expect_context::<Toasts>()
-}
-
-impl Toasts {
     /// Says that a change succeeded (the last three messages stay in view together).
     pub fn notify(&self, message: impl Into<String>) {
         let toasts = *self;
@@ -142,10 +134,16 @@ impl Toasts {
     }
 }
 
+/// The app's success messages (call at a component's creation; `notify` may run later, after
+/// an `.await`).
+pub fn use_toasts() -> Toasts {
+    expect_context::<Toasts>()
+}
+
 /// Where [`Toasts::notify`]'s messages show.
 #[component]
 pub fn ToastArea() -> impl IntoView {
-    let toasts = expect_context::<Toasts>();
+    let toasts = use_toasts();
     view! {
         <div class="toasts" role="status" aria-live="polite">
             <For each=move || toasts.shown.get() key=|(id, _)| *id let:toast>
@@ -482,18 +480,62 @@ pub fn ConfirmDialog(
     }
 }
 
-/// The secret of something just made (a key, a signing secret): shown this once, in full, in a
-/// wrapping monospace block, with Copy and a clear warning. `copied` says whether Copy worked.
+/// What a secret shown once is: it decides the words around it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A new API key (created, rolled, or replacing a compromised one).
+    #[default]
+    ApiKey,
+    /// The signing secret of a new webhook endpoint.
+    SigningSecret,
+    /// A webhook endpoint's signing secret after a rotation.
+    RotatedSigningSecret,
+}
+
+impl SecretKind {
+    fn title(self) -> &'static str {
+        match self {
+            Self::ApiKey => "Copy your new API key now",
+            Self::SigningSecret => "Copy the signing secret now",
+            Self::RotatedSigningSecret => "Copy the new signing secret now",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::ApiKey => "Your new API key",
+            Self::SigningSecret => "Signing secret",
+            Self::RotatedSigningSecret => "New signing secret",
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            Self::ApiKey => {
+                " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
+            }
+            Self::SigningSecret => {
+                " Your endpoint verifies each request's signature with it. If you lose it, rotate it."
+            }
+            Self::RotatedSigningSecret => " Put it in your endpoint's configuration now.",
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Self::ApiKey => "I have stored the key",
+            Self::SigningSecret | Self::RotatedSigningSecret => "I have stored the secret",
+        }
+    }
+}
+
+/// A secret just made: shown this once, in full, in a wrapping monospace block, with Copy and a
+/// clear warning. `copied` says whether Copy worked.
 #[component]
 pub fn SecretOnceBanner(
     secret: String,
+    #[prop(optional)] kind: SecretKind,
     #[prop(optional)] copied: Option<RwSignal<Option<bool>>>,
-    #[prop(default = "Copy your new API key now")] title: &'static str,
-    #[prop(default = "Your new API key")] label: &'static str,
-    #[prop(
-        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
-    )]
-    advice: &'static str,
 ) -> impl IntoView {
     let copied = copied.unwrap_or_else(|| RwSignal::new(None));
     let value = secret.clone();
@@ -511,12 +553,12 @@ pub fn SecretOnceBanner(
     });
     view! {
         <div class="secret-banner" role="alert">
-            <h3>{title}</h3>
+            <h3>{kind.title()}</h3>
             <p class="warning">
                 <strong>"This is the only time the secret is shown."</strong>
-                {advice}
+                {kind.advice()}
             </p>
-            <label for=field.clone()>{label}</label>
+            <label for=field.clone()>{kind.label()}</label>
             // A textarea: it wraps, so every character is in view at any width, and selects whole.
             <textarea node_ref=block id=field class="secret" readonly rows="2" spellcheck="false" autocomplete="off"
                 prop:value=secret
@@ -544,17 +586,7 @@ pub fn SecretOnceBanner(
 /// button that closes the dialog. Closing before Copy worked (by that button, ×, Escape) asks
 /// "Have you copied the secret?" first.
 #[component]
-pub fn SecretStep(
-    secret: String,
-    children: Children,
-    #[prop(default = "Copy your new API key now")] title: &'static str,
-    #[prop(default = "Your new API key")] label: &'static str,
-    #[prop(
-        default = " Store it somewhere safe, such as your secrets manager. It cannot be shown again: if you lose it, roll the key."
-    )]
-    advice: &'static str,
-    #[prop(default = "I have stored the key")] done_label: &'static str,
-) -> impl IntoView {
+pub fn SecretStep(secret: String, children: Children, #[prop(optional)] kind: SecretKind) -> impl IntoView {
     let modal = use_modal();
     let copied = RwSignal::new(None::<bool>);
     let asking = RwSignal::new(false);
@@ -567,14 +599,21 @@ pub fn SecretStep(
             false
         }
     });
+    let why = move || {
+        if copied.get() == Some(false) {
+            " Copying did not work: select the secret and copy it yourself."
+        } else {
+            " You have not pressed Copy."
+        }
+    };
     view! {
         <div class="modal-body">
             {children()}
-            <SecretOnceBanner secret copied title label advice/>
+            <SecretOnceBanner secret kind copied/>
             <Show when=move || asking.get()>
                 <div class="alert warning" role="alert">
-                    <p><strong>"Have you copied the secret?"</strong>
-                    " You pressed no Copy. Once this dialog is closed, nobody can show the secret again."</p>
+                    <p><strong>"Have you copied the secret?"</strong> {why}
+                    " Once this dialog is closed, nobody can show it again."</p>
                 </div>
             </Show>
         </div>
@@ -590,7 +629,7 @@ pub fn SecretStep(
                 }.into_any()
             } else {
                 view! {
-                    <button type="button" class="button primary" on:click=move |_| modal.request_close()>{done_label}</button>
+                    <button type="button" class="button primary" on:click=move |_| modal.request_close()>{kind.done()}</button>
                 }.into_any()
             }}
         </div>

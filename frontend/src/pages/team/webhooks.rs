@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::use_team;
 use crate::api;
 use crate::components::{
-    ActionError, ConfirmDialog, DialogButtons, EmptyState, Field, FormAlert, Modal, SecretStep, TextAreaField,
-    field_error, loaded, use_toasts,
+    ActionError, ConfirmDialog, DialogButtons, EmptyState, Field, FormAlert, Modal, SecretKind, SecretStep,
+    TextAreaField, field_error, loaded, use_toasts,
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
@@ -192,9 +192,7 @@ where
         <Modal title="Add a webhook endpoint" on_close>
             {move || match created.get() {
                 Some(created) => view! {
-                    <SecretStep secret=created.secret title="Copy the signing secret now" label="Signing secret"
-                        advice=" Your endpoint verifies each request's signature with it. If you lose it, rotate it."
-                        done_label="I have stored the secret">
+                    <SecretStep secret=created.secret kind=SecretKind::SigningSecret>
                         <p><code class="endpoint-url">{created.endpoint.url.clone()}</code> " receives events now."</p>
                     </SecretStep>
                 }.into_any(),
@@ -453,9 +451,7 @@ where
         <Modal title="Rotate the signing secret?" on_close>
             {move || match rotated.get() {
                 Some(secret) => view! {
-                    <SecretStep secret title="Copy the new signing secret now" label="New signing secret"
-                        advice=" Put it in your endpoint's configuration now."
-                        done_label="I have stored the secret">
+                    <SecretStep secret kind=SecretKind::RotatedSigningSecret>
                         <p>"Deliveries are signed with the new secret from now on."</p>
                     </SecretStep>
                 }.into_any(),
