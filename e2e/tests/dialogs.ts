@@ -34,25 +34,32 @@ export type Opened = { dialog: Locator; close: (by: Locator | 'Escape', focus?: 
 
 /**
  * Clicks `trigger` and returns the dialog named `name` it opens, once it is modal, on screen and
- * focused. Closing it (by a button in it, or Escape) must give the focus back to `trigger`: the
- * page records where the focus is as the dialog's `close()` has done its work (a microtask
- * later), before anything the change reloads can move it.
+ * focused. Closing it (by a button in it, or Escape) must give the focus back to the control that
+ * had it as the dialog opened (`trigger`): the page records where the focus is as the dialog's
+ * `close()` has done its work (a microtask later), before anything the change reloads can move it.
  */
 export async function openDialog(page: Page, trigger: Locator, name: string | RegExp): Promise<Opened> {
-  return openDialogWith(page, trigger, () => trigger.click(), name);
+  return openDialogWith(page, () => trigger.click(), name);
 }
 
 /**
- * As `openDialog`, for a dialog that `act` opens from `opener` (e.g. a role picked in a select
- * asks before it is changed).
+ * As `openDialog`, for a dialog that `act` opens (e.g. a role picked in a select asks before it
+ * is changed).
  */
-export async function openDialogWith(page: Page, opener: Locator, act: () => Promise<unknown>, name: string | RegExp): Promise<Opened> {
-  await opener.evaluate((el) => {
-    const w = window as unknown as { __opener?: Element; __closedFocus?: string; __watching?: boolean };
-    w.__opener = el;
+export async function openDialogWith(page: Page, act: () => Promise<unknown>, name: string | RegExp): Promise<Opened> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __opener?: Element | null; __closedFocus?: string; __watching?: boolean };
+    w.__opener = undefined;
     w.__closedFocus = undefined;
     if (!w.__watching) {
       w.__watching = true;
+      // The opener is what has the focus as the dialog opens: the control the user acted on,
+      // even if the list around it was drawn again between finding it and clicking it.
+      const showModal = HTMLDialogElement.prototype.showModal;
+      HTMLDialogElement.prototype.showModal = function (this: HTMLDialogElement) {
+        w.__opener = document.activeElement;
+        showModal.call(this);
+      };
       const close = HTMLDialogElement.prototype.close;
       HTMLDialogElement.prototype.close = function (this: HTMLDialogElement, ...args: [string?]) {
         const wasOpen = this.open;
@@ -73,6 +80,12 @@ export async function openDialogWith(page: Page, opener: Locator, act: () => Pro
   await act();
   const dialog = page.getByRole('dialog', { name });
   await expectShown(dialog);
+  // A control outside the dialog had the focus as it opened (else nothing could get it back).
+  const focused = await page.evaluate(() => {
+    const o = (window as unknown as { __opener?: Element | null }).__opener;
+    return o && !o.closest('dialog') ? `<${o.tagName.toLowerCase()}> "${(o.textContent ?? '').trim().slice(0, 40)}"` : 'nothing';
+  });
+  expect(focused, 'what had the focus as the dialog opened').toMatch(/^<(button|select|a)> /);
   return {
     dialog,
     close: async (by, focus = 'opener') => {

@@ -41,14 +41,14 @@ test('an owner creates a team, invites by e-mail, promotes and removes; a member
     // Keyboard: the dialog opens with Enter, takes the focus, closes with Escape and gives the focus back.
     const createButton = main.getByRole('button', { name: 'Create team' });
     await createButton.focus();
-    const first = await openDialogWith(page, createButton, () => page.keyboard.press('Enter'), 'Create a team');
+    const first = await openDialogWith(page, () => page.keyboard.press('Enter'), 'Create a team');
     await expect(first.dialog.getByLabel('Team name')).toBeFocused();
     await first.close('Escape');
     await expect(createButton).toBeFocused();
     // Cancel closes it the same way.
-    const second = await openDialogWith(page, createButton, () => page.keyboard.press('Enter'), 'Create a team');
+    const second = await openDialogWith(page, () => page.keyboard.press('Enter'), 'Create a team');
     await second.close(second.dialog.getByRole('button', { name: 'Cancel' }));
-    const { dialog } = await openDialogWith(page, createButton, () => page.keyboard.press('Enter'), 'Create a team');
+    const { dialog } = await openDialogWith(page, () => page.keyboard.press('Enter'), 'Create a team');
     await dialog.getByLabel('Team name').fill(teamName);
     await dialog.getByLabel('Description').fill('Our integration with the partner API.');
     await dialog.getByRole('button', { name: 'Create team' }).click();
@@ -102,13 +102,13 @@ test('an owner creates a team, invites by e-mail, promotes and removes; a member
       await role.focus();
       await role.selectOption('admin');
     };
-    const asked = await openDialogWith(page, role, pick, `Make ${second.name} admin?`);
+    const asked = await openDialogWith(page, pick, `Make ${second.name} admin?`);
     await expect(asked.dialog.locator('[data-role-change="consequence"]')).toHaveText(
       `${second.name} will be able to invite people and manage their invitations, change members' roles, remove members, create, roll and revoke API keys, and manage the team's webhooks.`,
     );
     await asked.close(asked.dialog.getByRole('button', { name: 'Cancel' }));
     await expect(role).toHaveValue('member');
-    const confirmed = await openDialogWith(page, role, pick, `Make ${second.name} admin?`);
+    const confirmed = await openDialogWith(page, pick, `Make ${second.name} admin?`);
     await confirmed.close(confirmed.dialog.getByRole('button', { name: 'Change role' }));
     await expect(page.getByRole('status').filter({ hasText: `${second.name} is now admin.` })).toBeVisible();
     await expect(role).toHaveValue('admin');

@@ -109,6 +109,7 @@ test('webhooks: add an endpoint, send a test event, see it in the log, redeliver
   await expect(page.getByRole('table', { name: 'Webhook endpoints' })).toContainText('Off');
   await page.getByRole('button', { name: 'Turn on' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Endpoint turned on.' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Turn off' })).toBeVisible();
 
   // Deleting asks first and says it cannot be undone.
   const remove = await openDialog(page, page.getByRole('button', { name: 'Delete endpoint' }), `Delete ${hooks.url}?`);
