@@ -4,6 +4,20 @@
 
 use portal_types::{Role, TeamPermissions};
 
+/// No permission at all: what a screen assumes until the server has answered.
+pub fn nothing() -> TeamPermissions {
+    TeamPermissions {
+        update_team: false,
+        delete_team: false,
+        read_invitations: false,
+        manage_api_keys: false,
+        manage_webhooks: false,
+        invite_roles: Vec::new(),
+        role_changes: Vec::new(),
+        remove_roles: Vec::new(),
+    }
+}
+
 pub fn manage_team(p: &TeamPermissions) -> bool {
     p.update_team
 }
@@ -142,19 +156,6 @@ mod tests {
         }
     }
 
-    fn member() -> TeamPermissions {
-        TeamPermissions {
-            update_team: false,
-            delete_team: false,
-            read_invitations: false,
-            manage_api_keys: false,
-            manage_webhooks: false,
-            invite_roles: vec![],
-            role_changes: vec![],
-            remove_roles: vec![],
-        }
-    }
-
     #[wasm_bindgen_test]
     fn a_role_change_says_what_it_grants_or_takes() {
         let demote_me = role_change_consequence("Ada", true, false, &owner(), &admin());
@@ -164,7 +165,7 @@ mod tests {
              team. You cannot undo this yourself: someone who still may has to give it back."
         );
         assert_eq!(
-            role_change_consequence("Ada", false, false, &admin(), &member()),
+            role_change_consequence("Ada", false, false, &admin(), &nothing()),
             "Ada will no longer be able to invite people and manage their invitations, change members' roles, \
              remove members, create, roll and revoke API keys, and manage the team's webhooks."
         );
@@ -174,7 +175,7 @@ mod tests {
             "{owner_now}"
         );
         assert!(owner_now.ends_with("delete the team, you included."), "{owner_now}");
-        let admin_now = role_change_consequence("Ada", false, false, &member(), &admin());
+        let admin_now = role_change_consequence("Ada", false, false, &nothing(), &admin());
         assert_eq!(admin_now.matches("API keys").count(), 1, "{admin_now}");
         assert_eq!(role_change_consequence("Ada", false, false, &admin(), &admin()), "Ada keeps the same rights.");
     }

@@ -73,19 +73,6 @@ impl CurrentTeam {
     }
 }
 
-fn nothing_allowed() -> TeamPermissions {
-    TeamPermissions {
-        update_team: false,
-        delete_team: false,
-        read_invitations: false,
-        manage_api_keys: false,
-        manage_webhooks: false,
-        invite_roles: Vec::new(),
-        role_changes: Vec::new(),
-        remove_roles: Vec::new(),
-    }
-}
-
 fn not_found() -> ApiError {
     ApiError::Problem(Box::new(Problem {
         kind: "/problems/not_found".to_owned(),
@@ -109,7 +96,7 @@ pub fn TeamLayout() -> impl IntoView {
     let permissions = Memo::new(move |_| {
         loaded
             .with(|l| l.as_ref().and_then(|r| r.as_ref().ok()).map(|t| t.permissions.clone()))
-            .unwrap_or_else(nothing_allowed)
+            .unwrap_or_else(permissions::nothing)
     });
     let current = CurrentTeam { loaded, role, permissions };
     provide_context(current);
