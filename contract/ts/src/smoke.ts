@@ -1,6 +1,7 @@
 // An integrator's first day, with a client generated from the served OpenAPI document:
-// sign-up with the mailed link, a team, a key, a call with the key, verification by another
-// service, usage, revocation. Strict tsc checks it against the generated types before it runs.
+// sign-up with the mailed link, a team, a key, a webhook endpoint, a call with the key,
+// verification by another service, usage, revocation. Strict tsc checks it against the
+// generated types before it runs.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import createClient from 'openapi-fetch';
@@ -79,6 +80,19 @@ const created = ok(
   }),
 );
 check(created.secret.startsWith('pp_dev_'), 'a development key');
+
+// A webhook endpoint, subscribed with the event names the document publishes (it once published
+// the Rust names, which the server refused: tsc checks these against the generated enum).
+const eventTypes: components['schemas']['EventType'][] = ['api_key.created', 'api_key.revoked'];
+const hook = ok(
+  'create webhook endpoint',
+  await user.POST('/api/v1/teams/{team_id}/webhooks', {
+    params: { path: { team_id: team.id } },
+    body: { url: 'https://hooks.example.com/partner-portal', event_types: eventTypes },
+  }),
+);
+check(hook.secret.startsWith('whsec_'), 'a signing secret');
+check(hook.endpoint.event_types.join(' ') === eventTypes.join(' '), 'the endpoint keeps the event types sent');
 
 const key = as(created.secret);
 const seen = ok('team with the key', await key.GET('/api/v1/teams/{team_id}', { params: { path: { team_id: team.id } } }));
