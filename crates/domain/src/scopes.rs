@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use portal_types::{Role, Scope};
+use portal_types::{Environment, RateLimit, Scope};
 
 use crate::FieldError;
 
@@ -55,20 +55,6 @@ impl ScopeSet {
     pub fn from_stored(stored: &str) -> Self {
         stored.split_whitespace().filter_map(Scope::parse).collect()
     }
-
-    /// The most a key may do while its creator has `role` in the team (None: no longer a
-    /// member). A creator who is no longer owner or admin takes the key's write scopes with
-    /// them; the key keeps what a member may read.
-    pub fn cap_for(role: Option<Role>) -> Self {
-        match role {
-            Some(Role::Owner | Role::Admin) => Self::FULL,
-            Some(Role::Member) | None => Self::read_only().without(Scope::InvitationsRead),
-        }
-    }
-
-    fn without(self, scope: Scope) -> Self {
-        ScopeSet(self.0 & !bit(scope))
-    }
 }
 
 impl FromIterator<Scope> for ScopeSet {
@@ -90,6 +76,73 @@ pub fn parse_scopes(field: &'static str, scopes: Option<&[Scope]>) -> Result<Sco
         None => Ok(ScopeSet::FULL),
         Some([]) => Err(FieldError::new(field, "name at least one scope, or leave it out for full access")),
         Some(list) => Ok(list.iter().copied().collect()),
+    }
+}
+
+/// A key's settings that bound what it may do to keys: a key makes, changes, rolls, revokes and
+/// reports only keys whose settings lie within its own ([`KeyShape::within`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyShape {
+    /// For the bounding key: the scopes it may use now (capped by its creator's role).
+    pub scopes: ScopeSet,
+    pub environment: Environment,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+    pub allowed: AllowList,
+}
+
+/// How a key's settings go beyond another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beyond {
+    /// A scope the bound lacks.
+    Scope(Scope),
+    /// Another environment.
+    Environment,
+    /// No monthly limit, or a higher one.
+    UsageLimit,
+    /// No rate limit, or a higher one.
+    RateLimit,
+    /// Addresses the bound's allowlist does not allow.
+    AllowedIps,
+}
+
+impl Beyond {
+    /// The request field that names the setting.
+    pub fn field(self) -> &'static str {
+        match self {
+            Beyond::Scope(_) => "scopes",
+            Beyond::Environment => "environment",
+            Beyond::UsageLimit => "usage_limit",
+            Beyond::RateLimit => "rate_limit",
+            Beyond::AllowedIps => "allowed_ips",
+        }
+    }
+}
+
+impl KeyShape {
+    /// Whether every setting lies within `bound`'s: no scope it lacks, the same environment, a
+    /// limit where it has one and no higher, and no address its allowlist refuses.
+    pub fn within(&self, bound: &KeyShape) -> Result<(), Beyond> {
+        if let Some(missing) = self.scopes.to_vec().into_iter().find(|&s| !bound.scopes.contains(s)) {
+            return Err(Beyond::Scope(missing));
+        }
+        if self.environment != bound.environment {
+            return Err(Beyond::Environment);
+        }
+        if let Some(own) = bound.usage_limit
+            && self.usage_limit.is_none_or(|n| n > own)
+        {
+            return Err(Beyond::UsageLimit);
+        }
+        if let Some(own) = bound.rate_limit
+            && self.rate_limit.is_none_or(|n| n.requests_per_second > own.requests_per_second || n.burst > own.burst)
+        {
+            return Err(Beyond::RateLimit);
+        }
+        if !self.allowed.is_within(&bound.allowed) {
+            return Err(Beyond::AllowedIps);
+        }
+        Ok(())
     }
 }
 
@@ -258,12 +311,35 @@ mod tests {
     }
 
     #[test]
-    fn a_creator_without_admin_rights_leaves_the_key_member_reads() {
-        assert_eq!(ScopeSet::cap_for(Some(Role::Admin)), ScopeSet::FULL);
-        let cap = ScopeSet::cap_for(None);
-        assert_eq!(cap, ScopeSet::cap_for(Some(Role::Member)));
-        assert!(cap.contains(Scope::MembersRead) && !cap.contains(Scope::MembersWrite));
-        assert!(!cap.contains(Scope::InvitationsRead) && !cap.contains(Scope::ApiKeysWrite));
+    fn a_key_shape_lies_within_another_setting_by_setting() {
+        let bound = KeyShape {
+            scopes: [Scope::ApiKeysWrite].into_iter().collect(),
+            environment: Environment::Development,
+            usage_limit: Some(100),
+            rate_limit: Some(RateLimit { requests_per_second: 10, burst: 20 }),
+            allowed: AllowList::parse("allowed_ips", &["10.0.0.0/8".into()]).unwrap(),
+        };
+        assert_eq!(bound.within(&bound), Ok(()));
+        let narrower = KeyShape {
+            scopes: [Scope::ApiKeysRead].into_iter().collect(),
+            usage_limit: Some(5),
+            rate_limit: Some(RateLimit { requests_per_second: 1, burst: 1 }),
+            allowed: AllowList::parse("allowed_ips", &["10.1.0.0/16".into()]).unwrap(),
+            ..bound.clone()
+        };
+        assert_eq!(narrower.within(&bound), Ok(()));
+        let beyond = |change: fn(&mut KeyShape)| {
+            let mut shape = narrower.clone();
+            change(&mut shape);
+            shape.within(&bound).unwrap_err()
+        };
+        assert_eq!(beyond(|s| s.scopes = ScopeSet::FULL), Beyond::Scope(Scope::TeamRead));
+        assert_eq!(beyond(|s| s.environment = Environment::Production), Beyond::Environment);
+        assert_eq!(beyond(|s| s.usage_limit = None), Beyond::UsageLimit);
+        assert_eq!(beyond(|s| s.usage_limit = Some(101)), Beyond::UsageLimit);
+        assert_eq!(beyond(|s| s.rate_limit = None), Beyond::RateLimit);
+        assert_eq!(beyond(|s| s.allowed = AllowList::default()), Beyond::AllowedIps);
+        assert_eq!(Beyond::AllowedIps.field(), "allowed_ips");
     }
 
     #[test]

@@ -9,18 +9,43 @@ use crate::scopes::ScopeSet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     Member(Role),
-    /// A key acts with at most admin rights on its own team, and only within its `scopes`
-    /// (already capped by its creator's current role). A `rolling` key (replaced, in its grace
-    /// period) keeps working for what it did, but may not grow anyone's access.
+    /// A key acts within its `scopes`, and never does what the person who answers for it may not:
+    /// it has at most the rights of `creator`'s role, and never more than an admin's. A `rolling`
+    /// key (replaced, in its grace period) keeps reading, but changes nobody's access.
     ApiKey {
         rolling: bool,
         scopes: ScopeSet,
+        /// The role that caps the key: its creator's current role in the team; `Member` once
+        /// they left it; `Admin` for a key that another key made before creators were recorded.
+        creator: Role,
     },
 }
 
 impl Actor {
-    /// An active key with full access.
-    pub const KEY: Actor = Actor::ApiKey { rolling: false, scopes: ScopeSet::FULL };
+    /// An active key with full access, made by an admin or owner.
+    pub const KEY: Actor = Actor::ApiKey { rolling: false, scopes: ScopeSet::FULL, creator: Role::Admin };
+
+    /// The scopes the actor may use now: a key's own, less those its creator's role does not
+    /// reach (every scope for a member).
+    pub fn scopes(self) -> ScopeSet {
+        match self {
+            Actor::Member(_) => ScopeSet::FULL,
+            Actor::ApiKey { scopes, creator, .. } => scopes.intersect(scope_cap(creator)),
+        }
+    }
+}
+
+/// The most a key acts as: its creator's role, and never more than an admin (`Role` orders from
+/// the most rights to the least).
+fn key_ceiling(creator: Role) -> Role {
+    creator.max(Role::Admin)
+}
+
+/// The scopes a key can use while `creator` has that role: those of the actions the role table
+/// gives the key's ceiling. Derived from the table, never written beside it.
+pub fn scope_cap(creator: Role) -> ScopeSet {
+    let ceiling = Actor::Member(key_ceiling(creator));
+    Action::all().into_iter().filter(|&action| allows(ceiling, action)).filter_map(required_scope).collect()
 }
 
 /// The scope a key needs for `action`; None for what no key may ever do (owner-only actions,
@@ -43,13 +68,18 @@ pub fn required_scope(action: Action) -> Option<Scope> {
     })
 }
 
-/// What a key in its roll grace period may no longer do: mint, roll, change or revoke keys, and
-/// invite anyone, nor change webhook endpoints. A leaked key that was rolled cannot use its last
-/// days to dig in.
+/// What a key in its roll grace period may no longer do: change anyone's access. No keys minted,
+/// rolled, changed or revoked, nobody invited, promoted, demoted or removed, no webhook endpoint
+/// changed. A leaked key that was rolled cannot use its last days to dig in.
 pub fn barred_while_rolling(action: Action) -> bool {
     matches!(
         action,
-        Action::ManageApiKeys | Action::Invite { .. } | Action::ManageInvitation { .. } | Action::ManageWebhooks
+        Action::ManageApiKeys
+            | Action::Invite { .. }
+            | Action::ManageInvitation { .. }
+            | Action::ChangeRole { .. }
+            | Action::RemoveMember { .. }
+            | Action::ManageWebhooks
     )
 }
 
@@ -93,18 +123,50 @@ pub enum Action {
     ManageWebhooks,
 }
 
+impl Action {
+    /// Every action, each target role spelled out: for tables derived from the permission table.
+    pub fn all() -> Vec<Action> {
+        use Action::*;
+        let mut actions = vec![
+            ReadTeam,
+            UpdateTeam,
+            DeleteTeam,
+            ReadMembers,
+            Leave,
+            ReadInvitations,
+            ReadActivity,
+            ReadActivityDetails,
+            ReadApiKeys,
+            ManageApiKeys,
+            ReadUsage,
+            ReadWebhooks,
+            ManageWebhooks,
+        ];
+        for r in Role::ALL {
+            actions.push(RemoveMember { target: r });
+            actions.push(Invite { role: r });
+            actions.push(ManageInvitation { role: r });
+            for to in Role::ALL {
+                actions.push(ChangeRole { target: r, to });
+            }
+        }
+        actions
+    }
+}
+
 /// The permission table. The last-owner rule is separate ([`leaves_no_owner`]): it depends on
 /// the team's current owners, checked in the transaction of the change.
 pub fn allows(actor: Actor, action: Action) -> bool {
     use Action::*;
     let role = match actor {
         Actor::Member(role) => role,
-        // Client addresses and user agents are personal data: for people who run the team,
-        // never for a key, which may sit in any integrator's system.
-        Actor::ApiKey { rolling, scopes } => {
-            let scoped = required_scope(action).is_some_and(|scope| scopes.contains(scope));
+        // A key: one of its scopes names the action (actions no scope names, such as reading
+        // client addresses and user agents, are personal or owners' business: never a key's),
+        // its grace does not bar it, and the role that caps the key may do it.
+        Actor::ApiKey { rolling, creator, .. } => {
+            let scoped = required_scope(action).is_some_and(|scope| actor.scopes().contains(scope));
             let barred = rolling && barred_while_rolling(action);
-            return scoped && !barred && allows(Actor::Member(Role::Admin), action);
+            return scoped && !barred && allows(Actor::Member(key_ceiling(creator)), action);
         }
     };
     match role {
@@ -166,30 +228,7 @@ mod tests {
     use Role::*;
 
     fn all_actions() -> Vec<Action> {
-        let mut actions = vec![
-            ReadTeam,
-            UpdateTeam,
-            DeleteTeam,
-            ReadMembers,
-            Leave,
-            ReadInvitations,
-            ReadActivity,
-            ReadActivityDetails,
-            ReadApiKeys,
-            ManageApiKeys,
-            ReadUsage,
-            ReadWebhooks,
-            ManageWebhooks,
-        ];
-        for r in Role::ALL {
-            actions.push(RemoveMember { target: r });
-            actions.push(Invite { role: r });
-            actions.push(ManageInvitation { role: r });
-            for to in Role::ALL {
-                actions.push(ChangeRole { target: r, to });
-            }
-        }
-        actions
+        Action::all()
     }
 
     /// The whole table, written out: what each role may do.
@@ -206,12 +245,11 @@ mod tests {
             Actor::ApiKey { rolling: false, .. } => {
                 !matches!(action, UpdateTeam | DeleteTeam | Leave | ReadActivityDetails) && !touches_owner
             }
-            Actor::ApiKey { rolling: true, .. } => {
-                matches!(
-                    action,
-                    ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys | ReadUsage | ReadWebhooks
-                ) || matches!(action, ChangeRole { .. } | RemoveMember { .. }) && !touches_owner
-            }
+            // In its roll grace: it reads, and changes nobody's access.
+            Actor::ApiKey { rolling: true, .. } => matches!(
+                action,
+                ReadTeam | ReadMembers | ReadInvitations | ReadActivity | ReadApiKeys | ReadUsage | ReadWebhooks
+            ),
             Actor::Member(Member) => {
                 matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage)
             }
@@ -225,7 +263,7 @@ mod tests {
             Actor::Member(Admin),
             Actor::Member(Member),
             Actor::KEY,
-            Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL },
+            Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL, creator: Admin },
         ];
         let mut checked = 0;
         for actor in actors {
@@ -243,7 +281,7 @@ mod tests {
     fn a_key_does_only_what_its_scopes_name() {
         for scope in Scope::ALL {
             let scopes: ScopeSet = [scope].into_iter().collect();
-            let key = Actor::ApiKey { rolling: false, scopes };
+            let key = Actor::ApiKey { rolling: false, scopes, creator: Admin };
             for action in all_actions() {
                 let needed = required_scope(action);
                 let expect =
@@ -251,8 +289,8 @@ mod tests {
                 assert_eq!(allows(key, action), expect, "{scope:?} {action:?}");
             }
         }
-        assert!(!allows(Actor::ApiKey { rolling: false, scopes: ScopeSet::EMPTY }, ReadTeam));
-        let read_only = Actor::ApiKey { rolling: false, scopes: ScopeSet::read_only() };
+        assert!(!allows(Actor::ApiKey { rolling: false, scopes: ScopeSet::EMPTY, creator: Admin }, ReadTeam));
+        let read_only = Actor::ApiKey { rolling: false, scopes: ScopeSet::read_only(), creator: Admin };
         assert!(allows(read_only, ReadInvitations) && !allows(read_only, Invite { role: Member }));
         assert!(permissions(read_only).invite_roles.is_empty() && !permissions(read_only).manage_api_keys);
     }
@@ -263,7 +301,7 @@ mod tests {
         assert!(!allows(Actor::Member(Admin), DeleteTeam));
         assert!(!allows(Actor::KEY, DeleteTeam));
         assert!(allows(Actor::KEY, ManageApiKeys));
-        let rolling = Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL };
+        let rolling = Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL, creator: Admin };
         assert!(!allows(rolling, ManageApiKeys));
         assert!(!allows(rolling, Invite { role: Member }));
         assert!(allows(rolling, ReadApiKeys));
@@ -296,8 +334,56 @@ mod tests {
         assert!(member.invite_roles.is_empty() && member.remove_roles.is_empty() && !member.read_invitations);
         assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
         assert_eq!(permissions(Actor::KEY), admin);
-        let rolling = permissions(Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL });
+        let rolling = permissions(Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL, creator: Admin });
         assert!(!rolling.manage_api_keys && rolling.invite_roles.is_empty());
+    }
+
+    /// A key never does what the person who answers for it may not: for every creator role,
+    /// scope set, grace and action, a key's answer is the table's for that role, within the
+    /// key's scopes, at most an admin's, and nothing that changes access while rolling.
+    #[test]
+    fn a_key_never_does_what_its_creator_may_not() {
+        let scope_sets: Vec<ScopeSet> = (0u32..(1 << Scope::ALL.len()))
+            .step_by(7)
+            .map(|bits| Scope::ALL.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, s)| *s).collect())
+            .chain([ScopeSet::FULL, ScopeSet::EMPTY, ScopeSet::read_only()])
+            .collect();
+        let mut checked = 0;
+        for creator in Role::ALL {
+            for &scopes in &scope_sets {
+                for rolling in [false, true] {
+                    let key = Actor::ApiKey { rolling, scopes, creator };
+                    for action in all_actions() {
+                        let reference = required_scope(action).is_some_and(|s| scopes.contains(s))
+                            && allows(Actor::Member(creator), action)
+                            && allows(Actor::Member(Admin), action)
+                            && !(rolling && barred_while_rolling(action));
+                        assert_eq!(allows(key, action), reference, "{key:?} {action:?}");
+                        if allows(key, action) {
+                            assert!(allows(Actor::Member(creator), action), "{key:?} {action:?}");
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
+
+    /// What a key keeps when its creator is a member is what the table gives members, in scopes:
+    /// no webhooks and no invitations (issue 24, escape 9: a cap written beside the table kept
+    /// `webhooks:read`).
+    #[test]
+    fn the_scope_cap_comes_from_the_table() {
+        use Scope::*;
+        assert_eq!(scope_cap(Owner), ScopeSet::FULL);
+        assert_eq!(scope_cap(Admin), ScopeSet::FULL);
+        let member: ScopeSet = [TeamRead, MembersRead, ApiKeysRead, UsageRead, ActivityRead].into_iter().collect();
+        assert_eq!(scope_cap(Member), member);
+        let demoted = Actor::ApiKey { rolling: false, scopes: ScopeSet::FULL, creator: Member };
+        assert!(!allows(demoted, ReadWebhooks) && !allows(demoted, ReadInvitations) && !allows(demoted, ManageApiKeys));
+        assert!(allows(demoted, ReadMembers) && allows(demoted, ReadUsage));
+        assert_eq!(demoted.scopes(), member);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use portal_db::ConnectionTrait;
 use portal_db::audit::AuditActor;
 use portal_db::teams::Team;
+use portal_domain::scopes::{Beyond, KeyShape};
 use portal_domain::teams::{Action, Actor, allows, required_scope};
 use portal_types::ErrorCode;
 use portal_types::Role;
@@ -42,28 +43,53 @@ pub fn check_two_factor(team: &Team, user: &crate::extract::AuthUser) -> ApiResu
 }
 
 /// 403 unless the permission table allows `actor` to do `action`: for a key,
-/// `insufficient_scope` naming the scope it lacks where one would do.
+/// `insufficient_scope` naming the scope it lacks (or that its creator's role no longer reaches)
+/// where one would do.
 pub fn require(actor: Actor, action: Action) -> ApiResult<()> {
     if allows(actor, action) {
         return Ok(());
     }
-    let (rolling, scopes) = match actor {
+    let rolling = match actor {
         Actor::Member(role) => {
             return Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", role.as_str())));
         }
-        Actor::ApiKey { rolling, scopes } => (rolling, scopes),
+        Actor::ApiKey { rolling, .. } => rolling,
     };
     match required_scope(action) {
-        Some(scope) if !scopes.contains(scope) && allows(Actor::KEY, action) => {
+        Some(scope) if !actor.scopes().contains(scope) && allows(Actor::KEY, action) => {
             Err(ApiError::insufficient_scope(scope))
         }
         _ if rolling && allows(Actor::KEY, action) => Err(ApiError::new(
             ErrorCode::Forbidden,
-            "This key was rolled and is in its grace period: it may not create, roll, change or revoke keys, \
-             nor invite anyone. Use its replacement.",
+            "This key was rolled and is in its grace period: it changes nobody's access (no keys, invitations, \
+             roles, removals or webhook endpoints). Use its replacement.",
         )),
         _ => Err(ApiError::new(ErrorCode::Forbidden, "An API key may not do this; sign in as an owner.")),
     }
+}
+
+/// 403 unless `by` may act on (or make) a key of `shape`: people are bound by their role only; a
+/// key only by keys whose settings lie within its own (same environment, no scope, limit or
+/// address it lacks). `insufficient_scope` names a scope it lacks; otherwise the field.
+pub fn require_key_within(by: &Principal, shape: &KeyShape) -> ApiResult<()> {
+    let Principal::Key(key) = by else { return Ok(()) };
+    shape.within(&key.shape()).map_err(|beyond| match beyond {
+        Beyond::Scope(scope) => ApiError::insufficient_scope(scope).with_field("scopes").with_detail(format!(
+            "An API key acts only on keys within its own scopes; this one needs `{}`, which it lacks.",
+            scope.as_str()
+        )),
+        Beyond::Environment => ApiError::new(
+            ErrorCode::Forbidden,
+            format!("An API key acts only on keys of its own environment ({}).", key.environment.as_str()),
+        )
+        .with_field("environment"),
+        other => ApiError::new(
+            ErrorCode::Forbidden,
+            "An API key acts only on keys whose limits and allowlist lie within its own: no higher or missing \
+             limit, no address its own allowlist refuses.",
+        )
+        .with_field(other.field()),
+    })
 }
 
 impl TeamAccess {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
-use portal_domain::scopes::{AllowList, ScopeSet};
+use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
 use portal_types::ErrorCode;
 use portal_types::{Environment, KeyStatus, RateLimit, Role};
 use uuid::Uuid;
@@ -48,10 +48,10 @@ pub struct CachedKey {
     pub allowed: Arc<AllowList>,
     /// The person who answers for the key (for a key made by a key: that key's creator).
     pub created_by: Option<Uuid>,
-    /// The most its creator's role in the team allows, as it was when the key was cached. Role
-    /// changes and removals announce a team change, which evicts the team's keys on every
-    /// instance.
-    pub cap: ScopeSet,
+    /// The role that caps the key (`domain::teams::Actor::ApiKey`), as it was when the key was
+    /// cached. Role changes and removals announce a team change, which evicts the team's keys on
+    /// every instance.
+    pub creator: Role,
 }
 
 /// A verified key acting on a request.
@@ -62,30 +62,36 @@ pub struct KeyAuth {
     pub name: Arc<str>,
     pub environment: Environment,
     pub expires_at: Option<DateTime<Utc>>,
-    /// Rolled, in its grace period: it may not grow anyone's access (`domain::teams::Actor`).
+    /// Rolled, in its grace period: it changes nobody's access (`domain::teams::Actor`).
     pub rolling: bool,
-    /// What it may do now: its scopes, capped by its creator's current role.
+    /// The scopes it was given.
     pub scopes: ScopeSet,
-    /// What a key it creates or rolls may not exceed.
-    pub bounds: KeyBounds,
+    /// The role that caps it.
+    pub creator: Role,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+    pub allowed: Arc<AllowList>,
     pub created_by: Option<Uuid>,
     /// What the key's limits leave, for the `RateLimit` fields of the answer.
     pub limits: LimitReport,
 }
 
-/// A key's own settings: the most a key it makes may have.
-#[derive(Debug, Clone)]
-pub struct KeyBounds {
-    pub expires_at: Option<DateTime<Utc>>,
-    pub usage_limit: Option<u64>,
-    pub rate_limit: Option<RateLimit>,
-    pub allowed: Arc<AllowList>,
-}
-
 impl KeyAuth {
     /// How the permission table sees this key.
     pub fn actor(&self) -> portal_domain::teams::Actor {
-        portal_domain::teams::Actor::ApiKey { rolling: self.rolling, scopes: self.scopes }
+        portal_domain::teams::Actor::ApiKey { rolling: self.rolling, scopes: self.scopes, creator: self.creator }
+    }
+
+    /// What the keys it makes, changes, rolls, revokes or reports must lie within: its settings,
+    /// with the scopes it may use now.
+    pub fn shape(&self) -> KeyShape {
+        KeyShape {
+            scopes: self.actor().scopes(),
+            environment: self.environment,
+            usage_limit: self.usage_limit,
+            rate_limit: self.rate_limit,
+            allowed: AllowList::clone(&self.allowed),
+        }
     }
 
     pub fn tag(&self) -> MeterTag {
@@ -255,14 +261,15 @@ impl KeyService {
             }
             return Ok(None);
         };
-        let cap = match row.created_by {
+        let creator = match row.created_by {
+            // Someone who left the team leaves the key what a member may read.
             Some(user) => {
-                ScopeSet::cap_for(portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map(|m| m.role))
+                portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map_or(Role::Member, |m| m.role)
             }
             // Made by a key before creators were recorded for such keys: nobody to cap it by.
-            None => ScopeSet::FULL,
+            None => Role::Admin,
         };
-        let key = Arc::new(cached_from(&row, cap)?);
+        let key = Arc::new(cached_from(&row, creator)?);
         if trusted {
             self.keys.insert_if_current(hash, key.clone(), seen);
         }
@@ -297,13 +304,11 @@ impl KeyService {
             environment: key.environment,
             expires_at: key.expires_at,
             rolling: status == KeyStatus::Rolling,
-            scopes: key.scopes.intersect(key.cap),
-            bounds: KeyBounds {
-                expires_at: key.expires_at,
-                usage_limit: key.usage_limit,
-                rate_limit: key.rate_limit,
-                allowed: key.allowed.clone(),
-            },
+            scopes: key.scopes,
+            creator: key.creator,
+            usage_limit: key.usage_limit,
+            rate_limit: key.rate_limit,
+            allowed: key.allowed.clone(),
             created_by: key.created_by,
             limits,
         })
@@ -426,7 +431,7 @@ impl KeyService {
     }
 }
 
-fn cached_from(row: &ApiKeyRow, cap: ScopeSet) -> Result<CachedKey, ApiError> {
+fn cached_from(row: &ApiKeyRow, creator: Role) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
@@ -440,6 +445,6 @@ fn cached_from(row: &ApiKeyRow, cap: ScopeSet) -> Result<CachedKey, ApiError> {
         scopes: ScopeSet::from_stored(&row.scopes),
         allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
         created_by: row.created_by,
-        cap,
+        creator,
     })
 }

@@ -11,7 +11,8 @@ use portal_db::api_keys::{
 };
 use portal_domain::keys as domain;
 use portal_domain::scopes::{
-    AllowList, ScopeSet, alert_thresholds, parse_scopes, parse_thresholds, thresholds_from_stored, thresholds_to_stored,
+    AllowList, KeyShape, ScopeSet, alert_thresholds, parse_scopes, parse_thresholds, thresholds_from_stored,
+    thresholds_to_stored,
 };
 use portal_domain::teams::{Action, parse_note, parse_team_name};
 use portal_types::ErrorCode;
@@ -22,11 +23,11 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use crate::access::TeamAccess;
+use crate::access::{TeamAccess, require_key_within};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::{Change, KeyAuth, Weigh, status_of};
+use crate::keys::{Change, Weigh, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -304,62 +305,22 @@ fn parse_allowlist(ips: Option<&[String]>) -> ApiResult<AllowList> {
     Ok(AllowList::parse("allowed_ips", ips.unwrap_or_default())?)
 }
 
-/// What a key may give a key it creates, rolls or changes: nothing it does not have itself.
-/// Each `Some` is a setting being given.
-struct Grant<'a> {
-    scopes: Option<ScopeSet>,
-    usage_limit: Option<Option<i64>>,
-    rate_limit: Option<Option<RateLimit>>,
-    allowed: Option<&'a AllowList>,
-}
-
-fn wider(field: &str, detail: &str) -> ApiError {
-    ApiError::new(ErrorCode::Forbidden, detail).with_field(field)
-}
-
-impl Grant<'_> {
-    /// 403 when a key (`by`) would give more than it has; people are bound by their role only.
-    fn check(&self, by: &Principal) -> ApiResult<()> {
-        let Principal::Key(key) = by else { return Ok(()) };
-        self.check_key(key)
-    }
-
-    fn check_key(&self, key: &KeyAuth) -> ApiResult<()> {
-        if let Some(scopes) = self.scopes
-            && let Some(missing) = scopes.to_vec().into_iter().find(|&s| !key.scopes.contains(s))
-        {
-            return Err(ApiError::insufficient_scope(missing)
-                .with_field("scopes")
-                .with_detail(format!("An API key cannot give a key the `{}` scope: it lacks it.", missing.as_str())));
-        }
-        let own = &key.bounds;
-        if let (Some(own), Some(new)) = (own.usage_limit, self.usage_limit)
-            && new.is_none_or(|n| u64::try_from(n).unwrap_or(u64::MAX) > own)
-        {
-            return Err(wider("usage_limit", "An API key cannot give a key a higher monthly limit than its own."));
-        }
-        if let (Some(own), Some(new)) = (own.rate_limit, self.rate_limit)
-            && new.is_none_or(|n| n.requests_per_second > own.requests_per_second || n.burst > own.burst)
-        {
-            return Err(wider("rate_limit", "An API key cannot give a key a higher rate limit than its own."));
-        }
-        if let Some(new) = self.allowed
-            && !new.is_within(&own.allowed)
-        {
-            return Err(wider(
-                "allowed_ips",
-                "An API key cannot let a key be used from addresses its own allowlist does not allow.",
-            ));
-        }
-        Ok(())
-    }
+/// The settings of a stored key, as the policy bounds them ([`require_key_within`]).
+fn shape_of(row: &ApiKeyRow) -> ApiResult<KeyShape> {
+    Ok(KeyShape {
+        scopes: ScopeSet::from_stored(&row.scopes),
+        environment: environment_of(row)?,
+        usage_limit: row.usage_limit.map(i64::unsigned_abs),
+        rate_limit: rate_limit_of(row),
+        allowed: AllowList::from_stored(row.allowed_ips.as_deref()),
+    })
 }
 
 /// A key made or rolled by a key never outlives that key: its expiry is cut to the maker's.
 fn clamp_expiry(by: &Principal, expires_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match by {
-        Principal::Key(key) if key.bounds.expires_at.is_some() => {
-            let own = key.bounds.expires_at;
+        Principal::Key(key) if key.expires_at.is_some() => {
+            let own = key.expires_at;
             expires_at.map_or(own, |e| own.map(|o| e.min(o)))
         }
         _ => expires_at,
@@ -443,13 +404,7 @@ fn same_settings<'a>(
         thresholds: thresholds_from_stored(&old.alert_thresholds),
         created_by,
     };
-    Grant {
-        scopes: Some(template.scopes),
-        usage_limit: Some(template.usage_limit),
-        rate_limit: Some(template.rate_limit),
-        allowed: Some(&template.allowed),
-    }
-    .check(by)?;
+    require_key_within(by, &shape_of(old)?)?;
     Ok(template)
 }
 
@@ -491,13 +446,14 @@ pub async fn create_api_key(
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
     access.require(Action::ManageApiKeys)?;
-    Grant {
-        scopes: Some(scopes),
-        usage_limit: Some(usage_limit),
-        rate_limit: Some(rate_limit),
-        allowed: Some(&allowed),
-    }
-    .check(&auth)?;
+    let shape = KeyShape {
+        scopes,
+        environment: body.environment,
+        usage_limit: usage_limit.map(i64::unsigned_abs),
+        rate_limit,
+        allowed: allowed.clone(),
+    };
+    require_key_within(&auth, &shape)?;
     let template = NewKeyTemplate {
         hasher: &state.keys,
         name: &name,
@@ -616,13 +572,23 @@ pub async fn update_api_key(
             "An API key cannot change its own limits, scopes or allowlist.",
         ));
     }
-    Grant { scopes, usage_limit, rate_limit, allowed: allowed.as_ref() }.check(&auth)?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
     // Locked: the alerts are decided on the limit as it stands when they are written.
     let before = portal_db::api_keys::find_for_update(&txn, access.team.id, key_id).await?.ok_or_else(key_not_found)?;
+    // A key changes only keys within its own settings, and leaves them so.
+    let was = shape_of(&before)?;
+    require_key_within(&auth, &was)?;
+    let will_be = KeyShape {
+        scopes: scopes.unwrap_or(was.scopes),
+        usage_limit: usage_limit.map_or(was.usage_limit, |l| l.map(i64::unsigned_abs)),
+        rate_limit: rate_limit.unwrap_or(was.rate_limit),
+        allowed: allowed.clone().unwrap_or_else(|| was.allowed.clone()),
+        environment: was.environment,
+    };
+    require_key_within(&auth, &will_be)?;
     let kept = thresholds_from_stored(&before.alert_thresholds);
     let thresholds = alert_thresholds(
         "alert_thresholds",
@@ -711,6 +677,7 @@ pub async fn revoke_api_key(
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
     let row = find_key(&txn, &access, key_id).await?;
+    require_key_within(&auth, &shape_of(&row)?)?;
     if portal_db::api_keys::revoke(&txn, key_id, now).await? {
         let summary = format!("{} ({})", row.name, row.hint);
         portal_db::audit::record(
@@ -821,6 +788,7 @@ pub async fn report_compromised_api_key(
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::ManageApiKeys)?;
     let old = find_key(&txn, &access, key_id).await?;
+    require_key_within(&auth, &shape_of(&old)?)?;
     let revoked_now = portal_db::api_keys::revoke(&txn, key_id, now).await?;
     let summary = format!(
         "{} ({}) reported compromised{}",

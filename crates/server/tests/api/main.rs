@@ -4,6 +4,7 @@
 mod auth;
 mod client;
 mod errors;
+mod escapes;
 mod helpers;
 mod keys;
 mod leaks;

@@ -239,7 +239,8 @@ async fn authorization_matrix_of_api_keys() {
         (
             Method::POST,
             format!("/api/v1/teams/{t}/api-keys"),
-            Some(json!({"name": "by key", "environment": "production", "expiration": "30d"})),
+            // Its own environment: a development key makes no production key (tests/api/escapes.rs).
+            Some(json!({"name": "by key", "environment": "development", "expiration": "30d"})),
             [201, 401, 401, 404],
         ),
         (Method::GET, format!("/api/v1/teams/{t}/api-keys/{target_id}"), None, [200, 401, 401, 404]),

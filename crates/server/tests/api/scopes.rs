@@ -67,7 +67,9 @@ async fn scope_matrix_of_team_endpoints() {
     app.join(&owner, &team, "steady@example.com", "member").await;
     let steady = user_id(&app, &owner, &team, "steady@example.com").await;
     let resend = invitation(&app, &owner, &team, "resend@example.com").await;
-    let (plain, _) = app.simple_key(&owner, &team, "plain").await;
+    // The keys acted on hold only `api_keys:read`: a key acts only on keys within its own
+    // scopes, so the one holding `api_keys:write` may touch them.
+    let (plain, _) = scoped_key(&app, &owner, &team, "plain", &["api_keys:read"]).await;
     let t = &team;
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -78,8 +80,8 @@ async fn scope_matrix_of_team_endpoints() {
         let victim = user_id(&app, &owner, &team, &victim_email).await;
         let doomed = invitation(&app, &owner, &team, &format!("doomed-{}@example.com", scope.replace(':', "-"))).await;
         let (rollable, _) = scoped_key(&app, &owner, &team, "rollable", &["api_keys:read"]).await;
-        let (revocable, _) = app.simple_key(&owner, &team, "revocable").await;
-        let (compromised, _) = app.simple_key(&owner, &team, "compromised").await;
+        let (revocable, _) = scoped_key(&app, &owner, &team, "revocable", &["api_keys:read"]).await;
+        let (compromised, _) = scoped_key(&app, &owner, &team, "compromised", &["api_keys:read"]).await;
 
         // (method, path, body, the scope it needs; None: no key may)
         let cases: Vec<(Method, String, Option<Value>, Option<&str>)> = vec![

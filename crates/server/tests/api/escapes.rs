@@ -1,0 +1,133 @@
+//! The escapes of issue 24, each reproduced as an attacker tried it: a key or a header doing
+//! what its owner never granted. Each test failed on the build it was written against.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn member_id(app: &TestApp, owner: &str, team: &str, email: &str) -> String {
+    let res = app.get_as(owner, &format!("/api/v1/teams/{team}/members")).await;
+    res.body["items"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn key_of(app: &TestApp, owner: &str, team: &str, id: &str) -> Value {
+    app.get_as(owner, &format!("/api/v1/teams/{team}/api-keys/{id}")).await.body
+}
+
+/// Escape 4: a development key holding only `api_keys:write` may not touch a full-access
+/// production key: not lift its allowlist or limits, not narrow its scopes, not roll, revoke or
+/// report it. A key acts only on keys whose settings lie within its own.
+#[tokio::test]
+async fn a_narrow_key_cannot_weaken_a_wide_one() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let wide = json!({
+        "name": "wide", "environment": "production", "expiration": "never", "usage_limit": 1000,
+        "rate_limit": {"requests_per_second": 5, "burst": 5}, "allowed_ips": ["203.0.113.0/24"]
+    });
+    let (wide_id, _) = app.create_key(&owner, &team, wide).await;
+    let narrow =
+        json!({"name": "narrow", "environment": "development", "expiration": "never", "scopes": ["api_keys:write"]});
+    let (_, narrow_key) = app.create_key(&owner, &team, narrow).await;
+    let before = key_of(&app, &owner, &team, &wide_id).await;
+    let path = format!("/api/v1/teams/{team}/api-keys/{wide_id}");
+    for change in [
+        json!({"allowed_ips": null}),
+        json!({"usage_limit": null}),
+        json!({"rate_limit": null}),
+        json!({"scopes": ["team:read"]}),
+        json!({"name": "renamed"}),
+    ] {
+        let res = app.call(Method::PATCH, Some(&narrow_key), &path, Some(change.clone())).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{change}: {}", res.body);
+    }
+    for (action, body) in
+        [("revoke", json!({})), ("roll", json!({"grace_period_seconds": 0})), ("compromised", json!({}))]
+    {
+        let res = app.call(Method::POST, Some(&narrow_key), &format!("{path}/{action}"), Some(body)).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{action}: {}", res.body);
+    }
+    let after = key_of(&app, &owner, &team, &wide_id).await;
+    assert_eq!(after, before, "the wide key is as it was");
+}
+
+/// Escape 5: a development key may not mint a production key, nor act on one.
+#[tokio::test]
+async fn a_key_acts_only_within_its_environment() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let (_, dev) = app.simple_key(&owner, &team, "dev").await;
+    let path = format!("/api/v1/teams/{team}/api-keys");
+    let prod = json!({"name": "prod", "environment": "production", "expiration": "never"});
+    let res = app.call(Method::POST, Some(&dev), &path, Some(prod)).await;
+    res.assert_problem(403, "forbidden");
+    assert_eq!(res.field(), "environment");
+    let keys = app.get_as(&owner, &path).await.body;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "nothing was made: {keys}");
+    // Its own environment is fine.
+    let fine = json!({"name": "dev 2", "environment": "development", "expiration": "never"});
+    assert_eq!(app.call(Method::POST, Some(&dev), &path, Some(fine)).await.status, StatusCode::CREATED);
+}
+
+/// Escape 8: a key in its roll grace changes nobody's access: no role changes, no removals.
+#[tokio::test]
+async fn a_key_in_its_roll_grace_changes_nobodys_access() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    app.join(&owner, &team, "member@example.com", "member").await;
+    let member = member_id(&app, &owner, &team, "member@example.com").await;
+    let (key_id, old) = app.simple_key(&owner, &team, "rolled").await;
+    let roll = format!("/api/v1/teams/{team}/api-keys/{key_id}/roll");
+    let res = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 86400}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let path = format!("/api/v1/teams/{team}/members/{member}");
+    let res = app.call(Method::PATCH, Some(&old), &path, Some(json!({"role": "admin"}))).await;
+    res.assert_problem(403, "forbidden");
+    let res = app.call(Method::DELETE, Some(&old), &path, None).await;
+    res.assert_problem(403, "forbidden");
+    // It still reads, as its grace promises.
+    assert_eq!(app.get_as(&old, &format!("/api/v1/teams/{team}/members")).await.status, StatusCode::OK);
+    let members = app.get_as(&owner, &format!("/api/v1/teams/{team}/members")).await.body;
+    let row = members["items"].as_array().unwrap().iter().find(|m| m["user_id"] == member.as_str()).cloned();
+    assert_eq!(row.unwrap()["role"], "member");
+}
+
+/// Escape 9: a key whose creator was demoted to member keeps only what a member may do, from
+/// the role table itself: members do not read webhooks, so neither does the key.
+#[tokio::test]
+async fn a_demoted_creators_key_reads_only_what_a_member_may() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let admin_id = member_id(&app, &owner, &team, "admin@example.com").await;
+    let (_, key) = app.simple_key(&admin, &team, "admin's key").await;
+    let hooks = format!("/api/v1/teams/{team}/webhooks");
+    assert_eq!(app.get_as(&key, &hooks).await.status, StatusCode::OK);
+    let demote = app
+        .call(
+            Method::PATCH,
+            Some(&owner),
+            &format!("/api/v1/teams/{team}/members/{admin_id}"),
+            Some(json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::OK, "{}", demote.body);
+    // What the member may not read, the key may not either; what a member reads, it does.
+    assert_eq!(app.get_as(&admin, &hooks).await.status, StatusCode::FORBIDDEN);
+    let res = app.get_as(&key, &hooks).await;
+    res.assert_problem(403, "insufficient_scope");
+    assert_eq!(res.body["required_scope"], "webhooks:read");
+    app.get_as(&key, &format!("/api/v1/teams/{team}/invitations")).await.assert_problem(403, "insufficient_scope");
+    for readable in ["", "/members", "/api-keys", "/usage", "/activity"] {
+        let res = app.get_as(&key, &format!("/api/v1/teams/{team}{readable}")).await;
+        assert_eq!(res.status, StatusCode::OK, "{readable}: {}", res.body);
+    }
+}
