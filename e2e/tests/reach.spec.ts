@@ -149,8 +149,8 @@ test('every screen keeps its controls in reach at 1280, 768 and 390 px, light an
   ]);
   const csv = readFileSync(await download.path(), 'utf8');
   expect(csv.split('\r\n')[0]).toBe('id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent');
-  expect(csv).toContain(',webhook.created,');
-  expect(csv).toContain(',team.created,');
+  expect(csv).toContain(',"webhook.created",');
+  expect(csv).toContain(',"team.created",');
 
   // The dashboard's checklists tick from what exists, and stay dismissed.
   await page.goto('/dashboard');

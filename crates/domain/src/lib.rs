@@ -1,5 +1,6 @@
 //! Business rules of the Partner Portal: values parsed once at the boundary, token rules.
 
+pub mod csv;
 pub mod identity;
 pub mod keys;
 pub mod scopes;

@@ -341,19 +341,6 @@ pub struct CsvLine<'a> {
     pub latency: Histogram,
 }
 
-/// Quotes a CSV field when needed, and defuses text a spreadsheet would run as a formula.
-fn csv_field(out: &mut String, value: &str) {
-    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let value = if risky { format!("'{value}") } else { value.to_owned() };
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(&value);
-    }
-}
-
 fn csv_ms(out: &mut String, value: Option<f64>) {
     if let Some(ms) = value {
         out.push_str(&format!("{ms:.3}"));
@@ -390,11 +377,11 @@ pub fn csv(granularity: Granularity, lines: &[CsvLine<'_>], with_key: bool) -> S
         out.push(',');
         if with_key {
             let (id, name, env) = line.key.unwrap_or(("", "", ""));
-            csv_field(&mut out, id);
+            crate::csv::text_cell(&mut out, id);
             out.push(',');
-            csv_field(&mut out, name);
+            crate::csv::text_cell(&mut out, name);
             out.push(',');
-            csv_field(&mut out, env);
+            crate::csv::text_cell(&mut out, env);
             out.push(',');
         }
         out.push_str(&format!("{},{},", line.status, line.requests));
@@ -587,7 +574,7 @@ mod tests {
         assert_eq!(rows.len(), 3, "{out}");
         assert_eq!(rows[0], "bucket_start,key_id,key_name,environment,status,requests,p50_ms,p95_ms,p99_ms");
         assert!(
-            rows[1].starts_with("2026-11-27T10:00:00Z,k1,\"'=HYPERLINK(\"\"x\"\")\",production,200,5,0."),
+            rows[1].starts_with("2026-11-27T10:00:00Z,\"k1\",\"'=HYPERLINK(\"\"x\"\")\",\"production\",200,5,0."),
             "{}",
             rows[1]
         );

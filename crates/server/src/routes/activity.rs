@@ -174,29 +174,11 @@ impl Export {
                     if i > 0 {
                         out.push(',');
                     }
-                    csv_cell(out, cell);
+                    portal_domain::csv::text_cell(out, cell);
                 }
                 out.push_str("\r\n");
             }
         }
-    }
-}
-
-/// One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break. A cell that a
-/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets a
-/// leading `'`: names and summaries are written by users.
-fn csv_cell(out: &mut String, cell: &str) {
-    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quoted = formula || cell.contains([',', '"', '\n', '\r']);
-    if quoted {
-        out.push('"');
-    }
-    if formula {
-        out.push('\'');
-    }
-    out.push_str(&cell.replace('"', "\"\""));
-    if quoted {
-        out.push('"');
     }
 }
 
@@ -241,26 +223,6 @@ fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cell(text: &str) -> String {
-        let mut out = String::new();
-        csv_cell(&mut out, text);
-        out
-    }
-
-    #[test]
-    fn csv_cells_are_quoted_when_needed_and_never_run_as_formulas() {
-        assert_eq!(cell("plain"), "plain");
-        assert_eq!(cell(""), "");
-        assert_eq!(cell("a,b"), "\"a,b\"");
-        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(cell("two\nlines"), "\"two\nlines\"");
-        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
-            let written = cell(formula);
-            assert!(written.starts_with("\"'"), "{formula:?} -> {written:?}");
-        }
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-    }
 
     #[test]
     fn accept_chooses_the_export_format() {

@@ -131,3 +131,37 @@ async fn a_demoted_creators_key_reads_only_what_a_member_may() {
         assert_eq!(res.status, StatusCode::OK, "{readable}: {}", res.body);
     }
 }
+
+/// Escape 10: a key named `x;=1+2` in the activity and usage exports. Split on `;` (Excel's
+/// separator in much of Europe), an unquoted cell started with `=`. Every text cell is quoted,
+/// and none starts with a formula character.
+#[tokio::test]
+async fn csv_exports_quote_every_text_cell_for_any_separator() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "x;=1+2", "environment": "development", "expiration": "never"});
+    let (_, key) = app.create_key(&owner, &team, body).await;
+    assert_eq!(app.get_as(&key, &format!("/api/v1/teams/{team}")).await.status, StatusCode::OK);
+    let export = |path: String| {
+        let app = &app;
+        let owner = &owner;
+        async move {
+            let res = app.send(app.client.get(app.url(&path)).bearer_auth(owner).header("accept", "text/csv")).await;
+            assert_eq!(res.status, StatusCode::OK, "{path}");
+            res.body.as_str().unwrap().to_owned()
+        }
+    };
+    let activity = export(format!("/api/v1/teams/{team}/activity")).await;
+    let usage = export(format!("/api/v1/teams/{team}/usage")).await;
+    for (what, text) in [("activity", &activity), ("usage", &usage)] {
+        assert!(text.contains("\"x;'=1+2"), "{what}: the name is inside a quoted cell, defused: {text}");
+        // Split as a `;` locale would, ignoring quotes: no cell may start a formula.
+        for line in text.lines().skip(1) {
+            for cell in line.split([';', ',']) {
+                let cell = cell.trim_start_matches('"');
+                assert!(!cell.starts_with(['=', '+', '@']), "{what}: {cell:?} in {line:?}");
+            }
+        }
+    }
+}

@@ -535,11 +535,11 @@ async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
         "id,created_at,action,actor_type,actor_id,actor_name,target_type,target_id,summary,ip,user_agent"
     );
     assert_eq!(lines.len(), 1 + renames + 1, "header, the renames, team.created");
-    assert!(lines.last().unwrap().contains(",team.created,"));
+    assert!(lines.last().unwrap().contains(",\"team.created\","));
     // The newest entry's summary names the hostile team name: quoted, and as text.
-    assert!(lines[1].contains(",team.updated,"), "{}", lines[1]);
+    assert!(lines[1].contains(",\"team.updated\","), "{}", lines[1]);
     assert!(!lines[1].contains(",=") && !lines[1].contains(",\"=") && lines[1].contains("\"\"x\"\""), "{}", lines[1]);
-    assert!(lines[1].contains(",127.0.0.1,"), "owners get addresses: {}", lines[1]);
+    assert!(lines[1].contains(",\"127.0.0.1\","), "owners get addresses: {}", lines[1]);
 
     // JSON stays the paged answer, and bad filters are refused before anything is sent.
     let page = app.call(Method::GET, Some(&owner), &format!("{team_path}/activity"), None).await;

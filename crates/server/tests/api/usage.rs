@@ -312,7 +312,10 @@ async fn usage_has_latency_percentiles_and_exports_csv() {
         .await;
     let text = team_csv.body.as_str().unwrap().to_owned();
     assert!(text.starts_with("bucket_start,key_id,key_name,environment,status,requests,"), "{text}");
-    assert!(text.contains(&format!(",{id},'=cmd|' /C calc'!A0,development,200,20,")), "a formula is defused: {text}");
+    assert!(
+        text.contains(&format!(",\"{id}\",\"'=cmd|' /C calc'!A0\",\"development\",200,20,")),
+        "a formula is defused, every text cell quoted: {text}"
+    );
 
     let bad = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?format=xml"), None).await;
     bad.assert_problem(422, "validation_failed");
