@@ -38,7 +38,8 @@ pub struct ActivityQuery {
         (status = 200, description = "Activity entries: a page as JSON; or, asked for with `Accept: text/csv` or \
             `Accept: application/x-ndjson`, every entry that matches the filters (from the cursor on), newest first, \
             as a file to download. CSV columns: id, created_at, action, actor_type, actor_id, actor_name, target_type, \
-            target_id, summary, ip, user_agent; a cell that a spreadsheet would read as a formula starts with `'`.",
+            target_id, summary, ip, user_agent; every cell quoted, and a `'` before a formula character that \
+            starts a cell or follows a `;` or `,`.",
             content(
                 (ActivityPage = "application/json"),
                 (String = "text/csv"),
