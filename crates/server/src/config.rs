@@ -64,10 +64,15 @@ pub struct ConfigArgs {
     /// Worker threads of the HTTP server (default: one per core).
     #[arg(long, env = "PORTAL_WORKERS")]
     pub workers: Option<usize>,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (comma-separated CIDRs or
-    /// addresses, e.g. `10.0.0.0/8,::1`); empty: the peer is the client.
+    /// Proxies whose header names the client (comma-separated CIDRs or addresses, e.g.
+    /// `10.0.0.0/8,::1`); empty: the peer is the client.
     #[arg(long, env = "PORTAL_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// The one header the trusted proxies write: `x-forwarded-for` (nginx, ALB, Traefik, Caddy),
+    /// `forwarded` (RFC 7239), or a header of one address such as `cf-connecting-ip` or
+    /// `x-real-ip`. Every other forwarding header a client sends is ignored.
+    #[arg(long, env = "PORTAL_CLIENT_IP_HEADER", default_value = "x-forwarded-for")]
+    pub client_ip_header: String,
     /// Milliseconds between writes of the buffered usage counts (50 to 60000). A crash loses at
     /// most this much of the meter; a shorter interval costs more writes.
     #[arg(long, env = "PORTAL_USAGE_FLUSH_MS", default_value_t = 500)]
@@ -160,7 +165,8 @@ pub struct Config {
     pub refresh_reuse_grace_seconds: u32,
     pub invite_rate_limit: u32,
     pub workers: Option<usize>,
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where the client's address comes from (the peer, or a trusted proxy's header).
+    pub client_ip: crate::client_ip::ClientIpSource,
     pub usage_flush: std::time::Duration,
     /// How long each usage tier is kept.
     pub usage_retention: UsageRetention,
@@ -335,8 +341,12 @@ impl Config {
             refresh_reuse_grace_seconds: args.refresh_reuse_grace_seconds,
             invite_rate_limit: args.invite_rate_limit,
             workers: args.workers,
-            trusted_proxies: crate::client_ip::parse_trusted(&args.trusted_proxies)
-                .map_err(|e| bad("PORTAL_TRUSTED_PROXIES", e))?,
+            client_ip: crate::client_ip::ClientIpSource {
+                trusted: crate::client_ip::parse_trusted(&args.trusted_proxies)
+                    .map_err(|e| bad("PORTAL_TRUSTED_PROXIES", e))?,
+                header: crate::client_ip::ClientIpHeader::parse(&args.client_ip_header)
+                    .map_err(|e| bad("PORTAL_CLIENT_IP_HEADER", e))?,
+            },
             usage_flush: std::time::Duration::from_millis(args.usage_flush_ms),
             usage_retention,
             secret_scanning_keys,

@@ -256,11 +256,11 @@ impl FromRequest for Client {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = state_of(req).map(|s| s.config.trusted_proxies.as_slice()).unwrap_or_default();
-        let ip = req
-            .peer_addr()
-            .map(|a| crate::client_ip::client_address(a.ip(), req.headers(), trusted).to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let ip = match (req.peer_addr(), state_of(req)) {
+            (Some(peer), Ok(state)) => state.config.client_ip.address(peer.ip(), req.headers()).to_string(),
+            (Some(peer), Err(_)) => peer.ip().to_canonical().to_string(),
+            (None, _) => "unknown".into(),
+        };
         let user_agent =
             req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(512).collect());
         std::future::ready(Ok(Self { ip, user_agent }))

@@ -140,8 +140,11 @@ async fn gate<B: MessageBody + 'static>(
         .map(str::to_owned);
     // Where the request comes from, for the key's allowlist.
     let client = presented.as_ref().and_then(|_| {
-        let trusted = crate::extract::state_of(req.request()).ok().map(|s| s.config.trusted_proxies.as_slice());
-        req.peer_addr().map(|a| crate::client_ip::client_address(a.ip(), req.headers(), trusted.unwrap_or_default()))
+        let source = crate::extract::state_of(req.request()).ok().map(|s| &s.config.client_ip);
+        req.peer_addr().map(|a| match source {
+            Some(source) => source.address(a.ip(), req.headers()),
+            None => a.ip().to_canonical(),
+        })
     });
     let count_statements = gate.count_statements;
     let handled = async move {

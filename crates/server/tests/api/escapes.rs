@@ -165,3 +165,59 @@ async fn csv_exports_quote_every_text_cell_for_any_separator() {
         }
     }
 }
+
+/// Escape 1: behind a proxy that appends `X-Forwarded-For` (nginx, ALB, Traefik, Caddy), a client
+/// added its own `Forwarded: for=203.0.113.5` and passed a key allowlisted to 203.0.113.0/24.
+/// Only the one header the proxy writes (`PORTAL_CLIENT_IP_HEADER`) is read.
+#[tokio::test]
+async fn only_the_header_the_proxy_writes_names_the_client() {
+    let app = spawn_app_with(Options::shared(None, &["--trusted-proxies", "127.0.0.1/32"])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
+    let (_, key) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}");
+    let forged = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&key)
+        .header("forwarded", "for=203.0.113.5")
+        .header("x-forwarded-for", "198.51.100.9");
+    app.send(forged).await.assert_problem(403, "ip_not_allowed");
+    let from_office = app.client.get(app.url(&path)).bearer_auth(&key).header("x-forwarded-for", "203.0.113.5");
+    assert_eq!(app.send(from_office).await.status, StatusCode::OK);
+
+    // A proxy that writes one address in its own header (Cloudflare, `X-Real-IP`): only that.
+    let app = spawn_app_with(Options::shared(
+        None,
+        &["--trusted-proxies", "127.0.0.1/32", "--client-ip-header", "cf-connecting-ip"],
+    ))
+    .await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
+    let (_, key) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}");
+    let forged = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&key)
+        .header("x-forwarded-for", "203.0.113.5")
+        .header("forwarded", "for=203.0.113.5")
+        .header("cf-connecting-ip", "198.51.100.9");
+    app.send(forged).await.assert_problem(403, "ip_not_allowed");
+    let real = app.client.get(app.url(&path)).bearer_auth(&key).header("cf-connecting-ip", "203.0.113.5");
+    assert_eq!(app.send(real).await.status, StatusCode::OK);
+    // The address written into the activity log is the one the proxy named.
+    let rename = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "Acme 2"}))
+        .header("x-forwarded-for", "203.0.113.5")
+        .header("cf-connecting-ip", "198.51.100.9");
+    assert_eq!(app.send(rename).await.status, StatusCode::OK);
+    let activity = app.get_as(&owner, &format!("/api/v1/teams/{team}/activity")).await;
+    assert_eq!(activity.body["items"][0]["action"], "team.updated");
+    assert_eq!(activity.body["items"][0]["ip"], "198.51.100.9", "{}", activity.body);
+}
