@@ -15,6 +15,7 @@ mod m0010_webhooks;
 mod m0011_key_search;
 mod m0012_usage_flushes;
 mod m0013_alerts_need_a_limit;
+mod m0014_rate_budgets;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_key_search::Migration),
             Box::new(m0012_usage_flushes::Migration),
             Box::new(m0013_alerts_need_a_limit::Migration),
+            Box::new(m0014_rate_budgets::Migration),
         ]
     }
 }

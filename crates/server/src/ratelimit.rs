@@ -1,53 +1,70 @@
-//! Fixed-window request limits per key (endpoint + client address), kept in memory.
+//! Request budgets per key (an endpoint and a client address, an account, a team) and fixed
+//! window, kept in the database (`portal_db::budgets`): a slot is taken by one conditional
+//! upsert before the request's work, so concurrent requests and other instances never spend more
+//! than the budget. (Kept in memory they were per instance, and checked after argon2: 20 wrong
+//! passwords at once got 20 answers of 401 with a budget of 10.)
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::error::ApiError;
+use chrono::{DateTime, Utc};
+use portal_db::ConnectionTrait;
 
-pub struct RateLimiter {
+use crate::error::{ApiError, ApiResult};
+
+/// So many requests per window for each key.
+pub struct Budget {
     per_window: u32,
     window: Duration,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
-impl RateLimiter {
+/// A slot taken from a budget: spent unless given back ([`Slot::release`]).
+#[must_use = "a slot is spent unless released"]
+pub struct Slot {
+    key: String,
+    window_start: i64,
+}
+
+impl Budget {
     pub fn new(per_window: u32, window: Duration) -> Self {
-        Self { per_window, window, windows: Mutex::new(HashMap::new()) }
+        Self { per_window, window: window.max(Duration::from_secs(1)) }
     }
 
-    /// `Err(429 with Retry-After)` if the window's budget for `key` is spent, without counting.
-    pub fn peek(&self, key: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        match windows.get(key) {
-            Some((start, used)) if now.duration_since(*start) < self.window && *used >= self.per_window => {
-                let retry = self.window.saturating_sub(now.duration_since(*start));
-                Err(ApiError::rate_limited(retry.as_secs_f64().ceil() as u64))
-            }
-            _ => Ok(()),
-        }
+    fn window_seconds(&self) -> i64 {
+        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX)
     }
 
-    /// Counts one request for `key`; `Err(429 with Retry-After)` once the window's budget is spent.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let entry = windows.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.per_window {
-            let retry = self.window.saturating_sub(now.duration_since(entry.0));
-            return Err(ApiError::rate_limited(retry.as_secs_f64().ceil() as u64));
-        }
-        entry.1 += 1;
-        Ok(())
+    /// The start of the window `now` falls in, and the seconds left of it.
+    fn window_of(&self, now: DateTime<Utc>) -> (i64, u64) {
+        let (at, length) = (now.timestamp(), self.window_seconds());
+        let start = at - at.rem_euclid(length);
+        (start, u64::try_from(start + length - at).unwrap_or(1))
     }
+
+    /// Takes a slot of `key`'s budget before the work it guards (a password or code check):
+    /// 429 with `Retry-After` when the window's budget is spent. Give it back when the attempt
+    /// went well. Use a connection outside any open transaction on SQLite's one writer.
+    pub async fn reserve(&self, db: &impl ConnectionTrait, key: &str) -> ApiResult<Slot> {
+        let (window_start, left) = self.window_of(Utc::now());
+        if !portal_db::budgets::reserve(db, key, window_start, self.per_window).await? {
+            return Err(ApiError::rate_limited(left));
+        }
+        Ok(Slot { key: key.to_owned(), window_start })
+    }
+
+    /// Counts one request of `key`: 429 with `Retry-After` once the window's budget is spent.
+    pub async fn spend(&self, db: &impl ConnectionTrait, key: &str) -> ApiResult<()> {
+        self.reserve(db, key).await.map(Slot::spent)
+    }
+}
+
+impl Slot {
+    /// The attempt went well: the slot goes back to the budget.
+    pub async fn release(self, db: &impl ConnectionTrait) -> ApiResult<()> {
+        Ok(portal_db::budgets::release(db, &self.key, self.window_start).await?)
+    }
+
+    /// The slot stays spent.
+    pub fn spent(self) {}
 }
 
 #[cfg(test)]
@@ -55,20 +72,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn budget_is_per_key_and_refuses_with_retry_after() {
-        let limiter = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(limiter.check("login:1.2.3.4").is_ok());
-        assert!(limiter.check("login:1.2.3.4").is_ok());
-        let err = limiter.check("login:1.2.3.4").unwrap_err();
-        assert_eq!(err.status().as_u16(), 429);
-        assert!((1..=60).contains(&err.retry_after.unwrap()));
-        assert!(limiter.check("login:5.6.7.8").is_ok());
-    }
-
-    #[test]
-    fn window_resets() {
-        let limiter = RateLimiter::new(1, Duration::from_millis(0));
-        assert!(limiter.check("k").is_ok());
-        assert!(limiter.check("k").is_ok());
+    fn windows_are_fixed_and_say_how_long_is_left() {
+        let budget = Budget::new(3, Duration::from_secs(60));
+        let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(budget.window_of(at(1_800_000_000)), (1_800_000_000 - 1_800_000_000 % 60, 60 - 1_800_000_000 % 60));
+        assert_eq!(budget.window_of(at(120)), (120, 60));
+        assert_eq!(budget.window_of(at(179)), (120, 1));
+        assert_eq!(Budget::new(1, Duration::ZERO).window_of(at(5)), (5, 1), "a window lasts a second at least");
     }
 }

@@ -62,6 +62,21 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
     }
 }
 
+/// Deletes the request budgets of windows that started a day before `now` (no window is longer
+/// than an hour); returns how many went.
+pub async fn prune_budgets(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
+    let before = (now - chrono::Duration::days(1)).timestamp();
+    let mut removed = 0;
+    loop {
+        let n = portal_db::budgets::prune(db, before, BATCH).await?;
+        removed += n;
+        if n == 0 {
+            return Ok(removed);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Prunes at start-up and then every ten minutes, until `stop`.
 /// Usage pages this instance kept forget what was pruned; other instances' pages are keyed by
 /// the minute, so they read afresh within a minute.
@@ -88,6 +103,9 @@ pub async fn run(
                     Ok(0) => {}
                     Ok(removed) => tracing::info!(removed, "ended sessions and refresh tokens deleted"),
                     Err(e) => tracing::warn!(error = %e, "pruning ended sessions failed"),
+                }
+                if let Err(e) = prune_budgets(&db, Utc::now()).await {
+                    tracing::warn!(error = %e, "pruning past request budgets failed");
                 }
             }
             _ = stop.changed() => return,

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::keys::KeyService;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::Budget;
 use crate::security::{PasswordHasherPool, Tokens};
 
 pub struct AppState {
@@ -21,11 +21,11 @@ pub struct AppState {
     pub tokens: Tokens,
     pub hasher: PasswordHasherPool,
     /// Sign-in, sign-up and reset requests per client address and endpoint.
-    pub auth_limiter: RateLimiter,
+    pub auth_limiter: Budget,
     /// Failed sign-ins and wrong current passwords per account and 15 minutes.
-    pub account_limiter: RateLimiter,
+    pub account_limiter: Budget,
     /// Invitations sent (and resent) per team and hour.
-    pub invite_limiter: RateLimiter,
+    pub invite_limiter: Budget,
     /// Wakes the mail worker after a mail was queued.
     pub mail_wake: Arc<Notify>,
     /// API-key verification and usage metering.
@@ -61,9 +61,9 @@ impl AppState {
             },
             webhook_wake,
             hasher: PasswordHasherPool::new(cores),
-            auth_limiter: RateLimiter::new(config.auth_rate_limit, Duration::from_secs(60)),
-            account_limiter: RateLimiter::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),
-            invite_limiter: RateLimiter::new(config.invite_rate_limit, Duration::from_secs(3600)),
+            auth_limiter: Budget::new(config.auth_rate_limit, Duration::from_secs(60)),
+            account_limiter: Budget::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),
+            invite_limiter: Budget::new(config.invite_rate_limit, Duration::from_secs(3600)),
             db,
             reads,
             config,

@@ -94,7 +94,7 @@ pub async fn signup(
     client: Client,
     body: ApiJson<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("signup:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("signup:{}", client.ip)).await?;
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     let name = UserName::parse("name", &body.name)?;
@@ -195,7 +195,7 @@ pub async fn resend_verification(
     client: Client,
     body: ApiJson<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("resend:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("resend:{}", client.ip)).await?;
     let email = Email::parse("email", &body.0.email)?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -301,20 +301,23 @@ pub fn check_presented_password(field: &'static str, password: &str) -> ApiResul
 )]
 #[post("/auth/login")]
 pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<LoginRequest>) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("login:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("login:{}", client.ip)).await?;
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     check_presented_password("password", &body.password)?;
     // Guessing from many addresses meets the account's own budget of failures.
+    // A slot of the budget is taken before the password is checked, and given back if it is
+    // right: concurrent guesses cannot outrun the count.
     let account = account_key(email.as_str());
-    state.account_limiter.peek(&account)?;
+    let slot = state.account_limiter.reserve(&state.db, &account).await?;
     let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.hasher.verify(body.password, hash).await? {
-        let _ = state.account_limiter.check(&account);
+        slot.spent();
         tracing::info!(ip = %client.ip, "sign-in refused");
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "Wrong e-mail address or password."));
     }
+    slot.release(&state.db).await?;
     let Some(user) = user else { return Err(ApiError::internal("verified a password without an account")) };
     if user.email_verified_at.is_none() {
         return Err(ApiError::new(
@@ -412,7 +415,7 @@ pub async fn login_two_factor(
     client: Client,
     body: ApiJson<TwoFactorLoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("login-code:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("login-code:{}", client.ip)).await?;
     let body = body.0;
     if !token::looks_valid(&body.challenge) {
         return Err(challenge_refused());
@@ -421,14 +424,16 @@ pub async fn login_two_factor(
     let found = portal_db::two_factor::live_challenge(&state.db, &token::hash(&body.challenge), now)
         .await?
         .ok_or_else(challenge_refused)?;
-    state.account_limiter.peek(&super::two_factor::code_budget(found.user_id))?;
+    // The account's budget of wrong codes: a slot taken before the check (outside the
+    // transaction, which a wrong code rolls back), given back once the code was right.
+    let slot = state.account_limiter.reserve(&state.db, &super::two_factor::code_budget(found.user_id)).await?;
     // Counted on its own, before the check: a failed check rolls back, the count stays.
     if !portal_db::two_factor::count_attempt(&state.db, found.id, CHALLENGE_ATTEMPTS).await? {
         return Err(challenge_refused());
     }
     let txn = state.db.begin().await?;
     portal_db::users::lock_for_sessions(&txn, found.user_id).await?;
-    let factor = match super::two_factor::verify_limited(&state, &txn, found.user_id, &body.code, now).await {
+    let factor = match super::two_factor::verify(&state, &txn, found.user_id, &body.code, now).await {
         Ok(factor) => factor,
         // Turned off since the password step: that challenge is void, the password step comes again.
         Err(e) if e.code == ErrorCode::TwoFactorDisabled => return Err(challenge_refused()),
@@ -468,6 +473,7 @@ pub async fn login_two_factor(
     }
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in with a second factor");
     let session = start_session(&state, txn, &changes, (user, &client), (Uuid::new_v4(), Step::SignIn), now).await?;
+    slot.release(&state.db).await?;
     if recovered {
         // Committed now: the mail worker finds the mail.
         state.mail_wake.notify_one();
@@ -570,7 +576,7 @@ pub async fn forgot_password(
     client: Client,
     body: ApiJson<EmailRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("forgot:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("forgot:{}", client.ip)).await?;
     let email = Email::parse("email", &body.0.email)?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
@@ -614,7 +620,7 @@ pub async fn reset_password(
     client: Client,
     body: ApiJson<ResetPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("reset:{}", client.ip))?;
+    state.auth_limiter.spend(&state.db, &format!("reset:{}", client.ip)).await?;
     let body = body.0;
     if !token::looks_valid(&body.token) {
         return Err(invalid_token());

@@ -152,7 +152,8 @@ pub async fn create_invitation(
     portal_db::teams::lock(&txn, team_id).await?;
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     access.require(Action::Invite { role: body.role })?;
-    state.invite_limiter.check(&team_id.to_string())?;
+    // In the transaction: an invitation that is not sent spends nothing.
+    state.invite_limiter.spend(&txn, &team_id.to_string()).await?;
     if let Some(user) = portal_db::users::find_by_email(&txn, email.as_str()).await?
         && portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some()
     {
@@ -243,7 +244,7 @@ pub async fn resend_invitation(
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, team_id).await?;
     let mut inv = pending_invitation(&txn, &access, id, now).await?;
-    state.invite_limiter.check(&team_id.to_string())?;
+    state.invite_limiter.spend(&txn, &team_id.to_string()).await?;
     let secret = token::generate();
     let expires_at = now + Duration::days(INVITATION_TTL_DAYS);
     // A pending invitation past its expiry comes back to life with the new link.

@@ -38,12 +38,12 @@ pub async fn confirm_password(
 ) -> ApiResult<()> {
     super::auth::check_presented_password(field, &password)?;
     let account = super::auth::account_key(&user.email);
-    state.account_limiter.peek(&account)?;
+    let slot = state.account_limiter.reserve(&state.db, &account).await?;
     if !state.hasher.verify(password, Some(user.password_hash.clone())).await? {
-        let _ = state.account_limiter.check(&account);
+        slot.spent();
         return Err(ApiError::new(ErrorCode::WrongPassword, "The password is wrong.").with_field(field));
     }
-    Ok(())
+    slot.release(&state.db).await
 }
 
 pub async fn load(state: &AppState, auth: AuthUser) -> ApiResult<portal_db::users::User> {
@@ -125,7 +125,7 @@ pub async fn change_password(
     auth: AuthUser,
     body: ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.auth_limiter.check(&format!("password:{}", auth.user_id))?;
+    state.auth_limiter.spend(&state.db, &format!("password:{}", auth.user_id)).await?;
     let body = body.0;
     super::auth::check_presented_password("current_password", &body.current_password)?;
     let new_password = Password::parse("new_password", &body.new_password)?;

@@ -92,24 +92,6 @@ pub async fn verify(
     Ok(Factor::Recovery { left })
 }
 
-/// [`verify`] under the account's budget of wrong codes: 429 once it is spent, and every
-/// failure spends it (across sign-in challenges, so new challenges do not reset it).
-pub async fn verify_limited(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    user_id: Uuid,
-    raw: &str,
-    now: DateTime<Utc>,
-) -> ApiResult<Factor> {
-    let budget = code_budget(user_id);
-    state.account_limiter.peek(&budget)?;
-    let checked = verify(state, txn, user_id, raw, now).await;
-    if checked.as_ref().is_err_and(|e| e.code == ErrorCode::InvalidTwoFactorCode) {
-        let _ = state.account_limiter.check(&budget);
-    }
-    checked
-}
-
 fn open_secret(state: &AppState, user_id: Uuid, sealed: &str) -> ApiResult<Vec<u8>> {
     state
         .two_factor
@@ -262,8 +244,9 @@ pub async fn enable_two_factor(
     body: ApiJson<EnableTwoFactorRequest>,
 ) -> ApiResult<HttpResponse> {
     let user = load(&state, auth).await?;
-    let budget = code_budget(user.id);
-    state.account_limiter.peek(&budget)?;
+    // A slot of the account's budget of wrong codes, taken before the check, given back once the
+    // code was right.
+    let slot = state.account_limiter.reserve(&state.db, &code_budget(user.id)).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     portal_db::users::lock_for_sessions(&txn, user.id).await?;
@@ -276,7 +259,7 @@ pub async fn enable_two_factor(
     };
     let secret = open_secret(&state, user.id, &enrolment.secret)?;
     let Some(step) = totp::check_code(&secret, &body.0.code, unix_seconds(now)) else {
-        let _ = state.account_limiter.check(&budget);
+        slot.spent();
         return Err(invalid_code("The code is wrong: check that the app shows this account, and the device's clock."));
     };
     if !portal_db::two_factor::enable(&txn, user.id, i64::try_from(step).map_err(ApiError::internal)?, now).await? {
@@ -289,6 +272,7 @@ pub async fn enable_two_factor(
                      code of your authenticator app after the password.";
     notify(&state, &txn, &user, ("Two-factor authentication is on", paragraph), now).await?;
     state.keys.commit(txn, &changes).await?;
+    slot.release(&state.db).await?;
     state.mail_wake.notify_one();
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(RecoveryCodes { codes }))
 }
@@ -318,6 +302,7 @@ pub async fn disable_two_factor(
     let body = body.0;
     let user = load(&state, auth).await?;
     confirm_password(&state, &user, "password", body.password).await?;
+    let slot = state.account_limiter.reserve(&state.db, &code_budget(user.id)).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     portal_db::users::lock_for_sessions(&txn, user.id).await?;
@@ -331,7 +316,7 @@ pub async fn disable_two_factor(
             ),
         ));
     }
-    if let Err(e) = verify_limited(&state, &txn, user.id, &body.code, now).await {
+    if let Err(e) = verify(&state, &txn, user.id, &body.code, now).await {
         txn.rollback().await?;
         if e.code == ErrorCode::InvalidTwoFactorCode {
             record_failure(&state, user.id, &client, "turning two-factor authentication off").await?;
@@ -345,6 +330,7 @@ pub async fn disable_two_factor(
                      the password only.";
     notify(&state, &txn, &user, ("Two-factor authentication is off", paragraph), now).await?;
     state.keys.commit(txn, &changes).await?;
+    slot.release(&state.db).await?;
     state.mail_wake.notify_one();
     Ok(HttpResponse::NoContent().finish())
 }

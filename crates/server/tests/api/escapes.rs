@@ -221,3 +221,75 @@ async fn only_the_header_the_proxy_writes_names_the_client() {
     assert_eq!(activity.body["items"][0]["action"], "team.updated");
     assert_eq!(activity.body["items"][0]["ip"], "198.51.100.9", "{}", activity.body);
 }
+
+/// Escape 11: 20 wrong passwords for one account sent at once got 20 answers of 401 with a
+/// budget of 10 (the budget was checked, argon2 ran, then the failure was counted). A slot is
+/// reserved before the password is checked, and the budget is kept in the database, so that it
+/// holds across instances too.
+#[tokio::test]
+async fn the_sign_in_failure_budget_holds_at_once_and_across_instances() {
+    let app = spawn_app_with(Options::shared(None, &[])).await;
+    app.verified_user("eve@example.com").await;
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, url) = (new_client(), app.url("/api/v1/auth/login"));
+            tokio::spawn(async move {
+                let body = json!({"email": "eve@example.com", "password": "not the password at all"});
+                client.post(url).json(&body).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+    // Another instance of the same deployment refuses too, even the right password.
+    let other = spawn_app_with(Options::shared(Some(app.database_url.clone()), &[])).await;
+    other
+        .login_with(&new_client(), "eve@example.com", "not the password at all")
+        .await
+        .assert_problem(429, "rate_limited");
+    other.login_with(&new_client(), "eve@example.com", PASSWORD).await.assert_problem(429, "rate_limited");
+}
+
+/// The per-address sign-in limit holds across instances as well.
+#[tokio::test]
+async fn the_per_address_sign_in_limit_holds_across_instances() {
+    let options = |database: Option<String>| {
+        let mut options = Options::shared(database, &[]);
+        let at = options.flags.iter().position(|f| f == "--auth-rate-limit").unwrap();
+        options.flags[at + 1] = "4".into();
+        options
+    };
+    let a = spawn_app_with(options(None)).await;
+    let b = spawn_app_with(options(Some(a.database_url.clone()))).await;
+    for app in [&a, &b, &a, &b] {
+        app.login_with(&new_client(), "nobody@example.com", "guess guess guess")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    for app in [&a, &b] {
+        app.login_with(&new_client(), "nobody@example.com", "guess guess guess")
+            .await
+            .assert_problem(429, "rate_limited");
+    }
+}
+
+/// Past windows of the request budgets are pruned: the table does not grow with every address.
+#[tokio::test]
+async fn past_request_budgets_are_pruned() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.login_with(&new_client(), "nobody@example.com", "guess guess guess")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    let db = portal_db::connect(&app.database_url).await.unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(portal_server::retention::prune_budgets(&db, now).await.unwrap(), 0, "this window is kept");
+    let later = portal_server::retention::prune_budgets(&db, now + chrono::Duration::days(2)).await.unwrap();
+    assert_eq!(later, 2, "the address's window and the account's");
+}
