@@ -75,7 +75,7 @@ mod tests {
     fn windows_are_fixed_and_say_how_long_is_left() {
         let budget = Budget::new(3, Duration::from_secs(60));
         let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
-        assert_eq!(budget.window_of(at(1_800_000_000)), (1_800_000_000 - 1_800_000_000 % 60, 60 - 1_800_000_000 % 60));
+        assert_eq!(budget.window_of(at(1_800_000_030)), (1_800_000_000, 30));
         assert_eq!(budget.window_of(at(120)), (120, 60));
         assert_eq!(budget.window_of(at(179)), (120, 1));
         assert_eq!(Budget::new(1, Duration::ZERO).window_of(at(5)), (5, 1), "a window lasts a second at least");
