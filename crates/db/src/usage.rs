@@ -445,32 +445,55 @@ pub async fn prune(
     Ok(db.execute(&delete).await?.rows_affected())
 }
 
-/// A rolled key's replacement starts the month where the old key stands: the old key's counted
-/// requests are taken as already leased, so rolling never resets a monthly limit.
-pub async fn carry_month(db: &impl ConnectionTrait, from_key: Uuid, to_key: Uuid, month: Timestamp) -> Result<()> {
-    let used = {
-        let mut q = Query::select();
-        q.from(col(MONTHS))
-            .column(col("requests"))
-            .column(col("team_id"))
-            .and_where(Expr::col(col("key_id")).eq(from_key))
-            .and_where(Expr::col(col("month")).eq(month.timestamp()));
-        match db.query_one(&q).await? {
-            Some(row) => (get_u64(&row, 0)?, row.try_get_by_index::<Uuid>(1)?),
-            None => return Ok(()),
-        }
+/// A replacement (of a rolled or compromised key) takes over its month's quota: the quota
+/// belongs to the key's lineage. The replacement starts with what the old key took (`leased`: it
+/// covers every request the old key was answered, flushed or not), and the old key takes no new
+/// quota: its row is marked as holding the whole `limit` (None: no limit, nothing to hold back).
+/// Run it in the transaction of the roll; on PostgreSQL the old row is locked, so that a lease
+/// being taken for the old key at that moment is counted before or refused after.
+pub async fn inherit_month(
+    txn: &DatabaseTransaction,
+    from_key: Uuid,
+    to_key: Uuid,
+    team_id: Uuid,
+    month: Timestamp,
+    limit: Option<u64>,
+) -> Result<()> {
+    let month = month.timestamp();
+    let mut ensure = Query::insert();
+    ensure
+        .into_table(col(MONTHS))
+        .columns(["key_id", "team_id", "month", "requests", "leased"].map(col))
+        .values_panic([from_key.into(), team_id.into(), month.into(), 0i64.into(), 0i64.into()])
+        .on_conflict(OnConflict::columns(["key_id", "month"].map(col)).do_nothing().to_owned());
+    txn.execute(&ensure).await?;
+    let mut select = Query::select();
+    select
+        .from(col(MONTHS))
+        .column(col("leased"))
+        .and_where(Expr::col(col("key_id")).eq(from_key))
+        .and_where(Expr::col(col("month")).eq(month));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        select.lock_exclusive();
+    }
+    let taken = match txn.query_one(&select).await? {
+        Some(row) => get_u64(&row, 0)?,
+        None => 0,
     };
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let insert = Query::insert()
         .into_table(col(MONTHS))
         .columns(["key_id", "team_id", "month", "requests", "leased"].map(col))
-        .values_panic([
-            to_key.into(),
-            used.1.into(),
-            month.timestamp().into(),
-            0i64.into(),
-            i64::try_from(used.0).unwrap_or(i64::MAX).into(),
-        ])
+        .values_panic([to_key.into(), team_id.into(), month.into(), 0i64.into(), as_i64(taken).into()])
         .to_owned();
-    db.execute(&insert).await?;
+    txn.execute(&insert).await?;
+    if let Some(limit) = limit.filter(|&l| l > taken) {
+        let mut hold = Query::update();
+        hold.table(col(MONTHS))
+            .value(col("leased"), as_i64(limit))
+            .and_where(Expr::col(col("key_id")).eq(from_key))
+            .and_where(Expr::col(col("month")).eq(month));
+        txn.execute(&hold).await?;
+    }
     Ok(())
 }

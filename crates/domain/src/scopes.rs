@@ -120,6 +120,13 @@ impl Beyond {
 }
 
 impl KeyShape {
+    /// Whether a key of this shape may make keys: not with a monthly limit. A month's quota
+    /// belongs to a key's lineage (a roll's replacement takes it over); a child made by a
+    /// limited key would have a month of its own, and a limit of 3 would serve 6.
+    pub fn may_make_keys(&self) -> bool {
+        self.usage_limit.is_none()
+    }
+
     /// Whether every setting lies within `bound`'s: no scope it lacks, the same environment, a
     /// limit where it has one and no higher, and no address its allowlist refuses.
     pub fn within(&self, bound: &KeyShape) -> Result<(), Beyond> {

@@ -68,6 +68,20 @@ pub fn require(actor: Actor, action: Action) -> ApiResult<()> {
     }
 }
 
+/// 403 when `by` is a key that may not make keys ([`KeyShape::may_make_keys`]): one with a
+/// monthly limit, whose children would not share it.
+pub fn require_key_may_make_keys(by: &Principal) -> ApiResult<()> {
+    match by {
+        Principal::Key(key) if !key.shape().may_make_keys() => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "A key with a monthly limit cannot make keys: they would not share its limit. It can still roll \
+             itself; its replacement takes over its month.",
+        )
+        .with_field("usage_limit")),
+        _ => Ok(()),
+    }
+}
+
 /// 403 unless `by` may act on (or make) a key of `shape`: people are bound by their role only; a
 /// key only by keys whose settings lie within its own (same environment, no scope, limit or
 /// address it lacks). `insufficient_scope` names a scope it lacks; otherwise the field.

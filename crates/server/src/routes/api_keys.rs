@@ -23,7 +23,7 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use crate::access::{TeamAccess, require_key_within};
+use crate::access::{TeamAccess, require_key_may_make_keys, require_key_within};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
@@ -453,6 +453,7 @@ pub async fn create_api_key(
         rate_limit,
         allowed: allowed.clone(),
     };
+    require_key_may_make_keys(&auth)?;
     require_key_within(&auth, &shape)?;
     let template = NewKeyTemplate {
         hasher: &state.keys,
@@ -733,9 +734,10 @@ pub async fn roll_api_key(
     // outlives that key.
     let template = same_settings(&state.keys, &old, &old.name, &auth, old.created_by, now)?;
     let (new, secret) = issue(&txn, &access, template, now).await?;
-    // The month's count carries over: rolling does not reset a monthly limit.
+    // The month's quota belongs to the lineage: rolling neither resets nor doubles a limit.
     let month = portal_domain::usage::month_bounds(now).0;
-    portal_db::usage::carry_month(&txn, key_id, new.id, month).await?;
+    let limit = old.usage_limit.map(i64::unsigned_abs);
+    portal_db::usage::inherit_month(&txn, key_id, new.id, team_id, month, limit).await?;
     if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
         return Err(ApiError::new(ErrorCode::KeyNotActive, "The key was revoked or rolled meanwhile."));
     }
@@ -813,6 +815,10 @@ pub async fn report_compromised_api_key(
         Some(name) => {
             let template = same_settings(&state.keys, &old, &name, &auth, creator_of(&auth), now)?;
             let (row, secret) = issue(&txn, &access, template, now).await?;
+            // The replacement takes over the month's quota, as a roll's does.
+            let month = portal_domain::usage::month_bounds(now).0;
+            let limit = old.usage_limit.map(i64::unsigned_abs);
+            portal_db::usage::inherit_month(&txn, key_id, row.id, team_id, month, limit).await?;
             let summary = format!("{} ({}), replacing the compromised {}", row.name, row.hint, old.hint);
             portal_db::audit::record(
                 &txn,

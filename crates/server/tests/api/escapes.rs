@@ -293,3 +293,60 @@ async fn past_request_budgets_are_pruned() {
     let later = portal_server::retention::prune_budgets(&db, now + chrono::Duration::days(2)).await.unwrap();
     assert_eq!(later, 2, "the address's window and the account's");
 }
+
+/// Requests of `secret` on the team that were answered (not 429), out of `tries`.
+async fn served(app: &TestApp, secret: &str, team: &str, tries: usize) -> usize {
+    let mut served = 0;
+    for _ in 0..tries {
+        if app.get_as(secret, &format!("/api/v1/teams/{team}")).await.status != StatusCode::TOO_MANY_REQUESTS {
+            served += 1;
+        }
+    }
+    served
+}
+
+/// Escape 2: a key with a limit of 3 rolled itself, and its replacement rolled itself: 9
+/// requests answered. The month's quota belongs to the lineage: the replacement inherits what
+/// the old key took, and the old key takes no new quota in its grace.
+#[tokio::test]
+async fn rolling_never_multiplies_a_monthly_limit() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "limited", "environment": "development", "expiration": "never", "usage_limit": 3});
+    let (first_id, first) = app.create_key(&owner, &team, body).await;
+    let roll = |id: String, secret: String| {
+        let (app, team) = (&app, &team);
+        async move {
+            let path = format!("/api/v1/teams/{team}/api-keys/{id}/roll");
+            let res = app.call(Method::POST, Some(&secret), &path, Some(json!({"grace_period_seconds": 86400}))).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            (res.body["key"]["id"].as_str().unwrap().to_owned(), res.body["secret"].as_str().unwrap().to_owned())
+        }
+    };
+    let (second_id, second) = roll(first_id, first.clone()).await;
+    let (_, third) = roll(second_id, second.clone()).await;
+    // Two requests went to the rolls; whatever is left of 3 is all the three keys get.
+    let answered = 2
+        + served(&app, &first, &team, 4).await
+        + served(&app, &second, &team, 4).await
+        + served(&app, &third, &team, 4).await;
+    assert_eq!(answered, 3, "the lineage's month: 3 answered in all");
+}
+
+/// Escape 3: a key with a limit of 3 made a child with a limit of 3: 6 answered. A key with a
+/// monthly limit makes no keys (they would not share its limit).
+#[tokio::test]
+async fn a_limited_key_mints_no_keys() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "limited", "environment": "development", "expiration": "never", "usage_limit": 3});
+    let (_, limited) = app.create_key(&owner, &team, body).await;
+    let child = json!({"name": "child", "environment": "development", "expiration": "never", "usage_limit": 3});
+    let res = app.call(Method::POST, Some(&limited), &format!("/api/v1/teams/{team}/api-keys"), Some(child)).await;
+    res.assert_problem(403, "forbidden");
+    assert_eq!(res.field(), "usage_limit");
+    let keys = app.get_as(&owner, &format!("/api/v1/teams/{team}/api-keys")).await.body;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "no child: {keys}");
+}
