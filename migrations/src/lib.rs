@@ -16,6 +16,7 @@ mod m0011_key_search;
 mod m0012_usage_flushes;
 mod m0013_alerts_need_a_limit;
 mod m0014_rate_budgets;
+mod m0015_key_lineage;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_usage_flushes::Migration),
             Box::new(m0013_alerts_need_a_limit::Migration),
             Box::new(m0014_rate_budgets::Migration),
+            Box::new(m0015_key_lineage::Migration),
         ]
     }
 }

@@ -37,6 +37,8 @@ pub struct NewKey<'a> {
     pub key_hash: &'a str,
     pub hint: &'a str,
     pub created_by: Option<Uuid>,
+    /// The key that made it, if a key did.
+    pub created_by_key: Option<Uuid>,
     pub expires_at: Option<Timestamp>,
     pub usage_limit: Option<i64>,
     pub rate_limit: Option<RateLimit>,
@@ -57,6 +59,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
         key_hash: Set(new.key_hash.to_owned()),
         hint: Set(new.hint.to_owned()),
         created_by: Set(new.created_by),
+        created_by_key: Set(new.created_by_key),
         created_at: Set(now),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
@@ -347,6 +350,28 @@ pub async fn revoke(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Resu
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
+}
+
+/// Revokes every key `root` made, and every key those made, at `now`: what a leaked or
+/// compromised key made goes with it. Returns the keys this revoked (not those revoked before).
+pub async fn revoke_descendants(db: &impl ConnectionTrait, root: Uuid, now: Timestamp) -> Result<Vec<ApiKeyRow>> {
+    let mut revoked = Vec::new();
+    let mut frontier = vec![root];
+    // A key is made after the key that made it, so the tree has no cycle; the depth is bounded
+    // anyway, should the data say otherwise.
+    for _ in 0..64 {
+        if frontier.is_empty() {
+            break;
+        }
+        let children = ApiKeys::find().filter(api_key::Column::CreatedByKey.is_in(frontier.clone())).all(db).await?;
+        for child in &children {
+            if revoke(db, child.id, now).await? {
+                revoked.push(child.clone());
+            }
+        }
+        frontier = children.into_iter().map(|c| c.id).collect();
+    }
+    Ok(revoked)
 }
 
 /// Marks a key as rolled: it works until `grace_until`, replaced by `replaced_by`. `false` when

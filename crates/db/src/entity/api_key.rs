@@ -14,6 +14,8 @@ pub struct Model {
     pub key_hash: String,
     pub hint: String,
     pub created_by: Option<Uuid>,
+    /// The key that made this one, if a key did (revoked with it when it leaks).
+    pub created_by_key: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,

@@ -368,6 +368,7 @@ mod tests {
             key_hash: "hash",
             hint: "pp_dev_abcd",
             created_by: Some(user),
+            created_by_key: None,
             expires_at: None,
             usage_limit: None,
             rate_limit: None,

@@ -354,6 +354,7 @@ async fn issue(
             key_hash: &template.hasher.hash(&secret),
             hint: &domain::hint(&secret),
             created_by: template.created_by,
+            created_by_key: template.created_by_key,
             expires_at: template.expires_at,
             usage_limit: template.usage_limit,
             rate_limit: template.rate_limit,
@@ -379,6 +380,8 @@ struct NewKeyTemplate<'a> {
     allowed: AllowList,
     thresholds: Vec<u8>,
     created_by: Option<Uuid>,
+    /// The key that made it, if a key did: it goes when that key leaks.
+    created_by_key: Option<Uuid>,
 }
 
 /// A key with `old`'s settings under a new `name`, for a roll or a compromised key's
@@ -403,6 +406,8 @@ fn same_settings<'a>(
         allowed: AllowList::from_stored(old.allowed_ips.as_deref()),
         thresholds: thresholds_from_stored(&old.alert_thresholds),
         created_by,
+        // A replacement stands where the old key stood in the tree of keys made by keys.
+        created_by_key: old.created_by_key,
     };
     require_key_within(by, &shape_of(old)?)?;
     Ok(template)
@@ -467,6 +472,10 @@ pub async fn create_api_key(
         allowed,
         thresholds,
         created_by: creator_of(&auth),
+        created_by_key: match &auth {
+            Principal::Key(key) => Some(key.key_id),
+            Principal::User(_) => None,
+        },
     };
     let (row, secret) = issue(&txn, &access, template, now).await?;
     let summary = format!("{} ({}, {})", row.name, row.hint, body.environment.as_str());
@@ -792,11 +801,14 @@ pub async fn report_compromised_api_key(
     let old = find_key(&txn, &access, key_id).await?;
     require_key_within(&auth, &shape_of(&old)?)?;
     let revoked_now = portal_db::api_keys::revoke(&txn, key_id, now).await?;
+    // What the key made goes with it: a compromised key's children are in the same hands.
+    let descendants = portal_db::api_keys::revoke_descendants(&txn, key_id, now).await?;
     let summary = format!(
-        "{} ({}) reported compromised{}",
+        "{} ({}) reported compromised{}{}",
         old.name,
         old.hint,
-        if revoked_now { " and revoked" } else { " (already revoked)" }
+        if revoked_now { " and revoked" } else { " (already revoked)" },
+        made_by_it(&descendants)
     );
     portal_db::audit::record(
         &txn,
@@ -836,10 +848,22 @@ pub async fn report_compromised_api_key(
         }
     };
     let key = find_key(&txn, &access, key_id).await?;
-    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
+    let mut changes = vec![Change::Key(key_id), Change::Reads(team_id)];
+    changes.extend(descendants.iter().map(|d| Change::Key(d.id)));
+    state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(CompromisedKey { key: to_wire(key, now)?, replacement }))
+}
+
+/// "; also revoked, made by it: a (pp_dev_ab), b (pp_dev_cd)" for an activity summary or a
+/// mail; empty when the key made none that still worked.
+pub fn made_by_it(descendants: &[ApiKeyRow]) -> String {
+    if descendants.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = descendants.iter().map(|d| format!("{} ({})", d.name, d.hint)).collect();
+    format!("; also revoked, made by it: {}", names.join(", "))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

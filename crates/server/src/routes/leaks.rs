@@ -107,8 +107,11 @@ async fn revoke_leaked(
         txn.rollback().await?;
         return Ok(false);
     }
+    // What the key made goes with it: whoever holds the leaked key may hold those too.
+    let descendants = portal_db::api_keys::revoke_descendants(&txn, key.id, now).await?;
+    let also = super::api_keys::made_by_it(&descendants);
     let place = url.as_deref().unwrap_or("an undisclosed place");
-    let summary = format!("{} ({}) found public at {place} ({source}); revoked", key.name, key.hint);
+    let summary = format!("{} ({}) found public at {place} ({source}); revoked{also}", key.name, key.hint);
     portal_db::audit::record(
         &txn,
         portal_db::audit::NewEntry {
@@ -135,11 +138,19 @@ async fn revoke_leaked(
              systems that used the old key, remove the secret from where it was found, and check the old key's \
              last requests on its usage page."
                 .to_owned(),
-        ],
+        ]
+        .into_iter()
+        .chain((!descendants.is_empty()).then(|| {
+            let names: Vec<String> = descendants.iter().map(|d| format!("\"{}\" ({}…)", d.name, d.hint)).collect();
+            format!("The keys it made were revoked with it: {}.", names.join(", "))
+        }))
+        .collect(),
         action: "Open the key",
         link: key_link(&state.config.public_url, key),
     };
     mail_managers(&txn, key.team_id, &notice, now).await?;
-    state.keys.commit(txn, &[Change::Key(key.id), Change::Reads(key.team_id)]).await?;
+    let mut changes = vec![Change::Key(key.id), Change::Reads(key.team_id)];
+    changes.extend(descendants.iter().map(|d| Change::Key(d.id)));
+    state.keys.commit(txn, &changes).await?;
     Ok(true)
 }

@@ -350,3 +350,50 @@ async fn a_limited_key_mints_no_keys() {
     let keys = app.get_as(&owner, &format!("/api/v1/teams/{team}/api-keys")).await.body;
     assert_eq!(keys["items"].as_array().unwrap().len(), 1, "no child: {keys}");
 }
+
+/// Escape 6: a key made by a key that a leak report (or "Report compromised") revokes kept
+/// working. The whole subtree goes with it, and the activity names each key that went.
+#[tokio::test]
+async fn a_leaked_or_compromised_key_takes_the_keys_it_made_with_it() {
+    const SERVICE_TOKEN: &str = "service-token-service-token-service-token";
+    let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let keys = format!("/api/v1/teams/{team}/api-keys");
+    let child_of = |parent: String, name: &'static str| {
+        let (app, keys) = (&app, &keys);
+        async move {
+            let body = json!({"name": name, "environment": "development", "expiration": "never"});
+            let res = app.call(Method::POST, Some(&parent), keys, Some(body)).await;
+            assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+            res.body["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let team_path = format!("/api/v1/teams/{team}");
+
+    // Reported compromised: its child and grandchild stop at once.
+    let (root_id, root) = app.simple_key(&owner, &team, "root").await;
+    let child = child_of(root.clone(), "child").await;
+    let grandchild = child_of(child.clone(), "grandchild").await;
+    let (_, bystander) = app.simple_key(&owner, &team, "bystander").await;
+    let res = app.call(Method::POST, Some(&owner), &format!("{keys}/{root_id}/compromised"), Some(json!({}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    for secret in [&root, &child, &grandchild] {
+        app.get_as(secret, &team_path).await.assert_problem(401, "key_revoked");
+    }
+    assert_eq!(app.get_as(&bystander, &team_path).await.status, StatusCode::OK, "keys not made by it stay");
+    let activity = app.get_as(&owner, &format!("{team_path}/activity?action=api_key.compromised")).await;
+    let summary = activity.body["items"][0]["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("child") && summary.contains("grandchild"), "{summary}");
+
+    // Found leaked: the same.
+    let (_, leaked) = app.simple_key(&owner, &team, "leaked").await;
+    let made = child_of(leaked.clone(), "made by the leaked key").await;
+    let report = json!([{"token": leaked, "type": "partner_portal_api_key", "url": "https://example.com/leak", "source": "content"}]);
+    let req = app.client.post(app.url("/api/v1/keys/leaks")).bearer_auth(SERVICE_TOKEN).json(&report);
+    assert_eq!(app.send(req).await.status, StatusCode::OK);
+    app.get_as(&made, &team_path).await.assert_problem(401, "key_revoked");
+    let activity = app.get_as(&owner, &format!("{team_path}/activity?action=api_key.leaked")).await;
+    let summary = activity.body["items"][0]["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("made by the leaked key"), "{summary}");
+}

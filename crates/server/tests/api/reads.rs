@@ -519,6 +519,7 @@ async fn a_kept_page_shows_what_expired_while_it_was_kept() {
         key_hash: "short-lived hash",
         hint: "pk_dev_sho",
         created_by: None,
+        created_by_key: None,
         expires_at: Some(expiry),
         usage_limit: None,
         rate_limit: None,
