@@ -17,6 +17,7 @@ mod m0012_usage_flushes;
 mod m0013_alerts_need_a_limit;
 mod m0014_rate_budgets;
 mod m0015_key_lineage;
+mod m0016_webhook_subscribers;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_alerts_need_a_limit::Migration),
             Box::new(m0014_rate_budgets::Migration),
             Box::new(m0015_key_lineage::Migration),
+            Box::new(m0016_webhook_subscribers::Migration),
         ]
     }
 }

@@ -47,6 +47,33 @@ pub struct NewEndpoint<'a> {
     pub event_types: &'a [EventType],
     pub enabled: bool,
     pub secret: String,
+    /// Who subscribes it to `event_types`: a user or a key.
+    pub subscriber: Subscriber,
+}
+
+/// Who set an endpoint's event types: every delivery checks that they may still read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscriber {
+    User(Uuid),
+    Key(Uuid),
+}
+
+impl Subscriber {
+    fn columns(self) -> (Option<Uuid>, Option<Uuid>) {
+        match self {
+            Subscriber::User(id) => (Some(id), None),
+            Subscriber::Key(id) => (None, Some(id)),
+        }
+    }
+
+    /// Who subscribed `endpoint` (None: made before subscribers were recorded).
+    pub fn of(endpoint: &Endpoint) -> Option<Self> {
+        match (endpoint.subscriber_user, endpoint.subscriber_key) {
+            (_, Some(key)) => Some(Subscriber::Key(key)),
+            (Some(user), None) => Some(Subscriber::User(user)),
+            (None, None) => None,
+        }
+    }
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewEndpoint<'_>, now: Timestamp) -> Result<Endpoint> {
@@ -64,6 +91,8 @@ pub async fn create(db: &impl ConnectionTrait, new: NewEndpoint<'_>, now: Timest
         disabled_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        subscriber_user: Set(new.subscriber.columns().0),
+        subscriber_key: Set(new.subscriber.columns().1),
     }
     .insert(db)
     .await?)
@@ -93,7 +122,8 @@ pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<
 pub struct EndpointChange {
     pub url: Option<String>,
     pub description: Option<Option<String>>,
-    pub event_types: Option<Vec<EventType>>,
+    /// New event types, and who subscribes to them.
+    pub event_types: Option<(Vec<EventType>, Subscriber)>,
     pub enabled: Option<bool>,
 }
 
@@ -111,8 +141,11 @@ pub async fn update(
     if let Some(description) = change.description {
         active.description = Set(description);
     }
-    if let Some(types) = change.event_types {
+    if let Some((types, subscriber)) = change.event_types {
         active.event_types = Set(stored_event_types(&types));
+        let (user, key) = subscriber.columns();
+        active.subscriber_user = Set(user);
+        active.subscriber_key = Set(key);
     }
     if let Some(enabled) = change.enabled {
         active.enabled = Set(enabled);

@@ -68,6 +68,23 @@ pub fn required_scope(action: Action) -> Option<Scope> {
     })
 }
 
+/// What one must be allowed to read to receive webhook events of `event`: the read of its family
+/// (`api_key.*`: keys, `member.*`: members, ...). None for the test event, sent on request.
+/// Subscribing needs it, and every delivery checks it again against the subscriber's rights.
+pub fn event_read_action(event: portal_types::EventType) -> Option<Action> {
+    use portal_types::EventType::*;
+    Some(match event {
+        ApiKeyCreated | ApiKeyRevoked | ApiKeyRolled | ApiKeyExpiring | ApiKeyExpired | ApiKeyLeaked => {
+            Action::ReadApiKeys
+        }
+        UsageThresholdReached => Action::ReadUsage,
+        MemberJoined | MemberRemoved | MemberRoleChanged => Action::ReadMembers,
+        InvitationCreated | InvitationAccepted | InvitationRevoked => Action::ReadInvitations,
+        TeamUpdated => Action::ReadTeam,
+        WebhookTest => return None,
+    })
+}
+
 /// What a key in its roll grace period may no longer do: change anyone's access. No keys minted,
 /// rolled, changed or revoked, nobody invited, promoted, demoted or removed, no webhook endpoint
 /// changed. A leaked key that was rolled cannot use its last days to dig in.
@@ -384,6 +401,26 @@ mod tests {
         assert!(!allows(demoted, ReadWebhooks) && !allows(demoted, ReadInvitations) && !allows(demoted, ManageApiKeys));
         assert!(allows(demoted, ReadMembers) && allows(demoted, ReadUsage));
         assert_eq!(demoted.scopes(), member);
+    }
+
+    /// Every event family is read by the action the table gives for its resource: members do
+    /// not receive invitations or webhooks' business, keys only what their scopes read.
+    #[test]
+    fn webhook_events_need_the_read_of_their_family() {
+        use portal_types::EventType;
+        for event in EventType::ALL {
+            let Some(read) = event_read_action(*event) else {
+                assert_eq!(*event, EventType::WebhookTest);
+                continue;
+            };
+            assert!(allows(Actor::Member(Admin), read), "{event:?}");
+            assert!(required_scope(read).is_some_and(|s| !s.is_write()), "{event:?}");
+        }
+        assert!(!allows(Actor::Member(Member), event_read_action(EventType::InvitationCreated).unwrap()));
+        assert!(allows(Actor::Member(Member), event_read_action(EventType::MemberJoined).unwrap()));
+        let hooks_only: ScopeSet = [Scope::WebhooksWrite].into_iter().collect();
+        let key = Actor::ApiKey { rolling: false, scopes: hooks_only, creator: Admin };
+        assert!(!allows(key, event_read_action(EventType::ApiKeyCreated).unwrap()));
     }
 
     #[test]

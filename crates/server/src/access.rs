@@ -174,6 +174,32 @@ impl TeamAccess {
         }
     }
 
+    /// 403 unless the caller may read every event family of `events` (they are to receive
+    /// them): `insufficient_scope` naming the scope for a key, naming the field `event_types`.
+    pub fn require_subscription(&self, events: &[portal_types::EventType]) -> ApiResult<()> {
+        for &event in events {
+            if let Some(read) = portal_domain::teams::event_read_action(event) {
+                self.require(read).map_err(|e| {
+                    let detail = format!(
+                        "Receiving `{}` events needs what reading them needs: {}",
+                        event.as_str(),
+                        e.detail.clone().unwrap_or_default()
+                    );
+                    e.with_field("event_types").with_detail(detail)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who subscribes what this caller sets an endpoint to receive.
+    pub fn subscriber(&self) -> portal_db::webhooks::Subscriber {
+        match self.user_id {
+            Some(user) => portal_db::webhooks::Subscriber::User(user),
+            None => portal_db::webhooks::Subscriber::Key(self.audit.id),
+        }
+    }
+
     pub fn may(&self, action: Action) -> bool {
         allows(self.actor, action)
     }

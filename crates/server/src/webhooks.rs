@@ -208,6 +208,21 @@ impl Deliverer {
             portal_db::webhooks::fail_pending(db, endpoint.id, Utc::now()).await?;
             return Ok(());
         }
+        // Whoever subscribed the endpoint must still read what it is about to receive.
+        if let Some(refusal) = self.subscriber_refusal(&endpoint, &event).await? {
+            let now = Utc::now();
+            tracing::info!(delivery_id = %delivery.id, endpoint_id = %endpoint.id, "webhook not sent: {refusal}");
+            let record = NewAttempt {
+                delivery_id: delivery.id,
+                endpoint_id: endpoint.id,
+                attempted_at: now,
+                status_code: None,
+                latency_ms: 0,
+                response_excerpt: None,
+                error: Some(refusal),
+            };
+            return portal_db::webhooks::record_attempt(db, record, (DeliveryState::Failed, None)).await;
+        }
         let started = Instant::now();
         let attempted_at = Utc::now();
         let answer = self.send(&endpoint, &event, attempted_at).await;
@@ -252,6 +267,43 @@ impl Deliverer {
             self.turn_off(&endpoint, "Every delivery failed for 5 days.", now).await?;
         }
         Ok(())
+    }
+
+    /// Why the endpoint may not receive `event` now (None: it may): the user or key that
+    /// subscribed it may no longer read the event's family (they were demoted or left, the key
+    /// was narrowed, capped or revoked). Endpoints made before subscribers were recorded pass.
+    async fn subscriber_refusal(
+        &self,
+        endpoint: &portal_db::webhooks::Endpoint,
+        event: &portal_db::webhooks::Event,
+    ) -> Result<Option<String>, portal_db::Error> {
+        use portal_db::webhooks::Subscriber;
+        let read = portal_types::EventType::parse(&event.event_type).and_then(portal_domain::teams::event_read_action);
+        let Some(read) = read else { return Ok(None) };
+        let db = &self.db;
+        let actor = match Subscriber::of(endpoint) {
+            None => return Ok(None),
+            Some(Subscriber::User(user)) => match portal_db::teams::membership_of(db, endpoint.team_id, user).await? {
+                Some(membership) => portal_domain::teams::Actor::Member(membership.role),
+                None => return Ok(Some("Not sent: the person who subscribed this endpoint left the team.".to_owned())),
+            },
+            Some(Subscriber::Key(key)) => {
+                let actor = match portal_db::api_keys::find(db, endpoint.team_id, key).await? {
+                    Some(row) => crate::keys::actor_of(db, &row, Utc::now()).await?,
+                    None => None,
+                };
+                let Some(actor) = actor else {
+                    return Ok(Some("Not sent: the API key that subscribed this endpoint no longer works.".to_owned()));
+                };
+                actor
+            }
+        };
+        Ok((!portal_domain::teams::allows(actor, read)).then(|| {
+            format!(
+                "Not sent: whoever subscribed this endpoint may no longer read `{}` events; subscribe it again.",
+                event.event_type
+            )
+        }))
     }
 
     async fn send(

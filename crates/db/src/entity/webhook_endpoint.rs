@@ -22,6 +22,10 @@ pub struct Model {
     pub disabled_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The user who last set the event types (or None).
+    pub subscriber_user: Option<Uuid>,
+    /// The key that last set the event types (or None).
+    pub subscriber_key: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

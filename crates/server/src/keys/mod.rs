@@ -261,14 +261,7 @@ impl KeyService {
             }
             return Ok(None);
         };
-        let creator = match row.created_by {
-            // Someone who left the team leaves the key what a member may read.
-            Some(user) => {
-                portal_db::teams::membership_of(&self.db, row.team_id, user).await?.map_or(Role::Member, |m| m.role)
-            }
-            // Made by a key before creators were recorded for such keys: nobody to cap it by.
-            None => Role::Admin,
-        };
+        let creator = creator_role(&self.db, &row).await?;
         let key = Arc::new(cached_from(&row, creator)?);
         if trusted {
             self.keys.insert_if_current(hash, key.clone(), seen);
@@ -429,6 +422,33 @@ impl KeyService {
         }
         let _ = self.limits.give_back(true).await;
     }
+}
+
+/// The role that caps a key (`domain::teams::Actor::ApiKey`): its creator's current role in the
+/// team; `Member` once they left it (the key keeps what a member may read); `Admin` for a key
+/// that another key made before creators were recorded.
+pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &ApiKeyRow) -> Result<Role, portal_db::Error> {
+    Ok(match row.created_by {
+        Some(user) => portal_db::teams::membership_of(db, row.team_id, user).await?.map_or(Role::Member, |m| m.role),
+        None => Role::Admin,
+    })
+}
+
+/// How the permission table sees a stored key now, if it still works at all.
+pub async fn actor_of(
+    db: &impl portal_db::ConnectionTrait,
+    row: &ApiKeyRow,
+    now: DateTime<Utc>,
+) -> Result<Option<portal_domain::teams::Actor>, portal_db::Error> {
+    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    if !matches!(status, KeyStatus::Active | KeyStatus::Rolling) {
+        return Ok(None);
+    }
+    Ok(Some(portal_domain::teams::Actor::ApiKey {
+        rolling: status == KeyStatus::Rolling,
+        scopes: ScopeSet::from_stored(&row.scopes),
+        creator: creator_role(db, row).await?,
+    }))
 }
 
 fn cached_from(row: &ApiKeyRow, creator: Role) -> Result<CachedKey, ApiError> {

@@ -179,6 +179,7 @@ pub async fn create_webhook_endpoint(
     let txn = state.db.begin().await?;
     let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
     access.require(Action::ManageWebhooks)?;
+    access.require_subscription(&event_types)?;
     portal_db::teams::lock(&txn, access.team.id).await?;
     if portal_db::webhooks::count(&txn, access.team.id).await? >= portal_db::webhooks::MAX_ENDPOINTS {
         return Err(ApiError::new(ErrorCode::Conflict, "A team can have 20 webhook endpoints: delete one first."));
@@ -193,6 +194,7 @@ pub async fn create_webhook_endpoint(
         event_types: &event_types,
         enabled: body.enabled.unwrap_or(true),
         secret: sealed,
+        subscriber: access.subscriber(),
     };
     let row = portal_db::webhooks::create(&txn, new, now).await?;
     let shown = Some(crate::webhooks::shown_url(&url));
@@ -247,18 +249,25 @@ pub async fn update_webhook_endpoint(
 ) -> ApiResult<web::Json<WebhookEndpoint>> {
     let (team_id, endpoint_id) = path.into_inner();
     let body = body.0;
-    let change = portal_db::webhooks::EndpointChange {
-        url: body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?,
-        description: match body.description.as_deref() {
-            None => None,
-            Some(raw) => Some(parse_note("description", Some(raw), 500)?),
-        },
-        event_types: body.event_types.as_deref().map(parse_event_types).transpose()?,
-        enabled: body.enabled,
+    let url = body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?;
+    let description = match body.description.as_deref() {
+        None => None,
+        Some(raw) => Some(parse_note("description", Some(raw), 500)?),
     };
+    let event_types = body.event_types.as_deref().map(parse_event_types).transpose()?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
     let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
+    // Who sets the event types subscribes to them: they must read each family.
+    if let Some(types) = &event_types {
+        access.require_subscription(types)?;
+    }
+    let change = portal_db::webhooks::EndpointChange {
+        url,
+        description,
+        event_types: event_types.map(|types| (types, access.subscriber())),
+        enabled: body.enabled,
+    };
     let row = portal_db::webhooks::update(&txn, row, change, now).await?;
     if !row.enabled {
         portal_db::webhooks::fail_pending(&txn, row.id, now).await?;

@@ -140,7 +140,8 @@ async fn scope_matrix_of_team_endpoints() {
             (
                 Method::POST,
                 format!("/api/v1/teams/{t}/webhooks"),
-                Some(json!({"url": "https://example.com/hook", "event_types": ["team.updated"]})),
+                // The test event needs no read scope; other families do (tests/api/webhooks.rs).
+                Some(json!({"url": "https://example.com/hook", "event_types": ["webhook.test"]})),
                 Some("webhooks:write"),
             ),
             (Method::DELETE, format!("/api/v1/teams/{t}"), None, None),

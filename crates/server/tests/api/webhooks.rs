@@ -547,3 +547,76 @@ async fn the_upgrade_extends_the_presets_to_webhooks() {
     assert_eq!(after[1], format!("{old_read} webhooks:read"));
     assert_eq!(after[2], "team:read usage:read");
 }
+
+/// Issue 24, escape 7: a key holding only `webhooks:write` (403 on members, invitations, keys)
+/// subscribed to `invitation.created` and `api_key.created` and received invitees' addresses and
+/// keys' names. Subscribing needs the read of each event family.
+#[tokio::test]
+async fn subscribing_needs_the_read_of_every_event_family() {
+    let s = team_app(webhook_options(None)).await;
+    let body = |types: &[&str]| json!({"url": "https://example.com/hook", "event_types": types});
+    let key = |scopes: &[&str]| {
+        let body = json!({"name": "hooks", "environment": "development", "expiration": "never", "scopes": scopes});
+        s.app.create_key(&s.owner, &s.team, body)
+    };
+    let (_, hooks_only) = key(&["webhooks:write"]).await;
+    let path = format!("/api/v1/teams/{}/webhooks", s.team);
+    for (types, scope) in [
+        (&["invitation.created"][..], "invitations:read"),
+        (&["member.joined", "api_key.created"][..], "api_keys:read"),
+        (&["team.updated"][..], "team:read"),
+    ] {
+        let res = s.app.call(Method::POST, Some(&hooks_only), &path, Some(body(types))).await;
+        res.assert_problem(403, "insufficient_scope");
+        assert_eq!((res.field(), res.body["required_scope"].as_str()), ("event_types", Some(scope)), "{types:?}");
+    }
+    let (_, hooks_and_members) = key(&["webhooks:write", "members:read"]).await;
+    let res = s.app.call(Method::POST, Some(&hooks_and_members), &path, Some(body(&["member.joined"]))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    // Changing the event types is subscribing too.
+    let id = res.body["endpoint"]["id"].as_str().unwrap();
+    let change = json!({"event_types": ["invitation.created"]});
+    let res = s.app.call(Method::PATCH, Some(&hooks_and_members), &format!("{path}/{id}"), Some(change)).await;
+    res.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        s.app.call(Method::GET, Some(&hooks_only), &path, None).await.body["items"].as_array().unwrap().len(),
+        1
+    );
+}
+
+/// Every delivery checks the subscriber's rights again: an admin who subscribed to invitations
+/// and was demoted to member (who may not read them) no longer has them delivered; the log says
+/// why. What a member may read is still delivered.
+#[tokio::test]
+async fn a_subscriber_who_lost_the_right_stops_receiving_that_family() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let admin = s.app.join(&s.owner, &s.team, "admin@example.com", "admin").await;
+    let hooks = format!("/api/v1/teams/{}/webhooks", s.team);
+    let body = json!({"url": receiver.url(), "event_types": ["invitation.created", "member.role_changed"]});
+    let res = s.app.call(Method::POST, Some(&admin), &hooks, Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    receiver.control(json!({"secret": res.body["secret"]})).await;
+    let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    let members = s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/members", s.team)).await.body;
+    let admin_id =
+        members["items"].as_array().unwrap().iter().find(|m| m["email"] == "admin@example.com").unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let demote = json!({"role": "member"});
+    let path = format!("/api/v1/teams/{}/members/{admin_id}", s.team);
+    assert_eq!(s.app.call(Method::PATCH, Some(&s.owner), &path, Some(demote)).await.status, StatusCode::OK);
+    s.app.invite(&s.owner, &s.team, "someone@example.com", "member").await;
+    let log = wait_for_deliveries(&s, &hook, "both events tried", |items| {
+        items.len() == 2 && items.iter().all(|d| d["state"] != "pending")
+    })
+    .await;
+    let of = |kind: &str| log.iter().find(|d| d["event_type"] == kind).unwrap().clone();
+    assert_eq!(of("member.role_changed")["state"], "delivered", "{log:#?}");
+    let refused = of("invitation.created");
+    assert_eq!(refused["state"], "failed", "{log:#?}");
+    assert!(refused["attempts"][0]["error"].as_str().unwrap().contains("may no longer read"), "{refused:#}");
+    let received = receiver.received().await;
+    assert_eq!(received.len(), 1, "only the role change: {received:#?}");
+}
