@@ -47,14 +47,17 @@ pub fn is_public(ip: IpAddr) -> bool {
             if v6.segments()[..6] == [0; 6] {
                 return is_public_v4(v6.to_ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED));
             }
-            let first = v6.segments()[0];
+            let [first, second, ..] = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link-local
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
-                || (first == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64 of any IPv4
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed inside some sites)
+                || (first == 0x2001 && second == 0x0db8) // documentation
+                || (first == 0x2001 && second == 0x0000) // Teredo: tunnels to any IPv4
+                || first == 0x2002 // 6to4: embeds any IPv4
+                || (first == 0x0064 && second == 0xff9b) // NAT64 of any IPv4
                 || v6 == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1))
         }
     }
@@ -73,6 +76,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
         || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || ip == Ipv4Addr::new(168, 63, 129, 16) // Azure's host services (wireserver, metadata)
         || a >= 240)
 }
 
@@ -130,6 +134,10 @@ mod tests {
             "2001:db8::1",
             "192.0.2.1",
             "198.18.0.1",
+            "168.63.129.16",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

@@ -42,6 +42,22 @@ pub fn check_two_factor(team: &Team, user: &crate::extract::AuthUser) -> ApiResu
     Ok(())
 }
 
+/// 403 `two_factor_required` for a key whose creator has not turned two-factor authentication on,
+/// in a team that requires it: the key answers for its creator, who could not get in either.
+pub fn check_key_two_factor(team: &Team, key: &crate::keys::KeyAuth) -> ApiResult<()> {
+    if team.require_two_factor && !key.creator_two_factor {
+        return Err(ApiError::new(
+            ErrorCode::TwoFactorRequired,
+            format!(
+                "The team {} requires two-factor authentication, and the person who answers for this key has not \
+                 turned it on: the key works again once they do.",
+                team.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// 403 unless the permission table allows `actor` to do `action`: for a key,
 /// `insufficient_scope` naming the scope it lacks (or that its creator's role no longer reaches)
 /// where one would do.
@@ -118,6 +134,7 @@ impl TeamAccess {
                     return Err(team_not_found());
                 }
                 let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
+                check_key_two_factor(&team, key)?;
                 return Ok(Self {
                     team,
                     actor: key.actor(),
@@ -160,8 +177,9 @@ impl TeamAccess {
             }
         };
         let snapshot = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
-        if let Principal::User(user) = principal {
-            check_two_factor(&snapshot.team, user)?;
+        match principal {
+            Principal::User(user) => check_two_factor(&snapshot.team, user)?,
+            Principal::Key(key) => check_key_two_factor(&snapshot.team, key)?,
         }
         Ok((Self { team: snapshot.team.clone(), actor, user_id, audit }, snapshot.member_count))
     }

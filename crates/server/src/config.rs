@@ -95,11 +95,11 @@ pub struct ConfigArgs {
     #[arg(long, env = "PORTAL_NOTICE_INTERVAL_MS", default_value_t = 60_000)]
     pub notice_interval_ms: u64,
     /// Allow webhook endpoints on plain `http://` URLs (development; production needs https).
-    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_HTTP", default_value_t = false)]
+    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_HTTP", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_http: bool,
     /// Allow webhook deliveries to loopback, private and link-local addresses (tests and
     /// development only: it opens the portal's network to whoever can add an endpoint).
-    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: bool,
     /// Multiplies the delays between webhook attempts (0.001 to 1; tests shorten 5 minutes to
     /// seconds with 0.01).
@@ -107,11 +107,11 @@ pub struct ConfigArgs {
     pub webhook_retry_scale: f64,
     /// Count the SQL statements of each request and send the count in `x-db-statements` (for
     /// tests and profiling).
-    #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false)]
+    #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub debug_statement_count: bool,
     /// Read every list and usage page from the database, keeping nothing between requests (for
     /// tests of what a page costs the database, and for comparison).
-    #[arg(long, env = "PORTAL_NO_READ_CACHE", default_value_t = false)]
+    #[arg(long, env = "PORTAL_NO_READ_CACHE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_read_cache: bool,
 }
 

@@ -288,6 +288,7 @@ impl Application {
             wake: webhook_wake.clone(),
             mail_wake: mail.wake.clone(),
             retry_scale: config.webhook_retry_scale,
+            reach,
         };
         key_tasks.push(tokio::spawn(crate::webhooks::run(deliverer, stopped.clone())));
         if portal_db::changes::is_postgres(&db) {

@@ -141,6 +141,9 @@ pub struct Deliverer {
     pub mail_wake: Arc<Notify>,
     /// Multiplies the delays between attempts (1 but in tests).
     pub retry_scale: f64,
+    /// Where deliveries may go: checked again at each send (an address in the URL itself meets
+    /// no resolver that could drop it).
+    pub reach: Reach,
 }
 
 /// Runs until `stopped`: sends due deliveries, then waits for a wake-up or a second.
@@ -314,6 +317,9 @@ impl Deliverer {
     ) -> Answer {
         let failed = |error: String| Answer { status: None, excerpt: None, error: Some(error), retry_after: None };
         let Ok(url) = reqwest::Url::parse(&endpoint.url) else { return failed("the URL does not parse".into()) };
+        if let Some(why) = self.reach.refusal(&url) {
+            return failed(format!("not sent: the URL {why}"));
+        }
         let mut signatures = Vec::new();
         for (sealed, live) in [
             (Some(&endpoint.secret), true),

@@ -607,9 +607,9 @@ pub struct TeamUsage {
 #[serde(deny_unknown_fields)]
 pub struct VerifyKeyRequest {
     pub key: String,
-    /// The address the key was presented from, as your service saw it. Given, a key with an
-    /// allowlist is valid only from its addresses (`ip_not_allowed`); absent, the allowlist is
-    /// not checked.
+    /// The address the key was presented from, as your service saw it. A key with an allowlist
+    /// is valid only from its addresses (`ip_not_allowed` otherwise), and without `client_ip`
+    /// not at all: the address is not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
 }

@@ -52,6 +52,10 @@ pub struct CachedKey {
     /// cached. Role changes and removals announce a team change, which evicts the team's keys on
     /// every instance.
     pub creator: Role,
+    /// Whether the creator has two-factor authentication on (true without a recorded creator):
+    /// a team that requires it refuses the key otherwise. Turning it on or off announces a change
+    /// of each of the account's teams.
+    pub creator_two_factor: bool,
 }
 
 /// A verified key acting on a request.
@@ -68,6 +72,8 @@ pub struct KeyAuth {
     pub scopes: ScopeSet,
     /// The role that caps it.
     pub creator: Role,
+    /// Whether its creator has two-factor authentication on.
+    pub creator_two_factor: bool,
     pub usage_limit: Option<u64>,
     pub rate_limit: Option<RateLimit>,
     pub allowed: Arc<AllowList>,
@@ -262,7 +268,11 @@ impl KeyService {
             return Ok(None);
         };
         let creator = creator_role(&self.db, &row).await?;
-        let key = Arc::new(cached_from(&row, creator)?);
+        let creator_two_factor = match row.created_by {
+            Some(user) => portal_db::two_factor::enabled(&self.db, user).await?,
+            None => true,
+        };
+        let key = Arc::new(cached_from(&row, creator, creator_two_factor)?);
         if trusted {
             self.keys.insert_if_current(hash, key.clone(), seen);
         }
@@ -283,11 +293,23 @@ impl KeyService {
         if let Some(refused) = refusal(status) {
             return Err(refuse(refused, Some(tag)));
         }
-        if let Some(ip) = client
-            && !key.allowed.allows(ip)
-        {
-            let refused = ApiError::new(ErrorCode::IpNotAllowed, format!("This API key may not be used from {ip}."));
-            return Err(refuse(refused, Some(tag)));
+        // An allowlisted key answers only to a known address of its list: without one (a
+        // service that did not say where the key came from) it is refused, not waved through.
+        match client {
+            Some(ip) if !key.allowed.allows(ip) => {
+                let refused =
+                    ApiError::new(ErrorCode::IpNotAllowed, format!("This API key may not be used from {ip}."));
+                return Err(refuse(refused, Some(tag)));
+            }
+            None if !key.allowed.is_empty() => {
+                let refused = ApiError::new(
+                    ErrorCode::IpNotAllowed,
+                    "This API key may be used only from the addresses of its allowlist, and the address it \
+                     came from is not known (pass `client_ip`).",
+                );
+                return Err(refuse(refused, Some(tag)));
+            }
+            _ => {}
         }
         let limits = self.limits.admit(&key, now).await.map_err(|e| refuse(e, Some(tag)))?;
         Ok(KeyAuth {
@@ -299,6 +321,7 @@ impl KeyService {
             rolling: status == KeyStatus::Rolling,
             scopes: key.scopes,
             creator: key.creator,
+            creator_two_factor: key.creator_two_factor,
             usage_limit: key.usage_limit,
             rate_limit: key.rate_limit,
             allowed: key.allowed.clone(),
@@ -451,7 +474,7 @@ pub async fn actor_of(
     }))
 }
 
-fn cached_from(row: &ApiKeyRow, creator: Role) -> Result<CachedKey, ApiError> {
+fn cached_from(row: &ApiKeyRow, creator: Role, creator_two_factor: bool) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
@@ -466,5 +489,6 @@ fn cached_from(row: &ApiKeyRow, creator: Role) -> Result<CachedKey, ApiError> {
         allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
         created_by: row.created_by,
         creator,
+        creator_two_factor,
     })
 }

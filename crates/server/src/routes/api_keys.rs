@@ -908,7 +908,8 @@ pub async fn verify_api_key(
                 environment: Some(key.environment),
                 expires_at: key.expires_at,
                 remaining: key.limits.monthly.map(|m| m.remaining),
-                scopes: key.scopes.to_vec(),
+                // What it may use now: capped by its creator's current role.
+                scopes: key.actor().scopes().to_vec(),
             }
         }
         Err(refused) => {

@@ -146,6 +146,7 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
         let actor = key.actor();
         crate::access::require(actor, Action::ReadTeam)?;
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        crate::access::check_key_two_factor(&snap.team, key)?;
         if actor != Actor::KEY {
             return Ok(HttpResponse::Ok().json(to_wire(snap.team.clone(), actor, snap.member_count)));
         }

@@ -121,8 +121,13 @@ pub async fn record_failure(state: &AppState, user_id: Uuid, client: &Client, wh
 
 /// Every open session of the account: their access tokens carry its two-factor state, which
 /// teams that require it check.
+/// What turning the second factor on or off makes stale: the account's sessions, and (for the
+/// keys the account answers for, which a team requiring it refuses without it) its teams.
 async fn sessions_of(txn: &DatabaseTransaction, user_id: Uuid) -> ApiResult<Vec<Change>> {
-    Ok(portal_db::sessions::open_ids(txn, user_id).await?.into_iter().map(Change::Session).collect())
+    let mut changes: Vec<Change> =
+        portal_db::sessions::open_ids(txn, user_id).await?.into_iter().map(Change::Session).collect();
+    changes.extend(portal_db::teams::team_ids_of(txn, user_id).await?.into_iter().map(Change::Team));
+    Ok(changes)
 }
 
 /// Mails the account about a change of its second factor.

@@ -397,3 +397,40 @@ async fn a_leaked_or_compromised_key_takes_the_keys_it_made_with_it() {
     let summary = activity.body["items"][0]["summary"].as_str().unwrap().to_owned();
     assert!(summary.contains("made by the leaked key"), "{summary}");
 }
+
+/// `/keys/verify` for an allowlisted key without `client_ip` is no silent pass: `valid: false`,
+/// `ip_not_allowed`. A key's scopes in the answer are those it may use now (capped by its
+/// creator's role).
+#[tokio::test]
+async fn verify_refuses_an_allowlisted_key_without_an_address_and_reports_usable_scopes() {
+    const SERVICE_TOKEN: &str = "service-token-service-token-service-token";
+    let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
+    let (_, office) = app.create_key(&owner, &team, body).await;
+    let verify = |body: Value| {
+        let req = app.client.post(app.url("/api/v1/keys/verify")).bearer_auth(SERVICE_TOKEN).json(&body);
+        app.send(req)
+    };
+    let res = verify(json!({"key": office})).await;
+    assert_eq!(
+        (res.body["valid"].clone(), res.body["code"].clone()),
+        (json!(false), json!("ip_not_allowed")),
+        "{}",
+        res.body
+    );
+    let res = verify(json!({"key": office, "client_ip": "203.0.113.7"})).await;
+    assert_eq!(res.body["valid"], true, "{}", res.body);
+    // A demoted admin's key: what a member may read, not what it was given.
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let (_, key) = app.simple_key(&admin, &team, "admin's").await;
+    let admin_id = member_id(&app, &owner, &team, "admin@example.com").await;
+    let path = format!("/api/v1/teams/{team}/members/{admin_id}");
+    app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "member"}))).await;
+    let res = verify(json!({"key": key})).await;
+    assert_eq!(
+        res.body["scopes"],
+        json!(["team:read", "members:read", "api_keys:read", "usage:read", "activity:read"])
+    );
+}

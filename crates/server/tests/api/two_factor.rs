@@ -421,3 +421,29 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let summaries = audit_actions(&app).await;
     assert!(summaries.iter().filter(|a| *a == "team.updated").count() >= 2);
 }
+
+/// Issue 24: in a team that requires two-factor authentication, a key answers for its creator:
+/// one whose creator has not turned it on is refused (403 `two_factor_required`) until they do,
+/// on every path (the cached team answer too).
+#[tokio::test]
+async fn a_keys_creator_without_two_factor_keeps_it_out_of_a_team_that_requires_it() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let (_, admins_key) = app.simple_key(&admin, &team, "admin's key").await;
+    let (_, owners_key) = app.simple_key(&owner, &team, "owner's key").await;
+    let team_path = format!("/api/v1/teams/{team}");
+    assert_eq!(app.get_as(&admins_key, &team_path).await.status, StatusCode::OK);
+    enrol(&app, &owner).await;
+    let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(json!({"require_two_factor": true}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    for path in [team_path.clone(), format!("{team_path}/members"), format!("{team_path}/api-keys")] {
+        app.get_as(&admins_key, &path).await.assert_problem(403, "two_factor_required");
+    }
+    assert_eq!(app.get_as(&owners_key, &team_path).await.status, StatusCode::OK, "the owner has it on");
+    // The creator turns it on: the key works again at once.
+    enrol(&app, &admin).await;
+    assert_eq!(app.get_as(&admins_key, &format!("{team_path}/members")).await.status, StatusCode::OK);
+    assert_eq!(app.get_as(&admins_key, &team_path).await.status, StatusCode::OK);
+}
