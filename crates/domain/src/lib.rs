@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod identity;
 pub mod keys;
+pub mod policy;
 pub mod scopes;
 pub mod sealed;
 pub mod teams;

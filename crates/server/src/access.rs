@@ -1,11 +1,12 @@
-//! Who may do what to a team: membership lookup (outsiders get 404) and the domain's
-//! permission table (members without the right get 403).
+//! A caller's standing in one team: membership lookup (outsiders get 404), and the policy's
+//! answers ([`portal_domain::policy::decide`]) as problems. No rule is written here: only what a
+//! refusal says.
 
 use portal_db::ConnectionTrait;
 use portal_db::audit::AuditActor;
 use portal_db::teams::Team;
-use portal_domain::scopes::{Beyond, KeyShape};
-use portal_domain::teams::{Action, Actor, allows, required_scope};
+use portal_domain::policy::{self, Action, Actor, Deny, Target, TeamRules};
+use portal_domain::scopes::Beyond;
 use portal_types::ErrorCode;
 use portal_types::Role;
 use uuid::Uuid;
@@ -16,7 +17,8 @@ use crate::extract::{Client, Principal};
 /// A caller's standing in one team.
 pub struct TeamAccess {
     pub team: Team,
-    pub actor: Actor,
+    /// The caller, as the policy weighs it.
+    pub principal: policy::Principal,
     /// The calling user (None for an API key).
     pub user_id: Option<Uuid>,
     /// How the caller appears in the audit log.
@@ -27,99 +29,103 @@ pub fn team_not_found() -> ApiError {
     ApiError::not_found("No such team, or you are not a member of it.")
 }
 
-/// 403 `two_factor_required` for a member without two-factor authentication in a team that
-/// requires it: they keep their membership, and get in once they turn it on.
-pub fn check_two_factor(team: &Team, user: &crate::extract::AuthUser) -> ApiResult<()> {
-    if team.require_two_factor && !user.two_factor {
-        return Err(ApiError::new(
+/// What the policy weighs of a team.
+pub fn rules_of(team: &Team) -> TeamRules {
+    TeamRules { require_two_factor: team.require_two_factor }
+}
+
+/// The caller as the policy weighs it, with `role` for a signed-in member.
+fn principal_of(by: &Principal, role: Role) -> policy::Principal {
+    match by {
+        Principal::User(user) => policy::Principal::User { role, two_factor: user.two_factor },
+        Principal::Key(key) => policy::Principal::Key(key.principal()),
+    }
+}
+
+/// The policy's answer for `principal` in `team`, as a problem: 403 with what to do about it.
+pub fn decide(principal: &policy::Principal, team: &Team, action: Action, target: Target<'_>) -> ApiResult<()> {
+    policy::decide(principal, rules_of(team), action, target).map_err(|deny| refusal(deny, team))
+}
+
+/// What a refusal of the policy says: the one place its reasons become words.
+pub fn refusal(deny: Deny, team: &Team) -> ApiError {
+    let forbidden = |detail: String| ApiError::new(ErrorCode::Forbidden, detail);
+    match deny {
+        Deny::TwoFactor { key: false } => ApiError::new(
             ErrorCode::TwoFactorRequired,
             format!(
                 "The team {} requires two-factor authentication: turn it on in your account settings to get in.",
                 team.name
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// 403 `two_factor_required` for a key whose creator has not turned two-factor authentication on,
-/// in a team that requires it: the key answers for its creator, who could not get in either.
-pub fn check_key_two_factor(team: &Team, key: &crate::keys::KeyAuth) -> ApiResult<()> {
-    if team.require_two_factor && !key.creator_two_factor {
-        return Err(ApiError::new(
+        ),
+        Deny::TwoFactor { key: true } => ApiError::new(
             ErrorCode::TwoFactorRequired,
             format!(
                 "The team {} requires two-factor authentication, and the person who answers for this key has not \
                  turned it on: the key works again once they do.",
                 team.name
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// 403 unless the permission table allows `actor` to do `action`: for a key,
-/// `insufficient_scope` naming the scope it lacks (or that its creator's role no longer reaches)
-/// where one would do.
-pub fn require(actor: Actor, action: Action) -> ApiResult<()> {
-    if allows(actor, action) {
-        return Ok(());
-    }
-    let rolling = match actor {
-        Actor::Member(role) => {
-            return Err(ApiError::new(ErrorCode::Forbidden, format!("Your role ({}) may not do this.", role.as_str())));
-        }
-        Actor::ApiKey { rolling, .. } => rolling,
-    };
-    match required_scope(action) {
-        Some(scope) if !actor.scopes().contains(scope) && allows(Actor::KEY, action) => {
-            Err(ApiError::insufficient_scope(scope))
-        }
-        _ if rolling && allows(Actor::KEY, action) => Err(ApiError::new(
-            ErrorCode::Forbidden,
+        ),
+        Deny::Role(role) => forbidden(format!("Your role ({}) may not do this.", role.as_str())),
+        Deny::Scope(scope) => ApiError::insufficient_scope(scope),
+        Deny::Rolling => forbidden(
             "This key was rolled and is in its grace period: it changes nobody's access (no keys, invitations, \
-             roles, removals or webhook endpoints). Use its replacement.",
-        )),
-        _ => Err(ApiError::new(ErrorCode::Forbidden, "An API key may not do this; sign in as an owner.")),
-    }
-}
-
-/// 403 when `by` is a key that may not make keys ([`KeyShape::may_make_keys`]): one with a
-/// monthly limit, whose children would not share it.
-pub fn require_key_may_make_keys(by: &Principal) -> ApiResult<()> {
-    match by {
-        Principal::Key(key) if !key.shape().may_make_keys() => Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "A key with a monthly limit cannot make keys: they would not share its limit. It can still roll \
-             itself; its replacement takes over its month.",
-        )
-        .with_field("usage_limit")),
-        _ => Ok(()),
-    }
-}
-
-/// 403 unless `by` may act on (or make) a key of `shape`: people are bound by their role only; a
-/// key only by keys whose settings lie within its own (same environment, no scope, limit or
-/// address it lacks). `insufficient_scope` names a scope it lacks; otherwise the field.
-pub fn require_key_within(by: &Principal, shape: &KeyShape) -> ApiResult<()> {
-    let Principal::Key(key) = by else { return Ok(()) };
-    shape.within(&key.shape()).map_err(|beyond| match beyond {
-        Beyond::Scope(scope) => ApiError::insufficient_scope(scope).with_field("scopes").with_detail(format!(
-            "An API key acts only on keys within its own scopes; this one needs `{}`, which it lacks.",
-            scope.as_str()
-        )),
-        Beyond::Environment => ApiError::new(
-            ErrorCode::Forbidden,
-            format!("An API key acts only on keys of its own environment ({}).", key.environment.as_str()),
-        )
-        .with_field("environment"),
-        other => ApiError::new(
-            ErrorCode::Forbidden,
+             roles, removals or webhook endpoints). Use its replacement."
+                .into(),
+        ),
+        Deny::NotForKeys => forbidden("An API key may not do this; sign in as an owner.".into()),
+        Deny::Beyond { beyond: Beyond::Scope(scope), .. } => {
+            ApiError::insufficient_scope(scope).with_field("scopes").with_detail(format!(
+                "An API key acts only on keys within its own scopes; this one needs `{}`, which it lacks.",
+                scope.as_str()
+            ))
+        }
+        Deny::Beyond { beyond: Beyond::Environment, own_environment } => {
+            forbidden(format!("An API key acts only on keys of its own environment ({}).", own_environment.as_str()))
+                .with_field("environment")
+        }
+        Deny::Beyond { beyond, .. } => forbidden(
             "An API key acts only on keys whose limits and allowlist lie within its own: no higher or missing \
-             limit, no address its own allowlist refuses.",
+             limit, no address its own allowlist refuses."
+                .into(),
         )
-        .with_field(other.field()),
-    })
+        .with_field(beyond.field()),
+        Deny::LimitedKeyMakesNoKeys => forbidden(
+            "A key with a monthly limit cannot make keys: they would not share its limit. It can still roll \
+             itself; its replacement takes over its month."
+                .into(),
+        )
+        .with_field("usage_limit"),
+        Deny::OwnSettings => forbidden("An API key cannot change its own limits, scopes or allowlist.".into()),
+        Deny::ServiceOnly | Deny::NotForService => {
+            forbidden("Only the platform's service verifies keys, and it does nothing else.".into())
+        }
+    }
+}
+
+/// The platform's service, if the request carries the service token.
+pub fn service(req: &actix_web::HttpRequest, config: &crate::config::Config) -> Option<policy::Principal> {
+    let presented = crate::extract::bearer(req).ok()?;
+    crate::security::constant_time_eq(presented.as_bytes(), config.service_token.expose().as_bytes())
+        .then_some(policy::Principal::Service)
+}
+
+/// 401 unless the request carries the service token; 403 unless the policy lets the service do
+/// `action`.
+pub fn require_service(req: &actix_web::HttpRequest, config: &crate::config::Config, action: Action) -> ApiResult<()> {
+    let service = service(req, config)
+        .ok_or_else(|| ApiError::unauthorized("Send the service token as `Authorization: Bearer <token>`."))?;
+    policy::decide(&service, TeamRules::default(), action, Target::Team)
+        .map_err(|deny| ApiError::new(ErrorCode::Forbidden, format!("The service may not do this ({deny:?}).")))
+}
+
+fn key_actor(key: &crate::keys::KeyAuth) -> AuditActor {
+    AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) }
+}
+
+/// The name is looked up only when something is recorded: reads need no account query.
+fn user_actor(user_id: Uuid) -> AuditActor {
+    AuditActor { kind: "user", id: user_id, name: None }
 }
 
 impl TeamAccess {
@@ -134,26 +140,19 @@ impl TeamAccess {
                     return Err(team_not_found());
                 }
                 let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-                check_key_two_factor(&team, key)?;
-                return Ok(Self {
-                    team,
-                    actor: key.actor(),
-                    user_id: None,
-                    audit: AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) },
-                });
+                return Self::admitted(team, principal_of(principal, Role::Admin), None, key_actor(key));
             }
         };
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-        check_two_factor(&team, auth)?;
-        Ok(Self {
-            team,
-            actor: Actor::Member(membership.role),
-            user_id: Some(auth.user_id),
-            // The name is looked up only when something is recorded: reads need no account query.
-            audit: AuditActor { kind: "user", id: auth.user_id, name: None },
-        })
+        Self::admitted(team, principal_of(principal, membership.role), Some(auth.user_id), user_actor(auth.user_id))
+    }
+
+    /// The access of `principal`, if the team admits it at all (two-factor rule).
+    fn admitted(team: Team, principal: policy::Principal, user_id: Option<Uuid>, audit: AuditActor) -> ApiResult<Self> {
+        policy::admits(&principal, rules_of(&team)).map_err(|deny| refusal(deny, &team))?;
+        Ok(Self { team, principal, user_id, audit })
     }
 
     /// [`TeamAccess::load`] for reads outside a transaction: the membership and the team come
@@ -164,39 +163,37 @@ impl TeamAccess {
         principal: &Principal,
         team_id: Uuid,
     ) -> ApiResult<(Self, u64)> {
-        let (actor, user_id, audit) = match principal {
+        let (who, user_id, audit) = match principal {
             Principal::Key(key) => {
                 if key.team_id != team_id {
                     return Err(team_not_found());
                 }
-                (key.actor(), None, AuditActor { kind: "api_key", id: key.key_id, name: Some(key.name.to_string()) })
+                (principal_of(principal, Role::Admin), None, key_actor(key))
             }
             Principal::User(user) => {
                 let role = state.keys.membership(team_id, user.user_id).await?.ok_or_else(team_not_found)?;
-                (Actor::Member(role), Some(user.user_id), AuditActor { kind: "user", id: user.user_id, name: None })
+                (principal_of(principal, role), Some(user.user_id), user_actor(user.user_id))
             }
         };
         let snapshot = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
-        match principal {
-            Principal::User(user) => check_two_factor(&snapshot.team, user)?,
-            Principal::Key(key) => check_key_two_factor(&snapshot.team, key)?,
-        }
-        Ok((Self { team: snapshot.team.clone(), actor, user_id, audit }, snapshot.member_count))
+        Ok((Self::admitted(snapshot.team.clone(), who, user_id, audit)?, snapshot.member_count))
+    }
+
+    /// How the role table sees the caller.
+    pub fn actor(&self) -> Actor {
+        self.principal.actor().unwrap_or(Actor::Member(Role::Member))
     }
 
     /// The caller's role, as shown in team answers (a key acts as admin).
     pub fn role(&self) -> Role {
-        match self.actor {
-            Actor::Member(role) => role,
-            Actor::ApiKey { .. } => Role::Admin,
-        }
+        self.actor().role()
     }
 
     /// 403 unless the caller may read every event family of `events` (they are to receive
     /// them): `insufficient_scope` naming the scope for a key, naming the field `event_types`.
     pub fn require_subscription(&self, events: &[portal_types::EventType]) -> ApiResult<()> {
         for &event in events {
-            if let Some(read) = portal_domain::teams::event_read_action(event) {
+            if let Some(read) = policy::event_read_action(event) {
                 self.require(read).map_err(|e| {
                     let detail = format!(
                         "Receiving `{}` events needs what reading them needs: {}",
@@ -219,13 +216,19 @@ impl TeamAccess {
     }
 
     pub fn may(&self, action: Action) -> bool {
-        allows(self.actor, action)
+        policy::decide(&self.principal, rules_of(&self.team), action, Target::Team).is_ok()
     }
 
-    /// 403 unless the permission table allows `action`: for a key, `insufficient_scope` naming
-    /// the scope it lacks where one would do.
+    /// 403 unless the policy allows `action` on the team: for a key, `insufficient_scope`
+    /// naming the scope it lacks where one would do.
     pub fn require(&self, action: Action) -> ApiResult<()> {
-        require(self.actor, action)
+        self.allow(action, Target::Team)
+    }
+
+    /// 403 unless the policy allows `action` on `target` (for a key acting on keys: within its
+    /// own settings).
+    pub fn allow(&self, action: Action, target: Target<'_>) -> ApiResult<()> {
+        decide(&self.principal, &self.team, action, target)
     }
 
     /// An audit entry for this team by this caller.

@@ -1,6 +1,7 @@
 //! The Partner Portal server: REST API, OpenAPI document and the web app.
 
 pub mod access;
+pub mod app;
 pub mod client_ip;
 pub mod config;
 pub mod error;

@@ -281,13 +281,13 @@ impl Deliverer {
         event: &portal_db::webhooks::Event,
     ) -> Result<Option<String>, portal_db::Error> {
         use portal_db::webhooks::Subscriber;
-        let read = portal_types::EventType::parse(&event.event_type).and_then(portal_domain::teams::event_read_action);
+        let read = portal_types::EventType::parse(&event.event_type).and_then(portal_domain::policy::event_read_action);
         let Some(read) = read else { return Ok(None) };
         let db = &self.db;
         let actor = match Subscriber::of(endpoint) {
             None => return Ok(None),
             Some(Subscriber::User(user)) => match portal_db::teams::membership_of(db, endpoint.team_id, user).await? {
-                Some(membership) => portal_domain::teams::Actor::Member(membership.role),
+                Some(membership) => portal_domain::policy::Actor::Member(membership.role),
                 None => return Ok(Some("Not sent: the person who subscribed this endpoint left the team.".to_owned())),
             },
             Some(Subscriber::Key(key)) => {
@@ -301,7 +301,7 @@ impl Deliverer {
                 actor
             }
         };
-        Ok((!portal_domain::teams::allows(actor, read)).then(|| {
+        Ok((!portal_domain::policy::allows(actor, read)).then(|| {
             format!(
                 "Not sent: whoever subscribed this endpoint may no longer read `{}` events; subscribe it again.",
                 event.event_type

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use portal_db::DatabaseConnection;
 use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
+use portal_domain::policy::{Actor, KeyPrincipal};
 use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
 use portal_types::ErrorCode;
 use portal_types::{Environment, KeyStatus, RateLimit, Role};
@@ -48,7 +49,7 @@ pub struct CachedKey {
     pub allowed: Arc<AllowList>,
     /// The person who answers for the key (for a key made by a key: that key's creator).
     pub created_by: Option<Uuid>,
-    /// The role that caps the key (`domain::teams::Actor::ApiKey`), as it was when the key was
+    /// The role that caps the key (`domain::policy::Actor::ApiKey`), as it was when the key was
     /// cached. Role changes and removals announce a team change, which evicts the team's keys on
     /// every instance.
     pub creator: Role,
@@ -66,7 +67,7 @@ pub struct KeyAuth {
     pub name: Arc<str>,
     pub environment: Environment,
     pub expires_at: Option<DateTime<Utc>>,
-    /// Rolled, in its grace period: it changes nobody's access (`domain::teams::Actor`).
+    /// Rolled, in its grace period: it changes nobody's access (`domain::policy::Actor`).
     pub rolling: bool,
     /// The scopes it was given.
     pub scopes: ScopeSet,
@@ -83,20 +84,24 @@ pub struct KeyAuth {
 }
 
 impl KeyAuth {
-    /// How the permission table sees this key.
-    pub fn actor(&self) -> portal_domain::teams::Actor {
-        portal_domain::teams::Actor::ApiKey { rolling: self.rolling, scopes: self.scopes, creator: self.creator }
+    /// How the role table sees this key.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey { rolling: self.rolling, scopes: self.scopes, creator: self.creator }
     }
 
-    /// What the keys it makes, changes, rolls, revokes or reports must lie within: its settings,
-    /// with the scopes it may use now.
-    pub fn shape(&self) -> KeyShape {
-        KeyShape {
-            scopes: self.actor().scopes(),
-            environment: self.environment,
-            usage_limit: self.usage_limit,
-            rate_limit: self.rate_limit,
-            allowed: AllowList::clone(&self.allowed),
+    /// This key as the policy weighs it.
+    pub fn principal(&self) -> KeyPrincipal {
+        KeyPrincipal {
+            rolling: self.rolling,
+            creator: self.creator,
+            creator_two_factor: self.creator_two_factor,
+            shape: KeyShape {
+                scopes: self.scopes,
+                environment: self.environment,
+                usage_limit: self.usage_limit,
+                rate_limit: self.rate_limit,
+                allowed: AllowList::clone(&self.allowed),
+            },
         }
     }
 
@@ -447,7 +452,7 @@ impl KeyService {
     }
 }
 
-/// The role that caps a key (`domain::teams::Actor::ApiKey`): its creator's current role in the
+/// The role that caps a key (`domain::policy::Actor::ApiKey`): its creator's current role in the
 /// team; `Member` once they left it (the key keeps what a member may read); `Admin` for a key
 /// that another key made before creators were recorded.
 pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &ApiKeyRow) -> Result<Role, portal_db::Error> {
@@ -462,12 +467,12 @@ pub async fn actor_of(
     db: &impl portal_db::ConnectionTrait,
     row: &ApiKeyRow,
     now: DateTime<Utc>,
-) -> Result<Option<portal_domain::teams::Actor>, portal_db::Error> {
+) -> Result<Option<Actor>, portal_db::Error> {
     let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
     if !matches!(status, KeyStatus::Active | KeyStatus::Rolling) {
         return Ok(None);
     }
-    Ok(Some(portal_domain::teams::Actor::ApiKey {
+    Ok(Some(portal_domain::policy::Actor::ApiKey {
         rolling: status == KeyStatus::Rolling,
         scopes: ScopeSet::from_stored(&row.scopes),
         creator: creator_role(db, row).await?,

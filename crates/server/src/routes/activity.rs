@@ -5,7 +5,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures_util::StreamExt as _;
 use portal_db::audit::{ActivityFilter, AuditEntry};
-use portal_domain::teams::Action;
+use portal_domain::policy::Action;
 use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
 use uuid::Uuid;
 

@@ -5,17 +5,11 @@ use std::sync::OnceLock;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
-use portal_db::TransactionTrait;
-use portal_db::api_keys::{
-    ApiKeyRow, KeyChanges, KeyFilter, KeyOrder, NewKey, StatusFilter, environment_of, rate_limit_of,
-};
+use portal_db::api_keys::{ApiKeyRow, KeyFilter, KeyOrder, StatusFilter, environment_of, rate_limit_of};
 use portal_domain::keys as domain;
-use portal_domain::scopes::{
-    AllowList, KeyShape, ScopeSet, alert_thresholds, parse_scopes, parse_thresholds, thresholds_from_stored,
-    thresholds_to_stored,
-};
-use portal_domain::teams::{Action, parse_note, parse_team_name};
-use portal_types::ErrorCode;
+use portal_domain::policy::Action;
+use portal_domain::scopes::{AllowList, ScopeSet, parse_scopes, parse_thresholds, thresholds_from_stored};
+use portal_domain::teams::{parse_note, parse_team_name};
 use portal_types::{
     ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, Environment, KeySort, KeyStatus,
     KeyStatusFilter, LeakReport, RateLimit, ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest,
@@ -23,11 +17,13 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use crate::access::{TeamAccess, require_key_may_make_keys, require_key_within};
+use crate::access::TeamAccess;
+use crate::app::Begin;
+use crate::app::keys::{self, KeyUpdate, NewKeyRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::{Change, Weigh, status_of};
+use crate::keys::{Weigh, status_of};
 use crate::openapi::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
@@ -75,9 +71,7 @@ pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
     })
 }
 
-pub fn key_not_found() -> ApiError {
-    ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
-}
+pub use crate::app::keys::key_not_found;
 
 async fn find_key(db: &impl portal_db::ConnectionTrait, access: &TeamAccess, key_id: Uuid) -> ApiResult<ApiKeyRow> {
     portal_db::api_keys::find(db, access.team.id, key_id).await?.ok_or_else(key_not_found)
@@ -305,114 +299,6 @@ fn parse_allowlist(ips: Option<&[String]>) -> ApiResult<AllowList> {
     Ok(AllowList::parse("allowed_ips", ips.unwrap_or_default())?)
 }
 
-/// The settings of a stored key, as the policy bounds them ([`require_key_within`]).
-fn shape_of(row: &ApiKeyRow) -> ApiResult<KeyShape> {
-    Ok(KeyShape {
-        scopes: ScopeSet::from_stored(&row.scopes),
-        environment: environment_of(row)?,
-        usage_limit: row.usage_limit.map(i64::unsigned_abs),
-        rate_limit: rate_limit_of(row),
-        allowed: AllowList::from_stored(row.allowed_ips.as_deref()),
-    })
-}
-
-/// A key made or rolled by a key never outlives that key: its expiry is cut to the maker's.
-fn clamp_expiry(by: &Principal, expires_at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match by {
-        Principal::Key(key) if key.expires_at.is_some() => {
-            let own = key.expires_at;
-            expires_at.map_or(own, |e| own.map(|o| e.min(o)))
-        }
-        _ => expires_at,
-    }
-}
-
-/// The person who answers for a key made now: the signed-in user, or for a key made by a key,
-/// that key's own creator (so demoting them caps both).
-fn creator_of(by: &Principal) -> Option<Uuid> {
-    match by {
-        Principal::User(user) => Some(user.user_id),
-        Principal::Key(key) => key.created_by,
-    }
-}
-
-/// Issues a key with a fresh secret: the only time the secret is shown.
-async fn issue(
-    txn: &portal_db::DatabaseTransaction,
-    access: &TeamAccess,
-    template: NewKeyTemplate<'_>,
-    now: DateTime<Utc>,
-) -> ApiResult<(ApiKeyRow, String)> {
-    let secret = domain::generate(template.environment);
-    let row = portal_db::api_keys::create(
-        txn,
-        NewKey {
-            team_id: access.team.id,
-            name: template.name,
-            description: template.description,
-            environment: template.environment,
-            key_hash: &template.hasher.hash(&secret),
-            hint: &domain::hint(&secret),
-            created_by: template.created_by,
-            created_by_key: template.created_by_key,
-            expires_at: template.expires_at,
-            usage_limit: template.usage_limit,
-            rate_limit: template.rate_limit,
-            scopes: &template.scopes.to_stored(),
-            allowed_ips: template.allowed.to_stored().as_deref(),
-            alert_thresholds: &thresholds_to_stored(&template.thresholds),
-        },
-        now,
-    )
-    .await?;
-    Ok((row, secret))
-}
-
-struct NewKeyTemplate<'a> {
-    hasher: &'a crate::keys::KeyService,
-    name: &'a str,
-    description: Option<&'a str>,
-    environment: portal_types::Environment,
-    expires_at: Option<DateTime<Utc>>,
-    usage_limit: Option<i64>,
-    rate_limit: Option<RateLimit>,
-    scopes: ScopeSet,
-    allowed: AllowList,
-    thresholds: Vec<u8>,
-    created_by: Option<Uuid>,
-    /// The key that made it, if a key did: it goes when that key leaks.
-    created_by_key: Option<Uuid>,
-}
-
-/// A key with `old`'s settings under a new `name`, for a roll or a compromised key's
-/// replacement; 403 if `by` may not give those settings. Its lifetime is the old key's.
-fn same_settings<'a>(
-    hasher: &'a crate::keys::KeyService,
-    old: &'a ApiKeyRow,
-    name: &'a str,
-    by: &Principal,
-    created_by: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> ApiResult<NewKeyTemplate<'a>> {
-    let template = NewKeyTemplate {
-        hasher,
-        name,
-        description: old.description.as_deref(),
-        environment: environment_of(old)?,
-        expires_at: clamp_expiry(by, old.expires_at.map(|e| now + (e - old.created_at))),
-        usage_limit: old.usage_limit,
-        rate_limit: rate_limit_of(old),
-        scopes: ScopeSet::from_stored(&old.scopes),
-        allowed: AllowList::from_stored(old.allowed_ips.as_deref()),
-        thresholds: thresholds_from_stored(&old.alert_thresholds),
-        created_by,
-        // A replacement stands where the old key stood in the tree of keys made by keys.
-        created_by_key: old.created_by_key,
-    };
-    require_key_within(by, &shape_of(old)?)?;
-    Ok(template)
-}
-
 /// Create an API key (owners and admins). The answer carries the secret, once.
 #[utoipa::path(
     tag = "api-keys",
@@ -434,67 +320,22 @@ pub async fn create_api_key(
     body: ApiJson<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
-    let name = parse_team_name("name", &body.name)?;
-    let description = parse_note("description", body.description.as_deref(), 500)?;
-    let usage_limit = parse_limit(body.usage_limit)?;
-    let rate_limit = parse_rate(body.rate_limit)?;
-    let scopes = parse_scopes("scopes", body.scopes.as_deref())?;
-    let allowed = parse_allowlist(body.allowed_ips.as_deref())?;
-    let thresholds = alert_thresholds(
-        "alert_thresholds",
-        usage_limit.map(|l| l.unsigned_abs()),
-        body.alert_thresholds.as_deref(),
-        None,
-    )?;
-    let now = Utc::now();
-    let expires_at = clamp_expiry(&auth, body.expiration.days().map(|d| now + Duration::days(d)));
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
-    access.require(Action::ManageApiKeys)?;
-    let shape = KeyShape {
-        scopes,
+    let request = NewKeyRequest {
+        name: parse_team_name("name", &body.name)?,
+        description: parse_note("description", body.description.as_deref(), 500)?,
         environment: body.environment,
-        usage_limit: usage_limit.map(i64::unsigned_abs),
-        rate_limit,
-        allowed: allowed.clone(),
+        lifetime_days: body.expiration.days(),
+        usage_limit: parse_limit(body.usage_limit)?,
+        rate_limit: parse_rate(body.rate_limit)?,
+        scopes: parse_scopes("scopes", body.scopes.as_deref())?,
+        allowed: parse_allowlist(body.allowed_ips.as_deref())?,
+        alert_thresholds: body.alert_thresholds,
     };
-    require_key_may_make_keys(&auth)?;
-    require_key_within(&auth, &shape)?;
-    let template = NewKeyTemplate {
-        hasher: &state.keys,
-        name: &name,
-        description: description.as_deref(),
-        environment: body.environment,
-        expires_at,
-        usage_limit,
-        rate_limit,
-        scopes,
-        allowed,
-        thresholds,
-        created_by: creator_of(&auth),
-        created_by_key: match &auth {
-            Principal::Key(key) => Some(key.key_id),
-            Principal::User(_) => None,
-        },
-    };
-    let (row, secret) = issue(&txn, &access, template, now).await?;
-    let summary = format!("{} ({}, {})", row.name, row.hint, body.environment.as_str());
-    portal_db::audit::record(
-        &txn,
-        access.entry(
-            &client,
-            portal_types::AuditAction::KeyCreated,
-            "api_key",
-            Some(row.id.to_string()),
-            Some(summary),
-        ),
-        now,
-    )
-    .await?;
-    state.keys.commit(txn, &[Change::Reads(access.team.id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
+    let (row, secret) = keys::create(begin, request).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CreatedApiKey { key: to_wire(row, now)?, secret }))
+        .json(CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
 }
 
 /// One API key's metadata.
@@ -559,111 +400,27 @@ pub async fn update_api_key(
 ) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
     let body = body.0;
-    let name = body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?;
     let description = match &body.description {
         Some(Some(raw)) => Some(parse_note("description", Some(raw), 500)?),
         Some(None) => Some(None),
         None => None,
     };
-    let usage_limit = body.usage_limit.map(parse_limit).transpose()?;
-    let rate_limit = body.rate_limit.map(parse_rate).transpose()?;
-    let scopes = body.scopes.as_deref().map(|s| parse_scopes("scopes", Some(s))).transpose()?;
-    let allowed = body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?;
     // Checked here for its shape; against the key's limit once the key is read.
     if let Some(raw) = body.alert_thresholds.as_deref() {
         parse_thresholds("alert_thresholds", raw)?;
     }
-    if let Principal::Key(key) = &auth
-        && key.key_id == key_id
-        && (usage_limit.is_some() || rate_limit.is_some() || scopes.is_some() || allowed.is_some())
-    {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "An API key cannot change its own limits, scopes or allowlist.",
-        ));
-    }
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageApiKeys)?;
-    // Locked: the alerts are decided on the limit as it stands when they are written.
-    let before = portal_db::api_keys::find_for_update(&txn, access.team.id, key_id).await?.ok_or_else(key_not_found)?;
-    // A key changes only keys within its own settings, and leaves them so.
-    let was = shape_of(&before)?;
-    require_key_within(&auth, &was)?;
-    let will_be = KeyShape {
-        scopes: scopes.unwrap_or(was.scopes),
-        usage_limit: usage_limit.map_or(was.usage_limit, |l| l.map(i64::unsigned_abs)),
-        rate_limit: rate_limit.unwrap_or(was.rate_limit),
-        allowed: allowed.clone().unwrap_or_else(|| was.allowed.clone()),
-        environment: was.environment,
+    let update = KeyUpdate {
+        name: body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?,
+        description,
+        usage_limit: body.usage_limit.map(parse_limit).transpose()?,
+        rate_limit: body.rate_limit.map(parse_rate).transpose()?,
+        scopes: body.scopes.as_deref().map(|s| parse_scopes("scopes", Some(s))).transpose()?,
+        allowed: body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?,
+        alert_thresholds: body.alert_thresholds,
     };
-    require_key_within(&auth, &will_be)?;
-    let kept = thresholds_from_stored(&before.alert_thresholds);
-    let thresholds = alert_thresholds(
-        "alert_thresholds",
-        usage_limit.unwrap_or(before.usage_limit).map(|l| l.unsigned_abs()),
-        body.alert_thresholds.as_deref(),
-        Some((before.usage_limit.map(|l| l.unsigned_abs()), &kept)),
-    )?;
-    let stored_scopes = scopes.map(ScopeSet::to_stored);
-    let stored_ips = allowed.as_ref().map(AllowList::to_stored);
-    let stored_thresholds = (thresholds != kept).then(|| thresholds_to_stored(&thresholds));
-    let changes = KeyChanges {
-        name: name.as_deref(),
-        description: description.as_ref().map(|d| d.as_deref()),
-        usage_limit,
-        rate_limit,
-        scopes: stored_scopes.as_deref(),
-        allowed_ips: stored_ips.as_ref().map(Option::as_deref),
-        alert_thresholds: stored_thresholds.as_deref(),
-    };
-    portal_db::api_keys::update(&txn, key_id, &changes).await?;
-    let after = find_key(&txn, &access, key_id).await?;
-    let mut changed = Vec::new();
-    if before.name != after.name {
-        changed.push(format!("name: {} → {}", before.name, after.name));
-    }
-    if before.description != after.description {
-        changed.push("description".to_owned());
-    }
-    if before.usage_limit != after.usage_limit {
-        let show = |l: Option<i64>| l.map_or_else(|| "none".to_owned(), |l| l.to_string());
-        changed.push(format!("monthly limit: {} → {}", show(before.usage_limit), show(after.usage_limit)));
-    }
-    if rate_limit_of(&before) != rate_limit_of(&after) {
-        let show = |r: Option<RateLimit>| {
-            r.map_or_else(|| "none".to_owned(), |r| format!("{}/s, burst {}", r.requests_per_second, r.burst))
-        };
-        changed.push(format!("rate limit: {} → {}", show(rate_limit_of(&before)), show(rate_limit_of(&after))));
-    }
-    if before.scopes != after.scopes {
-        changed.push(format!("scopes: {} → {}", before.scopes, after.scopes));
-    }
-    if before.allowed_ips != after.allowed_ips {
-        let show = |ips: &Option<String>| ips.clone().unwrap_or_else(|| "anywhere".to_owned());
-        changed.push(format!("allowed addresses: {} → {}", show(&before.allowed_ips), show(&after.allowed_ips)));
-    }
-    if before.alert_thresholds != after.alert_thresholds {
-        changed.push(format!("alert thresholds: {} → {}", before.alert_thresholds, after.alert_thresholds));
-    }
-    if !changed.is_empty() {
-        let summary = format!("{} ({}): {}", after.name, after.hint, changed.join("; "));
-        portal_db::audit::record(
-            &txn,
-            access.entry(
-                &client,
-                portal_types::AuditAction::KeyUpdated,
-                "api_key",
-                Some(key_id.to_string()),
-                Some(summary),
-            ),
-            now,
-        )
-        .await?;
-    }
-    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
-    Ok(web::Json(to_wire(after, now)?))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    let row = keys::update(begin, key_id, update).await?;
+    Ok(web::Json(to_wire(row, Utc::now())?))
 }
 
 /// Revoke a key at once, on every instance (owners and admins). Revoking twice changes nothing.
@@ -682,30 +439,9 @@ pub async fn revoke_api_key(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageApiKeys)?;
-    let row = find_key(&txn, &access, key_id).await?;
-    require_key_within(&auth, &shape_of(&row)?)?;
-    if portal_db::api_keys::revoke(&txn, key_id, now).await? {
-        let summary = format!("{} ({})", row.name, row.hint);
-        portal_db::audit::record(
-            &txn,
-            access.entry(
-                &client,
-                portal_types::AuditAction::KeyRevoked,
-                "api_key",
-                Some(key_id.to_string()),
-                Some(summary),
-            ),
-            now,
-        )
-        .await?;
-    }
-    let row = find_key(&txn, &access, key_id).await?;
-    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
-    Ok(web::Json(to_wire(row, now)?))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    let row = keys::revoke(begin, key_id).await?;
+    Ok(web::Json(to_wire(row, Utc::now())?))
 }
 
 /// Replace a key: a new key with the same settings; the old one keeps working for the grace
@@ -730,43 +466,11 @@ pub async fn roll_api_key(
     body: ApiJson<RollApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, key_id) = path.into_inner();
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageApiKeys)?;
-    let old = find_key(&txn, &access, key_id).await?;
-    if status_of(old.revoked_at, old.expires_at, old.grace_until, now) != portal_types::KeyStatus::Active {
-        return Err(ApiError::new(ErrorCode::KeyNotActive, "Only an active key can be rolled."));
-    }
-    let grace_until = domain::grace_until(now, body.0.grace_period_seconds, old.expires_at)?;
-    // The replacement answers to the same person as the old key; rolled by a key, it never
-    // outlives that key.
-    let template = same_settings(&state.keys, &old, &old.name, &auth, old.created_by, now)?;
-    let (new, secret) = issue(&txn, &access, template, now).await?;
-    // The month's quota belongs to the lineage: rolling neither resets nor doubles a limit.
-    let month = portal_domain::usage::month_bounds(now).0;
-    let limit = old.usage_limit.map(i64::unsigned_abs);
-    portal_db::usage::inherit_month(&txn, key_id, new.id, team_id, month, limit).await?;
-    if !portal_db::api_keys::mark_rolled(&txn, key_id, new.id, grace_until).await? {
-        return Err(ApiError::new(ErrorCode::KeyNotActive, "The key was revoked or rolled meanwhile."));
-    }
-    let summary = format!(
-        "{} ({} → {}), old key works until {}",
-        old.name,
-        old.hint,
-        new.hint,
-        grace_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    portal_db::audit::record(
-        &txn,
-        access.entry(&client, portal_types::AuditAction::KeyRolled, "api_key", Some(key_id.to_string()), Some(summary)),
-        now,
-    )
-    .await?;
-    state.keys.commit(txn, &[Change::Key(key_id), Change::Reads(team_id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    let (row, secret) = keys::roll(begin, key_id, body.0.grace_period_seconds).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CreatedApiKey { key: to_wire(new, now)?, secret }))
+        .json(CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
 }
 
 /// Report a key compromised: it is revoked at once on every instance and the incident is
@@ -794,80 +498,16 @@ pub async fn report_compromised_api_key(
     let (team_id, key_id) = path.into_inner();
     let replacement_name =
         body.0.replacement_name.as_deref().map(|n| parse_team_name("replacement_name", n)).transpose()?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    let done = keys::report_compromised(begin, key_id, replacement_name).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::ManageApiKeys)?;
-    let old = find_key(&txn, &access, key_id).await?;
-    require_key_within(&auth, &shape_of(&old)?)?;
-    let revoked_now = portal_db::api_keys::revoke(&txn, key_id, now).await?;
-    // What the key made goes with it: a compromised key's children are in the same hands.
-    let descendants = portal_db::api_keys::revoke_descendants(&txn, key_id, now).await?;
-    let summary = format!(
-        "{} ({}) reported compromised{}{}",
-        old.name,
-        old.hint,
-        if revoked_now { " and revoked" } else { " (already revoked)" },
-        made_by_it(&descendants)
-    );
-    portal_db::audit::record(
-        &txn,
-        access.entry(
-            &client,
-            portal_types::AuditAction::KeyCompromised,
-            "api_key",
-            Some(key_id.to_string()),
-            Some(summary),
-        ),
-        now,
-    )
-    .await?;
-    let replacement = match replacement_name {
+    let replacement = match done.replacement {
+        Some((row, secret)) => Some(CreatedApiKey { key: to_wire(row, now)?, secret }),
         None => None,
-        Some(name) => {
-            let template = same_settings(&state.keys, &old, &name, &auth, creator_of(&auth), now)?;
-            let (row, secret) = issue(&txn, &access, template, now).await?;
-            // The replacement takes over the month's quota, as a roll's does.
-            let month = portal_domain::usage::month_bounds(now).0;
-            let limit = old.usage_limit.map(i64::unsigned_abs);
-            portal_db::usage::inherit_month(&txn, key_id, row.id, team_id, month, limit).await?;
-            let summary = format!("{} ({}), replacing the compromised {}", row.name, row.hint, old.hint);
-            portal_db::audit::record(
-                &txn,
-                access.entry(
-                    &client,
-                    portal_types::AuditAction::KeyCreated,
-                    "api_key",
-                    Some(row.id.to_string()),
-                    Some(summary),
-                ),
-                now,
-            )
-            .await?;
-            Some(CreatedApiKey { key: to_wire(row, now)?, secret })
-        }
     };
-    let key = find_key(&txn, &access, key_id).await?;
-    let mut changes = vec![Change::Key(key_id), Change::Reads(team_id)];
-    changes.extend(descendants.iter().map(|d| Change::Key(d.id)));
-    state.keys.commit(txn, &changes).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CompromisedKey { key: to_wire(key, now)?, replacement }))
-}
-
-/// "; also revoked, made by it: a (pp_dev_ab), b (pp_dev_cd)" for an activity summary or a
-/// mail; empty when the key made none that still worked.
-pub fn made_by_it(descendants: &[ApiKeyRow]) -> String {
-    if descendants.is_empty() {
-        return String::new();
-    }
-    let names: Vec<String> = descendants.iter().map(|d| format!("{} ({})", d.name, d.hint)).collect();
-    format!("; also revoked, made by it: {}", names.join(", "))
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .json(CompromisedKey { key: to_wire(done.key, now)?, replacement }))
 }
 
 /// Check a key for another service of the platform and record the outcome as a use of the key.
@@ -890,10 +530,7 @@ pub async fn verify_api_key(
     body: ApiJson<VerifyKeyRequest>,
 ) -> ApiResult<web::Json<VerifyKeyResponse>> {
     let started = std::time::Instant::now();
-    let presented = crate::extract::bearer(&req).unwrap_or("");
-    if !constant_time_eq(presented.as_bytes(), state.config.service_token.expose().as_bytes()) {
-        return Err(ApiError::unauthorized("Send the service token as `Authorization: Bearer <token>`."));
-    }
+    crate::access::require_service(&req, &state.config, Action::VerifyKeys)?;
     // The allowlist is checked when the service says where the key came from.
     let client =
         body.0.client_ip.as_deref().map(|ip| portal_domain::scopes::parse_client_ip("client_ip", ip)).transpose()?;

@@ -5,7 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use portal_db::TransactionTrait;
 use portal_db::invitations::{InvitationRow, NewInvitation, role_of, state_of};
 use portal_domain::identity::Email;
-use portal_domain::teams::{Action, Actor, parse_note};
+use portal_domain::policy::{Action, Actor};
+use portal_domain::teams::parse_note;
 use portal_domain::token;
 use portal_types::ErrorCode;
 use portal_types::{

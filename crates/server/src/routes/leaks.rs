@@ -13,7 +13,6 @@ use crate::extract::{Client, JsonBytes, parse_json_array};
 use crate::keys::Change;
 use crate::notices::{Notice, key_link, mail_managers};
 use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
-use crate::routes::api_keys::constant_time_eq;
 use crate::state::AppState;
 
 const IDENTIFIER: &str = "github-public-key-identifier";
@@ -41,8 +40,7 @@ pub async fn report_leaked_keys(
     client: Client,
     body: JsonBytes,
 ) -> ApiResult<web::Json<Vec<LeakFeedback>>> {
-    let service = crate::extract::bearer(&req)
-        .is_ok_and(|t| constant_time_eq(t.as_bytes(), state.config.service_token.expose().as_bytes()));
+    let service = crate::access::service(&req, &state.config).is_some();
     if !service {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let signed = match (header(IDENTIFIER), header(SIGNATURE)) {
@@ -109,7 +107,7 @@ async fn revoke_leaked(
     }
     // What the key made goes with it: whoever holds the leaked key may hold those too.
     let descendants = portal_db::api_keys::revoke_descendants(&txn, key.id, now).await?;
-    let also = super::api_keys::made_by_it(&descendants);
+    let also = crate::app::keys::made_by_it(&descendants);
     let place = url.as_deref().unwrap_or("an undisclosed place");
     let summary = format!("{} ({}) found public at {place} ({source}); revoked{also}", key.name, key.hint);
     portal_db::audit::record(

@@ -4,7 +4,8 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::Utc;
 use portal_db::TransactionTrait;
-use portal_domain::teams::{Action, Actor, parse_note, parse_team_name, permissions};
+use portal_domain::policy::{Action, Actor, Principal as Policy, Target, permissions};
+use portal_domain::teams::{parse_note, parse_team_name};
 use portal_types::{
     CreateTeamRequest, ErrorCode, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
 };
@@ -40,7 +41,10 @@ pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) ->
 async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> ApiResult<Team> {
     let counts = portal_db::teams::member_counts(db, &[access.team.id]).await?;
     let count = counts.get(&access.team.id).copied().unwrap_or(0);
-    Ok(to_wire(access.team, access.actor, count))
+    Ok({
+        let actor = access.actor();
+        to_wire(access.team, actor, count)
+    })
 }
 
 /// What each role may do in a team: the permission table itself, for clients that say what a
@@ -82,7 +86,14 @@ pub async fn list_teams(
         Principal::Key(key) => {
             let team_id = key.team_id;
             let (access, count) = TeamAccess::load_for_read(&state, &Principal::Key(key), team_id).await?;
-            let items = if after.is_some() { vec![] } else { vec![to_wire(access.team, access.actor, count)] };
+            let items = if after.is_some() {
+                vec![]
+            } else {
+                vec![{
+                    let actor = access.actor();
+                    to_wire(access.team, actor, count)
+                }]
+            };
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
@@ -144,9 +155,8 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
             return Err(team_not_found());
         }
         let actor = key.actor();
-        crate::access::require(actor, Action::ReadTeam)?;
         let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
-        crate::access::check_key_two_factor(&snap.team, key)?;
+        crate::access::decide(&Policy::Key(key.principal()), &snap.team, Action::ReadTeam, Target::Team)?;
         if actor != Actor::KEY {
             return Ok(HttpResponse::Ok().json(to_wire(snap.team.clone(), actor, snap.member_count)));
         }
@@ -159,7 +169,10 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
     }
     let (access, count) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;
-    Ok(HttpResponse::Ok().json(to_wire(access.team, access.actor, count)))
+    Ok(HttpResponse::Ok().json({
+        let actor = access.actor();
+        to_wire(access.team, actor, count)
+    }))
 }
 
 /// Who does not have two-factor authentication on (owners): whom requiring it shuts out, so that
@@ -186,7 +199,7 @@ pub async fn get_team_two_factor(
     Ok(web::Json(TeamTwoFactor {
         required: access.team.require_two_factor,
         without_count: total,
-        without: rows.into_iter().map(super::members::to_wire).collect(),
+        without: rows.into_iter().map(crate::app::members::to_wire).collect(),
     }))
 }
 

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::api_keys::environment_of;
 use portal_db::usage::Scope;
-use portal_domain::teams::Action;
+use portal_domain::policy::Action;
 use portal_domain::usage::{self as domain, Counts, CsvLine, MonthUse, Range, Span};
 use portal_types::{KeyUsageSummary, TeamUsage, Usage};
 use uuid::Uuid;

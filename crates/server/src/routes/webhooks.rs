@@ -4,55 +4,29 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Duration, Utc};
-use portal_db::{ConnectionTrait, TransactionTrait};
-use portal_domain::teams::{Action, parse_note};
+use portal_domain::policy::Action;
+use portal_domain::teams::parse_note;
 use portal_types::{
-    AuditAction, CreateWebhookEndpointRequest, DeliveryState, ErrorCode, EventType, RotateWebhookSecretRequest,
-    UpdateWebhookEndpointRequest, WebhookAttempt, WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint,
-    WebhookEndpointList, WebhookEndpointWithSecret, WebhookEventData, WebhookStats,
+    CreateWebhookEndpointRequest, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
+    WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
 };
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
+use crate::app::{Begin, webhooks};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::keys::Change;
 use crate::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
+use crate::paging::PageQuery;
 use crate::state::AppState;
 
 /// The longest URL accepted.
 pub const URL_MAX: usize = portal_types::rules::WEBHOOK_URL_MAX_CHARS;
 /// The longest grace of a rotated secret, in hours.
 pub const GRACE_MAX_HOURS: u32 = 168;
-
-fn endpoint_not_found() -> ApiError {
-    ApiError::not_found("No such webhook endpoint in this team.")
-}
-
-/// In `txn`: the caller's standing in the team, which must allow managing webhooks, and the
-/// team's endpoint.
-async fn managed_endpoint(
-    txn: &portal_db::DatabaseTransaction,
-    auth: &Principal,
-    (team_id, endpoint_id): (Uuid, Uuid),
-) -> ApiResult<(TeamAccess, portal_db::webhooks::Endpoint)> {
-    let access = TeamAccess::load(txn, auth, team_id).await?;
-    access.require(Action::ManageWebhooks)?;
-    let row = portal_db::webhooks::find(txn, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    Ok((access, row))
-}
-
-fn require_enabled(row: &portal_db::webhooks::Endpoint) -> ApiResult<()> {
-    if !row.enabled {
-        return Err(ApiError::new(ErrorCode::Conflict, "The endpoint is off: turn it on first."));
-    }
-    Ok(())
-}
 
 fn parse_url(state: &AppState, raw: &str) -> ApiResult<String> {
     let raw = raw.trim();
@@ -79,51 +53,8 @@ fn parse_event_types(types: &[EventType]) -> ApiResult<Vec<EventType>> {
     Ok(types)
 }
 
-async fn stats(db: &impl ConnectionTrait, endpoint: Uuid, now: DateTime<Utc>) -> ApiResult<WebhookStats> {
-    let rows = portal_db::webhooks::recent_attempts(db, endpoint, now - Duration::hours(24)).await?;
-    let attempts = rows.len() as u64;
-    let succeeded = rows.iter().filter(|(s, _)| s.is_some_and(|s| (200..300).contains(&s))).count() as u64;
-    let mut latencies: Vec<u32> = rows.iter().map(|(_, l)| u32::try_from(*l).unwrap_or(0)).collect();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied();
-    Ok(WebhookStats {
-        attempts,
-        succeeded,
-        success_rate: (attempts > 0).then(|| succeeded as f64 / attempts as f64),
-        p50_latency_ms: at(0.5),
-        p95_latency_ms: at(0.95),
-    })
-}
-
-async fn to_wire(
-    db: &impl ConnectionTrait,
-    row: portal_db::webhooks::Endpoint,
-    now: DateTime<Utc>,
-) -> ApiResult<WebhookEndpoint> {
-    Ok(WebhookEndpoint {
-        stats: stats(db, row.id, now).await?,
-        event_types: portal_db::webhooks::event_types_of(&row),
-        id: row.id,
-        url: row.url,
-        description: row.description,
-        enabled: row.enabled,
-        disabled_reason: row.disabled_reason,
-        failing_since: row.failing_since,
-        previous_secret_until: row.previous_secret_until.filter(|until| *until > now),
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
-}
-
 fn no_store(body: &impl serde::Serialize, status: actix_web::http::StatusCode) -> HttpResponse {
     HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
-}
-
-/// A new `whsec_` secret, and its sealed form for `endpoint`.
-fn new_secret(state: &AppState, endpoint: Uuid) -> (String, String) {
-    let secret = portal_domain::webhooks::new_secret();
-    let sealed = state.webhook_secrets.seal(endpoint.as_bytes(), secret.as_bytes());
-    (secret, sealed)
 }
 
 /// The team's webhook endpoints, oldest first, with their delivery figures of the last 24 hours.
@@ -142,12 +73,7 @@ pub async fn list_webhook_endpoints(
 ) -> ApiResult<web::Json<WebhookEndpointList>> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadWebhooks)?;
-    let now = Utc::now();
-    let mut items = Vec::new();
-    for row in portal_db::webhooks::list(&state.reads, access.team.id).await? {
-        items.push(to_wire(&state.reads, row, now).await?);
-    }
-    Ok(web::Json(WebhookEndpointList { items }))
+    Ok(web::Json(WebhookEndpointList { items: webhooks::list(&state, &access).await? }))
 }
 
 /// Add an endpoint. The answer carries its signing secret, shown this once.
@@ -172,36 +98,14 @@ pub async fn create_webhook_endpoint(
     body: ApiJson<CreateWebhookEndpointRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
-    let url = parse_url(&state, &body.url)?;
-    let description = parse_note("description", body.description.as_deref(), 500)?;
-    let event_types = parse_event_types(&body.event_types)?;
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
-    access.require(Action::ManageWebhooks)?;
-    access.require_subscription(&event_types)?;
-    portal_db::teams::lock(&txn, access.team.id).await?;
-    if portal_db::webhooks::count(&txn, access.team.id).await? >= portal_db::webhooks::MAX_ENDPOINTS {
-        return Err(ApiError::new(ErrorCode::Conflict, "A team can have 20 webhook endpoints: delete one first."));
-    }
-    let id = Uuid::new_v4();
-    let (secret, sealed) = new_secret(&state, id);
-    let new = portal_db::webhooks::NewEndpoint {
-        id,
-        team_id: access.team.id,
-        url: &url,
-        description: description.as_deref(),
-        event_types: &event_types,
+    let new = webhooks::NewEndpoint {
+        url: parse_url(&state, &body.url)?,
+        description: parse_note("description", body.description.as_deref(), 500)?,
+        event_types: parse_event_types(&body.event_types)?,
         enabled: body.enabled.unwrap_or(true),
-        secret: sealed,
-        subscriber: access.subscriber(),
     };
-    let row = portal_db::webhooks::create(&txn, new, now).await?;
-    let shown = Some(crate::webhooks::shown_url(&url));
-    let entry = access.entry(&client, AuditAction::WebhookCreated, "endpoint", Some(row.id.to_string()), shown);
-    portal_db::audit::record(&txn, entry, now).await?;
-    let endpoint = to_wire(&txn, row, now).await?;
-    state.keys.commit(txn, &[Change::Reads(access.team.id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
+    let (endpoint, secret) = webhooks::create(begin, new).await?;
     Ok(no_store(&WebhookEndpointWithSecret { endpoint, secret }, actix_web::http::StatusCode::CREATED))
 }
 
@@ -222,8 +126,7 @@ pub async fn get_webhook_endpoint(
     let (team_id, endpoint_id) = path.into_inner();
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
-    let row = portal_db::webhooks::find(&state.reads, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    Ok(web::Json(to_wire(&state.reads, row, Utc::now()).await?))
+    Ok(web::Json(webhooks::get(&state, &access, endpoint_id).await?))
 }
 
 /// Change an endpoint. Turning it on again clears its failure state; turning it off fails its
@@ -249,35 +152,17 @@ pub async fn update_webhook_endpoint(
 ) -> ApiResult<web::Json<WebhookEndpoint>> {
     let (team_id, endpoint_id) = path.into_inner();
     let body = body.0;
-    let url = body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?;
-    let description = match body.description.as_deref() {
-        None => None,
-        Some(raw) => Some(parse_note("description", Some(raw), 500)?),
-    };
-    let event_types = body.event_types.as_deref().map(parse_event_types).transpose()?;
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
-    // Who sets the event types subscribes to them: they must read each family.
-    if let Some(types) = &event_types {
-        access.require_subscription(types)?;
-    }
-    let change = portal_db::webhooks::EndpointChange {
-        url,
-        description,
-        event_types: event_types.map(|types| (types, access.subscriber())),
+    let update = webhooks::EndpointUpdate {
+        url: body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?,
+        description: match body.description.as_deref() {
+            None => None,
+            Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+        },
+        event_types: body.event_types.as_deref().map(parse_event_types).transpose()?,
         enabled: body.enabled,
     };
-    let row = portal_db::webhooks::update(&txn, row, change, now).await?;
-    if !row.enabled {
-        portal_db::webhooks::fail_pending(&txn, row.id, now).await?;
-    }
-    let summary = format!("{}{}", crate::webhooks::shown_url(&row.url), if row.enabled { "" } else { " (off)" });
-    let entry = access.entry(&client, AuditAction::WebhookUpdated, "endpoint", Some(row.id.to_string()), Some(summary));
-    portal_db::audit::record(&txn, entry, now).await?;
-    let endpoint = to_wire(&txn, row, now).await?;
-    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
-    Ok(web::Json(endpoint))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    Ok(web::Json(webhooks::update(begin, endpoint_id, update).await?))
 }
 
 /// Delete an endpoint with its delivery log.
@@ -296,14 +181,8 @@ pub async fn delete_webhook_endpoint(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id) = path.into_inner();
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
-    portal_db::webhooks::delete(&txn, row.id).await?;
-    let shown = Some(crate::webhooks::shown_url(&row.url));
-    let entry = access.entry(&client, AuditAction::WebhookDeleted, "endpoint", Some(row.id.to_string()), shown);
-    portal_db::audit::record(&txn, entry, now).await?;
-    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    webhooks::delete(begin, endpoint_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -333,57 +212,9 @@ pub async fn rotate_webhook_secret(
     if hours > GRACE_MAX_HOURS {
         return Err(ApiError::validation("grace_hours", format!("must be 0 to {GRACE_MAX_HOURS}")));
     }
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let (access, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
-    let (secret, sealed) = new_secret(&state, row.id);
-    let until = (hours > 0).then(|| now + Duration::hours(i64::from(hours)));
-    let row = portal_db::webhooks::rotate(&txn, row, sealed, until, now).await?;
-    let summary = Some(format!("{}; the old secret signs for {hours} h", crate::webhooks::shown_url(&row.url)));
-    let entry = access.entry(&client, AuditAction::WebhookSecretRotated, "endpoint", Some(row.id.to_string()), summary);
-    portal_db::audit::record(&txn, entry, now).await?;
-    let endpoint = to_wire(&txn, row, now).await?;
-    state.keys.commit(txn, &[Change::Reads(team_id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    let (endpoint, secret) = webhooks::rotate(begin, endpoint_id, hours).await?;
     Ok(no_store(&WebhookEndpointWithSecret { endpoint, secret }, actix_web::http::StatusCode::OK))
-}
-
-async fn deliveries_to_wire(
-    db: &impl ConnectionTrait,
-    rows: Vec<portal_db::webhooks::Delivery>,
-) -> ApiResult<Vec<WebhookDelivery>> {
-    let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
-    let events: Vec<Uuid> = rows.iter().map(|d| d.event_id).collect();
-    let types: std::collections::HashMap<Uuid, EventType> = portal_db::webhooks::event_types(db, events)
-        .await?
-        .into_iter()
-        .filter_map(|(id, t)| EventType::parse(&t).map(|t| (id, t)))
-        .collect();
-    let mut attempts: std::collections::HashMap<Uuid, Vec<WebhookAttempt>> = std::collections::HashMap::new();
-    for a in portal_db::webhooks::attempts_of(db, ids).await? {
-        attempts.entry(a.delivery_id).or_default().push(WebhookAttempt {
-            attempted_at: a.attempted_at,
-            status_code: a.status_code.and_then(|s| u16::try_from(s).ok()),
-            latency_ms: u32::try_from(a.latency_ms).unwrap_or(0),
-            response_excerpt: a.response_excerpt,
-            error: a.error,
-        });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|d| {
-            let state = DeliveryState::parse(&d.state).unwrap_or(DeliveryState::Failed);
-            WebhookDelivery {
-                id: d.id,
-                event_id: d.event_id,
-                event_type: types.get(&d.event_id).copied().unwrap_or(EventType::WebhookTest),
-                state,
-                created_at: d.created_at,
-                next_attempt_at: (state == DeliveryState::Pending).then_some(d.next_attempt_at),
-                finished_at: d.finished_at,
-                attempts: attempts.remove(&d.id).unwrap_or_default(),
-            }
-        })
-        .collect())
 }
 
 /// The endpoint's deliveries, newest first, each with its attempts (status, latency, the first
@@ -407,11 +238,7 @@ pub async fn list_webhook_deliveries(
     let before = query.after()?;
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
-    let row = portal_db::webhooks::find(&state.reads, team_id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, before, rows_for(limit)).await?;
-    let next = next_cursor(&mut rows, limit, |d| encode_position(d.created_at, d.id));
-    let items = deliveries_to_wire(&state.reads, rows).await?;
-    let page = WebhookDeliveryPage { items, next_cursor: next };
+    let page = webhooks::deliveries(&state, &access, endpoint_id, before, limit).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))
 }
 
@@ -432,27 +259,12 @@ pub async fn list_webhook_deliveries(
 pub async fn send_test_webhook(
     state: web::Data<AppState>,
     auth: Principal,
+    client: Client,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id) = path.into_inner();
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let (_, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
-    require_enabled(&row)?;
-    let data = WebhookEventData {
-        team_id,
-        actor: None,
-        object_type: "endpoint".to_owned(),
-        object_id: Some(row.id.to_string()),
-        summary: Some("A test event, sent on request.".to_owned()),
-    };
-    let payload = portal_db::webhooks::payload(EventType::WebhookTest, data, now);
-    let event = portal_db::webhooks::insert_event(&txn, team_id, EventType::WebhookTest, payload, now).await?;
-    let delivery = portal_db::webhooks::insert_delivery(&txn, event, row.id, now).await?;
-    txn.commit().await?;
-    state.webhook_wake.notify_one();
-    let wire = deliveries_to_wire(&state.db, vec![delivery]).await?.pop().ok_or_else(|| ApiError::internal("lost"))?;
-    Ok(HttpResponse::Accepted().json(wire))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    Ok(HttpResponse::Accepted().json(webhooks::send_test(begin, endpoint_id).await?))
 }
 
 /// Send a delivery's event again, as a new delivery with the same `webhook-id` (receivers that
@@ -476,19 +288,10 @@ pub async fn send_test_webhook(
 pub async fn redeliver_webhook(
     state: web::Data<AppState>,
     auth: Principal,
+    client: Client,
     path: web::Path<(Uuid, Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id, delivery_id) = path.into_inner();
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let (_, row) = managed_endpoint(&txn, &auth, (team_id, endpoint_id)).await?;
-    require_enabled(&row)?;
-    let old = portal_db::webhooks::find_delivery(&txn, row.id, delivery_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such delivery of this endpoint."))?;
-    let delivery = portal_db::webhooks::insert_delivery(&txn, old.event_id, row.id, now).await?;
-    txn.commit().await?;
-    state.webhook_wake.notify_one();
-    let wire = deliveries_to_wire(&state.db, vec![delivery]).await?.pop().ok_or_else(|| ApiError::internal("lost"))?;
-    Ok(HttpResponse::Accepted().json(wire))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
+    Ok(HttpResponse::Accepted().json(webhooks::redeliver(begin, endpoint_id, delivery_id).await?))
 }

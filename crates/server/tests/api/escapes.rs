@@ -434,3 +434,29 @@ async fn verify_refuses_an_allowlisted_key_without_an_address_and_reports_usable
         json!(["team:read", "members:read", "api_keys:read", "usage:read", "activity:read"])
     );
 }
+
+/// A key does not change its own limits, scopes or allowlist, not even to narrow them (the
+/// owner's settings are the owner's); its name it may change.
+#[tokio::test]
+async fn a_key_leaves_its_own_settings_alone() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "self", "environment": "development", "expiration": "never", "usage_limit": 100});
+    let (id, key) = app.create_key(&owner, &team, body).await;
+    let path = format!("/api/v1/teams/{team}/api-keys/{id}");
+    let before = key_of(&app, &owner, &team, &id).await;
+    for change in
+        [json!({"usage_limit": 10}), json!({"scopes": ["team:read"]}), json!({"allowed_ips": ["203.0.113.9"]})]
+    {
+        let res = app.call(Method::PATCH, Some(&key), &path, Some(change.clone())).await;
+        res.assert_problem(403, "forbidden");
+        assert!(res.body["detail"].as_str().unwrap().contains("its own"), "{change}: {}", res.body);
+    }
+    let after = key_of(&app, &owner, &team, &id).await;
+    for setting in ["usage_limit", "scopes", "allowed_ips"] {
+        assert_eq!(after[setting], before[setting], "{setting}");
+    }
+    let res = app.call(Method::PATCH, Some(&key), &path, Some(json!({"name": "renamed"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+}
