@@ -136,3 +136,6 @@ mod tests {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// The refresh token's cookie, set by sign-in and rotated on every refresh.
+pub const REFRESH_COOKIE: &str = "pp_refresh";

@@ -11,7 +11,6 @@ use actix_web::middleware::{Compress, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
 use tracing::Instrument as _;
 use utoipa_actix_web::AppExt as _;
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
@@ -34,13 +33,6 @@ pub enum StartupError {
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("cannot start the HTTP server: {0}")]
     Server(std::io::Error),
-}
-
-/// Every documented route: health probes and the `/api/v1` scope.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(routes::health::healthz).service(routes::health::readyz).service(
-        utoipa_actix_web::scope("/api/v1").configure(routes::api_v1).default_service(web::to(webapp::fallback)),
-    );
 }
 
 /// A request id unique across instances without a random draw per request: this process's
@@ -309,7 +301,7 @@ impl Application {
                 .app_data(web_app.clone())
                 .app_data(route_table.clone())
                 .app_data(gate_state.clone())
-                .configure(routes)
+                .configure(routes::all)
                 .into_app()
                 .service(web::redirect("/docs", "/docs/"))
                 .service(

@@ -13,7 +13,7 @@ use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::KeptJson;
-use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
+use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::paging::{PageQuery, decode_id, encode_id, next_cursor, rows_for};
 use crate::state::AppState;
 

@@ -15,16 +15,16 @@ use portal_types::{
 };
 use uuid::Uuid;
 
+use crate::security::REFRESH_COOKIE;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client};
 use crate::keys::Change;
 use crate::mail::Template;
-use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed};
+use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed};
 use crate::security::ACCESS_TOKEN_SECONDS;
 use crate::state::AppState;
 
 /// Name of the HttpOnly refresh-token cookie.
-pub const REFRESH_COOKIE: &str = "pp_refresh";
 const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 const REFRESH_TTL_DAYS: i64 = 30;
 const VERIFY_TTL_HOURS: i64 = 24;

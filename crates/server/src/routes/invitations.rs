@@ -21,7 +21,7 @@ use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::kept::{KeptJson, next_change};
 use crate::keys::Change;
 use crate::mail::Template;
-use crate::openapi::{
+use crate::error::responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
 };

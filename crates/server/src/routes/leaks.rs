@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Client, JsonBytes, parse_json_array};
 use crate::keys::Change;
 use crate::notices::{Notice, key_link, mail_managers};
-use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
+use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::state::AppState;
 
 const IDENTIFIER: &str = "github-public-key-identifier";

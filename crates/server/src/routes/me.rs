@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::keys::Change;
-use crate::openapi::{
+use crate::error::responses::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;

@@ -9,7 +9,7 @@ use crate::access::TeamAccess;
 use crate::app::{Begin, members};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, Client, Principal};
-use crate::openapi::{
+use crate::error::responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };

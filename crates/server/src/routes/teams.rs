@@ -15,7 +15,7 @@ use crate::access::{TeamAccess, team_not_found};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::keys::Change;
-use crate::openapi::{
+use crate::error::responses::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::keys::Change;
 use crate::mail::Template;
-use crate::openapi::{BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType};
+use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType};
 use crate::state::AppState;
 
 /// The name authenticator apps show for the account.

@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::json_answer;
 use crate::keys::Weigh;
-use crate::openapi::{InternalError, NotFound, Unauthorized, ValidationFailed};
+use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::state::AppState;
 
 /// `?from=&to=&granularity=&format=` of usage queries.

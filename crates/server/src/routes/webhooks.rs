@@ -16,7 +16,7 @@ use crate::access::TeamAccess;
 use crate::app::{Begin, webhooks};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
-use crate::openapi::{
+use crate::error::responses::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
