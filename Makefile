@@ -18,7 +18,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python clean-test-dbs
+.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python clean-test-dbs
 
 run: web
 	cargo run --release -p portal-server --bin partner-portal -- serve
@@ -117,6 +117,10 @@ tools-bench:
 bench: tools-bench
 	cargo build --release -p portal-server --bin partner-portal --example bench
 	PP_BIN="$(TARGET_DIR)/release/partner-portal" BENCH_OUT="$(TARGET_DIR)/bench.md" "$(TARGET_DIR)/release/examples/bench"
+
+# Weakens each rule of the policy in turn; the policy tests must catch every one (issue 24).
+mutants:
+	scripts/policy-mutations.sh
 
 # ---------------------------------------------------------------- hygiene
 # The web app is linted for its own target, which a fresh machine has yet to install.

@@ -193,6 +193,9 @@ pub enum Target<'a> {
     Key(&'a KeyShape),
     /// A key to be made with these settings.
     NewKey(&'a KeyShape),
+    /// The team's two-factor requirement, turned `on` or off: only a person may change it, and
+    /// only one who has two-factor authentication on may require it.
+    TwoFactorRequirement { on: bool },
     /// A stored key whose settings change from `was` to `will_be`; `own` when the key asking is
     /// that key.
     KeyChange { was: &'a KeyShape, will_be: &'a KeyShape, own: bool },
@@ -224,6 +227,8 @@ pub enum Deny {
     LimitedKeyMakesNoKeys,
     /// A key does not change its own limits, scopes or allowlist.
     OwnSettings,
+    /// Requiring two-factor authentication of a team takes having it on oneself.
+    OwnTwoFactorFirst,
     /// Only the service does this (verify keys); the service does nothing else.
     ServiceOnly,
     NotForService,
@@ -250,10 +255,16 @@ pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target
         Principal::Service if action == Action::VerifyKeys => return Ok(()),
         Principal::Service => return Err(Deny::NotForService),
         _ if action == Action::VerifyKeys => return Err(Deny::ServiceOnly),
-        Principal::User { role, .. } => {
+        Principal::User { role, two_factor } => {
             admits(principal, team)?;
-            // People are bound by their role only: the target's settings are the team's business.
-            return if role_allows(*role, action) { Ok(()) } else { Err(Deny::Role(*role)) };
+            if !role_allows(*role, action) {
+                return Err(Deny::Role(*role));
+            }
+            // People are bound by their role; a key's settings are the team's business.
+            return match target {
+                Target::TwoFactorRequirement { on: true } if !two_factor => Err(Deny::OwnTwoFactorFirst),
+                _ => Ok(()),
+            };
         }
         Principal::Key(key) => key,
     };
@@ -265,6 +276,8 @@ pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target
     };
     match target {
         Target::Team => Ok(()),
+        // A setting that decides who gets in is a person's to change.
+        Target::TwoFactorRequirement { .. } => Err(Deny::NotForKeys),
         Target::Key(shape) => within(shape),
         Target::NewKey(shape) => {
             if !bound.may_make_keys() {

@@ -96,6 +96,10 @@ pub fn refusal(deny: Deny, team: &Team) -> ApiError {
                 .into(),
         )
         .with_field("usage_limit"),
+        Deny::OwnTwoFactorFirst => ApiError::new(
+            ErrorCode::TwoFactorRequired,
+            "Turn on two-factor authentication for your own account before you require it of the team.",
+        ),
         Deny::OwnSettings => forbidden("An API key cannot change its own limits, scopes or allowlist.".into()),
         Deny::ServiceOnly | Deny::NotForService => {
             forbidden("Only the platform's service verifies keys, and it does nothing else.".into())

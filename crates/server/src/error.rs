@@ -225,7 +225,11 @@ pub mod responses {
 
     /// 400: the body is not JSON.
     #[derive(IntoResponses)]
-    #[response(status = 400, description = "Malformed JSON (`malformed_json`).", content_type = "application/problem+json")]
+    #[response(
+        status = 400,
+        description = "Malformed JSON (`malformed_json`).",
+        content_type = "application/problem+json"
+    )]
     pub struct BadRequest(#[allow(dead_code)] Problem);
 
     /// 401: no valid access token.

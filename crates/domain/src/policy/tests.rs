@@ -164,6 +164,11 @@ fn the_policy_equals_the_reference_model() {
                 for action in all_actions() {
                     check(&user, team, action, Target::Team, admitted && table(role, action));
                 }
+                // Requiring two-factor authentication takes having it on.
+                for on in [false, true] {
+                    let expect = admitted && table(role, UpdateTeam) && (two_factor || !on);
+                    check(&user, team, UpdateTeam, Target::TwoFactorRequirement { on }, expect);
+                }
                 // People are bound by their role only, whatever the key's settings.
                 for target in &targets {
                     let shape = target.real(&lists);
@@ -187,6 +192,10 @@ fn the_policy_equals_the_reference_model() {
                                     "{key:?} {action:?}"
                                 );
                             }
+                        }
+                        // Who gets in is a person's to decide.
+                        for on in [false, true] {
+                            check(&principal, team, UpdateTeam, Target::TwoFactorRequirement { on }, false);
                         }
                         let may_manage = admitted && key_may(&key, ManageApiKeys);
                         let usable = usable(&key);

@@ -3,8 +3,10 @@
 //! the rows, and the unit of work writes the activity (which raises the team's webhook events,
 //! in the same transaction) and announces the cache changes to every instance as it commits.
 
+pub mod invitations;
 pub mod keys;
 pub mod members;
+pub mod teams;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
@@ -112,6 +114,13 @@ impl<'r> TeamTx<'r> {
     /// Writes the activity entries (raising their webhook events), commits, and evicts what the
     /// change made stale on every instance. The team's lists change with any entry.
     pub async fn commit(mut self) -> ApiResult<()> {
+        self.write_activity().await?;
+        self.state.keys.commit(self.txn, &self.changes).await
+    }
+
+    /// Writes the activity entries recorded so far now, before what the use case does next
+    /// (deleting the team they belong to).
+    pub async fn write_activity(&mut self) -> ApiResult<()> {
         for entry in std::mem::take(&mut self.entries) {
             let touched = portal_db::audit::record(
                 &self.txn,
@@ -129,6 +138,6 @@ impl<'r> TeamTx<'r> {
                 self.announce(change);
             }
         }
-        self.state.keys.commit(self.txn, &self.changes).await
+        Ok(())
     }
 }

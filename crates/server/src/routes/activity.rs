@@ -10,10 +10,10 @@ use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
+use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::KeptJson;
-use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::paging::{PageQuery, decode_id, encode_id, next_cursor, rows_for};
 use crate::state::AppState;
 

@@ -20,14 +20,14 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::app::Begin;
 use crate::app::keys::{self, KeyUpdate, NewKeyRequest};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Client, Principal};
-use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::{Weigh, status_of};
 use crate::error::responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Client, Principal};
+use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
+use crate::keys::{Weigh, status_of};
 use crate::paging::{
     PageQuery, decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
 };

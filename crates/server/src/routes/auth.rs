@@ -15,13 +15,15 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use crate::security::REFRESH_COOKIE;
+use crate::error::responses::{
+    BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client};
 use crate::keys::Change;
 use crate::mail::Template;
-use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed};
 use crate::security::ACCESS_TOKEN_SECONDS;
+use crate::security::REFRESH_COOKIE;
 use crate::state::AppState;
 
 /// Name of the HttpOnly refresh-token cookie.
@@ -104,11 +106,11 @@ pub async fn signup(
     let invited = match body.invitation_token.as_deref() {
         None => false,
         Some(secret) => {
-            let inv = super::invitations::by_token(&state.db, secret).await.map_err(|_| {
+            let inv = crate::app::invitations::by_token(&state.db, secret).await.map_err(|_| {
                 ApiError::new(ErrorCode::InvitationNotFound, "No invitation has this token.")
                     .with_field("invitation_token")
             })?;
-            super::invitations::acceptable(&inv, email.as_str(), now)
+            crate::app::invitations::acceptable(&inv, email.as_str(), now)
                 .map_err(|e| ApiError::validation("invitation_token", e.detail.unwrap_or_default()))?;
             true
         }

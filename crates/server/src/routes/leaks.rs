@@ -8,11 +8,11 @@ use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_types::{ErrorCode, LeakFeedback, LeakLabel, LeakedToken};
 
+use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Client, JsonBytes, parse_json_array};
 use crate::keys::Change;
 use crate::notices::{Notice, key_link, mail_managers};
-use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::state::AppState;
 
 const IDENTIFIER: &str = "github-public-key-identifier";

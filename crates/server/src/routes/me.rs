@@ -10,12 +10,12 @@ use portal_types::{
 };
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser, Client};
-use crate::keys::Change;
 use crate::error::responses::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, AuthUser, Client};
+use crate::keys::Change;
 use crate::state::AppState;
 
 pub fn to_wire(user: portal_db::users::User) -> User {

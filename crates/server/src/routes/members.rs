@@ -8,11 +8,11 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::app::{Begin, members};
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Client, Principal};
 use crate::error::responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
+use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
 use crate::state::AppState;
 

@@ -18,9 +18,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Every documented route: health probes and the `/api/v1` scope.
 pub fn all(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz).service(health::readyz).service(
-        utoipa_actix_web::scope("/api/v1").configure(api_v1).default_service(web::to(crate::web::fallback)),
-    );
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(utoipa_actix_web::scope("/api/v1").configure(api_v1).default_service(web::to(crate::web::fallback)));
 }
 
 /// Every `/api/v1` operation. The OpenAPI document is collected from exactly these services,

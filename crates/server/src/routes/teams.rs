@@ -2,50 +2,25 @@
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::Utc;
-use portal_db::TransactionTrait;
 use portal_domain::policy::{Action, Actor, Principal as Policy, Target, permissions};
 use portal_domain::teams::{parse_note, parse_team_name};
 use portal_types::{
-    CreateTeamRequest, ErrorCode, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
+    CreateTeamRequest, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
 };
 use uuid::Uuid;
 
 use crate::access::{TeamAccess, team_not_found};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, AuthUser, Client, Principal};
-use crate::keys::Change;
+use crate::app::{Begin, teams};
+use crate::error::ApiResult;
 use crate::error::responses::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
-use crate::paging::{PageQuery, encode_position, next_cursor, rows_for};
+use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::paging::PageQuery;
 use crate::state::AppState;
 
-pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {
-    Team {
-        id: team.id,
-        name: team.name,
-        description: team.description,
-        role: match actor {
-            Actor::Member(role) => role,
-            Actor::ApiKey { .. } => Role::Admin,
-        },
-        member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
-        require_two_factor: team.require_two_factor,
-        created_at: team.created_at,
-        permissions: permissions(actor),
-    }
-}
-
-async fn wire_for(db: &impl portal_db::ConnectionTrait, access: TeamAccess) -> ApiResult<Team> {
-    let counts = portal_db::teams::member_counts(db, &[access.team.id]).await?;
-    let count = counts.get(&access.team.id).copied().unwrap_or(0);
-    Ok({
-        let actor = access.actor();
-        to_wire(access.team, actor, count)
-    })
-}
+pub use crate::app::teams::to_wire;
 
 /// What each role may do in a team: the permission table itself, for clients that say what a
 /// role change grants or takes away.
@@ -97,10 +72,7 @@ pub async fn list_teams(
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
-    let mut rows = portal_db::teams::list_for_user(&state.reads, auth.user_id, after, rows_for(limit)).await?;
-    let next = next_cursor(&mut rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
-    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
-    Ok(web::Json(TeamPage { items, next_cursor: next }))
+    Ok(web::Json(teams::page(&state, &auth, after, limit).await?))
 }
 
 /// Create a team; the caller becomes its owner.
@@ -123,18 +95,7 @@ pub async fn create_team(
 ) -> ApiResult<HttpResponse> {
     let name = parse_team_name("name", &body.0.name)?;
     let description = parse_note("description", body.0.description.as_deref(), 500)?;
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let team = portal_db::teams::create(&txn, &name, description.as_deref(), auth.user_id, now).await?;
-    let access = TeamAccess::load(&txn, &Principal::User(auth), team.id).await?;
-    portal_db::audit::record(
-        &txn,
-        access.entry(&client, portal_types::AuditAction::TeamCreated, "team", Some(team.id.to_string()), Some(name)),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(HttpResponse::Created().json(to_wire(team, Actor::Member(Role::Owner), 1)))
+    Ok(HttpResponse::Created().json(teams::create(&state, auth, &client, name, description).await?))
 }
 
 /// A team the caller belongs to.
@@ -195,12 +156,7 @@ pub async fn get_team_two_factor(
 ) -> ApiResult<web::Json<TeamTwoFactor>> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::UpdateTeam)?;
-    let (rows, total) = portal_db::teams::members_without_two_factor(&state.reads, access.team.id, 100).await?;
-    Ok(web::Json(TeamTwoFactor {
-        required: access.team.require_two_factor,
-        without_count: total,
-        without: rows.into_iter().map(crate::app::members::to_wire).collect(),
-    }))
+    Ok(web::Json(teams::two_factor(&state, &access).await?))
 }
 
 /// Rename a team, change its description, or require two-factor authentication of its members
@@ -226,51 +182,16 @@ pub async fn update_team(
     body: ApiJson<UpdateTeamRequest>,
 ) -> ApiResult<web::Json<Team>> {
     let body = body.0;
-    let name = body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?;
-    let description = match body.description.as_deref() {
-        None => None,
-        Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+    let update = teams::TeamUpdate {
+        name: body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?,
+        description: match body.description.as_deref() {
+            None => None,
+            Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+        },
+        require_two_factor: body.require_two_factor,
     };
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let mut access = TeamAccess::load(&txn, &auth, path.into_inner()).await?;
-    access.require(Action::UpdateTeam)?;
-    let required = body.require_two_factor.filter(|&r| r != access.team.require_two_factor);
-    match (&auth, required) {
-        (Principal::User(user), Some(true)) if !user.two_factor => {
-            return Err(ApiError::new(
-                ErrorCode::TwoFactorRequired,
-                "Turn on two-factor authentication for your own account before you require it of the team.",
-            )
-            .with_field("require_two_factor"));
-        }
-        (Principal::Key(_), Some(_)) => {
-            return Err(ApiError::new(ErrorCode::Forbidden, "Only an owner, signed in, may change this setting.")
-                .with_field("require_two_factor"));
-        }
-        _ => {}
-    }
-    let team_id = access.team.id;
-    let note = description.as_ref().map(|d| d.as_deref());
-    if let Some(updated) = portal_db::teams::update(&txn, team_id, name.as_deref(), note, required, now).await? {
-        access.team = updated;
-    }
-    let mut summary = format!("name: {}", access.team.name);
-    match required {
-        Some(true) => summary.push_str("; two-factor authentication required"),
-        Some(false) => summary.push_str("; two-factor authentication no longer required"),
-        None => {}
-    }
-    let summary = Some(summary);
-    portal_db::audit::record(
-        &txn,
-        access.entry(&client, portal_types::AuditAction::TeamUpdated, "team", Some(team_id.to_string()), summary),
-        now,
-    )
-    .await?;
-    let team = wire_for(&txn, access).await?;
-    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
-    Ok(web::Json(team))
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
+    Ok(web::Json(teams::update(begin, update).await?))
 }
 
 /// Delete a team with its memberships and invitations (owners).
@@ -288,20 +209,7 @@ pub async fn delete_team(
     client: Client,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let now = Utc::now();
-    let txn = state.db.begin().await?;
-    let team_id = path.into_inner();
-    portal_db::teams::lock(&txn, team_id).await?;
-    let access = TeamAccess::load(&txn, &auth, team_id).await?;
-    access.require(Action::DeleteTeam)?;
-    let name = access.team.name.clone();
-    portal_db::audit::record(
-        &txn,
-        access.entry(&client, portal_types::AuditAction::TeamDeleted, "team", Some(team_id.to_string()), Some(name)),
-        now,
-    )
-    .await?;
-    portal_db::teams::delete(&txn, team_id).await?;
-    state.keys.commit(txn, &[Change::Team(team_id)]).await?;
+    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
+    teams::delete(begin).await?;
     Ok(HttpResponse::NoContent().finish())
 }

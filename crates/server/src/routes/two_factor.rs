@@ -13,11 +13,13 @@ use portal_types::{
 use uuid::Uuid;
 
 use super::me::{confirm_password, load};
+use crate::error::responses::{
+    BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::keys::Change;
 use crate::mail::Template;
-use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType};
 use crate::state::AppState;
 
 /// The name authenticator apps show for the account.

@@ -16,11 +16,11 @@ use portal_types::{KeyUsageSummary, TeamUsage, Usage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
+use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::json_answer;
 use crate::keys::Weigh;
-use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::state::AppState;
 
 /// `?from=&to=&granularity=&format=` of usage queries.

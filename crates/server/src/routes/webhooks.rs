@@ -14,12 +14,12 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::app::{Begin, webhooks};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Client, Principal};
 use crate::error::responses::{
     BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
     ValidationFailed,
 };
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
 use crate::state::AppState;
 

@@ -1,0 +1,122 @@
+//! Team use cases: create, change (name, description, two-factor requirement), delete; the
+//! team as answered.
+
+use chrono::{DateTime, Utc};
+use portal_db::TransactionTrait;
+use portal_domain::policy::{Action, Actor, Target, permissions};
+use portal_types::{AuditAction, Member, Role, Team, TeamPage, TeamTwoFactor};
+use uuid::Uuid;
+
+use super::Begin;
+use crate::access::TeamAccess;
+use crate::error::ApiResult;
+use crate::extract::{AuthUser, Client, Principal};
+use crate::keys::Change;
+use crate::paging::{encode_position, next_cursor, rows_for};
+use crate::state::AppState;
+
+pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {
+    Team {
+        id: team.id,
+        name: team.name,
+        description: team.description,
+        role: match actor {
+            Actor::Member(role) => role,
+            Actor::ApiKey { .. } => Role::Admin,
+        },
+        member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
+        require_two_factor: team.require_two_factor,
+        created_at: team.created_at,
+        permissions: permissions(actor),
+    }
+}
+
+/// The teams `user` belongs to, oldest membership first.
+pub async fn page(
+    state: &AppState,
+    user: &AuthUser,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> ApiResult<TeamPage> {
+    let mut rows = portal_db::teams::list_for_user(&state.reads, user.user_id, after, rows_for(limit)).await?;
+    let next = next_cursor(&mut rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
+    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
+    Ok(TeamPage { items, next_cursor: next })
+}
+
+/// Who lacks two-factor authentication (owners first): whom requiring it shuts out.
+pub async fn two_factor(state: &AppState, access: &TeamAccess) -> ApiResult<TeamTwoFactor> {
+    let (rows, total) = portal_db::teams::members_without_two_factor(&state.reads, access.team.id, 100).await?;
+    let without: Vec<Member> = rows.into_iter().map(super::members::to_wire).collect();
+    Ok(TeamTwoFactor { required: access.team.require_two_factor, without_count: total, without })
+}
+
+/// Creates a team with `user` as its owner. Nobody has access before it exists: its unit of
+/// work is its own.
+pub async fn create(
+    state: &AppState,
+    user: AuthUser,
+    client: &Client,
+    name: String,
+    description: Option<String>,
+) -> ApiResult<Team> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let team = portal_db::teams::create(&txn, &name, description.as_deref(), user.user_id, now).await?;
+    let access = TeamAccess::load(&txn, &Principal::User(user), team.id).await?;
+    let entry = access.entry(client, AuditAction::TeamCreated, "team", Some(team.id.to_string()), Some(name));
+    portal_db::audit::record(&txn, entry, now).await?;
+    txn.commit().await?;
+    Ok(to_wire(team, Actor::Member(Role::Owner), 1))
+}
+
+/// A team's change; None leaves a setting as it is.
+pub struct TeamUpdate {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub require_two_factor: Option<bool>,
+}
+
+/// Renames a team, changes its description or its two-factor requirement.
+pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
+    let mut tx = begin.allowed(Action::UpdateTeam).await?;
+    let required = update.require_two_factor.filter(|&r| r != tx.access.team.require_two_factor);
+    if let Some(on) = required {
+        tx.allow(Action::UpdateTeam, Target::TwoFactorRequirement { on })
+            .map_err(|e| e.with_field("require_two_factor"))?;
+    }
+    let team_id = tx.team_id();
+    let note = update.description.as_ref().map(|d| d.as_deref());
+    if let Some(updated) =
+        portal_db::teams::update(tx.db(), team_id, update.name.as_deref(), note, required, tx.now).await?
+    {
+        tx.access.team = updated;
+    }
+    let mut summary = format!("name: {}", tx.access.team.name);
+    match required {
+        Some(true) => summary.push_str("; two-factor authentication required"),
+        Some(false) => summary.push_str("; two-factor authentication no longer required"),
+        None => {}
+    }
+    tx.record(AuditAction::TeamUpdated, "team", team_id, summary);
+    let counts = portal_db::teams::member_counts(tx.db(), &[team_id]).await?;
+    let count = counts.get(&team_id).copied().unwrap_or(0);
+    let team = to_wire(tx.access.team.clone(), tx.access.actor(), count);
+    tx.announce(Change::Team(team_id));
+    tx.commit().await?;
+    Ok(team)
+}
+
+/// Deletes a team with its memberships, keys and invitations. The activity entry is written
+/// (and its webhook event raised) before the team goes.
+pub async fn delete(begin: Begin<'_>) -> ApiResult<()> {
+    let mut tx = begin.open(true).await?;
+    tx.allow(Action::DeleteTeam, Target::Team)?;
+    let team_id = tx.team_id();
+    let name = tx.access.team.name.clone();
+    tx.record(AuditAction::TeamDeleted, "team", team_id, name);
+    tx.write_activity().await?;
+    portal_db::teams::delete(tx.db(), team_id).await?;
+    tx.announce(Change::Team(team_id));
+    tx.commit().await
+}
