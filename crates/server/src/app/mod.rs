@@ -3,10 +3,13 @@
 //! the rows, and the unit of work writes the activity (which raises the team's webhook events,
 //! in the same transaction) and announces the cache changes to every instance as it commits.
 
+pub mod accounts;
 pub mod invitations;
 pub mod keys;
 pub mod members;
+pub mod sign_in;
 pub mod teams;
+pub mod two_factor;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
