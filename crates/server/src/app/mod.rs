@@ -4,12 +4,16 @@
 //! in the same transaction) and announces the cache changes to every instance as it commits.
 
 pub mod accounts;
+pub mod activity;
 pub mod invitations;
+pub mod key_list;
 pub mod keys;
+pub mod leaks;
 pub mod members;
 pub mod sign_in;
 pub mod teams;
 pub mod two_factor;
+pub mod usage;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +27,11 @@ use crate::error::ApiResult;
 use crate::extract::{Client, Principal};
 use crate::keys::Change;
 use crate::state::AppState;
+
+/// Whether the process can serve: its database answers.
+pub async fn ready(state: &AppState) -> Result<(), portal_db::DbErr> {
+    portal_db::ping(&state.db).await
+}
 
 /// One change to a team, in one transaction: the caller's access loaded in it, the policy asked
 /// before anything is written, the activity entries and cache announcements kept until commit.

@@ -4,17 +4,16 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures_util::StreamExt as _;
-use portal_db::audit::{ActivityFilter, AuditEntry};
 use portal_domain::policy::Action;
-use portal_types::{ActivityActor, ActivityEntry, ActivityPage};
+use portal_types::{ActivityEntry, ActivityPage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
+use crate::app::activity::{self, ActivityFilter};
 use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
-use crate::kept::KeptJson;
-use crate::paging::{PageQuery, decode_id, encode_id, next_cursor, rows_for};
+use crate::paging::{PageQuery, decode_id};
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -75,37 +74,8 @@ pub async fn list_activity(
     if let Some(format) = Export::asked(&req) {
         return Ok(export(state, team_id, filter, details, format));
     }
-    let page = state
-        .keys
-        .cached_read(team_id, format!("activity {details} {filter:?} {limit}"), async {
-            let rows = portal_db::audit::list_for_team(&state.reads, team_id, &filter, rows_for(limit)).await?;
-            KeptJson::new(&page_of(rows, limit, details), None)
-        })
-        .await?;
+    let page = activity::page(&state, team_id, &filter, details, limit).await?;
     Ok(page.respond(&req))
-}
-
-/// The page of `rows`; client addresses and user agents only with `details`.
-fn page_of(mut rows: Vec<AuditEntry>, limit: u64, details: bool) -> ActivityPage {
-    let next = next_cursor(&mut rows, limit, |r| encode_id(r.id));
-    let items = rows
-        .into_iter()
-        .map(|r| ActivityEntry {
-            id: r.id,
-            actor: match (r.actor_type, r.actor_id) {
-                (Some(kind), Some(id)) => Some(ActivityActor { kind, id, name: r.actor_name.unwrap_or_default() }),
-                _ => None,
-            },
-            action: r.action,
-            target_type: r.target_type,
-            target_id: r.target_id,
-            summary: r.summary,
-            ip: r.ip.filter(|_| details),
-            user_agent: r.user_agent.filter(|_| details),
-            created_at: r.created_at,
-        })
-        .collect();
-    ActivityPage { items, next_cursor: next }
 }
 
 /// The file formats of the whole log.
@@ -196,16 +166,15 @@ fn export(
         let state = state.clone();
         async move {
             let mut filter = filter?;
-            let rows = match portal_db::audit::list_for_team(&state.reads, team_id, &filter, EXPORT_BATCH).await {
-                Ok(rows) => rows,
+            let (entries, last) = match activity::batch(&state, team_id, &filter, details, EXPORT_BATCH).await {
+                Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, "the activity export stopped");
                     return Some((Err(actix_web::error::ErrorInternalServerError("export failed")), None));
                 }
             };
-            let last = (rows.len() as u64 == EXPORT_BATCH).then(|| rows.last().map(|r| r.id)).flatten();
             let mut out = String::new();
-            for entry in page_of(rows, EXPORT_BATCH, details).items {
+            for entry in entries {
                 format.write(&mut out, &entry);
             }
             filter.before_id = last;

@@ -24,7 +24,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    portal_db::ping(&state.db).await.map_err(|e| {
+    crate::app::ready(&state).await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
         ApiError::new(portal_types::ErrorCode::NotReady, "The database does not answer.")
     })?;

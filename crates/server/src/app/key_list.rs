@@ -1,0 +1,220 @@
+//! The key list and a key as read: kept pages (with what this instance counted and has not
+//! written yet spliced in), narrowed and sorted reads, and a key's answer.
+
+use std::sync::OnceLock;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use portal_db::api_keys::{ApiKeyRow, KeyOrder, environment_of, rate_limit_of};
+use portal_domain::scopes::{AllowList, ScopeSet, thresholds_from_stored};
+use portal_types::{ApiKey, ApiKeyPage, KeySort, KeyStatus, LeakReport};
+use uuid::Uuid;
+
+pub use portal_db::api_keys::{KeyFilter, StatusFilter};
+
+use crate::access::TeamAccess;
+use crate::error::{ApiError, ApiResult};
+use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
+use crate::keys::{Weigh, status_of};
+use crate::paging::{
+    decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
+};
+use crate::state::AppState;
+
+/// How long before expiry a key is marked, and its owners mailed (also a day before).
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+/// A usable key not used for this long is marked unused.
+const UNUSED_DAYS: i64 = 30;
+
+pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
+    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    let usable = matches!(status, KeyStatus::Active | KeyStatus::Rolling);
+    Ok(ApiKey {
+        scopes: ScopeSet::from_stored(&row.scopes).to_vec(),
+        allowed_ips: AllowList::from_stored(row.allowed_ips.as_deref()).to_strings(),
+        alert_thresholds: thresholds_from_stored(&row.alert_thresholds),
+        leaked: row.leaked_at.map(|reported_at| LeakReport {
+            reported_at,
+            url: row.leak_url.clone(),
+            source: row.leak_source.clone().unwrap_or_default(),
+        }),
+        expiring_soon: usable && row.expires_at.is_some_and(|e| e - now <= Duration::days(EXPIRY_WARNING_DAYS)),
+        unused: usable && row.last_used_at.is_none_or(|t| now - t >= Duration::days(UNUSED_DAYS)),
+        rate_limit: rate_limit_of(&row),
+        id: row.id,
+        team_id: row.team_id,
+        environment: environment_of(&row)?,
+        status,
+        name: row.name,
+        description: row.description,
+        hint: row.hint,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        grace_until: row.grace_until,
+        replaced_by: row.replaced_by,
+        last_used_at: row.last_used_at,
+        request_count: u64::try_from(row.request_count).unwrap_or(0),
+        usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
+    })
+}
+
+/// A page of the team's keys, newest first: the kept answer, with this instance's unwritten
+/// uses of its keys spliced in.
+pub async fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    team_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: u64,
+) -> ApiResult<HttpResponse> {
+    // A flush writes the buffered counts and moves the team's kept reads on together.
+    let _no_flush = state.keys.hold_flushes().await;
+    let (kept, since) = state
+        .keys
+        .cached_counted_read(team_id, format!("api-keys {after:?} {limit}"), async {
+            let mut rows = portal_db::api_keys::list(&state.reads, team_id, after, rows_for(limit)).await?;
+            let next_cursor = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
+            let now = Utc::now();
+            let items = rows
+                .iter()
+                .map(|r| Ok(serde_json::to_vec(&to_wire(r.clone(), now)?).map_err(ApiError::internal)?.into()))
+                .collect::<ApiResult<Vec<Bytes>>>()?;
+            let until = next_change(now, changes_by_itself(&rows));
+            let page = KeptJson::encoded(page_json(items.iter().map(|i| i.as_ref()), next_cursor.as_deref())?, until);
+            let around = items.iter().map(|_| OnceLock::new()).collect();
+            Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page, around })
+        })
+        .await?;
+    // The kept answer holds what was written when it was read; a key this instance used since is
+    // encoded again with that use.
+    let ids: Vec<Uuid> = kept.rows.iter().map(|r| r.id).collect();
+    let pending = state.keys.pending_uses(team_id, &ids, since);
+    if pending.iter().all(Option::is_none) {
+        return Ok(kept.page.respond(req));
+    }
+    let now = Utc::now();
+    let mut fresh: Vec<Option<Vec<u8>>> = Vec::with_capacity(ids.len());
+    for (row, pending) in kept.rows.iter().zip(pending) {
+        fresh.push(match pending {
+            None => None,
+            Some(pending) => {
+                let mut row = row.clone();
+                add_use(&mut row, pending);
+                Some(serde_json::to_vec(&to_wire(row, now)?).map_err(ApiError::internal)?)
+            }
+        });
+    }
+    let items = kept.items.iter().zip(&fresh).map(|(kept, fresh)| fresh.as_deref().unwrap_or(kept.as_ref()));
+    let body = page_json(items, kept.next_cursor.as_deref())?;
+    // Mostly one key is in use (the one asking): the rest of the page is compressed once.
+    let mut changed = fresh.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i, f.len())));
+    if let (Some((i, len)), None) = (changed.next(), changed.next()) {
+        let start = PAGE_HEAD.len() + kept.items[..i].iter().map(|item| item.len() + 1).sum::<usize>();
+        return Ok(spliced_answer(req, body, (start, start + len), &kept.around[i]));
+    }
+    Ok(encoded_answer(req, body))
+}
+
+/// A searched, filtered or sorted page of keys: read as asked, with this instance's uses not
+/// written yet (the unnarrowed newest-first list is the one kept in memory).
+pub async fn narrowed(
+    state: &AppState,
+    team_id: Uuid,
+    filter: &KeyFilter,
+    sort: KeySort,
+    cursor: Option<&str>,
+    limit: u64,
+) -> ApiResult<HttpResponse> {
+    let order = match (sort, cursor) {
+        (KeySort::Created, c) => KeyOrder::Created(c.map(decode_position).transpose()?),
+        (KeySort::LastUsed, c) => KeyOrder::LastUsed(
+            c.map(|c| decode_position(c).map(|(at, id)| ((at != DateTime::UNIX_EPOCH).then_some(at), id)))
+                .transpose()?,
+        ),
+        (KeySort::Requests, c) => KeyOrder::Requests(c.map(decode_count_position).transpose()?),
+    };
+    if sort != KeySort::Created {
+        // Ordered by use: this instance's counts are written first, so that the order is the
+        // one shown (another instance's are at most one flush behind).
+        state.keys.write_counts().await?;
+    }
+    let now = Utc::now();
+    let _no_flush = state.keys.hold_flushes().await;
+    let mut rows =
+        portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, rows_for(limit), now).await?;
+    // The cursor is the position of the last row as stored, where the next page goes on.
+    let next_cursor = next_cursor(&mut rows, limit, |r| match sort {
+        KeySort::Created => encode_position(r.created_at, r.id),
+        KeySort::LastUsed => encode_position(r.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), r.id),
+        KeySort::Requests => encode_count_position(r.request_count, r.id),
+    });
+    for row in &mut rows {
+        add_pending_use(&state.keys, row);
+    }
+    let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok().json(ApiKeyPage { items, next_cursor }))
+}
+
+/// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it
+/// becomes "expiring soon" or "unused".
+fn changes_by_itself(rows: &[ApiKeyRow]) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+    rows.iter().filter(|r| r.revoked_at.is_none()).flat_map(|r| {
+        [
+            r.expires_at,
+            r.grace_until,
+            r.expires_at.map(|e| e - Duration::days(EXPIRY_WARNING_DAYS)),
+            r.last_used_at.map(|t| t + Duration::days(UNUSED_DAYS)),
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// A page of keys as kept: the rows, each key's answer as written, and the whole page's answer
+/// (which knows when one of them changes by itself).
+struct KeptKeyPage {
+    rows: Vec<ApiKeyRow>,
+    items: Vec<Bytes>,
+    next_cursor: Option<String>,
+    page: KeptJson,
+    /// Per key: the page before and after it, compressed, for answers where only it changed.
+    around: Vec<OnceLock<(Bytes, Bytes)>>,
+}
+
+impl Weigh for KeptKeyPage {
+    fn weight(&self) -> usize {
+        self.page.weight() + self.items.iter().map(|i| i.len() + 512).sum::<usize>()
+    }
+
+    fn fresh(&self) -> bool {
+        self.page.fresh()
+    }
+}
+
+/// One key of the team, with this instance's unwritten uses.
+pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResult<ApiKey> {
+    let row = {
+        let _no_flush = state.keys.hold_flushes().await;
+        let mut row = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
+            .await?
+            .ok_or_else(super::keys::key_not_found)?;
+        add_pending_use(&state.keys, &mut row);
+        row
+    };
+    to_wire(row, Utc::now())
+}
+
+/// Adds what this instance counted of a key and has not written yet to its stored totals. Call
+/// it under `hold_flushes`, with the read of the row.
+fn add_pending_use(keys: &crate::keys::KeyService, row: &mut ApiKeyRow) {
+    if let Some(pending) = keys.pending_use(row.team_id, row.id) {
+        add_use(row, pending);
+    }
+}
+
+fn add_use(row: &mut ApiKeyRow, (requests, at): (u64, DateTime<Utc>)) {
+    row.request_count = row.request_count.saturating_add(i64::try_from(requests).unwrap_or(0));
+    row.last_used_at = Some(row.last_used_at.map_or(at, |t| t.max(at)));
+}
