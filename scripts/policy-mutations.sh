@@ -39,6 +39,5 @@ mut allowlist_unchecked $S "        if !self.allowed.is_within(&bound.allowed) {
 mut usage_limit_unchecked $S "            && self.usage_limit.is_none_or(|n| n > own)" "            && false"
 mut member_reads_webhooks $P "(Role::Member, _) => matches!(action, ReadTeam | ReadMembers" "(Role::Member, _) => matches!(action, ReadWebhooks | ReadTeam | ReadMembers"
 mut owner_requires_without_two_factor $P "Target::TwoFactorRequirement { on: true } if !two_factor =>" "Target::TwoFactorRequirement { on: true } if false && !two_factor =>"
-mut key_sets_two_factor_rule $P "Target::TwoFactorRequirement { .. } => Err(Deny::NotForKeys)," "Target::TwoFactorRequirement { .. } => Ok(()),"
 echo "$survived mutation(s) survived"
 exit $((survived > 0))

