@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation check of the policy (issue 24): each rule of crates/domain/src/policy.rs (and of the
 # key-shape relation it uses) is weakened in turn, and the policy tests must fail every time.
-# `make mutants` runs it (about a minute per mutation on 2 cores); it restores every file.
+# `make mutants` runs it (about a minute in all once the crate is built); it restores every file.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target/mutants
