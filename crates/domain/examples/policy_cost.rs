@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use portal_domain::policy::{Action, KeyPrincipal, Principal, Role, TeamRules, Target, decide};
+use portal_domain::policy::{Action, KeyPrincipal, Principal, Role, Target, TeamRules, decide};
 use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
 use portal_types::{Environment, Scope};
 
@@ -26,7 +26,7 @@ fn main() {
         usage_limit: None,
         rate_limit: None,
         allowed: AllowList::parse("allowed_ips", &allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap(),
+            .expect("the allowlists of this example parse"),
     };
     let key = |shape: KeyShape| KeyPrincipal { rolling: false, creator: Role::Admin, creator_two_factor: true, shape };
     let rules = TeamRules { require_two_factor: true };

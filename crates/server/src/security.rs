@@ -105,6 +105,14 @@ impl Tokens {
     }
 }
 
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The refresh token's cookie, set by sign-in and rotated on every refresh.
+pub const REFRESH_COOKIE: &str = "pp_refresh";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,11 +139,3 @@ mod tests {
         assert!(tokens.check(&old).is_none());
     }
 }
-
-/// Whether two secrets are equal, in time that does not depend on where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The refresh token's cookie, set by sign-in and rotated on every refresh.
-pub const REFRESH_COOKIE: &str = "pp_refresh";
