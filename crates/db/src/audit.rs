@@ -98,7 +98,7 @@ pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timesta
 }
 
 /// Filters of a team's activity.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ActivityFilter {
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,

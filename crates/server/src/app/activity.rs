@@ -8,6 +8,7 @@ pub use portal_db::audit::ActivityFilter;
 
 use crate::error::ApiResult;
 use crate::kept::KeptJson;
+use crate::keys::PageKey;
 use crate::paging::{encode_id, next_cursor, rows_for};
 use crate::state::AppState;
 
@@ -22,7 +23,7 @@ pub async fn page(
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
         .keys
-        .cached_read(team_id, format!("activity {details} {filter:?} {limit}"), async {
+        .cached_read(team_id, PageKey::Activity { details, filter: filter.clone(), limit }, async {
             let rows = portal_db::audit::list_for_team(&state.reads, team_id, filter, rows_for(limit)).await?;
             KeptJson::new(&page_of(rows, limit, details), None)
         })

@@ -17,7 +17,7 @@ use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, Principal};
 use crate::kept::{KeptJson, next_change};
-use crate::keys::Change;
+use crate::keys::{Change, PageKey};
 use crate::mail::Template;
 use crate::paging::{encode_position, next_cursor, rows_for};
 use crate::state::AppState;
@@ -85,7 +85,7 @@ pub async fn page(
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
         .keys
-        .cached_read(team_id, format!("invitations {after:?} {limit}"), async {
+        .cached_read(team_id, PageKey::Invitations { after, limit }, async {
             let mut rows = portal_db::invitations::list(&state.reads, team_id, after, rows_for(limit)).await?;
             let next = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
             let now = Utc::now();

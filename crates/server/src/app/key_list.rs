@@ -16,7 +16,7 @@ pub use portal_db::api_keys::{KeyFilter, StatusFilter};
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::{Weigh, status_of};
+use crate::keys::{PageKey, Weigh, status_of};
 use crate::paging::{
     decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
 };
@@ -73,7 +73,7 @@ pub async fn page(
     let _no_flush = state.keys.hold_flushes().await;
     let (kept, since) = state
         .keys
-        .cached_counted_read(team_id, format!("api-keys {after:?} {limit}"), async {
+        .cached_counted_read(team_id, PageKey::ApiKeys { after, limit }, async {
             let mut rows = portal_db::api_keys::list(&state.reads, team_id, after, rows_for(limit)).await?;
             let next_cursor = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
             let now = Utc::now();

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
 use crate::kept::KeptJson;
-use crate::keys::Change;
+use crate::keys::{Change, PageKey};
 use crate::paging::{encode_position, next_cursor, rows_for};
 use crate::state::AppState;
 
@@ -41,7 +41,7 @@ pub async fn page(
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
         .keys
-        .cached_read(team_id, format!("members {after:?} {limit}"), async {
+        .cached_read(team_id, PageKey::Members { after, limit }, async {
             let mut rows = portal_db::teams::list_members(&state.reads, team_id, after, rows_for(limit)).await?;
             let next = next_cursor(&mut rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
             KeptJson::new(&MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }, None)

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::Weigh;
+use crate::keys::{PageKey, SpanKey, Weigh};
 use crate::state::AppState;
 
 /// A usage answer: JSON, or a CSV file with its name (without `.csv`).
@@ -63,16 +63,12 @@ impl Weigh for StoredUsage {
 /// The spans of a read as a cache key. Buckets start on their tier's boundary, so a span's ends
 /// rounded up to the next boundary select the same buckets: the key (and what it reads) stays the
 /// same for the rest of the minute (or hour) however the range's seconds move.
-fn span_key(spans: &[Span]) -> String {
+fn span_key(spans: &[Span]) -> Vec<SpanKey> {
     let up = |t: i64, tier: portal_domain::usage::Tier| {
         let floor = tier.floor(t);
         if floor == t { t } else { floor + tier.seconds() }
     };
-    spans
-        .iter()
-        .map(|s| format!("{:?}:{}-{}", s.tier, up(s.from, s.tier), up(s.to, s.tier)))
-        .collect::<Vec<_>>()
-        .join(",")
+    spans.iter().map(|s| (s.tier, up(s.from, s.tier), up(s.to, s.tier))).collect()
 }
 
 fn line(c: &Counts) -> CsvLine<'_> {
@@ -91,7 +87,7 @@ pub async fn of_key(
     let team_id = access.team.id;
     let found = state
         .keys
-        .cached_read(team_id, format!("key {key_id}"), async {
+        .cached_read(team_id, PageKey::Key(key_id), async {
             let found = portal_db::api_keys::find(&state.reads, team_id, key_id).await?;
             Ok::<_, portal_db::Error>(Vec::from_iter(found))
         })
@@ -110,7 +106,7 @@ pub async fn of_key(
     let month = domain::month_bounds(now).0;
     let (stored, pending) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let what = format!("usage key {} {} {}", key.id, span_key(&spans), month.timestamp());
+        let what = PageKey::KeyUsage { key: key.id, spans: span_key(&spans), month: month.timestamp() };
         let (stored, since) = state
             .keys
             .cached_counted_read(team_id, what, async {
@@ -180,7 +176,7 @@ pub async fn of_team(
     let month = domain::month_bounds(now).0;
     let (pending, per_key, stored) = {
         let _no_flush = state.keys.hold_flushes().await;
-        let what = format!("usage team {} {}", span_key(&spans), month.timestamp());
+        let what = PageKey::TeamUsage { spans: span_key(&spans), month: month.timestamp() };
         let (stored, since) = state
             .keys
             .cached_counted_read(team_id, what, async {
@@ -223,7 +219,7 @@ pub async fn of_team(
         true => Default::default(),
         false => {
             let read = portal_db::api_keys::of_team(&state.reads, team_id, &unnamed);
-            state.keys.cached_read(team_id, format!("key names {unnamed:?}"), read).await?
+            state.keys.cached_read(team_id, PageKey::KeyNames(unnamed.clone()), read).await?
         }
     };
     let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.iter().find(|k| k.id == *id));

@@ -29,7 +29,7 @@ use self::limits::Limits;
 use self::meter::Meter;
 pub use self::meter::{MeterTag, Pending};
 use self::reads::ReadCache;
-pub use self::reads::Weigh;
+pub use self::reads::{PageKey, SpanKey, Weigh};
 use crate::error::ApiError;
 
 /// A key as the cache holds it.
@@ -234,7 +234,7 @@ impl KeyService {
     /// What `load` reads of `team` for `what` (the endpoint and every parameter that shapes the
     /// read), kept until something of the team changes. Nothing is kept while the channel that
     /// tells of other instances' changes is down.
-    pub async fn cached_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<Arc<T>, E>
+    pub async fn cached_read<T, E, F>(&self, team: Uuid, what: PageKey, load: F) -> Result<Arc<T>, E>
     where
         T: Weigh + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,
@@ -245,7 +245,7 @@ impl KeyService {
     /// [`KeyService::cached_read`] of a page that shows counted usage: usage another instance
     /// counted for the team moves it on too. Read it under `hold_flushes`; it comes with the
     /// number of this instance's flushes it was read after, for [`KeyService::pending`].
-    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: String, load: F) -> Result<(Arc<T>, u64), E>
+    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: PageKey, load: F) -> Result<(Arc<T>, u64), E>
     where
         T: Weigh + Send + Sync + 'static,
         F: std::future::Future<Output = Result<T, E>>,

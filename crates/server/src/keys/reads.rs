@@ -19,6 +19,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::meter::Flushes;
@@ -92,7 +93,63 @@ impl Epochs {
     }
 }
 
-type Key = (Uuid, Box<str>);
+/// What a kept read is: the page, and every parameter that shapes what it reads. A new page
+/// adds a variant here, so two pages can never share an entry by spelling their keys alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PageKey {
+    /// The plain newest-first key list.
+    ApiKeys {
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    },
+    Members {
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    },
+    Invitations {
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    },
+    /// The activity log; client addresses and user agents only with `details`.
+    Activity {
+        details: bool,
+        filter: portal_db::audit::ActivityFilter,
+        limit: u64,
+    },
+    /// One key's stored row.
+    Key(Uuid),
+    /// The stored rows of these keys (names for a usage page).
+    KeyNames(Vec<Uuid>),
+    /// A key's usage over these spans, with the month's count from `month` (Unix seconds).
+    KeyUsage {
+        key: Uuid,
+        spans: Vec<SpanKey>,
+        month: i64,
+    },
+    TeamUsage {
+        spans: Vec<SpanKey>,
+        month: i64,
+    },
+}
+
+/// A span of a usage read as a cache key: its tier, and its ends rounded up to that tier's next
+/// boundary (a span's ends selecting the same buckets give the same key).
+pub type SpanKey = (portal_domain::usage::Tier, i64, i64);
+
+impl PageKey {
+    /// Roughly what the key itself weighs in the cache, in bytes.
+    fn weight(&self) -> usize {
+        let heap = match self {
+            PageKey::Activity { filter, .. } => filter.action.as_ref().map_or(0, String::len),
+            PageKey::KeyNames(ids) => ids.len() * 16,
+            PageKey::KeyUsage { spans, .. } | PageKey::TeamUsage { spans, .. } => spans.len() * 24,
+            _ => 0,
+        };
+        std::mem::size_of::<Self>() + heap
+    }
+}
+
+type Key = (Uuid, PageKey);
 
 pub struct ReadCache {
     /// False when configured off: every read goes to the database.
@@ -143,7 +200,7 @@ impl ReadCache {
     /// the read): kept from an earlier read if nothing of the team changed since, else loaded
     /// (and kept when `keep`). For a page that shows counted usage see
     /// [`ReadCache::get_or_load_counted`].
-    pub async fn get_or_load<T, E, F>(&self, team: Uuid, what: String, keep: bool, load: F) -> Result<Arc<T>, E>
+    pub async fn get_or_load<T, E, F>(&self, team: Uuid, what: PageKey, keep: bool, load: F) -> Result<Arc<T>, E>
     where
         T: Weigh + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
@@ -158,7 +215,7 @@ impl ReadCache {
     pub async fn get_or_load_counted<T, E, F>(
         &self,
         team: Uuid,
-        what: String,
+        what: PageKey,
         flushes: Flushes,
         keep: bool,
         load: F,
@@ -173,7 +230,7 @@ impl ReadCache {
     async fn read<T, E, F>(
         &self,
         team: Uuid,
-        what: String,
+        what: PageKey,
         counted: Option<Flushes>,
         keep: bool,
         load: F,
@@ -183,7 +240,7 @@ impl ReadCache {
         F: Future<Output = Result<T, E>>,
     {
         let keep = keep && self.enabled;
-        let key = (team, what.into_boxed_str());
+        let key = (team, what);
         let _turn = if keep {
             let gate = || self.gates.get_with_by_ref(&key, Default::default);
             match self.kept(&key, counted) {
@@ -212,7 +269,7 @@ impl ReadCache {
         let since = counted.map_or(0, |f| f.now);
         let value = Arc::new(load.await?);
         if keep {
-            let weight = u32::try_from(value.weight() + key.1.len() + 64).unwrap_or(u32::MAX);
+            let weight = u32::try_from(value.weight() + key.1.weight() + 64).unwrap_or(u32::MAX);
             // A change that committed while this loaded moved the epoch on: the entry is stored
             // but never served.
             self.entries.insert(key, Entry { epoch, since, value: value.clone(), weight });
@@ -254,8 +311,16 @@ impl ReadCache {
 mod tests {
     use super::*;
 
+    fn list() -> PageKey {
+        PageKey::Members { after: None, limit: 50 }
+    }
+
+    fn usage() -> PageKey {
+        PageKey::TeamUsage { spans: Vec::new(), month: 0 }
+    }
+
     async fn read(cache: &ReadCache, team: Uuid, value: u32) -> Arc<Vec<u32>> {
-        cache.get_or_load(team, "list".into(), true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
+        cache.get_or_load(team, list(), true, async { Ok::<_, ()>(vec![value]) }).await.unwrap()
     }
 
     #[tokio::test]
@@ -278,7 +343,7 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let stale = cache
-            .get_or_load(team, "list".into(), true, async {
+            .get_or_load(team, list(), true, async {
                 cache.bump(team); // the change commits while the read is under way
                 Ok::<_, ()>(vec![1u32])
             })
@@ -294,9 +359,9 @@ mod tests {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
         let load = |v: u32| async move { Ok::<_, ()>(vec![v]) };
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(1)).await.unwrap(), [1]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), true, load(2)).await.unwrap(), [2]);
-        assert_eq!(*cache.get_or_load(team, "x".into(), false, load(3)).await.unwrap(), [3]);
+        assert_eq!(*cache.get_or_load(team, list(), false, load(1)).await.unwrap(), [1]);
+        assert_eq!(*cache.get_or_load(team, list(), true, load(2)).await.unwrap(), [2]);
+        assert_eq!(*cache.get_or_load(team, list(), false, load(3)).await.unwrap(), [3]);
     }
 
     /// Requests that miss a page together read it once.
@@ -306,7 +371,7 @@ mod tests {
         let team = Uuid::new_v4();
         let loads = std::sync::atomic::AtomicU32::new(0);
         let read = || {
-            cache.get_or_load(team, "page".into(), true, async {
+            cache.get_or_load(team, list(), true, async {
                 loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Let the other requests run into the gate while this one reads.
                 for _ in 0..10 {
@@ -334,8 +399,7 @@ mod tests {
         }
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
-        let read =
-            |fresh: bool| cache.get_or_load(team, "page".into(), true, async move { Ok::<_, ()>(Expiring(fresh)) });
+        let read = |fresh: bool| cache.get_or_load(team, list(), true, async move { Ok::<_, ()>(Expiring(fresh)) });
         assert!(!read(false).await.unwrap().0);
         assert!(read(true).await.unwrap().0, "the stale one was read again");
         assert!(read(false).await.unwrap().0, "the fresh one is kept");
@@ -344,8 +408,7 @@ mod tests {
     /// A read of the "usage" page (counted) under flushes (now, oldest): the page and its since.
     async fn counted(cache: &ReadCache, team: Uuid, (now, oldest): (u64, u64), value: u32) -> (Vec<u32>, u64) {
         let flushes = Flushes { now, oldest };
-        let read =
-            cache.get_or_load_counted(team, "usage".into(), flushes, true, async move { Ok::<_, ()>(vec![value]) });
+        let read = cache.get_or_load_counted(team, usage(), flushes, true, async move { Ok::<_, ()>(vec![value]) });
         let (page, since) = read.await.unwrap();
         ((*page).clone(), since)
     }
@@ -356,8 +419,7 @@ mod tests {
     async fn counted_usage_moves_on_only_the_pages_that_show_it() {
         let cache = ReadCache::new(true);
         let team = Uuid::new_v4();
-        let members =
-            |value: u32| cache.get_or_load(team, "members".into(), true, async move { Ok::<_, ()>(vec![value]) });
+        let members = |value: u32| cache.get_or_load(team, list(), true, async move { Ok::<_, ()>(vec![value]) });
         assert_eq!(*members(1).await.unwrap(), [1]);
         assert_eq!(counted(&cache, team, (0, 0), 1).await.0, [1]);
         cache.bump_counts(team);
@@ -389,15 +451,14 @@ mod tests {
         let behind = Flushes { now: REFRESH_BEHIND, oldest: 0 };
         let (entered_tx, entered) = tokio::sync::oneshot::channel();
         let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let reader = cache.get_or_load_counted(team, "usage".into(), behind, true, async move {
+        let reader = cache.get_or_load_counted(team, usage(), behind, true, async move {
             entered_tx.send(()).unwrap();
             released.await.unwrap();
             Ok::<_, ()>(vec![2u32])
         });
         let others = async {
             entered.await.unwrap();
-            let other =
-                cache.get_or_load_counted(team, "usage".into(), behind, true, async { Ok::<_, ()>(vec![3u32]) });
+            let other = cache.get_or_load_counted(team, usage(), behind, true, async { Ok::<_, ()>(vec![3u32]) });
             let answered = other.await.unwrap();
             release.send(()).unwrap();
             answered
