@@ -160,7 +160,7 @@ impl TeamAccess {
     }
 
     /// [`TeamAccess::load`] for reads outside a transaction: the membership and the team come
-    /// from the caches that changes evict on every instance (`KeyService`), so most reads
+    /// from the caches that changes evict on every instance (`AuthCache`), so most reads
     /// start without a database round trip. Also returns the team's member count.
     pub async fn load_for_read(
         state: &crate::state::AppState,
@@ -175,11 +175,11 @@ impl TeamAccess {
                 (principal_of(principal, Role::Admin), None, key_actor(key))
             }
             Principal::User(user) => {
-                let role = state.keys.membership(team_id, user.user_id).await?.ok_or_else(team_not_found)?;
+                let role = state.auth_cache.membership(team_id, user.user_id).await?.ok_or_else(team_not_found)?;
                 (principal_of(principal, role), Some(user.user_id), user_actor(user.user_id))
             }
         };
-        let snapshot = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        let snapshot = state.auth_cache.team(team_id).await?.ok_or_else(team_not_found)?;
         Ok((Self::admitted(snapshot.team.clone(), who, user_id, audit)?, snapshot.member_count))
     }
 

@@ -180,7 +180,7 @@ fn signed_in(req: &HttpRequest) -> impl Future<Output = Result<AuthUser, ApiErro
     let checked = authenticate(req).and_then(|user| Ok((user, state_of(req)?.clone())));
     async move {
         let (user, state) = checked?;
-        match state.keys.session(user.session_id).await? {
+        match state.auth_cache.session(user.session_id).await? {
             Some(two_factor) => Ok(AuthUser { two_factor, ..user }),
             None => Err(ApiError::unauthorized("The session has ended; sign in again.")),
         }

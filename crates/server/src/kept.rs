@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 use crate::error::{ApiError, ApiResult};
-use crate::keys::Weigh;
+use crate::services::pages::Weigh;
 
 pub struct KeptJson {
     body: Bytes,

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod retention;
 pub mod routes;
 pub mod security;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod statements;

@@ -9,7 +9,7 @@ use chrono::Utc;
 use portal_db::DatabaseConnection;
 
 use crate::config::UsageRetention;
-use crate::keys::KeyService;
+use crate::services::invalidation::Invalidation;
 
 /// Rows deleted per statement.
 const BATCH: u64 = 5_000;
@@ -82,7 +82,7 @@ pub async fn prune_budgets(db: &DatabaseConnection, now: chrono::DateTime<Utc>) 
 /// the minute, so they read afresh within a minute.
 pub async fn run(
     db: DatabaseConnection,
-    keys: Arc<KeyService>,
+    invalidation: Arc<Invalidation>,
     retention: UsageRetention,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -94,7 +94,7 @@ pub async fn run(
                 match prune(&db, retention).await {
                     Ok(0) => {}
                     Ok(removed) => {
-                        keys.forget_reads();
+                        invalidation.forget_reads();
                         tracing::info!(removed, "expired usage counts deleted");
                     }
                     Err(e) => tracing::warn!(error = %e, "pruning expired usage counts failed"),

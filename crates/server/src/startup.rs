@@ -14,9 +14,11 @@ use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::keys::{KeyService, MeterTag};
+use crate::keys::KeyCheck;
 use crate::mail::{MailWorker, Transport};
 use crate::routes;
+use crate::services::Services;
+use crate::services::meter::{MeterService, MeterTag};
 use crate::state::AppState;
 use crate::web::{self as webapp, WebApp};
 
@@ -91,7 +93,8 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 /// What the request gate needs on every request.
 struct Gate {
-    keys: Arc<KeyService>,
+    keys: Arc<KeyCheck>,
+    meter: Arc<MeterService>,
     csp: HeaderValue,
     /// Send each request's SQL statement count (`statements`).
     count_statements: bool,
@@ -159,7 +162,7 @@ async fn gate<B: MessageBody + 'static>(
             None => next.call(req).await?.map_into_left_body(),
         };
         if let Some((tag, admitted)) = metered {
-            gate.keys.record(tag, res.status().as_u16(), started.elapsed(), admitted);
+            gate.meter.record(tag, res.status().as_u16(), started.elapsed(), admitted);
         }
         if let Some(limits) = limits {
             limits.apply(res.headers_mut());
@@ -254,11 +257,16 @@ impl Application {
         let web_app = web::Data::new(WebApp::load(&config.web_dir));
         let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
-        let keys = KeyService::new(db.clone(), config.key_hash_secret.expose(), config.read_cache);
+        let services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache);
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
         let mut key_tasks = vec![
-            tokio::spawn(keys.clone().run_flusher(config.usage_flush, stopped.clone())),
-            tokio::spawn(crate::retention::run(db.clone(), keys.clone(), config.usage_retention, stopped.clone())),
+            tokio::spawn(services.meter.clone().run_flusher(config.usage_flush, stopped.clone())),
+            tokio::spawn(crate::retention::run(
+                db.clone(),
+                services.invalidation.clone(),
+                config.usage_retention,
+                stopped.clone(),
+            )),
             tokio::spawn(crate::notices::run(
                 db.clone(),
                 config.public_url.clone(),
@@ -284,14 +292,19 @@ impl Application {
         };
         key_tasks.push(tokio::spawn(crate::webhooks::run(deliverer, stopped.clone())));
         if portal_db::changes::is_postgres(&db) {
-            key_tasks.push(tokio::spawn(keys.clone().run_listener(stopped)));
+            key_tasks.push(tokio::spawn(services.invalidation.clone().run_listener(stopped)));
         }
         let wakes = (mail.wake.clone(), webhook_wake);
-        let state = web::Data::new(AppState::new(db, reads, Arc::new(config), wakes, keys.clone()));
+        let state = web::Data::new(AppState::new(db, reads, Arc::new(config), wakes, &services));
         let openapi = crate::openapi::document();
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 
-        let gate_state = web::Data::new(Gate { keys, csp, count_statements: state.config.debug_statement_count });
+        let gate_state = web::Data::new(Gate {
+            keys: services.keys.clone(),
+            meter: services.meter.clone(),
+            csp,
+            count_statements: state.config.debug_statement_count,
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.

@@ -7,9 +7,14 @@ use portal_db::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::keys::KeyService;
+use crate::keys::KeyCheck;
 use crate::ratelimit::Budget;
 use crate::security::{PasswordHasherPool, Tokens};
+use crate::services::Services;
+use crate::services::auth_cache::AuthCache;
+use crate::services::invalidation::Invalidation;
+use crate::services::meter::MeterService;
+use crate::services::pages::Pages;
 
 pub struct AppState {
     /// Writes and transactions (on SQLite: the single writer connection).
@@ -28,8 +33,16 @@ pub struct AppState {
     pub invite_limiter: Budget,
     /// Wakes the mail worker after a mail was queued.
     pub mail_wake: Arc<Notify>,
-    /// API-key verification and usage metering.
-    pub keys: Arc<KeyService>,
+    /// Checks presented API keys.
+    pub keys: Arc<KeyCheck>,
+    /// Keys, teams, memberships and sessions, cached for the request path.
+    pub auth_cache: Arc<AuthCache>,
+    /// What teams' lists and usage pages read, kept until the team changes.
+    pub pages: Arc<Pages>,
+    /// Every request made with a key counted, and the keys' limits.
+    pub meter: Arc<MeterService>,
+    /// Announces changes to every instance (and evicts them here) as they commit.
+    pub invalidation: Arc<Invalidation>,
     /// Encryption of TOTP secrets and hashing of recovery codes.
     pub two_factor: portal_domain::two_factor::TwoFactorKeys,
     /// Encryption of webhook signing secrets.
@@ -46,7 +59,7 @@ impl AppState {
         reads: DatabaseConnection,
         config: Arc<Config>,
         (mail_wake, webhook_wake): (Arc<Notify>, Arc<Notify>),
-        keys: Arc<KeyService>,
+        services: &Services,
     ) -> Self {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Self {
@@ -68,7 +81,11 @@ impl AppState {
             reads,
             config,
             mail_wake,
-            keys,
+            keys: services.keys.clone(),
+            auth_cache: services.auth_cache.clone(),
+            pages: services.pages.clone(),
+            meter: services.meter.clone(),
+            invalidation: services.invalidation.clone(),
         }
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client};
-use crate::keys::Change;
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 pub fn to_wire(user: portal_db::users::User) -> User {
@@ -110,7 +110,7 @@ impl<'r> AccountTx<'r> {
     }
 
     pub async fn commit(self) -> ApiResult<()> {
-        self.state.keys.commit(self.txn, &self.changes).await
+        self.state.invalidation.commit(self.txn, &self.changes).await
     }
 
     /// Undoes the change at once (before, say, recording a failure in a transaction of its own).

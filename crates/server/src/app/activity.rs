@@ -8,8 +8,8 @@ pub use portal_db::audit::ActivityFilter;
 
 use crate::error::ApiResult;
 use crate::kept::KeptJson;
-use crate::keys::PageKey;
 use crate::paging::{encode_id, next_cursor, rows_for};
+use crate::services::pages::PageKey;
 use crate::state::AppState;
 
 /// A page of the log, newest first, kept until the team's reads change; client addresses and
@@ -22,7 +22,7 @@ pub async fn page(
     limit: u64,
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
-        .keys
+        .pages
         .cached_read(team_id, PageKey::Activity { details, filter: filter.clone(), limit }, async {
             let rows = portal_db::audit::list_for_team(&state.reads, team_id, filter, rows_for(limit)).await?;
             KeptJson::new(&page_of(rows, limit, details), None)

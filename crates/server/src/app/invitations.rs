@@ -17,9 +17,10 @@ use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, Principal};
 use crate::kept::{KeptJson, next_change};
-use crate::keys::{Change, PageKey};
 use crate::mail::Template;
 use crate::paging::{encode_position, next_cursor, rows_for};
+use crate::services::invalidation::Change;
+use crate::services::pages::PageKey;
 use crate::state::AppState;
 
 /// How long an invitation link works.
@@ -84,7 +85,7 @@ pub async fn page(
     limit: u64,
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
-        .keys
+        .pages
         .cached_read(team_id, PageKey::Invitations { after, limit }, async {
             let mut rows = portal_db::invitations::list(&state.reads, team_id, after, rows_for(limit)).await?;
             let next = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
@@ -269,6 +270,6 @@ pub async fn accept(state: &AppState, auth: AuthUser, client: &Client, secret: &
     let counts = portal_db::teams::member_counts(&txn, &[inv.team_id]).await?;
     let count = counts.get(&inv.team_id).copied().unwrap_or(1);
     let team = super::teams::to_wire(access.team, Actor::Member(role), count);
-    state.keys.commit(txn, &[Change::Team(inv.team_id)]).await?;
+    state.invalidation.commit(txn, &[Change::Team(inv.team_id)]).await?;
     Ok(team)
 }

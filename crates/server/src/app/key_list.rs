@@ -16,10 +16,11 @@ pub use portal_db::api_keys::{KeyFilter, StatusFilter};
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::{PageKey, Weigh, status_of};
+use crate::keys::status_of;
 use crate::paging::{
     decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
 };
+use crate::services::pages::{PageKey, Weigh};
 use crate::state::AppState;
 
 /// How long before expiry a key is marked, and its owners mailed (also a day before).
@@ -70,9 +71,9 @@ pub async fn page(
     limit: u64,
 ) -> ApiResult<HttpResponse> {
     // A flush writes the buffered counts and moves the team's kept reads on together.
-    let _no_flush = state.keys.hold_flushes().await;
+    let _no_flush = state.meter.hold_flushes().await;
     let (kept, since) = state
-        .keys
+        .pages
         .cached_counted_read(team_id, PageKey::ApiKeys { after, limit }, async {
             let mut rows = portal_db::api_keys::list(&state.reads, team_id, after, rows_for(limit)).await?;
             let next_cursor = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
@@ -90,7 +91,7 @@ pub async fn page(
     // The kept answer holds what was written when it was read; a key this instance used since is
     // encoded again with that use.
     let ids: Vec<Uuid> = kept.rows.iter().map(|r| r.id).collect();
-    let pending = state.keys.pending_uses(team_id, &ids, since);
+    let pending = state.meter.pending_uses(team_id, &ids, since);
     if pending.iter().all(Option::is_none) {
         return Ok(kept.page.respond(req));
     }
@@ -138,10 +139,10 @@ pub async fn narrowed(
     if sort != KeySort::Created {
         // Ordered by use: this instance's counts are written first, so that the order is the
         // one shown (another instance's are at most one flush behind).
-        state.keys.write_counts().await?;
+        state.meter.write_counts().await?;
     }
     let now = Utc::now();
-    let _no_flush = state.keys.hold_flushes().await;
+    let _no_flush = state.meter.hold_flushes().await;
     let mut rows =
         portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, rows_for(limit), now).await?;
     // The cursor is the position of the last row as stored, where the next page goes on.
@@ -151,7 +152,7 @@ pub async fn narrowed(
         KeySort::Requests => encode_count_position(r.request_count, r.id),
     });
     for row in &mut rows {
-        add_pending_use(&state.keys, row);
+        add_pending_use(&state.meter, row);
     }
     let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok().json(ApiKeyPage { items, next_cursor }))
@@ -196,11 +197,11 @@ impl Weigh for KeptKeyPage {
 /// One key of the team, with this instance's unwritten uses.
 pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResult<ApiKey> {
     let row = {
-        let _no_flush = state.keys.hold_flushes().await;
+        let _no_flush = state.meter.hold_flushes().await;
         let mut row = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
             .await?
             .ok_or_else(super::keys::key_not_found)?;
-        add_pending_use(&state.keys, &mut row);
+        add_pending_use(&state.meter, &mut row);
         row
     };
     to_wire(row, Utc::now())
@@ -208,8 +209,8 @@ pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResu
 
 /// Adds what this instance counted of a key and has not written yet to its stored totals. Call
 /// it under `hold_flushes`, with the read of the row.
-fn add_pending_use(keys: &crate::keys::KeyService, row: &mut ApiKeyRow) {
-    if let Some(pending) = keys.pending_use(row.team_id, row.id) {
+fn add_pending_use(meter: &crate::services::meter::MeterService, row: &mut ApiKeyRow) {
+    if let Some(pending) = meter.pending_use(row.team_id, row.id) {
         add_use(row, pending);
     }
 }

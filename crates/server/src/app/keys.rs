@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
-use crate::keys::{Change, status_of};
+use crate::keys::status_of;
+use crate::services::invalidation::Change;
 
 pub fn key_not_found() -> ApiError {
     ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
@@ -99,7 +100,7 @@ async fn issue(tx: &TeamTx<'_>, template: Template<'_>) -> ApiResult<(ApiKeyRow,
             name: template.name,
             description: template.description,
             environment: template.shape.environment,
-            key_hash: &tx.state.keys.hash(&secret),
+            key_hash: &tx.state.auth_cache.hash(&secret),
             hint: &domain::hint(&secret),
             created_by: template.created_by,
             created_by_key: template.created_by_key,

@@ -8,8 +8,8 @@ use portal_types::{LeakFeedback, LeakLabel, LeakedToken};
 
 use crate::error::ApiResult;
 use crate::extract::Client;
-use crate::keys::Change;
 use crate::notices::{Notice, key_link, mail_managers};
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 /// Handles a report (from the service when `service`, else from GitHub): one verdict per token,
@@ -24,7 +24,7 @@ pub async fn report(
     let mut revoked = 0;
     for report in reports {
         let found = if portal_domain::keys::parse(&report.token).is_ok() {
-            portal_db::api_keys::find_by_hash(&state.db, &state.keys.hash(&report.token)).await?
+            portal_db::api_keys::find_by_hash(&state.db, &state.auth_cache.hash(&report.token)).await?
         } else {
             None
         };
@@ -112,6 +112,6 @@ async fn revoke_leaked(
     mail_managers(&txn, key.team_id, &notice, now).await?;
     let mut changes = vec![Change::Key(key.id), Change::Reads(key.team_id)];
     changes.extend(descendants.iter().map(|d| Change::Key(d.id)));
-    state.keys.commit(txn, &changes).await?;
+    state.invalidation.commit(txn, &changes).await?;
     Ok(true)
 }

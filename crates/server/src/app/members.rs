@@ -9,8 +9,9 @@ use uuid::Uuid;
 use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
 use crate::kept::KeptJson;
-use crate::keys::{Change, PageKey};
 use crate::paging::{encode_position, next_cursor, rows_for};
+use crate::services::invalidation::Change;
+use crate::services::pages::PageKey;
 use crate::state::AppState;
 
 pub fn to_wire(row: MemberRow) -> Member {
@@ -40,7 +41,7 @@ pub async fn page(
     limit: u64,
 ) -> ApiResult<std::sync::Arc<KeptJson>> {
     state
-        .keys
+        .pages
         .cached_read(team_id, PageKey::Members { after, limit }, async {
             let mut rows = portal_db::teams::list_members(&state.reads, team_id, after, rows_for(limit)).await?;
             let next = next_cursor(&mut rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));

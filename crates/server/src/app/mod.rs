@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::ApiResult;
 use crate::extract::{Client, Principal};
-use crate::keys::Change;
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 /// Whether the process can serve: its database answers.
@@ -127,7 +127,7 @@ impl<'r> TeamTx<'r> {
     /// change made stale on every instance. The team's lists change with any entry.
     pub async fn commit(mut self) -> ApiResult<()> {
         self.write_activity().await?;
-        self.state.keys.commit(self.txn, &self.changes).await
+        self.state.invalidation.commit(self.txn, &self.changes).await
     }
 
     /// Writes the activity entries recorded so far now, before what the use case does next

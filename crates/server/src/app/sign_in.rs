@@ -14,9 +14,9 @@ use super::accounts::account_key;
 use super::two_factor::{self, Factor};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Client;
-use crate::keys::Change;
 use crate::mail::Template;
 use crate::security::ACCESS_TOKEN_SECONDS;
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 /// How long a refresh token (and the session, unused) lasts.
@@ -192,7 +192,7 @@ async fn start_session(
     }
     sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), expires, now).await?;
     let access_token = state.tokens.issue(user.id, family, now)?;
-    state.keys.commit(txn, changes).await?;
+    state.invalidation.commit(txn, changes).await?;
     let session = Session {
         access_token,
         token_type: "Bearer".into(),
@@ -269,7 +269,7 @@ async fn challenge(
     let txn = state.db.begin().await?;
     portal_db::two_factor::create_challenge(&txn, user.id, &token::hash(&secret), expires, now).await?;
     let changes = two_factor::record(&txn, (user.id, client), AuditAction::TwoFactorChallenged, None).await?;
-    state.keys.commit(txn, &changes).await?;
+    state.invalidation.commit(txn, &changes).await?;
     tracing::info!(user_id = %user.id, ip = %client.ip, "password accepted; two-factor code asked");
     Ok(TwoFactorChallenge { challenge: secret, expires_in: CHALLENGE_SECONDS as u64 })
 }
@@ -373,7 +373,7 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> ApiR
     if !first_use && now - used_at > grace {
         tracing::warn!(user_id = %stored.user_id, family = %stored.family_id, "refresh token reused; ending the session");
         sessions::end(&txn, stored.user_id, stored.family_id, now).await?;
-        state.keys.commit(txn, &[Change::Session(stored.family_id)]).await?;
+        state.invalidation.commit(txn, &[Change::Session(stored.family_id)]).await?;
         return Ok(None);
     }
     let Some(user) = portal_db::users::find(&txn, stored.user_id).await? else { return Ok(None) };
@@ -389,7 +389,7 @@ pub async fn sign_out(state: &AppState, presented: &str) -> ApiResult<()> {
         let txn = state.db.begin().await?;
         portal_db::users::lock_for_sessions(&txn, stored.user_id).await?;
         sessions::end(&txn, stored.user_id, stored.family_id, Utc::now()).await?;
-        state.keys.commit(txn, &[Change::Session(stored.family_id)]).await?;
+        state.invalidation.commit(txn, &[Change::Session(stored.family_id)]).await?;
     }
     Ok(())
 }
@@ -437,7 +437,7 @@ pub async fn reset_password(state: &AppState, secret: &str, password: &str) -> A
     portal_db::users::mark_verified(&txn, user_id, now).await?;
     let ended = sessions::end_all(&txn, user_id, None, now).await?;
     let changes: Vec<Change> = ended.into_iter().map(Change::Session).collect();
-    state.keys.commit(txn, &changes).await?;
+    state.invalidation.commit(txn, &changes).await?;
     tracing::info!(%user_id, "password reset");
     Ok(())
 }

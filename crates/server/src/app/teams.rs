@@ -11,8 +11,8 @@ use super::Begin;
 use crate::access::TeamAccess;
 use crate::error::ApiResult;
 use crate::extract::{AuthUser, Client, Principal};
-use crate::keys::Change;
 use crate::paging::{encode_position, next_cursor, rows_for};
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::accounts::{AccountTx, confirm_password, load};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client};
-use crate::keys::Change;
 use crate::mail::Template;
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 /// The name authenticator apps show for the account.
@@ -110,7 +110,7 @@ pub async fn record_failure(state: &AppState, user_id: Uuid, client: &Client, wh
     let txn = state.db.begin().await?;
     let changes =
         record(&txn, (user_id, client), portal_types::AuditAction::TwoFactorFailed, Some(what.to_owned())).await?;
-    state.keys.commit(txn, &changes).await?;
+    state.invalidation.commit(txn, &changes).await?;
     Ok(())
 }
 

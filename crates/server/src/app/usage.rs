@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::{PageKey, SpanKey, Weigh};
+use crate::services::pages::{PageKey, SpanKey, Weigh};
 use crate::state::AppState;
 
 /// A usage answer: JSON, or a CSV file with its name (without `.csv`).
@@ -35,7 +35,7 @@ fn spans(state: &AppState, range: &Range, now: DateTime<Utc>) -> Vec<Span> {
 
 async fn flush_meter(state: &AppState) {
     // The usage pages read what this instance served up to now, not up to its last flush.
-    if let Err(e) = state.keys.flush().await {
+    if let Err(e) = state.meter.flush().await {
         tracing::warn!(error = %e, "usage flush before a usage read failed");
     }
 }
@@ -86,7 +86,7 @@ pub async fn of_key(
 ) -> ApiResult<Answer<Usage>> {
     let team_id = access.team.id;
     let found = state
-        .keys
+        .pages
         .cached_read(team_id, PageKey::Key(key_id), async {
             let found = portal_db::api_keys::find(&state.reads, team_id, key_id).await?;
             Ok::<_, portal_db::Error>(Vec::from_iter(found))
@@ -105,10 +105,10 @@ pub async fn of_key(
     // costs no write. Flushes wait meanwhile, so nothing is counted twice or missed.
     let month = domain::month_bounds(now).0;
     let (stored, pending) = {
-        let _no_flush = state.keys.hold_flushes().await;
+        let _no_flush = state.meter.hold_flushes().await;
         let what = PageKey::KeyUsage { key: key.id, spans: span_key(&spans), month: month.timestamp() };
         let (stored, since) = state
-            .keys
+            .pages
             .cached_counted_read(team_id, what, async {
                 let scope = Scope::Key(key.id);
                 let (counts, used) = tokio::try_join!(
@@ -123,7 +123,7 @@ pub async fn of_key(
                 })
             })
             .await?;
-        (stored, state.keys.pending(team_id, Scope::Key(key.id), month, since))
+        (stored, state.meter.pending(team_id, Scope::Key(key.id), month, since))
     };
     let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     let limit = key.usage_limit.and_then(|l| u64::try_from(l).ok());
@@ -175,10 +175,10 @@ pub async fn of_team(
     // flushes, instead of a write before every read.
     let month = domain::month_bounds(now).0;
     let (pending, per_key, stored) = {
-        let _no_flush = state.keys.hold_flushes().await;
+        let _no_flush = state.meter.hold_flushes().await;
         let what = PageKey::TeamUsage { spans: span_key(&spans), month: month.timestamp() };
         let (stored, since) = state
-            .keys
+            .pages
             .cached_counted_read(team_id, what, async {
                 // Reads wait for this after every flush: its parts run side by side (on a
                 // connection each).
@@ -198,7 +198,7 @@ pub async fn of_team(
             })
             .await?;
         let mut per_key = stored.per_key.clone();
-        let pending = state.keys.pending(team_id, Scope::Team(team_id), month, since);
+        let pending = state.meter.pending(team_id, Scope::Team(team_id), month, since);
         let (from, to) = (range.start(), range.to);
         for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
             let error = if domain::is_error(c.status) { c.requests } else { 0 };
@@ -219,7 +219,7 @@ pub async fn of_team(
         true => Default::default(),
         false => {
             let read = portal_db::api_keys::of_team(&state.reads, team_id, &unnamed);
-            state.keys.cached_read(team_id, PageKey::KeyNames(unnamed.clone()), read).await?
+            state.pages.cached_read(team_id, PageKey::KeyNames(unnamed.clone()), read).await?
         }
     };
     let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.iter().find(|k| k.id == *id));

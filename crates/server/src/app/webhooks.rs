@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::{Begin, TeamTx};
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::keys::Change;
 use crate::paging::{encode_position, next_cursor, rows_for};
+use crate::services::invalidation::Change;
 use crate::state::AppState;
 
 async fn stats(db: &impl ConnectionTrait, endpoint: Uuid, now: DateTime<Utc>) -> ApiResult<WebhookStats> {

@@ -346,7 +346,7 @@ pub async fn verify_api_key(
         body.0.client_ip.as_deref().map(|ip| portal_domain::scopes::parse_client_ip("client_ip", ip)).transpose()?;
     let answer = match state.keys.verify(&body.0.key, client).await {
         Ok(key) => {
-            state.keys.record(key.tag(), 200, started.elapsed(), true);
+            state.meter.record(key.tag(), 200, started.elapsed(), true);
             VerifyKeyResponse {
                 valid: true,
                 code: None,
@@ -361,7 +361,7 @@ pub async fn verify_api_key(
         }
         Err(refused) => {
             if let Some(tag) = refused.tag {
-                state.keys.record(tag, refused.error.status().as_u16(), started.elapsed(), false);
+                state.meter.record(tag, refused.error.status().as_u16(), started.elapsed(), false);
             }
             VerifyKeyResponse {
                 valid: false,

@@ -116,7 +116,7 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
             return Err(team_not_found());
         }
         let actor = key.actor();
-        let snap = state.keys.team(team_id).await?.ok_or_else(team_not_found)?;
+        let snap = state.auth_cache.team(team_id).await?.ok_or_else(team_not_found)?;
         crate::access::decide(&Policy::Key(key.principal()), &snap.team, Action::ReadTeam, Target::Team)?;
         if actor != Actor::KEY {
             return Ok(HttpResponse::Ok().json(to_wire(snap.team.clone(), actor, snap.member_count)));

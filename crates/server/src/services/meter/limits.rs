@@ -22,8 +22,8 @@ use portal_types::ErrorCode;
 use portal_types::RateLimit;
 use uuid::Uuid;
 
-use super::CachedKey;
 use crate::error::{ApiError, RateLimitHeaders};
+use crate::keys::CachedKey;
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 

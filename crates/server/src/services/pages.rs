@@ -22,7 +22,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::meter::Flushes;
+use super::Trust;
+use super::invalidation::Change;
+use super::meter::{Flushes, MeterService};
 
 /// The most a team's cached reads may weigh together (see [`Weigh`]), in bytes.
 const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
@@ -304,6 +306,59 @@ impl ReadCache {
         epochs.counts.bump_all();
         drop(epochs);
         self.entries.invalidate_all();
+    }
+}
+
+/// The kept pages of every team, as a service: a page is read once and answered from memory
+/// until something of its team changes (here, or on any instance).
+pub struct Pages {
+    cache: ReadCache,
+    trust: Arc<Trust>,
+    meter: Arc<MeterService>,
+}
+
+impl Pages {
+    pub fn new(enabled: bool, trust: Arc<Trust>, meter: Arc<MeterService>) -> Self {
+        Self { cache: ReadCache::new(enabled), trust, meter }
+    }
+
+    /// What `load` reads of `team` for the page `what`, kept until something of the team
+    /// changes. Nothing is kept while the channel that tells of other instances' changes is down.
+    pub async fn cached_read<T, E, F>(&self, team: Uuid, what: PageKey, load: F) -> Result<Arc<T>, E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        self.cache.get_or_load(team, what, self.trust.get(), load).await
+    }
+
+    /// [`Pages::cached_read`] of a page that shows counted usage: usage another instance counted
+    /// for the team moves it on too. Read it under the meter's `hold_flushes`; it comes with the
+    /// number of this instance's flushes it was read after, for [`MeterService::pending`].
+    pub async fn cached_counted_read<T, E, F>(&self, team: Uuid, what: PageKey, load: F) -> Result<(Arc<T>, u64), E>
+    where
+        T: Weigh + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        let flushes = self.meter.flushes();
+        self.cache.get_or_load_counted(team, what, flushes, self.trust.get(), load).await
+    }
+
+    /// Drops what a change made stale: every page of a team that changed.
+    pub fn evict(&self, change: Change) {
+        if let Change::Team(team) | Change::Reads(team) = change {
+            self.cache.bump(team);
+        }
+    }
+
+    /// Another instance counted usage for `team`: its pages that show counted usage are read again.
+    pub fn bump_counts(&self, team: Uuid) {
+        self.cache.bump_counts(team);
+    }
+
+    /// Forgets every team's pages (history was pruned, or the channel was lost).
+    pub fn forget_all(&self) {
+        self.cache.bump_all();
     }
 }
 

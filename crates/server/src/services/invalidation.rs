@@ -4,13 +4,15 @@
 //! down nothing is served from the caches.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use portal_db::DatabaseTransaction;
+use portal_db::{DatabaseConnection, DatabaseTransaction};
 use uuid::Uuid;
 
-use super::KeyService;
+use super::Trust;
+use super::auth_cache::AuthCache;
+use super::meter::MeterService;
+use super::pages::Pages;
 use crate::error::ApiResult;
 
 /// Something cached that a change made stale.
@@ -35,7 +37,17 @@ impl Change {
     }
 }
 
-impl KeyService {
+/// Keeps every instance's caches true: announces changes in the transaction that makes them,
+/// evicts them here after the commit, and hears the other instances' announcements.
+pub struct Invalidation {
+    pub db: DatabaseConnection,
+    pub trust: Arc<Trust>,
+    pub auth: Arc<AuthCache>,
+    pub pages: Arc<Pages>,
+    pub meter: Arc<MeterService>,
+}
+
+impl Invalidation {
     /// Commits `txn` with `changes` announced to every instance, then evicts them here.
     pub async fn commit(&self, txn: DatabaseTransaction, changes: &[Change]) -> ApiResult<()> {
         for change in changes {
@@ -55,34 +67,22 @@ impl KeyService {
 
     /// Drops what this instance cached of a change.
     pub fn evict(&self, change: Change) {
-        match change {
-            Change::Key(id) => {
-                self.keys.evict_if(move |_, k| k.id == id);
-                self.limits.forget(id);
-            }
-            Change::Team(id) => {
-                self.teams.evict(&id);
-                self.members.evict_if(move |(team, _), _| *team == id);
-                self.keys.evict_if(move |_, k| k.team_id == id);
-                self.read_cache.bump(id);
-            }
-            Change::Reads(id) => self.read_cache.bump(id),
-            Change::Session(id) => self.sessions.evict(&id),
+        self.auth.evict(change);
+        self.pages.evict(change);
+        if let Change::Key(id) = change {
+            self.meter.forget(id);
         }
     }
 
     /// Forgets every team's kept reads on this instance (after history was pruned).
     pub fn forget_reads(&self) {
-        self.read_cache.bump_all();
+        self.pages.forget_all();
     }
 
     fn evict_all(&self) {
-        self.keys.clear();
-        self.teams.clear();
-        self.members.clear();
-        self.sessions.clear();
-        self.limits.forget_all();
-        self.read_cache.bump_all();
+        self.auth.clear();
+        self.meter.forget_all();
+        self.pages.forget_all();
     }
 
     /// On PostgreSQL: evicts what any instance changed (LISTEN), and distrusts the caches
@@ -90,7 +90,7 @@ impl KeyService {
     pub async fn run_listener(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         use portal_db::changes::{ChangeListener, Heard};
         loop {
-            self.cache_trusted.store(false, Ordering::Release);
+            self.trust.set(false);
             let mut listener = tokio::select! {
                 l = ChangeListener::connect(&self.db) => match l {
                     Ok(l) => l,
@@ -106,7 +106,7 @@ impl KeyService {
             };
             // Whatever changed while nobody listened is unknown: start empty.
             self.evict_all();
-            self.cache_trusted.store(true, Ordering::Release);
+            self.trust.set(true);
             loop {
                 tokio::select! {
                     heard = listener.next() => match heard {
@@ -115,8 +115,8 @@ impl KeyService {
                         Heard::Reads(id) => self.evict(Change::Reads(id)),
                         Heard::Session(id) => self.evict(Change::Session(id)),
                         // This instance's pages add its own flushes from memory.
-                        Heard::Usage(_, from) if from == self.instance => {}
-                        Heard::Usage(team, _) => self.read_cache.bump_counts(team),
+                        Heard::Usage(_, from) if from == self.meter.instance => {}
+                        Heard::Usage(team, _) => self.pages.bump_counts(team),
                         Heard::Lost => break,
                     },
                     _ = stop.changed() => return,

@@ -1,0 +1,245 @@
+//! API keys on the request path: a presented key is checked (format and checksum first, then
+//! the authorization caches or the database, its status, where it comes from) and admitted by its
+//! limits ([`KeyCheck::verify`]). The caches, the meter and the invalidation that keeps them true
+//! are services of their own (`crate::services`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
+use portal_domain::keys as domain;
+use portal_domain::policy::{Actor, KeyPrincipal};
+use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
+use portal_types::ErrorCode;
+use portal_types::{Environment, KeyStatus, RateLimit, Role};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::services::auth_cache::AuthCache;
+pub use crate::services::meter::limits::LimitReport;
+use crate::services::meter::{MeterService, MeterTag};
+
+/// A key as the cache holds it.
+#[derive(Debug, Clone)]
+pub struct CachedKey {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub name: Arc<str>,
+    pub environment: Environment,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub grace_until: Option<DateTime<Utc>>,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+    /// The scopes it was given.
+    pub scopes: ScopeSet,
+    pub allowed: Arc<AllowList>,
+    /// The person who answers for the key (for a key made by a key: that key's creator).
+    pub created_by: Option<Uuid>,
+    /// The role that caps the key (`domain::policy::Actor::ApiKey`), as it was when the key was
+    /// cached. Role changes and removals announce a team change, which evicts the team's keys on
+    /// every instance.
+    pub creator: Role,
+    /// Whether the creator has two-factor authentication on (true without a recorded creator):
+    /// a team that requires it refuses the key otherwise. Turning it on or off announces a change
+    /// of each of the account's teams.
+    pub creator_two_factor: bool,
+}
+
+/// A verified key acting on a request.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    pub key_id: Uuid,
+    pub team_id: Uuid,
+    pub name: Arc<str>,
+    pub environment: Environment,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Rolled, in its grace period: it changes nobody's access (`domain::policy::Actor`).
+    pub rolling: bool,
+    /// The scopes it was given.
+    pub scopes: ScopeSet,
+    /// The role that caps it.
+    pub creator: Role,
+    /// Whether its creator has two-factor authentication on.
+    pub creator_two_factor: bool,
+    pub usage_limit: Option<u64>,
+    pub rate_limit: Option<RateLimit>,
+    pub allowed: Arc<AllowList>,
+    pub created_by: Option<Uuid>,
+    /// What the key's limits leave, for the `RateLimit` fields of the answer.
+    pub limits: LimitReport,
+}
+
+impl KeyAuth {
+    /// How the role table sees this key.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey { rolling: self.rolling, scopes: self.scopes, creator: self.creator }
+    }
+
+    /// This key as the policy weighs it.
+    pub fn principal(&self) -> KeyPrincipal {
+        KeyPrincipal {
+            rolling: self.rolling,
+            creator: self.creator,
+            creator_two_factor: self.creator_two_factor,
+            shape: KeyShape {
+                scopes: self.scopes,
+                environment: self.environment,
+                usage_limit: self.usage_limit,
+                rate_limit: self.rate_limit,
+                allowed: AllowList::clone(&self.allowed),
+            },
+        }
+    }
+
+    pub fn tag(&self) -> MeterTag {
+        MeterTag { key_id: self.key_id, team_id: self.team_id }
+    }
+}
+
+/// Why a presented key was refused, and which known key it was (for metering).
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub tag: Option<MeterTag>,
+}
+
+/// The state of a key right now.
+pub fn status_of(
+    row_revoked: Option<DateTime<Utc>>,
+    expires: Option<DateTime<Utc>>,
+    grace: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> KeyStatus {
+    if row_revoked.is_some() {
+        KeyStatus::Revoked
+    } else if expires.is_some_and(|e| e <= now) {
+        KeyStatus::Expired
+    } else if let Some(g) = grace {
+        if g <= now { KeyStatus::Rolled } else { KeyStatus::Rolling }
+    } else {
+        KeyStatus::Active
+    }
+}
+
+/// Why a key was refused with 401.
+pub fn refusal(status: KeyStatus) -> Option<ApiError> {
+    let (code, detail) = match status {
+        KeyStatus::Active | KeyStatus::Rolling => return None,
+        KeyStatus::Revoked => (ErrorCode::KeyRevoked, "This API key was revoked."),
+        KeyStatus::Expired => (ErrorCode::KeyExpired, "This API key has expired."),
+        KeyStatus::Rolled => {
+            (ErrorCode::KeyRolled, "This API key was replaced by a rolled key and its grace period is over.")
+        }
+    };
+    Some(ApiError::new(code, detail))
+}
+
+pub fn invalid_key() -> ApiError {
+    ApiError::new(ErrorCode::InvalidApiKey, "The API key is not valid.")
+}
+
+/// Checks presented keys: the authorization caches, then the meter's limits.
+pub struct KeyCheck {
+    pub auth: Arc<AuthCache>,
+    pub meter: Arc<MeterService>,
+}
+
+impl KeyCheck {
+    /// Verifies a presented key: format and checksum first (no database work for garbage),
+    /// then the caches or the database, the key's status, where it is used from (when `client`
+    /// is known), and its limits. A request from outside the allowlist counts no quota.
+    pub async fn verify(&self, secret: &str, client: Option<std::net::IpAddr>) -> Result<KeyAuth, Refusal> {
+        let refuse = |error: ApiError, tag: Option<MeterTag>| Refusal { error, tag };
+        domain::parse(secret).map_err(|_| refuse(invalid_key(), None))?;
+        let key = self.auth.lookup(self.auth.hash(secret)).await.map_err(|e| refuse(e, None))?;
+        let key = key.ok_or_else(|| refuse(invalid_key(), None))?;
+        let now = Utc::now();
+        let tag = MeterTag { key_id: key.id, team_id: key.team_id };
+        let status = status_of(key.revoked_at, key.expires_at, key.grace_until, now);
+        if let Some(refused) = refusal(status) {
+            return Err(refuse(refused, Some(tag)));
+        }
+        // An allowlisted key answers only to a known address of its list: without one (a
+        // service that did not say where the key came from) it is refused, not waved through.
+        match client {
+            Some(ip) if !key.allowed.allows(ip) => {
+                let refused =
+                    ApiError::new(ErrorCode::IpNotAllowed, format!("This API key may not be used from {ip}."));
+                return Err(refuse(refused, Some(tag)));
+            }
+            None if !key.allowed.is_empty() => {
+                let refused = ApiError::new(
+                    ErrorCode::IpNotAllowed,
+                    "This API key may be used only from the addresses of its allowlist, and the address it \
+                     came from is not known (pass `client_ip`).",
+                );
+                return Err(refuse(refused, Some(tag)));
+            }
+            _ => {}
+        }
+        let limits = self.meter.admit(&key, now).await.map_err(|e| refuse(e, Some(tag)))?;
+        Ok(KeyAuth {
+            key_id: key.id,
+            team_id: key.team_id,
+            name: key.name.clone(),
+            environment: key.environment,
+            expires_at: key.expires_at,
+            rolling: status == KeyStatus::Rolling,
+            scopes: key.scopes,
+            creator: key.creator,
+            creator_two_factor: key.creator_two_factor,
+            usage_limit: key.usage_limit,
+            rate_limit: key.rate_limit,
+            allowed: key.allowed.clone(),
+            created_by: key.created_by,
+            limits,
+        })
+    }
+}
+
+/// The role that caps a key (`domain::policy::Actor::ApiKey`): its creator's current role in the
+/// team; `Member` once they left it (the key keeps what a member may read); `Admin` for a key
+/// that another key made before creators were recorded.
+pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &ApiKeyRow) -> Result<Role, portal_db::Error> {
+    Ok(match row.created_by {
+        Some(user) => portal_db::teams::membership_of(db, row.team_id, user).await?.map_or(Role::Member, |m| m.role),
+        None => Role::Admin,
+    })
+}
+
+/// How the permission table sees a stored key now, if it still works at all.
+pub async fn actor_of(
+    db: &impl portal_db::ConnectionTrait,
+    row: &ApiKeyRow,
+    now: DateTime<Utc>,
+) -> Result<Option<Actor>, portal_db::Error> {
+    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    if !matches!(status, KeyStatus::Active | KeyStatus::Rolling) {
+        return Ok(None);
+    }
+    Ok(Some(portal_domain::policy::Actor::ApiKey {
+        rolling: status == KeyStatus::Rolling,
+        scopes: ScopeSet::from_stored(&row.scopes),
+        creator: creator_role(db, row).await?,
+    }))
+}
+
+pub(crate) fn cached_from(row: &ApiKeyRow, creator: Role, creator_two_factor: bool) -> Result<CachedKey, ApiError> {
+    Ok(CachedKey {
+        id: row.id,
+        team_id: row.team_id,
+        name: row.name.as_str().into(),
+        environment: environment_of(row)?,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        grace_until: row.grace_until,
+        usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
+        rate_limit: rate_limit_of(row),
+        scopes: ScopeSet::from_stored(&row.scopes),
+        allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
+        created_by: row.created_by,
+        creator,
+        creator_two_factor,
+    })
+}

@@ -1,0 +1,58 @@
+//! The services behind the request path, each on `AppState` by name: the authorization caches
+//! ([`auth_cache`]), the kept pages ([`pages`]), the usage meter with its limits ([`meter`]), and
+//! the invalidation that keeps all of them true on every instance ([`invalidation`]), which they
+//! share one typed message with ([`invalidation::Change`]).
+
+pub mod auth_cache;
+pub mod guarded;
+pub mod invalidation;
+pub mod meter;
+pub mod pages;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use portal_db::DatabaseConnection;
+
+use self::auth_cache::AuthCache;
+use self::invalidation::Invalidation;
+use self::meter::MeterService;
+use self::pages::Pages;
+use crate::keys::KeyCheck;
+
+/// Whether the caches may be served: false while the channel that tells of other instances'
+/// changes is down (on PostgreSQL, until LISTEN runs).
+pub struct Trust(AtomicBool);
+
+impl Trust {
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, trusted: bool) {
+        self.0.store(trusted, Ordering::Release);
+    }
+}
+
+/// The services of one instance, made together (they share the trust flag and the meter).
+pub struct Services {
+    pub auth_cache: Arc<AuthCache>,
+    pub pages: Arc<Pages>,
+    pub meter: Arc<MeterService>,
+    pub invalidation: Arc<Invalidation>,
+    pub keys: Arc<KeyCheck>,
+}
+
+impl Services {
+    pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool) -> Self {
+        // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
+        let trust = Arc::new(Trust(AtomicBool::new(!portal_db::changes::is_postgres(&db))));
+        let auth_cache = Arc::new(AuthCache::new(db.clone(), server_secret, trust.clone()));
+        let meter = Arc::new(MeterService::new(db.clone()));
+        let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
+        let invalidation =
+            Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });
+        let keys = Arc::new(KeyCheck { auth: auth_cache.clone(), meter: meter.clone() });
+        Self { auth_cache, pages, meter, invalidation, keys }
+    }
+}
