@@ -48,6 +48,18 @@ pub fn parse_note(field: &'static str, raw: Option<&str>, max_chars: usize) -> R
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
+/// A description (of a team, key or webhook endpoint): a note of at most
+/// [`portal_types::rules::DESCRIPTION_MAX_CHARS`].
+pub fn parse_description(field: &'static str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    parse_note(field, raw, portal_types::rules::DESCRIPTION_MAX_CHARS)
+}
+
+/// A personal message (of an invitation): a note of at most
+/// [`portal_types::rules::MESSAGE_MAX_CHARS`].
+pub fn parse_message(field: &'static str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    parse_note(field, raw, portal_types::rules::MESSAGE_MAX_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@ use chrono::{Duration, Utc};
 use portal_domain::keys as domain;
 use portal_domain::policy::Action;
 use portal_domain::scopes::{AllowList, parse_scopes, parse_thresholds};
-use portal_domain::teams::{parse_note, parse_team_name};
+use portal_domain::teams::parse_team_name;
+use portal_domain::text::parse_description;
 use portal_types::{
     ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, Environment, KeySort, KeyStatusFilter,
     RateLimit, ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest, VerifyKeyResponse,
@@ -151,7 +152,7 @@ pub async fn create_api_key(
     let body = body.0;
     let request = NewKeyRequest {
         name: parse_team_name("name", &body.name)?,
-        description: parse_note("description", body.description.as_deref(), 500)?,
+        description: parse_description("description", body.description.as_deref())?,
         environment: body.environment,
         lifetime_days: body.expiration.days(),
         usage_limit: parse_limit(body.usage_limit)?,
@@ -211,7 +212,7 @@ pub async fn update_api_key(
     let (team_id, key_id) = path.into_inner();
     let body = body.0;
     let description = match &body.description {
-        Some(Some(raw)) => Some(parse_note("description", Some(raw), 500)?),
+        Some(Some(raw)) => Some(parse_description("description", Some(raw))?),
         Some(None) => Some(None),
         None => None,
     };

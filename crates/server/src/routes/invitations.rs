@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use portal_domain::identity::Email;
 use portal_domain::policy::Action;
-use portal_domain::teams::parse_note;
+use portal_domain::text::parse_message;
 use portal_types::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationPage, InvitationPreview, Team,
 };
@@ -67,7 +67,7 @@ pub async fn create_invitation(
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
-    let message = parse_note("message", body.message.as_deref(), 1000)?;
+    let message = parse_message("message", body.message.as_deref())?;
     let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
     Ok(HttpResponse::Created().json(invitations::create(begin, email, body.role, message).await?))
 }

@@ -3,7 +3,8 @@
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::{Action, Actor, Principal as Policy, Target, permissions};
-use portal_domain::teams::{parse_note, parse_team_name};
+use portal_domain::teams::parse_team_name;
+use portal_domain::text::parse_description;
 use portal_types::{
     CreateTeamRequest, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
 };
@@ -94,7 +95,7 @@ pub async fn create_team(
     body: ApiJson<CreateTeamRequest>,
 ) -> ApiResult<HttpResponse> {
     let name = parse_team_name("name", &body.0.name)?;
-    let description = parse_note("description", body.0.description.as_deref(), 500)?;
+    let description = parse_description("description", body.0.description.as_deref())?;
     Ok(HttpResponse::Created().json(teams::create(&state, auth, &client, name, description).await?))
 }
 
@@ -186,7 +187,7 @@ pub async fn update_team(
         name: body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?,
         description: match body.description.as_deref() {
             None => None,
-            Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+            Some(raw) => Some(parse_description("description", Some(raw))?),
         },
         require_two_factor: body.require_two_factor,
     };

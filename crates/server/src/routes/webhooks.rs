@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::Action;
-use portal_domain::teams::parse_note;
+use portal_domain::text::parse_description;
 use portal_types::{
     CreateWebhookEndpointRequest, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
     WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
@@ -100,7 +100,7 @@ pub async fn create_webhook_endpoint(
     let body = body.0;
     let new = webhooks::NewEndpoint {
         url: parse_url(&state, &body.url)?,
-        description: parse_note("description", body.description.as_deref(), 500)?,
+        description: parse_description("description", body.description.as_deref())?,
         event_types: parse_event_types(&body.event_types)?,
         enabled: body.enabled.unwrap_or(true),
     };
@@ -156,7 +156,7 @@ pub async fn update_webhook_endpoint(
         url: body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?,
         description: match body.description.as_deref() {
             None => None,
-            Some(raw) => Some(parse_note("description", Some(raw), 500)?),
+            Some(raw) => Some(parse_description("description", Some(raw))?),
         },
         event_types: body.event_types.as_deref().map(parse_event_types).transpose()?,
         enabled: body.enabled,
