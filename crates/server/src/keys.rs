@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
+use portal_db::api_keys::ApiKeyRow;
 use portal_domain::keys as domain;
 use portal_domain::policy::{Actor, KeyPrincipal};
 use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
@@ -16,35 +16,9 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::services::auth_cache::AuthCache;
+pub use crate::services::auth_cache::{CachedKey, creator_role};
 pub use crate::services::meter::limits::LimitReport;
 use crate::services::meter::{MeterService, MeterTag};
-
-/// A key as the cache holds it.
-#[derive(Debug, Clone)]
-pub struct CachedKey {
-    pub id: Uuid,
-    pub team_id: Uuid,
-    pub name: Arc<str>,
-    pub environment: Environment,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub grace_until: Option<DateTime<Utc>>,
-    pub usage_limit: Option<u64>,
-    pub rate_limit: Option<RateLimit>,
-    /// The scopes it was given.
-    pub scopes: ScopeSet,
-    pub allowed: Arc<AllowList>,
-    /// The person who answers for the key (for a key made by a key: that key's creator).
-    pub created_by: Option<Uuid>,
-    /// The role that caps the key (`domain::policy::Actor::ApiKey`), as it was when the key was
-    /// cached. Role changes and removals announce a team change, which evicts the team's keys on
-    /// every instance.
-    pub creator: Role,
-    /// Whether the creator has two-factor authentication on (true without a recorded creator):
-    /// a team that requires it refuses the key otherwise. Turning it on or off announces a change
-    /// of each of the account's teams.
-    pub creator_two_factor: bool,
-}
 
 /// A verified key acting on a request.
 #[derive(Debug, Clone)]
@@ -198,16 +172,6 @@ impl KeyCheck {
     }
 }
 
-/// The role that caps a key (`domain::policy::Actor::ApiKey`): its creator's current role in the
-/// team; `Member` once they left it (the key keeps what a member may read); `Admin` for a key
-/// that another key made before creators were recorded.
-pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &ApiKeyRow) -> Result<Role, portal_db::Error> {
-    Ok(match row.created_by {
-        Some(user) => portal_db::teams::membership_of(db, row.team_id, user).await?.map_or(Role::Member, |m| m.role),
-        None => Role::Admin,
-    })
-}
-
 /// How the permission table sees a stored key now, if it still works at all.
 pub async fn actor_of(
     db: &impl portal_db::ConnectionTrait,
@@ -223,23 +187,4 @@ pub async fn actor_of(
         scopes: ScopeSet::from_stored(&row.scopes),
         creator: creator_role(db, row).await?,
     }))
-}
-
-pub(crate) fn cached_from(row: &ApiKeyRow, creator: Role, creator_two_factor: bool) -> Result<CachedKey, ApiError> {
-    Ok(CachedKey {
-        id: row.id,
-        team_id: row.team_id,
-        name: row.name.as_str().into(),
-        environment: environment_of(row)?,
-        expires_at: row.expires_at,
-        revoked_at: row.revoked_at,
-        grace_until: row.grace_until,
-        usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
-        rate_limit: rate_limit_of(row),
-        scopes: ScopeSet::from_stored(&row.scopes),
-        allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
-        created_by: row.created_by,
-        creator,
-        creator_two_factor,
-    })
 }

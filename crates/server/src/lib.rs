@@ -14,6 +14,7 @@ pub mod notices;
 pub mod openapi;
 pub mod paging;
 pub mod ratelimit;
+pub mod reads;
 pub mod retention;
 pub mod routes;
 pub mod security;

@@ -300,7 +300,7 @@ impl Application {
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
 
         let gate_state = web::Data::new(Gate {
-            keys: services.keys.clone(),
+            keys: state.keys.clone(),
             meter: services.meter.clone(),
             csp,
             count_statements: state.config.debug_statement_count,

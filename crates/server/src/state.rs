@@ -81,7 +81,7 @@ impl AppState {
             reads,
             config,
             mail_wake,
-            keys: services.keys.clone(),
+            keys: Arc::new(KeyCheck { auth: services.auth_cache.clone(), meter: services.meter.clone() }),
             auth_cache: services.auth_cache.clone(),
             pages: services.pages.clone(),
             meter: services.meter.clone(),

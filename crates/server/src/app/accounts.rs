@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use portal_db::{DatabaseTransaction, TransactionTrait};
 use portal_domain::identity::{Password, UserName};
-use portal_types::{AuditAction, ErrorCode, GettingStarted, SessionInfo, SessionList, SessionsEnded, User};
+use portal_types::{AuditAction, ErrorCode, SessionsEnded, User};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client};
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
 
 pub fn to_wire(user: portal_db::users::User) -> User {
@@ -141,15 +141,6 @@ pub async fn record_for_account(
     Ok(Change::reads(&touched).collect())
 }
 
-pub async fn me(state: &AppState, auth: &AuthUser) -> ApiResult<User> {
-    Ok(to_wire(load(state, auth).await?))
-}
-
-/// How far the user's teams are through the guide's checklists.
-pub async fn getting_started(state: &AppState, auth: &AuthUser) -> ApiResult<GettingStarted> {
-    Ok(portal_db::getting_started::progress(&state.reads, auth.user_id).await?)
-}
-
 /// Renames the account; the name shows in the member list of every team of theirs.
 pub async fn rename(state: &AppState, auth: &AuthUser, name: UserName) -> ApiResult<User> {
     let mut tx = AccountTx::begin(state, auth.user_id, false).await?;
@@ -173,24 +164,6 @@ pub async fn change_password(state: &AppState, auth: &AuthUser, current: String,
         tx.announce(Change::Session(ended));
     }
     tx.commit().await
-}
-
-/// The account's sessions in use, the latest used first.
-pub async fn sessions(state: &AppState, auth: &AuthUser) -> ApiResult<SessionList> {
-    let rows = portal_db::sessions::list_open(&state.reads, auth.user_id, Utc::now()).await?;
-    let items = rows
-        .into_iter()
-        .map(|s| SessionInfo {
-            current: s.id == auth.session_id,
-            id: s.id,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            expires_at: s.expires_at,
-            ip: s.ip,
-            user_agent: s.user_agent,
-        })
-        .collect();
-    Ok(SessionList { items })
 }
 
 /// Ends one of the account's sessions: its access tokens are refused on every instance.

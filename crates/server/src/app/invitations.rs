@@ -7,43 +7,20 @@ use portal_db::invitations::{InvitationRow, NewInvitation, role_of, state_of};
 use portal_domain::identity::Email;
 use portal_domain::policy::{Action, Actor, Target};
 use portal_domain::token;
-use portal_types::{
-    AuditAction, ErrorCode, Invitation, InvitationPage, InvitationPreview, InvitationState, Role, Team,
-};
+use portal_types::{AuditAction, ErrorCode, Invitation, InvitationState, Role, Team};
 use uuid::Uuid;
 
 use super::{Begin, TeamTx};
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, Principal};
-use crate::kept::{KeptJson, next_change};
 use crate::mail::Template;
-use crate::paging::{encode_position, next_cursor, rows_for};
-use crate::services::invalidation::Change;
-use crate::services::pages::PageKey;
+use crate::reads::invitations::{by_token, invitation_not_found};
+use crate::services::change::Change;
 use crate::state::AppState;
 
 /// How long an invitation link works.
 pub const INVITATION_TTL_DAYS: i64 = 7;
-
-pub fn to_wire(inv: InvitationRow, now: DateTime<Utc>) -> ApiResult<Invitation> {
-    Ok(Invitation {
-        id: inv.id,
-        team_id: inv.team_id,
-        state: state_of(&inv, now),
-        role: role_of(&inv)?,
-        email: inv.email,
-        message: inv.message,
-        invited_by_name: inv.inviter_name,
-        invited_by_user_id: inv.invited_by,
-        created_at: inv.created_at,
-        expires_at: inv.expires_at,
-    })
-}
-
-fn invitation_not_found() -> ApiError {
-    ApiError::new(ErrorCode::InvitationNotFound, "No such invitation.")
-}
 
 /// Queues the invitation mail with a fresh link.
 async fn queue_invitation_mail(tx: &TeamTx<'_>, inv: &InvitationRow, secret: &str) -> ApiResult<()> {
@@ -74,28 +51,6 @@ async fn queue_invitation_mail(tx: &TeamTx<'_>, inv: &InvitationRow, secret: &st
     };
     portal_db::mail::enqueue(tx.db(), mail.render(), tx.now).await?;
     Ok(())
-}
-
-/// A page of the team's invitations, newest first, as kept until the team's reads change (or an
-/// invitation on it expires).
-pub async fn page(
-    state: &AppState,
-    team_id: Uuid,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: u64,
-) -> ApiResult<std::sync::Arc<KeptJson>> {
-    state
-        .pages
-        .cached_read(team_id, PageKey::Invitations { after, limit }, async {
-            let mut rows = portal_db::invitations::list(&state.reads, team_id, after, rows_for(limit)).await?;
-            let next = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
-            let now = Utc::now();
-            // A pending invitation shows as expired from its expiry on.
-            let until = next_change(now, rows.iter().filter(|r| r.state == "pending").map(|r| r.expires_at));
-            let items = rows.into_iter().map(|row| to_wire(row, now)).collect::<ApiResult<_>>()?;
-            KeptJson::new(&InvitationPage { items, next_cursor: next }, until)
-        })
-        .await
 }
 
 /// Invites `email` with `role` (no higher than the caller may give); the mail goes out at commit.
@@ -137,7 +92,7 @@ pub async fn create(begin: Begin<'_>, email: Email, role: Role, message: Option<
     };
     queue_invitation_mail(&tx, &inv, &secret).await?;
     tx.record(AuditAction::InvitationCreated, "invitation", inv.id, format!("{} as {}", inv.email, role.as_str()));
-    let wire = to_wire(inv, tx.now)?;
+    let wire = crate::reads::invitations::to_wire(inv, tx.now)?;
     mailed(tx).await?;
     Ok(wire)
 }
@@ -177,7 +132,7 @@ pub async fn resend(begin: Begin<'_>, id: Uuid) -> ApiResult<Invitation> {
     inv.expires_at = expires_at;
     queue_invitation_mail(&tx, &inv, &secret).await?;
     tx.record(AuditAction::InvitationResent, "invitation", id, inv.email.clone());
-    let wire = to_wire(inv, tx.now)?;
+    let wire = crate::reads::invitations::to_wire(inv, tx.now)?;
     mailed(tx).await?;
     Ok(wire)
 }
@@ -192,30 +147,6 @@ pub async fn revoke(begin: Begin<'_>, id: Uuid) -> ApiResult<()> {
     tx.record(AuditAction::InvitationRevoked, "invitation", id, inv.email);
     tx.announce(Change::Reads(tx.team_id()));
     tx.commit().await
-}
-
-pub async fn by_token(db: &impl portal_db::ConnectionTrait, secret: &str) -> ApiResult<InvitationRow> {
-    if !token::looks_valid(secret) {
-        return Err(invitation_not_found());
-    }
-    portal_db::invitations::find_by_token_hash(db, &token::hash(secret)).await?.ok_or_else(invitation_not_found)
-}
-
-/// What an invitation link offers: team, inviter, role and state.
-pub async fn preview(state: &AppState, secret: &str) -> ApiResult<InvitationPreview> {
-    let inv = by_token(&state.reads, secret).await?;
-    let team = portal_db::teams::find(&state.reads, inv.team_id).await?.ok_or_else(invitation_not_found)?;
-    let account_exists = portal_db::users::find_by_email(&state.reads, &inv.email).await?.is_some();
-    Ok(InvitationPreview {
-        team_name: team.name,
-        invited_by_name: inv.inviter_name.clone(),
-        state: state_of(&inv, Utc::now()),
-        role: role_of(&inv)?,
-        email: inv.email,
-        message: inv.message,
-        expires_at: inv.expires_at,
-        account_exists,
-    })
 }
 
 /// Checks that an invitation can be accepted by `email`; used by sign-up with an invitation too.
@@ -269,7 +200,7 @@ pub async fn accept(state: &AppState, auth: AuthUser, client: &Client, secret: &
     portal_db::audit::record(&txn, entry, now).await?;
     let counts = portal_db::teams::member_counts(&txn, &[inv.team_id]).await?;
     let count = counts.get(&inv.team_id).copied().unwrap_or(1);
-    let team = super::teams::to_wire(access.team, Actor::Member(role), count);
+    let team = crate::reads::teams::to_wire(access.team, Actor::Member(role), count);
     state.invalidation.commit(txn, &[Change::Team(inv.team_id)]).await?;
     Ok(team)
 }

@@ -16,11 +16,8 @@ use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::keys::status_of;
-use crate::services::invalidation::Change;
-
-pub fn key_not_found() -> ApiError {
-    ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
-}
+use crate::reads::keys::key_not_found;
+use crate::services::change::Change;
 
 /// A key of the team, read in the unit of work (`for_update`: locked until it commits).
 async fn find(tx: &TeamTx<'_>, key_id: Uuid, for_update: bool) -> ApiResult<ApiKeyRow> {

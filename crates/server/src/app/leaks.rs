@@ -9,7 +9,7 @@ use portal_types::{LeakFeedback, LeakLabel, LeakedToken};
 use crate::error::ApiResult;
 use crate::extract::Client;
 use crate::notices::{Notice, key_link, mail_managers};
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
 
 /// Handles a report (from the service when `service`, else from GitHub): one verdict per token,

@@ -1,29 +1,13 @@
 //! Member use cases: change a role, remove a member or leave; the member list as kept.
 
-use portal_db::teams::MemberRow;
 use portal_domain::policy::{Action, Target};
 use portal_domain::teams::leaves_no_owner;
-use portal_types::{AuditAction, ErrorCode, Member, MemberPage, Role};
+use portal_types::{AuditAction, ErrorCode, Member, Role};
 use uuid::Uuid;
 
 use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
-use crate::kept::KeptJson;
-use crate::paging::{encode_position, next_cursor, rows_for};
-use crate::services::invalidation::Change;
-use crate::services::pages::PageKey;
-use crate::state::AppState;
-
-pub fn to_wire(row: MemberRow) -> Member {
-    Member {
-        user_id: row.membership.user_id,
-        name: row.name,
-        email: row.email,
-        role: row.membership.role,
-        joined_at: row.membership.joined_at,
-        last_active_at: row.last_active_at,
-    }
-}
+use crate::services::change::Change;
 
 fn member_not_found() -> ApiError {
     ApiError::not_found("No such member in this team.")
@@ -31,23 +15,6 @@ fn member_not_found() -> ApiError {
 
 fn last_owner() -> ApiError {
     ApiError::new(ErrorCode::LastOwner, "A team keeps at least one owner: make someone else owner first.")
-}
-
-/// A page of the team's members, earliest joined first, as kept until the team's reads change.
-pub async fn page(
-    state: &AppState,
-    team_id: Uuid,
-    after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
-    limit: u64,
-) -> ApiResult<std::sync::Arc<KeptJson>> {
-    state
-        .pages
-        .cached_read(team_id, PageKey::Members { after, limit }, async {
-            let mut rows = portal_db::teams::list_members(&state.reads, team_id, after, rows_for(limit)).await?;
-            let next = next_cursor(&mut rows, limit, |r| encode_position(r.membership.joined_at, r.membership.user_id));
-            KeptJson::new(&MemberPage { items: rows.into_iter().map(to_wire).collect(), next_cursor: next }, None)
-        })
-        .await
 }
 
 /// The member `user_id`, read (and with the team locked, serialized) in the unit of work.
@@ -82,7 +49,7 @@ pub async fn change_role(begin: Begin<'_>, user_id: Uuid, to: Role) -> ApiResult
     let member = portal_db::teams::member_row(tx.db(), tx.team_id(), user_id).await?.ok_or_else(member_not_found)?;
     tx.announce(Change::Team(tx.team_id()));
     tx.commit().await?;
-    Ok(to_wire(member))
+    Ok(crate::reads::members::to_wire(member))
 }
 
 /// Removes a member, or the caller leaves (their own id). The last owner can do neither.

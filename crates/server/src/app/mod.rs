@@ -1,19 +1,17 @@
-//! Use cases: what a caller does to a team, each run through one [`TeamTx`]. A handler decodes
+//! Use cases: what a caller does to a team, each run through one [`TeamTx`] (what a caller reads
+//! is in [`crate::reads`]). A handler decodes
 //! the request, calls one use case, and encodes its answer; the use case asks the policy, changes
 //! the rows, and the unit of work writes the activity (which raises the team's webhook events,
 //! in the same transaction) and announces the cache changes to every instance as it commits.
 
 pub mod accounts;
-pub mod activity;
 pub mod invitations;
-pub mod key_list;
 pub mod keys;
 pub mod leaks;
 pub mod members;
 pub mod sign_in;
 pub mod teams;
 pub mod two_factor;
-pub mod usage;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +23,7 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::error::ApiResult;
 use crate::extract::{Client, Principal};
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
 
 /// Whether the process can serve: its database answers.

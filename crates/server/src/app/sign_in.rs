@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Client;
 use crate::mail::Template;
 use crate::security::ACCESS_TOKEN_SECONDS;
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
 
 /// How long a refresh token (and the session, unused) lasts.
@@ -78,7 +78,7 @@ pub async fn sign_up(state: &AppState, request: SignUp) -> ApiResult<&'static st
     let invited = match invitation_token.as_deref() {
         None => false,
         Some(secret) => {
-            let inv = super::invitations::by_token(&state.db, secret).await.map_err(|_| {
+            let inv = crate::reads::invitations::by_token(&state.db, secret).await.map_err(|_| {
                 ApiError::new(ErrorCode::InvitationNotFound, "No invitation has this token.")
                     .with_field("invitation_token")
             })?;

@@ -1,55 +1,17 @@
 //! Team use cases: create, change (name, description, two-factor requirement), delete; the
 //! team as answered.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use portal_db::TransactionTrait;
-use portal_domain::policy::{Action, Actor, Target, permissions};
-use portal_types::{AuditAction, Member, Role, Team, TeamPage, TeamTwoFactor};
-use uuid::Uuid;
+use portal_domain::policy::{Action, Actor, Target};
+use portal_types::{AuditAction, Role, Team};
 
 use super::Begin;
 use crate::access::TeamAccess;
 use crate::error::ApiResult;
 use crate::extract::{AuthUser, Client, Principal};
-use crate::paging::{encode_position, next_cursor, rows_for};
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
-
-pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) -> Team {
-    Team {
-        id: team.id,
-        name: team.name,
-        description: team.description,
-        role: match actor {
-            Actor::Member(role) => role,
-            Actor::ApiKey { .. } => Role::Admin,
-        },
-        member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
-        require_two_factor: team.require_two_factor,
-        created_at: team.created_at,
-        permissions: permissions(actor),
-    }
-}
-
-/// The teams `user` belongs to, oldest membership first.
-pub async fn page(
-    state: &AppState,
-    user: &AuthUser,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: u64,
-) -> ApiResult<TeamPage> {
-    let mut rows = portal_db::teams::list_for_user(&state.reads, user.user_id, after, rows_for(limit)).await?;
-    let next = next_cursor(&mut rows, limit, |(_, m, _)| encode_position(m.joined_at, m.team_id));
-    let items = rows.into_iter().map(|(team, m, count)| to_wire(team, Actor::Member(m.role), count)).collect();
-    Ok(TeamPage { items, next_cursor: next })
-}
-
-/// Who lacks two-factor authentication (owners first): whom requiring it shuts out.
-pub async fn two_factor(state: &AppState, access: &TeamAccess) -> ApiResult<TeamTwoFactor> {
-    let (rows, total) = portal_db::teams::members_without_two_factor(&state.reads, access.team.id, 100).await?;
-    let without: Vec<Member> = rows.into_iter().map(super::members::to_wire).collect();
-    Ok(TeamTwoFactor { required: access.team.require_two_factor, without_count: total, without })
-}
 
 /// Creates a team with `user` as its owner. Nobody has access before it exists: its unit of
 /// work is its own.
@@ -67,7 +29,7 @@ pub async fn create(
     let entry = access.entry(client, AuditAction::TeamCreated, "team", Some(team.id.to_string()), Some(name));
     portal_db::audit::record(&txn, entry, now).await?;
     txn.commit().await?;
-    Ok(to_wire(team, Actor::Member(Role::Owner), 1))
+    Ok(crate::reads::teams::to_wire(team, Actor::Member(Role::Owner), 1))
 }
 
 /// A team's change; None leaves a setting as it is.
@@ -101,7 +63,7 @@ pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
     tx.record(AuditAction::TeamUpdated, "team", team_id, summary);
     let counts = portal_db::teams::member_counts(tx.db(), &[team_id]).await?;
     let count = counts.get(&team_id).copied().unwrap_or(0);
-    let team = to_wire(tx.access.team.clone(), tx.access.actor(), count);
+    let team = crate::reads::teams::to_wire(tx.access.team.clone(), tx.access.actor(), count);
     tx.announce(Change::Team(team_id));
     tx.commit().await?;
     Ok(team)

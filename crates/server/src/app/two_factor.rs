@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use portal_db::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use portal_domain::two_factor as totp;
-use portal_types::{AuditAction, ErrorCode, RecoveryCodes, TwoFactorSetup, TwoFactorStatus};
+use portal_types::{AuditAction, ErrorCode, RecoveryCodes, TwoFactorSetup};
 use uuid::Uuid;
 
 use super::accounts::{AccountTx, confirm_password, load};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client};
 use crate::mail::Template;
-use crate::services::invalidation::Change;
+use crate::services::change::Change;
 use crate::state::AppState;
 
 /// The name authenticator apps show for the account.
@@ -160,21 +160,6 @@ async fn replace_recovery_codes(
         codes.iter().filter_map(|c| totp::parse_recovery_code(c)).map(|c| state.two_factor.recovery_hash(&c)).collect();
     portal_db::two_factor::replace_recovery_codes(txn, user_id, &hashes, now).await?;
     Ok(codes)
-}
-
-/// Whether the account has two-factor authentication on, and how many recovery codes are left.
-pub async fn status(state: &AppState, auth: &AuthUser) -> ApiResult<TwoFactorStatus> {
-    let enrolment = portal_db::two_factor::find(&state.reads, auth.user_id).await?;
-    let enabled_at = enrolment.and_then(|e| e.enabled_at);
-    let left = match enabled_at {
-        Some(_) => portal_db::two_factor::recovery_codes_left(&state.reads, auth.user_id).await?,
-        None => 0,
-    };
-    Ok(TwoFactorStatus {
-        enabled: enabled_at.is_some(),
-        enabled_at,
-        recovery_codes_left: u32::try_from(left).unwrap_or(u32::MAX),
-    })
 }
 
 /// Starts turning it on: a new secret for the authenticator app (replacing one not confirmed).

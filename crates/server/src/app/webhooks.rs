@@ -2,64 +2,23 @@
 //! change, delete, rotate its secret, send a test, redeliver; and the reads of endpoints and
 //! their delivery logs.
 
-use chrono::{DateTime, Duration, Utc};
-use portal_db::ConnectionTrait;
+use chrono::Duration;
 use portal_db::webhooks::{Delivery, Endpoint, EndpointChange};
 use portal_domain::policy::{Action, Target};
-use portal_types::{
-    AuditAction, DeliveryState, ErrorCode, EventType, WebhookAttempt, WebhookDelivery, WebhookDeliveryPage,
-    WebhookEndpoint, WebhookEventData, WebhookStats,
-};
+use portal_types::{AuditAction, ErrorCode, EventType, WebhookDelivery, WebhookEndpoint, WebhookEventData};
 use uuid::Uuid;
 
 use super::{Begin, TeamTx};
-use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
-use crate::paging::{encode_position, next_cursor, rows_for};
-use crate::services::invalidation::Change;
+use crate::reads::webhooks::endpoint_not_found;
+use crate::services::change::Change;
 use crate::state::AppState;
-
-async fn stats(db: &impl ConnectionTrait, endpoint: Uuid, now: DateTime<Utc>) -> ApiResult<WebhookStats> {
-    let rows = portal_db::webhooks::recent_attempts(db, endpoint, now - Duration::hours(24)).await?;
-    let attempts = rows.len() as u64;
-    let succeeded = rows.iter().filter(|(s, _)| s.is_some_and(|s| (200..300).contains(&s))).count() as u64;
-    let mut latencies: Vec<u32> = rows.iter().map(|(_, l)| u32::try_from(*l).unwrap_or(0)).collect();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies.get(((latencies.len() as f64 - 1.0) * q).round() as usize).copied();
-    Ok(WebhookStats {
-        attempts,
-        succeeded,
-        success_rate: (attempts > 0).then(|| succeeded as f64 / attempts as f64),
-        p50_latency_ms: at(0.5),
-        p95_latency_ms: at(0.95),
-    })
-}
-
-pub async fn to_wire(db: &impl ConnectionTrait, row: Endpoint, now: DateTime<Utc>) -> ApiResult<WebhookEndpoint> {
-    Ok(WebhookEndpoint {
-        stats: stats(db, row.id, now).await?,
-        event_types: portal_db::webhooks::event_types_of(&row),
-        id: row.id,
-        url: row.url,
-        description: row.description,
-        enabled: row.enabled,
-        disabled_reason: row.disabled_reason,
-        failing_since: row.failing_since,
-        previous_secret_until: row.previous_secret_until.filter(|until| *until > now),
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
-}
 
 /// A new `whsec_` secret, and its sealed form for `endpoint`.
 fn new_secret(state: &AppState, endpoint: Uuid) -> (String, String) {
     let secret = portal_domain::webhooks::new_secret();
     let sealed = state.webhook_secrets.seal(endpoint.as_bytes(), secret.as_bytes());
     (secret, sealed)
-}
-
-fn endpoint_not_found() -> ApiError {
-    ApiError::not_found("No such webhook endpoint in this team.")
 }
 
 /// A unit of work on one of the team's endpoints, by a caller who may manage webhooks.
@@ -74,74 +33,6 @@ fn require_enabled(row: &Endpoint) -> ApiResult<()> {
         return Err(ApiError::new(ErrorCode::Conflict, "The endpoint is off: turn it on first."));
     }
     Ok(())
-}
-
-async fn deliveries_to_wire(db: &impl ConnectionTrait, rows: Vec<Delivery>) -> ApiResult<Vec<WebhookDelivery>> {
-    let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
-    let events: Vec<Uuid> = rows.iter().map(|d| d.event_id).collect();
-    let types: std::collections::HashMap<Uuid, EventType> = portal_db::webhooks::event_types(db, events)
-        .await?
-        .into_iter()
-        .filter_map(|(id, t)| EventType::parse(&t).map(|t| (id, t)))
-        .collect();
-    let mut attempts: std::collections::HashMap<Uuid, Vec<WebhookAttempt>> = std::collections::HashMap::new();
-    for a in portal_db::webhooks::attempts_of(db, ids).await? {
-        attempts.entry(a.delivery_id).or_default().push(WebhookAttempt {
-            attempted_at: a.attempted_at,
-            status_code: a.status_code.and_then(|s| u16::try_from(s).ok()),
-            latency_ms: u32::try_from(a.latency_ms).unwrap_or(0),
-            response_excerpt: a.response_excerpt,
-            error: a.error,
-        });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|d| {
-            let state = DeliveryState::parse(&d.state).unwrap_or(DeliveryState::Failed);
-            WebhookDelivery {
-                id: d.id,
-                event_id: d.event_id,
-                event_type: types.get(&d.event_id).copied().unwrap_or(EventType::WebhookTest),
-                state,
-                created_at: d.created_at,
-                next_attempt_at: (state == DeliveryState::Pending).then_some(d.next_attempt_at),
-                finished_at: d.finished_at,
-                attempts: attempts.remove(&d.id).unwrap_or_default(),
-            }
-        })
-        .collect())
-}
-
-/// The team's endpoints, oldest first, with their delivery figures.
-pub async fn list(state: &AppState, access: &TeamAccess) -> ApiResult<Vec<WebhookEndpoint>> {
-    let now = Utc::now();
-    let mut items = Vec::new();
-    for row in portal_db::webhooks::list(&state.reads, access.team.id).await? {
-        items.push(to_wire(&state.reads, row, now).await?);
-    }
-    Ok(items)
-}
-
-pub async fn get(state: &AppState, access: &TeamAccess, endpoint_id: Uuid) -> ApiResult<WebhookEndpoint> {
-    let row =
-        portal_db::webhooks::find(&state.reads, access.team.id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    to_wire(&state.reads, row, Utc::now()).await
-}
-
-/// A page of an endpoint's deliveries, newest first, each with its attempts.
-pub async fn deliveries(
-    state: &AppState,
-    access: &TeamAccess,
-    endpoint_id: Uuid,
-    before: Option<(DateTime<Utc>, Uuid)>,
-    limit: u64,
-) -> ApiResult<WebhookDeliveryPage> {
-    let row =
-        portal_db::webhooks::find(&state.reads, access.team.id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, before, rows_for(limit)).await?;
-    let next = next_cursor(&mut rows, limit, |d| encode_position(d.created_at, d.id));
-    let items = deliveries_to_wire(&state.reads, rows).await?;
-    Ok(WebhookDeliveryPage { items, next_cursor: next })
 }
 
 /// An endpoint to add, as the request gave it.
@@ -179,7 +70,7 @@ pub async fn create(begin: Begin<'_>, new: NewEndpoint) -> ApiResult<(WebhookEnd
 
 /// The endpoint as answered, read in the unit of work, which then commits.
 async fn finish(mut tx: TeamTx<'_>, row: Endpoint) -> ApiResult<WebhookEndpoint> {
-    let endpoint = to_wire(tx.db(), row, tx.now).await?;
+    let endpoint = crate::reads::webhooks::to_wire(tx.db(), row, tx.now).await?;
     tx.announce(Change::Reads(tx.team_id()));
     tx.commit().await?;
     Ok(endpoint)
@@ -268,5 +159,8 @@ async fn queued(tx: TeamTx<'_>, delivery: Delivery) -> ApiResult<WebhookDelivery
     let state = tx.state;
     tx.commit().await?;
     state.webhook_wake.notify_one();
-    deliveries_to_wire(&state.db, vec![delivery]).await?.pop().ok_or_else(|| ApiError::internal("lost"))
+    crate::reads::webhooks::deliveries_to_wire(&state.db, vec![delivery])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("lost"))
 }

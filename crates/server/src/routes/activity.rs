@@ -9,11 +9,11 @@ use portal_types::{ActivityEntry, ActivityPage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::activity::{self, ActivityFilter};
 use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::paging::{PageQuery, decode_id};
+use crate::reads::activity::{self, ActivityFilter};
 use crate::state::AppState;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -15,8 +15,6 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::app::Begin;
-pub use crate::app::key_list::to_wire;
-use crate::app::key_list::{self, EXPIRY_WARNING_DAYS, KeyFilter, StatusFilter};
 use crate::app::keys::{self, KeyUpdate, NewKeyRequest};
 use crate::error::responses::{
     BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
@@ -25,9 +23,11 @@ use crate::error::responses::{
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
+pub use crate::reads::keys::to_wire;
+use crate::reads::keys::{self as reads_keys, EXPIRY_WARNING_DAYS, KeyFilter, StatusFilter};
 use crate::state::AppState;
 
-pub use crate::app::keys::key_not_found;
+pub use crate::reads::keys::key_not_found;
 
 /// How a key list is narrowed and ordered (`GET .../api-keys`), as given.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -111,10 +111,10 @@ pub async fn list_api_keys(
     let limit = query.limit()?;
     let (filter, sort) = narrowed.parse()?;
     if filter.search.is_some() || filter.environment.is_some() || filter.status.is_some() || sort != KeySort::Created {
-        return key_list::narrowed(&state, access.team.id, &filter, sort, query.cursor.as_deref(), limit).await;
+        return reads_keys::narrowed(&state, access.team.id, &filter, sort, query.cursor.as_deref(), limit).await;
     }
     let after = query.after()?;
-    key_list::page(&state, &req, access.team.id, after, limit).await
+    reads_keys::page(&state, &req, access.team.id, after, limit).await
 }
 
 fn parse_limit(limit: Option<u64>) -> ApiResult<Option<i64>> {
@@ -185,7 +185,7 @@ pub async fn get_api_key(
     let (team_id, key_id) = path.into_inner();
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadApiKeys)?;
-    Ok(web::Json(key_list::get(&state, &access, key_id).await?))
+    Ok(web::Json(reads_keys::get(&state, &access, key_id).await?))
 }
 
 /// Change a key's name, description, monthly limit or rate limit (owners and admins). Limits

@@ -18,6 +18,7 @@ use crate::error::responses::{
 };
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::paging::PageQuery;
+use crate::reads;
 use crate::state::AppState;
 
 /// The team's invitations, newest first (owners and admins).
@@ -40,7 +41,7 @@ pub async fn list_invitations(
     access.require(Action::ReadInvitations)?;
     let limit = query.limit()?;
     let after = query.after()?;
-    let page = invitations::page(&state, access.team.id, after, limit).await?;
+    let page = reads::invitations::page(&state, access.team.id, after, limit).await?;
     Ok(page.respond(&req))
 }
 
@@ -132,7 +133,7 @@ pub async fn preview_invitation(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<InvitationPreview>> {
-    Ok(web::Json(invitations::preview(&state, &path).await?))
+    Ok(web::Json(reads::invitations::preview(&state, &path).await?))
 }
 
 /// Accept an invitation as the signed-in user, whose e-mail must be the invited one.

@@ -12,6 +12,7 @@ use crate::error::responses::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use crate::extract::{ApiJson, AuthUser, Client};
+use crate::reads;
 use crate::state::AppState;
 
 /// The signed-in user.
@@ -23,7 +24,7 @@ use crate::state::AppState;
 )]
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<User>> {
-    Ok(web::Json(accounts::me(&state, &auth).await?))
+    Ok(web::Json(reads::accounts::me(&state, &auth).await?))
 }
 
 /// How far the signed-in user's teams are through the guide's Quick Reference checklists.
@@ -35,7 +36,7 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web
 )]
 #[get("/me/getting-started")]
 pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<GettingStarted>> {
-    Ok(web::Json(accounts::getting_started(&state, &auth).await?))
+    Ok(web::Json(reads::accounts::getting_started(&state, &auth).await?))
 }
 
 /// Change the signed-in user's profile.
@@ -55,7 +56,7 @@ pub async fn update_me(
     auth: AuthUser,
     body: ApiJson<UpdateMeRequest>,
 ) -> ApiResult<web::Json<User>> {
-    let Some(raw) = body.0.name else { return Ok(web::Json(accounts::me(&state, &auth).await?)) };
+    let Some(raw) = body.0.name else { return Ok(web::Json(reads::accounts::me(&state, &auth).await?)) };
     let name = UserName::parse("name", &raw)?;
     Ok(web::Json(accounts::rename(&state, &auth, name).await?))
 }
@@ -96,7 +97,7 @@ pub async fn change_password(
 )]
 #[get("/me/sessions")]
 pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
-    let list = accounts::sessions(&state, &auth).await?;
+    let list = reads::accounts::sessions(&state, &auth).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(list))
 }
 

@@ -14,6 +14,7 @@ use crate::error::responses::{
 };
 use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
+use crate::reads;
 use crate::state::AppState;
 
 /// The team's members with role, join date and last activity, earliest joined first.
@@ -36,7 +37,7 @@ pub async fn list_members(
     access.require(Action::ReadMembers)?;
     let limit = query.limit()?;
     let after = query.after()?;
-    let page = members::page(&state, access.team.id, after, limit).await?;
+    let page = reads::members::page(&state, access.team.id, after, limit).await?;
     Ok(page.respond(&req))
 }
 

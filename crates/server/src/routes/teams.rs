@@ -19,9 +19,10 @@ use crate::error::responses::{
 };
 use crate::extract::{ApiJson, AuthUser, Client, Principal};
 use crate::paging::PageQuery;
+use crate::reads;
 use crate::state::AppState;
 
-pub use crate::app::teams::to_wire;
+pub use crate::reads::teams::to_wire;
 
 /// What each role may do in a team: the permission table itself, for clients that say what a
 /// role change grants or takes away.
@@ -73,7 +74,7 @@ pub async fn list_teams(
             return Ok(web::Json(TeamPage { items, next_cursor: None }));
         }
     };
-    Ok(web::Json(teams::page(&state, &auth, after, limit).await?))
+    Ok(web::Json(reads::teams::page(&state, &auth, after, limit).await?))
 }
 
 /// Create a team; the caller becomes its owner.
@@ -157,7 +158,7 @@ pub async fn get_team_two_factor(
 ) -> ApiResult<web::Json<TeamTwoFactor>> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::UpdateTeam)?;
-    Ok(web::Json(teams::two_factor(&state, &access).await?))
+    Ok(web::Json(reads::teams::two_factor(&state, &access).await?))
 }
 
 /// Rename a team, change its description, or require two-factor authentication of its members

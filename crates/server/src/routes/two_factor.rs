@@ -14,6 +14,7 @@ use crate::error::responses::{
     BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType,
 };
 use crate::extract::{ApiJson, AuthUser, Client};
+use crate::reads;
 use crate::state::AppState;
 
 /// Whether the signed-in user has two-factor authentication on.
@@ -25,7 +26,7 @@ use crate::state::AppState;
 )]
 #[get("/me/two-factor")]
 pub async fn get_two_factor(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
-    let status = two_factor::status(&state, &auth).await?;
+    let status = reads::accounts::two_factor(&state, &auth).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(status))
 }
 

@@ -12,11 +12,11 @@ use portal_types::{TeamUsage, Usage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::usage::{self, Answer};
 use crate::error::responses::{InternalError, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
 use crate::kept::json_answer;
+use crate::reads::usage::{self, Answer};
 use crate::state::AppState;
 
 /// `?from=&to=&granularity=&format=` of usage queries.

@@ -21,6 +21,7 @@ use crate::error::responses::{
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
+use crate::reads;
 use crate::state::AppState;
 
 /// The longest URL accepted.
@@ -73,7 +74,7 @@ pub async fn list_webhook_endpoints(
 ) -> ApiResult<web::Json<WebhookEndpointList>> {
     let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
     access.require(Action::ReadWebhooks)?;
-    Ok(web::Json(WebhookEndpointList { items: webhooks::list(&state, &access).await? }))
+    Ok(web::Json(WebhookEndpointList { items: reads::webhooks::list(&state, &access).await? }))
 }
 
 /// Add an endpoint. The answer carries its signing secret, shown this once.
@@ -126,7 +127,7 @@ pub async fn get_webhook_endpoint(
     let (team_id, endpoint_id) = path.into_inner();
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
-    Ok(web::Json(webhooks::get(&state, &access, endpoint_id).await?))
+    Ok(web::Json(reads::webhooks::get(&state, &access, endpoint_id).await?))
 }
 
 /// Change an endpoint. Turning it on again clears its failure state; turning it off fails its
@@ -238,7 +239,7 @@ pub async fn list_webhook_deliveries(
     let before = query.after()?;
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
-    let page = webhooks::deliveries(&state, &access, endpoint_id, before, limit).await?;
+    let page = reads::webhooks::deliveries(&state, &access, endpoint_id, before, limit).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))
 }
 

@@ -7,35 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portal_db::{DatabaseConnection, DatabaseTransaction};
-use uuid::Uuid;
 
 use super::Trust;
 use super::auth_cache::AuthCache;
+use super::change::Change;
 use super::meter::MeterService;
 use super::pages::Pages;
 use crate::error::ApiResult;
-
-/// Something cached that a change made stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// A key's status, limits or name.
-    Key(Uuid),
-    /// A team's row, its members (and so its cached memberships), or its deletion (with its keys).
-    Team(Uuid),
-    /// What a team's lists and usage pages show, and nothing that authorizes: an invitation,
-    /// an activity entry, a member's last activity, a key's name or status, counted usage.
-    Reads(Uuid),
-    /// A session ended (its access tokens are refused), or its account's two-factor
-    /// authentication was turned on or off.
-    Session(Uuid),
-}
-
-impl Change {
-    /// The teams whose pages an audit entry (and the activity it marks) changed.
-    pub fn reads(touched: &portal_db::audit::Touched) -> impl Iterator<Item = Change> + '_ {
-        touched.teams().iter().copied().map(Change::Reads)
-    }
-}
 
 /// Keeps every instance's caches true: announces changes in the transaction that makes them,
 /// evicts them here after the commit, and hears the other instances' announcements.

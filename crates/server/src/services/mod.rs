@@ -4,6 +4,7 @@
 //! share one typed message with ([`invalidation::Change`]).
 
 pub mod auth_cache;
+pub mod change;
 pub mod guarded;
 pub mod invalidation;
 pub mod meter;
@@ -18,7 +19,6 @@ use self::auth_cache::AuthCache;
 use self::invalidation::Invalidation;
 use self::meter::MeterService;
 use self::pages::Pages;
-use crate::keys::KeyCheck;
 
 /// Whether the caches may be served: false while the channel that tells of other instances'
 /// changes is down (on PostgreSQL, until LISTEN runs).
@@ -40,7 +40,6 @@ pub struct Services {
     pub pages: Arc<Pages>,
     pub meter: Arc<MeterService>,
     pub invalidation: Arc<Invalidation>,
-    pub keys: Arc<KeyCheck>,
 }
 
 impl Services {
@@ -52,7 +51,6 @@ impl Services {
         let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
         let invalidation =
             Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });
-        let keys = Arc::new(KeyCheck { auth: auth_cache.clone(), meter: meter.clone() });
-        Self { auth_cache, pages, meter, invalidation, keys }
+        Self { auth_cache, pages, meter, invalidation }
     }
 }

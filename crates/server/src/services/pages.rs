@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Trust;
-use super::invalidation::Change;
+use super::change::Change;
 use super::meter::{Flushes, MeterService};
 
 /// The most a team's cached reads may weigh together (see [`Weigh`]), in bytes.

@@ -23,7 +23,7 @@ use portal_types::RateLimit;
 use uuid::Uuid;
 
 use crate::error::{ApiError, RateLimitHeaders};
-use crate::keys::CachedKey;
+use crate::services::auth_cache::CachedKey;
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 

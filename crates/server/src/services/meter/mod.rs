@@ -16,7 +16,7 @@ use self::buffer::Meter;
 pub use self::buffer::{Flushes, MeterTag, Pending};
 use self::limits::{LimitReport, Limits};
 use crate::error::ApiError;
-use crate::keys::CachedKey;
+use crate::services::auth_cache::CachedKey;
 
 /// Reads ordered by use write the buffered counts first at most this often: a client asking
 /// again and again (each of its requests counted) cannot turn every request into a write.
@@ -74,7 +74,7 @@ impl MeterService {
     }
 
     /// What this instance counted for a key or team of `team` that a read made after its flush
-    /// `since` does not hold (from [`super::pages::Pages::counted`]).
+    /// `since` does not hold (from [`super::pages::Pages::cached_counted_read`]).
     pub fn pending(&self, team: Uuid, scope: portal_db::usage::Scope, month: DateTime<Utc>, since: u64) -> Pending {
         self.meter.pending(team, scope, month, since)
     }

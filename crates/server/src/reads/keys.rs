@@ -8,10 +8,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use portal_db::api_keys::{ApiKeyRow, KeyOrder, environment_of, rate_limit_of};
 use portal_domain::scopes::{AllowList, ScopeSet, thresholds_from_stored};
-use portal_types::{ApiKey, ApiKeyPage, KeySort, KeyStatus, LeakReport};
+use portal_types::{ApiKey, ApiKeyPage, ErrorCode, KeySort, KeyStatus, LeakReport};
 use uuid::Uuid;
 
 pub use portal_db::api_keys::{KeyFilter, StatusFilter};
+
+pub fn key_not_found() -> ApiError {
+    ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
+}
 
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
@@ -198,9 +202,8 @@ impl Weigh for KeptKeyPage {
 pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResult<ApiKey> {
     let row = {
         let _no_flush = state.meter.hold_flushes().await;
-        let mut row = portal_db::api_keys::find(&state.reads, access.team.id, key_id)
-            .await?
-            .ok_or_else(super::keys::key_not_found)?;
+        let mut row =
+            portal_db::api_keys::find(&state.reads, access.team.id, key_id).await?.ok_or_else(key_not_found)?;
         add_pending_use(&state.meter, &mut row);
         row
     };
