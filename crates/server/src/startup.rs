@@ -18,7 +18,7 @@ use crate::keys::KeyCheck;
 use crate::mail::{MailWorker, Transport};
 use crate::routes;
 use crate::services::Services;
-use crate::services::meter::{MeterService, MeterTag};
+use crate::services::meter::MeterService;
 use crate::state::AppState;
 use crate::web::{self as webapp, WebApp};
 
@@ -91,7 +91,7 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// What the request gate needs on every request.
+/// What the middlewares need on every request.
 struct Gate {
     keys: Arc<KeyCheck>,
     meter: Arc<MeterService>,
@@ -100,13 +100,18 @@ struct Gate {
     count_statements: bool,
 }
 
-/// Every request passes here: a request id and a tracing span; a presented API key is verified
-/// before any handler runs (a refused key never reaches one, so a spent limit is never exceeded);
-/// every request made with a known key is metered; security headers go on every answer.
-async fn gate<B: MessageBody + 'static>(
+fn gate_of(req: &ServiceRequest) -> Result<web::Data<Gate>, actix_web::Error> {
+    req.app_data::<web::Data<Gate>>()
+        .cloned()
+        .ok_or_else(|| actix_web::error::ErrorInternalServerError("gate state missing"))
+}
+
+/// The frame of every request: a request id and a tracing span around all that follows, then
+/// on the answer the security and cache headers, the request id, and one log line.
+async fn frame<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+) -> Result<ServiceResponse<B>, actix_web::Error> {
     let started = Instant::now();
     let request_id = req
         .headers()
@@ -117,56 +122,10 @@ async fn gate<B: MessageBody + 'static>(
         .unwrap_or_else(new_request_id);
     // The query is never logged; secret-like path segments are redacted.
     let span = tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.path()), %request_id);
-    let Some(gate) = req.app_data::<web::Data<Gate>>().cloned() else {
-        return Err(actix_web::error::ErrorInternalServerError("gate state missing"));
-    };
-    // Keys act only on team resources: elsewhere a key-looking bearer is left to the handler
-    // (user-only endpoints refuse it with 403 `api_key_not_allowed`), and nothing is metered.
-    let path = req.path();
-    let acts_with_keys = path == "/api/v1/teams" || path.starts_with("/api/v1/teams/");
-    let presented = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .filter(|_| acts_with_keys)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| portal_domain::keys::looks_like_key(t))
-        .map(str::to_owned);
-    // Where the request comes from, for the key's allowlist.
-    let client = presented.as_ref().and_then(|_| {
-        let source = crate::extract::state_of(req.request()).ok().map(|s| &s.config.client_ip);
-        req.peer_addr().map(|a| match source {
-            Some(source) => source.address(a.ip(), req.headers()),
-            None => a.ip().to_canonical(),
-        })
-    });
+    let gate = gate_of(&req)?;
     let count_statements = gate.count_statements;
     let handled = async move {
-        // (the key, whether it was admitted) and what its limits leave.
-        let mut metered: Option<(MeterTag, bool)> = None;
-        let mut limits = None;
-        let mut res = match presented {
-            Some(secret) => match gate.keys.verify(&secret, client).await {
-                Ok(key) => {
-                    metered = Some((key.tag(), true));
-                    limits = (!key.limits.is_empty()).then(|| key.limits.headers());
-                    req.extensions_mut().insert(key);
-                    next.call(req).await?.map_into_left_body()
-                }
-                Err(refused) => {
-                    metered = refused.tag.map(|tag| (tag, false));
-                    req.error_response(refused.error).map_into_right_body()
-                }
-            },
-            None => next.call(req).await?.map_into_left_body(),
-        };
-        if let Some((tag, admitted)) = metered {
-            gate.meter.record(tag, res.status().as_u16(), started.elapsed(), admitted);
-        }
-        if let Some(limits) = limits {
-            limits.apply(res.headers_mut());
-        }
+        let mut res = next.call(req).await?;
         skip_compression_if_small(&mut res);
         webapp::security_headers(&mut res, &gate.csp);
         webapp::cache_headers(&mut res);
@@ -188,6 +147,52 @@ async fn gate<B: MessageBody + 'static>(
     let (res, statements) = crate::statements::counting(handled.instrument(span)).await;
     let mut res = res?;
     res.headers_mut().insert(HeaderName::from_static(crate::statements::HEADER), HeaderValue::from(statements));
+    Ok(res)
+}
+
+/// Keys on the request path: a presented API key is verified before any handler runs (a refused
+/// key never reaches one, so a spent limit is never exceeded), every request made with a known
+/// key is metered, and the key's limits go in the answer's headers.
+async fn key_gate<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    // Keys act only on team resources: elsewhere a key-looking bearer is left to the handler
+    // (user-only endpoints refuse it with 403 `api_key_not_allowed`), and nothing is metered.
+    let path = req.path();
+    let acts_with_keys = path == "/api/v1/teams" || path.starts_with("/api/v1/teams/");
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .filter(|_| acts_with_keys)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| portal_domain::keys::looks_like_key(t))
+        .map(str::to_owned);
+    let Some(secret) = presented else { return Ok(next.call(req).await?.map_into_left_body()) };
+    let started = Instant::now();
+    let gate = gate_of(&req)?;
+    // Where the request comes from, for the key's allowlist.
+    let source = crate::extract::state_of(req.request()).ok().map(|s| &s.config.client_ip);
+    let client = req.peer_addr().map(|a| match source {
+        Some(source) => source.address(a.ip(), req.headers()),
+        None => a.ip().to_canonical(),
+    });
+    let (mut res, tag, admitted, limits) = match gate.keys.verify(&secret, client).await {
+        Ok(key) => {
+            let (tag, limits) = (key.tag(), (!key.limits.is_empty()).then(|| key.limits.headers()));
+            req.extensions_mut().insert(key);
+            (next.call(req).await?.map_into_left_body(), Some(tag), true, limits)
+        }
+        Err(refused) => (req.error_response(refused.error).map_into_right_body(), refused.tag, false, None),
+    };
+    if let Some(tag) = tag {
+        gate.meter.record(tag, res.status().as_u16(), started.elapsed(), admitted);
+    }
+    if let Some(limits) = limits {
+        limits.apply(res.headers_mut());
+    }
     Ok(res)
 }
 
@@ -326,7 +331,8 @@ impl Application {
                 )
                 .default_service(web::to(webapp::fallback))
                 .wrap(ErrorHandlers::new().default_handler(webapp::problem_for_errors))
-                .wrap(from_fn(gate))
+                .wrap(from_fn(key_gate))
+                .wrap(from_fn(frame))
                 .wrap(Compress::default())
                 .wrap(from_fn(unmark_identity))
         })

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use actix_web::body::EitherBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -225,7 +224,7 @@ pub fn cache_headers<B>(res: &mut ServiceResponse<B>) {
 }
 
 /// Security headers on every answer: `csp`, or the docs' own policy under `/docs`.
-pub fn security_headers<B>(res: &mut ServiceResponse<EitherBody<B>>, csp: &HeaderValue) {
+pub fn security_headers<B>(res: &mut ServiceResponse<B>, csp: &HeaderValue) {
     let csp = if res.request().path().starts_with("/docs") { HeaderValue::from_static(DOCS_CSP) } else { csp.clone() };
     let h = res.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
