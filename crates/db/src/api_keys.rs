@@ -1,6 +1,6 @@
 //! API keys: stored as a keyed hash with a display hint, never the secret.
 
-use portal_types::{Environment, RateLimit};
+use portal_types::{Environment, KeyStatus, RateLimit};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,6 +13,13 @@ use crate::{Error, Result, Timestamp};
 pub use api_key::Model as ApiKeyRow;
 
 /// A stored rate limit (both columns set, or neither).
+impl ApiKeyRow {
+    /// The key's status at `now` ([`portal_domain::keys::status_of`]).
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        portal_domain::keys::status_of(self.revoked_at, self.expires_at, self.grace_until, now)
+    }
+}
+
 pub fn rate_limit_of(row: &ApiKeyRow) -> Option<RateLimit> {
     let per_second = u32::try_from(row.rate_limit_per_second?).ok()?;
     let burst = u32::try_from(row.rate_limit_burst?).ok()?;

@@ -2,7 +2,7 @@
 //! CRC32 checksum), keyed hashing, display hint, roll grace, and the bounds of their limits.
 
 use chrono::{DateTime, Duration, Utc};
-use portal_types::{Environment, RateLimit};
+use portal_types::{Environment, KeyStatus, RateLimit};
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// Base62 digits of 32 random bytes (62^43 > 2^256).
@@ -168,9 +168,40 @@ pub fn parse_usage_limit(limit: u64) -> Result<u64, crate::FieldError> {
     }
 }
 
+/// The state of a key at `now`: the one place a key's status is worked out (the database's
+/// status filters say the same in SQL).
+pub fn status_of(
+    row_revoked: Option<DateTime<Utc>>,
+    expires: Option<DateTime<Utc>>,
+    grace: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> KeyStatus {
+    if row_revoked.is_some() {
+        KeyStatus::Revoked
+    } else if expires.is_some_and(|e| e <= now) {
+        KeyStatus::Expired
+    } else if let Some(g) = grace {
+        if g <= now { KeyStatus::Rolled } else { KeyStatus::Rolling }
+    } else {
+        KeyStatus::Active
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keys_status_follows_revocation_then_expiry_then_grace() {
+        let now = Utc::now();
+        let (past, future) = (Some(now - Duration::seconds(1)), Some(now + Duration::seconds(60)));
+        assert_eq!(status_of(past, future, None, now), KeyStatus::Revoked);
+        assert_eq!(status_of(None, past, future, now), KeyStatus::Expired);
+        assert_eq!(status_of(None, Some(now), None, now), KeyStatus::Expired, "expired at the instant");
+        assert_eq!(status_of(None, future, future, now), KeyStatus::Rolling);
+        assert_eq!(status_of(None, future, past, now), KeyStatus::Rolled);
+        assert_eq!(status_of(None, None, None, now), KeyStatus::Active);
+    }
 
     #[test]
     fn generated_keys_parse_and_carry_their_environment() {

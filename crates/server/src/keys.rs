@@ -78,23 +78,7 @@ pub struct Refusal {
     pub tag: Option<MeterTag>,
 }
 
-/// The state of a key right now.
-pub fn status_of(
-    row_revoked: Option<DateTime<Utc>>,
-    expires: Option<DateTime<Utc>>,
-    grace: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> KeyStatus {
-    if row_revoked.is_some() {
-        KeyStatus::Revoked
-    } else if expires.is_some_and(|e| e <= now) {
-        KeyStatus::Expired
-    } else if let Some(g) = grace {
-        if g <= now { KeyStatus::Rolled } else { KeyStatus::Rolling }
-    } else {
-        KeyStatus::Active
-    }
-}
+use portal_domain::keys::status_of;
 
 /// Why a key was refused with 401.
 pub fn refusal(status: KeyStatus) -> Option<ApiError> {
@@ -178,7 +162,7 @@ pub async fn actor_of(
     row: &ApiKeyRow,
     now: DateTime<Utc>,
 ) -> Result<Option<Actor>, portal_db::Error> {
-    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    let status = row.status(now);
     if !matches!(status, KeyStatus::Active | KeyStatus::Rolling) {
         return Ok(None);
     }

@@ -15,7 +15,6 @@ use uuid::Uuid;
 use super::{Begin, TeamTx};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Principal;
-use crate::keys::status_of;
 use crate::reads::keys::key_not_found;
 use crate::services::change::Change;
 
@@ -285,7 +284,7 @@ pub async fn roll(begin: Begin<'_>, key_id: Uuid, grace_period_seconds: u64) -> 
     let mut tx = begin.allowed(Action::ManageApiKeys).await?;
     let old = find(&tx, key_id, false).await?;
     tx.allow(Action::ManageApiKeys, Target::Key(&shape_of(&old)?))?;
-    if status_of(old.revoked_at, old.expires_at, old.grace_until, tx.now) != KeyStatus::Active {
+    if old.status(tx.now) != KeyStatus::Active {
         return Err(ApiError::new(ErrorCode::KeyNotActive, "Only an active key can be rolled."));
     }
     let grace_until = domain::grace_until(tx.now, grace_period_seconds, old.expires_at)?;

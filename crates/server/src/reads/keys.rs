@@ -20,7 +20,6 @@ pub fn key_not_found() -> ApiError {
 use crate::access::TeamAccess;
 use crate::error::{ApiError, ApiResult};
 use crate::kept::{KeptJson, PAGE_HEAD, encoded_answer, next_change, page_json, spliced_answer};
-use crate::keys::status_of;
 use crate::paging::{
     decode_count_position, decode_position, encode_count_position, encode_position, next_cursor, rows_for,
 };
@@ -33,7 +32,7 @@ pub const EXPIRY_WARNING_DAYS: i64 = 7;
 const UNUSED_DAYS: i64 = 30;
 
 pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
-    let status = status_of(row.revoked_at, row.expires_at, row.grace_until, now);
+    let status = row.status(now);
     let usable = matches!(status, KeyStatus::Active | KeyStatus::Rolling);
     Ok(ApiKey {
         scopes: ScopeSet::from_stored(&row.scopes).to_vec(),
