@@ -1,8 +1,8 @@
 //! Use cases: what a caller does to a team, each run through one [`TeamTx`] (what a caller reads
-//! is in [`crate::reads`]). A handler decodes
-//! the request, calls one use case, and encodes its answer; the use case asks the policy, changes
-//! the rows, and the unit of work writes the activity (which raises the team's webhook events,
-//! in the same transaction) and announces the cache changes to every instance as it commits.
+//! is in [`crate::reads`]). A handler decodes the request, calls one use case, and encodes its
+//! answer; the use case asks the policy, changes the rows, and the unit of work writes the
+//! activity (which raises the team's webhook events, in the same transaction) and announces the
+//! cache changes to every instance as it commits.
 
 pub mod accounts;
 pub mod invitations;
