@@ -270,28 +270,31 @@ pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target
     };
     admits(principal, team)?;
     actor_allows(key.actor(), action)?;
-    let bound = key.bound();
-    let within = |shape: &KeyShape| {
-        shape.within(&bound).map_err(|beyond| Deny::Beyond { beyond, own_environment: bound.environment })
+    // The key's bound is worked out only for targets that are keys: the hot path (a key reading
+    // its team) copies nothing.
+    let within = |shapes: &[&KeyShape]| {
+        let bound = key.bound();
+        shapes.iter().try_for_each(|shape| {
+            shape.within(&bound).map_err(|beyond| Deny::Beyond { beyond, own_environment: bound.environment })
+        })
     };
     match target {
         Target::Team => Ok(()),
         // Only changing the team carries it, which no key may do (no scope names it).
         Target::TwoFactorRequirement { .. } => Ok(()),
-        Target::Key(shape) => within(shape),
+        Target::Key(shape) => within(&[shape]),
         Target::NewKey(shape) => {
-            if !bound.may_make_keys() {
+            if !key.shape.may_make_keys() {
                 return Err(Deny::LimitedKeyMakesNoKeys);
             }
-            within(shape)
+            within(&[shape])
         }
         Target::KeyChange { was, will_be, own } => {
             let bounding = |s: &'a KeyShape| (s.scopes, s.usage_limit, s.rate_limit, &s.allowed);
             if own && bounding(was) != bounding(will_be) {
                 return Err(Deny::OwnSettings);
             }
-            within(was)?;
-            within(will_be)
+            within(&[was, will_be])
         }
     }
 }

@@ -166,16 +166,22 @@ async fn csv_exports_quote_every_text_cell_for_any_separator() {
     }
 }
 
+/// A team with a key allowlisted to 203.0.113.0/24: its owner's token, the team, and the key.
+async fn office_key(app: &TestApp) -> (String, String, String) {
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
+    let (_, key) = app.create_key(&owner, &team, body).await;
+    (owner, team, key)
+}
+
 /// Escape 1: behind a proxy that appends `X-Forwarded-For` (nginx, ALB, Traefik, Caddy), a client
 /// added its own `Forwarded: for=203.0.113.5` and passed a key allowlisted to 203.0.113.0/24.
 /// Only the one header the proxy writes (`PORTAL_CLIENT_IP_HEADER`) is read.
 #[tokio::test]
 async fn only_the_header_the_proxy_writes_names_the_client() {
     let app = spawn_app_with(Options::shared(None, &["--trusted-proxies", "127.0.0.1/32"])).await;
-    let (owner, _) = app.signed_in("owner@example.com").await;
-    let team = app.create_team(&owner, "Acme").await;
-    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
-    let (_, key) = app.create_key(&owner, &team, body).await;
+    let (_, team, key) = office_key(&app).await;
     let path = format!("/api/v1/teams/{team}");
     let forged = app
         .client
@@ -193,10 +199,7 @@ async fn only_the_header_the_proxy_writes_names_the_client() {
         &["--trusted-proxies", "127.0.0.1/32", "--client-ip-header", "cf-connecting-ip"],
     ))
     .await;
-    let (owner, _) = app.signed_in("owner@example.com").await;
-    let team = app.create_team(&owner, "Acme").await;
-    let body = json!({"name": "office", "environment": "development", "expiration": "never", "allowed_ips": ["203.0.113.0/24"]});
-    let (_, key) = app.create_key(&owner, &team, body).await;
+    let (owner, team, key) = office_key(&app).await;
     let path = format!("/api/v1/teams/{team}");
     let forged = app
         .client
