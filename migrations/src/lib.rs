@@ -18,6 +18,7 @@ mod m0013_alerts_need_a_limit;
 mod m0014_rate_budgets;
 mod m0015_key_lineage;
 mod m0016_webhook_subscribers;
+mod m0017_narrowed_key_lists;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_rate_budgets::Migration),
             Box::new(m0015_key_lineage::Migration),
             Box::new(m0016_webhook_subscribers::Migration),
+            Box::new(m0017_narrowed_key_lists::Migration),
         ]
     }
 }

@@ -121,7 +121,7 @@ pub async fn list(
 }
 
 /// A key's status as a list filter sees it (`now` decides expiry and grace).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusFilter {
     Active,
     Rolling,
@@ -136,7 +136,7 @@ pub enum StatusFilter {
 
 /// Where a filtered list starts and how it is ordered: each position is the last row of the
 /// previous page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyOrder {
     /// Newest first, after (created_at, id).
     Created(Option<(Timestamp, Uuid)>),
@@ -148,7 +148,7 @@ pub enum KeyOrder {
 }
 
 /// What a key list is narrowed to; each `None` leaves it open.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct KeyFilter {
     /// Part of the name or the hint, any case.
     pub search: Option<String>,
@@ -244,6 +244,33 @@ pub async fn list_filtered(
         }
     };
     Ok(q.limit(limit).all(db).await?)
+}
+
+/// The first time after `now` when one of the team's keys changes status by itself, as a list
+/// narrowed by status sees it: it expires, its grace period ends, or it comes within `soon` of
+/// expiring. Revoked keys count too (a read again too early is harmless).
+pub async fn next_status_change(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    now: Timestamp,
+    soon: chrono::Duration,
+) -> Result<Option<Timestamp>> {
+    use api_key::Column as C;
+    let first_after = |column: C, after: Timestamp| async move {
+        let first = ApiKeys::find()
+            .select_only()
+            .expr(Expr::col(column).min())
+            .filter(C::TeamId.eq(team_id))
+            .filter(column.gt(after))
+            .into_tuple::<Option<Timestamp>>()
+            .one(db)
+            .await?;
+        Ok::<_, Error>(first.flatten())
+    };
+    let expires = first_after(C::ExpiresAt, now).await?;
+    let grace_ends = first_after(C::GraceUntil, now).await?;
+    let comes_near = first_after(C::ExpiresAt, now + soon).await?.map(|t| t - soon);
+    Ok([expires, grace_ends, comes_near].into_iter().flatten().min())
 }
 
 /// The team's keys among `ids`.

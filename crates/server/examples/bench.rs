@@ -7,17 +7,20 @@
 //! 2. A realistic team (25 members, 200 keys, 5,000 activity entries, 40 invitations): every
 //!    list and usage read beside `/healthz` and the cached read, then two writes (invitations,
 //!    revocations).
-//! 3. Analytics: a team of 10 keys with 90 days of per-minute traffic (as the meter would have
+//! 3. Two large teams: 10,000 keys, every narrowed and ordered list beside `/healthz`; 1,000
+//!    busy keys with 90 days of traffic, the team's usage read cold.
+//! 4. Analytics: a team of 10 keys with 90 days of per-minute traffic (as the meter would have
 //!    written it, then pruned to the default retention); the reads a dashboard makes (team and
 //!    key; 24 h, 7 d, 30 d, 90 d), the hot path while 90-day reads run alongside, and the RSS.
-//! 4. A crash: a second server on the same database is killed (SIGKILL) under load; what its
+//! 5. A crash: a second server on the same database is killed (SIGKILL) under load; what its
 //!    meter loses is the difference between answered and counted requests.
 //!
 //! Environment: `PP_BIN` (server binary, default target/release/partner-portal),
 //! `BENCH_DATABASE_URL` (default: SQLite in a temp dir), `BENCH_REQUESTS` (default 60000),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to),
 //! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder),
-//! `BENCH_ONLY=lists` (section 2 alone), `BENCH_ONLY=hot` (section 1 alone).
+//! `BENCH_ONLY=lists` (section 2 alone), `BENCH_ONLY=large` (section 3 alone), `BENCH_ONLY=hot`
+//! (section 1 alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark driver: failing loudly is right
 
 use std::path::Path;
@@ -49,6 +52,10 @@ impl Drop for Server {
 
 impl Server {
     async fn start(bin: &str, data: &Path, database_url: &str) -> Self {
+        Self::start_with(bin, data, database_url, &[]).await
+    }
+
+    async fn start_with(bin: &str, data: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
         let child = Command::new(bin)
@@ -63,6 +70,7 @@ impl Server {
             .env("PORTAL_AUTH_RATE_LIMIT", "1000")
             .env("PORTAL_INVITE_RATE_LIMIT", "100000")
             .env("PORTAL_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .expect("the server binary (make bench builds it)");
@@ -547,6 +555,194 @@ async fn realistic_team(
     report
 }
 
+/// Two large teams, seeded straight into the database (issue 25):
+///
+/// - a platform issuing a key per customer: 10,000 keys (half production; some revoked, expired
+///   or rolling; each used a different number of times), every narrowed and ordered list beside
+///   `/healthz`, at 16 connections;
+/// - 1,000 busy keys with 90 days of traffic: the team's usage read cold (a server that keeps
+///   nothing), one read at a time.
+async fn large_teams(owner: &Owner, db: &portal_db::DatabaseConnection, base: &str, bin: &str, dir: &Path, database_url: &str, requests: u64) -> String {
+    let connections = 16;
+    let team_id = owner.team("Platform").await;
+    let team: Uuid = team_id.parse().unwrap();
+    let (_, key) = owner.key(&team_id, "lists").await;
+    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
+    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
+    let now = Utc::now();
+    let seeded = Instant::now();
+    let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
+    for i in 0..10_000i64 {
+        let secret = portal_domain::keys::generate(Environment::Production);
+        let new = portal_db::api_keys::NewKey {
+            team_id: team,
+            name: &format!("customer {i}"),
+            description: None,
+            environment: if i % 2 == 0 { Environment::Production } else { Environment::Development },
+            key_hash: &portal_domain::keys::hash(&hashing, &secret),
+            hint: &portal_domain::keys::hint(&secret),
+            created_by: None,
+            created_by_key: None,
+            expires_at: match i % 40 {
+                0 => Some(now - chrono::Duration::days(1)),
+                1 => Some(now + chrono::Duration::days(3)),
+                2..10 => Some(now + chrono::Duration::days(90)),
+                _ => None,
+            },
+            usage_limit: None,
+            rate_limit: None,
+            scopes: &full,
+            allowed_ips: None,
+            alert_thresholds: "80 100",
+        };
+        let created = portal_db::api_keys::create(&txn, new, now - chrono::Duration::minutes(10_000 - i)).await.unwrap();
+        if i % 50 == 7 {
+            portal_db::api_keys::revoke(&txn, created.id, now).await.unwrap();
+        }
+        if i % 3 != 0 {
+            let used = now - chrono::Duration::minutes((i * 7919) % 50_000);
+            portal_db::api_keys::add_requests(&txn, created.id, (i * 104_729) % 1_000_003, used).await.unwrap();
+        }
+    }
+    txn.commit().await.unwrap();
+    let seed_time = seeded.elapsed();
+    let auth = format!("Authorization: Bearer {key}");
+    let path = |rest: &str| format!("{base}/api/v1/teams/{team_id}{rest}");
+    let urls = [
+        ("GET /healthz", format!("{base}/healthz")),
+        ("first page", path("/api-keys?limit=50")),
+        ("search `q=customer 12`", path("/api-keys?limit=50&q=customer%2012")),
+        ("production and active", path("/api-keys?limit=50&environment=production&status=active")),
+        ("revoked", path("/api-keys?limit=50&status=revoked")),
+        ("expiring soon", path("/api-keys?limit=50&status=expiring_soon")),
+        ("by requests", path("/api-keys?limit=50&sort=requests")),
+        ("by last use", path("/api-keys?limit=50&sort=last_used")),
+        ("production by requests", path("/api-keys?limit=50&environment=production&sort=requests")),
+        ("team usage (24 h)", path("/usage")),
+    ];
+    let with_key: [&str; 2] = ["-H", &auth];
+    let endpoints: Vec<(&str, &str, &[&str])> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, url))| (*name, url.as_str(), if i == 0 { &[][..] } else { &with_key[..] }))
+        .collect();
+    let (_, runs) = rounds(&endpoints, 1_000, requests, connections);
+    let healthz = runs[0].rps;
+    let mut report = format!(
+        "### A team of 10,000 keys\n\nOne key per customer, half of them production; 200 revoked, 250 expired, 250 expiring \
+         soon, two in three used; seeded in {:.1} s. Pages of 50 with an API key; {requests} requests per read in three rounds \
+         (medians shown), {connections} connections.\n\n",
+        seed_time.as_secs_f64()
+    );
+    report.push_str(&table(&runs, healthz));
+    let lists = &runs[1..];
+    let worst_ratio = lists.iter().map(|r| r.rps / healthz).fold(f64::INFINITY, f64::min);
+    let worst_p99 = lists.iter().map(|r| r.p99_ms).fold(0.0, f64::max);
+    report.push_str(&format!(
+        "\nTargets: every narrowed list ≥ 20% of /healthz: lowest {:.0}% ({}); p99 ≤ 5 ms: highest {worst_p99:.2} ms ({}); \
+         every answer 200: {}.\n\n",
+        100.0 * worst_ratio,
+        verdict(worst_ratio >= 0.2),
+        verdict(worst_p99 <= 5.0),
+        if runs.iter().all(|r| r.ok == r.answered) { "yes" } else { "NO" },
+    ));
+
+    // 1,000 busy keys, 90 days: a row per key, day and status (as the day tier holds them), an
+    // hour's rows for each hour of today and a minute's for each minute of this hour.
+    let busy_team = owner.team("Busy").await;
+    let busy: Uuid = busy_team.parse().unwrap();
+    let seeded = Instant::now();
+    let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
+    let mut keys = Vec::new();
+    for i in 0..1_000 {
+        let secret = portal_domain::keys::generate(Environment::Production);
+        let new = portal_db::api_keys::NewKey {
+            team_id: busy,
+            name: &format!("busy {i}"),
+            description: None,
+            environment: Environment::Production,
+            key_hash: &portal_domain::keys::hash(&hashing, &secret),
+            hint: &portal_domain::keys::hint(&secret),
+            created_by: None,
+            created_by_key: None,
+            expires_at: None,
+            usage_limit: None,
+            rate_limit: None,
+            scopes: &full,
+            allowed_ips: None,
+            alert_thresholds: "80 100",
+        };
+        keys.push(portal_db::api_keys::create(&txn, new, now - chrono::Duration::days(100)).await.unwrap().id);
+    }
+    txn.commit().await.unwrap();
+    let today = Tier::Day.floor(now.timestamp());
+    let this_hour = Tier::Hour.floor(now.timestamp());
+    let last = minute_of(now).timestamp();
+    let buckets: Vec<i64> = (1..=90)
+        .rev()
+        .map(|d| today - d * 86_400)
+        .chain((today..this_hour).step_by(3_600))
+        .chain((this_hour..last).step_by(60))
+        .collect();
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let mut total = 0u64;
+    for chunk in buckets.chunks(4) {
+        let mut batch = Batch::default();
+        for &bucket in chunk {
+            let at = DateTime::from_timestamp(bucket, 0).unwrap();
+            for &key_id in &keys {
+                let (ok, errors) = (20 + noise.next(40), noise.next(4));
+                total += ok + errors;
+                let mut latency = Histogram::default();
+                latency.0[12] = ok;
+                batch.counts.push(increment(key_id, busy, at, 200, ok as i64, latency));
+                if errors > 0 {
+                    let mut latency = Histogram::default();
+                    latency.0[10] = errors;
+                    batch.counts.push(increment(key_id, busy, at, 404, errors as i64, latency));
+                }
+            }
+        }
+        write_batch(db, &batch).await;
+    }
+    let retention = portal_server::config::UsageRetention { minutes: 7, hours: 90, days: 730 };
+    portal_server::retention::prune(db, retention).await.unwrap();
+    let seed_time = seeded.elapsed();
+    // A second server on the same database that keeps no page: every read is cold.
+    let mut cold = Server::start_with(bin, &dir.join("cold"), database_url, &[("PORTAL_NO_READ_CACHE", "true")]).await;
+    let at = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let jwt_auth = format!("Authorization: Bearer {}", owner.jwt);
+    let mut reads = Vec::new();
+    for (label, days) in [("24 h", 1), ("7 d", 7), ("30 d", 30), ("90 d", 90)] {
+        let url = format!(
+            "{}/api/v1/teams/{busy_team}/usage?from={}&to={}",
+            cold.base,
+            at(now - chrono::Duration::days(days)),
+            at(now)
+        );
+        oha("warm-up", &url, &oha_args(3, 1), &["-H", &jwt_auth]);
+        reads.push(oha(&format!("team usage, {label}"), &url, &oha_args(50, 1), &["-H", &jwt_auth]));
+    }
+    cold.child.kill().unwrap();
+    cold.child.wait().unwrap();
+    report.push_str(&format!(
+        "### A team of 1,000 busy keys\n\n90 days of traffic on every key ({total} requests: a day row per key and status, today \
+         by the hour, this hour by the minute), seeded in {:.0} s. The team's usage read 50 times, one at a time, from a \
+         server that keeps no page (`PORTAL_NO_READ_CACHE`): every read is cold.\n\n| read | p50 ms | p99 ms |\n|---|---:|---:|\n",
+        seed_time.as_secs_f64()
+    ));
+    for r in &reads {
+        assert_eq!(r.ok, r.answered, "{}: {}", r.name, r.statuses);
+        report.push_str(&format!("| {} | {:.2} | {:.2} |\n", r.name, r.p50_ms, r.p99_ms));
+    }
+    let ninety = reads.last().map_or(f64::NAN, |r| r.p50_ms);
+    report.push_str(&format!(
+        "\nTarget: a cold 90-day team usage read at 1,000 busy keys ≤ 20 ms: p50 {ninety:.2} ms ({}).\n\n",
+        verdict(ninety <= 20.0)
+    ));
+    report
+}
+
 #[tokio::main]
 async fn main() {
     portal_server::webhooks::install_tls_provider();
@@ -572,6 +768,11 @@ async fn main() {
     // BENCH_ONLY=lists: the realistic team's reads and writes alone (a quicker loop while tuning).
     if std::env::var("BENCH_ONLY").as_deref() == Ok("lists") {
         println!("{}", realistic_team(&owner, &db, &base, requests / 4, connections).await);
+        return;
+    }
+    // BENCH_ONLY=large: the team of 10,000 keys and the team of 1,000 busy keys alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("large") {
+        println!("{}", large_teams(&owner, &db, &base, &bin, &dir_path, &database_url, requests / 4).await);
         return;
     }
     let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
@@ -667,8 +868,11 @@ async fn main() {
     owner.sign_in().await;
     report.push_str(&realistic_team(&owner, &db, &base, requests / 4, connections).await);
     println!("{report}");
+    owner.sign_in().await;
+    report.push_str(&large_teams(&owner, &db, &base, &bin, &dir_path, &database_url, requests / 4).await);
+    println!("{report}");
 
-    // ---------------------------------------------------------------- 3. analytics
+    // ---------------------------------------------------------------- 4. analytics
     owner.sign_in().await;
     let analytics_team = owner.team("Analytics").await;
     let mut analytics_keys = Vec::new();
@@ -781,7 +985,7 @@ async fn main() {
     ));
     println!("{report}");
 
-    // ---------------------------------------------------------------- 4. a crash
+    // ---------------------------------------------------------------- 5. a crash
     let crash_data = dir_path.join("crash");
     let mut victim = Server::start(&bin, &crash_data, &database_url).await;
     let (crash_key_id, crash_key) = owner.key(&team_id, "crash").await;

@@ -6,12 +6,12 @@ use std::sync::OnceLock;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use portal_db::api_keys::{ApiKeyRow, KeyOrder, environment_of, rate_limit_of};
+use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
 use portal_domain::scopes::{AllowList, ScopeSet, thresholds_from_stored};
-use portal_types::{ApiKey, ApiKeyPage, ErrorCode, KeySort, KeyStatus, LeakReport};
+use portal_types::{ApiKey, ErrorCode, KeySort, KeyStatus, LeakReport};
 use uuid::Uuid;
 
-pub use portal_db::api_keys::{KeyFilter, StatusFilter};
+pub use portal_db::api_keys::{KeyFilter, KeyOrder, StatusFilter};
 
 pub fn key_not_found() -> ApiError {
     ApiError::new(ErrorCode::KeyNotFound, "No such API key in this team.")
@@ -64,28 +64,70 @@ pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
     })
 }
 
-/// A page of the team's keys, newest first: the kept answer, with this instance's unwritten
-/// uses of its keys spliced in.
+/// Where a list in `sort` starts: the position in `cursor` (the last row of the page before).
+pub fn order_of(sort: KeySort, cursor: Option<&str>) -> ApiResult<KeyOrder> {
+    Ok(match sort {
+        KeySort::Created => KeyOrder::Created(cursor.map(decode_position).transpose()?),
+        KeySort::LastUsed => KeyOrder::LastUsed(
+            cursor
+                .map(|c| decode_position(c).map(|(at, id)| ((at != DateTime::UNIX_EPOCH).then_some(at), id)))
+                .transpose()?,
+        ),
+        KeySort::Requests => KeyOrder::Requests(cursor.map(decode_count_position).transpose()?),
+    })
+}
+
+/// The cursor of a page whose last row is `row`: its position as stored, where the next page
+/// goes on.
+fn cursor_at(order: &KeyOrder, row: &ApiKeyRow) -> String {
+    match order {
+        KeyOrder::Created(_) => encode_position(row.created_at, row.id),
+        KeyOrder::LastUsed(_) => encode_position(row.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), row.id),
+        KeyOrder::Requests(_) => encode_count_position(row.request_count, row.id),
+    }
+}
+
+/// A page of the team's keys, narrowed by `filter`, in `order`: the kept answer, with this
+/// instance's unwritten uses of its keys spliced in.
+///
+/// Every narrowing and order is kept on its own until the team changes. A list narrowed by
+/// status is also read again when one of the team's keys (on the page or not) changes status
+/// by itself. A list ordered by use is the order of this instance's latest flush: the buffered
+/// counts are written first (at most ten times a second), and a page read before a flush is not
+/// served after it.
 pub async fn page(
     state: &AppState,
     req: &HttpRequest,
     team_id: Uuid,
-    after: Option<(DateTime<Utc>, Uuid)>,
+    filter: KeyFilter,
+    order: KeyOrder,
     limit: u64,
 ) -> ApiResult<HttpResponse> {
+    let by_use = !matches!(order, KeyOrder::Created(_));
+    if by_use {
+        state.meter.write_counts().await?;
+    }
     // A flush writes the buffered counts and moves the team's kept reads on together.
     let _no_flush = state.meter.hold_flushes().await;
+    let flushes = by_use.then(|| state.meter.flushes().now);
+    let what = PageKey::ApiKeys { filter: filter.clone(), order, limit, flushes };
     let (kept, since) = state
         .pages
-        .cached_counted_read(team_id, PageKey::ApiKeys { after, limit }, async {
-            let mut rows = portal_db::api_keys::list(&state.reads, team_id, after, rows_for(limit)).await?;
-            let next_cursor = next_cursor(&mut rows, limit, |r| encode_position(r.created_at, r.id));
+        .cached_counted_read(team_id, what, async {
             let now = Utc::now();
+            let mut rows =
+                portal_db::api_keys::list_filtered(&state.reads, team_id, &filter, order, rows_for(limit), now).await?;
+            let next_cursor = next_cursor(&mut rows, limit, |r| cursor_at(&order, r));
             let items = rows
                 .iter()
                 .map(|r| Ok(serde_json::to_vec(&to_wire(r.clone(), now)?).map_err(ApiError::internal)?.into()))
                 .collect::<ApiResult<Vec<Bytes>>>()?;
-            let until = next_change(now, changes_by_itself(&rows));
+            // A key off the page comes into a list narrowed by status when its status changes.
+            let enters = match filter.status {
+                None => None,
+                Some(_) => portal_db::api_keys::next_status_change(&state.reads, team_id, now, soon()).await?,
+            };
+            let until = next_change(now, changes_by_itself(&rows).chain(enters));
             let page = KeptJson::encoded(page_json(items.iter().map(|i| i.as_ref()), next_cursor.as_deref())?, until);
             let around = items.iter().map(|_| OnceLock::new()).collect();
             Ok::<_, ApiError>(KeptKeyPage { rows, items, next_cursor, page, around })
@@ -121,44 +163,9 @@ pub async fn page(
     Ok(encoded_answer(req, body))
 }
 
-/// A searched, filtered or sorted page of keys: read as asked, with this instance's uses not
-/// written yet (the unnarrowed newest-first list is the one kept in memory).
-pub async fn narrowed(
-    state: &AppState,
-    team_id: Uuid,
-    filter: &KeyFilter,
-    sort: KeySort,
-    cursor: Option<&str>,
-    limit: u64,
-) -> ApiResult<HttpResponse> {
-    let order = match (sort, cursor) {
-        (KeySort::Created, c) => KeyOrder::Created(c.map(decode_position).transpose()?),
-        (KeySort::LastUsed, c) => KeyOrder::LastUsed(
-            c.map(|c| decode_position(c).map(|(at, id)| ((at != DateTime::UNIX_EPOCH).then_some(at), id)))
-                .transpose()?,
-        ),
-        (KeySort::Requests, c) => KeyOrder::Requests(c.map(decode_count_position).transpose()?),
-    };
-    if sort != KeySort::Created {
-        // Ordered by use: this instance's counts are written first, so that the order is the
-        // one shown (another instance's are at most one flush behind).
-        state.meter.write_counts().await?;
-    }
-    let now = Utc::now();
-    let _no_flush = state.meter.hold_flushes().await;
-    let mut rows =
-        portal_db::api_keys::list_filtered(&state.reads, team_id, filter, order, rows_for(limit), now).await?;
-    // The cursor is the position of the last row as stored, where the next page goes on.
-    let next_cursor = next_cursor(&mut rows, limit, |r| match sort {
-        KeySort::Created => encode_position(r.created_at, r.id),
-        KeySort::LastUsed => encode_position(r.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), r.id),
-        KeySort::Requests => encode_count_position(r.request_count, r.id),
-    });
-    for row in &mut rows {
-        add_pending_use(&state.meter, row);
-    }
-    let items = rows.into_iter().map(|r| to_wire(r, now)).collect::<ApiResult<Vec<_>>>()?;
-    Ok(HttpResponse::Ok().json(ApiKeyPage { items, next_cursor }))
+/// How near its expiry a key is "expiring soon".
+pub fn soon() -> Duration {
+    Duration::days(EXPIRY_WARNING_DAYS)
 }
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it

@@ -1,7 +1,7 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use portal_domain::keys as domain;
 use portal_domain::policy::Action;
 use portal_domain::scopes::{AllowList, parse_scopes, parse_thresholds};
@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client, Principal};
 use crate::paging::PageQuery;
 pub use crate::reads::keys::to_wire;
-use crate::reads::keys::{self as reads_keys, EXPIRY_WARNING_DAYS, KeyFilter, StatusFilter};
+use crate::reads::keys::{self as reads_keys, KeyFilter, StatusFilter};
 use crate::state::AppState;
 
 pub use crate::reads::keys::key_not_found;
@@ -78,7 +78,7 @@ impl KeyListQuery {
             KeyStatusFilter::Rolled => StatusFilter::Rolled,
             KeyStatusFilter::Revoked => StatusFilter::Revoked,
             KeyStatusFilter::Expired => StatusFilter::Expired,
-            KeyStatusFilter::ExpiringSoon => StatusFilter::ExpiringSoon { soon: Duration::days(EXPIRY_WARNING_DAYS) },
+            KeyStatusFilter::ExpiringSoon => StatusFilter::ExpiringSoon { soon: reads_keys::soon() },
         });
         let sorts = KeySort::ALL.map(KeySort::as_str);
         let sort = one("sort", self.sort.as_deref(), KeySort::parse, &sorts)?.unwrap_or_default();
@@ -110,11 +110,8 @@ pub async fn list_api_keys(
     access.require(Action::ReadApiKeys)?;
     let limit = query.limit()?;
     let (filter, sort) = narrowed.parse()?;
-    if filter.search.is_some() || filter.environment.is_some() || filter.status.is_some() || sort != KeySort::Created {
-        return reads_keys::narrowed(&state, access.team.id, &filter, sort, query.cursor.as_deref(), limit).await;
-    }
-    let after = query.after()?;
-    reads_keys::page(&state, &req, access.team.id, after, limit).await
+    let order = reads_keys::order_of(sort, query.cursor.as_deref())?;
+    reads_keys::page(&state, &req, access.team.id, filter, order, limit).await
 }
 
 fn parse_limit(limit: Option<u64>) -> ApiResult<Option<i64>> {

@@ -99,10 +99,12 @@ impl Epochs {
 /// adds a variant here, so two pages can never share an entry by spelling their keys alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PageKey {
-    /// The plain newest-first key list.
+    /// A key list, narrowed and ordered; ordered by use, under this instance's flushes so far.
     ApiKeys {
-        after: Option<(DateTime<Utc>, Uuid)>,
+        filter: portal_db::api_keys::KeyFilter,
+        order: portal_db::api_keys::KeyOrder,
         limit: u64,
+        flushes: Option<u64>,
     },
     Members {
         after: Option<(DateTime<Utc>, Uuid)>,
@@ -143,6 +145,7 @@ impl PageKey {
     fn weight(&self) -> usize {
         let heap = match self {
             PageKey::Activity { filter, .. } => filter.action.as_ref().map_or(0, String::len),
+            PageKey::ApiKeys { filter, .. } => filter.search.as_ref().map_or(0, String::len),
             PageKey::KeyNames(ids) => ids.len() * 16,
             PageKey::KeyUsage { spans, .. } | PageKey::TeamUsage { spans, .. } => spans.len() * 24,
             _ => 0,

@@ -230,7 +230,18 @@ async fn the_upgrade_fills_each_members_last_activity_from_the_log() {
 }
 
 /// The paths under a team that are kept between reads.
-const KEPT: &[&str] = &["/members", "/invitations", "/activity", "/api-keys", "/usage"];
+const KEPT: &[&str] = &[
+    "/members",
+    "/invitations",
+    "/activity",
+    "/api-keys",
+    "/api-keys?environment=development&status=active",
+    "/api-keys?q=E",
+    "/usage",
+];
+
+/// Key lists ordered by use: kept too, but only until this instance's next flush.
+const KEPT_BY_USE: &[&str] = &["/api-keys?sort=requests", "/api-keys?sort=last_used&environment=development"];
 
 /// A page read again runs no statement; a change to the team makes the next read run its
 /// statements again, and another team's change does not.
@@ -242,17 +253,17 @@ async fn a_page_read_again_costs_nothing_until_its_team_changes() {
     let other = app.create_team(&owner, "Other").await;
     let base = format!("/api/v1/teams/{team}");
     app.simple_key(&owner, &team, "reader").await;
-    for path in KEPT {
+    for path in KEPT.iter().chain(KEPT_BY_USE) {
         let first = statements(&app, &owner, &format!("{base}{path}")).await;
         assert!(first > 0, "{path}: the first read runs its statements");
         assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: read again, kept");
     }
     app.simple_key(&owner, &other, "elsewhere").await;
-    for path in KEPT {
+    for path in KEPT.iter().chain(KEPT_BY_USE) {
         assert_eq!(statements(&app, &owner, &format!("{base}{path}")).await, 0, "{path}: another team changed");
     }
     app.simple_key(&owner, &team, "second").await;
-    for path in KEPT {
+    for path in KEPT.iter().chain(KEPT_BY_USE) {
         assert!(statements(&app, &owner, &format!("{base}{path}")).await > 0, "{path}: read again after a change");
     }
 }
@@ -536,14 +547,24 @@ async fn a_kept_page_shows_what_expired_while_it_was_kept() {
             items(&res).iter().find(|i| i["id"] == id.as_str()).unwrap()[field].as_str().unwrap().to_owned()
         }
     };
+    // Lists narrowed by status, kept too: the key is on one and comes onto the other.
+    let listed = |path: &'static str| {
+        let (app, owner, path, key) = (&app, owner.clone(), format!("{base}{path}"), key.clone());
+        async move { items(&app.get_as(&owner, &path).await).iter().any(|i| i["id"] == key.as_str()) }
+    };
     for _ in 0..2 {
         assert_eq!(state("/invitations", invitation.clone(), "state").await, "pending");
         assert_eq!(state("/api-keys", key.clone(), "status").await, "active");
+        assert!(listed("/api-keys?status=active").await);
+        assert!(!listed("/api-keys?status=expired").await);
     }
     loop {
         let (invitation, key) =
             (state("/invitations", invitation.clone(), "state").await, state("/api-keys", key.clone(), "status").await);
         if invitation == "expired" && key == "expired" {
+            // A list that did not show the key when it was kept shows it now.
+            assert!(listed("/api-keys?status=expired").await, "the expired key is among the expired ones");
+            assert!(!listed("/api-keys?status=active").await, "and no longer among the active ones");
             break;
         }
         assert!(
