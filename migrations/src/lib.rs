@@ -19,6 +19,7 @@ mod m0014_rate_budgets;
 mod m0015_key_lineage;
 mod m0016_webhook_subscribers;
 mod m0017_narrowed_key_lists;
+mod m0018_usage_key_weeks;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_key_lineage::Migration),
             Box::new(m0016_webhook_subscribers::Migration),
             Box::new(m0017_narrowed_key_lists::Migration),
+            Box::new(m0018_usage_key_weeks::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use portal_domain::usage::{Counts, Histogram, LATENCY_BUCKETS, Span, Tier};
+use portal_domain::usage::{Counts, Histogram, LATENCY_BUCKETS, Level, Span, Tier, WEEK, week_floor};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, OnConflict, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait};
 use uuid::Uuid;
@@ -30,6 +30,8 @@ pub fn team_table(tier: Tier) -> &'static str {
 }
 
 const MONTHS: &str = "usage_months";
+/// Each key's requests and errors per week ([`week_floor`]), for the per-key shares of long ranges.
+const WEEKS: &str = "usage_key_weeks";
 
 fn histogram_columns() -> impl Iterator<Item = String> {
     (0..LATENCY_BUCKETS).map(|i| format!("h{i:02}"))
@@ -146,6 +148,36 @@ pub async fn write(txn: &DatabaseTransaction, batch: &Batch) -> Result<u64> {
                 upsert_counts(txn, table, owner, chunk).await?;
             }
         }
+    }
+    // Each key's weeks: requests and errors.
+    let mut weeks: HashMap<(Uuid, i64), (Uuid, i64, i64)> = HashMap::new();
+    for inc in batch.counts.iter().filter(|i| live.contains(&i.key_id)) {
+        let week = weeks.entry((inc.key_id, week_floor(inc.minute.timestamp()))).or_insert((inc.team_id, 0, 0));
+        week.1 += inc.count;
+        if portal_domain::usage::is_error(inc.status) {
+            week.2 += inc.count;
+        }
+    }
+    let mut weeks: Vec<_> = weeks.into_iter().collect();
+    weeks.sort_unstable_by_key(|(k, _)| *k);
+    for chunk in weeks.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table(col(WEEKS)).columns(["key_id", "team_id", "bucket", "requests", "errors"].map(col));
+        for ((key_id, bucket), (team_id, requests, errors)) in chunk {
+            insert.values_panic([
+                (*key_id).into(),
+                (*team_id).into(),
+                (*bucket).into(),
+                (*requests).into(),
+                (*errors).into(),
+            ]);
+        }
+        insert.on_conflict(additive(
+            WEEKS,
+            ["key_id", "bucket"],
+            ["requests", "errors"].into_iter().map(str::to_owned),
+        ));
+        txn.execute(&insert).await?;
     }
     let mut months: Vec<&MonthIncrement> = batch.months.iter().filter(|m| live.contains(&m.key_id)).collect();
     months.sort_unstable_by_key(|m| (m.key_id, m.month));
@@ -299,28 +331,49 @@ pub async fn counts(
     Ok(out)
 }
 
-/// Per key of a team in the spans: (key id, requests, error requests).
-pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, spans: &[Span]) -> Result<Vec<(Uuid, u64, u64)>> {
+/// Each key's (requests, errors) over what `spans` read, for a team: from the fewest stored
+/// buckets that hold it ([`portal_domain::usage::cover`]: whole weeks between the edges, and
+/// today's day row when the range runs to `now`).
+pub async fn per_key(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    spans: &[Span],
+    now: Timestamp,
+) -> Result<Vec<(Uuid, u64, u64)>> {
+    let segments = portal_domain::usage::cover(spans, now.timestamp())
+        .unwrap_or_else(|| spans.iter().map(|s| (Level::Tier(s.tier), s.from, s.to)).collect());
     let mut out: HashMap<Uuid, (u64, u64)> = HashMap::new();
-    for span in spans {
+    for (level, from, to) in segments {
         let mut q = Query::select();
-        q.from(col(table(span.tier)))
-            .column(col("key_id"))
-            .column(col("status"))
-            .expr(sum("count"))
-            .and_where(Expr::col(col("team_id")).eq(team_id))
-            .and_where(Expr::col(col("bucket")).gte(span.from))
-            .and_where(Expr::col(col("bucket")).lt(span.to))
-            .group_by_col(col("key_id"))
-            .group_by_col(col("status"));
+        match level {
+            Level::Tier(tier) => {
+                q.from(col(table(tier))).column(col("key_id")).column(col("status")).expr(sum("count"))
+            }
+            Level::Week => q.from(col(WEEKS)).column(col("key_id")).expr(sum("requests")).expr(sum("errors")),
+        };
+        q.and_where(Expr::col(col("team_id")).eq(team_id))
+            .and_where(Expr::col(col("bucket")).gte(from))
+            .and_where(Expr::col(col("bucket")).lt(to))
+            .group_by_col(col("key_id"));
+        if matches!(level, Level::Tier(_)) {
+            q.group_by_col(col("status"));
+        }
         for row in db.query_all(&q).await? {
             let key = row.try_get_by_index::<Uuid>(0)?;
-            let status = u16::try_from(row.try_get_by_index::<i32>(1)?).unwrap_or(0);
-            let n = get_u64(&row, 2)?;
             let entry = out.entry(key).or_default();
-            entry.0 += n;
-            if portal_domain::usage::is_error(status) {
-                entry.1 += n;
+            match level {
+                Level::Tier(_) => {
+                    let status = u16::try_from(row.try_get_by_index::<i32>(1)?).unwrap_or(0);
+                    let n = get_u64(&row, 2)?;
+                    entry.0 += n;
+                    if portal_domain::usage::is_error(status) {
+                        entry.1 += n;
+                    }
+                }
+                Level::Week => {
+                    entry.0 += get_u64(&row, 1)?;
+                    entry.1 += get_u64(&row, 2)?;
+                }
             }
         }
     }
@@ -398,7 +451,7 @@ pub async fn release(db: &impl ConnectionTrait, key_id: Uuid, month: Timestamp, 
 }
 
 /// Every table retention prunes: (table, its time column, its primary key), and the tier whose
-/// retention applies (None: the monthly counters, kept as long as the day tier).
+/// retention applies (None: the monthly counters and the weeks, kept as long as the day tier).
 pub fn pruned_tables() -> Vec<(Option<Tier>, &'static str, &'static str, &'static [&'static str])> {
     let mut tables = Vec::new();
     for tier in Tier::ALL {
@@ -406,7 +459,14 @@ pub fn pruned_tables() -> Vec<(Option<Tier>, &'static str, &'static str, &'stati
         tables.push((Some(tier), team_table(tier), "bucket", &["team_id", "bucket", "status"][..]));
     }
     tables.push((None, MONTHS, "month", &["key_id", "month"][..]));
+    tables.push((None, WEEKS, "bucket", &["key_id", "bucket"][..]));
     tables
+}
+
+/// How much longer than its tier's retention a table's rows are kept: a week's row holds days
+/// up to a week after its start, and goes only when the last of them would.
+pub fn kept_beyond(table: &str) -> i64 {
+    if table == WEEKS { WEEK } else { 0 }
 }
 
 /// The table of flush ids, and its time column (for [`prune`]).

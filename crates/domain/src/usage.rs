@@ -125,6 +125,99 @@ impl Tier {
     }
 }
 
+impl Tier {
+    /// The start of the first bucket of this tier at or after `t`.
+    pub fn ceil(self, t: i64) -> i64 {
+        let floor = self.floor(t);
+        if floor == t { t } else { floor + self.seconds() }
+    }
+}
+
+/// The seconds of a week. Weeks start on Monday, 00:00 UTC.
+pub const WEEK: i64 = 7 * 86_400;
+/// 1970-01-05, the first Monday after the Unix epoch (a Thursday).
+const FIRST_MONDAY: i64 = 4 * 86_400;
+
+/// The start of the week holding `t` (Unix seconds).
+pub fn week_floor(t: i64) -> i64 {
+    t - (t - FIRST_MONDAY).rem_euclid(WEEK)
+}
+
+/// Stored counts a read may take: a tier's buckets, or a key's weeks (requests and errors only,
+/// for the per-key shares of a team's usage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Tier(Tier),
+    Week,
+}
+
+impl Level {
+    fn floor(self, t: i64) -> i64 {
+        match self {
+            Level::Tier(tier) => tier.floor(t),
+            Level::Week => week_floor(t),
+        }
+    }
+
+    fn ceil(self, t: i64) -> i64 {
+        let floor = self.floor(t);
+        if floor == t {
+            t
+        } else {
+            floor
+                + match self {
+                    Level::Tier(tier) => tier.seconds(),
+                    Level::Week => WEEK,
+                }
+        }
+    }
+}
+
+/// The fewest stored buckets that hold exactly what `spans` (a [`plan`]) read, for a sum over
+/// the whole range (each key's share of a team's usage): the finer levels only at the edges, and
+/// whole weeks between. `now` is when the read happens: when the range runs into the current
+/// minute, nothing is stored after its end, so the last buckets may reach beyond it (today's day
+/// row instead of its hours and this hour's minutes).
+///
+/// None when the spans do not join up (no plan makes such spans).
+pub fn cover(spans: &[Span], now: i64) -> Option<Vec<(Level, i64, i64)>> {
+    // What a span reads, as time: the buckets of its tier that start in [from, to).
+    let time = |s: &Span| (s.tier.ceil(s.from), s.tier.ceil(s.to));
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return Some(Vec::new());
+    };
+    if spans.windows(2).any(|w| time(&w[0]).1 != time(&w[1]).0) {
+        return None;
+    }
+    let (mut a, mut b) = (time(first).0, time(last).1);
+    if a >= b {
+        return Some(Vec::new());
+    }
+    if b > Tier::Minute.floor(now) {
+        b = Level::Week.ceil(b);
+    }
+    let levels = [Level::Tier(Tier::Minute), Level::Tier(Tier::Hour), Level::Tier(Tier::Day), Level::Week];
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for pair in levels.windows(2) {
+        let (fine, coarse) = (pair[0], pair[1]);
+        let (up, down) = (coarse.ceil(a), coarse.floor(b));
+        if up >= down {
+            left.push((fine, a, b));
+            a = b;
+            break;
+        }
+        left.push((fine, a, up));
+        right.push((fine, down, b));
+        (a, b) = (up, down);
+    }
+    if a < b {
+        left.push((Level::Week, a, b));
+    }
+    left.extend(right.into_iter().rev());
+    left.retain(|(_, from, to)| from < to);
+    Some(left)
+}
+
 /// A part of a range and the tier that answers it: `[from, to)` in Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -579,6 +672,53 @@ mod tests {
             rows[1]
         );
         assert!(rows[2].ends_with(",500,1,,,"), "{}", rows[2]);
+    }
+
+    /// A key's share read by [`cover`] (weeks between the edges) is exactly what the plan's spans
+    /// read, for any range and any moment of reading, given minute counts anywhere up to now.
+    #[test]
+    fn a_cover_reads_what_the_plan_reads_in_fewer_buckets() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |below: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            i64::try_from(seed % u64::try_from(below).unwrap()).unwrap()
+        };
+        let in_level = |level: Level, minute: i64, from: i64, to: i64| (from..to).contains(&level.floor(minute));
+        for case in 0..2_000 {
+            let now = at("2026-01-01T00:00:00Z").timestamp() + next(365 * 86_400);
+            let to = if case % 2 == 0 { now } else { now - next(3 * 86_400) };
+            let from = to - next(if case % 3 == 0 { 2 * 86_400 } else { 120 * 86_400 });
+            let time = |t: i64| DateTime::from_timestamp(t, 0).unwrap();
+            let granularity =
+                if to - from <= 2 * 86_400 && case % 4 < 2 { Granularity::Hour } else { Granularity::Day };
+            let range = Range { from: time(from), to: time(to), granularity };
+            let spans = plan(&range, time(now - 7 * 86_400));
+            let segments = cover(&spans, now).expect("a plan's spans join up");
+            for w in segments.windows(2) {
+                assert_eq!(w[0].2, w[1].1, "case {case}: {segments:?}");
+            }
+            for &(level, a, b) in &segments {
+                assert!(level.floor(a) == a && level.floor(b) == b, "case {case}: {level:?} {a}..{b} aligned");
+            }
+            if to == now && now % 60 != 0 && granularity == Granularity::Day {
+                assert!(segments.len() <= 3, "case {case}: days, weeks, days: {segments:?}");
+            }
+            // Requests in minutes up to now, the edges of every span and segment among them.
+            let mut minutes: Vec<i64> = (0..200).map(|_| Tier::Minute.floor(now - next(130 * 86_400))).collect();
+            for t in spans.iter().flat_map(|s| [s.from, s.to]).chain(segments.iter().flat_map(|s| [s.1, s.2])) {
+                minutes.extend([t - 60, t, t + 60].map(|m| Tier::Minute.floor(m)).into_iter().filter(|&m| m <= now));
+            }
+            let planned = minutes
+                .iter()
+                .filter(|&&m| spans.iter().any(|s| in_level(Level::Tier(s.tier), m, s.from, s.to)))
+                .count();
+            let covered = minutes.iter().filter(|&&m| segments.iter().any(|&(l, a, b)| in_level(l, m, a, b))).count();
+            assert_eq!(planned, covered, "case {case}: {range:?} {spans:?} {segments:?}");
+        }
+        assert_eq!(week_floor(at("2026-12-06T23:59:59Z").timestamp()), at("2026-11-30T00:00:00Z").timestamp());
+        assert_eq!(week_floor(at("2026-12-07T00:00:00Z").timestamp()), at("2026-12-07T00:00:00Z").timestamp());
     }
 
     #[test]

@@ -562,7 +562,15 @@ async fn realistic_team(
 ///   `/healthz`, at 16 connections;
 /// - 1,000 busy keys with 90 days of traffic: the team's usage read cold (a server that keeps
 ///   nothing), one read at a time.
-async fn large_teams(owner: &Owner, db: &portal_db::DatabaseConnection, base: &str, bin: &str, dir: &Path, database_url: &str, requests: u64) -> String {
+async fn large_teams(
+    owner: &Owner,
+    db: &portal_db::DatabaseConnection,
+    base: &str,
+    bin: &str,
+    dir: &Path,
+    database_url: &str,
+    requests: u64,
+) -> String {
     let connections = 16;
     let team_id = owner.team("Platform").await;
     let team: Uuid = team_id.parse().unwrap();
@@ -595,7 +603,8 @@ async fn large_teams(owner: &Owner, db: &portal_db::DatabaseConnection, base: &s
             allowed_ips: None,
             alert_thresholds: "80 100",
         };
-        let created = portal_db::api_keys::create(&txn, new, now - chrono::Duration::minutes(10_000 - i)).await.unwrap();
+        let created =
+            portal_db::api_keys::create(&txn, new, now - chrono::Duration::minutes(10_000 - i)).await.unwrap();
         if i % 50 == 7 {
             portal_db::api_keys::revoke(&txn, created.id, now).await.unwrap();
         }

@@ -22,7 +22,9 @@ pub async fn prune(db: &DatabaseConnection, retention: UsageRetention) -> Result
     let mut removed = 0;
     for (tier, table, time, keys) in portal_db::usage::pruned_tables() {
         let days = tier.map_or(retention.days, |t| retention.days_of(t));
-        let before = now - chrono::Duration::days(i64::from(days));
+        let before = now
+            - chrono::Duration::days(i64::from(days))
+            - chrono::Duration::seconds(portal_db::usage::kept_beyond(table));
         loop {
             let n = portal_db::usage::prune(db, table, time, keys, before, BATCH).await?;
             removed += n;

@@ -185,7 +185,7 @@ pub async fn of_team(
                 let scope = Scope::Team(team_id);
                 let (counts, per_key, used) = tokio::try_join!(
                     portal_db::usage::counts(&state.reads, scope, &spans, false, None),
-                    portal_db::usage::per_key(&state.reads, team_id, &spans),
+                    portal_db::usage::per_key(&state.reads, team_id, &spans, now),
                     portal_db::usage::month_requests(&state.reads, scope, month),
                 )?;
                 let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();

@@ -384,8 +384,9 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
     let retention = portal_server::config::UsageRetention { minutes: 7, hours: 90, days: 730 };
     let removed = portal_server::retention::prune(&db, retention).await.unwrap();
     // Minutes older than 7 days (40, 40, 100, 800), hours older than 90 days (100, 800), days older
-    // than 730 (800): each in the key's and in the team's tables.
-    assert_eq!(removed, 2 * (4 + 2 + 1));
+    // than 730 (800): each in the key's and in the team's tables; and the key's week 800 days ago.
+    assert_eq!(removed, 2 * (4 + 2 + 1) + 1);
+    assert_eq!(counts("usage_key_weeks").await, 3, "the weeks 3, 40 and 100 days ago");
     assert_eq!((counts("usage_minutes").await, counts("usage_hours").await, counts("usage_days").await), (1, 3, 4));
     let team_rows =
         (counts("usage_team_minutes").await, counts("usage_team_hours").await, counts("usage_team_days").await);
@@ -393,6 +394,13 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
     let team =
         app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?from={}", from(90)), None).await;
     assert_eq!(team.body["usage"]["total_requests"], 20, "the team's sums agree with its keys'");
+    // The key's share comes from its weeks between the range's edges: the same.
+    assert_eq!(
+        (team.body["keys"][0]["total_requests"].clone(), team.body["keys"][0]["error"].clone()),
+        (json!(20), json!(2)),
+        "{}",
+        team.body
+    );
     let after = read(format!("from={}", from(90))).await;
     assert_eq!(after["total_requests"], 20, "days answer the long range after minutes and hours expired");
     db.close().await.ok();
@@ -475,5 +483,8 @@ async fn the_upgrade_carries_existing_counts_into_every_tier() {
     let hour = hours.iter().find(|(_, c)| c.at == hour_start && c.status == 200).expect("the hour of the two minutes");
     assert_eq!((hour.1.requests, hour.1.latency_us_sum), (8, 2_400));
     assert_eq!(month_requests(&db, Scope::Key(key), month).await.unwrap(), 8, "the 401s never counted against a limit");
+    // The key's weeks are filled from its days: its share of the team reads them.
+    let shares = portal_db::usage::per_key(&db, team, &all(Tier::Day), now).await.unwrap();
+    assert_eq!(shares, [(key, 17, 2)], "requests and errors, from weeks");
     db.close().await.ok();
 }
