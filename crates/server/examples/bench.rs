@@ -400,6 +400,65 @@ async fn writes(
     (count as f64 / elapsed, at(0.5), at(0.99), failed)
 }
 
+/// `/healthz` (the first of `urls`) and reads with `auth` (the rest), in [`rounds`].
+fn reads_beside_healthz(urls: &[(&str, String)], auth: &str, n: u64, connections: u64) -> Vec<Run> {
+    let with_key: [&str; 2] = ["-H", auth];
+    let endpoints: Vec<(&str, &str, &[&str])> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, url))| (*name, url.as_str(), if i == 0 { &[][..] } else { &with_key[..] }))
+        .collect();
+    rounds(&endpoints, 1_000, n, connections).1
+}
+
+/// The targets line of reads beside `/healthz` (`runs[0]`), from `runs[first..]`.
+fn read_targets(what: &str, runs: &[Run], first: usize) -> String {
+    let healthz = runs[0].rps;
+    let worst_ratio = runs[first..].iter().map(|r| r.rps / healthz).fold(f64::INFINITY, f64::min);
+    let worst_p99 = runs[first..].iter().map(|r| r.p99_ms).fold(0.0, f64::max);
+    format!(
+        "\nTargets: every {what} ≥ 20% of /healthz: lowest {:.0}% ({}); p99 ≤ 5 ms: highest {worst_p99:.2} ms ({}); \
+         every answer 200: {}.\n\n",
+        100.0 * worst_ratio,
+        verdict(worst_ratio >= 0.2),
+        verdict(worst_p99 <= 5.0),
+        if runs.iter().all(|r| r.ok == r.answered) { "yes" } else { "NO" },
+    )
+}
+
+/// A key straight into the database, with every scope: (team, name, environment, expiry,
+/// creator, when made).
+struct Seeded<'a> {
+    team_id: Uuid,
+    name: &'a str,
+    environment: Environment,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+}
+
+async fn seed_key(txn: &impl portal_db::ConnectionTrait, key: Seeded<'_>) -> portal_db::api_keys::ApiKeyRow {
+    let secret = portal_domain::keys::generate(key.environment);
+    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
+    let new = portal_db::api_keys::NewKey {
+        team_id: key.team_id,
+        name: key.name,
+        description: None,
+        environment: key.environment,
+        key_hash: &portal_domain::keys::hash(&hashing, &secret),
+        hint: &portal_domain::keys::hint(&secret),
+        created_by: key.created_by,
+        created_by_key: None,
+        expires_at: key.expires_at,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: &portal_domain::scopes::ScopeSet::FULL.to_stored(),
+        allowed_ips: None,
+        alert_thresholds: "80 100",
+    };
+    portal_db::api_keys::create(txn, new, key.created_at).await.unwrap()
+}
+
 /// A realistic team, seeded straight into the database: 25 members (the owner and 24 more),
 /// 200 keys, 5,000 activity entries (a fifth of them sign-ins), 40 pending invitations and a day
 /// of per-minute traffic on 20 keys. Every list read at pages of 50 with an API key, beside
@@ -414,8 +473,6 @@ async fn realistic_team(
     let team_id = owner.team("Realistic").await;
     let team: Uuid = team_id.parse().unwrap();
     let (_, key) = owner.key(&team_id, "lists").await;
-    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
-    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
     let now = Utc::now();
     let seeded = Instant::now();
     let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
@@ -430,24 +487,15 @@ async fn realistic_team(
     }
     let mut keys = Vec::new();
     for i in 0..199 {
-        let secret = portal_domain::keys::generate(Environment::Production);
-        let new = portal_db::api_keys::NewKey {
+        let key = Seeded {
             team_id: team,
             name: &format!("service {i}"),
-            description: Some("a key of a realistic team"),
             environment: if i % 3 == 0 { Environment::Development } else { Environment::Production },
-            key_hash: &portal_domain::keys::hash(&hashing, &secret),
-            hint: &portal_domain::keys::hint(&secret),
-            created_by: Some(members[(i % 24) as usize].id),
-            created_by_key: None,
             expires_at: (i % 2 == 0).then(|| now + chrono::Duration::days(90)),
-            usage_limit: (i % 5 == 0).then_some(1_000_000),
-            rate_limit: None,
-            scopes: &full,
-            allowed_ips: None,
-            alert_thresholds: "80 100",
+            created_by: Some(members[(i % 24) as usize].id),
+            created_at: now - chrono::Duration::hours(i),
         };
-        keys.push(portal_db::api_keys::create(&txn, new, now - chrono::Duration::hours(i)).await.unwrap().id);
+        keys.push(seed_key(&txn, key).await.id);
     }
     let mut noise = Noise(0x2545_F491_4F6C_DD1D);
     for i in 0..5_000i64 {
@@ -504,13 +552,7 @@ async fn realistic_team(
         ("GET /teams/{id}/usage (24 h)", path("/usage")),
         ("GET /teams/{id}/api-keys/{key_id}/usage (24 h)", path(&format!("/api-keys/{}/usage", keys[0]))),
     ];
-    let with_key: [&str; 2] = ["-H", &auth];
-    let endpoints: Vec<(&str, &str, &[&str])> = urls
-        .iter()
-        .enumerate()
-        .map(|(i, (name, url))| (*name, url.as_str(), if i == 0 { &[][..] } else { &with_key[..] }))
-        .collect();
-    let (_, runs) = rounds(&endpoints, 1_000, requests / 3, connections);
+    let runs = reads_beside_healthz(&urls, &auth, requests / 3, connections);
     let healthz = runs[0].rps;
     let mut report = format!(
         "### A realistic team\n\n25 members, 200 keys, 5,000 activity entries (1,000 of them sign-ins), 40 pending invitations \
@@ -519,18 +561,7 @@ async fn realistic_team(
         seed_time.as_secs_f64()
     );
     report.push_str(&table(&runs, healthz));
-    let lists = &runs[2..];
-    let worst_ratio = lists.iter().map(|r| r.rps / healthz).fold(f64::INFINITY, f64::min);
-    let worst_p99 = lists.iter().map(|r| r.p99_ms).fold(0.0, f64::max);
-    let all_ok = runs.iter().all(|r| r.ok == r.answered);
-    report.push_str(&format!(
-        "\nTargets: every list and usage read ≥ 20% of /healthz: lowest {:.0}% ({}); p99 ≤ 5 ms: highest {worst_p99:.2} ms ({}); \
-         every answer 200: {}.\n\n",
-        100.0 * worst_ratio,
-        verdict(worst_ratio >= 0.2),
-        verdict(worst_p99 <= 5.0),
-        if all_ok { "yes" } else { "NO" },
-    ));
+    report.push_str(&read_targets("list and usage read", &runs, 2));
 
     // Writes, 8 at a time through the API key: invitations (each queues a mail) and revocations.
     let http = reqwest::Client::new();
@@ -575,36 +606,25 @@ async fn large_teams(
     let team_id = owner.team("Platform").await;
     let team: Uuid = team_id.parse().unwrap();
     let (_, key) = owner.key(&team_id, "lists").await;
-    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
-    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
     let now = Utc::now();
     let seeded = Instant::now();
     let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
     for i in 0..10_000i64 {
-        let secret = portal_domain::keys::generate(Environment::Production);
-        let new = portal_db::api_keys::NewKey {
+        let expires_at = match i % 40 {
+            0 => Some(now - chrono::Duration::days(1)),
+            1 => Some(now + chrono::Duration::days(3)),
+            2..10 => Some(now + chrono::Duration::days(90)),
+            _ => None,
+        };
+        let key = Seeded {
             team_id: team,
             name: &format!("customer {i}"),
-            description: None,
             environment: if i % 2 == 0 { Environment::Production } else { Environment::Development },
-            key_hash: &portal_domain::keys::hash(&hashing, &secret),
-            hint: &portal_domain::keys::hint(&secret),
+            expires_at,
             created_by: None,
-            created_by_key: None,
-            expires_at: match i % 40 {
-                0 => Some(now - chrono::Duration::days(1)),
-                1 => Some(now + chrono::Duration::days(3)),
-                2..10 => Some(now + chrono::Duration::days(90)),
-                _ => None,
-            },
-            usage_limit: None,
-            rate_limit: None,
-            scopes: &full,
-            allowed_ips: None,
-            alert_thresholds: "80 100",
+            created_at: now - chrono::Duration::minutes(10_000 - i),
         };
-        let created =
-            portal_db::api_keys::create(&txn, new, now - chrono::Duration::minutes(10_000 - i)).await.unwrap();
+        let created = seed_key(&txn, key).await;
         if i % 50 == 7 {
             portal_db::api_keys::revoke(&txn, created.id, now).await.unwrap();
         }
@@ -629,13 +649,7 @@ async fn large_teams(
         ("production by requests", path("/api-keys?limit=50&environment=production&sort=requests")),
         ("team usage (24 h)", path("/usage")),
     ];
-    let with_key: [&str; 2] = ["-H", &auth];
-    let endpoints: Vec<(&str, &str, &[&str])> = urls
-        .iter()
-        .enumerate()
-        .map(|(i, (name, url))| (*name, url.as_str(), if i == 0 { &[][..] } else { &with_key[..] }))
-        .collect();
-    let (_, runs) = rounds(&endpoints, 1_000, requests, connections);
+    let runs = reads_beside_healthz(&urls, &auth, requests, connections);
     let healthz = runs[0].rps;
     let mut report = format!(
         "### A team of 10,000 keys\n\nOne key per customer, half of them production; 200 revoked, 250 expired, 250 expiring \
@@ -644,17 +658,7 @@ async fn large_teams(
         seed_time.as_secs_f64()
     );
     report.push_str(&table(&runs, healthz));
-    let lists = &runs[1..];
-    let worst_ratio = lists.iter().map(|r| r.rps / healthz).fold(f64::INFINITY, f64::min);
-    let worst_p99 = lists.iter().map(|r| r.p99_ms).fold(0.0, f64::max);
-    report.push_str(&format!(
-        "\nTargets: every narrowed list ≥ 20% of /healthz: lowest {:.0}% ({}); p99 ≤ 5 ms: highest {worst_p99:.2} ms ({}); \
-         every answer 200: {}.\n\n",
-        100.0 * worst_ratio,
-        verdict(worst_ratio >= 0.2),
-        verdict(worst_p99 <= 5.0),
-        if runs.iter().all(|r| r.ok == r.answered) { "yes" } else { "NO" },
-    ));
+    report.push_str(&read_targets("narrowed list", &runs, 1));
 
     // 1,000 busy keys, 90 days: a row per key, day and status (as the day tier holds them), an
     // hour's rows for each hour of today and a minute's for each minute of this hour.
@@ -664,24 +668,15 @@ async fn large_teams(
     let txn = portal_db::TransactionTrait::begin(db).await.unwrap();
     let mut keys = Vec::new();
     for i in 0..1_000 {
-        let secret = portal_domain::keys::generate(Environment::Production);
-        let new = portal_db::api_keys::NewKey {
+        let key = Seeded {
             team_id: busy,
             name: &format!("busy {i}"),
-            description: None,
             environment: Environment::Production,
-            key_hash: &portal_domain::keys::hash(&hashing, &secret),
-            hint: &portal_domain::keys::hint(&secret),
-            created_by: None,
-            created_by_key: None,
             expires_at: None,
-            usage_limit: None,
-            rate_limit: None,
-            scopes: &full,
-            allowed_ips: None,
-            alert_thresholds: "80 100",
+            created_by: None,
+            created_at: now - chrono::Duration::days(100),
         };
-        keys.push(portal_db::api_keys::create(&txn, new, now - chrono::Duration::days(100)).await.unwrap().id);
+        keys.push(seed_key(&txn, key).await.id);
     }
     txn.commit().await.unwrap();
     let today = Tier::Day.floor(now.timestamp());
@@ -784,30 +779,19 @@ async fn main() {
         println!("{}", large_teams(&owner, &db, &base, &bin, &dir_path, &database_url, requests / 4).await);
         return;
     }
-    let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
     let team_uuid: Uuid = team_id.parse().unwrap();
     let seeded = Instant::now();
     let txn = portal_db::TransactionTrait::begin(&db).await.unwrap();
-    let full = portal_domain::scopes::ScopeSet::FULL.to_stored();
     for i in 0..10_000 {
-        let secret = portal_domain::keys::generate(Environment::Development);
-        let new = portal_db::api_keys::NewKey {
+        let key = Seeded {
             team_id: team_uuid,
             name: &format!("seeded {i}"),
-            description: None,
             environment: Environment::Development,
-            key_hash: &portal_domain::keys::hash(&hashing, &secret),
-            hint: &portal_domain::keys::hint(&secret),
-            created_by: None,
-            created_by_key: None,
             expires_at: None,
-            usage_limit: None,
-            rate_limit: None,
-            scopes: &full,
-            allowed_ips: None,
-            alert_thresholds: "80 100",
+            created_by: None,
+            created_at: Utc::now(),
         };
-        portal_db::api_keys::create(&txn, new, Utc::now()).await.unwrap();
+        seed_key(&txn, key).await;
     }
     txn.commit().await.unwrap();
     eprintln!("seeded 10,000 keys in {:?}", seeded.elapsed());
