@@ -6,6 +6,7 @@
 use std::fmt;
 
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
+use portal_client::ops::{self, Call, Export, LoginOutcome, Page};
 use portal_types::{
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
@@ -20,10 +21,7 @@ use portal_types::{
     CreateWebhookEndpointRequest, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
     WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
 };
-use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
-
-const BASE: &str = "/api/v1";
 
 /// Why a request did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,25 +152,42 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-fn request(method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-    let builder = RequestBuilder::new(&format!("{BASE}{path}")).method(method).header("Accept", "application/json");
-    match token {
-        Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
-        None => builder,
+/// Sends `call` (with `token` as the bearer) and reads its answer; any non-2xx answer becomes
+/// an [`ApiError::Problem`].
+async fn call<T>(token: Option<&str>, call: Call<T>) -> Result<T, ApiError> {
+    let (status, body) = exchange(token, call.method(), &call.path, call.accept, call.body.as_deref()).await?;
+    call.read(status, &body).ok_or(ApiError::Unreadable)
+}
+
+/// The request and its successful answer (not generic, so compiled once for every endpoint).
+async fn exchange(
+    token: Option<&str>,
+    method: ops::Method,
+    path: &str,
+    accept: &str,
+    body: Option<&str>,
+) -> Result<(u16, String), ApiError> {
+    let method = match method {
+        ops::Method::Get => Method::GET,
+        ops::Method::Post => Method::POST,
+        ops::Method::Patch => Method::PATCH,
+        ops::Method::Delete => Method::DELETE,
+    };
+    let mut builder = RequestBuilder::new(path).method(method).header("Accept", accept);
+    if let Some(token) = token {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
     }
+    let request = match body {
+        Some(body) => builder.header("Content-Type", "application/json").body(body),
+        None => builder.build(),
+    };
+    let response = send(request.map_err(|_| ApiError::Unreadable)?).await?;
+    let status = response.status();
+    Ok((status, response.text().await.map_err(|_| ApiError::Unreadable)?))
 }
 
-fn with_json(builder: RequestBuilder, body: &impl Serialize) -> Result<Request, ApiError> {
-    builder.json(body).map_err(|_| ApiError::Unreadable)
-}
-
-fn without_body(builder: RequestBuilder) -> Result<Request, ApiError> {
-    builder.build().map_err(|_| ApiError::Unreadable)
-}
-
-/// Sends the request; any non-2xx answer becomes an [`ApiError::Problem`].
-async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> {
-    let response = request?.send().await.map_err(|_| ApiError::Network)?;
+async fn send(request: Request) -> Result<Response, ApiError> {
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
     if response.ok() {
         return Ok(response);
     }
@@ -198,31 +213,16 @@ async fn send(request: Result<Request, ApiError>) -> Result<Response, ApiError> 
     Err(ApiError::Problem(Box::new(problem)))
 }
 
-/// The body of a successful answer (not generic, so compiled once for every endpoint).
-async fn text(request: Result<Request, ApiError>) -> Result<String, ApiError> {
-    send(request).await?.text().await.map_err(|_| ApiError::Unreadable)
-}
-
-async fn json<T: DeserializeOwned>(request: Result<Request, ApiError>) -> Result<T, ApiError> {
-    serde_json::from_str(&text(request).await?).map_err(|_| ApiError::Unreadable)
-}
-
-async fn empty(request: Result<Request, ApiError>) -> Result<(), ApiError> {
-    send(request).await.map(drop)
-}
-
 pub async fn signup(body: &SignupRequest) -> Result<Accepted, ApiError> {
-    json(with_json(request(Method::POST, "/auth/signup", None), body)).await
+    call(None, ops::signup(body)).await
 }
 
 pub async fn verify_email(token: &str) -> Result<(), ApiError> {
-    let body = VerifyEmailRequest { token: token.to_owned() };
-    empty(with_json(request(Method::POST, "/auth/verify-email", None), &body)).await
+    call(None, ops::verify_email(&VerifyEmailRequest { token: token.to_owned() })).await
 }
 
 pub async fn resend_verification(email: &str) -> Result<Accepted, ApiError> {
-    let body = EmailRequest { email: email.to_owned() };
-    json(with_json(request(Method::POST, "/auth/resend-verification", None), &body)).await
+    call(None, ops::resend_verification(&EmailRequest { email: email.to_owned() })).await
 }
 
 /// What the password step answers.
@@ -234,14 +234,10 @@ pub enum SignIn {
 }
 
 pub async fn sign_in(body: &LoginRequest) -> Result<SignIn, ApiError> {
-    let response = send(with_json(request(Method::POST, "/auth/login", None), body)).await?;
-    let challenged = response.status() == 202;
-    let text = response.text().await.map_err(|_| ApiError::Unreadable)?;
-    let parsed = match challenged {
-        true => serde_json::from_str(&text).map(SignIn::TwoFactor),
-        false => serde_json::from_str(&text).map(SignIn::Session),
-    };
-    parsed.map_err(|_| ApiError::Unreadable)
+    Ok(match call(None, ops::login(body)).await? {
+        LoginOutcome::Session(session) => SignIn::Session(session),
+        LoginOutcome::TwoFactor(challenge) => SignIn::TwoFactor(challenge),
+    })
 }
 
 /// [`sign_in`] where a second step has no place (joining from an invitation): an account with
@@ -265,180 +261,160 @@ pub async fn login(body: &LoginRequest) -> Result<Session, ApiError> {
 }
 
 pub async fn login_two_factor(body: &TwoFactorLoginRequest) -> Result<Session, ApiError> {
-    json(with_json(request(Method::POST, "/auth/login/two-factor", None), body)).await
+    call(None, ops::login_two_factor(body)).await
 }
 
 /// Trades the HttpOnly refresh cookie for a new session. Call it through
 /// [`crate::session::Auth::refresh`], which makes sure only one runs at a time.
 pub async fn refresh() -> Result<Session, ApiError> {
-    json(without_body(request(Method::POST, "/auth/refresh", None))).await
+    call(None, ops::refresh_session()).await
 }
 
 pub async fn logout() -> Result<(), ApiError> {
-    empty(without_body(request(Method::POST, "/auth/logout", None))).await
+    call(None, ops::logout()).await
 }
 
 pub async fn forgot_password(email: &str) -> Result<Accepted, ApiError> {
-    let body = EmailRequest { email: email.to_owned() };
-    json(with_json(request(Method::POST, "/auth/forgot-password", None), &body)).await
+    call(None, ops::forgot_password(&EmailRequest { email: email.to_owned() })).await
 }
 
 pub async fn reset_password(body: &ResetPasswordRequest) -> Result<(), ApiError> {
-    empty(with_json(request(Method::POST, "/auth/reset-password", None), body)).await
+    call(None, ops::reset_password(body)).await
 }
 
 pub async fn me(token: &str) -> Result<User, ApiError> {
-    json(without_body(request(Method::GET, "/me", Some(token)))).await
+    call(Some(token), ops::get_me()).await
 }
 
 pub async fn update_me(token: &str, body: &UpdateMeRequest) -> Result<User, ApiError> {
-    json(with_json(request(Method::PATCH, "/me", Some(token)), body)).await
+    call(Some(token), ops::update_me(body)).await
 }
 
 pub async fn change_password(token: &str, body: &ChangePasswordRequest) -> Result<(), ApiError> {
-    empty(with_json(request(Method::POST, "/me/password", Some(token)), body)).await
+    call(Some(token), ops::change_password(body)).await
 }
 
 pub async fn sessions(token: &str) -> Result<SessionList, ApiError> {
-    json(without_body(request(Method::GET, "/me/sessions", Some(token)))).await
+    call(Some(token), ops::list_sessions()).await
 }
 
 pub async fn end_session(token: &str, session: Uuid) -> Result<(), ApiError> {
-    empty(without_body(request(Method::DELETE, &format!("/me/sessions/{session}"), Some(token)))).await
+    call(Some(token), ops::end_session(session)).await
 }
 
 pub async fn end_other_sessions(token: &str) -> Result<SessionsEnded, ApiError> {
-    json(without_body(request(Method::DELETE, "/me/sessions/others", Some(token)))).await
+    call(Some(token), ops::end_other_sessions()).await
 }
 
 pub async fn two_factor(token: &str) -> Result<TwoFactorStatus, ApiError> {
-    json(without_body(request(Method::GET, "/me/two-factor", Some(token)))).await
+    call(Some(token), ops::get_two_factor()).await
 }
 
 pub async fn set_up_two_factor(token: &str, password: String) -> Result<TwoFactorSetup, ApiError> {
-    let body = PasswordConfirmation { password };
-    json(with_json(request(Method::POST, "/me/two-factor/setup", Some(token)), &body)).await
+    call(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password })).await
 }
 
 pub async fn enable_two_factor(token: &str, code: String) -> Result<RecoveryCodes, ApiError> {
-    let body = EnableTwoFactorRequest { code };
-    json(with_json(request(Method::POST, "/me/two-factor/enable", Some(token)), &body)).await
+    call(Some(token), ops::enable_two_factor(&EnableTwoFactorRequest { code })).await
 }
 
 pub async fn disable_two_factor(token: &str, body: &DisableTwoFactorRequest) -> Result<(), ApiError> {
-    empty(with_json(request(Method::POST, "/me/two-factor/disable", Some(token)), body)).await
+    call(Some(token), ops::disable_two_factor(body)).await
 }
 
 pub async fn regenerate_recovery_codes(token: &str, password: String) -> Result<RecoveryCodes, ApiError> {
-    let body = PasswordConfirmation { password };
-    json(with_json(request(Method::POST, "/me/two-factor/recovery-codes", Some(token)), &body)).await
-}
-
-/// `?a=1&b=2` from the pairs that have a value (empty when none has).
-fn query(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> =
-        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
-    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
-}
-
-fn encode(s: &str) -> String {
-    leptos::web_sys::js_sys::encode_uri_component(s).into()
-}
-
-/// One page of a cursor-paginated list.
-fn page(limit: u32, cursor: Option<String>) -> [(&'static str, Option<String>); 2] {
-    [("limit", Some(limit.to_string())), ("cursor", cursor)]
+    call(Some(token), ops::regenerate_recovery_codes(&PasswordConfirmation { password })).await
 }
 
 pub async fn getting_started(token: String) -> Result<GettingStarted, ApiError> {
-    json(without_body(request(Method::GET, "/me/getting-started", Some(&token)))).await
+    call(Some(&token), ops::get_getting_started()).await
 }
 
 // ---------------------------------------------------------------- teams
 
 pub async fn teams(token: String, cursor: Option<String>) -> Result<TeamPage, ApiError> {
-    let q = query(&page(100, cursor));
-    json(without_body(request(Method::GET, &format!("/teams{q}"), Some(&token)))).await
+    call(Some(&token), ops::list_teams(&Page::at(100, cursor))).await
 }
 
 pub async fn create_team(token: String, body: CreateTeamRequest) -> Result<Team, ApiError> {
-    json(with_json(request(Method::POST, "/teams", Some(&token)), &body)).await
+    call(Some(&token), ops::create_team(&body)).await
 }
 
 pub async fn team(token: String, team: Uuid) -> Result<Team, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}"), Some(&token)))).await
+    call(Some(&token), ops::get_team(team)).await
 }
 
 pub async fn roles(token: String) -> Result<RoleList, ApiError> {
-    json(without_body(request(Method::GET, "/roles", Some(&token)))).await
+    call(Some(&token), ops::list_roles()).await
 }
 
 pub async fn team_two_factor(token: String, team: Uuid) -> Result<TeamTwoFactor, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}/two-factor"), Some(&token)))).await
+    call(Some(&token), ops::get_team_two_factor(team)).await
 }
 
 pub async fn update_team(token: String, team: Uuid, body: UpdateTeamRequest) -> Result<Team, ApiError> {
-    json(with_json(request(Method::PATCH, &format!("/teams/{team}"), Some(&token)), &body)).await
+    call(Some(&token), ops::update_team(team, &body)).await
 }
 
 pub async fn delete_team(token: String, team: Uuid) -> Result<(), ApiError> {
-    empty(without_body(request(Method::DELETE, &format!("/teams/{team}"), Some(&token)))).await
+    call(Some(&token), ops::delete_team(team)).await
 }
 
 // ---------------------------------------------------------------- members
 
 pub async fn members(token: String, team: Uuid, cursor: Option<String>) -> Result<MemberPage, ApiError> {
-    let q = query(&page(100, cursor));
-    json(without_body(request(Method::GET, &format!("/teams/{team}/members{q}"), Some(&token)))).await
+    call(Some(&token), ops::list_members(team, &Page::at(100, cursor))).await
 }
 
 pub async fn change_role(token: String, team: Uuid, user: Uuid, role: Role) -> Result<Member, ApiError> {
-    let body = UpdateMemberRequest { role };
-    json(with_json(request(Method::PATCH, &format!("/teams/{team}/members/{user}"), Some(&token)), &body)).await
+    call(Some(&token), ops::update_member(team, user, &UpdateMemberRequest { role })).await
 }
 
 /// Removes a member; with one's own id, leaves the team.
 pub async fn remove_member(token: String, team: Uuid, user: Uuid) -> Result<(), ApiError> {
-    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/members/{user}"), Some(&token)))).await
+    call(Some(&token), ops::remove_member(team, user)).await
 }
 
 // ---------------------------------------------------------------- invitations
 
 pub async fn invitations(token: String, team: Uuid, cursor: Option<String>) -> Result<InvitationPage, ApiError> {
-    let q = query(&page(50, cursor));
-    json(without_body(request(Method::GET, &format!("/teams/{team}/invitations{q}"), Some(&token)))).await
+    call(Some(&token), ops::list_invitations(team, &Page::at(50, cursor))).await
 }
 
 pub async fn invite(token: String, team: Uuid, body: CreateInvitationRequest) -> Result<Invitation, ApiError> {
-    json(with_json(request(Method::POST, &format!("/teams/{team}/invitations"), Some(&token)), &body)).await
+    call(Some(&token), ops::create_invitation(team, &body)).await
 }
 
 pub async fn resend_invitation(token: String, team: Uuid, id: Uuid) -> Result<Invitation, ApiError> {
-    let path = format!("/teams/{team}/invitations/{id}/resend");
-    json(without_body(request(Method::POST, &path, Some(&token)))).await
+    call(Some(&token), ops::resend_invitation(team, id)).await
 }
 
 pub async fn revoke_invitation(token: String, team: Uuid, id: Uuid) -> Result<(), ApiError> {
-    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/invitations/{id}"), Some(&token)))).await
+    call(Some(&token), ops::revoke_invitation(team, id)).await
 }
 
 /// Public: what an invitation link offers.
 pub async fn preview_invitation(secret: String) -> Result<InvitationPreview, ApiError> {
-    json(without_body(request(Method::GET, &format!("/invitations/{}", encode(&secret)), None))).await
+    call(None, ops::preview_invitation(&secret)).await
 }
 
 pub async fn accept_invitation(token: String, secret: String) -> Result<Team, ApiError> {
-    let body = AcceptInvitationRequest { token: secret };
-    json(with_json(request(Method::POST, "/invitations/accept", Some(&token)), &body)).await
+    call(Some(&token), ops::accept_invitation(&AcceptInvitationRequest { token: secret })).await
 }
 
 // ---------------------------------------------------------------- activity
 
-/// Filters of the activity log.
+/// Filters of the activity log, as the form holds them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivityFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
+}
+
+impl ActivityFilter {
+    fn wire(&self) -> ops::ActivityFilter {
+        ops::ActivityFilter { actor: self.actor.as_deref().and_then(|a| a.parse().ok()), action: self.action.clone() }
+    }
 }
 
 pub async fn activity(
@@ -447,22 +423,18 @@ pub async fn activity(
     filter: ActivityFilter,
     cursor: Option<String>,
 ) -> Result<ActivityPage, ApiError> {
-    let [limit, cursor] = page(25, cursor);
-    let q = query(&[limit, cursor, ("actor", filter.actor), ("action", filter.action)]);
-    json(without_body(request(Method::GET, &format!("/teams/{team}/activity{q}"), Some(&token)))).await
+    call(Some(&token), ops::list_activity(team, &Page::at(25, cursor), &filter.wire())).await
 }
 
 /// The whole activity log matching `filter`, as a file: `csv` or else NDJSON.
 pub async fn export_activity(token: String, team: Uuid, filter: ActivityFilter, csv: bool) -> Result<String, ApiError> {
-    let q = query(&[("actor", filter.actor), ("action", filter.action)]);
-    let accept = if csv { "text/csv" } else { "application/x-ndjson" };
-    let builder = request(Method::GET, &format!("/teams/{team}/activity{q}"), Some(&token)).header("Accept", accept);
-    text(without_body(builder)).await
+    let format = if csv { Export::Csv } else { Export::Ndjson };
+    call(Some(&token), ops::export_activity(team, &filter.wire(), format)).await
 }
 
 // ---------------------------------------------------------------- API keys
 
-/// How the key list is searched, narrowed and ordered.
+/// How the key list is searched, narrowed and ordered, as the form holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyQuery {
     pub search: String,
@@ -472,24 +444,21 @@ pub struct KeyQuery {
 }
 
 pub async fn api_keys(token: String, team: Uuid, q: KeyQuery, cursor: Option<String>) -> Result<ApiKeyPage, ApiError> {
-    let [limit, cursor] = page(50, cursor);
-    let q = query(&[
-        limit,
-        cursor,
-        ("q", Some(q.search.trim().to_owned()).filter(|s| !s.is_empty())),
-        ("environment", q.environment.map(|e| e.as_str().to_owned())),
-        ("status", q.status.map(|s| s.as_str().to_owned())),
-        ("sort", (q.sort != KeySort::Created).then(|| q.sort.as_str().to_owned())),
-    ]);
-    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys{q}"), Some(&token)))).await
+    let narrowed = ops::KeyQuery {
+        search: Some(q.search.trim().to_owned()).filter(|s| !s.is_empty()),
+        environment: q.environment,
+        status: q.status,
+        sort: (q.sort != KeySort::Created).then_some(q.sort),
+    };
+    call(Some(&token), ops::list_api_keys(team, &Page::at(50, cursor), &narrowed)).await
 }
 
 pub async fn api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}/api-keys/{key}"), Some(&token)))).await
+    call(Some(&token), ops::get_api_key(team, key)).await
 }
 
 pub async fn create_api_key(token: String, team: Uuid, body: CreateApiKeyRequest) -> Result<CreatedApiKey, ApiError> {
-    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys"), Some(&token)), &body)).await
+    call(Some(&token), ops::create_api_key(team, &body)).await
 }
 
 pub async fn update_api_key(
@@ -498,11 +467,11 @@ pub async fn update_api_key(
     key: Uuid,
     body: UpdateApiKeyRequest,
 ) -> Result<ApiKey, ApiError> {
-    json(with_json(request(Method::PATCH, &format!("/teams/{team}/api-keys/{key}"), Some(&token)), &body)).await
+    call(Some(&token), ops::update_api_key(team, key, &body)).await
 }
 
 pub async fn revoke_api_key(token: String, team: Uuid, key: Uuid) -> Result<ApiKey, ApiError> {
-    json(without_body(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/revoke"), Some(&token)))).await
+    call(Some(&token), ops::revoke_api_key(team, key)).await
 }
 
 pub async fn roll_api_key(
@@ -511,8 +480,7 @@ pub async fn roll_api_key(
     key: Uuid,
     grace_period_seconds: u64,
 ) -> Result<CreatedApiKey, ApiError> {
-    let body = RollApiKeyRequest { grace_period_seconds };
-    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/roll"), Some(&token)), &body)).await
+    call(Some(&token), ops::roll_api_key(team, key, &RollApiKeyRequest { grace_period_seconds })).await
 }
 
 pub async fn report_compromised(
@@ -521,8 +489,7 @@ pub async fn report_compromised(
     key: Uuid,
     body: ReportCompromisedRequest,
 ) -> Result<CompromisedKey, ApiError> {
-    json(with_json(request(Method::POST, &format!("/teams/{team}/api-keys/{key}/compromised"), Some(&token)), &body))
-        .await
+    call(Some(&token), ops::report_compromised_api_key(team, key, &body)).await
 }
 
 /// A time range of usage analytics (RFC 3339 bounds).
@@ -534,17 +501,9 @@ pub struct UsageRange {
 }
 
 impl UsageRange {
-    fn query(&self, format: Option<&str>) -> String {
-        let granularity = match self.granularity {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-        };
-        query(&[
-            ("from", Some(self.from.clone())),
-            ("to", Some(self.to.clone())),
-            ("granularity", Some(granularity.to_owned())),
-            ("format", format.map(str::to_owned)),
-        ])
+    fn wire(&self) -> ops::UsageRange {
+        let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc());
+        ops::UsageRange { from: time(&self.from), to: time(&self.to), granularity: Some(self.granularity) }
     }
 }
 
@@ -555,29 +514,27 @@ pub enum UsageOf {
     Team(Uuid),
 }
 
-impl UsageOf {
-    fn path(self) -> String {
-        match self {
-            Self::Key(team, key) => format!("/teams/{team}/api-keys/{key}/usage"),
-            Self::Team(team) => format!("/teams/{team}/usage"),
-        }
-    }
-}
-
 /// The usage of a range as CSV (one line per bucket and status).
 pub async fn usage_csv(token: String, of: UsageOf, range: UsageRange) -> Result<String, ApiError> {
-    text(without_body(request(Method::GET, &format!("{}{}", of.path(), range.query(Some("csv"))), Some(&token)))).await
+    let csv = match of {
+        UsageOf::Key(team, key) => ops::get_api_key_usage_csv(team, key, &range.wire()),
+        UsageOf::Team(team) => ops::get_team_usage_csv(team, &range.wire()),
+    };
+    call(Some(&token), csv).await
 }
 
 pub async fn key_usage(token: String, team: Uuid, key: Uuid, range: UsageRange) -> Result<Usage, ApiError> {
-    let path = format!("{}{}", UsageOf::Key(team, key).path(), range.query(None));
-    json(without_body(request(Method::GET, &path, Some(&token)))).await
+    call(Some(&token), ops::get_api_key_usage(team, key, &range.wire())).await
+}
+
+pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<TeamUsage, ApiError> {
+    call(Some(&token), ops::get_team_usage(team, &range.wire())).await
 }
 
 // ---------------------------------------------------------------- webhooks
 
 pub async fn webhooks(token: String, team: Uuid) -> Result<WebhookEndpointList, ApiError> {
-    json(without_body(request(Method::GET, &format!("/teams/{team}/webhooks"), Some(&token)))).await
+    call(Some(&token), ops::list_webhook_endpoints(team)).await
 }
 
 pub async fn create_webhook(
@@ -585,7 +542,7 @@ pub async fn create_webhook(
     team: Uuid,
     body: CreateWebhookEndpointRequest,
 ) -> Result<WebhookEndpointWithSecret, ApiError> {
-    json(with_json(request(Method::POST, &format!("/teams/{team}/webhooks"), Some(&token)), &body)).await
+    call(Some(&token), ops::create_webhook_endpoint(team, &body)).await
 }
 
 pub async fn update_webhook(
@@ -594,11 +551,11 @@ pub async fn update_webhook(
     endpoint: Uuid,
     body: UpdateWebhookEndpointRequest,
 ) -> Result<WebhookEndpoint, ApiError> {
-    json(with_json(request(Method::PATCH, &format!("/teams/{team}/webhooks/{endpoint}"), Some(&token)), &body)).await
+    call(Some(&token), ops::update_webhook_endpoint(team, endpoint, &body)).await
 }
 
 pub async fn delete_webhook(token: String, team: Uuid, endpoint: Uuid) -> Result<(), ApiError> {
-    empty(without_body(request(Method::DELETE, &format!("/teams/{team}/webhooks/{endpoint}"), Some(&token)))).await
+    call(Some(&token), ops::delete_webhook_endpoint(team, endpoint)).await
 }
 
 pub async fn rotate_webhook_secret(
@@ -606,8 +563,7 @@ pub async fn rotate_webhook_secret(
     team: Uuid,
     endpoint: Uuid,
 ) -> Result<WebhookEndpointWithSecret, ApiError> {
-    let path = format!("/teams/{team}/webhooks/{endpoint}/rotate-secret");
-    json(with_json(request(Method::POST, &path, Some(&token)), &RotateWebhookSecretRequest::default())).await
+    call(Some(&token), ops::rotate_webhook_secret(team, endpoint, &RotateWebhookSecretRequest::default())).await
 }
 
 pub async fn webhook_deliveries(
@@ -616,12 +572,11 @@ pub async fn webhook_deliveries(
     endpoint: Uuid,
     cursor: Option<String>,
 ) -> Result<WebhookDeliveryPage, ApiError> {
-    let path = format!("/teams/{team}/webhooks/{endpoint}/deliveries{}", query(&page(25, cursor)));
-    json(without_body(request(Method::GET, &path, Some(&token)))).await
+    call(Some(&token), ops::list_webhook_deliveries(team, endpoint, &Page::at(25, cursor))).await
 }
 
 pub async fn test_webhook(token: String, team: Uuid, endpoint: Uuid) -> Result<WebhookDelivery, ApiError> {
-    json(without_body(request(Method::POST, &format!("/teams/{team}/webhooks/{endpoint}/test"), Some(&token)))).await
+    call(Some(&token), ops::send_test_webhook(team, endpoint)).await
 }
 
 pub async fn redeliver_webhook(
@@ -630,13 +585,7 @@ pub async fn redeliver_webhook(
     endpoint: Uuid,
     delivery: Uuid,
 ) -> Result<WebhookDelivery, ApiError> {
-    let path = format!("/teams/{team}/webhooks/{endpoint}/deliveries/{delivery}/redeliver");
-    json(without_body(request(Method::POST, &path, Some(&token)))).await
-}
-
-pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<TeamUsage, ApiError> {
-    let path = format!("{}{}", UsageOf::Team(team).path(), range.query(None));
-    json(without_body(request(Method::GET, &path, Some(&token)))).await
+    call(Some(&token), ops::redeliver_webhook(team, endpoint, delivery)).await
 }
 
 #[cfg(test)]
@@ -655,19 +604,6 @@ mod tests {
             field: field.map(str::to_owned),
             required_scope: None,
         }))
-    }
-
-    #[wasm_bindgen_test]
-    fn query_strings_skip_missing_values_and_encode_the_rest() {
-        assert_eq!(query(&[("a", None)]), "");
-        assert_eq!(
-            query(&[("limit", Some("25".into())), ("cursor", None), ("action", Some("member.role_changed".into()))]),
-            "?limit=25&action=member.role_changed"
-        );
-        assert_eq!(
-            query(&[("from", Some("2025-01-01T00:00:00+00:00".into()))]),
-            "?from=2025-01-01T00%3A00%3A00%2B00%3A00"
-        );
     }
 
     #[wasm_bindgen_test]
