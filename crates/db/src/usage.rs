@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use portal_domain::usage::{Counts, Histogram, LATENCY_BUCKETS, Level, Span, Tier, WEEK, week_floor};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, OnConflict, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LockType, OnConflict, Query, SelectStatement, UnionType};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait};
 use uuid::Uuid;
 
@@ -331,53 +331,72 @@ pub async fn counts(
     Ok(out)
 }
 
-/// Each key's (requests, errors) over what `spans` read, for a team: from the fewest stored
-/// buckets that hold it ([`portal_domain::usage::cover`]: whole weeks between the edges, and
-/// today's day row when the range runs to `now`).
-pub async fn per_key(
-    db: &impl ConnectionTrait,
-    team_id: Uuid,
-    spans: &[Span],
-    now: Timestamp,
-) -> Result<Vec<(Uuid, u64, u64)>> {
+/// A key's share of a team's usage over a range, with what names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyShare {
+    pub key_id: Uuid,
+    pub name: String,
+    pub environment: String,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// Each key's share (requests, errors) of what `spans` read, for a team, with the key's name, in
+/// one statement and a row per key: from the fewest stored buckets that hold it
+/// ([`portal_domain::usage::cover`]: whole weeks between the edges, and today's day row when the
+/// range runs to `now`). Keys deleted since are left out.
+pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, spans: &[Span], now: Timestamp) -> Result<Vec<KeyShare>> {
     let segments = portal_domain::usage::cover(spans, now.timestamp())
         .unwrap_or_else(|| spans.iter().map(|s| (Level::Tier(s.tier), s.from, s.to)).collect());
-    let mut out: HashMap<Uuid, (u64, u64)> = HashMap::new();
-    for (level, from, to) in segments {
+    let mut parts = segments.into_iter().map(|(level, from, to)| {
         let mut q = Query::select();
         match level {
-            Level::Tier(tier) => {
-                q.from(col(table(tier))).column(col("key_id")).column(col("status")).expr(sum("count"))
-            }
-            Level::Week => q.from(col(WEEKS)).column(col("key_id")).expr(sum("requests")).expr(sum("errors")),
+            // An error is a status from 400 up (`portal_domain::usage::is_error`).
+            Level::Tier(tier) => q
+                .from(col(table(tier)))
+                .column(col("key_id"))
+                .expr_as(Expr::col(col("count")), col("r"))
+                .expr_as(Expr::case(Expr::col(col("status")).gte(400), Expr::col(col("count"))).finally(0i64), col("e")),
+            Level::Week => q
+                .from(col(WEEKS))
+                .column(col("key_id"))
+                .expr_as(Expr::col(col("requests")), col("r"))
+                .expr_as(Expr::col(col("errors")), col("e")),
         };
         q.and_where(Expr::col(col("team_id")).eq(team_id))
             .and_where(Expr::col(col("bucket")).gte(from))
-            .and_where(Expr::col(col("bucket")).lt(to))
-            .group_by_col(col("key_id"));
-        if matches!(level, Level::Tier(_)) {
-            q.group_by_col(col("status"));
-        }
-        for row in db.query_all(&q).await? {
-            let key = row.try_get_by_index::<Uuid>(0)?;
-            let entry = out.entry(key).or_default();
-            match level {
-                Level::Tier(_) => {
-                    let status = u16::try_from(row.try_get_by_index::<i32>(1)?).unwrap_or(0);
-                    let n = get_u64(&row, 2)?;
-                    entry.0 += n;
-                    if portal_domain::usage::is_error(status) {
-                        entry.1 += n;
-                    }
-                }
-                Level::Week => {
-                    entry.0 += get_u64(&row, 1)?;
-                    entry.1 += get_u64(&row, 2)?;
-                }
-            }
-        }
+            .and_where(Expr::col(col("bucket")).lt(to));
+        q
+    });
+    let Some(mut counted) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    for part in parts {
+        counted.union(UnionType::All, part);
     }
-    Ok(out.into_iter().map(|(k, (n, e))| (k, n, e)).collect())
+    // Summed per key first, then named: a join per stored row costs more than the sums.
+    let mut summed = Query::select();
+    summed.from_subquery(counted, col("c")).column(col("key_id")).expr_as(sum("r"), col("r")).expr_as(sum("e"), col("e"));
+    summed.group_by_col(col("key_id"));
+    let mut q = Query::select();
+    q.from_subquery(summed, col("s"))
+        .inner_join(col("api_keys"), Expr::col((col("api_keys"), col("id"))).equals((col("s"), col("key_id"))))
+        .column((col("api_keys"), col("id")))
+        .column((col("api_keys"), col("name")))
+        .column((col("api_keys"), col("environment")))
+        .column((col("s"), col("r")))
+        .column((col("s"), col("e")));
+    let mut shares = Vec::new();
+    for row in db.query_all(&q).await? {
+        shares.push(KeyShare {
+            key_id: row.try_get_by_index(0)?,
+            name: row.try_get_by_index(1)?,
+            environment: row.try_get_by_index(2)?,
+            requests: get_u64(&row, 3)?,
+            errors: get_u64(&row, 4)?,
+        });
+    }
+    Ok(shares)
 }
 
 /// Requests that counted against monthly limits in the month starting at `month`.

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use portal_db::api_keys::environment_of;
-use portal_db::usage::Scope;
+use portal_db::usage::{KeyShare, Scope};
 use portal_domain::usage::{self as domain, Counts, CsvLine, MonthUse, Range, Span};
-use portal_types::{KeyUsageSummary, TeamUsage, Usage};
+use portal_types::{Environment, KeyUsageSummary, TeamUsage, Usage};
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
@@ -49,14 +49,13 @@ struct StoredUsage {
     counts: Vec<Counts>,
     /// Requests of the month that counted against limits.
     used: u64,
-    /// (key, requests, errors) in the range, for a team.
-    per_key: Vec<(Uuid, u64, u64)>,
-    keys: HashMap<Uuid, portal_db::api_keys::ApiKeyRow>,
+    /// Each key's share of the range, with its name, for a team.
+    shares: HashMap<Uuid, KeyShare>,
 }
 
 impl Weigh for StoredUsage {
     fn weight(&self) -> usize {
-        self.counts.weight() + self.per_key.weight() + self.keys.len() * 1024
+        self.counts.weight() + self.shares.values().map(|s| 96 + s.name.len()).sum::<usize>()
     }
 }
 
@@ -118,8 +117,7 @@ pub async fn of_key(
                 Ok::<_, portal_db::Error>(StoredUsage {
                     counts: counts.into_iter().map(|(_, c)| c).collect(),
                     used,
-                    per_key: Vec::new(),
-                    keys: Default::default(),
+                    shares: HashMap::new(),
                 })
             })
             .await?;
@@ -183,38 +181,33 @@ pub async fn of_team(
                 // Reads wait for this after every flush: its parts run side by side (on a
                 // connection each).
                 let scope = Scope::Team(team_id);
-                let (counts, per_key, used) = tokio::try_join!(
+                let (counts, shares, used) = tokio::try_join!(
                     portal_db::usage::counts(&state.reads, scope, &spans, false, None),
                     portal_db::usage::per_key(&state.reads, team_id, &spans, now),
                     portal_db::usage::month_requests(&state.reads, scope, month),
                 )?;
-                let ids: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).collect();
                 Ok::<_, portal_db::Error>(StoredUsage {
                     counts: counts.into_iter().map(|(_, c)| c).collect(),
                     used,
-                    per_key,
-                    keys: keys_by_id(portal_db::api_keys::of_team(&state.reads, team_id, &ids).await?),
+                    shares: shares.into_iter().map(|s| (s.key_id, s)).collect(),
                 })
             })
             .await?;
-        let mut per_key = stored.per_key.clone();
+        let mut per_key: HashMap<Uuid, (u64, u64)> =
+            stored.shares.values().map(|s| (s.key_id, (s.requests, s.errors))).collect();
         let pending = state.meter.pending(team_id, Scope::Team(team_id), month, since);
         let (from, to) = (range.start(), range.to);
         for (key_id, c) in pending.rows.iter().filter(|(_, c)| c.at >= from && c.at < to) {
             let error = if domain::is_error(c.status) { c.requests } else { 0 };
-            match per_key.iter_mut().find(|(id, _, _)| id == key_id) {
-                Some(entry) => {
-                    entry.1 += c.requests;
-                    entry.2 += error;
-                }
-                None => per_key.push((*key_id, c.requests, error)),
-            }
+            let entry = per_key.entry(*key_id).or_default();
+            entry.0 += c.requests;
+            entry.1 += error;
         }
         (pending, per_key, stored)
     };
     let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     // Keys whose only requests are still in this instance's buffer are not among the kept ones.
-    let unnamed: Vec<Uuid> = per_key.iter().map(|(id, _, _)| *id).filter(|id| !stored.keys.contains_key(id)).collect();
+    let unnamed: Vec<Uuid> = per_key.keys().copied().filter(|id| !stored.shares.contains_key(id)).collect();
     let more = match unnamed.is_empty() {
         true => Default::default(),
         false => {
@@ -222,18 +215,15 @@ pub async fn of_team(
             state.pages.cached_read(team_id, PageKey::KeyNames(unnamed.clone()), read).await?
         }
     };
-    let keys = |id: &Uuid| stored.keys.get(id).or_else(|| more.iter().find(|k| k.id == *id));
+    let named = |id: &Uuid| match stored.shares.get(id) {
+        Some(share) => Some((share.name.clone(), Environment::parse(&share.environment)?)),
+        None => more.iter().find(|k| k.id == *id).and_then(|k| Some((k.name.clone(), environment_of(k).ok()?))),
+    };
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
-        .filter_map(|(id, total, error)| {
-            let key = keys(&id)?;
-            Some(KeyUsageSummary {
-                key_id: id,
-                name: key.name.clone(),
-                environment: environment_of(key).ok()?,
-                total_requests: total,
-                error,
-            })
+        .filter_map(|(id, (total, error))| {
+            let (name, environment) = named(&id)?;
+            Some(KeyUsageSummary { key_id: id, name, environment, total_requests: total, error })
         })
         .collect();
     summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));
