@@ -9,18 +9,20 @@
 //!   next key's status changes by itself.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 const INDEXES: &[(&str, &str)] = &[
     ("idx_api_keys_requests", "(team_id, request_count, id)"),
-    ("idx_api_keys_last_used", "(team_id, last_used_at, id)"),
     ("idx_api_keys_environment", "(team_id, environment, created_at, id)"),
     ("idx_api_keys_expiry", "(team_id, expires_at)"),
     ("idx_api_keys_revoked", "(team_id, created_at, id) WHERE revoked_at IS NOT NULL"),
     ("idx_api_keys_rolled", "(team_id, created_at, id) WHERE grace_until IS NOT NULL"),
 ];
+
+const LAST_USED: &str = "idx_api_keys_last_used";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -30,12 +32,19 @@ impl MigrationTrait for Migration {
         for (name, columns) in INDEXES {
             db.execute_unprepared(&format!("CREATE INDEX {name} ON api_keys {columns}")).await?;
         }
+        // Most recently used first, never-used keys last: SQLite sorts NULL first, so its index
+        // read backwards is that order; PostgreSQL sorts NULL last and needs it spelled out.
+        let last_used = match manager.get_database_backend() {
+            DbBackend::Postgres => "(team_id, last_used_at DESC NULLS LAST, id DESC)",
+            _ => "(team_id, last_used_at, id)",
+        };
+        db.execute_unprepared(&format!("CREATE INDEX {LAST_USED} ON api_keys {last_used}")).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, _) in INDEXES {
-            manager.drop_index(Index::drop().name(*name).table("api_keys").to_owned()).await?;
+        for name in INDEXES.iter().map(|(name, _)| *name).chain([LAST_USED]) {
+            manager.drop_index(Index::drop().name(name).table("api_keys").to_owned()).await?;
         }
         Ok(())
     }

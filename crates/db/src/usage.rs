@@ -345,18 +345,24 @@ pub struct KeyShare {
 /// one statement and a row per key: from the fewest stored buckets that hold it
 /// ([`portal_domain::usage::cover`]: whole weeks between the edges, and today's day row when the
 /// range runs to `now`). Keys deleted since are left out.
-pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, spans: &[Span], now: Timestamp) -> Result<Vec<KeyShare>> {
+pub async fn per_key(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    spans: &[Span],
+    now: Timestamp,
+) -> Result<Vec<KeyShare>> {
     let segments = portal_domain::usage::cover(spans, now.timestamp())
         .unwrap_or_else(|| spans.iter().map(|s| (Level::Tier(s.tier), s.from, s.to)).collect());
     let mut parts = segments.into_iter().map(|(level, from, to)| {
         let mut q = Query::select();
         match level {
             // An error is a status from 400 up (`portal_domain::usage::is_error`).
-            Level::Tier(tier) => q
-                .from(col(table(tier)))
-                .column(col("key_id"))
-                .expr_as(Expr::col(col("count")), col("r"))
-                .expr_as(Expr::case(Expr::col(col("status")).gte(400), Expr::col(col("count"))).finally(0i64), col("e")),
+            Level::Tier(tier) => {
+                q.from(col(table(tier))).column(col("key_id")).expr_as(Expr::col(col("count")), col("r")).expr_as(
+                    Expr::case(Expr::col(col("status")).gte(400), Expr::col(col("count"))).finally(0i64),
+                    col("e"),
+                )
+            }
             Level::Week => q
                 .from(col(WEEKS))
                 .column(col("key_id"))
@@ -376,7 +382,11 @@ pub async fn per_key(db: &impl ConnectionTrait, team_id: Uuid, spans: &[Span], n
     }
     // Summed per key first, then named: a join per stored row costs more than the sums.
     let mut summed = Query::select();
-    summed.from_subquery(counted, col("c")).column(col("key_id")).expr_as(sum("r"), col("r")).expr_as(sum("e"), col("e"));
+    summed
+        .from_subquery(counted, col("c"))
+        .column(col("key_id"))
+        .expr_as(sum("r"), col("r"))
+        .expr_as(sum("e"), col("e"));
     summed.group_by_col(col("key_id"));
     let mut q = Query::select();
     q.from_subquery(summed, col("s"))

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+pub use portal_client::{ActivityFilter, KeyQuery, Page, UsageRange, ops};
 use portal_server::{Application, Config, ConfigArgs};
 use portal_types::{
     AcceptInvitationRequest, CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, Environment, Expiration,
@@ -362,6 +363,21 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Sends one of the typed client's calls ([`ops`]) as `token`, and gives back the answer as
+    /// it came (its status, headers and problem), for the tests that look at them. A raw
+    /// [`TestApp::call`] is for what no client would send: malformed bodies, forged headers.
+    pub async fn op<T>(&self, token: Option<&str>, call: portal_client::Call<T>) -> Response {
+        let method = reqwest::Method::from_bytes(call.method().as_str().as_bytes()).expect("an HTTP method");
+        let mut req = self.client.request(method, self.url(&call.path)).header("accept", call.accept);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = call.body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        self.send(req).await
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,

@@ -37,12 +37,12 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     assert!(key["expires_at"].is_string());
 
     // The secret never appears again.
-    let list = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), None).await;
+    let list = app.op(Some(&owner), ops::list_api_keys(&team, &Page::default(), &KeyQuery::default())).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert!(!list.body.to_string().contains(&secret[12..]), "{}", list.body);
 
     // The key reads and manages its team like an admin...
-    let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await;
+    let res = app.op(Some(&secret), ops::get_team(&team)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["role"], "admin");
     assert_eq!(res.body["permissions"]["delete_team"], false);
@@ -57,14 +57,11 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.body["invited_by_name"], "Production App");
-    let teams = app.call(Method::GET, Some(&secret), "/api/v1/teams", None).await;
+    let teams = app.op(Some(&secret), ops::list_teams(&Page::default())).await;
     assert_eq!(teams.body["items"].as_array().unwrap().len(), 1);
     // ...but never beyond: no team deletion, no owner changes, nothing of other teams, no user endpoints.
-    app.call(Method::DELETE, Some(&secret), &format!("/api/v1/teams/{team}"), None)
-        .await
-        .assert_problem(403, "forbidden");
-    let owner_id =
-        app.call(Method::GET, Some(&owner), "/api/v1/me", None).await.body["id"].as_str().unwrap().to_owned();
+    app.op(Some(&secret), ops::delete_team(&team)).await.assert_problem(403, "forbidden");
+    let owner_id = app.op(Some(&owner), ops::get_me()).await.body["id"].as_str().unwrap().to_owned();
     app.call(
         Method::PATCH,
         Some(&secret),
@@ -74,16 +71,14 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     .await
     .assert_problem(403, "forbidden");
     let other = app.create_team(&owner, "Other").await;
-    app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{other}"), None)
-        .await
-        .assert_problem(404, "not_found");
-    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
+    app.op(Some(&secret), ops::get_team(&other)).await.assert_problem(404, "not_found");
+    app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
     app.call(Method::POST, Some(&secret), "/api/v1/teams", Some(json!({"name": "X"})))
         .await
         .assert_problem(403, "api_key_not_allowed");
 
     // What the key did shows in the activity with the key as actor.
-    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
     let created = activity.body["items"]
         .as_array()
         .unwrap()
@@ -127,7 +122,7 @@ async fn malformed_and_unknown_keys_are_refused() {
         assert_eq!(res.field(), field);
     }
     assert_eq!(
-        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), None).await.body["items"]
+        app.op(Some(&owner), ops::list_api_keys(&team, &Page::default(), &KeyQuery::default())).await.body["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -141,12 +136,12 @@ async fn revoking_a_key_refuses_it_at_once() {
     let (id, secret) = app.simple_key(&owner, &team, "leaked").await;
     let path = format!("/api/v1/teams/{team}");
     assert_eq!(app.call(Method::GET, Some(&secret), &path, None).await.status, StatusCode::OK, "cached now");
-    let res = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    let res = app.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["status"], "revoked");
     app.call(Method::GET, Some(&secret), &path, None).await.assert_problem(401, "key_revoked");
     // Revoking again changes nothing.
-    let again = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    let again = app.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     assert_eq!(again.body["revoked_at"], res.body["revoked_at"]);
 }
 
@@ -158,9 +153,7 @@ async fn an_expired_key_is_refused() {
     let db = portal_db::connect(&app.database_url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE api_keys SET expires_at = created_at").await.unwrap();
     db.close().await.ok();
-    app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None)
-        .await
-        .assert_problem(401, "key_expired");
+    app.op(Some(&secret), ops::get_team(&team)).await.assert_problem(401, "key_expired");
 }
 
 #[tokio::test]
@@ -191,7 +184,7 @@ async fn rolling_replaces_a_key_after_its_grace_period() {
         "old key works during grace"
     );
     assert_eq!(app.call(Method::GET, Some(&new), &path, None).await.status, StatusCode::OK);
-    let old_meta = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
+    let old_meta = app.op(Some(&owner), ops::get_api_key(&team, &id)).await;
     assert_eq!(old_meta.body["status"], "rolling");
     assert_eq!(old_meta.body["replaced_by"], new_id.as_str());
     roll(id.clone(), 60).await.assert_problem(409, "key_not_active");
@@ -209,10 +202,7 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     let Team { app, owner, team } = team_with_owner().await;
     let (id, secret) = app.simple_key(&owner, &team, "metered").await;
     for _ in 0..5 {
-        assert_eq!(
-            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK);
     }
     for _ in 0..2 {
         let missing = format!("/api/v1/teams/{team}/members/{}", uuid::Uuid::new_v4());
@@ -223,8 +213,8 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
         .await
         .assert_problem(404, "route_not_found");
     // Keys act only on team resources: a user-only endpoint refuses the key and it is not metered.
-    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
-    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
+    let usage = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
     let u = &usage.body;
     assert_eq!(u["total_requests"], 8, "{u}");
@@ -239,7 +229,7 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     assert_eq!(summed, 8);
     assert_eq!(u["used_this_month"], 8);
 
-    let key = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}"), None).await;
+    let key = app.op(Some(&owner), ops::get_api_key(&team, &id)).await;
     assert_eq!(key.body["request_count"], 8);
     assert!(key.body["last_used_at"].is_string());
 
@@ -363,7 +353,7 @@ async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
     let nowhere = format!("/api/v1/teams/{team}/no-such-route");
     app.call(Method::GET, Some(&secret), &nowhere, None).await.assert_problem(429, "usage_limit_exceeded");
     // Keys act only on team resources: elsewhere a key is refused as such, and not metered.
-    app.call(Method::GET, Some(&secret), "/api/v1/me", None).await.assert_problem(403, "api_key_not_allowed");
+    app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
 }
 
 #[tokio::test]
@@ -388,11 +378,11 @@ async fn services_verify_keys_with_the_service_token() {
     assert_eq!(ok.body["environment"], "development");
     let bad = verify(service, "pp_dev_nonsense").await;
     assert_eq!((bad.body["valid"].as_bool(), bad.body["code"].as_str()), (Some(false), Some("invalid_api_key")));
-    app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    app.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     let revoked = verify(service, &secret).await;
     assert_eq!((revoked.body["valid"].as_bool(), revoked.body["code"].as_str()), (Some(false), Some("key_revoked")));
     // Both outcomes were recorded as uses of the key.
-    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let usage = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     assert_eq!(usage.body["status_codes"], json!([{"status": 200, "count": 1}, {"status": 401, "count": 1}]));
 }
 
@@ -402,10 +392,7 @@ async fn buffered_counts_are_flushed_on_graceful_shutdown() {
     let (id, secret) = app.simple_key(&owner, &team, "shutdown").await;
     let requests = 40;
     for _ in 0..requests {
-        assert_eq!(
-            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK);
     }
     app.shutdown().await;
     let db = portal_db::connect(&app.database_url).await.unwrap();
@@ -442,7 +429,7 @@ async fn two_instances_share_revocations_and_counts() {
     };
     tokio::join!(hammer(&a), hammer(&b));
     // Both have the key cached now. Revoke through A; B must refuse within one second.
-    let res = a.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/revoke"), None).await;
+    let res = a.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     assert_eq!(res.status, StatusCode::OK);
     let revoked_at = Instant::now();
     loop {
@@ -456,7 +443,7 @@ async fn two_instances_share_revocations_and_counts() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Every answered request of both instances counted once (plus B's refusals).
-    let usage = a.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let usage = a.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     let ok = usage.body["status_codes"].as_array().unwrap().iter().find(|c| c["status"] == 200).unwrap()["count"]
         .as_u64()
         .unwrap();
@@ -465,7 +452,7 @@ async fn two_instances_share_revocations_and_counts() {
     let mut ok = ok;
     while ok < 2 * per_instance && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let usage = a.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+        let usage = a.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
         ok = usage.body["status_codes"].as_array().unwrap().iter().find(|c| c["status"] == 200).unwrap()["count"]
             .as_u64()
             .unwrap();

@@ -17,7 +17,7 @@ async fn authorization_matrix_of_team_endpoints() {
     let member = app.join(&owner, &team, "member@example.com", "member").await;
     app.join(&owner, &team, "victim1@example.com", "member").await;
     app.join(&owner, &team, "victim2@example.com", "member").await;
-    let res = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let res = app.op(Some(&owner), ops::list_members(&team, &Page::default())).await;
     let id_of = |email: &str| {
         res.body["items"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
             .as_str()
@@ -166,7 +166,7 @@ async fn authorization_matrix_of_api_keys() {
     let other_team = app.create_team(&owner, "Other").await;
     app.join(&owner, &team, "victim1@example.com", "member").await;
     app.join(&owner, &team, "victim2@example.com", "member").await;
-    let members = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let members = app.op(Some(&owner), ops::list_members(&team, &Page::default())).await;
     let id_of = |email: &str| {
         members.body["items"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
             .as_str()
@@ -190,7 +190,7 @@ async fn authorization_matrix_of_api_keys() {
     };
     let (_, valid) = app.simple_key(&owner, &team, "valid").await;
     let (revoked_id, revoked) = app.simple_key(&owner, &team, "revoked").await;
-    app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{revoked_id}/revoke"), None).await;
+    app.op(Some(&owner), ops::revoke_api_key(&team, &revoked_id)).await;
     let (_, expired) = app
         .create_key(&owner, &team, json!({"name": "expired", "environment": "development", "expiration": "30d"}))
         .await;
@@ -274,8 +274,8 @@ async fn authorization_matrix_of_api_keys() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let refused = app.call(Method::GET, Some(&revoked), &format!("/api/v1/teams/{t}"), None).await;
+    let refused = app.op(Some(&revoked), ops::get_team(t)).await;
     assert_eq!(refused.code(), "key_revoked");
-    let refused = app.call(Method::GET, Some(&expired), &format!("/api/v1/teams/{t}"), None).await;
+    let refused = app.op(Some(&expired), ops::get_team(t)).await;
     assert_eq!(refused.code(), "key_expired");
 }

@@ -39,7 +39,7 @@ fn held(scope: &str) -> Vec<&str> {
 }
 
 async fn user_id(app: &TestApp, owner: &str, team: &str, email: &str) -> String {
-    let res = app.call(Method::GET, Some(owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let res = app.op(Some(owner), ops::list_members(team, &Page::default())).await;
     res.body["items"].as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
         .as_str()
         .unwrap()

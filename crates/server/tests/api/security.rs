@@ -69,7 +69,7 @@ async fn request_logs_never_hold_the_tokens_of_mailed_links() {
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let token = app.invite(&owner, &team, "guest@example.com", "member").await;
-    let res = app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await;
+    let res = app.op(None, ops::preview_invitation(&token)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let logs = captured_logs();
     assert!(logs.contains("/api/v1/invitations/[redacted]"), "the request was not logged:\n{logs}");

@@ -101,7 +101,7 @@ async fn signing_out_everywhere_else_keeps_only_this_session() {
     let (a, a_browser) = another_session(&app, "ada@example.com", "a").await;
     let (b, _) = another_session(&app, "ada@example.com", "b").await;
     let (other_user, _) = app.signed_in("grace@example.com").await;
-    let res = app.call(Method::DELETE, Some(&here), "/api/v1/me/sessions/others", None).await;
+    let res = app.op(Some(&here), ops::end_other_sessions()).await;
     assert_eq!((res.status, res.body["ended"].clone()), (StatusCode::OK, 2.into()), "{}", res.body);
     for token in [&a, &b] {
         app.get_as(token, "/api/v1/me").await.assert_problem(401, "unauthorized");
@@ -110,7 +110,7 @@ async fn signing_out_everywhere_else_keeps_only_this_session() {
     assert_eq!(app.get_as(&here, "/api/v1/me").await.status, StatusCode::OK);
     assert_eq!(sessions(&app, &here).await.len(), 1);
     assert_eq!(app.get_as(&other_user, "/api/v1/me").await.status, StatusCode::OK, "another user's sessions stay");
-    let again = app.call(Method::DELETE, Some(&here), "/api/v1/me/sessions/others", None).await;
+    let again = app.op(Some(&here), ops::end_other_sessions()).await;
     assert_eq!(again.body["ended"], 0);
 }
 
@@ -121,7 +121,7 @@ async fn sessions_that_ended_a_month_ago_are_deleted() {
     let (here, _) = app.signed_in("ada@example.com").await;
     let (old, _) = another_session(&app, "ada@example.com", "old").await;
     let old_id = current(&sessions(&app, &old).await)["id"].as_str().unwrap().parse().unwrap();
-    let res = app.call(Method::DELETE, Some(&here), "/api/v1/me/sessions/others", None).await;
+    let res = app.op(Some(&here), ops::end_other_sessions()).await;
     assert_eq!(res.body["ended"], 1);
     let db = portal_db::connect(&app.database_url).await.unwrap();
     let now = chrono::Utc::now();

@@ -23,7 +23,7 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     assert_eq!(res.body["permissions"]["invite_roles"], json!(["member", "admin", "owner"]));
     let id = res.body["id"].as_str().unwrap().to_owned();
 
-    let list = app.call(Method::GET, Some(&token), "/api/v1/teams", None).await;
+    let list = app.op(Some(&token), ops::list_teams(&Page::default())).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(list.body["items"][0]["id"], id.as_str());
 
@@ -43,18 +43,18 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "name");
     assert_eq!(
-        app.call(Method::GET, Some(&token), "/api/v1/teams", None).await.body["items"].as_array().unwrap().len(),
+        app.op(Some(&token), ops::list_teams(&Page::default())).await.body["items"].as_array().unwrap().len(),
         1
     );
 
-    let members = app.call(Method::GET, Some(&token), &format!("/api/v1/teams/{id}/members"), None).await;
+    let members = app.op(Some(&token), ops::list_members(&id, &Page::default())).await;
     assert_eq!(members.body["items"][0]["role"], "owner");
     assert_eq!(members.body["items"][0]["email"], "owner@example.com");
     assert!(members.body["items"][0]["last_active_at"].is_string(), "sign-in counts as activity: {}", members.body);
 
-    let res = app.call(Method::DELETE, Some(&token), &format!("/api/v1/teams/{id}"), None).await;
+    let res = app.op(Some(&token), ops::delete_team(&id)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    app.call(Method::GET, Some(&token), &format!("/api/v1/teams/{id}"), None).await.assert_problem(404, "not_found");
+    app.op(Some(&token), ops::get_team(&id)).await.assert_problem(404, "not_found");
 }
 
 /// `GET /roles` publishes the permission table: what each role may do is what a member of that
@@ -75,7 +75,7 @@ async fn the_roles_are_the_permission_table() {
         let listed = items.iter().find(|r| r["role"] == role).unwrap();
         assert_eq!(listed["permissions"], own["permissions"], "{role}");
     }
-    assert_eq!(app.call(Method::GET, None, "/api/v1/roles", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.op(None, ops::list_roles()).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn invitation_mail_and_acceptance_join_the_team() {
         .await;
     res.assert_problem(409, "already_member");
 
-    let preview = app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await;
+    let preview = app.op(None, ops::preview_invitation(&token)).await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert_eq!(preview.body["team_name"], "Acme");
     assert_eq!(preview.body["invited_by_name"], "Ada Lovelace");
@@ -170,10 +170,10 @@ async fn invitation_mail_and_acceptance_join_the_team() {
 
     let res = app.call(Method::POST, Some(&bob), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
     res.assert_problem(410, "invitation_used");
-    let preview = app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await;
+    let preview = app.op(None, ops::preview_invitation(&token)).await;
     assert_eq!(preview.body["state"], "accepted");
 
-    let members = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/members"), None).await;
+    let members = app.op(Some(&owner), ops::list_members(&team, &Page::default())).await;
     let emails: Vec<_> =
         members.body["items"].as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["olivia@example.com", "bob@example.com"]);
@@ -185,11 +185,10 @@ async fn resend_replaces_the_link_and_revoke_kills_it() {
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let first = app.invite(&owner, &team, "carol@example.com", "member").await;
-    let list = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/invitations"), None).await;
+    let list = app.op(Some(&owner), ops::list_invitations(&team, &Page::default())).await;
     let id = list.body["items"][0]["id"].as_str().unwrap().to_owned();
 
-    let res =
-        app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}/resend"), None).await;
+    let res = app.op(Some(&owner), ops::resend_invitation(&team, &id)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.mails().iter().filter(|m| is_invitation_to(m, "carol@example.com")).count() < 2 {
@@ -198,24 +197,16 @@ async fn resend_replaces_the_link_and_revoke_kills_it() {
     }
     let second = app.newest_invitation_token("carol@example.com").await;
     assert_ne!(first, second);
-    app.call(Method::GET, None, &format!("/api/v1/invitations/{first}"), None)
-        .await
-        .assert_problem(404, "invitation_not_found");
-    assert_eq!(
-        app.call(Method::GET, None, &format!("/api/v1/invitations/{second}"), None).await.body["state"],
-        "pending"
-    );
+    app.op(None, ops::preview_invitation(&first)).await.assert_problem(404, "invitation_not_found");
+    assert_eq!(app.op(None, ops::preview_invitation(&second)).await.body["state"], "pending");
 
-    let res = app.call(Method::DELETE, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}"), None).await;
+    let res = app.op(Some(&owner), ops::revoke_invitation(&team, &id)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.call(Method::GET, None, &format!("/api/v1/invitations/{second}"), None).await.body["state"],
-        "revoked"
-    );
+    assert_eq!(app.op(None, ops::preview_invitation(&second)).await.body["state"], "revoked");
     let (carol, _) = app.signed_in("carol@example.com").await;
     let res = app.call(Method::POST, Some(&carol), "/api/v1/invitations/accept", Some(json!({"token": second}))).await;
     res.assert_problem(410, "invitation_revoked");
-    let res = app.call(Method::DELETE, Some(&owner), &format!("/api/v1/teams/{team}/invitations/{id}"), None).await;
+    let res = app.op(Some(&owner), ops::revoke_invitation(&team, &id)).await;
     res.assert_problem(409, "invitation_closed");
     // A revoked invitation frees the address for a new one.
     app.invite(&owner, &team, "carol@example.com", "member").await;
@@ -231,10 +222,7 @@ async fn an_expired_invitation_says_so() {
     let db = portal_db::connect(&app.database_url).await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE invitations SET expires_at = created_at").await.unwrap();
     db.close().await.ok();
-    assert_eq!(
-        app.call(Method::GET, None, &format!("/api/v1/invitations/{token}"), None).await.body["state"],
-        "expired"
-    );
+    assert_eq!(app.op(None, ops::preview_invitation(&token)).await.body["state"], "expired");
     let (dave, _) = app.signed_in("dave@example.com").await;
     let res = app.call(Method::POST, Some(&dave), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
     res.assert_problem(410, "invitation_expired");
@@ -266,9 +254,7 @@ async fn roles_follow_the_permission_table() {
     patch(&admin, &owner_id, "member").await.assert_problem(403, "forbidden");
     // Members change nothing and cannot see invitations.
     patch(&member, &admin_id, "member").await.assert_problem(403, "forbidden");
-    app.call(Method::GET, Some(&member), &format!("/api/v1/teams/{team}/invitations"), None)
-        .await
-        .assert_problem(403, "forbidden");
+    app.op(Some(&member), ops::list_invitations(&team, &Page::default())).await.assert_problem(403, "forbidden");
     // Admins cannot invite owners.
     let res = app
         .call(
@@ -296,7 +282,7 @@ async fn roles_follow_the_permission_table() {
     assert_eq!(remove(&admin, &owner_id).await.status, StatusCode::NO_CONTENT, "the new owner removes the old one");
     let left = member_ids(&app, &admin, &team).await;
     assert_eq!(left.len(), 1);
-    app.call(Method::GET, Some(&member), &format!("/api/v1/teams/{team}"), None).await.assert_problem(404, "not_found");
+    app.op(Some(&member), ops::get_team(&team)).await.assert_problem(404, "not_found");
 }
 
 /// A member's last activity: what they do in the team, and their sign-ins (which count in every
@@ -339,7 +325,7 @@ async fn last_activity_follows_a_members_own_acts_in_the_team_and_sign_ins() {
 }
 
 async fn member_ids(app: &TestApp, token: &str, team: &str) -> Vec<(String, String)> {
-    let res = app.call(Method::GET, Some(token), &format!("/api/v1/teams/{team}/members"), None).await;
+    let res = app.op(Some(token), ops::list_members(team, &Page::default())).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.body["items"]
         .as_array()
@@ -372,11 +358,11 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
         statuses.sort();
         // The loser either hits the last-owner rule (409) or, demoted first, lacks the right (403).
         assert!(statuses == [200, 409] || statuses == [200, 403], "round {round}: {statuses:?}");
-        let owners = app.call(Method::GET, Some(&first), &format!("/api/v1/teams/{team}/members"), None).await;
+        let owners = app.op(Some(&first), ops::list_members(&team, &Page::default())).await;
         let owners =
             owners.body["items"].as_array().map(|m| m.iter().filter(|m| m["role"] == "owner").count()).unwrap_or(0);
         let owners = if owners == 0 {
-            let res = app.call(Method::GET, Some(&second), &format!("/api/v1/teams/{team}/members"), None).await;
+            let res = app.op(Some(&second), ops::list_members(&team, &Page::default())).await;
             res.body["items"].as_array().unwrap().iter().filter(|m| m["role"] == "owner").count()
         } else {
             owners
@@ -405,7 +391,7 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
         .await;
     assert_eq!(res.status, StatusCode::OK);
 
-    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
     assert_eq!(activity.status, StatusCode::OK, "{}", activity.body);
     let actions: Vec<_> =
         activity.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
@@ -447,7 +433,8 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     // Members read the activity without addresses and user agents... until promoted; here the
     // former member is admin now, so check a fresh member.
     let viewer = app.join(&owner, &team, "viewer@example.com", "member").await;
-    let seen_by_member = app.call(Method::GET, Some(&viewer), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let seen_by_member =
+        app.op(Some(&viewer), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
     assert_eq!(seen_by_member.status, StatusCode::OK);
     assert!(
         seen_by_member.body["items"]
@@ -564,7 +551,7 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
     let steps = |token: String| {
         let app = &app;
         async move {
-            let res = app.call(Method::GET, Some(&token), "/api/v1/me/getting-started", None).await;
+            let res = app.op(Some(&token), ops::get_getting_started()).await;
             assert_eq!(res.status, StatusCode::OK, "{}", res.body);
             res.body
         }
@@ -583,10 +570,7 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
 
     let body = json!({"name": "prod", "environment": "production", "expiration": "never", "usage_limit": 1000});
     let (_, secret) = app.create_key(&owner, &team, body).await;
-    assert_eq!(
-        app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK);
     // The use is written with the next flush of counts (every half second).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while steps(owner.clone()).await["key_used"] != true {
@@ -625,7 +609,7 @@ async fn every_list_ends_on_its_last_item() {
     app.invite(&owner, &team, "bob@example.com", "admin").await;
     let (key, secret) = app.simple_key(&owner, &team, "Checkout").await;
     app.simple_key(&owner, &team, "Billing").await;
-    let used = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await;
+    let used = app.op(Some(&secret), ops::get_team(&team)).await;
     assert_eq!(used.status, StatusCode::OK, "{}", used.body);
     assert!(!key.is_empty());
 

@@ -16,7 +16,7 @@ async fn burst(app: &TestApp, key: &str, path: &str, n: usize) -> Vec<StatusCode
 }
 
 async fn total_requests(app: &TestApp, owner: &str, team: &str, key_id: &str) -> u64 {
-    let res = app.call(Method::GET, Some(owner), &format!("/api/v1/teams/{team}/api-keys/{key_id}/usage"), None).await;
+    let res = app.op(Some(owner), ops::get_api_key_usage(team, key_id, &UsageRange::default())).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     res.body["total_requests"].as_u64().unwrap()
 }
@@ -36,7 +36,7 @@ async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
     let (_, doomed_key) = app.simple_key(&owner, &doomed, "doomed").await;
     let (kept_id, kept_key) = app.simple_key(&owner, &kept, "kept").await;
     for _ in 0..5 {
-        let res = app.call(Method::GET, Some(&doomed_key), &format!("/api/v1/teams/{doomed}"), None).await;
+        let res = app.op(Some(&doomed_key), ops::get_team(&doomed)).await;
         assert_eq!(res.status, StatusCode::OK);
     }
     // 30 concurrent requests with the doomed key while its team is deleted.
@@ -84,7 +84,7 @@ async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
         assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(total_requests(&again, &owner, &kept, &kept_id).await, 19);
-    let key = again.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{kept}/api-keys/{kept_id}"), None).await;
+    let key = again.op(Some(&owner), ops::get_api_key(&kept, &kept_id)).await;
     assert_eq!(key.body["request_count"], 19);
 }
 
@@ -110,7 +110,7 @@ async fn a_monthly_limit_is_exact_under_64_concurrent_requests() {
         }
     }
     assert_eq!(served, limit, "exactly the limit is served");
-    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let usage = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     assert_eq!(usage.body["used_this_month"], limit, "{}", usage.body);
     assert_eq!(usage.body["remaining"], 0);
     assert_eq!(usage.body["total_requests"], 128, "refused requests are metered too");
@@ -224,7 +224,7 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
     assert_eq!(res.body["description"], "no limits");
     let res = app.call(Method::GET, Some(&secret), &path, None).await;
     assert!(res.headers.get("ratelimit").is_none() && res.headers.get("ratelimit-policy").is_none());
-    let activity = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity"), None).await;
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
     let updated = activity.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "key.updated").count();
     assert_eq!(updated, 2, "each change is audited");
 }
@@ -269,14 +269,11 @@ async fn usage_has_latency_percentiles_and_exports_csv() {
     let team = app.create_team(&owner, "Acme").await;
     let (id, secret) = app.simple_key(&owner, &team, "=cmd|' /C calc'!A0").await;
     for _ in 0..20 {
-        assert_eq!(
-            app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}"), None).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK);
     }
     let nowhere = format!("/api/v1/teams/{team}/nowhere");
     app.call(Method::GET, Some(&secret), &nowhere, None).await.assert_problem(404, "route_not_found");
-    let usage = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/api-keys/{id}/usage"), None).await;
+    let usage = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     let latency = &usage.body["latency"];
     let (p50, p95, p99) =
         (latency["p50_ms"].as_f64().unwrap(), latency["p95_ms"].as_f64().unwrap(), latency["p99_ms"].as_f64().unwrap());
