@@ -120,15 +120,12 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
         let actor = key.actor();
         let snap = state.auth_cache.team(team_id).await?.ok_or_else(team_not_found)?;
         crate::access::decide(&Policy::Key(key.principal()), &snap.team, Action::ReadTeam, Target::Team)?;
-        if actor != Actor::KEY {
-            return Ok(HttpResponse::Ok().json(to_wire(snap.team.clone(), actor, snap.member_count)));
-        }
-        // The common case, an active full-access key: one body per snapshot.
-        let body = snap.body.get_or_init(|| {
-            let team = to_wire(snap.team.clone(), Actor::KEY, snap.member_count);
+        // One body per snapshot and kind of key.
+        let body = snap.body_for(actor, || {
+            let team = to_wire(snap.team.clone(), actor, snap.member_count);
             serde_json::to_vec(&team).unwrap_or_default().into()
         });
-        return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()));
+        return Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body));
     }
     let (access, count) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadTeam)?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use portal_db::DatabaseConnection;
 use portal_domain::keys as domain;
+use portal_domain::policy::Actor;
 use portal_types::Role;
 use uuid::Uuid;
 
@@ -91,8 +92,34 @@ const TEAM_CAPACITY: u64 = 10_000;
 pub struct TeamSnapshot {
     pub team: portal_db::teams::Team,
     pub member_count: u64,
-    /// The answer to a key's `GET /teams/{id}`, serialized once per snapshot.
-    pub body: std::sync::OnceLock<actix_web::web::Bytes>,
+    /// The answers to keys' `GET /teams/{id}`, serialized once per snapshot and kind of key (its
+    /// permissions depend on its scopes, its creator's role and whether it is rolling).
+    bodies: std::sync::RwLock<Vec<(Actor, actix_web::web::Bytes)>>,
+}
+
+/// Kinds of key whose team answer a snapshot keeps; a team's keys are of a few kinds.
+const BODIES_PER_TEAM: usize = 8;
+
+impl TeamSnapshot {
+    fn new(team: portal_db::teams::Team, member_count: u64) -> Self {
+        Self { team, member_count, bodies: std::sync::RwLock::new(Vec::new()) }
+    }
+
+    /// The team's answer to `actor`: kept from an earlier request of the same kind of key, else
+    /// made by `make` (and kept, for up to [`BODIES_PER_TEAM`] kinds).
+    pub fn body_for(&self, actor: Actor, make: impl FnOnce() -> actix_web::web::Bytes) -> actix_web::web::Bytes {
+        let read = self.bodies.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, body)) = read.iter().find(|(kind, _)| *kind == actor) {
+            return body.clone();
+        }
+        drop(read);
+        let body = make();
+        let mut bodies = self.bodies.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if bodies.len() < BODIES_PER_TEAM && !bodies.iter().any(|(kind, _)| *kind == actor) {
+            bodies.push((actor, body.clone()));
+        }
+        body
+    }
 }
 
 pub struct AuthCache {
@@ -177,7 +204,7 @@ impl AuthCache {
         let Some(team) = portal_db::teams::find(&self.db, team_id).await? else { return Ok(None) };
         let counts = portal_db::teams::member_counts(&self.db, &[team_id]).await?;
         let member_count = counts.get(&team_id).copied().unwrap_or(0);
-        let snap = Arc::new(TeamSnapshot { member_count, team, body: std::sync::OnceLock::new() });
+        let snap = Arc::new(TeamSnapshot::new(team, member_count));
         if trusted {
             self.teams.insert_if_current(team_id, snap.clone(), seen);
         }

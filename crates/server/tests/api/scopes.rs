@@ -200,6 +200,9 @@ async fn scopes_are_shown_and_default_to_full_access() {
     assert_eq!(seen.body["permissions"]["manage_api_keys"], false, "{}", seen.body);
     assert_eq!(seen.body["permissions"]["invite_roles"], json!([]));
     assert_eq!(app.get_as(&full, &format!("/api/v1/teams/{team}")).await.body["permissions"]["manage_api_keys"], true);
+    // Each kind of key keeps its own answer of the cached team, whichever asked first.
+    let again = app.get_as(&read_only, &format!("/api/v1/teams/{team}")).await;
+    assert_eq!(again.body["permissions"]["manage_api_keys"], false, "{}", again.body);
     // The service sees the scopes too.
     let verdict = app
         .api_as(SERVICE_TOKEN)
