@@ -160,3 +160,11 @@ fn sign_in_follows_only_same_origin_paths() {
         assert!(!same_origin_path(bad), "{bad:?} must be refused");
     }
 }
+
+/// The inputs' limits are the API's (`portal_types::rules`), and the password hint says them.
+#[wasm_bindgen_test]
+fn inputs_state_the_api_limits() {
+    use crate::pages::{NAME_MAX, PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
+    assert_eq!(PASSWORD_HINT, format!("{PASSWORD_MIN} to {PASSWORD_MAX} characters."));
+    assert_eq!(NAME_MAX as usize, portal_types::rules::NAME_MAX_CHARS);
+}

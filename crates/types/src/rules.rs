@@ -14,6 +14,8 @@ pub const MESSAGE_MAX_CHARS: usize = 1000;
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Longest password.
 pub const PASSWORD_MAX_CHARS: usize = 128;
+/// Longest search text of a list (`q`).
+pub const SEARCH_MAX_CHARS: usize = 100;
 /// Longest e-mail address (RFC 5321).
 pub const EMAIL_MAX_CHARS: usize = 254;
 

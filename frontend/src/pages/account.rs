@@ -2,7 +2,7 @@ use leptos::{ev::SubmitEvent, prelude::*};
 use portal_types::{ChangePasswordRequest, SessionInfo, SessionList, UpdateMeRequest, User};
 use uuid::Uuid;
 
-use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
+use super::{NAME_MAX, PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
 use crate::components::{Field, FormAlert, Notice, SubmitButton, field_error, loaded, set_title};
 use crate::session::use_auth;
 use crate::{api, format};
@@ -57,7 +57,7 @@ fn ProfileForm(user: User) -> impl IntoView {
             <Show when=move || matches!(outcome(), Some(Ok(())))>
                 <Notice>"Your name has been saved."</Notice>
             </Show>
-            <Field label="Name" name="name" autocomplete="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+            <Field label="Name" name="name" autocomplete="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
             <SubmitButton label="Save name" pending=save.pending()/>
         </form>
     }

@@ -2,6 +2,7 @@ use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
 use portal_types::{CreateTeamRequest, Team};
 
+use super::{DESCRIPTION_MAX, NAME_MAX};
 use crate::api;
 use crate::components::{
     DialogButtons, Field, FormAlert, Modal, TextAreaField, field_error, loaded, set_title, use_toasts,
@@ -189,8 +190,8 @@ where
         <Modal title="Create a team" on_close close_when=Signal::derive(move || matches!(create.value().get(), Some(Ok(_))))>
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["name", "description"]/>
-                <Field label="Team name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
-                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                <Field label="Team name" name="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
+                <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                     error=field_error(outcome, "description")/>
                 <DialogButtons label="Create team" pending=create.pending()/>
             </form>

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 use portal_types::{InvitationPreview, InvitationState, LoginRequest, SignupRequest, Team};
 
-use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
+use super::{NAME_MAX, PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
 use crate::api::{self, ApiError};
 use crate::components::{AuthCard, ErrorAlert, Field, FormAlert, Loading, field_error};
 use crate::format;
@@ -247,7 +247,7 @@ fn SignUpToJoin(
         <form on:submit=on_submit>
             <FormAlert error fields=&["name", "password"]/>
             <EmailReadOnly email/>
-            <Field label="Name" name="name" autocomplete="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+            <Field label="Name" name="name" autocomplete="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
             <Field label="Password" name="password" kind="password" autocomplete="new-password"
                 minlength=PASSWORD_MIN maxlength=PASSWORD_MAX hint=PASSWORD_HINT
                 value=password error=field_error(outcome, "password")/>

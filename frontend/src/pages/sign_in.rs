@@ -6,6 +6,7 @@ use leptos_router::{
 };
 use portal_types::{LoginRequest, Session, TwoFactorLoginRequest};
 
+use super::{CODE_MAX, CODE_OR_RECOVERY_MAX};
 use crate::api::{self, SignIn};
 use crate::components::{AuthCard, Field, FormAlert, Notice, SubmitButton, field_error};
 use crate::session::use_auth;
@@ -122,12 +123,12 @@ fn SecondFactor(
                 {move || if recovery.get() {
                     view! {
                         <p class="hint">"Enter one of the recovery codes you saved when you turned on two-factor authentication. Each works once."</p>
-                        <Field label="Recovery code" name="code" autocomplete="off" maxlength=20 value=code error=field_error(outcome, "code")/>
+                        <Field label="Recovery code" name="code" autocomplete="off" maxlength=CODE_OR_RECOVERY_MAX value=code error=field_error(outcome, "code")/>
                     }.into_any()
                 } else {
                     view! {
                         <p class="hint">"Open your authenticator app and enter the 6-digit code it shows for Partner Portal."</p>
-                        <Field label="Authentication code" name="code" autocomplete="one-time-code" maxlength=7 value=code error=field_error(outcome, "code")/>
+                        <Field label="Authentication code" name="code" autocomplete="one-time-code" maxlength=CODE_MAX value=code error=field_error(outcome, "code")/>
                     }.into_any()
                 }}
                 <SubmitButton label="Verify" pending=verify.pending()/>

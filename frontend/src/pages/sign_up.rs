@@ -2,7 +2,7 @@ use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::components::A;
 use portal_types::SignupRequest;
 
-use super::{PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
+use super::{NAME_MAX, PASSWORD_HINT, PASSWORD_MAX, PASSWORD_MIN};
 use crate::api;
 use crate::components::{AuthCard, Field, FormAlert, Notice, SubmitButton, field_error};
 
@@ -41,7 +41,7 @@ pub fn SignUpPage() -> impl IntoView {
                     <form on:submit=on_submit>
                         <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["email", "name", "password"]/>
                         <Field label="E-mail" name="email" kind="email" autocomplete="email" value=email error=field_error(outcome, "email")/>
-                        <Field label="Name" name="name" autocomplete="name" maxlength=100 value=name error=field_error(outcome, "name")/>
+                        <Field label="Name" name="name" autocomplete="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
                         <Field label="Password" name="password" kind="password" autocomplete="new-password"
                             minlength=PASSWORD_MIN maxlength=PASSWORD_MAX hint=PASSWORD_HINT
                             value=password error=field_error(outcome, "password")/>

@@ -4,6 +4,7 @@
 use leptos::{ev::SubmitEvent, prelude::*};
 use portal_types::{DisableTwoFactorRequest, TwoFactorSetup, TwoFactorStatus};
 
+use super::{CODE_MAX, CODE_OR_RECOVERY_MAX};
 use crate::components::{Field, FormAlert, SubmitButton, copy_text, field_error, loaded, save_file};
 use crate::session::use_auth;
 use crate::{api, format};
@@ -137,7 +138,7 @@ fn ScanStep(setup: TwoFactorSetup, step: RwSignal<Step>, on_done: impl Fn() + Co
             <code class="secret-key" data-testid="totp-secret">{setup.secret.clone()}</code></p>
         <form on:submit=on_submit>
             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["code"]/>
-            <Field label="Code from the app" name="code" autocomplete="one-time-code" maxlength=7 value=code
+            <Field label="Code from the app" name="code" autocomplete="one-time-code" maxlength=CODE_MAX value=code
                 error=field_error(outcome, "code") hint="The 6-digit code the app shows for Partner Portal."/>
             <div class="button-row">
                 <SubmitButton label="Turn on" pending=enable.pending()/>
@@ -261,7 +262,7 @@ fn TurnOffForm(on_done: impl Fn() + Copy + 'static, on_cancel: impl Fn() + Copy 
             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["password", "code"]/>
             <Field label="Password" name="password" kind="password" autocomplete="current-password"
                 value=password error=field_error(outcome, "password")/>
-            <Field label="Code from the app, or a recovery code" name="code" autocomplete="one-time-code" maxlength=20
+            <Field label="Code from the app, or a recovery code" name="code" autocomplete="one-time-code" maxlength=CODE_OR_RECOVERY_MAX
                 value=code error=field_error(outcome, "code")/>
             <div class="button-row">
                 <SubmitButton label="Turn off" pending=off.pending()/>

@@ -47,7 +47,7 @@ pub struct KeyListQuery {
 }
 
 /// The longest search text.
-const MAX_SEARCH_CHARS: usize = 100;
+const MAX_SEARCH_CHARS: usize = portal_types::rules::SEARCH_MAX_CHARS;
 
 impl KeyListQuery {
     fn parse(&self) -> ApiResult<(KeyFilter, KeySort)> {

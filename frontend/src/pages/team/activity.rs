@@ -9,6 +9,7 @@ use crate::api::{self, ActivityFilter, ApiError, KeyQuery};
 use crate::components::{ActionError, EmptyState, loaded, save_file};
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
+use crate::pages::SEARCH_MAX;
 use crate::session::use_auth;
 
 #[component]
@@ -131,7 +132,7 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
             </div>
             <div class="field">
                 <label for="activity-key-search">"Find a key"</label>
-                <input id="activity-key-search" type="search" placeholder="Name or hint" maxlength="100"
+                <input id="activity-key-search" type="search" placeholder="Name or hint" maxlength=SEARCH_MAX
                     prop:value=move || key_search.get() on:input=move |ev| key_search.set(event_target_value(&ev))/>
             </div>
             <div class="field">

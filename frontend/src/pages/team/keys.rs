@@ -15,6 +15,7 @@ use crate::components::{
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
+use crate::pages::{DESCRIPTION_MAX, NAME_MAX, SEARCH_MAX};
 use crate::permissions;
 use crate::session::use_auth;
 
@@ -105,7 +106,7 @@ fn KeyFilters(
         <div class="filters" role="search" aria-label="Find API keys">
             <div class="field grow">
                 <label for="keys-search">"Search"</label>
-                <input id="keys-search" type="search" maxlength="100" placeholder="Name or start of the key"
+                <input id="keys-search" type="search" maxlength=SEARCH_MAX placeholder="Name or start of the key"
                     prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
             </div>
             <div class="field">
@@ -327,9 +328,9 @@ where
                         <form class="modal-body" on:submit=on_submit>
                             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
                                 fields=LIMIT_FORM_FIELDS/>
-                            <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")
+                            <Field label="Name" name="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")
                                 hint="e.g. Production App"/>
-                            <TextAreaField label="Description" name="description" maxlength=500 value=description
+                            <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                                 error=field_error(outcome, "description")/>
                             <SelectField label="Environment" name="environment" value=environment options=environments
                                 error=field_error(outcome, "environment")/>
@@ -519,8 +520,8 @@ where
         <Modal title=format!("Edit {}", key.name) on_close close_when=saved>
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=LIMIT_FORM_FIELDS/>
-                <Field label="Name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
-                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                <Field label="Name" name="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
+                <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                     error=field_error(outcome, "description")/>
                 <ScopePicker inputs=access outcome=Signal::derive(move || outcome().and_then(Result::err))/>
                 <LimitFields inputs=limits outcome=Signal::derive(move || outcome().and_then(Result::err))/>

@@ -14,6 +14,7 @@ use crate::components::{
 };
 use crate::format;
 use crate::paged::{LoadMore, all_pages, paged};
+use crate::pages::MESSAGE_MAX;
 use crate::permissions;
 use crate::session::{Auth, use_auth};
 use crate::teams::use_teams;
@@ -396,7 +397,7 @@ where
                 <SelectField label="Role" name="role" value=role options
                     hint="Admins manage members, invitations and API keys. Members can look but not change."
                     error=field_error(outcome, "role")/>
-                <TextAreaField label="Personal message" name="message" maxlength=1000 value=message
+                <TextAreaField label="Personal message" name="message" maxlength=MESSAGE_MAX value=message
                     error=field_error(outcome, "message")/>
                 <DialogButtons label="Send invitation" pending=invite.pending()/>
             </form>

@@ -9,6 +9,7 @@ use crate::api;
 use crate::components::{
     ConfirmDialog, Field, FormAlert, Notice, SubmitButton, TextAreaField, field_error, use_toasts,
 };
+use crate::pages::{DESCRIPTION_MAX, NAME_MAX};
 use crate::permissions;
 use crate::session::use_auth;
 use crate::teams::use_teams;
@@ -70,8 +71,8 @@ fn RenameForm() -> impl IntoView {
             <Show when=move || matches!(outcome(), Some(Ok(_)))>
                 <Notice>"The team's details have been saved."</Notice>
             </Show>
-            <Field label="Team name" name="name" maxlength=100 value=name error=field_error(outcome, "name")/>
-            <TextAreaField label="Description" name="description" maxlength=500 value=description
+            <Field label="Team name" name="name" maxlength=NAME_MAX value=name error=field_error(outcome, "name")/>
+            <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                 error=field_error(outcome, "description")/>
             <SubmitButton label="Save changes" pending=save.pending()/>
         </form>

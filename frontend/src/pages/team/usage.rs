@@ -12,6 +12,7 @@ use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
 use crate::components::{ActionError, DialogButtons, EmptyState, Field, Handler, Modal, loaded, use_modal, use_toasts};
 use crate::format;
+use crate::pages::NAME_MAX;
 use crate::permissions;
 use crate::session::use_auth;
 
@@ -245,7 +246,7 @@ where
                             "Create a replacement with the same settings"
                         </label>
                         <Show when=move || replace.get()>
-                            <Field label="Name of the replacement" name="replacement_name" maxlength=100 value=name
+                            <Field label="Name of the replacement" name="replacement_name" maxlength=NAME_MAX value=name
                                 error=crate::components::field_error(outcome, "replacement_name")/>
                         </Show>
                         <p class="hint">"Then update the systems that used the old key, and check its last requests for misuse."</p>

@@ -16,6 +16,7 @@ use crate::components::{
 };
 use crate::format;
 use crate::paged::{LoadMore, paged};
+use crate::pages::{DESCRIPTION_MAX, URL_MAX};
 use crate::session::use_auth;
 
 #[component]
@@ -200,9 +201,9 @@ where
                     <form class="modal-body" on:submit=on_submit>
                         <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
                             fields=&["url", "description", "event_types"]/>
-                        <Field label="Endpoint URL" name="url" kind="url" maxlength=2048 value=url
+                        <Field label="Endpoint URL" name="url" kind="url" maxlength=URL_MAX value=url
                             error=field_error(outcome, "url") hint="https://, on a public address."/>
-                        <TextAreaField label="Description" name="description" maxlength=500 value=description
+                        <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                             error=field_error(outcome, "description")/>
                         <EventPicker picked error=field_error(outcome, "event_types")/>
                         <DialogButtons label="Add endpoint" pending=create.pending()/>
@@ -253,9 +254,9 @@ where
             <form class="modal-body" on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || outcome().and_then(Result::err))
                     fields=&["url", "description", "event_types"]/>
-                <Field label="Endpoint URL" name="url" kind="url" maxlength=2048 value=url
+                <Field label="Endpoint URL" name="url" kind="url" maxlength=URL_MAX value=url
                     error=field_error(outcome, "url")/>
-                <TextAreaField label="Description" name="description" maxlength=500 value=description
+                <TextAreaField label="Description" name="description" maxlength=DESCRIPTION_MAX value=description
                     error=field_error(outcome, "description")/>
                 <EventPicker picked error=field_error(outcome, "event_types")/>
                 <DialogButtons label="Save changes" pending=save.pending()/>
