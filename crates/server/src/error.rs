@@ -223,94 +223,63 @@ pub mod responses {
     use portal_types::Problem;
     use utoipa::IntoResponses;
 
-    /// 400: the body is not JSON.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 400,
-        description = "Malformed JSON (`malformed_json`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct BadRequest(#[allow(dead_code)] Problem);
+    /// A problem answer of the document: its type, status and description (with the `code` it
+    /// carries), as `application/problem+json`.
+    macro_rules! problem {
+        ($(#[$doc:meta])* $name:ident = $status:literal, $description:literal $(, $headers:tt)?) => {
+            $(#[$doc])*
+            #[derive(IntoResponses)]
+            #[response(
+                status = $status,
+                description = $description,
+                content_type = "application/problem+json"
+                $(, headers $headers)?
+            )]
+            pub struct $name(#[allow(dead_code)] Problem);
+        };
+    }
 
-    /// 401: no valid access token.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 401,
-        description = "No valid access token (`unauthorized`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct Unauthorized(#[allow(dead_code)] Problem);
-
-    /// 403: the caller's role does not allow this.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 403,
-        description = "Your role does not allow this (`forbidden`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct Forbidden(#[allow(dead_code)] Problem);
-
-    /// 404: no such resource, or the caller is not in its team.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 404,
-        description = "No such resource, or you are not a member of its team (`not_found`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct NotFound(#[allow(dead_code)] Problem);
-
-    /// 409: the change conflicts with the current state.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 409,
-        description = "Conflicts with the current state, e.g. the last owner (`last_owner`) or a closed invitation (`invitation_closed`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct Conflict(#[allow(dead_code)] Problem);
-
-    /// 413: the body is larger than 64 KiB.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 413,
-        description = "The body is larger than 64 KiB (`payload_too_large`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct PayloadTooLarge(#[allow(dead_code)] Problem);
-
-    /// 415: the body is not `application/json`.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 415,
-        description = "The body is not application/json (`unsupported_media_type`).",
-        content_type = "application/problem+json"
-    )]
-    pub struct UnsupportedMediaType(#[allow(dead_code)] Problem);
-
-    /// 422: a field is missing, unknown or invalid; `field` names it.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 422,
-        description = "A field is missing, unknown or invalid (`validation_failed`); `field` names it.",
-        content_type = "application/problem+json"
-    )]
-    pub struct ValidationFailed(#[allow(dead_code)] Problem);
-
-    /// 429: too many requests from this client; see `Retry-After`.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 429,
-        description = "Too many requests (`rate_limited`); retry after the `Retry-After` seconds.",
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait."))
-    )]
-    pub struct RateLimited(#[allow(dead_code)] Problem);
-
-    /// 500: the server failed; nothing internal is disclosed.
-    #[derive(IntoResponses)]
-    #[response(
-        status = 500,
-        description = "The server failed (`internal_error`); details are only logged.",
-        content_type = "application/problem+json"
-    )]
-    pub struct InternalError(#[allow(dead_code)] Problem);
+    problem!(
+        /// 400: the body is not JSON.
+        BadRequest = 400, "Malformed JSON (`malformed_json`)."
+    );
+    problem!(
+        /// 401: no valid access token.
+        Unauthorized = 401, "No valid access token (`unauthorized`)."
+    );
+    problem!(
+        /// 403: the caller's role does not allow this.
+        Forbidden = 403, "Your role does not allow this (`forbidden`)."
+    );
+    problem!(
+        /// 404: no such resource, or the caller is not in its team.
+        NotFound = 404, "No such resource, or you are not a member of its team (`not_found`)."
+    );
+    problem!(
+        /// 409: the change conflicts with the current state.
+        Conflict = 409,
+        "Conflicts with the current state, e.g. the last owner (`last_owner`) or a closed invitation (`invitation_closed`)."
+    );
+    problem!(
+        /// 413: the body is larger than 64 KiB.
+        PayloadTooLarge = 413, "The body is larger than 64 KiB (`payload_too_large`)."
+    );
+    problem!(
+        /// 415: the body is not `application/json`.
+        UnsupportedMediaType = 415, "The body is not application/json (`unsupported_media_type`)."
+    );
+    problem!(
+        /// 422: a field is missing, unknown or invalid; `field` names it.
+        ValidationFailed = 422, "A field is missing, unknown or invalid (`validation_failed`); `field` names it."
+    );
+    problem!(
+        /// 429: too many requests from this client; see `Retry-After`.
+        RateLimited = 429,
+        "Too many requests (`rate_limited`); retry after the `Retry-After` seconds.",
+        (("Retry-After" = u64, description = "Seconds to wait."))
+    );
+    problem!(
+        /// 500: the server failed; nothing internal is disclosed.
+        InternalError = 500, "The server failed (`internal_error`); details are only logged."
+    );
 }
