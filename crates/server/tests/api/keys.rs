@@ -101,16 +101,15 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
 async fn malformed_and_unknown_keys_are_refused() {
     let Team { app, owner, team } = team_with_owner().await;
     let (_, secret) = app.simple_key(&owner, &team, "k").await;
-    let path = format!("/api/v1/teams/{team}");
     // The checksum's last character changed (to another one: 1 secret in 62 ends in `x`).
     let last = if secret.ends_with('x') { 'y' } else { 'x' };
     for bad in ["pp_dev_short", "pp_live_abc", &format!("{}{last}", &secret[..secret.len() - 1])] {
-        let res = app.call(Method::GET, Some(bad), &path, None).await;
+        let res = app.op(Some(bad), ops::get_team(&team)).await;
         res.assert_problem(401, "invalid_api_key");
     }
     // Right shape and checksum, but no such key.
     let unknown = portal_domain::keys::generate(portal_types::Environment::Development);
-    app.call(Method::GET, Some(&unknown), &path, None).await.assert_problem(401, "invalid_api_key");
+    app.op(Some(&unknown), ops::get_team(&team)).await.assert_problem(401, "invalid_api_key");
     for (field, body) in [
         ("name", json!({"name": "", "environment": "development", "expiration": "never"})),
         ("environment", json!({"name": "k", "environment": "staging", "expiration": "never"})),
@@ -134,12 +133,11 @@ async fn malformed_and_unknown_keys_are_refused() {
 async fn revoking_a_key_refuses_it_at_once() {
     let Team { app, owner, team } = team_with_owner().await;
     let (id, secret) = app.simple_key(&owner, &team, "leaked").await;
-    let path = format!("/api/v1/teams/{team}");
-    assert_eq!(app.call(Method::GET, Some(&secret), &path, None).await.status, StatusCode::OK, "cached now");
+    assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK, "cached now");
     let res = app.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["status"], "revoked");
-    app.call(Method::GET, Some(&secret), &path, None).await.assert_problem(401, "key_revoked");
+    app.op(Some(&secret), ops::get_team(&team)).await.assert_problem(401, "key_revoked");
     // Revoking again changes nothing.
     let again = app.op(Some(&owner), ops::revoke_api_key(&team, &id)).await;
     assert_eq!(again.body["revoked_at"], res.body["revoked_at"]);
@@ -159,7 +157,6 @@ async fn an_expired_key_is_refused() {
 #[tokio::test]
 async fn rolling_replaces_a_key_after_its_grace_period() {
     let Team { app, owner, team } = team_with_owner().await;
-    let path = format!("/api/v1/teams/{team}");
     let (id, old) = app.simple_key(&owner, &team, "rolling").await;
     let roll = |id: String, grace: u64| {
         let (app, owner, team) = (&app, owner.clone(), team.clone());
@@ -178,12 +175,8 @@ async fn rolling_replaces_a_key_after_its_grace_period() {
     let new = res.body["secret"].as_str().unwrap().to_owned();
     let new_id = res.body["key"]["id"].as_str().unwrap().to_owned();
     assert_eq!(res.body["key"]["name"], "rolling");
-    assert_eq!(
-        app.call(Method::GET, Some(&old), &path, None).await.status,
-        StatusCode::OK,
-        "old key works during grace"
-    );
-    assert_eq!(app.call(Method::GET, Some(&new), &path, None).await.status, StatusCode::OK);
+    assert_eq!(app.op(Some(&old), ops::get_team(&team)).await.status, StatusCode::OK, "old key works during grace");
+    assert_eq!(app.op(Some(&new), ops::get_team(&team)).await.status, StatusCode::OK);
     let old_meta = app.op(Some(&owner), ops::get_api_key(&team, &id)).await;
     assert_eq!(old_meta.body["status"], "rolling");
     assert_eq!(old_meta.body["replaced_by"], new_id.as_str());
@@ -193,8 +186,8 @@ async fn rolling_replaces_a_key_after_its_grace_period() {
     // Without grace, the old key stops at once.
     let res = roll(new_id, 0).await;
     let newest = res.body["secret"].as_str().unwrap().to_owned();
-    app.call(Method::GET, Some(&new), &path, None).await.assert_problem(401, "key_rolled");
-    assert_eq!(app.call(Method::GET, Some(&newest), &path, None).await.status, StatusCode::OK);
+    app.op(Some(&new), ops::get_team(&team)).await.assert_problem(401, "key_rolled");
+    assert_eq!(app.op(Some(&newest), ops::get_team(&team)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -264,7 +257,7 @@ async fn usage_alerts_need_a_monthly_limit() {
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.body["field"], "alert_thresholds", "{}", res.body);
     assert!(res.body["detail"].as_str().unwrap().contains("monthly limit"), "{}", res.body);
-    let listed = app.call(Method::GET, Some(&owner), &keys, None).await;
+    let listed = app.op(Some(&owner), ops::list_api_keys(&team, &Page::default(), &KeyQuery::default())).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 0, "a refused key is not made");
 
     // Without a limit: no alerts. With one: 80 and 100 unless said otherwise.
@@ -321,7 +314,7 @@ async fn concurrent_changes_never_leave_alerts_without_a_limit() {
         assert_eq!(unlimit.status, StatusCode::OK, "{}", unlimit.body);
         // The alerts either came first (and then went with the limit) or were refused.
         assert!(alerts.status == StatusCode::OK || alerts.field() == "alert_thresholds", "{}", alerts.body);
-        let key = app.call(Method::GET, Some(&owner), &path, None).await.body;
+        let key = app.op(Some(&owner), ops::get_api_key(&team, &id)).await.body;
         assert!(
             key["usage_limit"].is_u64() || key["alert_thresholds"] == json!([]),
             "round {round}: alerts without a limit: {key}"
@@ -334,17 +327,16 @@ async fn a_spent_usage_limit_answers_429_with_rate_limit_headers() {
     let Team { app, owner, team } = team_with_owner().await;
     let body = json!({"name": "limited", "environment": "production", "expiration": "never", "usage_limit": 3});
     let (_, secret) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}");
     let header = |res: &Response, name: &str| res.headers[name].to_str().unwrap().to_owned();
     for remaining in [2, 1, 0] {
-        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        let res = app.op(Some(&secret), ops::get_team(&team)).await;
         assert_eq!(res.status, StatusCode::OK);
         let policy = header(&res, "ratelimit-policy");
         assert!(policy.starts_with("\"monthly\";q=3;w="), "{policy}");
         let current = header(&res, "ratelimit");
         assert!(current.starts_with(&format!("\"monthly\";r={remaining};t=")), "{current}");
     }
-    let res = app.call(Method::GET, Some(&secret), &path, None).await;
+    let res = app.op(Some(&secret), ops::get_team(&team)).await;
     res.assert_problem(429, "usage_limit_exceeded");
     assert!(header(&res, "ratelimit").starts_with("\"monthly\";r=0;t="), "{:?}", res.headers);
     let retry: u64 = header(&res, "retry-after").parse().unwrap();
@@ -433,7 +425,7 @@ async fn two_instances_share_revocations_and_counts() {
     assert_eq!(res.status, StatusCode::OK);
     let revoked_at = Instant::now();
     loop {
-        let res = b.call(Method::GET, Some(&secret), &path, None).await;
+        let res = b.op(Some(&secret), ops::get_team(&team)).await;
         if res.status == StatusCode::UNAUTHORIZED {
             assert_eq!(res.code(), "key_revoked");
             eprintln!("the revocation reached instance B after {:?}", revoked_at.elapsed());

@@ -55,7 +55,7 @@ async fn list_endpoints_keep_their_statement_budget_whatever_the_page_size() {
     let base = format!("/api/v1/teams/{team}");
     let (_, key) = app.simple_key(&owner, &team, "reader").await;
     // Some usage, so that the small team's reads already name a key.
-    app.call(Method::GET, Some(&key), &base, None).await;
+    app.op(Some(&key), ops::get_team(&team)).await;
     let measure = |token: String| {
         let (app, base) = (&app, base.clone());
         async move {
@@ -82,7 +82,7 @@ async fn list_endpoints_keep_their_statement_budget_whatever_the_page_size() {
         .await;
     }
     for _ in 0..5 {
-        app.call(Method::GET, Some(&key), &base, None).await;
+        app.op(Some(&key), ops::get_team(&team)).await;
     }
     let large = measure(owner.clone()).await;
     let large_key = measure(key.clone()).await;

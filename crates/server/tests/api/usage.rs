@@ -169,10 +169,9 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
     let body = json!({"name": "paced", "environment": "production", "expiration": "never",
         "rate_limit": {"requests_per_second": 1, "burst": 3}});
     let (id, secret) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}");
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        let res = app.op(Some(&secret), ops::get_team(&team)).await;
         if res.status == StatusCode::OK {
             assert_eq!(header(&res, "ratelimit-policy"), "\"rate\";q=3;w=3");
             assert!(header(&res, "ratelimit").starts_with("\"rate\";r="), "{:?}", res.headers);
@@ -209,7 +208,7 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["rate_limit"], json!({"requests_per_second": 1000, "burst": 1000}));
     for _ in 0..5 {
-        let res = app.call(Method::GET, Some(&secret), &path, None).await;
+        let res = app.op(Some(&secret), ops::get_team(&team)).await;
         assert_eq!(res.status, StatusCode::OK);
         assert_eq!(header(&res, "ratelimit-policy"), "\"rate\";q=1000;w=1");
     }
@@ -222,7 +221,7 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.get("rate_limit").is_none(), "{}", res.body);
     assert_eq!(res.body["description"], "no limits");
-    let res = app.call(Method::GET, Some(&secret), &path, None).await;
+    let res = app.op(Some(&secret), ops::get_team(&team)).await;
     assert!(res.headers.get("ratelimit").is_none() && res.headers.get("ratelimit-policy").is_none());
     let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
     let updated = activity.body["items"].as_array().unwrap().iter().filter(|e| e["action"] == "key.updated").count();
@@ -237,9 +236,8 @@ async fn a_changed_monthly_limit_applies_at_once() {
     let team = app.create_team(&owner, "Acme").await;
     let body = json!({"name": "limited", "environment": "production", "expiration": "never", "usage_limit": 2});
     let (id, secret) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}");
     let key_path = format!("/api/v1/teams/{team}/api-keys/{id}");
-    let get = || app.call(Method::GET, Some(&secret), &path, None);
+    let get = || app.op(Some(&secret), ops::get_team(&team));
     assert_eq!(get().await.status, StatusCode::OK);
     assert_eq!(get().await.status, StatusCode::OK);
     get().await.assert_problem(429, "usage_limit_exceeded");
