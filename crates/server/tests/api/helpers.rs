@@ -7,9 +7,14 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 pub use portal_client::{ActivityFilter, KeyQuery, Page, UsageRange, ops};
 use portal_server::{Application, Config, ConfigArgs};
+/// The request bodies the tests send through the client's calls.
+pub use portal_types::{
+    AcceptInvitationRequest, CreateTeamRequest, DisableTwoFactorRequest, EnableTwoFactorRequest, PasswordConfirmation,
+    UpdateMeRequest,
+};
 use portal_types::{
-    AcceptInvitationRequest, CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, Environment, Expiration,
-    LoginRequest, Role, SignupRequest, VerifyEmailRequest,
+    CreateApiKeyRequest, CreateInvitationRequest, Environment, Expiration, LoginRequest, Role, SignupRequest,
+    VerifyEmailRequest,
 };
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};

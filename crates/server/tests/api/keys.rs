@@ -73,7 +73,7 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     let other = app.create_team(&owner, "Other").await;
     app.op(Some(&secret), ops::get_team(&other)).await.assert_problem(404, "not_found");
     app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
-    app.call(Method::POST, Some(&secret), "/api/v1/teams", Some(json!({"name": "X"})))
+    app.op(Some(&secret), ops::create_team(&CreateTeamRequest { name: "X".to_string(), description: None }))
         .await
         .assert_problem(403, "api_key_not_allowed");
 

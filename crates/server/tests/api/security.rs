@@ -119,7 +119,7 @@ async fn activity_shows_this_teams_sign_ins_since_joining_and_addresses_to_peopl
     let (bob_before, _) = app.signed_in("bob@example.com").await;
     let token = app.invite(&owner, &team, "bob@example.com", "admin").await;
     let accepted =
-        app.call(Method::POST, Some(&bob_before), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+        app.op(Some(&bob_before), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
     assert_eq!(bob.status, StatusCode::OK);

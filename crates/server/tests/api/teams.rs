@@ -13,7 +13,13 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     let app = spawn_app().await;
     let (token, _) = app.signed_in("owner@example.com").await;
     let res = app
-        .call(Method::POST, Some(&token), "/api/v1/teams", Some(json!({"name": " Acme ", "description": "Partners"})))
+        .op(
+            Some(&token),
+            ops::create_team(&CreateTeamRequest {
+                name: " Acme ".to_string(),
+                description: Some("Partners".to_string()),
+            }),
+        )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.body["name"], "Acme");
@@ -39,7 +45,8 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     assert_eq!(res.body["name"], "Acme Ltd");
     assert!(res.body.get("description").is_none(), "an empty description clears it: {}", res.body);
 
-    let res = app.call(Method::POST, Some(&token), "/api/v1/teams", Some(json!({"name": ""}))).await;
+    let res =
+        app.op(Some(&token), ops::create_team(&CreateTeamRequest { name: "".to_string(), description: None })).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "name");
     assert_eq!(
@@ -148,7 +155,8 @@ async fn invitation_mail_and_acceptance_join_the_team() {
 
     // Someone else, signed in, cannot use the link.
     let (mallory, _) = app.signed_in("mallory@example.com").await;
-    let res = app.call(Method::POST, Some(&mallory), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    let res =
+        app.op(Some(&mallory), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
     res.assert_problem(403, "invitation_wrong_account");
 
     // Sign-up from the link: no verification mail needed, the invitation proved the address.
@@ -163,12 +171,12 @@ async fn invitation_mail_and_acceptance_join_the_team() {
     let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
     assert_eq!(bob.status, StatusCode::OK, "{}", bob.body);
     let bob = bob.body["access_token"].as_str().unwrap().to_owned();
-    let res = app.call(Method::POST, Some(&bob), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    let res = app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["role"], "admin");
     assert_eq!(res.body["member_count"], 2);
 
-    let res = app.call(Method::POST, Some(&bob), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    let res = app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
     res.assert_problem(410, "invitation_used");
     let preview = app.op(None, ops::preview_invitation(&token)).await;
     assert_eq!(preview.body["state"], "accepted");
@@ -204,7 +212,8 @@ async fn resend_replaces_the_link_and_revoke_kills_it() {
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_eq!(app.op(None, ops::preview_invitation(&second)).await.body["state"], "revoked");
     let (carol, _) = app.signed_in("carol@example.com").await;
-    let res = app.call(Method::POST, Some(&carol), "/api/v1/invitations/accept", Some(json!({"token": second}))).await;
+    let res =
+        app.op(Some(&carol), ops::accept_invitation(&AcceptInvitationRequest { token: second.to_string() })).await;
     res.assert_problem(410, "invitation_revoked");
     let res = app.op(Some(&owner), ops::revoke_invitation(&team, &id)).await;
     res.assert_problem(409, "invitation_closed");
@@ -224,7 +233,7 @@ async fn an_expired_invitation_says_so() {
     db.close().await.ok();
     assert_eq!(app.op(None, ops::preview_invitation(&token)).await.body["state"], "expired");
     let (dave, _) = app.signed_in("dave@example.com").await;
-    let res = app.call(Method::POST, Some(&dave), "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
+    let res = app.op(Some(&dave), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
     res.assert_problem(410, "invitation_expired");
     // The address can be invited again.
     app.invite(&owner, &team, "dave@example.com", "member").await;

@@ -46,7 +46,7 @@ fn code_at(secret: &str, time: i64) -> String {
 /// later one or a recovery code.
 async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, i64) {
     let setup =
-        app.call(Method::POST, Some(token), "/api/v1/me/two-factor/setup", Some(json!({"password": PASSWORD}))).await;
+        app.op(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() })).await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
     let secret = setup.body["secret"].as_str().unwrap().to_owned();
     let uri = setup.body["otpauth_uri"].as_str().unwrap();
@@ -55,7 +55,7 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, i64) {
     assert!(setup.body["qr_svg"].as_str().unwrap().starts_with("<svg"));
     let at = chrono::Utc::now().timestamp();
     let enabled = app
-        .call(Method::POST, Some(token), "/api/v1/me/two-factor/enable", Some(json!({"code": code_at(&secret, at)})))
+        .op(Some(token), ops::enable_two_factor(&EnableTwoFactorRequest { code: code_at(&secret, at).to_string() }))
         .await;
     assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
     let codes: Vec<String> =
@@ -105,17 +105,17 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
 
     // The set-up needs the password; a code before any set-up, or a wrong one, changes nothing.
     let wrong =
-        app.call(Method::POST, Some(&token), "/api/v1/me/two-factor/setup", Some(json!({"password": "nope"}))).await;
+        app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: "nope".to_string() })).await;
     wrong.assert_problem(422, "wrong_password");
     assert_eq!(wrong.field(), "password");
-    app.call(Method::POST, Some(&token), "/api/v1/me/two-factor/enable", Some(json!({"code": "123456"})))
+    app.op(Some(&token), ops::enable_two_factor(&EnableTwoFactorRequest { code: "123456".to_string() }))
         .await
         .assert_problem(409, "two_factor_disabled");
     let setup =
-        app.call(Method::POST, Some(&token), "/api/v1/me/two-factor/setup", Some(json!({"password": PASSWORD}))).await;
+        app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() })).await;
     let secret = setup.body["secret"].as_str().unwrap().to_owned();
     let bad = app
-        .call(Method::POST, Some(&token), "/api/v1/me/two-factor/enable", Some(json!({"code": code(&secret, -300)})))
+        .op(Some(&token), ops::enable_two_factor(&EnableTwoFactorRequest { code: code(&secret, -300).to_string() }))
         .await;
     bad.assert_problem(422, "invalid_two_factor_code");
     assert_eq!(bad.field(), "code");
@@ -127,7 +127,7 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
     assert_eq!(codes.len(), 16);
     let on = status(&app, &token).await;
     assert_eq!((on["enabled"].clone(), on["recovery_codes_left"].clone()), (json!(true), json!(16)));
-    app.call(Method::POST, Some(&token), "/api/v1/me/two-factor/setup", Some(json!({"password": PASSWORD})))
+    app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() }))
         .await
         .assert_problem(409, "two_factor_enabled");
     let mail = app.wait_for_mail(email, "Two-factor authentication is on").await;
@@ -191,11 +191,11 @@ async fn a_recovery_code_signs_in_once_mails_the_user_and_a_new_set_voids_the_ol
     second_step(&app, &browser, &again, &codes[0]).await.assert_problem(422, "invalid_two_factor_code");
 
     // A new set needs the password, and voids every old code.
-    app.call(Method::POST, Some(&fresh), "/api/v1/me/two-factor/recovery-codes", Some(json!({"password": "nope"})))
+    app.op(Some(&fresh), ops::regenerate_recovery_codes(&PasswordConfirmation { password: "nope".to_string() }))
         .await
         .assert_problem(422, "wrong_password");
     let new = app
-        .call(Method::POST, Some(&fresh), "/api/v1/me/two-factor/recovery-codes", Some(json!({"password": PASSWORD})))
+        .op(Some(&fresh), ops::regenerate_recovery_codes(&PasswordConfirmation { password: PASSWORD.to_string() }))
         .await;
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     let new_codes: Vec<String> =
@@ -304,11 +304,12 @@ async fn turning_it_off_needs_the_password_and_a_code() {
     let app = spawn_app().await;
     let email = "ada@example.com";
     let (token, _) = app.signed_in(email).await;
-    app.call(
-        Method::POST,
+    app.op(
         Some(&token),
-        "/api/v1/me/two-factor/disable",
-        Some(json!({"password": PASSWORD, "code": "123456"})),
+        ops::disable_two_factor(&DisableTwoFactorRequest {
+            password: PASSWORD.to_string(),
+            code: "123456".to_string(),
+        }),
     )
     .await
     .assert_problem(409, "two_factor_disabled");
