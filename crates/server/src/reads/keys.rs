@@ -93,8 +93,8 @@ fn cursor_at(order: &KeyOrder, row: &ApiKeyRow) -> String {
 /// Every narrowing and order is kept on its own until the team changes. A list narrowed by
 /// status is also read again when one of the team's keys (on the page or not) changes status
 /// by itself. A list ordered by use is the order of this instance's latest flush: the buffered
-/// counts are written first (at most ten times a second), and a page read before a flush is not
-/// served after it.
+/// counts are written first (at most twice a second), and a page read before a flush is not
+/// served after it; the counts it shows are exact.
 pub async fn page(
     state: &AppState,
     req: &HttpRequest,

@@ -665,10 +665,11 @@ async fn a_flush_of_this_instance_moves_no_page_on() {
     }
 }
 
-/// A list ordered by use writes the buffered counts first, so its order is the one shown; a key
-/// asking for it again and again (each request counted) cannot make every request a write.
+/// A list ordered by use writes the buffered counts first, so its order is this instance's counts
+/// of at most half a second ago; a key asking for it again and again (each request counted)
+/// cannot make every request a write. The counts shown are exact at once.
 #[tokio::test]
-async fn lists_ordered_by_use_write_counts_early_at_most_ten_times_a_second() {
+async fn lists_ordered_by_use_write_counts_early_at_most_twice_a_second() {
     // The flusher waits a minute: every write here is a list's.
     let app = spawn_app_with(Options::shared(None, &["--debug-statement-count", "--usage-flush-ms", "60000"])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
@@ -683,7 +684,7 @@ async fn lists_ordered_by_use_write_counts_early_at_most_ten_times_a_second() {
     let elapsed = started.elapsed().as_millis() as usize;
     let least = *counts.iter().min().unwrap();
     let writing = counts.iter().filter(|&&n| n > least).count();
-    assert!(writing <= 1 + elapsed / 100, "{writing} of 40 requests in {elapsed} ms wrote counts: {counts:?}");
+    assert!(writing <= 1 + elapsed / 500, "{writing} of 40 requests in {elapsed} ms wrote counts: {counts:?}");
     // And the order is the one shown: the busy key's count is exact at once.
     let res = app.call(Method::GET, Some(&owner), &path, None).await;
     assert_eq!(res.body["items"][0]["request_count"], 40, "{}", res.body);
