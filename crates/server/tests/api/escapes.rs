@@ -84,11 +84,11 @@ async fn a_key_in_its_roll_grace_changes_nobodys_access() {
     app.join(&owner, &team, "member@example.com", "member").await;
     let member = member_id(&app, &owner, &team, "member@example.com").await;
     let (key_id, old) = app.simple_key(&owner, &team, "rolled").await;
-    let roll = format!("/api/v1/teams/{team}/api-keys/{key_id}/roll");
-    let res = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 86400}))).await;
+    let res = app
+        .op(Some(&owner), ops::roll_api_key(&team, &key_id, &RollApiKeyRequest { grace_period_seconds: 86400 }))
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
-    let path = format!("/api/v1/teams/{team}/members/{member}");
-    let res = app.call(Method::PATCH, Some(&old), &path, Some(json!({"role": "admin"}))).await;
+    let res = app.op(Some(&old), ops::update_member(&team, &member, &UpdateMemberRequest { role: Role::Admin })).await;
     res.assert_problem(403, "forbidden");
     let res = app.op(Some(&old), ops::remove_member(&team, &member)).await;
     res.assert_problem(403, "forbidden");
@@ -111,14 +111,8 @@ async fn a_demoted_creators_key_reads_only_what_a_member_may() {
     let (_, key) = app.simple_key(&admin, &team, "admin's key").await;
     let hooks = format!("/api/v1/teams/{team}/webhooks");
     assert_eq!(app.get_as(&key, &hooks).await.status, StatusCode::OK);
-    let demote = app
-        .call(
-            Method::PATCH,
-            Some(&owner),
-            &format!("/api/v1/teams/{team}/members/{admin_id}"),
-            Some(json!({"role": "member"})),
-        )
-        .await;
+    let demote =
+        app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     assert_eq!(demote.status, StatusCode::OK, "{}", demote.body);
     // What the member may not read, the key may not either; what a member reads, it does.
     assert_eq!(app.get_as(&admin, &hooks).await.status, StatusCode::FORBIDDEN);
@@ -321,8 +315,9 @@ async fn rolling_never_multiplies_a_monthly_limit() {
     let roll = |id: String, secret: String| {
         let (app, team) = (&app, &team);
         async move {
-            let path = format!("/api/v1/teams/{team}/api-keys/{id}/roll");
-            let res = app.call(Method::POST, Some(&secret), &path, Some(json!({"grace_period_seconds": 86400}))).await;
+            let res = app
+                .op(Some(&secret), ops::roll_api_key(team, id, &RollApiKeyRequest { grace_period_seconds: 86400 }))
+                .await;
             assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
             (res.body["key"]["id"].as_str().unwrap().to_owned(), res.body["secret"].as_str().unwrap().to_owned())
         }
@@ -429,8 +424,7 @@ async fn verify_refuses_an_allowlisted_key_without_an_address_and_reports_usable
     let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
     let (_, key) = app.simple_key(&admin, &team, "admin's").await;
     let admin_id = member_id(&app, &owner, &team, "admin@example.com").await;
-    let path = format!("/api/v1/teams/{team}/members/{admin_id}");
-    app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "member"}))).await;
+    app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     let res = verify(json!({"key": key})).await;
     assert_eq!(
         res.body["scopes"],
@@ -460,6 +454,15 @@ async fn a_key_leaves_its_own_settings_alone() {
     for setting in ["usage_limit", "scopes", "allowed_ips"] {
         assert_eq!(after[setting], before[setting], "{setting}");
     }
-    let res = app.call(Method::PATCH, Some(&key), &path, Some(json!({"name": "renamed"}))).await;
+    let res = app
+        .op(
+            Some(&key),
+            ops::update_api_key(
+                &team,
+                &id,
+                &UpdateApiKeyRequest { name: Some("renamed".to_string()), ..Default::default() },
+            ),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }

@@ -9,13 +9,11 @@ pub use portal_client::{ActivityFilter, KeyQuery, Page, UsageRange, ops};
 use portal_server::{Application, Config, ConfigArgs};
 /// The request bodies the tests send through the client's calls.
 pub use portal_types::{
-    AcceptInvitationRequest, CreateTeamRequest, DisableTwoFactorRequest, EnableTwoFactorRequest, PasswordConfirmation,
-    UpdateMeRequest,
+    AcceptInvitationRequest, CreateInvitationRequest, CreateTeamRequest, DisableTwoFactorRequest,
+    EnableTwoFactorRequest, PasswordConfirmation, Role, RollApiKeyRequest, UpdateApiKeyRequest, UpdateMeRequest,
+    UpdateMemberRequest, UpdateTeamRequest,
 };
-use portal_types::{
-    CreateApiKeyRequest, CreateInvitationRequest, Environment, Expiration, LoginRequest, Role, SignupRequest,
-    VerifyEmailRequest,
-};
+use portal_types::{CreateApiKeyRequest, Environment, Expiration, LoginRequest, SignupRequest, VerifyEmailRequest};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};

@@ -48,11 +48,12 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     assert_eq!(res.body["permissions"]["delete_team"], false);
     assert_eq!(res.body["permissions"]["invite_roles"], json!(["member", "admin"]));
     let res = app
-        .call(
-            Method::POST,
+        .op(
             Some(&secret),
-            &format!("/api/v1/teams/{team}/invitations"),
-            Some(json!({"email": "new@example.com", "role": "member"})),
+            ops::create_invitation(
+                &team,
+                &CreateInvitationRequest { email: "new@example.com".to_string(), role: Role::Member, message: None },
+            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
@@ -62,14 +63,9 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     // ...but never beyond: no team deletion, no owner changes, nothing of other teams, no user endpoints.
     app.op(Some(&secret), ops::delete_team(&team)).await.assert_problem(403, "forbidden");
     let owner_id = app.op(Some(&owner), ops::get_me()).await.body["id"].as_str().unwrap().to_owned();
-    app.call(
-        Method::PATCH,
-        Some(&secret),
-        &format!("/api/v1/teams/{team}/members/{owner_id}"),
-        Some(json!({"role": "member"})),
-    )
-    .await
-    .assert_problem(403, "forbidden");
+    app.op(Some(&secret), ops::update_member(&team, &owner_id, &UpdateMemberRequest { role: Role::Member }))
+        .await
+        .assert_problem(403, "forbidden");
     let other = app.create_team(&owner, "Other").await;
     app.op(Some(&secret), ops::get_team(&other)).await.assert_problem(404, "not_found");
     app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
@@ -305,10 +301,22 @@ async fn concurrent_changes_never_leave_alerts_without_a_limit() {
     let (id, _) = app.create_key(&owner, &team, body).await;
     let path = format!("/api/v1/teams/{team}/api-keys/{id}");
     for round in 0..30 {
-        let reset = app.call(Method::PATCH, Some(&owner), &path, Some(json!({"usage_limit": 100}))).await;
+        let reset = app
+            .op(
+                Some(&owner),
+                ops::update_api_key(
+                    &team,
+                    &id,
+                    &UpdateApiKeyRequest { usage_limit: Some(Some(100)), ..Default::default() },
+                ),
+            )
+            .await;
         assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
         let (unlimit, alerts) = tokio::join!(
-            app.call(Method::PATCH, Some(&owner), &path, Some(json!({"usage_limit": null}))),
+            app.op(
+                Some(&owner),
+                ops::update_api_key(&team, &id, &UpdateApiKeyRequest { usage_limit: Some(None), ..Default::default() })
+            ),
             app.call(Method::PATCH, Some(&owner), &path, Some(json!({"alert_thresholds": [50]}))),
         );
         assert_eq!(unlimit.status, StatusCode::OK, "{}", unlimit.body);

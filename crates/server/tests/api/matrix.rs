@@ -28,9 +28,15 @@ async fn authorization_matrix_of_team_endpoints() {
     let invitation = |email: &str| {
         let (app, owner, team, email) = (&app, owner.clone(), team.clone(), email.to_owned());
         async move {
-            let path = format!("/api/v1/teams/{team}/invitations");
-            let res =
-                app.call(Method::POST, Some(&owner), &path, Some(json!({"email": email, "role": "member"}))).await;
+            let res = app
+                .op(
+                    Some(&owner),
+                    ops::create_invitation(
+                        &team,
+                        &CreateInvitationRequest { email: email.to_string(), role: Role::Member, message: None },
+                    ),
+                )
+                .await;
             res.body["id"].as_str().unwrap().to_owned()
         }
     };
@@ -175,16 +181,26 @@ async fn authorization_matrix_of_api_keys() {
     };
     let (victim1, victim2) = (id_of("victim1@example.com"), id_of("victim2@example.com"));
     let inv = {
-        let path = format!("/api/v1/teams/{team}/invitations");
         let res = app
-            .call(Method::POST, Some(&owner), &path, Some(json!({"email": "i@example.com", "role": "member"})))
+            .op(
+                Some(&owner),
+                ops::create_invitation(
+                    &team,
+                    &CreateInvitationRequest { email: "i@example.com".to_string(), role: Role::Member, message: None },
+                ),
+            )
             .await;
         res.body["id"].as_str().unwrap().to_owned()
     };
     let inv2 = {
-        let path = format!("/api/v1/teams/{team}/invitations");
         let res = app
-            .call(Method::POST, Some(&owner), &path, Some(json!({"email": "j@example.com", "role": "member"})))
+            .op(
+                Some(&owner),
+                ops::create_invitation(
+                    &team,
+                    &CreateInvitationRequest { email: "j@example.com".to_string(), role: Role::Member, message: None },
+                ),
+            )
             .await;
         res.body["id"].as_str().unwrap().to_owned()
     };

@@ -47,8 +47,15 @@ async fn user_id(app: &TestApp, owner: &str, team: &str, email: &str) -> String 
 }
 
 async fn invitation(app: &TestApp, owner: &str, team: &str, email: &str) -> String {
-    let path = format!("/api/v1/teams/{team}/invitations");
-    let res = app.call(Method::POST, Some(owner), &path, Some(json!({"email": email, "role": "member"}))).await;
+    let res = app
+        .op(
+            Some(owner),
+            ops::create_invitation(
+                team,
+                &CreateInvitationRequest { email: email.to_string(), role: Role::Member, message: None },
+            ),
+        )
+        .await;
     res.body["id"].as_str().unwrap().to_owned()
 }
 
@@ -318,8 +325,8 @@ async fn keys_cannot_mint_wider_keys_nor_outlast_their_creators_rights() {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // A key made by that key answers to the admin too.
     let grandchild = res.body["secret"].as_str().unwrap().to_owned();
-    let member_path = format!("/api/v1/teams/{team}/members/{admin_id}");
-    let demote = app.call(Method::PATCH, Some(&owner), &member_path, Some(json!({"role": "member"}))).await;
+    let demote =
+        app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     assert_eq!(demote.status, StatusCode::OK);
     let res = app.call(Method::POST, Some(&admins_key), &path, Some(mint.clone())).await;
     res.assert_problem(403, "insufficient_scope");
@@ -332,7 +339,7 @@ async fn keys_cannot_mint_wider_keys_nor_outlast_their_creators_rights() {
         .await;
     res.assert_problem(403, "insufficient_scope");
     // Promoted again: the key writes again.
-    app.call(Method::PATCH, Some(&owner), &member_path, Some(json!({"role": "admin"}))).await;
+    app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Admin })).await;
     let res = app.call(Method::POST, Some(&admins_key), &path, Some(mint.clone())).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // Removed: reads only.
@@ -447,9 +454,15 @@ async fn existing_keys_migrate_to_full_access() {
     assert_eq!((key.allowed_ips, key.alert_thresholds.as_str(), key.leaked_at), (None, "", None));
     // It still writes: invites, and mints a key.
     let app = spawn_app_with(Options::shared(Some(url.clone()), &[])).await;
-    let path = format!("/api/v1/teams/{team}/invitations");
-    let res =
-        app.call(Method::POST, Some(&secret), &path, Some(json!({"email": "new@example.com", "role": "member"}))).await;
+    let res = app
+        .op(
+            Some(&secret),
+            ops::create_invitation(
+                team,
+                &CreateInvitationRequest { email: "new@example.com".to_string(), role: Role::Member, message: None },
+            ),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // The upgrade folded its name for search.
     let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/api-keys?q=%C3%B6LD"), None).await;
@@ -480,14 +493,8 @@ async fn a_demotion_on_one_instance_caps_the_key_on_another() {
     let mint = json!({"name": "m", "environment": "development", "expiration": "never", "scopes": ["team:read"]});
     // B caches the key with its creator an admin.
     assert_eq!(b.call(Method::POST, Some(&key), &keys, Some(mint.clone())).await.status, StatusCode::CREATED);
-    let demote = a
-        .call(
-            Method::PATCH,
-            Some(&owner),
-            &format!("/api/v1/teams/{team}/members/{admin_id}"),
-            Some(json!({"role": "member"})),
-        )
-        .await;
+    let demote =
+        a.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     assert_eq!(demote.status, StatusCode::OK);
     let demoted_at = std::time::Instant::now();
     loop {

@@ -137,11 +137,24 @@ async fn invitation_mail_and_acceptance_join_the_team() {
     let token = mail.token("/invite?token=");
 
     // Duplicates: another pending invitation for the address, or an existing member.
-    let res =
-        app.call(Method::POST, Some(&owner), &path, Some(json!({"email": "bob@example.com", "role": "member"}))).await;
+    let res = app
+        .op(
+            Some(&owner),
+            ops::create_invitation(
+                &team,
+                &CreateInvitationRequest { email: "bob@example.com".to_string(), role: Role::Member, message: None },
+            ),
+        )
+        .await;
     res.assert_problem(409, "invitation_pending");
     let res = app
-        .call(Method::POST, Some(&owner), &path, Some(json!({"email": "olivia@example.com", "role": "member"})))
+        .op(
+            Some(&owner),
+            ops::create_invitation(
+                &team,
+                &CreateInvitationRequest { email: "olivia@example.com".to_string(), role: Role::Member, message: None },
+            ),
+        )
         .await;
     res.assert_problem(409, "already_member");
 
@@ -266,11 +279,12 @@ async fn roles_follow_the_permission_table() {
     app.op(Some(&member), ops::list_invitations(&team, &Page::default())).await.assert_problem(403, "forbidden");
     // Admins cannot invite owners.
     let res = app
-        .call(
-            Method::POST,
+        .op(
             Some(&admin),
-            &format!("/api/v1/teams/{team}/invitations"),
-            Some(json!({"email": "x@example.com", "role": "owner"})),
+            ops::create_invitation(
+                &team,
+                &CreateInvitationRequest { email: "x@example.com".to_string(), role: Role::Owner, message: None },
+            ),
         )
         .await;
     res.assert_problem(403, "forbidden");
@@ -390,14 +404,8 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     assert_eq!(app.login_with(&new_client(), "member@example.com", PASSWORD).await.status, StatusCode::OK);
     let ids = member_ids(&app, &owner, &team).await;
     let member_id = ids[1].1.clone();
-    let res = app
-        .call(
-            Method::PATCH,
-            Some(&owner),
-            &format!("/api/v1/teams/{team}/members/{member_id}"),
-            Some(json!({"role": "admin"})),
-        )
-        .await;
+    let res =
+        app.op(Some(&owner), ops::update_member(&team, &member_id, &UpdateMemberRequest { role: Role::Admin })).await;
     assert_eq!(res.status, StatusCode::OK);
 
     let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
@@ -474,16 +482,24 @@ async fn invitations_are_rate_limited_per_team() {
             .await;
         assert_eq!(res.status, StatusCode::CREATED);
     }
-    let res =
-        app.call(Method::POST, Some(&owner), &path, Some(json!({"email": "p3@example.com", "role": "member"}))).await;
+    let res = app
+        .op(
+            Some(&owner),
+            ops::create_invitation(
+                &team,
+                &CreateInvitationRequest { email: "p3@example.com".to_string(), role: Role::Member, message: None },
+            ),
+        )
+        .await;
     res.assert_problem(429, "rate_limited");
     let other = app.create_team(&owner, "Other").await;
     let res = app
-        .call(
-            Method::POST,
+        .op(
             Some(&owner),
-            &format!("/api/v1/teams/{other}/invitations"),
-            Some(json!({"email": "p3@example.com", "role": "member"})),
+            ops::create_invitation(
+                &other,
+                &CreateInvitationRequest { email: "p3@example.com".to_string(), role: Role::Member, message: None },
+            ),
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "the limit is per team");
@@ -501,7 +517,12 @@ async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
     let renames = 1001;
     for i in 0..renames {
         let name = if i == renames - 1 { "=HYPERLINK(\"x\"), 1".to_owned() } else { format!("Acme {i}") };
-        let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(json!({"name": name}))).await;
+        let res = app
+            .op(
+                Some(&owner),
+                ops::update_team(&team, &UpdateTeamRequest { name: Some(name.to_string()), ..Default::default() }),
+            )
+            .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     }
     let export = |accept: &'static str, query: &'static str| {
@@ -596,9 +617,10 @@ async fn getting_started_ticks_each_step_from_the_users_teams() {
     assert_eq!((progress["members_invited"].clone(), progress["roles_assigned"].clone()), (json!(true), json!(false)));
     let ids = member_ids(&app, &owner, &team).await;
     let member_id = ids.iter().find(|(email, _)| email == "member@example.com").unwrap().1.clone();
-    let path = format!("/api/v1/teams/{team}/members/{member_id}");
     assert_eq!(
-        app.call(Method::PATCH, Some(&owner), &path, Some(json!({"role": "admin"}))).await.status,
+        app.op(Some(&owner), ops::update_member(&team, &member_id, &UpdateMemberRequest { role: Role::Admin }))
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(steps(owner.clone()).await.as_object().unwrap().values().filter(|v| v == &&json!(true)).count(), 7);

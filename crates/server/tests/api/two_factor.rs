@@ -414,7 +414,12 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
         .await
         .assert_problem(403, "two_factor_required");
     // The owner lifts the requirement; then it can.
-    let lift = app.call(Method::PATCH, Some(&owner), &team_path, Some(json!({"require_two_factor": false}))).await;
+    let lift = app
+        .op(
+            Some(&owner),
+            ops::update_team(&team, &UpdateTeamRequest { require_two_factor: Some(false), ..Default::default() }),
+        )
+        .await;
     assert_eq!(lift.body["require_two_factor"], false, "{}", lift.body);
     let res = app.call(Method::POST, Some(&member), "/api/v1/me/two-factor/disable", Some(off)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
@@ -437,7 +442,12 @@ async fn a_keys_creator_without_two_factor_keeps_it_out_of_a_team_that_requires_
     let team_path = format!("/api/v1/teams/{team}");
     assert_eq!(app.get_as(&admins_key, &team_path).await.status, StatusCode::OK);
     enrol(&app, &owner).await;
-    let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(json!({"require_two_factor": true}))).await;
+    let res = app
+        .op(
+            Some(&owner),
+            ops::update_team(&team, &UpdateTeamRequest { require_two_factor: Some(true), ..Default::default() }),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     for path in [team_path.clone(), format!("{team_path}/members"), format!("{team_path}/api-keys")] {
         app.get_as(&admins_key, &path).await.assert_problem(403, "two_factor_required");

@@ -212,9 +212,12 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
         assert_eq!(res.status, StatusCode::OK);
         assert_eq!(header(&res, "ratelimit-policy"), "\"rate\";q=1000;w=1");
     }
-    app.call(Method::PATCH, Some(&secret), &key_path, Some(json!({"rate_limit": null})))
-        .await
-        .assert_problem(403, "forbidden");
+    app.op(
+        Some(&secret),
+        ops::update_api_key(&team, &id, &UpdateApiKeyRequest { rate_limit: Some(None), ..Default::default() }),
+    )
+    .await
+    .assert_problem(403, "forbidden");
     let res = app
         .call(Method::PATCH, Some(&owner), &key_path, Some(json!({"rate_limit": null, "description": "no limits"})))
         .await;
@@ -241,7 +244,12 @@ async fn a_changed_monthly_limit_applies_at_once() {
     assert_eq!(get().await.status, StatusCode::OK);
     assert_eq!(get().await.status, StatusCode::OK);
     get().await.assert_problem(429, "usage_limit_exceeded");
-    let res = app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": 4}))).await;
+    let res = app
+        .op(
+            Some(&owner),
+            ops::update_api_key(&team, &id, &UpdateApiKeyRequest { usage_limit: Some(Some(4)), ..Default::default() }),
+        )
+        .await;
     assert_eq!(res.body["usage_limit"], 4, "{}", res.body);
     assert_eq!(get().await.status, StatusCode::OK);
     // The last allowed request says none remain until the month ends; the next one is refused
@@ -252,7 +260,11 @@ async fn a_changed_monthly_limit_applies_at_once() {
     let resets: i64 = header(&last, "ratelimit").strip_prefix("\"monthly\";r=0;t=").unwrap().parse().unwrap();
     let retry: i64 = header(&refused, "retry-after").parse().unwrap();
     assert!((resets - retry).abs() <= 1, "{resets} vs {retry}");
-    app.call(Method::PATCH, Some(&owner), &key_path, Some(json!({"usage_limit": null}))).await;
+    app.op(
+        Some(&owner),
+        ops::update_api_key(&team, &id, &UpdateApiKeyRequest { usage_limit: Some(None), ..Default::default() }),
+    )
+    .await;
     assert_eq!(get().await.status, StatusCode::OK);
     let usage = app.call(Method::GET, Some(&owner), &format!("{key_path}/usage"), None).await;
     assert_eq!(usage.body["used_this_month"], 5, "{}", usage.body);
