@@ -104,22 +104,6 @@ pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<O
     Ok(ApiKeys::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(db).await?)
 }
 
-/// A team's keys, newest first, after `after` (created_at, id).
-pub async fn list(
-    db: &impl ConnectionTrait,
-    team_id: Uuid,
-    after: Option<(Timestamp, Uuid)>,
-    limit: u64,
-) -> Result<Vec<ApiKeyRow>> {
-    let mut q = ApiKeys::find().filter(api_key::Column::TeamId.eq(team_id));
-    if let Some((at, id)) = after {
-        q = q.filter(
-            api_key::Column::CreatedAt.lt(at).or(api_key::Column::CreatedAt.eq(at).and(api_key::Column::Id.lt(id))),
-        );
-    }
-    Ok(q.order_by_desc(api_key::Column::CreatedAt).order_by_desc(api_key::Column::Id).limit(limit).all(db).await?)
-}
-
 /// A key's status as a list filter sees it (`now` decides expiry and grace).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusFilter {
