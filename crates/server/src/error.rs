@@ -220,8 +220,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// The problem answers of the OpenAPI document, named by what went wrong: handlers list them in
 /// `responses(...)`. They live with the error type they describe.
 pub mod responses {
+    use std::collections::BTreeMap;
+
     use portal_types::Problem;
     use utoipa::IntoResponses;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::response::Response;
 
     /// A problem answer of the document: its type, status and description (with the `code` it
     /// carries), as `application/problem+json`.
@@ -281,5 +285,30 @@ pub mod responses {
     problem!(
         /// 500: the server failed; nothing internal is disclosed.
         InternalError = 500, "The server failed (`internal_error`); details are only logged."
+    );
+
+    /// Names the problems several answers share, so that an operation lists them as one.
+    macro_rules! problems {
+        ($(#[$doc:meta])* $name:ident = $($part:ident),+) => {
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    let mut all = BTreeMap::new();
+                    $(all.extend(<$part as IntoResponses>::responses());)+
+                    all
+                }
+            }
+        };
+    }
+
+    problems!(
+        /// What any JSON body may meet: malformed, too large, not JSON.
+        JsonBody = BadRequest, PayloadTooLarge, UnsupportedMediaType
+    );
+    problems!(
+        /// What any team resource may meet: no token, a role too low, not found.
+        NoAccess = Unauthorized, Forbidden, NotFound
     );
 }

@@ -243,6 +243,33 @@ impl FromRequest for Principal {
     }
 }
 
+/// Whoever changes a team, taken together: the principal, its client and the state a unit of
+/// work needs. `caller.on(team_id)` begins the unit of work.
+pub struct Caller {
+    pub state: web::Data<AppState>,
+    pub by: Principal,
+    pub client: Client,
+}
+
+impl Caller {
+    /// How a unit of work on `team_id` by this caller starts.
+    pub fn on(&self, team_id: Uuid) -> crate::app::Begin<'_> {
+        crate::app::Begin { state: &self.state, by: &self.by, client: &self.client, team_id }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let state = state_of(req).cloned();
+        let client = Client::from_request(req, payload).into_inner();
+        let by = Principal::from_request(req, payload);
+        Box::pin(async move { Ok(Self { by: by.await?, state: state?, client: client? }) })
+    }
+}
+
 /// Who is calling: the client's address (the peer, or the client a trusted proxy names; for
 /// rate limits, sign-in throttling and audit entries) and user agent.
 #[derive(Debug, Clone)]

@@ -186,7 +186,7 @@ fn export(
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, format.content_type()))
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(super::NO_STORE)
         .streaming::<_, actix_web::Error>(body)
 }
 

@@ -1,5 +1,6 @@
 //! API keys: issue, list, read, change, revoke, roll; verification for the platform's services.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::Utc;
 use portal_domain::keys as domain;
@@ -14,14 +15,10 @@ use portal_types::{
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::Begin;
 use crate::app::keys::{self, KeyUpdate, NewKeyRequest};
-use crate::error::responses::{
-    BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
-    ValidationFailed,
-};
+use crate::error::responses::{Conflict, InternalError, JsonBody, NoAccess, NotFound, Unauthorized, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Client, Principal};
+use crate::extract::{ApiJson, Caller, Principal};
 use crate::paging::PageQuery;
 pub use crate::reads::keys::to_wire;
 use crate::reads::keys::{self as reads_keys, KeyFilter, StatusFilter};
@@ -91,11 +88,12 @@ impl KeyListQuery {
 /// Newest first unless `sort` says otherwise; `q`, `environment` and `status` narrow the list.
 /// Follow `next_cursor` with the same parameters for the next page.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "listApiKeys",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "listApiKeys", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery, KeyListQuery),
-    responses((status = 200, description = "Keys.", body = ApiKeyPage), Unauthorized, NotFound, ValidationFailed, InternalError)
+    responses(
+        (status = 200, description = "Keys.", body = ApiKeyPage),
+        Unauthorized, NotFound, ValidationFailed, InternalError,
+    )
 )]
 #[get("/teams/{team_id}/api-keys")]
 pub async fn list_api_keys(
@@ -128,21 +126,16 @@ fn parse_allowlist(ips: Option<&[String]>) -> ApiResult<AllowList> {
 
 /// Create an API key (owners and admins). The answer carries the secret, once.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "createApiKey",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team.")),
-    request_body = CreateApiKeyRequest,
+    tag = "api-keys", operation_id = "createApiKey", security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateApiKeyRequest,
     responses(
         (status = 201, description = "The key and its secret; store the secret now, it is never shown again.", body = CreatedApiKey),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/api-keys")]
 pub async fn create_api_key(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<Uuid>,
     body: ApiJson<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -158,18 +151,13 @@ pub async fn create_api_key(
         allowed: parse_allowlist(body.allowed_ips.as_deref())?,
         alert_thresholds: body.alert_thresholds,
     };
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
-    let (row, secret) = keys::create(begin, request).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
+    let (row, secret) = keys::create(caller.on(path.into_inner()), request).await?;
+    Ok(super::no_store(StatusCode::CREATED, &CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
 }
 
 /// One API key's metadata.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "getApiKey",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "getApiKey", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key.")),
     responses((status = 200, description = "The key.", body = ApiKey), Unauthorized, NotFound, InternalError)
 )]
@@ -188,21 +176,17 @@ pub async fn get_api_key(
 /// Change a key's name, description, monthly limit or rate limit (owners and admins). Limits
 /// take effect at once on every instance. A key cannot change its own limits.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "updateApiKey",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "updateApiKey", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key.")),
     request_body = UpdateApiKeyRequest,
     responses(
         (status = 200, description = "The changed key.", body = ApiKey),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[patch("/teams/{team_id}/api-keys/{key_id}")]
 pub async fn update_api_key(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<UpdateApiKeyRequest>,
 ) -> ApiResult<web::Json<ApiKey>> {
@@ -226,109 +210,83 @@ pub async fn update_api_key(
         allowed: body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?,
         alert_thresholds: body.alert_thresholds,
     };
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    let row = keys::update(begin, key_id, update).await?;
+    let row = keys::update(caller.on(team_id), key_id, update).await?;
     Ok(web::Json(to_wire(row, Utc::now())?))
 }
 
 /// Revoke a key at once, on every instance (owners and admins). Revoking twice changes nothing.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "revokeApiKey",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "revokeApiKey", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key.")),
-    responses((status = 200, description = "The revoked key.", body = ApiKey), Unauthorized, Forbidden, NotFound, InternalError)
+    responses((status = 200, description = "The revoked key.", body = ApiKey), NoAccess, InternalError)
 )]
 #[post("/teams/{team_id}/api-keys/{key_id}/revoke")]
-pub async fn revoke_api_key(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<web::Json<ApiKey>> {
+pub async fn revoke_api_key(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    let row = keys::revoke(begin, key_id).await?;
+    let row = keys::revoke(caller.on(team_id), key_id).await?;
     Ok(web::Json(to_wire(row, Utc::now())?))
 }
 
 /// Replace a key: a new key with the same settings; the old one keeps working for the grace
 /// period (never past its own expiry), then stops.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "rollApiKey",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "rollApiKey", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key to replace.")),
     request_body = RollApiKeyRequest,
     responses(
         (status = 201, description = "The replacement and its secret, shown once.", body = CreatedApiKey),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, Conflict, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/api-keys/{key_id}/roll")]
 pub async fn roll_api_key(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<RollApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, key_id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    let (row, secret) = keys::roll(begin, key_id, body.0.grace_period_seconds).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
+    let (row, secret) = keys::roll(caller.on(team_id), key_id, body.0.grace_period_seconds).await?;
+    Ok(super::no_store(StatusCode::CREATED, &CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
 }
 
 /// Report a key compromised: it is revoked at once on every instance and the incident is
 /// recorded; with `replacement_name`, a replacement with the same settings is issued (its
 /// secret shown once). Then check the old key's last requests on its usage page.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "reportCompromisedApiKey",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "api-keys", operation_id = "reportCompromisedApiKey", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The compromised key.")),
     request_body = ReportCompromisedRequest,
     responses(
         (status = 200, description = "The revoked key, and the replacement if asked for.", body = CompromisedKey),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/api-keys/{key_id}/compromised")]
 pub async fn report_compromised_api_key(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<ReportCompromisedRequest>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, key_id) = path.into_inner();
     let replacement_name =
         body.0.replacement_name.as_deref().map(|n| parse_team_name("replacement_name", n)).transpose()?;
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    let done = keys::report_compromised(begin, key_id, replacement_name).await?;
+    let done = keys::report_compromised(caller.on(team_id), key_id, replacement_name).await?;
     let now = Utc::now();
     let replacement = match done.replacement {
         Some((row, secret)) => Some(CreatedApiKey { key: to_wire(row, now)?, secret }),
         None => None,
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(CompromisedKey { key: to_wire(done.key, now)?, replacement }))
+    Ok(super::no_store(StatusCode::OK, &CompromisedKey { key: to_wire(done.key, now)?, replacement }))
 }
 
 /// Check a key for another service of the platform and record the outcome as a use of the key.
 /// Needs the service token (`PORTAL_SERVICE_TOKEN`) as bearer token.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "verifyApiKey",
-    security(("service_token" = [])),
-    request_body = VerifyKeyRequest,
+    tag = "api-keys", operation_id = "verifyApiKey", security(("service_token" = [])), request_body = VerifyKeyRequest,
     responses(
         (status = 200, description = "Whether the key is valid now; `code` says why not.", body = VerifyKeyResponse),
         (status = 401, description = "Missing or wrong service token (`unauthorized`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, ValidationFailed, InternalError,
     )
 )]
 #[post("/keys/verify")]

@@ -12,7 +12,7 @@ use portal_types::{
 use crate::app::accounts::check_presented_password;
 use crate::app::sign_in::{self, REFRESH_TTL_DAYS, SignIn, Started};
 use crate::error::responses::{
-    BadRequest, InternalError, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed,
+    InternalError, JsonBody, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client};
@@ -26,14 +26,10 @@ fn accepted(message: &str) -> HttpResponse {
     HttpResponse::Accepted().json(Accepted { message: message.to_owned() })
 }
 
-fn no_store() -> (actix_web::http::header::HeaderName, &'static str) {
-    (actix_web::http::header::CACHE_CONTROL, "no-store")
-}
-
 /// A started session: the access token in the body, the refresh token in its cookie.
 fn session_answer(state: &AppState, started: Started) -> HttpResponse {
     let cookie = refresh_cookie(state, started.refresh_token, CookieDuration::days(REFRESH_TTL_DAYS));
-    HttpResponse::Ok().cookie(cookie).insert_header(no_store()).json(started.session)
+    HttpResponse::Ok().cookie(cookie).insert_header(super::NO_STORE).json(started.session)
 }
 
 /// Start a sign-up.
@@ -41,13 +37,11 @@ fn session_answer(state: &AppState, started: Started) -> HttpResponse {
 /// Creates the account and mails a verification link. The answer is the same whether or not the
 /// address already has an account (its owner is told by mail instead), so it reveals nothing.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "signup",
-    request_body = SignupRequest,
+    tag = "auth", operation_id = "signup", request_body = SignupRequest,
     responses(
         (status = 202, description = "Check the mailbox for the verification link.", body = Accepted),
         (status = 404, description = "No invitation has this `invitation_token` (`invitation_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, RateLimited, InternalError,
     )
 )]
 #[post("/auth/signup")]
@@ -69,9 +63,7 @@ pub async fn signup(
 
 /// Verify an e-mail address with the mailed token.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "verifyEmail",
-    request_body = VerifyEmailRequest,
+    tag = "auth", operation_id = "verifyEmail", request_body = VerifyEmailRequest,
     responses(
         (status = 204, description = "The address is verified; the user can sign in."),
         (status = 400, description = "Malformed JSON, or the link is invalid, expired or used (`invalid_token`).", body = portal_types::Problem, content_type = "application/problem+json"),
@@ -86,12 +78,10 @@ pub async fn verify_email(state: web::Data<AppState>, body: ApiJson<VerifyEmailR
 
 /// Mail a new verification link, if the account exists and is not verified yet.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "resendVerification",
-    request_body = EmailRequest,
+    tag = "auth", operation_id = "resendVerification", request_body = EmailRequest,
     responses(
         (status = 202, description = "If the account exists and is unverified, a new link is on its way.", body = Accepted),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, RateLimited, InternalError,
     )
 )]
 #[post("/auth/resend-verification")]
@@ -127,16 +117,13 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
 /// An account with two-factor authentication gets 202 with a challenge instead: the session
 /// starts once `POST /auth/login/two-factor` gets the challenge and a code.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "login",
-    request_body = LoginRequest,
+    tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session,
-            headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session, headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
         (status = 202, description = "The password is right and the account has two-factor authentication: no session yet. Finish with `loginTwoFactor`, passing this `challenge` and a code.", body = TwoFactorChallenge),
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The e-mail address is not verified yet (`email_not_verified`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, RateLimited, InternalError,
     )
 )]
 #[post("/auth/login")]
@@ -147,7 +134,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     check_presented_password("password", &body.password)?;
     match sign_in::sign_in(&state, &client, email, body.password).await? {
         SignIn::Started(started) => Ok(session_answer(&state, started)),
-        SignIn::Challenge(challenge) => Ok(HttpResponse::Accepted().insert_header(no_store()).json(challenge)),
+        SignIn::Challenge(challenge) => Ok(HttpResponse::Accepted().insert_header(super::NO_STORE).json(challenge)),
     }
 }
 
@@ -158,15 +145,12 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
 /// A challenge works once, for 5 minutes and at most 5 codes; wrong codes also spend the
 /// account's budget (`Retry-After` when it is spent), whatever challenge they come with.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "loginTwoFactor",
-    request_body = TwoFactorLoginRequest,
+    tag = "auth", operation_id = "loginTwoFactor", request_body = TwoFactorLoginRequest,
     responses(
-        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session,
-            headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 200, description = "Signed in; the refresh cookie is set.", body = Session, headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
         (status = 401, description = "The challenge is unknown, expired, used or out of tries (`invalid_challenge`): sign in again.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The code is wrong, used or not of this time (`invalid_two_factor_code`, field `code`), or a field is missing (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, RateLimited, InternalError,
+        JsonBody, RateLimited, InternalError,
     )
 )]
 #[post("/auth/login/two-factor")]
@@ -193,9 +177,7 @@ fn refresh_refused(state: &AppState) -> ApiResult<HttpResponse> {
 /// The refresh token rotates: each one works once. Presenting a used one again (a sign that it
 /// was stolen) ends the whole session on every device that shares it.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "refreshSession",
-    security(("refresh_cookie" = [])),
+    tag = "auth", operation_id = "refreshSession", security(("refresh_cookie" = [])),
     responses(
         (status = 200, description = "A new access token; the refresh cookie is rotated.", body = Session),
         (status = 401, description = "No valid session (`invalid_refresh_token`); the cookie is cleared.", body = portal_types::Problem, content_type = "application/problem+json"),
@@ -214,9 +196,7 @@ pub async fn refresh(state: web::Data<AppState>, client: Client, req: HttpReques
 /// Sign out: ends the session of the refresh cookie and clears it. Its access tokens are refused
 /// from now on.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "logout",
-    // Without the cookie there is nothing to end, and the answer is the same.
+    tag = "auth", operation_id = "logout", // Without the cookie there is nothing to end, and the answer is the same.,
     security((), ("refresh_cookie" = [])),
     responses((status = 204, description = "Signed out; the cookie is cleared."), InternalError)
 )]
@@ -230,12 +210,10 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
 
 /// Mail a password-reset link. The answer never says whether the account exists.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "forgotPassword",
-    request_body = EmailRequest,
+    tag = "auth", operation_id = "forgotPassword", request_body = EmailRequest,
     responses(
         (status = 202, description = "If the account exists, a reset link is on its way.", body = Accepted),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, RateLimited, InternalError,
     )
 )]
 #[post("/auth/forgot-password")]
@@ -252,9 +230,7 @@ pub async fn forgot_password(
 /// Set a new password with the mailed token. Ends every session of the account, and with them
 /// their access tokens.
 #[utoipa::path(
-    tag = "auth",
-    operation_id = "resetPassword",
-    request_body = ResetPasswordRequest,
+    tag = "auth", operation_id = "resetPassword", request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "The password is changed; sign in with it."),
         (status = 400, description = "Malformed JSON, or the link is invalid, expired or used (`invalid_token`).", body = portal_types::Problem, content_type = "application/problem+json"),

@@ -15,8 +15,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The process can serve: its database answers.
 #[utoipa::path(
-    tag = "health",
-    operation_id = "readyz",
+    tag = "health", operation_id = "readyz",
     responses(
         (status = 200, description = "Ready.", body = Health),
         (status = 503, description = "The database does not answer (`not_ready`).", body = portal_types::Problem, content_type = "application/problem+json"),

@@ -10,24 +10,24 @@ use portal_types::{
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::{Begin, invitations};
+use crate::app::invitations;
 use crate::error::ApiResult;
 use crate::error::responses::{
-    BadRequest, Conflict, Forbidden, InternalError, NotFound, PayloadTooLarge, RateLimited, Unauthorized,
-    UnsupportedMediaType, ValidationFailed,
+    Conflict, InternalError, JsonBody, NoAccess, RateLimited, Unauthorized, ValidationFailed,
 };
-use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::extract::{ApiJson, AuthUser, Caller, Client, Principal};
 use crate::paging::PageQuery;
 use crate::reads;
 use crate::state::AppState;
 
 /// The team's invitations, newest first (owners and admins).
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "listInvitations",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "invitations", operation_id = "listInvitations", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), PageQuery),
-    responses((status = 200, description = "Invitations in every state.", body = InvitationPage), Unauthorized, Forbidden, NotFound, ValidationFailed, InternalError)
+    responses(
+        (status = 200, description = "Invitations in every state.", body = InvitationPage),
+        NoAccess, ValidationFailed, InternalError,
+    )
 )]
 #[get("/teams/{team_id}/invitations")]
 pub async fn list_invitations(
@@ -47,80 +47,58 @@ pub async fn list_invitations(
 
 /// Invite someone by e-mail with a role no higher than your own; they get a link valid 7 days.
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "createInvitation",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team.")),
-    request_body = CreateInvitationRequest,
+    tag = "invitations", operation_id = "createInvitation", security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateInvitationRequest,
     responses(
         (status = 201, description = "Invited; the mail is on its way.", body = Invitation),
         (status = 409, description = "The address already has a pending invitation (`invitation_pending`) or is a member (`already_member`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        JsonBody, NoAccess, ValidationFailed, RateLimited, InternalError,
     )
 )]
 #[post("/teams/{team_id}/invitations")]
 pub async fn create_invitation(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<Uuid>,
     body: ApiJson<CreateInvitationRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     let message = parse_message("message", body.message.as_deref())?;
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
-    Ok(HttpResponse::Created().json(invitations::create(begin, email, body.role, message).await?))
+    Ok(HttpResponse::Created()
+        .json(invitations::create(caller.on(path.into_inner()), email, body.role, message).await?))
 }
 
 /// Send the invitation again with a new link (the old link stops working) and a fresh 7 days.
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "resendInvitation",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "invitations", operation_id = "resendInvitation", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("invitation_id" = Uuid, Path, description = "The invitation.")),
     responses(
         (status = 200, description = "Resent.", body = Invitation),
-        Unauthorized, Forbidden, NotFound, Conflict, RateLimited, InternalError,
+        NoAccess, Conflict, RateLimited, InternalError,
     )
 )]
 #[post("/teams/{team_id}/invitations/{invitation_id}/resend")]
-pub async fn resend_invitation(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<web::Json<Invitation>> {
+pub async fn resend_invitation(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<web::Json<Invitation>> {
     let (team_id, id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    Ok(web::Json(invitations::resend(begin, id).await?))
+    Ok(web::Json(invitations::resend(caller.on(team_id), id).await?))
 }
 
 /// Revoke a pending invitation: its link stops working.
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "revokeInvitation",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "invitations", operation_id = "revokeInvitation", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("invitation_id" = Uuid, Path, description = "The invitation.")),
-    responses((status = 204, description = "Revoked."), Unauthorized, Forbidden, NotFound, Conflict, InternalError)
+    responses((status = 204, description = "Revoked."), NoAccess, Conflict, InternalError)
 )]
 #[delete("/teams/{team_id}/invitations/{invitation_id}")]
-pub async fn revoke_invitation(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<HttpResponse> {
+pub async fn revoke_invitation(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
     let (team_id, id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    invitations::revoke(begin, id).await?;
+    invitations::revoke(caller.on(team_id), id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// What an invitation link offers: team, inviter, role and state (public: the token is the secret).
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "previewInvitation",
+    tag = "invitations", operation_id = "previewInvitation",
     params(("token" = String, Path, description = "The token from the mailed link.")),
     responses(
         (status = 200, description = "The invitation; `state` says whether it can still be accepted.", body = InvitationPreview),
@@ -138,9 +116,7 @@ pub async fn preview_invitation(
 
 /// Accept an invitation as the signed-in user, whose e-mail must be the invited one.
 #[utoipa::path(
-    tag = "invitations",
-    operation_id = "acceptInvitation",
-    security(("bearer" = [])),
+    tag = "invitations", operation_id = "acceptInvitation", security(("bearer" = [])),
     request_body = AcceptInvitationRequest,
     responses(
         (status = 200, description = "Joined: the team.", body = Team),
@@ -148,7 +124,7 @@ pub async fn preview_invitation(
         (status = 404, description = "No such invitation (`invitation_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member (`already_member`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 410, description = "Used (`invitation_used`), revoked (`invitation_revoked`) or expired (`invitation_expired`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, Unauthorized, ValidationFailed, InternalError,
     )
 )]
 #[post("/invitations/accept")]

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, post, web};
 use portal_types::{ErrorCode, LeakFeedback, LeakedToken};
 
 use crate::app::leaks;
-use crate::error::responses::{BadRequest, InternalError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
+use crate::error::responses::{InternalError, JsonBody, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Client, JsonBytes, parse_json_array};
 use crate::state::AppState;
@@ -20,14 +20,12 @@ const SIGNATURE: &str = "github-public-key-signature";
 /// P-256, SHA-256, over the raw body) with a key from `PORTAL_SECRET_SCANNING_PUBLIC_KEYS`, or
 /// sent with the service token. Answers, for each token, its SHA-256 and whether it was ours.
 #[utoipa::path(
-    tag = "api-keys",
-    operation_id = "reportLeakedKeys",
-    security(("service_token" = []), ("github_signature" = [])),
+    tag = "api-keys", operation_id = "reportLeakedKeys", security(("service_token" = []), ("github_signature" = [])),
     request_body = Vec<LeakedToken>,
     responses(
         (status = 200, description = "One verdict per reported token, in order.", body = Vec<LeakFeedback>),
         (status = 401, description = "Neither a valid signature nor the service token (`invalid_signature`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, ValidationFailed, InternalError,
     )
 )]
 #[post("/keys/leaks")]

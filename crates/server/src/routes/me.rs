@@ -1,6 +1,6 @@
 //! The signed-in user's account.
 
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::identity::{Password, UserName};
 use portal_types::{ChangePasswordRequest, GettingStarted, SessionList, SessionsEnded, UpdateMeRequest, User};
@@ -8,18 +8,14 @@ use uuid::Uuid;
 
 use crate::app::accounts;
 use crate::error::ApiResult;
-use crate::error::responses::{
-    BadRequest, InternalError, PayloadTooLarge, RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed,
-};
+use crate::error::responses::{InternalError, JsonBody, RateLimited, Unauthorized, ValidationFailed};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::reads;
 use crate::state::AppState;
 
 /// The signed-in user.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "getMe",
-    security(("bearer" = [])),
+    tag = "me", operation_id = "getMe", security(("bearer" = [])),
     responses((status = 200, description = "The account.", body = User), Unauthorized, InternalError)
 )]
 #[get("/me")]
@@ -29,10 +25,11 @@ pub async fn get_me(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web
 
 /// How far the signed-in user's teams are through the guide's Quick Reference checklists.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "getGettingStarted",
-    security(("bearer" = [])),
-    responses((status = 200, description = "Each step, done or not.", body = GettingStarted), Unauthorized, InternalError)
+    tag = "me", operation_id = "getGettingStarted", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each step, done or not.", body = GettingStarted),
+        Unauthorized, InternalError,
+    )
 )]
 #[get("/me/getting-started")]
 pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<web::Json<GettingStarted>> {
@@ -41,13 +38,10 @@ pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> 
 
 /// Change the signed-in user's profile.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "updateMe",
-    security(("bearer" = [])),
-    request_body = UpdateMeRequest,
+    tag = "me", operation_id = "updateMe", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The updated account.", body = User),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, Unauthorized, ValidationFailed, InternalError,
     )
 )]
 #[patch("/me")]
@@ -63,15 +57,11 @@ pub async fn update_me(
 
 /// Change the password. Other sessions of the account end; this one stays.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "changePassword",
-    security(("bearer" = [])),
-    request_body = ChangePasswordRequest,
+    tag = "me", operation_id = "changePassword", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "The password is changed."),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType,
         (status = 422, description = "The current password is wrong (`wrong_password`, field `current_password`) or the new one is invalid (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        RateLimited, InternalError,
+        JsonBody, Unauthorized, RateLimited, InternalError,
     )
 )]
 #[post("/me/password")]
@@ -90,23 +80,22 @@ pub async fn change_password(
 
 /// The signed-in user's sessions in use: one per sign-in on a device, the latest used first.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "listSessions",
-    security(("bearer" = [])),
-    responses((status = 200, description = "Sessions in use (at most 500).", body = SessionList), Unauthorized, InternalError)
+    tag = "me", operation_id = "listSessions", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Sessions in use (at most 500).", body = SessionList),
+        Unauthorized, InternalError,
+    )
 )]
 #[get("/me/sessions")]
 pub async fn list_sessions(state: web::Data<AppState>, auth: AuthUser) -> ApiResult<HttpResponse> {
     let list = reads::accounts::sessions(&state, &auth).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(list))
+    Ok(super::no_store(StatusCode::OK, &list))
 }
 
 /// End one of the signed-in user's sessions (the current one too: that signs out here). Its
 /// access tokens are refused from now on, on every instance.
 #[utoipa::path(
-    tag = "me",
-    operation_id = "endSession",
-    security(("bearer" = [])),
+    tag = "me", operation_id = "endSession", security(("bearer" = [])),
     params(("session_id" = Uuid, Path, description = "The session.")),
     responses(
         (status = 204, description = "The session has ended."),
@@ -127,10 +116,11 @@ pub async fn end_session(
 
 /// End every session of the signed-in user but the current one ("sign out everywhere else").
 #[utoipa::path(
-    tag = "me",
-    operation_id = "endOtherSessions",
-    security(("bearer" = [])),
-    responses((status = 200, description = "The other sessions have ended.", body = SessionsEnded), Unauthorized, InternalError)
+    tag = "me", operation_id = "endOtherSessions", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The other sessions have ended.", body = SessionsEnded),
+        Unauthorized, InternalError,
+    )
 )]
 #[delete("/me/sessions/others")]
 pub async fn end_other_sessions(

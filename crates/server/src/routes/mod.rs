@@ -13,8 +13,17 @@ pub mod two_factor;
 pub mod usage;
 pub mod webhooks;
 
-use actix_web::web;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
 use utoipa_actix_web::service_config::ServiceConfig;
+
+/// The header of an answer no cache may keep: secrets, sessions, anything about one account.
+pub const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
+/// A JSON answer no cache may keep.
+pub fn no_store(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::build(status).insert_header(NO_STORE).json(body)
+}
 
 /// Every documented route: health probes and the `/api/v1` scope.
 pub fn all(cfg: &mut ServiceConfig) {

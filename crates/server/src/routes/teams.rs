@@ -11,13 +11,10 @@ use portal_types::{
 use uuid::Uuid;
 
 use crate::access::{TeamAccess, team_not_found};
-use crate::app::{Begin, teams};
+use crate::app::teams;
 use crate::error::ApiResult;
-use crate::error::responses::{
-    BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
-    ValidationFailed,
-};
-use crate::extract::{ApiJson, AuthUser, Client, Principal};
+use crate::error::responses::{InternalError, JsonBody, NoAccess, NotFound, Unauthorized, ValidationFailed};
+use crate::extract::{ApiJson, AuthUser, Caller, Client, Principal};
 use crate::paging::PageQuery;
 use crate::reads;
 use crate::state::AppState;
@@ -27,10 +24,11 @@ pub use crate::reads::teams::to_wire;
 /// What each role may do in a team: the permission table itself, for clients that say what a
 /// role change grants or takes away.
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "listRoles",
-    security(("bearer" = []), ("api_key" = [])),
-    responses((status = 200, description = "Owner, admin and member, with what each may do.", body = RoleList), Unauthorized, InternalError)
+    tag = "teams", operation_id = "listRoles", security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Owner, admin and member, with what each may do.", body = RoleList),
+        Unauthorized, InternalError,
+    )
 )]
 #[get("/roles")]
 pub async fn list_roles(_auth: Principal) -> web::Json<RoleList> {
@@ -43,11 +41,11 @@ pub async fn list_roles(_auth: Principal) -> web::Json<RoleList> {
 
 /// The teams the caller belongs to, with the caller's role in each.
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "listTeams",
-    security(("bearer" = []), ("api_key" = [])),
-    params(PageQuery),
-    responses((status = 200, description = "The caller's teams, oldest membership first.", body = TeamPage), Unauthorized, ValidationFailed, InternalError)
+    tag = "teams", operation_id = "listTeams", security(("bearer" = []), ("api_key" = [])), params(PageQuery),
+    responses(
+        (status = 200, description = "The caller's teams, oldest membership first.", body = TeamPage),
+        Unauthorized, ValidationFailed, InternalError,
+    )
 )]
 #[get("/teams")]
 pub async fn list_teams(
@@ -79,13 +77,10 @@ pub async fn list_teams(
 
 /// Create a team; the caller becomes its owner.
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "createTeam",
-    security(("bearer" = [])),
-    request_body = CreateTeamRequest,
+    tag = "teams", operation_id = "createTeam", security(("bearer" = [])), request_body = CreateTeamRequest,
     responses(
         (status = 201, description = "The new team.", body = Team),
-        BadRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, Unauthorized, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams")]
@@ -102,9 +97,7 @@ pub async fn create_team(
 
 /// A team the caller belongs to.
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "getTeam",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "teams", operation_id = "getTeam", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     responses((status = 200, description = "The team.", body = Team), Unauthorized, NotFound, InternalError)
 )]
@@ -138,13 +131,11 @@ pub async fn get_team(state: web::Data<AppState>, auth: Principal, path: web::Pa
 /// Who does not have two-factor authentication on (owners): whom requiring it shuts out, so that
 /// an owner sees it before turning the requirement on.
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "getTeamTwoFactor",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "teams", operation_id = "getTeamTwoFactor", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
     responses(
         (status = 200, description = "The requirement, and the members without two-factor authentication.", body = TeamTwoFactor),
-        Unauthorized, Forbidden, NotFound, InternalError,
+        NoAccess, InternalError,
     )
 )]
 #[get("/teams/{team_id}/two-factor")]
@@ -161,22 +152,17 @@ pub async fn get_team_two_factor(
 /// Rename a team, change its description, or require two-factor authentication of its members
 /// (owners; an owner must have two-factor authentication on to require it).
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "updateTeam",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team.")),
-    request_body = UpdateTeamRequest,
+    tag = "teams", operation_id = "updateTeam", security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")), request_body = UpdateTeamRequest,
     responses(
         (status = 200, description = "The updated team.", body = Team),
         (status = 403, description = "The caller may not change the team (`forbidden`), or would require two-factor authentication without having it on (`two_factor_required`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, Unauthorized, NotFound, ValidationFailed, InternalError,
     )
 )]
 #[patch("/teams/{team_id}")]
 pub async fn update_team(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<Uuid>,
     body: ApiJson<UpdateTeamRequest>,
 ) -> ApiResult<web::Json<Team>> {
@@ -189,26 +175,17 @@ pub async fn update_team(
         },
         require_two_factor: body.require_two_factor,
     };
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
-    Ok(web::Json(teams::update(begin, update).await?))
+    Ok(web::Json(teams::update(caller.on(path.into_inner()), update).await?))
 }
 
 /// Delete a team with its memberships and invitations (owners).
 #[utoipa::path(
-    tag = "teams",
-    operation_id = "deleteTeam",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "teams", operation_id = "deleteTeam", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
-    responses((status = 204, description = "Deleted."), Unauthorized, Forbidden, NotFound, InternalError)
+    responses((status = 204, description = "Deleted."), NoAccess, InternalError)
 )]
 #[delete("/teams/{team_id}")]
-pub async fn delete_team(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
-    teams::delete(begin).await?;
+pub async fn delete_team(caller: Caller, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    teams::delete(caller.on(path.into_inner())).await?;
     Ok(HttpResponse::NoContent().finish())
 }

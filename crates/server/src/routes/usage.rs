@@ -69,21 +69,19 @@ fn csv_response(name: &str, body: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")))
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header(super::NO_STORE)
         .body(body)
 }
 
 /// One key's usage: totals, limit and remaining, requests over time, error rate, status codes,
 /// latency percentiles. As CSV: one line per bucket and status.
 #[utoipa::path(
-    tag = "usage",
-    operation_id = "getApiKeyUsage",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "usage", operation_id = "getApiKeyUsage", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("key_id" = Uuid, Path, description = "The key."), UsageQuery),
     responses(
         (status = 200, description = "Usage in the range. CSV columns: bucket_start, status, requests, p50_ms, p95_ms, p99_ms.",
             content((Usage = "application/json"), (String = "text/csv"))),
-        Unauthorized, NotFound, ValidationFailed, InternalError
+        Unauthorized, NotFound, ValidationFailed, InternalError,
     )
 )]
 #[get("/teams/{team_id}/api-keys/{key_id}/usage")]
@@ -107,14 +105,12 @@ pub async fn get_api_key_usage(
 /// The whole team's API usage, with the share of each key used in the range. As CSV: one line
 /// per bucket, key and status.
 #[utoipa::path(
-    tag = "usage",
-    operation_id = "getTeamUsage",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "usage", operation_id = "getTeamUsage", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), UsageQuery),
     responses(
         (status = 200, description = "Usage in the range. CSV columns: bucket_start, key_id, key_name, environment, status, requests, p50_ms, p95_ms, p99_ms.",
             content((TeamUsage = "application/json"), (String = "text/csv"))),
-        Unauthorized, NotFound, ValidationFailed, InternalError
+        Unauthorized, NotFound, ValidationFailed, InternalError,
     )
 )]
 #[get("/teams/{team_id}/usage")]

@@ -2,7 +2,7 @@
 //! figures, change, delete, rotate the secret, send a test event, read the delivery log and
 //! redeliver. Owners and admins, and keys with `webhooks:read` / `webhooks:write`.
 
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::Action;
 use portal_domain::text::parse_description;
@@ -13,13 +13,10 @@ use portal_types::{
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::{Begin, webhooks};
-use crate::error::responses::{
-    BadRequest, Forbidden, InternalError, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
-    ValidationFailed,
-};
+use crate::app::webhooks;
+use crate::error::responses::{InternalError, JsonBody, NoAccess, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Client, Principal};
+use crate::extract::{ApiJson, Caller, Principal};
 use crate::paging::PageQuery;
 use crate::reads;
 use crate::state::AppState;
@@ -54,17 +51,14 @@ fn parse_event_types(types: &[EventType]) -> ApiResult<Vec<EventType>> {
     Ok(types)
 }
 
-fn no_store(body: &impl serde::Serialize, status: actix_web::http::StatusCode) -> HttpResponse {
-    HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
-}
-
 /// The team's webhook endpoints, oldest first, with their delivery figures of the last 24 hours.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "listWebhookEndpoints",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "listWebhookEndpoints", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")),
-    responses((status = 200, description = "The endpoints (at most 20).", body = WebhookEndpointList), Unauthorized, Forbidden, NotFound, InternalError)
+    responses(
+        (status = 200, description = "The endpoints (at most 20).", body = WebhookEndpointList),
+        NoAccess, InternalError,
+    )
 )]
 #[get("/teams/{team_id}/webhooks")]
 pub async fn list_webhook_endpoints(
@@ -79,44 +73,36 @@ pub async fn list_webhook_endpoints(
 
 /// Add an endpoint. The answer carries its signing secret, shown this once.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "createWebhookEndpoint",
-    security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team.")),
-    request_body = CreateWebhookEndpointRequest,
+    tag = "webhooks", operation_id = "createWebhookEndpoint", security(("bearer" = []), ("api_key" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateWebhookEndpointRequest,
     responses(
         (status = 201, description = "The endpoint and its secret.", body = WebhookEndpointWithSecret),
         (status = 409, description = "The team has 20 endpoints already (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks")]
 pub async fn create_webhook_endpoint(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<Uuid>,
     body: ApiJson<CreateWebhookEndpointRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let new = webhooks::NewEndpoint {
-        url: parse_url(&state, &body.url)?,
+        url: parse_url(&caller.state, &body.url)?,
         description: parse_description("description", body.description.as_deref())?,
         event_types: parse_event_types(&body.event_types)?,
         enabled: body.enabled.unwrap_or(true),
     };
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id: path.into_inner() };
-    let (endpoint, secret) = webhooks::create(begin, new).await?;
-    Ok(no_store(&WebhookEndpointWithSecret { endpoint, secret }, actix_web::http::StatusCode::CREATED))
+    let (endpoint, secret) = webhooks::create(caller.on(path.into_inner()), new).await?;
+    Ok(super::no_store(StatusCode::CREATED, &WebhookEndpointWithSecret { endpoint, secret }))
 }
 
 /// One endpoint, with its delivery figures of the last 24 hours.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "getWebhookEndpoint",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "getWebhookEndpoint", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint.")),
-    responses((status = 200, description = "The endpoint.", body = WebhookEndpoint), Unauthorized, Forbidden, NotFound, InternalError)
+    responses((status = 200, description = "The endpoint.", body = WebhookEndpoint), NoAccess, InternalError)
 )]
 #[get("/teams/{team_id}/webhooks/{endpoint_id}")]
 pub async fn get_webhook_endpoint(
@@ -133,28 +119,24 @@ pub async fn get_webhook_endpoint(
 /// Change an endpoint. Turning it on again clears its failure state; turning it off fails its
 /// pending deliveries.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "updateWebhookEndpoint",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "updateWebhookEndpoint", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint.")),
     request_body = UpdateWebhookEndpointRequest,
     responses(
         (status = 200, description = "The changed endpoint.", body = WebhookEndpoint),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[patch("/teams/{team_id}/webhooks/{endpoint_id}")]
 pub async fn update_webhook_endpoint(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<UpdateWebhookEndpointRequest>,
 ) -> ApiResult<web::Json<WebhookEndpoint>> {
     let (team_id, endpoint_id) = path.into_inner();
     let body = body.0;
     let update = webhooks::EndpointUpdate {
-        url: body.url.as_deref().map(|u| parse_url(&state, u)).transpose()?,
+        url: body.url.as_deref().map(|u| parse_url(&caller.state, u)).transpose()?,
         description: match body.description.as_deref() {
             None => None,
             Some(raw) => Some(parse_description("description", Some(raw))?),
@@ -162,49 +144,36 @@ pub async fn update_webhook_endpoint(
         event_types: body.event_types.as_deref().map(parse_event_types).transpose()?,
         enabled: body.enabled,
     };
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    Ok(web::Json(webhooks::update(begin, endpoint_id, update).await?))
+    Ok(web::Json(webhooks::update(caller.on(team_id), endpoint_id, update).await?))
 }
 
 /// Delete an endpoint with its delivery log.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "deleteWebhookEndpoint",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "deleteWebhookEndpoint", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint.")),
-    responses((status = 204, description = "Deleted."), Unauthorized, Forbidden, NotFound, InternalError)
+    responses((status = 204, description = "Deleted."), NoAccess, InternalError)
 )]
 #[delete("/teams/{team_id}/webhooks/{endpoint_id}")]
-pub async fn delete_webhook_endpoint(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<HttpResponse> {
+pub async fn delete_webhook_endpoint(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    webhooks::delete(begin, endpoint_id).await?;
+    webhooks::delete(caller.on(team_id), endpoint_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A new signing secret, shown this once. During the grace period deliveries carry a signature
 /// with the old secret as well (`webhook-signature` lists both), so receivers switch at leisure.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "rotateWebhookSecret",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "rotateWebhookSecret", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint.")),
     request_body = RotateWebhookSecretRequest,
     responses(
         (status = 200, description = "The endpoint and its new secret.", body = WebhookEndpointWithSecret),
-        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, InternalError,
+        JsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks/{endpoint_id}/rotate-secret")]
 pub async fn rotate_webhook_secret(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
+    caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ApiJson<RotateWebhookSecretRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -213,19 +182,19 @@ pub async fn rotate_webhook_secret(
     if hours > GRACE_MAX_HOURS {
         return Err(ApiError::validation("grace_hours", format!("must be 0 to {GRACE_MAX_HOURS}")));
     }
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    let (endpoint, secret) = webhooks::rotate(begin, endpoint_id, hours).await?;
-    Ok(no_store(&WebhookEndpointWithSecret { endpoint, secret }, actix_web::http::StatusCode::OK))
+    let (endpoint, secret) = webhooks::rotate(caller.on(team_id), endpoint_id, hours).await?;
+    Ok(super::no_store(StatusCode::OK, &WebhookEndpointWithSecret { endpoint, secret }))
 }
 
 /// The endpoint's deliveries, newest first, each with its attempts (status, latency, the first
 /// bytes of the answer).
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "listWebhookDeliveries",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "listWebhookDeliveries", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint."), PageQuery),
-    responses((status = 200, description = "A page of deliveries.", body = WebhookDeliveryPage), Unauthorized, Forbidden, NotFound, ValidationFailed, InternalError)
+    responses(
+        (status = 200, description = "A page of deliveries.", body = WebhookDeliveryPage),
+        NoAccess, ValidationFailed, InternalError,
+    )
 )]
 #[get("/teams/{team_id}/webhooks/{endpoint_id}/deliveries")]
 pub async fn list_webhook_deliveries(
@@ -240,40 +209,30 @@ pub async fn list_webhook_deliveries(
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
     let page = reads::webhooks::deliveries(&state, &access, endpoint_id, before, limit).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(page))
+    Ok(super::no_store(StatusCode::OK, &page))
 }
 
 /// Send a `webhook.test` event to the endpoint now. Answers the queued delivery; the log shows
 /// how it went.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "sendTestWebhook",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "sendTestWebhook", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint.")),
     responses(
         (status = 202, description = "Queued; it goes out within a second.", body = WebhookDelivery),
         (status = 409, description = "The endpoint is off (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        Unauthorized, Forbidden, NotFound, InternalError,
+        NoAccess, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks/{endpoint_id}/test")]
-pub async fn send_test_webhook(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid)>,
-) -> ApiResult<HttpResponse> {
+pub async fn send_test_webhook(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    Ok(HttpResponse::Accepted().json(webhooks::send_test(begin, endpoint_id).await?))
+    Ok(HttpResponse::Accepted().json(webhooks::send_test(caller.on(team_id), endpoint_id).await?))
 }
 
 /// Send a delivery's event again, as a new delivery with the same `webhook-id` (receivers that
 /// drop duplicates by id drop it too). Works for any past delivery.
 #[utoipa::path(
-    tag = "webhooks",
-    operation_id = "redeliverWebhook",
-    security(("bearer" = []), ("api_key" = [])),
+    tag = "webhooks", operation_id = "redeliverWebhook", security(("bearer" = []), ("api_key" = [])),
     params(
         ("team_id" = Uuid, Path, description = "The team."),
         ("endpoint_id" = Uuid, Path, description = "The endpoint."),
@@ -282,17 +241,11 @@ pub async fn send_test_webhook(
     responses(
         (status = 202, description = "Queued as a new delivery.", body = WebhookDelivery),
         (status = 409, description = "The endpoint is off (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        Unauthorized, Forbidden, NotFound, InternalError,
+        NoAccess, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver")]
-pub async fn redeliver_webhook(
-    state: web::Data<AppState>,
-    auth: Principal,
-    client: Client,
-    path: web::Path<(Uuid, Uuid, Uuid)>,
-) -> ApiResult<HttpResponse> {
+pub async fn redeliver_webhook(caller: Caller, path: web::Path<(Uuid, Uuid, Uuid)>) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id, delivery_id) = path.into_inner();
-    let begin = Begin { state: &state, by: &auth, client: &client, team_id };
-    Ok(HttpResponse::Accepted().json(webhooks::redeliver(begin, endpoint_id, delivery_id).await?))
+    Ok(HttpResponse::Accepted().json(webhooks::redeliver(caller.on(team_id), endpoint_id, delivery_id).await?))
 }
