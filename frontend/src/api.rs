@@ -218,11 +218,11 @@ pub async fn signup(body: &SignupRequest) -> Result<Accepted, ApiError> {
 }
 
 pub async fn verify_email(token: &str) -> Result<(), ApiError> {
-    call(None, ops::verify_email(&VerifyEmailRequest { token: token.to_owned() })).await
+    call(None, ops::verify_email(&VerifyEmailRequest { token: token.to_owned().into() })).await
 }
 
 pub async fn resend_verification(email: &str) -> Result<Accepted, ApiError> {
-    call(None, ops::resend_verification(&EmailRequest { email: email.to_owned() })).await
+    call(None, ops::resend_verification(&EmailRequest { email: email.to_owned().into() })).await
 }
 
 /// What the password step answers.
@@ -275,7 +275,7 @@ pub async fn logout() -> Result<(), ApiError> {
 }
 
 pub async fn forgot_password(email: &str) -> Result<Accepted, ApiError> {
-    call(None, ops::forgot_password(&EmailRequest { email: email.to_owned() })).await
+    call(None, ops::forgot_password(&EmailRequest { email: email.to_owned().into() })).await
 }
 
 pub async fn reset_password(body: &ResetPasswordRequest) -> Result<(), ApiError> {
@@ -311,7 +311,7 @@ pub async fn two_factor(token: &str) -> Result<TwoFactorStatus, ApiError> {
 }
 
 pub async fn set_up_two_factor(token: &str, password: String) -> Result<TwoFactorSetup, ApiError> {
-    call(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password })).await
+    call(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password: password.into() })).await
 }
 
 pub async fn enable_two_factor(token: &str, code: String) -> Result<RecoveryCodes, ApiError> {
@@ -323,7 +323,7 @@ pub async fn disable_two_factor(token: &str, body: &DisableTwoFactorRequest) -> 
 }
 
 pub async fn regenerate_recovery_codes(token: &str, password: String) -> Result<RecoveryCodes, ApiError> {
-    call(Some(token), ops::regenerate_recovery_codes(&PasswordConfirmation { password })).await
+    call(Some(token), ops::regenerate_recovery_codes(&PasswordConfirmation { password: password.into() })).await
 }
 
 pub async fn getting_started(token: String) -> Result<GettingStarted, ApiError> {
@@ -399,7 +399,7 @@ pub async fn preview_invitation(secret: String) -> Result<InvitationPreview, Api
 }
 
 pub async fn accept_invitation(token: String, secret: String) -> Result<Team, ApiError> {
-    call(Some(&token), ops::accept_invitation(&AcceptInvitationRequest { token: secret })).await
+    call(Some(&token), ops::accept_invitation(&AcceptInvitationRequest { token: secret.into() })).await
 }
 
 // ---------------------------------------------------------------- activity

@@ -5,59 +5,22 @@
 
 use crate::FieldError;
 
-/// Characters no name may hold: control characters, and the invisible ones that reorder or hide
-/// text (bidirectional overrides and isolates, zero-width spaces and joiners, the byte-order
-/// mark). They would let a name such as `Acme\u{202e}moc.evil` read differently in a mail subject.
-pub fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
-}
+pub use portal_types::is_hidden;
 
 pub use portal_types::rules::{NAME_MAX_CHARS, NOTE_PATTERN, name_pattern};
 
 /// A name as sent, at most `max_chars` characters, stored trimmed: it must have a visible
 /// character and no hidden one.
 pub fn parse_name(field: &'static str, raw: &str, max_chars: usize) -> Result<String, FieldError> {
-    if raw.chars().count() > max_chars {
-        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
-    }
-    if raw.chars().any(is_hidden) {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters, or invisible characters that hide or reorder text",
-        ));
-    }
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err(FieldError::new(field, "is required"));
-    }
-    Ok(value.to_owned())
+    portal_types::check_name(raw, max_chars).map(str::to_owned).map_err(|message| FieldError::new(field, message))
 }
 
 /// Optional free text (a description, a personal message) of at most `max_chars` characters as
 /// sent; stored trimmed, and empty means none.
 pub fn parse_note(field: &'static str, raw: Option<&str>, max_chars: usize) -> Result<Option<String>, FieldError> {
     let Some(raw) = raw else { return Ok(None) };
-    if raw.chars().count() > max_chars {
-        return Err(FieldError::new(field, format!("must be at most {max_chars} characters")));
-    }
-    if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    let value = raw.trim();
+    let value = portal_types::check_note(raw, max_chars).map_err(|message| FieldError::new(field, message))?;
     Ok((!value.is_empty()).then(|| value.to_owned()))
-}
-
-/// A description (of a team, key or webhook endpoint): a note of at most
-/// [`portal_types::rules::DESCRIPTION_MAX_CHARS`].
-pub fn parse_description(field: &'static str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    parse_note(field, raw, portal_types::rules::DESCRIPTION_MAX_CHARS)
-}
-
-/// A personal message (of an invitation): a note of at most
-/// [`portal_types::rules::MESSAGE_MAX_CHARS`].
-pub fn parse_message(field: &'static str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    parse_note(field, raw, portal_types::rules::MESSAGE_MAX_CHARS)
 }
 
 #[cfg(test)]

@@ -216,7 +216,7 @@ impl Owner {
             assert!(Instant::now() < deadline, "no verification mail");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        api.verify_email(&portal_types::VerifyEmailRequest { token }).await.unwrap();
+        api.verify_email(&portal_types::VerifyEmailRequest { token: token.into() }).await.unwrap();
         let mut owner = Self { api, jwt: String::new() };
         owner.sign_in().await;
         owner

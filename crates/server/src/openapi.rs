@@ -2,10 +2,9 @@
 
 use actix_web::App;
 use actix_web::http::StatusCode;
-use portal_types::rules;
 use portal_types::{ErrorCode, Problem};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{KnownFormat, Object, Schema, SchemaFormat};
+use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -76,164 +75,82 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// What the server enforces on a request field (see `portal_types::rules`).
-#[derive(Clone, Copy)]
-enum Rule {
-    /// A user, team or key name.
-    Name,
-    /// Free text of at most this many characters.
-    Note(usize),
-    Email,
-    /// A new password (the policy).
-    NewPassword,
-    /// A password presented to be checked.
-    Password,
-    /// The token of a mailed link.
-    Token,
-    /// A list of at least one (scopes, event types).
-    Scopes,
-    /// A webhook endpoint's URL.
-    WebhookUrl,
-    /// A key's allowlist.
-    AllowList,
-    /// Usage alert thresholds.
-    Thresholds,
-    /// One IP address.
-    IpAddress,
-}
+/// A text field's type (`portal_types::Name`, `Note`, ...) states its limits as its own schema;
+/// utoipa nests such a schema, under `allOf` beside the field's description and under `oneOf`
+/// beside `null` when the field is optional. This writes each as the one string schema it means.
+struct InlineText;
 
-/// Every constrained request field: (schema, property, rule).
-const FIELD_RULES: &[(&str, &str, Rule)] = &[
-    ("SignupRequest", "email", Rule::Email),
-    ("SignupRequest", "name", Rule::Name),
-    ("SignupRequest", "password", Rule::NewPassword),
-    ("SignupRequest", "invitation_token", Rule::Token),
-    ("VerifyEmailRequest", "token", Rule::Token),
-    ("EmailRequest", "email", Rule::Email),
-    ("LoginRequest", "email", Rule::Email),
-    ("LoginRequest", "password", Rule::Password),
-    ("ResetPasswordRequest", "token", Rule::Token),
-    ("ResetPasswordRequest", "password", Rule::NewPassword),
-    ("ChangePasswordRequest", "current_password", Rule::Password),
-    ("ChangePasswordRequest", "new_password", Rule::NewPassword),
-    ("PasswordConfirmation", "password", Rule::Password),
-    ("DisableTwoFactorRequest", "password", Rule::Password),
-    ("TwoFactorLoginRequest", "challenge", Rule::Token),
-    ("UpdateMeRequest", "name", Rule::Name),
-    ("CreateTeamRequest", "name", Rule::Name),
-    ("CreateTeamRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("UpdateTeamRequest", "name", Rule::Name),
-    ("UpdateTeamRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("CreateApiKeyRequest", "name", Rule::Name),
-    ("CreateApiKeyRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("UpdateApiKeyRequest", "name", Rule::Name),
-    ("UpdateApiKeyRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("CreateInvitationRequest", "email", Rule::Email),
-    ("CreateInvitationRequest", "message", Rule::Note(rules::MESSAGE_MAX_CHARS)),
-    ("AcceptInvitationRequest", "token", Rule::Token),
-    ("ReportCompromisedRequest", "replacement_name", Rule::Name),
-    ("VerifyKeyRequest", "client_ip", Rule::IpAddress),
-    ("CreateApiKeyRequest", "scopes", Rule::Scopes),
-    ("CreateApiKeyRequest", "allowed_ips", Rule::AllowList),
-    ("CreateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
-    ("UpdateApiKeyRequest", "scopes", Rule::Scopes),
-    ("UpdateApiKeyRequest", "allowed_ips", Rule::AllowList),
-    ("UpdateApiKeyRequest", "alert_thresholds", Rule::Thresholds),
-    ("CreateWebhookEndpointRequest", "url", Rule::WebhookUrl),
-    ("CreateWebhookEndpointRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("CreateWebhookEndpointRequest", "event_types", Rule::Scopes),
-    ("UpdateWebhookEndpointRequest", "url", Rule::WebhookUrl),
-    ("UpdateWebhookEndpointRequest", "description", Rule::Note(rules::DESCRIPTION_MAX_CHARS)),
-    ("UpdateWebhookEndpointRequest", "event_types", Rule::Scopes),
-];
-
-impl Rule {
-    fn apply(self, field: &mut Object) {
-        match self {
-            Rule::Name => {
-                field.min_length = Some(1);
-                field.max_length = Some(rules::NAME_MAX_CHARS);
-                field.pattern = Some(rules::name_pattern());
-            }
-            Rule::Note(max) => {
-                field.max_length = Some(max);
-                field.pattern = Some(rules::NOTE_PATTERN.to_owned());
-            }
-            Rule::Email => {
-                field.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
-                field.max_length = Some(rules::EMAIL_MAX_CHARS);
-                field.pattern = Some(rules::EMAIL_PATTERN.to_owned());
-            }
-            Rule::NewPassword => {
-                field.min_length = Some(rules::PASSWORD_MIN_CHARS);
-                field.max_length = Some(rules::PASSWORD_MAX_CHARS);
-            }
-            Rule::Password => {
-                field.min_length = Some(1);
-                field.max_length = Some(rules::PASSWORD_MAX_CHARS);
-            }
-            Rule::Token => field.pattern = Some(rules::TOKEN_PATTERN.to_owned()),
-            Rule::WebhookUrl => {
-                field.min_length = Some(1);
-                field.max_length = Some(rules::WEBHOOK_URL_MAX_CHARS);
-                // What the default configuration takes; private addresses are refused besides.
-                field.pattern = Some("^https://[^/?#@\\s]+".to_owned());
-            }
-            Rule::IpAddress => {
-                field.max_length = Some(rules::ALLOWED_IP_MAX_CHARS);
-                field.pattern = Some(rules::ip_address_pattern());
-            }
-            Rule::Scopes | Rule::AllowList | Rule::Thresholds => {
-                tracing::error!("openapi: a list rule on a field that is no list");
-            }
-        }
-    }
-
-    fn apply_to_list(self, list: &mut utoipa::openapi::schema::Array) {
-        use utoipa::openapi::schema::ArrayItems;
-        let item = match &mut list.items {
-            ArrayItems::RefOrSchema(item) => match item.as_mut() {
-                RefOr::T(Schema::Object(object)) => Some(object),
+impl InlineText {
+    /// The one schema `schema` means, if it is such a nesting.
+    fn flat(schema: &Schema) -> Option<Schema> {
+        use utoipa::openapi::schema::{SchemaType, Type};
+        match schema {
+            Schema::AllOf(all) => match all.items.as_slice() {
+                [RefOr::T(inner), RefOr::T(Schema::Object(doc))] if Self::only_described(doc) => {
+                    let mut inner = Self::flat(inner).unwrap_or_else(|| inner.clone());
+                    match &mut inner {
+                        Schema::Object(text) => text.description = doc.description.clone(),
+                        Schema::Array(list) => list.description = doc.description.clone(),
+                        _ => return None,
+                    }
+                    Some(inner)
+                }
                 _ => None,
             },
-            ArrayItems::False => None,
-        };
-        match (self, item) {
-            (Rule::Scopes, _) => list.min_items = Some(1),
-            (Rule::AllowList, Some(item)) => {
-                list.max_items = Some(rules::ALLOWED_IPS_MAX);
-                item.max_length = Some(rules::ALLOWED_IP_MAX_CHARS);
-                item.pattern = Some(rules::allowed_ip_pattern());
+            Schema::OneOf(one) => match one.items.as_slice() {
+                [RefOr::T(inner), RefOr::T(Schema::Object(null))]
+                    if null.schema_type == SchemaType::Type(Type::Null) =>
+                {
+                    let mut inner = inner.clone();
+                    match &mut inner {
+                        Schema::Object(text) => {
+                            text.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+                            text.description = text.description.take().or_else(|| one.description.clone());
+                        }
+                        Schema::Array(list) => {
+                            list.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+                            list.description = list.description.take().or_else(|| one.description.clone());
+                        }
+                        _ => return None,
+                    }
+                    Some(inner)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The object utoipa puts beside a nested schema to carry the field's description.
+    fn only_described(doc: &Object) -> bool {
+        let mut bare = doc.clone();
+        bare.description = None;
+        bare == Object::with_type(utoipa::openapi::schema::Type::Object)
+    }
+}
+
+impl Modify for InlineText {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else { return };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                for field in object.properties.values_mut() {
+                    if let RefOr::T(nested) = field
+                        && let Some(flat) = Self::flat(nested)
+                    {
+                        *nested = flat;
+                    }
+                }
             }
-            (Rule::Thresholds, Some(item)) => {
-                list.max_items = Some(rules::ALERT_THRESHOLDS_MAX);
-                item.minimum = Some(utoipa::Number::Int(1));
-                item.maximum = Some(utoipa::Number::Int(100));
-            }
-            _ => tracing::error!("openapi: a rule that does not fit its list"),
         }
     }
 }
 
-/// Puts [`FIELD_RULES`] on the request schemas. A rule naming a schema or field that does not
-/// exist is a bug: the document test fails on it.
-struct FieldRules;
+/// Cursors: any cursor of this shape names a position (see `paging`).
+struct CursorPattern;
 
-impl Modify for FieldRules {
+impl Modify for CursorPattern {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let Some(components) = openapi.components.as_mut() else { return };
-        for (schema, property, rule) in FIELD_RULES {
-            let field = match components.schemas.get_mut(*schema) {
-                Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(*property),
-                _ => None,
-            };
-            match field {
-                Some(RefOr::T(Schema::Object(field))) => rule.apply(field),
-                Some(RefOr::T(Schema::Array(list))) => rule.apply_to_list(list),
-                _ => tracing::error!(schema, property, "openapi: a field rule names no field"),
-            }
-        }
-        // Cursors: any cursor of this shape names a position (see `paging`).
         for path in openapi.paths.paths.values_mut() {
             for op in operations(path) {
                 for param in op.parameters.iter_mut().flatten() {
@@ -371,7 +288,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, mut api) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::all).split_for_parts();
     // After the routes: their operations and schemas exist only now.
-    FieldRules.modify(&mut api);
+    InlineText.modify(&mut api);
+    CursorPattern.modify(&mut api);
     StandardResponses.modify(&mut api);
     api.webhooks = Some(webhooks());
     api

@@ -1,3 +1,4 @@
+use crate::{EmailAddress, LinkToken, Name, NewPassword, Password};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -8,14 +9,18 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// E-mail address; a verification link is mailed to it.
-    pub email: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub email: EmailAddress,
     /// Display name, 1 to 100 characters.
-    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Name,
     /// Password, 10 to 128 characters.
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub password: NewPassword,
     /// The token of an invitation mailed to this address: the account is then verified at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invitation_token: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub invitation_token: Option<LinkToken>,
 }
 
 /// A request was accepted; what follows happens by e-mail.
@@ -32,7 +37,8 @@ pub struct Accepted {
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     /// The token from the mailed verification link.
-    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub token: LinkToken,
 }
 
 /// `POST /api/v1/auth/resend-verification` and `POST /api/v1/auth/forgot-password`.
@@ -41,7 +47,8 @@ pub struct VerifyEmailRequest {
 #[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     /// The account's e-mail address.
-    pub email: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub email: EmailAddress,
 }
 
 /// `POST /api/v1/auth/login`.
@@ -49,8 +56,10 @@ pub struct EmailRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub email: EmailAddress,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub password: Password,
 }
 
 /// A new session: a short-lived access token (the refresh token travels as an HttpOnly cookie).
@@ -73,9 +82,11 @@ pub struct Session {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     /// The token from the mailed reset link.
-    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub token: LinkToken,
     /// The new password, 10 to 128 characters.
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub password: NewPassword,
 }
 
 /// `POST /api/v1/me/password`.
@@ -83,9 +94,11 @@ pub struct ResetPasswordRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub current_password: Password,
     /// The new password, 10 to 128 characters.
-    pub new_password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub new_password: NewPassword,
 }
 
 /// `PATCH /api/v1/me`: fields left out stay as they are.
@@ -95,7 +108,8 @@ pub struct ChangePasswordRequest {
 pub struct UpdateMeRequest {
     /// New display name, 1 to 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Option<Name>,
 }
 
 /// A user account as its owner sees it.
@@ -190,7 +204,8 @@ pub struct TwoFactorChallenge {
 #[serde(deny_unknown_fields)]
 pub struct TwoFactorLoginRequest {
     /// The `challenge` of the password step.
-    pub challenge: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub challenge: LinkToken,
     /// The 6-digit code of the authenticator app, or an unused recovery code (`xxxxx-xxxxx`).
     pub code: String,
 }
@@ -202,7 +217,8 @@ pub struct TwoFactorLoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct PasswordConfirmation {
     /// The account's current password.
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub password: Password,
 }
 
 /// `GET /api/v1/me/two-factor`.
@@ -244,7 +260,8 @@ pub struct EnableTwoFactorRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisableTwoFactorRequest {
-    pub password: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub password: Password,
     /// A 6-digit code of the app, or an unused recovery code.
     pub code: String,
 }

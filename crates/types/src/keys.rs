@@ -1,4 +1,4 @@
-use crate::ErrorCode;
+use crate::{AllowList, Description, ErrorCode, IpAddress, Name, Thresholds};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -227,10 +227,12 @@ pub struct LeakFeedback {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// 1 to 100 characters, e.g. "Production App".
-    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Name,
     /// Up to 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub description: Option<Description>,
     pub environment: Environment,
     pub expiration: Expiration,
     /// Requests allowed per calendar month (UTC), at least 1; none means unlimited.
@@ -243,16 +245,19 @@ pub struct CreateApiKeyRequest {
     /// What the key may do. Absent: full access (every scope), as keys always had. A write
     /// scope includes its read scope. At least one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub scopes: Option<Vec<Scope>>,
     /// Addresses the key may be used from: IPv4 or IPv6 addresses or CIDR blocks (up to 50).
     /// Absent or empty: anywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_ips: Option<Vec<String>>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub allowed_ips: Option<AllowList>,
     /// Percentages of the monthly limit (1 to 100) at which owners and admins are mailed,
     /// once per month each. Only with a `usage_limit` (422 `alert_thresholds` otherwise).
     /// Absent: 80 and 100 with a limit, none without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_thresholds: Option<Vec<u8>>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub alert_thresholds: Option<Thresholds>,
 }
 
 /// Reads a present field as `Some(value)`, so that `null` (remove) differs from absent (keep).
@@ -272,11 +277,12 @@ where
 pub struct UpdateApiKeyRequest {
     /// 1 to 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Option<Name>,
     /// Up to 500 characters; `null` removes it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
-    pub description: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Description>, inline))]
+    pub description: Option<Option<Description>>,
     /// Requests per calendar month (UTC), at least 1; `null` removes the limit.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u64>, nullable, minimum = 1))]
@@ -287,17 +293,19 @@ pub struct UpdateApiKeyRequest {
     pub rate_limit: Option<Option<RateLimit>>,
     /// The key's new scopes (at least one). A key cannot change its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub scopes: Option<Vec<Scope>>,
     /// The addresses the key may be used from; empty or `null`: anywhere. A key cannot change
     /// its own.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, nullable))]
-    pub allowed_ips: Option<Option<Vec<String>>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<AllowList>, inline))]
+    pub allowed_ips: Option<Option<AllowList>>,
     /// Percentages of the monthly limit at which to alert; empty: no alerts. Only for a key
     /// with a monthly limit after the change (422 `alert_thresholds` otherwise). Absent: kept;
     /// removing the limit removes them, and a first limit brings 80 and 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_thresholds: Option<Vec<u8>>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub alert_thresholds: Option<Thresholds>,
 }
 
 /// Why a key no longer works, if it does not.
@@ -495,7 +503,8 @@ pub struct ReportCompromisedRequest {
     /// Name of a replacement with the old key's settings (1 to 100 characters). Absent: no
     /// replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replacement_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub replacement_name: Option<Name>,
 }
 
 /// The revoked key, and its replacement with the secret (shown once) if one was asked for.
@@ -611,7 +620,8 @@ pub struct VerifyKeyRequest {
     /// is valid only from its addresses (`ip_not_allowed` otherwise), and without `client_ip`
     /// not at all: the address is not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub client_ip: Option<IpAddress>,
 }
 
 /// What `POST /api/v1/keys/verify` found.

@@ -8,6 +8,8 @@ mod events;
 mod keys;
 mod problem;
 pub mod rules;
+mod text;
+pub use text::*;
 mod teams;
 mod webhooks;
 

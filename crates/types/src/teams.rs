@@ -1,3 +1,4 @@
+use crate::{Description, EmailAddress, LinkToken, Message, Name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -119,10 +120,12 @@ pub struct TeamPage {
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamRequest {
     /// 1 to 100 characters.
-    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Name,
     /// Up to 500 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub description: Option<Description>,
 }
 
 /// `PATCH /api/v1/teams/{team_id}`: fields left out stay; an empty description clears it.
@@ -131,9 +134,11 @@ pub struct CreateTeamRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeamRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub name: Option<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub description: Option<Description>,
     /// Require two-factor authentication of every member (owners only; the owner must have it on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_two_factor: Option<bool>,
@@ -241,12 +246,14 @@ pub struct InvitationPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
-    pub email: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub email: EmailAddress,
     /// Never above the inviter's own role.
     pub role: Role,
     /// A personal note for the invitee, up to 1000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub message: Option<Message>,
 }
 
 /// `GET /api/v1/invitations/{token}`: what the invitee sees before accepting.
@@ -271,7 +278,8 @@ pub struct InvitationPreview {
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {
     /// The token from the mailed link.
-    pub token: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub token: LinkToken,
 }
 
 /// Who did something.

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::EventType;
+use crate::{Description, EventType, WebhookUrl};
 
 /// An endpoint of a team that receives events, signed per Standard Webhooks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,10 +73,13 @@ pub struct WebhookEndpointWithSecret {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookEndpointRequest {
-    pub url: String,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub url: WebhookUrl,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub description: Option<Description>,
     /// At least one.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub event_types: Vec<EventType>,
     /// Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,10 +93,13 @@ pub struct CreateWebhookEndpointRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpointRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub url: Option<WebhookUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub description: Option<Description>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub event_types: Option<Vec<EventType>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,

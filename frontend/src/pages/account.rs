@@ -33,7 +33,7 @@ fn ProfileForm(user: User) -> impl IntoView {
     let auth = use_auth();
     let name = RwSignal::new(user.name);
     let save = Action::new_unsync(move |name: &String| {
-        let body = UpdateMeRequest { name: Some(name.clone()) };
+        let body = UpdateMeRequest { name: Some(name.clone().into()) };
         async move {
             let user = auth
                 .call(|token| {
@@ -88,8 +88,8 @@ fn ChangePasswordForm() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         change.dispatch(ChangePasswordRequest {
-            current_password: current.get_untracked(),
-            new_password: new.get_untracked(),
+            current_password: current.get_untracked().into(),
+            new_password: new.get_untracked().into(),
         });
     };
     view! {

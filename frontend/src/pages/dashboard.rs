@@ -182,8 +182,8 @@ where
         ev.prevent_default();
         let description = description.get_untracked().trim().to_owned();
         create.dispatch(CreateTeamRequest {
-            name: name.get_untracked().trim().to_owned(),
-            description: (!description.is_empty()).then_some(description),
+            name: name.get_untracked().trim().to_owned().into(),
+            description: (!description.is_empty()).then_some(description.into()),
         });
     };
     view! {

@@ -76,14 +76,14 @@ enum Join {
 }
 
 async fn join(auth: Auth, token: String, email: String, how: Join) -> Result<Team, ApiError> {
-    let login = |password: String| LoginRequest { email: email.clone(), password };
+    let login = |password: String| LoginRequest { email: email.clone().into(), password: password.into() };
     match how {
         Join::SignUp { name, password } => {
             let signup = SignupRequest {
-                email: email.clone(),
-                name,
-                password: password.clone(),
-                invitation_token: Some(token.clone()),
+                email: email.clone().into(),
+                name: name.into(),
+                password: password.clone().into(),
+                invitation_token: Some(token.clone().into()),
             };
             api::signup(&signup).await?;
             // The invitation proved the address: the new account can sign in at once.

@@ -28,7 +28,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        reset.dispatch(ResetPasswordRequest { token: token.clone(), password: password.get_untracked() });
+        reset.dispatch(ResetPasswordRequest { token: token.clone().into(), password: password.get_untracked().into() });
     };
     let on_submit = StoredValue::new_local(on_submit);
 

@@ -60,8 +60,8 @@ pub fn SignInPage() -> impl IntoView {
         // The dashboard comes next: its module downloads while the password is checked.
         crate::prefetch_screens();
         login.dispatch(LoginRequest {
-            email: email.get_untracked().trim().to_owned(),
-            password: password.get_untracked(),
+            email: email.get_untracked().trim().to_owned().into(),
+            password: password.get_untracked().into(),
         });
     };
     view! {
@@ -113,7 +113,10 @@ fn SecondFactor(
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if let Some(challenge) = challenge.get_untracked() {
-            verify.dispatch(TwoFactorLoginRequest { challenge, code: code.get_untracked().trim().to_owned() });
+            verify.dispatch(TwoFactorLoginRequest {
+                challenge: challenge.into(),
+                code: code.get_untracked().trim().to_owned(),
+            });
         }
     };
     view! {

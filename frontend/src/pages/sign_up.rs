@@ -20,9 +20,9 @@ pub fn SignUpPage() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         signup.dispatch(SignupRequest {
-            email: email.get_untracked().trim().to_owned(),
-            name: name.get_untracked().trim().to_owned(),
-            password: password.get_untracked(),
+            email: email.get_untracked().trim().to_owned().into(),
+            name: name.get_untracked().trim().to_owned().into(),
+            password: password.get_untracked().into(),
             invitation_token: None,
         });
     };

@@ -252,7 +252,7 @@ fn TurnOffForm(on_done: impl Fn() + Copy + 'static, on_cancel: impl Fn() + Copy 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         off.dispatch(DisableTwoFactorRequest {
-            password: password.get_untracked(),
+            password: password.get_untracked().into(),
             code: code.get_untracked().trim().to_owned(),
         });
     };

@@ -6,11 +6,10 @@ use chrono::Utc;
 use portal_domain::keys as domain;
 use portal_domain::policy::Action;
 use portal_domain::scopes::{AllowList, parse_scopes, parse_thresholds};
-use portal_domain::teams::parse_team_name;
-use portal_domain::text::parse_description;
 use portal_types::{
     ApiKey, ApiKeyPage, CompromisedKey, CreateApiKeyRequest, CreatedApiKey, Environment, KeySort, KeyStatusFilter,
-    RateLimit, ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest, VerifyKeyResponse,
+    Name, Note, RateLimit, ReportCompromisedRequest, RollApiKeyRequest, UpdateApiKeyRequest, VerifyKeyRequest,
+    VerifyKeyResponse,
 };
 use uuid::Uuid;
 
@@ -141,15 +140,15 @@ pub async fn create_api_key(
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let request = NewKeyRequest {
-        name: parse_team_name("name", &body.name)?,
-        description: parse_description("description", body.description.as_deref())?,
+        name: body.name.into_inner(),
+        description: body.description.and_then(Note::value),
         environment: body.environment,
         lifetime_days: body.expiration.days(),
         usage_limit: parse_limit(body.usage_limit)?,
         rate_limit: parse_rate(body.rate_limit)?,
         scopes: parse_scopes("scopes", body.scopes.as_deref())?,
         allowed: parse_allowlist(body.allowed_ips.as_deref())?,
-        alert_thresholds: body.alert_thresholds,
+        alert_thresholds: body.alert_thresholds.map(|t| t.0),
     };
     let (row, secret) = keys::create(caller.on(path.into_inner()), request).await?;
     Ok(super::no_store(StatusCode::CREATED, &CreatedApiKey { key: to_wire(row, Utc::now())?, secret }))
@@ -192,23 +191,19 @@ pub async fn update_api_key(
 ) -> ApiResult<web::Json<ApiKey>> {
     let (team_id, key_id) = path.into_inner();
     let body = body.0;
-    let description = match &body.description {
-        Some(Some(raw)) => Some(parse_description("description", Some(raw))?),
-        Some(None) => Some(None),
-        None => None,
-    };
+    let description = body.description.map(|d| d.and_then(Note::value));
     // Checked here for its shape; against the key's limit once the key is read.
     if let Some(raw) = body.alert_thresholds.as_deref() {
         parse_thresholds("alert_thresholds", raw)?;
     }
     let update = KeyUpdate {
-        name: body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?,
+        name: body.name.map(Name::into_inner),
         description,
         usage_limit: body.usage_limit.map(parse_limit).transpose()?,
         rate_limit: body.rate_limit.map(parse_rate).transpose()?,
         scopes: body.scopes.as_deref().map(|s| parse_scopes("scopes", Some(s))).transpose()?,
         allowed: body.allowed_ips.as_ref().map(|ips| parse_allowlist(ips.as_deref())).transpose()?,
-        alert_thresholds: body.alert_thresholds,
+        alert_thresholds: body.alert_thresholds.map(|t| t.0),
     };
     let row = keys::update(caller.on(team_id), key_id, update).await?;
     Ok(web::Json(to_wire(row, Utc::now())?))
@@ -268,8 +263,7 @@ pub async fn report_compromised_api_key(
     body: ApiJson<ReportCompromisedRequest>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, key_id) = path.into_inner();
-    let replacement_name =
-        body.0.replacement_name.as_deref().map(|n| parse_team_name("replacement_name", n)).transpose()?;
+    let replacement_name = body.0.replacement_name.map(Name::into_inner);
     let done = keys::report_compromised(caller.on(team_id), key_id, replacement_name).await?;
     let now = Utc::now();
     let replacement = match done.replacement {

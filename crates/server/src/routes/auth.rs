@@ -56,7 +56,7 @@ pub async fn signup(
         email: Email::parse("email", &body.email)?,
         name: UserName::parse("name", &body.name)?,
         password: Password::parse("password", &body.password)?,
-        invitation_token: body.invitation_token,
+        invitation_token: body.invitation_token.map(portal_types::LinkToken::into_inner),
     };
     Ok(accepted(sign_in::sign_up(&state, request).await?))
 }
@@ -132,7 +132,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     check_presented_password("password", &body.password)?;
-    match sign_in::sign_in(&state, &client, email, body.password).await? {
+    match sign_in::sign_in(&state, &client, email, body.password.into_inner()).await? {
         SignIn::Started(started) => Ok(session_answer(&state, started)),
         SignIn::Challenge(challenge) => Ok(HttpResponse::Accepted().insert_header(super::NO_STORE).json(challenge)),
     }

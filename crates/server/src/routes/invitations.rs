@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use portal_domain::identity::Email;
 use portal_domain::policy::Action;
-use portal_domain::text::parse_message;
 use portal_types::{
     AcceptInvitationRequest, CreateInvitationRequest, Invitation, InvitationPage, InvitationPreview, Team,
 };
@@ -63,7 +62,7 @@ pub async fn create_invitation(
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
-    let message = parse_message("message", body.message.as_deref())?;
+    let message = body.message.and_then(portal_types::Note::value);
     Ok(HttpResponse::Created()
         .json(invitations::create(caller.on(path.into_inner()), email, body.role, message).await?))
 }

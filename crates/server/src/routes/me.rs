@@ -74,7 +74,7 @@ pub async fn change_password(
     let body = body.0;
     accounts::check_presented_password("current_password", &body.current_password)?;
     let new_password = Password::parse("new_password", &body.new_password)?;
-    accounts::change_password(&state, &auth, body.current_password, new_password).await?;
+    accounts::change_password(&state, &auth, body.current_password.into_inner(), new_password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

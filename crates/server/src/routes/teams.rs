@@ -3,8 +3,6 @@
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::{Action, Actor, Principal as Policy, Target, permissions};
-use portal_domain::teams::parse_team_name;
-use portal_domain::text::parse_description;
 use portal_types::{
     CreateTeamRequest, Role, RoleList, RolePermissions, Team, TeamPage, TeamTwoFactor, UpdateTeamRequest,
 };
@@ -90,8 +88,8 @@ pub async fn create_team(
     client: Client,
     body: ApiJson<CreateTeamRequest>,
 ) -> ApiResult<HttpResponse> {
-    let name = parse_team_name("name", &body.0.name)?;
-    let description = parse_description("description", body.0.description.as_deref())?;
+    let name = body.0.name.into_inner();
+    let description = body.0.description.and_then(portal_types::Note::value);
     Ok(HttpResponse::Created().json(teams::create(&state, auth, &client, name, description).await?))
 }
 
@@ -168,11 +166,8 @@ pub async fn update_team(
 ) -> ApiResult<web::Json<Team>> {
     let body = body.0;
     let update = teams::TeamUpdate {
-        name: body.name.as_deref().map(|n| parse_team_name("name", n)).transpose()?,
-        description: match body.description.as_deref() {
-            None => None,
-            Some(raw) => Some(parse_description("description", Some(raw))?),
-        },
+        name: body.name.map(portal_types::Name::into_inner),
+        description: body.description.map(portal_types::Note::value),
         require_two_factor: body.require_two_factor,
     };
     Ok(web::Json(teams::update(caller.on(path.into_inner()), update).await?))

@@ -47,7 +47,7 @@ pub async fn set_up_two_factor(
     auth: AuthUser,
     body: ApiJson<PasswordConfirmation>,
 ) -> ApiResult<HttpResponse> {
-    let setup = two_factor::set_up(&state, &auth, body.0.password).await?;
+    let setup = two_factor::set_up(&state, &auth, body.0.password.into_inner()).await?;
     Ok(super::no_store(StatusCode::OK, &setup))
 }
 
@@ -93,7 +93,7 @@ pub async fn disable_two_factor(
     body: ApiJson<DisableTwoFactorRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
-    two_factor::disable(&state, &auth, &client, body.password, &body.code).await?;
+    two_factor::disable(&state, &auth, &client, body.password.into_inner(), &body.code).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -115,6 +115,6 @@ pub async fn regenerate_recovery_codes(
     client: Client,
     body: ApiJson<PasswordConfirmation>,
 ) -> ApiResult<HttpResponse> {
-    let codes = two_factor::regenerate(&state, &auth, &client, body.0.password).await?;
+    let codes = two_factor::regenerate(&state, &auth, &client, body.0.password.into_inner()).await?;
     Ok(super::no_store(StatusCode::OK, &codes))
 }

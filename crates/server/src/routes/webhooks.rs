@@ -5,7 +5,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::Action;
-use portal_domain::text::parse_description;
 use portal_types::{
     CreateWebhookEndpointRequest, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
     WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
@@ -90,7 +89,7 @@ pub async fn create_webhook_endpoint(
     let body = body.0;
     let new = webhooks::NewEndpoint {
         url: parse_url(&caller.state, &body.url)?,
-        description: parse_description("description", body.description.as_deref())?,
+        description: body.description.and_then(portal_types::Note::value),
         event_types: parse_event_types(&body.event_types)?,
         enabled: body.enabled.unwrap_or(true),
     };
@@ -137,10 +136,7 @@ pub async fn update_webhook_endpoint(
     let body = body.0;
     let update = webhooks::EndpointUpdate {
         url: body.url.as_deref().map(|u| parse_url(&caller.state, u)).transpose()?,
-        description: match body.description.as_deref() {
-            None => None,
-            Some(raw) => Some(parse_description("description", Some(raw))?),
-        },
+        description: body.description.map(portal_types::Note::value),
         event_types: body.event_types.as_deref().map(parse_event_types).transpose()?,
         enabled: body.enabled,
     };

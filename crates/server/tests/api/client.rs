@@ -24,7 +24,7 @@ async fn an_integrator_runs_the_whole_journey_with_the_typed_client() {
     };
     portal.signup(&signup).await.unwrap();
     let token = app.wait_for_mail("ada@example.com", "Verify your e-mail address").await.token("/verify-email?token=");
-    portal.verify_email(&VerifyEmailRequest { token }).await.unwrap();
+    portal.verify_email(&VerifyEmailRequest { token: token.into() }).await.unwrap();
     let session =
         portal.login(&LoginRequest { email: "ada@example.com".into(), password: PASSWORD.into() }).await.unwrap();
     let ada = portal.with_token(&session.access_token);

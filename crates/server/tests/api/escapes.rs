@@ -460,7 +460,7 @@ async fn a_key_leaves_its_own_settings_alone() {
             ops::update_api_key(
                 &team,
                 &id,
-                &UpdateApiKeyRequest { name: Some("renamed".to_string()), ..Default::default() },
+                &UpdateApiKeyRequest { name: Some("renamed".to_string().into()), ..Default::default() },
             ),
         )
         .await;

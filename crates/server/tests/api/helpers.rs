@@ -344,14 +344,14 @@ impl TestApp {
     pub async fn verified_user(&self, email: &str) -> String {
         let api = self.api();
         let signup = SignupRequest {
-            email: email.to_owned(),
-            name: "Ada Lovelace".to_owned(),
-            password: PASSWORD.to_owned(),
+            email: email.to_owned().into(),
+            name: "Ada Lovelace".to_owned().into(),
+            password: PASSWORD.to_owned().into(),
             invitation_token: None,
         };
         api.signup(&signup).await.expect("sign-up");
         let token = self.wait_for_mail(email, "Verify your e-mail address").await.token("/verify-email?token=");
-        api.verify_email(&VerifyEmailRequest { token }).await.expect("the mailed link verifies");
+        api.verify_email(&VerifyEmailRequest { token: token.into() }).await.expect("the mailed link verifies");
         email.to_owned()
     }
 
@@ -400,14 +400,14 @@ impl TestApp {
 
     /// Creates a team as `token`'s user and returns its id.
     pub async fn create_team(&self, token: &str, name: &str) -> String {
-        let body = CreateTeamRequest { name: name.to_owned(), description: None };
+        let body = CreateTeamRequest { name: name.to_owned().into(), description: None };
         self.api_as(token).create_team(&body).await.expect("the team is created").id.to_string()
     }
 
     /// Invites `email` with `role` as `inviter`; returns the token of the mailed link.
     pub async fn invite(&self, inviter: &str, team_id: &str, email: &str, role: &str) -> String {
         let body = CreateInvitationRequest {
-            email: email.to_owned(),
+            email: email.to_owned().into(),
             role: Role::parse(role).expect("a role"),
             message: None,
         };
@@ -433,16 +433,18 @@ impl TestApp {
         let token = self.invite(owner, team_id, email, role).await;
         let api = self.api();
         let signup = SignupRequest {
-            email: email.to_owned(),
-            name: email.split('@').next().unwrap().to_owned(),
-            password: PASSWORD.to_owned(),
-            invitation_token: Some(token.clone()),
+            email: email.to_owned().into(),
+            name: email.split('@').next().unwrap().to_owned().into(),
+            password: PASSWORD.to_owned().into(),
+            invitation_token: Some(token.clone().into()),
         };
         api.signup(&signup).await.expect("sign-up from the invitation");
-        let session =
-            api.login(&LoginRequest { email: email.to_owned(), password: PASSWORD.to_owned() }).await.expect("sign-in");
+        let session = api
+            .login(&LoginRequest { email: email.to_owned().into(), password: PASSWORD.to_owned().into() })
+            .await
+            .expect("sign-in");
         api.with_token(&session.access_token)
-            .accept_invitation(&AcceptInvitationRequest { token })
+            .accept_invitation(&AcceptInvitationRequest { token: token.into() })
             .await
             .expect("the invitation is accepted");
         session.access_token
@@ -466,7 +468,7 @@ impl TestApp {
     /// Plain development key, no expiry, no limit.
     pub async fn simple_key(&self, token: &str, team_id: &str, name: &str) -> (String, String) {
         let body = CreateApiKeyRequest {
-            name: name.to_owned(),
+            name: name.to_owned().into(),
             description: None,
             environment: Environment::Development,
             expiration: Expiration::Never,

@@ -52,7 +52,11 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
             Some(&secret),
             ops::create_invitation(
                 &team,
-                &CreateInvitationRequest { email: "new@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "new@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -69,7 +73,7 @@ async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     let other = app.create_team(&owner, "Other").await;
     app.op(Some(&secret), ops::get_team(&other)).await.assert_problem(404, "not_found");
     app.op(Some(&secret), ops::get_me()).await.assert_problem(403, "api_key_not_allowed");
-    app.op(Some(&secret), ops::create_team(&CreateTeamRequest { name: "X".to_string(), description: None }))
+    app.op(Some(&secret), ops::create_team(&CreateTeamRequest { name: "X".to_string().into(), description: None }))
         .await
         .assert_problem(403, "api_key_not_allowed");
 

@@ -33,7 +33,7 @@ async fn authorization_matrix_of_team_endpoints() {
                     Some(&owner),
                     ops::create_invitation(
                         &team,
-                        &CreateInvitationRequest { email: email.to_string(), role: Role::Member, message: None },
+                        &CreateInvitationRequest { email: email.to_string().into(), role: Role::Member, message: None },
                     ),
                 )
                 .await;
@@ -186,7 +186,11 @@ async fn authorization_matrix_of_api_keys() {
                 Some(&owner),
                 ops::create_invitation(
                     &team,
-                    &CreateInvitationRequest { email: "i@example.com".to_string(), role: Role::Member, message: None },
+                    &CreateInvitationRequest {
+                        email: "i@example.com".to_string().into(),
+                        role: Role::Member,
+                        message: None,
+                    },
                 ),
             )
             .await;
@@ -198,7 +202,11 @@ async fn authorization_matrix_of_api_keys() {
                 Some(&owner),
                 ops::create_invitation(
                     &team,
-                    &CreateInvitationRequest { email: "j@example.com".to_string(), role: Role::Member, message: None },
+                    &CreateInvitationRequest {
+                        email: "j@example.com".to_string().into(),
+                        role: Role::Member,
+                        message: None,
+                    },
                 ),
             )
             .await;

@@ -311,7 +311,7 @@ async fn every_change_shows_in_the_next_read_of_a_kept_page() {
     assert_eq!(changed.status, StatusCode::OK);
     assert!(items(&get("/members").await).iter().any(|m| m["user_id"] == user_id.as_str() && m["role"] == "admin"));
     let renamed =
-        app.op(Some(&member), ops::update_me(&UpdateMeRequest { name: Some("Grace Hopper".to_string()) })).await;
+        app.op(Some(&member), ops::update_me(&UpdateMeRequest { name: Some("Grace Hopper".to_string().into()) })).await;
     assert_eq!(renamed.status, StatusCode::OK);
     assert_eq!(name_of(&get("/members").await, "member@example.com"), Some(json!("Grace Hopper")));
     let activity = get("/activity").await;

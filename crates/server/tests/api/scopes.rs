@@ -52,7 +52,7 @@ async fn invitation(app: &TestApp, owner: &str, team: &str, email: &str) -> Stri
             Some(owner),
             ops::create_invitation(
                 team,
-                &CreateInvitationRequest { email: email.to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest { email: email.to_string().into(), role: Role::Member, message: None },
             ),
         )
         .await;
@@ -459,7 +459,11 @@ async fn existing_keys_migrate_to_full_access() {
             Some(&secret),
             ops::create_invitation(
                 team,
-                &CreateInvitationRequest { email: "new@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "new@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;

@@ -118,8 +118,9 @@ async fn activity_shows_this_teams_sign_ins_since_joining_and_addresses_to_peopl
     // Bob signs in twice before he joins: none of that is the team's business.
     let (bob_before, _) = app.signed_in("bob@example.com").await;
     let token = app.invite(&owner, &team, "bob@example.com", "admin").await;
-    let accepted =
-        app.op(Some(&bob_before), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
+    let accepted = app
+        .op(Some(&bob_before), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string().into() }))
+        .await;
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
     assert_eq!(bob.status, StatusCode::OK);

@@ -16,8 +16,8 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
         .op(
             Some(&token),
             ops::create_team(&CreateTeamRequest {
-                name: " Acme ".to_string(),
-                description: Some("Partners".to_string()),
+                name: " Acme ".to_string().into(),
+                description: Some("Partners".to_string().into()),
             }),
         )
         .await;
@@ -45,8 +45,9 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     assert_eq!(res.body["name"], "Acme Ltd");
     assert!(res.body.get("description").is_none(), "an empty description clears it: {}", res.body);
 
-    let res =
-        app.op(Some(&token), ops::create_team(&CreateTeamRequest { name: "".to_string(), description: None })).await;
+    let res = app
+        .op(Some(&token), ops::create_team(&CreateTeamRequest { name: "".to_string().into(), description: None }))
+        .await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "name");
     assert_eq!(
@@ -142,7 +143,11 @@ async fn invitation_mail_and_acceptance_join_the_team() {
             Some(&owner),
             ops::create_invitation(
                 &team,
-                &CreateInvitationRequest { email: "bob@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "bob@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -152,7 +157,11 @@ async fn invitation_mail_and_acceptance_join_the_team() {
             Some(&owner),
             ops::create_invitation(
                 &team,
-                &CreateInvitationRequest { email: "olivia@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "olivia@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -168,8 +177,9 @@ async fn invitation_mail_and_acceptance_join_the_team() {
 
     // Someone else, signed in, cannot use the link.
     let (mallory, _) = app.signed_in("mallory@example.com").await;
-    let res =
-        app.op(Some(&mallory), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
+    let res = app
+        .op(Some(&mallory), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string().into() }))
+        .await;
     res.assert_problem(403, "invitation_wrong_account");
 
     // Sign-up from the link: no verification mail needed, the invitation proved the address.
@@ -184,12 +194,14 @@ async fn invitation_mail_and_acceptance_join_the_team() {
     let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
     assert_eq!(bob.status, StatusCode::OK, "{}", bob.body);
     let bob = bob.body["access_token"].as_str().unwrap().to_owned();
-    let res = app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
+    let res =
+        app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string().into() })).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["role"], "admin");
     assert_eq!(res.body["member_count"], 2);
 
-    let res = app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
+    let res =
+        app.op(Some(&bob), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string().into() })).await;
     res.assert_problem(410, "invitation_used");
     let preview = app.op(None, ops::preview_invitation(&token)).await;
     assert_eq!(preview.body["state"], "accepted");
@@ -225,8 +237,9 @@ async fn resend_replaces_the_link_and_revoke_kills_it() {
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_eq!(app.op(None, ops::preview_invitation(&second)).await.body["state"], "revoked");
     let (carol, _) = app.signed_in("carol@example.com").await;
-    let res =
-        app.op(Some(&carol), ops::accept_invitation(&AcceptInvitationRequest { token: second.to_string() })).await;
+    let res = app
+        .op(Some(&carol), ops::accept_invitation(&AcceptInvitationRequest { token: second.to_string().into() }))
+        .await;
     res.assert_problem(410, "invitation_revoked");
     let res = app.op(Some(&owner), ops::revoke_invitation(&team, &id)).await;
     res.assert_problem(409, "invitation_closed");
@@ -246,7 +259,8 @@ async fn an_expired_invitation_says_so() {
     db.close().await.ok();
     assert_eq!(app.op(None, ops::preview_invitation(&token)).await.body["state"], "expired");
     let (dave, _) = app.signed_in("dave@example.com").await;
-    let res = app.op(Some(&dave), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string() })).await;
+    let res =
+        app.op(Some(&dave), ops::accept_invitation(&AcceptInvitationRequest { token: token.to_string().into() })).await;
     res.assert_problem(410, "invitation_expired");
     // The address can be invited again.
     app.invite(&owner, &team, "dave@example.com", "member").await;
@@ -283,7 +297,11 @@ async fn roles_follow_the_permission_table() {
             Some(&admin),
             ops::create_invitation(
                 &team,
-                &CreateInvitationRequest { email: "x@example.com".to_string(), role: Role::Owner, message: None },
+                &CreateInvitationRequest {
+                    email: "x@example.com".to_string().into(),
+                    role: Role::Owner,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -487,7 +505,11 @@ async fn invitations_are_rate_limited_per_team() {
             Some(&owner),
             ops::create_invitation(
                 &team,
-                &CreateInvitationRequest { email: "p3@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "p3@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -498,7 +520,11 @@ async fn invitations_are_rate_limited_per_team() {
             Some(&owner),
             ops::create_invitation(
                 &other,
-                &CreateInvitationRequest { email: "p3@example.com".to_string(), role: Role::Member, message: None },
+                &CreateInvitationRequest {
+                    email: "p3@example.com".to_string().into(),
+                    role: Role::Member,
+                    message: None,
+                },
             ),
         )
         .await;
@@ -520,7 +546,10 @@ async fn activity_exports_as_csv_and_ndjson_with_the_same_filters() {
         let res = app
             .op(
                 Some(&owner),
-                ops::update_team(&team, &UpdateTeamRequest { name: Some(name.to_string()), ..Default::default() }),
+                ops::update_team(
+                    &team,
+                    &UpdateTeamRequest { name: Some(name.to_string().into()), ..Default::default() },
+                ),
             )
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);

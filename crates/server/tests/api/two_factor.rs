@@ -45,8 +45,9 @@ fn code_at(secret: &str, time: i64) -> String {
 /// Unix time whose code turned it on). That code's step is used, so sign-ins after it need a
 /// later one or a recovery code.
 async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>, i64) {
-    let setup =
-        app.op(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() })).await;
+    let setup = app
+        .op(Some(token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string().into() }))
+        .await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
     let secret = setup.body["secret"].as_str().unwrap().to_owned();
     let uri = setup.body["otpauth_uri"].as_str().unwrap();
@@ -104,15 +105,17 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
     assert_eq!(status(&app, &token).await, json!({"enabled": false, "recovery_codes_left": 0}));
 
     // The set-up needs the password; a code before any set-up, or a wrong one, changes nothing.
-    let wrong =
-        app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: "nope".to_string() })).await;
+    let wrong = app
+        .op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: "nope".to_string().into() }))
+        .await;
     wrong.assert_problem(422, "wrong_password");
     assert_eq!(wrong.field(), "password");
     app.op(Some(&token), ops::enable_two_factor(&EnableTwoFactorRequest { code: "123456".to_string() }))
         .await
         .assert_problem(409, "two_factor_disabled");
-    let setup =
-        app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() })).await;
+    let setup = app
+        .op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string().into() }))
+        .await;
     let secret = setup.body["secret"].as_str().unwrap().to_owned();
     let bad = app
         .op(Some(&token), ops::enable_two_factor(&EnableTwoFactorRequest { code: code(&secret, -300).to_string() }))
@@ -127,7 +130,7 @@ async fn sign_in_asks_for_a_code_that_works_once_within_one_step_of_skew() {
     assert_eq!(codes.len(), 16);
     let on = status(&app, &token).await;
     assert_eq!((on["enabled"].clone(), on["recovery_codes_left"].clone()), (json!(true), json!(16)));
-    app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string() }))
+    app.op(Some(&token), ops::set_up_two_factor(&PasswordConfirmation { password: PASSWORD.to_string().into() }))
         .await
         .assert_problem(409, "two_factor_enabled");
     let mail = app.wait_for_mail(email, "Two-factor authentication is on").await;
@@ -191,11 +194,14 @@ async fn a_recovery_code_signs_in_once_mails_the_user_and_a_new_set_voids_the_ol
     second_step(&app, &browser, &again, &codes[0]).await.assert_problem(422, "invalid_two_factor_code");
 
     // A new set needs the password, and voids every old code.
-    app.op(Some(&fresh), ops::regenerate_recovery_codes(&PasswordConfirmation { password: "nope".to_string() }))
+    app.op(Some(&fresh), ops::regenerate_recovery_codes(&PasswordConfirmation { password: "nope".to_string().into() }))
         .await
         .assert_problem(422, "wrong_password");
     let new = app
-        .op(Some(&fresh), ops::regenerate_recovery_codes(&PasswordConfirmation { password: PASSWORD.to_string() }))
+        .op(
+            Some(&fresh),
+            ops::regenerate_recovery_codes(&PasswordConfirmation { password: PASSWORD.to_string().into() }),
+        )
         .await;
     assert_eq!(new.status, StatusCode::OK, "{}", new.body);
     let new_codes: Vec<String> =
@@ -307,7 +313,7 @@ async fn turning_it_off_needs_the_password_and_a_code() {
     app.op(
         Some(&token),
         ops::disable_two_factor(&DisableTwoFactorRequest {
-            password: PASSWORD.to_string(),
+            password: PASSWORD.to_string().into(),
             code: "123456".to_string(),
         }),
     )

@@ -298,8 +298,8 @@ where
         let Some(chosen) = access.parse() else { return };
         let description = description.get_untracked().trim().to_owned();
         create.dispatch(CreateApiKeyRequest {
-            name: name.get_untracked().trim().to_owned(),
-            description: (!description.is_empty()).then_some(description),
+            name: name.get_untracked().trim().to_owned().into(),
+            description: (!description.is_empty()).then_some(description.into()),
             environment: Environment::parse(&environment.get_untracked()).unwrap_or(Environment::Development),
             expiration: match expiration.get_untracked().as_str() {
                 "30d" => Expiration::Days30,
@@ -307,11 +307,11 @@ where
                 "180d" => Expiration::Days180,
                 _ => Expiration::Never,
             },
-            alert_thresholds: alerts_to_send(usage_limit, chosen.alert_thresholds),
+            alert_thresholds: (alerts_to_send(usage_limit, chosen.alert_thresholds)).map(Into::into),
             usage_limit,
             rate_limit,
             scopes: Some(chosen.scopes),
-            allowed_ips: Some(chosen.allowed_ips),
+            allowed_ips: Some(chosen.allowed_ips.into()),
         });
     };
     let opt = |v: &str, l: &str| (v.to_owned(), l.to_owned());
@@ -507,13 +507,13 @@ where
         let Some(chosen) = access.parse() else { return };
         let description = description.get_untracked().trim().to_owned();
         save.dispatch(portal_types::UpdateApiKeyRequest {
-            name: Some(name.get_untracked().trim().to_owned()),
-            description: Some((!description.is_empty()).then_some(description)),
-            alert_thresholds: alerts_to_send(usage_limit, chosen.alert_thresholds),
+            name: Some(name.get_untracked().trim().to_owned().into()),
+            description: Some((!description.is_empty()).then_some(description.into())),
+            alert_thresholds: (alerts_to_send(usage_limit, chosen.alert_thresholds)).map(Into::into),
             usage_limit: Some(usage_limit),
             rate_limit: Some(rate_limit),
             scopes: Some(chosen.scopes),
-            allowed_ips: Some(Some(chosen.allowed_ips)),
+            allowed_ips: Some(Some(chosen.allowed_ips.into())),
         });
     };
     view! {

@@ -383,9 +383,9 @@ where
         ev.prevent_default();
         let message = message.get_untracked().trim().to_owned();
         invite.dispatch(CreateInvitationRequest {
-            email: email.get_untracked().trim().to_owned(),
+            email: email.get_untracked().trim().to_owned().into(),
             role: Role::parse(&role.get_untracked()).unwrap_or(Role::Member),
-            message: (!message.is_empty()).then_some(message),
+            message: (!message.is_empty()).then_some(message.into()),
         });
     };
     view! {

@@ -58,9 +58,9 @@ fn RenameForm() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         save.dispatch(UpdateTeamRequest {
-            name: Some(name.get_untracked().trim().to_owned()),
+            name: Some(name.get_untracked().trim().to_owned().into()),
             // Empty clears the description.
-            description: Some(description.get_untracked().trim().to_owned()),
+            description: Some(description.get_untracked().trim().to_owned().into()),
             require_two_factor: None,
         });
     };

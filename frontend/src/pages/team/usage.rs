@@ -234,7 +234,7 @@ where
                     <form class="modal-body" on:submit=move |ev: leptos::ev::SubmitEvent| {
                         ev.prevent_default();
                         let replacement_name = replace.get_untracked().then(|| name.get_untracked().trim().to_owned());
-                        report.dispatch(portal_types::ReportCompromisedRequest { replacement_name });
+                        report.dispatch(portal_types::ReportCompromisedRequest { replacement_name: replacement_name.map(Into::into) });
                     }>
                         <p>
                             "The key " <code>{format!("{}…", hint.clone())}</code>

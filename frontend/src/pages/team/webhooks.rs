@@ -183,8 +183,8 @@ where
         ev.prevent_default();
         let description = description.get_untracked().trim().to_owned();
         create.dispatch(CreateWebhookEndpointRequest {
-            url: url.get_untracked().trim().to_owned(),
-            description: (!description.is_empty()).then_some(description),
+            url: url.get_untracked().trim().to_owned().into(),
+            description: (!description.is_empty()).then_some(description.into()),
             event_types: picked.get_untracked(),
             enabled: None,
         });
@@ -242,9 +242,9 @@ where
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         save.dispatch(UpdateWebhookEndpointRequest {
-            url: Some(url.get_untracked().trim().to_owned()),
+            url: Some(url.get_untracked().trim().to_owned().into()),
             // Empty clears it.
-            description: Some(description.get_untracked().trim().to_owned()),
+            description: Some(description.get_untracked().trim().to_owned().into()),
             event_types: Some(picked.get_untracked()),
             enabled: None,
         });
