@@ -1,5 +1,6 @@
 //! API keys: stored as a keyed hash with a display hint, never the secret.
 
+use portal_domain::scopes::{AllowList, ScopeSet, thresholds_from_stored};
 use portal_types::{Environment, KeyStatus, RateLimit};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -12,28 +13,65 @@ use crate::{Error, Result, Timestamp};
 
 pub use api_key::Model as ApiKeyRow;
 
-/// A stored rate limit (both columns set, or neither).
-impl ApiKeyRow {
+/// A stored key with its encoded columns read once: what the rest of the server works with.
+/// The decoded fields stand in for the columns of the same name (`scopes`, `environment`,
+/// `allowed_ips`, `alert_thresholds`); the row's other columns are reached through it.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub row: ApiKeyRow,
+    pub environment: Environment,
+    pub rate_limit: Option<RateLimit>,
+    pub scopes: ScopeSet,
+    pub allowed_ips: AllowList,
+    pub alert_thresholds: Vec<u8>,
+}
+
+impl StoredKey {
+    /// Reads a row's encoded columns; a column no version of the server writes is an error.
+    pub fn decode(row: ApiKeyRow) -> Result<Self> {
+        let environment = Environment::parse(&row.environment).ok_or_else(|| {
+            Error::Db(DbErr::Custom(format!("unknown environment {:?} in the database", row.environment)))
+        })?;
+        let column = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+        let rate_limit = match (column(row.rate_limit_per_second), column(row.rate_limit_burst)) {
+            (Some(requests_per_second), Some(burst)) => Some(RateLimit { requests_per_second, burst }),
+            _ => None,
+        };
+        Ok(Self {
+            environment,
+            rate_limit,
+            scopes: ScopeSet::from_stored(&row.scopes),
+            allowed_ips: AllowList::from_stored(row.allowed_ips.as_deref()),
+            alert_thresholds: thresholds_from_stored(&row.alert_thresholds),
+            row,
+        })
+    }
+
     /// The key's status at `now` ([`portal_domain::keys::status_of`]).
     pub fn status(&self, now: Timestamp) -> KeyStatus {
-        portal_domain::keys::status_of(self.revoked_at, self.expires_at, self.grace_until, now)
+        portal_domain::keys::status_of(self.row.revoked_at, self.row.expires_at, self.row.grace_until, now)
+    }
+
+    /// The monthly limit, if any.
+    pub fn usage_limit(&self) -> Option<u64> {
+        self.row.usage_limit.and_then(|l| u64::try_from(l).ok())
     }
 }
 
-pub fn rate_limit_of(row: &ApiKeyRow) -> Option<RateLimit> {
-    let per_second = u32::try_from(row.rate_limit_per_second?).ok()?;
-    let burst = u32::try_from(row.rate_limit_burst?).ok()?;
-    Some(RateLimit { requests_per_second: per_second, burst })
+impl std::ops::Deref for StoredKey {
+    type Target = ApiKeyRow;
+    fn deref(&self) -> &ApiKeyRow {
+        &self.row
+    }
+}
+
+fn decode_all(rows: Vec<ApiKeyRow>) -> Result<Vec<StoredKey>> {
+    rows.into_iter().map(StoredKey::decode).collect()
 }
 
 fn rate_columns(rate: Option<RateLimit>) -> (Option<i32>, Option<i32>) {
     let column = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     (rate.map(|r| column(r.requests_per_second)), rate.map(|r| column(r.burst)))
-}
-
-pub fn environment_of(row: &ApiKeyRow) -> Result<Environment> {
-    Environment::parse(&row.environment)
-        .ok_or_else(|| Error::Db(DbErr::Custom(format!("unknown environment {:?} in the database", row.environment))))
 }
 
 pub struct NewKey<'a> {
@@ -55,7 +93,7 @@ pub struct NewKey<'a> {
     pub alert_thresholds: &'a str,
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<ApiKeyRow> {
+pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) -> Result<StoredKey> {
     let (rate_limit_per_second, rate_limit_burst) = rate_columns(new.rate_limit);
     api_key::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -88,20 +126,27 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
     .insert(db)
     .await
     .map_err(Error::from_insert)
+    .and_then(StoredKey::decode)
 }
 
-pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>> {
-    Ok(ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).one(db).await?)
+pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<StoredKey>> {
+    ApiKeys::find_by_id(id)
+        .filter(api_key::Column::TeamId.eq(team_id))
+        .one(db)
+        .await?
+        .map(StoredKey::decode)
+        .transpose()
 }
 
 /// A key of the team, locked until the transaction ends (PostgreSQL; SQLite runs one write
 /// transaction at a time): a change decided on what it reads is written before another is read.
-pub async fn find_for_update(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<ApiKeyRow>> {
-    Ok(ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).lock_exclusive().one(db).await?)
+pub async fn find_for_update(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<StoredKey>> {
+    let found = ApiKeys::find_by_id(id).filter(api_key::Column::TeamId.eq(team_id)).lock_exclusive().one(db).await?;
+    found.map(StoredKey::decode).transpose()
 }
 
-pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<ApiKeyRow>> {
-    Ok(ApiKeys::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(db).await?)
+pub async fn find_by_hash(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<StoredKey>> {
+    ApiKeys::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(db).await?.map(StoredKey::decode).transpose()
 }
 
 /// A key's status as a list filter sees it (`now` decides expiry and grace).
@@ -168,7 +213,7 @@ pub async fn list_filtered(
     order: KeyOrder,
     limit: u64,
     now: Timestamp,
-) -> Result<Vec<ApiKeyRow>> {
+) -> Result<Vec<StoredKey>> {
     use api_key::Column as C;
     use sea_orm::Order;
     use sea_orm::sea_query::NullOrdering;
@@ -227,7 +272,7 @@ pub async fn list_filtered(
             q.order_by_desc(C::RequestCount).order_by_desc(C::Id)
         }
     };
-    Ok(q.limit(limit).all(db).await?)
+    decode_all(q.limit(limit).all(db).await?)
 }
 
 /// The first time after `now` when one of the team's keys changes status by itself, as a list
@@ -258,7 +303,7 @@ pub async fn next_status_change(
 }
 
 /// The team's keys among `ids`.
-pub async fn of_team(db: &impl ConnectionTrait, team_id: Uuid, ids: &[Uuid]) -> Result<Vec<ApiKeyRow>> {
+pub async fn of_team(db: &impl ConnectionTrait, team_id: Uuid, ids: &[Uuid]) -> Result<Vec<StoredKey>> {
     let mut keys = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let q = ApiKeys::find()
@@ -266,7 +311,7 @@ pub async fn of_team(db: &impl ConnectionTrait, team_id: Uuid, ids: &[Uuid]) -> 
             .filter(api_key::Column::Id.is_in(chunk.iter().copied()));
         keys.extend(q.all(db).await?);
     }
-    Ok(keys)
+    decode_all(keys)
 }
 
 /// What `update` changes; `None` keeps a value, `Some(None)` removes it.
@@ -335,14 +380,15 @@ pub async fn mark_leaked(
 }
 
 /// Keys that are neither revoked nor rolled and expire in `(after, until]`.
-pub async fn expiring(db: &impl ConnectionTrait, after: Timestamp, until: Timestamp) -> Result<Vec<ApiKeyRow>> {
-    Ok(ApiKeys::find()
+pub async fn expiring(db: &impl ConnectionTrait, after: Timestamp, until: Timestamp) -> Result<Vec<StoredKey>> {
+    let rows = ApiKeys::find()
         .filter(api_key::Column::ExpiresAt.gt(after))
         .filter(api_key::Column::ExpiresAt.lte(until))
         .filter(api_key::Column::RevokedAt.is_null())
         .filter(api_key::Column::ReplacedBy.is_null())
         .all(db)
-        .await?)
+        .await?;
+    decode_all(rows)
 }
 
 /// Records that `notice` (e.g. `expires:7d`, `usage:2026-11:80`) was sent for a key. `true` for
@@ -372,7 +418,7 @@ pub async fn revoke(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Resu
 
 /// Revokes every key `root` made, and every key those made, at `now`: what a leaked or
 /// compromised key made goes with it. Returns the keys this revoked (not those revoked before).
-pub async fn revoke_descendants(db: &impl ConnectionTrait, root: Uuid, now: Timestamp) -> Result<Vec<ApiKeyRow>> {
+pub async fn revoke_descendants(db: &impl ConnectionTrait, root: Uuid, now: Timestamp) -> Result<Vec<StoredKey>> {
     let mut revoked = Vec::new();
     let mut frontier = vec![root];
     // A key is made after the key that made it, so the tree has no cycle; the depth is bounded
@@ -389,7 +435,7 @@ pub async fn revoke_descendants(db: &impl ConnectionTrait, root: Uuid, now: Time
         }
         frontier = children.into_iter().map(|c| c.id).collect();
     }
-    Ok(revoked)
+    decode_all(revoked)
 }
 
 /// Marks a key as rolled: it works until `grace_until`, replaced by `replaced_by`. `false` when
@@ -427,7 +473,7 @@ pub async fn add_requests(db: &impl ConnectionTrait, id: Uuid, requests: i64, la
 
 /// Usable keys with a monthly limit that have counted at least 1% of it in the month starting
 /// at `month`, with what they counted: the candidates for usage alerts.
-pub async fn near_their_limit(db: &impl ConnectionTrait, month: Timestamp) -> Result<Vec<(ApiKeyRow, u64)>> {
+pub async fn near_their_limit(db: &impl ConnectionTrait, month: Timestamp) -> Result<Vec<(StoredKey, u64)>> {
     use sea_orm::{DbBackend, FromQueryResult, Statement};
     let backend = db.get_database_backend();
     let sql = match backend {
@@ -449,11 +495,11 @@ pub async fn near_their_limit(db: &impl ConnectionTrait, month: Timestamp) -> Re
         .all(db)
         .await?;
     let keys = ApiKeys::find().filter(api_key::Column::Id.is_in(used.iter().map(|u| u.id))).all(db).await?;
-    Ok(keys
+    decode_all(keys)?
         .into_iter()
         .filter_map(|k| {
             let requests = used.iter().find(|u| u.id == k.id)?.requests;
-            Some((k, u64::try_from(requests).unwrap_or(0)))
+            Some(Ok((k, u64::try_from(requests).unwrap_or(0))))
         })
-        .collect())
+        .collect()
 }

@@ -437,7 +437,7 @@ struct Seeded<'a> {
     created_at: DateTime<Utc>,
 }
 
-async fn seed_key(txn: &impl portal_db::ConnectionTrait, key: Seeded<'_>) -> portal_db::api_keys::ApiKeyRow {
+async fn seed_key(txn: &impl portal_db::ConnectionTrait, key: Seeded<'_>) -> portal_db::api_keys::StoredKey {
     let secret = portal_domain::keys::generate(key.environment);
     let hashing = portal_domain::keys::hashing_key(KEY_SECRET);
     let new = portal_db::api_keys::NewKey {

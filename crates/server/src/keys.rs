@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use portal_db::api_keys::ApiKeyRow;
+use portal_db::api_keys::StoredKey;
 use portal_domain::keys as domain;
 use portal_domain::policy::{Actor, KeyPrincipal};
 use portal_domain::scopes::{AllowList, KeyShape, ScopeSet};
@@ -159,7 +159,7 @@ impl KeyCheck {
 /// How the permission table sees a stored key now, if it still works at all.
 pub async fn actor_of(
     db: &impl portal_db::ConnectionTrait,
-    row: &ApiKeyRow,
+    row: &StoredKey,
     now: DateTime<Utc>,
 ) -> Result<Option<Actor>, portal_db::Error> {
     let status = row.status(now);
@@ -168,7 +168,7 @@ pub async fn actor_of(
     }
     Ok(Some(portal_domain::policy::Actor::ApiKey {
         rolling: status == KeyStatus::Rolling,
-        scopes: ScopeSet::from_stored(&row.scopes),
+        scopes: row.scopes,
         creator: creator_role(db, row).await?,
     }))
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portal_db::api_keys::ApiKeyRow;
+use portal_db::api_keys::StoredKey;
 use portal_db::{ConnectionTrait, DatabaseConnection, TransactionTrait};
-use portal_domain::scopes::{thresholds_from_stored, thresholds_reached};
+use portal_domain::scopes::thresholds_reached;
 use portal_types::{EventType, WebhookEventData};
 use tokio::sync::Notify;
 
@@ -25,7 +25,7 @@ pub struct Notice<'a> {
 }
 
 /// The key's page in the web app.
-pub fn key_link(public_url: &str, key: &ApiKeyRow) -> String {
+pub fn key_link(public_url: &str, key: &StoredKey) -> String {
     format!("{public_url}/teams/{}/api-keys/{}", key.team_id, key.id)
 }
 
@@ -58,7 +58,7 @@ pub async fn mail_managers(
 /// transaction. Returns whether it was sent.
 async fn send_once(
     db: &DatabaseConnection,
-    key: &ApiKeyRow,
+    key: &StoredKey,
     (claim, event): (&str, EventType),
     notice: Option<Notice<'_>>,
     now: DateTime<Utc>,
@@ -87,8 +87,8 @@ async fn send_once(
     Ok(true)
 }
 
-fn describe(key: &ApiKeyRow) -> String {
-    format!("\"{}\" ({}…, {})", key.name, key.hint, key.environment)
+fn describe(key: &StoredKey) -> String {
+    format!("\"{}\" ({}…, {})", key.name, key.hint, key.environment.as_str())
 }
 
 /// Sends every notice that is due now; returns how many were sent by this call.
@@ -128,7 +128,7 @@ pub async fn send_due(db: &DatabaseConnection, public_url: &str, now: DateTime<U
     let month = portal_domain::usage::month_bounds(now).0;
     for (key, used) in portal_db::api_keys::near_their_limit(db, month).await? {
         let Some(limit) = key.usage_limit.and_then(|l| u64::try_from(l).ok()) else { continue };
-        for percent in thresholds_reached(&thresholds_from_stored(&key.alert_thresholds), used, limit) {
+        for percent in thresholds_reached(&key.alert_thresholds.clone(), used, limit) {
             let claim = format!("usage:{}:{percent}", month.format("%Y-%m"));
             let notice = Notice {
                 subject: format!("API key \"{}\" has used {percent}% of its monthly limit", key.name),

@@ -3,12 +3,10 @@
 //! is: which rows, which activity, what every instance must forget.
 
 use chrono::{DateTime, Duration, Utc};
-use portal_db::api_keys::{ApiKeyRow, KeyChanges, NewKey, environment_of, rate_limit_of};
+use portal_db::api_keys::{KeyChanges, NewKey, StoredKey};
 use portal_domain::keys as domain;
 use portal_domain::policy::{Action, Target};
-use portal_domain::scopes::{
-    AllowList, KeyShape, ScopeSet, alert_thresholds, thresholds_from_stored, thresholds_to_stored,
-};
+use portal_domain::scopes::{AllowList, KeyShape, ScopeSet, alert_thresholds, thresholds_to_stored};
 use portal_types::{AuditAction, Environment, ErrorCode, KeyStatus, RateLimit};
 use uuid::Uuid;
 
@@ -19,7 +17,7 @@ use crate::reads::keys::key_not_found;
 use crate::services::change::Change;
 
 /// A key of the team, read in the unit of work (`for_update`: locked until it commits).
-async fn find(tx: &TeamTx<'_>, key_id: Uuid, for_update: bool) -> ApiResult<ApiKeyRow> {
+async fn find(tx: &TeamTx<'_>, key_id: Uuid, for_update: bool) -> ApiResult<StoredKey> {
     let found = if for_update {
         portal_db::api_keys::find_for_update(tx.db(), tx.team_id(), key_id).await?
     } else {
@@ -29,13 +27,13 @@ async fn find(tx: &TeamTx<'_>, key_id: Uuid, for_update: bool) -> ApiResult<ApiK
 }
 
 /// The settings of a stored key, as the policy bounds them.
-pub fn shape_of(row: &ApiKeyRow) -> ApiResult<KeyShape> {
+pub fn shape_of(row: &StoredKey) -> ApiResult<KeyShape> {
     Ok(KeyShape {
-        scopes: ScopeSet::from_stored(&row.scopes),
-        environment: environment_of(row)?,
+        scopes: row.scopes,
+        environment: row.environment,
         usage_limit: row.usage_limit.map(i64::unsigned_abs),
-        rate_limit: rate_limit_of(row),
-        allowed: AllowList::from_stored(row.allowed_ips.as_deref()),
+        rate_limit: row.rate_limit,
+        allowed: row.allowed_ips.clone(),
     })
 }
 
@@ -87,7 +85,7 @@ struct Template<'a> {
 }
 
 /// Writes a key with a fresh secret: the only time the secret is known.
-async fn issue(tx: &TeamTx<'_>, template: Template<'_>) -> ApiResult<(ApiKeyRow, String)> {
+async fn issue(tx: &TeamTx<'_>, template: Template<'_>) -> ApiResult<(StoredKey, String)> {
     let secret = domain::generate(template.shape.environment);
     let row = portal_db::api_keys::create(
         tx.db(),
@@ -117,7 +115,7 @@ async fn issue(tx: &TeamTx<'_>, template: Template<'_>) -> ApiResult<(ApiKeyRow,
 /// answering to `created_by`. Its lifetime is the old key's, cut to the caller's if a key.
 fn same_settings<'a>(
     tx: &TeamTx<'_>,
-    old: &'a ApiKeyRow,
+    old: &'a StoredKey,
     name: &'a str,
     created_by: Option<Uuid>,
 ) -> ApiResult<Template<'a>> {
@@ -127,7 +125,7 @@ fn same_settings<'a>(
         expires_at: clamp_expiry(tx.by, old.expires_at.map(|e| tx.now + (e - old.created_at))),
         shape: shape_of(old)?,
         usage_limit: old.usage_limit,
-        thresholds: thresholds_from_stored(&old.alert_thresholds),
+        thresholds: old.alert_thresholds.clone(),
         created_by,
         // A replacement stands where the old key stood in the tree of keys made by keys.
         created_by_key: old.created_by_key,
@@ -135,7 +133,7 @@ fn same_settings<'a>(
 }
 
 /// Makes a key; the answer carries its secret, once.
-pub async fn create(begin: Begin<'_>, request: NewKeyRequest) -> ApiResult<(ApiKeyRow, String)> {
+pub async fn create(begin: Begin<'_>, request: NewKeyRequest) -> ApiResult<(StoredKey, String)> {
     let thresholds = alert_thresholds(
         "alert_thresholds",
         request.usage_limit.map(i64::unsigned_abs),
@@ -185,7 +183,7 @@ pub struct KeyUpdate {
 
 /// Changes a key's name, description, limits, scopes, allowlist or alerts; limits take effect at
 /// once on every instance.
-pub async fn update(begin: Begin<'_>, key_id: Uuid, update: KeyUpdate) -> ApiResult<ApiKeyRow> {
+pub async fn update(begin: Begin<'_>, key_id: Uuid, update: KeyUpdate) -> ApiResult<StoredKey> {
     let mut tx = begin.allowed(Action::ManageApiKeys).await?;
     // Locked: the alerts are decided on the limit as it stands when they are written.
     let before = find(&tx, key_id, true).await?;
@@ -199,7 +197,7 @@ pub async fn update(begin: Begin<'_>, key_id: Uuid, update: KeyUpdate) -> ApiRes
     };
     let own = matches!(tx.by, Principal::Key(key) if key.key_id == key_id);
     tx.allow(Action::ManageApiKeys, Target::KeyChange { was: &was, will_be: &will_be, own })?;
-    let kept = thresholds_from_stored(&before.alert_thresholds);
+    let kept = before.alert_thresholds.clone();
     let thresholds = alert_thresholds(
         "alert_thresholds",
         update.usage_limit.unwrap_or(before.usage_limit).map(|l| l.unsigned_abs()),
@@ -232,7 +230,7 @@ pub async fn update(begin: Begin<'_>, key_id: Uuid, update: KeyUpdate) -> ApiRes
 }
 
 /// A key's change in words, for the activity.
-fn what_changed(before: &ApiKeyRow, after: &ApiKeyRow) -> Vec<String> {
+fn what_changed(before: &StoredKey, after: &StoredKey) -> Vec<String> {
     let mut changed = Vec::new();
     if before.name != after.name {
         changed.push(format!("name: {} → {}", before.name, after.name));
@@ -244,27 +242,31 @@ fn what_changed(before: &ApiKeyRow, after: &ApiKeyRow) -> Vec<String> {
         let show = |l: Option<i64>| l.map_or_else(|| "none".to_owned(), |l| l.to_string());
         changed.push(format!("monthly limit: {} → {}", show(before.usage_limit), show(after.usage_limit)));
     }
-    if rate_limit_of(before) != rate_limit_of(after) {
+    if before.rate_limit != after.rate_limit {
         let show = |r: Option<RateLimit>| {
             r.map_or_else(|| "none".to_owned(), |r| format!("{}/s, burst {}", r.requests_per_second, r.burst))
         };
-        changed.push(format!("rate limit: {} → {}", show(rate_limit_of(before)), show(rate_limit_of(after))));
+        changed.push(format!("rate limit: {} → {}", show(before.rate_limit), show(after.rate_limit)));
     }
     if before.scopes != after.scopes {
-        changed.push(format!("scopes: {} → {}", before.scopes, after.scopes));
+        changed.push(format!("scopes: {} → {}", before.row.scopes, after.row.scopes));
     }
     if before.allowed_ips != after.allowed_ips {
         let show = |ips: &Option<String>| ips.clone().unwrap_or_else(|| "anywhere".to_owned());
-        changed.push(format!("allowed addresses: {} → {}", show(&before.allowed_ips), show(&after.allowed_ips)));
+        changed.push(format!(
+            "allowed addresses: {} → {}",
+            show(&before.row.allowed_ips),
+            show(&after.row.allowed_ips)
+        ));
     }
     if before.alert_thresholds != after.alert_thresholds {
-        changed.push(format!("alert thresholds: {} → {}", before.alert_thresholds, after.alert_thresholds));
+        changed.push(format!("alert thresholds: {} → {}", before.row.alert_thresholds, after.row.alert_thresholds));
     }
     changed
 }
 
 /// Revokes a key at once, on every instance. Revoking twice changes nothing.
-pub async fn revoke(begin: Begin<'_>, key_id: Uuid) -> ApiResult<ApiKeyRow> {
+pub async fn revoke(begin: Begin<'_>, key_id: Uuid) -> ApiResult<StoredKey> {
     let mut tx = begin.allowed(Action::ManageApiKeys).await?;
     let row = find(&tx, key_id, false).await?;
     tx.allow(Action::ManageApiKeys, Target::Key(&shape_of(&row)?))?;
@@ -280,7 +282,7 @@ pub async fn revoke(begin: Begin<'_>, key_id: Uuid) -> ApiResult<ApiKeyRow> {
 
 /// Replaces a key: a new key with the same settings; the old one keeps working for the grace
 /// period (never past its own expiry), then stops. The month's quota passes to the replacement.
-pub async fn roll(begin: Begin<'_>, key_id: Uuid, grace_period_seconds: u64) -> ApiResult<(ApiKeyRow, String)> {
+pub async fn roll(begin: Begin<'_>, key_id: Uuid, grace_period_seconds: u64) -> ApiResult<(StoredKey, String)> {
     let mut tx = begin.allowed(Action::ManageApiKeys).await?;
     let old = find(&tx, key_id, false).await?;
     tx.allow(Action::ManageApiKeys, Target::Key(&shape_of(&old)?))?;
@@ -311,7 +313,7 @@ pub async fn roll(begin: Begin<'_>, key_id: Uuid, grace_period_seconds: u64) -> 
 
 /// The month's quota belongs to the lineage: a replacement takes over what `old` used and
 /// leased, so that rolling neither resets nor doubles a limit.
-async fn inherit_month(tx: &TeamTx<'_>, old: &ApiKeyRow, new: Uuid) -> ApiResult<()> {
+async fn inherit_month(tx: &TeamTx<'_>, old: &StoredKey, new: Uuid) -> ApiResult<()> {
     let month = portal_domain::usage::month_bounds(tx.now).0;
     let limit = old.usage_limit.map(i64::unsigned_abs);
     Ok(portal_db::usage::inherit_month(tx.db(), old.id, new, tx.team_id(), month, limit).await?)
@@ -319,8 +321,8 @@ async fn inherit_month(tx: &TeamTx<'_>, old: &ApiKeyRow, new: Uuid) -> ApiResult
 
 /// A key reported compromised: revoked, and the keys it made with it.
 pub struct Compromised {
-    pub key: ApiKeyRow,
-    pub replacement: Option<(ApiKeyRow, String)>,
+    pub key: StoredKey,
+    pub replacement: Option<(StoredKey, String)>,
 }
 
 /// Reports a key compromised: it and every key it made are revoked at once on every instance,
@@ -369,7 +371,7 @@ pub async fn report_compromised(
 
 /// "; also revoked, made by it: a (pp_dev_ab), b (pp_dev_cd)" for an activity summary or a
 /// mail; empty when the key made none that still worked.
-pub fn made_by_it(descendants: &[ApiKeyRow]) -> String {
+pub fn made_by_it(descendants: &[StoredKey]) -> String {
     if descendants.is_empty() {
         return String::new();
     }

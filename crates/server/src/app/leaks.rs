@@ -49,7 +49,7 @@ pub async fn report(
 async fn revoke_leaked(
     state: &AppState,
     client: &Client,
-    key: &portal_db::api_keys::ApiKeyRow,
+    key: &portal_db::api_keys::StoredKey,
     report: &LeakedToken,
     service: bool,
 ) -> ApiResult<bool> {
@@ -93,7 +93,9 @@ async fn revoke_leaked(
         paragraphs: vec![
             format!(
                 "A secret scanner found the API key \"{}\" ({}…, {}) at {place} and reported it ({source}).",
-                key.name, key.hint, key.environment
+                key.name,
+                key.hint,
+                key.environment.as_str()
             ),
             "We revoked the key at once: requests made with it are refused. Create a replacement, update the \
              systems that used the old key, remove the secret from where it was found, and check the old key's \

@@ -6,8 +6,7 @@ use std::sync::OnceLock;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
-use portal_domain::scopes::{AllowList, ScopeSet, thresholds_from_stored};
+use portal_db::api_keys::StoredKey;
 use portal_types::{ApiKey, ErrorCode, KeySort, KeyStatus, LeakReport};
 use uuid::Uuid;
 
@@ -31,13 +30,14 @@ pub const EXPIRY_WARNING_DAYS: i64 = 7;
 /// A usable key not used for this long is marked unused.
 const UNUSED_DAYS: i64 = 30;
 
-pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
-    let status = row.status(now);
+pub fn to_wire(key: StoredKey, now: DateTime<Utc>) -> ApiResult<ApiKey> {
+    let status = key.status(now);
     let usable = matches!(status, KeyStatus::Active | KeyStatus::Rolling);
+    let StoredKey { row, environment, rate_limit, scopes, allowed_ips, alert_thresholds } = key;
     Ok(ApiKey {
-        scopes: ScopeSet::from_stored(&row.scopes).to_vec(),
-        allowed_ips: AllowList::from_stored(row.allowed_ips.as_deref()).to_strings(),
-        alert_thresholds: thresholds_from_stored(&row.alert_thresholds),
+        scopes: scopes.to_vec(),
+        allowed_ips: allowed_ips.to_strings(),
+        alert_thresholds,
         leaked: row.leaked_at.map(|reported_at| LeakReport {
             reported_at,
             url: row.leak_url.clone(),
@@ -45,10 +45,10 @@ pub fn to_wire(row: ApiKeyRow, now: DateTime<Utc>) -> ApiResult<ApiKey> {
         }),
         expiring_soon: usable && row.expires_at.is_some_and(|e| e - now <= Duration::days(EXPIRY_WARNING_DAYS)),
         unused: usable && row.last_used_at.is_none_or(|t| now - t >= Duration::days(UNUSED_DAYS)),
-        rate_limit: rate_limit_of(&row),
+        rate_limit,
         id: row.id,
         team_id: row.team_id,
-        environment: environment_of(&row)?,
+        environment,
         status,
         name: row.name,
         description: row.description,
@@ -79,7 +79,7 @@ pub fn order_of(sort: KeySort, cursor: Option<&str>) -> ApiResult<KeyOrder> {
 
 /// The cursor of a page whose last row is `row`: its position as stored, where the next page
 /// goes on.
-fn cursor_at(order: &KeyOrder, row: &ApiKeyRow) -> String {
+fn cursor_at(order: &KeyOrder, row: &StoredKey) -> String {
     match order {
         KeyOrder::Created(_) => encode_position(row.created_at, row.id),
         KeyOrder::LastUsed(_) => encode_position(row.last_used_at.unwrap_or(DateTime::UNIX_EPOCH), row.id),
@@ -170,7 +170,7 @@ pub fn soon() -> Duration {
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it
 /// becomes "expiring soon" or "unused".
-fn changes_by_itself(rows: &[ApiKeyRow]) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+fn changes_by_itself(rows: &[StoredKey]) -> impl Iterator<Item = DateTime<Utc>> + '_ {
     rows.iter().filter(|r| r.revoked_at.is_none()).flat_map(|r| {
         [
             r.expires_at,
@@ -186,7 +186,7 @@ fn changes_by_itself(rows: &[ApiKeyRow]) -> impl Iterator<Item = DateTime<Utc>> 
 /// A page of keys as kept: the rows, each key's answer as written, and the whole page's answer
 /// (which knows when one of them changes by itself).
 struct KeptKeyPage {
-    rows: Vec<ApiKeyRow>,
+    rows: Vec<StoredKey>,
     items: Vec<Bytes>,
     next_cursor: Option<String>,
     page: KeptJson,
@@ -218,13 +218,14 @@ pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResu
 
 /// Adds what this instance counted of a key and has not written yet to its stored totals. Call
 /// it under `hold_flushes`, with the read of the row.
-fn add_pending_use(meter: &crate::services::meter::MeterService, row: &mut ApiKeyRow) {
+fn add_pending_use(meter: &crate::services::meter::MeterService, row: &mut StoredKey) {
     if let Some(pending) = meter.pending_use(row.team_id, row.id) {
         add_use(row, pending);
     }
 }
 
-fn add_use(row: &mut ApiKeyRow, (requests, at): (u64, DateTime<Utc>)) {
+fn add_use(row: &mut StoredKey, (requests, at): (u64, DateTime<Utc>)) {
+    let row = &mut row.row;
     row.request_count = row.request_count.saturating_add(i64::try_from(requests).unwrap_or(0));
     row.last_used_at = Some(row.last_used_at.map_or(at, |t| t.max(at)));
 }

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use portal_db::api_keys::environment_of;
 use portal_db::usage::{KeyShare, Scope};
 use portal_domain::usage::{self as domain, Counts, CsvLine, MonthUse, Range, Span};
 use portal_types::{Environment, KeyUsageSummary, TeamUsage, Usage};
@@ -40,7 +39,7 @@ async fn flush_meter(state: &AppState) {
     }
 }
 
-fn keys_by_id(keys: Vec<portal_db::api_keys::ApiKeyRow>) -> HashMap<Uuid, portal_db::api_keys::ApiKeyRow> {
+fn keys_by_id(keys: Vec<portal_db::api_keys::StoredKey>) -> HashMap<Uuid, portal_db::api_keys::StoredKey> {
     keys.into_iter().map(|k| (k.id, k)).collect()
 }
 
@@ -158,7 +157,7 @@ pub async fn of_team(
             .iter()
             .map(|(id, _)| {
                 let key = id.and_then(|id| keys.get(&id));
-                let env = key.and_then(|k| environment_of(k).ok()).map_or("", |e| e.as_str());
+                let env = key.map_or("", |k| k.environment.as_str());
                 (id.map(|i| i.to_string()).unwrap_or_default(), key.map_or("", |k| k.name.as_str()), env)
             })
             .collect();
@@ -217,7 +216,7 @@ pub async fn of_team(
     };
     let named = |id: &Uuid| match stored.shares.get(id) {
         Some(share) => Some((share.name.clone(), Environment::parse(&share.environment)?)),
-        None => more.iter().find(|k| k.id == *id).and_then(|k| Some((k.name.clone(), environment_of(k).ok()?))),
+        None => more.iter().find(|k| k.id == *id).map(|k| (k.name.clone(), k.environment)),
     };
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()

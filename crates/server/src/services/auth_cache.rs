@@ -13,7 +13,7 @@ use portal_types::Role;
 use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
-use portal_db::api_keys::{ApiKeyRow, environment_of, rate_limit_of};
+use portal_db::api_keys::StoredKey;
 use portal_domain::scopes::{AllowList, ScopeSet};
 use portal_types::{Environment, RateLimit};
 
@@ -52,26 +52,26 @@ pub struct CachedKey {
 /// The role that caps a key (`domain::policy::Actor::ApiKey`): its creator's current role in the
 /// team; `Member` once they left it (the key keeps what a member may read); `Admin` for a key
 /// that another key made before creators were recorded.
-pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &ApiKeyRow) -> Result<Role, portal_db::Error> {
+pub async fn creator_role(db: &impl portal_db::ConnectionTrait, row: &StoredKey) -> Result<Role, portal_db::Error> {
     Ok(match row.created_by {
         Some(user) => portal_db::teams::membership_of(db, row.team_id, user).await?.map_or(Role::Member, |m| m.role),
         None => Role::Admin,
     })
 }
 
-fn cached_from(row: &ApiKeyRow, creator: Role, creator_two_factor: bool) -> Result<CachedKey, ApiError> {
+fn cached_from(row: &StoredKey, creator: Role, creator_two_factor: bool) -> Result<CachedKey, ApiError> {
     Ok(CachedKey {
         id: row.id,
         team_id: row.team_id,
         name: row.name.as_str().into(),
-        environment: environment_of(row)?,
+        environment: row.environment,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
         grace_until: row.grace_until,
         usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
-        rate_limit: rate_limit_of(row),
-        scopes: ScopeSet::from_stored(&row.scopes),
-        allowed: Arc::new(AllowList::from_stored(row.allowed_ips.as_deref())),
+        rate_limit: row.rate_limit,
+        scopes: row.scopes,
+        allowed: Arc::new(row.allowed_ips.clone()),
         created_by: row.created_by,
         creator,
         creator_two_factor,

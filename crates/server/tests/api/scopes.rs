@@ -450,8 +450,8 @@ async fn existing_keys_migrate_to_full_access() {
     sea_orm::ConnectionTrait::execute(&db, &insert_key).await.unwrap();
     portal_db::migrate(&db).await.unwrap();
     let key = portal_db::api_keys::find_by_hash(&db, &key_hash).await.unwrap().unwrap();
-    assert_eq!(portal_domain::scopes::ScopeSet::from_stored(&key.scopes), portal_domain::scopes::ScopeSet::FULL);
-    assert_eq!((key.allowed_ips, key.alert_thresholds.as_str(), key.leaked_at), (None, "", None));
+    assert_eq!(key.scopes, portal_domain::scopes::ScopeSet::FULL);
+    assert_eq!((key.row.allowed_ips.as_deref(), key.row.alert_thresholds.as_str(), key.leaked_at), (None, "", None));
     // It still writes: invites, and mints a key.
     let app = spawn_app_with(Options::shared(Some(url.clone()), &[])).await;
     let res = app

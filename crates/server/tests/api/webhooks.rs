@@ -541,7 +541,7 @@ async fn the_upgrade_extends_the_presets_to_webhooks() {
     portal_db::migrate(&db).await.unwrap();
     let mut after = Vec::new();
     for id in ids {
-        after.push(portal_db::api_keys::find(&db, team, id).await.unwrap().unwrap().scopes);
+        after.push(portal_db::api_keys::find(&db, team, id).await.unwrap().unwrap().row.scopes);
     }
     assert_eq!(after[0], format!("{old_full} webhooks:read webhooks:write"));
     assert_eq!(after[1], format!("{old_read} webhooks:read"));
