@@ -14,6 +14,21 @@ async fn member_id(app: &TestApp, owner: &str, team: &str, email: &str) -> Strin
         .to_owned()
 }
 
+/// A development key named `name` that never expires, with nothing else set.
+fn dev_key(name: &str) -> CreateApiKeyRequest {
+    CreateApiKeyRequest {
+        name: name.into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: None,
+        alert_thresholds: None,
+    }
+}
+
 async fn key_of(app: &TestApp, owner: &str, team: &str, id: &str) -> Value {
     app.get_as(owner, &format!("/api/v1/teams/{team}/api-keys/{id}")).await.body
 }
@@ -37,14 +52,14 @@ async fn a_narrow_key_cannot_weaken_a_wide_one() {
     let before = key_of(&app, &owner, &team, &wide_id).await;
     let path = format!("/api/v1/teams/{team}/api-keys/{wide_id}");
     for change in [
-        json!({"allowed_ips": null}),
-        json!({"usage_limit": null}),
-        json!({"rate_limit": null}),
-        json!({"scopes": ["team:read"]}),
-        json!({"name": "renamed"}),
+        UpdateApiKeyRequest { allowed_ips: Some(None), ..Default::default() },
+        UpdateApiKeyRequest { usage_limit: Some(None), ..Default::default() },
+        UpdateApiKeyRequest { rate_limit: Some(None), ..Default::default() },
+        UpdateApiKeyRequest { scopes: Some(vec![Scope::TeamRead]), ..Default::default() },
+        UpdateApiKeyRequest { name: Some("renamed".into()), ..Default::default() },
     ] {
-        let res = app.call(Method::PATCH, Some(&narrow_key), &path, Some(change.clone())).await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN, "{change}: {}", res.body);
+        let res = app.op(Some(&narrow_key), ops::update_api_key(&team, &wide_id, &change)).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{change:?}: {}", res.body);
     }
     for (action, body) in
         [("revoke", json!({})), ("roll", json!({"grace_period_seconds": 0})), ("compromised", json!({}))]
@@ -64,15 +79,14 @@ async fn a_key_acts_only_within_its_environment() {
     let team = app.create_team(&owner, "Acme").await;
     let (_, dev) = app.simple_key(&owner, &team, "dev").await;
     let path = format!("/api/v1/teams/{team}/api-keys");
-    let prod = json!({"name": "prod", "environment": "production", "expiration": "never"});
-    let res = app.call(Method::POST, Some(&dev), &path, Some(prod)).await;
+    let prod = CreateApiKeyRequest { environment: Environment::Production, ..dev_key("prod") };
+    let res = app.op(Some(&dev), ops::create_api_key(&team, &prod)).await;
     res.assert_problem(403, "forbidden");
     assert_eq!(res.field(), "environment");
     let keys = app.get_as(&owner, &path).await.body;
     assert_eq!(keys["items"].as_array().unwrap().len(), 1, "nothing was made: {keys}");
     // Its own environment is fine.
-    let fine = json!({"name": "dev 2", "environment": "development", "expiration": "never"});
-    assert_eq!(app.call(Method::POST, Some(&dev), &path, Some(fine)).await.status, StatusCode::CREATED);
+    assert_eq!(app.op(Some(&dev), ops::create_api_key(&team, &dev_key("dev 2"))).await.status, StatusCode::CREATED);
 }
 
 /// Escape 8: a key in its roll grace changes nobody's access: no role changes, no removals.
@@ -341,8 +355,8 @@ async fn a_limited_key_mints_no_keys() {
     let team = app.create_team(&owner, "Acme").await;
     let body = json!({"name": "limited", "environment": "development", "expiration": "never", "usage_limit": 3});
     let (_, limited) = app.create_key(&owner, &team, body).await;
-    let child = json!({"name": "child", "environment": "development", "expiration": "never", "usage_limit": 3});
-    let res = app.call(Method::POST, Some(&limited), &format!("/api/v1/teams/{team}/api-keys"), Some(child)).await;
+    let child = CreateApiKeyRequest { usage_limit: Some(3), ..dev_key("child") };
+    let res = app.op(Some(&limited), ops::create_api_key(&team, &child)).await;
     res.assert_problem(403, "forbidden");
     assert_eq!(res.field(), "usage_limit");
     let keys = app.get_as(&owner, &format!("/api/v1/teams/{team}/api-keys")).await.body;
@@ -357,12 +371,10 @@ async fn a_leaked_or_compromised_key_takes_the_keys_it_made_with_it() {
     let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
-    let keys = format!("/api/v1/teams/{team}/api-keys");
     let child_of = |parent: String, name: &'static str| {
-        let (app, keys) = (&app, &keys);
+        let (app, team) = (&app, &team);
         async move {
-            let body = json!({"name": name, "environment": "development", "expiration": "never"});
-            let res = app.call(Method::POST, Some(&parent), keys, Some(body)).await;
+            let res = app.op(Some(&parent), ops::create_api_key(team, &dev_key(name))).await;
             assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
             res.body["secret"].as_str().unwrap().to_owned()
         }
@@ -374,7 +386,9 @@ async fn a_leaked_or_compromised_key_takes_the_keys_it_made_with_it() {
     let child = child_of(root.clone(), "child").await;
     let grandchild = child_of(child.clone(), "grandchild").await;
     let (_, bystander) = app.simple_key(&owner, &team, "bystander").await;
-    let res = app.call(Method::POST, Some(&owner), &format!("{keys}/{root_id}/compromised"), Some(json!({}))).await;
+    let res = app
+        .op(Some(&owner), ops::report_compromised_api_key(&team, &root_id, &ReportCompromisedRequest::default()))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     for secret in [&root, &child, &grandchild] {
         app.get_as(secret, &team_path).await.assert_problem(401, "key_revoked");
@@ -441,14 +455,15 @@ async fn a_key_leaves_its_own_settings_alone() {
     let team = app.create_team(&owner, "Acme").await;
     let body = json!({"name": "self", "environment": "development", "expiration": "never", "usage_limit": 100});
     let (id, key) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}/api-keys/{id}");
     let before = key_of(&app, &owner, &team, &id).await;
-    for change in
-        [json!({"usage_limit": 10}), json!({"scopes": ["team:read"]}), json!({"allowed_ips": ["203.0.113.9"]})]
-    {
-        let res = app.call(Method::PATCH, Some(&key), &path, Some(change.clone())).await;
+    for change in [
+        UpdateApiKeyRequest { usage_limit: Some(Some(10)), ..Default::default() },
+        UpdateApiKeyRequest { scopes: Some(vec![Scope::TeamRead]), ..Default::default() },
+        UpdateApiKeyRequest { allowed_ips: Some(Some(vec!["203.0.113.9".to_owned()].into())), ..Default::default() },
+    ] {
+        let res = app.op(Some(&key), ops::update_api_key(&team, &id, &change)).await;
         res.assert_problem(403, "forbidden");
-        assert!(res.body["detail"].as_str().unwrap().contains("its own"), "{change}: {}", res.body);
+        assert!(res.body["detail"].as_str().unwrap().contains("its own"), "{change:?}: {}", res.body);
     }
     let after = key_of(&app, &owner, &team, &id).await;
     for setting in ["usage_limit", "scopes", "allowed_ips"] {

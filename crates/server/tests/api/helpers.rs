@@ -9,11 +9,13 @@ pub use portal_client::{ActivityFilter, KeyQuery, Page, UsageRange, ops};
 use portal_server::{Application, Config, ConfigArgs};
 /// The request bodies the tests send through the client's calls.
 pub use portal_types::{
-    AcceptInvitationRequest, CreateInvitationRequest, CreateTeamRequest, DisableTwoFactorRequest,
-    EnableTwoFactorRequest, PasswordConfirmation, Role, RollApiKeyRequest, UpdateApiKeyRequest, UpdateMeRequest,
-    UpdateMemberRequest, UpdateTeamRequest,
+    AcceptInvitationRequest, AllowList, ChangePasswordRequest, CreateApiKeyRequest, CreateInvitationRequest,
+    CreateTeamRequest, CreateWebhookEndpointRequest, DisableTwoFactorRequest, EnableTwoFactorRequest, Environment,
+    EventType, Expiration, Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation, RateLimit,
+    ReportCompromisedRequest, Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest,
+    UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, UpdateWebhookEndpointRequest,
+    VerifyEmailRequest, VerifyKeyRequest,
 };
-use portal_types::{CreateApiKeyRequest, Environment, Expiration, LoginRequest, SignupRequest, VerifyEmailRequest};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};

@@ -23,9 +23,18 @@ async fn team_with_owner() -> Team {
 #[tokio::test]
 async fn a_new_key_is_shown_once_and_acts_as_admin_on_its_own_team_only() {
     let Team { app, owner, team } = team_with_owner().await;
-    let body =
-        json!({"name": "Production App", "description": "Checkout", "environment": "production", "expiration": "90d"});
-    let res = app.call(Method::POST, Some(&owner), &format!("/api/v1/teams/{team}/api-keys"), Some(body)).await;
+    let body = CreateApiKeyRequest {
+        name: "Production App".into(),
+        description: Some("Checkout".into()),
+        environment: Environment::Production,
+        expiration: Expiration::Days90,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: None,
+        alert_thresholds: None,
+    };
+    let res = app.op(Some(&owner), ops::create_api_key(&team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.headers["cache-control"], "no-store");
     let secret = res.body["secret"].as_str().unwrap().to_owned();
@@ -161,13 +170,8 @@ async fn rolling_replaces_a_key_after_its_grace_period() {
     let roll = |id: String, grace: u64| {
         let (app, owner, team) = (&app, owner.clone(), team.clone());
         async move {
-            app.call(
-                Method::POST,
-                Some(&owner),
-                &format!("/api/v1/teams/{team}/api-keys/{id}/roll"),
-                Some(json!({"grace_period_seconds": grace})),
-            )
-            .await
+            let body = RollApiKeyRequest { grace_period_seconds: grace };
+            app.op(Some(&owner), ops::roll_api_key(&team, &id, &body)).await
         }
     };
     let res = roll(id.clone(), 3600).await;
@@ -198,8 +202,8 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
         assert_eq!(app.op(Some(&secret), ops::get_team(&team)).await.status, StatusCode::OK);
     }
     for _ in 0..2 {
-        let missing = format!("/api/v1/teams/{team}/members/{}", uuid::Uuid::new_v4());
-        app.call(Method::DELETE, Some(&secret), &missing, None).await.assert_problem(404, "not_found");
+        let missing = uuid::Uuid::new_v4();
+        app.op(Some(&secret), ops::remove_member(&team, missing)).await.assert_problem(404, "not_found");
     }
     // Requests no handler authenticated count too: an unknown route of the team.
     app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/no-such-route"), None)
@@ -226,8 +230,8 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     assert_eq!(key.body["request_count"], 8);
     assert!(key.body["last_used_at"].is_string());
 
-    let team_usage =
-        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?granularity=day"), None).await;
+    let by_day = UsageRange { granularity: Some(Granularity::Day), ..Default::default() };
+    let team_usage = app.op(Some(&owner), ops::get_team_usage(&team, &by_day)).await;
     assert_eq!(team_usage.status, StatusCode::OK, "{}", team_usage.body);
     assert_eq!(team_usage.body["usage"]["total_requests"], 8);
     assert_eq!(team_usage.body["keys"][0]["name"], "metered");
@@ -251,9 +255,18 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
 #[tokio::test]
 async fn usage_alerts_need_a_monthly_limit() {
     let Team { app, owner, team } = team_with_owner().await;
-    let keys = format!("/api/v1/teams/{team}/api-keys");
-    let refused = json!({"name": "k", "environment": "development", "expiration": "never", "alert_thresholds": [80]});
-    let res = app.call(Method::POST, Some(&owner), &keys, Some(refused)).await;
+    let refused = CreateApiKeyRequest {
+        name: "k".into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: None,
+        alert_thresholds: Some(vec![80].into()),
+    };
+    let res = app.op(Some(&owner), ops::create_api_key(&team, &refused)).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.body["field"], "alert_thresholds", "{}", res.body);
     assert!(res.body["detail"].as_str().unwrap().contains("monthly limit"), "{}", res.body);
@@ -265,10 +278,8 @@ async fn usage_alerts_need_a_monthly_limit() {
         .create_key(&owner, &team, json!({"name": "plain", "environment": "development", "expiration": "never"}))
         .await;
     let key = |id: String| {
-        let path = format!("{keys}/{id}");
-        let app = &app;
-        let owner = &owner;
-        async move { app.call(Method::GET, Some(owner), &path, None).await }
+        let (app, owner, team) = (&app, &owner, &team);
+        async move { app.op(Some(owner), ops::get_api_key(team, &id)).await }
     };
     assert_eq!(key(plain.clone()).await.body["alert_thresholds"], json!([]));
     let limited = json!({"name": "limited", "environment": "development", "expiration": "never", "usage_limit": 100});
@@ -276,24 +287,25 @@ async fn usage_alerts_need_a_monthly_limit() {
     assert_eq!(key(capped.clone()).await.body["alert_thresholds"], json!([80, 100]));
 
     // Changing: alerts without a limit are refused, and the key keeps what it had.
-    let patch = |id: String, body| {
-        let path = format!("{keys}/{id}");
-        let app = &app;
-        let owner = &owner;
-        async move { app.call(Method::PATCH, Some(owner), &path, Some(body)).await }
+    let patch = |id: String, body: UpdateApiKeyRequest| {
+        let (app, owner, team) = (&app, &owner, &team);
+        async move { app.op(Some(owner), ops::update_api_key(team, &id, &body)).await }
     };
-    let res = patch(plain.clone(), json!({"alert_thresholds": [50]})).await;
+    let alerts =
+        |percent: u8| UpdateApiKeyRequest { alert_thresholds: Some(vec![percent].into()), ..Default::default() };
+    let limit = |limit: Option<u64>| UpdateApiKeyRequest { usage_limit: Some(limit), ..Default::default() };
+    let res = patch(plain.clone(), alerts(50)).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.body["field"], "alert_thresholds");
-    let res = patch(capped.clone(), json!({"usage_limit": null, "alert_thresholds": [50]})).await;
+    let res = patch(capped.clone(), UpdateApiKeyRequest { usage_limit: Some(None), ..alerts(50) }).await;
     res.assert_problem(422, "validation_failed");
     let still = key(capped.clone()).await.body;
     assert_eq!((still["usage_limit"].clone(), still["alert_thresholds"].clone()), (json!(100), json!([80, 100])));
     // Removing the limit removes them; a first limit brings the defaults; set ones stay.
-    assert_eq!(patch(capped.clone(), json!({"usage_limit": null})).await.body["alert_thresholds"], json!([]));
-    assert_eq!(patch(plain.clone(), json!({"usage_limit": 10})).await.body["alert_thresholds"], json!([80, 100]));
-    assert_eq!(patch(plain.clone(), json!({"alert_thresholds": [50]})).await.body["alert_thresholds"], json!([50]));
-    assert_eq!(patch(plain.clone(), json!({"usage_limit": 20})).await.body["alert_thresholds"], json!([50]));
+    assert_eq!(patch(capped.clone(), limit(None)).await.body["alert_thresholds"], json!([]));
+    assert_eq!(patch(plain.clone(), limit(Some(10))).await.body["alert_thresholds"], json!([80, 100]));
+    assert_eq!(patch(plain.clone(), alerts(50)).await.body["alert_thresholds"], json!([50]));
+    assert_eq!(patch(plain.clone(), limit(Some(20))).await.body["alert_thresholds"], json!([50]));
 }
 
 /// Removing a key's limit and setting its alerts at the same moment never leaves alerts without a
@@ -303,7 +315,7 @@ async fn concurrent_changes_never_leave_alerts_without_a_limit() {
     let Team { app, owner, team } = team_with_owner().await;
     let body = json!({"name": "raced", "environment": "development", "expiration": "never", "usage_limit": 100});
     let (id, _) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}/api-keys/{id}");
+    let alerts = UpdateApiKeyRequest { alert_thresholds: Some(vec![50].into()), ..Default::default() };
     for round in 0..30 {
         let reset = app
             .op(
@@ -321,7 +333,7 @@ async fn concurrent_changes_never_leave_alerts_without_a_limit() {
                 Some(&owner),
                 ops::update_api_key(&team, &id, &UpdateApiKeyRequest { usage_limit: Some(None), ..Default::default() })
             ),
-            app.call(Method::PATCH, Some(&owner), &path, Some(json!({"alert_thresholds": [50]}))),
+            app.op(Some(&owner), ops::update_api_key(&team, &id, &alerts)),
         );
         assert_eq!(unlimit.status, StatusCode::OK, "{}", unlimit.body);
         // The alerts either came first (and then went with the limit) or were refused.
@@ -370,7 +382,7 @@ async fn services_verify_keys_with_the_service_token() {
     let (id, secret) = app.simple_key(&owner, &team, "verified").await;
     let verify = |token: &str, key: &str| {
         let (app, token, key) = (&app, token.to_owned(), key.to_owned());
-        async move { app.call(Method::POST, Some(&token), "/api/v1/keys/verify", Some(json!({"key": key}))).await }
+        async move { app.op(Some(&token), ops::verify_api_key(&VerifyKeyRequest { key, client_ip: None })).await }
     };
     verify("wrong", &secret).await.assert_problem(401, "unauthorized");
     let service = "service-token-service-token-service-token";
@@ -465,20 +477,40 @@ async fn two_instances_share_revocations_and_counts() {
 }
 
 /// Every page of a narrowed key list, followed by its cursors: the names in order.
-async fn all_pages(app: &TestApp, owner: &str, team: &str, query: &str) -> Vec<String> {
+async fn all_pages(app: &TestApp, owner: &str, team: &str, query: KeyQuery) -> Vec<String> {
     let (mut names, mut cursor) = (Vec::new(), None::<String>);
     loop {
-        let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let path = format!("/api/v1/teams/{team}/api-keys?limit=2{query}{after}");
-        let res = app.call(Method::GET, Some(owner), &path, None).await;
+        let call = ops::list_api_keys(team, &Page::at(2, cursor.take()), &query);
+        let path = call.path.clone();
+        let res = app.op(Some(owner), call).await;
         assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.body);
         names.extend(res.body["items"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap().to_owned()));
         match res.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => return names,
         }
-        assert!(names.len() < 100, "{query}: the cursors go round: {names:?}");
+        assert!(names.len() < 100, "{query:?}: the cursors go round: {names:?}");
     }
+}
+
+/// A key list searched for `text`.
+fn search(text: &str) -> KeyQuery {
+    KeyQuery { search: Some(text.to_owned()), ..KeyQuery::default() }
+}
+
+/// A key list narrowed to `status`.
+fn status(status: KeyStatusFilter) -> KeyQuery {
+    KeyQuery { status: Some(status), ..KeyQuery::default() }
+}
+
+/// A key list in the order of `sort`.
+fn sort(sort: KeySort) -> KeyQuery {
+    KeyQuery { sort: Some(sort), ..KeyQuery::default() }
+}
+
+/// A key list narrowed to `environment`.
+fn environment(environment: Environment) -> KeyQuery {
+    KeyQuery { environment: Some(environment), ..KeyQuery::default() }
 }
 
 #[tokio::test]
@@ -508,14 +540,13 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
     // written: the list adds this instance's pending uses).
     for (name, uses) in [("Billing 100%", 1), ("Checkout web", 2), ("Reports", 3)] {
         for _ in 0..uses {
-            let res = app.call(Method::GET, Some(&ids[name].1), &format!("/api/v1/teams/{team}"), None).await;
+            let res = app.op(Some(&ids[name].1), ops::get_team(&team)).await;
             assert_eq!(res.status, StatusCode::OK);
         }
     }
-    let revoke = format!("{keys_path}/{}/revoke", ids["Old"].0);
-    assert_eq!(app.call(Method::POST, Some(&owner), &revoke, None).await.status, StatusCode::OK);
-    let roll = format!("{keys_path}/{}/roll", ids["Rolled one"].0);
-    let res = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 3600}))).await;
+    assert_eq!(app.op(Some(&owner), ops::revoke_api_key(&team, &ids["Old"].0)).await.status, StatusCode::OK);
+    let roll = RollApiKeyRequest { grace_period_seconds: 3600 };
+    let res = app.op(Some(&owner), ops::roll_api_key(&team, &ids["Rolled one"].0, &roll)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let now = chrono::Utc::now();
     set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Soon"].0), now + chrono::Duration::days(3)).await;
@@ -526,40 +557,43 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
         v.sort();
         v
     };
-    assert_eq!(sorted(all_pages(&app, &owner, &team, "&q=CHECKOUT").await), ["Checkout web", "checkout worker"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&q=100%25").await, ["Billing 100%"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&q=g_x").await, ["billing_x"]);
+    assert_eq!(sorted(all_pages(&app, &owner, &team, search("CHECKOUT")).await), ["Checkout web", "checkout worker"]);
+    assert_eq!(all_pages(&app, &owner, &team, search("100%")).await, ["Billing 100%"]);
+    assert_eq!(all_pages(&app, &owner, &team, search("g_x")).await, ["billing_x"]);
     let hint = &ids["Reports"].1[..10];
-    assert_eq!(all_pages(&app, &owner, &team, &format!("&q={hint}")).await, ["Reports"]);
+    assert_eq!(all_pages(&app, &owner, &team, search(hint)).await, ["Reports"]);
     // Beyond ASCII too (SQLite's own lower() folds only ASCII), after a rename.
-    let rename = format!("{keys_path}/{}", ids["billing_x"].0);
-    let res = app.call(Method::PATCH, Some(&owner), &rename, Some(json!({"name": "Ärger Öl"}))).await;
+    let rename = UpdateApiKeyRequest { name: Some("Ärger Öl".into()), ..Default::default() };
+    let res = app.op(Some(&owner), ops::update_api_key(&team, &ids["billing_x"].0, &rename)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(all_pages(&app, &owner, &team, "&q=%C3%A4RGER%20%C3%B6").await, ["Ärger Öl"]);
+    assert_eq!(all_pages(&app, &owner, &team, search("äRGER ö")).await, ["Ärger Öl"]);
 
     // Filters, alone and together; the rolled key's replacement is active.
     assert_eq!(
-        sorted(all_pages(&app, &owner, &team, "&environment=production").await),
+        sorted(all_pages(&app, &owner, &team, environment(Environment::Production)).await),
         ["Checkout web", "Rolled one", "Rolled one", "Soon", "checkout worker"]
     );
-    assert_eq!(all_pages(&app, &owner, &team, "&status=revoked").await, ["Old"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&status=rolling").await, ["Rolled one"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&status=expired").await, ["Past"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&status=expiring_soon").await, ["Soon"]);
-    assert_eq!(all_pages(&app, &owner, &team, "&status=expiring_soon&environment=development").await, [] as [&str; 0]);
-    let active = all_pages(&app, &owner, &team, "&status=active").await;
+    assert_eq!(all_pages(&app, &owner, &team, status(KeyStatusFilter::Revoked)).await, ["Old"]);
+    assert_eq!(all_pages(&app, &owner, &team, status(KeyStatusFilter::Rolling)).await, ["Rolled one"]);
+    assert_eq!(all_pages(&app, &owner, &team, status(KeyStatusFilter::Expired)).await, ["Past"]);
+    assert_eq!(all_pages(&app, &owner, &team, status(KeyStatusFilter::ExpiringSoon)).await, ["Soon"]);
+    let soon_in_development =
+        KeyQuery { environment: Some(Environment::Development), ..status(KeyStatusFilter::ExpiringSoon) };
+    assert_eq!(all_pages(&app, &owner, &team, soon_in_development).await, [] as [&str; 0]);
+    let active = all_pages(&app, &owner, &team, status(KeyStatusFilter::Active)).await;
     assert_eq!(active.len(), 7, "{active:?}");
     assert!(!active.iter().any(|n| ["Old", "Past"].contains(&n.as_str())), "{active:?}");
 
     // Sorted by requests and by last use, through pages of two: every key once, in order.
-    let by_requests = all_pages(&app, &owner, &team, "&sort=requests").await;
+    let by_requests = all_pages(&app, &owner, &team, sort(KeySort::Requests)).await;
     assert_eq!(by_requests.len(), 10, "{by_requests:?}");
     assert_eq!(by_requests[..3], ["Reports", "Checkout web", "Billing 100%"]);
-    let by_use = all_pages(&app, &owner, &team, "&sort=last_used").await;
+    let by_use = all_pages(&app, &owner, &team, sort(KeySort::LastUsed)).await;
     assert_eq!(by_use.len(), 10, "{by_use:?}");
     assert_eq!(by_use[..3], ["Reports", "Checkout web", "Billing 100%"]);
     assert_eq!(sorted(by_use.clone()), sorted(by_requests.clone()));
-    let newest = all_pages(&app, &owner, &team, "&sort=created&status=active&q=checkout").await;
+    let newest = KeyQuery { sort: Some(KeySort::Created), status: Some(KeyStatusFilter::Active), ..search("checkout") };
+    let newest = all_pages(&app, &owner, &team, newest).await;
     assert_eq!(newest, ["checkout worker", "Checkout web"]);
 
     // Bad values name their parameter, with what is accepted.

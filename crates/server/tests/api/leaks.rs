@@ -5,7 +5,7 @@ use base64::Engine;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePublicKey, LineEnding};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -163,9 +163,12 @@ async fn reporting_a_key_compromised_revokes_it_and_offers_a_replacement() {
         "scopes": ["team:read", "usage:read"], "allowed_ips": ["127.0.0.1", "::1"], "alert_thresholds": [50]
     });
     let (id, secret) = app.create_key(&owner, &team, body).await;
-    let path = format!("/api/v1/teams/{team}/api-keys/{id}/compromised");
-    app.call(Method::POST, Some(&member), &path, Some(json!({}))).await.assert_problem(403, "forbidden");
-    let res = app.call(Method::POST, Some(&owner), &path, Some(json!({"replacement_name": "prod 2"}))).await;
+    let compromised = |id: &str, replacement: Option<&str>| {
+        let body = ReportCompromisedRequest { replacement_name: replacement.map(Into::into) };
+        ops::report_compromised_api_key(&team, id, &body)
+    };
+    app.op(Some(&member), compromised(&id, None)).await.assert_problem(403, "forbidden");
+    let res = app.op(Some(&owner), compromised(&id, Some("prod 2"))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["key"]["status"], "revoked");
     let new = &res.body["replacement"];
@@ -180,10 +183,9 @@ async fn reporting_a_key_compromised_revokes_it_and_offers_a_replacement() {
     assert_eq!(activity.body["items"].as_array().unwrap().len(), 1, "{}", activity.body);
     // Without a name: revoked, no replacement. Bad names change nothing.
     let (id2, _) = app.simple_key(&owner, &team, "other").await;
-    let path2 = format!("/api/v1/teams/{team}/api-keys/{id2}/compromised");
-    let res = app.call(Method::POST, Some(&owner), &path2, Some(json!({"replacement_name": "  "}))).await;
+    let res = app.op(Some(&owner), compromised(&id2, Some("  "))).await;
     assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (422, Some("replacement_name")));
-    let res = app.call(Method::POST, Some(&owner), &path2, Some(json!({}))).await;
+    let res = app.op(Some(&owner), compromised(&id2, None)).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.body.get("replacement").is_none() && res.body["key"]["status"] == "revoked");
 }

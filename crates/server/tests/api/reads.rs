@@ -72,14 +72,9 @@ async fn list_endpoints_keep_their_statement_budget_whatever_the_page_size() {
     for i in 0..12 {
         app.join(&owner, &team, &format!("member{i}@example.com"), if i % 2 == 0 { "member" } else { "admin" }).await;
         app.simple_key(&owner, &team, &format!("key {i}")).await;
-        let path = format!("{base}/invitations");
-        app.call(
-            Method::POST,
-            Some(&owner),
-            &path,
-            Some(json!({"email": format!("i{i}@example.com"), "role": "member"})),
-        )
-        .await;
+        let body =
+            CreateInvitationRequest { email: format!("i{i}@example.com").into(), role: Role::Member, message: None };
+        app.op(Some(&owner), ops::create_invitation(&team, &body)).await;
     }
     for _ in 0..5 {
         app.op(Some(&key), ops::get_team(&team)).await;
@@ -111,14 +106,13 @@ async fn usage_reads_count_unwritten_requests_exactly_once_while_flushes_run() {
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let (id, key) = app.simple_key(&owner, &team, "busy").await;
-    let (team_path, usage_path) =
-        (format!("/api/v1/teams/{team}"), format!("/api/v1/teams/{team}/api-keys/{id}/usage"));
+    let team_path = format!("/api/v1/teams/{team}");
     let total = 400u64;
     let traffic = traffic(&app, &team_path, &key, total);
     let reads = async {
         let mut seen = Vec::new();
         while seen.last().copied().unwrap_or(0) < total {
-            let res = app.call(Method::GET, Some(&owner), &usage_path, None).await;
+            let res = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
             let (key_total, team_res) = (res.body["total_requests"].as_u64().unwrap(), res.headers.clone());
             assert!(team_res["x-db-statements"].to_str().unwrap().parse::<u32>().unwrap() <= 8);
             seen.push(key_total);
@@ -129,10 +123,10 @@ async fn usage_reads_count_unwritten_requests_exactly_once_while_flushes_run() {
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "a read lost counts an earlier one had: {seen:?}");
     assert!(seen.iter().all(|&n| n <= total), "a read counted a request twice: {seen:?}");
     assert!(seen.len() > 5, "the reads ran beside the traffic: {seen:?}");
-    let team_usage = app.call(Method::GET, Some(&owner), &format!("{team_path}/usage"), None).await;
+    let team_usage = app.op(Some(&owner), ops::get_team_usage(&team, &UsageRange::default())).await;
     assert_eq!(team_usage.body["usage"]["total_requests"], total);
     assert_eq!(team_usage.body["keys"][0]["total_requests"], total);
-    let listed = app.call(Method::GET, Some(&owner), &format!("{team_path}/api-keys/{id}"), None).await;
+    let listed = app.op(Some(&owner), ops::get_api_key(&team, &id)).await;
     assert_eq!(listed.body["request_count"], total);
 }
 
@@ -158,7 +152,7 @@ async fn a_removal_on_one_instance_ends_cached_reads_on_another() {
             .unwrap()
             .to_owned();
     assert_eq!(b.get_as(&member, &members).await.status, StatusCode::OK, "served from B's cache");
-    let removed = a.call(Method::DELETE, Some(&owner), &format!("{members}/{id}"), None).await;
+    let removed = a.op(Some(&owner), ops::remove_member(&team, &id)).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     let removed_at = std::time::Instant::now();
     loop {
@@ -268,10 +262,10 @@ async fn a_page_read_again_costs_nothing_until_its_team_changes() {
     }
 }
 
-/// Invites new@example.com; returns the invitation's id.
-async fn invite(app: &TestApp, owner: &str, base: &str) -> String {
-    let body = json!({"email": "new@example.com", "role": "member"});
-    let res = app.call(Method::POST, Some(owner), &format!("{base}/invitations"), Some(body)).await;
+/// Invites new@example.com into `team`; returns the invitation's id.
+async fn invite(app: &TestApp, owner: &str, team: &str) -> String {
+    let body = CreateInvitationRequest { email: "new@example.com".into(), role: Role::Member, message: None };
+    let res = app.op(Some(owner), ops::create_invitation(team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     res.body["id"].as_str().unwrap().to_owned()
 }
@@ -305,9 +299,8 @@ async fn every_change_shows_in_the_next_read_of_a_kept_page() {
     let members = get("/members").await;
     let row = items(&members).iter().find(|m| m["email"] == "member@example.com").expect("the joined member").clone();
     let user_id = row["user_id"].as_str().unwrap().to_owned();
-    let changed = app
-        .call(Method::PATCH, Some(&owner), &format!("{base}/members/{user_id}"), Some(json!({"role": "admin"})))
-        .await;
+    let changed =
+        app.op(Some(&owner), ops::update_member(&team, &user_id, &UpdateMemberRequest { role: Role::Admin })).await;
     assert_eq!(changed.status, StatusCode::OK);
     assert!(items(&get("/members").await).iter().any(|m| m["user_id"] == user_id.as_str() && m["role"] == "admin"));
     let renamed =
@@ -327,10 +320,10 @@ async fn every_change_shows_in_the_next_read_of_a_kept_page() {
 
     // Invitations: created, then revoked.
     get("/invitations").await;
-    let invitation = invite(&app, &owner, &base).await;
+    let invitation = invite(&app, &owner, &team).await;
     let listed = get("/invitations").await;
     assert!(items(&listed).iter().any(|i| i["id"] == invitation.as_str() && i["state"] == "pending"));
-    let revoked = app.call(Method::DELETE, Some(&owner), &format!("{base}/invitations/{invitation}"), None).await;
+    let revoked = app.op(Some(&owner), ops::revoke_invitation(&team, &invitation)).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert!(
         items(&get("/invitations").await).iter().any(|i| i["id"] == invitation.as_str() && i["state"] == "revoked")
@@ -343,9 +336,8 @@ async fn every_change_shows_in_the_next_read_of_a_kept_page() {
     let key_row = |res: &Response| items(res).iter().find(|k| k["id"] == key_id.as_str()).cloned().expect("the key");
     assert_eq!(key_row(&keys)["request_count"], 0);
     assert_eq!(newest(&get("/activity").await), json!("key.created"));
-    let renamed = app
-        .call(Method::PATCH, Some(&owner), &format!("{base}/api-keys/{key_id}"), Some(json!({"name": "renamed"})))
-        .await;
+    let rename = UpdateApiKeyRequest { name: Some("renamed".into()), ..Default::default() };
+    let renamed = app.op(Some(&owner), ops::update_api_key(&team, &key_id, &rename)).await;
     assert_eq!(renamed.status, StatusCode::OK);
     assert_eq!(key_row(&get("/api-keys").await)["name"], "renamed");
     let usage = get("/usage").await;
@@ -354,7 +346,7 @@ async fn every_change_shows_in_the_next_read_of_a_kept_page() {
     assert_eq!(key_row(&get("/api-keys").await)["request_count"], 1, "a request not yet written counts");
     assert_eq!(get("/usage").await.body["usage"]["total_requests"], 1);
     assert_eq!(get(&format!("/api-keys/{key_id}/usage")).await.body["total_requests"], 1);
-    let revoked = app.call(Method::POST, Some(&owner), &format!("{base}/api-keys/{key_id}/revoke"), None).await;
+    let revoked = app.op(Some(&owner), ops::revoke_api_key(&team, &key_id)).await;
     assert_eq!(revoked.status, StatusCode::OK);
     assert_eq!(key_row(&get("/api-keys").await)["status"], "revoked");
     assert_eq!(newest(&get("/activity").await), json!("key.revoked"));
@@ -434,10 +426,10 @@ async fn a_change_on_one_instance_shows_in_pages_another_kept() {
     for path in KEPT {
         kept(format!("{base}{path}")).await;
     }
-    let invitation = invite(&a, &owner, &base).await;
+    let invitation = invite(&a, &owner, &team).await;
     let shows_invitation = move |res: &Response| items(res).iter().any(|i| i["id"] == invitation.as_str());
     within_a_second(format!("{base}/invitations"), "the invitation", Box::new(shows_invitation)).await;
-    let revoked = a.call(Method::POST, Some(&owner), &format!("{base}/api-keys/{key_id}/revoke"), None).await;
+    let revoked = a.op(Some(&owner), ops::revoke_api_key(&team, &key_id)).await;
     assert_eq!(revoked.status, StatusCode::OK);
     let id = key_id.clone();
     let shows_revoked =
@@ -517,7 +509,7 @@ async fn a_kept_page_shows_what_expired_while_it_was_kept() {
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
     let base = format!("/api/v1/teams/{team}");
-    let invitation = invite(&app, &owner, &base).await;
+    let invitation = invite(&app, &owner, &team).await;
     // Straight into the database: an invitation and a key that expire in a moment.
     let db = portal_db::connect(&app.database_url).await.unwrap();
     let expiry = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
@@ -686,6 +678,7 @@ async fn lists_ordered_by_use_write_counts_early_at_most_twice_a_second() {
     let writing = counts.iter().filter(|&&n| n > least).count();
     assert!(writing <= 1 + elapsed / 500, "{writing} of 40 requests in {elapsed} ms wrote counts: {counts:?}");
     // And the order is the one shown: the busy key's count is exact at once.
-    let res = app.call(Method::GET, Some(&owner), &path, None).await;
+    let by_requests = KeyQuery { sort: Some(KeySort::Requests), ..KeyQuery::default() };
+    let res = app.op(Some(&owner), ops::list_api_keys(&team, &Page::default(), &by_requests)).await;
     assert_eq!(res.body["items"][0]["request_count"], 40, "{}", res.body);
 }

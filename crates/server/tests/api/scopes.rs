@@ -59,6 +59,26 @@ async fn invitation(app: &TestApp, owner: &str, team: &str, email: &str) -> Stri
     res.body["id"].as_str().unwrap().to_owned()
 }
 
+/// An allowlist of `entries`.
+fn ips(entries: &[&str]) -> AllowList {
+    entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>().into()
+}
+
+/// A development key "m" that only reads the team.
+fn team_reader() -> CreateApiKeyRequest {
+    CreateApiKeyRequest {
+        name: "m".into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: Some(vec![Scope::TeamRead]),
+        allowed_ips: None,
+        alert_thresholds: None,
+    }
+}
+
 async fn scoped_key(app: &TestApp, token: &str, team: &str, name: &str, scopes: &[&str]) -> (String, String) {
     let body = json!({"name": name, "environment": "development", "expiration": "never", "scopes": scopes});
     app.create_key(token, team, body).await
@@ -239,76 +259,73 @@ async fn keys_cannot_mint_wider_keys_nor_outlast_their_creators_rights() {
     let team = app.create_team(&owner, "Acme").await;
     let path = format!("/api/v1/teams/{team}/api-keys");
     // No monthly limit: a key with one makes no keys (tests/api/escapes.rs).
-    let body = json!({
-        "name": "minter", "environment": "development", "expiration": "30d",
-        "scopes": ["api_keys:write", "members:read"],
-        "rate_limit": {"requests_per_second": 10, "burst": 20}, "allowed_ips": ["127.0.0.0/8", "::1"]
-    });
-    let (minter_id, minter) = app.create_key(&owner, &team, body.clone()).await;
-    let narrow = |changes: Value| {
-        let mut b = body.clone();
-        b["name"] = json!("child");
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                b.as_object_mut().unwrap().remove(k);
-            } else {
-                b[k] = v.clone();
-            }
-        }
-        b
+    let body = CreateApiKeyRequest {
+        name: "minter".into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Days30,
+        usage_limit: None,
+        rate_limit: Some(RateLimit { requests_per_second: 10, burst: 20 }),
+        scopes: Some(vec![Scope::ApiKeysWrite, Scope::MembersRead]),
+        allowed_ips: Some(ips(&["127.0.0.0/8", "::1"])),
+        alert_thresholds: None,
     };
+    let (minter_id, minter) = app.create_key(&owner, &team, serde_json::to_value(&body).unwrap()).await;
+    // The minter's own settings for a key named "child".
+    let child = CreateApiKeyRequest { name: "child".into(), ..body.clone() };
     // Each wider setting is refused, naming the field; nothing is created.
-    for (changes, field) in [
-        (json!({"scopes": ["members:write"]}), "scopes"),
-        (json!({"scopes": null}), "scopes"),
-        (json!({"rate_limit": {"requests_per_second": 11, "burst": 20}}), "rate_limit"),
-        (json!({"rate_limit": null}), "rate_limit"),
-        (json!({"allowed_ips": ["10.0.0.1"]}), "allowed_ips"),
-        (json!({"allowed_ips": null}), "allowed_ips"),
+    for (narrow, field) in [
+        (CreateApiKeyRequest { scopes: Some(vec![Scope::MembersWrite]), ..child.clone() }, "scopes"),
+        (CreateApiKeyRequest { scopes: None, ..child.clone() }, "scopes"),
+        (
+            CreateApiKeyRequest { rate_limit: Some(RateLimit { requests_per_second: 11, burst: 20 }), ..child.clone() },
+            "rate_limit",
+        ),
+        (CreateApiKeyRequest { rate_limit: None, ..child.clone() }, "rate_limit"),
+        (CreateApiKeyRequest { allowed_ips: Some(ips(&["10.0.0.1"])), ..child.clone() }, "allowed_ips"),
+        (CreateApiKeyRequest { allowed_ips: None, ..child.clone() }, "allowed_ips"),
     ] {
-        let res = app.call(Method::POST, Some(&minter), &path, Some(narrow(changes.clone()))).await;
-        assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (403, Some(field)), "{changes}: {}", res.body);
+        let res = app.op(Some(&minter), ops::create_api_key(&team, &narrow)).await;
+        assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (403, Some(field)), "{narrow:?}: {}", res.body);
     }
     assert_eq!(app.get_as(&owner, &path).await.body["items"].as_array().unwrap().len(), 1);
     // A key made by a key never outlives it: a longer expiration is cut to the maker's.
     let expires = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     let minter_expires = expires(&app.get_as(&owner, &format!("{path}/{minter_id}")).await.body["expires_at"]);
-    for expiration in ["never", "180d"] {
-        let res = app.call(Method::POST, Some(&minter), &path, Some(narrow(json!({"expiration": expiration})))).await;
+    for expiration in [Expiration::Never, Expiration::Days180] {
+        let res = app
+            .op(Some(&minter), ops::create_api_key(&team, &CreateApiKeyRequest { expiration, ..child.clone() }))
+            .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
         assert_eq!(expires(&res.body["key"]["expires_at"]), minter_expires);
     }
     // No wider is fine.
-    let (child_id, _) =
-        app.create_key(&minter, &team, narrow(json!({"scopes": ["members:read"], "allowed_ips": ["127.0.0.1"]}))).await;
+    let narrow =
+        CreateApiKeyRequest { scopes: Some(vec![Scope::MembersRead]), allowed_ips: Some(ips(&["127.0.0.1"])), ..child };
+    let (child_id, _) = app.create_key(&minter, &team, serde_json::to_value(&narrow).unwrap()).await;
     // A full-access key made by the owner may not be rolled, nor widened, by the minter.
     let (full_id, _) = app.simple_key(&owner, &team, "full").await;
-    let res = app
-        .call(Method::POST, Some(&minter), &format!("{path}/{full_id}/roll"), Some(json!({"grace_period_seconds": 0})))
-        .await;
+    let no_grace = RollApiKeyRequest { grace_period_seconds: 0 };
+    let res = app.op(Some(&minter), ops::roll_api_key(&team, &full_id, &no_grace)).await;
     res.assert_problem(403, "insufficient_scope");
-    let res = app
-        .call(Method::PATCH, Some(&minter), &format!("{path}/{child_id}"), Some(json!({"scopes": ["members:write"]})))
-        .await;
+    let widen = UpdateApiKeyRequest { scopes: Some(vec![Scope::MembersWrite]), ..Default::default() };
+    let res = app.op(Some(&minter), ops::update_api_key(&team, &child_id, &widen)).await;
     res.assert_problem(403, "insufficient_scope");
-    let res =
-        app.call(Method::PATCH, Some(&minter), &format!("{path}/{child_id}"), Some(json!({"rate_limit": null}))).await;
+    let unlimit = UpdateApiKeyRequest { rate_limit: Some(None), ..Default::default() };
+    let res = app.op(Some(&minter), ops::update_api_key(&team, &child_id, &unlimit)).await;
     res.assert_problem(403, "forbidden");
     // Nor change itself.
-    for change in [json!({"scopes": ["api_keys:read"]}), json!({"allowed_ips": null}), json!({"usage_limit": 5})] {
-        let res = app.call(Method::PATCH, Some(&minter), &format!("{path}/{minter_id}"), Some(change)).await;
+    for change in [
+        UpdateApiKeyRequest { scopes: Some(vec![Scope::ApiKeysRead]), ..Default::default() },
+        UpdateApiKeyRequest { allowed_ips: Some(None), ..Default::default() },
+        UpdateApiKeyRequest { usage_limit: Some(Some(5)), ..Default::default() },
+    ] {
+        let res = app.op(Some(&minter), ops::update_api_key(&team, &minter_id, &change)).await;
         res.assert_problem(403, "forbidden");
     }
     // Rolling itself keeps its expiry and its month's count: no fresh lifetime, no reset limit.
     let before = app.get_as(&owner, &format!("{path}/{minter_id}")).await.body;
-    let res = app
-        .call(
-            Method::POST,
-            Some(&minter),
-            &format!("{path}/{minter_id}/roll"),
-            Some(json!({"grace_period_seconds": 0})),
-        )
-        .await;
+    let res = app.op(Some(&minter), ops::roll_api_key(&team, &minter_id, &no_grace)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let rolled = res.body["secret"].as_str().unwrap().to_owned();
     assert!(expires(&res.body["key"]["expires_at"]) <= expires(&before["expires_at"]), "{}", res.body);
@@ -320,31 +337,30 @@ async fn keys_cannot_mint_wider_keys_nor_outlast_their_creators_rights() {
     let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
     let admin_id = user_id(&app, &owner, &team, "admin@example.com").await;
     let (_, admins_key) = app.simple_key(&admin, &team, "admin's key").await;
-    let mint = json!({"name": "m", "environment": "development", "expiration": "never", "scopes": ["team:read"]});
-    let res = app.call(Method::POST, Some(&admins_key), &path, Some(mint.clone())).await;
+    let res = app.op(Some(&admins_key), ops::create_api_key(&team, &team_reader())).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // A key made by that key answers to the admin too.
     let grandchild = res.body["secret"].as_str().unwrap().to_owned();
     let demote =
         app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     assert_eq!(demote.status, StatusCode::OK);
-    let res = app.call(Method::POST, Some(&admins_key), &path, Some(mint.clone())).await;
+    let res = app.op(Some(&admins_key), ops::create_api_key(&team, &team_reader())).await;
     res.assert_problem(403, "insufficient_scope");
     assert_eq!(res.body["required_scope"], "api_keys:write");
     assert_eq!(app.get_as(&admins_key, &format!("/api/v1/teams/{team}/members")).await.status, StatusCode::OK);
     assert_eq!(app.get_as(&grandchild, &format!("/api/v1/teams/{team}")).await.status, StatusCode::OK);
-    let invite = json!({"email": "x@example.com", "role": "member"});
-    let res = app
-        .call(Method::POST, Some(&admins_key), &format!("/api/v1/teams/{team}/invitations"), Some(invite.clone()))
-        .await;
+    let invite = CreateInvitationRequest { email: "x@example.com".into(), role: Role::Member, message: None };
+    let res = app.op(Some(&admins_key), ops::create_invitation(&team, &invite)).await;
     res.assert_problem(403, "insufficient_scope");
     // Promoted again: the key writes again.
     app.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Admin })).await;
-    let res = app.call(Method::POST, Some(&admins_key), &path, Some(mint.clone())).await;
+    let res = app.op(Some(&admins_key), ops::create_api_key(&team, &team_reader())).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // Removed: reads only.
     assert_eq!(app.op(Some(&owner), ops::remove_member(&team, &admin_id)).await.status, StatusCode::NO_CONTENT);
-    app.call(Method::POST, Some(&admins_key), &path, Some(mint)).await.assert_problem(403, "insufficient_scope");
+    app.op(Some(&admins_key), ops::create_api_key(&team, &team_reader()))
+        .await
+        .assert_problem(403, "insufficient_scope");
     assert_eq!(app.get_as(&admins_key, &format!("/api/v1/teams/{team}/api-keys")).await.status, StatusCode::OK);
     let _ = rolled;
 }
@@ -356,9 +372,19 @@ async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
     let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
-    let key = |ips: Value| json!({"name": "allowlisted", "environment": "development", "expiration": "never", "usage_limit": 10, "allowed_ips": ips});
-    let (far_id, far) = app.create_key(&owner, &team, key(json!(["10.0.0.0/8"]))).await;
-    let (_, near) = app.create_key(&owner, &team, key(json!(["127.0.0.1", "::1"]))).await;
+    let key = |allowed: &[&str]| CreateApiKeyRequest {
+        name: "allowlisted".into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: Some(10),
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: Some(ips(allowed)),
+        alert_thresholds: None,
+    };
+    let (far_id, far) = app.create_key(&owner, &team, serde_json::to_value(key(&["10.0.0.0/8"])).unwrap()).await;
+    let (_, near) = app.create_key(&owner, &team, serde_json::to_value(key(&["127.0.0.1", "::1"])).unwrap()).await;
     let team_path = format!("/api/v1/teams/{team}");
     app.get_as(&far, &team_path).await.assert_problem(403, "ip_not_allowed");
     // A forwarded address from a peer that is not a trusted proxy changes nothing.
@@ -383,20 +409,17 @@ async fn ip_allowlists_refuse_other_addresses_even_behind_spoofed_headers() {
     let res = verify("10.0.0.0/8").await;
     assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (422, Some("client_ip")));
     // Bad lists are refused, naming the field.
-    for bad in [
-        json!(["10.0.0.0/33"]),
-        json!(["example.com"]),
-        json!((0..51).map(|i| format!("10.0.0.{i}")).collect::<Vec<_>>()),
-    ] {
-        let res = app.call(Method::POST, Some(&owner), &format!("{team_path}/api-keys"), Some(key(bad.clone()))).await;
-        assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (422, Some("allowed_ips")), "{bad}");
+    let many: Vec<String> = (0..51).map(|i| format!("10.0.0.{i}")).collect();
+    for bad in [vec!["10.0.0.0/33"], vec!["example.com"], many.iter().map(String::as_str).collect()] {
+        let res = app.op(Some(&owner), ops::create_api_key(&team, &key(&bad))).await;
+        assert_eq!((res.status.as_u16(), res.body["field"].as_str()), (422, Some("allowed_ips")), "{bad:?}");
     }
 
     // Behind a trusted proxy, the forwarded client address is what the allowlist sees.
     let app = spawn_app_with(Options::shared(None, &["--trusted-proxies", "127.0.0.1/32"])).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
-    let (_, far) = app.create_key(&owner, &team, key(json!(["10.0.0.0/8"]))).await;
+    let (_, far) = app.create_key(&owner, &team, serde_json::to_value(key(&["10.0.0.0/8"])).unwrap()).await;
     let team_path = format!("/api/v1/teams/{team}");
     let forwarded = app.client.get(app.url(&team_path)).bearer_auth(&far).header("x-forwarded-for", "10.1.2.3");
     assert_eq!(app.send(forwarded).await.status, StatusCode::OK);
@@ -469,7 +492,8 @@ async fn existing_keys_migrate_to_full_access() {
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // The upgrade folded its name for search.
-    let res = app.call(Method::GET, Some(&secret), &format!("/api/v1/teams/{team}/api-keys?q=%C3%B6LD"), None).await;
+    let search = KeyQuery { search: Some("öLD".to_owned()), ..KeyQuery::default() };
+    let res = app.op(Some(&secret), ops::list_api_keys(team, &Page::default(), &search)).await;
     assert_eq!(
         res.body["items"].as_array().map(|i| i.iter().map(|k| k["name"].clone()).collect::<Vec<_>>()),
         Some(vec![json!("Öld")]),
@@ -493,16 +517,15 @@ async fn a_demotion_on_one_instance_caps_the_key_on_another() {
     let admin_id = user_id(&a, &owner, &team, "admin@example.com").await;
     let b = spawn_app_with(Options::shared(Some(a.database_url.clone()), &[])).await;
     let (_, key) = a.simple_key(&admin, &team, "admin's key").await;
-    let keys = format!("/api/v1/teams/{team}/api-keys");
-    let mint = json!({"name": "m", "environment": "development", "expiration": "never", "scopes": ["team:read"]});
+    let mint = || ops::create_api_key(&team, &team_reader());
     // B caches the key with its creator an admin.
-    assert_eq!(b.call(Method::POST, Some(&key), &keys, Some(mint.clone())).await.status, StatusCode::CREATED);
+    assert_eq!(b.op(Some(&key), mint()).await.status, StatusCode::CREATED);
     let demote =
         a.op(Some(&owner), ops::update_member(&team, &admin_id, &UpdateMemberRequest { role: Role::Member })).await;
     assert_eq!(demote.status, StatusCode::OK);
     let demoted_at = std::time::Instant::now();
     loop {
-        let res = b.call(Method::POST, Some(&key), &keys, Some(mint.clone())).await;
+        let res = b.op(Some(&key), mint()).await;
         if res.status == StatusCode::FORBIDDEN {
             assert_eq!(res.body["required_scope"], "api_keys:write");
             break;

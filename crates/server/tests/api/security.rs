@@ -167,12 +167,17 @@ async fn sign_in_is_throttled_per_account_whatever_the_address() {
     // A stolen access token does not open another way to guess: wrong current passwords count.
     let bob = app.login_with(&new_client(), "bob@example.com", PASSWORD).await;
     let bob = bob.body["access_token"].as_str().unwrap().to_owned();
-    let change = |current: &str| json!({"current_password": current, "new_password": "a brand new password"});
+    let change = |current: &str| {
+        ops::change_password(&ChangePasswordRequest {
+            current_password: current.into(),
+            new_password: "a brand new password".into(),
+        })
+    };
     for _ in 0..3 {
-        let res = app.call(Method::POST, Some(&bob), "/api/v1/me/password", Some(change("guess guess"))).await;
+        let res = app.op(Some(&bob), change("guess guess")).await;
         res.assert_problem(422, "wrong_password");
     }
-    let res = app.call(Method::POST, Some(&bob), "/api/v1/me/password", Some(change(PASSWORD))).await;
+    let res = app.op(Some(&bob), change(PASSWORD)).await;
     res.assert_problem(429, "rate_limited");
     app.login_with(&new_client(), "bob@example.com", PASSWORD).await.assert_problem(429, "rate_limited");
 }
@@ -183,12 +188,12 @@ async fn password_changes_are_rate_limited_per_user() {
     options.flags = vec!["--auth-rate-limit".into(), "3".into()];
     let app = spawn_app_with(options).await;
     let (token, _) = app.signed_in("ada@example.com").await;
-    let body = json!({"current_password": PASSWORD, "new_password": "short"});
+    let body = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "short".into() };
     for _ in 0..3 {
-        let res = app.call(Method::POST, Some(&token), "/api/v1/me/password", Some(body.clone())).await;
+        let res = app.op(Some(&token), ops::change_password(&body)).await;
         res.assert_problem(422, "validation_failed");
     }
-    let res = app.call(Method::POST, Some(&token), "/api/v1/me/password", Some(body)).await;
+    let res = app.op(Some(&token), ops::change_password(&body)).await;
     res.assert_problem(429, "rate_limited");
 }
 
@@ -312,8 +317,8 @@ async fn a_key_in_its_roll_grace_period_cannot_grow_anyones_access() {
     let (id, old) = app.simple_key(&owner, &team, "leaked").await;
     let (other_id, _) = app.simple_key(&owner, &team, "other").await;
     let keys = format!("/api/v1/teams/{team}/api-keys");
-    let roll = format!("{keys}/{id}/roll");
-    let rolled = app.call(Method::POST, Some(&owner), &roll, Some(json!({"grace_period_seconds": 3600}))).await;
+    let grace = RollApiKeyRequest { grace_period_seconds: 3600 };
+    let rolled = app.op(Some(&owner), ops::roll_api_key(&team, &id, &grace)).await;
     assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.body);
     let new_id = rolled.body["key"]["id"].as_str().unwrap().to_owned();
 

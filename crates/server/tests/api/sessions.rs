@@ -63,13 +63,12 @@ async fn an_ended_session_refuses_its_access_and_refresh_tokens_at_once() {
     let (stranger, _) = app.signed_in("mallory@example.com").await;
     assert_eq!(app.get_as(&laptop, "/api/v1/me").await.status, StatusCode::OK, "cached as open");
     let laptop_id = current(&sessions(&app, &laptop).await)["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/me/sessions/{laptop_id}");
 
     // Someone else's session cannot be ended, and is not touched.
-    app.call(Method::DELETE, Some(&stranger), &path, None).await.assert_problem(404, "session_not_found");
+    app.op(Some(&stranger), ops::end_session(&laptop_id)).await.assert_problem(404, "session_not_found");
     assert_eq!(app.get_as(&laptop, "/api/v1/me").await.status, StatusCode::OK);
 
-    let res = app.call(Method::DELETE, Some(&phone), &path, None).await;
+    let res = app.op(Some(&phone), ops::end_session(&laptop_id)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     app.get_as(&laptop, "/api/v1/me").await.assert_problem(401, "unauthorized");
     app.get_as(&laptop, "/api/v1/teams").await.assert_problem(401, "unauthorized");
@@ -77,7 +76,7 @@ async fn an_ended_session_refuses_its_access_and_refresh_tokens_at_once() {
     assert_eq!(app.get_as(&phone, "/api/v1/me").await.status, StatusCode::OK, "the other session goes on");
     let left = sessions(&app, &phone).await;
     assert_eq!(left.len(), 1, "{left:?}");
-    app.call(Method::DELETE, Some(&phone), &path, None).await.assert_problem(404, "session_not_found");
+    app.op(Some(&phone), ops::end_session(&laptop_id)).await.assert_problem(404, "session_not_found");
     let malformed = app.call(Method::DELETE, Some(&phone), "/api/v1/me/sessions/nope", None).await;
     assert_eq!(malformed.status, StatusCode::NOT_FOUND, "{}", malformed.body);
 

@@ -33,14 +33,9 @@ async fn a_new_team_opens_with_its_creator_as_owner() {
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(list.body["items"][0]["id"], id.as_str());
 
-    let res = app
-        .call(
-            Method::PATCH,
-            Some(&token),
-            &format!("/api/v1/teams/{id}"),
-            Some(json!({"name": "Acme Ltd", "description": ""})),
-        )
-        .await;
+    let rename =
+        UpdateTeamRequest { name: Some("Acme Ltd".into()), description: Some("".into()), ..Default::default() };
+    let res = app.op(Some(&token), ops::update_team(&id, &rename)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["name"], "Acme Ltd");
     assert!(res.body.get("description").is_none(), "an empty description clears it: {}", res.body);
@@ -96,11 +91,7 @@ async fn team_lists_are_cursor_paginated() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/teams?limit=2&cursor={c}"),
-            None => "/api/v1/teams?limit=2".to_owned(),
-        };
-        let page = app.call(Method::GET, Some(&token), &path, None).await;
+        let page = app.op(Some(&token), ops::list_teams(&Page::at(2, cursor.clone()))).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         seen.extend(page.body["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()));
         match page.body["next_cursor"].as_str() {
@@ -109,10 +100,11 @@ async fn team_lists_are_cursor_paginated() {
         }
     }
     assert_eq!(seen, (0..5).map(|i| format!("Team {i}")).collect::<Vec<_>>());
-    let res = app.call(Method::GET, Some(&token), "/api/v1/teams?limit=0", None).await;
+    let res = app.op(Some(&token), ops::list_teams(&Page::first(0))).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "limit");
-    let res = app.call(Method::GET, Some(&token), "/api/v1/teams?cursor=garbage!", None).await;
+    let garbage = Page { limit: None, cursor: Some("garbage!".to_owned()) };
+    let res = app.op(Some(&token), ops::list_teams(&garbage)).await;
     assert_eq!(res.field(), "cursor");
 }
 
@@ -121,10 +113,12 @@ async fn invitation_mail_and_acceptance_join_the_team() {
     let app = spawn_app().await;
     let (owner, _) = app.signed_in("olivia@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
-    let path = format!("/api/v1/teams/{team}/invitations");
-    let body =
-        json!({"email": "Bob@Example.com", "role": "admin", "message": "Welcome <script>alert(1)</script> aboard"});
-    let res = app.call(Method::POST, Some(&owner), &path, Some(body)).await;
+    let body = CreateInvitationRequest {
+        email: "Bob@Example.com".into(),
+        role: Role::Admin,
+        message: Some("Welcome <script>alert(1)</script> aboard".into()),
+    };
+    let res = app.op(Some(&owner), ops::create_invitation(&team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     assert_eq!(res.body["email"], "bob@example.com");
     assert_eq!(res.body["state"], "pending");
@@ -278,9 +272,9 @@ async fn roles_follow_the_permission_table() {
     let (owner_id, admin_id, member_id) =
         (role_of("owner@example.com"), role_of("admin@example.com"), role_of("member@example.com"));
     let patch = |who: &str, id: &str, role: &str| {
-        let (app, who, path) = (&app, who.to_owned(), format!("/api/v1/teams/{team}/members/{id}"));
-        let role = role.to_owned();
-        async move { app.call(Method::PATCH, Some(&who), &path, Some(json!({"role": role}))).await }
+        let call = ops::update_member(&team, id, &UpdateMemberRequest { role: Role::parse(role).expect("a role") });
+        let (app, who) = (&app, who.to_owned());
+        async move { app.op(Some(&who), call).await }
     };
 
     // Admins move people between member and admin, never to or from owner.
@@ -310,8 +304,8 @@ async fn roles_follow_the_permission_table() {
     // The last owner can be neither demoted, nor removed, nor leave.
     patch(&owner, &owner_id, "admin").await.assert_problem(409, "last_owner");
     let remove = |who: &str, id: &str| {
-        let (app, who, path) = (&app, who.to_owned(), format!("/api/v1/teams/{team}/members/{id}"));
-        async move { app.call(Method::DELETE, Some(&who), &path, None).await }
+        let (app, who, call) = (&app, who.to_owned(), ops::remove_member(&team, id));
+        async move { app.op(Some(&who), call).await }
     };
     remove(&owner, &owner_id).await.assert_problem(409, "last_owner");
     remove(&admin, &owner_id).await.assert_problem(403, "forbidden");
@@ -439,26 +433,22 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     assert_eq!(newest["summary"], "member@example.com: member → admin");
     assert_eq!(newest["ip"], "127.0.0.1", "owners see the client address");
 
-    let filtered = app
-        .call(
-            Method::GET,
-            Some(&owner),
-            &format!("/api/v1/teams/{team}/activity?action=member.joined&actor={member_id}"),
-            None,
-        )
-        .await;
+    let joined_by_member =
+        ActivityFilter { actor: Some(member_id.parse().unwrap()), action: Some("member.joined".to_owned()) };
+    let filtered = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &joined_by_member)).await;
     let items = filtered.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", filtered.body);
     assert_eq!(items[0]["actor"]["id"], member_id.as_str());
 
     // Paging walks every entry once.
     let mut seen = Vec::new();
-    let mut path = format!("/api/v1/teams/{team}/activity?limit=2");
+    let mut cursor: Option<String> = None;
     loop {
-        let page = app.call(Method::GET, Some(&owner), &path, None).await;
+        let page = ops::list_activity(&team, &Page::at(2, cursor.take()), &ActivityFilter::default());
+        let page = app.op(Some(&owner), page).await;
         seen.extend(page.body["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
         match page.body["next_cursor"].as_str() {
-            Some(c) => path = format!("/api/v1/teams/{team}/activity?limit=2&cursor={c}"),
+            Some(c) => cursor = Some(c.to_owned()),
             None => break,
         }
     }
@@ -488,16 +478,10 @@ async fn invitations_are_rate_limited_per_team() {
     let app = spawn_app_with(options).await;
     let (owner, _) = app.signed_in("owner@example.com").await;
     let team = app.create_team(&owner, "Acme").await;
-    let path = format!("/api/v1/teams/{team}/invitations");
     for i in 0..2 {
-        let res = app
-            .call(
-                Method::POST,
-                Some(&owner),
-                &path,
-                Some(json!({"email": format!("p{i}@example.com"), "role": "member"})),
-            )
-            .await;
+        let body =
+            CreateInvitationRequest { email: format!("p{i}@example.com").into(), role: Role::Member, message: None };
+        let res = app.op(Some(&owner), ops::create_invitation(&team, &body)).await;
         assert_eq!(res.status, StatusCode::CREATED);
     }
     let res = app

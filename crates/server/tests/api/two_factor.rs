@@ -321,16 +321,18 @@ async fn turning_it_off_needs_the_password_and_a_code() {
     .assert_problem(409, "two_factor_disabled");
     let (secret, codes, _) = enrol(&app, &token).await;
     let path = "/api/v1/me/two-factor/disable";
-    let res =
-        app.call(Method::POST, Some(&token), path, Some(json!({"password": "nope", "code": code(&secret, 30)}))).await;
+    let off = |password: &str, code: &str| {
+        ops::disable_two_factor(&DisableTwoFactorRequest { password: password.into(), code: code.to_owned() })
+    };
+    let res = app.op(Some(&token), off("nope", &code(&secret, 30))).await;
     res.assert_problem(422, "wrong_password");
-    let res = app.call(Method::POST, Some(&token), path, Some(json!({"password": PASSWORD, "code": "000000"}))).await;
+    let res = app.op(Some(&token), off(PASSWORD, "000000")).await;
     res.assert_problem(422, "invalid_two_factor_code");
     app.call(Method::POST, Some(&token), path, Some(json!({"password": PASSWORD})))
         .await
         .assert_problem(422, "validation_failed");
     assert_eq!(status(&app, &token).await["enabled"], true, "nothing changed");
-    let res = app.call(Method::POST, Some(&token), path, Some(json!({"password": PASSWORD, "code": codes[3]}))).await;
+    let res = app.op(Some(&token), off(PASSWORD, &codes[3])).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert_eq!(status(&app, &token).await, json!({"enabled": false, "recovery_codes_left": 0}));
     app.wait_for_mail(email, "Two-factor authentication is off").await;
@@ -349,7 +351,7 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let team = app.create_team(&owner, "Acme").await;
     let member = app.join(&owner, &team, "member@example.com", "admin").await;
     let team_path = format!("/api/v1/teams/{team}");
-    let require = json!({"require_two_factor": true});
+    let require = UpdateTeamRequest { require_two_factor: Some(true), ..Default::default() };
 
     // Before requiring it, the owner sees whom it would shut out; admins and members do not.
     let readiness = app.get_as(&owner, &format!("{team_path}/two-factor")).await;
@@ -362,12 +364,12 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     assert!(emails.contains(&"owner@example.com") && emails.contains(&"member@example.com"), "{emails:?}");
     app.get_as(&member, &format!("{team_path}/two-factor")).await.assert_problem(403, "forbidden");
     // The owner must have it first.
-    let refused = app.call(Method::PATCH, Some(&owner), &team_path, Some(require.clone())).await;
+    let refused = app.op(Some(&owner), ops::update_team(&team, &require)).await;
     refused.assert_problem(403, "two_factor_required");
     assert_eq!(refused.field(), "require_two_factor");
     enrol(&app, &owner).await;
     // The owner's token of before the set-up now counts as having it.
-    let res = app.call(Method::PATCH, Some(&owner), &team_path, Some(require.clone())).await;
+    let res = app.op(Some(&owner), ops::update_team(&team, &require)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["require_two_factor"], true);
     let readiness = app.get_as(&owner, &format!("{team_path}/two-factor")).await;
@@ -384,14 +386,18 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     ] {
         app.get_as(&member, &path).await.assert_problem(403, "two_factor_required");
     }
-    app.call(
-        Method::POST,
-        Some(&member),
-        &format!("{team_path}/api-keys"),
-        Some(json!({"name": "k", "environment": "development", "expiration": "never"})),
-    )
-    .await
-    .assert_problem(403, "two_factor_required");
+    let key = CreateApiKeyRequest {
+        name: "k".into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: None,
+        alert_thresholds: None,
+    };
+    app.op(Some(&member), ops::create_api_key(&team, &key)).await.assert_problem(403, "two_factor_required");
     // Someone invited meanwhile cannot join without it; the invitation stays open until they can.
     let invitation = app.invite(&owner, &team, "late@example.com", "member").await;
     let signup =
@@ -401,12 +407,10 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
         .as_str()
         .unwrap()
         .to_owned();
-    let accept = json!({"token": invitation});
-    app.call(Method::POST, Some(&late), "/api/v1/invitations/accept", Some(accept.clone()))
-        .await
-        .assert_problem(403, "two_factor_required");
+    let accept = AcceptInvitationRequest { token: invitation.into() };
+    app.op(Some(&late), ops::accept_invitation(&accept)).await.assert_problem(403, "two_factor_required");
     enrol(&app, &late).await;
-    let joined = app.call(Method::POST, Some(&late), "/api/v1/invitations/accept", Some(accept)).await;
+    let joined = app.op(Some(&late), ops::accept_invitation(&accept)).await;
     assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
     // An outsider still learns nothing.
     let (outsider, _) = app.signed_in("outsider@example.com").await;
@@ -415,10 +419,8 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     let (_, codes, _) = enrol(&app, &member).await;
     assert_eq!(app.get_as(&member, &team_path).await.status, StatusCode::OK);
     // While the team requires it, it cannot be turned off.
-    let off = json!({"password": PASSWORD, "code": codes[0]});
-    app.call(Method::POST, Some(&member), "/api/v1/me/two-factor/disable", Some(off.clone()))
-        .await
-        .assert_problem(403, "two_factor_required");
+    let off = DisableTwoFactorRequest { password: PASSWORD.into(), code: codes[0].clone() };
+    app.op(Some(&member), ops::disable_two_factor(&off)).await.assert_problem(403, "two_factor_required");
     // The owner lifts the requirement; then it can.
     let lift = app
         .op(
@@ -427,7 +429,7 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
         )
         .await;
     assert_eq!(lift.body["require_two_factor"], false, "{}", lift.body);
-    let res = app.call(Method::POST, Some(&member), "/api/v1/me/two-factor/disable", Some(off)).await;
+    let res = app.op(Some(&member), ops::disable_two_factor(&off)).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
     assert_eq!(app.get_as(&member, &team_path).await.status, StatusCode::OK);
     let summaries = audit_actions(&app).await;

@@ -40,9 +40,9 @@ async fn deleting_a_team_mid_traffic_keeps_other_teams_counts_exact() {
         assert_eq!(res.status, StatusCode::OK);
     }
     // 30 concurrent requests with the doomed key while its team is deleted.
-    let (members, team_path) = (format!("/api/v1/teams/{doomed}/members"), format!("/api/v1/teams/{doomed}"));
+    let members = format!("/api/v1/teams/{doomed}/members");
     let (statuses, deleted) =
-        tokio::join!(burst(&app, &doomed_key, &members, 30), app.call(Method::DELETE, Some(&owner), &team_path, None));
+        tokio::join!(burst(&app, &doomed_key, &members, 30), app.op(Some(&owner), ops::delete_team(&doomed)));
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
     assert_eq!(statuses.len(), 30);
     for status in burst(&app, &kept_key, &format!("/api/v1/teams/{kept}"), 10).await {
@@ -197,14 +197,9 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
         res.assert_problem(422, "validation_failed");
         assert_eq!(res.field(), field);
     }
-    let res = app
-        .call(
-            Method::PATCH,
-            Some(&owner),
-            &key_path,
-            Some(json!({"rate_limit": {"requests_per_second": 1000, "burst": 1000}})),
-        )
-        .await;
+    let generous = RateLimit { requests_per_second: 1000, burst: 1000 };
+    let generous = UpdateApiKeyRequest { rate_limit: Some(Some(generous)), ..Default::default() };
+    let res = app.op(Some(&owner), ops::update_api_key(&team, &id, &generous)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body["rate_limit"], json!({"requests_per_second": 1000, "burst": 1000}));
     for _ in 0..5 {
@@ -218,9 +213,12 @@ async fn a_rate_limit_refuses_beyond_its_burst_and_can_be_changed() {
     )
     .await
     .assert_problem(403, "forbidden");
-    let res = app
-        .call(Method::PATCH, Some(&owner), &key_path, Some(json!({"rate_limit": null, "description": "no limits"})))
-        .await;
+    let unlimited = UpdateApiKeyRequest {
+        rate_limit: Some(None),
+        description: Some(Some("no limits".into())),
+        ..Default::default()
+    };
+    let res = app.op(Some(&owner), ops::update_api_key(&team, &id, &unlimited)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.get("rate_limit").is_none(), "{}", res.body);
     assert_eq!(res.body["description"], "no limits");
@@ -239,7 +237,6 @@ async fn a_changed_monthly_limit_applies_at_once() {
     let team = app.create_team(&owner, "Acme").await;
     let body = json!({"name": "limited", "environment": "production", "expiration": "never", "usage_limit": 2});
     let (id, secret) = app.create_key(&owner, &team, body).await;
-    let key_path = format!("/api/v1/teams/{team}/api-keys/{id}");
     let get = || app.op(Some(&secret), ops::get_team(&team));
     assert_eq!(get().await.status, StatusCode::OK);
     assert_eq!(get().await.status, StatusCode::OK);
@@ -266,7 +263,7 @@ async fn a_changed_monthly_limit_applies_at_once() {
     )
     .await;
     assert_eq!(get().await.status, StatusCode::OK);
-    let usage = app.call(Method::GET, Some(&owner), &format!("{key_path}/usage"), None).await;
+    let usage = app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &UsageRange::default())).await;
     assert_eq!(usage.body["used_this_month"], 5, "{}", usage.body);
 }
 
@@ -360,18 +357,21 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
     let txn = portal_db::TransactionTrait::begin(&db).await.unwrap();
     assert_eq!(write(&txn, &batch).await.unwrap(), 0);
     txn.commit().await.unwrap();
-    let usage_path = format!("/api/v1/teams/{team}/api-keys/{id}/usage");
-    let from = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let read = |query: String| {
-        let (app, owner, path) = (&app, owner.clone(), usage_path.clone());
-        async move { app.call(Method::GET, Some(&owner), &format!("{path}?{query}"), None).await.body }
+    // Whole seconds, as a person would give them.
+    let from = |days: i64| {
+        let from = chrono::SubsecRound::trunc_subsecs(now - chrono::Duration::days(days), 0);
+        UsageRange { from: Some(from), ..UsageRange::default() }
     };
-    let ninety = read(format!("from={}", from(90))).await;
+    let read = |range: UsageRange| {
+        let (app, owner, team, id) = (&app, owner.clone(), team.clone(), id.clone());
+        async move { app.op(Some(&owner), ops::get_api_key_usage(&team, &id, &range)).await.body }
+    };
+    let ninety = read(from(90)).await;
     assert_eq!(ninety["total_requests"], 20, "{ninety}");
     assert_eq!(ninety["error"], 2);
     assert_eq!(ninety["granularity"], "day");
     assert_eq!(ninety["latency"]["p50_ms"].as_f64().map(|p| (1.5..2.5).contains(&p)), Some(true), "{ninety}");
-    let hourly = read(format!("from={}&granularity=hour", from(5))).await;
+    let hourly = read(UsageRange { granularity: Some(Granularity::Hour), ..from(5) }).await;
     assert_eq!(hourly["total_requests"], 7, "{hourly}");
 
     let counts = |table: &'static str| {
@@ -398,8 +398,7 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
     let team_rows =
         (counts("usage_team_minutes").await, counts("usage_team_hours").await, counts("usage_team_days").await);
     assert_eq!(team_rows, (1, 3, 4));
-    let team =
-        app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/usage?from={}", from(90)), None).await;
+    let team = app.op(Some(&owner), ops::get_team_usage(&team, &from(90))).await;
     assert_eq!(team.body["usage"]["total_requests"], 20, "the team's sums agree with its keys'");
     // The key's share comes from its weeks between the range's edges: the same.
     assert_eq!(
@@ -408,7 +407,7 @@ async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
         "{}",
         team.body
     );
-    let after = read(format!("from={}", from(90))).await;
+    let after = read(from(90)).await;
     assert_eq!(after["total_requests"], 20, "days answer the long range after minutes and hours expired");
     db.close().await.ok();
 }

@@ -78,10 +78,16 @@ async fn team_app(options: Options) -> Setup {
     Setup { app, owner, team }
 }
 
+/// The body of a new endpoint for `url` and `types`, without a description.
+fn hook(url: &str, types: &[EventType]) -> CreateWebhookEndpointRequest {
+    CreateWebhookEndpointRequest { url: url.into(), description: None, event_types: types.to_vec(), enabled: None }
+}
+
 /// Creates an endpoint for `types` and hands its secret to the receiver: (endpoint id, secret).
 async fn endpoint(s: &Setup, receiver: &Receiver, url: &str, types: &[&str]) -> (String, String) {
-    let body = json!({"url": url, "description": "Our CRM", "event_types": types});
-    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let types: Vec<EventType> = types.iter().map(|t| EventType::parse(t).expect("an event type")).collect();
+    let body = CreateWebhookEndpointRequest { description: Some("Our CRM".into()), ..hook(url, &types) };
+    let res = s.app.op(Some(&s.owner), ops::create_webhook_endpoint(&s.team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let secret = res.body["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
@@ -142,23 +148,23 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
 
     // An event type the endpoint did not ask for is not sent; one it asked for is.
     let team_path = format!("/api/v1/teams/{}", s.team);
-    s.app.call(Method::PATCH, Some(&s.owner), &team_path, Some(json!({"name": "Hooks 2"}))).await;
-    s.app.call(Method::POST, Some(&s.owner), &format!("{team_path}/api-keys/{key_id}/revoke"), None).await;
+    let rename = UpdateTeamRequest { name: Some("Hooks 2".into()), ..Default::default() };
+    s.app.op(Some(&s.owner), ops::update_team(&s.team, &rename)).await;
+    s.app.op(Some(&s.owner), ops::revoke_api_key(&s.team, &key_id)).await;
     let received = receiver.wait_for("the revocation", |r| r.len() >= 4).await;
     assert_eq!(received[3]["event"]["type"], "api_key.revoked");
     assert_eq!(received.len(), 4, "no team.updated: {received:#?}");
 
     // Redelivery: the same event id again, as a new delivery.
     let first = deliveries(&s, &hook).await.last().unwrap()["id"].as_str().unwrap().to_owned();
-    let path = format!("{team_path}/webhooks/{hook}/deliveries/{first}/redeliver");
-    let res = s.app.call(Method::POST, Some(&s.owner), &path, None).await;
+    let res = s.app.op(Some(&s.owner), ops::redeliver_webhook(&s.team, &hook, &first)).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     let received = receiver.wait_for("the redelivery", |r| r.len() >= 5).await;
     assert_eq!(received[4]["id"], received[0]["id"]);
     assert_eq!(received[4]["verified"], true);
 
     // A test event.
-    let res = s.app.call(Method::POST, Some(&s.owner), &format!("{team_path}/webhooks/{hook}/test"), None).await;
+    let res = s.app.op(Some(&s.owner), ops::send_test_webhook(&s.team, &hook)).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
     let received = receiver.wait_for("the test event", |r| r.len() >= 6).await;
     assert_eq!(received[5]["event"]["type"], "webhook.test");
@@ -180,8 +186,8 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
 async fn five_days_of_failures_turn_the_endpoint_off() {
     let s = team_app(webhook_options(None)).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let body = json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["invitation.created"]});
-    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let body = hook(&format!("http://127.0.0.1:{port}/hook"), &[EventType::InvitationCreated]);
+    let res = s.app.op(Some(&s.owner), ops::create_webhook_endpoint(&s.team, &body)).await;
     let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
     let since = chrono::Utc::now() - chrono::Duration::days(5) - chrono::Duration::minutes(1);
     set_time(&s.app.database_url, "webhook_endpoints", "failing_since", Some(&hook), since).await;
@@ -219,8 +225,9 @@ async fn gone_turns_the_endpoint_off_and_mails_the_owners() {
     let log = deliveries(&s, &hook).await;
     assert!(log.iter().all(|d| d["state"] == "failed"), "{log:#?}");
     assert_eq!(receiver.received().await.len(), 1);
-    s.app.call(Method::POST, Some(&s.owner), &format!("{path}/test"), None).await.assert_problem(409, "conflict");
-    let on = s.app.call(Method::PATCH, Some(&s.owner), &path, Some(json!({"enabled": true}))).await;
+    s.app.op(Some(&s.owner), ops::send_test_webhook(&s.team, &hook)).await.assert_problem(409, "conflict");
+    let on = UpdateWebhookEndpointRequest { enabled: Some(true), ..Default::default() };
+    let on = s.app.op(Some(&s.owner), ops::update_webhook_endpoint(&s.team, &hook, &on)).await;
     assert_eq!(on.body["enabled"], true, "{}", on.body);
     assert!(on.body.get("disabled_reason").is_none(), "{}", on.body);
 }
@@ -230,8 +237,8 @@ async fn nothing_is_lost_while_the_endpoint_is_unreachable() {
     let s = team_app(webhook_options(None)).await;
     // A port nobody listens on, yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let body = json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["invitation.created"]});
-    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let body = hook(&format!("http://127.0.0.1:{port}/hook"), &[EventType::InvitationCreated]);
+    let res = s.app.op(Some(&s.owner), ops::create_webhook_endpoint(&s.team, &body)).await;
     let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
     let secret = res.body["secret"].as_str().unwrap().to_owned();
     s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
@@ -269,9 +276,8 @@ async fn private_addresses_are_refused_unless_allowed() {
         "https://user:pass@example.com/hook",
         "not a url",
     ] {
-        let res = app
-            .call(Method::POST, Some(&owner), &path, Some(json!({"url": url, "event_types": ["team.updated"]})))
-            .await;
+        let res =
+            app.op(Some(&owner), ops::create_webhook_endpoint(&team, &hook(url, &[EventType::TeamUpdated]))).await;
         res.assert_problem(422, "validation_failed");
         assert_eq!(res.field(), "url", "{url}: {}", res.body);
     }
@@ -280,14 +286,8 @@ async fn private_addresses_are_refused_unless_allowed() {
     let strict = spawn_app().await;
     let (owner, _) = strict.signed_in("owner@example.com").await;
     let team = strict.create_team(&owner, "Hooks").await;
-    let res = strict
-        .call(
-            Method::POST,
-            Some(&owner),
-            &format!("/api/v1/teams/{team}/webhooks"),
-            Some(json!({"url": "http://example.com/hook", "event_types": ["team.updated"]})),
-        )
-        .await;
+    let body = hook("http://example.com/hook", &[EventType::TeamUpdated]);
+    let res = strict.op(Some(&owner), ops::create_webhook_endpoint(&team, &body)).await;
     res.assert_problem(422, "validation_failed");
     assert!(res.body["detail"].as_str().unwrap().contains("https"), "{}", res.body);
 }
@@ -303,8 +303,8 @@ async fn a_name_resolving_to_a_private_address_is_refused_at_delivery() {
         return;
     }
     let s = team_app(Options::shared(None, &["--webhook-allow-http"])).await;
-    let body = json!({"url": format!("http://{host}:9/hook"), "event_types": ["invitation.created"]});
-    let res = s.app.call(Method::POST, Some(&s.owner), &format!("/api/v1/teams/{}/webhooks", s.team), Some(body)).await;
+    let body = hook(&format!("http://{host}:9/hook"), &[EventType::InvitationCreated]);
+    let res = s.app.op(Some(&s.owner), ops::create_webhook_endpoint(&s.team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
     s.app.invite(&s.owner, &s.team, "new@example.com", "member").await;
@@ -321,37 +321,33 @@ async fn a_rotated_secret_signs_beside_the_old_one_during_the_grace() {
     let s = team_app(webhook_options(None)).await;
     let receiver = Receiver::start(None).await;
     let (hook, old) = endpoint(&s, &receiver, &receiver.url(), &["team.updated"]).await;
-    let path = format!("/api/v1/teams/{}/webhooks/{hook}/rotate-secret", s.team);
-    s.app
-        .call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 200})))
-        .await
-        .assert_problem(422, "validation_failed");
-    let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 1}))).await;
+    let rotate = |grace_hours: u32| {
+        ops::rotate_webhook_secret(&s.team, &hook, &RotateWebhookSecretRequest { grace_hours: Some(grace_hours) })
+    };
+    s.app.op(Some(&s.owner), rotate(200)).await.assert_problem(422, "validation_failed");
+    let res = s.app.op(Some(&s.owner), rotate(1)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let new = res.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert!(res.body["endpoint"]["previous_secret_until"].is_string());
     // A receiver that knows only the new secret verifies; so does one that knows only the old.
     receiver.control(json!({"secret": new})).await;
-    s.app
-        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Renamed"})))
-        .await;
+    let rename = UpdateTeamRequest { name: Some("Renamed".into()), ..Default::default() };
+    s.app.op(Some(&s.owner), ops::update_team(&s.team, &rename)).await;
     let received = receiver.wait_for("the event", |r| !r.is_empty()).await;
     assert_eq!(received[0]["signatures"], 2);
     assert_eq!(received[0]["verified"], true);
     receiver.control(json!({"secret": old})).await;
-    s.app
-        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Again"})))
-        .await;
+    let rename = UpdateTeamRequest { name: Some("Again".into()), ..Default::default() };
+    s.app.op(Some(&s.owner), ops::update_team(&s.team, &rename)).await;
     let received = receiver.wait_for("the second event", |r| r.len() >= 2).await;
     assert_eq!(received[1]["verified"], true);
     // With no grace, only the new secret signs.
-    let res = s.app.call(Method::POST, Some(&s.owner), &path, Some(json!({"grace_hours": 0}))).await;
+    let res = s.app.op(Some(&s.owner), rotate(0)).await;
     let newest = res.body["secret"].as_str().unwrap().to_owned();
     receiver.control(json!({"secret": new})).await;
-    s.app
-        .call(Method::PATCH, Some(&s.owner), &format!("/api/v1/teams/{}", s.team), Some(json!({"name": "Third"})))
-        .await;
+    let rename = UpdateTeamRequest { name: Some("Third".into()), ..Default::default() };
+    s.app.op(Some(&s.owner), ops::update_team(&s.team, &rename)).await;
     let received = receiver.wait_for("the third event", |r| r.len() >= 3).await;
     assert_eq!(received[2]["signatures"], 1);
     assert_eq!(received[2]["verified"], false, "the replaced secret no longer signs");
@@ -364,10 +360,11 @@ async fn who_may_manage_webhooks() {
     let member = s.app.join(&s.owner, &s.team, "member@example.com", "member").await;
     let admin = s.app.join(&s.owner, &s.team, "admin@example.com", "admin").await;
     let path = format!("/api/v1/teams/{}/webhooks", s.team);
-    let body = json!({"url": "https://example.com/hook", "event_types": ["team.updated"]});
-    s.app.call(Method::GET, Some(&member), &path, None).await.assert_problem(403, "forbidden");
-    s.app.call(Method::POST, Some(&member), &path, Some(body.clone())).await.assert_problem(403, "forbidden");
-    let res = s.app.call(Method::POST, Some(&admin), &path, Some(body.clone())).await;
+    let body = hook("https://example.com/hook", &[EventType::TeamUpdated]);
+    let create = || ops::create_webhook_endpoint(&s.team, &body);
+    s.app.op(Some(&member), ops::list_webhook_endpoints(&s.team)).await.assert_problem(403, "forbidden");
+    s.app.op(Some(&member), create()).await.assert_problem(403, "forbidden");
+    let res = s.app.op(Some(&admin), create()).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // A key needs the scopes; a read-only key reads, a full-access key writes.
     let (_, read_only) = s
@@ -379,11 +376,11 @@ async fn who_may_manage_webhooks() {
         )
         .await;
     assert_eq!(s.app.get_as(&read_only, &path).await.body["items"].as_array().unwrap().len(), 1);
-    let denied = s.app.call(Method::POST, Some(&read_only), &path, Some(body.clone())).await;
+    let denied = s.app.op(Some(&read_only), create()).await;
     denied.assert_problem(403, "insufficient_scope");
     assert_eq!(denied.body["required_scope"], "webhooks:write");
     let (_, full) = s.app.simple_key(&s.owner, &s.team, "full").await;
-    assert_eq!(s.app.call(Method::POST, Some(&full), &path, Some(body.clone())).await.status, StatusCode::CREATED);
+    assert_eq!(s.app.op(Some(&full), create()).await.status, StatusCode::CREATED);
     // Bad input changes nothing.
     for (bad, field) in [
         (json!({"url": "https://example.com", "event_types": []}), "event_types"),
@@ -412,14 +409,12 @@ async fn two_instances_deliver_each_event_exactly_once() {
     receiver.control(json!({"delay_ms": 300})).await;
     for i in 0..20 {
         let instance = if i % 2 == 0 { &s.app } else { &b };
-        let res = instance
-            .call(
-                Method::POST,
-                Some(&s.owner),
-                &format!("/api/v1/teams/{}/invitations", s.team),
-                Some(json!({"email": format!("guest{i}@example.com"), "role": "member"})),
-            )
-            .await;
+        let body = CreateInvitationRequest {
+            email: format!("guest{i}@example.com").into(),
+            role: Role::Member,
+            message: None,
+        };
+        let res = instance.op(Some(&s.owner), ops::create_invitation(&s.team, &body)).await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     }
     receiver.wait_for("20 events", |r| r.len() >= 20).await;
@@ -554,32 +549,32 @@ async fn the_upgrade_extends_the_presets_to_webhooks() {
 #[tokio::test]
 async fn subscribing_needs_the_read_of_every_event_family() {
     let s = team_app(webhook_options(None)).await;
-    let body = |types: &[&str]| json!({"url": "https://example.com/hook", "event_types": types});
+    let body = |types: &[EventType]| ops::create_webhook_endpoint(&s.team, &hook("https://example.com/hook", types));
     let key = |scopes: &[&str]| {
         let body = json!({"name": "hooks", "environment": "development", "expiration": "never", "scopes": scopes});
         s.app.create_key(&s.owner, &s.team, body)
     };
     let (_, hooks_only) = key(&["webhooks:write"]).await;
-    let path = format!("/api/v1/teams/{}/webhooks", s.team);
     for (types, scope) in [
-        (&["invitation.created"][..], "invitations:read"),
-        (&["member.joined", "api_key.created"][..], "api_keys:read"),
-        (&["team.updated"][..], "team:read"),
+        (&[EventType::InvitationCreated][..], "invitations:read"),
+        (&[EventType::MemberJoined, EventType::ApiKeyCreated][..], "api_keys:read"),
+        (&[EventType::TeamUpdated][..], "team:read"),
     ] {
-        let res = s.app.call(Method::POST, Some(&hooks_only), &path, Some(body(types))).await;
+        let res = s.app.op(Some(&hooks_only), body(types)).await;
         res.assert_problem(403, "insufficient_scope");
         assert_eq!((res.field(), res.body["required_scope"].as_str()), ("event_types", Some(scope)), "{types:?}");
     }
     let (_, hooks_and_members) = key(&["webhooks:write", "members:read"]).await;
-    let res = s.app.call(Method::POST, Some(&hooks_and_members), &path, Some(body(&["member.joined"]))).await;
+    let res = s.app.op(Some(&hooks_and_members), body(&[EventType::MemberJoined])).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     // Changing the event types is subscribing too.
     let id = res.body["endpoint"]["id"].as_str().unwrap();
-    let change = json!({"event_types": ["invitation.created"]});
-    let res = s.app.call(Method::PATCH, Some(&hooks_and_members), &format!("{path}/{id}"), Some(change)).await;
+    let change =
+        UpdateWebhookEndpointRequest { event_types: Some(vec![EventType::InvitationCreated]), ..Default::default() };
+    let res = s.app.op(Some(&hooks_and_members), ops::update_webhook_endpoint(&s.team, id, &change)).await;
     res.assert_problem(403, "insufficient_scope");
     assert_eq!(
-        s.app.call(Method::GET, Some(&hooks_only), &path, None).await.body["items"].as_array().unwrap().len(),
+        s.app.op(Some(&hooks_only), ops::list_webhook_endpoints(&s.team)).await.body["items"].as_array().unwrap().len(),
         1
     );
 }
@@ -592,9 +587,8 @@ async fn a_subscriber_who_lost_the_right_stops_receiving_that_family() {
     let s = team_app(webhook_options(None)).await;
     let receiver = Receiver::start(None).await;
     let admin = s.app.join(&s.owner, &s.team, "admin@example.com", "admin").await;
-    let hooks = format!("/api/v1/teams/{}/webhooks", s.team);
-    let body = json!({"url": receiver.url(), "event_types": ["invitation.created", "member.role_changed"]});
-    let res = s.app.call(Method::POST, Some(&admin), &hooks, Some(body)).await;
+    let body = hook(&receiver.url(), &[EventType::InvitationCreated, EventType::MemberRoleChanged]);
+    let res = s.app.op(Some(&admin), ops::create_webhook_endpoint(&s.team, &body)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     receiver.control(json!({"secret": res.body["secret"]})).await;
     let hook = res.body["endpoint"]["id"].as_str().unwrap().to_owned();
@@ -604,9 +598,8 @@ async fn a_subscriber_who_lost_the_right_stops_receiving_that_family() {
             .as_str()
             .unwrap()
             .to_owned();
-    let demote = json!({"role": "member"});
-    let path = format!("/api/v1/teams/{}/members/{admin_id}", s.team);
-    assert_eq!(s.app.call(Method::PATCH, Some(&s.owner), &path, Some(demote)).await.status, StatusCode::OK);
+    let demote = UpdateMemberRequest { role: Role::Member };
+    assert_eq!(s.app.op(Some(&s.owner), ops::update_member(&s.team, &admin_id, &demote)).await.status, StatusCode::OK);
     s.app.invite(&s.owner, &s.team, "someone@example.com", "member").await;
     let log = wait_for_deliveries(&s, &hook, "both events tried", |items| {
         items.len() == 2 && items.iter().all(|d| d["state"] != "pending")
