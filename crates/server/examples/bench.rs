@@ -69,9 +69,11 @@ impl Server {
             .env("PORTAL_SERVICE_TOKEN", SERVICE_TOKEN)
             .env("PORTAL_AUTH_RATE_LIMIT", "1000")
             .env("PORTAL_INVITE_RATE_LIMIT", "100000")
-            .env("PORTAL_LOG", "warn")
+            // What the caches hold is logged as the server stops (`Server::stop`).
+            .env("PORTAL_LOG", "warn,portal_server::footprint=info")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.join("server.log")).unwrap())
             .spawn()
             .expect("the server binary (make bench builds it)");
         let server = Self { child, base };
@@ -86,6 +88,17 @@ impl Server {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Stops the server as an operator would (SIGTERM, requests in flight finish) and answers
+    /// what its caches held at the end, from its last log line.
+    fn stop(mut self, data: &Path) -> String {
+        let signalled = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status().unwrap();
+        assert!(signalled.success(), "kill -TERM");
+        self.child.wait().unwrap();
+        let log = std::fs::read_to_string(data.join("server.log")).unwrap_or_default();
+        let line = log.lines().rev().find(|l| l.contains("footprint")).unwrap_or("(no footprint logged)");
+        line.split("footprint=").nth(1).unwrap_or(line).trim().to_owned()
     }
 }
 
@@ -1016,10 +1029,11 @@ async fn main() {
          buffered since the last flush (every 500 ms).\n",
         100.0 * lost as f64 / answered.max(1) as f64
     ));
+    let footprint = server.stop(&dir_path.join("data"));
+    report.push_str(&format!("\nWhat the first server's caches held when it stopped: {footprint}.\n"));
     println!("{report}");
     if let Ok(out) = std::env::var("BENCH_OUT") {
         std::fs::write(out, &report).unwrap();
     }
     assert!(exact, "usage counts must equal the answered requests");
-    drop(server);
 }

@@ -231,6 +231,7 @@ pub struct Application {
     mail: MailWorker,
     stop_keys: tokio::sync::watch::Sender<bool>,
     key_tasks: Vec<tokio::task::JoinHandle<()>>,
+    services: Services,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -345,7 +346,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run(), mail, stop_keys, key_tasks })
+        Ok(Self { port, server: server.run(), mail, stop_keys, key_tasks, services })
     }
 
     pub fn port(&self) -> u16 {
@@ -367,7 +368,7 @@ impl Application {
             let _ = task.await;
         }
         self.mail.shutdown().await;
-        tracing::info!("stopped");
+        tracing::info!(target: "portal_server::footprint", footprint = %self.services.footprint(), "stopped");
         result
     }
 }

@@ -155,6 +155,17 @@ impl AuthCache {
         }
     }
 
+    /// How many entries each cache holds: keys, unknown keys, teams, memberships, sessions.
+    pub fn entries(&self) -> [(&'static str, u64); 5] {
+        [
+            ("keys", self.keys.entries()),
+            ("unknown keys", self.unknown.entries()),
+            ("teams", self.teams.entries()),
+            ("memberships", self.members.entries()),
+            ("sessions", self.sessions.entries()),
+        ]
+    }
+
     /// The keyed hash of a key's secret, as stored.
     pub fn hash(&self, secret: &str) -> String {
         domain::hash(&self.hashing_key, secret)

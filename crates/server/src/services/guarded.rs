@@ -34,6 +34,12 @@ where
         }
     }
 
+    /// How many entries it holds now (after moka's pending maintenance).
+    pub fn entries(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+
     pub fn get(&self, key: &K) -> Option<V> {
         self.cache.get(key)
     }

@@ -35,6 +35,7 @@ impl Trust {
 }
 
 /// The services of one instance, made together (they share the trust flag and the meter).
+#[derive(Clone)]
 pub struct Services {
     pub auth_cache: Arc<AuthCache>,
     pub pages: Arc<Pages>,
@@ -43,6 +44,19 @@ pub struct Services {
 }
 
 impl Services {
+    /// What the caches hold now, for the log line at the end of a run: entries per cache, and
+    /// the kept pages' weight.
+    pub fn footprint(&self) -> String {
+        let (pages, bytes) = self.pages.footprint();
+        let caches = self.auth_cache.entries().iter().map(|(name, n)| format!("{name} {n}")).collect::<Vec<_>>();
+        format!(
+            "kept pages {pages} ({:.1} MiB); cached {}; rate limits {}",
+            bytes as f64 / 1_048_576.0,
+            caches.join(", "),
+            self.meter.rate_limits_kept()
+        )
+    }
+
     pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool) -> Self {
         // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
         let trust = Arc::new(Trust(AtomicBool::new(!portal_db::changes::is_postgres(&db))));

@@ -197,6 +197,12 @@ impl ReadCache {
         }
     }
 
+    /// How many answers are kept, and what they weigh ([`Weigh`]) in bytes.
+    fn footprint(&self) -> (u64, u64) {
+        self.entries.run_pending_tasks();
+        (self.entries.entry_count(), self.entries.weighted_size())
+    }
+
     fn epochs(&self) -> std::sync::MutexGuard<'_, TeamEpochs> {
         self.epochs.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -323,6 +329,11 @@ pub struct Pages {
 impl Pages {
     pub fn new(enabled: bool, trust: Arc<Trust>, meter: Arc<MeterService>) -> Self {
         Self { cache: ReadCache::new(enabled), trust, meter }
+    }
+
+    /// How many answers are kept, and what they weigh in bytes.
+    pub fn footprint(&self) -> (u64, u64) {
+        self.cache.footprint()
     }
 
     /// What `load` reads of `team` for the page `what`, kept until something of the team

@@ -105,6 +105,12 @@ impl Limits {
         }
     }
 
+    /// How many keys' rate-limit states are kept.
+    pub fn rates_kept(&self) -> u64 {
+        self.rates.run_pending_tasks();
+        self.rates.entry_count()
+    }
+
     /// Checks both limits of `key` for one request; keys without limits pay nothing here.
     pub async fn admit(&self, key: &CachedKey, now: DateTime<Utc>) -> Result<LimitReport, ApiError> {
         let mut report = LimitReport::default();

@@ -35,6 +35,11 @@ pub struct MeterService {
 }
 
 impl MeterService {
+    /// How many keys' rate-limit states are kept.
+    pub fn rate_limits_kept(&self) -> u64 {
+        self.limits.rates_kept()
+    }
+
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             limits: Limits::new(db.clone()),
