@@ -20,7 +20,8 @@
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_OUT` (a markdown file to write the tables to),
 //! `BENCH_DIR` (keep the database and data folder there instead of a temporary folder),
 //! `BENCH_ONLY=lists` (section 2 alone), `BENCH_ONLY=large` (section 3 alone), `BENCH_ONLY=hot`
-//! (section 1 alone).
+//! (section 1 alone), `BENCH_SMAPS` (a file to copy the first server's `/proc/PID/smaps` to
+//! where the RSS is read, to see which mappings hold it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark driver: failing loudly is right
 
 use std::path::Path;
@@ -58,6 +59,7 @@ impl Server {
     async fn start_with(bin: &str, data: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
+        std::fs::create_dir_all(data).unwrap();
         let child = Command::new(bin)
             .arg("serve")
             .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
@@ -965,6 +967,9 @@ async fn main() {
     let (worst_alone, worst_beside, worst_reads) = pairs.pop().unwrap();
     let (hot_alone, hot_beside, beside) = pairs.pop().unwrap();
     let (peak, current) = rss_mib(server.pid());
+    if let Ok(to) = std::env::var("BENCH_SMAPS") {
+        std::fs::copy(format!("/proc/{}/smaps", server.pid()), to).unwrap();
+    }
     // SQLite's read connections map the database file (`mmap_size`): those pages count as
     // resident but are the page cache's, shared and reclaimable.
     let (anonymous, file) = (status_mib(server.pid(), "RssAnon:"), status_mib(server.pid(), "RssFile:"));

@@ -29,12 +29,21 @@ pub use config::{Config, ConfigArgs};
 pub use startup::{Application, StartupError};
 
 /// Logs to stderr; `PORTAL_LOG` (or `RUST_LOG`) filters, default `info`.
+/// Colours only on a terminal: a log file or a log shipper gets plain lines.
 pub fn init_tracing() {
-    init_tracing_with(std::io::stderr);
+    use std::io::IsTerminal as _;
+    init(std::io::stderr, std::io::stderr().is_terminal());
 }
 
-/// Logs as [`init_tracing`] does, to `writer` (tests read what the portal logs).
+/// Logs as [`init_tracing`] does, to `writer` (tests read what the portal logs), without colours.
 pub fn init_tracing_with<W>(writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    init(writer, false);
+}
+
+fn init<W>(writer: W, ansi: bool)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -44,5 +53,6 @@ where
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(writer)
+        .with_ansi(ansi)
         .try_init();
 }

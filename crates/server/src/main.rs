@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use portal_server::{Application, Config, ConfigArgs};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "partner-portal", version, about = "Partner Portal: teams, members and API keys for partners.")]
 struct Cli {

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{ContentType, HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers, Next, from_fn};
-use actix_web::{App, HttpMessage as _, HttpServer, web};
+use actix_web::{App, HttpMessage as _, HttpResponse, HttpServer, web};
 use tracing::Instrument as _;
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -234,6 +234,9 @@ pub struct Application {
     services: Services,
 }
 
+/// Where the OpenAPI document is served (the Swagger UI at `/docs/` reads it there).
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
@@ -304,6 +307,10 @@ impl Application {
         let state = web::Data::new(AppState::new(db, reads, Arc::new(config), wakes, &services));
         let openapi = crate::openapi::document();
         let route_table = web::Data::new(webapp::RouteTable::from_document(&openapi));
+        // Served as written once: a document per worker, serialised per request, held 3-4 MiB each.
+        let openapi_json =
+            web::Bytes::from(serde_json::to_vec(&openapi).map_err(|e| StartupError::Server(std::io::Error::other(e)))?);
+        drop(openapi);
 
         let gate_state = web::Data::new(Gate {
             keys: state.keys.clone(),
@@ -314,7 +321,11 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", openapi.clone()))
+                .service(web::resource(OPENAPI_PATH).get({
+                    let body = openapi_json.clone();
+                    move || std::future::ready(HttpResponse::Ok().content_type(ContentType::json()).body(body.clone()))
+                }))
+                .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from(OPENAPI_PATH)))
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(web_app.clone())

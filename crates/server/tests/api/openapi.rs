@@ -22,7 +22,8 @@ fn every_mounted_route_is_documented() {
     let paths = doc["paths"].as_object().expect("paths");
     let mut checked = 0;
     for entry in walk(&manifest_dir().join("src")) {
-        let source = std::fs::read_to_string(&entry).unwrap();
+        // The one resource beside the document is the document itself (`startup::OPENAPI_PATH`).
+        let source = std::fs::read_to_string(&entry).unwrap().replacen("web::resource(OPENAPI_PATH)", "", 1);
         assert!(
             !source.contains(".route(") && !source.contains("web::resource("),
             "{}: mount API routes with #[utoipa::path] + a route macro via `service`",

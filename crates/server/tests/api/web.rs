@@ -43,8 +43,11 @@ async fn api_docs_are_served_without_any_cdn() {
     }
     let spec = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
     assert_eq!(spec.status(), StatusCode::OK);
+    assert_eq!(spec.headers()["content-type"], "application/json");
     let spec: serde_json::Value = spec.json().await.unwrap();
-    assert_eq!(spec["openapi"], "3.1.0");
+    assert_eq!(spec, serde_json::to_value(portal_server::openapi::document()).unwrap());
+    let init = app.client.get(app.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
+    assert!(init.contains("\"/api/v1/openapi.json\""), "the Swagger UI reads the served document: {init}");
 }
 
 /// Hashed assets are cached for a year without a request; the app's page is asked for again each
