@@ -51,3 +51,11 @@ export async function createTeam(page: Page, name: string, description?: string)
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   return new URL(page.url()).pathname.split('/')[2];
 }
+
+/** A key row's action (e.g. "Revoke", "Roll"), from the row's "⋯" menu, opened if it is closed. */
+export async function keyAction(page: Page, action: string, keyName: string) {
+  const button = page.getByRole('button', { name: `${action} ${keyName}`, exact: true });
+  const menu = page.getByRole('button', { name: `Actions for ${keyName}`, exact: true });
+  if ((await menu.getAttribute('aria-expanded')) !== 'true') await menu.click();
+  return button;
+}

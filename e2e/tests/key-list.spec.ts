@@ -1,6 +1,6 @@
 import { expect, request, test } from '@playwright/test';
 import { openDialog } from './dialogs';
-import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+import { createTeam, keyAction, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 
 // A team with 300 keys: the list pages through all of them, and search, filters and sorting find
 // any one of them (issue 13: lists stopped at 100).
@@ -57,10 +57,11 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
     await page.getByLabel('Search').fill('service 250');
     const rows = page.getByRole('table', { name: 'API keys of the team' }).locator('tbody tr');
     await expect(rows).toHaveCount(1);
-    const revoke = await openDialog(page, page.getByRole('button', { name: `Revoke ${name(250)}` }), `Revoke ${name(250)}?`);
+    const revoke = await openDialog(page, await keyAction(page, 'Revoke', name(250)), `Revoke ${name(250)}?`);
     await expect(revoke.dialog.locator('[data-revoke="in-use"]')).toHaveText('Never used.');
     await revoke.close(revoke.dialog.getByRole('button', { name: 'Revoke key' }));
-    await expect(rows.first()).toContainText('Revoked');
+    // A revoked key has ended: it leaves the list of working keys.
+    await expect(rows).toHaveCount(0);
     const refused = await api.get(`/api/v1/teams/${teamId}`, {
       headers: { Authorization: `Bearer ${secrets.get(name(250))}` },
     });
@@ -111,4 +112,94 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
 
   expect(errors).toEqual([]);
   await context.close();
+});
+
+// 43 keys with long names, as a partner with one key per service has them (issue 26): one line a
+// key at 1280 px, at least 8 above the fold; a rolled key and its replacement name each other;
+// ended keys wait behind a toggle; the filters live in the address.
+test('43 keys with long names: one line each, statuses linked, filters kept in the address', async ({ browser, baseURL }) => {
+  test.setTimeout(180_000);
+  const owner = person('scankeys', 'Scarlett Scan');
+  const errors: string[] = [];
+  const { page } = await openBrowser(browser, errors);
+  const api = await request.newContext({ baseURL });
+  const long = (i: number) => `Checkout service of the European storefront, region ${String(i).padStart(2, '0')} (blue-green deployment)`;
+  await signUpAndVerify(page, owner);
+  const teamId = await createTeam(page, `Scannable Keys ${stamp}`);
+  const login = await api.post('/api/v1/auth/login', { data: { email: owner.email, password: owner.password } });
+  const headers = { Authorization: `Bearer ${(await login.json()).access_token}` };
+  const ids = new Map<number, string>();
+  for (let i = 1; i <= 43; i++) {
+    const res = await api.post(`/api/v1/teams/${teamId}/api-keys`, {
+      headers,
+      data: { name: long(i), environment: i % 4 === 0 ? 'production' : 'development', expiration: i % 3 === 0 ? '30d' : 'never', description: 'Serves the storefront of one region; rotated every quarter by the platform team.' },
+    });
+    expect(res.status(), await res.text()).toBe(201);
+    ids.set(i, (await res.json()).key.id);
+  }
+  // Key 5 rolls with an hour of grace (its replacement joins the list); key 7 is revoked.
+  const rolled = await api.post(`/api/v1/teams/${teamId}/api-keys/${ids.get(5)}/roll`, { headers, data: { grace_period_seconds: 3600 } });
+  expect(rolled.status(), await rolled.text()).toBe(201);
+  const revoked = await api.post(`/api/v1/teams/${teamId}/api-keys/${ids.get(7)}/revoke`, { headers });
+  expect(revoked.status(), await revoked.text()).toBe(200);
+
+  const table = page.getByRole('table', { name: 'API keys of the team' });
+  const rows = table.locator('tbody tr');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`/teams/${teamId}/api-keys`);
+  await expect(rows).toHaveCount(43);
+  await expect(page.locator('[data-keys="count"]')).toHaveText('43 keys shown');
+  const boxes = await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect()).map((r) => ({ top: r.top, bottom: r.bottom, height: r.height })));
+  const tallest = Math.max(...boxes.map((b) => b.height));
+  const aboveFold = boxes.filter((b) => b.bottom <= 800).length;
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/keys-1280.png` });
+  console.log(`key list at 1280x800: ${tallest.toFixed(1)} px per key at most, ${aboveFold} keys above the fold`);
+  expect(tallest).toBeLessThanOrEqual(90);
+  expect(aboveFold).toBeGreaterThanOrEqual(8);
+  // A long name ends in "…" on its one line; the whole name is its title.
+  const nameCell = rows.first().locator('td').first();
+  expect(await nameCell.getByRole('link').evaluate((a) => a.scrollWidth > a.clientWidth)).toBe(true);
+  await expect(nameCell).toHaveAttribute('title', /^Checkout service of the European storefront, region \d\d \(blue-green deployment\) \(pp_dev_\w+…\): Serves/);
+
+  // The rolling key links to its replacement, and the replacement back to it.
+  const rolling = rows.filter({ hasText: 'Rolling until' });
+  await expect(rolling).toHaveCount(1);
+  await expect(rolling.getByRole('link', { name: `→ ${long(5)}` })).toBeVisible();
+  await expect(rows.filter({ hasText: `replaces ${long(5)}` })).toHaveCount(1);
+  // Ended keys are behind the toggle.
+  await expect(rows.filter({ hasText: long(7) })).toHaveCount(0);
+  await page.getByLabel('Show ended keys').check();
+  await expect(rows.filter({ hasText: long(7) })).toContainText('Revoked');
+  await page.getByLabel('Show ended keys').uncheck();
+
+  // Filters and order live in the address: a reload keeps them; "Clear filters" ends them.
+  await page.getByLabel('Environment', { exact: true }).selectOption('production');
+  await page.getByLabel('Order').selectOption('requests');
+  await expect(page).toHaveURL(/environment=production/);
+  await expect(page).toHaveURL(/sort=requests/);
+  await expect(rows).toHaveCount(10);
+  await page.reload();
+  await expect(rows).toHaveCount(10);
+  await expect(page.getByLabel('Environment', { exact: true })).toHaveValue('production');
+  await expect(page.getByLabel('Order')).toHaveValue('requests');
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await expect(rows).toHaveCount(43);
+  await expect(page).not.toHaveURL(/\?/);
+
+  // At tablet and phone widths nothing overflows, and a row's menu opens inside the window.
+  for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
+    await page.setViewportSize(size);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    const toggle = page.getByRole('button', { name: `Actions for ${long(43)}`, exact: true });
+    await toggle.click();
+    const menu = rows.filter({ hasText: long(43) }).locator('.row-actions');
+    await expect(menu).toBeVisible();
+    const r = await menu.evaluate((el) => el.getBoundingClientRect().toJSON());
+    expect(r.left).toBeGreaterThanOrEqual(0);
+    expect(r.right).toBeLessThanOrEqual(size.width);
+    await page.keyboard.press('Escape');
+    await expect(menu).toBeHidden();
+    await expect(toggle).toBeFocused();
+  }
+  expect(errors).toEqual([]);
 });

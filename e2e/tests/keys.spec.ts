@@ -2,7 +2,7 @@ import { expect, request, test, type Page } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copySecretAndClose, openDialog } from './dialogs';
-import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp, keyAction } from './helpers';
 
 /** Reloads `page` until `check` passes: usage is counted in memory and flushed within a second. */
 async function eventually(page: Page, check: () => Promise<void>) {
@@ -51,7 +51,8 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     await expect(page.getByRole('status').filter({ hasText: 'API key Production App created.' })).toBeVisible();
 
     const row = page.getByRole('row', { name: /Production App/ });
-    await expect(row).toContainText('Checkout service');
+    // One line a key: the description is the name's title.
+    await expect(row.locator('td').first()).toHaveAttribute('title', /Checkout service/);
     await expect(row).toContainText('Production');
     await expect(row).toContainText('Never used');
     await expect(row).toContainText(secret.slice(0, 12));
@@ -77,7 +78,7 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     });
     await expect(row).not.toContainText('Never used');
 
-    await row.getByRole('link', { name: 'View usage of Production App' }).click();
+    await row.getByRole('link', { name: 'Production App', exact: true }).click();
     await expect(page.getByRole('heading', { name: 'Usage of Production App' })).toBeVisible();
     await expect(page.getByRole('button', { name: '24 hours' })).toHaveAttribute('aria-pressed', 'true');
     const total = page.locator('[data-stat="total"]');
@@ -182,15 +183,20 @@ test('an admin creates an API key, integrators call the API with it, usage shows
 
   await test.step('revoking the key makes the API refuse it', async () => {
     await page.goto(`/teams/${teamId}/api-keys`);
-    const revoke = await openDialog(page, page.getByRole('button', { name: 'Revoke Production App' }), 'Revoke Production App?');
+    const revoke = await openDialog(page, await keyAction(page, 'Revoke', 'Production App'), 'Revoke Production App?');
     // It says what the key is doing now: 31 requests (3, a 404, 2 against the rate limit, 25 invitations).
     await expect(revoke.dialog.locator('[data-revoke="in-use"]')).toHaveText(/^Last used (just now|\d+ minutes? ago); 31 requests in the last 24 hours\.$/);
     await expect(revoke.dialog.getByRole('button', { name: 'Revoke key' })).toHaveClass(/danger/);
     await revoke.close(revoke.dialog.getByRole('button', { name: 'Revoke key' }));
     await expect(page.getByRole('status').filter({ hasText: 'API key Production App revoked.' })).toBeVisible();
+    // An ended key leaves the list, until ended keys are asked for (the address keeps that).
     const row = page.getByRole('row', { name: /Production App/ });
+    await expect(row).toHaveCount(0);
+    await page.getByLabel('Show ended keys').check();
+    await expect(page).toHaveURL(/[?&]ended=shown/);
     await expect(row).toContainText('Revoked');
     await expect(row.getByRole('button', { name: 'Revoke Production App' })).toHaveCount(0);
+    await page.getByLabel('Show ended keys').uncheck();
 
     const refused = await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${secret}` } });
     expect(refused.status()).toBe(401);
@@ -204,14 +210,21 @@ test('an admin creates an API key, integrators call the API with it, usage shows
     const oldSecret = await copySecretAndClose(page, create);
     expect(oldSecret).toMatch(/^pp_dev_/);
 
-    const roll = await openDialog(page, page.getByRole('button', { name: 'Roll Staging' }), 'Roll Staging');
+    const roll = await openDialog(page, await keyAction(page, 'Roll', 'Staging'), 'Roll Staging');
     await roll.dialog.getByLabel('Immediately').check();
     await roll.dialog.getByRole('button', { name: 'Roll key' }).click();
     // A rolled key has no Roll: the focus goes to the page's main region.
     const newSecret = await copySecretAndClose(page, roll, { focus: 'main' });
     expect(newSecret).toMatch(/^pp_dev_/);
     expect(newSecret).not.toBe(oldSecret);
-    await expect(page.getByRole('row', { name: /Staging/ })).toHaveCount(2);
+    // The rolled-over key has ended: shown with ended keys, each linked to the other.
+    await expect(page.getByRole('row', { name: /Staging/ })).toHaveCount(1);
+    await page.getByLabel('Show ended keys').check();
+    const staging = page.getByRole('row', { name: /Staging/ });
+    await expect(staging).toHaveCount(2);
+    await expect(staging.filter({ hasText: 'Rolled over' }).getByRole('link', { name: '→ Staging' })).toBeVisible();
+    await expect(staging.filter({ hasText: 'replaces Staging' })).toHaveCount(1);
+    await page.getByLabel('Show ended keys').uncheck();
 
     const withNew = await api.get(`/api/v1/teams/${teamId}/members`, { headers: { Authorization: `Bearer ${newSecret}` } });
     expect(withNew.status()).toBe(200);

@@ -1,6 +1,6 @@
 import { expect, request, test, type APIRequestContext, type Page } from '@playwright/test';
 import { copySecretAndClose, dialogProblems, openDialog } from './dialogs';
-import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp, keyAction } from './helpers';
 
 // The guide's first promise about keys: the secret is shown exactly once, so that once must be
 // seen. After "Generate API Key" and "Roll", the list behind the dialog refreshes; the dialog
@@ -36,13 +36,6 @@ async function teamWithKeys(api: APIRequestContext, token: string, name: string,
 /** The key table's rows. */
 const rows = (page: Page) => page.getByRole('table', { name: 'API keys of the team' }).locator('tbody tr');
 
-/** Clicks a row's action, through the row's "Actions" menu where the table is cards. */
-async function rowAction(page: Page, action: string, keyName: string) {
-  const button = page.getByRole('button', { name: `${action} ${keyName}`, exact: true });
-  const menu = page.getByRole('button', { name: `Actions for ${keyName}`, exact: true });
-  if (await menu.isVisible()) await menu.click();
-  return button;
-}
 
 test('the secret of a created or rolled key is shown in a modal dialog on screen, with 3 and with 30 keys, at every width', async ({ browser, baseURL }) => {
   test.setTimeout(300_000);
@@ -75,7 +68,7 @@ test('the secret of a created or rolled key is shown in a modal dialog on screen
         expect(await copySecretAndClose(page, create)).toMatch(/^pp_dev_[0-9A-Za-z]{40,}$/);
 
         // Roll: the same for the replacement's secret. Closing before Copy asks first.
-        const roll = await openDialog(page, await rowAction(page, 'Roll', name), `Roll ${name}`);
+        const roll = await openDialog(page, await keyAction(page, 'Roll', name), `Roll ${name}`);
         await roll.dialog.getByRole('button', { name: 'Roll key' }).click();
         await expect(roll.dialog.getByText('This is the only time the secret is shown.')).toBeVisible();
         await expect(rows(page).filter({ hasText: name })).toHaveCount(2);

@@ -745,18 +745,30 @@ pub async fn copy_text(text: &str) -> bool {
     wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text)).await.is_ok()
 }
 
-/// The actions of a table row: stacked in their column on wide screens; where tables become
-/// cards, behind an "Actions" button that shows and hides them.
+/// The actions of a table row, in a menu behind its "⋯" button ("Actions for …" to a screen
+/// reader); Escape closes it.
 #[component]
 pub fn RowActions(#[prop(into)] label: String, children: Children) -> impl IntoView {
     let open = RwSignal::new(false);
     let id = unique_id("row-actions");
+    // Escape closes the menu and gives the focus back to its button.
+    let toggle = NodeRef::<leptos::html::Button>::new();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+            if let Some(button) = toggle.get_untracked() {
+                let _ = button.focus();
+            }
+        }
+    };
     view! {
-        <button type="button" class="button small secondary row-menu-toggle"
-            aria-expanded=move || open.get().to_string() aria-controls=id.clone()
-            on:click=move |_| open.update(|o| *o = !*o)>
-            "Actions" <span class="visually-hidden">{format!(" for {label}")}</span> <span aria-hidden="true">" ▾"</span>
-        </button>
-        <div class="row-actions" class:open=move || open.get() id=id>{children()}</div>
+        <div class="row-menu" on:keydown=on_keydown>
+            <button type="button" class="button small secondary row-menu-toggle" node_ref=toggle
+                aria-expanded=move || open.get().to_string() aria-controls=id.clone()
+                on:click=move |_| open.update(|o| *o = !*o)>
+                <span aria-hidden="true">"⋯"</span> <span class="visually-hidden">{format!("Actions for {label}")}</span>
+            </button>
+            <div class="row-actions" class:open=move || open.get() id=id>{children()}</div>
+        </div>
     }
 }

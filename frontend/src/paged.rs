@@ -197,6 +197,11 @@ impl<T: Clone + Send + Sync + 'static> Paged<T> {
         })
     }
 
+    /// Whether more pages follow the ones shown (tracked).
+    pub fn has_more(&self) -> bool {
+        self.next().is_some()
+    }
+
     /// Loads the first page again (after a change to the list).
     pub fn reload(&self) {
         self.first.refetch();

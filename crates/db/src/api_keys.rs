@@ -161,6 +161,8 @@ pub enum StatusFilter {
     ExpiringSoon {
         soon: chrono::Duration,
     },
+    /// Usable: active or rolling.
+    Usable,
 }
 
 /// Where a filtered list starts and how it is ordered: each position is the last row of the
@@ -245,6 +247,7 @@ pub async fn list_filtered(
             q.filter(C::RevokedAt.is_null()).filter(unexpired()).filter(C::GraceUntil.lte(now))
         }
         Some(StatusFilter::ExpiringSoon { soon }) => q.filter(usable()).filter(C::ExpiresAt.lte(now + soon)),
+        Some(StatusFilter::Usable) => q.filter(usable()),
     };
     let q = match order {
         KeyOrder::Created(after) => {

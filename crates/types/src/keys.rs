@@ -334,8 +334,9 @@ impl KeyStatus {
     }
 }
 
-/// What a key list can be narrowed to (`status` of `GET .../api-keys`): a key's status, or
-/// `expiring_soon` (usable, and expiring within 7 days).
+/// What a key list can be narrowed to (`status` of `GET .../api-keys`): a key's status,
+/// `expiring_soon` (usable, and expiring within 7 days) or `usable` (active or rolling: every key
+/// that still works, the ended ones left out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -346,11 +347,12 @@ pub enum KeyStatusFilter {
     Revoked,
     Expired,
     ExpiringSoon,
+    Usable,
 }
 
 impl KeyStatusFilter {
-    pub const ALL: [Self; 6] =
-        [Self::Active, Self::Rolling, Self::Rolled, Self::Revoked, Self::Expired, Self::ExpiringSoon];
+    pub const ALL: [Self; 7] =
+        [Self::Active, Self::Rolling, Self::Rolled, Self::Revoked, Self::Expired, Self::ExpiringSoon, Self::Usable];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -360,6 +362,7 @@ impl KeyStatusFilter {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::ExpiringSoon => "expiring_soon",
+            Self::Usable => "usable",
         }
     }
 
@@ -371,6 +374,7 @@ impl KeyStatusFilter {
             Self::Revoked => "Revoked",
             Self::Expired => "Expired",
             Self::ExpiringSoon => "Expiring soon",
+            Self::Usable => "Working (active or rolling)",
         }
     }
 

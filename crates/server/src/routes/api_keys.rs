@@ -75,6 +75,7 @@ impl KeyListQuery {
             KeyStatusFilter::Revoked => StatusFilter::Revoked,
             KeyStatusFilter::Expired => StatusFilter::Expired,
             KeyStatusFilter::ExpiringSoon => StatusFilter::ExpiringSoon { soon: reads_keys::soon() },
+            KeyStatusFilter::Usable => StatusFilter::Usable,
         });
         let sorts = KeySort::ALL.map(KeySort::as_str);
         let sort = one("sort", self.sort.as_deref(), KeySort::parse, &sorts)?.unwrap_or_default();

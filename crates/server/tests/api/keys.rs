@@ -583,6 +583,9 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
     let active = all_pages(&app, &owner, &team, status(KeyStatusFilter::Active)).await;
     assert_eq!(active.len(), 7, "{active:?}");
     assert!(!active.iter().any(|n| ["Old", "Past"].contains(&n.as_str())), "{active:?}");
+    // Every key that still works (the web app's default): the active ones and the rolling one.
+    let usable = sorted(all_pages(&app, &owner, &team, status(KeyStatusFilter::Usable)).await);
+    assert_eq!(usable, sorted([active, vec!["Rolled one".to_owned()]].concat()));
 
     // Sorted by requests and by last use, through pages of two: every key once, in order.
     let by_requests = all_pages(&app, &owner, &team, sort(KeySort::Requests)).await;

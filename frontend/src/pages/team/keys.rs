@@ -1,12 +1,17 @@
 //! "API Keys": the team's keys, creating one (its secret shown once), rolling and revoking.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use leptos_router::components::A;
+use leptos_router::{
+    NavigateOptions,
+    components::A,
+    hooks::{use_location, use_navigate, use_query_map},
+};
 use portal_types::{
     ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeySort, KeyStatus, KeyStatusFilter, RateLimit,
 };
+use uuid::Uuid;
 
-use super::access::{AccessFields, AccessInputs, ScopePicker, alerts_to_send, scope_summary};
+use super::access::{AccessFields, AccessInputs, ScopePicker, alerts_to_send};
 use super::use_team;
 use crate::api::{self, KeyQuery};
 use crate::components::{
@@ -24,10 +29,15 @@ pub fn ApiKeysPage() -> impl IntoView {
     let auth = use_auth();
     let team = use_team();
     let team_id = team.id();
-    let search = RwSignal::new(String::new());
-    let environment = RwSignal::new(None::<Environment>);
-    let status = RwSignal::new(None::<KeyStatusFilter>);
-    let sort = RwSignal::new(KeySort::Created);
+    // The search, filters and order live in the address: a reload or a shared link keeps them.
+    let query = use_query_map();
+    let initial = move |name: &str| query.with_untracked(|q| q.get(name)).unwrap_or_default();
+    let search = RwSignal::new(initial("q"));
+    let environment = RwSignal::new(Environment::parse(&initial("environment")));
+    let status = RwSignal::new(KeyStatusFilter::parse(&initial("status")));
+    let sort = RwSignal::new(KeySort::parse(&initial("sort")).unwrap_or_default());
+    let ended = RwSignal::new(initial("ended") == "shown");
+    keep_in_address(search, environment, status, sort, ended);
     let version = RwSignal::new(0u32);
     let narrowed =
         move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
@@ -37,7 +47,8 @@ pub fn ApiKeysPage() -> impl IntoView {
             let q = KeyQuery {
                 search: search.get(),
                 environment: environment.get(),
-                status: status.get(),
+                // Ended keys (revoked, expired, rolled over) only when asked for.
+                status: status.get().or((!ended.get()).then_some(KeyStatusFilter::Usable)),
                 sort: sort.get(),
             };
             (version.get(), q)
@@ -47,33 +58,53 @@ pub fn ApiKeysPage() -> impl IntoView {
         },
     );
     let reload = move || version.update(|v| *v += 1);
+    let clear = move |_| {
+        search.set(String::new());
+        environment.set(None);
+        status.set(None);
+        sort.set(KeySort::Created);
+    };
     let creating = RwSignal::new(false);
     let revoking = RwSignal::new(None::<ApiKey>);
     let rolling = RwSignal::new(None::<ApiKey>);
     let manages = move || permissions::manage_api_keys(&team.permissions());
     view! {
-        <section aria-labelledby="keys-title">
+        <section aria-labelledby="keys-title" class="wide-page">
             <div class="section-head">
                 <h2 id="keys-title">"API Keys"</h2>
                 <Show when=manages>
                     <button type="button" class="button primary" on:click=move |_| creating.set(true)>"Create API Key"</button>
                 </Show>
             </div>
-            <p class="muted">
-                "Integrators send a key as " <code>"Authorization: Bearer pp_…"</code>
-                ". A key acts for this team only. "
-                <A href=format!("/teams/{team_id}/usage")>"See the team's usage"</A> "."
-            </p>
             <Show when=move || !manages()>
                 <p class="hint">"Only owners and admins can create, roll or revoke keys."</p>
             </Show>
             <KeyFilters search environment status sort/>
+            <div class="list-summary">
+                <p class="muted" data-keys="count" role="status">
+                    {move || keys.get().and_then(Result::ok).map(|list| {
+                        let n = list.len();
+                        let more = if keys.has_more() { ", more to load" } else { "" };
+                        format!("{n} key{} shown{more}", if n == 1 { "" } else { "s" })
+                    })}
+                </p>
+                <label class="check-inline">
+                    <input type="checkbox" prop:checked=move || ended.get() prop:disabled=move || status.get().is_some()
+                        on:change=move |ev| ended.set(event_target_checked(&ev))/>
+                    " Show ended keys (revoked, expired, rolled over)"
+                </label>
+                <Show when=move || narrowed() || sort.get() != KeySort::Created>
+                    <button type="button" class="button small secondary" on:click=clear>"Clear filters"</button>
+                </Show>
+            </div>
             <div aria-live="polite" aria-busy=move || keys.pending().then_some("true")>
                 {loaded(move || keys.get(), "Loading API keys…", move |list: Vec<ApiKey>| {
                     if !list.is_empty() {
                         view! { <KeyTable list revoking rolling/> }.into_any()
                     } else if narrowed() {
                         view! { <EmptyState><p>"No key matches the search and filters."</p></EmptyState> }.into_any()
+                    } else if !ended.get_untracked() {
+                        view! { <NoWorkingKeys ended manages=manages()/> }.into_any()
                     } else {
                         view! {
                             <EmptyState>
@@ -85,6 +116,11 @@ pub fn ApiKeysPage() -> impl IntoView {
                 })}
             </div>
             <LoadMore list=keys what="API keys"/>
+            <p class="muted list-footnote">
+                "Integrators send a key as " <code>"Authorization: Bearer pp_…"</code>
+                ". A key acts for this team only. "
+                <A href=format!("/teams/{team_id}/usage")>"See the team's usage"</A> "."
+            </p>
         </section>
         <Show when=move || creating.get()>
             <CreateKeyDialog on_close=move || creating.set(false) on_created=reload/>
@@ -92,6 +128,69 @@ pub fn ApiKeysPage() -> impl IntoView {
         {move || revoking.get().map(|key| view! { <RevokeKeyDialog key revoking on_revoked=reload/> })}
         {move || rolling.get().map(|key| view! { <RollKeyDialog key rolling on_rolled=reload/> })}
     }
+}
+
+/// The list of working keys is empty: a new team's, or one whose keys have all ended (asked
+/// once, then said so, with the way to see them).
+#[component]
+fn NoWorkingKeys(ended: RwSignal<bool>, manages: bool) -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let any = LocalResource::new(move || async move {
+        let query = KeyQuery::default();
+        auth.call(move |t| api::api_keys(t, team_id, query.clone(), None)).await.map(|p| !p.items.is_empty())
+    });
+    view! {
+        <EmptyState>
+            {move || match any.get() {
+                Some(Ok(true)) => view! {
+                    <p>"No key of this team works now: the others have ended (revoked, expired or rolled over)."</p>
+                    <button type="button" class="button small secondary" on:click=move |_| ended.set(true)>"Show ended keys"</button>
+                }.into_any(),
+                Some(_) => view! { <p>"This team has no API keys yet."</p> }.into_any(),
+                None => ().into_any(),
+            }}
+            {manages.then(|| view! { <p>"Create one to call the API from your application."</p> })}
+        </EmptyState>
+    }
+}
+
+/// Writes the list's search, filters and order into the address as they change (replacing the
+/// entry: the back button leaves the page, not each keystroke).
+fn keep_in_address(
+    search: RwSignal<String>,
+    environment: RwSignal<Option<Environment>>,
+    status: RwSignal<Option<KeyStatusFilter>>,
+    sort: RwSignal<KeySort>,
+    ended: RwSignal<bool>,
+) {
+    let navigate = use_navigate();
+    let location = use_location();
+    Effect::new(move |_| {
+        let Ok(params) = leptos::web_sys::UrlSearchParams::new() else { return };
+        let search = search.get();
+        let pairs = [
+            ("q", Some(search.trim().to_owned()).filter(|s| !s.is_empty())),
+            ("environment", environment.get().map(|e| e.as_str().to_owned())),
+            ("status", status.get().map(|s| s.as_str().to_owned())),
+            ("sort", Some(sort.get()).filter(|s| *s != KeySort::Created).map(|s| s.as_str().to_owned())),
+            ("ended", ended.get().then(|| "shown".to_owned())),
+        ];
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                params.append(name, &value);
+            }
+        }
+        let query: String = params.to_string().into();
+        let wanted = if query.is_empty() { String::new() } else { format!("?{query}") };
+        if location.search.get_untracked().trim_start_matches('?') != wanted.trim_start_matches('?') {
+            let path = location.pathname.get_untracked();
+            navigate(
+                &format!("{path}{wanted}"),
+                NavigateOptions { replace: true, scroll: false, ..Default::default() },
+            );
+        }
+    });
 }
 
 /// Search, filters and order of the key list.
@@ -113,7 +212,7 @@ fn KeyFilters(
                 <label for="keys-environment">"Environment"</label>
                 <select id="keys-environment"
                     on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
-                    <option value="">"All"</option>
+                    <option value="" selected=move || environment.get().is_none()>"All"</option>
                     {[Environment::Development, Environment::Production].map(|e| view! {
                         <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
                     }).collect_view()}
@@ -122,8 +221,8 @@ fn KeyFilters(
             <div class="field">
                 <label for="keys-status">"Status"</label>
                 <select id="keys-status" on:change=move |ev| status.set(KeyStatusFilter::parse(&event_target_value(&ev)))>
-                    <option value="">"Any"</option>
-                    {KeyStatusFilter::ALL.map(|s| view! {
+                    <option value="" selected=move || status.get().is_none()>"Any"</option>
+                    {KeyStatusFilter::ALL.into_iter().filter(|s| *s != KeyStatusFilter::Usable).map(|s| view! {
                         <option value=s.as_str() selected=move || status.get() == Some(s)>{s.label()}</option>
                     }).collect_view()}
                 </select>
@@ -145,20 +244,61 @@ fn usable(status: KeyStatus) -> bool {
     matches!(status, KeyStatus::Active | KeyStatus::Rolling)
 }
 
+/// Within how many days of its expiry a working key says so in the list.
+const EXPIRY_SHOWN_DAYS: i64 = 14;
+
+/// What the status column says of a key: a class for its colour, the words, and the key it
+/// links to (a rolled key's replacement, or the key a replacement took over from).
+fn key_state(
+    key: &ApiKey,
+    list: &[ApiKey],
+    now: chrono::DateTime<chrono::Utc>,
+) -> (&'static str, String, Option<(String, Uuid)>) {
+    let replaces = list.iter().find(|k| k.replaced_by == Some(key.id)).map(|k| (format!("replaces {}", k.name), k.id));
+    let replacement = key.replaced_by.map(|id| {
+        let name = list.iter().find(|k| k.id == id).map_or_else(|| "the replacement".to_owned(), |k| k.name.clone());
+        (format!("→ {name}"), id)
+    });
+    if key.leaked.is_some() {
+        return ("status-revoked", "Compromised".to_owned(), replacement);
+    }
+    match key.status {
+        KeyStatus::Revoked => ("status-revoked", "Revoked".to_owned(), replacement),
+        KeyStatus::Expired => ("status-muted", "Expired".to_owned(), None),
+        KeyStatus::Rolled => ("status-muted", "Rolled over".to_owned(), replacement),
+        KeyStatus::Rolling => {
+            let until = key.grace_until.map(|at| format!(" until {}", format::date_time(at))).unwrap_or_default();
+            ("status-rolling", format!("Rolling{until}"), replacement)
+        }
+        KeyStatus::Active => match key.expires_at.map(|at| (at - now).num_days()) {
+            Some(days) if days < EXPIRY_SHOWN_DAYS => {
+                let when = match days {
+                    0 => "today".to_owned(),
+                    1 => "in 1 day".to_owned(),
+                    n => format!("in {n} days"),
+                };
+                ("status-rolling", format!("Expires {when}"), replaces)
+            }
+            _ => ("status-active", "Active".to_owned(), replaces),
+        },
+    }
+}
+
 #[component]
 fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSignal<Option<ApiKey>>) -> impl IntoView {
     let team = use_team();
     let team_id = team.id();
     let now = format::now();
+    let rows: Vec<_> = list.iter().map(|key| (key.clone(), key_state(key, &list, now))).collect();
     view! {
         <div class="table-wrap">
-            <table class="data-table">
+            <table class="data-table key-table">
                 <caption class="visually-hidden">"API keys of the team"</caption>
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Environment"</th>
-                        <th scope="col">"Created"</th>
+                        <th scope="col">"Status"</th>
                         <th scope="col">"Expires"</th>
                         <th scope="col">"Last used"</th>
                         <th scope="col" class="num">"Requests"</th>
@@ -166,33 +306,35 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                     </tr>
                 </thead>
                 <tbody>
-                    {list.into_iter().map(|key| {
+                    {rows.into_iter().map(|(key, (class, label, link))| {
                         let status = key.status;
                         let name = key.name.clone();
                         let (for_revoke, for_roll) = (key.clone(), key.clone());
-                        let status_note = match (status, key.grace_until) {
-                            (KeyStatus::Rolling, Some(until)) => Some(format!("Rolled: works until {}", format::date_time(until))),
-                            (KeyStatus::Active, _) => None,
-                            (s, _) => Some(s.label().to_owned()),
+                        let page = format!("/teams/{team_id}/api-keys/{}", key.id);
+                        let title = match &key.description {
+                            Some(d) => format!("{} ({}…): {d}", key.name, key.hint),
+                            None => format!("{} ({}…)", key.name, key.hint),
                         };
                         view! {
-                            <tr class:inactive=!usable(status)>
-                                <td data-label="Name">
-                                    <span class="member-name">{key.name.clone()}</span>
-                                    {status_note.map(|n| view! { <span class=format!("badge status-{}", status.label().to_lowercase())>{n}</span> })}
-                                    {key.leaked.is_some().then(|| view! { <span class="badge status-revoked">"Leaked"</span> })}
-                                    {key.expiring_soon.then(|| view! { <span class="badge status-rolling">"Expires soon"</span> })}
-                                    {key.unused.then(|| view! {
-                                        <span class="badge badge-muted">{if key.last_used_at.is_some() { "Unused 30+ days" } else { "Never used" }}</span>
-                                    })}
-                                    <span class="badge badge-scope" title=scope_summary(&key.scopes)>{scope_badge(&key.scopes)}</span>
-                                    <code class="hint-code">{format!("{}…", key.hint)}</code>
-                                    {key.description.clone().map(|d| view! { <span class="member-email">{d}</span> })}
+                            <tr class:inactive=!usable(status) data-key=key.id.to_string()>
+                                <td data-label="Name" class="key-name-cell" title=title>
+                                    <div class="one-line">
+                                        <A href=page.clone() attr:class="key-name">{key.name.clone()}</A>
+                                        <code class="hint-code">{format!("{}…", key.hint)}</code>
+                                    </div>
                                 </td>
                                 <td data-label="Environment">
                                     <span class=format!("env-badge env-{}", key.environment.as_str())>{key.environment.label()}</span>
                                 </td>
-                                <td data-label="Created"><time datetime=format::iso(key.created_at)>{format::date(key.created_at)}</time></td>
+                                <td data-label="Status" class="key-status">
+                                    <div class="one-line">
+                                        <span class=format!("status-dot {class}") aria-hidden="true"></span>
+                                        <span data-key-status="">{label}</span>
+                                        {link.map(|(text, id)| view! {
+                                            <A href=format!("/teams/{team_id}/api-keys/{id}") attr:class="key-link">{text}</A>
+                                        })}
+                                    </div>
+                                </td>
                                 <td data-label="Expires">
                                     {match key.expires_at {
                                         Some(at) => view! {
@@ -212,7 +354,7 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                 <td data-label="Requests" class="num">{format::count(key.request_count)}</td>
                                 <td class="actions">
                                     <RowActions label=name.clone()>
-                                        <A href=format!("/teams/{team_id}/api-keys/{}", key.id) attr:class="button small secondary"
+                                        <A href=page attr:class="button small secondary"
                                             attr:aria-label=format!("View usage of {name}")>"View usage"</A>
                                         <Show when=move || permissions::manage_api_keys(&team.permissions()) && usable(status)>
                                             {(status == KeyStatus::Active).then(|| {
@@ -238,16 +380,6 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                 </tbody>
             </table>
         </div>
-    }
-}
-
-/// The short label of a key's access.
-fn scope_badge(scopes: &[portal_types::Scope]) -> String {
-    match super::access::preset_of(scopes) {
-        super::access::Preset::Custom => {
-            format!("{} scope{}", scopes.len(), if scopes.len() == 1 { "" } else { "s" })
-        }
-        _ => scope_summary(scopes),
     }
 }
 
