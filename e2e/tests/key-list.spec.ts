@@ -132,10 +132,23 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   for (let i = 1; i <= 43; i++) {
     const res = await api.post(`/api/v1/teams/${teamId}/api-keys`, {
       headers,
-      data: { name: long(i), environment: i % 4 === 0 ? 'production' : 'development', expiration: i % 3 === 0 ? '30d' : 'never', description: 'Serves the storefront of one region; rotated every quarter by the platform team.' },
+      data: {
+        name: long(i),
+        environment: i % 4 === 0 ? 'production' : 'development',
+        expiration: i % 3 === 0 ? '30d' : 'never',
+        description: 'Serves the storefront of one region; rotated every quarter by the platform team.',
+        // Key 1 has a monthly limit of 3, which its traffic below spends.
+        ...(i === 1 ? { usage_limit: 3 } : {}),
+      },
     });
     expect(res.status(), await res.text()).toBe(201);
-    ids.set(i, (await res.json()).key.id);
+    const created = await res.json();
+    ids.set(i, created.key.id);
+    if (i === 1) {
+      const statuses = [];
+      for (let n = 0; n < 5; n++) statuses.push((await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${created.secret}` } })).status());
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    }
   }
   // Key 5 rolls with an hour of grace (its replacement joins the list); key 7 is revoked.
   const rolled = await api.post(`/api/v1/teams/${teamId}/api-keys/${ids.get(5)}/roll`, { headers, data: { grace_period_seconds: 3600 } });
@@ -161,8 +174,14 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   expect(await nameCell.getByRole('link').evaluate((a) => a.scrollWidth > a.clientWidth)).toBe(true);
   await expect(nameCell).toHaveAttribute('title', /^Checkout service of the European storefront, region \d\d \(blue-green deployment\) \(pp_dev_\w+…\): Serves/);
 
+  // The key whose monthly limit is spent says so, with its bar full.
+  const spent = rows.filter({ hasText: long(1) });
+  await expect(spent.locator('[data-key-status]')).toHaveText('Limit reached');
+  await expect(spent.getByRole('meter', { name: 'Monthly limit: 3 of 3 this month' })).toBeVisible();
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/keys-1280-statuses.png`, fullPage: true });
+
   // The rolling key links to its replacement, and the replacement back to it.
-  const rolling = rows.filter({ hasText: 'Rolling until' });
+  const rolling = rows.filter({ hasText: /Rolling, ends in (59 minutes|1 hour)/ });
   await expect(rolling).toHaveCount(1);
   await expect(rolling.getByRole('link', { name: `→ ${long(5)}` })).toBeVisible();
   await expect(rows.filter({ hasText: `replaces ${long(5)}` })).toHaveCount(1);

@@ -267,8 +267,9 @@ fn key_state(
         KeyStatus::Expired => ("status-muted", "Expired".to_owned(), None),
         KeyStatus::Rolled => ("status-muted", "Rolled over".to_owned(), replacement),
         KeyStatus::Rolling => {
-            let until = key.grace_until.map(|at| format!(" until {}", format::date_time(at))).unwrap_or_default();
-            ("status-rolling", format!("Rolling{until}"), replacement)
+            // When it stops is in its Expires column's place on the key's page; here, how soon.
+            let ends = key.grace_until.map(|at| format!(", ends {}", format::relative(at, now))).unwrap_or_default();
+            ("status-rolling", format!("Rolling{ends}"), replacement)
         }
         KeyStatus::Active => match key.expires_at.map(|at| (at - now).num_days()) {
             Some(days) if days < EXPIRY_SHOWN_DAYS => {
@@ -327,13 +328,8 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                     <span class=format!("env-badge env-{}", key.environment.as_str())>{key.environment.label()}</span>
                                 </td>
                                 <td data-label="Status" class="key-status">
-                                    <div class="one-line">
-                                        <span class=format!("status-dot {class}") aria-hidden="true"></span>
-                                        <span data-key-status="">{label}</span>
-                                        {link.map(|(text, id)| view! {
-                                            <A href=format!("/teams/{team_id}/api-keys/{id}") attr:class="key-link">{text}</A>
-                                        })}
-                                    </div>
+                                    <KeyStatusLine key_id=key.id limit=key.usage_limit.filter(|_| usable(status))
+                                        class label link/>
                                 </td>
                                 <td data-label="Expires">
                                     {match key.expires_at {
@@ -379,6 +375,51 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                     }).collect_view()}
                 </tbody>
             </table>
+        </div>
+    }
+}
+
+/// The status column of a key; for a working key with a monthly limit, its use of the month
+/// (read from its usage, which counts what this instance has not written yet): a bar, and
+/// "Limit reached" once it is spent.
+#[component]
+fn KeyStatusLine(
+    key_id: Uuid,
+    limit: Option<u64>,
+    class: &'static str,
+    label: String,
+    link: Option<(String, Uuid)>,
+) -> impl IntoView {
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let used = LocalResource::new(move || async move {
+        if limit.is_none() {
+            return None;
+        }
+        let range = super::usage::range_ending_now(1, portal_types::Granularity::Hour);
+        auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok().map(|u| u.used_this_month)
+    });
+    let quota = move || limit.zip(used.get().flatten());
+    let state = move || match quota() {
+        Some((limit, used)) if used >= limit => ("status-revoked", "Limit reached".to_owned()),
+        _ => (class, label.clone()),
+    };
+    let state_class = state.clone();
+    view! {
+        <div class="one-line">
+            <span class=move || format!("status-dot {}", state_class().0) aria-hidden="true"></span>
+            <span data-key-status="">{move || state().1}</span>
+            {move || quota().map(|(limit, used)| {
+                let words = format!("{} of {} this month", format::count(used), format::count(limit));
+                view! {
+                    <meter class="quota" min="0" max=limit.to_string() value=used.min(limit).to_string()
+                        high=(limit as f64 * 0.8).to_string() optimum="0" title=words.clone()
+                        aria-label=format!("Monthly limit: {words}")></meter>
+                }
+            })}
+            {link.map(|(text, id)| view! {
+                <A href=format!("/teams/{team_id}/api-keys/{id}") attr:class="key-link">{text}</A>
+            })}
         </div>
     }
 }
