@@ -393,9 +393,7 @@ fn KeyStatusLine(
     let auth = use_auth();
     let team_id = use_team().id();
     let used = LocalResource::new(move || async move {
-        if limit.is_none() {
-            return None;
-        }
+        limit?;
         let range = super::usage::range_ending_now(1, portal_types::Granularity::Hour);
         auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok().map(|u| u.used_this_month)
     });
