@@ -85,6 +85,9 @@ export default defineConfig({
       // The webhook spec's receiver listens on loopback, over plain HTTP.
       PORTAL_WEBHOOK_ALLOW_HTTP: 'true',
       PORTAL_WEBHOOK_ALLOW_PRIVATE: 'true',
+      // The Help menu's links (the documentation is the portal's own /docs/ by default).
+      PORTAL_SUPPORT_EMAIL: 'support@partners.example',
+      PORTAL_COMMUNITY_URL: 'https://community.partners.example/portal',
     },
   },
 });

@@ -105,6 +105,7 @@ test('a read-only key made in the browser cannot write, and a leak report revoke
     await page.getByRole('table', { name: 'API keys of the team' }).getByRole('link', { name: 'Billing export', exact: true }).click();
     await expect(page.locator('[data-access="scopes"]')).toHaveAttribute('title', 'usage:read');
     const report = await openDialog(page, page.getByRole('button', { name: 'Report compromised' }), 'Report Billing export compromised');
+    await expect(report.dialog.getByRole('link', { name: 'Report unauthorized usage to support' })).toHaveAttribute('href', 'mailto:support@partners.example');
     await report.dialog.getByLabel('Name of the replacement').fill('Billing export 2');
     await expect(report.dialog.getByRole('button', { name: 'Revoke key' })).toHaveClass(/danger/);
     await report.dialog.getByRole('button', { name: 'Revoke key' }).click();

@@ -344,6 +344,11 @@ pub async fn team(token: String, team: Uuid) -> Result<Team, ApiError> {
     call(Some(&token), ops::get_team(team)).await
 }
 
+/// The operator's help links (public).
+pub async fn help_links() -> Result<portal_types::HelpLinks, ApiError> {
+    call(None, ops::get_help_links()).await
+}
+
 pub async fn roles(token: String) -> Result<RoleList, ApiError> {
     call(Some(&token), ops::list_roles()).await
 }

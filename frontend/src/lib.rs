@@ -3,6 +3,7 @@
 pub mod api;
 pub mod components;
 pub mod format;
+pub mod help;
 pub mod paged;
 mod pages;
 pub mod permissions;
@@ -34,6 +35,7 @@ pub fn App() -> impl IntoView {
     Auth::provide();
     Teams::provide();
     components::Toasts::provide();
+    help::Help::provide();
     view! {
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
@@ -186,6 +188,7 @@ fn AppHeader() -> impl IntoView {
                 </Show>
             </div>
             <nav aria-label="Main">
+                <help::HelpMenu/>
                 {move || if signed_in.get() {
                     view! {
                         <A href="/dashboard">"Dashboard"</A>

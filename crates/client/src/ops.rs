@@ -400,6 +400,7 @@ operations! {
     REPORT_LEAKED_KEYS = "reportLeakedKeys" Post "/api/v1/keys/leaks" body [LeakedToken];
     HEALTHZ = "healthz" Get "/healthz";
     READYZ = "readyz" Get "/readyz";
+    GET_HELP_LINKS = "getHelpLinks" Get "/api/v1/help";
 }
 
 use operation as op;
@@ -705,6 +706,12 @@ pub fn healthz() -> Call<Health> {
 
 pub fn readyz() -> Call<Health> {
     Call::new(&op::READYZ, &[], json)
+}
+
+// ---------------------------------------------------------------- help
+
+pub fn get_help_links() -> Call<HelpLinks> {
+    Call::new(&op::GET_HELP_LINKS, &[], json)
 }
 
 #[cfg(test)]

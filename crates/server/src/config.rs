@@ -113,6 +113,18 @@ pub struct ConfigArgs {
     /// tests of what a page costs the database, and for comparison).
     #[arg(long, env = "PORTAL_NO_READ_CACHE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_read_cache: bool,
+    /// The API documentation partners are sent to (the Help menu); empty hides the link.
+    #[arg(long, env = "PORTAL_DOCS_URL", default_value = "/docs/")]
+    pub docs_url: String,
+    /// The support team's page (the Help menu, error pages, "Report compromised").
+    #[arg(long, env = "PORTAL_SUPPORT_URL")]
+    pub support_url: Option<String>,
+    /// The support team's address, when it has no page (`PORTAL_SUPPORT_URL` wins).
+    #[arg(long, env = "PORTAL_SUPPORT_EMAIL")]
+    pub support_email: Option<String>,
+    /// The community forum (the Help menu).
+    #[arg(long, env = "PORTAL_COMMUNITY_URL")]
+    pub community_url: Option<String>,
 }
 
 /// A secret that never prints.
@@ -178,6 +190,39 @@ pub struct Config {
     pub webhook_allow_http: bool,
     pub webhook_allow_private: bool,
     pub webhook_retry_scale: f64,
+    /// Where partners find help.
+    pub help: portal_types::HelpLinks,
+}
+
+/// The help links as the web app shows them: each an http(s) URL (the docs may be a path of this
+/// portal), the support address a `mailto:`; an empty setting hides its link.
+fn help_links(
+    docs: &str,
+    support_url: Option<String>,
+    support_email: Option<String>,
+    community: Option<String>,
+) -> Result<portal_types::HelpLinks, ConfigError> {
+    let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let web = |setting: &'static str, v: String| match url::Url::parse(&v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(v),
+        _ => Err(bad(setting, format!("'{v}' is not an http:// or https:// address"))),
+    };
+    let docs = match given(Some(docs.to_owned())) {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") => Some(path),
+        Some(url) => Some(web("PORTAL_DOCS_URL", url)?),
+        None => None,
+    };
+    let support = match (given(support_url), given(support_email)) {
+        (Some(url), _) => Some(web("PORTAL_SUPPORT_URL", url)?),
+        (None, Some(email)) => {
+            let address: lettre::Address =
+                email.parse().map_err(|e| bad("PORTAL_SUPPORT_EMAIL", format!("'{email}' is not an address: {e}")))?;
+            Some(format!("mailto:{address}"))
+        }
+        (None, None) => None,
+    };
+    let community = given(community).map(|url| web("PORTAL_COMMUNITY_URL", url)).transpose()?;
+    Ok(portal_types::HelpLinks { docs_url: docs, support_url: support, community_url: community })
 }
 
 /// Days each usage tier is kept.
@@ -356,6 +401,7 @@ impl Config {
             webhook_allow_http: args.webhook_allow_http,
             webhook_allow_private: args.webhook_allow_private,
             webhook_retry_scale: args.webhook_retry_scale,
+            help: help_links(&args.docs_url, args.support_url, args.support_email, args.community_url)?,
         })
     }
 
@@ -489,10 +535,36 @@ mod tests {
             (&["--usage-minutes-keep-days", "0"][..], "PORTAL_USAGE_MINUTES_KEEP_DAYS"),
             (&["--usage-hours-keep-days", "3", "--usage-minutes-keep-days", "7"][..], "PORTAL_USAGE_HOURS_KEEP_DAYS"),
             (&["--usage-days-keep-days", "30"][..], "PORTAL_USAGE_DAYS_KEEP_DAYS"),
+            (&["--docs-url", "javascript:alert(1)"][..], "PORTAL_DOCS_URL"),
+            (&["--docs-url", "//elsewhere.example"][..], "PORTAL_DOCS_URL"),
+            (&["--support-url", "javascript:alert(1)"][..], "PORTAL_SUPPORT_URL"),
+            (&["--support-email", "not an address"][..], "PORTAL_SUPPORT_EMAIL"),
+            (&["--community-url", "forum.example.com"][..], "PORTAL_COMMUNITY_URL"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err();
             assert_eq!(err.setting, setting, "{flags:?}: {err}");
         }
+    }
+
+    #[test]
+    fn help_links_default_to_the_docs_and_hide_what_is_empty() {
+        let c = Config::from_args(args(&[])).unwrap();
+        assert_eq!(c.help, portal_types::HelpLinks { docs_url: Some("/docs/".into()), ..Default::default() });
+        let c = Config::from_args(args(&[
+            "--docs-url",
+            "",
+            "--support-email",
+            "help@example.com",
+            "--community-url",
+            "https://forum.example.com/c/portal",
+        ]))
+        .unwrap();
+        assert_eq!(c.help.docs_url, None);
+        assert_eq!(c.help.support_url.as_deref(), Some("mailto:help@example.com"));
+        assert_eq!(c.help.community_url.as_deref(), Some("https://forum.example.com/c/portal"));
+        let c = Config::from_args(args(&["--support-url", "https://help.example.com", "--support-email", "a@b.c"]))
+            .unwrap();
+        assert_eq!(c.help.support_url.as_deref(), Some("https://help.example.com"), "the page wins over the address");
     }
 
     #[test]

@@ -30,6 +30,7 @@ use utoipa_actix_web::AppExt;
         (name = "usage", description = "How API keys are used: requests over time, errors, status codes, limits."),
         (name = "webhooks", description = "Webhook endpoints of a team: signed (Standard Webhooks), retried, with a delivery log."),
         (name = "health", description = "Liveness and readiness probes."),
+        (name = "help", description = "Where partners find help: documentation, support and community."),
     ),
     components(schemas(Problem, ErrorCode, portal_types::WebhookEvent, portal_types::KeySort, portal_types::KeyStatusFilter)),
     modifiers(&SecuritySchemes)

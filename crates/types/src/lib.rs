@@ -5,6 +5,7 @@
 
 mod auth;
 mod events;
+mod help;
 mod keys;
 mod problem;
 pub mod rules;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use auth::*;
 pub use events::*;
+pub use help::*;
 pub use keys::*;
 pub use problem::*;
 pub use teams::*;

@@ -11,6 +11,7 @@ pub fn NotFoundPage() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address."</p>
             <A href="/dashboard" attr:class="button primary">"Go to the dashboard"</A>
+            <crate::help::NeedHelp/>
         </section>
     }
 }

@@ -4,6 +4,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod help;
 pub mod invitations;
 pub mod leaks;
 pub mod me;
@@ -77,6 +78,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(invitations::preview_invitation)
         .service(invitations::accept_invitation)
         .service(activity::list_activity)
+        .service(help::get_help_links)
         .service(api_keys::list_api_keys)
         .service(api_keys::create_api_key)
         .service(api_keys::get_api_key)

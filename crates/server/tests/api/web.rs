@@ -105,3 +105,22 @@ async fn precompressed_files_are_sent_as_built() {
         assert_eq!(res.bytes().await.unwrap().as_ref(), body, "{accept:?}: sent once, not compressed again");
     }
 }
+
+/// The Help menu's links come from the operator's settings, to anyone (a partner who cannot sign
+/// in needs them most); an unset one is absent, and shared caches may keep the answer a while.
+#[tokio::test]
+async fn help_links_are_the_operators_and_public() {
+    let app = spawn_app().await;
+    let res = app.op(None, ops::get_help_links()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body, serde_json::json!({ "docs_url": "/docs/" }));
+    assert_eq!(res.headers["cache-control"], "public, max-age=300");
+
+    let flags = ["--support-email", "help@example.com", "--community-url", "https://forum.example.com/portal"];
+    let app = spawn_app_with(Options::shared(None, &flags)).await;
+    let links: portal_types::HelpLinks =
+        serde_json::from_value(app.op(None, ops::get_help_links()).await.body).unwrap();
+    assert_eq!(links.docs_url.as_deref(), Some("/docs/"));
+    assert_eq!(links.support_url.as_deref(), Some("mailto:help@example.com"));
+    assert_eq!(links.community_url.as_deref(), Some("https://forum.example.com/portal"));
+}

@@ -123,6 +123,7 @@ pub fn TeamLayout() -> impl IntoView {
                     <h1>"Team not found"</h1>
                     <p>"This team does not exist, or you are not one of its members."</p>
                     <A href="/dashboard" attr:class="button primary">"Go to the dashboard"</A>
+                    <crate::help::NeedHelp/>
                 }.into_any(),
                 Some(Some(error)) if error.code() == Some("two_factor_required") => view! {
                     <h1>"Two-factor authentication required"</h1>

@@ -249,7 +249,10 @@ where
                             <Field label="Name of the replacement" name="replacement_name" maxlength=NAME_MAX value=name
                                 error=crate::components::field_error(outcome, "replacement_name")/>
                         </Show>
-                        <p class="hint">"Then update the systems that used the old key, and check its last requests for misuse."</p>
+                        <p class="hint">
+                            "Then update the systems that used the old key, and check its last requests for misuse. "
+                            <crate::help::SupportLink text="Report unauthorized usage to support"/>
+                        </p>
                         <ActionError error/>
                         <DialogButtons label="Revoke key" pending=report.pending() danger=true/>
                     </form>
