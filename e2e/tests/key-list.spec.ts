@@ -205,6 +205,21 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await expect(rows).toHaveCount(43);
   await expect(page).not.toHaveURL(/\?/);
 
+  // Team usage explains what counts toward limits, and its by-key table sorts and narrows.
+  await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Usage' }).click();
+  await expect(page.locator('[data-usage="counting"]')).toContainText('429');
+  const byKey = page.getByRole('table', { name: 'Requests by key' }).locator('tbody tr');
+  await expect(byKey.filter({ hasText: long(1) })).toHaveCount(1);
+  await expect(byKey.filter({ hasText: long(1) })).toContainText('just now');
+  await page.getByLabel('Order', { exact: true }).selectOption('errors');
+  await expect(byKey.first()).toContainText(long(1));
+  await page.getByLabel('Environment', { exact: true }).selectOption('production');
+  await expect(byKey).toHaveCount(0);
+  await page.getByLabel('Environment', { exact: true }).selectOption('development');
+  await expect(byKey.filter({ hasText: long(1) })).toHaveCount(1);
+  await page.goBack();
+  await expect(rows).toHaveCount(43);
+
   // At tablet and phone widths nothing overflows, and a row's menu opens inside the window.
   for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
     await page.setViewportSize(size);

@@ -339,6 +339,8 @@ pub struct KeyShare {
     pub environment: String,
     pub requests: u64,
     pub errors: u64,
+    /// When the key was last used, as written (ever, not only in the spans).
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// Each key's share (requests, errors) of what `spans` read, for a team, with the key's name, in
@@ -395,7 +397,8 @@ pub async fn per_key(
         .column((col("api_keys"), col("name")))
         .column((col("api_keys"), col("environment")))
         .column((col("s"), col("r")))
-        .column((col("s"), col("e")));
+        .column((col("s"), col("e")))
+        .column((col("api_keys"), col("last_used_at")));
     let mut shares = Vec::new();
     for row in db.query_all(&q).await? {
         shares.push(KeyShare {
@@ -404,6 +407,7 @@ pub async fn per_key(
             environment: row.try_get_by_index(2)?,
             requests: get_u64(&row, 3)?,
             errors: get_u64(&row, 4)?,
+            last_used_at: row.try_get_by_index(5)?,
         });
     }
     Ok(shares)

@@ -604,6 +604,9 @@ pub struct KeyUsageSummary {
     pub environment: Environment,
     pub total_requests: u64,
     pub error: u64,
+    /// When the key was last used (ever, not only in the range); absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/teams/{team_id}/usage`.

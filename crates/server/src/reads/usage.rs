@@ -171,7 +171,7 @@ pub async fn of_team(
     // As for a key: this instance's unwritten counts come from its buffer, under a hold on
     // flushes, instead of a write before every read.
     let month = domain::month_bounds(now).0;
-    let (pending, per_key, stored) = {
+    let (pending, per_key, stored, last_use) = {
         let _no_flush = state.meter.hold_flushes().await;
         let what = PageKey::TeamUsage { spans: span_key(&spans), month: month.timestamp() };
         let (stored, since) = state
@@ -202,7 +202,12 @@ pub async fn of_team(
             entry.0 += c.requests;
             entry.1 += error;
         }
-        (pending, per_key, stored)
+        // The last use as written, or this instance's since (the same overlay as the key list's).
+        let ids: Vec<Uuid> = per_key.keys().copied().collect();
+        let unwritten = state.meter.pending_uses(team_id, &ids, since);
+        let last_use: HashMap<Uuid, DateTime<Utc>> =
+            ids.iter().zip(unwritten).filter_map(|(id, pending)| pending.map(|(_, at)| (*id, at))).collect();
+        (pending, per_key, stored, last_use)
     };
     let (rows, used) = (stored.counts.iter().chain(pending.rows.iter().map(|(_, c)| c)), stored.used + pending.month);
     // Keys whose only requests are still in this instance's buffer are not among the kept ones.
@@ -215,14 +220,15 @@ pub async fn of_team(
         }
     };
     let named = |id: &Uuid| match stored.shares.get(id) {
-        Some(share) => Some((share.name.clone(), Environment::parse(&share.environment)?)),
-        None => more.iter().find(|k| k.id == *id).map(|k| (k.name.clone(), k.environment)),
+        Some(share) => Some((share.name.clone(), Environment::parse(&share.environment)?, share.last_used_at)),
+        None => more.iter().find(|k| k.id == *id).map(|k| (k.name.clone(), k.environment, k.last_used_at)),
     };
     let mut summaries: Vec<KeyUsageSummary> = per_key
         .into_iter()
         .filter_map(|(id, (total, error))| {
-            let (name, environment) = named(&id)?;
-            Some(KeyUsageSummary { key_id: id, name, environment, total_requests: total, error })
+            let (name, environment, written) = named(&id)?;
+            let last_used_at = written.max(last_use.get(&id).copied());
+            Some(KeyUsageSummary { key_id: id, name, environment, total_requests: total, error, last_used_at })
         })
         .collect();
     summaries.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)));

@@ -236,6 +236,8 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
     assert_eq!(team_usage.body["usage"]["total_requests"], 8);
     assert_eq!(team_usage.body["keys"][0]["name"], "metered");
     assert_eq!(team_usage.body["keys"][0]["error"], 3);
+    // Its last use is the key's own, as the key list has it.
+    assert_eq!(team_usage.body["keys"][0]["last_used_at"], key.body["last_used_at"]);
 
     for (query, field) in [
         ("from=yesterday", "from"),

@@ -128,6 +128,8 @@ async fn usage_reads_count_unwritten_requests_exactly_once_while_flushes_run() {
     assert_eq!(team_usage.body["keys"][0]["total_requests"], total);
     let listed = app.op(Some(&owner), ops::get_api_key(&team, &id)).await;
     assert_eq!(listed.body["request_count"], total);
+    // The last use, written or still in this instance's buffer, is the key's.
+    assert_eq!(team_usage.body["keys"][0]["last_used_at"], listed.body["last_used_at"]);
 }
 
 /// Two instances on one PostgreSQL database: a member removed on one can no longer read the

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
-use portal_types::{ApiKey, Granularity, KeyUsageSummary, TeamUsage, Usage, UsagePoint};
+use portal_types::{ApiKey, Environment, Granularity, KeyUsageSummary, TeamUsage, Usage, UsagePoint};
 use uuid::Uuid;
 
 use super::access::scope_summary;
@@ -276,6 +276,11 @@ pub fn TeamUsagePage() -> impl IntoView {
             <h2>"Team usage"</h2>
         </div>
         <p class="muted">"Requests made with all of this team's API keys."</p>
+        <p class="hint" data-usage="counting">
+            "What counts toward monthly limits: every request a key makes, except those its check refuses: "
+            "401 (the key does not work) and 429 (its limit is spent, or it went over its rate). "
+            "So the total below can be higher than what this month counts against limits."
+        </p>
         <RangePicker chosen of=UsageOf::Team(team_id)/>
         {loaded(move || usage.get(), "Loading usage…", move |team_usage: TeamUsage| view! {
             <UsageReport usage=team_usage.usage/>
@@ -321,15 +326,74 @@ fn KeyLimits(key: ApiKey, dialog: RwSignal<Option<KeyDialog>>) -> impl IntoView 
     }
 }
 
+/// How the by-key table is ordered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByKeyOrder {
+    Requests,
+    Errors,
+    LastUsed,
+}
+
+impl ByKeyOrder {
+    const ALL: [(Self, &'static str, &'static str); 3] = [
+        (Self::Requests, "requests", "Most requests"),
+        (Self::Errors, "errors", "Most errors"),
+        (Self::LastUsed, "last_used", "Last used"),
+    ];
+}
+
+/// Each key's share of the range: sortable by requests, errors and last use, narrowed by
+/// environment.
 #[component]
 fn KeyBreakdown(keys: Vec<KeyUsageSummary>, team_id: Uuid) -> impl IntoView {
+    let order = RwSignal::new(ByKeyOrder::Requests);
+    let environment = RwSignal::new(None::<Environment>);
+    let any = !keys.is_empty();
+    let shown = move || {
+        let mut shown: Vec<KeyUsageSummary> =
+            keys.iter().filter(|k| environment.get().is_none_or(|e| k.environment == e)).cloned().collect();
+        match order.get() {
+            ByKeyOrder::Requests => {
+                shown.sort_by(|a, b| b.total_requests.cmp(&a.total_requests).then(a.name.cmp(&b.name)))
+            }
+            ByKeyOrder::Errors => shown.sort_by(|a, b| b.error.cmp(&a.error).then(a.name.cmp(&b.name))),
+            ByKeyOrder::LastUsed => shown.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then(a.name.cmp(&b.name))),
+        }
+        shown
+    };
+    let now = format::now();
     view! {
         <section class="section" aria-labelledby="by-key-title">
             <h3 id="by-key-title">"By key"</h3>
-            {if keys.is_empty() {
+            {if !any {
                 view! { <EmptyState><p>"No key was used in this period."</p></EmptyState> }.into_any()
             } else {
                 view! {
+                    <div class="filters" role="search" aria-label="Order and narrow the keys">
+                        <div class="field">
+                            <label for="by-key-environment">"Environment"</label>
+                            <select id="by-key-environment"
+                                on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
+                                <option value="">"All"</option>
+                                {[Environment::Development, Environment::Production].map(|e| view! {
+                                    <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                        <div class="field">
+                            <label for="by-key-order">"Order"</label>
+                            <select id="by-key-order" on:change=move |ev| {
+                                let value = event_target_value(&ev);
+                                if let Some((o, _, _)) = ByKeyOrder::ALL.iter().find(|(_, v, _)| *v == value) {
+                                    order.set(*o);
+                                }
+                            }>
+                                {ByKeyOrder::ALL.map(|(o, value, label)| view! {
+                                    <option value=value selected=move || order.get() == o>{label}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                    </div>
                     <div class="table-wrap">
                         <table class="data-table">
                             <caption class="visually-hidden">"Requests by key"</caption>
@@ -338,14 +402,21 @@ fn KeyBreakdown(keys: Vec<KeyUsageSummary>, team_id: Uuid) -> impl IntoView {
                                 <th scope="col">"Environment"</th>
                                 <th scope="col" class="num">"Requests"</th>
                                 <th scope="col" class="num">"Errors"</th>
+                                <th scope="col">"Last used"</th>
                             </tr></thead>
                             <tbody>
-                                {keys.into_iter().map(|k| view! {
+                                {move || shown().into_iter().map(|k| view! {
                                     <tr>
                                         <td data-label="Key"><A href=format!("/teams/{team_id}/api-keys/{}", k.key_id)>{k.name.clone()}</A></td>
                                         <td data-label="Environment">{k.environment.label()}</td>
                                         <td data-label="Requests" class="num">{format::count(k.total_requests)}</td>
                                         <td data-label="Errors" class="num">{format::count(k.error)}</td>
+                                        <td data-label="Last used">{match k.last_used_at {
+                                            Some(at) => view! {
+                                                <time datetime=format::iso(at) title=format::date_time(at)>{format::relative(at, now)}</time>
+                                            }.into_any(),
+                                            None => view! { <span class="muted">"Never used"</span> }.into_any(),
+                                        }}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -367,7 +438,7 @@ fn UsageReport(usage: Usage) -> impl IntoView {
         }
         .into_any(),
         (None, _) => {
-            view! { "Unlimited" <small>{format!("{} used this month", format::count(usage.used_this_month))}</small> }
+            view! { "Unlimited" <small>{format!("{} counted toward limits this month", format::count(usage.used_this_month))}</small> }
                 .into_any()
         }
     };
