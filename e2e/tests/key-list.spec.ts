@@ -220,6 +220,27 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await page.goBack();
   await expect(rows).toHaveCount(43);
 
+  // The spent key's page leads with it, then the numbers by outcome, then the settings.
+  await rows.filter({ hasText: long(1) }).getByRole('link', { name: long(1), exact: true }).click();
+  const spentBanner = page.locator('[data-key-health]').getByRole('alert');
+  await expect(spentBanner).toContainText('Monthly limit reached');
+  await expect(spentBanner).toContainText('3 of 3 requests used this month');
+  await expect(page.locator('[data-outcome="success"] dd')).toContainText('3');
+  await expect(page.locator('[data-outcome="limited"] dd')).toContainText('2');
+  const usageTop = (await page.locator('#key-usage').boundingBox())!.y;
+  const accessTop = (await page.getByRole('heading', { name: 'Access', exact: true }).boundingBox())!.y;
+  expect(usageTop).toBeLessThan(accessTop);
+  // The rolling key says when it stops and what it still receives, and leads to its replacement.
+  await page.goBack();
+  await rolling.getByRole('link', { name: long(5), exact: true }).click();
+  const rollingBanner = page.locator('[data-key-health]').getByRole('status');
+  await expect(rollingBanner).toContainText(/Rolling: this key stops working in (59 minutes|1 hour)/);
+  await expect(rollingBanner).toContainText('It received no request in the last hour.');
+  await rollingBanner.getByRole('link', { name: 'Go to its replacement' }).click();
+  await expect(page.locator('[data-key-health]')).toBeEmpty();
+  await page.goto(`/teams/${teamId}/api-keys`);
+  await expect(rows).toHaveCount(43);
+
   // At tablet and phone widths nothing overflows, and a row's menu opens inside the window.
   for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
     await page.setViewportSize(size);

@@ -70,10 +70,18 @@ fn RangePicker(chosen: RwSignal<usize>, of: UsageOf) -> impl IntoView {
 
 #[component]
 pub fn KeyUsagePage() -> impl IntoView {
+    // A link from one key's page to another's (its replacement) keeps this route: the page is
+    // drawn again for the other key.
+    let params = use_params_map();
+    let key_id =
+        Memo::new(move |_| params.with(|p| p.get("key_id").and_then(|s| Uuid::parse_str(&s).ok())).unwrap_or_default());
+    move || view! { <KeyPage key_id=key_id.get()/> }
+}
+
+#[component]
+fn KeyPage(key_id: Uuid) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let params = use_params_map();
-    let key_id = params.with_untracked(|p| p.get("key_id").and_then(|s| Uuid::parse_str(&s).ok())).unwrap_or_default();
     let chosen = RwSignal::new(0usize);
     let key = LocalResource::new(move || async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await });
     let usage = LocalResource::new(move || {
@@ -107,8 +115,7 @@ pub fn KeyUsagePage() -> impl IntoView {
                     <code class="hint-code">{format!("{}…", key.hint)}</code> " · " {key.status.label()}
                     " · created " {format::date(key.created_at)}
                 </p>
-                <KeyAccess key=key.clone() dialog/>
-                <KeyLimits key dialog/>
+                <KeyHealth key/>
         })}
         {move || dialog.get().map(|open| {
             let close = move || dialog.set(None);
@@ -123,6 +130,104 @@ pub fn KeyUsagePage() -> impl IntoView {
             <RangePicker chosen of=UsageOf::Key(team_id, key_id)/>
             {loaded(move || usage.get(), "Loading usage…", move |usage| view! { <UsageReport usage/> })}
         </section>
+        // The settings come after the numbers.
+        {move || key.get().and_then(Result::ok).map(|key| view! {
+            <KeyAccess key=key.clone() dialog/>
+            <KeyLimits key dialog/>
+        })}
+    }
+}
+
+/// Within how many days of its expiry a key's page warns of it.
+const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// What needs attention about a key, first on its page: a spent monthly limit, a rolling key's
+/// end (and the traffic it still gets), an ended key, an expiry close by. Nothing for a healthy key.
+#[component]
+fn KeyHealth(key: ApiKey) -> impl IntoView {
+    use portal_types::KeyStatus;
+    let auth = use_auth();
+    let team_id = use_team().id();
+    let key_id = key.id;
+    // The last hour: what the key still receives, and its month.
+    let recent = LocalResource::new(move || async move {
+        let range = range_ending_now(1, Granularity::Hour);
+        auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok()
+    });
+    let now = format::now();
+    let replaced_by = key.replaced_by;
+    let replacement = move || {
+        replaced_by.map(|id| {
+            view! {
+                " " <A href=format!("/teams/{team_id}/api-keys/{id}")>"Go to its replacement"</A> "."
+            }
+        })
+    };
+    let still = move || {
+        recent.get().flatten().map(|u| match u.total_requests {
+            0 => "It received no request in the last hour.".to_owned(),
+            1 => "It still received 1 request in the last hour: update what sends it.".to_owned(),
+            n => format!("It still received {} requests in the last hour: update what sends them.", format::count(n)),
+        })
+    };
+    let ended = match key.status {
+        _ if key.leaked.is_some() => None,
+        KeyStatus::Revoked => Some(("This key is revoked", "Every request with it is refused with 401.".to_owned())),
+        KeyStatus::Expired => Some((
+            "This key has expired",
+            format!("It stopped working {}.", key.expires_at.map(format::date_time).unwrap_or_default()),
+        )),
+        KeyStatus::Rolled => {
+            Some(("This key was rolled over", "Its replacement took over; it is refused with 401.".to_owned()))
+        }
+        _ => None,
+    };
+    let rolling = (key.status == KeyStatus::Rolling).then_some(key.grace_until).flatten();
+    let expiring = (key.status == KeyStatus::Active)
+        .then_some(key.expires_at)
+        .flatten()
+        .filter(|at| (*at - now).num_days() < EXPIRY_WARNING_DAYS);
+    let limit = key.usage_limit.filter(|_| matches!(key.status, KeyStatus::Active | KeyStatus::Rolling));
+    let spent = move || {
+        let usage = recent.get().flatten()?;
+        let limit = limit?;
+        (usage.used_this_month >= limit).then_some((usage.used_this_month, limit))
+    };
+    view! {
+        <div class="key-health" data-key-health="">
+            {move || spent().map(|(used, limit)| view! {
+                <div class="alert error" role="alert">
+                    <h2>"Monthly limit reached"</h2>
+                    <p>
+                        {format!("{} of {} requests used this month: every request is refused with 429 until the month ends (UTC). ",
+                            format::count(used), format::count(limit))}
+                        "Raise the limit under Limits below if the traffic is expected."
+                    </p>
+                </div>
+            })}
+            {rolling.map(|until| view! {
+                <div class="alert warning" role="status">
+                    <h2>{format!("Rolling: this key stops working {}", format::relative(until, now))}</h2>
+                    <p>
+                        {format!("Its grace period ends {}. ", format::date_time(until))}
+                        {still}
+                        {replacement()}
+                    </p>
+                </div>
+            })}
+            {ended.map(|(title, text)| view! {
+                <div class="alert warning" role="status">
+                    <h2>{title}</h2>
+                    <p>{text} {replacement()}</p>
+                </div>
+            })}
+            {expiring.map(|at| view! {
+                <div class="alert warning" role="status">
+                    <h2>{format!("This key expires {}", format::relative(at, now))}</h2>
+                    <p>{format!("It stops working {}. Roll it before then so that its replacement is in place.", format::date_time(at))}</p>
+                </div>
+            })}
+        </div>
     }
 }
 
@@ -456,6 +561,7 @@ fn UsageReport(usage: Usage) -> impl IntoView {
             }}</dd></div>
             <div><dt>"Monthly limit"</dt><dd data-stat="limit">{limit}</dd></div>
         </dl>
+        <Outcomes codes=usage.status_codes.clone()/>
         <UsageChart series=usage.series hourly/>
         <section class="section" aria-labelledby="status-title">
             <h3 id="status-title">"Status codes"</h3>
@@ -483,6 +589,34 @@ fn UsageReport(usage: Usage) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The range's answers by what they mean, not one "errors" figure: served, refused for the
+/// key's limits (429: a spent monthly limit or the rate), denied (401, 403), the caller's other
+/// mistakes (4xx) and the service's failures (5xx).
+#[component]
+fn Outcomes(codes: Vec<portal_types::StatusCount>) -> impl IntoView {
+    let total: u64 = codes.iter().map(|c| c.count).sum();
+    let sum = |keep: &dyn Fn(u16) -> bool| codes.iter().filter(|c| keep(c.status)).map(|c| c.count).sum::<u64>();
+    let outcomes = [
+        ("success", "Served", sum(&|s| s < 400)),
+        ("limited", "Refused for limits (429)", sum(&|s| s == 429)),
+        ("denied", "Denied (401, 403)", sum(&|s| s == 401 || s == 403)),
+        ("client", "Other client errors (4xx)", sum(&|s| (400..500).contains(&s) && ![401, 403, 429].contains(&s))),
+        ("server", "Server errors (5xx)", sum(&|s| s >= 500)),
+    ];
+    (total > 0).then(|| {
+        view! {
+            <dl class="outcomes" aria-label="Answers by outcome">
+                {outcomes.map(|(id, label, n)| view! {
+                    <div class=format!("outcome outcome-{id}") data-outcome=id>
+                        <dt>{label}</dt>
+                        <dd>{format::count(n)} <small>{format::percent(n as f64 / total as f64)}</small></dd>
+                    </div>
+                }).collect_view()}
+            </dl>
+        }
+    })
 }
 
 fn status_class(status: u16) -> &'static str {
