@@ -241,6 +241,24 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await page.goto(`/teams/${teamId}/api-keys`);
   await expect(rows).toHaveCount(43);
 
+  // The overview names the spent key first, links to it, and shows the last day.
+  await page.getByRole('navigation', { name: 'Team' }).getByRole('link', { name: 'Overview' }).click();
+  const attention = page.getByRole('region', { name: 'Needs attention' });
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/overview.png`, fullPage: true });
+  const spentItem = attention.getByRole('link', { name: `API key ${long(1)} reached its monthly limit (3 of 3)` });
+  await expect(spentItem).toBeVisible();
+  await expect(attention.getByRole('listitem').first()).toContainText('reached its monthly limit');
+  await expect(page.locator('[data-overview="day"]')).toContainText('5 requests, 2 errors');
+  await spentItem.click();
+  await expect(page.getByRole('heading', { name: `Usage of ${long(1)}` })).toBeVisible();
+  // The dashboard's checklist steps lead to the screens that do them.
+  await page.goto('/dashboard');
+  const checklist = page.getByRole('article', { name: 'Getting started' });
+  await expect(checklist.getByRole('link', { name: 'Create a development API key' })).toHaveAttribute('href', `/teams/${teamId}/api-keys`);
+  await expect(checklist.getByRole('link', { name: 'Set up usage monitoring (a monthly limit or a webhook)' })).toHaveAttribute('href', `/teams/${teamId}/webhooks`);
+  await page.goto(`/teams/${teamId}/api-keys`);
+  await expect(rows).toHaveCount(43);
+
   // At tablet and phone widths nothing overflows, and a row's menu opens inside the window.
   for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
     await page.setViewportSize(size);

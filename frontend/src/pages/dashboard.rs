@@ -54,18 +54,21 @@ fn GettingStartedCard() -> impl IntoView {
     view! {
         <Show when=move || !dismissed.get()>
             {move || progress.get().and_then(Result::ok).map(|p| {
+                // Each step links to the screen that does it: of the first team, or to creating one.
+                let first = teams.get().and_then(Result::ok).and_then(|l| l.first().map(|t| t.id));
+                let at = |page: &str| first.map_or_else(|| "#create-team-title".to_owned(), |id| format!("/teams/{id}/{page}"));
                 let team = [
-                    ("Create your team", p.team_created),
-                    ("Invite the members you need", p.members_invited),
-                    ("Assign appropriate roles", p.roles_assigned),
+                    ("Create your team", p.team_created, "#create-team-title".to_owned()),
+                    ("Invite the members you need", p.members_invited, at("members")),
+                    ("Assign appropriate roles", p.roles_assigned, at("members")),
                 ];
                 let keys = [
-                    ("Create a development API key", p.development_key),
-                    ("Create a production API key (when ready)", p.production_key),
-                    ("Configure a key in your application (its first request)", p.key_used),
-                    ("Set up usage monitoring (a monthly limit or a webhook)", p.usage_monitored),
+                    ("Create a development API key", p.development_key, at("api-keys")),
+                    ("Create a production API key (when ready)", p.production_key, at("api-keys")),
+                    ("Configure a key in your application (its first request)", p.key_used, at("api-keys")),
+                    ("Set up usage monitoring (a monthly limit or a webhook)", p.usage_monitored, at("webhooks")),
                 ];
-                let done = team.iter().chain(&keys).filter(|(_, d)| *d).count();
+                let done = team.iter().chain(&keys).filter(|(_, d, _)| *d).count();
                 view! {
                     <article class="card checklist-card" aria-labelledby="getting-started-title">
                         <div class="section-head">
@@ -85,15 +88,15 @@ fn GettingStartedCard() -> impl IntoView {
 }
 
 #[component]
-fn Checklist(title: &'static str, steps: Vec<(&'static str, bool)>) -> impl IntoView {
+fn Checklist(title: &'static str, steps: Vec<(&'static str, bool, String)>) -> impl IntoView {
     view! {
         <section class="checklist">
             <h3>{title}</h3>
             <ul role="list">
-                {steps.into_iter().map(|(step, done)| view! {
+                {steps.into_iter().map(|(step, done, href)| view! {
                     <li class:done=done>
                         <span aria-hidden="true" class="tick">{if done { "✓" } else { "○" }}</span>
-                        {step}
+                        <a href=href>{step}</a>
                         <span class="visually-hidden">{if done { " (done)" } else { " (to do)" }}</span>
                     </li>
                 }).collect_view()}

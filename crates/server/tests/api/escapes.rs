@@ -14,21 +14,6 @@ async fn member_id(app: &TestApp, owner: &str, team: &str, email: &str) -> Strin
         .to_owned()
 }
 
-/// A development key named `name` that never expires, with nothing else set.
-fn dev_key(name: &str) -> CreateApiKeyRequest {
-    CreateApiKeyRequest {
-        name: name.into(),
-        description: None,
-        environment: Environment::Development,
-        expiration: Expiration::Never,
-        usage_limit: None,
-        rate_limit: None,
-        scopes: None,
-        allowed_ips: None,
-        alert_thresholds: None,
-    }
-}
-
 async fn key_of(app: &TestApp, owner: &str, team: &str, id: &str) -> Value {
     app.get_as(owner, &format!("/api/v1/teams/{team}/api-keys/{id}")).await.body
 }

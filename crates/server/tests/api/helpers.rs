@@ -469,19 +469,25 @@ impl TestApp {
 
     /// Plain development key, no expiry, no limit.
     pub async fn simple_key(&self, token: &str, team_id: &str, name: &str) -> (String, String) {
-        let body = CreateApiKeyRequest {
-            name: name.to_owned().into(),
-            description: None,
-            environment: Environment::Development,
-            expiration: Expiration::Never,
-            usage_limit: None,
-            rate_limit: None,
-            scopes: None,
-            allowed_ips: None,
-            alert_thresholds: None,
-        };
+        let body = dev_key(name);
         let created = self.api_as(token).create_api_key(team_id.parse().unwrap(), &body).await.expect("the key");
         (created.key.id.to_string(), created.secret)
+    }
+}
+
+/// The request for a plain development key named `name`: no expiry, no limit, every scope, from
+/// anywhere (`..dev_key(name)` for one that differs in a field or two).
+pub fn dev_key(name: &str) -> CreateApiKeyRequest {
+    CreateApiKeyRequest {
+        name: name.into(),
+        description: None,
+        environment: Environment::Development,
+        expiration: Expiration::Never,
+        usage_limit: None,
+        rate_limit: None,
+        scopes: None,
+        allowed_ips: None,
+        alert_thresholds: None,
     }
 }
 

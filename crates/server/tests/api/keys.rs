@@ -257,17 +257,7 @@ async fn every_key_request_is_metered_and_shows_in_usage() {
 #[tokio::test]
 async fn usage_alerts_need_a_monthly_limit() {
     let Team { app, owner, team } = team_with_owner().await;
-    let refused = CreateApiKeyRequest {
-        name: "k".into(),
-        description: None,
-        environment: Environment::Development,
-        expiration: Expiration::Never,
-        usage_limit: None,
-        rate_limit: None,
-        scopes: None,
-        allowed_ips: None,
-        alert_thresholds: Some(vec![80].into()),
-    };
+    let refused = CreateApiKeyRequest { alert_thresholds: Some(vec![80].into()), ..dev_key("k") };
     let res = app.op(Some(&owner), ops::create_api_key(&team, &refused)).await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.body["field"], "alert_thresholds", "{}", res.body);

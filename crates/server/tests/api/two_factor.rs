@@ -386,17 +386,7 @@ async fn a_team_that_requires_two_factor_refuses_members_without_it_until_they_e
     ] {
         app.get_as(&member, &path).await.assert_problem(403, "two_factor_required");
     }
-    let key = CreateApiKeyRequest {
-        name: "k".into(),
-        description: None,
-        environment: Environment::Development,
-        expiration: Expiration::Never,
-        usage_limit: None,
-        rate_limit: None,
-        scopes: None,
-        allowed_ips: None,
-        alert_thresholds: None,
-    };
+    let key = dev_key("k");
     app.op(Some(&member), ops::create_api_key(&team, &key)).await.assert_problem(403, "two_factor_required");
     // Someone invited meanwhile cannot join without it; the invitation stays open until they can.
     let invitation = app.invite(&owner, &team, "late@example.com", "member").await;

@@ -147,7 +147,7 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
 }
 
 #[component]
-fn Entry(entry: ActivityEntry, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+pub(super) fn Entry(entry: ActivityEntry, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let who = entry.actor.as_ref().map_or_else(
         || "System".to_owned(),
         |a| {

@@ -208,16 +208,7 @@ fn KeyFilters(
                 <input id="keys-search" type="search" maxlength=SEARCH_MAX placeholder="Name or start of the key"
                     prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
             </div>
-            <div class="field">
-                <label for="keys-environment">"Environment"</label>
-                <select id="keys-environment"
-                    on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
-                    <option value="" selected=move || environment.get().is_none()>"All"</option>
-                    {[Environment::Development, Environment::Production].map(|e| view! {
-                        <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
-                    }).collect_view()}
-                </select>
-            </div>
+            <EnvironmentFilter id="keys-environment" environment/>
             <div class="field">
                 <label for="keys-status">"Status"</label>
                 <select id="keys-status" on:change=move |ev| status.set(KeyStatusFilter::parse(&event_target_value(&ev)))>
@@ -236,6 +227,22 @@ fn KeyFilters(
                     }).collect_view()}
                 </select>
             </div>
+        </div>
+    }
+}
+
+/// "Environment: All, Development, Production", narrowing a list of keys.
+#[component]
+pub(super) fn EnvironmentFilter(id: &'static str, environment: RwSignal<Option<Environment>>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>"Environment"</label>
+            <select id=id on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
+                <option value="" selected=move || environment.get().is_none()>"All"</option>
+                {[Environment::Development, Environment::Production].map(|e| view! {
+                    <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
+                }).collect_view()}
+            </select>
         </div>
     }
 }

@@ -7,7 +7,7 @@ use portal_types::{ApiKey, Environment, Granularity, KeyUsageSummary, TeamUsage,
 use uuid::Uuid;
 
 use super::access::scope_summary;
-use super::keys::{EditKeyDialog, KeySecretStep};
+use super::keys::{EditKeyDialog, EnvironmentFilter, KeySecretStep};
 use super::use_team;
 use crate::api::{self, UsageOf, UsageRange};
 use crate::components::{ActionError, DialogButtons, EmptyState, Field, Handler, Modal, loaded, use_modal, use_toasts};
@@ -475,16 +475,7 @@ fn KeyBreakdown(keys: Vec<KeyUsageSummary>, team_id: Uuid) -> impl IntoView {
             } else {
                 view! {
                     <div class="filters" role="search" aria-label="Order and narrow the keys">
-                        <div class="field">
-                            <label for="by-key-environment">"Environment"</label>
-                            <select id="by-key-environment"
-                                on:change=move |ev| environment.set(Environment::parse(&event_target_value(&ev)))>
-                                <option value="">"All"</option>
-                                {[Environment::Development, Environment::Production].map(|e| view! {
-                                    <option value=e.as_str() selected=move || environment.get() == Some(e)>{e.label()}</option>
-                                }).collect_view()}
-                            </select>
-                        </div>
+                        <EnvironmentFilter id="by-key-environment" environment/>
                         <div class="field">
                             <label for="by-key-order">"Order"</label>
                             <select id="by-key-order" on:change=move |ev| {
