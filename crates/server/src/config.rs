@@ -208,7 +208,8 @@ fn help_links(
         _ => Err(bad(setting, format!("'{v}' is not an http:// or https:// address"))),
     };
     let docs = match given(Some(docs.to_owned())) {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") => Some(path),
+        // A path of this portal; not `//host` or `/\host`, which browsers take for another site.
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => Some(path),
         Some(url) => Some(web("PORTAL_DOCS_URL", url)?),
         None => None,
     };
@@ -537,6 +538,7 @@ mod tests {
             (&["--usage-days-keep-days", "30"][..], "PORTAL_USAGE_DAYS_KEEP_DAYS"),
             (&["--docs-url", "javascript:alert(1)"][..], "PORTAL_DOCS_URL"),
             (&["--docs-url", "//elsewhere.example"][..], "PORTAL_DOCS_URL"),
+            (&["--docs-url", "/\\elsewhere.example"][..], "PORTAL_DOCS_URL"),
             (&["--support-url", "javascript:alert(1)"][..], "PORTAL_SUPPORT_URL"),
             (&["--support-email", "not an address"][..], "PORTAL_SUPPORT_EMAIL"),
             (&["--community-url", "forum.example.com"][..], "PORTAL_COMMUNITY_URL"),
