@@ -273,6 +273,21 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
     await page.keyboard.press('Escape');
     await expect(menu).toBeHidden();
     await expect(toggle).toBeFocused();
+    // The spent key's row says so at this width too, and the overview and its page name it.
+    await expect(rows.filter({ hasText: long(1) }).locator('[data-key-status]')).toHaveText('Limit reached');
+    await page.goto(`/teams/${teamId}`);
+    const item = page.getByRole('region', { name: 'Needs attention' }).getByRole('link', { name: /reached its monthly limit \(3 of 3\)/ });
+    await expect(item).toBeVisible();
+    const box = (await item.boundingBox())!;
+    expect(box.x + box.width, `the overview's item at ${size.width} px`).toBeLessThanOrEqual(size.width);
+    await item.click();
+    const banner = page.locator('[data-key-health]').getByRole('alert');
+    await expect(banner).toContainText('Monthly limit reached');
+    const bannerBox = (await banner.boundingBox())!;
+    expect(bannerBox.x + bannerBox.width, `the key page's banner at ${size.width} px`).toBeLessThanOrEqual(size.width);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    await page.goto(`/teams/${teamId}/api-keys`);
+    await expect(rows).toHaveCount(43);
   }
   expect(errors).toEqual([]);
 });
