@@ -274,7 +274,7 @@ fn key_state(
         KeyStatus::Expired => ("status-muted", "Expired".to_owned(), None),
         KeyStatus::Rolled => ("status-muted", "Rolled over".to_owned(), replacement),
         KeyStatus::Rolling => {
-            // When it stops is in its Expires column's place on the key's page; here, how soon.
+            // How soon it stops; the key's page says when, and what it still receives.
             let ends = key.grace_until.map(|at| format!(", ends {}", format::relative(at, now))).unwrap_or_default();
             ("status-rolling", format!("Rolling{ends}"), replacement)
         }
