@@ -251,8 +251,14 @@ fn usable(status: KeyStatus) -> bool {
     matches!(status, KeyStatus::Active | KeyStatus::Rolling)
 }
 
-/// Within how many days of its expiry a working key says so in the list.
+/// Within how many days of its expiry a working key needs attention: in the list, on its page
+/// and on the overview.
 const EXPIRY_SHOWN_DAYS: i64 = 14;
+
+/// When `key` expires, if that is near enough to say so.
+pub(super) fn expiring(key: &ApiKey, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    key.expires_at.filter(|at| *at - now < chrono::Duration::days(EXPIRY_SHOWN_DAYS))
+}
 
 /// What the status column says of a key: a class for its colour, the words, and the key it
 /// links to (a rolled key's replacement, or the key a replacement took over from).
@@ -278,8 +284,8 @@ fn key_state(
             let ends = key.grace_until.map(|at| format!(", ends {}", format::relative(at, now))).unwrap_or_default();
             ("status-rolling", format!("Rolling{ends}"), replacement)
         }
-        KeyStatus::Active => match key.expires_at.map(|at| (at - now).num_days()) {
-            Some(days) if days < EXPIRY_SHOWN_DAYS => {
+        KeyStatus::Active => match expiring(key, now).map(|at| (at - now).num_days()) {
+            Some(days) => {
                 let when = match days {
                     0 => "today".to_owned(),
                     1 => "in 1 day".to_owned(),

@@ -11,8 +11,6 @@ use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
 
-/// Within how many days of its expiry a key needs attention.
-const KEY_EXPIRY_DAYS: i64 = 14;
 /// The share of its monthly limit from which a key needs attention.
 const NEAR_LIMIT: f64 = 0.8;
 /// Within how many hours of its expiry a pending invitation needs attention.
@@ -78,7 +76,7 @@ fn NeedsAttention() -> impl IntoView {
         let now = format::now();
         let mut items = Vec::new();
         for key in &keys {
-            if let Some(at) = key.expires_at.filter(|at| *at - now < Duration::days(KEY_EXPIRY_DAYS)) {
+            if let Some(at) = super::keys::expiring(key, now) {
                 items.push(Item {
                     text: format!("API key {} expires {}", key.name, format::relative(at, now)),
                     href: format!("/teams/{team_id}/api-keys/{}", key.id),

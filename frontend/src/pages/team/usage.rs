@@ -138,9 +138,6 @@ fn KeyPage(key_id: Uuid) -> impl IntoView {
     }
 }
 
-/// Within how many days of its expiry a key's page warns of it.
-const EXPIRY_WARNING_DAYS: i64 = 14;
-
 /// What needs attention about a key, first on its page: a spent monthly limit, a rolling key's
 /// end (and the traffic it still gets), an ended key, an expiry close by. Nothing for a healthy key.
 #[component]
@@ -183,10 +180,7 @@ fn KeyHealth(key: ApiKey) -> impl IntoView {
         _ => None,
     };
     let rolling = (key.status == KeyStatus::Rolling).then_some(key.grace_until).flatten();
-    let expiring = (key.status == KeyStatus::Active)
-        .then_some(key.expires_at)
-        .flatten()
-        .filter(|at| (*at - now).num_days() < EXPIRY_WARNING_DAYS);
+    let expiring = (key.status == KeyStatus::Active).then(|| super::keys::expiring(&key, now)).flatten();
     let limit = key.usage_limit.filter(|_| matches!(key.status, KeyStatus::Active | KeyStatus::Rolling));
     let spent = move || {
         let usage = recent.get().flatten()?;
