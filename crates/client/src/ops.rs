@@ -287,6 +287,7 @@ impl UsageRange {
                 "granularity",
                 self.granularity.map(|g| {
                     match g {
+                        Granularity::Minute => "minute",
                         Granularity::Hour => "hour",
                         Granularity::Day => "day",
                     }

@@ -6,7 +6,7 @@
 //! histogram is a fixed array of counters, so it adds up the same way.
 
 use chrono::{DateTime, Datelike, Duration, DurationRound, TimeDelta, Utc};
-use portal_types::{Granularity, LatencyPercentiles, StatusCount, Usage, UsagePoint};
+use portal_types::{Granularity, LatencyPercentiles, Outcomes, StatusCount, Usage, UsagePoint};
 
 use crate::FieldError;
 
@@ -14,14 +14,41 @@ use crate::FieldError;
 pub const MAX_USAGE_DAYS: i64 = 90;
 /// The longest range of a query with hour buckets.
 pub const MAX_HOURLY_DAYS: i64 = 31;
+/// The longest range of a query with minute buckets.
+pub const MAX_MINUTE_HOURS: i64 = 24;
+
+/// How a refusal for a spent monthly limit is stored. It is answered with 429 like a refusal for
+/// rate, and read back as 429 ([`http_status`]), but the usage pages tell the two apart: one
+/// asks to slow down, the other to raise the limit or wait for the month. (Counts stored before
+/// this distinction hold both as 429, read as refusals for rate.)
+pub const QUOTA_REFUSED: u16 = 1429;
+
+/// The status as answered of a stored status.
+pub fn http_status(stored: u16) -> u16 {
+    if stored == QUOTA_REFUSED { 429 } else { stored }
+}
 
 /// Whether an answer counts as an error in usage figures: every 4xx and 5xx.
 pub fn is_error(status: u16) -> bool {
     status >= 400
 }
 
+/// Adds `requests` answered with `stored` (a stored status) to what became of them.
+pub fn add_outcome(outcomes: &mut Outcomes, stored: u16, requests: u64) {
+    let slot = match stored {
+        QUOTA_REFUSED => &mut outcomes.quota_exceeded,
+        429 => &mut outcomes.rate_limited,
+        401 | 403 => &mut outcomes.denied,
+        s if s >= 500 => &mut outcomes.server_error,
+        s if s >= 400 => &mut outcomes.client_error,
+        _ => &mut outcomes.success,
+    };
+    *slot += requests;
+}
+
 fn step(g: Granularity) -> TimeDelta {
     match g {
+        Granularity::Minute => TimeDelta::minutes(1),
         Granularity::Hour => TimeDelta::hours(1),
         Granularity::Day => TimeDelta::days(1),
     }
@@ -56,7 +83,7 @@ pub struct Range {
 }
 
 impl Range {
-    /// Parses `from`, `to` (RFC 3339) and `granularity` (`hour` | `day`) of a query; defaults:
+    /// Parses `from`, `to` (RFC 3339) and `granularity` (`minute` | `hour` | `day`) of a query; defaults:
     /// the 24 hours before now, hour buckets up to 2 days and day buckets beyond.
     pub fn parse(
         from: Option<&str>,
@@ -83,14 +110,30 @@ impl Range {
         let granularity = match granularity {
             None if to - from <= Duration::days(2) => Granularity::Hour,
             None => Granularity::Day,
+            Some("minute") => Granularity::Minute,
             Some("hour") => Granularity::Hour,
             Some("day") => Granularity::Day,
-            Some(_) => return Err(FieldError::new("granularity", "must be `hour` or `day`")),
+            Some(_) => return Err(FieldError::new("granularity", "must be `minute`, `hour` or `day`")),
         };
+        if granularity == Granularity::Minute && to - from > Duration::hours(MAX_MINUTE_HOURS) {
+            return Err(FieldError::new("granularity", "minute buckets cover at most 24 hours; use `hour`"));
+        }
         if granularity == Granularity::Hour && to - from > Duration::days(MAX_HOURLY_DAYS) {
             return Err(FieldError::new("granularity", "hour buckets cover at most 31 days; use `day`"));
         }
         Ok(Self { from, to, granularity })
+    }
+
+    /// Refuses minute buckets that reach before `minutes_kept_from`, where minute counts are
+    /// pruned (coarser buckets read the hour and day tiers there).
+    pub fn check_kept(&self, minutes_kept_from: DateTime<Utc>, kept_days: u32) -> Result<(), FieldError> {
+        if self.granularity == Granularity::Minute && self.start() < minutes_kept_from {
+            return Err(FieldError::new(
+                "from",
+                format!("minute buckets are kept for {kept_days} days; use `hour` for older usage"),
+            ));
+        }
+        Ok(())
     }
 
     /// The start of the first bucket.
@@ -245,6 +288,12 @@ pub fn plan(range: &Range, minutes_kept_from: DateTime<Utc>) -> Vec<Span> {
             _ => spans.push(Span { tier, from, to: until }),
         }
     };
+    if range.granularity == Granularity::Minute {
+        // Minute buckets come from the minute tier alone ([`Range::check_kept`] refuses a range
+        // reaching past its retention).
+        push(Tier::Minute, start, to);
+        return spans;
+    }
     let hour_end = Tier::Hour.floor(to);
     let mut cursor = start;
     if range.granularity == Granularity::Day {
@@ -379,6 +428,7 @@ pub fn summarise<'a>(range: &Range, rows: impl IntoIterator<Item = &'a Counts>, 
     let (mut total, mut error, mut latency_us) = (0u64, 0u64, 0u64);
     let mut overall = Histogram::default();
     let mut codes: Vec<StatusCount> = Vec::new();
+    let mut outcomes = Outcomes::default();
     for row in rows.into_iter().filter(|r| r.at >= first && r.at < range.to) {
         let Some((point, hist)) =
             usize::try_from((row.at - first).num_seconds() / width).ok().and_then(|i| series.get_mut(i))
@@ -395,9 +445,11 @@ pub fn summarise<'a>(range: &Range, rows: impl IntoIterator<Item = &'a Counts>, 
         overall.merge(&row.latency);
         total += row.requests;
         latency_us += row.latency_us_sum;
-        match codes.iter_mut().find(|c| c.status == row.status) {
+        add_outcome(&mut outcomes, row.status, row.requests);
+        let status = http_status(row.status);
+        match codes.iter_mut().find(|c| c.status == status) {
             Some(c) => c.count += row.requests,
-            None => codes.push(StatusCount { status: row.status, count: row.requests }),
+            None => codes.push(StatusCount { status, count: row.requests }),
         }
     }
     codes.sort_by(|a, b| b.count.cmp(&a.count).then(a.status.cmp(&b.status)));
@@ -416,6 +468,7 @@ pub fn summarise<'a>(range: &Range, rows: impl IntoIterator<Item = &'a Counts>, 
         remaining: month.limit.map(|l| l.saturating_sub(month.used)),
         series: series.into_iter().map(|(point, hist)| UsagePoint { latency: hist.percentiles(), ..point }).collect(),
         status_codes: codes,
+        outcomes,
     }
 }
 
@@ -446,15 +499,15 @@ pub fn csv(granularity: Granularity, lines: &[CsvLine<'_>], with_key: bool) -> S
     let mut merged: std::collections::HashMap<(DateTime<Utc>, Option<&str>, u16), CsvLine<'_>> =
         std::collections::HashMap::new();
     for line in lines {
-        let start = bucket_start(line.start, granularity);
-        match merged.entry((start, line.key.map(|k| k.0), line.status)) {
+        let (start, status) = (bucket_start(line.start, granularity), http_status(line.status));
+        match merged.entry((start, line.key.map(|k| k.0), status)) {
             std::collections::hash_map::Entry::Occupied(mut m) => {
                 let m = m.get_mut();
                 m.requests += line.requests;
                 m.latency.merge(&line.latency);
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(CsvLine { start, ..line.clone() });
+                v.insert(CsvLine { start, status, ..line.clone() });
             }
         }
     }

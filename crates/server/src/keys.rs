@@ -78,6 +78,17 @@ pub struct Refusal {
     pub tag: Option<MeterTag>,
 }
 
+impl Refusal {
+    /// The status the meter stores for this refusal: its answer's, except that a spent monthly
+    /// limit is told apart from a rate ([`portal_domain::usage::QUOTA_REFUSED`]).
+    pub fn metered_status(&self) -> u16 {
+        match self.error.code {
+            portal_types::ErrorCode::UsageLimitExceeded => portal_domain::usage::QUOTA_REFUSED,
+            _ => self.error.status().as_u16(),
+        }
+    }
+}
+
 use portal_domain::keys::status_of;
 
 /// Why a key was refused with 401.

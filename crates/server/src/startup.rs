@@ -179,16 +179,21 @@ async fn key_gate<B: MessageBody + 'static>(
         Some(source) => source.address(a.ip(), req.headers()),
         None => a.ip().to_canonical(),
     });
-    let (mut res, tag, admitted, limits) = match gate.keys.verify(&secret, client).await {
+    let (mut res, tag, refusal, limits) = match gate.keys.verify(&secret, client).await {
         Ok(key) => {
             let (tag, limits) = (key.tag(), (!key.limits.is_empty()).then(|| key.limits.headers()));
             req.extensions_mut().insert(key);
-            (next.call(req).await?.map_into_left_body(), Some(tag), true, limits)
+            (next.call(req).await?.map_into_left_body(), Some(tag), None, limits)
         }
-        Err(refused) => (req.error_response(refused.error).map_into_right_body(), refused.tag, false, None),
+        Err(refused) => {
+            let status = refused.metered_status();
+            (req.error_response(refused.error).map_into_right_body(), refused.tag, Some(status), None)
+        }
     };
     if let Some(tag) = tag {
-        gate.meter.record(tag, res.status().as_u16(), started.elapsed(), admitted);
+        // Refused by the key check: it does not count against the monthly limit.
+        let status = refusal.unwrap_or_else(|| res.status().as_u16());
+        gate.meter.record(tag, status, started.elapsed(), refusal.is_none());
     }
     if let Some(limits) = limits {
         limits.apply(res.headers_mut());

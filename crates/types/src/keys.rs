@@ -525,6 +525,9 @@ pub struct CompromisedKey {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
+    /// Minute buckets: ranges of at most 24 hours, within the minute counts' retention (7 days by
+    /// default).
+    Minute,
     Hour,
     Day,
 }
@@ -593,6 +596,27 @@ pub struct Usage {
     pub series: Vec<UsagePoint>,
     /// Status codes, most frequent first.
     pub status_codes: Vec<StatusCount>,
+    /// The range's requests by what became of them.
+    pub outcomes: Outcomes,
+}
+
+/// Requests by what became of them; the six add up to `total_requests`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Outcomes {
+    /// Answered with a status below 400.
+    pub success: u64,
+    /// Refused with 429 `rate_limited`: more requests per second than the key's rate limit.
+    pub rate_limited: u64,
+    /// Refused with 429 `usage_limit_exceeded`: the key's monthly limit was spent.
+    pub quota_exceeded: u64,
+    /// Refused with 401 or 403 (an invalid, revoked or expired key, a missing scope, an address
+    /// off the allowlist).
+    pub denied: u64,
+    /// Other 4xx answers.
+    pub client_error: u64,
+    /// 5xx answers.
+    pub server_error: u64,
 }
 
 /// One key's share of a team's usage.

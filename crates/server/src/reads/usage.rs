@@ -26,10 +26,13 @@ pub enum Answer<T> {
 /// Stored rows a team CSV may cover (a line per bucket, key and status at most).
 const MAX_CSV_ROWS: usize = 200_000;
 
-/// The read plan of a range under the configured minute retention.
-fn spans(state: &AppState, range: &Range, now: DateTime<Utc>) -> Vec<Span> {
-    let kept = now - Duration::days(i64::from(state.config.usage_retention.minutes));
-    domain::plan(range, kept)
+/// The read plan of a range under the configured minute retention (minute buckets only where
+/// minute counts are kept).
+fn spans(state: &AppState, range: &Range, now: DateTime<Utc>) -> ApiResult<Vec<Span>> {
+    let days = state.config.usage_retention.minutes;
+    let kept = now - Duration::days(i64::from(days));
+    range.check_kept(kept, days)?;
+    Ok(domain::plan(range, kept))
 }
 
 async fn flush_meter(state: &AppState) {
@@ -91,7 +94,7 @@ pub async fn of_key(
         })
         .await?;
     let key = found.first().ok_or_else(super::keys::key_not_found)?;
-    let spans = spans(state, &range, now);
+    let spans = spans(state, &range, now)?;
     if csv {
         // A line per stored row: everything this instance counted is written first.
         flush_meter(state).await;
@@ -138,7 +141,7 @@ pub async fn of_team(
     now: DateTime<Utc>,
 ) -> ApiResult<Answer<TeamUsage>> {
     let team_id = access.team.id;
-    let spans = spans(state, &range, now);
+    let spans = spans(state, &range, now)?;
     if csv {
         flush_meter(state).await;
         let max = Some(MAX_CSV_ROWS as u64 + 1);

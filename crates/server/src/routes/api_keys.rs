@@ -312,7 +312,7 @@ pub async fn verify_api_key(
         }
         Err(refused) => {
             if let Some(tag) = refused.tag {
-                state.meter.record(tag, refused.error.status().as_u16(), started.elapsed(), false);
+                state.meter.record(tag, refused.metered_status(), started.elapsed(), false);
             }
             VerifyKeyResponse {
                 valid: false,

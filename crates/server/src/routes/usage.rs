@@ -29,7 +29,8 @@ pub struct UsageQuery {
     /// End (RFC 3339); default: now.
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
-    /// `hour` or `day`; default: hour for ranges up to 2 days, else day.
+    /// `minute` (ranges up to 24 hours, within the minute counts' retention), `hour` (up to 31
+    /// days) or `day`; default: hour for ranges up to 2 days, else day.
     #[param(value_type = Option<portal_types::Granularity>)]
     pub granularity: Option<String>,
     /// `json` (default) or `csv`; `Accept: text/csv` asks for CSV too.

@@ -326,6 +326,90 @@ async fn usage_has_latency_percentiles_and_exports_csv() {
     assert_eq!(bad.field(), "format");
 }
 
+/// The usage pages tell a rate from a spent monthly limit (both answered 429), and denials from
+/// other client errors; minute buckets cover the last hour of an incident.
+#[tokio::test]
+async fn usage_splits_outcomes_and_has_minute_buckets() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let paced = json!({"name": "paced", "environment": "production", "expiration": "never",
+        "rate_limit": {"requests_per_second": 1, "burst": 2}});
+    let (paced, paced_secret) = app.create_key(&owner, &team, paced).await;
+    let capped = json!({"name": "capped", "environment": "production", "expiration": "never", "usage_limit": 1});
+    let (capped, capped_secret) = app.create_key(&owner, &team, capped).await;
+    let (plain, plain_secret) = app.simple_key(&owner, &team, "plain").await;
+    async fn statuses(app: &TestApp, team: &str, secret: &str) -> Vec<u16> {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(app.op(Some(secret), ops::get_team(team)).await.status.as_u16());
+        }
+        seen
+    }
+    assert_eq!(statuses(&app, &team, &paced_secret).await, [200, 200, 429]);
+    assert_eq!(statuses(&app, &team, &capped_secret).await, [200, 429, 429]);
+    let nowhere = format!("/api/v1/teams/{team}/nowhere");
+    app.call(Method::GET, Some(&plain_secret), &nowhere, None).await.assert_problem(404, "route_not_found");
+    assert_eq!(app.op(Some(&owner), ops::revoke_api_key(&team, &plain)).await.status, StatusCode::OK);
+    app.op(Some(&plain_secret), ops::get_team(&team)).await.assert_problem(401, "key_revoked");
+
+    async fn usage(app: &TestApp, owner: &str, team: &str, id: &str, range: UsageRange) -> serde_json::Value {
+        let res = app.op(Some(owner), ops::get_api_key_usage(team, id, &range)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.body
+    }
+    let outcomes = |success: u64, rate: u64, quota: u64, denied: u64, client: u64| {
+        json!({"success": success, "rate_limited": rate, "quota_exceeded": quota, "denied": denied,
+            "client_error": client, "server_error": 0})
+    };
+    assert_eq!(usage(&app, &owner, &team, &paced, UsageRange::default()).await["outcomes"], outcomes(2, 1, 0, 0, 0));
+    let capped_usage = usage(&app, &owner, &team, &capped, UsageRange::default()).await;
+    assert_eq!(capped_usage["outcomes"], outcomes(1, 0, 2, 0, 0));
+    assert_eq!(capped_usage["status_codes"], json!([{"status": 429, "count": 2}, {"status": 200, "count": 1}]));
+    assert_eq!(usage(&app, &owner, &team, &plain, UsageRange::default()).await["outcomes"], outcomes(0, 0, 0, 1, 1));
+    let team_usage = app.op(Some(&owner), ops::get_team_usage(&team, &UsageRange::default())).await;
+    assert_eq!(team_usage.body["usage"]["outcomes"], outcomes(3, 1, 2, 1, 1), "{}", team_usage.body);
+
+    // The CSV keeps the answered status.
+    let csv = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/v1/teams/{team}/api-keys/{capped}/usage?format=csv")))
+                .bearer_auth(&owner),
+        )
+        .await;
+    let text = csv.body.as_str().unwrap().to_owned();
+    assert!(text.contains(",429,2,") && !text.contains("1429"), "{text}");
+
+    // The last hour in minutes: 60 buckets, every request in the current one.
+    let now = chrono::Utc::now();
+    let last_hour = UsageRange {
+        from: Some(now - chrono::Duration::hours(1)),
+        to: Some(now),
+        granularity: Some(Granularity::Minute),
+    };
+    let minutes = usage(&app, &owner, &team, &paced, last_hour).await;
+    assert_eq!(minutes["granularity"], "minute");
+    let series = minutes["series"].as_array().unwrap();
+    assert!((60..=61).contains(&series.len()), "{}", series.len());
+    let counted: u64 = series.iter().map(|p| p["success"].as_u64().unwrap() + p["error"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 3);
+    assert_eq!(minutes["outcomes"], outcomes(2, 1, 0, 0, 0));
+
+    // Minute buckets cover a day at most, and only where minute counts are kept.
+    let key_usage = format!("/api/v1/teams/{team}/api-keys/{paced}/usage");
+    let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (from, to, field) in [
+        (now - chrono::Duration::hours(25), now, "granularity"),
+        (now - chrono::Duration::days(9), now - chrono::Duration::days(8), "from"),
+    ] {
+        let path = format!("{key_usage}?granularity=minute&from={}&to={}", time(from), time(to));
+        let res = app.call(Method::GET, Some(&owner), &path, None).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field, "{}", res.body);
+    }
+}
+
 /// History is read from hour and day rollups; expired counts are pruned per tier.
 #[tokio::test]
 async fn long_ranges_read_rollups_and_retention_prunes_each_tier() {
