@@ -60,14 +60,21 @@ pub fn date_time(at: DateTime<Utc>) -> String {
         .into()
 }
 
-/// e.g. "14:00" or "12 Mar" for chart axes.
-pub fn axis_label(at: DateTime<Utc>, hourly: bool) -> String {
-    let d = js_date(at);
-    if hourly {
-        d.to_locale_time_string_with_options("en-GB", &options(&[("hour", "2-digit"), ("minute", "2-digit")])).into()
-    } else {
-        d.to_locale_date_string("en-GB", &options(&[("day", "numeric"), ("month", "short")])).into()
+/// A chart axis label: "14:05" for minutes and hours ("7 Dec 14:05" with `dated`), "12 Mar"
+/// for days. In the reader's time zone, like every time shown.
+pub fn axis_label(at: DateTime<Utc>, granularity: portal_types::Granularity, dated: bool) -> String {
+    if granularity == portal_types::Granularity::Day {
+        return short_day(at);
     }
+    let time: String = js_date(at)
+        .to_locale_time_string_with_options("en-GB", &options(&[("hour", "2-digit"), ("minute", "2-digit")]))
+        .into();
+    if dated { format!("{} {time}", short_day(at)) } else { time }
+}
+
+/// e.g. "12 Mar", in the reader's time zone.
+pub fn short_day(at: DateTime<Utc>) -> String {
+    js_date(at).to_locale_date_string("en-GB", &options(&[("day", "numeric"), ("month", "short")])).into()
 }
 
 /// "just now", "5 minutes ago", "in 3 days"…

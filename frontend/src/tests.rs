@@ -110,7 +110,7 @@ async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
         UsagePoint { start: at(1), success: 0, error: 0, latency: None },
         UsagePoint { start: at(2), success: 5, error: 0, latency: None },
     ];
-    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <UsageChart series hourly=true/> });
+    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <UsageChart series granularity=portal_types::Granularity::Hour/> });
     let count = |selector: &str| root.query_selector_all(selector).expect("valid selector").length();
     assert_eq!(count("rect.bar-success"), 2);
     assert_eq!(count("rect.bar-error"), 1);
@@ -119,6 +119,10 @@ async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
     assert_eq!(label.as_deref(), Some("Requests per hour over the period: 9 in total, at most 5 in one hour."));
     // The numbers are also in a table, for screen readers: the non-empty buckets only.
     assert_eq!(count(".chart-data tbody tr"), 2);
+    // The time axis is HTML (it keeps its size on a phone), and its first label has the date.
+    let first = root.query_selector(".axis-x .axis-label").expect("selector").expect("a label").text_content();
+    assert!(first.as_deref().is_some_and(|t| t.contains("Jan") || t.contains("Dec")), "{first:?}");
+    assert_eq!(count(".axis-y .axis-label"), 3);
 }
 
 #[wasm_bindgen_test]

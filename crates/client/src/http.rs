@@ -367,8 +367,14 @@ impl Client {
         self.send(ops::rotate_webhook_secret(team, endpoint, body)).await
     }
 
-    pub async fn list_webhook_deliveries(&self, team: Uuid, endpoint: Uuid, page: Page) -> Result<WebhookDeliveryPage> {
-        self.send(ops::list_webhook_deliveries(team, endpoint, &page)).await
+    pub async fn list_webhook_deliveries(
+        &self,
+        team: Uuid,
+        endpoint: Uuid,
+        page: Page,
+        state: Option<DeliveryState>,
+    ) -> Result<WebhookDeliveryPage> {
+        self.send(ops::list_webhook_deliveries(team, endpoint, &page, state)).await
     }
 
     pub async fn send_test_webhook(&self, team: Uuid, endpoint: Uuid) -> Result<WebhookDelivery> {

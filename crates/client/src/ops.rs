@@ -241,11 +241,21 @@ impl Page {
 pub struct ActivityFilter {
     pub actor: Option<Uuid>,
     pub action: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this time.
+    pub to: Option<DateTime<Utc>>,
 }
 
 impl ActivityFilter {
-    fn pairs(&self) -> [(&'static str, Option<String>); 2] {
-        [("actor", self.actor.map(|a| a.to_string())), ("action", self.action.clone())]
+    fn pairs(&self) -> [(&'static str, Option<String>); 4] {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        [
+            ("actor", self.actor.map(|a| a.to_string())),
+            ("action", self.action.clone()),
+            ("from", self.from.as_ref().map(time)),
+            ("to", self.to.as_ref().map(time)),
+        ]
     }
 }
 
@@ -674,8 +684,16 @@ pub fn rotate_webhook_secret(
     Call::with(&op::ROTATE_WEBHOOK_SECRET, &[&team, &endpoint], body, json)
 }
 
-pub fn list_webhook_deliveries(team: impl Display, endpoint: impl Display, page: &Page) -> Call<WebhookDeliveryPage> {
-    Call::new(&op::LIST_WEBHOOK_DELIVERIES, &[&team, &endpoint], json).query(&page.pairs())
+/// An endpoint's deliveries; `state`: only those in it (e.g. failed ones).
+pub fn list_webhook_deliveries(
+    team: impl Display,
+    endpoint: impl Display,
+    page: &Page,
+    state: Option<DeliveryState>,
+) -> Call<WebhookDeliveryPage> {
+    Call::new(&op::LIST_WEBHOOK_DELIVERIES, &[&team, &endpoint], json)
+        .query(&page.pairs())
+        .query(&[("state", state.map(|s| s.as_str().to_owned()))])
 }
 
 pub fn send_test_webhook(team: impl Display, endpoint: impl Display) -> Call<WebhookDelivery> {

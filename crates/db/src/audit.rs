@@ -102,6 +102,10 @@ pub async fn record(db: &impl ConnectionTrait, entry: NewEntry<'_>, now: Timesta
 pub struct ActivityFilter {
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<Timestamp>,
+    /// Entries before this time.
+    pub to: Option<Timestamp>,
     /// Entries with an id below this (the cursor).
     pub before_id: Option<i64>,
 }
@@ -149,6 +153,12 @@ pub async fn list_for_team(
     if let Some(before) = filter.before_id {
         own = own.filter(audit::Column::Id.lt(before));
     }
+    if let Some(from) = filter.from {
+        own = own.filter(audit::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        own = own.filter(audit::Column::CreatedAt.lt(to));
+    }
     let mut entries = own.order_by_desc(audit::Column::Id).limit(limit).all(db).await?;
     // Another action filter leaves no sign-in to find.
     if filter.action.as_deref().is_some_and(|a| a != SIGNED_IN) {
@@ -188,6 +198,12 @@ async fn sign_ins(
     }
     if let Some(after) = after {
         conditions.push_str(&format!(" AND a.id > {}", param(after.into())));
+    }
+    if let Some(from) = filter.from {
+        conditions.push_str(&format!(" AND a.created_at >= {}", param(from.into())));
+    }
+    if let Some(to) = filter.to {
+        conditions.push_str(&format!(" AND a.created_at < {}", param(to.into())));
     }
     let team = match backend {
         DbBackend::Postgres => "$1",

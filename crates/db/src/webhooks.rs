@@ -440,10 +440,14 @@ pub async fn fail_pending(db: &impl ConnectionTrait, endpoint_id: Uuid, now: Tim
 pub async fn deliveries_page(
     db: &impl ConnectionTrait,
     endpoint_id: Uuid,
+    state: Option<DeliveryState>,
     before: Option<(Timestamp, Uuid)>,
     limit: u64,
 ) -> Result<Vec<Delivery>> {
     let mut query = Deliveries::find().filter(webhook_delivery::Column::EndpointId.eq(endpoint_id));
+    if let Some(state) = state {
+        query = query.filter(webhook_delivery::Column::State.eq(state.as_str()));
+    }
     if let Some((at, id)) = before {
         query = query.filter(Condition::any().add(webhook_delivery::Column::CreatedAt.lt(at)).add(
             Condition::all().add(webhook_delivery::Column::CreatedAt.eq(at)).add(webhook_delivery::Column::Id.lt(id)),
@@ -466,12 +470,13 @@ pub async fn attempts_of(db: &impl ConnectionTrait, deliveries: Vec<Uuid>) -> Re
         .await?)
 }
 
-/// (id, type) of these events.
-pub async fn event_types(db: &impl ConnectionTrait, events: Vec<Uuid>) -> Result<Vec<(Uuid, String)>> {
+/// (id, type, body) of these events.
+pub async fn event_types(db: &impl ConnectionTrait, events: Vec<Uuid>) -> Result<Vec<(Uuid, String, String)>> {
     Ok(Events::find()
         .select_only()
         .column(webhook_event::Column::Id)
         .column(webhook_event::Column::EventType)
+        .column(webhook_event::Column::Payload)
         .filter(webhook_event::Column::Id.is_in(events))
         .into_tuple()
         .all(db)

@@ -115,7 +115,7 @@ pub fn client(reach: Reach) -> Result<reqwest::Client, reqwest::Error> {
         .timeout(TIMEOUT)
         .connect_timeout(Duration::from_secs(10))
         .no_proxy()
-        .user_agent("PartnerPortal-Webhooks/1")
+        .user_agent(USER_AGENT)
         .dns_resolver(Arc::new(PublicResolver { allow_private: reach.allow_private }))
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 3 {
@@ -288,7 +288,7 @@ impl Deliverer {
             None => return Ok(None),
             Some(Subscriber::User(user)) => match portal_db::teams::membership_of(db, endpoint.team_id, user).await? {
                 Some(membership) => portal_domain::policy::Actor::Member(membership.role),
-                None => return Ok(Some("Not sent: the person who subscribed this endpoint left the team.".to_owned())),
+                None => return Ok(Some(format!("{NOT_SENT}the person who subscribed this endpoint left the team."))),
             },
             Some(Subscriber::Key(key)) => {
                 let actor = match portal_db::api_keys::find(db, endpoint.team_id, key).await? {
@@ -296,14 +296,14 @@ impl Deliverer {
                     None => None,
                 };
                 let Some(actor) = actor else {
-                    return Ok(Some("Not sent: the API key that subscribed this endpoint no longer works.".to_owned()));
+                    return Ok(Some(format!("{NOT_SENT}the API key that subscribed this endpoint no longer works.")));
                 };
                 actor
             }
         };
         Ok((!portal_domain::policy::allows(actor, read)).then(|| {
             format!(
-                "Not sent: whoever subscribed this endpoint may no longer read `{}` events; subscribe it again.",
+                "{NOT_SENT}whoever subscribed this endpoint may no longer read `{}` events; subscribe it again.",
                 event.event_type
             )
         }))
@@ -316,9 +316,11 @@ impl Deliverer {
         now: DateTime<Utc>,
     ) -> Answer {
         let failed = |error: String| Answer { status: None, excerpt: None, error: Some(error), retry_after: None };
-        let Ok(url) = reqwest::Url::parse(&endpoint.url) else { return failed("the URL does not parse".into()) };
+        let Ok(url) = reqwest::Url::parse(&endpoint.url) else {
+            return failed(format!("{NOT_SENT}the URL does not parse"));
+        };
         if let Some(why) = self.reach.refusal(&url) {
-            return failed(format!("not sent: the URL {why}"));
+            return failed(format!("{NOT_SENT}the URL {why}"));
         }
         let mut signatures = Vec::new();
         for (sealed, live) in [
@@ -332,18 +334,14 @@ impl Deliverer {
                 .and_then(|s| String::from_utf8(s).ok())
                 .and_then(|s| standard::secret_key(&s))
             else {
-                return failed("the signing secret does not open with this server's key".into());
+                return failed(format!("{NOT_SENT}the signing secret does not open with this server's key"));
             };
             signatures.push(standard::sign(&key, &message_id(event.id), now.timestamp(), event.payload.as_bytes()));
         }
-        let request = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", message_id(event.id))
-            .header("webhook-timestamp", now.timestamp().to_string())
-            .header("webhook-signature", signatures.join(" "))
-            .body(event.payload.clone());
+        let mut request = self.http.post(url).body(event.payload.clone());
+        for (name, value) in request_headers(event.id, now.timestamp(), signatures.join(" ")) {
+            request = request.header(name, value);
+        }
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => return failed(printable(&describe(&e))),
@@ -436,6 +434,38 @@ pub fn shown_url(url: &str) -> String {
         Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
     }
 }
+
+/// The `user-agent` of webhook requests.
+pub const USER_AGENT: &str = "PartnerPortal-Webhooks/1";
+
+/// How the error of an attempt that sent no request begins.
+pub const NOT_SENT: &str = "Not sent: ";
+
+/// Whether an attempt that ended with `error` made its request (it may have had no answer).
+pub fn made_request(error: Option<&str>) -> bool {
+    // Earlier versions wrote these three without the prefix, or in lower case.
+    let unsent = |e: &str| {
+        e.get(..NOT_SENT.len()).is_some_and(|p| p.eq_ignore_ascii_case(NOT_SENT))
+            || e.starts_with("the URL does not parse")
+            || e.starts_with("the signing secret does not open")
+    };
+    !error.is_some_and(unsent)
+}
+
+/// The headers of a webhook request, with `signature` as its `webhook-signature` (every
+/// signature, or a redacted one for the delivery log).
+pub fn request_headers(event: uuid::Uuid, timestamp: i64, signature: String) -> [(&'static str, String); 5] {
+    [
+        ("content-type", "application/json".to_owned()),
+        ("user-agent", USER_AGENT.to_owned()),
+        ("webhook-id", message_id(event)),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ]
+}
+
+/// The `webhook-signature` the delivery log shows: its scheme, never the signature.
+pub const REDACTED_SIGNATURE: &str = "v1,<redacted>";
 
 /// `webhook-id`: the same for every attempt and redelivery of an event, so receivers can drop
 /// duplicates.

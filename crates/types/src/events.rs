@@ -30,6 +30,14 @@ macro_rules! event_types {
                     _ => None,
                 }
             }
+
+            /// What the event means, in one line (its documentation), e.g. "An API key was
+            /// revoked, by hand or as compromised."
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => concat!($($doc),*).trim_start(),)+
+                }
+            }
         }
     };
 }

@@ -159,6 +159,18 @@ pub struct WebhookAttempt {
     /// Why no answer came (timeout, refused address, connection error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The headers of the request the attempt made, the signature redacted (when `error` says
+    /// the connection failed, they did not reach the endpoint); empty when no request was made
+    /// (`error` begins "Not sent:").
+    pub request_headers: Vec<WebhookHeader>,
+}
+
+/// A header of a webhook request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookHeader {
+    pub name: String,
+    pub value: String,
 }
 
 /// One event sent (or to be sent) to one endpoint, with its attempts, newest first.
@@ -175,6 +187,8 @@ pub struct WebhookDelivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
+    /// The body every attempt sends: the event as JSON ([`WebhookEvent`]).
+    pub request_body: String,
     pub attempts: Vec<WebhookAttempt>,
 }
 

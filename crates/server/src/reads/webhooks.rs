@@ -4,7 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use portal_db::ConnectionTrait;
 use portal_db::webhooks::{Delivery, Endpoint};
 use portal_types::{
-    DeliveryState, EventType, WebhookAttempt, WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint, WebhookStats,
+    DeliveryState, EventType, WebhookAttempt, WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint, WebhookHeader,
+    WebhookStats,
 };
 use uuid::Uuid;
 
@@ -52,19 +53,34 @@ pub async fn to_wire(db: &impl ConnectionTrait, row: Endpoint, now: DateTime<Utc
 pub async fn deliveries_to_wire(db: &impl ConnectionTrait, rows: Vec<Delivery>) -> ApiResult<Vec<WebhookDelivery>> {
     let ids: Vec<Uuid> = rows.iter().map(|d| d.id).collect();
     let events: Vec<Uuid> = rows.iter().map(|d| d.event_id).collect();
-    let types: std::collections::HashMap<Uuid, EventType> = portal_db::webhooks::event_types(db, events)
+    let mut events: std::collections::HashMap<Uuid, (EventType, String)> = portal_db::webhooks::event_types(db, events)
         .await?
         .into_iter()
-        .filter_map(|(id, t)| EventType::parse(&t).map(|t| (id, t)))
+        .filter_map(|(id, t, body)| EventType::parse(&t).map(|t| (id, (t, body))))
         .collect();
+    let event_of: std::collections::HashMap<Uuid, Uuid> = rows.iter().map(|d| (d.id, d.event_id)).collect();
     let mut attempts: std::collections::HashMap<Uuid, Vec<WebhookAttempt>> = std::collections::HashMap::new();
     for a in portal_db::webhooks::attempts_of(db, ids).await? {
+        // The headers as sent (they follow from the event and the time), the signature redacted.
+        let made = crate::webhooks::made_request(a.error.as_deref());
+        let request_headers = match event_of.get(&a.delivery_id).filter(|_| made) {
+            Some(event) => crate::webhooks::request_headers(
+                *event,
+                a.attempted_at.timestamp(),
+                crate::webhooks::REDACTED_SIGNATURE.to_owned(),
+            )
+            .into_iter()
+            .map(|(name, value)| WebhookHeader { name: name.to_owned(), value })
+            .collect(),
+            None => Vec::new(),
+        };
         attempts.entry(a.delivery_id).or_default().push(WebhookAttempt {
             attempted_at: a.attempted_at,
             status_code: a.status_code.and_then(|s| u16::try_from(s).ok()),
             latency_ms: u32::try_from(a.latency_ms).unwrap_or(0),
             response_excerpt: a.response_excerpt,
             error: a.error,
+            request_headers,
         });
     }
     Ok(rows
@@ -74,7 +90,8 @@ pub async fn deliveries_to_wire(db: &impl ConnectionTrait, rows: Vec<Delivery>) 
             WebhookDelivery {
                 id: d.id,
                 event_id: d.event_id,
-                event_type: types.get(&d.event_id).copied().unwrap_or(EventType::WebhookTest),
+                event_type: events.get(&d.event_id).map_or(EventType::WebhookTest, |e| e.0),
+                request_body: events.remove(&d.event_id).map(|e| e.1).unwrap_or_default(),
                 state,
                 created_at: d.created_at,
                 next_attempt_at: (state == DeliveryState::Pending).then_some(d.next_attempt_at),
@@ -106,12 +123,13 @@ pub async fn deliveries(
     state: &AppState,
     access: &TeamAccess,
     endpoint_id: Uuid,
+    state_filter: Option<DeliveryState>,
     before: Option<(DateTime<Utc>, Uuid)>,
     limit: u64,
 ) -> ApiResult<WebhookDeliveryPage> {
     let row =
         portal_db::webhooks::find(&state.reads, access.team.id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, before, rows_for(limit)).await?;
+    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, state_filter, before, rows_for(limit)).await?;
     let next = next_cursor(&mut rows, limit, |d| encode_position(d.created_at, d.id));
     let items = deliveries_to_wire(&state.reads, rows).await?;
     Ok(WebhookDeliveryPage { items, next_cursor: next })

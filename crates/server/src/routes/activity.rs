@@ -24,6 +24,12 @@ pub struct ActivityQuery {
     pub actor: Option<String>,
     /// Only this action, e.g. `member.role_changed`.
     pub action: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<String>,
+    /// Only entries before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<String>,
 }
 
 /// Who did what and when in this team, newest first, with its members' sign-ins since they
@@ -68,14 +74,32 @@ pub async fn list_activity(
             .map(|a| a.parse::<Uuid>().map_err(|_| ApiError::validation("actor", "must be a user or API key id")))
             .transpose()?,
         action: query.action.clone().filter(|a| !a.is_empty()),
+        from: time("from", query.from.as_deref())?,
+        to: time("to", query.to.as_deref())?,
         before_id: page.cursor.as_deref().map(decode_id).transpose()?,
     };
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from >= to
+    {
+        return Err(ApiError::validation("from", "must be before `to`"));
+    }
     let team_id = access.team.id;
     if let Some(format) = Export::asked(&req) {
         return Ok(export(state, team_id, filter, details, format));
     }
     let page = activity::page(&state, team_id, &filter, details, limit).await?;
     Ok(page.respond(&req))
+}
+
+/// A time of the query, RFC 3339; empty: none.
+fn time(field: &'static str, raw: Option<&str>) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
+                .map_err(|_| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-26T12:00:00Z"))
+        })
+        .transpose()
 }
 
 /// The file formats of the whole log.

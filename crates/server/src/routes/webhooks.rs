@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::Action;
 use portal_types::{
+    DeliveryState,
     CreateWebhookEndpointRequest, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
     WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
 };
@@ -182,11 +183,21 @@ pub async fn rotate_webhook_secret(
     Ok(super::no_store(StatusCode::OK, &WebhookEndpointWithSecret { endpoint, secret }))
 }
 
-/// The endpoint's deliveries, newest first, each with its attempts (status, latency, the first
-/// bytes of the answer).
+/// `?state=` of the delivery log.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// Only deliveries in this state, e.g. `failed`.
+    #[param(value_type = Option<DeliveryState>)]
+    pub state: Option<String>,
+}
+
+/// The endpoint's deliveries, newest first, each with the body it sends and its attempts (when,
+/// the request's headers with the signature redacted, status, latency, the first bytes of the
+/// answer); a pending one says when it is tried next.
 #[utoipa::path(
     tag = "webhooks", operation_id = "listWebhookDeliveries", security(("bearer" = []), ("api_key" = [])),
-    params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint."), PageQuery),
+    params(("team_id" = Uuid, Path, description = "The team."), ("endpoint_id" = Uuid, Path, description = "The endpoint."), PageQuery, DeliveryQuery),
     responses(
         (status = 200, description = "A page of deliveries.", body = WebhookDeliveryPage),
         NoAccess, ValidationFailed, InternalError,
@@ -198,13 +209,23 @@ pub async fn list_webhook_deliveries(
     auth: Principal,
     path: web::Path<(Uuid, Uuid)>,
     query: web::Query<PageQuery>,
+    filter: web::Query<DeliveryQuery>,
 ) -> ApiResult<HttpResponse> {
     let (team_id, endpoint_id) = path.into_inner();
     let limit = query.limit()?;
     let before = query.after()?;
+    let only = filter
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            DeliveryState::parse(s)
+                .ok_or_else(|| ApiError::validation("state", "must be `pending`, `delivered` or `failed`"))
+        })
+        .transpose()?;
     let (access, _) = TeamAccess::load_for_read(&state, &auth, team_id).await?;
     access.require(Action::ReadWebhooks)?;
-    let page = reads::webhooks::deliveries(&state, &access, endpoint_id, before, limit).await?;
+    let page = reads::webhooks::deliveries(&state, &access, endpoint_id, only, before, limit).await?;
     Ok(super::no_store(StatusCode::OK, &page))
 }
 

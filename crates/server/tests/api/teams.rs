@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -434,11 +434,35 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     assert_eq!(newest["ip"], "127.0.0.1", "owners see the client address");
 
     let joined_by_member =
-        ActivityFilter { actor: Some(member_id.parse().unwrap()), action: Some("member.joined".to_owned()) };
+        ActivityFilter {
+            actor: Some(member_id.parse().unwrap()),
+            action: Some("member.joined".to_owned()),
+            ..Default::default()
+        };
     let filtered = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &joined_by_member)).await;
     let items = filtered.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", filtered.body);
     assert_eq!(items[0]["actor"]["id"], member_id.as_str());
+
+    // A date range narrows the team's entries and the sign-ins alike.
+    let at = |e: &Value| chrono::DateTime::parse_from_rfc3339(e["created_at"].as_str().unwrap()).unwrap().to_utc();
+    let items = activity.body["items"].as_array().unwrap();
+    let sign_in = items.iter().find(|e| e["action"] == "auth.signed_in").unwrap();
+    let (from, to) = (at(sign_in), at(sign_in) + chrono::Duration::milliseconds(1));
+    let range = ActivityFilter { from: Some(from), to: Some(to), ..Default::default() };
+    let narrowed = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &range)).await;
+    let narrowed = narrowed.body["items"].as_array().unwrap().clone();
+    assert!(narrowed.iter().any(|e| e["id"] == sign_in["id"]), "{narrowed:#?}");
+    assert!(narrowed.iter().all(|e| at(e) >= from && at(e) < to), "{narrowed:#?}");
+    assert!(narrowed.len() < items.len());
+    let later = ActivityFilter { from: Some(chrono::Utc::now() + chrono::Duration::hours(1)), ..Default::default() };
+    let none = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &later)).await;
+    assert_eq!(none.body["items"], json!([]));
+    for (query, field) in [("from=yesterday", "from"), ("from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "from")] {
+        let res = app.call(Method::GET, Some(&owner), &format!("/api/v1/teams/{team}/activity?{query}"), None).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), field);
+    }
 
     // Paging walks every entry once.
     let mut seen = Vec::new();

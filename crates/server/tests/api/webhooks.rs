@@ -142,6 +142,28 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
     let attempts = log[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.iter().map(|a| a["status_code"].as_u64().unwrap()).collect::<Vec<_>>(), [200, 500, 500]);
     assert_eq!(attempts[1]["response_excerpt"], "answered 500");
+    // Each attempt shows the request as the receiver got it, the signature redacted.
+    assert_eq!(log[0]["request_body"], received[2]["body"]);
+    for (attempt, got) in attempts.iter().zip(received.iter().rev()) {
+        let headers: serde_json::Map<String, Value> = attempt["request_headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["name"].as_str().unwrap().to_owned(), h["value"].clone()))
+            .collect();
+        assert_eq!(headers["webhook-signature"], "v1,<redacted>");
+        for (name, value) in got["headers"].as_object().unwrap() {
+            assert_eq!(&headers[name], value, "{name}");
+        }
+        assert_eq!(headers.len(), got["headers"].as_object().unwrap().len() + 1, "{headers:?}");
+    }
+    // Narrowed to failed deliveries: none here; a state that does not exist is refused.
+    let path = format!("/api/v1/teams/{}/webhooks/{hook}/deliveries", s.team);
+    let failed = s.app.op(Some(&s.owner), ops::list_webhook_deliveries(&s.team, &hook, &Page::default(), Some(DeliveryState::Failed))).await;
+    assert_eq!(failed.body["items"], json!([]), "{}", failed.body);
+    let bad = s.app.call(Method::GET, Some(&s.owner), &format!("{path}?state=lost"), None).await;
+    bad.assert_problem(422, "validation_failed");
+    assert_eq!(bad.field(), "state");
     let stats =
         s.app.get_as(&s.owner, &format!("/api/v1/teams/{}/webhooks/{hook}", s.team)).await.body["stats"].clone();
     assert_eq!((stats["attempts"].as_u64(), stats["succeeded"].as_u64()), (Some(3), Some(1)), "{stats}");
@@ -230,6 +252,17 @@ async fn gone_turns_the_endpoint_off_and_mails_the_owners() {
     let on = s.app.op(Some(&s.owner), ops::update_webhook_endpoint(&s.team, &hook, &on)).await;
     assert_eq!(on.body["enabled"], true, "{}", on.body);
     assert!(on.body.get("disabled_reason").is_none(), "{}", on.body);
+    // "Failed only" leaves the test delivered after it out.
+    let failed = log.len();
+    s.app.op(Some(&s.owner), ops::send_test_webhook(&s.team, &hook)).await;
+    wait_for_deliveries(&s, &hook, "the test delivered", |d| d[0]["state"] == "delivered").await;
+    let only = |state| ops::list_webhook_deliveries(&s.team, &hook, &Page::default(), Some(state));
+    let res = s.app.op(Some(&s.owner), only(DeliveryState::Failed)).await;
+    let states: Vec<&Value> = res.body["items"].as_array().unwrap().iter().map(|d| &d["state"]).collect();
+    assert_eq!(states, vec![&json!("failed"); failed], "{}", res.body);
+    let res = s.app.op(Some(&s.owner), only(DeliveryState::Delivered)).await;
+    assert_eq!(res.body["items"][0]["event_type"], "webhook.test", "{}", res.body);
+    assert_eq!(res.body["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -610,6 +643,7 @@ async fn a_subscriber_who_lost_the_right_stops_receiving_that_family() {
     let refused = of("invitation.created");
     assert_eq!(refused["state"], "failed", "{log:#?}");
     assert!(refused["attempts"][0]["error"].as_str().unwrap().contains("may no longer read"), "{refused:#}");
+    assert_eq!(refused["attempts"][0]["request_headers"], json!([]), "no request was made: {refused:#}");
     let received = receiver.received().await;
     assert_eq!(received.len(), 1, "only the role change: {received:#?}");
 }

@@ -83,6 +83,9 @@ class Handler(BaseHTTPRequestHandler):
                 "status": status,
                 "at": time.time(),
                 "event": json.loads(body) if body else None,
+                "body": body.decode("utf-8", "replace"),
+                "headers": {k.lower(): v for k, v in self.headers.items()
+                            if k.lower() in ("content-type", "user-agent", "webhook-id", "webhook-timestamp")},
             })
             retry_after = state["retry_after"]
             delay = state["delay_ms"] / 1000

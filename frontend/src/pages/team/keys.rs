@@ -342,7 +342,7 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
                                 </td>
                                 <td data-label="Status" class="key-status">
                                     <KeyStatusLine key_id=key.id limit=key.usage_limit.filter(|_| usable(status))
-                                        class label link/>
+                                        paced=key.rate_limit.is_some() && usable(status) class label link/>
                                 </td>
                                 <td data-label="Expires">
                                     {match key.expires_at {
@@ -392,34 +392,47 @@ fn KeyTable(list: Vec<ApiKey>, revoking: RwSignal<Option<ApiKey>>, rolling: RwSi
     }
 }
 
-/// The status column of a key; for a working key with a monthly limit, its use of the month
-/// (read from its usage, which counts what this instance has not written yet): a bar, and
-/// "Limit reached" once it is spent.
+/// The status column of a key. For a working key with limits, what its usage says (it counts
+/// what this instance has not written yet): its use of the month as a bar and "Limit reached"
+/// once spent; "Rate limited" when requests were refused for its rate in the last minutes.
 #[component]
 fn KeyStatusLine(
     key_id: Uuid,
+    /// The monthly limit of a working key.
     limit: Option<u64>,
+    /// Whether it is a working key with a rate limit.
+    paced: bool,
     class: &'static str,
     label: String,
     link: Option<(String, Uuid)>,
 ) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let used = LocalResource::new(move || async move {
-        limit?;
-        let range = super::usage::range_ending_now(1, portal_types::Granularity::Hour);
-        auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok().map(|u| u.used_this_month)
+    let window = super::usage::RATE_WINDOW_MINUTES;
+    let usage = LocalResource::new(move || async move {
+        if limit.is_none() && !paced {
+            return None;
+        }
+        let range = super::usage::range_ending_now(window, portal_types::Granularity::Minute);
+        auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok()
     });
-    let quota = move || limit.zip(used.get().flatten());
+    let quota = move || limit.zip(usage.get().flatten().map(|u| u.used_this_month));
+    let throttled = move || usage.get().flatten().map_or(0, |u| u.outcomes.rate_limited);
     let state = move || match quota() {
-        Some((limit, used)) if used >= limit => ("status-revoked", "Limit reached".to_owned()),
-        _ => (class, label.clone()),
+        Some((limit, used)) if used >= limit => ("status-revoked", "Limit reached".to_owned(), None),
+        _ if throttled() > 0 => (
+            "status-rolling",
+            "Rate limited".to_owned(),
+            Some(format!("{} requests refused for its rate in the last {window} minutes", format::count(throttled()))),
+        ),
+        _ => (class, label.clone(), None),
     };
     let state_class = state.clone();
+    let state_title = state.clone();
     view! {
         <div class="one-line">
             <span class=move || format!("status-dot {}", state_class().0) aria-hidden="true"></span>
-            <span data-key-status="">{move || state().1}</span>
+            <span data-key-status="" title=move || state_title().2>{move || state().1}</span>
             {move || quota().map(|(limit, used)| {
                 let words = format!("{} of {} this month", format::count(used), format::count(limit));
                 view! {
@@ -554,7 +567,7 @@ where
     });
     // What the key is doing now, so that revoking a key in use is a decision, not a surprise.
     let recent = LocalResource::new(move || async move {
-        let range = super::usage::range_ending_now(24, portal_types::Granularity::Hour);
+        let range = super::usage::range_ending_now(24 * 60, portal_types::Granularity::Hour);
         auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.map(|u| u.total_requests)
     });
     let last_used = key.last_used_at;

@@ -88,7 +88,7 @@ fn NeedsAttention() -> impl IntoView {
         let limited: Vec<&ApiKey> = keys.iter().filter(|k| k.usage_limit.is_some()).collect();
         let months = futures::future::join_all(limited.iter().map(|key| {
             let key_id = key.id;
-            let range = super::usage::range_ending_now(1, Granularity::Hour);
+            let range = super::usage::range_ending_now(60, Granularity::Hour);
             auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone()))
         }))
         .await;
@@ -224,7 +224,7 @@ fn LastDay() -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
     let usage = LocalResource::new(move || async move {
-        let range = super::usage::range_ending_now(24, Granularity::Hour);
+        let range = super::usage::range_ending_now(24 * 60, Granularity::Hour);
         auth.call(move |t| api::team_usage(t, team_id, range.clone())).await.ok()
     });
     view! {
@@ -235,7 +235,7 @@ fn LastDay() -> impl IntoView {
                     {format!("{} requests, {} errors ({}). ", format::count(usage.total_requests), format::count(usage.error), format::percent(usage.error_rate))}
                     <A href=format!("/teams/{team_id}/usage")>"See the team's usage"</A>
                 </p>
-                <super::usage::UsageChart series=usage.series hourly=true/>
+                <super::usage::UsageChart series=usage.series granularity=Granularity::Hour/>
             })}
         </section>
     }

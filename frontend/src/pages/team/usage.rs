@@ -16,18 +16,22 @@ use crate::pages::NAME_MAX;
 use crate::permissions;
 use crate::session::use_auth;
 
-/// The ranges on offer: label, length in hours, bucket size.
-const RANGES: [(&str, i64, Granularity); 4] = [
-    ("24 hours", 24, Granularity::Hour),
-    ("7 days", 24 * 7, Granularity::Day),
-    ("30 days", 24 * 30, Granularity::Day),
-    ("90 days", 24 * 90, Granularity::Day),
+/// The ranges on offer: label, length in minutes, bucket size.
+const RANGES: [(&str, i64, Granularity); 5] = [
+    ("1 hour", 60, Granularity::Minute),
+    ("24 hours", 24 * 60, Granularity::Hour),
+    ("7 days", 7 * 24 * 60, Granularity::Day),
+    ("30 days", 30 * 24 * 60, Granularity::Day),
+    ("90 days", 90 * 24 * 60, Granularity::Day),
 ];
 
-/// The last `hours` up to now, in buckets of `granularity`.
-pub(super) fn range_ending_now(hours: i64, granularity: Granularity) -> UsageRange {
+/// The range a usage page opens with: the last 24 hours.
+const FIRST_RANGE: usize = 1;
+
+/// The last `minutes` up to now, in buckets of `granularity`.
+pub(super) fn range_ending_now(minutes: i64, granularity: Granularity) -> UsageRange {
     let to = format::now_ms();
-    UsageRange { from: format::iso_ms(to - hours * 3_600_000), to: format::iso_ms(to), granularity }
+    UsageRange { from: format::iso_ms(to - minutes * 60_000), to: format::iso_ms(to), granularity }
 }
 
 fn chosen_range(chosen: usize) -> UsageRange {
@@ -82,7 +86,7 @@ pub fn KeyUsagePage() -> impl IntoView {
 fn KeyPage(key_id: Uuid) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let chosen = RwSignal::new(0usize);
+    let chosen = RwSignal::new(FIRST_RANGE);
     let key = LocalResource::new(move || async move { auth.call(move |t| api::api_key(t, team_id, key_id)).await });
     let usage = LocalResource::new(move || {
         let range = chosen_range(chosen.get());
@@ -138,7 +142,11 @@ fn KeyPage(key_id: Uuid) -> impl IntoView {
     }
 }
 
-/// What needs attention about a key, first on its page: a spent monthly limit, a rolling key's
+/// How recent a refusal for rate must be to count as "rate limited now", in minutes.
+pub(super) const RATE_WINDOW_MINUTES: i64 = 5;
+
+/// What needs attention about a key, first on its page: a rate it is going over now, a spent
+/// monthly limit, a rolling key's
 /// end (and the traffic it still gets), an ended key, an expiry close by. Nothing for a healthy key.
 #[component]
 fn KeyHealth(key: ApiKey) -> impl IntoView {
@@ -148,8 +156,16 @@ fn KeyHealth(key: ApiKey) -> impl IntoView {
     let key_id = key.id;
     // The last hour: what the key still receives, and its month.
     let recent = LocalResource::new(move || async move {
-        let range = range_ending_now(1, Granularity::Hour);
+        let range = range_ending_now(60, Granularity::Hour);
         auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok()
+    });
+    // A key with a rate limit: what it was refused for going too fast, just now.
+    let paced = key.rate_limit;
+    let throttled = LocalResource::new(move || async move {
+        paced?;
+        let range = range_ending_now(RATE_WINDOW_MINUTES, Granularity::Minute);
+        let usage = auth.call(move |t| api::key_usage(t, team_id, key_id, range.clone())).await.ok()?;
+        (usage.outcomes.rate_limited > 0).then_some((usage.outcomes.rate_limited, usage.total_requests))
     });
     let now = format::now();
     let replaced_by = key.replaced_by;
@@ -187,8 +203,22 @@ fn KeyHealth(key: ApiKey) -> impl IntoView {
         let limit = limit?;
         (usage.used_this_month >= limit).then_some((usage.used_this_month, limit))
     };
+    let usable = matches!(key.status, KeyStatus::Active | KeyStatus::Rolling);
+    let rate = key.rate_limit;
     view! {
         <div class="key-health" data-key-health="">
+            {move || throttled.get().flatten().filter(|_| usable).zip(rate).map(|((refused, total), rate)| view! {
+                <div class="alert warning" role="status" data-health="rate">
+                    <h2>"Rate limited now"</h2>
+                    <p>
+                        {format!("{} of its {} requests in the last {RATE_WINDOW_MINUTES} minutes were refused with 429 for going \
+                            faster than {} a second (bursts of {}). ",
+                            format::count(refused), format::count(total),
+                            format::count(rate.requests_per_second.into()), format::count(rate.burst.into()))}
+                        "Slow the client down (it should wait the Retry-After seconds), or raise the rate limit under Limits below."
+                    </p>
+                </div>
+            })}
             {move || spent().map(|(used, limit)| view! {
                 <div class="alert error" role="alert">
                     <h2>"Monthly limit reached"</h2>
@@ -365,7 +395,7 @@ where
 pub fn TeamUsagePage() -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let chosen = RwSignal::new(0usize);
+    let chosen = RwSignal::new(FIRST_RANGE);
     let usage = LocalResource::new(move || {
         let range = chosen_range(chosen.get());
         async move { auth.call(move |t| api::team_usage(t, team_id, range.clone())).await }
@@ -532,7 +562,7 @@ fn UsageReport(usage: Usage) -> impl IntoView {
                 .into_any()
         }
     };
-    let hourly = usage.granularity == Granularity::Hour;
+    let granularity = usage.granularity;
     view! {
         <dl class="stats usage-stats">
             <div><dt>"Total requests"</dt><dd data-stat="total">{format::count(usage.total_requests)}</dd></div>
@@ -546,8 +576,8 @@ fn UsageReport(usage: Usage) -> impl IntoView {
             }}</dd></div>
             <div><dt>"Monthly limit"</dt><dd data-stat="limit">{limit}</dd></div>
         </dl>
-        <Outcomes codes=usage.status_codes.clone()/>
-        <UsageChart series=usage.series hourly/>
+        <Outcomes outcomes=usage.outcomes total=usage.total_requests/>
+        <UsageChart series=usage.series granularity/>
         <section class="section" aria-labelledby="status-title">
             <h3 id="status-title">"Status codes"</h3>
             {if usage.status_codes.is_empty() {
@@ -576,19 +606,18 @@ fn UsageReport(usage: Usage) -> impl IntoView {
     }
 }
 
-/// The range's answers by what they mean, not one "errors" figure: served, refused for the
-/// key's limits (429: a spent monthly limit or the rate), denied (401, 403), the caller's other
+/// The range's answers by what they mean, not one "errors" figure: served, refused for going
+/// over the rate, refused for a spent monthly limit, denied (401, 403), the caller's other
 /// mistakes (4xx) and the service's failures (5xx).
 #[component]
-fn Outcomes(codes: Vec<portal_types::StatusCount>) -> impl IntoView {
-    let total: u64 = codes.iter().map(|c| c.count).sum();
-    let sum = |keep: &dyn Fn(u16) -> bool| codes.iter().filter(|c| keep(c.status)).map(|c| c.count).sum::<u64>();
+fn Outcomes(outcomes: portal_types::Outcomes, total: u64) -> impl IntoView {
     let outcomes = [
-        ("success", "Served", sum(&|s| s < 400)),
-        ("limited", "Refused for limits (429)", sum(&|s| s == 429)),
-        ("denied", "Denied (401, 403)", sum(&|s| s == 401 || s == 403)),
-        ("client", "Other client errors (4xx)", sum(&|s| (400..500).contains(&s) && ![401, 403, 429].contains(&s))),
-        ("server", "Server errors (5xx)", sum(&|s| s >= 500)),
+        ("success", "Served", outcomes.success),
+        ("rate", "Rate limited (429)", outcomes.rate_limited),
+        ("quota", "Monthly limit spent (429)", outcomes.quota_exceeded),
+        ("denied", "Denied (401, 403)", outcomes.denied),
+        ("client", "Other client errors (4xx)", outcomes.client_error),
+        ("server", "Server errors (5xx)", outcomes.server_error),
     ];
     (total > 0).then(|| {
         view! {
@@ -609,13 +638,13 @@ fn status_class(status: u16) -> &'static str {
 }
 
 // Chart geometry in tenths of a pixel: whole numbers are precise enough, and printing integers
-// keeps the float printer out of the WebAssembly file.
+// keeps the float printer out of the WebAssembly file. The axis labels are HTML beside and under
+// the drawing, so that they keep their size on a phone while the drawing shrinks.
 const WIDTH: i32 = 7200;
-const HEIGHT: i32 = 2400;
-const LEFT: i32 = 480;
-const RIGHT: i32 = 80;
-const BOTTOM: i32 = 280;
-const TOP: i32 = 120;
+const HEIGHT: i32 = 2000;
+const SIDE: i32 = 40;
+const TOP: i32 = 60;
+const BOTTOM: i32 = 20;
 
 /// The smallest "nice" number (1, 2, 5 × 10ⁿ) at or above `n`.
 fn nice_ceiling(n: u64) -> u64 {
@@ -630,32 +659,55 @@ fn nice_ceiling(n: u64) -> u64 {
     }
 }
 
+fn unit(granularity: Granularity) -> &'static str {
+    match granularity {
+        Granularity::Minute => "minute",
+        Granularity::Hour => "hour",
+        Granularity::Day => "day",
+    }
+}
+
 /// Requests over time as stacked bars (successes below, errors on top): a plain SVG, with the
 /// numbers also in a table for screen readers.
 #[component]
-pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
+pub fn UsageChart(series: Vec<UsagePoint>, granularity: Granularity) -> impl IntoView {
     let max = series.iter().map(|p| p.success + p.error).max().unwrap_or(0);
     let top = nice_ceiling(max.max(1));
-    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_w = WIDTH - 2 * SIDE;
     let plot_h = HEIGHT - BOTTOM - TOP;
     let n = series.len().max(1) as i32;
     // Each bucket's slot starts at a whole tenth; bars fill 70% of a slot.
-    let slot_x = move |i: i32| LEFT + plot_w * i / n;
+    let slot_x = move |i: i32| SIDE + plot_w * i / n;
     let bar = (plot_w * 7 / (10 * n)).max(10);
     let y = move |v: u64| TOP + plot_h - (v as f64 / top as f64 * plot_h as f64).round() as i32;
-    let label_every = (n / 6).max(1);
+    // Six labels at most; a phone shows every other one (style.css).
+    let label_every = n.div_ceil(6).max(1);
     let total: u64 = series.iter().map(|p| p.success + p.error).sum();
+    let unit = unit(granularity);
     let summary = format!(
-        "Requests per {} over the period: {} in total, at most {} in one {}.",
-        if hourly { "hour" } else { "day" },
+        "Requests per {unit} over the period: {} in total, at most {} in one {unit}.",
         format::count(total),
         format::count(max),
-        if hourly { "hour" } else { "day" },
     );
     let when = move |at: DateTime<Utc>| {
-        if hourly { format::date_time(at) } else { format::date(at) }
+        if granularity == Granularity::Day { format::date(at) } else { format::date_time(at) }
     };
     let gridlines = [0, top / 2, top];
+    // The x labels: the first names its date, and so does every one on a new day.
+    let mut day = None;
+    let x_labels: Vec<(i32, String)> = series
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as i32 % label_every == 0)
+        .map(|(i, p)| {
+            let i = i as i32;
+            let today = format::short_day(p.start);
+            let new_day = day.as_ref() != Some(&today);
+            day = Some(today);
+            ((slot_x(i) + slot_x(i + 1)) / 2, format::axis_label(p.start, granularity, new_day))
+        })
+        .collect();
+    let y_width = gridlines.iter().map(|v| format::count(*v).len()).max().unwrap_or(1);
     let table_rows = series.clone();
     view! {
         <figure class="chart">
@@ -666,46 +718,55 @@ pub fn UsageChart(series: Vec<UsagePoint>, hourly: bool) -> impl IntoView {
                     <span class="swatch swatch-error"></span>"Error"
                 </span>
             </figcaption>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=summary class="chart-svg">
-                {gridlines.into_iter().map(|v| view! {
-                    <g>
-                        <line x1=LEFT x2=WIDTH - RIGHT y1=y(v) y2=y(v) class="gridline"/>
-                        <text x=LEFT - 60 y=y(v) + 40 text-anchor="end" class="axis-label">{format::count(v)}</text>
-                    </g>
-                }).collect_view()}
-                {series.into_iter().enumerate().map(|(i, p)| {
-                    let i = i as i32;
-                    let (start, end) = (slot_x(i), slot_x(i + 1));
-                    let x = start + (end - start - bar) / 2;
-                    let success_top = y(p.success);
-                    let error_top = y(p.success + p.error);
-                    let latency = p.latency.map(|l| format!(", median {}, p99 {}", format::millis(l.p50_ms), format::millis(l.p99_ms))).unwrap_or_default();
-                    let tip = format!("{}: {} successful, {} errors{latency}", when(p.start), format::count(p.success), format::count(p.error));
-                    let label = (i % label_every == 0).then(|| view! {
-                        <text x=x + bar / 2 y=HEIGHT - 80 text-anchor="middle" class="axis-label">{format::axis_label(p.start, hourly)}</text>
-                    });
-                    view! {
-                        <g class="bucket">
-                            <title>{tip}</title>
-                            // Invisible full-height target, so a hover anywhere in the slot shows the numbers.
-                            <rect x=start y=TOP width=end - start height=plot_h class="hit"/>
-                            {(p.success > 0).then(|| view! {
-                                <rect x=x y=success_top width=bar height=TOP + plot_h - success_top class="bar-success"/>
-                            })}
-                            {(p.error > 0).then(|| view! {
-                                <rect x=x y=error_top width=bar height=success_top - error_top class="bar-error"/>
-                            })}
-                            {label}
-                        </g>
-                    }
-                }).collect_view()}
-            </svg>
+            <div class="chart-plot">
+                <div class="axis-y" aria-hidden="true" style=format!("width: {y_width}ch")>
+                    {gridlines.into_iter().map(|v| view! {
+                        <span class="axis-label" style=format!("top: calc(100% * {} / {HEIGHT})", y(v))>{format::count(v)}</span>
+                    }).collect_view()}
+                </div>
+                <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=summary class="chart-svg">
+                    {gridlines.into_iter().map(|v| view! {
+                        <line x1=SIDE x2=WIDTH - SIDE y1=y(v) y2=y(v) class="gridline"/>
+                    }).collect_view()}
+                    {series.into_iter().enumerate().map(|(i, p)| {
+                        let i = i as i32;
+                        let (start, end) = (slot_x(i), slot_x(i + 1));
+                        let x = start + (end - start - bar) / 2;
+                        let success_top = y(p.success);
+                        let error_top = y(p.success + p.error);
+                        let latency = p.latency.map(|l| format!(", median {}, p99 {}", format::millis(l.p50_ms), format::millis(l.p99_ms))).unwrap_or_default();
+                        let tip = format!("{}: {} successful, {} errors{latency}", when(p.start), format::count(p.success), format::count(p.error));
+                        view! {
+                            <g class="bucket">
+                                <title>{tip}</title>
+                                // Invisible full-height target, so a hover anywhere in the slot shows the numbers.
+                                <rect x=start y=TOP width=end - start height=plot_h class="hit"/>
+                                {(p.success > 0).then(|| view! {
+                                    <rect x=x y=success_top width=bar height=TOP + plot_h - success_top class="bar-success"/>
+                                })}
+                                {(p.error > 0).then(|| view! {
+                                    <rect x=x y=error_top width=bar height=success_top - error_top class="bar-error"/>
+                                })}
+                            </g>
+                        }
+                    }).collect_view()}
+                </svg>
+                <div class="axis-x" aria-hidden="true">
+                    {x_labels.into_iter().map(|(x, label)| view! {
+                        <span class="axis-label" style=format!("left: calc(100% * {x} / {WIDTH})")>{label}</span>
+                    }).collect_view()}
+                </div>
+            </div>
             <details class="chart-data">
                 <summary>"Show the numbers"</summary>
                 <div class="table-wrap">
                     <table class="data-table">
                         <thead><tr>
-                            <th scope="col">{if hourly { "Hour" } else { "Day" }}</th>
+                            <th scope="col">{match granularity {
+                                Granularity::Minute => "Minute",
+                                Granularity::Hour => "Hour",
+                                Granularity::Day => "Day",
+                            }}</th>
                             <th scope="col" class="num">"Success"</th>
                             <th scope="col" class="num">"Error"</th>
                             <th scope="col" class="num">"p50"</th>
