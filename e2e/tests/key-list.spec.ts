@@ -137,8 +137,10 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
         environment: i % 4 === 0 ? 'production' : 'development',
         expiration: i % 3 === 0 ? '30d' : 'never',
         description: 'Serves the storefront of one region; rotated every quarter by the platform team.',
-        // Key 1 has a monthly limit of 3, which its traffic below spends.
+        // Key 1 has a monthly limit of 3, which its traffic below spends; key 2 a rate of one
+        // request a second, which its traffic below goes over.
         ...(i === 1 ? { usage_limit: 3 } : {}),
+        ...(i === 2 ? { rate_limit: { requests_per_second: 1, burst: 1 } } : {}),
       },
     });
     expect(res.status(), await res.text()).toBe(201);
@@ -148,6 +150,12 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
       const statuses = [];
       for (let n = 0; n < 5; n++) statuses.push((await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${created.secret}` } })).status());
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    }
+    if (i === 2) {
+      const statuses = [];
+      for (let n = 0; n < 4; n++) statuses.push((await api.get(`/api/v1/teams/${teamId}`, { headers: { Authorization: `Bearer ${created.secret}` } })).status());
+      expect(statuses[0]).toBe(200);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     }
   }
   // Key 5 rolls with an hour of grace (its replacement joins the list); key 7 is revoked.
@@ -178,6 +186,8 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   const spent = rows.filter({ hasText: long(1) });
   await expect(spent.locator('[data-key-status]')).toHaveText('Limit reached');
   await expect(spent.getByRole('meter', { name: 'Monthly limit: 3 of 3 this month' })).toBeVisible();
+  // The key going over its rate says so.
+  await expect(rows.filter({ hasText: long(2) }).locator('[data-key-status]')).toHaveText('Rate limited');
   if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/keys-1280-statuses.png`, fullPage: true });
 
   // The rolling key links to its replacement, and the replacement back to it.
@@ -212,7 +222,10 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await expect(byKey.filter({ hasText: long(1) })).toHaveCount(1);
   await expect(byKey.filter({ hasText: long(1) })).toContainText('just now');
   await page.getByLabel('Order', { exact: true }).selectOption('errors');
-  await expect(byKey.first()).toContainText(long(1));
+  await expect(byKey.first()).toContainText(/region 0[12]/);
+  const errorCounts = await byKey.locator('td[data-label="Errors"]').allTextContents();
+  const counts = errorCounts.map((t) => Number(t.replace(/,/g, '')));
+  expect(counts).toEqual([...counts].sort((a, b) => b - a));
   await page.getByLabel('Environment', { exact: true }).selectOption('production');
   await expect(byKey).toHaveCount(0);
   await page.getByLabel('Environment', { exact: true }).selectOption('development');
@@ -226,12 +239,26 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await expect(spentBanner).toContainText('Monthly limit reached');
   await expect(spentBanner).toContainText('3 of 3 requests used this month');
   await expect(page.locator('[data-outcome="success"] dd')).toContainText('3');
-  await expect(page.locator('[data-outcome="limited"] dd')).toContainText('2');
+  await expect(page.locator('[data-outcome="quota"] dd')).toContainText('2');
+  await expect(page.locator('[data-outcome="rate"] dd')).toContainText('0');
+  // The last hour in minutes: 60 or 61 buckets, the axis dated.
+  await page.getByRole('button', { name: '1 hour' }).click();
+  await expect(page.getByRole('button', { name: '1 hour' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('.chart-data th').first()).toHaveText('Minute');
+  expect(await page.locator('g.bucket').count()).toBeGreaterThanOrEqual(60);
+  await expect(page.locator('.axis-x .axis-label').first()).toHaveText(/^\d{1,2} [A-Z][a-z]{2} \d\d:\d\d$/);
+  await expect(page.locator('[data-outcome="quota"] dd')).toContainText('2');
   const usageTop = (await page.locator('#key-usage').boundingBox())!.y;
   const accessTop = (await page.getByRole('heading', { name: 'Access', exact: true }).boundingBox())!.y;
   expect(usageTop).toBeLessThan(accessTop);
+  // The key going over its rate leads with it.
+  await page.goto(`/teams/${teamId}/api-keys/${ids.get(2)}`);
+  const rateBanner = page.locator('[data-health="rate"]');
+  await expect(rateBanner).toContainText('Rate limited now');
+  await expect(rateBanner).toContainText(/\d+ of its 4 requests in the last 5 minutes were refused with 429/);
+  await expect(page.locator('[data-outcome="rate"] dd')).not.toContainText(/^0/);
   // The rolling key says when it stops and what it still receives, and leads to its replacement.
-  await page.goBack();
+  await page.goto(`/teams/${teamId}/api-keys`);
   await rolling.getByRole('link', { name: long(5), exact: true }).click();
   const rollingBanner = page.locator('[data-key-health]').getByRole('status');
   await expect(rollingBanner).toContainText(/Rolling: this key stops working in (59 minutes|1 hour)/);
@@ -248,7 +275,7 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   const spentItem = attention.getByRole('link', { name: `API key ${long(1)} reached its monthly limit (3 of 3)` });
   await expect(spentItem).toBeVisible();
   await expect(attention.getByRole('listitem').first()).toContainText('reached its monthly limit');
-  await expect(page.locator('[data-overview="day"]')).toContainText('5 requests, 2 errors');
+  await expect(page.locator('[data-overview="day"]')).toContainText(/9 requests, [3-5] errors/);
   await spentItem.click();
   await expect(page.getByRole('heading', { name: `Usage of ${long(1)}` })).toBeVisible();
   // The dashboard's checklist steps lead to the screens that do them.
@@ -285,6 +312,15 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
     await expect(banner).toContainText('Monthly limit reached');
     const bannerBox = (await banner.boundingBox())!;
     expect(bannerBox.x + bannerBox.width, `the key page's banner at ${size.width} px`).toBeLessThanOrEqual(size.width);
+    // The chart's labels keep a readable size, inside the window.
+    const labels = page.locator('.axis-x .axis-label:visible, .axis-y .axis-label');
+    expect(await labels.count()).toBeGreaterThan(3);
+    for (const label of await labels.all()) {
+      const box = (await label.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width, `an axis label at ${size.width} px`).toBeLessThanOrEqual(size.width);
+      expect(await label.evaluate((el) => parseFloat(getComputedStyle(el).fontSize))).toBeGreaterThanOrEqual(12);
+    }
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
     await page.goto(`/teams/${teamId}/api-keys`);
     await expect(rows).toHaveCount(43);

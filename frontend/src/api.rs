@@ -8,6 +8,7 @@ use std::fmt;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_client::ops::{self, Call, Export, LoginOutcome, Page};
 use portal_types::{
+    DeliveryState,
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
     CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
     EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity, Invitation,
@@ -414,11 +415,23 @@ pub async fn accept_invitation(token: String, secret: String) -> Result<Team, Ap
 pub struct ActivityFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
+    /// Entries at or after this moment (RFC 3339).
+    pub from: Option<String>,
+    /// Entries before this moment (RFC 3339).
+    pub to: Option<String>,
 }
 
 impl ActivityFilter {
     fn wire(&self) -> ops::ActivityFilter {
-        ops::ActivityFilter { actor: self.actor.as_deref().and_then(|a| a.parse().ok()), action: self.action.clone() }
+        let time = |t: &Option<String>| {
+            t.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.to_utc())
+        };
+        ops::ActivityFilter {
+            actor: self.actor.as_deref().and_then(|a| a.parse().ok()),
+            action: self.action.clone(),
+            from: time(&self.from),
+            to: time(&self.to),
+        }
     }
 }
 
@@ -575,9 +588,10 @@ pub async fn webhook_deliveries(
     token: String,
     team: Uuid,
     endpoint: Uuid,
+    state: Option<DeliveryState>,
     cursor: Option<String>,
 ) -> Result<WebhookDeliveryPage, ApiError> {
-    call(Some(&token), ops::list_webhook_deliveries(team, endpoint, &Page::at(25, cursor))).await
+    call(Some(&token), ops::list_webhook_deliveries(team, endpoint, &Page::at(25, cursor), state)).await
 }
 
 pub async fn test_webhook(token: String, team: Uuid, endpoint: Uuid) -> Result<WebhookDelivery, ApiError> {

@@ -772,3 +772,25 @@ pub fn RowActions(#[prop(into)] label: String, children: Children) -> impl IntoV
         </div>
     }
 }
+
+/// Writes a page's search, filters and order into the address as they change (replacing the
+/// entry: the back button leaves the page, not each keystroke). `pairs` reads the signals; a
+/// pair without a value is left out.
+pub fn keep_in_address<const N: usize>(pairs: impl Fn() -> [(&'static str, Option<String>); N] + 'static) {
+    let navigate = leptos_router::hooks::use_navigate();
+    let location = use_location();
+    Effect::new(move |_| {
+        let Ok(params) = leptos::web_sys::UrlSearchParams::new() else { return };
+        for (name, value) in pairs() {
+            if let Some(value) = value {
+                params.append(name, &value);
+            }
+        }
+        let query: String = params.to_string().into();
+        let wanted = if query.is_empty() { String::new() } else { format!("?{query}") };
+        if location.search.get_untracked().trim_start_matches('?') != wanted.trim_start_matches('?') {
+            let path = location.pathname.get_untracked();
+            navigate(&format!("{path}{wanted}"), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+        }
+    });
+}

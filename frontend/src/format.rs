@@ -72,6 +72,20 @@ pub fn axis_label(at: DateTime<Utc>, granularity: portal_types::Granularity, dat
     if dated { format!("{} {time}", short_day(at)) } else { time }
 }
 
+/// The start of the day `days_after` days after `date` ("2026-12-07", as a date input gives it)
+/// in the reader's time zone, as RFC 3339; None for anything else.
+pub fn local_day_start(date: &str, days_after: u32) -> Option<String> {
+    let mut parts = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    let day = Date::new_with_year_month_day(y, (m - 1) as i32, (d + days_after) as i32);
+    Some(day.to_iso_string().into())
+}
+
 /// e.g. "12 Mar", in the reader's time zone.
 pub fn short_day(at: DateTime<Utc>) -> String {
     js_date(at).to_locale_date_string("en-GB", &options(&[("day", "numeric"), ("month", "short")])).into()

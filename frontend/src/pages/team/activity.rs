@@ -1,5 +1,5 @@
-//! The team's audit log: newest first, filtered by person and action, paged with "Load more",
-//! and exported whole as CSV or NDJSON.
+//! The team's audit log: newest first, filtered by person, action and dates (kept in the
+//! address), runs of sign-ins folded, paged with "Load more", and exported whole as CSV or NDJSON.
 
 use leptos::prelude::*;
 use portal_types::{ActivityEntry, ApiKey};
@@ -16,11 +16,29 @@ use crate::session::use_auth;
 pub fn ActivityPage() -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
-    let actor = RwSignal::new(String::new());
-    let action = RwSignal::new(String::new());
+    // The filters live in the address: a reload or a shared link keeps them.
+    let query = leptos_router::hooks::use_query_map();
+    let initial = move |name: &str| query.with_untracked(|q| q.get(name)).unwrap_or_default();
+    let actor = RwSignal::new(initial("who"));
+    let action = RwSignal::new(initial("what"));
+    let from = RwSignal::new(initial("from"));
+    let to = RwSignal::new(initial("to"));
+    let kept = |s: RwSignal<String>| Some(s.get()).filter(|v| !v.is_empty());
+    crate::components::keep_in_address(move || {
+        [("who", kept(actor)), ("what", kept(action)), ("from", kept(from)), ("to", kept(to))]
+    });
+    // Dates are whole days of the reader's calendar: "to" includes its day.
     let filter = move || ActivityFilter {
-        actor: Some(actor.get()).filter(|a| !a.is_empty()),
-        action: Some(action.get()).filter(|a| !a.is_empty()),
+        actor: kept(actor),
+        action: kept(action),
+        from: kept(from).and_then(|d| format::local_day_start(&d, 0)),
+        to: kept(to).and_then(|d| format::local_day_start(&d, 1)),
+    };
+    let narrowed = move || [actor, action, from, to].iter().any(|s| s.with(|v| !v.is_empty()));
+    let clear = move |_| {
+        for s in [actor, action, from, to] {
+            s.set(String::new());
+        }
     };
     let export = Action::new_unsync(move |csv: &bool| {
         let (csv, filter) = (*csv, filter());
@@ -46,7 +64,10 @@ pub fn ActivityPage() -> impl IntoView {
                         on:click=move |_| { export.dispatch(false); }>"Export NDJSON"</button>
                 </div>
             </div>
-            <Filters actor action/>
+            <Filters actor action from to/>
+            <Show when=narrowed>
+                <button type="button" class="button small secondary" on:click=clear>"Clear filters"</button>
+            </Show>
             <ActionError error=export_error/>
             <div aria-live="polite" aria-busy=move || log.pending().then_some("true")>
                 {loaded(move || log.get(), "Loading activity…", move |entries: Vec<ActivityEntry>| {
@@ -56,7 +77,11 @@ pub fn ActivityPage() -> impl IntoView {
                     let now = format::now();
                     view! {
                         <ol class="activity-list">
-                            {entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
+                            // Asked for sign-ins, they are shown one by one.
+                            {folded(entries, action.get_untracked() != SIGNED_IN).into_iter().map(|run| match run {
+                                Run::One(e) => view! { <Entry entry=e now/> }.into_any(),
+                                Run::SignIns(entries) => view! { <SignIns entries now/> }.into_any(),
+                            }).collect_view()}
                         </ol>
                     }.into_any()
                 })}
@@ -71,8 +96,78 @@ fn key_label(key: &ApiKey) -> String {
     format!("{} ({}…)", key.name, key.hint)
 }
 
+/// An entry of the list, or a run of sign-ins shown folded.
+enum Run {
+    One(ActivityEntry),
+    SignIns(Vec<ActivityEntry>),
+}
+
+const SIGNED_IN: &str = "auth.signed_in";
+
+/// Runs of two sign-ins or more fold into one line: they are most of a busy team's log, and
+/// rarely what one looks for (the "What" filter shows them all).
+fn folded(entries: Vec<ActivityEntry>, fold: bool) -> Vec<Run> {
+    fn close(run: &mut Vec<ActivityEntry>, runs: &mut Vec<Run>) {
+        match run.len() {
+            0 => {}
+            1 => runs.extend(run.pop().map(Run::One)),
+            _ => runs.push(Run::SignIns(std::mem::take(run))),
+        }
+    }
+    let (mut runs, mut run) = (Vec::new(), Vec::new());
+    for entry in entries {
+        if fold && entry.action == SIGNED_IN {
+            run.push(entry);
+        } else {
+            close(&mut run, &mut runs);
+            runs.push(Run::One(entry));
+        }
+    }
+    close(&mut run, &mut runs);
+    runs
+}
+
+/// A folded run of sign-ins: how many, by whom, when; the entries on request.
 #[component]
-fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
+fn SignIns(entries: Vec<ActivityEntry>, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+    let mut names: Vec<String> = Vec::new();
+    for e in &entries {
+        let name = e.actor.as_ref().map_or_else(|| "System".to_owned(), |a| a.name.clone());
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let who = match names.len() {
+        1..=3 => names.join(", "),
+        n => format!("{} and {} others", names[..2].join(", "), n - 2),
+    };
+    let (newest, oldest) = (entries[0].created_at, entries[entries.len() - 1].created_at);
+    view! {
+        <li class="activity-entry folded" data-activity="sign-ins">
+            <details>
+                <summary>
+                    <strong>{format!("{} sign-ins", entries.len())}</strong> " by " {who}
+                    <span class="activity-meta">
+                        <time datetime=format::iso(oldest) title=format::date_time(oldest)>{format::relative(oldest, now)}</time>
+                        " – "
+                        <time datetime=format::iso(newest) title=format::date_time(newest)>{format::relative(newest, now)}</time>
+                    </span>
+                </summary>
+                <ol class="activity-list">
+                    {entries.into_iter().map(|e| view! { <Entry entry=e now/> }).collect_view()}
+                </ol>
+            </details>
+        </li>
+    }
+}
+
+#[component]
+fn Filters(
+    actor: RwSignal<String>,
+    action: RwSignal<String>,
+    from: RwSignal<String>,
+    to: RwSignal<String>,
+) -> impl IntoView {
     let auth = use_auth();
     let team_id = use_team().id();
     // Every member; of the keys, the first page of those matching "Find a key" (a team may have
@@ -139,8 +234,21 @@ fn Filters(actor: RwSignal<String>, action: RwSignal<String>) -> impl IntoView {
                 <label for="activity-action">"What"</label>
                 <select id="activity-action" prop:value=move || action.get() on:change=move |ev| action.set(event_target_value(&ev))>
                     <option value="">"All actions"</option>
-                    {format::actions().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                    {format::actions().map(|(value, label)| {
+                        let selected = action.get_untracked() == value;
+                        view! { <option value=value selected=selected>{label}</option> }
+                    }).collect_view()}
                 </select>
+            </div>
+            <div class="field">
+                <label for="activity-from">"From"</label>
+                <input id="activity-from" type="date" prop:value=move || from.get()
+                    on:change=move |ev| from.set(event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="activity-to">"To"</label>
+                <input id="activity-to" type="date" prop:value=move || to.get()
+                    on:change=move |ev| to.set(event_target_value(&ev))/>
             </div>
         </div>
     }

@@ -2,9 +2,8 @@
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::{
-    NavigateOptions,
     components::A,
-    hooks::{use_location, use_navigate, use_query_map},
+    hooks::use_query_map,
 };
 use portal_types::{
     ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeySort, KeyStatus, KeyStatusFilter, RateLimit,
@@ -37,7 +36,15 @@ pub fn ApiKeysPage() -> impl IntoView {
     let status = RwSignal::new(KeyStatusFilter::parse(&initial("status")));
     let sort = RwSignal::new(KeySort::parse(&initial("sort")).unwrap_or_default());
     let ended = RwSignal::new(initial("ended") == "shown");
-    keep_in_address(search, environment, status, sort, ended);
+    crate::components::keep_in_address(move || {
+        [
+            ("q", Some(search.get().trim().to_owned()).filter(|s| !s.is_empty())),
+            ("environment", environment.get().map(|e| e.as_str().to_owned())),
+            ("status", status.get().map(|s| s.as_str().to_owned())),
+            ("sort", Some(sort.get()).filter(|s| *s != KeySort::Created).map(|s| s.as_str().to_owned())),
+            ("ended", ended.get().then(|| "shown".to_owned())),
+        ]
+    });
     let version = RwSignal::new(0u32);
     let narrowed =
         move || search.with(|s| !s.trim().is_empty()) || environment.get().is_some() || status.get().is_some();
@@ -153,44 +160,6 @@ fn NoWorkingKeys(ended: RwSignal<bool>, manages: bool) -> impl IntoView {
             {manages.then(|| view! { <p>"Create one to call the API from your application."</p> })}
         </EmptyState>
     }
-}
-
-/// Writes the list's search, filters and order into the address as they change (replacing the
-/// entry: the back button leaves the page, not each keystroke).
-fn keep_in_address(
-    search: RwSignal<String>,
-    environment: RwSignal<Option<Environment>>,
-    status: RwSignal<Option<KeyStatusFilter>>,
-    sort: RwSignal<KeySort>,
-    ended: RwSignal<bool>,
-) {
-    let navigate = use_navigate();
-    let location = use_location();
-    Effect::new(move |_| {
-        let Ok(params) = leptos::web_sys::UrlSearchParams::new() else { return };
-        let search = search.get();
-        let pairs = [
-            ("q", Some(search.trim().to_owned()).filter(|s| !s.is_empty())),
-            ("environment", environment.get().map(|e| e.as_str().to_owned())),
-            ("status", status.get().map(|s| s.as_str().to_owned())),
-            ("sort", Some(sort.get()).filter(|s| *s != KeySort::Created).map(|s| s.as_str().to_owned())),
-            ("ended", ended.get().then(|| "shown".to_owned())),
-        ];
-        for (name, value) in pairs {
-            if let Some(value) = value {
-                params.append(name, &value);
-            }
-        }
-        let query: String = params.to_string().into();
-        let wanted = if query.is_empty() { String::new() } else { format!("?{query}") };
-        if location.search.get_untracked().trim_start_matches('?') != wanted.trim_start_matches('?') {
-            let path = location.pathname.get_untracked();
-            navigate(
-                &format!("{path}{wanted}"),
-                NavigateOptions { replace: true, scroll: false, ..Default::default() },
-            );
-        }
-    });
 }
 
 /// Search, filters and order of the key list.

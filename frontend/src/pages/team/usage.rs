@@ -681,7 +681,7 @@ pub fn UsageChart(series: Vec<UsagePoint>, granularity: Granularity) -> impl Int
     let bar = (plot_w * 7 / (10 * n)).max(10);
     let y = move |v: u64| TOP + plot_h - (v as f64 / top as f64 * plot_h as f64).round() as i32;
     // Six labels at most; a phone shows every other one (style.css).
-    let label_every = n.div_ceil(6).max(1);
+    let label_every = ((n + 5) / 6).max(1);
     let total: u64 = series.iter().map(|p| p.success + p.error).sum();
     let unit = unit(granularity);
     let summary = format!(

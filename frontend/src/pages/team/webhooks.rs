@@ -283,7 +283,10 @@ fn EventPicker(picked: RwSignal<Vec<EventType>>, #[prop(into)] error: Signal<Opt
                                 }
                             });
                         }/>
-                    <code>{kind.as_str()}</code>
+                    <span>
+                        <code>{kind.as_str()}</code>
+                        <span class="hint event-description">{kind.description()}</span>
+                    </span>
                 </label>
             }).collect_view()}
             {move || error.get().map(|e| view! { <p class="field-error">{e}</p> })}
@@ -301,9 +304,13 @@ where
     let team_id = use_team().id();
     let id = endpoint.id;
     let log_version = RwSignal::new(0u32);
+    let failed_only = RwSignal::new(false);
     let deliveries = paged(
-        move || log_version.get(),
-        move |_, cursor| async move { auth.call(move |t| api::webhook_deliveries(t, team_id, id, cursor.clone())).await },
+        move || (log_version.get(), failed_only.get()),
+        move |(_, failed), cursor| async move {
+            let state = failed.then_some(DeliveryState::Failed);
+            auth.call(move |t| api::webhook_deliveries(t, team_id, id, state, cursor.clone())).await
+        },
     );
     let refresh = move || log_version.update(|v| *v += 1);
     let test = Action::new_unsync(move |_: &()| async move {
@@ -357,11 +364,19 @@ where
                 <button type="button" class="button secondary" on:click=move |_| on_change()>"Refresh"</button>
             </div>
             <ActionError error/>
+            <label class="choice">
+                <input type="checkbox" name="failed_only" prop:checked=failed_only
+                    on:change=move |ev| failed_only.set(event_target_checked(&ev))/>
+                "Failed deliveries only"
+            </label>
             {loaded(move || deliveries.get(), "Loading deliveries…", move |items: Vec<WebhookDelivery>| {
                 if items.is_empty() {
-                    view! {
-                        <EmptyState><p>"Nothing was sent to this endpoint yet. Send a test event to try it."</p></EmptyState>
-                    }.into_any()
+                    let text = if failed_only.get_untracked() {
+                        "No delivery to this endpoint failed."
+                    } else {
+                        "Nothing was sent to this endpoint yet. Send a test event to try it."
+                    };
+                    view! { <EmptyState><p>{text}</p></EmptyState> }.into_any()
                 } else {
                     view! { <DeliveryLog items endpoint=id on_redeliver=refresh/> }.into_any()
                 }
@@ -517,6 +532,7 @@ where
                 <tbody>
                     {items.into_iter().map(|d| {
                         let id = d.id;
+                        let now = format::now();
                         let last = d.attempts.first().cloned();
                         let summary = match &last {
                             Some(a) => format!(
@@ -529,16 +545,24 @@ where
                         };
                         let detail = last.and_then(|a| a.error.or(a.response_excerpt));
                         let label = format!("Redeliver {} of {}", d.event_type.as_str(), format::date_time(d.created_at));
+                        let next = d.next_attempt_at.map(|at| view! {
+                            <br/><small class="muted" data-delivery="next">
+                                "Next try " <time datetime=format::iso(at) title=format::date_time(at)>{format::relative(at, now)}</time>
+                            </small>
+                        });
                         view! {
-                            <tr>
+                            <tr data-delivery=d.id.to_string()>
                                 <td data-label="Time">
                                     <time datetime=format::iso(d.created_at)>{format::date_time(d.created_at)}</time>
                                 </td>
-                                <td data-label="Event"><code>{d.event_type.as_str()}</code></td>
-                                <td data-label="State">{state_label(d.state)}</td>
+                                <td data-label="Event">
+                                    <code title=d.event_type.description()>{d.event_type.as_str()}</code>
+                                </td>
+                                <td data-label="State">{state_label(d.state)} {next}</td>
                                 <td data-label="Attempts">
                                     {summary}
                                     {detail.map(|text| view! { <pre class="response-excerpt">{text}</pre> })}
+                                    <AttemptDetails body=d.request_body attempts=d.attempts/>
                                 </td>
                                 <td class="actions">
                                     <button type="button" class="button small secondary" aria-label=label
@@ -552,4 +576,47 @@ where
             </table>
         </div>
     }
+}
+
+/// What a delivery sent and got back, attempt by attempt: the request's headers (the signature
+/// redacted by the server) and body, and the answer.
+#[component]
+fn AttemptDetails(body: String, attempts: Vec<portal_types::WebhookAttempt>) -> impl IntoView {
+    (!attempts.is_empty()).then(|| {
+        view! {
+            <details class="attempt-details">
+                <summary>"Request and answers"</summary>
+                <ol class="attempts">
+                    {attempts.into_iter().map(|a| {
+                        let answer = match (a.status_code, &a.error) {
+                            (Some(status), _) => format!("Answered {status} in {} ms", a.latency_ms),
+                            (None, Some(error)) => format!("No answer: {error}"),
+                            (None, None) => "No answer".to_owned(),
+                        };
+                        view! {
+                            <li data-attempt="">
+                                <p>
+                                    <time datetime=format::iso(a.attempted_at)>{format::date_time(a.attempted_at)}</time>
+                                    " · " {answer}
+                                </p>
+                                {(!a.request_headers.is_empty()).then(|| view! {
+                                    <dl class="headers" aria-label="Request headers">
+                                        {a.request_headers.into_iter().map(|h| view! {
+                                            <div><dt>{h.name}</dt><dd><code>{h.value}</code></dd></div>
+                                        }).collect_view()}
+                                    </dl>
+                                })}
+                                {a.response_excerpt.map(|text| view! {
+                                    <p class="small muted">"Answer body (first bytes):"</p>
+                                    <pre class="response-excerpt">{text}</pre>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+                <p class="small muted">"Request body (the same for every attempt):"</p>
+                <pre class="request-body">{body}</pre>
+            </details>
+        }
+    })
 }
