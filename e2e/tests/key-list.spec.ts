@@ -247,6 +247,7 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await expect(page.locator('.chart-data th').first()).toHaveText('Minute');
   expect(await page.locator('g.bucket').count()).toBeGreaterThanOrEqual(60);
   await expect(page.locator('.axis-x .axis-label').first()).toHaveText(/^\d{1,2} [A-Z][a-z]{2} \d\d:\d\d$/);
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/key-last-hour-1280.png`, fullPage: true });
   await expect(page.locator('[data-outcome="quota"] dd')).toContainText('2');
   const usageTop = (await page.locator('#key-usage').boundingBox())!.y;
   const accessTop = (await page.getByRole('heading', { name: 'Access', exact: true }).boundingBox())!.y;
@@ -312,6 +313,7 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
     await expect(banner).toContainText('Monthly limit reached');
     const bannerBox = (await banner.boundingBox())!;
     expect(bannerBox.x + bannerBox.width, `the key page's banner at ${size.width} px`).toBeLessThanOrEqual(size.width);
+    if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/key-page-${size.width}.png`, fullPage: true });
     // The chart's labels keep a readable size, inside the window.
     const labels = page.locator('.axis-x .axis-label:visible, .axis-y .axis-label');
     expect(await labels.count()).toBeGreaterThan(3);

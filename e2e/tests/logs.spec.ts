@@ -78,6 +78,7 @@ test('a failing webhook endpoint: when it is tried next, the request as sent, fa
   await expect(header('webhook-signature')).toHaveText('v1,<redacted>');
   expect(await headers.count()).toBe(5);
   await expect(log.locator('.request-body')).toHaveText(sent.body);
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/webhook-attempt.png`, fullPage: true });
 
   // An endpoint that delivers once, then answers 410: "Failed only" shows the failed delivery.
   await page.goto(`/teams/${teamId}/webhooks`);
@@ -95,10 +96,10 @@ test('a failing webhook endpoint: when it is tried next, the request as sent, fa
     await page.getByRole('button', { name: 'Refresh' }).click();
     await expect(log.getByRole('cell', { name: 'Failed' })).toHaveCount(1, { timeout: 1_000 });
   }).toPass();
-  await expect(log.locator('tbody > tr')).toHaveCount(2);
+  await expect(log.locator('tbody > tr[data-delivery]')).toHaveCount(2);
   await page.getByLabel('Failed deliveries only').check();
-  await expect(log.locator('tbody > tr')).toHaveCount(1);
-  await expect(log.locator('tbody > tr')).toContainText('Failed');
+  await expect(log.locator('tbody > tr[data-delivery]')).toHaveCount(1);
+  await expect(log.locator('tbody > tr[data-delivery]')).toContainText('Failed');
   await log.getByText('Request and answers').click();
   await expect(log.locator('[data-attempt]').first()).toContainText('Answered 410 in');
 
@@ -133,6 +134,7 @@ test('the activity log folds sign-ins, narrows by date, and keeps its filters in
   await expect(folded.getByText('Signed in').first()).toBeHidden();
   await folded.locator('summary').click();
   await expect(folded.getByRole('listitem')).toHaveCount(3);
+  if (process.env.PP_SCREENSHOTS) await page.screenshot({ path: `${process.env.PP_SCREENSHOTS}/activity-folded.png`, fullPage: true });
   await expect(page.locator('ol.activity-list > li').filter({ hasText: 'Team created' })).toBeVisible();
 
   // Today's entries; none from tomorrow on. The dates live in the address.

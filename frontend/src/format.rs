@@ -96,6 +96,9 @@ pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (at - now).num_seconds();
     let future = seconds > 0;
     let s = seconds.unsigned_abs();
+    if future && s < 60 {
+        return if s == 1 { "in 1 second".to_owned() } else { format!("in {s} seconds") };
+    }
     if s < 60 {
         return "just now".to_owned();
     }

@@ -149,8 +149,10 @@ fn SignIns(entries: Vec<ActivityEntry>, now: chrono::DateTime<chrono::Utc>) -> i
                     <strong>{format!("{} sign-ins", entries.len())}</strong> " by " {who}
                     <span class="activity-meta">
                         <time datetime=format::iso(oldest) title=format::date_time(oldest)>{format::relative(oldest, now)}</time>
-                        " – "
-                        <time datetime=format::iso(newest) title=format::date_time(newest)>{format::relative(newest, now)}</time>
+                        {(format::relative(oldest, now) != format::relative(newest, now)).then(|| view! {
+                            " – "
+                            <time datetime=format::iso(newest) title=format::date_time(newest)>{format::relative(newest, now)}</time>
+                        })}
                     </span>
                 </summary>
                 <ol class="activity-list">

@@ -562,7 +562,6 @@ where
                                 <td data-label="Attempts">
                                     {summary}
                                     {detail.map(|text| view! { <pre class="response-excerpt">{text}</pre> })}
-                                    <AttemptDetails body=d.request_body attempts=d.attempts/>
                                 </td>
                                 <td class="actions">
                                     <button type="button" class="button small secondary" aria-label=label
@@ -570,6 +569,12 @@ where
                                         on:click=move |_| { redeliver.dispatch(id); }>"Redeliver"</button>
                                 </td>
                             </tr>
+                            // What was sent and answered, the width of the table.
+                            {(!d.attempts.is_empty()).then(|| view! {
+                                <tr class="attempt-row">
+                                    <td colspan="5"><AttemptDetails body=d.request_body attempts=d.attempts/></td>
+                                </tr>
+                            })}
                         }
                     }).collect_view()}
                 </tbody>
@@ -582,41 +587,39 @@ where
 /// redacted by the server) and body, and the answer.
 #[component]
 fn AttemptDetails(body: String, attempts: Vec<portal_types::WebhookAttempt>) -> impl IntoView {
-    (!attempts.is_empty()).then(|| {
-        view! {
-            <details class="attempt-details">
-                <summary>"Request and answers"</summary>
-                <ol class="attempts">
-                    {attempts.into_iter().map(|a| {
-                        let answer = match (a.status_code, &a.error) {
-                            (Some(status), _) => format!("Answered {status} in {} ms", a.latency_ms),
-                            (None, Some(error)) => format!("No answer: {error}"),
-                            (None, None) => "No answer".to_owned(),
-                        };
-                        view! {
-                            <li data-attempt="">
-                                <p>
-                                    <time datetime=format::iso(a.attempted_at)>{format::date_time(a.attempted_at)}</time>
-                                    " · " {answer}
-                                </p>
-                                {(!a.request_headers.is_empty()).then(|| view! {
-                                    <dl class="headers" aria-label="Request headers">
-                                        {a.request_headers.into_iter().map(|h| view! {
-                                            <div><dt>{h.name}</dt><dd><code>{h.value}</code></dd></div>
-                                        }).collect_view()}
-                                    </dl>
-                                })}
-                                {a.response_excerpt.map(|text| view! {
-                                    <p class="small muted">"Answer body (first bytes):"</p>
-                                    <pre class="response-excerpt">{text}</pre>
-                                })}
-                            </li>
-                        }
-                    }).collect_view()}
-                </ol>
-                <p class="small muted">"Request body (the same for every attempt):"</p>
-                <pre class="request-body">{body}</pre>
-            </details>
-        }
-    })
+    view! {
+        <details class="attempt-details">
+            <summary>"Request and answers"</summary>
+            <ol class="attempts">
+                {attempts.into_iter().map(|a| {
+                    let answer = match (a.status_code, &a.error) {
+                        (Some(status), _) => format!("Answered {status} in {} ms", a.latency_ms),
+                        (None, Some(error)) => format!("No answer: {error}"),
+                        (None, None) => "No answer".to_owned(),
+                    };
+                    view! {
+                        <li data-attempt="">
+                            <p>
+                                <time datetime=format::iso(a.attempted_at)>{format::date_time(a.attempted_at)}</time>
+                                " · " {answer}
+                            </p>
+                            {(!a.request_headers.is_empty()).then(|| view! {
+                                <dl class="headers" aria-label="Request headers">
+                                    {a.request_headers.into_iter().map(|h| view! {
+                                        <div><dt>{h.name}</dt><dd><code>{h.value}</code></dd></div>
+                                    }).collect_view()}
+                                </dl>
+                            })}
+                            {a.response_excerpt.map(|text| view! {
+                                <p class="small muted">"Answer body (first bytes):"</p>
+                                <pre class="response-excerpt">{text}</pre>
+                            })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+            <p class="small muted">"Request body (the same for every attempt):"</p>
+            <pre class="request-body">{body}</pre>
+        </details>
+    }
 }
