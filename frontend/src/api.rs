@@ -8,11 +8,10 @@ use std::fmt;
 use gloo_net::http::{Method, Request, RequestBuilder, Response};
 use portal_client::ops::{self, Call, Export, LoginOutcome, Page};
 use portal_types::{
-    DeliveryState,
     AcceptInvitationRequest, Accepted, ActivityPage, ApiKey, ApiKeyPage, ChangePasswordRequest, CompromisedKey,
-    CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DisableTwoFactorRequest,
-    EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity, Invitation,
-    InvitationPage, InvitationPreview, KeySort, KeyStatusFilter, LoginRequest, Member, MemberPage,
+    CreateApiKeyRequest, CreateInvitationRequest, CreateTeamRequest, CreatedApiKey, DeliveryState,
+    DisableTwoFactorRequest, EmailRequest, EnableTwoFactorRequest, Environment, ErrorCode, GettingStarted, Granularity,
+    Invitation, InvitationPage, InvitationPreview, KeySort, KeyStatusFilter, LoginRequest, Member, MemberPage,
     PasswordConfirmation, Problem, RecoveryCodes, ReportCompromisedRequest, ResetPasswordRequest, Role, RoleList,
     RollApiKeyRequest, Session, SessionList, SessionsEnded, SignupRequest, Team, TeamPage, TeamTwoFactor, TeamUsage,
     TwoFactorChallenge, TwoFactorLoginRequest, TwoFactorSetup, TwoFactorStatus, UpdateApiKeyRequest, UpdateMeRequest,

@@ -790,7 +790,10 @@ pub fn keep_in_address<const N: usize>(pairs: impl Fn() -> [(&'static str, Optio
         let wanted = if query.is_empty() { String::new() } else { format!("?{query}") };
         if location.search.get_untracked().trim_start_matches('?') != wanted.trim_start_matches('?') {
             let path = location.pathname.get_untracked();
-            navigate(&format!("{path}{wanted}"), NavigateOptions { replace: true, scroll: false, ..Default::default() });
+            navigate(
+                &format!("{path}{wanted}"),
+                NavigateOptions { replace: true, scroll: false, ..Default::default() },
+            );
         }
     });
 }

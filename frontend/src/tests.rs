@@ -110,7 +110,10 @@ async fn usage_chart_stacks_errors_on_successes_and_skips_empty_buckets() {
         UsagePoint { start: at(1), success: 0, error: 0, latency: None },
         UsagePoint { start: at(2), success: 5, error: 0, latency: None },
     ];
-    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <UsageChart series granularity=portal_types::Granularity::Hour/> });
+    let _mounted = leptos::mount::mount_to(
+        root.clone(),
+        move || view! { <UsageChart series granularity=portal_types::Granularity::Hour/> },
+    );
     let count = |selector: &str| root.query_selector_all(selector).expect("valid selector").length();
     assert_eq!(count("rect.bar-success"), 2);
     assert_eq!(count("rect.bar-error"), 1);

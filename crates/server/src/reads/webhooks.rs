@@ -129,7 +129,8 @@ pub async fn deliveries(
 ) -> ApiResult<WebhookDeliveryPage> {
     let row =
         portal_db::webhooks::find(&state.reads, access.team.id, endpoint_id).await?.ok_or_else(endpoint_not_found)?;
-    let mut rows = portal_db::webhooks::deliveries_page(&state.reads, row.id, state_filter, before, rows_for(limit)).await?;
+    let mut rows =
+        portal_db::webhooks::deliveries_page(&state.reads, row.id, state_filter, before, rows_for(limit)).await?;
     let next = next_cursor(&mut rows, limit, |d| encode_position(d.created_at, d.id));
     let items = deliveries_to_wire(&state.reads, rows).await?;
     Ok(WebhookDeliveryPage { items, next_cursor: next })

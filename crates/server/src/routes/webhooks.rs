@@ -6,9 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use portal_domain::policy::Action;
 use portal_types::{
-    DeliveryState,
-    CreateWebhookEndpointRequest, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest, WebhookDelivery,
-    WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
+    CreateWebhookEndpointRequest, DeliveryState, EventType, RotateWebhookSecretRequest, UpdateWebhookEndpointRequest,
+    WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint, WebhookEndpointList, WebhookEndpointWithSecret,
 };
 use uuid::Uuid;
 

@@ -71,7 +71,11 @@ async fn an_integrator_runs_the_whole_journey_with_the_typed_client() {
     let csv = ada.get_team_usage_csv(team.id, &UsageRange::default()).await.unwrap();
     assert!(csv.starts_with("bucket_start,"), "{csv}");
     let activity = ada
-        .list_activity(team.id, Page::first(5), &ActivityFilter { action: Some("key.created".into()), ..Default::default() })
+        .list_activity(
+            team.id,
+            Page::first(5),
+            &ActivityFilter { action: Some("key.created".into()), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!(activity.items.len(), 1);

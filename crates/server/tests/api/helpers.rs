@@ -10,9 +10,9 @@ use portal_server::{Application, Config, ConfigArgs};
 /// The request bodies the tests send through the client's calls.
 pub use portal_types::{
     AcceptInvitationRequest, AllowList, ChangePasswordRequest, CreateApiKeyRequest, CreateInvitationRequest,
-    CreateTeamRequest, CreateWebhookEndpointRequest, DeliveryState, DisableTwoFactorRequest, EnableTwoFactorRequest, Environment,
-    EventType, Expiration, Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation, RateLimit,
-    ReportCompromisedRequest, Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest,
+    CreateTeamRequest, CreateWebhookEndpointRequest, DeliveryState, DisableTwoFactorRequest, EnableTwoFactorRequest,
+    Environment, EventType, Expiration, Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation,
+    RateLimit, ReportCompromisedRequest, Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest,
     UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, UpdateWebhookEndpointRequest,
     VerifyEmailRequest, VerifyKeyRequest,
 };

@@ -433,12 +433,11 @@ async fn activity_lists_who_did_what_with_filters_and_paging() {
     assert_eq!(newest["summary"], "member@example.com: member → admin");
     assert_eq!(newest["ip"], "127.0.0.1", "owners see the client address");
 
-    let joined_by_member =
-        ActivityFilter {
-            actor: Some(member_id.parse().unwrap()),
-            action: Some("member.joined".to_owned()),
-            ..Default::default()
-        };
+    let joined_by_member = ActivityFilter {
+        actor: Some(member_id.parse().unwrap()),
+        action: Some("member.joined".to_owned()),
+        ..Default::default()
+    };
     let filtered = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &joined_by_member)).await;
     let items = filtered.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", filtered.body);

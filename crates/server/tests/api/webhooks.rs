@@ -159,7 +159,10 @@ async fn a_change_is_delivered_signed_and_retried_until_it_succeeds() {
     }
     // Narrowed to failed deliveries: none here; a state that does not exist is refused.
     let path = format!("/api/v1/teams/{}/webhooks/{hook}/deliveries", s.team);
-    let failed = s.app.op(Some(&s.owner), ops::list_webhook_deliveries(&s.team, &hook, &Page::default(), Some(DeliveryState::Failed))).await;
+    let failed = s
+        .app
+        .op(Some(&s.owner), ops::list_webhook_deliveries(&s.team, &hook, &Page::default(), Some(DeliveryState::Failed)))
+        .await;
     assert_eq!(failed.body["items"], json!([]), "{}", failed.body);
     let bad = s.app.call(Method::GET, Some(&s.owner), &format!("{path}?state=lost"), None).await;
     bad.assert_problem(422, "validation_failed");

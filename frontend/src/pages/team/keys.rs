@@ -1,10 +1,7 @@
 //! "API Keys": the team's keys, creating one (its secret shown once), rolling and revoking.
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use leptos_router::{
-    components::A,
-    hooks::use_query_map,
-};
+use leptos_router::{components::A, hooks::use_query_map};
 use portal_types::{
     ApiKey, CreateApiKeyRequest, CreatedApiKey, Environment, Expiration, KeySort, KeyStatus, KeyStatusFilter, RateLimit,
 };
