@@ -163,6 +163,13 @@ pub enum StatusFilter {
     },
     /// Usable: active or rolling.
     Usable,
+    /// Usable, and expiring within `within` or having counted `percent` of its monthly limit in
+    /// the month starting at `month` (Unix seconds).
+    Attention {
+        within: chrono::Duration,
+        percent: u64,
+        month: i64,
+    },
 }
 
 /// Where a filtered list starts and how it is ordered: each position is the last row of the
@@ -248,6 +255,18 @@ pub async fn list_filtered(
         }
         Some(StatusFilter::ExpiringSoon { soon }) => q.filter(usable()).filter(C::ExpiresAt.lte(now + soon)),
         Some(StatusFilter::Usable) => q.filter(usable()),
+        Some(StatusFilter::Attention { within, percent, month }) => {
+            // The month's counter against the key's limit, in the database: a key of any page
+            // is found, however many keys the team has.
+            let mut near = sea_orm::sea_query::Query::select();
+            near.column(sea_orm::sea_query::Alias::new("key_id"))
+                .from(sea_orm::sea_query::Alias::new("usage_months"))
+                .and_where(Expr::col(sea_orm::sea_query::Alias::new("month")).eq(month))
+                // `percent` is a number: written out, it cannot change the statement.
+                .and_where(Expr::cust(format!("usage_months.requests * 100 >= api_keys.usage_limit * {percent}")));
+            let limited = C::UsageLimit.is_not_null().and(C::Id.in_subquery(near));
+            q.filter(usable()).filter(C::ExpiresAt.lte(now + within).or(limited))
+        }
     };
     let q = match order {
         KeyOrder::Created(after) => {

@@ -334,9 +334,15 @@ impl KeyStatus {
     }
 }
 
+/// A working key needs attention from this many days before it expires.
+pub const ATTENTION_EXPIRY_DAYS: i64 = 14;
+/// A working key needs attention once it has used this share (percent) of its monthly limit.
+pub const ATTENTION_LIMIT_PERCENT: u64 = 80;
+
 /// What a key list can be narrowed to (`status` of `GET .../api-keys`): a key's status,
-/// `expiring_soon` (usable, and expiring within 7 days) or `usable` (active or rolling: every key
-/// that still works, the ended ones left out).
+/// `expiring_soon` (usable, and expiring within 7 days), `usable` (active or rolling: every key
+/// that still works, the ended ones left out) or `attention` (usable, and expiring within 14 days
+/// or having used at least 80% of its monthly limit this month).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -348,11 +354,20 @@ pub enum KeyStatusFilter {
     Expired,
     ExpiringSoon,
     Usable,
+    Attention,
 }
 
 impl KeyStatusFilter {
-    pub const ALL: [Self; 7] =
-        [Self::Active, Self::Rolling, Self::Rolled, Self::Revoked, Self::Expired, Self::ExpiringSoon, Self::Usable];
+    pub const ALL: [Self; 8] = [
+        Self::Active,
+        Self::Rolling,
+        Self::Rolled,
+        Self::Revoked,
+        Self::Expired,
+        Self::ExpiringSoon,
+        Self::Usable,
+        Self::Attention,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -363,6 +378,7 @@ impl KeyStatusFilter {
             Self::Expired => "expired",
             Self::ExpiringSoon => "expiring_soon",
             Self::Usable => "usable",
+            Self::Attention => "attention",
         }
     }
 
@@ -375,6 +391,7 @@ impl KeyStatusFilter {
             Self::Expired => "Expired",
             Self::ExpiringSoon => "Expiring soon",
             Self::Usable => "Working (active or rolling)",
+            Self::Attention => "Needs attention (expiring or near the limit)",
         }
     }
 

@@ -103,7 +103,8 @@ pub async fn page(
     order: KeyOrder,
     limit: u64,
 ) -> ApiResult<HttpResponse> {
-    let by_use = !matches!(order, KeyOrder::Created(_));
+    // Ordered by use, or narrowed by the month's use: the counts are written first.
+    let by_use = !matches!(order, KeyOrder::Created(_)) || matches!(filter.status, Some(StatusFilter::Attention { .. }));
     if by_use {
         state.meter.write_counts().await?;
     }
@@ -125,6 +126,9 @@ pub async fn page(
             // A key off the page comes into a list narrowed by status when its status changes.
             let enters = match filter.status {
                 None => None,
+                Some(StatusFilter::Attention { within, .. }) => {
+                    portal_db::api_keys::next_status_change(&state.reads, team_id, now, within).await?
+                }
                 Some(_) => portal_db::api_keys::next_status_change(&state.reads, team_id, now, soon()).await?,
             };
             let until = next_change(now, changes_by_itself(&rows).chain(enters));
@@ -166,6 +170,17 @@ pub async fn page(
 /// How near its expiry a key is "expiring soon".
 pub fn soon() -> Duration {
     Duration::days(EXPIRY_WARNING_DAYS)
+}
+
+/// The `attention` narrowing at `now`: working keys expiring within
+/// [`portal_types::ATTENTION_EXPIRY_DAYS`], or having used [`portal_types::ATTENTION_LIMIT_PERCENT`]
+/// of their monthly limit this month.
+pub fn attention(now: DateTime<Utc>) -> StatusFilter {
+    StatusFilter::Attention {
+        within: Duration::days(portal_types::ATTENTION_EXPIRY_DAYS),
+        percent: portal_types::ATTENTION_LIMIT_PERCENT,
+        month: portal_domain::usage::month_bounds(now).0.timestamp(),
+    }
 }
 
 /// When each key's answer changes by itself (`to_wire`): it expires, its grace period ends, it

@@ -76,6 +76,7 @@ impl KeyListQuery {
             KeyStatusFilter::Expired => StatusFilter::Expired,
             KeyStatusFilter::ExpiringSoon => StatusFilter::ExpiringSoon { soon: reads_keys::soon() },
             KeyStatusFilter::Usable => StatusFilter::Usable,
+            KeyStatusFilter::Attention => reads_keys::attention(chrono::Utc::now()),
         });
         let sorts = KeySort::ALL.map(KeySort::as_str);
         let sort = one("sort", self.sort.as_deref(), KeySort::parse, &sorts)?.unwrap_or_default();

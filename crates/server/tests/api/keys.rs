@@ -606,3 +606,65 @@ async fn key_lists_are_searched_filtered_and_sorted_through_every_page() {
     let res = app.call(Method::GET, Some(&owner), &format!("{keys_path}?status=gone"), None).await;
     assert!(res.body["detail"].as_str().unwrap().contains("expiring_soon"), "{}", res.body);
 }
+
+/// `status=attention` finds every working key that expires within 14 days or has used 80% of
+/// its monthly limit this month, on any page, with this instance's unwritten uses counted.
+#[tokio::test]
+async fn the_attention_narrowing_finds_expiring_and_nearly_spent_keys() {
+    let Team { app, owner, team } = team_with_owner().await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, limit) in [
+        ("Nearly spent", Some(5)),
+        ("Half", Some(10)),
+        ("Spent", Some(2)),
+        ("Ten days", None),
+        ("Twenty days", None),
+        ("Revoked spent", Some(1)),
+        ("Plain", None),
+    ] {
+        let body = json!({"name": name, "environment": "production", "expiration": "30d", "usage_limit": limit});
+        ids.insert(name, app.create_key(&owner, &team, body).await);
+    }
+    let other = app.create_team(&owner, "Other").await;
+    let body = json!({"name": "Elsewhere spent", "environment": "production", "expiration": "never", "usage_limit": 1});
+    let (_, elsewhere) = app.create_key(&owner, &other, body).await;
+    let use_key = |secret: String, team: String, n: usize| {
+        let app = &app;
+        async move {
+            for _ in 0..n {
+                app.op(Some(&secret), ops::get_team(&team)).await;
+            }
+        }
+    };
+    use_key(ids["Nearly spent"].1.clone(), team.clone(), 4).await;
+    use_key(ids["Half"].1.clone(), team.clone(), 5).await;
+    use_key(ids["Spent"].1.clone(), team.clone(), 3).await;
+    use_key(ids["Revoked spent"].1.clone(), team.clone(), 1).await;
+    use_key(elsewhere, other.clone(), 1).await;
+    assert_eq!(app.op(Some(&owner), ops::revoke_api_key(&team, &ids["Revoked spent"].0)).await.status, StatusCode::OK);
+    let now = chrono::Utc::now();
+    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Ten days"].0), now + chrono::Duration::days(10))
+        .await;
+    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Twenty days"].0), now + chrono::Duration::days(20))
+        .await;
+
+    let attention = || async {
+        let mut names = all_pages(&app, &owner, &team, status(KeyStatusFilter::Attention)).await;
+        names.sort();
+        names
+    };
+    assert_eq!(attention().await, ["Nearly spent", "Spent", "Ten days"]);
+    // Three more requests take "Half" to 80%. A list narrowed by use writes the buffered counts
+    // first at most twice a second (as one ordered by use): a read finds it within that.
+    use_key(ids["Half"].1.clone(), team.clone(), 3).await;
+    let written = std::time::Instant::now();
+    loop {
+        let found = attention().await;
+        if found == ["Half", "Nearly spent", "Spent", "Ten days"] {
+            break;
+        }
+        assert_eq!(found, ["Nearly spent", "Spent", "Ten days"]);
+        assert!(written.elapsed() < std::time::Duration::from_secs(2), "still without Half after 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -217,13 +217,10 @@ fn usable(status: KeyStatus) -> bool {
     matches!(status, KeyStatus::Active | KeyStatus::Rolling)
 }
 
-/// Within how many days of its expiry a working key needs attention: in the list, on its page
-/// and on the overview.
-const EXPIRY_SHOWN_DAYS: i64 = 14;
-
-/// When `key` expires, if that is near enough to say so.
+/// When `key` expires, if that is near enough to say so (within the days the server's
+/// `attention` narrowing uses): in the list, on its page and on the overview.
 pub(super) fn expiring(key: &ApiKey, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
-    key.expires_at.filter(|at| *at - now < chrono::Duration::days(EXPIRY_SHOWN_DAYS))
+    key.expires_at.filter(|at| *at - now <= chrono::Duration::days(portal_types::ATTENTION_EXPIRY_DAYS))
 }
 
 /// What the status column says of a key: a class for its colour, the words, and the key it

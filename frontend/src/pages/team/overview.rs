@@ -11,8 +11,6 @@ use crate::format;
 use crate::permissions;
 use crate::session::use_auth;
 
-/// The share of its monthly limit from which a key needs attention.
-const NEAR_LIMIT: f64 = 0.8;
 /// Within how many hours of its expiry a pending invitation needs attention.
 const INVITATION_HOURS: i64 = 48;
 
@@ -57,22 +55,16 @@ fn NeedsAttention() -> impl IntoView {
     let team = use_team();
     let team_id = team.id();
     let base = format!("/teams/{team_id}");
-    // Every key expiring within 7 days (the server's narrowing), and the first page of working
-    // keys for the rest: those expiring within 14 days and those with a monthly limit.
+    // Every working key that expires within 14 days or has used 80% of its monthly limit: the
+    // server's narrowing, however many keys the team has.
     let keys = LocalResource::new(move || async move {
-        let soon = KeyQuery { status: Some(KeyStatusFilter::ExpiringSoon), ..KeyQuery::default() };
-        let working = KeyQuery { status: Some(KeyStatusFilter::Usable), ..KeyQuery::default() };
-        let (soon, working) = futures::future::join(
-            auth.call(move |t| api::api_keys(t, team_id, soon.clone(), None)),
-            auth.call(move |t| api::api_keys(t, team_id, working.clone(), None)),
-        )
-        .await;
-        let mut keys: Vec<ApiKey> = soon.map(|p| p.items).unwrap_or_default();
-        for key in working.map(|p| p.items).unwrap_or_default() {
-            if !keys.iter().any(|k| k.id == key.id) {
-                keys.push(key);
-            }
-        }
+        let query = KeyQuery { status: Some(KeyStatusFilter::Attention), ..KeyQuery::default() };
+        let keys: Vec<ApiKey> = crate::paged::all_pages(move |cursor: Option<String>| {
+            let query = query.clone();
+            auth.call(move |t| api::api_keys(t, team_id, query.clone(), cursor.clone()))
+        })
+        .await
+        .unwrap_or_default();
         let now = format::now();
         let mut items = Vec::new();
         for key in &keys {
@@ -109,7 +101,7 @@ fn NeedsAttention() -> impl IntoView {
                         level: "error",
                     },
                 );
-            } else if used as f64 >= limit as f64 * NEAR_LIMIT {
+            } else if used * 100 >= limit * portal_types::ATTENTION_LIMIT_PERCENT {
                 items.push(Item {
                     text: format!(
                         "API key {} used {} of its monthly limit of {}",
