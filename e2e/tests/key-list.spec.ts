@@ -110,6 +110,21 @@ test('a team with 300 keys finds, sorts and revokes any of them', async ({ brows
     await expect(entries).toHaveCount(1);
   });
 
+  await test.step("the overview finds a spent key 300 keys down, not only the first page's", async () => {
+    const login = await api.post('/api/v1/auth/login', { data: { email: owner.email, password: owner.password } });
+    const headers = { Authorization: `Bearer ${(await login.json()).access_token}` };
+    const list = await api.get(`/api/v1/teams/${teamId}/api-keys?q=${encodeURIComponent(name(1))}`, { headers });
+    const oldest = (await list.json()).items[0];
+    const limited = await api.patch(`/api/v1/teams/${teamId}/api-keys/${oldest.id}`, { headers, data: { usage_limit: 1 } });
+    expect(limited.status(), await limited.text()).toBe(200);
+    const auth = { Authorization: `Bearer ${secrets.get(name(1))}` };
+    expect((await api.get(`/api/v1/teams/${teamId}`, { headers: auth })).status()).toBe(200);
+    expect((await api.get(`/api/v1/teams/${teamId}`, { headers: auth })).status()).toBe(429);
+    await page.goto(`/teams/${teamId}`);
+    const attention = page.getByRole('region', { name: 'Needs attention' });
+    await expect(attention.getByRole('link', { name: `API key ${name(1)} reached its monthly limit (1 of 1)` })).toBeVisible();
+  });
+
   expect(errors).toEqual([]);
   await context.close();
 });
@@ -230,6 +245,15 @@ test('43 keys with long names: one line each, statuses linked, filters kept in t
   await expect(byKey).toHaveCount(0);
   await page.getByLabel('Environment', { exact: true }).selectOption('development');
   await expect(byKey.filter({ hasText: long(1) })).toHaveCount(1);
+  // The by-key table fits at tablet and phone widths.
+  for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
+    await page.setViewportSize(size);
+    await expect(byKey.filter({ hasText: long(1) })).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    const row = (await byKey.filter({ hasText: long(1) }).boundingBox())!;
+    expect(row.x + row.width, `the by-key row at ${size.width} px`).toBeLessThanOrEqual(size.width);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
   await page.goBack();
   await expect(rows).toHaveCount(43);
 
