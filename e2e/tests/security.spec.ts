@@ -114,6 +114,18 @@ test('a read-only key made in the browser cannot write, and a leak report revoke
     await expect(page.getByRole('status').filter({ hasText: 'Billing export revoked as compromised; Billing export 2 replaces it.' })).toBeVisible();
     await expect(page.locator('#key-usage')).toBeFocused();
     await expect(page.getByText(/· Revoked ·/)).toBeVisible();
+    // The key's page says it was compromised and leads to its replacement; so does its row.
+    const health = page.locator('[data-key-health]');
+    await expect(health).toContainText('This key was reported compromised');
+    await expect(health.getByRole('link', { name: 'Go to its replacement' })).toBeVisible();
+    await page.getByRole('link', { name: '← All API keys' }).click();
+    await page.getByLabel('Show ended keys').check();
+    const row = page.getByRole('table', { name: 'API keys of the team' }).locator('tbody tr')
+      .filter({ has: page.getByRole('link', { name: 'Billing export', exact: true }) });
+    await expect(row.locator('[data-key-status]')).toHaveText('Compromised');
+    await expect(row.getByRole('link', { name: '→ Billing export 2' })).toBeVisible();
+    await row.getByRole('link', { name: '→ Billing export 2' }).click();
+    await expect(page.getByRole('heading', { name: 'Usage of Billing export 2' })).toBeVisible();
     expect((await api.get(`/api/v1/teams/${teamId}/usage`, { headers: { Authorization: `Bearer ${old}` } })).status()).toBe(401);
     expect((await api.get(`/api/v1/teams/${teamId}/usage`, { headers: { Authorization: `Bearer ${replacement}` } })).status()).toBe(200);
     await page.goto(`/teams/${teamId}/activity`);

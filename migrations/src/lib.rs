@@ -20,6 +20,7 @@ mod m0015_key_lineage;
 mod m0016_webhook_subscribers;
 mod m0017_narrowed_key_lists;
 mod m0018_usage_key_weeks;
+mod m0019_compromised_keys;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_webhook_subscribers::Migration),
             Box::new(m0017_narrowed_key_lists::Migration),
             Box::new(m0018_usage_key_weeks::Migration),
+            Box::new(m0019_compromised_keys::Migration),
         ]
     }
 }

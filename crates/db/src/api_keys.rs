@@ -121,6 +121,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewKey<'_>, now: Timestamp) 
         leaked_at: Set(None),
         leak_url: Set(None),
         leak_source: Set(None),
+        compromised_at: Set(None),
         search_name: Set(search_text(new.name)),
     }
     .insert(db)
@@ -458,6 +459,27 @@ pub async fn revoke_descendants(db: &impl ConnectionTrait, root: Uuid, now: Time
         frontier = children.into_iter().map(|c| c.id).collect();
     }
     decode_all(revoked)
+}
+
+/// Records that a key was reported compromised at `now` and, if it has none yet, its
+/// replacement. A second report keeps the first one's time and replacement.
+pub async fn mark_compromised(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: Timestamp,
+    replacement: Option<Uuid>,
+) -> Result<()> {
+    use sea_orm::sea_query::Func;
+    let first = |column: api_key::Column, value: sea_orm::Value| {
+        Expr::from(Func::coalesce([Expr::col(column), Expr::val(value)]))
+    };
+    ApiKeys::update_many()
+        .col_expr(api_key::Column::CompromisedAt, first(api_key::Column::CompromisedAt, now.into()))
+        .col_expr(api_key::Column::ReplacedBy, first(api_key::Column::ReplacedBy, replacement.into()))
+        .filter(api_key::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Marks a key as rolled: it works until `grace_until`, replaced by `replaced_by`. `false` when

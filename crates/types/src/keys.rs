@@ -459,7 +459,7 @@ pub struct ApiKey {
     /// For a rolled key: when it stops working.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_until: Option<DateTime<Utc>>,
-    /// For a rolled key: its replacement.
+    /// For a rolled key, or one reported compromised with a replacement: its replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -482,6 +482,10 @@ pub struct ApiKey {
     /// Set when the key was reported leaked (and so revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaked: Option<LeakReport>,
+    /// When the key was reported compromised (and so revoked); `replaced_by` names the
+    /// replacement made then, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised_at: Option<DateTime<Utc>>,
     /// Usable, and expiring within 7 days.
     pub expiring_soon: bool,
     /// Usable, and never used or not used for 30 days: revoke it if nothing needs it.

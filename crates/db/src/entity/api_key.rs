@@ -41,6 +41,8 @@ pub struct Model {
     /// The name as searched: `api_keys::search_text` of it.
     #[sea_orm(column_type = "Text")]
     pub search_name: String,
+    /// When the key was reported compromised (and so revoked).
+    pub compromised_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

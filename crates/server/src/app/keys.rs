@@ -359,6 +359,8 @@ pub async fn report_compromised(
             Some((row, secret))
         }
     };
+    let replaced_by = replacement.as_ref().map(|(row, _)| row.id);
+    portal_db::api_keys::mark_compromised(tx.db(), key_id, tx.now, replaced_by).await?;
     let key = find(&tx, key_id, false).await?;
     tx.announce(Change::Key(key_id));
     tx.announce(Change::Reads(tx.team_id()));

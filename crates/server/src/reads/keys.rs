@@ -58,6 +58,7 @@ pub fn to_wire(key: StoredKey, now: DateTime<Utc>) -> ApiResult<ApiKey> {
         revoked_at: row.revoked_at,
         grace_until: row.grace_until,
         replaced_by: row.replaced_by,
+        compromised_at: row.compromised_at,
         last_used_at: row.last_used_at,
         request_count: u64::try_from(row.request_count).unwrap_or(0),
         usage_limit: row.usage_limit.and_then(|l| u64::try_from(l).ok()),
@@ -104,7 +105,8 @@ pub async fn page(
     limit: u64,
 ) -> ApiResult<HttpResponse> {
     // Ordered by use, or narrowed by the month's use: the counts are written first.
-    let by_use = !matches!(order, KeyOrder::Created(_)) || matches!(filter.status, Some(StatusFilter::Attention { .. }));
+    let by_use =
+        !matches!(order, KeyOrder::Created(_)) || matches!(filter.status, Some(StatusFilter::Attention { .. }));
     if by_use {
         state.meter.write_counts().await?;
     }

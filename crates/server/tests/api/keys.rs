@@ -645,8 +645,14 @@ async fn the_attention_narrowing_finds_expiring_and_nearly_spent_keys() {
     let now = chrono::Utc::now();
     set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Ten days"].0), now + chrono::Duration::days(10))
         .await;
-    set_time(&app.database_url, "api_keys", "expires_at", Some(&ids["Twenty days"].0), now + chrono::Duration::days(20))
-        .await;
+    set_time(
+        &app.database_url,
+        "api_keys",
+        "expires_at",
+        Some(&ids["Twenty days"].0),
+        now + chrono::Duration::days(20),
+    )
+    .await;
 
     let attention = || async {
         let mut names = all_pages(&app, &owner, &team, status(KeyStatusFilter::Attention)).await;

@@ -177,6 +177,11 @@ async fn reporting_a_key_compromised_revokes_it_and_offers_a_replacement() {
         assert_eq!(new["key"][field], res.body["key"][field], "{field}");
     }
     app.get_as(&secret, &format!("/api/v1/teams/{team}")).await.assert_problem(401, "key_revoked");
+    // The key says it was compromised, and which key took over from it.
+    let old = app.op(Some(&owner), ops::get_api_key(&team, &id)).await.body;
+    assert!(old["compromised_at"].is_string(), "{old}");
+    assert_eq!(old["replaced_by"], new["key"]["id"], "{old}");
+    assert!(new["key"].get("compromised_at").is_none());
     let replacement = new["secret"].as_str().unwrap();
     assert_eq!(app.get_as(replacement, &format!("/api/v1/teams/{team}")).await.status, StatusCode::OK);
     let activity = app.get_as(&owner, &format!("/api/v1/teams/{team}/activity?action=api_key.compromised")).await;
@@ -188,6 +193,11 @@ async fn reporting_a_key_compromised_revokes_it_and_offers_a_replacement() {
     let res = app.op(Some(&owner), compromised(&id2, None)).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.body.get("replacement").is_none() && res.body["key"]["status"] == "revoked");
+    assert!(res.body["key"]["compromised_at"].is_string() && res.body["key"].get("replaced_by").is_none());
+    // Reported again: the first report's time and replacement stay.
+    let again = app.op(Some(&owner), compromised(&id, Some("prod 3"))).await;
+    assert_eq!(again.body["key"]["compromised_at"], old["compromised_at"]);
+    assert_eq!(again.body["key"]["replaced_by"], new["key"]["id"]);
 }
 
 /// Moves a key's expiry and creation, as stored by the portal.

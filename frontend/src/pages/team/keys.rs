@@ -235,7 +235,7 @@ fn key_state(
         let name = list.iter().find(|k| k.id == id).map_or_else(|| "the replacement".to_owned(), |k| k.name.clone());
         (format!("→ {name}"), id)
     });
-    if key.leaked.is_some() {
+    if key.leaked.is_some() || key.compromised_at.is_some() {
         return ("status-revoked", "Compromised".to_owned(), replacement);
     }
     match key.status {

@@ -185,6 +185,13 @@ fn KeyHealth(key: ApiKey) -> impl IntoView {
     };
     let ended = match key.status {
         _ if key.leaked.is_some() => None,
+        KeyStatus::Revoked if key.compromised_at.is_some() => Some((
+            "This key was reported compromised",
+            format!(
+                "It was revoked {}: every request with it is refused with 401. Check its last requests below for misuse.",
+                key.compromised_at.map(format::date_time).unwrap_or_default()
+            ),
+        )),
         KeyStatus::Revoked => Some(("This key is revoked", "Every request with it is refused with 401.".to_owned())),
         KeyStatus::Expired => Some((
             "This key has expired",
