@@ -43,9 +43,9 @@ tools-browser:
 
 SCHEMATHESIS_VERSION := 4.32.5
 tools-python:
-	@python3 -c 'import aiosmtpd, openapi_spec_validator' 2>/dev/null && \
+	@python3 -c 'import aiosmtpd, openapi_spec_validator, dnslib' 2>/dev/null && \
 		python3 -m schemathesis.cli --version 2>/dev/null | grep -q 'version $(SCHEMATHESIS_VERSION)$$' || \
-		python3 -m pip install --quiet 'aiosmtpd==1.4.6' 'openapi-spec-validator==0.9.0' 'schemathesis==$(SCHEMATHESIS_VERSION)'
+		python3 -m pip install --quiet 'aiosmtpd==1.4.6' 'openapi-spec-validator==0.9.0' 'schemathesis==$(SCHEMATHESIS_VERSION)' 'dnslib==0.9.26'
 
 tools-contract: contract/ts/node_modules/.installed
 contract/ts/node_modules/.installed: contract/ts/package.json contract/ts/package-lock.json

@@ -21,6 +21,7 @@ mod m0016_webhook_subscribers;
 mod m0017_narrowed_key_lists;
 mod m0018_usage_key_weeks;
 mod m0019_compromised_keys;
+mod m0020_team_domains;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_narrowed_key_lists::Migration),
             Box::new(m0018_usage_key_weeks::Migration),
             Box::new(m0019_compromised_keys::Migration),
+            Box::new(m0020_team_domains::Migration),
         ]
     }
 }

@@ -358,6 +358,26 @@ impl Client {
         self.send(ops::delete_webhook_endpoint(team, endpoint)).await
     }
 
+    pub async fn list_domains(&self, team: Uuid) -> Result<TeamDomainList> {
+        self.send(ops::list_domains(team)).await
+    }
+
+    pub async fn add_domain(&self, team: Uuid, body: &AddDomainRequest) -> Result<TeamDomain> {
+        self.send(ops::add_domain(team, body)).await
+    }
+
+    pub async fn verify_domain(&self, team: Uuid, domain: Uuid) -> Result<TeamDomain> {
+        self.send(ops::verify_domain(team, domain)).await
+    }
+
+    pub async fn update_domain(&self, team: Uuid, domain: Uuid, body: &UpdateDomainRequest) -> Result<TeamDomain> {
+        self.send(ops::update_domain(team, domain, body)).await
+    }
+
+    pub async fn remove_domain(&self, team: Uuid, domain: Uuid) -> Result<()> {
+        self.send(ops::remove_domain(team, domain)).await
+    }
+
     pub async fn rotate_webhook_secret(
         &self,
         team: Uuid,

@@ -407,6 +407,11 @@ operations! {
     LIST_WEBHOOK_DELIVERIES = "listWebhookDeliveries" Get "/api/v1/teams/{team_id}/webhooks/{endpoint_id}/deliveries";
     SEND_TEST_WEBHOOK = "sendTestWebhook" Post "/api/v1/teams/{team_id}/webhooks/{endpoint_id}/test";
     REDELIVER_WEBHOOK = "redeliverWebhook" Post "/api/v1/teams/{team_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver";
+    LIST_DOMAINS = "listDomains" Get "/api/v1/teams/{team_id}/domains";
+    ADD_DOMAIN = "addDomain" Post "/api/v1/teams/{team_id}/domains" body AddDomainRequest;
+    VERIFY_DOMAIN = "verifyDomain" Post "/api/v1/teams/{team_id}/domains/{domain_id}/verify";
+    UPDATE_DOMAIN = "updateDomain" Patch "/api/v1/teams/{team_id}/domains/{domain_id}" body UpdateDomainRequest;
+    REMOVE_DOMAIN = "removeDomain" Delete "/api/v1/teams/{team_id}/domains/{domain_id}";
     VERIFY_API_KEY = "verifyApiKey" Post "/api/v1/keys/verify" body VerifyKeyRequest;
     REPORT_LEAKED_KEYS = "reportLeakedKeys" Post "/api/v1/keys/leaks" body [LeakedToken];
     HEALTHZ = "healthz" Get "/healthz";
@@ -702,6 +707,29 @@ pub fn send_test_webhook(team: impl Display, endpoint: impl Display) -> Call<Web
 
 pub fn redeliver_webhook(team: impl Display, endpoint: impl Display, delivery: impl Display) -> Call<WebhookDelivery> {
     Call::new(&op::REDELIVER_WEBHOOK, &[&team, &endpoint, &delivery], json)
+}
+
+// ---------------------------------------------------------------- domains
+
+pub fn list_domains(team: impl Display) -> Call<TeamDomainList> {
+    Call::new(&op::LIST_DOMAINS, &[&team], json)
+}
+
+pub fn add_domain(team: impl Display, body: &AddDomainRequest) -> Call<TeamDomain> {
+    Call::with(&op::ADD_DOMAIN, &[&team], body, json)
+}
+
+/// Looks the domain's TXT record up now.
+pub fn verify_domain(team: impl Display, domain: impl Display) -> Call<TeamDomain> {
+    Call::new(&op::VERIFY_DOMAIN, &[&team, &domain], json)
+}
+
+pub fn update_domain(team: impl Display, domain: impl Display, body: &UpdateDomainRequest) -> Call<TeamDomain> {
+    Call::with(&op::UPDATE_DOMAIN, &[&team, &domain], body, json)
+}
+
+pub fn remove_domain(team: impl Display, domain: impl Display) -> Call<()> {
+    Call::new(&op::REMOVE_DOMAIN, &[&team, &domain], empty)
 }
 
 // ---------------------------------------------------------------- the platform's services

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod budgets;
 pub mod changes;
+pub mod domains;
 pub mod entity;
 pub mod getting_started;
 pub mod invitations;

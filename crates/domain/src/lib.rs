@@ -1,6 +1,7 @@
 //! Business rules of the Partner Portal: values parsed once at the boundary, token rules.
 
 pub mod csv;
+pub mod domains;
 pub mod identity;
 pub mod keys;
 pub mod policy;

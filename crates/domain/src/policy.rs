@@ -55,6 +55,11 @@ pub enum Action {
     ReadWebhooks,
     /// Create, change, delete and test endpoints; rotate their secrets; redeliver.
     ManageWebhooks,
+    /// The team's domains and their join rules.
+    ReadDomains,
+    /// Add, verify and remove domains, set their join rule: who may join without an invitation,
+    /// so the owners' business.
+    ManageDomains,
     /// Check a presented key and count its use (`POST /keys/verify`): the service's only right.
     VerifyKeys,
 }
@@ -77,6 +82,8 @@ impl Action {
             ReadUsage,
             ReadWebhooks,
             ManageWebhooks,
+            ReadDomains,
+            ManageDomains,
             VerifyKeys,
         ];
         for r in Role::ALL {
@@ -339,7 +346,7 @@ fn role_allows(role: Role, action: Action) -> bool {
         (Role::Admin, ChangeRole { target, to }) => target != Role::Owner && to != Role::Owner,
         (Role::Admin, RemoveMember { target }) => target != Role::Owner,
         (Role::Admin, Invite { role } | ManageInvitation { role }) => role != Role::Owner,
-        (Role::Admin, UpdateTeam | DeleteTeam) => false,
+        (Role::Admin, UpdateTeam | DeleteTeam | ManageDomains) => false,
         (Role::Admin, _) => true,
         (Role::Member, _) => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage),
     }
@@ -374,7 +381,10 @@ pub fn required_scope(action: Action) -> Option<Scope> {
     use Action::*;
     Some(match action {
         ReadTeam => Scope::TeamRead,
-        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys => return None,
+        // Domains decide who joins the team: people's business, never a key's.
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains => {
+            return None;
+        }
         ReadMembers => Scope::MembersRead,
         ChangeRole { .. } | RemoveMember { .. } => Scope::MembersWrite,
         ReadInvitations => Scope::InvitationsRead,
@@ -431,6 +441,8 @@ pub fn permissions(actor: Actor) -> TeamPermissions {
         read_invitations: allows(actor, Action::ReadInvitations),
         manage_api_keys: allows(actor, Action::ManageApiKeys),
         manage_webhooks: allows(actor, Action::ManageWebhooks),
+        read_domains: allows(actor, Action::ReadDomains),
+        manage_domains: allows(actor, Action::ManageDomains),
         invite_roles: roles.into_iter().filter(|&role| allows(actor, Action::Invite { role })).collect(),
         role_changes: roles
             .into_iter()

@@ -125,6 +125,10 @@ pub struct ConfigArgs {
     /// The community forum (the Help menu).
     #[arg(long, env = "PORTAL_COMMUNITY_URL")]
     pub community_url: Option<String>,
+    /// The DNS server that domain verification asks (`address:port`); default: the system's
+    /// resolvers (`/etc/resolv.conf`).
+    #[arg(long, env = "PORTAL_DNS_RESOLVER")]
+    pub dns_resolver: Option<String>,
 }
 
 /// A secret that never prints.
@@ -192,6 +196,8 @@ pub struct Config {
     pub webhook_retry_scale: f64,
     /// Where partners find help.
     pub help: portal_types::HelpLinks,
+    /// The DNS server of domain verification; None: the system's.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 /// The help links as the web app shows them: each an http(s) URL (the docs may be a path of this
@@ -403,6 +409,16 @@ impl Config {
             webhook_allow_private: args.webhook_allow_private,
             webhook_retry_scale: args.webhook_retry_scale,
             help: help_links(&args.docs_url, args.support_url, args.support_email, args.community_url)?,
+            dns_resolver: args
+                .dns_resolver
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim().parse().map_err(|_| {
+                        bad("PORTAL_DNS_RESOLVER", format!("'{s}' must be an address and port such as 127.0.0.1:53"))
+                    })
+                })
+                .transpose()?,
         })
     }
 

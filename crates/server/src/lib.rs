@@ -4,6 +4,7 @@ pub mod access;
 pub mod app;
 pub mod client_ip;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod extract;
 pub mod kept;

@@ -29,6 +29,7 @@ use utoipa_actix_web::AppExt;
         (name = "api-keys", description = "API keys: issue, list, revoke, roll; verification for the platform's services."),
         (name = "usage", description = "How API keys are used: requests over time, errors, status codes, limits."),
         (name = "webhooks", description = "Webhook endpoints of a team: signed (Standard Webhooks), retried, with a delivery log."),
+        (name = "domains", description = "Domains a team proves it owns with a DNS TXT record, and who with an address there may join."),
         (name = "health", description = "Liveness and readiness probes."),
         (name = "help", description = "Where partners find help: documentation, support and community."),
     ),

@@ -51,6 +51,8 @@ pub struct AppState {
     pub webhook_reach: crate::webhooks::Reach,
     /// Wakes the webhook worker (a test event or redelivery waits for nobody).
     pub webhook_wake: Arc<Notify>,
+    /// TXT lookups of domain verification.
+    pub dns: Arc<crate::dns::Dns>,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             pages: services.pages.clone(),
             meter: services.meter.clone(),
             invalidation: services.invalidation.clone(),
+            dns: services.dns.clone(),
         }
     }
 }

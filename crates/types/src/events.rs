@@ -155,6 +155,13 @@ audit_actions! {
     WebhookSecretRotated = "webhook.secret_rotated", "Webhook secret rotated", [],
     /// The portal turned an endpoint off: it answered 410, or failed for 5 days.
     WebhookDisabled = "webhook.disabled", "Webhook endpoint turned off", [],
+    DomainAdded = "domain.added", "Domain added", [],
+    /// Its TXT record was found: the team owns the domain.
+    DomainVerified = "domain.verified", "Domain verified", [],
+    /// A lookup of its TXT record did not verify it (summary: why).
+    DomainCheckFailed = "domain.check_failed", "Domain not verified", [],
+    DomainJoinRuleChanged = "domain.join_rule_changed", "Domain join rule changed", [],
+    DomainRemoved = "domain.removed", "Domain removed", [],
 }
 
 impl AuditAction {

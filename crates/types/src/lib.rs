@@ -4,6 +4,7 @@
 //! feature adds `utoipa::ToSchema` for the server's OpenAPI document.
 
 mod auth;
+mod domains;
 mod events;
 mod help;
 mod keys;
@@ -15,6 +16,7 @@ mod teams;
 mod webhooks;
 
 pub use auth::*;
+pub use domains::*;
 pub use events::*;
 pub use help::*;
 pub use keys::*;

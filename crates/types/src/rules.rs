@@ -18,6 +18,13 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const SEARCH_MAX_CHARS: usize = 100;
 /// Longest e-mail address (RFC 5321).
 pub const EMAIL_MAX_CHARS: usize = 254;
+/// Longest domain name (RFC 1035, without the final dot).
+pub const DOMAIN_MAX_CHARS: usize = 253;
+
+/// A domain name of at least two labels: letters, digits and inner hyphens, up to 63 each; the
+/// last label starts with a letter (ASCII: an internationalised name is sent as `xn--`).
+pub const DOMAIN_PATTERN: &str =
+    r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$";
 
 /// Characters no name may hold, as the inside of a character class: control characters, and the
 /// invisible ones that reorder or hide text (bidirectional overrides and isolates, zero-width

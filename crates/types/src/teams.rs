@@ -71,6 +71,10 @@ pub struct TeamPermissions {
     pub manage_api_keys: bool,
     /// Add, change, test and delete webhook endpoints, and read their delivery logs.
     pub manage_webhooks: bool,
+    /// See the team's domains.
+    pub read_domains: bool,
+    /// Add, verify and remove the team's domains, and set their join rule.
+    pub manage_domains: bool,
     /// Roles the caller may invite with (and whose invitations they may resend or revoke).
     pub invite_roles: Vec<Role>,
     /// For members of each role: the roles the caller may give them.

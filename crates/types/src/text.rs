@@ -190,6 +190,13 @@ text!(
 );
 
 text!(
+    /// A domain name such as `example.com`; the server reads it in lower case.
+    DomainName,
+    read: as_sent,
+    schema: |o| o.min_length(Some(3)).max_length(Some(rules::DOMAIN_MAX_CHARS)).pattern(Some(rules::DOMAIN_PATTERN))
+);
+
+text!(
     /// One IP address, without a prefix length.
     IpAddress,
     read: as_sent,

@@ -10,6 +10,7 @@ pub mod recovery_code;
 pub mod refresh_token;
 pub mod session;
 pub mod team;
+pub mod team_domain;
 pub mod team_member;
 pub mod two_factor;
 pub mod user;

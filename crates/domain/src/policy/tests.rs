@@ -20,7 +20,7 @@ fn table(role: Role, action: Action) -> bool {
     match role {
         _ if action == VerifyKeys => false,
         Owner => true,
-        Admin => !matches!(action, UpdateTeam | DeleteTeam) && !touches_owner,
+        Admin => !matches!(action, UpdateTeam | DeleteTeam | ManageDomains) && !touches_owner,
         Member => matches!(action, ReadTeam | ReadMembers | Leave | ReadActivity | ReadApiKeys | ReadUsage),
     }
 }
@@ -39,7 +39,9 @@ fn needs(action: Action) -> Option<Scope> {
         ReadUsage => Scope::UsageRead,
         ReadWebhooks => Scope::WebhooksRead,
         ManageWebhooks => Scope::WebhooksWrite,
-        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys => return None,
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains => {
+            return None;
+        }
     })
 }
 
@@ -252,7 +254,7 @@ fn every_actor_and_action_follows_the_table() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5 * (14 + 3 * 3 + 9));
+    assert_eq!(checked, 5 * (16 + 3 * 3 + 9));
 }
 
 /// A key holding exactly one scope (and the read a write includes) may do what a full key
@@ -367,7 +369,9 @@ fn permissions_for_clients_follow_the_table() {
     let member = permissions(Actor::Member(Member));
     assert!(member.invite_roles.is_empty() && member.remove_roles.is_empty() && !member.read_invitations);
     assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
-    assert_eq!(permissions(Actor::KEY), admin);
+    // A full key may what an admin may, but for the domains: who joins is people's business.
+    assert!(admin.read_domains && !admin.manage_domains && owner.manage_domains && !member.read_domains);
+    assert_eq!(permissions(Actor::KEY), TeamPermissions { read_domains: false, ..admin.clone() });
     let rolling = permissions(Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL, creator: Admin });
     assert!(!rolling.manage_api_keys && rolling.invite_roles.is_empty());
 }

@@ -5,6 +5,7 @@
 //! cache changes to every instance as it commits.
 
 pub mod accounts;
+pub mod domains;
 pub mod invitations;
 pub mod keys;
 pub mod leaks;

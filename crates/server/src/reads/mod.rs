@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod domains;
 pub mod invitations;
 pub mod keys;
 pub mod members;

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod auth;
+pub mod domains;
 pub mod health;
 pub mod help;
 pub mod invitations;
@@ -97,5 +98,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(webhooks::rotate_webhook_secret)
         .service(webhooks::list_webhook_deliveries)
         .service(webhooks::send_test_webhook)
-        .service(webhooks::redeliver_webhook);
+        .service(webhooks::redeliver_webhook)
+        .service(domains::list_domains)
+        .service(domains::add_domain)
+        .service(domains::verify_domain)
+        .service(domains::update_domain)
+        .service(domains::remove_domain);
 }

@@ -41,6 +41,8 @@ pub struct Services {
     pub pages: Arc<Pages>,
     pub meter: Arc<MeterService>,
     pub invalidation: Arc<Invalidation>,
+    /// TXT lookups of domain verification (the system's resolvers until set).
+    pub dns: Arc<crate::dns::Dns>,
 }
 
 impl Services {
@@ -65,6 +67,7 @@ impl Services {
         let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
         let invalidation =
             Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });
-        Self { auth_cache, pages, meter, invalidation }
+        let dns = Arc::new(crate::dns::Dns::system());
+        Self { auth_cache, pages, meter, invalidation, dns }
     }
 }

@@ -9,12 +9,12 @@ pub use portal_client::{ActivityFilter, KeyQuery, Page, UsageRange, ops};
 use portal_server::{Application, Config, ConfigArgs};
 /// The request bodies the tests send through the client's calls.
 pub use portal_types::{
-    AcceptInvitationRequest, AllowList, ChangePasswordRequest, CreateApiKeyRequest, CreateInvitationRequest,
-    CreateTeamRequest, CreateWebhookEndpointRequest, DeliveryState, DisableTwoFactorRequest, EnableTwoFactorRequest,
-    Environment, EventType, Expiration, Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation,
-    RateLimit, ReportCompromisedRequest, Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest,
-    UpdateApiKeyRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest, UpdateWebhookEndpointRequest,
-    VerifyEmailRequest, VerifyKeyRequest,
+    AcceptInvitationRequest, AddDomainRequest, AllowList, ChangePasswordRequest, CreateApiKeyRequest,
+    CreateInvitationRequest, CreateTeamRequest, CreateWebhookEndpointRequest, DeliveryState, DisableTwoFactorRequest,
+    DomainJoinRule, EnableTwoFactorRequest, Environment, EventType, Expiration, Granularity, KeySort, KeyStatusFilter,
+    LoginRequest, PasswordConfirmation, RateLimit, ReportCompromisedRequest, Role, RollApiKeyRequest,
+    RotateWebhookSecretRequest, Scope, SignupRequest, UpdateApiKeyRequest, UpdateDomainRequest, UpdateMeRequest,
+    UpdateMemberRequest, UpdateTeamRequest, UpdateWebhookEndpointRequest, VerifyEmailRequest, VerifyKeyRequest,
 };
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};

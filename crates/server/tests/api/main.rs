@@ -3,6 +3,7 @@
 
 mod auth;
 mod client;
+mod domains;
 mod errors;
 mod escapes;
 mod helpers;

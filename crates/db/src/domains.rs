@@ -1,0 +1,100 @@
+//! A team's domains and their TXT proofs.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use crate::entity::team_domain::{self, Entity as Domains};
+use crate::{Error, Result, Timestamp};
+
+pub type Domain = team_domain::Model;
+
+/// The most domains a team may have, verified or waiting.
+pub const MAX_DOMAINS: u64 = 20;
+
+/// The team's domains, oldest first.
+pub async fn list(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<Domain>> {
+    Ok(Domains::find()
+        .filter(team_domain::Column::TeamId.eq(team_id))
+        .order_by_asc(team_domain::Column::CreatedAt)
+        .order_by_asc(team_domain::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, team_id: Uuid, id: Uuid) -> Result<Option<Domain>> {
+    Ok(Domains::find_by_id(id).filter(team_domain::Column::TeamId.eq(team_id)).one(db).await?)
+}
+
+/// Adds a domain waiting for its record; [`Error::Conflict`] when the team has it already.
+pub async fn add(
+    db: &impl ConnectionTrait,
+    team_id: Uuid,
+    domain: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<Domain> {
+    let row = team_domain::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        team_id: Set(team_id),
+        domain: Set(domain.to_owned()),
+        token: Set(token.to_owned()),
+        join_rule: Set("invitations".to_owned()),
+        created_at: Set(now),
+        verified_at: Set(None),
+        checked_at: Set(None),
+        check_error: Set(None),
+    };
+    row.insert(db).await.map_err(Error::from_insert)
+}
+
+/// Records a lookup: verified at `now` (once; [`Error::Conflict`] when another team verified the
+/// domain first), or why not.
+pub async fn record_check(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    outcome: std::result::Result<(), &str>,
+    now: Timestamp,
+) -> Result<()> {
+    let mut update = Domains::update_many()
+        .col_expr(team_domain::Column::CheckedAt, Expr::value(now))
+        .col_expr(team_domain::Column::CheckError, Expr::value(outcome.err().map(str::to_owned)))
+        .filter(team_domain::Column::Id.eq(id));
+    if outcome.is_ok() {
+        // Verified once: a later lookup does not move the time.
+        let verified = Expr::col(team_domain::Column::VerifiedAt).if_null(now);
+        update = update.col_expr(team_domain::Column::VerifiedAt, verified);
+    }
+    update.exec(db).await.map_err(Error::from_insert)?;
+    Ok(())
+}
+
+/// The team (other than `team_id`) that verified `domain`, if any.
+pub async fn verified_elsewhere(db: &impl ConnectionTrait, team_id: Uuid, domain: &str) -> Result<Option<Uuid>> {
+    Ok(Domains::find()
+        .filter(team_domain::Column::Domain.eq(domain))
+        .filter(team_domain::Column::VerifiedAt.is_not_null())
+        .filter(team_domain::Column::TeamId.ne(team_id))
+        .one(db)
+        .await?
+        .map(|d| d.team_id))
+}
+
+pub async fn set_join_rule(db: &impl ConnectionTrait, id: Uuid, rule: &str) -> Result<()> {
+    Domains::update_many()
+        .col_expr(team_domain::Column::JoinRule, Expr::value(rule.to_owned()))
+        .filter(team_domain::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn remove(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {
+    Domains::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn count(db: &impl ConnectionTrait, team_id: Uuid) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(Domains::find().filter(team_domain::Column::TeamId.eq(team_id)).count(db).await?)
+}

@@ -1,0 +1,173 @@
+//! Verified domains against a real DNS server process (tests/support/dns_server.py, dnslib):
+//! a team proves a domain with a TXT record, one team at a time, and only owners manage them.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::helpers::*;
+
+/// An authoritative DNS server answering the TXT records this test sets.
+struct DnsServer {
+    _child: tokio::process::Child,
+    port: u16,
+    records: std::path::PathBuf,
+}
+
+impl DnsServer {
+    async fn start() -> Self {
+        let records = std::env::temp_dir().join(format!("pp-dns-{}.json", uuid::Uuid::new_v4()));
+        std::fs::write(&records, "{}").unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/dns_server.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(&records)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs the DNS server");
+        let mut line = String::new();
+        tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+        Self { _child: child, port: line.trim().parse().expect("the DNS server prints its port"), records }
+    }
+
+    /// Makes `name` answer these TXT values (replacing what it answered).
+    fn set(&self, name: &str, values: &[&str]) {
+        let mut all: serde_json::Map<String, Value> =
+            serde_json::from_str(&std::fs::read_to_string(&self.records).unwrap()).unwrap();
+        all.insert(format!("{name}."), json!(values));
+        let next = self.records.with_extension("next");
+        std::fs::write(&next, serde_json::to_string(&all).unwrap()).unwrap();
+        std::fs::rename(next, &self.records).unwrap();
+    }
+
+    fn flag(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.records);
+    }
+}
+
+#[tokio::test]
+async fn a_domain_is_verified_by_its_txt_record_and_by_one_team_at_a_time() {
+    let dns = DnsServer::start().await;
+    let app = spawn_app_with(Options::shared(None, &["--dns-resolver", &dns.flag()])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let domains = format!("/api/v1/teams/{team}/domains");
+
+    // Bad names are refused, naming the field; nothing is added.
+    for bad in
+        ["", "localhost", "exa mple.com", "bücher.de", "a..com", "example.123", &format!("{}.com", "a".repeat(64))]
+    {
+        let res = app.call(Method::POST, Some(&owner), &domains, Some(json!({"domain": bad}))).await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.field(), "domain", "{bad}: {}", res.body);
+    }
+    let res = app.call(Method::POST, Some(&owner), &domains, Some(json!({"domain": "a.com", "extra": 1}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert_eq!(app.op(Some(&owner), ops::list_domains(&team)).await.body["items"], json!([]));
+
+    // Added in lower case, waiting for its record.
+    let add = |domain: &str| AddDomainRequest { domain: domain.into() };
+    let res = app.op(Some(&owner), ops::add_domain(&team, &add("Example.COM."))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let domain = res.body.clone();
+    let id = domain["id"].as_str().unwrap().to_owned();
+    assert_eq!(domain["domain"], "example.com");
+    assert_eq!(domain["txt_name"], "_partner-portal.example.com");
+    let value = domain["txt_value"].as_str().unwrap().to_owned();
+    assert!(value.starts_with("pp-verify=") && value.len() == 42, "{value}");
+    assert!(domain.get("verified_at").is_none());
+    app.op(Some(&owner), ops::add_domain(&team, &add("example.com"))).await.assert_problem(409, "conflict");
+
+    // No record, then a wrong one: not verified, and the answer says why.
+    let verify = || app.op(Some(&owner), ops::verify_domain(&team, &id));
+    let res = verify().await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.get("verified_at").is_none());
+    let why = res.body["check_error"].as_str().unwrap();
+    assert!(why.contains("No TXT record _partner-portal.example.com was found"), "{why}");
+    dns.set("_partner-portal.example.com", &["pp-verify=0000"]);
+    let why = verify().await.body["check_error"].as_str().unwrap().to_owned();
+    assert!(why.contains("holds \"pp-verify=0000\""), "{why}");
+
+    // The right record among others verifies it, once.
+    dns.set("_partner-portal.example.com", &["v=spf1 -all", &value]);
+    let res = verify().await;
+    let verified_at = res.body["verified_at"].as_str().expect("verified").to_owned();
+    assert!(res.body.get("check_error").is_none(), "{}", res.body);
+    assert_eq!(verify().await.body["verified_at"], verified_at.as_str());
+
+    // Another team may add it, but not verify it while this team holds it.
+    let (other_owner, _) = app.signed_in("other@example.com").await;
+    let other = app.create_team(&other_owner, "Other").await;
+    let theirs = app.op(Some(&other_owner), ops::add_domain(&other, &add("example.com"))).await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+    let theirs_id = theirs.body["id"].as_str().unwrap().to_owned();
+    dns.set("_partner-portal.example.com", &[&value, theirs.body["txt_value"].as_str().unwrap()]);
+    app.op(Some(&other_owner), ops::verify_domain(&other, &theirs_id)).await.assert_problem(409, "conflict");
+    let listed = app.op(Some(&other_owner), ops::list_domains(&other)).await;
+    assert!(listed.body["items"][0].get("verified_at").is_none(), "{}", listed.body);
+
+    // The join rule: one of three.
+    let automatic = UpdateDomainRequest { join_rule: DomainJoinRule::Automatic };
+    let res = app.op(Some(&owner), ops::update_domain(&team, &id, &automatic)).await;
+    assert_eq!(res.body["join_rule"], "automatic", "{}", res.body);
+    let res =
+        app.call(Method::PATCH, Some(&owner), &format!("{domains}/{id}"), Some(json!({"join_rule": "everyone"}))).await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.field(), "join_rule");
+
+    // Admins see the domains, only owners change them; members and keys do not see them.
+    let admin = app.join(&owner, &team, "admin@example.com", "admin").await;
+    let member = app.join(&owner, &team, "member@example.com", "member").await;
+    let (_, key) = app.simple_key(&owner, &team, "full").await;
+    assert_eq!(app.op(Some(&admin), ops::list_domains(&team)).await.status, StatusCode::OK);
+    app.op(Some(&admin), ops::add_domain(&team, &add("admin.example"))).await.assert_problem(403, "forbidden");
+    app.op(Some(&admin), ops::verify_domain(&team, &id)).await.assert_problem(403, "forbidden");
+    app.op(Some(&admin), ops::update_domain(&team, &id, &automatic)).await.assert_problem(403, "forbidden");
+    app.op(Some(&admin), ops::remove_domain(&team, &id)).await.assert_problem(403, "forbidden");
+    app.op(Some(&member), ops::list_domains(&team)).await.assert_problem(403, "forbidden");
+    assert_eq!(app.op(Some(&key), ops::list_domains(&team)).await.status, StatusCode::FORBIDDEN);
+    // Another team's owner reaches nothing of this team's.
+    app.op(Some(&other_owner), ops::verify_domain(&team, &id)).await.assert_problem(404, "not_found");
+
+    // Every step is in the activity.
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
+    let actions: Vec<&str> =
+        activity.body["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    for (action, times) in
+        [("domain.added", 1), ("domain.check_failed", 2), ("domain.verified", 1), ("domain.join_rule_changed", 1)]
+    {
+        assert_eq!(actions.iter().filter(|a| **a == action).count(), times, "{action} in {actions:?}");
+    }
+
+    // Removed here, it can be verified by the other team.
+    let res = app.op(Some(&owner), ops::remove_domain(&team, &id)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+    let res = app.op(Some(&other_owner), ops::verify_domain(&other, &theirs_id)).await;
+    assert!(res.body["verified_at"].is_string(), "{}", res.body);
+}
+
+/// A DNS server that does not answer: the lookup fails, and the answer says so.
+#[tokio::test]
+async fn an_unreachable_dns_server_is_named_in_the_check() {
+    // A port nobody serves: nothing answers there (UDP gets no reply; ICMP refusals end it sooner).
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = socket.local_addr().unwrap().to_string();
+    let app = spawn_app_with(Options::shared(None, &["--dns-resolver", &silent])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let added = app.op(Some(&owner), ops::add_domain(&team, &AddDomainRequest { domain: "example.org".into() })).await;
+    let id = added.body["id"].as_str().unwrap().to_owned();
+    let res = app.op(Some(&owner), ops::verify_domain(&team, &id)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let why = res.body["check_error"].as_str().unwrap();
+    assert!(why.starts_with("The lookup of _partner-portal.example.org failed"), "{why}");
+    drop(socket);
+}
