@@ -20,6 +20,8 @@ ALLOWED = {
     ("GET /api/v1/teams/{team_id}/usage", 422, "validation_failed", "granularity"),
     ("GET /api/v1/teams/{team_id}/api-keys/{key_id}/usage", 422, "validation_failed", "from"),
     ("GET /api/v1/teams/{team_id}/api-keys/{key_id}/usage", 422, "validation_failed", "granularity"),
+    # An activity range whose `from` is not before its `to`.
+    ("GET /api/v1/teams/{team_id}/activity", 422, "validation_failed", "from"),
     # A webhook URL whose host is a private, loopback or link-local address.
     ("POST /api/v1/teams/{team_id}/webhooks", 422, "validation_failed", "url"),
     ("PATCH /api/v1/teams/{team_id}/webhooks/{endpoint_id}", 422, "validation_failed", "url"),

@@ -83,6 +83,13 @@ class Portal:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(self.dir / "portal.log", "wb")
+        # Domain checks ask a real DNS server (dnslib), which knows no name: every check answers
+        # "no TXT record", at once.
+        records = self.dir / "dns-records.json"
+        records.write_text("{}")
+        script = Path(__file__).resolve().parent.parent / "crates/server/tests/support/dns_server.py"
+        self.dns = subprocess.Popen([sys.executable, str(script), str(records)], stdout=subprocess.PIPE, text=True)
+        dns_port = int(self.dns.stdout.readline())
         env = dict(os.environ)
         env.update(
             PORTAL_BIND=f"127.0.0.1:{self.port}",
@@ -91,6 +98,7 @@ class Portal:
             PORTAL_WEB_DIR=str(self.dir / "web"),
             PORTAL_SERVICE_TOKEN=SERVICE_TOKEN,
             PORTAL_LOG="warn",
+            PORTAL_DNS_RESOLVER=f"127.0.0.1:{dns_port}",
         )
         self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -114,6 +122,7 @@ class Portal:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        self.dns.kill()
         self.log.close()
 
     def user(self, address: str):

@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -27,9 +27,28 @@ if (!process.env.PP_E2E_SCANNING_PRIVATE_KEY) {
   process.env.PP_E2E_SCANNING_PRIVATE_KEY = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
+// A real DNS server (dnslib) for domain verification, answering the TXT records that the specs
+// write into PP_E2E_DNS_RECORDS. Started once, by the first evaluation of this file.
+if (!process.env.PP_E2E_DNS_PORT) {
+  const records = path.join(process.env.PP_E2E_DATA_DIR!, 'dns-records.json');
+  writeFileSync(records, '{}');
+  process.env.PP_E2E_DNS_RECORDS = records;
+  process.env.PP_E2E_DNS_PORT = freeUdpPort();
+  const script = path.resolve(__dirname, '../crates/server/tests/support/dns_server.py');
+  const dns = spawn('python3', [script, records, process.env.PP_E2E_DNS_PORT], { stdio: 'ignore' });
+  process.on('exit', () => dns.kill());
+}
+
 const port = process.env.PP_E2E_PORT;
 const baseURL = `http://127.0.0.1:${port}`;
 const bin = process.env.PP_BIN ?? path.resolve(__dirname, '../target/debug/partner-portal');
+
+function freeUdpPort(): string {
+  const script =
+    "const s = require('node:dgram').createSocket('udp4');" +
+    "s.bind(0, '127.0.0.1', () => { process.stdout.write(String(s.address().port)); s.close(); });";
+  return execFileSync(process.execPath, ['-e', script]).toString().trim();
+}
 
 function freePort(): string {
   const script =
@@ -88,6 +107,7 @@ export default defineConfig({
       // The Help menu's links (the documentation is the portal's own /docs/ by default).
       PORTAL_SUPPORT_EMAIL: 'support@partners.example',
       PORTAL_COMMUNITY_URL: 'https://community.partners.example/portal',
+      PORTAL_DNS_RESOLVER: `127.0.0.1:${process.env.PP_E2E_DNS_PORT}`,
     },
   },
 });

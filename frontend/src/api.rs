@@ -550,6 +550,33 @@ pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<
 
 // ---------------------------------------------------------------- webhooks
 
+// ---------------------------------------------------------------- domains
+
+pub async fn domains(token: String, team: Uuid) -> Result<portal_types::TeamDomainList, ApiError> {
+    call(Some(&token), ops::list_domains(team)).await
+}
+
+pub async fn add_domain(token: String, team: Uuid, domain: String) -> Result<portal_types::TeamDomain, ApiError> {
+    call(Some(&token), ops::add_domain(team, &portal_types::AddDomainRequest { domain: domain.into() })).await
+}
+
+pub async fn verify_domain(token: String, team: Uuid, domain: Uuid) -> Result<portal_types::TeamDomain, ApiError> {
+    call(Some(&token), ops::verify_domain(team, domain)).await
+}
+
+pub async fn set_domain_join_rule(
+    token: String,
+    team: Uuid,
+    domain: Uuid,
+    join_rule: portal_types::DomainJoinRule,
+) -> Result<portal_types::TeamDomain, ApiError> {
+    call(Some(&token), ops::update_domain(team, domain, &portal_types::UpdateDomainRequest { join_rule })).await
+}
+
+pub async fn remove_domain(token: String, team: Uuid, domain: Uuid) -> Result<(), ApiError> {
+    call(Some(&token), ops::remove_domain(team, domain)).await
+}
+
 pub async fn webhooks(token: String, team: Uuid) -> Result<WebhookEndpointList, ApiError> {
     call(Some(&token), ops::list_webhook_endpoints(team)).await
 }

@@ -12,6 +12,8 @@ pub fn nothing() -> TeamPermissions {
         read_invitations: false,
         manage_api_keys: false,
         manage_webhooks: false,
+        read_domains: false,
+        manage_domains: false,
         invite_roles: Vec::new(),
         role_changes: Vec::new(),
         remove_roles: Vec::new(),
@@ -32,6 +34,14 @@ pub fn manage_api_keys(p: &TeamPermissions) -> bool {
 
 pub fn manage_webhooks(p: &TeamPermissions) -> bool {
     p.manage_webhooks
+}
+
+pub fn read_domains(p: &TeamPermissions) -> bool {
+    p.read_domains
+}
+
+pub fn manage_domains(p: &TeamPermissions) -> bool {
+    p.manage_domains
 }
 
 /// The roles to choose between for a member whose role is `target`, their own first among

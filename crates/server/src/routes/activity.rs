@@ -24,7 +24,7 @@ pub struct ActivityQuery {
     pub actor: Option<String>,
     /// Only this action, e.g. `member.role_changed`.
     pub action: Option<String>,
-    /// Only entries at or after this time (RFC 3339).
+    /// Only entries at or after this time (RFC 3339); before `to` when both are given.
     #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<String>,
     /// Only entries before this time (RFC 3339).
@@ -91,15 +91,14 @@ pub async fn list_activity(
     Ok(page.respond(&req))
 }
 
-/// A time of the query, RFC 3339; empty: none.
+/// A time of the query, RFC 3339.
 fn time(field: &'static str, raw: Option<&str>) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
-    raw.filter(|s| !s.is_empty())
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.to_utc())
-                .map_err(|_| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-26T12:00:00Z"))
-        })
-        .transpose()
+    raw.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.to_utc())
+            .map_err(|_| ApiError::validation(field, "must be an RFC 3339 time such as 2026-11-26T12:00:00Z"))
+    })
+    .transpose()
 }
 
 /// The file formats of the whole log.

@@ -216,7 +216,6 @@ pub async fn list_webhook_deliveries(
     let only = filter
         .state
         .as_deref()
-        .filter(|s| !s.is_empty())
         .map(|s| {
             DeliveryState::parse(s)
                 .ok_or_else(|| ApiError::validation("state", "must be `pending`, `delivered` or `failed`"))

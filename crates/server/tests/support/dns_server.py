@@ -2,7 +2,7 @@
 from a JSON file ({"name.": ["value", ...]}) that the test rewrites as it goes, read again at
 every query, and NXDOMAIN for any other name. It prints its UDP port, then serves until killed.
 
-    python3 dns_server.py RECORDS.json
+    python3 dns_server.py RECORDS.json [PORT]
 """
 
 import json
@@ -36,7 +36,8 @@ class FileResolver(BaseResolver):
 
 # Errors only, to stderr: stdout carries the port, and the test stops reading it after that.
 logger = DNSLogger("-request,-reply,-truncated,-recv,-send,-data", logf=lambda line: print(line, file=sys.stderr, flush=True))
-server = DNSServer(FileResolver(sys.argv[1]), port=0, address="127.0.0.1", logger=logger)
+port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+server = DNSServer(FileResolver(sys.argv[1]), port=port, address="127.0.0.1", logger=logger)
 print(server.server.server_address[1], flush=True)
 server.start_thread()
 while server.isAlive():

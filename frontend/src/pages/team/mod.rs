@@ -2,6 +2,7 @@
 
 mod access;
 mod activity;
+mod domains;
 mod keys;
 mod members;
 mod overview;

@@ -1,4 +1,5 @@
-//! Team settings, for owners: rename and describe the team, or delete it.
+//! Team settings, for owners: rename and describe the team, its verified domains, or delete it.
+//! Admins see the domains.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
@@ -23,6 +24,7 @@ pub fn TeamSettingsPage() -> impl IntoView {
                 <div class="stack">
                     <RenameForm/>
                     <TwoFactorRequirement/>
+                    <super::domains::DomainsCard/>
                     <DangerZone/>
                 </div>
             }.into_any()
@@ -30,6 +32,9 @@ pub fn TeamSettingsPage() -> impl IntoView {
             view! {
                 <h2>"Settings"</h2>
                 <p>"Only the team's owners can change its settings."</p>
+                <Show when=move || permissions::read_domains(&team.permissions())>
+                    <super::domains::DomainsCard/>
+                </Show>
             }.into_any()
         }}
     }
