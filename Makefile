@@ -93,7 +93,7 @@ test-wasm: tools-wasm tools-browser
 	@echo "== Web app component tests in headless Chromium"
 	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p portal-frontend
 
-e2e: web tools-node tools-browser
+e2e: web tools-node tools-browser tools-python
 	@echo "== End-to-end test in Chromium against the real server"
 	cargo build -p portal-server --bin partner-portal
 	cd e2e && PP_BIN="$(TARGET_DIR)/debug/partner-portal" npx playwright test

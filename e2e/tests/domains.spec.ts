@@ -28,7 +28,7 @@ test('an owner verifies a domain by its TXT record and chooses who may join', as
   // A bad name is refused at its field.
   await card.getByLabel('Domain').fill('not a domain');
   await card.getByRole('button', { name: 'Add domain' }).click();
-  await expect(card.locator('#domain-error')).toContainText('each part must be');
+  await expect(card.locator('#domain-error')).toContainText('must be a domain such as example.com');
 
   // A long name, as a platform's regional domains are.
   const domain = `checkout-storefront-region-01-${stamp}.european-partner-platform.example.com`;
@@ -43,6 +43,7 @@ test('an owner verifies a domain by its TXT record and chooses who may join', as
   // Checked before the record exists: the card says what is missing.
   await row.getByRole('button', { name: `Check the TXT record of ${domain}` }).click();
   await expect(row.locator('[data-domain="check-error"]')).toContainText(`No TXT record _partner-portal.${domain} was found`);
+  if (process.env.PP_SCREENSHOTS) await card.screenshot({ path: `${process.env.PP_SCREENSHOTS}/domains-pending.png` });
 
   // Published: the next check verifies it.
   publish(`_partner-portal.${domain}`, ['v=spf1 -all', value]);
@@ -55,6 +56,7 @@ test('an owner verifies a domain by its TXT record and chooses who may join', as
   await expect(page.getByRole('status').filter({ hasText: 'Join rule saved.' })).toBeVisible();
   await page.reload();
   await expect(card.locator(`[data-domain="${domain}"]`).getByLabel('Who may join')).toHaveValue('automatic');
+  if (process.env.PP_SCREENSHOTS) await card.screenshot({ path: `${process.env.PP_SCREENSHOTS}/domains-1280.png` });
 
   // It fits a phone.
   for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
