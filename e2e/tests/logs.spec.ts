@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, request, test, type Page } from '@playwright/test';
+import { expect, request, test, type Locator, type Page } from '@playwright/test';
 import { copySecretAndClose, openDialog } from './dialogs';
 import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
 
@@ -39,6 +39,14 @@ async function addEndpoint(page: Page, url: string) {
   await copySecretAndClose(page, add, { label: 'Signing secret', done: 'I have stored the secret' });
 }
 
+/** Refreshes the endpoint's figures and log until `cells` are there `count` times. */
+async function refreshUntil(page: Page, cells: Locator, count: number) {
+  await expect(async () => {
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect(cells).toHaveCount(count, { timeout: 1_000 });
+  }).toPass();
+}
+
 /** No horizontal scrolling: the page fits the window. */
 async function fits(page: Page) {
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
@@ -60,10 +68,7 @@ test('a failing webhook endpoint: when it is tried next, the request as sent, fa
   await page.getByRole('button', { name: 'Send test event' }).click();
   await expect.poll(() => hooks.received.length).toBe(1);
   const log = page.getByRole('table', { name: 'Delivery log' });
-  await expect(async () => {
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await expect(log.getByRole('cell', { name: /Retrying/ })).toHaveCount(1, { timeout: 1_000 });
-  }).toPass();
+  await refreshUntil(page, log.getByRole('cell', { name: /Retrying/ }), 1);
   await expect(log.locator('[data-delivery="next"]')).toContainText(/Next try (in \d+ seconds?|just now|in 1 minute)/);
   await expect(log.getByRole('cell', { name: 'webhook.test' }).locator('code')).toHaveAttribute('title', 'A test event, sent on request to one endpoint.');
   await log.getByText('Request and answers').click();
@@ -86,16 +91,10 @@ test('a failing webhook endpoint: when it is tried next, the request as sent, fa
   await endpoints.getByRole('button', { name: `Deliveries of ${hooks.url('/gone')}` }).click();
   await page.getByRole('button', { name: 'Send test event' }).click();
   await expect.poll(() => hooks.received.filter((r) => r.path === '/gone').length).toBe(1);
-  await expect(async () => {
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await expect(log.getByRole('cell', { name: 'Delivered' })).toHaveCount(1, { timeout: 1_000 });
-  }).toPass();
+  await refreshUntil(page, log.getByRole('cell', { name: 'Delivered' }), 1);
   await page.getByRole('button', { name: 'Send test event' }).click();
   await expect.poll(() => hooks.received.filter((r) => r.path === '/gone').length).toBe(2);
-  await expect(async () => {
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await expect(log.getByRole('cell', { name: 'Failed' })).toHaveCount(1, { timeout: 1_000 });
-  }).toPass();
+  await refreshUntil(page, log.getByRole('cell', { name: 'Failed' }), 1);
   await expect(log.locator('tbody > tr[data-delivery]')).toHaveCount(2);
   await page.getByLabel('Failed deliveries only').check();
   await expect(log.locator('tbody > tr[data-delivery]')).toHaveCount(1);
