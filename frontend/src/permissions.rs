@@ -135,6 +135,8 @@ mod tests {
             read_invitations: true,
             manage_api_keys: true,
             manage_webhooks: true,
+            read_domains: true,
+            manage_domains: false,
             invite_roles: vec![Member, Admin],
             role_changes: vec![
                 RoleChanges { role: Member, to: vec![Admin] },
