@@ -411,6 +411,7 @@ pub fn event_read_action(event: portal_types::EventType) -> Option<Action> {
         MemberJoined | MemberRemoved | MemberRoleChanged => Action::ReadMembers,
         InvitationCreated | InvitationAccepted | InvitationRevoked => Action::ReadInvitations,
         TeamUpdated => Action::ReadTeam,
+        DomainVerified | DomainRemoved => Action::ReadDomains,
         WebhookTest => return None,
     })
 }

@@ -71,6 +71,10 @@ event_types! {
     InvitationRevoked = "invitation.revoked",
     /// The team's name, description or settings changed.
     TeamUpdated = "team.updated",
+    /// A domain's TXT record was found: the team owns the domain.
+    DomainVerified = "domain.verified",
+    /// A domain was removed from the team.
+    DomainRemoved = "domain.removed",
     /// A test event, sent on request to one endpoint.
     WebhookTest = "webhook.test",
 }
@@ -157,11 +161,11 @@ audit_actions! {
     WebhookDisabled = "webhook.disabled", "Webhook endpoint turned off", [],
     DomainAdded = "domain.added", "Domain added", [],
     /// Its TXT record was found: the team owns the domain.
-    DomainVerified = "domain.verified", "Domain verified", [],
+    DomainVerified = "domain.verified", "Domain verified", [DomainVerified],
     /// A lookup of its TXT record did not verify it (summary: why).
     DomainCheckFailed = "domain.check_failed", "Domain not verified", [],
     DomainJoinRuleChanged = "domain.join_rule_changed", "Domain join rule changed", [],
-    DomainRemoved = "domain.removed", "Domain removed", [],
+    DomainRemoved = "domain.removed", "Domain removed", [DomainRemoved],
 }
 
 impl AuditAction {

@@ -154,6 +154,46 @@ async fn a_domain_is_verified_by_its_txt_record_and_by_one_team_at_a_time() {
     assert!(res.body["verified_at"].is_string(), "{}", res.body);
 }
 
+/// Verifying and removing a domain raise webhook events, delivered signed to a real receiver;
+/// a key cannot subscribe to them (no scope reads domains).
+#[tokio::test]
+async fn domain_events_reach_webhook_endpoints_of_those_who_may_read_domains() {
+    let dns = DnsServer::start().await;
+    let flags = ["--dns-resolver", &dns.flag(), "--webhook-allow-http", "--webhook-allow-private"];
+    let app = spawn_app_with(Options::shared(None, &flags)).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let receiver = crate::webhooks::Receiver::start(None).await;
+    let types = vec![EventType::DomainVerified, EventType::DomainRemoved];
+    let hook = CreateWebhookEndpointRequest {
+        url: receiver.url().into(),
+        description: None,
+        event_types: types.clone(),
+        enabled: None,
+    };
+    let (_, key) = app.simple_key(&owner, &team, "full").await;
+    let res = app.op(Some(&key), ops::create_webhook_endpoint(&team, &hook)).await;
+    res.assert_problem(403, "forbidden");
+    assert_eq!(res.field(), "event_types");
+    let res = app.op(Some(&owner), ops::create_webhook_endpoint(&team, &hook)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    receiver.control(json!({"secret": res.body["secret"]})).await;
+
+    let added = app.op(Some(&owner), ops::add_domain(&team, &AddDomainRequest { domain: "example.net".into() })).await;
+    let id = added.body["id"].as_str().unwrap().to_owned();
+    dns.set("_partner-portal.example.net", &[added.body["txt_value"].as_str().unwrap()]);
+    assert!(app.op(Some(&owner), ops::verify_domain(&team, &id)).await.body["verified_at"].is_string());
+    assert_eq!(app.op(Some(&owner), ops::remove_domain(&team, &id)).await.status, StatusCode::NO_CONTENT);
+    let received = receiver.wait_for("both events", |r| r.len() >= 2).await;
+    let kinds: Vec<&str> = received.iter().map(|r| r["event"]["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["domain.verified", "domain.removed"]);
+    for r in &received {
+        assert_eq!(r["verified"], true, "{r}");
+        assert_eq!(r["event"]["data"]["object_type"], "domain");
+        assert_eq!(r["event"]["data"]["object_id"], id.as_str());
+    }
+}
+
 /// A DNS server that does not answer: the lookup fails, and the answer says so.
 #[tokio::test]
 async fn an_unreachable_dns_server_is_named_in_the_check() {

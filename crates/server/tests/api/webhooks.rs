@@ -11,14 +11,14 @@ use tokio::io::AsyncBufReadExt as _;
 use crate::helpers::*;
 
 /// The receiver process; killed when dropped.
-struct Receiver {
+pub(crate) struct Receiver {
     _child: tokio::process::Child,
     port: u16,
     http: reqwest::Client,
 }
 
 impl Receiver {
-    async fn start(port: Option<u16>) -> Self {
+    pub(crate) async fn start(port: Option<u16>) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/webhook_receiver.py");
         let mut command = tokio::process::Command::new("python3");
         command.arg(script).stdout(std::process::Stdio::piped()).kill_on_drop(true);
@@ -32,11 +32,11 @@ impl Receiver {
         Self { _child: child, port: line.trim().parse().expect("the receiver prints its port"), http: new_client() }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
-    async fn control(&self, control: Value) {
+    pub(crate) async fn control(&self, control: Value) {
         let res =
             self.http.post(format!("http://127.0.0.1:{}/control", self.port)).json(&control).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
@@ -48,7 +48,7 @@ impl Receiver {
     }
 
     /// Waits (at most 30 s) until `done` holds for what arrived.
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let received = self.received().await;
