@@ -173,7 +173,9 @@ impl Meter {
     /// Counts one answered request; `admitted` when it passed the key check (and so counts
     /// against the monthly limit).
     pub fn record(&self, tag: MeterTag, status: u16, latency: Duration, admitted: bool) {
-        let now = Utc::now();
+        // In microseconds, as PostgreSQL keeps times: a last use read from this buffer equals the
+        // same use read back once written.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let mut buffer = lock(&self.buffer);
         let slot = buffer.counts.entry((tag.key_id, minute_of(now), status)).or_insert_with(|| Slot {
