@@ -35,18 +35,6 @@ impl Dns {
         Ok(Self { resolver: builder.with_options(options).build() })
     }
 
-    /// The system's resolvers, or none when their configuration cannot be read (every lookup
-    /// then fails, saying so).
-    pub fn system() -> Self {
-        Self::new(None).unwrap_or_else(|_| Self {
-            resolver: TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(None, Vec::new(), NameServerConfigGroup::new()),
-                TokioConnectionProvider::default(),
-            )
-            .build(),
-        })
-    }
-
     /// The TXT strings of `name` (each record's strings joined).
     pub async fn txt(&self, name: &str) -> Lookup {
         let fqdn = format!("{}.", name.trim_end_matches('.'));

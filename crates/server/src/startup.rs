@@ -271,8 +271,8 @@ impl Application {
         let web_app = web::Data::new(WebApp::load(&config.web_dir));
         let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
-        let mut services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache);
-        services.dns = Arc::new(crate::dns::Dns::new(config.dns_resolver).map_err(StartupError::Server)?);
+        let dns = crate::dns::Dns::new(config.dns_resolver).map_err(StartupError::Server)?;
+        let services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache, dns);
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
         let mut key_tasks = vec![
             tokio::spawn(services.meter.clone().run_flusher(config.usage_flush, stopped.clone())),

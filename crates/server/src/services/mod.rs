@@ -41,7 +41,7 @@ pub struct Services {
     pub pages: Arc<Pages>,
     pub meter: Arc<MeterService>,
     pub invalidation: Arc<Invalidation>,
-    /// TXT lookups of domain verification (the system's resolvers until set).
+    /// TXT lookups of domain verification.
     pub dns: Arc<crate::dns::Dns>,
 }
 
@@ -59,7 +59,7 @@ impl Services {
         )
     }
 
-    pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool) -> Self {
+    pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool, dns: crate::dns::Dns) -> Self {
         // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
         let trust = Arc::new(Trust(AtomicBool::new(!portal_db::changes::is_postgres(&db))));
         let auth_cache = Arc::new(AuthCache::new(db.clone(), server_secret, trust.clone()));
@@ -67,7 +67,6 @@ impl Services {
         let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
         let invalidation =
             Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });
-        let dns = Arc::new(crate::dns::Dns::system());
-        Self { auth_cache, pages, meter, invalidation, dns }
+        Self { auth_cache, pages, meter, invalidation, dns: Arc::new(dns) }
     }
 }
