@@ -22,6 +22,7 @@ mod m0017_narrowed_key_lists;
 mod m0018_usage_key_weeks;
 mod m0019_compromised_keys;
 mod m0020_team_domains;
+mod m0021_sso;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_usage_key_weeks::Migration),
             Box::new(m0019_compromised_keys::Migration),
             Box::new(m0020_team_domains::Migration),
+            Box::new(m0021_sso::Migration),
         ]
     }
 }

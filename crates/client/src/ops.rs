@@ -412,6 +412,14 @@ operations! {
     VERIFY_DOMAIN = "verifyDomain" Post "/api/v1/teams/{team_id}/domains/{domain_id}/verify";
     UPDATE_DOMAIN = "updateDomain" Patch "/api/v1/teams/{team_id}/domains/{domain_id}" body UpdateDomainRequest;
     REMOVE_DOMAIN = "removeDomain" Delete "/api/v1/teams/{team_id}/domains/{domain_id}";
+    LIST_SSO_CONNECTIONS = "listSsoConnections" Get "/api/v1/teams/{team_id}/sso/connections";
+    CREATE_SSO_CONNECTION = "createSsoConnection" Post "/api/v1/teams/{team_id}/sso/connections" body CreateSsoConnectionRequest;
+    UPDATE_SSO_CONNECTION = "updateSsoConnection" Patch "/api/v1/teams/{team_id}/sso/connections/{connection_id}" body UpdateSsoConnectionRequest;
+    DELETE_SSO_CONNECTION = "deleteSsoConnection" Delete "/api/v1/teams/{team_id}/sso/connections/{connection_id}";
+    TEST_SSO_CONNECTION = "testSsoConnection" Post "/api/v1/teams/{team_id}/sso/connections/{connection_id}/test";
+    DISCOVER_SSO = "discoverSso" Post "/api/v1/auth/sso" body SsoDiscoveryRequest;
+    START_SSO = "startSso" Get "/api/v1/auth/sso/start";
+    SSO_CALLBACK = "ssoCallback" Get "/api/v1/auth/sso/callback";
     VERIFY_API_KEY = "verifyApiKey" Post "/api/v1/keys/verify" body VerifyKeyRequest;
     REPORT_LEAKED_KEYS = "reportLeakedKeys" Post "/api/v1/keys/leaks" body [LeakedToken];
     HEALTHZ = "healthz" Get "/healthz";
@@ -730,6 +738,52 @@ pub fn update_domain(team: impl Display, domain: impl Display, body: &UpdateDoma
 
 pub fn remove_domain(team: impl Display, domain: impl Display) -> Call<()> {
     Call::new(&op::REMOVE_DOMAIN, &[&team, &domain], empty)
+}
+
+// ---------------------------------------------------------------- single sign-on
+
+pub fn list_sso_connections(team: impl Display) -> Call<SsoConnectionList> {
+    Call::new(&op::LIST_SSO_CONNECTIONS, &[&team], json)
+}
+
+/// Adds the team's OpenID Connect connection (its issuer is discovered first).
+pub fn create_sso_connection(team: impl Display, body: &CreateSsoConnectionRequest) -> Call<SsoConnection> {
+    Call::with(&op::CREATE_SSO_CONNECTION, &[&team], body, json)
+}
+
+pub fn update_sso_connection(
+    team: impl Display,
+    connection: impl Display,
+    body: &UpdateSsoConnectionRequest,
+) -> Call<SsoConnection> {
+    Call::with(&op::UPDATE_SSO_CONNECTION, &[&team, &connection], body, json)
+}
+
+pub fn delete_sso_connection(team: impl Display, connection: impl Display) -> Call<()> {
+    Call::new(&op::DELETE_SSO_CONNECTION, &[&team, &connection], empty)
+}
+
+/// Where the caller's browser starts a test of the connection.
+pub fn test_sso_connection(team: impl Display, connection: impl Display) -> Call<SsoStart> {
+    Call::new(&op::TEST_SSO_CONNECTION, &[&team, &connection], json)
+}
+
+/// Home-realm discovery: where a user with this address signs in with single sign-on.
+pub fn discover_sso(body: &SsoDiscoveryRequest) -> Call<SsoStart> {
+    Call::with(&op::DISCOVER_SSO, &[], body, json)
+}
+
+/// The browser's start of single sign-on at `team`'s identity provider: a 303 to the provider
+/// (a client that follows redirects lands on the provider's sign-in page, as a browser does).
+pub fn start_sso(team: impl Display, login_hint: Option<&str>) -> Call<String> {
+    Call::new(&op::START_SSO, &[], text)
+        .query(&[("team_id", Some(team.to_string())), ("login_hint", login_hint.map(str::to_owned))])
+}
+
+/// Where the identity provider sends the browser back: a 303 to where it goes next.
+pub fn sso_callback(state: &str, code: &str) -> Call<String> {
+    Call::new(&op::SSO_CALLBACK, &[], text)
+        .query(&[("state", Some(state.to_owned())), ("code", Some(code.to_owned()))])
 }
 
 // ---------------------------------------------------------------- the platform's services

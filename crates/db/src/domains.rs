@@ -98,3 +98,12 @@ pub async fn count(db: &impl ConnectionTrait, team_id: Uuid) -> Result<u64> {
     use sea_orm::PaginatorTrait;
     Ok(Domains::find().filter(team_domain::Column::TeamId.eq(team_id)).count(db).await?)
 }
+
+/// The verified domain `domain` (lower case), whichever team verified it.
+pub async fn verified(db: &impl ConnectionTrait, domain: &str) -> Result<Option<Domain>> {
+    Ok(Domains::find()
+        .filter(team_domain::Column::Domain.eq(domain))
+        .filter(team_domain::Column::VerifiedAt.is_not_null())
+        .one(db)
+        .await?)
+}

@@ -13,6 +13,7 @@ pub mod getting_started;
 pub mod invitations;
 pub mod mail;
 pub mod sessions;
+pub mod sso;
 pub mod teams;
 pub mod tokens;
 pub mod two_factor;

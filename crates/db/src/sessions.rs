@@ -38,12 +38,19 @@ impl Seen<'_> {
     }
 }
 
+/// How a session started: at an SSO connection of a team, or (None) with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartedAt {
+    pub connection_id: Uuid,
+    pub team_id: Uuid,
+}
+
 /// Records a new session (a sign-in) that lasts until `expires_at` unless used again.
 pub async fn start(
     db: &impl ConnectionTrait,
-    id: Uuid,
-    user_id: Uuid,
+    (id, user_id): (Uuid, Uuid),
     seen: Seen<'_>,
+    sso: Option<StartedAt>,
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<()> {
@@ -56,6 +63,8 @@ pub async fn start(
         user_agent: Set(seen.user_agent()),
         expires_at: Set(expires_at),
         ended_at: Set(None),
+        sso_connection_id: Set(sso.map(|s| s.connection_id)),
+        sso_team_id: Set(sso.map(|s| s.team_id)),
     }
     .insert(db)
     .await?;
@@ -89,12 +98,19 @@ pub async fn is_open(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
 
 /// The user of a session that has not ended; None for an ended or unknown session.
 pub async fn open_user(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Uuid>> {
+    Ok(open(db, id).await?.map(|(user, _)| user))
+}
+
+/// The user of a session that has not ended and the team whose SSO connection started it (None
+/// for a password); None for an ended or unknown session.
+pub async fn open(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<(Uuid, Option<Uuid>)>> {
     let found = Sessions::find_by_id(id)
         .select_only()
         .column(session::Column::UserId)
         .column(session::Column::EndedAt)
-        .into_tuple::<(Uuid, Option<Timestamp>)>();
-    Ok(found.one(db).await?.and_then(|(user, ended)| ended.is_none().then_some(user)))
+        .column(session::Column::SsoTeamId)
+        .into_tuple::<(Uuid, Option<Timestamp>, Option<Uuid>)>();
+    Ok(found.one(db).await?.and_then(|(user, ended, team)| ended.is_none().then_some((user, team))))
 }
 
 /// The ids of every session of a user that has not ended.

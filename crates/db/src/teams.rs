@@ -48,6 +48,7 @@ pub async fn create(
         description: Set(description.map(str::to_owned)),
         created_by: Set(owner),
         require_two_factor: Set(false),
+        require_sso: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -81,13 +82,16 @@ pub async fn update(
     team_id: Uuid,
     name: Option<&str>,
     description: Option<Option<&str>>,
-    require_two_factor: Option<bool>,
+    (require_two_factor, require_sso): (Option<bool>, Option<bool>),
     now: Timestamp,
 ) -> Result<Option<Team>> {
     let Some(found) = find(db, team_id).await? else { return Ok(None) };
     let mut active: team::ActiveModel = found.into();
     if let Some(required) = require_two_factor {
         active.require_two_factor = Set(required);
+    }
+    if let Some(required) = require_sso {
+        active.require_sso = Set(required);
     }
     if let Some(name) = name {
         active.name = Set(name.to_owned());
@@ -325,6 +329,26 @@ pub async fn requiring_two_factor(db: &impl ConnectionTrait, user_id: Uuid) -> R
         .column(team::Column::Name)
         .filter(team::Column::Id.is_in(ids))
         .filter(team::Column::RequireTwoFactor.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The teams that `user_id` owns and that require single sign-on.
+pub async fn owned_requiring_sso(db: &impl ConnectionTrait, user_id: Uuid) -> Result<Vec<Uuid>> {
+    let owned: Vec<Uuid> = Members::find()
+        .select_only()
+        .column(team_member::Column::TeamId)
+        .filter(team_member::Column::UserId.eq(user_id))
+        .filter(team_member::Column::Role.eq(Role::Owner.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Teams::find()
+        .select_only()
+        .column(team::Column::Id)
+        .filter(team::Column::Id.is_in(owned))
+        .filter(team::Column::RequireSso.eq(true))
         .into_tuple()
         .all(db)
         .await?)

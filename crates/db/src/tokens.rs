@@ -12,6 +12,9 @@ use crate::{Result, Timestamp};
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    /// An owner's or admin's "Test connection" of a single sign-on connection, about to start in
+    /// their browser.
+    SsoTest,
 }
 
 impl Purpose {
@@ -19,6 +22,7 @@ impl Purpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::SsoTest => "sso_test",
         }
     }
 }

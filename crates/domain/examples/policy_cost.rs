@@ -29,7 +29,7 @@ fn main() {
             .expect("the allowlists of this example parse"),
     };
     let key = |shape: KeyShape| KeyPrincipal { rolling: false, creator: Role::Admin, creator_two_factor: true, shape };
-    let rules = TeamRules { require_two_factor: true };
+    let rules = TeamRules { require_two_factor: true, ..TeamRules::default() }; 
     let calls = 10_000_000;
     let full = key(shape(ScopeSet::FULL, &[]));
     per_call("a full-access key reads its team (principal built each time)", calls, || {
@@ -41,7 +41,7 @@ fn main() {
     per_call("an allowlisted narrow key makes a key within its own", calls, || {
         decide(black_box(&narrow), rules, Action::ManageApiKeys, Target::NewKey(black_box(&child))).is_ok()
     });
-    let user = Principal::User { role: Role::Admin, two_factor: true };
+    let user = Principal::User { role: Role::Admin, two_factor: true, sso: false };
     per_call("an admin changes a member's role", calls, || {
         let action = Action::ChangeRole { target: Role::Member, to: Role::Admin };
         decide(black_box(&user), rules, action, Target::Team).is_ok()

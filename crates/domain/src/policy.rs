@@ -60,6 +60,11 @@ pub enum Action {
     /// Add, verify and remove domains, set their join rule: who may join without an invitation,
     /// so the owners' business.
     ManageDomains,
+    /// The team's single sign-on connections.
+    ReadSso,
+    /// Add, change, test and remove single sign-on connections (owners and admins; requiring
+    /// SSO is a team setting, the owners').
+    ManageSso,
     /// Check a presented key and count its use (`POST /keys/verify`): the service's only right.
     VerifyKeys,
 }
@@ -84,6 +89,8 @@ impl Action {
             ManageWebhooks,
             ReadDomains,
             ManageDomains,
+            ReadSso,
+            ManageSso,
             VerifyKeys,
         ];
         for r in Role::ALL {
@@ -168,6 +175,8 @@ pub enum Principal {
     User {
         role: Role,
         two_factor: bool,
+        /// The session started at this team's identity provider.
+        sso: bool,
     },
     Key(KeyPrincipal),
     /// The platform's service, holding the service token.
@@ -189,6 +198,7 @@ impl Principal {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TeamRules {
     pub require_two_factor: bool,
+    pub require_sso: bool,
 }
 
 /// What an action is done to, where more than the action decides.
@@ -236,6 +246,9 @@ pub enum Deny {
     OwnSettings,
     /// Requiring two-factor authentication of a team takes having it on oneself.
     OwnTwoFactorFirst,
+    /// The team requires single sign-on, and the member's session did not start at its identity
+    /// provider. Owners keep a password way in (break-glass); keys are not sessions.
+    SsoRequired,
     /// Only the service does this (verify keys); the service does nothing else.
     ServiceOnly,
     NotForService,
@@ -244,6 +257,12 @@ pub enum Deny {
 /// Whether `principal` gets into the team at all: a team that requires two-factor
 /// authentication keeps out people without it, and keys whose creator lacks it.
 pub fn admits(principal: &Principal, team: TeamRules) -> Result<(), Deny> {
+    if team.require_sso
+        && let Principal::User { role, sso: false, .. } = principal
+        && *role != Role::Owner
+    {
+        return Err(Deny::SsoRequired);
+    }
     if !team.require_two_factor {
         return Ok(());
     }
@@ -262,7 +281,7 @@ pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target
         Principal::Service if action == Action::VerifyKeys => return Ok(()),
         Principal::Service => return Err(Deny::NotForService),
         _ if action == Action::VerifyKeys => return Err(Deny::ServiceOnly),
-        Principal::User { role, two_factor } => {
+        Principal::User { role, two_factor, .. } => {
             admits(principal, team)?;
             if !role_allows(*role, action) {
                 return Err(Deny::Role(*role));
@@ -382,7 +401,9 @@ pub fn required_scope(action: Action) -> Option<Scope> {
     Some(match action {
         ReadTeam => Scope::TeamRead,
         // Domains decide who joins the team: people's business, never a key's.
-        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains => {
+        // So do identity providers: who signs in is people's business too.
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains | ReadSso
+        | ManageSso => {
             return None;
         }
         ReadMembers => Scope::MembersRead,
@@ -412,6 +433,7 @@ pub fn event_read_action(event: portal_types::EventType) -> Option<Action> {
         InvitationCreated | InvitationAccepted | InvitationRevoked => Action::ReadInvitations,
         TeamUpdated => Action::ReadTeam,
         DomainVerified | DomainRemoved => Action::ReadDomains,
+        SsoConnectionChanged | SsoSignInFailed => Action::ReadSso,
         WebhookTest => return None,
     })
 }
@@ -444,6 +466,8 @@ pub fn permissions(actor: Actor) -> TeamPermissions {
         manage_webhooks: allows(actor, Action::ManageWebhooks),
         read_domains: allows(actor, Action::ReadDomains),
         manage_domains: allows(actor, Action::ManageDomains),
+        read_sso: allows(actor, Action::ReadSso),
+        manage_sso: allows(actor, Action::ManageSso),
         invite_roles: roles.into_iter().filter(|&role| allows(actor, Action::Invite { role })).collect(),
         role_changes: roles
             .into_iter()

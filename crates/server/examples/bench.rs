@@ -239,7 +239,7 @@ impl Owner {
 
     /// A fresh access token (they last 15 minutes; a run on PostgreSQL takes longer).
     async fn sign_in(&mut self) {
-        let login = portal_types::LoginRequest { email: EMAIL.into(), password: PASSWORD.into() };
+        let login = portal_types::LoginRequest { email: EMAIL.into(), password: PASSWORD.into(), sso_link: None };
         self.jwt = self.api.login(&login).await.unwrap().access_token;
         self.api = self.api.with_token(&self.jwt);
     }

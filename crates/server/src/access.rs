@@ -31,13 +31,15 @@ pub fn team_not_found() -> ApiError {
 
 /// What the policy weighs of a team.
 pub fn rules_of(team: &Team) -> TeamRules {
-    TeamRules { require_two_factor: team.require_two_factor }
+    TeamRules { require_two_factor: team.require_two_factor, require_sso: team.require_sso }
 }
 
-/// The caller as the policy weighs it, with `role` for a signed-in member.
-fn principal_of(by: &Principal, role: Role) -> policy::Principal {
+/// The caller as the policy weighs it, with `role` for a signed-in member of `team_id`.
+fn principal_of(by: &Principal, role: Role, team_id: Uuid) -> policy::Principal {
     match by {
-        Principal::User(user) => policy::Principal::User { role, two_factor: user.two_factor },
+        Principal::User(user) => {
+            policy::Principal::User { role, two_factor: user.two_factor, sso: user.sso_team == Some(team_id) }
+        }
         Principal::Key(key) => policy::Principal::Key(key.principal()),
     }
 }
@@ -66,6 +68,16 @@ pub fn refusal(deny: Deny, team: &Team) -> ApiError {
                 team.name
             ),
         ),
+        Deny::SsoRequired => ApiError {
+            sso_url: Some(crate::app::sso_sign_in::start_path(team.id)),
+            ..ApiError::new(
+                ErrorCode::SsoRequired,
+                format!(
+                    "The team {} requires single sign-on: sign in through its identity provider (open `sso_url`).",
+                    team.name
+                ),
+            )
+        },
         Deny::Role(role) => forbidden(format!("Your role ({}) may not do this.", role.as_str())),
         Deny::Scope(scope) => ApiError::insufficient_scope(scope),
         Deny::Rolling => forbidden(
@@ -144,13 +156,13 @@ impl TeamAccess {
                     return Err(team_not_found());
                 }
                 let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-                return Self::admitted(team, principal_of(principal, Role::Admin), None, key_actor(key));
+                return Self::admitted(team, principal_of(principal, Role::Admin, team_id), None, key_actor(key));
             }
         };
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-        Self::admitted(team, principal_of(principal, membership.role), Some(auth.user_id), user_actor(auth.user_id))
+        Self::admitted(team, principal_of(principal, membership.role, team_id), Some(auth.user_id), user_actor(auth.user_id))
     }
 
     /// The access of `principal`, if the team admits it at all (two-factor rule).
@@ -172,11 +184,11 @@ impl TeamAccess {
                 if key.team_id != team_id {
                     return Err(team_not_found());
                 }
-                (principal_of(principal, Role::Admin), None, key_actor(key))
+                (principal_of(principal, Role::Admin, team_id), None, key_actor(key))
             }
             Principal::User(user) => {
                 let role = state.auth_cache.membership(team_id, user.user_id).await?.ok_or_else(team_not_found)?;
-                (principal_of(principal, role), Some(user.user_id), user_actor(user.user_id))
+                (principal_of(principal, role, team_id), Some(user.user_id), user_actor(user.user_id))
             }
         };
         let snapshot = state.auth_cache.team(team_id).await?.ok_or_else(team_not_found)?;

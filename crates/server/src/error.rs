@@ -19,8 +19,11 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvitationWrongAccount
         | InsufficientScope
         | IpNotAllowed
-        | TwoFactorRequired => StatusCode::FORBIDDEN,
-        NotFound | RouteNotFound | KeyNotFound | InvitationNotFound | SessionNotFound => StatusCode::NOT_FOUND,
+        | TwoFactorRequired
+        | SsoRequired => StatusCode::FORBIDDEN,
+        NotFound | RouteNotFound | KeyNotFound | InvitationNotFound | SessionNotFound | SsoNotConfigured => {
+            StatusCode::NOT_FOUND
+        }
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Conflict | AlreadyMember | InvitationPending | InvitationClosed | KeyNotActive | LastOwner
         | TwoFactorEnabled | TwoFactorDisabled => StatusCode::CONFLICT,
@@ -46,6 +49,8 @@ pub struct ApiError {
     pub rate_limit: Option<Box<RateLimitHeaders>>,
     /// For `insufficient_scope`: the scope the key lacks.
     pub required_scope: Option<portal_types::Scope>,
+    /// For `sso_required`: where a sign-in at the team's identity provider starts.
+    pub sso_url: Option<String>,
 }
 
 /// The IETF draft fields (draft-ietf-httpapi-ratelimit-headers-09): the policies that apply,
@@ -76,6 +81,7 @@ impl ApiError {
             retry_after: None,
             rate_limit: None,
             required_scope: None,
+            sso_url: None,
         }
     }
 
@@ -92,6 +98,7 @@ impl ApiError {
             retry_after: None,
             rate_limit: None,
             required_scope: None,
+            sso_url: None,
         }
     }
 
@@ -120,6 +127,7 @@ impl ApiError {
             retry_after: None,
             rate_limit: None,
             required_scope: None,
+            sso_url: None,
         }
     }
 
@@ -145,7 +153,11 @@ impl ApiError {
     }
 
     pub fn to_problem(&self) -> Problem {
-        Problem { required_scope: self.required_scope, ..problem(self.code, self.detail.clone(), self.field.clone()) }
+        Problem {
+            required_scope: self.required_scope,
+            sso_url: self.sso_url.clone(),
+            ..problem(self.code, self.detail.clone(), self.field.clone())
+        }
     }
 }
 
@@ -160,6 +172,7 @@ pub fn problem(code: ErrorCode, detail: Option<String>, field: Option<String>) -
         code,
         field,
         required_scope: None,
+        sso_url: None,
     }
 }
 

@@ -162,6 +162,8 @@ pub struct AuthUser {
     pub session_id: Uuid,
     /// Whether the account has two-factor authentication on (teams may require it).
     pub two_factor: bool,
+    /// The team whose identity provider the session started at (teams may require it).
+    pub sso_team: Option<Uuid>,
 }
 
 impl FromRequest for AuthUser {
@@ -181,7 +183,7 @@ fn signed_in(req: &HttpRequest) -> impl Future<Output = Result<AuthUser, ApiErro
     async move {
         let (user, state) = checked?;
         match state.auth_cache.session(user.session_id).await? {
-            Some(two_factor) => Ok(AuthUser { two_factor, ..user }),
+            Some(session) => Ok(AuthUser { two_factor: session.two_factor, sso_team: session.sso_team, ..user }),
             None => Err(ApiError::unauthorized("The session has ended; sign in again.")),
         }
     }
@@ -214,7 +216,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .tokens
         .check(token.trim())
         .ok_or_else(|| ApiError::unauthorized("The access token is invalid or expired."))?;
-    Ok(AuthUser { user_id: claims.user_id, session_id: claims.session_id, two_factor: false })
+    Ok(AuthUser { user_id: claims.user_id, session_id: claims.session_id, two_factor: false, sso_team: None })
 }
 
 /// Whoever acts on a team endpoint: a signed-in user (JWT) or an API key (`pp_...`).

@@ -20,6 +20,7 @@ pub mod retention;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod statements;

@@ -42,7 +42,7 @@ const ENDED_SESSIONS_DAYS: i64 = 30;
 
 /// Deletes sessions and refresh tokens that ended or expired [`ENDED_SESSIONS_DAYS`] before `now`,
 /// finished webhook deliveries (and events no delivery needs) as old, and sign-in challenges that
-/// expired and usage flush ids written a day before;
+/// expired, single sign-on flows and usage flush ids written a day before;
 /// returns how many rows went.
 pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
     let before = now - chrono::Duration::days(ENDED_SESSIONS_DAYS);
@@ -55,7 +55,9 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
         // A usage flush's id is needed until its retries are over: minutes.
         let (table, time, keys) = portal_db::usage::FLUSHES;
         let flushes = portal_db::usage::prune(db, table, time, keys, now - chrono::Duration::days(1), BATCH).await?;
-        let n = challenges + deliveries + flushes + portal_db::sessions::prune(db, before, BATCH).await?;
+        // Single sign-on flows (and their links) last 10 minutes, kept a day for the replay check.
+        let flows = portal_db::sso::prune_flows(db, now - chrono::Duration::days(1)).await?;
+        let n = challenges + deliveries + flushes + flows + portal_db::sessions::prune(db, before, BATCH).await?;
         removed += n;
         if n == 0 {
             return Ok(removed);

@@ -272,7 +272,9 @@ impl Application {
         let csp = HeaderValue::from_str(&webapp::app_csp(web_app.index.as_deref()))
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
         let dns = crate::dns::Dns::new(config.dns_resolver).map_err(StartupError::Server)?;
-        let services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache, dns);
+        let oidc = crate::sso::Oidc::new(crate::webhooks::Reach::from_config(&config), config.key_hash_secret.expose())
+            .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
+        let services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache, (dns, oidc));
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
         let mut key_tasks = vec![
             tokio::spawn(services.meter.clone().run_flusher(config.usage_flush, stopped.clone())),

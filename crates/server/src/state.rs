@@ -53,6 +53,8 @@ pub struct AppState {
     pub webhook_wake: Arc<Notify>,
     /// TXT lookups of domain verification.
     pub dns: Arc<crate::dns::Dns>,
+    /// Single sign-on: OpenID Connect providers, reached like webhooks.
+    pub oidc: Arc<crate::sso::Oidc>,
 }
 
 impl AppState {
@@ -70,10 +72,7 @@ impl AppState {
             // under it stay readable; a key of its own is derived for each use.
             two_factor: portal_domain::two_factor::TwoFactorKeys::derive(config.key_hash_secret.expose().as_bytes()),
             webhook_secrets: crate::webhooks::secret_box(config.key_hash_secret.expose()),
-            webhook_reach: crate::webhooks::Reach {
-                allow_http: config.webhook_allow_http,
-                allow_private: config.webhook_allow_private,
-            },
+            webhook_reach: crate::webhooks::Reach::from_config(&config),
             webhook_wake,
             hasher: PasswordHasherPool::new(cores),
             auth_limiter: Budget::new(config.auth_rate_limit, Duration::from_secs(60)),
@@ -89,6 +88,7 @@ impl AppState {
             meter: services.meter.clone(),
             invalidation: services.invalidation.clone(),
             dns: services.dns.clone(),
+            oidc: services.oidc.clone(),
         }
     }
 }

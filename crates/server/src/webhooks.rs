@@ -49,6 +49,12 @@ pub struct Reach {
 }
 
 impl Reach {
+    /// What the configuration allows (`PORTAL_WEBHOOK_ALLOW_HTTP`, `..._PRIVATE`); identity
+    /// providers are reached the same way.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self { allow_http: config.webhook_allow_http, allow_private: config.webhook_allow_private }
+    }
+
     /// Why the portal would not call `url`; None when it may (its name is checked again when
     /// it is resolved).
     pub fn refusal(self, url: &reqwest::Url) -> Option<String> {

@@ -60,6 +60,11 @@ pub struct LoginRequest {
     pub email: EmailAddress,
     #[cfg_attr(feature = "openapi", schema(inline))]
     pub password: Password,
+    /// The `sso_link` of a single sign-on that found this account: once the password (and any
+    /// second factor) is proven, the account is linked to the identity provider's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub sso_link: Option<LinkToken>,
 }
 
 /// A new session: a short-lived access token (the refresh token travels as an HttpOnly cookie).
@@ -169,6 +174,11 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     /// The session of the access token that asked.
     pub current: bool,
+    /// How it started: `password`, or `sso:<connection id>` at a team's identity provider.
+    pub started_with: String,
+    /// The connection's name, for a session started at one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_connection: Option<String>,
 }
 
 /// `GET /api/v1/me/sessions`: the sessions in use, the latest used first (at most 500).
@@ -208,6 +218,10 @@ pub struct TwoFactorLoginRequest {
     pub challenge: LinkToken,
     /// The 6-digit code of the authenticator app, or an unused recovery code (`xxxxx-xxxxx`).
     pub code: String,
+    /// As in the password step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(inline))]
+    pub sso_link: Option<LinkToken>,
 }
 
 /// A request that the password confirms (`POST /api/v1/me/two-factor/setup`,

@@ -75,6 +75,10 @@ event_types! {
     DomainVerified = "domain.verified",
     /// A domain was removed from the team.
     DomainRemoved = "domain.removed",
+    /// A single sign-on connection was added, changed or removed.
+    SsoConnectionChanged = "sso.connection_changed",
+    /// A sign-in through the team's identity provider was refused (the activity entry says why).
+    SsoSignInFailed = "sso.sign_in_failed",
     /// A test event, sent on request to one endpoint.
     WebhookTest = "webhook.test",
 }
@@ -166,6 +170,19 @@ audit_actions! {
     DomainCheckFailed = "domain.check_failed", "Domain not verified", [],
     DomainJoinRuleChanged = "domain.join_rule_changed", "Domain join rule changed", [],
     DomainRemoved = "domain.removed", "Domain removed", [DomainRemoved],
+    SsoConnectionCreated = "sso.connection_created", "SSO connection added", [SsoConnectionChanged],
+    SsoConnectionUpdated = "sso.connection_updated", "SSO connection changed", [SsoConnectionChanged],
+    SsoConnectionRemoved = "sso.connection_removed", "SSO connection removed", [SsoConnectionChanged],
+    /// "Test connection" ran (summary: what it received, or why it failed).
+    SsoTested = "sso.tested", "SSO connection tested", [],
+    /// Someone signed in through the team's identity provider (summary: the connection).
+    SsoSignedIn = "sso.signed_in", "Signed in with SSO", [],
+    /// A sign-in through the team's identity provider was refused (summary: why).
+    SsoSignInFailed = "sso.sign_in_failed", "SSO sign-in refused", [SsoSignInFailed],
+    /// A password account was linked to the identity provider's user, its password proven.
+    SsoLinked = "sso.linked", "Account linked to SSO", [],
+    /// An owner signed in with a password while the team requires single sign-on.
+    SsoBreakGlass = "sso.break_glass", "Owner signed in with a password (SSO required)", [],
 }
 
 impl AuditAction {

@@ -9,6 +9,7 @@ mod events;
 mod help;
 mod keys;
 mod problem;
+mod sso;
 pub mod rules;
 mod text;
 pub use text::*;
@@ -21,6 +22,7 @@ pub use events::*;
 pub use help::*;
 pub use keys::*;
 pub use problem::*;
+pub use sso::*;
 pub use teams::*;
 pub use webhooks::*;
 

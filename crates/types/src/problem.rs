@@ -25,6 +25,10 @@ pub struct Problem {
     /// For `insufficient_scope`: the scope the key lacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_scope: Option<crate::Scope>,
+    /// For `sso_required`: the same-origin URL that starts a sign-in at the team's identity
+    /// provider (open it in the browser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_url: Option<String>,
 }
 
 macro_rules! error_codes {
@@ -89,6 +93,9 @@ error_codes! {
     InvitationWrongAccount = "invitation_wrong_account",
     /// 403: the team requires two-factor authentication, and the caller's account has none.
     TwoFactorRequired = "two_factor_required",
+    /// 403: the team requires single sign-on, and this session did not start at its identity
+    /// provider; `sso_url` starts one.
+    SsoRequired = "sso_required",
     /// 404: no such resource, or the caller is not a member of its team.
     NotFound = "not_found",
     /// 404: no such route.
@@ -97,6 +104,8 @@ error_codes! {
     KeyNotFound = "key_not_found",
     /// 404: no such invitation.
     InvitationNotFound = "invitation_not_found",
+    /// 404: no verified domain of this address has single sign-on.
+    SsoNotConfigured = "sso_not_configured",
     /// 404: no such session of the signed-in user in use.
     SessionNotFound = "session_not_found",
     /// 405: the route does not take this method; `Allow` lists those it takes.

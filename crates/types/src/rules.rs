@@ -20,6 +20,12 @@ pub const SEARCH_MAX_CHARS: usize = 100;
 pub const EMAIL_MAX_CHARS: usize = 254;
 /// Longest domain name (RFC 1035, without the final dot).
 pub const DOMAIN_MAX_CHARS: usize = 253;
+/// Longest OpenID Connect issuer URL.
+pub const SSO_ISSUER_MAX_CHARS: usize = 500;
+/// Longest client id or secret of an identity provider.
+pub const SSO_CLIENT_MAX_CHARS: usize = 255;
+/// A client id or secret: printable ASCII without spaces.
+pub const SSO_CLIENT_PATTERN: &str = "^[!-~]+$";
 
 /// A domain name of at least two labels: letters, digits and inner hyphens, up to 63 each; the
 /// last label starts with a letter (ASCII: an internationalised name is sent as `xn--`).

@@ -55,6 +55,9 @@ pub struct Team {
     /// Members without two-factor authentication get 403 `two_factor_required` for everything of
     /// this team until they turn it on.
     pub require_two_factor: bool,
+    /// Members (not owners) get 403 `sso_required` here unless their session started at the
+    /// team's identity provider; API keys keep working.
+    pub require_sso: bool,
     pub created_at: DateTime<Utc>,
     /// What the caller may do here, from the server's permission table: clients show only
     /// the controls that will work.
@@ -75,6 +78,10 @@ pub struct TeamPermissions {
     pub read_domains: bool,
     /// Add, verify and remove the team's domains, and set their join rule.
     pub manage_domains: bool,
+    /// See the team's single sign-on connections.
+    pub read_sso: bool,
+    /// Add, change, test and remove single sign-on connections.
+    pub manage_sso: bool,
     /// Roles the caller may invite with (and whose invitations they may resend or revoke).
     pub invite_roles: Vec<Role>,
     /// For members of each role: the roles the caller may give them.
@@ -146,6 +153,10 @@ pub struct UpdateTeamRequest {
     /// Require two-factor authentication of every member (owners only; the owner must have it on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_two_factor: Option<bool>,
+    /// Require single sign-on of every member but owners (owners only; the team needs a working
+    /// connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_sso: Option<bool>,
 }
 
 /// A member of a team.

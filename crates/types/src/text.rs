@@ -197,6 +197,20 @@ text!(
 );
 
 text!(
+    /// An OpenID Connect issuer URL, e.g. `https://example.okta.com`.
+    SsoIssuer,
+    read: as_sent,
+    schema: |o| o.min_length(Some(1)).max_length(Some(rules::SSO_ISSUER_MAX_CHARS)).pattern(Some("^https://[^/?#@\\s]+"))
+);
+
+text!(
+    /// A client id or secret that the identity provider issued.
+    SsoSecret,
+    read: as_sent,
+    schema: |o| o.min_length(Some(1)).max_length(Some(rules::SSO_CLIENT_MAX_CHARS)).pattern(Some(rules::SSO_CLIENT_PATTERN))
+);
+
+text!(
     /// One IP address, without a prefix length.
     IpAddress,
     read: as_sent,

@@ -12,6 +12,9 @@ pub struct Model {
     pub user_agent: Option<String>,
     pub expires_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
+    /// The SSO connection the session started at (None: a password) and its team.
+    pub sso_connection_id: Option<Uuid>,
+    pub sso_team_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,8 @@ pub struct Model {
     pub created_by: Uuid,
     /// Members without two-factor authentication get 403 `two_factor_required` here.
     pub require_two_factor: bool,
+    /// Members (not owners) need a session started at the team's SSO connection.
+    pub require_sso: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

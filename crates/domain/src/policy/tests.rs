@@ -39,7 +39,7 @@ fn needs(action: Action) -> Option<Scope> {
         ReadUsage => Scope::UsageRead,
         ReadWebhooks => Scope::WebhooksRead,
         ManageWebhooks => Scope::WebhooksWrite,
-        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains => {
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains | ReadSso | ManageSso => {
             return None;
         }
     })
@@ -144,7 +144,9 @@ fn the_policy_equals_the_reference_model() {
     let lists = allowlists();
     let shapes = shapes();
     let targets: Vec<&Shape> = shapes.iter().step_by(5).collect();
-    let teams = [TeamRules { require_two_factor: false }, TeamRules { require_two_factor: true }];
+    let teams = [false, true]
+        .into_iter()
+        .flat_map(|require_two_factor| [false, true].map(|require_sso| TeamRules { require_two_factor, require_sso }));
     let mut checked = 0u64;
     let mut allowed = 0u64;
     let mut check = |principal: &Principal, team: TeamRules, action: Action, target: Target<'_>, expect: bool| {
@@ -160,9 +162,10 @@ fn the_policy_equals_the_reference_model() {
             check(&Principal::Service, team, action, Target::Team, action == VerifyKeys);
         }
         for role in Role::ALL {
-            for two_factor in [false, true] {
-                let user = Principal::User { role, two_factor };
-                let admitted = two_factor || !team.require_two_factor;
+            for (two_factor, sso) in [(false, false), (true, false), (false, true), (true, true)] {
+                let user = Principal::User { role, two_factor, sso };
+                // Single sign-on, where required, binds everyone but owners (their break-glass).
+                let admitted = (two_factor || !team.require_two_factor) && (sso || !team.require_sso || role == Owner);
                 for action in all_actions() {
                     check(&user, team, action, Target::Team, admitted && table(role, action));
                 }
@@ -185,7 +188,7 @@ fn the_policy_equals_the_reference_model() {
                         let key = KeyPrincipal { rolling, creator, creator_two_factor, shape: own.real(&lists) };
                         let principal = Principal::Key(key.clone());
                         let admitted = creator_two_factor || !team.require_two_factor;
-                        let creator_as_user = Principal::User { role: creator, two_factor: creator_two_factor };
+                        let creator_as_user = Principal::User { role: creator, two_factor: creator_two_factor, sso: false };
                         for action in all_actions() {
                             let ok = check(&principal, team, action, Target::Team, admitted && key_may(&key, action));
                             if ok {
@@ -295,7 +298,7 @@ fn spot_checks_of_the_rules_in_words() {
     assert!(!allows(Actor::Member(Member), ReadInvitations));
     assert!(!allows(Actor::Member(Owner), VerifyKeys));
     assert_eq!(decide(&Principal::Service, TeamRules::default(), ReadApiKeys, Target::Team), Err(Deny::NotForService));
-    let user = Principal::User { role: Owner, two_factor: true };
+    let user = Principal::User { role: Owner, two_factor: true, sso: false };
     assert_eq!(decide(&user, TeamRules::default(), VerifyKeys, Target::Team), Err(Deny::ServiceOnly));
 }
 
@@ -348,8 +351,17 @@ fn denials_say_why() {
     let narrower = KeyShape { usage_limit: Some(5), ..dev_narrow.shape.clone() };
     let change = Target::KeyChange { was: &dev_narrow.shape, will_be: &narrower, own: true };
     assert_eq!(decide(&key, rules, ManageApiKeys, change), Err(Deny::OwnSettings));
-    let strict = TeamRules { require_two_factor: true };
+    let strict = TeamRules { require_two_factor: true, ..TeamRules::default() };
     assert_eq!(decide(&key, strict, ReadTeam, Target::Team), Err(Deny::TwoFactor { key: true }));
+    // A team that requires single sign-on: keys are not sessions, owners keep a way in.
+    let sso = TeamRules { require_sso: true, ..TeamRules::default() };
+    assert_eq!(decide(&key, sso, ManageApiKeys, Target::Team), Ok(()));
+    let password_admin = Principal::User { role: Admin, two_factor: true, sso: false };
+    assert_eq!(decide(&password_admin, sso, ReadTeam, Target::Team), Err(Deny::SsoRequired));
+    let sso_admin = Principal::User { role: Admin, two_factor: false, sso: true };
+    assert_eq!(decide(&sso_admin, sso, ReadTeam, Target::Team), Ok(()));
+    let password_owner = Principal::User { role: Owner, two_factor: false, sso: false };
+    assert_eq!(decide(&password_owner, sso, UpdateTeam, Target::Team), Ok(()));
     let demoted = Principal::Key(KeyPrincipal { creator: Member, ..dev_narrow });
     assert_eq!(decide(&demoted, rules, ManageApiKeys, Target::Team), Err(Deny::Scope(Scope::ApiKeysWrite)));
 }
@@ -371,7 +383,11 @@ fn permissions_for_clients_follow_the_table() {
     assert!(member.role_changes.iter().all(|c| c.to.is_empty()));
     // A full key may what an admin may, but for the domains: who joins is people's business.
     assert!(admin.read_domains && !admin.manage_domains && owner.manage_domains && !member.read_domains);
-    assert_eq!(permissions(Actor::KEY), TeamPermissions { read_domains: false, ..admin.clone() });
+    assert!(admin.read_sso && admin.manage_sso && owner.manage_sso && !member.read_sso);
+    assert_eq!(
+        permissions(Actor::KEY),
+        TeamPermissions { read_domains: false, read_sso: false, manage_sso: false, ..admin.clone() }
+    );
     let rolling = permissions(Actor::ApiKey { rolling: true, scopes: ScopeSet::FULL, creator: Admin });
     assert!(!rolling.manage_api_keys && rolling.invite_roles.is_empty());
 }
@@ -404,7 +420,7 @@ fn webhook_events_need_the_read_of_their_family() {
             continue;
         };
         assert!(allows(Actor::Member(Admin), read), "{event:?}");
-        if read == ReadDomains {
+        if matches!(read, ReadDomains | ReadSso) {
             assert!(required_scope(read).is_none() && !allows(Actor::KEY, read), "{event:?}");
             continue;
         }

@@ -11,6 +11,8 @@ pub mod keys;
 pub mod leaks;
 pub mod members;
 pub mod sign_in;
+pub mod sso;
+pub mod sso_sign_in;
 pub mod teams;
 pub mod two_factor;
 pub mod webhooks;

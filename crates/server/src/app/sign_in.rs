@@ -167,9 +167,10 @@ pub enum SignIn {
     Challenge(TwoFactorChallenge),
 }
 
-/// How a session goes on: a sign-in starts it, a refresh uses it again.
+/// How a session goes on: a sign-in starts it (at a team's identity provider, or with a
+/// password), a refresh uses it again.
 enum Step {
-    SignIn,
+    SignIn(Option<sessions::StartedAt>),
     Refresh,
 }
 
@@ -187,7 +188,7 @@ async fn start_session(
     let expires = now + Duration::days(REFRESH_TTL_DAYS);
     let seen = sessions::Seen { ip: &client.ip, user_agent: client.user_agent.as_deref() };
     match step {
-        Step::SignIn => sessions::start(&txn, family, user.id, seen, expires, now).await?,
+        Step::SignIn(sso) => sessions::start(&txn, (family, user.id), seen, sso, expires, now).await?,
         Step::Refresh => sessions::touch(&txn, family, seen, expires, now).await?,
     }
     sessions::insert(&txn, family, user.id, &token::hash(&refresh_token), expires, now).await?;
@@ -202,10 +203,56 @@ async fn start_session(
     Ok(Started { session, refresh_token })
 }
 
+/// Starts a session at a team's identity provider (the account is known, the token checked).
+pub async fn start_sso_session(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    changes: &[Change],
+    (user, client): (portal_db::users::User, &Client),
+    sso: sessions::StartedAt,
+    now: DateTime<Utc>,
+) -> ApiResult<Started> {
+    let mut changes = changes.to_vec();
+    changes.extend(record_sign_in(&txn, &user, client, None, now).await?);
+    tracing::info!(user_id = %user.id, ip = %client.ip, connection = %sso.connection_id, "signed in with single sign-on");
+    start_session(state, txn, &changes, (user, client), (Uuid::new_v4(), Step::SignIn(Some(sso))), now).await
+}
+
+/// How a password sign-in (its password and any second factor proven) starts: linking the
+/// account to an identity provider first if it came with an SSO link, else as a password
+/// session (recorded as break-glass in the teams it owns that require SSO).
+async fn password_session(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    mut changes: Vec<Change>,
+    (user, client): (portal_db::users::User, &Client),
+    sso_link: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<Started> {
+    let sso = match sso_link {
+        Some(link) => {
+            let (sso, linked) = super::sso_sign_in::complete_link(&txn, link, &user, client, now).await?;
+            changes.extend(linked);
+            Some(sso)
+        }
+        None => {
+            changes.extend(super::sso_sign_in::record_break_glass(&txn, &user, client, now).await?);
+            None
+        }
+    };
+    start_session(state, txn, &changes, (user, client), (Uuid::new_v4(), Step::SignIn(sso)), now).await
+}
+
 /// The password step. A wrong address and a wrong password get the same answer in the same
 /// time; a slot of the account's budget of failures is taken before the check and given back if
-/// it is right, so concurrent guesses cannot outrun the count.
-pub async fn sign_in(state: &AppState, client: &Client, email: Email, password: String) -> ApiResult<SignIn> {
+/// it is right, so concurrent guesses cannot outrun the count. `sso_link` links the account to
+/// the identity provider of the single sign-on that found it (after the second factor, if any).
+pub async fn sign_in(
+    state: &AppState,
+    client: &Client,
+    (email, password): (Email, String),
+    sso_link: Option<&str>,
+) -> ApiResult<SignIn> {
     let slot = state.account_limiter.reserve(&state.db, &account_key(email.as_str())).await?;
     let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -229,8 +276,7 @@ pub async fn sign_in(state: &AppState, client: &Client, email: Email, password: 
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in");
     let txn = state.db.begin().await?;
     let changes = record_sign_in(&txn, &user, client, None, now).await?;
-    let started = start_session(state, txn, &changes, (user, client), (Uuid::new_v4(), Step::SignIn), now).await?;
-    Ok(SignIn::Started(started))
+    Ok(SignIn::Started(password_session(state, txn, changes, (user, client), sso_link, now).await?))
 }
 
 /// Records a sign-in. It shows in the activity of every team of theirs, as their last activity.
@@ -285,7 +331,12 @@ fn challenge_refused() -> ApiError {
 /// The code step: the challenge of the password step and a code of the app, or a recovery code
 /// (which mails the user). A challenge works once, for 5 minutes and at most 5 codes; wrong codes
 /// also spend the account's budget, whatever challenge they come with.
-pub async fn sign_in_with_code(state: &AppState, client: &Client, challenge: &str, code: &str) -> ApiResult<Started> {
+pub async fn sign_in_with_code(
+    state: &AppState,
+    client: &Client,
+    (challenge, code): (&str, &str),
+    sso_link: Option<&str>,
+) -> ApiResult<Started> {
     if !token::looks_valid(challenge) {
         return Err(challenge_refused());
     }
@@ -339,7 +390,7 @@ pub async fn sign_in_with_code(state: &AppState, client: &Client, challenge: &st
         two_factor::notify(state, &txn, &user, ("A recovery code was used to sign in", &paragraph), now).await?;
     }
     tracing::info!(user_id = %user.id, ip = %client.ip, "signed in with a second factor");
-    let started = start_session(state, txn, &changes, (user, client), (Uuid::new_v4(), Step::SignIn), now).await?;
+    let started = password_session(state, txn, changes, (user, client), sso_link, now).await?;
     slot.release(&state.db).await?;
     if recovered {
         // Committed now: the mail worker finds the mail.

@@ -4,11 +4,11 @@
 use chrono::Utc;
 use portal_db::TransactionTrait;
 use portal_domain::policy::{Action, Actor, Target};
-use portal_types::{AuditAction, Role, Team};
+use portal_types::{AuditAction, ErrorCode, Role, Team};
 
 use super::Begin;
 use crate::access::TeamAccess;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, Client, Principal};
 use crate::services::change::Change;
 use crate::state::AppState;
@@ -37,6 +37,7 @@ pub struct TeamUpdate {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub require_two_factor: Option<bool>,
+    pub require_sso: Option<bool>,
 }
 
 /// Renames a team, changes its description or its two-factor requirement.
@@ -48,9 +49,17 @@ pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
             .map_err(|e| e.with_field("require_two_factor"))?;
     }
     let team_id = tx.team_id();
+    let sso = update.require_sso.filter(|&r| r != tx.access.team.require_sso);
+    if sso == Some(true) && !has_working_connection(&tx).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "Single sign-on can be required once the team's connection works: test it, or sign in through it, first.",
+        )
+        .with_field("require_sso"));
+    }
     let note = update.description.as_ref().map(|d| d.as_deref());
     if let Some(updated) =
-        portal_db::teams::update(tx.db(), team_id, update.name.as_deref(), note, required, tx.now).await?
+        portal_db::teams::update(tx.db(), team_id, update.name.as_deref(), note, (required, sso), tx.now).await?
     {
         tx.access.team = updated;
     }
@@ -60,6 +69,11 @@ pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
         Some(false) => summary.push_str("; two-factor authentication no longer required"),
         None => {}
     }
+    match sso {
+        Some(true) => summary.push_str("; single sign-on required (owners keep a password way in)"),
+        Some(false) => summary.push_str("; single sign-on no longer required"),
+        None => {}
+    }
     tx.record(AuditAction::TeamUpdated, "team", team_id, summary);
     let counts = portal_db::teams::member_counts(tx.db(), &[team_id]).await?;
     let count = counts.get(&team_id).copied().unwrap_or(0);
@@ -67,6 +81,12 @@ pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
     tx.announce(Change::Team(team_id));
     tx.commit().await?;
     Ok(team)
+}
+
+/// Whether a connection of the team has worked (a test or a sign-in succeeded).
+async fn has_working_connection(tx: &super::TeamTx<'_>) -> ApiResult<bool> {
+    let connections = portal_db::sso::list(tx.db(), tx.team_id()).await?;
+    Ok(connections.iter().any(crate::reads::sso::works))
 }
 
 /// Deletes a team with its memberships, keys and invitations. The activity entry is written

@@ -21,10 +21,14 @@ pub async fn getting_started(state: &AppState, auth: &AuthUser) -> ApiResult<Get
 /// The account's sessions in use, the latest used first.
 pub async fn sessions(state: &AppState, auth: &AuthUser) -> ApiResult<SessionList> {
     let rows = portal_db::sessions::list_open(&state.reads, auth.user_id, Utc::now()).await?;
+    let connections: Vec<_> = rows.iter().filter_map(|s| s.sso_connection_id).collect();
+    let names = portal_db::sso::names(&state.reads, &connections).await?;
     let items = rows
         .into_iter()
         .map(|s| SessionInfo {
             current: s.id == auth.session_id,
+            started_with: s.sso_connection_id.map_or_else(|| "password".to_owned(), |c| format!("sso:{c}")),
+            sso_connection: s.sso_connection_id.and_then(|c| names.get(&c).cloned()),
             id: s.id,
             created_at: s.created_at,
             last_used_at: s.last_used_at,

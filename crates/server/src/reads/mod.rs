@@ -7,6 +7,7 @@ pub mod domains;
 pub mod invitations;
 pub mod keys;
 pub mod members;
+pub mod sso;
 pub mod teams;
 pub mod usage;
 pub mod webhooks;

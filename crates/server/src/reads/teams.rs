@@ -22,6 +22,7 @@ pub fn to_wire(team: portal_db::teams::Team, actor: Actor, member_count: u64) ->
         },
         member_count: u32::try_from(member_count).unwrap_or(u32::MAX),
         require_two_factor: team.require_two_factor,
+        require_sso: team.require_sso,
         created_at: team.created_at,
         permissions: permissions(actor),
     }

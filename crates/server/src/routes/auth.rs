@@ -28,7 +28,7 @@ fn accepted(message: &str) -> HttpResponse {
 
 /// A started session: the access token in the body, the refresh token in its cookie.
 fn session_answer(state: &AppState, started: Started) -> HttpResponse {
-    let cookie = refresh_cookie(state, started.refresh_token, CookieDuration::days(REFRESH_TTL_DAYS));
+    let cookie = session_cookie(state, started.refresh_token);
     HttpResponse::Ok().cookie(cookie).insert_header(super::NO_STORE).json(started.session)
 }
 
@@ -105,6 +105,11 @@ fn refresh_cookie(state: &AppState, value: String, max_age: CookieDuration) -> C
         .finish()
 }
 
+/// The refresh cookie of a session just started.
+pub fn session_cookie(state: &AppState, refresh_token: String) -> Cookie<'static> {
+    refresh_cookie(state, refresh_token, CookieDuration::days(REFRESH_TTL_DAYS))
+}
+
 fn clear_cookie(state: &AppState) -> Cookie<'static> {
     refresh_cookie(state, String::new(), CookieDuration::ZERO)
 }
@@ -122,6 +127,7 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
         (status = 200, description = "Signed in; the refresh cookie is set.", body = Session, headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
         (status = 202, description = "The password is right and the account has two-factor authentication: no session yet. Finish with `loginTwoFactor`, passing this `challenge` and a code.", body = TwoFactorChallenge),
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The `sso_link` has expired, was used, or is for another account (`invalid_token`, field `sso_link`): nothing changed.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The e-mail address is not verified yet (`email_not_verified`).", body = portal_types::Problem, content_type = "application/problem+json"),
         JsonBody, ValidationFailed, RateLimited, InternalError,
     )
@@ -132,7 +138,8 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     check_presented_password("password", &body.password)?;
-    match sign_in::sign_in(&state, &client, email, body.password.into_inner()).await? {
+    let link = body.sso_link.map(portal_types::LinkToken::into_inner);
+    match sign_in::sign_in(&state, &client, (email, body.password.into_inner()), link.as_deref()).await? {
         SignIn::Started(started) => Ok(session_answer(&state, started)),
         SignIn::Challenge(challenge) => Ok(HttpResponse::Accepted().insert_header(super::NO_STORE).json(challenge)),
     }
@@ -148,6 +155,7 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
     tag = "auth", operation_id = "loginTwoFactor", request_body = TwoFactorLoginRequest,
     responses(
         (status = 200, description = "Signed in; the refresh cookie is set.", body = Session, headers(("Set-Cookie" = String, description = "`pp_refresh`: HttpOnly, SameSite=Strict, Path=/api/v1/auth."))),
+        (status = 400, description = "The `sso_link` has expired, was used, or is for another account (`invalid_token`, field `sso_link`): nothing changed.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 401, description = "The challenge is unknown, expired, used or out of tries (`invalid_challenge`): sign in again.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The code is wrong, used or not of this time (`invalid_two_factor_code`, field `code`), or a field is missing (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
         JsonBody, RateLimited, InternalError,
@@ -161,7 +169,8 @@ pub async fn login_two_factor(
 ) -> ApiResult<HttpResponse> {
     state.auth_limiter.spend(&state.db, &format!("login-code:{}", client.ip)).await?;
     let body = body.0;
-    let started = sign_in::sign_in_with_code(&state, &client, &body.challenge, &body.code).await?;
+    let link = body.sso_link.map(portal_types::LinkToken::into_inner);
+    let started = sign_in::sign_in_with_code(&state, &client, (&body.challenge, &body.code), link.as_deref()).await?;
     Ok(session_answer(&state, started))
 }
 

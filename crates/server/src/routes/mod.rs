@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod leaks;
 pub mod me;
 pub mod members;
+pub mod sso;
 pub mod teams;
 pub mod two_factor;
 pub mod usage;
@@ -103,5 +104,13 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(domains::add_domain)
         .service(domains::verify_domain)
         .service(domains::update_domain)
-        .service(domains::remove_domain);
+        .service(domains::remove_domain)
+        .service(sso::list_sso_connections)
+        .service(sso::create_sso_connection)
+        .service(sso::update_sso_connection)
+        .service(sso::delete_sso_connection)
+        .service(sso::test_sso_connection)
+        .service(sso::discover_sso)
+        .service(sso::start_sso)
+        .service(sso::sso_callback);
 }

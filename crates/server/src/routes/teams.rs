@@ -147,14 +147,17 @@ pub async fn get_team_two_factor(
     Ok(web::Json(reads::teams::two_factor(&state, &access).await?))
 }
 
-/// Rename a team, change its description, or require two-factor authentication of its members
-/// (owners; an owner must have two-factor authentication on to require it).
+/// Rename a team, change its description, require two-factor authentication of its members
+/// (owners; an owner must have two-factor authentication on to require it), or require single
+/// sign-on (owners; once the team's connection works: members then need a session that started
+/// at it, owners keep a password way in, API keys keep working).
 #[utoipa::path(
     tag = "teams", operation_id = "updateTeam", security(("bearer" = []), ("api_key" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")), request_body = UpdateTeamRequest,
     responses(
         (status = 200, description = "The updated team.", body = Team),
         (status = 403, description = "The caller may not change the team (`forbidden`), or would require two-factor authentication without having it on (`two_factor_required`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Single sign-on cannot be required before the team's connection has worked (`conflict`, field `require_sso`).", body = portal_types::Problem, content_type = "application/problem+json"),
         JsonBody, Unauthorized, NotFound, ValidationFailed, InternalError,
     )
 )]
@@ -169,6 +172,7 @@ pub async fn update_team(
         name: body.name.map(portal_types::Name::into_inner),
         description: body.description.map(portal_types::Note::value),
         require_two_factor: body.require_two_factor,
+        require_sso: body.require_sso,
     };
     Ok(web::Json(teams::update(caller.on(path.into_inner()), update).await?))
 }

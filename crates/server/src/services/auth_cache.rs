@@ -122,6 +122,15 @@ impl TeamSnapshot {
     }
 }
 
+/// An open session as the request path weighs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionState {
+    /// Its account has two-factor authentication on.
+    pub two_factor: bool,
+    /// The team whose identity provider it started at (None: a password).
+    pub sso_team: Option<Uuid>,
+}
+
 pub struct AuthCache {
     db: DatabaseConnection,
     hashing_key: [u8; 32],
@@ -138,7 +147,7 @@ pub struct AuthCache {
     /// Session → None when it has ended, else whether its account has two-factor
     /// authentication on, for access tokens. Ending a session, or turning its account's
     /// two-factor authentication on or off, announces it, which evicts it everywhere.
-    sessions: GuardedCache<Uuid, Option<bool>>,
+    sessions: GuardedCache<Uuid, Option<SessionState>>,
 }
 
 impl AuthCache {
@@ -238,15 +247,18 @@ impl AuthCache {
     }
 
     /// None when the session has ended (its access tokens are refused), else whether its
-    /// account has two-factor authentication on: from the cache, else the database.
-    pub async fn session(&self, session_id: Uuid) -> Result<Option<bool>, ApiError> {
+    /// account has two-factor authentication on and where it started: from the cache, else the
+    /// database.
+    pub async fn session(&self, session_id: Uuid) -> Result<Option<SessionState>, ApiError> {
         let trusted = self.trusted();
         if trusted && let Some(state) = self.sessions.get(&session_id) {
             return Ok(state);
         }
         let seen = self.sessions.generation();
-        let state = match portal_db::sessions::open_user(&self.db, session_id).await? {
-            Some(user) => Some(portal_db::two_factor::enabled(&self.db, user).await?),
+        let state = match portal_db::sessions::open(&self.db, session_id).await? {
+            Some((user, sso_team)) => {
+                Some(SessionState { two_factor: portal_db::two_factor::enabled(&self.db, user).await?, sso_team })
+            }
             None => None,
         };
         if trusted {

@@ -43,6 +43,8 @@ pub struct Services {
     pub invalidation: Arc<Invalidation>,
     /// TXT lookups of domain verification.
     pub dns: Arc<crate::dns::Dns>,
+    /// Single sign-on's OpenID Connect providers (their discovery documents and keys kept).
+    pub oidc: Arc<crate::sso::Oidc>,
 }
 
 impl Services {
@@ -59,7 +61,12 @@ impl Services {
         )
     }
 
-    pub fn new(db: DatabaseConnection, server_secret: &str, read_cache: bool, dns: crate::dns::Dns) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        server_secret: &str,
+        read_cache: bool,
+        (dns, oidc): (crate::dns::Dns, crate::sso::Oidc),
+    ) -> Self {
         // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
         let trust = Arc::new(Trust(AtomicBool::new(!portal_db::changes::is_postgres(&db))));
         let auth_cache = Arc::new(AuthCache::new(db.clone(), server_secret, trust.clone()));
@@ -67,6 +74,6 @@ impl Services {
         let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
         let invalidation =
             Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });
-        Self { auth_cache, pages, meter, invalidation, dns: Arc::new(dns) }
+        Self { auth_cache, pages, meter, invalidation, dns: Arc::new(dns), oidc: Arc::new(oidc) }
     }
 }

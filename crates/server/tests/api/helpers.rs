@@ -442,7 +442,7 @@ impl TestApp {
         };
         api.signup(&signup).await.expect("sign-up from the invitation");
         let session = api
-            .login(&LoginRequest { email: email.to_owned().into(), password: PASSWORD.to_owned().into() })
+            .login(&LoginRequest { email: email.to_owned().into(), password: PASSWORD.to_owned().into(), sso_link: None })
             .await
             .expect("sign-in");
         api.with_token(&session.access_token)

@@ -1,0 +1,555 @@
+//! Signing in through a team's identity provider.
+//!
+//! 1. Home-realm discovery: an address at a team's verified domain names the team's connection
+//!    ([`discover`]).
+//! 2. The browser opens the start URL ([`start`]): a flow is stored (its `state` hashed, its
+//!    `nonce`, its PKCE verifier sealed, the hash of a cookie set in this browser), and the
+//!    browser goes to the provider. The flow lives in the database: the callback may reach
+//!    another instance.
+//! 3. The provider sends the browser back ([`callback`]): the flow is used once (a replay, on any
+//!    instance, finds it used), the callback must come from the browser that left, the code is
+//!    exchanged and the ID token checked ([`crate::sso`]). Then the provider's user is the
+//!    account linked to it; or a new account, when the address is at a verified domain of the
+//!    team; or, for an address that has a password account, a link that the account's password
+//!    (and second factor) must prove once ([`complete_link`]). The account joins the team by the
+//!    domain's join rule, and the session records the connection it started at.
+//!
+//! Every refusal is recorded in the team's activity with its reason, never with a token.
+
+use chrono::{DateTime, Duration, Utc};
+use portal_db::sessions::StartedAt;
+use portal_db::sso::Flow;
+use portal_db::tokens::{self, Purpose};
+use portal_db::{DatabaseTransaction, TransactionTrait};
+use portal_domain::identity::{Email, UserName};
+use portal_domain::token;
+use portal_types::{AuditAction, DomainJoinRule, ErrorCode, Role, SsoStart};
+use uuid::Uuid;
+
+use super::sign_in::Started;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Client;
+use crate::services::change::Change;
+use crate::sso::{Failure, Reason};
+use crate::state::AppState;
+
+/// How long a flow waits for the provider to send the browser back, and a link for the password.
+const FLOW_MINUTES: i64 = 10;
+/// The cookie that ties a flow to the browser that started it.
+pub const BROWSER_COOKIE: &str = "pp_sso";
+/// Where that cookie is sent: the start and the callback.
+pub const BROWSER_COOKIE_PATH: &str = "/api/v1/auth/sso";
+
+/// The start URL of a sign-in at `team_id`'s identity provider.
+pub fn start_path(team_id: Uuid) -> String {
+    format!("/api/v1/auth/sso/start?team_id={team_id}")
+}
+
+/// The start URL of a test of `team_id`'s connection, with the tester's ticket.
+pub fn test_path(team_id: Uuid, ticket: &str) -> String {
+    format!("{}&test={ticket}", start_path(team_id))
+}
+
+fn not_configured() -> ApiError {
+    ApiError::new(
+        ErrorCode::SsoNotConfigured,
+        "No team has single sign-on for this address's domain: sign in with your password.",
+    )
+    .with_field("email")
+}
+
+/// The connection of a verified domain's team, if the address has one.
+async fn connection_for(state: &AppState, email: &Email) -> ApiResult<Option<portal_db::sso::Connection>> {
+    let Some((_, domain)) = email.as_str().rsplit_once('@') else { return Ok(None) };
+    let Some(verified) = portal_db::domains::verified(&state.reads, domain).await? else { return Ok(None) };
+    Ok(portal_db::sso::list(&state.reads, verified.team_id).await?.into_iter().next())
+}
+
+/// Home-realm discovery: where a user with this address signs in.
+pub async fn discover(state: &AppState, email: Email) -> ApiResult<SsoStart> {
+    let connection = connection_for(state, &email).await?.ok_or_else(not_configured)?;
+    let hint: String = url::form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
+    Ok(SsoStart {
+        start_url: format!("{}&login_hint={hint}", start_path(connection.team_id)),
+        connection_name: connection.name,
+    })
+}
+
+/// Where the browser goes next, and the flow cookie to set.
+pub struct Departure {
+    pub location: String,
+    pub browser: String,
+}
+
+/// Where a refused sign-in sends the browser: the sign-in page, which says why.
+fn back_to_sign_in(reason: Reason) -> String {
+    format!("/sign-in?sso_error={}", reason.as_str())
+}
+
+/// Where a test sends the browser back to: the team's settings, which show the outcome.
+fn back_to_settings(team_id: Uuid) -> String {
+    format!("/teams/{team_id}/settings?sso_test=done#sso")
+}
+
+/// What the start was asked.
+pub struct StartRequest {
+    pub team_id: Uuid,
+    pub test_ticket: Option<String>,
+    pub login_hint: Option<String>,
+    /// The browser's flow cookie, if it has one.
+    pub browser: Option<String>,
+}
+
+/// Stores a flow and sends the browser to the provider. A start that cannot go on sends it back
+/// with the reason (to the settings page for a test).
+pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure> {
+    let now = Utc::now();
+    let browser = asked.browser.filter(|b| token::looks_valid(b)).unwrap_or_else(token::generate);
+    let leave_with = |location: String| Departure { location, browser: browser.clone() };
+    let Some(connection) = portal_db::sso::list(&state.db, asked.team_id).await?.into_iter().next() else {
+        return Ok(leave_with("/sign-in?sso_error=not_configured".to_owned()));
+    };
+    let started_by = match asked.test_ticket.as_deref() {
+        None => None,
+        Some(ticket) if token::looks_valid(ticket) => {
+            let txn = state.db.begin().await?;
+            let user = tokens::consume(&txn, Purpose::SsoTest, &token::hash(ticket), now).await?;
+            txn.commit().await?;
+            match user {
+                Some(user) => Some(user),
+                None => return Ok(leave_with(back_to_settings(asked.team_id))),
+            }
+        }
+        Some(_) => return Ok(leave_with(back_to_settings(asked.team_id))),
+    };
+    let secret = state
+        .oidc
+        .open(connection.id, &connection.client_secret_sealed)
+        .ok_or_else(|| ApiError::internal("a connection's client secret does not open"))?;
+    let (state_token, nonce) = (token::generate(), token::generate());
+    let hint = asked.login_hint.filter(|h| h.len() <= portal_types::rules::EMAIL_MAX_CHARS && !h.contains(char::is_control));
+    let leaving = state
+        .oidc
+        .leave(
+            (&connection.issuer, &connection.client_id, &secret),
+            &crate::reads::sso::redirect_uri(state),
+            (&state_token, &nonce),
+            hint.as_deref(),
+        )
+        .await;
+    let leaving = match leaving {
+        Ok(leaving) => leaving,
+        Err(failure) => {
+            let location = refuse(state, &connection, (started_by.is_some(), started_by), None, failure).await?;
+            return Ok(leave_with(location));
+        }
+    };
+    let flow = portal_db::sso::NewFlow {
+        state_hash: &token::hash(&state_token),
+        connection_id: connection.id,
+        purpose: if started_by.is_some() { "test" } else { "sign_in" },
+        nonce: &nonce,
+        verifier_sealed: &state.oidc.seal(connection.id, &leaving.pkce_verifier),
+        browser_hash: &token::hash(&browser),
+        login_hint: hint.as_deref(),
+        started_by,
+        expires_at: now + Duration::minutes(FLOW_MINUTES),
+    };
+    portal_db::sso::start_flow(&state.db, flow, now).await?;
+    Ok(leave_with(leaving.authorization_url))
+}
+
+/// What the provider sent back (the callback's query).
+pub struct Returned {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Where the callback sends the browser, and the session it started, if any.
+pub struct Arrival {
+    pub location: String,
+    pub started: Option<Started>,
+}
+
+impl Arrival {
+    fn to(location: String) -> Self {
+        Self { location, started: None }
+    }
+}
+
+/// Completes a flow; see the module's documentation.
+pub async fn callback(state: &AppState, client: &Client, browser: Option<&str>, returned: Returned) -> ApiResult<Arrival> {
+    let now = Utc::now();
+    let Some(flow) = flow_of(state, returned.state.as_deref()).await? else {
+        tracing::info!(ip = %client.ip, "SSO callback with an unknown state");
+        return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
+    };
+    let Some(connection) = portal_db::sso::find_any(&state.db, flow.connection_id).await? else {
+        return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
+    };
+    let test = (flow.purpose == "test", flow.started_by);
+    let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
+    if flow.expires_at <= now {
+        return Ok(Arrival::to(refused(Failure::new(Reason::UnknownState, "the sign-in took longer than 10 minutes")).await?));
+    }
+    let same_browser = browser.is_some_and(|b| flow.browser_hash.as_deref() == Some(token::hash(b).as_str()));
+    if !same_browser {
+        let failure = Failure::new(Reason::OtherBrowser, "the provider sent back a browser that did not start this sign-in");
+        return Ok(Arrival::to(refused(failure).await?));
+    }
+    if !portal_db::sso::use_flow(&state.db, flow.id, now).await? {
+        let failure = Failure::new(Reason::Replayed, "this sign-in was completed already");
+        return Ok(Arrival::to(refused(failure).await?));
+    }
+    if let Some(error) = returned.error {
+        let described = returned.error_description.map(|d| format!("{error}: {d}")).unwrap_or(error);
+        let printable: String = described.chars().filter(|c| !c.is_control()).take(300).collect();
+        return Ok(Arrival::to(refused(Failure::new(Reason::ProviderError, printable)).await?));
+    }
+    let Some(code) = returned.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return Ok(Arrival::to(refused(Failure::new(Reason::ProviderError, "the provider sent no code")).await?));
+    };
+    let secret = state.oidc.open(connection.id, &connection.client_secret_sealed);
+    let verifier = state.oidc.open(connection.id, &flow.verifier_sealed);
+    let (Some(secret), Some(verifier)) = (secret, verifier) else {
+        return Err(ApiError::internal("a flow's secrets do not open"));
+    };
+    let claims = match state
+        .oidc
+        .finish(
+            (&connection.issuer, &connection.client_id, &secret),
+            &crate::reads::sso::redirect_uri(state),
+            (&code, verifier, &flow.nonce),
+        )
+        .await
+    {
+        Ok(claims) => claims,
+        Err(failure) => return Ok(Arrival::to(refused(failure).await?)),
+    };
+    if test.0 {
+        tested(state, &connection, test.1, client, &claims).await?;
+        return Ok(Arrival::to(back_to_settings(connection.team_id)));
+    }
+    match signed_in(state, client, (&connection, &flow), &claims).await? {
+        Ok(arrival) => Ok(arrival),
+        Err(failure) => Ok(Arrival::to(refused(failure).await?)),
+    }
+}
+
+async fn flow_of(state: &AppState, returned: Option<&str>) -> ApiResult<Option<Flow>> {
+    match returned {
+        Some(s) if token::looks_valid(s) => Ok(portal_db::sso::flow_by_state(&state.db, &token::hash(s)).await?),
+        _ => Ok(None),
+    }
+}
+
+/// An audit entry of the connection's team, outside a team unit of work (nobody is signed in
+/// yet). Returns what it touched.
+async fn record(
+    txn: &DatabaseTransaction,
+    (team_id, actor): (Uuid, Option<&portal_db::audit::AuditActor>),
+    (action, target): (AuditAction, (&'static str, String)),
+    summary: String,
+    client: Option<&Client>,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Change>> {
+    let entry = portal_db::audit::NewEntry {
+        team_id: Some(team_id),
+        actor,
+        action,
+        target_type: target.0,
+        target_id: Some(target.1),
+        summary: Some(summary),
+        ip: client.map(|c| c.ip.as_str()),
+        user_agent: client.and_then(|c| c.user_agent.as_deref()),
+    };
+    let touched = portal_db::audit::record(txn, entry, now).await?;
+    Ok(Change::reads(&touched).collect())
+}
+
+fn user_actor(user: &portal_db::users::User) -> portal_db::audit::AuditActor {
+    portal_db::audit::AuditActor { kind: "user", id: user.id, name: Some(user.name.clone()) }
+}
+
+/// Records a refusal (a failed test on the connection; a failed sign-in in the team's activity,
+/// raising `sso.sign_in_failed`) and says where the browser goes.
+async fn refuse(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    (test, tester): (bool, Option<Uuid>),
+    client: Option<&Client>,
+    failure: Failure,
+) -> ApiResult<String> {
+    let now = Utc::now();
+    tracing::info!(connection = %connection.id, reason = failure.reason.as_str(), detail = failure.detail.as_str(), "SSO refused");
+    let txn = state.db.begin().await?;
+    let (changes, location) = if test {
+        portal_db::sso::record_test(&txn, connection.id, Err(&failure.summary()), now).await?;
+        let actor = tester.map(|id| portal_db::audit::AuditActor { kind: "user", id, name: None });
+        let target = ("sso_connection", connection.id.to_string());
+        let summary = format!("{}: failed, {}", connection.name, failure.summary());
+        let changes = record(&txn, (connection.team_id, actor.as_ref()), (AuditAction::SsoTested, target), summary, client, now).await?;
+        (changes, back_to_settings(connection.team_id))
+    } else {
+        let target = ("sso_connection", connection.id.to_string());
+        let summary = format!("{}: {}", connection.name, failure.summary());
+        let changes =
+            record(&txn, (connection.team_id, None), (AuditAction::SsoSignInFailed, target), summary, client, now).await?;
+        (changes, back_to_sign_in(failure.reason))
+    };
+    let mut changes = changes;
+    changes.push(Change::Reads(connection.team_id));
+    state.invalidation.commit(txn, &changes).await?;
+    Ok(location)
+}
+
+/// Records a successful test: the claims received.
+async fn tested(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    tester: Option<Uuid>,
+    client: &Client,
+    claims: &crate::sso::Claims,
+) -> ApiResult<()> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    portal_db::sso::record_test(&txn, connection.id, Ok(&claims.all.to_string()), now).await?;
+    let actor = tester.map(|id| portal_db::audit::AuditActor { kind: "user", id, name: None });
+    let summary = format!(
+        "{}: received {} for {}",
+        connection.name,
+        claims.email.as_deref().unwrap_or("no e-mail address"),
+        claims.subject
+    );
+    let target = ("sso_connection", connection.id.to_string());
+    let mut changes =
+        record(&txn, (connection.team_id, actor.as_ref()), (AuditAction::SsoTested, target), summary, Some(client), now)
+            .await?;
+    changes.push(Change::Reads(connection.team_id));
+    state.invalidation.commit(txn, &changes).await
+}
+
+/// The address of the provider's user, if it is at a verified domain of the connection's team.
+async fn trusted_address(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    claims: &crate::sso::Claims,
+) -> ApiResult<Result<(Email, portal_db::domains::Domain), Failure>> {
+    let unknown = |detail: String| Ok(Err(Failure::new(Reason::UnknownUser, detail)));
+    let Some(raw) = claims.email.as_deref() else {
+        return unknown("the provider sent no e-mail address (is the `email` scope granted?)".to_owned());
+    };
+    let Ok(email) = Email::parse("email", raw) else {
+        return unknown("the provider's e-mail address is not one".to_owned());
+    };
+    if claims.email_verified == Some(false) {
+        return unknown(format!("the provider says {} is not verified", email.as_str()));
+    }
+    let domain = email.as_str().rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    match portal_db::domains::verified(&state.db, domain).await? {
+        Some(verified) if verified.team_id == connection.team_id => Ok(Ok((email, verified))),
+        _ => unknown(format!("{} is not at a verified domain of the team", email.as_str())),
+    }
+}
+
+/// The provider's user is known, or becomes an account; or a password account waits for its
+/// password (the browser goes to the sign-in page with a link to prove).
+async fn signed_in(
+    state: &AppState,
+    client: &Client,
+    (connection, flow): (&portal_db::sso::Connection, &Flow),
+    claims: &crate::sso::Claims,
+) -> ApiResult<Result<Arrival, Failure>> {
+    let now = Utc::now();
+    let linked = portal_db::sso::identity(&state.db, connection.id, &claims.subject).await?;
+    let user_id = match linked {
+        Some(user_id) => user_id,
+        None => {
+            let (email, _) = match trusted_address(state, connection, claims).await? {
+                Ok(found) => found,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            if let Some(existing) = portal_db::users::find_by_email(&state.db, email.as_str()).await? {
+                let link = token::generate();
+                portal_db::sso::offer_link(&state.db, flow.id, (&token::hash(&link), existing.id, &claims.subject))
+                    .await?;
+                let address: String = url::form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
+                return Ok(Ok(Arrival::to(format!("/sign-in?sso_link={link}&email={address}"))));
+            }
+            match create_account(state, connection, &email, claims, now).await? {
+                Some(user_id) => user_id,
+                // Made by a concurrent sign-in of the same address a moment ago.
+                None => return Ok(Err(Failure::new(Reason::Replayed, "the account was being created by another sign-in"))),
+            }
+        }
+    };
+    let txn = state.db.begin().await?;
+    portal_db::users::lock_for_sessions(&txn, user_id).await?;
+    let Some(user) = portal_db::users::find(&txn, user_id).await? else {
+        return Ok(Err(Failure::new(Reason::UnknownUser, "the linked account no longer exists")));
+    };
+    portal_db::sso::touch_identity(&txn, connection.id, &claims.subject, now).await?;
+    let mut changes = joined(&txn, connection, &user, client, now).await?;
+    changes.extend(signed_in_here(&txn, connection, &user, client, now).await?);
+    let member = portal_db::teams::membership_of(&txn, connection.team_id, user.id).await?.is_some();
+    let sso = StartedAt { connection_id: connection.id, team_id: connection.team_id };
+    let started = super::sign_in::start_sso_session(state, txn, &changes, (user, client), sso, now).await?;
+    let location = if member { format!("/teams/{}", connection.team_id) } else { "/".to_owned() };
+    Ok(Ok(Arrival { location, started: Some(started) }))
+}
+
+/// Records an SSO sign-in in the team's activity and as the connection's last.
+async fn signed_in_here(
+    txn: &DatabaseTransaction,
+    connection: &portal_db::sso::Connection,
+    user: &portal_db::users::User,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Change>> {
+    portal_db::sso::record_sign_in(txn, connection.id, now).await?;
+    let actor = user_actor(user);
+    let target = ("user", user.id.to_string());
+    let mut changes = record(
+        txn,
+        (connection.team_id, Some(&actor)),
+        (AuditAction::SsoSignedIn, target),
+        format!("{} via {}", user.email, connection.name),
+        Some(client),
+        now,
+    )
+    .await?;
+    changes.push(Change::Reads(connection.team_id));
+    Ok(changes)
+}
+
+/// Creates the account of a provider's user at a verified domain: its address verified (the
+/// team's provider vouches for its own domain), an unusable password (a reset sets one), and the
+/// link to the provider's user. None when the address was taken meanwhile.
+async fn create_account(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    email: &Email,
+    claims: &crate::sso::Claims,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<Uuid>> {
+    let local = email.as_str().split('@').next().unwrap_or("user");
+    let name = claims
+        .name
+        .as_deref()
+        .and_then(|n| UserName::parse("name", n.trim()).ok())
+        .or_else(|| UserName::parse("name", local).ok())
+        .map(UserName::into_inner)
+        .unwrap_or_else(|| "SSO user".to_owned());
+    let unusable = state.hasher.hash(token::generate()).await?;
+    let txn = state.db.begin().await?;
+    let user = match portal_db::users::create(&txn, email.as_str(), &name, &unusable, now).await {
+        Ok(user) => user,
+        Err(portal_db::Error::Conflict) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    portal_db::users::mark_verified(&txn, user.id, now).await?;
+    match portal_db::sso::link(&txn, connection.id, (&claims.subject, user.id), now).await {
+        Err(portal_db::Error::Conflict) => return Ok(None),
+        other => other?,
+    }
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, connection = %connection.id, "account created by single sign-on");
+    Ok(Some(user.id))
+}
+
+/// Joins the connection's team by the join rule of the account's domain: automatically as a
+/// member, or not at all (invitations only; suggest offers it on the dashboard).
+async fn joined(
+    txn: &DatabaseTransaction,
+    connection: &portal_db::sso::Connection,
+    user: &portal_db::users::User,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Change>> {
+    let domain = user.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let Some(verified) = portal_db::domains::verified(txn, domain).await? else { return Ok(Vec::new()) };
+    let automatic = DomainJoinRule::parse(&verified.join_rule) == Some(DomainJoinRule::Automatic);
+    if verified.team_id != connection.team_id || !automatic {
+        return Ok(Vec::new());
+    }
+    portal_db::teams::lock(txn, connection.team_id).await?;
+    if portal_db::teams::membership_of(txn, connection.team_id, user.id).await?.is_some() {
+        return Ok(Vec::new());
+    }
+    portal_db::teams::add_member(txn, connection.team_id, user.id, Role::Member, now).await?;
+    let actor = user_actor(user);
+    let summary = format!("{} as member (single sign-on, {domain} joins automatically)", user.email);
+    let target = ("member", user.id.to_string());
+    let mut changes =
+        record(txn, (connection.team_id, Some(&actor)), (AuditAction::MemberJoined, target), summary, Some(client), now)
+            .await?;
+    changes.push(Change::Team(connection.team_id));
+    Ok(changes)
+}
+
+fn link_refused() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidToken,
+        "This single sign-on link has expired, was used, or is for another account: sign in through SSO again.",
+    )
+    .with_field("sso_link")
+}
+
+/// The link of an SSO sign-in that found `user`'s password account, now that the password (and
+/// second factor) is proven: the account is linked to the provider's user, and the session
+/// starts as an SSO session. 400 naming `sso_link` when it is not this account's open link.
+pub async fn complete_link(
+    txn: &DatabaseTransaction,
+    link: &str,
+    user: &portal_db::users::User,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> ApiResult<(StartedAt, Vec<Change>)> {
+    if !token::looks_valid(link) {
+        return Err(link_refused());
+    }
+    let flow = portal_db::sso::open_link(txn, &token::hash(link), now).await?.ok_or_else(link_refused)?;
+    let (Some(owner), Some(subject)) = (flow.link_user_id, flow.link_subject.as_deref()) else {
+        return Err(link_refused());
+    };
+    if owner != user.id || !portal_db::sso::close_link(txn, flow.id, now).await? {
+        return Err(link_refused());
+    }
+    let connection = portal_db::sso::find_any(txn, flow.connection_id).await?.ok_or_else(link_refused)?;
+    match portal_db::sso::link(txn, connection.id, (subject, user.id), now).await {
+        Err(portal_db::Error::Conflict) => return Err(link_refused()),
+        other => other?,
+    }
+    let actor = user_actor(user);
+    let target = ("user", user.id.to_string());
+    let summary = format!("{} linked to {} at {}", user.email, subject, connection.name);
+    let mut changes =
+        record(txn, (connection.team_id, Some(&actor)), (AuditAction::SsoLinked, target), summary, Some(client), now)
+            .await?;
+    changes.extend(joined(txn, &connection, user, client, now).await?);
+    changes.extend(signed_in_here(txn, &connection, user, client, now).await?);
+    Ok((StartedAt { connection_id: connection.id, team_id: connection.team_id }, changes))
+}
+
+/// A password sign-in of an owner of teams that require SSO: their break-glass way in, recorded
+/// in each such team's activity.
+pub async fn record_break_glass(
+    txn: &DatabaseTransaction,
+    user: &portal_db::users::User,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Change>> {
+    let mut changes = Vec::new();
+    for team_id in portal_db::teams::owned_requiring_sso(txn, user.id).await? {
+        let actor = user_actor(user);
+        let target = ("user", user.id.to_string());
+        let summary = format!("{} signed in with a password", user.email);
+        changes.extend(
+            record(txn, (team_id, Some(&actor)), (AuditAction::SsoBreakGlass, target), summary, Some(client), now)
+                .await?,
+        );
+    }
+    Ok(changes)
+}

@@ -1,0 +1,267 @@
+//! Single sign-on: a team's connections (`/teams/{team_id}/sso/connections`) and the sign-in
+//! through them (`/auth/sso`, and the browser's trip: `/auth/sso/start`, `/auth/sso/callback`).
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use portal_domain::identity::Email;
+use portal_domain::policy::Action;
+use portal_domain::text::parse_name;
+use portal_types::{
+    CreateSsoConnectionRequest, SsoConnection, SsoConnectionList, SsoDiscoveryRequest, SsoStart,
+    UpdateSsoConnectionRequest,
+};
+use uuid::Uuid;
+
+use crate::access::TeamAccess;
+use crate::app::sso::{self, Changed, Configured};
+use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Returned, StartRequest};
+use crate::error::responses::{InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Caller, Client, Principal};
+use crate::state::AppState;
+
+/// The team's single sign-on connections (owners and admins): each with its status, last
+/// sign-in and last test. The client secret is never shown.
+#[utoipa::path(
+    tag = "sso", operation_id = "listSsoConnections", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    responses((status = 200, description = "The connections (at most 1 for now).", body = SsoConnectionList), NoAccess, InternalError)
+)]
+#[get("/teams/{team_id}/sso/connections")]
+pub async fn list_sso_connections(
+    state: web::Data<AppState>,
+    auth: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<SsoConnectionList>> {
+    let (access, _) = TeamAccess::load_for_read(&state, &auth, path.into_inner()).await?;
+    access.require(Action::ReadSso)?;
+    Ok(web::Json(SsoConnectionList { items: crate::reads::sso::list(&state, access.team.id).await? }))
+}
+
+fn issuer(field: &'static str, raw: &str) -> ApiResult<String> {
+    let issuer = raw.trim();
+    match url::Url::parse(issuer) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.query().is_none() && url.fragment().is_none() => {
+            Ok(issuer.to_owned())
+        }
+        _ => Err(ApiError::validation(field, "must be the provider's issuer URL, e.g. https://example.okta.com")),
+    }
+}
+
+fn client_value(field: &'static str, raw: &str) -> ApiResult<String> {
+    let max = portal_types::rules::SSO_CLIENT_MAX_CHARS;
+    if raw.is_empty() || raw.chars().count() > max || !raw.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::validation(field, format!("must be 1 to {max} printable characters without spaces")));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Add the team's connection to its OpenID Connect provider (owners and admins). The issuer's
+/// discovery document and keys are fetched first: an issuer that cannot be used is refused with
+/// the cause. Register the answer's `redirect_uri` at the provider.
+#[utoipa::path(
+    tag = "sso", operation_id = "createSsoConnection", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateSsoConnectionRequest,
+    responses(
+        (status = 201, description = "The connection, untested.", body = SsoConnection),
+        (status = 409, description = "The team has a connection already (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        JsonBody, NoAccess, ValidationFailed, InternalError,
+    )
+)]
+#[post("/teams/{team_id}/sso/connections")]
+pub async fn create_sso_connection(
+    caller: Caller,
+    path: web::Path<Uuid>,
+    body: ApiJson<CreateSsoConnectionRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.0;
+    let new = Configured {
+        name: parse_name("name", &body.name, portal_types::rules::NAME_MAX_CHARS)?,
+        issuer: issuer("issuer", &body.issuer)?,
+        client_id: client_value("client_id", &body.client_id)?,
+        client_secret: client_value("client_secret", &body.client_secret)?,
+    };
+    let created = sso::create(caller.on(path.into_inner()), new).await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(created))
+}
+
+/// Change a connection (owners and admins): a new issuer is discovered first; a new provider
+/// (issuer or client id) clears the last test.
+#[utoipa::path(
+    tag = "sso", operation_id = "updateSsoConnection", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("connection_id" = Uuid, Path, description = "The connection.")),
+    request_body = UpdateSsoConnectionRequest,
+    responses((status = 200, description = "The changed connection.", body = SsoConnection), JsonBody, NoAccess, ValidationFailed, InternalError)
+)]
+#[patch("/teams/{team_id}/sso/connections/{connection_id}")]
+pub async fn update_sso_connection(
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+    body: ApiJson<UpdateSsoConnectionRequest>,
+) -> ApiResult<web::Json<SsoConnection>> {
+    let (team_id, id) = path.into_inner();
+    let body = body.0;
+    let change = Changed {
+        name: body.name.map(|n| parse_name("name", &n, portal_types::rules::NAME_MAX_CHARS)).transpose()?,
+        issuer: body.issuer.map(|i| issuer("issuer", &i)).transpose()?,
+        client_id: body.client_id.map(|c| client_value("client_id", &c)).transpose()?,
+        client_secret: body.client_secret.map(|c| client_value("client_secret", &c)).transpose()?,
+    };
+    Ok(web::Json(sso::update(caller.on(team_id), id, change).await?))
+}
+
+/// Remove a connection (owners and admins). Refused while the team requires single sign-on.
+#[utoipa::path(
+    tag = "sso", operation_id = "deleteSsoConnection", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("connection_id" = Uuid, Path, description = "The connection.")),
+    responses(
+        (status = 204, description = "Removed; its users keep their accounts (and can reset a password)."),
+        (status = 409, description = "The team requires single sign-on through it (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        NoAccess, InternalError,
+    )
+)]
+#[delete("/teams/{team_id}/sso/connections/{connection_id}")]
+pub async fn delete_sso_connection(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
+    let (team_id, id) = path.into_inner();
+    sso::remove(caller.on(team_id), id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Test a connection (owners and admins, signed in): open the answer's `start_url` in the
+/// browser within 10 minutes; after signing in at the provider it comes back to the team's
+/// settings, and the connection shows the claims received (`test_claims`) or why it failed
+/// (`test_error`). Nobody is signed in by a test.
+#[utoipa::path(
+    tag = "sso", operation_id = "testSsoConnection", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team."), ("connection_id" = Uuid, Path, description = "The connection.")),
+    responses((status = 200, description = "Where the browser starts the test.", body = SsoStart), NoAccess, InternalError)
+)]
+#[post("/teams/{team_id}/sso/connections/{connection_id}/test")]
+pub async fn test_sso_connection(caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<HttpResponse> {
+    let (team_id, id) = path.into_inner();
+    let start = sso::test(caller.on(team_id), id).await?;
+    Ok(super::no_store(StatusCode::OK, &start))
+}
+
+/// Home-realm discovery: where a user with this address signs in with single sign-on (the
+/// connection of the team that verified the address's domain). Open `start_url` in the browser.
+#[utoipa::path(
+    tag = "auth", operation_id = "discoverSso", request_body = SsoDiscoveryRequest,
+    responses(
+        (status = 200, description = "The address's domain has single sign-on.", body = SsoStart),
+        (status = 404, description = "No verified domain of this address has single sign-on (`sso_not_configured`, field `email`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        JsonBody, ValidationFailed, RateLimited, InternalError,
+    )
+)]
+#[post("/auth/sso")]
+pub async fn discover_sso(
+    state: web::Data<AppState>,
+    client: Client,
+    body: ApiJson<SsoDiscoveryRequest>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.spend(&state.db, &format!("sso:{}", client.ip)).await?;
+    let start = sso_sign_in::discover(&state, Email::parse("email", &body.0.email)?).await?;
+    Ok(super::no_store(StatusCode::OK, &start))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// The team whose identity provider to sign in at.
+    pub team_id: Uuid,
+    /// The address, as a hint for the provider's sign-in page.
+    pub login_hint: Option<String>,
+    /// The ticket of a "Test connection".
+    pub test: Option<String>,
+}
+
+fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut answer = HttpResponse::SeeOther();
+    answer.insert_header((header::LOCATION, location.to_owned())).insert_header(super::NO_STORE);
+    answer
+}
+
+/// Start single sign-on in the browser: sends it on to the team's identity provider (303), with
+/// a cookie that ties the flow to this browser. A team without a connection sends it back to the
+/// sign-in page (`?sso_error=not_configured`).
+#[utoipa::path(
+    tag = "auth", operation_id = "startSso", params(StartQuery),
+    responses(
+        (status = 303, description = "To the identity provider (or back to the sign-in page with `sso_error`).", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso`: HttpOnly, SameSite=Lax, Path=/api/v1/auth/sso, 10 minutes."))),
+        (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        RateLimited, InternalError,
+    )
+)]
+#[get("/auth/sso/start")]
+pub async fn start_sso(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    query: web::Query<StartQuery>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.spend(&state.db, &format!("sso-start:{}", client.ip)).await?;
+    let query = query.into_inner();
+    let asked = StartRequest {
+        team_id: query.team_id,
+        test_ticket: query.test,
+        login_hint: query.login_hint,
+        browser: req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned()),
+    };
+    let departure = sso_sign_in::start(&state, asked).await?;
+    let cookie = Cookie::build(BROWSER_COOKIE, departure.browser)
+        .path(BROWSER_COOKIE_PATH)
+        .http_only(true)
+        // Sent on the provider's redirect back (a top-level GET from another site).
+        .same_site(SameSite::Lax)
+        .secure(!state.config.insecure_cookies())
+        .max_age(CookieDuration::minutes(10))
+        .finish();
+    Ok(see_other(&departure.location).cookie(cookie).finish())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackQuery {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    /// The provider's refusal (RFC 6749 §4.1.2.1).
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Where the identity provider sends the browser back (register it as the redirect URI). A
+/// completed sign-in sets the refresh cookie and goes to the team (or the dashboard); a refused
+/// one goes to the sign-in page with `?sso_error=<reason>`, a test to the team's settings; a
+/// password account of the same address goes to the sign-in page with `?sso_link=` to prove its
+/// password once.
+#[utoipa::path(
+    tag = "auth", operation_id = "ssoCallback", params(CallbackQuery),
+    responses(
+        (status = 303, description = "Signed in, refused, or on to the password to link.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_refresh` when signed in."))),
+        (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        InternalError,
+    )
+)]
+#[get("/auth/sso/callback")]
+pub async fn sso_callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    query: web::Query<CallbackQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let returned =
+        Returned { state: query.state, code: query.code, error: query.error, error_description: query.error_description };
+    let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let arrival = sso_sign_in::callback(&state, &client, browser.as_deref(), returned).await?;
+    let mut answer = see_other(&arrival.location);
+    // The flow is over, whatever became of it.
+    let mut spent = Cookie::build(BROWSER_COOKIE, "").path(BROWSER_COOKIE_PATH).finish();
+    spent.make_removal();
+    answer.cookie(spent);
+    if let Some(started) = arrival.started {
+        answer.cookie(super::auth::session_cookie(&state, started.refresh_token));
+    }
+    Ok(answer.finish())
+}
