@@ -22,6 +22,8 @@ import Provider from 'oidc-provider';
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+// The test reads the first line and may close the pipe: later output must not end the process.
+process.stdout.on('error', () => {});
 const pairs = await Promise.all(
   (config.kids ?? ['key-1']).map(async (kid) => ({ kid, ...(await generateKeyPair('RS256', { extractable: true })) })),
 );

@@ -209,6 +209,7 @@ async fn send(request: Request) -> Result<Response, ApiError> {
         },
         field: None,
         required_scope: None,
+        sso_url: None,
     });
     Err(ApiError::Problem(Box::new(problem)))
 }
@@ -256,6 +257,7 @@ pub async fn login(body: &LoginRequest) -> Result<Session, ApiError> {
             code: ErrorCode::TwoFactorRequired,
             field: None,
             required_scope: None,
+            sso_url: None,
         }))),
     }
 }
@@ -550,6 +552,46 @@ pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<
 
 // ---------------------------------------------------------------- webhooks
 
+// ---------------------------------------------------------------- single sign-on
+
+/// Home-realm discovery: where an address signs in with single sign-on.
+pub async fn discover_sso(email: &str) -> Result<portal_types::SsoStart, ApiError> {
+    call(None, ops::discover_sso(&portal_types::SsoDiscoveryRequest { email: email.to_owned().into() })).await
+}
+
+pub async fn sso_connections(token: String, team: Uuid) -> Result<portal_types::SsoConnectionList, ApiError> {
+    call(Some(&token), ops::list_sso_connections(team)).await
+}
+
+pub async fn create_sso_connection(
+    token: String,
+    team: Uuid,
+    body: portal_types::CreateSsoConnectionRequest,
+) -> Result<portal_types::SsoConnection, ApiError> {
+    call(Some(&token), ops::create_sso_connection(team, &body)).await
+}
+
+pub async fn update_sso_connection(
+    token: String,
+    team: Uuid,
+    connection: Uuid,
+    body: portal_types::UpdateSsoConnectionRequest,
+) -> Result<portal_types::SsoConnection, ApiError> {
+    call(Some(&token), ops::update_sso_connection(team, connection, &body)).await
+}
+
+pub async fn delete_sso_connection(token: String, team: Uuid, connection: Uuid) -> Result<(), ApiError> {
+    call(Some(&token), ops::delete_sso_connection(team, connection)).await
+}
+
+pub async fn test_sso_connection(
+    token: String,
+    team: Uuid,
+    connection: Uuid,
+) -> Result<portal_types::SsoStart, ApiError> {
+    call(Some(&token), ops::test_sso_connection(team, connection)).await
+}
+
 // ---------------------------------------------------------------- domains
 
 pub async fn domains(token: String, team: Uuid) -> Result<portal_types::TeamDomainList, ApiError> {
@@ -648,6 +690,7 @@ mod tests {
             code,
             field: field.map(str::to_owned),
             required_scope: None,
+            sso_url: None,
         }))
     }
 

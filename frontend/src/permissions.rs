@@ -14,6 +14,8 @@ pub fn nothing() -> TeamPermissions {
         manage_webhooks: false,
         read_domains: false,
         manage_domains: false,
+        read_sso: false,
+        manage_sso: false,
         invite_roles: Vec::new(),
         role_changes: Vec::new(),
         remove_roles: Vec::new(),

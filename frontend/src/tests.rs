@@ -28,6 +28,7 @@ fn validation_error(field: &str, detail: &str) -> ApiError {
         code: portal_types::ErrorCode::ValidationFailed,
         field: Some(field.to_owned()),
         required_scope: None,
+        sso_url: None,
     }))
 }
 

@@ -130,12 +130,8 @@ impl MigrationTrait for Migration {
             .await?;
         // No foreign key: a removed connection leaves its sessions, which no longer count as SSO
         // for any team (the id matches no connection).
-        manager
-            .alter_table(Table::alter().table("sessions").add_column(uuid_null("sso_connection_id")).take())
-            .await?;
-        manager
-            .alter_table(Table::alter().table("sessions").add_column(uuid_null("sso_team_id")).take())
-            .await?;
+        manager.alter_table(Table::alter().table("sessions").add_column(uuid_null("sso_connection_id")).take()).await?;
+        manager.alter_table(Table::alter().table("sessions").add_column(uuid_null("sso_team_id")).take()).await?;
         manager
             .alter_table(Table::alter().table("teams").add_column(boolean("require_sso").default(false)).take())
             .await

@@ -782,8 +782,7 @@ pub fn start_sso(team: impl Display, login_hint: Option<&str>) -> Call<String> {
 
 /// Where the identity provider sends the browser back: a 303 to where it goes next.
 pub fn sso_callback(state: &str, code: &str) -> Call<String> {
-    Call::new(&op::SSO_CALLBACK, &[], text)
-        .query(&[("state", Some(state.to_owned())), ("code", Some(code.to_owned()))])
+    Call::new(&op::SSO_CALLBACK, &[], text).query(&[("state", Some(state.to_owned())), ("code", Some(code.to_owned()))])
 }
 
 // ---------------------------------------------------------------- the platform's services

@@ -253,7 +253,12 @@ pub async fn link(
     Ok(())
 }
 
-pub async fn touch_identity(db: &impl ConnectionTrait, connection_id: Uuid, subject: &str, now: Timestamp) -> Result<()> {
+pub async fn touch_identity(
+    db: &impl ConnectionTrait,
+    connection_id: Uuid,
+    subject: &str,
+    now: Timestamp,
+) -> Result<()> {
     Identities::update_many()
         .col_expr(sso_identity::Column::LastSignInAt, Expr::value(now))
         .filter(sso_identity::Column::ConnectionId.eq(connection_id))

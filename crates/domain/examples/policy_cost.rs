@@ -29,7 +29,7 @@ fn main() {
             .expect("the allowlists of this example parse"),
     };
     let key = |shape: KeyShape| KeyPrincipal { rolling: false, creator: Role::Admin, creator_two_factor: true, shape };
-    let rules = TeamRules { require_two_factor: true, ..TeamRules::default() }; 
+    let rules = TeamRules { require_two_factor: true, ..TeamRules::default() };
     let calls = 10_000_000;
     let full = key(shape(ScopeSet::FULL, &[]));
     per_call("a full-access key reads its team (principal built each time)", calls, || {

@@ -162,7 +162,12 @@ impl TeamAccess {
         let membership =
             portal_db::teams::membership_of(db, team_id, auth.user_id).await?.ok_or_else(team_not_found)?;
         let team = portal_db::teams::find(db, team_id).await?.ok_or_else(team_not_found)?;
-        Self::admitted(team, principal_of(principal, membership.role, team_id), Some(auth.user_id), user_actor(auth.user_id))
+        Self::admitted(
+            team,
+            principal_of(principal, membership.role, team_id),
+            Some(auth.user_id),
+            user_actor(auth.user_id),
+        )
     }
 
     /// The access of `principal`, if the team admits it at all (two-factor rule).

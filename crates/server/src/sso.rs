@@ -171,9 +171,12 @@ impl Oidc {
         }
         let mut outgoing = self.http.request(parts.method, url).body(body);
         for (name, value) in &parts.headers {
-            outgoing = outgoing.header(name, value);
+            // reqwest states the body's length itself; a second Content-Length is refused.
+            if name != reqwest::header::CONTENT_LENGTH && name != reqwest::header::HOST {
+                outgoing = outgoing.header(name, value);
+            }
         }
-        let answer = outgoing.send().await.map_err(|e| HttpError(e.to_string()))?;
+        let answer = outgoing.send().await.map_err(|e| HttpError(chain(&e)))?;
         let status = answer.status();
         let headers = answer.headers().clone();
         let mut body = Vec::new();
@@ -196,13 +199,7 @@ impl Oidc {
         let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| unreachable(format!("the issuer {e}")))?;
         let http = |request: HttpRequest| self.send(request);
         let metadata = CoreProviderMetadata::discover_async(issuer_url, &http).await.map_err(|e| {
-            let mut detail = format!("discovery at {issuer}/.well-known/openid-configuration failed: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                detail.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            unreachable(detail)
+            unreachable(format!("discovery at {issuer}/.well-known/openid-configuration failed: {}", chain(&e)))
         })?;
         let metadata = Arc::new(metadata);
         self.providers.insert(issuer.to_owned(), metadata.clone());
@@ -246,9 +243,11 @@ impl Oidc {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (state, nonce) = (state.to_owned(), nonce.to_owned());
         let mut request = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state), move || {
-                Nonce::new(nonce)
-            })
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
             .add_scope(Scope::new("email".to_owned()))
             .add_scope(Scope::new("profile".to_owned()))
             .set_pkce_challenge(challenge);
@@ -278,7 +277,7 @@ impl Oidc {
         let answer = exchange.request_async(&http).await.map_err(|e| {
             let detail = match &e {
                 openidconnect::RequestTokenError::ServerResponse(r) => format!("the provider refused the code: {r}"),
-                other => format!("the code exchange failed: {other}"),
+                other => format!("the code exchange failed: {}", chain(other)),
             };
             Failure::new(Reason::CodeRejected, detail)
         })?;
@@ -291,9 +290,9 @@ impl Oidc {
         let claims = match checked {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 // The provider may have rotated its keys: fetch them again, once.
-                let keys = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &http)
-                    .await
-                    .map_err(|e| Failure::new(Reason::ProviderUnreachable, format!("the provider's keys: {e}")))?;
+                let keys = CoreJsonWebKeySet::fetch_async(metadata.jwks_uri(), &http).await.map_err(|e| {
+                    Failure::new(Reason::ProviderUnreachable, format!("the provider's keys: {}", chain(&e)))
+                })?;
                 let refreshed = Arc::new((*metadata).clone().set_jwks(keys));
                 self.providers.insert(issuer.to_owned(), refreshed.clone());
                 let client = Self::client(&refreshed, (client_id, client_secret), redirect_uri)?;
@@ -313,7 +312,6 @@ impl Oidc {
         }
         Ok(read_claims(&claims))
     }
-
 }
 
 /// A client made from a provider's discovery document.
@@ -353,6 +351,17 @@ fn verifier(client: &Client) -> CoreIdTokenVerifier<'_> {
         })
 }
 
+/// An error with its causes, as one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 /// A refused token, as a reason.
 fn refused(error: ClaimsVerificationError) -> Failure {
     let reason = match &error {
@@ -363,11 +372,7 @@ fn refused(error: ClaimsVerificationError) -> Failure {
         ClaimsVerificationError::InvalidNonce(_) => Reason::WrongNonce,
         _ => Reason::InvalidToken,
     };
-    let mut detail = error.to_string();
-    if let Some(cause) = std::error::Error::source(&error) {
-        detail.push_str(&format!(": {cause}"));
-    }
-    Failure::new(reason, detail)
+    Failure::new(reason, chain(&error))
 }
 
 fn read_claims(claims: &CoreIdTokenClaims) -> Claims {

@@ -149,6 +149,7 @@ mod tests {
             code: crate::ErrorCode::NotFound,
             field: None,
             required_scope: None,
+            sso_url: None,
         };
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v, serde_json::json!({"type":"about:blank","title":"Not Found","status":404,"code":"not_found"}));

@@ -76,7 +76,8 @@ enum Join {
 }
 
 async fn join(auth: Auth, token: String, email: String, how: Join) -> Result<Team, ApiError> {
-    let login = |password: String| LoginRequest { email: email.clone().into(), password: password.into(), sso_link: None };
+    let login =
+        |password: String| LoginRequest { email: email.clone().into(), password: password.into(), sso_link: None };
     match how {
         Join::SignUp { name, password } => {
             let signup = SignupRequest {

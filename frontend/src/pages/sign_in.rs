@@ -20,15 +20,37 @@ pub(crate) fn same_origin_path(next: &str) -> bool {
         && !next.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\')
 }
 
+/// What a refused single sign-on says, by the reason the server sent back (`?sso_error=`).
+pub(crate) fn sso_refusal(reason: &str) -> &'static str {
+    match reason {
+        "not_configured" => "Single sign-on is not set up for this team. Sign in with your password.",
+        "unknown_user" => {
+            "Your identity provider signed you in, but with an address outside the team's verified domains (or one \
+             it has not verified). Ask the team's owner to check the connection."
+        }
+        "provider_error" => "Your identity provider did not sign you in (you may have cancelled). Try again.",
+        "provider_unreachable" => "Your identity provider could not be reached. Try again in a moment.",
+        "replayed" | "unknown_state" => "This sign-in link was used or has expired. Start again.",
+        "other_browser" => "This sign-in was started in another browser. Start it again here.",
+        _ => {
+            "Your identity provider's answer could not be trusted, so you were not signed in. The team's owners can see why in its activity."
+        }
+    }
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = use_auth();
     let navigate = use_navigate();
-    let next = use_query_map()
+    let query = use_query_map();
+    let next = query
         .with_untracked(|q| q.get("next"))
         .filter(|p| same_origin_path(p))
         .unwrap_or_else(|| "/dashboard".to_owned());
-    let email = RwSignal::new(String::new());
+    let sso_error = query.with_untracked(|q| q.get("sso_error")).map(|reason| sso_refusal(&reason));
+    // An SSO sign-in that found this address's password account: its password links them.
+    let sso_link = StoredValue::new(query.with_untracked(|q| q.get("sso_link")));
+    let email = RwSignal::new(query.with_untracked(|q| q.get("email")).unwrap_or_default());
     let password = RwSignal::new(String::new());
     // The challenge of the password step, while the account's second factor is asked for.
     let challenge = RwSignal::new(None::<String>);
@@ -38,6 +60,17 @@ pub fn SignInPage() -> impl IntoView {
         let req = req.clone();
         async move { api::sign_in(&req).await }
     });
+    let sso = Action::new_unsync(|email: &String| {
+        let email = email.clone();
+        async move { api::discover_sso(&email).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(start)) = sso.value().get() {
+            let _ = window().location().set_href(&start.start_url);
+        }
+    });
+    let sso_outcome = move || sso.value().get().map(|r| r.map(|_| ()));
+    let sso_failed = Signal::derive(move || sso_outcome().and_then(Result::err));
     // The session, from the password step or the second one.
     let session = RwSignal::new(None::<Session>);
     Effect::new(move |_| match login.value().get() {
@@ -62,13 +95,19 @@ pub fn SignInPage() -> impl IntoView {
         login.dispatch(LoginRequest {
             email: email.get_untracked().trim().to_owned().into(),
             password: password.get_untracked().into(),
+            sso_link: sso_link.get_value().map(Into::into),
         });
     };
+    let linking = sso_link.with_value(Option::is_some);
     view! {
         <Show when=move || challenge.with(Option::is_none) fallback=move || view! {
-            <SecondFactor challenge session expired/>
+            <SecondFactor challenge session expired sso_link/>
         }>
             <AuthCard title="Sign in">
+                {sso_error.map(|message| view! { <p class="alert error" role="alert">{message}</p> })}
+                {linking.then(|| view! {
+                    <Notice><p>"Your identity provider signed you in as an address that already has a password here. Enter that password once to link the two; from then on, single sign-on signs you in directly."</p></Notice>
+                })}
                 <form on:submit=on_submit>
                     {move || expired.get().map(|message| view! { <p class="alert error" role="alert">{message}</p> })}
                     <FormAlert error fields=&["email", "password"]/>
@@ -79,6 +118,14 @@ pub fn SignInPage() -> impl IntoView {
                     <Field label="Password" name="password" kind="password" autocomplete="current-password" value=password error=field_error(outcome, "password")/>
                     <SubmitButton label="Sign in" pending=login.pending()/>
                 </form>
+                <div class="sso">
+                    <FormAlert error=sso_failed fields=&[]/>
+                    <button type="button" class="button secondary" disabled=sso.pending()
+                        on:click=move |_| { sso.dispatch(email.get_untracked().trim().to_owned()); }>
+                        "Continue with SSO"
+                    </button>
+                    <p class="hint">"Signs you in through your company's identity provider: enter your work e-mail address above."</p>
+                </div>
                 <p class="aside"><A href="/forgot-password">"Forgot password?"</A></p>
                 <p class="aside">"New here? " <A href="/sign-up">"Create an account"</A></p>
             </AuthCard>
@@ -93,6 +140,7 @@ fn SecondFactor(
     challenge: RwSignal<Option<String>>,
     session: RwSignal<Option<Session>>,
     expired: RwSignal<Option<String>>,
+    sso_link: StoredValue<Option<String>>,
 ) -> impl IntoView {
     let code = RwSignal::new(String::new());
     let recovery = RwSignal::new(false);
@@ -116,6 +164,7 @@ fn SecondFactor(
             verify.dispatch(TwoFactorLoginRequest {
                 challenge: challenge.into(),
                 code: code.get_untracked().trim().to_owned(),
+                sso_link: sso_link.get_value().map(Into::into),
             });
         }
     };

@@ -127,7 +127,8 @@ pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure
         .open(connection.id, &connection.client_secret_sealed)
         .ok_or_else(|| ApiError::internal("a connection's client secret does not open"))?;
     let (state_token, nonce) = (token::generate(), token::generate());
-    let hint = asked.login_hint.filter(|h| h.len() <= portal_types::rules::EMAIL_MAX_CHARS && !h.contains(char::is_control));
+    let hint =
+        asked.login_hint.filter(|h| h.len() <= portal_types::rules::EMAIL_MAX_CHARS && !h.contains(char::is_control));
     let leaving = state
         .oidc
         .leave(
@@ -180,7 +181,12 @@ impl Arrival {
 }
 
 /// Completes a flow; see the module's documentation.
-pub async fn callback(state: &AppState, client: &Client, browser: Option<&str>, returned: Returned) -> ApiResult<Arrival> {
+pub async fn callback(
+    state: &AppState,
+    client: &Client,
+    browser: Option<&str>,
+    returned: Returned,
+) -> ApiResult<Arrival> {
     let now = Utc::now();
     let Some(flow) = flow_of(state, returned.state.as_deref()).await? else {
         tracing::info!(ip = %client.ip, "SSO callback with an unknown state");
@@ -192,11 +198,18 @@ pub async fn callback(state: &AppState, client: &Client, browser: Option<&str>, 
     let test = (flow.purpose == "test", flow.started_by);
     let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
     if flow.expires_at <= now {
-        return Ok(Arrival::to(refused(Failure::new(Reason::UnknownState, "the sign-in took longer than 10 minutes")).await?));
+        return Ok(Arrival::to(
+            refused(Failure::new(Reason::UnknownState, "the sign-in took longer than 10 minutes")).await?,
+        ));
+    }
+    // Used already (on any instance): a replay, whichever browser sends it.
+    if flow.used_at.is_some() {
+        return Ok(Arrival::to(refused(Failure::new(Reason::Replayed, "this sign-in was completed already")).await?));
     }
     let same_browser = browser.is_some_and(|b| flow.browser_hash.as_deref() == Some(token::hash(b).as_str()));
     if !same_browser {
-        let failure = Failure::new(Reason::OtherBrowser, "the provider sent back a browser that did not start this sign-in");
+        let failure =
+            Failure::new(Reason::OtherBrowser, "the provider sent back a browser that did not start this sign-in");
         return Ok(Arrival::to(refused(failure).await?));
     }
     if !portal_db::sso::use_flow(&state.db, flow.id, now).await? {
@@ -290,13 +303,16 @@ async fn refuse(
         let actor = tester.map(|id| portal_db::audit::AuditActor { kind: "user", id, name: None });
         let target = ("sso_connection", connection.id.to_string());
         let summary = format!("{}: failed, {}", connection.name, failure.summary());
-        let changes = record(&txn, (connection.team_id, actor.as_ref()), (AuditAction::SsoTested, target), summary, client, now).await?;
+        let changes =
+            record(&txn, (connection.team_id, actor.as_ref()), (AuditAction::SsoTested, target), summary, client, now)
+                .await?;
         (changes, back_to_settings(connection.team_id))
     } else {
         let target = ("sso_connection", connection.id.to_string());
         let summary = format!("{}: {}", connection.name, failure.summary());
         let changes =
-            record(&txn, (connection.team_id, None), (AuditAction::SsoSignInFailed, target), summary, client, now).await?;
+            record(&txn, (connection.team_id, None), (AuditAction::SsoSignInFailed, target), summary, client, now)
+                .await?;
         (changes, back_to_sign_in(failure.reason))
     };
     let mut changes = changes;
@@ -324,9 +340,15 @@ async fn tested(
         claims.subject
     );
     let target = ("sso_connection", connection.id.to_string());
-    let mut changes =
-        record(&txn, (connection.team_id, actor.as_ref()), (AuditAction::SsoTested, target), summary, Some(client), now)
-            .await?;
+    let mut changes = record(
+        &txn,
+        (connection.team_id, actor.as_ref()),
+        (AuditAction::SsoTested, target),
+        summary,
+        Some(client),
+        now,
+    )
+    .await?;
     changes.push(Change::Reads(connection.team_id));
     state.invalidation.commit(txn, &changes).await
 }
@@ -381,7 +403,9 @@ async fn signed_in(
             match create_account(state, connection, &email, claims, now).await? {
                 Some(user_id) => user_id,
                 // Made by a concurrent sign-in of the same address a moment ago.
-                None => return Ok(Err(Failure::new(Reason::Replayed, "the account was being created by another sign-in"))),
+                None => {
+                    return Ok(Err(Failure::new(Reason::Replayed, "the account was being created by another sign-in")));
+                }
             }
         }
     };
@@ -482,9 +506,15 @@ async fn joined(
     let actor = user_actor(user);
     let summary = format!("{} as member (single sign-on, {domain} joins automatically)", user.email);
     let target = ("member", user.id.to_string());
-    let mut changes =
-        record(txn, (connection.team_id, Some(&actor)), (AuditAction::MemberJoined, target), summary, Some(client), now)
-            .await?;
+    let mut changes = record(
+        txn,
+        (connection.team_id, Some(&actor)),
+        (AuditAction::MemberJoined, target),
+        summary,
+        Some(client),
+        now,
+    )
+    .await?;
     changes.push(Change::Team(connection.team_id));
     Ok(changes)
 }

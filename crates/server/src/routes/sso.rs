@@ -251,8 +251,12 @@ pub async fn sso_callback(
     query: web::Query<CallbackQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let returned =
-        Returned { state: query.state, code: query.code, error: query.error, error_description: query.error_description };
+    let returned = Returned {
+        state: query.state,
+        code: query.code,
+        error: query.error,
+        error_description: query.error_description,
+    };
     let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
     let arrival = sso_sign_in::callback(&state, &client, browser.as_deref(), returned).await?;
     let mut answer = see_other(&arrival.location);

@@ -25,8 +25,10 @@ async fn an_integrator_runs_the_whole_journey_with_the_typed_client() {
     portal.signup(&signup).await.unwrap();
     let token = app.wait_for_mail("ada@example.com", "Verify your e-mail address").await.token("/verify-email?token=");
     portal.verify_email(&VerifyEmailRequest { token: token.into() }).await.unwrap();
-    let session =
-        portal.login(&LoginRequest { email: "ada@example.com".into(), password: PASSWORD.into(), sso_link: None }).await.unwrap();
+    let session = portal
+        .login(&LoginRequest { email: "ada@example.com".into(), password: PASSWORD.into(), sso_link: None })
+        .await
+        .unwrap();
     let ada = portal.with_token(&session.access_token);
     assert_eq!(ada.get_me().await.unwrap().email, "ada@example.com");
 

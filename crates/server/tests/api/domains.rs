@@ -8,14 +8,14 @@ use tokio::io::AsyncBufReadExt as _;
 use crate::helpers::*;
 
 /// An authoritative DNS server answering the TXT records this test sets.
-struct DnsServer {
+pub struct DnsServer {
     _child: tokio::process::Child,
     port: u16,
     records: std::path::PathBuf,
 }
 
 impl DnsServer {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let records = std::env::temp_dir().join(format!("pp-dns-{}.json", uuid::Uuid::new_v4()));
         std::fs::write(&records, "{}").unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/dns_server.py");
@@ -32,7 +32,7 @@ impl DnsServer {
     }
 
     /// Makes `name` answer these TXT values (replacing what it answered).
-    fn set(&self, name: &str, values: &[&str]) {
+    pub fn set(&self, name: &str, values: &[&str]) {
         let mut all: serde_json::Map<String, Value> =
             serde_json::from_str(&std::fs::read_to_string(&self.records).unwrap()).unwrap();
         all.insert(format!("{name}."), json!(values));
@@ -41,7 +41,7 @@ impl DnsServer {
         std::fs::rename(next, &self.records).unwrap();
     }
 
-    fn flag(&self) -> String {
+    pub fn flag(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }

@@ -10,11 +10,12 @@ use portal_server::{Application, Config, ConfigArgs};
 /// The request bodies the tests send through the client's calls.
 pub use portal_types::{
     AcceptInvitationRequest, AddDomainRequest, AllowList, ChangePasswordRequest, CreateApiKeyRequest,
-    CreateInvitationRequest, CreateTeamRequest, CreateWebhookEndpointRequest, DeliveryState, DisableTwoFactorRequest,
-    DomainJoinRule, EnableTwoFactorRequest, Environment, EventType, Expiration, Granularity, KeySort, KeyStatusFilter,
-    LoginRequest, PasswordConfirmation, RateLimit, ReportCompromisedRequest, Role, RollApiKeyRequest,
-    RotateWebhookSecretRequest, Scope, SignupRequest, UpdateApiKeyRequest, UpdateDomainRequest, UpdateMeRequest,
-    UpdateMemberRequest, UpdateTeamRequest, UpdateWebhookEndpointRequest, VerifyEmailRequest, VerifyKeyRequest,
+    CreateInvitationRequest, CreateSsoConnectionRequest, CreateTeamRequest, CreateWebhookEndpointRequest,
+    DeliveryState, DisableTwoFactorRequest, DomainJoinRule, EnableTwoFactorRequest, Environment, EventType, Expiration,
+    Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation, RateLimit, ReportCompromisedRequest,
+    Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest, SsoDiscoveryRequest,
+    UpdateApiKeyRequest, UpdateDomainRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest,
+    UpdateWebhookEndpointRequest, VerifyEmailRequest, VerifyKeyRequest,
 };
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};
@@ -442,7 +443,11 @@ impl TestApp {
         };
         api.signup(&signup).await.expect("sign-up from the invitation");
         let session = api
-            .login(&LoginRequest { email: email.to_owned().into(), password: PASSWORD.to_owned().into(), sso_link: None })
+            .login(&LoginRequest {
+                email: email.to_owned().into(),
+                password: PASSWORD.to_owned().into(),
+                sso_link: None,
+            })
             .await
             .expect("sign-in");
         api.with_token(&session.access_token)

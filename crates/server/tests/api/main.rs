@@ -16,6 +16,7 @@ mod scopes;
 mod security;
 mod sessions;
 mod smtp;
+mod sso;
 mod teams;
 mod two_factor;
 mod usage;

@@ -543,11 +543,18 @@ async fn the_upgrade_extends_the_presets_to_webhooks() {
     Migrator::up(&db, Some(9)).await.unwrap();
     let now = chrono::Utc::now();
     let ada = portal_db::users::create(&db, "ada@example.com", "Ada", "x", now).await.unwrap().id;
-    let team = portal_db::teams::create(&db, "Acme", None, ada, now).await.unwrap().id;
+    // The team as version 9 stored it (today's code writes columns that came later).
+    let team = uuid::Uuid::new_v4();
+    let insert = sea_orm::sea_query::Query::insert()
+        .into_table(sea_orm::sea_query::Alias::new("teams"))
+        .columns(["id", "name", "created_by", "created_at", "updated_at"].map(sea_orm::sea_query::Alias::new))
+        .values_panic([team.into(), "Acme".into(), ada.into(), now.into(), now.into()])
+        .to_owned();
+    sea_orm::ConnectionTrait::execute(&db, &insert).await.unwrap();
     let old_full = "team:read members:read members:write invitations:read invitations:write api_keys:read api_keys:write usage:read activity:read";
     let old_read = "team:read members:read invitations:read api_keys:read usage:read activity:read";
     let mut ids = Vec::new();
-    // The keys as version 9 stored them (today's code writes columns that came later).
+    // The keys as version 9 stored them.
     for (i, scopes) in [old_full, old_read, "team:read usage:read"].into_iter().enumerate() {
         let id = uuid::Uuid::new_v4();
         let insert = sea_orm::sea_query::Query::insert()

@@ -83,6 +83,7 @@ fn not_found() -> ApiError {
         code: portal_types::ErrorCode::NotFound,
         field: None,
         required_scope: None,
+        sso_url: None,
     }))
 }
 

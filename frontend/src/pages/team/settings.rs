@@ -67,6 +67,7 @@ fn RenameForm() -> impl IntoView {
             // Empty clears the description.
             description: Some(description.get_untracked().trim().to_owned().into()),
             require_two_factor: None,
+            require_sso: None,
         });
     };
     view! {
