@@ -49,6 +49,14 @@ impl ApiError {
         }
     }
 
+    /// For `sso_required`: where a sign-in at the team's identity provider starts.
+    pub fn sso_url(&self) -> Option<String> {
+        match self {
+            Self::Problem(p) => p.sso_url.clone(),
+            _ => None,
+        }
+    }
+
     /// The request field the server rejected, if any.
     pub fn field(&self) -> Option<&str> {
         match self {

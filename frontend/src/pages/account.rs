@@ -175,6 +175,13 @@ fn SessionRow(session: SessionInfo, end: Action<Option<Uuid>, Result<(), api::Ap
             <td data-label="Address">{session.ip.clone().unwrap_or_else(|| "Unknown".to_owned())}</td>
             <td data-label="Signed in">
                 <time datetime=format::iso(session.created_at)>{format::date_time(session.created_at)}</time>
+                <span class="small muted" data-session-method=session.started_with.clone()>
+                    {match &session.sso_connection {
+                        Some(name) => format!(" with SSO ({name})"),
+                        None if session.started_with.starts_with("sso:") => " with SSO".to_owned(),
+                        None => " with a password".to_owned(),
+                    }}
+                </span>
             </td>
             <td data-label="Last used">
                 <time datetime=format::iso(session.last_used_at) title=format::date_time(session.last_used_at)>

@@ -7,6 +7,7 @@ mod keys;
 mod members;
 mod overview;
 mod settings;
+mod sso;
 mod usage;
 mod webhooks;
 
@@ -132,6 +133,14 @@ pub fn TeamLayout() -> impl IntoView {
                     <p>{error.message()}</p>
                     <A href="/account#two-factor" attr:class="button primary">"Set up two-factor authentication"</A>
                 }.into_any(),
+                Some(Some(error)) if error.code() == Some("sso_required") => {
+                    let start = error.sso_url().unwrap_or_default();
+                    view! {
+                        <h1>"Single sign-on required"</h1>
+                        <p>{error.message()}</p>
+                        <a href=start class="button primary" rel="external">"Sign in with SSO"</a>
+                    }.into_any()
+                }
                 Some(Some(error)) => view! { <ErrorAlert error/> }.into_any(),
                 Some(None) => ().into_any(),
             }}

@@ -1,5 +1,5 @@
-//! Team settings, for owners: rename and describe the team, its verified domains, or delete it.
-//! Admins see the domains.
+//! Team settings, for owners: rename and describe the team, its verified domains and single
+//! sign-on, or delete it. Admins see the domains and manage single sign-on.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::{NavigateOptions, components::A, hooks::use_navigate};
@@ -25,6 +25,7 @@ pub fn TeamSettingsPage() -> impl IntoView {
                     <RenameForm/>
                     <TwoFactorRequirement/>
                     <super::domains::DomainsCard/>
+                    <super::sso::SsoCard/>
                     <DangerZone/>
                 </div>
             }.into_any()
@@ -34,6 +35,9 @@ pub fn TeamSettingsPage() -> impl IntoView {
                 <p>"Only the team's owners can change its settings."</p>
                 <Show when=move || permissions::read_domains(&team.permissions())>
                     <super::domains::DomainsCard/>
+                </Show>
+                <Show when=move || team.permissions().read_sso>
+                    <super::sso::SsoCard/>
                 </Show>
             }.into_any()
         }}
