@@ -41,6 +41,37 @@ if (!process.env.PP_E2E_DNS_PORT) {
 
 const port = process.env.PP_E2E_PORT;
 const baseURL = `http://127.0.0.1:${port}`;
+
+// A real OpenID Connect provider (oidc-provider, OpenID Certified) for single sign-on, with its
+// own sign-in page. Its users are at acme-sso.example, the domain the SSO spec verifies.
+if (!process.env.PP_E2E_OIDC_ISSUER) {
+  const oidcPort = freePort();
+  const config = path.join(process.env.PP_E2E_DATA_DIR!, 'oidc-provider.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      port: Number(oidcPort),
+      clients: [
+        {
+          client_id: 'partner-portal-e2e',
+          client_secret: 'e2e-client-secret-of-the-test-provider',
+          redirect_uris: [`${baseURL}/api/v1/auth/sso/callback`],
+        },
+      ],
+      users: {
+        ada: { email: 'ada@acme-sso.example', name: 'Ada Lovelace' },
+        bob: { email: 'bob@acme-sso.example', name: 'Bob Builder' },
+      },
+      kids: ['e2e-key'],
+    }),
+  );
+  process.env.PP_E2E_OIDC_ISSUER = `http://127.0.0.1:${oidcPort}`;
+  const provider = spawn(process.execPath, [path.resolve(__dirname, 'peers/oidc-provider.mjs'), config], {
+    cwd: __dirname,
+    stdio: 'ignore',
+  });
+  process.on('exit', () => provider.kill());
+}
 const bin = process.env.PP_BIN ?? path.resolve(__dirname, '../target/debug/partner-portal');
 
 function freeUdpPort(): string {

@@ -1,19 +1,9 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { openDialog } from './dialogs';
-import { createTeam, openBrowser, person, signUpAndVerify, stamp } from './helpers';
+import { createTeam, openBrowser, person, publish, signUpAndVerify, stamp } from './helpers';
 
 // Issue 27, verified domains: an owner adds a domain, publishes its TXT record at a real DNS
 // server (dnslib, started by playwright.config.ts), checks it and chooses who may join.
-
-/** Makes the test DNS server answer `values` for the TXT name `name`. */
-function publish(name: string, values: string[]) {
-  const file = process.env.PP_E2E_DNS_RECORDS!;
-  const records = JSON.parse(readFileSync(file, 'utf8'));
-  records[`${name}.`] = values;
-  writeFileSync(`${file}.next`, JSON.stringify(records));
-  renameSync(`${file}.next`, file);
-}
 
 test('an owner verifies a domain by its TXT record and chooses who may join', async ({ browser }) => {
   const errors: string[] = [];

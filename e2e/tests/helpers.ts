@@ -1,5 +1,6 @@
 import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { openDialog } from './dialogs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mailedLink } from './mail';
 
 export type Person = { email: string; name: string; password: string };
@@ -58,4 +59,13 @@ export async function keyAction(page: Page, action: string, keyName: string) {
   const menu = page.getByRole('button', { name: `Actions for ${keyName}`, exact: true });
   if ((await menu.getAttribute('aria-expanded')) !== 'true') await menu.click();
   return button;
+}
+
+/** Makes the test DNS server (dnslib, started by playwright.config.ts) answer `values` for the TXT name `name`. */
+export function publish(name: string, values: string[]) {
+  const file = process.env.PP_E2E_DNS_RECORDS!;
+  const records = JSON.parse(readFileSync(file, 'utf8'));
+  records[`${name}.`] = values;
+  writeFileSync(`${file}.next`, JSON.stringify(records));
+  renameSync(`${file}.next`, file);
 }

@@ -93,7 +93,7 @@ where
                 " and the scopes openid, email and profile; then enter what it gives you."
             </p>
             <FormAlert error=Signal::derive(move || outcome().and_then(Result::err)) fields=&["name", "issuer", "client_id", "client_secret"]/>
-            <Field label="Name" name="name" value=name maxlength=NAME_MAX error=field_error(outcome, "name") hint="For example Okta."/>
+            <Field label="Name" name="sso_name" value=name maxlength=NAME_MAX error=field_error(outcome, "name") hint="For example Okta."/>
             <Field label="Issuer URL" name="issuer" kind="url" value=issuer maxlength=ISSUER_MAX error=field_error(outcome, "issuer")
                 hint="For example https://acme.okta.com, https://login.microsoftonline.com/<tenant>/v2.0 or https://accounts.google.com."/>
             <Field label="Client ID" name="client_id" value=client_id maxlength=CLIENT_MAX autocomplete="off" error=field_error(outcome, "client_id")/>
