@@ -25,6 +25,10 @@ ALLOWED = {
     # A webhook URL whose host is a private, loopback or link-local address.
     ("POST /api/v1/teams/{team_id}/webhooks", 422, "validation_failed", "url"),
     ("PATCH /api/v1/teams/{team_id}/webhooks/{endpoint_id}", 422, "validation_failed", "url"),
+    # An identity provider's issuer whose discovery document cannot be fetched (the portal asks it
+    # before storing anything; the generated hosts do not exist).
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "issuer"),
+    ("PATCH /api/v1/teams/{team_id}/sso/connections/{connection_id}", 422, "validation_failed", "issuer"),
     # Alert thresholds need a monthly limit: the request's own, or (PATCH) the key's stored one.
     ("POST /api/v1/teams/{team_id}/api-keys", 422, "validation_failed", "alert_thresholds"),
     ("PATCH /api/v1/teams/{team_id}/api-keys/{key_id}", 422, "validation_failed", "alert_thresholds"),
