@@ -139,6 +139,8 @@ mod tests {
             manage_webhooks: true,
             read_domains: true,
             manage_domains: false,
+            read_sso: true,
+            manage_sso: true,
             invite_roles: vec![Member, Admin],
             role_changes: vec![
                 RoleChanges { role: Member, to: vec![Admin] },

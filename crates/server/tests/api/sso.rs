@@ -112,6 +112,7 @@ impl Browser {
         let res = self.get(&app.url(start)).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "the start sends the browser on");
         let mut next = location(&res);
+        let form_action = regex::Regex::new(r#"action="([^"]+)""#).unwrap();
         for _ in 0..10 {
             if let Some(rest) = next.strip_prefix("http://127.0.0.1:9/") {
                 return app.url(&format!("/{rest}"));
@@ -123,8 +124,7 @@ impl Browser {
                 continue;
             }
             let page = res.text().await.unwrap();
-            let action =
-                regex::Regex::new(r#"action="([^"]+)""#).unwrap().captures(&page).expect("a form")[1].to_owned();
+            let action = form_action.captures(&page).expect("a form")[1].to_owned();
             let form: String = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs([("prompt", "login"), ("login", login), ("password", "any password")])
                 .finish();
