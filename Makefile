@@ -66,11 +66,12 @@ openapi:
 # ---------------------------------------------------------------- tests
 test: tools-python test-rust test-postgres test-openapi contract test-wasm e2e
 
-test-rust:
+# The API tests run the real OpenID provider (oidc-provider, in e2e/node_modules).
+test-rust: tools-node
 	@echo "== Rust tests on SQLite"
 	cargo test --workspace --exclude portal-frontend
 
-test-postgres: clean-test-dbs
+test-postgres: tools-node clean-test-dbs
 	@if psql "$(PG_URL)/postgres" -Atqc 'select 1' >/dev/null 2>&1; then \
 		echo "== Rust integration tests on PostgreSQL at $(PG_URL)"; \
 		PORTAL_TEST_DATABASE=postgres PORTAL_TEST_POSTGRES_URL="$(PG_URL)" cargo test -p portal-server --test api; \

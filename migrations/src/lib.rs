@@ -23,6 +23,7 @@ mod m0018_usage_key_weeks;
 mod m0019_compromised_keys;
 mod m0020_team_domains;
 mod m0021_sso;
+mod m0022_domain_rechecks;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_compromised_keys::Migration),
             Box::new(m0020_team_domains::Migration),
             Box::new(m0021_sso::Migration),
+            Box::new(m0022_domain_rechecks::Migration),
         ]
     }
 }

@@ -44,6 +44,7 @@ pub async fn add(
         verified_at: Set(None),
         checked_at: Set(None),
         check_error: Set(None),
+        confirmed_at: Set(None),
     };
     row.insert(db).await.map_err(Error::from_insert)
 }
@@ -63,7 +64,9 @@ pub async fn record_check(
     if outcome.is_ok() {
         // Verified once: a later lookup does not move the time.
         let verified = Expr::col(team_domain::Column::VerifiedAt).if_null(now);
-        update = update.col_expr(team_domain::Column::VerifiedAt, verified);
+        update = update
+            .col_expr(team_domain::Column::VerifiedAt, verified)
+            .col_expr(team_domain::Column::ConfirmedAt, Expr::value(now));
     }
     update.exec(db).await.map_err(Error::from_insert)?;
     Ok(())
@@ -106,4 +109,41 @@ pub async fn verified(db: &impl ConnectionTrait, domain: &str) -> Result<Option<
         .filter(team_domain::Column::VerifiedAt.is_not_null())
         .one(db)
         .await?)
+}
+
+/// Verified domains last looked up before `before`: due to be looked up again (at most `limit`).
+pub async fn due_for_recheck(db: &impl ConnectionTrait, before: Timestamp, limit: u64) -> Result<Vec<Domain>> {
+    use sea_orm::QuerySelect;
+    Ok(Domains::find()
+        .filter(team_domain::Column::VerifiedAt.is_not_null())
+        .filter(team_domain::Column::CheckedAt.lt(before).or(team_domain::Column::CheckedAt.is_null()))
+        .order_by_asc(team_domain::Column::CheckedAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Takes a due domain's lookup for this instance (its `checked_at` moves to `now`); false when
+/// another instance took it first.
+pub async fn claim_recheck(db: &impl ConnectionTrait, id: Uuid, before: Timestamp, now: Timestamp) -> Result<bool> {
+    let done = Domains::update_many()
+        .col_expr(team_domain::Column::CheckedAt, Expr::value(now))
+        .filter(team_domain::Column::Id.eq(id))
+        .filter(team_domain::Column::CheckedAt.lt(before).or(team_domain::Column::CheckedAt.is_null()))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Ends the verification of a domain whose record was last found before `confirmed_before`;
+/// false when it was confirmed since (or is not verified).
+pub async fn lapse(db: &impl ConnectionTrait, id: Uuid, confirmed_before: Timestamp) -> Result<bool> {
+    let done = Domains::update_many()
+        .col_expr(team_domain::Column::VerifiedAt, Expr::value(Option::<Timestamp>::None))
+        .filter(team_domain::Column::Id.eq(id))
+        .filter(team_domain::Column::VerifiedAt.is_not_null())
+        .filter(team_domain::Column::ConfirmedAt.lt(confirmed_before).or(team_domain::Column::ConfirmedAt.is_null()))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
 }

@@ -432,7 +432,7 @@ pub fn event_read_action(event: portal_types::EventType) -> Option<Action> {
         MemberJoined | MemberRemoved | MemberRoleChanged => Action::ReadMembers,
         InvitationCreated | InvitationAccepted | InvitationRevoked => Action::ReadInvitations,
         TeamUpdated => Action::ReadTeam,
-        DomainVerified | DomainRemoved => Action::ReadDomains,
+        DomainVerified | DomainRemoved | DomainLapsed => Action::ReadDomains,
         SsoConnectionChanged | SsoSignInFailed => Action::ReadSso,
         WebhookTest => return None,
     })

@@ -94,6 +94,13 @@ pub struct ConfigArgs {
     /// 3600000).
     #[arg(long, env = "PORTAL_NOTICE_INTERVAL_MS", default_value_t = 60_000)]
     pub notice_interval_ms: u64,
+    /// Seconds after which a verified domain's TXT record is looked up again (1 to 604800).
+    #[arg(long, env = "PORTAL_DOMAIN_RECHECK_SECONDS", default_value_t = 86_400)]
+    pub domain_recheck_seconds: u64,
+    /// Seconds a verified domain's TXT record may be missing before the domain is no longer
+    /// verified (0 to 2592000).
+    #[arg(long, env = "PORTAL_DOMAIN_GRACE_SECONDS", default_value_t = 259_200)]
+    pub domain_grace_seconds: u64,
     /// Allow webhook endpoints on plain `http://` URLs (development; production needs https).
     #[arg(long, env = "PORTAL_WEBHOOK_ALLOW_HTTP", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_http: bool,
@@ -188,6 +195,9 @@ pub struct Config {
     pub usage_retention: UsageRetention,
     pub secret_scanning_keys: Vec<crate::leaks::ScanningKey>,
     pub notice_interval: std::time::Duration,
+    /// How long a verified domain's lookup stays good, and how long its record may be missing.
+    pub domain_recheck: std::time::Duration,
+    pub domain_grace: std::time::Duration,
     pub debug_statement_count: bool,
     /// Whether lists and usage pages are kept between requests (see `keys::reads`).
     pub read_cache: bool,
@@ -336,6 +346,12 @@ impl Config {
         if !(0.001..=1.0).contains(&args.webhook_retry_scale) {
             return Err(bad("PORTAL_WEBHOOK_RETRY_SCALE", "must be from 0.001 to 1"));
         }
+        if !(1..=604_800).contains(&args.domain_recheck_seconds) {
+            return Err(bad("PORTAL_DOMAIN_RECHECK_SECONDS", "must be between 1 and 604800 seconds"));
+        }
+        if args.domain_grace_seconds > 2_592_000 {
+            return Err(bad("PORTAL_DOMAIN_GRACE_SECONDS", "must be at most 2592000 seconds (30 days)"));
+        }
         if !(50..=3_600_000).contains(&args.notice_interval_ms) {
             return Err(bad("PORTAL_NOTICE_INTERVAL_MS", "must be between 50 and 3600000 milliseconds"));
         }
@@ -403,6 +419,8 @@ impl Config {
             usage_retention,
             secret_scanning_keys,
             notice_interval: std::time::Duration::from_millis(args.notice_interval_ms),
+            domain_recheck: std::time::Duration::from_secs(args.domain_recheck_seconds),
+            domain_grace: std::time::Duration::from_secs(args.domain_grace_seconds),
             debug_statement_count: args.debug_statement_count,
             read_cache: !args.no_read_cache,
             webhook_allow_http: args.webhook_allow_http,

@@ -5,6 +5,7 @@ pub mod app;
 pub mod client_ip;
 pub mod config;
 pub mod dns;
+pub mod domain_checks;
 pub mod error;
 pub mod extract;
 pub mod kept;

@@ -284,6 +284,18 @@ impl Application {
                 config.usage_retention,
                 stopped.clone(),
             )),
+            tokio::spawn(crate::domain_checks::run(
+                crate::domain_checks::Rechecks {
+                    db: db.clone(),
+                    dns: services.dns.clone(),
+                    invalidation: services.invalidation.clone(),
+                    public_url: config.public_url.clone(),
+                    mail_wake: mail.wake.clone(),
+                    every: config.domain_recheck,
+                    grace: config.domain_grace,
+                },
+                stopped.clone(),
+            )),
             tokio::spawn(crate::notices::run(
                 db.clone(),
                 config.public_url.clone(),

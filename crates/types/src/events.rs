@@ -75,6 +75,8 @@ event_types! {
     DomainVerified = "domain.verified",
     /// A domain was removed from the team.
     DomainRemoved = "domain.removed",
+    /// A verified domain's TXT record was missing for the grace period: it is no longer verified.
+    DomainLapsed = "domain.lapsed",
     /// A single sign-on connection was added, changed or removed.
     SsoConnectionChanged = "sso.connection_changed",
     /// A sign-in through the team's identity provider was refused (the activity entry says why).
@@ -170,6 +172,8 @@ audit_actions! {
     DomainCheckFailed = "domain.check_failed", "Domain not verified", [],
     DomainJoinRuleChanged = "domain.join_rule_changed", "Domain join rule changed", [],
     DomainRemoved = "domain.removed", "Domain removed", [DomainRemoved],
+    /// Looked up again, its record was missing for the grace period (summary: why).
+    DomainLapsed = "domain.lapsed", "Domain no longer verified", [DomainLapsed],
     SsoConnectionCreated = "sso.connection_created", "SSO connection added", [SsoConnectionChanged],
     SsoConnectionUpdated = "sso.connection_updated", "SSO connection changed", [SsoConnectionChanged],
     SsoConnectionRemoved = "sso.connection_removed", "SSO connection removed", [SsoConnectionChanged],

@@ -16,6 +16,8 @@ pub struct Model {
     pub verified_at: Option<DateTimeUtc>,
     pub checked_at: Option<DateTimeUtc>,
     pub check_error: Option<String>,
+    /// The last lookup that found the record (verified domains are looked up again).
+    pub confirmed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -213,3 +213,56 @@ async fn an_unreachable_dns_server_is_named_in_the_check() {
     assert!(why.starts_with("The lookup of _partner-portal.example.org failed"), "{why}");
     drop(socket);
 }
+
+/// Verified domains are looked up again: one whose record is gone past the grace period is no
+/// longer verified (owners mailed, activity and another team may verify it); one whose record
+/// stays is confirmed again.
+#[tokio::test]
+async fn a_verified_domain_whose_record_is_gone_lapses_after_the_grace_period() {
+    let dns = DnsServer::start().await;
+    let flags = ["--dns-resolver", &dns.flag(), "--domain-recheck-seconds", "1", "--domain-grace-seconds", "2"];
+    let app = spawn_app_with(Options::shared(None, &flags)).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let mut ids = Vec::new();
+    for name in ["kept.example", "gone.example"] {
+        let added = app.op(Some(&owner), ops::add_domain(&team, &AddDomainRequest { domain: name.into() })).await;
+        let id = added.body["id"].as_str().unwrap().to_owned();
+        dns.set(&format!("_partner-portal.{name}"), &[added.body["txt_value"].as_str().unwrap()]);
+        assert!(app.op(Some(&owner), ops::verify_domain(&team, &id)).await.body["verified_at"].is_string());
+        ids.push(id);
+    }
+    dns.set("_partner-portal.gone.example", &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let listed = loop {
+        let listed = app.op(Some(&owner), ops::list_domains(&team)).await.body;
+        let gone = listed["items"].as_array().unwrap().iter().find(|d| d["domain"] == "gone.example").unwrap();
+        if gone.get("verified_at").is_none() {
+            break listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "gone.example still verified: {listed}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let kept = listed["items"].as_array().unwrap().iter().find(|d| d["domain"] == "kept.example").unwrap();
+    assert!(kept["verified_at"].is_string(), "{listed}");
+    assert!(kept["checked_at"].as_str().unwrap() > kept["verified_at"].as_str().unwrap(), "looked up again: {kept}");
+    let gone = listed["items"].as_array().unwrap().iter().find(|d| d["domain"] == "gone.example").unwrap();
+    assert!(gone["check_error"].as_str().unwrap().contains("No TXT record"), "{gone}");
+
+    let mail = app.wait_for_mail("owner@example.com", "gone.example is no longer verified").await;
+    assert!(mail.decoded.contains("_partner-portal.gone.example"), "{}", mail.decoded);
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
+    let actions: Vec<&str> =
+        activity.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"domain.lapsed") && actions.contains(&"domain.check_failed"), "{actions:?}");
+
+    // Another team may verify it now.
+    let (other_owner, _) = app.signed_in("other@example.net").await;
+    let other = app.create_team(&other_owner, "Other").await;
+    let added =
+        app.op(Some(&other_owner), ops::add_domain(&other, &AddDomainRequest { domain: "gone.example".into() })).await;
+    dns.set("_partner-portal.gone.example", &[added.body["txt_value"].as_str().unwrap()]);
+    let theirs = added.body["id"].as_str().unwrap().to_owned();
+    let res = app.op(Some(&other_owner), ops::verify_domain(&other, &theirs)).await;
+    assert!(res.body["verified_at"].is_string(), "{}", res.body);
+}

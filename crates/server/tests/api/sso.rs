@@ -55,7 +55,8 @@ impl Provider {
             .expect("node runs the OpenID provider (make tools-node installs it)");
         let mut line = String::new();
         tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
-        let issuer: Value = serde_json::from_str(&line).expect("the provider prints its issuer");
+        let issuer: Value =
+            serde_json::from_str(&line).expect("the provider prints its issuer (`make tools-node` installs it)");
         Self { child: Some(child), issuer: issuer["issuer"].as_str().unwrap().to_owned(), config }
     }
 
