@@ -48,6 +48,17 @@ test('an owner verifies a domain by its TXT record and chooses who may join', as
   await expect(card.locator(`[data-domain="${domain}"]`).getByLabel('Who may join')).toHaveValue('automatic');
   if (process.env.PP_SCREENSHOTS) await card.screenshot({ path: `${process.env.PP_SCREENSHOTS}/domains-1280.png` });
 
+  // Someone with an address there is offered the team on their dashboard, and joins.
+  const colleague = { email: `colleague@${domain}`, name: 'Colin Colleague', password: `colleague-password-${stamp}` };
+  const other = await openBrowser(browser, errors);
+  await signUpAndVerify(other.page, colleague);
+  const offer = other.page.getByRole('article', { name: 'Teams you can join' });
+  await expect(offer).toContainText(`Domains ${stamp}`);
+  await offer.getByRole('button', { name: `Join Domains ${stamp}` }).click();
+  await expect(other.page).toHaveURL(new RegExp(`/teams/${teamId}$`));
+  await expect(other.page.getByRole('heading', { level: 1, name: `Domains ${stamp}` })).toBeVisible();
+  await other.context.close();
+
   // It fits a phone.
   for (const size of [{ width: 768, height: 1024 }, { width: 390, height: 844 }]) {
     await page.setViewportSize(size);
@@ -64,7 +75,7 @@ test('an owner verifies a domain by its TXT record and chooses who may join', as
   // The activity tells each step.
   await page.goto(`/teams/${teamId}/activity`);
   const entries = page.locator('ol.activity-list > li');
-  for (const label of ['Domain added', 'Domain not verified', 'Domain verified', 'Domain join rule changed', 'Domain removed']) {
+  for (const label of ['Domain added', 'Domain not verified', 'Domain verified', 'Domain join rule changed', 'Member joined', 'Domain removed']) {
     await expect(entries.filter({ hasText: label }).first()).toBeVisible();
   }
   expect(errors).toEqual([]);

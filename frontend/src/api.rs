@@ -560,6 +560,14 @@ pub async fn team_usage(token: String, team: Uuid, range: UsageRange) -> Result<
 
 // ---------------------------------------------------------------- webhooks
 
+pub async fn joinable_teams(token: &str) -> Result<portal_types::JoinableTeamList, ApiError> {
+    call(Some(token), ops::list_joinable_teams()).await
+}
+
+pub async fn join_team(token: String, team: Uuid) -> Result<Team, ApiError> {
+    call(Some(&token), ops::join_team(team)).await
+}
+
 // ---------------------------------------------------------------- single sign-on
 
 /// Home-realm discovery: where an address signs in with single sign-on.

@@ -412,6 +412,8 @@ operations! {
     VERIFY_DOMAIN = "verifyDomain" Post "/api/v1/teams/{team_id}/domains/{domain_id}/verify";
     UPDATE_DOMAIN = "updateDomain" Patch "/api/v1/teams/{team_id}/domains/{domain_id}" body UpdateDomainRequest;
     REMOVE_DOMAIN = "removeDomain" Delete "/api/v1/teams/{team_id}/domains/{domain_id}";
+    LIST_JOINABLE_TEAMS = "listJoinableTeams" Get "/api/v1/me/joinable-teams";
+    JOIN_TEAM = "joinTeam" Post "/api/v1/teams/{team_id}/join";
     LIST_SSO_CONNECTIONS = "listSsoConnections" Get "/api/v1/teams/{team_id}/sso/connections";
     CREATE_SSO_CONNECTION = "createSsoConnection" Post "/api/v1/teams/{team_id}/sso/connections" body CreateSsoConnectionRequest;
     UPDATE_SSO_CONNECTION = "updateSsoConnection" Patch "/api/v1/teams/{team_id}/sso/connections/{connection_id}" body UpdateSsoConnectionRequest;
@@ -738,6 +740,16 @@ pub fn update_domain(team: impl Display, domain: impl Display, body: &UpdateDoma
 
 pub fn remove_domain(team: impl Display, domain: impl Display) -> Call<()> {
     Call::new(&op::REMOVE_DOMAIN, &[&team, &domain], empty)
+}
+
+/// Teams the signed-in user may join by the verified domain of their address.
+pub fn list_joinable_teams() -> Call<JoinableTeamList> {
+    Call::new(&op::LIST_JOINABLE_TEAMS, &[], json)
+}
+
+/// Joins such a team as a member.
+pub fn join_team(team: impl Display) -> Call<Team> {
+    Call::new(&op::JOIN_TEAM, &[&team], json)
 }
 
 // ---------------------------------------------------------------- single sign-on

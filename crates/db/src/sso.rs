@@ -276,3 +276,17 @@ pub async fn names(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<std::colle
     let rows = Connections::find().filter(sso_connection::Column::Id.is_in(ids.iter().copied())).all(db).await?;
     Ok(rows.into_iter().map(|c| (c.id, c.name)).collect())
 }
+
+/// Whether `user_id` is linked to one of the team's connections (signs in there with SSO).
+pub async fn linked_in_team(db: &impl ConnectionTrait, team_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let connections: Vec<Uuid> = list(db, team_id).await?.into_iter().map(|c| c.id).collect();
+    if connections.is_empty() {
+        return Ok(false);
+    }
+    let found = Identities::find()
+        .filter(sso_identity::Column::UserId.eq(user_id))
+        .filter(sso_identity::Column::ConnectionId.is_in(connections))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}

@@ -92,3 +92,22 @@ pub struct AddDomainRequest {
 pub struct UpdateDomainRequest {
     pub join_rule: DomainJoinRule,
 }
+
+/// A team the signed-in user may join without an invitation: it verified the domain of their
+/// address and lets its people join (`suggest` or `automatic`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JoinableTeam {
+    pub team_id: Uuid,
+    pub team_name: String,
+    /// The verified domain of the user's address.
+    pub domain: String,
+    pub join_rule: DomainJoinRule,
+}
+
+/// `GET /api/v1/me/joinable-teams`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JoinableTeamList {
+    pub items: Vec<JoinableTeam>,
+}

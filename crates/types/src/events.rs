@@ -132,6 +132,9 @@ audit_actions! {
     TeamUpdated = "team.updated", "Team updated", [TeamUpdated],
     TeamDeleted = "team.deleted", "Team deleted", [],
     MemberJoined = "member.joined", "Member joined", [MemberJoined, InvitationAccepted],
+    /// Joined without an invitation: by the verified domain of their address, or signing in
+    /// through the team's identity provider (summary: how).
+    MemberJoinedByDomain = "member.joined_by_domain", "Member joined (verified domain)", [MemberJoined],
     MemberRoleChanged = "member.role_changed", "Role changed", [MemberRoleChanged],
     MemberRemoved = "member.removed", "Member removed", [MemberRemoved],
     MemberLeft = "member.left", "Member left", [MemberRemoved],

@@ -490,6 +490,22 @@ pub struct ApiKey {
     pub expiring_soon: bool,
     /// Usable, and never used or not used for 30 days: revoke it if nothing needs it.
     pub unused: bool,
+    /// Who made the key, and how they stand now (only in the answer of one key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<KeyCreator>,
+}
+
+/// The person who made a key: the key is capped by their role, and works whatever way they sign
+/// in (keys are not sessions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyCreator {
+    pub user_id: Uuid,
+    pub name: String,
+    /// Still a member of the team (a key of someone who left is capped at the member role).
+    pub member: bool,
+    /// Their account is linked to the team's identity provider (they sign in with SSO).
+    pub sso_linked: bool,
 }
 
 /// A new key with its secret: shown once, never again.

@@ -20,6 +20,7 @@ pub fn DashboardPage() -> impl IntoView {
             <h1>"Welcome, " {name}</h1>
             <p class="lead">"This is your Partner Portal. Everything you build with us starts with a team."</p>
             <GettingStartedCard/>
+            <JoinableTeams/>
             <YourTeams/>
             <CreateTeamCard/>
         </section>
@@ -102,6 +103,52 @@ fn Checklist(title: &'static str, steps: Vec<(&'static str, bool, String)>) -> i
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// A team that verified the domain of the user's address and lets its people join: offered
+/// with a Join button (the domain's "suggest joining" rule).
+#[component]
+fn JoinableTeams() -> impl IntoView {
+    let auth = use_auth();
+    let teams = use_teams();
+    let navigate = use_navigate();
+    let list = LocalResource::new(move || async move {
+        auth.call(|t| async move { api::joinable_teams(&t).await }).await.map(|l| l.items).unwrap_or_default()
+    });
+    let join = Action::new_unsync(move |team: &uuid::Uuid| {
+        let team = *team;
+        async move { auth.call(move |t| api::join_team(t, team)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(team)) = join.value().get() {
+            teams.reload();
+            navigate(&format!("/teams/{}", team.id), NavigateOptions::default());
+        }
+    });
+    let error = Signal::derive(move || join.value().get().and_then(Result::err));
+    view! {
+        {move || list.get().filter(|items| !items.is_empty()).map(|items| view! {
+            <article class="card joinable-card" aria-labelledby="joinable-title">
+                <h2 id="joinable-title">"Teams you can join"</h2>
+                <FormAlert error/>
+                <ul class="plain-list">
+                    {items.into_iter().map(|t| {
+                        let id = t.team_id;
+                        let label = format!("Join {}", t.team_name);
+                        view! {
+                            <li class="joinable">
+                                <strong>{t.team_name.clone()}</strong>
+                                <span class="muted">{format!(" verified {}, the domain of your address.", t.domain)}</span>
+                                " "
+                                <button type="button" class="button small primary" aria-label=label
+                                    disabled=move || join.pending().get() on:click=move |_| { join.dispatch(id); }>"Join"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </article>
+        })}
     }
 }
 

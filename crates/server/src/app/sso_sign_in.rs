@@ -509,7 +509,7 @@ async fn joined(
     let mut changes = record(
         txn,
         (connection.team_id, Some(&actor)),
-        (AuditAction::MemberJoined, target),
+        (AuditAction::MemberJoinedByDomain, target),
         summary,
         Some(client),
         now,

@@ -83,6 +83,37 @@ pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
     Ok(team)
 }
 
+/// Joins a team that verified the domain of the user's address and lets its people join
+/// (suggest or automatic), as a member. 404 when it does not (outsiders learn nothing more).
+pub async fn join_by_domain(state: &AppState, auth: AuthUser, client: &Client, team_id: uuid::Uuid) -> ApiResult<Team> {
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    portal_db::teams::lock(&txn, team_id).await?;
+    let user = portal_db::users::find(&txn, auth.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
+    let domain = crate::reads::domains::joinable_domain(&txn, &user)
+        .await?
+        .filter(|d| d.team_id == team_id)
+        .ok_or_else(|| {
+            ApiError::not_found("No verified domain of your address lets you join this team; ask for an invitation.")
+        })?;
+    if portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some() {
+        return Err(ApiError::new(ErrorCode::AlreadyMember, "You are already a member of this team."));
+    }
+    portal_db::teams::add_member(&txn, team_id, user.id, Role::Member, now).await?;
+    let access = TeamAccess::load(&txn, &Principal::User(auth), team_id).await?;
+    let summary = format!("{} as member (verified domain {})", user.email, domain.domain);
+    let entry =
+        access.entry(client, AuditAction::MemberJoinedByDomain, "member", Some(user.id.to_string()), Some(summary));
+    portal_db::audit::record(&txn, entry, now).await?;
+    let counts = portal_db::teams::member_counts(&txn, &[team_id]).await?;
+    let count = counts.get(&team_id).copied().unwrap_or(1);
+    let team = crate::reads::teams::to_wire(access.team, Actor::Member(Role::Member), count);
+    state.invalidation.commit(txn, &[Change::Team(team_id)]).await?;
+    Ok(team)
+}
+
 /// Whether a connection of the team has worked (a test or a sign-in succeeded).
 async fn has_working_connection(tx: &super::TeamTx<'_>) -> ApiResult<bool> {
     let connections = portal_db::sso::list(tx.db(), tx.team_id()).await?;

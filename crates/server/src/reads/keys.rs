@@ -45,6 +45,7 @@ pub fn to_wire(key: StoredKey, now: DateTime<Utc>) -> ApiResult<ApiKey> {
         }),
         expiring_soon: usable && row.expires_at.is_some_and(|e| e - now <= Duration::days(EXPIRY_WARNING_DAYS)),
         unused: usable && row.last_used_at.is_none_or(|t| now - t >= Duration::days(UNUSED_DAYS)),
+        creator: None,
         rate_limit,
         id: row.id,
         team_id: row.team_id,
@@ -230,7 +231,24 @@ pub async fn get(state: &AppState, access: &TeamAccess, key_id: Uuid) -> ApiResu
         add_pending_use(&state.meter, &mut row);
         row
     };
-    to_wire(row, Utc::now())
+    let created_by = row.row.created_by;
+    let mut key = to_wire(row, Utc::now())?;
+    if let Some(user_id) = created_by {
+        key.creator = creator(state, access.team.id, user_id).await?;
+    }
+    Ok(key)
+}
+
+/// The key's creator as the key page shows them: still a member, and whether they sign in
+/// through the team's identity provider.
+async fn creator(state: &AppState, team_id: Uuid, user_id: Uuid) -> ApiResult<Option<portal_types::KeyCreator>> {
+    let Some(user) = portal_db::users::find(&state.reads, user_id).await? else { return Ok(None) };
+    Ok(Some(portal_types::KeyCreator {
+        user_id,
+        name: user.name,
+        member: portal_db::teams::membership_of(&state.reads, team_id, user_id).await?.is_some(),
+        sso_linked: portal_db::sso::linked_in_team(&state.reads, team_id, user_id).await?,
+    }))
 }
 
 /// Adds what this instance counted of a key and has not written yet to its stored totals. Call

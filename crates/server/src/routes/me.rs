@@ -36,6 +36,20 @@ pub async fn get_getting_started(state: web::Data<AppState>, auth: AuthUser) -> 
     Ok(web::Json(reads::accounts::getting_started(&state, &auth).await?))
 }
 
+/// The teams the signed-in user may join without an invitation: a team that verified the domain
+/// of their (verified) address and lets its people join (suggest or automatic).
+#[utoipa::path(
+    tag = "me", operation_id = "listJoinableTeams", security(("bearer" = [])),
+    responses((status = 200, description = "At most one team (a domain is verified by one team).", body = portal_types::JoinableTeamList), Unauthorized, InternalError)
+)]
+#[get("/me/joinable-teams")]
+pub async fn list_joinable_teams(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+) -> ApiResult<web::Json<portal_types::JoinableTeamList>> {
+    Ok(web::Json(portal_types::JoinableTeamList { items: reads::domains::joinable(&state, auth.user_id).await? }))
+}
+
 /// Change the signed-in user's profile.
 #[utoipa::path(
     tag = "me", operation_id = "updateMe", security(("bearer" = [])), request_body = UpdateMeRequest,

@@ -59,6 +59,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         // Before `/me/sessions/{session_id}`, which would take "others" for an id.
         .service(me::end_other_sessions)
         .service(me::end_session)
+        .service(me::list_joinable_teams)
         .service(two_factor::get_two_factor)
         .service(two_factor::set_up_two_factor)
         .service(two_factor::enable_two_factor)
@@ -68,6 +69,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(teams::list_roles)
         .service(teams::create_team)
         .service(teams::update_team)
+        .service(teams::join_team)
         .service(teams::get_team_two_factor)
         .service(teams::delete_team)
         .service(members::list_members)

@@ -147,6 +147,28 @@ pub async fn get_team_two_factor(
     Ok(web::Json(reads::teams::two_factor(&state, &access).await?))
 }
 
+/// Join a team by the verified domain of your address (as a member), when the team lets its
+/// people join (`listJoinableTeams` names it).
+#[utoipa::path(
+    tag = "teams", operation_id = "joinTeam", security(("bearer" = [])),
+    params(("team_id" = Uuid, Path, description = "The team.")),
+    responses(
+        (status = 200, description = "Joined as member.", body = Team),
+        (status = 404, description = "No verified domain of your address lets you join this team (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You are a member already (`already_member`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        Unauthorized, InternalError,
+    )
+)]
+#[post("/teams/{team_id}/join")]
+pub async fn join_team(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    client: Client,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Team>> {
+    Ok(web::Json(teams::join_by_domain(&state, auth, &client, path.into_inner()).await?))
+}
+
 /// Rename a team, change its description, require two-factor authentication of its members
 /// (owners; an owner must have two-factor authentication on to require it), or require single
 /// sign-on (owners; once the team's connection works: members then need a session that started

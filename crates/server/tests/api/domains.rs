@@ -266,3 +266,43 @@ async fn a_verified_domain_whose_record_is_gone_lapses_after_the_grace_period() 
     let res = app.op(Some(&other_owner), ops::verify_domain(&other, &theirs)).await;
     assert!(res.body["verified_at"].is_string(), "{}", res.body);
 }
+
+/// A verified domain whose rule lets its people join: the team is offered to a verified account
+/// at the domain, who joins as a member; invitations only offers nothing; nobody else joins.
+#[tokio::test]
+async fn people_at_a_verified_domain_join_when_its_rule_lets_them() {
+    let dns = DnsServer::start().await;
+    let app = spawn_app_with(Options::shared(None, &["--dns-resolver", &dns.flag()])).await;
+    let (owner, _) = app.signed_in("owner@example.com").await;
+    let team = app.create_team(&owner, "Acme").await;
+    let added = app.op(Some(&owner), ops::add_domain(&team, &AddDomainRequest { domain: "acme.example".into() })).await;
+    let domain = added.body["id"].as_str().unwrap().to_owned();
+    dns.set("_partner-portal.acme.example", &[added.body["txt_value"].as_str().unwrap()]);
+    assert!(app.op(Some(&owner), ops::verify_domain(&team, &domain)).await.body["verified_at"].is_string());
+    let (ada, _) = app.signed_in("ada@acme.example").await;
+
+    // Invitations only (the default): nothing offered, nothing joined.
+    assert_eq!(app.op(Some(&ada), ops::list_joinable_teams()).await.body["items"], json!([]));
+    app.op(Some(&ada), ops::join_team(&team)).await.assert_problem(404, "not_found");
+
+    let suggest = UpdateDomainRequest { join_rule: DomainJoinRule::Suggest };
+    assert_eq!(app.op(Some(&owner), ops::update_domain(&team, &domain, &suggest)).await.status, StatusCode::OK);
+    let offered = app.op(Some(&ada), ops::list_joinable_teams()).await.body;
+    assert_eq!(offered["items"][0]["team_id"], team.as_str(), "{offered}");
+    assert_eq!(offered["items"][0]["team_name"], "Acme");
+    assert_eq!(offered["items"][0]["domain"], "acme.example");
+    assert_eq!(offered["items"][0]["join_rule"], "suggest");
+    let joined = app.op(Some(&ada), ops::join_team(&team)).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    assert_eq!(joined.body["role"], "member");
+    assert_eq!(app.op(Some(&ada), ops::list_joinable_teams()).await.body["items"], json!([]));
+    app.op(Some(&ada), ops::join_team(&team)).await.assert_problem(409, "already_member");
+
+    // An address elsewhere joins nothing; a key cannot join (it is no person).
+    let (eve, _) = app.signed_in("eve@elsewhere.example").await;
+    app.op(Some(&eve), ops::join_team(&team)).await.assert_problem(404, "not_found");
+    let (_, key) = app.simple_key(&owner, &team, "full").await;
+    app.op(Some(&key), ops::join_team(&team)).await.assert_problem(403, "api_key_not_allowed");
+    let activity = app.op(Some(&owner), ops::list_activity(&team, &Page::default(), &ActivityFilter::default())).await;
+    assert!(activity.body.to_string().contains("ada@acme.example as member (verified domain acme.example)"));
+}

@@ -310,7 +310,7 @@ async fn a_connection_is_checked_tested_and_signs_people_in_by_the_domain_rule()
         assert!(failed.1.contains(why), "{failed:?}");
     }
     let entries = activity(&app, &owner, &team).await;
-    for action in ["sso.connection_created", "sso.tested", "sso.signed_in", "member.joined"] {
+    for action in ["sso.connection_created", "sso.tested", "sso.signed_in", "member.joined_by_domain"] {
         assert!(entries.iter().any(|(a, _)| a == action), "{action} in {entries:?}");
     }
     assert!(!format!("{entries:?}").contains("eyJ"), "no token is recorded");
@@ -441,6 +441,22 @@ async fn a_password_account_is_linked_only_after_its_password() {
     let back = browser.through_provider(&app, &start, "bob").await;
     assert_eq!(browser.arrive(&back).await, format!("/teams/{team}"));
     assert!(activity(&app, &owner, &team).await.iter().any(|(a, _)| a == "sso.linked"));
+
+    // The key page says how a key's creator signs in: Bob, made an admin, through the provider;
+    // the owner with a password.
+    let bob_id = app.get_as(&bob, "/api/v1/me").await.body["id"].as_str().unwrap().to_owned();
+    let admin = UpdateMemberRequest { role: Role::Admin };
+    assert_eq!(app.op(Some(&owner), ops::update_member(&team, &bob_id, &admin)).await.status, StatusCode::OK);
+    let (bobs_key, _) = app.simple_key(&bob, &team, "bob's").await;
+    let (owners_key, _) = app.simple_key(&owner, &team, "owner's").await;
+    let key = app.op(Some(&owner), ops::get_api_key(&team, &bobs_key)).await.body;
+    assert_eq!(key["creator"]["name"], "Ada Lovelace", "{key}");
+    assert_eq!((key["creator"]["member"].as_bool(), key["creator"]["sso_linked"].as_bool()), (Some(true), Some(true)));
+    let key = app.op(Some(&owner), ops::get_api_key(&team, &owners_key)).await.body;
+    assert_eq!(key["creator"]["sso_linked"], false, "{key}");
+    // Lists leave it out (the key page asks for it).
+    let list = app.op(Some(&owner), ops::list_api_keys(&team, &Page::default(), &KeyQuery::default())).await.body;
+    assert!(list["items"][0].get("creator").is_none(), "{list}");
 }
 
 /// A team that requires SSO: members need a session that started at its provider; owners keep a
@@ -518,4 +534,35 @@ async fn a_flow_started_on_one_instance_completes_on_another_once() {
     assert_eq!(browser.arrive(&on_second).await, format!("/teams/{team}"));
     assert!(browser.access_token(&second).await.is_some());
     assert_eq!(browser.arrive(&back).await, "/sign-in?sso_error=replayed");
+}
+
+/// A refused SSO sign-in reaches the team's webhook endpoints, signed, with its reason; only
+/// people who may read SSO subscribe (no key scope reads it).
+#[tokio::test]
+async fn refused_sign_ins_reach_webhook_endpoints() {
+    let dns = DnsServer::start().await;
+    let provider = Provider::start().await;
+    let (app, owner, team, _) = sso_team(&[], &dns, &provider).await;
+    let receiver = crate::webhooks::Receiver::start(None).await;
+    let hook = CreateWebhookEndpointRequest {
+        url: receiver.url().into(),
+        description: None,
+        event_types: vec![EventType::SsoSignInFailed],
+        enabled: None,
+    };
+    let (_, key) = app.simple_key(&owner, &team, "full").await;
+    let res = app.op(Some(&key), ops::create_webhook_endpoint(&team, &hook)).await;
+    res.assert_problem(403, "forbidden");
+    let res = app.op(Some(&owner), ops::create_webhook_endpoint(&team, &hook)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    receiver.control(json!({"secret": res.body["secret"]})).await;
+
+    let browser = Browser::new();
+    let back = browser.through_provider(&app, &format!("/api/v1/auth/sso/start?team_id={team}"), "eve").await;
+    assert_eq!(browser.arrive(&back).await, "/sign-in?sso_error=unknown_user");
+    let received = receiver.wait_for("the refusal", |r| !r.is_empty()).await;
+    assert_eq!(received[0]["verified"], true, "{}", received[0]);
+    assert_eq!(received[0]["event"]["type"], "sso.sign_in_failed");
+    let summary = received[0]["event"]["data"]["summary"].as_str().unwrap();
+    assert!(summary.contains("unknown_user") && summary.contains("eve@elsewhere.test"), "{summary}");
 }

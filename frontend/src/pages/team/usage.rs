@@ -278,6 +278,16 @@ fn KeyAccess(key: ApiKey, dialog: RwSignal<Option<KeyDialog>>) -> impl IntoView 
     let ips = if key.allowed_ips.is_empty() { "Any address".to_owned() } else { key.allowed_ips.join(", ") };
     let alerts = super::access::alerts_summary(key.usage_limit, &key.alert_thresholds);
     let scopes: Vec<&'static str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    // Who answers for the key, and how they sign in: keys keep working whatever the team's
+    // single sign-on rule, capped by their creator's role.
+    let creator = key.creator.clone().map(|c| {
+        let how = match (c.member, c.sso_linked) {
+            (false, _) => "left the team (the key acts as a member at most)",
+            (true, true) => "signs in with SSO",
+            (true, false) => "signs in with a password",
+        };
+        format!("{} · {how}", c.name)
+    });
     let key = StoredValue::new(key);
     view! {
         <section class="section key-access" aria-labelledby="access-title">
@@ -294,6 +304,7 @@ fn KeyAccess(key: ApiKey, dialog: RwSignal<Option<KeyDialog>>) -> impl IntoView 
                 <div><dt>"Scopes"</dt><dd data-access="scopes" title=scopes.join(" ")>{key.with_value(|k| scope_summary(&k.scopes))}</dd></div>
                 <div><dt>"Allowed addresses"</dt><dd data-access="ips">{ips}</dd></div>
                 <div><dt>"Usage alerts"</dt><dd data-access="alerts">{alerts}</dd></div>
+                {creator.map(|c| view! { <div><dt>"Created by"</dt><dd data-access="creator">{c}</dd></div> })}
             </dl>
         </section>
     }
