@@ -180,6 +180,33 @@ pub async fn end_all(
     Ok(ids)
 }
 
+/// Ends every open session that started at the SSO connection `connection_id` (removed, or
+/// pointed at another provider): their refresh tokens are revoked. Returns the sessions ended.
+pub async fn end_by_connection(db: &impl ConnectionTrait, connection_id: Uuid, now: Timestamp) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = Sessions::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::SsoConnectionId.eq(connection_id))
+        .filter(session::Column::EndedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !ids.is_empty() {
+        Sessions::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(now))
+            .filter(session::Column::Id.is_in(ids.clone()))
+            .exec(db)
+            .await?;
+        RefreshTokens::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_token::Column::FamilyId.is_in(ids.clone()))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+    }
+    Ok(ids)
+}
+
 pub async fn insert(
     db: &impl ConnectionTrait,
     family_id: Uuid,

@@ -71,10 +71,13 @@ pub async fn create(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
     .map_err(Error::from_insert)
 }
 
-/// Replaces what the admin configures (name, issuer, client); a changed provider's last test
-/// no longer says anything, so it goes.
-pub async fn update(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>, now: Timestamp) -> Result<()> {
-    let Some(found) = Connections::find_by_id(id).one(db).await? else { return Ok(()) };
+/// Replaces what the admin configures (name, issuer, client). A changed provider (issuer or
+/// client id) is another provider: its last test and sign-in no longer say anything, and the
+/// users linked to the old one (their subjects mean nothing at the new one) and flows under way
+/// go, so that nobody can point the connection at a provider of their own and sign in as a linked
+/// user. Returns whether the provider changed (the caller ends its sessions).
+pub async fn update(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>, now: Timestamp) -> Result<bool> {
+    let Some(found) = Connections::find_by_id(id).one(db).await? else { return Ok(false) };
     let provider_changed = found.issuer != new.issuer || found.client_id != new.client_id;
     let mut active: sso_connection::ActiveModel = found.into();
     active.name = Set(new.name.to_owned());
@@ -86,9 +89,12 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
         active.tested_at = Set(None);
         active.test_claims = Set(None);
         active.test_error = Set(None);
+        active.last_sign_in_at = Set(None);
+        Identities::delete_many().filter(sso_identity::Column::ConnectionId.eq(id)).exec(db).await?;
+        Flows::delete_many().filter(sso_flow::Column::ConnectionId.eq(id)).exec(db).await?;
     }
     active.update(db).await?;
-    Ok(())
+    Ok(provider_changed)
 }
 
 pub async fn remove(db: &impl ConnectionTrait, id: Uuid) -> Result<()> {

@@ -62,13 +62,21 @@ impl Rechecks {
             if let Lookup::Failed(why) = &found {
                 tracing::warn!(domain = domain.domain, error = why.as_str(), "TXT lookup failed");
             }
-            lapsed += usize::from(self.record(&domain, verdict).await?);
+            // A lookup that failed (timeout, server failure) says nothing about the record: it
+            // never ends a verification; a missing or different record does, after the grace.
+            let conclusive = !matches!(found, Lookup::Failed(_));
+            lapsed += usize::from(self.record(&domain, verdict, conclusive).await?);
         }
         Ok(lapsed)
     }
 
     /// Records one lookup: confirmed, or failed (and lapsed past the grace period).
-    async fn record(&self, domain: &portal_db::domains::Domain, verdict: Result<(), String>) -> ApiResult<bool> {
+    async fn record(
+        &self,
+        domain: &portal_db::domains::Domain,
+        verdict: Result<(), String>,
+        conclusive: bool,
+    ) -> ApiResult<bool> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         portal_db::domains::record_check(&txn, domain.id, verdict.as_ref().map(|_| ()).map_err(String::as_str), now)
@@ -78,7 +86,7 @@ impl Rechecks {
             return Ok(false);
         };
         let cutoff = now - chrono::Duration::from_std(self.grace).unwrap_or_default();
-        let lapsed = portal_db::domains::lapse(&txn, domain.id, cutoff).await?;
+        let lapsed = conclusive && portal_db::domains::lapse(&txn, domain.id, cutoff).await?;
         let (action, summary) = if lapsed {
             (AuditAction::DomainLapsed, format!("{}: {why}; no longer verified", domain.domain))
         } else {

@@ -310,6 +310,9 @@ impl Oidc {
                 format!("the ID token's authorized party (azp) is `{}`, not this client", party.as_str()),
             ));
         }
+        if claims.subject().as_str().chars().count() > 255 {
+            return Err(Failure::new(Reason::InvalidToken, "the subject (sub) is longer than 255 characters"));
+        }
         Ok(read_claims(&claims))
     }
 }

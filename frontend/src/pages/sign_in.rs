@@ -32,6 +32,9 @@ pub(crate) fn sso_refusal(reason: &str) -> &'static str {
         "provider_unreachable" => "Your identity provider could not be reached. Try again in a moment.",
         "replayed" | "unknown_state" => "This sign-in link was used or has expired. Start again.",
         "other_browser" => "This sign-in was started in another browser. Start it again here.",
+        "cross_site" => {
+            "Single sign-on starts from this site: enter your work e-mail address and choose Continue with SSO."
+        }
         _ => {
             "Your identity provider's answer could not be trusted, so you were not signed in. The team's owners can see why in its activity."
         }

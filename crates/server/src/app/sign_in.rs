@@ -226,7 +226,7 @@ async fn password_session(
     txn: DatabaseTransaction,
     mut changes: Vec<Change>,
     (user, client): (portal_db::users::User, &Client),
-    sso_link: Option<&str>,
+    sso_link: Option<(&str, Option<&str>)>,
     now: DateTime<Utc>,
 ) -> ApiResult<Started> {
     let sso = match sso_link {
@@ -251,7 +251,7 @@ pub async fn sign_in(
     state: &AppState,
     client: &Client,
     (email, password): (Email, String),
-    sso_link: Option<&str>,
+    sso_link: Option<(&str, Option<&str>)>,
 ) -> ApiResult<SignIn> {
     let slot = state.account_limiter.reserve(&state.db, &account_key(email.as_str())).await?;
     let user = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
@@ -335,7 +335,7 @@ pub async fn sign_in_with_code(
     state: &AppState,
     client: &Client,
     (challenge, code): (&str, &str),
-    sso_link: Option<&str>,
+    sso_link: Option<(&str, Option<&str>)>,
 ) -> ApiResult<Started> {
     if !token::looks_valid(challenge) {
         return Err(challenge_refused());

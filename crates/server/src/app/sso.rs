@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use portal_db::tokens::{self, Purpose};
-use portal_domain::policy::Action;
+use portal_domain::policy::{Action, Target};
 use portal_domain::token;
 use portal_types::{AuditAction, ErrorCode, SsoConnection, SsoStart};
 use uuid::Uuid;
@@ -55,8 +55,16 @@ async fn discovered(state: &AppState, issuer: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The unit of work of a change to a connection: the team locked (a concurrent change of the
+/// SSO requirement, or a second connection, waits), the policy asked.
+async fn locked(begin: Begin<'_>) -> ApiResult<TeamTx<'_>> {
+    let tx = begin.open(true).await?;
+    tx.allow(Action::ManageSso, Target::Team)?;
+    Ok(tx)
+}
+
 async fn managed<'r>(begin: Begin<'r>, id: Uuid) -> ApiResult<(TeamTx<'r>, portal_db::sso::Connection)> {
-    let tx = begin.allowed(Action::ManageSso).await?;
+    let tx = locked(begin).await?;
     let row = portal_db::sso::find(tx.db(), tx.team_id(), id).await?.ok_or_else(connection_not_found)?;
     Ok((tx, row))
 }
@@ -65,7 +73,7 @@ pub async fn create(begin: Begin<'_>, new: Configured) -> ApiResult<SsoConnectio
     may_manage(&begin).await?;
     discovered(begin.state, &new.issuer).await?;
     let state = begin.state;
-    let mut tx = begin.allowed(Action::ManageSso).await?;
+    let mut tx = locked(begin).await?;
     if portal_db::sso::count(tx.db(), tx.team_id()).await? >= portal_db::sso::MAX_CONNECTIONS {
         return Err(ApiError::new(ErrorCode::Conflict, "The team has a connection already: change or remove it."));
     }
@@ -110,8 +118,17 @@ pub async fn update(begin: Begin<'_>, id: Uuid, change: Changed) -> ApiResult<Ss
         client_id: change.client_id.as_deref().unwrap_or(&row.client_id),
         client_secret_sealed: &sealed,
     };
-    portal_db::sso::update(tx.db(), row.id, new, tx.now).await?;
-    tx.record(AuditAction::SsoConnectionUpdated, "sso_connection", row.id, format!("{name} ({issuer})"));
+    let provider_changed = portal_db::sso::update(tx.db(), row.id, new, tx.now).await?;
+    let mut summary = format!("{name} ({issuer})");
+    if provider_changed {
+        // Another provider: the old one's users are unlinked and their SSO sessions end.
+        let ended = portal_db::sessions::end_by_connection(tx.db(), row.id, tx.now).await?;
+        summary.push_str(&format!("; a new provider: linked users unlinked, {} SSO sessions ended", ended.len()));
+        for session in ended {
+            tx.announce(Change::Session(session));
+        }
+    }
+    tx.record(AuditAction::SsoConnectionUpdated, "sso_connection", row.id, summary);
     let row = portal_db::sso::find(tx.db(), tx.team_id(), id).await?.ok_or_else(connection_not_found)?;
     tx.announce(Change::Reads(tx.team_id()));
     tx.commit().await?;
@@ -127,6 +144,9 @@ pub async fn remove(begin: Begin<'_>, id: Uuid) -> ApiResult<()> {
             ErrorCode::Conflict,
             "The team requires single sign-on through this connection: stop requiring it first.",
         ));
+    }
+    for session in portal_db::sessions::end_by_connection(tx.db(), row.id, tx.now).await? {
+        tx.announce(Change::Session(session));
     }
     portal_db::sso::remove(tx.db(), row.id).await?;
     tx.record(AuditAction::SsoConnectionRemoved, "sso_connection", row.id, format!("{} ({})", row.name, row.issuer));

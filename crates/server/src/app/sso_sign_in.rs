@@ -37,8 +37,9 @@ use crate::state::AppState;
 const FLOW_MINUTES: i64 = 10;
 /// The cookie that ties a flow to the browser that started it.
 pub const BROWSER_COOKIE: &str = "pp_sso";
-/// Where that cookie is sent: the start and the callback.
-pub const BROWSER_COOKIE_PATH: &str = "/api/v1/auth/sso";
+/// Where that cookie is sent: the start, the callback, and the password sign-in that proves a
+/// link (in the browser that made the flow only).
+pub const BROWSER_COOKIE_PATH: &str = "/api/v1/auth";
 
 /// The start URL of a sign-in at `team_id`'s identity provider.
 pub fn start_path(team_id: Uuid) -> String {
@@ -110,14 +111,21 @@ pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure
         return Ok(leave_with("/sign-in?sso_error=not_configured".to_owned()));
     };
     let started_by = match asked.test_ticket.as_deref() {
+        // A sign-in: only at a team that verified a domain (whose people it signs in), so that
+        // the portal's address does not send browsers to any provider anyone configured.
+        None if !has_verified_domain(state, asked.team_id).await? => {
+            return Ok(leave_with("/sign-in?sso_error=not_configured".to_owned()));
+        }
         None => None,
         Some(ticket) if token::looks_valid(ticket) => {
             let txn = state.db.begin().await?;
             let user = tokens::consume(&txn, Purpose::SsoTest, &token::hash(ticket), now).await?;
             txn.commit().await?;
+            // The ticket's holder must manage this team's connections (a ticket of another team
+            // tests nothing here).
             match user {
-                Some(user) => Some(user),
-                None => return Ok(leave_with(back_to_settings(asked.team_id))),
+                Some(user) if may_manage_sso(state, asked.team_id, user).await? => Some(user),
+                _ => return Ok(leave_with(back_to_settings(asked.team_id))),
             }
         }
         Some(_) => return Ok(leave_with(back_to_settings(asked.team_id))),
@@ -160,6 +168,17 @@ pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure
     Ok(leave_with(leaving.authorization_url))
 }
 
+async fn has_verified_domain(state: &AppState, team_id: Uuid) -> ApiResult<bool> {
+    Ok(portal_db::domains::list(&state.db, team_id).await?.iter().any(|d| d.verified_at.is_some()))
+}
+
+/// Whether `user_id` may manage the team's connections (by their role, as the policy says).
+async fn may_manage_sso(state: &AppState, team_id: Uuid, user_id: Uuid) -> ApiResult<bool> {
+    use portal_domain::policy::{Action, Actor, allows};
+    let role = portal_db::teams::membership_of(&state.db, team_id, user_id).await?.map(|m| m.role);
+    Ok(role.is_some_and(|role| allows(Actor::Member(role), Action::ManageSso)))
+}
+
 /// What the provider sent back (the callback's query).
 pub struct Returned {
     pub state: Option<String>,
@@ -197,23 +216,22 @@ pub async fn callback(
     };
     let test = (flow.purpose == "test", flow.started_by);
     let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
-    if flow.expires_at <= now {
-        return Ok(Arrival::to(
-            refused(Failure::new(Reason::UnknownState, "the sign-in took longer than 10 minutes")).await?,
-        ));
-    }
-    // Used already (on any instance): a replay, whichever browser sends it.
-    if flow.used_at.is_some() {
-        return Ok(Arrival::to(refused(Failure::new(Reason::Replayed, "this sign-in was completed already")).await?));
+    // Used already (on any instance): a replay, whichever browser sends it; or expired. Only
+    // logged: a flow is recorded in the activity once, so that sending its callback again and
+    // again cannot fill the activity or the team's webhooks.
+    if flow.used_at.is_some() || flow.expires_at <= now {
+        let reason = if flow.used_at.is_some() { Reason::Replayed } else { Reason::UnknownState };
+        tracing::info!(ip = %client.ip, connection = %connection.id, reason = reason.as_str(), "SSO callback refused");
+        return Ok(Arrival::to(back_to_sign_in(reason)));
     }
     let same_browser = browser.is_some_and(|b| flow.browser_hash.as_deref() == Some(token::hash(b).as_str()));
+    // The flow is used now, whatever comes of it: a callback from another browser spends it too.
+    if !portal_db::sso::use_flow(&state.db, flow.id, now).await? {
+        return Ok(Arrival::to(back_to_sign_in(Reason::Replayed)));
+    }
     if !same_browser {
         let failure =
             Failure::new(Reason::OtherBrowser, "the provider sent back a browser that did not start this sign-in");
-        return Ok(Arrival::to(refused(failure).await?));
-    }
-    if !portal_db::sso::use_flow(&state.db, flow.id, now).await? {
-        let failure = Failure::new(Reason::Replayed, "this sign-in was completed already");
         return Ok(Arrival::to(refused(failure).await?));
     }
     if let Some(error) = returned.error {
@@ -333,12 +351,7 @@ async fn tested(
     let txn = state.db.begin().await?;
     portal_db::sso::record_test(&txn, connection.id, Ok(&claims.all.to_string()), now).await?;
     let actor = tester.map(|id| portal_db::audit::AuditActor { kind: "user", id, name: None });
-    let summary = format!(
-        "{}: received {} for {}",
-        connection.name,
-        claims.email.as_deref().unwrap_or("no e-mail address"),
-        claims.subject
-    );
+    let summary = format!("{}: received {}", connection.name, claims.email.as_deref().unwrap_or("no e-mail address"));
     let target = ("sso_connection", connection.id.to_string());
     let mut changes = record(
         &txn,
@@ -532,7 +545,7 @@ fn link_refused() -> ApiError {
 /// starts as an SSO session. 400 naming `sso_link` when it is not this account's open link.
 pub async fn complete_link(
     txn: &DatabaseTransaction,
-    link: &str,
+    (link, browser): (&str, Option<&str>),
     user: &portal_db::users::User,
     client: &Client,
     now: DateTime<Utc>,
@@ -544,7 +557,9 @@ pub async fn complete_link(
     let (Some(owner), Some(subject)) = (flow.link_user_id, flow.link_subject.as_deref()) else {
         return Err(link_refused());
     };
-    if owner != user.id || !portal_db::sso::close_link(txn, flow.id, now).await? {
+    // Proven in the browser that made the flow: a link sent to someone else links nothing.
+    let same_browser = browser.is_some_and(|b| flow.browser_hash.as_deref() == Some(token::hash(b).as_str()));
+    if owner != user.id || !same_browser || !portal_db::sso::close_link(txn, flow.id, now).await? {
         return Err(link_refused());
     }
     let connection = portal_db::sso::find_any(txn, flow.connection_id).await?.ok_or_else(link_refused)?;
@@ -554,7 +569,7 @@ pub async fn complete_link(
     }
     let actor = user_actor(user);
     let target = ("user", user.id.to_string());
-    let summary = format!("{} linked to {} at {}", user.email, subject, connection.name);
+    let summary = format!("{} linked to its user at {}", user.email, connection.name);
     let mut changes =
         record(txn, (connection.team_id, Some(&actor)), (AuditAction::SsoLinked, target), summary, Some(client), now)
             .await?;

@@ -42,7 +42,9 @@ pub struct TeamUpdate {
 
 /// Renames a team, changes its description or its two-factor requirement.
 pub async fn update(begin: Begin<'_>, update: TeamUpdate) -> ApiResult<Team> {
-    let mut tx = begin.allowed(Action::UpdateTeam).await?;
+    // Locked: requiring SSO waits for a connection's removal under way (and the reverse).
+    let mut tx = begin.open(true).await?;
+    tx.allow(Action::UpdateTeam, Target::Team)?;
     let required = update.require_two_factor.filter(|&r| r != tx.access.team.require_two_factor);
     if let Some(on) = required {
         tx.allow(Action::UpdateTeam, Target::TwoFactorRequirement { on })
@@ -92,15 +94,15 @@ pub async fn join_by_domain(state: &AppState, auth: AuthUser, client: &Client, t
     let user = portal_db::users::find(&txn, auth.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("The account of this access token no longer exists."))?;
+    if portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some() {
+        return Err(ApiError::new(ErrorCode::AlreadyMember, "You are already a member of this team."));
+    }
     let domain = crate::reads::domains::joinable_domain(&txn, &user)
         .await?
         .filter(|d| d.team_id == team_id)
         .ok_or_else(|| {
             ApiError::not_found("No verified domain of your address lets you join this team; ask for an invitation.")
         })?;
-    if portal_db::teams::membership_of(&txn, team_id, user.id).await?.is_some() {
-        return Err(ApiError::new(ErrorCode::AlreadyMember, "You are already a member of this team."));
-    }
     portal_db::teams::add_member(&txn, team_id, user.id, Role::Member, now).await?;
     let access = TeamAccess::load(&txn, &Principal::User(auth), team_id).await?;
     let summary = format!("{} as member (verified domain {})", user.email, domain.domain);

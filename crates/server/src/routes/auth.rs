@@ -105,6 +105,11 @@ fn refresh_cookie(state: &AppState, value: String, max_age: CookieDuration) -> C
         .finish()
 }
 
+/// The browser's single sign-on flow cookie: an SSO link is proven in the browser that made it.
+fn sso_browser(req: &HttpRequest) -> Option<String> {
+    req.cookie(crate::app::sso_sign_in::BROWSER_COOKIE).map(|c| c.value().to_owned())
+}
+
 /// The refresh cookie of a session just started.
 pub fn session_cookie(state: &AppState, refresh_token: String) -> Cookie<'static> {
     refresh_cookie(state, refresh_token, CookieDuration::days(REFRESH_TTL_DAYS))
@@ -133,13 +138,20 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
     )
 )]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    body: ApiJson<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     state.auth_limiter.spend(&state.db, &format!("login:{}", client.ip)).await?;
     let body = body.0;
     let email = Email::parse("email", &body.email)?;
     check_presented_password("password", &body.password)?;
     let link = body.sso_link.map(portal_types::LinkToken::into_inner);
-    match sign_in::sign_in(&state, &client, (email, body.password.into_inner()), link.as_deref()).await? {
+    let browser = sso_browser(&req);
+    let link = link.as_deref().map(|l| (l, browser.as_deref()));
+    match sign_in::sign_in(&state, &client, (email, body.password.into_inner()), link).await? {
         SignIn::Started(started) => Ok(session_answer(&state, started)),
         SignIn::Challenge(challenge) => Ok(HttpResponse::Accepted().insert_header(super::NO_STORE).json(challenge)),
     }
@@ -164,13 +176,16 @@ pub async fn login(state: web::Data<AppState>, client: Client, body: ApiJson<Log
 #[post("/auth/login/two-factor")]
 pub async fn login_two_factor(
     state: web::Data<AppState>,
+    req: HttpRequest,
     client: Client,
     body: ApiJson<TwoFactorLoginRequest>,
 ) -> ApiResult<HttpResponse> {
     state.auth_limiter.spend(&state.db, &format!("login-code:{}", client.ip)).await?;
     let body = body.0;
     let link = body.sso_link.map(portal_types::LinkToken::into_inner);
-    let started = sign_in::sign_in_with_code(&state, &client, (&body.challenge, &body.code), link.as_deref()).await?;
+    let browser = sso_browser(&req);
+    let link = link.as_deref().map(|l| (l, browser.as_deref()));
+    let started = sign_in::sign_in_with_code(&state, &client, (&body.challenge, &body.code), link).await?;
     Ok(session_answer(&state, started))
 }
 

@@ -41,6 +41,10 @@ pub async fn list_sso_connections(
 
 fn issuer(field: &'static str, raw: &str) -> ApiResult<String> {
     let issuer = raw.trim();
+    let max = portal_types::rules::SSO_ISSUER_MAX_CHARS;
+    if issuer.chars().count() > max {
+        return Err(ApiError::validation(field, format!("must be at most {max} characters")));
+    }
     match url::Url::parse(issuer) {
         Ok(url) if matches!(url.scheme(), "https" | "http") && url.query().is_none() && url.fragment().is_none() => {
             Ok(issuer.to_owned())
@@ -188,7 +192,7 @@ fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
 #[utoipa::path(
     tag = "auth", operation_id = "startSso", params(StartQuery),
     responses(
-        (status = 303, description = "To the identity provider (or back to the sign-in page with `sso_error`).", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso`: HttpOnly, SameSite=Lax, Path=/api/v1/auth/sso, 10 minutes."))),
+        (status = 303, description = "To the identity provider (or back to the sign-in page with `sso_error`).", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso`: HttpOnly, SameSite=Lax, Path=/api/v1/auth, 10 minutes."))),
         (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
         RateLimited, InternalError,
     )
@@ -201,6 +205,13 @@ pub async fn start_sso(
     query: web::Query<StartQuery>,
 ) -> ApiResult<HttpResponse> {
     state.auth_limiter.spend(&state.db, &format!("sso-start:{}", client.ip)).await?;
+    // Started by this site (its sign-in page, a team's "Sign in with SSO") or typed in: another
+    // site may not start a sign-in in the user's browser (login CSRF through a provider that
+    // answers at once).
+    let fetched_from = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if fetched_from.is_some_and(|site| !matches!(site, "same-origin" | "none")) {
+        return Ok(see_other("/sign-in?sso_error=cross_site").finish());
+    }
     let query = query.into_inner();
     let asked = StartRequest {
         team_id: query.team_id,
@@ -240,7 +251,7 @@ pub struct CallbackQuery {
     responses(
         (status = 303, description = "Signed in, refused, or on to the password to link.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_refresh` when signed in."))),
         (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        InternalError,
+        RateLimited, InternalError,
     )
 )]
 #[get("/auth/sso/callback")]
@@ -250,6 +261,7 @@ pub async fn sso_callback(
     client: Client,
     query: web::Query<CallbackQuery>,
 ) -> ApiResult<HttpResponse> {
+    state.auth_limiter.spend(&state.db, &format!("sso-callback:{}", client.ip)).await?;
     let query = query.into_inner();
     let returned = Returned {
         state: query.state,
@@ -260,11 +272,12 @@ pub async fn sso_callback(
     let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
     let arrival = sso_sign_in::callback(&state, &client, browser.as_deref(), returned).await?;
     let mut answer = see_other(&arrival.location);
-    // The flow is over, whatever became of it.
-    let mut spent = Cookie::build(BROWSER_COOKIE, "").path(BROWSER_COOKIE_PATH).finish();
-    spent.make_removal();
-    answer.cookie(spent);
+    // Signed in: the flow cookie has done its work. Otherwise it stays for its 10 minutes: a
+    // link to a password account is proven in this browser only.
     if let Some(started) = arrival.started {
+        let mut spent = Cookie::build(BROWSER_COOKIE, "").path(BROWSER_COOKIE_PATH).finish();
+        spent.make_removal();
+        answer.cookie(spent);
         answer.cookie(super::auth::session_cookie(&state, started.refresh_token));
     }
     Ok(answer.finish())

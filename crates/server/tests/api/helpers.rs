@@ -14,8 +14,8 @@ pub use portal_types::{
     DeliveryState, DisableTwoFactorRequest, DomainJoinRule, EnableTwoFactorRequest, Environment, EventType, Expiration,
     Granularity, KeySort, KeyStatusFilter, LoginRequest, PasswordConfirmation, RateLimit, ReportCompromisedRequest,
     Role, RollApiKeyRequest, RotateWebhookSecretRequest, Scope, SignupRequest, SsoDiscoveryRequest,
-    UpdateApiKeyRequest, UpdateDomainRequest, UpdateMeRequest, UpdateMemberRequest, UpdateTeamRequest,
-    UpdateWebhookEndpointRequest, VerifyEmailRequest, VerifyKeyRequest,
+    UpdateApiKeyRequest, UpdateDomainRequest, UpdateMeRequest, UpdateMemberRequest, UpdateSsoConnectionRequest,
+    UpdateTeamRequest, UpdateWebhookEndpointRequest, VerifyEmailRequest, VerifyKeyRequest,
 };
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database};

@@ -338,6 +338,15 @@ async fn forged_and_foreign_callbacks_are_refused() {
     let state = to_provider.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
     let refusal = app.url(&format!("/api/v1/auth/sso/callback?state={state}&error=access_denied&error_description=no"));
     assert_eq!(attacker.arrive(&refusal).await, "/sign-in?sso_error=provider_error");
+    // Another site cannot start a sign-in in the user's browser (its navigation says so).
+    let from_elsewhere = browser
+        .client
+        .get(app.url(&format!("/api/v1/auth/sso/start?team_id={team}")))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&from_elsewhere), "/sign-in?sso_error=cross_site");
     // A team without a connection.
     let res = browser.get(&app.url(&format!("/api/v1/auth/sso/start?team_id={}", uuid::Uuid::new_v4()))).await;
     assert_eq!(location(&res), "/sign-in?sso_error=not_configured");
@@ -414,9 +423,14 @@ async fn a_password_account_is_linked_only_after_its_password() {
         password: password.into(),
         sso_link: link.map(Into::into),
     };
-    let res = app.op(None, ops::login(&login("wrong password!", Some(&link)))).await;
-    res.assert_problem(401, "invalid_credentials");
-    let res = app.op(None, ops::login(&login(PASSWORD, Some(&"B".repeat(43))))).await;
+    // The password is proven in the browser that came back from the provider.
+    let in_browser = |body: LoginRequest| app.send(browser.client.post(app.url("/api/v1/auth/login")).json(&body));
+    in_browser(login("wrong password!", Some(&link))).await.assert_problem(401, "invalid_credentials");
+    let res = in_browser(login(PASSWORD, Some(&"B".repeat(43)))).await;
+    res.assert_problem(400, "invalid_token");
+    assert_eq!(res.field(), "sso_link");
+    // Sent to another browser (a phished link), it links nothing, even with the right password.
+    let res = app.op(None, ops::login(&login(PASSWORD, Some(&link)))).await;
     res.assert_problem(400, "invalid_token");
     assert_eq!(res.field(), "sso_link");
     // Another account cannot take the link.
@@ -426,16 +440,16 @@ async fn a_password_account_is_linked_only_after_its_password() {
         password: PASSWORD.into(),
         sso_link: Some(link.clone().into()),
     };
-    app.op(None, ops::login(&other)).await.assert_problem(400, "invalid_token");
+    in_browser(other).await.assert_problem(400, "invalid_token");
 
-    let res = app.op(None, ops::login(&login(PASSWORD, Some(&link)))).await;
+    let res = in_browser(login(PASSWORD, Some(&link))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let bob = res.body["access_token"].as_str().unwrap().to_owned();
     let sessions = app.get_as(&bob, "/api/v1/me/sessions").await;
     assert_eq!(sessions.body["items"][0]["started_with"], format!("sso:{connection}"));
     // It joined by the domain's rule, and the link works once.
     assert_eq!(app.get_as(&bob, "/api/v1/teams").await.body["items"][0]["role"], "member");
-    app.op(None, ops::login(&login(PASSWORD, Some(&link)))).await.assert_problem(400, "invalid_token");
+    in_browser(login(PASSWORD, Some(&link))).await.assert_problem(400, "invalid_token");
     // From now on the provider signs Bob in directly.
     let browser = Browser::new();
     let back = browser.through_provider(&app, &start, "bob").await;
@@ -565,4 +579,61 @@ async fn refused_sign_ins_reach_webhook_endpoints() {
     assert_eq!(received[0]["event"]["type"], "sso.sign_in_failed");
     let summary = received[0]["event"]["data"]["summary"].as_str().unwrap();
     assert!(summary.contains("unknown_user") && summary.contains("eve@elsewhere.test"), "{summary}");
+}
+
+/// Pointing a connection at another provider unlinks the users of the old one and ends their SSO
+/// sessions: an admin cannot send a linked user's subject from a provider of their own.
+#[tokio::test]
+async fn another_provider_unlinks_the_users_and_ends_their_sessions() {
+    let dns = DnsServer::start().await;
+    let provider = Provider::start().await;
+    let (app, owner, team, connection) = sso_team(&[], &dns, &provider).await;
+    let browser = Browser::new();
+    let start = format!("/api/v1/auth/sso/start?team_id={team}");
+    let back = browser.through_provider(&app, &start, "ada").await;
+    assert_eq!(browser.arrive(&back).await, format!("/teams/{team}"));
+    let ada = browser.access_token(&app).await.unwrap();
+    assert_eq!(app.get_as(&ada, "/api/v1/me").await.status, StatusCode::OK);
+
+    let elsewhere = Provider::start().await;
+    let change = UpdateSsoConnectionRequest { issuer: Some(elsewhere.issuer.clone().into()), ..Default::default() };
+    let res = app.op(Some(&owner), ops::update_sso_connection(&team, &connection, &change)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["status"], "untested", "a new provider is untested: {}", res.body);
+    // Ada's SSO session ended at once; the same subject at the new provider is nobody yet: her
+    // address has an account, so it is offered a link (her password first), not a session.
+    app.get_as(&ada, "/api/v1/me").await.assert_problem(401, "unauthorized");
+    let browser = Browser::new();
+    let back = browser.through_provider(&app, &start, "ada").await;
+    assert!(browser.arrive(&back).await.starts_with("/sign-in?sso_link="));
+    assert!(browser.access_token(&app).await.is_none());
+    let entries = activity(&app, &owner, &team).await;
+    let updated = entries.iter().find(|(a, _)| a == "sso.connection_updated").expect("recorded");
+    assert!(updated.1.contains("linked users unlinked, 1 SSO sessions ended"), "{updated:?}");
+}
+
+/// A "Test connection" ticket tests only its own team's connection.
+#[tokio::test]
+async fn a_test_ticket_tests_only_its_own_team() {
+    let dns = DnsServer::start().await;
+    let provider = Provider::start().await;
+    let (app, owner, team, connection) = sso_team(&[], &dns, &provider).await;
+    let (other_owner, _) = app.signed_in("owner@other.test").await;
+    let other = app.create_team(&other_owner, "Other").await;
+    let res = app.op(Some(&other_owner), ops::create_sso_connection(&other, &provider.connection("Other IdP"))).await;
+    let others = res.body["id"].as_str().unwrap().to_owned();
+    let ticket = app.op(Some(&owner), ops::test_sso_connection(&team, &connection)).await.body["start_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let foreign = ticket.replace(&team, &other);
+    let browser = Browser::new();
+    let res = browser.get(&app.url(&foreign)).await;
+    assert_eq!(location(&res), format!("/teams/{other}/settings?sso_test=done#sso"));
+    let listed = app.op(Some(&other_owner), ops::list_sso_connections(&other)).await;
+    assert_eq!(listed.body["items"][0]["id"], others.as_str());
+    assert!(listed.body["items"][0].get("tested_at").is_none(), "{}", listed.body);
+    // Nor does a sign-in start at a team that verified no domain.
+    let res = browser.get(&app.url(&format!("/api/v1/auth/sso/start?team_id={other}"))).await;
+    assert_eq!(location(&res), "/sign-in?sso_error=not_configured");
 }
