@@ -406,19 +406,28 @@ async fn signed_in(
                 Ok(found) => found,
                 Err(failure) => return Ok(Err(failure)),
             };
-            if let Some(existing) = portal_db::users::find_by_email(&state.db, email.as_str()).await? {
+            let existing = portal_db::users::find_by_email(&state.db, email.as_str()).await?;
+            if let Some(unproven) = existing.as_ref().filter(|u| u.email_verified_at.is_none()) {
+                // Signed up with this address but never proved it (it cannot sign in): the team's
+                // provider, for the team's own domain, proves it now. The unproven password goes.
+                take_over(state, connection, unproven.id, &claims.subject, now).await?;
+            } else if let Some(existing) = existing {
                 let link = token::generate();
                 portal_db::sso::offer_link(&state.db, flow.id, (&token::hash(&link), existing.id, &claims.subject))
                     .await?;
                 let address: String = url::form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect();
                 return Ok(Ok(Arrival::to(format!("/sign-in?sso_link={link}&email={address}"))));
             }
-            match create_account(state, connection, &email, claims, now).await? {
+            match portal_db::sso::identity(&state.db, connection.id, &claims.subject).await? {
                 Some(user_id) => user_id,
-                // Made by a concurrent sign-in of the same address a moment ago.
-                None => {
-                    return Ok(Err(Failure::new(Reason::Replayed, "the account was being created by another sign-in")));
-                }
+                None => match create_account(state, connection, &email, claims, now).await? {
+                    Some(user_id) => user_id,
+                    // Made by a concurrent sign-in of the same address a moment ago.
+                    None => {
+                        let why = "the account was being created by another sign-in: try again";
+                        return Ok(Err(Failure::new(Reason::Replayed, why)));
+                    }
+                },
             }
         }
     };
@@ -494,6 +503,33 @@ async fn create_account(
     txn.commit().await?;
     tracing::info!(user_id = %user.id, connection = %connection.id, "account created by single sign-on");
     Ok(Some(user.id))
+}
+
+/// Links an account whose address was never proven to the provider's user: its address is
+/// verified now (the provider vouches for the team's own domain), its password (set by whoever
+/// signed up) replaced by an unusable one, its sessions ended (it had none: it could not sign in).
+async fn take_over(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    user_id: Uuid,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let unusable = state.hasher.hash(token::generate()).await?;
+    let txn = state.db.begin().await?;
+    portal_db::users::lock_for_sessions(&txn, user_id).await?;
+    portal_db::users::set_password_hash(&txn, user_id, &unusable, now).await?;
+    portal_db::users::mark_verified(&txn, user_id, now).await?;
+    match portal_db::sso::link(&txn, connection.id, (subject, user_id), now).await {
+        // Linked by a concurrent sign-in a moment ago: the same outcome.
+        Err(portal_db::Error::Conflict) => return Ok(()),
+        other => other?,
+    }
+    let ended: Vec<Change> =
+        portal_db::sessions::end_all(&txn, user_id, None, now).await?.into_iter().map(Change::Session).collect();
+    state.invalidation.commit(txn, &ended).await?;
+    tracing::info!(%user_id, connection = %connection.id, "an unproven account was taken over by single sign-on");
+    Ok(())
 }
 
 /// Joins the connection's team by the join rule of the account's domain: automatically as a

@@ -637,3 +637,22 @@ async fn a_test_ticket_tests_only_its_own_team() {
     let res = browser.get(&app.url(&format!("/api/v1/auth/sso/start?team_id={other}"))).await;
     assert_eq!(location(&res), "/sign-in?sso_error=not_configured");
 }
+
+/// Someone signed up with an address of the team's domain and never proved it: the team's
+/// provider proves it, and its user gets the account (the unproven password no longer works).
+#[tokio::test]
+async fn an_unproven_account_at_the_domain_goes_to_the_providers_user() {
+    let dns = DnsServer::start().await;
+    let provider = Provider::start().await;
+    let (app, _owner, team, _) = sso_team(&[], &dns, &provider).await;
+    let res = app.signup("ada@acme.test", "Squatter", "a-squatters-password").await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    let browser = Browser::new();
+    let back = browser.through_provider(&app, &format!("/api/v1/auth/sso/start?team_id={team}"), "ada").await;
+    assert_eq!(browser.arrive(&back).await, format!("/teams/{team}"));
+    let ada = browser.access_token(&app).await.expect("signed in");
+    assert_eq!(app.get_as(&ada, "/api/v1/me").await.body["email"], "ada@acme.test");
+    let squatter =
+        LoginRequest { email: "ada@acme.test".into(), password: "a-squatters-password".into(), sso_link: None };
+    app.op(None, ops::login(&squatter)).await.assert_problem(401, "invalid_credentials");
+}
