@@ -24,6 +24,7 @@ mod m0019_compromised_keys;
 mod m0020_team_domains;
 mod m0021_sso;
 mod m0022_domain_rechecks;
+mod m0023_saml;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_team_domains::Migration),
             Box::new(m0021_sso::Migration),
             Box::new(m0022_domain_rechecks::Migration),
+            Box::new(m0023_saml::Migration),
         ]
     }
 }

@@ -422,6 +422,9 @@ operations! {
     DISCOVER_SSO = "discoverSso" Post "/api/v1/auth/sso" body SsoDiscoveryRequest;
     START_SSO = "startSso" Get "/api/v1/auth/sso/start";
     SSO_CALLBACK = "ssoCallback" Get "/api/v1/auth/sso/callback";
+    SAML_ACS = "samlAcs" Post "/api/v1/auth/sso/saml/{connection_id}/acs";
+    SAML_FINISH = "samlFinish" Get "/api/v1/auth/sso/saml/finish";
+    SAML_METADATA = "samlMetadata" Get "/api/v1/sso/saml/{connection_id}/metadata";
     VERIFY_API_KEY = "verifyApiKey" Post "/api/v1/keys/verify" body VerifyKeyRequest;
     REPORT_LEAKED_KEYS = "reportLeakedKeys" Post "/api/v1/keys/leaks" body [LeakedToken];
     HEALTHZ = "healthz" Get "/healthz";
@@ -758,7 +761,8 @@ pub fn list_sso_connections(team: impl Display) -> Call<SsoConnectionList> {
     Call::new(&op::LIST_SSO_CONNECTIONS, &[&team], json)
 }
 
-/// Adds the team's OpenID Connect connection (its issuer is discovered first).
+/// Adds the team's connection: OpenID Connect (its issuer is discovered first) or SAML (its IdP
+/// metadata read first).
 pub fn create_sso_connection(team: impl Display, body: &CreateSsoConnectionRequest) -> Call<SsoConnection> {
     Call::with(&op::CREATE_SSO_CONNECTION, &[&team], body, json)
 }
@@ -795,6 +799,17 @@ pub fn start_sso(team: impl Display, login_hint: Option<&str>) -> Call<String> {
 /// Where the identity provider sends the browser back: a 303 to where it goes next.
 pub fn sso_callback(state: &str, code: &str) -> Call<String> {
     Call::new(&op::SSO_CALLBACK, &[], text).query(&[("state", Some(state.to_owned())), ("code", Some(code.to_owned()))])
+}
+
+/// The portal's SAML service provider metadata for a connection (XML), to give the IdP.
+pub fn saml_metadata(connection: impl Display) -> Call<String> {
+    Call::new(&op::SAML_METADATA, &[&connection], text).accept("application/samlmetadata+xml")
+}
+
+/// Where the assertion consumer service sends the browser: a 303 to where it goes next. (The
+/// ACS itself takes the IdP's form post, `SAMLResponse` and `RelayState`, which a browser sends.)
+pub fn saml_finish(state: &str) -> Call<String> {
+    Call::new(&op::SAML_FINISH, &[], text).query(&[("state", Some(state.to_owned()))])
 }
 
 // ---------------------------------------------------------------- the platform's services

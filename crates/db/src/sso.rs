@@ -6,6 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::entity::saml_assertion::{self, Entity as Assertions};
 use crate::entity::sso_connection::{self, Entity as Connections};
 use crate::entity::sso_flow::{self, Entity as Flows};
 use crate::entity::sso_identity::{self, Entity as Identities};
@@ -17,13 +18,24 @@ pub type Flow = sso_flow::Model;
 /// The most connections a team may have (one for now; the API lists them).
 pub const MAX_CONNECTIONS: u64 = 1;
 
-/// A connection as configured.
+/// A connection as configured. For SAML, `issuer` is the IdP's entity id, `client_id` is empty
+/// and `client_secret_sealed` holds the portal's private key for the connection.
 pub struct NewConnection<'a> {
     pub team_id: Uuid,
+    pub protocol: &'a str,
     pub name: &'a str,
     pub issuer: &'a str,
     pub client_id: &'a str,
     pub client_secret_sealed: &'a str,
+    pub saml: Option<SamlParts<'a>>,
+}
+
+/// What a SAML connection keeps besides.
+pub struct SamlParts<'a> {
+    pub idp_metadata: &'a str,
+    pub metadata_url: Option<&'a str>,
+    pub certificate: &'a str,
+    pub allow_idp_initiated: bool,
 }
 
 pub async fn list(db: &impl ConnectionTrait, team_id: Uuid) -> Result<Vec<Connection>> {
@@ -54,7 +66,7 @@ pub async fn create(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
     sso_connection::ActiveModel {
         id: Set(id),
         team_id: Set(new.team_id),
-        protocol: Set("oidc".to_owned()),
+        protocol: Set(new.protocol.to_owned()),
         name: Set(new.name.to_owned()),
         issuer: Set(new.issuer.to_owned()),
         client_id: Set(new.client_id.to_owned()),
@@ -65,6 +77,10 @@ pub async fn create(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
         tested_at: Set(None),
         test_claims: Set(None),
         test_error: Set(None),
+        saml_idp_metadata: Set(new.saml.as_ref().map(|s| s.idp_metadata.to_owned())),
+        saml_metadata_url: Set(new.saml.as_ref().and_then(|s| s.metadata_url.map(str::to_owned))),
+        saml_certificate: Set(new.saml.as_ref().map(|s| s.certificate.to_owned())),
+        allow_idp_initiated: Set(new.saml.as_ref().is_some_and(|s| s.allow_idp_initiated)),
     }
     .insert(db)
     .await
@@ -84,6 +100,12 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
     active.issuer = Set(new.issuer.to_owned());
     active.client_id = Set(new.client_id.to_owned());
     active.client_secret_sealed = Set(new.client_secret_sealed.to_owned());
+    if let Some(saml) = &new.saml {
+        active.saml_idp_metadata = Set(Some(saml.idp_metadata.to_owned()));
+        active.saml_metadata_url = Set(saml.metadata_url.map(str::to_owned));
+        active.saml_certificate = Set(Some(saml.certificate.to_owned()));
+        active.allow_idp_initiated = Set(saml.allow_idp_initiated);
+    }
     active.updated_at = Set(now);
     if provider_changed {
         active.tested_at = Set(None);
@@ -163,6 +185,7 @@ pub async fn start_flow(db: &impl ConnectionTrait, new: NewFlow<'_>, now: Timest
         link_user_id: Set(None),
         link_subject: Set(None),
         linked_at: Set(None),
+        asserted_sealed: Set(None),
     }
     .insert(db)
     .await
@@ -183,6 +206,46 @@ pub async fn use_flow(db: &impl ConnectionTrait, id: Uuid, now: Timestamp) -> Re
         .exec(db)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// Keeps what a verified SAML response said (sealed) for the browser that started the flow;
+/// false when the flow was used or answered already (a second response to one request).
+pub async fn assert_flow(db: &impl ConnectionTrait, id: Uuid, asserted_sealed: &str) -> Result<bool> {
+    let done = Flows::update_many()
+        .col_expr(sso_flow::Column::AssertedSealed, Expr::value(asserted_sealed.to_owned()))
+        .filter(sso_flow::Column::Id.eq(id))
+        .filter(sso_flow::Column::UsedAt.is_null())
+        .filter(sso_flow::Column::AssertedSealed.is_null())
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Records a SAML assertion taken; false when it was taken before (a replay, on any instance).
+pub async fn take_assertion(
+    db: &impl ConnectionTrait,
+    (id_hash, connection_id): (&str, Uuid),
+    expires_at: Timestamp,
+) -> Result<bool> {
+    let inserted = saml_assertion::ActiveModel {
+        id_hash: Set(id_hash.to_owned()),
+        connection_id: Set(connection_id),
+        expires_at: Set(expires_at),
+    }
+    .insert(db)
+    .await
+    .map_err(Error::from_insert);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(Error::Conflict) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the ids of assertions that expired before `before` (no replay of them passes the
+/// time checks).
+pub async fn prune_assertions(db: &impl ConnectionTrait, before: Timestamp) -> Result<u64> {
+    Ok(Assertions::delete_many().filter(saml_assertion::Column::ExpiresAt.lt(before)).exec(db).await?.rows_affected)
 }
 
 /// Leaves a link to prove: the account `user_id` is linked to `subject` once its password is.

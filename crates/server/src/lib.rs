@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod reads;
 pub mod retention;
 pub mod routes;
+pub mod saml;
 pub mod security;
 pub mod services;
 pub mod sso;

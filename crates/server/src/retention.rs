@@ -57,7 +57,15 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
         let flushes = portal_db::usage::prune(db, table, time, keys, now - chrono::Duration::days(1), BATCH).await?;
         // Single sign-on flows (and their links) last 10 minutes, kept a day for the replay check.
         let flows = portal_db::sso::prune_flows(db, now - chrono::Duration::days(1)).await?;
-        let n = challenges + deliveries + flushes + flows + portal_db::sessions::prune(db, before, BATCH).await?;
+        // A SAML assertion's id is kept while the assertion could pass the time checks (its
+        // expiry, plus the allowed skew: an hour is more than enough).
+        let assertions = portal_db::sso::prune_assertions(db, now - chrono::Duration::hours(1)).await?;
+        let n = challenges
+            + deliveries
+            + flushes
+            + flows
+            + assertions
+            + portal_db::sessions::prune(db, before, BATCH).await?;
         removed += n;
         if n == 0 {
             return Ok(removed);

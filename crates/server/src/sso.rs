@@ -72,6 +72,9 @@ pub enum Reason {
     OtherBrowser,
     /// The provider's user has no address at a verified domain of the team, or no address.
     UnknownUser,
+    /// A SAML response that answers another request (`InResponseTo`), or none when sign-ins
+    /// started at the IdP are not allowed.
+    WrongRequest,
 }
 
 impl Reason {
@@ -90,6 +93,7 @@ impl Reason {
             Self::Replayed => "replayed",
             Self::OtherBrowser => "other_browser",
             Self::UnknownUser => "unknown_user",
+            Self::WrongRequest => "wrong_request",
         }
     }
 }
@@ -191,6 +195,22 @@ impl Oidc {
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         Ok(response)
+    }
+
+    /// Fetches a SAML IdP's metadata document through the guarded client (at most 1 MiB); the
+    /// error names the cause.
+    pub async fn fetch_metadata(&self, url: &str) -> Result<String, String> {
+        if let Some(why) = self.refusal(url) {
+            return Err(why);
+        }
+        let uri: openidconnect::http::Uri = url.parse().map_err(|_| "is not a URL".to_owned())?;
+        let mut request = HttpRequest::new(Vec::new());
+        *request.uri_mut() = uri;
+        let answer = self.send(request).await.map_err(|e| format!("could not be fetched: {e}"))?;
+        if !answer.status().is_success() {
+            return Err(format!("answered {}", answer.status()));
+        }
+        String::from_utf8(answer.into_body()).map_err(|_| "answered something that is not UTF-8 XML".to_owned())
     }
 
     /// Fetches the issuer's discovery document and keys; the error names the cause.

@@ -26,6 +26,11 @@ pub const SSO_ISSUER_MAX_CHARS: usize = 500;
 pub const SSO_CLIENT_MAX_CHARS: usize = 255;
 /// A client id or secret: printable ASCII without spaces.
 pub const SSO_CLIENT_PATTERN: &str = "^[!-~]+$";
+/// Longest SAML IdP metadata document pasted into a connection (a JSON body holds at most 64 KiB;
+/// a larger document is given by its URL).
+pub const SSO_METADATA_MAX_CHARS: usize = 60_000;
+/// Longest SAML IdP metadata document fetched from its URL.
+pub const SSO_METADATA_MAX_BYTES: usize = 1024 * 1024;
 
 /// A domain name of at least two labels: letters, digits and inner hyphens, up to 63 each; the
 /// last label starts with a letter (ASCII: an internationalised name is sent as `xn--`).

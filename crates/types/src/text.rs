@@ -204,6 +204,14 @@ text!(
 );
 
 text!(
+    /// A SAML identity provider's metadata document (XML): its entity id, single sign-on URL
+    /// and signing certificate.
+    SamlMetadata,
+    read: as_sent,
+    schema: |o| o.min_length(Some(1)).max_length(Some(rules::SSO_METADATA_MAX_CHARS))
+);
+
+text!(
     /// A client id or secret that the identity provider issued.
     SsoSecret,
     read: as_sent,

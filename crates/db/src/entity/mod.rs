@@ -8,6 +8,7 @@ pub mod login_challenge;
 pub mod mail_outbox;
 pub mod recovery_code;
 pub mod refresh_token;
+pub mod saml_assertion;
 pub mod session;
 pub mod sso_connection;
 pub mod sso_flow;

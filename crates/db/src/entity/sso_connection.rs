@@ -21,6 +21,10 @@ pub struct Model {
     pub tested_at: Option<DateTimeUtc>,
     pub test_claims: Option<String>,
     pub test_error: Option<String>,
+    pub saml_idp_metadata: Option<String>,
+    pub saml_metadata_url: Option<String>,
+    pub saml_certificate: Option<String>,
+    pub allow_idp_initiated: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,7 @@ pub struct Model {
     pub link_user_id: Option<Uuid>,
     pub link_subject: Option<String>,
     pub linked_at: Option<DateTimeUtc>,
+    pub asserted_sealed: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

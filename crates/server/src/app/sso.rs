@@ -1,12 +1,13 @@
-//! A team's single sign-on connections: add one (its issuer discovered first, so that a typo is
-//! caught now, not at the first sign-in), change it, test it, remove it. Owners and admins
-//! manage them; requiring SSO is a team setting ([`super::teams::update`]).
+//! A team's single sign-on connections: add one (an OpenID Connect issuer discovered first, a
+//! SAML IdP's metadata read first, so that a typo is caught now, not at the first sign-in),
+//! change it, test it, remove it. Owners and admins manage them; requiring SSO is a team setting
+//! ([`super::teams::update`]).
 
 use chrono::Duration;
 use portal_db::tokens::{self, Purpose};
 use portal_domain::policy::{Action, Target};
 use portal_domain::token;
-use portal_types::{AuditAction, ErrorCode, SsoConnection, SsoStart};
+use portal_types::{AuditAction, ErrorCode, SsoConnection, SsoProtocol, SsoStart};
 use uuid::Uuid;
 
 use super::{Begin, TeamTx};
@@ -22,9 +23,19 @@ const TEST_TICKET_MINUTES: i64 = 10;
 /// A connection as the admin configures it, each value read already.
 pub struct Configured {
     pub name: String,
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: String,
+    pub provider: Provider,
+}
+
+/// The identity provider of a new connection.
+pub enum Provider {
+    Oidc { issuer: String, client_id: String, client_secret: String },
+    Saml { metadata: MetadataSource, allow_idp_initiated: bool },
+}
+
+/// Where a SAML IdP's metadata comes from: pasted, or fetched from its URL.
+pub enum MetadataSource {
+    Xml(String),
+    Url(String),
 }
 
 /// A change; None keeps a value.
@@ -34,6 +45,22 @@ pub struct Changed {
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub saml_metadata: Option<MetadataSource>,
+    pub allow_idp_initiated: Option<bool>,
+}
+
+/// A SAML IdP's metadata, read: the document, its URL if fetched, and what it says. 422 naming
+/// the field and the cause.
+async fn saml_metadata(state: &AppState, source: MetadataSource) -> ApiResult<(String, Option<String>, crate::saml::Idp)> {
+    let (xml, url, field) = match source {
+        MetadataSource::Xml(xml) => (xml, None, "idp_metadata"),
+        MetadataSource::Url(url) => {
+            let xml = state.oidc.fetch_metadata(&url).await.map_err(|why| ApiError::validation("idp_metadata_url", why))?;
+            (xml, Some(url), "idp_metadata_url")
+        }
+    };
+    let idp = crate::saml::read_metadata(&xml).map_err(|why| ApiError::validation(field, why))?;
+    Ok((xml, url, idp))
 }
 
 /// 403 unless the caller may manage the team's connections: asked before any call leaves for a
@@ -69,36 +96,117 @@ async fn managed<'r>(begin: Begin<'r>, id: Uuid) -> ApiResult<(TeamTx<'r>, porta
     Ok((tx, row))
 }
 
+/// A new connection's stored parts: (protocol, issuer, client id, secret to seal, SAML parts).
+struct Resolved {
+    protocol: SsoProtocol,
+    issuer: String,
+    client_id: String,
+    secret: String,
+    saml: Option<SamlResolved>,
+}
+
+struct SamlResolved {
+    metadata: String,
+    metadata_url: Option<String>,
+    certificate: String,
+    allow_idp_initiated: bool,
+}
+
+impl SamlResolved {
+    fn parts(&self) -> portal_db::sso::SamlParts<'_> {
+        portal_db::sso::SamlParts {
+            idp_metadata: &self.metadata,
+            metadata_url: self.metadata_url.as_deref(),
+            certificate: &self.certificate,
+            allow_idp_initiated: self.allow_idp_initiated,
+        }
+    }
+}
+
+/// Reads what a new connection's provider says (discovery, metadata) before anything is stored.
+async fn resolve(state: &AppState, provider: Provider) -> ApiResult<Resolved> {
+    match provider {
+        Provider::Oidc { issuer, client_id, client_secret } => {
+            discovered(state, &issuer).await?;
+            Ok(Resolved { protocol: SsoProtocol::Oidc, issuer, client_id, secret: client_secret, saml: None })
+        }
+        Provider::Saml { metadata, allow_idp_initiated } => {
+            let (metadata, metadata_url, idp) = saml_metadata(state, metadata).await?;
+            let public_url = state.config.public_url.clone();
+            let (key, certificate) = tokio::task::spawn_blocking(move || crate::saml::new_credentials(&public_url))
+                .await
+                .map_err(|_| ApiError::internal("the key generation stopped"))?
+                .map_err(|e| ApiError::internal(format!("a SAML key could not be made: {e}")))?;
+            let saml = SamlResolved { metadata, metadata_url, certificate, allow_idp_initiated };
+            Ok(Resolved {
+                protocol: SsoProtocol::Saml,
+                issuer: idp.entity_id,
+                client_id: String::new(),
+                secret: key,
+                saml: Some(saml),
+            })
+        }
+    }
+}
+
 pub async fn create(begin: Begin<'_>, new: Configured) -> ApiResult<SsoConnection> {
     may_manage(&begin).await?;
-    discovered(begin.state, &new.issuer).await?;
+    let resolved = resolve(begin.state, new.provider).await?;
     let state = begin.state;
     let mut tx = locked(begin).await?;
     if portal_db::sso::count(tx.db(), tx.team_id()).await? >= portal_db::sso::MAX_CONNECTIONS {
         return Err(ApiError::new(ErrorCode::Conflict, "The team has a connection already: change or remove it."));
     }
     let id = Uuid::new_v4();
-    let sealed = state.oidc.seal(id, &new.client_secret);
+    let sealed = state.oidc.seal(id, &resolved.secret);
     let row = portal_db::sso::NewConnection {
         team_id: tx.team_id(),
+        protocol: resolved.protocol.as_str(),
         name: &new.name,
-        issuer: &new.issuer,
-        client_id: &new.client_id,
+        issuer: &resolved.issuer,
+        client_id: &resolved.client_id,
         client_secret_sealed: &sealed,
+        saml: resolved.saml.as_ref().map(SamlResolved::parts),
     };
     portal_db::sso::create(tx.db(), id, row, tx.now).await?;
-    tx.record(AuditAction::SsoConnectionCreated, "sso_connection", id, format!("{} ({})", new.name, new.issuer));
+    let summary = format!("{} ({}, {})", new.name, resolved.protocol.as_str(), resolved.issuer);
+    tx.record(AuditAction::SsoConnectionCreated, "sso_connection", id, summary);
     let row = portal_db::sso::find(tx.db(), tx.team_id(), id).await?.ok_or_else(connection_not_found)?;
     tx.announce(Change::Reads(tx.team_id()));
     tx.commit().await?;
     Ok(to_wire(state, row))
 }
 
-pub async fn update(begin: Begin<'_>, id: Uuid, change: Changed) -> ApiResult<SsoConnection> {
+/// 422 naming the first field of the other protocol in a change.
+fn fits(protocol: SsoProtocol, change: &Changed) -> ApiResult<()> {
+    let oidc = [("issuer", change.issuer.is_some()), ("client_id", change.client_id.is_some()), ("client_secret", change.client_secret.is_some())];
+    let saml = [
+        ("idp_metadata", matches!(change.saml_metadata, Some(MetadataSource::Xml(_)))),
+        ("idp_metadata_url", matches!(change.saml_metadata, Some(MetadataSource::Url(_)))),
+        ("allow_idp_initiated", change.allow_idp_initiated.is_some()),
+    ];
+    let (foreign, kind) = match protocol {
+        SsoProtocol::Oidc => (saml, "SAML"),
+        SsoProtocol::Saml => (oidc, "OpenID Connect"),
+    };
+    match foreign.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::validation(*field, format!("is for {kind} connections; this one is not"))),
+        None => Ok(()),
+    }
+}
+
+pub async fn update(begin: Begin<'_>, id: Uuid, mut change: Changed) -> ApiResult<SsoConnection> {
     may_manage(&begin).await?;
+    let current = portal_db::sso::find(&begin.state.db, begin.team_id, id).await?.ok_or_else(connection_not_found)?;
+    let protocol = SsoProtocol::parse(&current.protocol).unwrap_or_default();
+    fits(protocol, &change)?;
     if let Some(issuer) = &change.issuer {
         discovered(begin.state, issuer).await?;
     }
+    let new_metadata = match change.saml_metadata.take() {
+        Some(source) => Some(saml_metadata(begin.state, source).await?),
+        None => None,
+    };
     let state = begin.state;
     let (mut tx, row) = managed(begin, id).await?;
     let secret = match change.client_secret {
@@ -110,13 +218,33 @@ pub async fn update(begin: Begin<'_>, id: Uuid, change: Changed) -> ApiResult<Ss
     };
     let sealed = state.oidc.seal(row.id, &secret);
     let name = change.name.unwrap_or(row.name);
-    let issuer = change.issuer.unwrap_or(row.issuer);
+    let saml = match (&new_metadata, protocol) {
+        (Some((xml, url, _)), _) => Some(SamlResolved {
+            metadata: xml.clone(),
+            metadata_url: url.clone(),
+            certificate: row.saml_certificate.clone().unwrap_or_default(),
+            allow_idp_initiated: change.allow_idp_initiated.unwrap_or(row.allow_idp_initiated),
+        }),
+        (None, SsoProtocol::Saml) => Some(SamlResolved {
+            metadata: row.saml_idp_metadata.clone().unwrap_or_default(),
+            metadata_url: row.saml_metadata_url.clone(),
+            certificate: row.saml_certificate.clone().unwrap_or_default(),
+            allow_idp_initiated: change.allow_idp_initiated.unwrap_or(row.allow_idp_initiated),
+        }),
+        (None, SsoProtocol::Oidc) => None,
+    };
+    let issuer = match &new_metadata {
+        Some((_, _, idp)) => idp.entity_id.clone(),
+        None => change.issuer.unwrap_or(row.issuer),
+    };
     let new = portal_db::sso::NewConnection {
         team_id: tx.team_id(),
+        protocol: protocol.as_str(),
         name: &name,
         issuer: &issuer,
         client_id: change.client_id.as_deref().unwrap_or(&row.client_id),
         client_secret_sealed: &sealed,
+        saml: saml.as_ref().map(SamlResolved::parts),
     };
     let provider_changed = portal_db::sso::update(tx.db(), row.id, new, tx.now).await?;
     let mut summary = format!("{name} ({issuer})");

@@ -14,6 +14,12 @@
 //!    (and second factor) must prove once ([`complete_link`]). The account joins the team by the
 //!    domain's join rule, and the session records the connection it started at.
 //!
+//! SAML connections take the same trip with an AuthnRequest (HTTP-Redirect, `RelayState` the
+//! flow's state, the request's id kept as the flow's nonce) and come back by a POST to the
+//! connection's assertion consumer service ([`saml_acs`]), from the IdP's site: that POST does
+//! not carry the flow cookie, so the verified answer is kept (sealed) in the flow and the browser
+//! collects it with a GET ([`saml_finish`]), which does.
+//!
 //! Every refusal is recorded in the team's activity with its reason, never with a token.
 
 use chrono::{DateTime, Duration, Utc};
@@ -23,11 +29,12 @@ use portal_db::tokens::{self, Purpose};
 use portal_db::{DatabaseTransaction, TransactionTrait};
 use portal_domain::identity::{Email, UserName};
 use portal_domain::token;
-use portal_types::{AuditAction, DomainJoinRule, ErrorCode, Role, SsoStart};
+use portal_types::{AuditAction, DomainJoinRule, ErrorCode, Role, SsoProtocol, SsoStart};
 use uuid::Uuid;
 
 use super::sign_in::Started;
 use crate::error::{ApiError, ApiResult};
+use crate::reads::sso::SamlSide;
 use crate::extract::Client;
 use crate::services::change::Change;
 use crate::sso::{Failure, Reason};
@@ -130,23 +137,14 @@ pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure
         }
         Some(_) => return Ok(leave_with(back_to_settings(asked.team_id))),
     };
-    let secret = state
-        .oidc
-        .open(connection.id, &connection.client_secret_sealed)
-        .ok_or_else(|| ApiError::internal("a connection's client secret does not open"))?;
-    let (state_token, nonce) = (token::generate(), token::generate());
     let hint =
         asked.login_hint.filter(|h| h.len() <= portal_types::rules::EMAIL_MAX_CHARS && !h.contains(char::is_control));
-    let leaving = state
-        .oidc
-        .leave(
-            (&connection.issuer, &connection.client_id, &secret),
-            &crate::reads::sso::redirect_uri(state),
-            (&state_token, &nonce),
-            hint.as_deref(),
-        )
-        .await;
-    let leaving = match leaving {
+    let state_token = token::generate();
+    let leaving = match SsoProtocol::parse(&connection.protocol) {
+        Some(SsoProtocol::Saml) => leave_for_saml(state, &connection, &state_token),
+        _ => leave_for_oidc(state, &connection, &state_token, hint.as_deref()).await?,
+    };
+    let (location, nonce, verifier_sealed) = match leaving {
         Ok(leaving) => leaving,
         Err(failure) => {
             let location = refuse(state, &connection, (started_by.is_some(), started_by), None, failure).await?;
@@ -158,14 +156,50 @@ pub async fn start(state: &AppState, asked: StartRequest) -> ApiResult<Departure
         connection_id: connection.id,
         purpose: if started_by.is_some() { "test" } else { "sign_in" },
         nonce: &nonce,
-        verifier_sealed: &state.oidc.seal(connection.id, &leaving.pkce_verifier),
+        verifier_sealed: &verifier_sealed,
         browser_hash: &token::hash(&browser),
         login_hint: hint.as_deref(),
         started_by,
         expires_at: now + Duration::minutes(FLOW_MINUTES),
     };
     portal_db::sso::start_flow(&state.db, flow, now).await?;
-    Ok(leave_with(leaving.authorization_url))
+    Ok(leave_with(location))
+}
+
+/// Where the browser leaves for, what the flow checks on return (the `nonce`; the SAML request's
+/// id) and what it keeps sealed (the PKCE verifier).
+type Leaving = Result<(String, String, String), Failure>;
+
+async fn leave_for_oidc(
+    state: &AppState,
+    connection: &portal_db::sso::Connection,
+    state_token: &str,
+    hint: Option<&str>,
+) -> ApiResult<Leaving> {
+    let secret = state
+        .oidc
+        .open(connection.id, &connection.client_secret_sealed)
+        .ok_or_else(|| ApiError::internal("a connection's client secret does not open"))?;
+    let nonce = token::generate();
+    let leaving = state
+        .oidc
+        .leave(
+            (&connection.issuer, &connection.client_id, &secret),
+            &crate::reads::sso::redirect_uri(state),
+            (state_token, &nonce),
+            hint,
+        )
+        .await;
+    Ok(leaving.map(|l| (l.authorization_url, nonce, state.oidc.seal(connection.id, &l.pkce_verifier))))
+}
+
+/// An AuthnRequest (HTTP-Redirect) whose id the response must answer; `RelayState` is the flow's
+/// state.
+fn leave_for_saml(state: &AppState, connection: &portal_db::sso::Connection, state_token: &str) -> Leaving {
+    let side = SamlSide::of(state, connection).map_err(|_| Failure::new(Reason::ProviderUnreachable, "the connection's key does not open"))?;
+    let request_id = format!("_{}", token::generate());
+    let url = crate::saml::leave(&side.idp_metadata, &side.sp(), &request_id, state_token)?;
+    Ok((url, request_id, String::new()))
 }
 
 async fn has_verified_domain(state: &AppState, team_id: Uuid) -> ApiResult<bool> {
@@ -259,14 +293,179 @@ pub async fn callback(
         Ok(claims) => claims,
         Err(failure) => return Ok(Arrival::to(refused(failure).await?)),
     };
-    if test.0 {
-        tested(state, &connection, test.1, client, &claims).await?;
+    arrived(state, client, (&connection, &flow), &claims).await
+}
+
+/// The provider named `claims` for the flow: a test records them; a sign-in signs the user in.
+async fn arrived(
+    state: &AppState,
+    client: &Client,
+    (connection, flow): (&portal_db::sso::Connection, &Flow),
+    claims: &crate::sso::Claims,
+) -> ApiResult<Arrival> {
+    if flow.purpose == "test" {
+        tested(state, connection, flow.started_by, client, claims).await?;
         return Ok(Arrival::to(back_to_settings(connection.team_id)));
     }
-    match signed_in(state, client, (&connection, &flow), &claims).await? {
+    match signed_in(state, client, (connection, flow), claims).await? {
         Ok(arrival) => Ok(arrival),
-        Err(failure) => Ok(Arrival::to(refused(failure).await?)),
+        Err(failure) => Ok(Arrival::to(refuse(state, connection, (false, None), Some(client), failure).await?)),
     }
+}
+
+/// What the IdP posted to a connection's assertion consumer service.
+pub struct Posted {
+    pub connection_id: Uuid,
+    pub saml_response: Option<String>,
+    pub relay_state: Option<String>,
+    /// The browser's flow cookie, if the post carried it (a post from the IdP's site does not:
+    /// the cookie is SameSite=Lax).
+    pub browser: Option<String>,
+}
+
+/// Where the ACS sends the browser: on to collect the sign-in (in the browser that started it),
+/// or back with the reason; and the flow cookie to set for a sign-in started at the IdP.
+pub struct Collect {
+    pub location: String,
+    pub browser: Option<String>,
+}
+
+/// The SAML assertion consumer service. The response is checked ([`crate::saml::verify`]): it
+/// must answer the flow's request (`RelayState` names the flow; an unsolicited response only when
+/// the connection allows sign-ins started at the IdP), and its assertion is taken once (its id
+/// is kept in the database until it expires: a replay to any instance is refused). What it names
+/// is kept sealed in the flow, and the browser goes on to [`saml_finish`] with a top-level GET,
+/// which carries the flow cookie (this POST, from the IdP's site, does not): the sign-in
+/// completes only in the browser that started it.
+pub async fn saml_acs(state: &AppState, client: &Client, posted: Posted) -> ApiResult<Collect> {
+    let now = Utc::now();
+    let back = |reason: Reason| Ok(Collect { location: back_to_sign_in(reason), browser: None });
+    let connection = portal_db::sso::find_any(&state.db, posted.connection_id).await?;
+    let Some(connection) = connection.filter(|c| SsoProtocol::parse(&c.protocol) == Some(SsoProtocol::Saml)) else {
+        return back(Reason::UnknownState);
+    };
+    let flow = flow_of(state, posted.relay_state.as_deref()).await?.filter(|f| f.connection_id == connection.id);
+    if let Some(flow) = &flow
+        && (flow.used_at.is_some() || flow.asserted_sealed.is_some() || flow.expires_at <= now)
+    {
+        let reason = if flow.expires_at <= now { Reason::UnknownState } else { Reason::Replayed };
+        tracing::info!(ip = %client.ip, connection = %connection.id, reason = reason.as_str(), "SAML response refused");
+        return back(reason);
+    }
+    if flow.is_none() && !connection.allow_idp_initiated {
+        tracing::info!(ip = %client.ip, connection = %connection.id, "SAML response answering no request of this portal");
+        return back(Reason::WrongRequest);
+    }
+    let test = flow.as_ref().map(|f| (f.purpose == "test", f.started_by)).unwrap_or((false, None));
+    let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
+    let Some(encoded) = posted.saml_response.filter(|r| !r.is_empty()) else {
+        return Ok(Collect { location: refused(Failure::new(Reason::ProviderError, "the IdP sent no SAMLResponse")).await?, browser: None });
+    };
+    let side = SamlSide::of(state, &connection)?;
+    let request_id = flow.as_ref().map(|f| f.nonce.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        crate::saml::verify(&side.idp_metadata, &side.sp(), &encoded, request_id.as_deref())
+    })
+    .await
+    .map_err(|_| ApiError::internal("the SAML check stopped"))?;
+    let verified = match checked {
+        Ok(verified) => verified,
+        Err(failure) => {
+            if let Some(flow) = &flow {
+                portal_db::sso::use_flow(&state.db, flow.id, now).await?;
+            }
+            return Ok(Collect { location: refused(failure).await?, browser: None });
+        }
+    };
+    // Taken once, on any instance: a replayed assertion (even to another flow) is refused.
+    let taken = (token::hash(&verified.assertion_id), connection.id);
+    if !portal_db::sso::take_assertion(&state.db, (&taken.0, taken.1), verified.expires_at).await? {
+        tracing::info!(ip = %client.ip, connection = %connection.id, "SAML assertion replayed");
+        return back(Reason::Replayed);
+    }
+    let sealed = state.oidc.seal(connection.id, &claims_json(&verified.claims));
+    let (flow, browser, token) = match flow {
+        Some(flow) => (flow, None, posted.relay_state.unwrap_or_default()),
+        None => {
+            // Started at the IdP: a flow of its own, tied to the browser that brought it here.
+            let (state_token, browser) = (token::generate(), token::generate());
+            let new = portal_db::sso::NewFlow {
+                state_hash: &token::hash(&state_token),
+                connection_id: connection.id,
+                purpose: "sign_in",
+                nonce: "",
+                verifier_sealed: "",
+                browser_hash: &token::hash(&browser),
+                login_hint: None,
+                started_by: None,
+                expires_at: now + Duration::minutes(FLOW_MINUTES),
+            };
+            (portal_db::sso::start_flow(&state.db, new, now).await?, Some(browser), state_token)
+        }
+    };
+    if !portal_db::sso::assert_flow(&state.db, flow.id, &sealed).await? {
+        return back(Reason::Replayed);
+    }
+    Ok(Collect { location: format!("/api/v1/auth/sso/saml/finish?state={token}"), browser })
+}
+
+fn claims_json(claims: &crate::sso::Claims) -> String {
+    serde_json::json!({
+        "subject": claims.subject,
+        "email": claims.email,
+        "name": claims.name,
+        "all": claims.all,
+    })
+    .to_string()
+}
+
+fn claims_from(json: &str) -> Option<crate::sso::Claims> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    Some(crate::sso::Claims {
+        subject: value["subject"].as_str()?.to_owned(),
+        email: value["email"].as_str().map(str::to_owned),
+        email_verified: None,
+        name: value["name"].as_str().map(str::to_owned),
+        all: value["all"].clone(),
+    })
+}
+
+/// Completes a SAML sign-in in the browser that started it: the flow named by `state` holds a
+/// verified response; it is used once, here.
+pub async fn saml_finish(
+    state: &AppState,
+    client: &Client,
+    browser: Option<&str>,
+    returned: Option<&str>,
+) -> ApiResult<Arrival> {
+    let now = Utc::now();
+    let flow = flow_of(state, returned).await?;
+    let Some((flow, sealed)) = flow.and_then(|f| f.asserted_sealed.clone().map(|s| (f, s))) else {
+        return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
+    };
+    let Some(connection) = portal_db::sso::find_any(&state.db, flow.connection_id).await? else {
+        return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
+    };
+    if flow.used_at.is_some() || flow.expires_at <= now {
+        let reason = if flow.used_at.is_some() { Reason::Replayed } else { Reason::UnknownState };
+        tracing::info!(ip = %client.ip, connection = %connection.id, reason = reason.as_str(), "SAML finish refused");
+        return Ok(Arrival::to(back_to_sign_in(reason)));
+    }
+    let same_browser = browser.is_some_and(|b| flow.browser_hash.as_deref() == Some(token::hash(b).as_str()));
+    if !portal_db::sso::use_flow(&state.db, flow.id, now).await? {
+        return Ok(Arrival::to(back_to_sign_in(Reason::Replayed)));
+    }
+    let test = (flow.purpose == "test", flow.started_by);
+    if !same_browser {
+        let failure = Failure::new(Reason::OtherBrowser, "the IdP's answer reached a browser that did not start this sign-in");
+        return Ok(Arrival::to(refuse(state, &connection, test, Some(client), failure).await?));
+    }
+    let claims = state
+        .oidc
+        .open(connection.id, &sealed)
+        .and_then(|json| claims_from(&json))
+        .ok_or_else(|| ApiError::internal("a flow's verified claims do not open"))?;
+    arrived(state, client, (&connection, &flow), &claims).await
 }
 
 async fn flow_of(state: &AppState, returned: Option<&str>) -> ApiResult<Option<Flow>> {

@@ -114,5 +114,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(sso::test_sso_connection)
         .service(sso::discover_sso)
         .service(sso::start_sso)
-        .service(sso::sso_callback);
+        .service(sso::sso_callback)
+        .service(sso::saml_acs)
+        .service(sso::saml_finish)
+        .service(sso::saml_metadata);
 }

@@ -8,17 +8,18 @@ use portal_domain::identity::Email;
 use portal_domain::policy::Action;
 use portal_domain::text::parse_name;
 use portal_types::{
-    CreateSsoConnectionRequest, SsoConnection, SsoConnectionList, SsoDiscoveryRequest, SsoStart,
-    UpdateSsoConnectionRequest,
+    CreateSsoConnectionRequest, SamlMetadata, SsoConnection, SsoConnectionList, SsoDiscoveryRequest, SsoIssuer,
+    SsoProtocol, SsoSecret, SsoStart, UpdateSsoConnectionRequest,
 };
 use uuid::Uuid;
 
 use crate::access::TeamAccess;
-use crate::app::sso::{self, Changed, Configured};
-use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Returned, StartRequest};
+use crate::app::sso::{self, Changed, Configured, MetadataSource, Provider};
+use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Posted, Returned, StartRequest};
 use crate::error::responses::{InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Client, Principal};
+use portal_types::ErrorCode;
 use crate::state::AppState;
 
 /// The team's single sign-on connections (owners and admins): each with its status, last
@@ -61,9 +62,40 @@ fn client_value(field: &'static str, raw: &str) -> ApiResult<String> {
     Ok(raw.to_owned())
 }
 
-/// Add the team's connection to its OpenID Connect provider (owners and admins). The issuer's
-/// discovery document and keys are fetched first: an issuer that cannot be used is refused with
-/// the cause. Register the answer's `redirect_uri` at the provider.
+fn required(field: &'static str, value: Option<String>, kind: &str) -> ApiResult<String> {
+    value.ok_or_else(|| ApiError::validation(field, format!("is required for {kind} connections")))
+}
+
+fn not_for(field: &'static str, given: bool, kind: &str) -> ApiResult<()> {
+    if given { Err(ApiError::validation(field, format!("is for {kind} connections only"))) } else { Ok(()) }
+}
+
+/// The SAML metadata given: exactly one of the document and its URL.
+fn metadata_source(xml: Option<SamlMetadata>, url: Option<SsoIssuer>) -> ApiResult<Option<MetadataSource>> {
+    match (xml, url) {
+        (Some(_), Some(_)) => Err(ApiError::validation("idp_metadata_url", "give the metadata or its URL, not both")),
+        (Some(xml), None) => {
+            let xml = xml.into_inner();
+            let max = portal_types::rules::SSO_METADATA_MAX_CHARS;
+            if xml.trim().is_empty() || xml.chars().count() > max {
+                return Err(ApiError::validation("idp_metadata", format!("must be the IdP's metadata XML, at most {max} characters")));
+            }
+            Ok(Some(MetadataSource::Xml(xml)))
+        }
+        (None, Some(url)) => Ok(Some(MetadataSource::Url(issuer("idp_metadata_url", &url)?))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Add the team's connection to its identity provider (owners and admins).
+///
+/// OpenID Connect (`protocol` `oidc`, the default): `issuer`, `client_id` and `client_secret`;
+/// the issuer's discovery document and keys are fetched first, and an issuer that cannot be
+/// used is refused with the cause. Register the answer's `redirect_uri` at the provider.
+///
+/// SAML 2.0 (`protocol` `saml`): the IdP's metadata (`idp_metadata`, or `idp_metadata_url` to
+/// fetch it), which must name a signing certificate and an HTTP-Redirect single sign-on URL. The
+/// answer's `saml` names what to give the IdP: entity id, ACS URL, or the portal's metadata URL.
 #[utoipa::path(
     tag = "sso", operation_id = "createSsoConnection", security(("bearer" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateSsoConnectionRequest,
@@ -80,18 +112,38 @@ pub async fn create_sso_connection(
     body: ApiJson<CreateSsoConnectionRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
-    let new = Configured {
-        name: parse_name("name", &body.name, portal_types::rules::NAME_MAX_CHARS)?,
-        issuer: issuer("issuer", &body.issuer)?,
-        client_id: client_value("client_id", &body.client_id)?,
-        client_secret: client_value("client_secret", &body.client_secret)?,
+    let name = parse_name("name", &body.name, portal_types::rules::NAME_MAX_CHARS)?;
+    let provider = match body.protocol.unwrap_or_default() {
+        SsoProtocol::Oidc => {
+            not_for("idp_metadata", body.idp_metadata.is_some(), "SAML")?;
+            not_for("idp_metadata_url", body.idp_metadata_url.is_some(), "SAML")?;
+            not_for("allow_idp_initiated", body.allow_idp_initiated.is_some(), "SAML")?;
+            let kind = "OpenID Connect";
+            Provider::Oidc {
+                issuer: issuer("issuer", &required("issuer", body.issuer.map(SsoIssuer::into_inner), kind)?)?,
+                client_id: client_value("client_id", &required("client_id", body.client_id.map(SsoSecret::into_inner), kind)?)?,
+                client_secret: client_value(
+                    "client_secret",
+                    &required("client_secret", body.client_secret.map(SsoSecret::into_inner), kind)?,
+                )?,
+            }
+        }
+        SsoProtocol::Saml => {
+            not_for("issuer", body.issuer.is_some(), "OpenID Connect")?;
+            not_for("client_id", body.client_id.is_some(), "OpenID Connect")?;
+            not_for("client_secret", body.client_secret.is_some(), "OpenID Connect")?;
+            let metadata = metadata_source(body.idp_metadata, body.idp_metadata_url)?
+                .ok_or_else(|| ApiError::validation("idp_metadata", "is required for SAML connections (or idp_metadata_url)"))?;
+            Provider::Saml { metadata, allow_idp_initiated: body.allow_idp_initiated.unwrap_or(false) }
+        }
     };
-    let created = sso::create(caller.on(path.into_inner()), new).await?;
+    let created = sso::create(caller.on(path.into_inner()), Configured { name, provider }).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(created))
 }
 
-/// Change a connection (owners and admins): a new issuer is discovered first; a new provider
-/// (issuer or client id) clears the last test.
+/// Change a connection (owners and admins): a new issuer is discovered first, new SAML metadata
+/// read first; a new provider (issuer, client id or IdP entity id) unlinks the old one's users
+/// and ends their SSO sessions. Fields of the other protocol are refused.
 #[utoipa::path(
     tag = "sso", operation_id = "updateSsoConnection", security(("bearer" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("connection_id" = Uuid, Path, description = "The connection.")),
@@ -111,6 +163,8 @@ pub async fn update_sso_connection(
         issuer: body.issuer.map(|i| issuer("issuer", &i)).transpose()?,
         client_id: body.client_id.map(|c| client_value("client_id", &c)).transpose()?,
         client_secret: body.client_secret.map(|c| client_value("client_secret", &c)).transpose()?,
+        saml_metadata: metadata_source(body.idp_metadata, body.idp_metadata_url)?,
+        allow_idp_initiated: body.allow_idp_initiated,
     };
     Ok(web::Json(sso::update(caller.on(team_id), id, change).await?))
 }
@@ -220,15 +274,19 @@ pub async fn start_sso(
         browser: req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned()),
     };
     let departure = sso_sign_in::start(&state, asked).await?;
-    let cookie = Cookie::build(BROWSER_COOKIE, departure.browser)
+    Ok(see_other(&departure.location).cookie(browser_cookie(&state, departure.browser)).finish())
+}
+
+/// The cookie that ties a flow to its browser.
+fn browser_cookie(state: &AppState, browser: String) -> Cookie<'static> {
+    Cookie::build(BROWSER_COOKIE, browser)
         .path(BROWSER_COOKIE_PATH)
         .http_only(true)
         // Sent on the provider's redirect back (a top-level GET from another site).
         .same_site(SameSite::Lax)
         .secure(!state.config.insecure_cookies())
         .max_age(CookieDuration::minutes(10))
-        .finish();
-    Ok(see_other(&departure.location).cookie(cookie).finish())
+        .finish()
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -271,6 +329,11 @@ pub async fn sso_callback(
     };
     let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
     let arrival = sso_sign_in::callback(&state, &client, browser.as_deref(), returned).await?;
+    Ok(arrive(&state, arrival))
+}
+
+/// The answer that ends a trip to the provider: on to `location`, signed in or not.
+fn arrive(state: &AppState, arrival: sso_sign_in::Arrival) -> HttpResponse {
     let mut answer = see_other(&arrival.location);
     // Signed in: the flow cookie has done its work. Otherwise it stays for its 10 minutes: a
     // link to a password account is proven in this browser only.
@@ -278,7 +341,123 @@ pub async fn sso_callback(
         let mut spent = Cookie::build(BROWSER_COOKIE, "").path(BROWSER_COOKIE_PATH).finish();
         spent.make_removal();
         answer.cookie(spent);
-        answer.cookie(super::auth::session_cookie(&state, started.refresh_token));
+        answer.cookie(super::auth::session_cookie(state, started.refresh_token));
+    }
+    answer.finish()
+}
+
+/// The largest form the assertion consumer service reads.
+const ACS_FORM_LIMIT: usize = 1024 * 1024;
+
+/// The SAML IdP's answer, as posted to the assertion consumer service.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct SamlPost {
+    /// The response (base64 XML).
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: Option<String>,
+    /// The flow's state, as the portal sent it with the request.
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// A SAML connection's assertion consumer service (HTTP-POST binding): give this URL (the
+/// connection's `saml.acs_url`) to the IdP. A verified response sends the browser on to
+/// `/auth/sso/saml/finish`, which completes the sign-in in the browser that started it; a refused
+/// one sends it to the sign-in page with `?sso_error=<reason>` (a test to the team's settings).
+#[utoipa::path(
+    tag = "auth", operation_id = "samlAcs",
+    params(("connection_id" = Uuid, Path, description = "The SAML connection.")),
+    request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "On to collect the sign-in, or back with the reason.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso` for a sign-in started at the IdP."))),
+        (status = 400, description = "A body that is not a form (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A form larger than 1 MiB (`payload_too_large`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        RateLimited, InternalError,
+    )
+)]
+#[post("/auth/sso/saml/{connection_id}/acs")]
+pub async fn saml_acs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    path: web::Path<Uuid>,
+    mut payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    use futures_util::StreamExt as _;
+    state.auth_limiter.spend(&state.db, &format!("sso-callback:{}", client.ip)).await?;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "The body could not be read."))?;
+        if body.len() + chunk.len() > ACS_FORM_LIMIT {
+            return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("The form must be at most {ACS_FORM_LIMIT} bytes.")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let form: SamlPost = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState)."))?;
+    let posted = Posted {
+        connection_id: path.into_inner(),
+        saml_response: form.saml_response,
+        relay_state: form.relay_state,
+        browser: req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned()),
+    };
+    let collect = sso_sign_in::saml_acs(&state, &client, posted).await?;
+    let mut answer = see_other(&collect.location);
+    if let Some(browser) = collect.browser {
+        answer.cookie(browser_cookie(&state, browser));
     }
     Ok(answer.finish())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FinishQuery {
+    /// The flow's state.
+    pub state: Option<String>,
+}
+
+/// Completes a SAML sign-in in the browser that started it (the assertion consumer service sends
+/// it here): sets the refresh cookie and goes to the team, or to the sign-in page with
+/// `?sso_error=<reason>`.
+#[utoipa::path(
+    tag = "auth", operation_id = "samlFinish", params(FinishQuery),
+    responses(
+        (status = 303, description = "Signed in, refused, or on to the password to link.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_refresh` when signed in."))),
+        (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        RateLimited, InternalError,
+    )
+)]
+#[get("/auth/sso/saml/finish")]
+pub async fn saml_finish(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client: Client,
+    query: web::Query<FinishQuery>,
+) -> ApiResult<HttpResponse> {
+    state.auth_limiter.spend(&state.db, &format!("sso-callback:{}", client.ip)).await?;
+    let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
+    let arrival = sso_sign_in::saml_finish(&state, &client, browser.as_deref(), query.state.as_deref()).await?;
+    Ok(arrive(&state, arrival))
+}
+
+/// The portal's SAML service provider metadata for a connection (XML): its entity id (this URL),
+/// assertion consumer service (HTTP-POST) and certificate. Give this URL to the IdP.
+#[utoipa::path(
+    tag = "sso", operation_id = "samlMetadata",
+    params(("connection_id" = Uuid, Path, description = "The SAML connection.")),
+    responses(
+        (status = 200, description = "The SP metadata.", content_type = "application/samlmetadata+xml", body = String),
+        (status = 404, description = "No SAML connection has this id (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        InternalError,
+    )
+)]
+#[get("/sso/saml/{connection_id}/metadata")]
+pub async fn saml_metadata(state: web::Data<AppState>, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let row = portal_db::sso::find_any(&state.reads, path.into_inner()).await?;
+    let Some(row) = row.filter(|r| SsoProtocol::parse(&r.protocol) == Some(SsoProtocol::Saml)) else {
+        return Err(crate::reads::sso::connection_not_found());
+    };
+    let side = crate::reads::sso::SamlSide::of(&state, &row)?;
+    let xml = crate::saml::sp_metadata(&side.idp_metadata, &side.sp()).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml").insert_header(super::NO_STORE).body(xml))
 }

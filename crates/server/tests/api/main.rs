@@ -12,6 +12,7 @@ mod leaks;
 mod matrix;
 mod openapi;
 mod reads;
+mod saml;
 mod scopes;
 mod security;
 mod sessions;

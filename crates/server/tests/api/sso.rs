@@ -75,12 +75,7 @@ impl Provider {
     }
 
     pub fn connection(&self, name: &str) -> CreateSsoConnectionRequest {
-        CreateSsoConnectionRequest {
-            name: name.into(),
-            issuer: self.issuer.clone().into(),
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
-        }
+        CreateSsoConnectionRequest::oidc(name, &self.issuer, CLIENT_ID, CLIENT_SECRET)
     }
 }
 
@@ -103,7 +98,7 @@ impl Browser {
         Self { client }
     }
 
-    async fn get(&self, url: &str) -> reqwest::Response {
+    pub async fn get(&self, url: &str) -> reqwest::Response {
         self.client.get(url).send().await.unwrap()
     }
 
@@ -162,11 +157,11 @@ impl Browser {
     }
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub fn location(res: &reqwest::Response) -> String {
     res.headers().get("location").expect("a Location").to_str().unwrap().to_owned()
 }
 
-fn origin(url: &str) -> String {
+pub fn origin(url: &str) -> String {
     let parsed = reqwest::Url::parse(url).unwrap();
     parsed.origin().ascii_serialization()
 }
@@ -174,6 +169,16 @@ fn origin(url: &str) -> String {
 /// A team with acme.test verified and a connection to `provider`: (app, owner's token, team,
 /// connection). The owner's address is at acme.test too.
 pub async fn sso_team(flags: &[&str], dns: &DnsServer, provider: &Provider) -> (TestApp, String, String, String) {
+    sso_team_with(flags, dns, &provider.connection("Acme IdP")).await
+}
+
+/// A team with acme.test verified (members join automatically) and the connection `request`:
+/// (app, owner's token, team, connection).
+pub async fn sso_team_with(
+    flags: &[&str],
+    dns: &DnsServer,
+    request: &CreateSsoConnectionRequest,
+) -> (TestApp, String, String, String) {
     let mut all =
         vec!["--dns-resolver".to_owned(), dns.flag(), "--webhook-allow-http".into(), "--webhook-allow-private".into()];
     all.extend(flags.iter().map(|f| (*f).to_owned()));
@@ -187,13 +192,13 @@ pub async fn sso_team(flags: &[&str], dns: &DnsServer, provider: &Provider) -> (
     assert!(app.op(Some(&owner), ops::verify_domain(&team, &domain)).await.body["verified_at"].is_string());
     let automatic = UpdateDomainRequest { join_rule: DomainJoinRule::Automatic };
     assert_eq!(app.op(Some(&owner), ops::update_domain(&team, &domain, &automatic)).await.status, StatusCode::OK);
-    let res = app.op(Some(&owner), ops::create_sso_connection(&team, &provider.connection("Acme IdP"))).await;
+    let res = app.op(Some(&owner), ops::create_sso_connection(&team, request)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     let connection = res.body["id"].as_str().unwrap().to_owned();
     (app, owner, team, connection)
 }
 
-async fn activity(app: &TestApp, owner: &str, team: &str) -> Vec<(String, String)> {
+pub async fn activity(app: &TestApp, owner: &str, team: &str) -> Vec<(String, String)> {
     let res = app.op(Some(owner), ops::list_activity(team, &Page::default(), &ActivityFilter::default())).await;
     res.body["items"]
         .as_array()
