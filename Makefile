@@ -18,9 +18,9 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python clean-test-dbs
+.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python tools-system clean-test-dbs
 
-run: web
+run: tools-system web
 	cargo run --release -p portal-server --bin partner-portal -- serve
 
 # ---------------------------------------------------------------- tools
@@ -36,6 +36,13 @@ tools-node: e2e/node_modules/.installed
 e2e/node_modules/.installed: e2e/package.json e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund
 	@touch $@
+
+# The C libraries the server links: SAML signatures are checked by xmlsec (the XML Security
+# Library, on libxml2 and OpenSSL); its Rust bindings are generated at build time (libclang).
+SYSTEM_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev libclang-dev pkg-config
+tools-system:
+	@dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | grep -c '^install ok installed$$' | grep -qx 5 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 tools-browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -59,7 +66,7 @@ web: tools-wasm tools-node
 	node frontend/tools/build.mjs
 	node frontend/tools/precompress.mjs frontend/dist
 
-openapi:
+openapi: tools-system
 	cargo run --quiet -p portal-server --bin partner-portal -- openapi > openapi/openapi.json
 	@echo "openapi/openapi.json regenerated"
 
@@ -67,11 +74,11 @@ openapi:
 test: tools-python test-rust test-postgres test-openapi contract test-wasm e2e
 
 # The API tests run the real OpenID provider (oidc-provider, in e2e/node_modules).
-test-rust: tools-node
+test-rust: tools-node tools-system
 	@echo "== Rust tests on SQLite"
 	cargo test --workspace --exclude portal-frontend
 
-test-postgres: tools-node clean-test-dbs
+test-postgres: tools-node tools-system clean-test-dbs
 	@if psql "$(PG_URL)/postgres" -Atqc 'select 1' >/dev/null 2>&1; then \
 		echo "== Rust integration tests on PostgreSQL at $(PG_URL)"; \
 		PORTAL_TEST_DATABASE=postgres PORTAL_TEST_POSTGRES_URL="$(PG_URL)" cargo test -p portal-server --test api; \
@@ -94,7 +101,7 @@ test-wasm: tools-wasm tools-browser
 	@echo "== Web app component tests in headless Chromium"
 	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p portal-frontend
 
-e2e: web tools-node tools-browser tools-python
+e2e: web tools-node tools-browser tools-python tools-system
 	@echo "== End-to-end test in Chromium against the real server"
 	cargo build -p portal-server --bin partner-portal
 	cd e2e && PP_BIN="$(TARGET_DIR)/debug/partner-portal" npx playwright test
@@ -104,7 +111,7 @@ e2e: web tools-node tools-browser tools-python
 # schemathesis (all checks and phases) as a signed-in user and with an API key, each for
 # SCHEMATHESIS_SECONDS. Zero failures is the bar; each failure prints the curl that reproduces it.
 SCHEMATHESIS_SECONDS ?= 60
-contract: tools-python tools-contract
+contract: tools-python tools-contract tools-system
 	@echo "== Contract: generated TypeScript client and schemathesis against the release server"
 	cargo build --release -p portal-server --bin partner-portal
 	PP_BIN="$(TARGET_DIR)/release/partner-portal" PP_SCHEMATHESIS_SECONDS=$(SCHEMATHESIS_SECONDS) \
@@ -115,7 +122,7 @@ OHA_VERSION := 1.16.0
 tools-bench:
 	@oha --version 2>/dev/null | grep -q "$(OHA_VERSION)" || cargo install oha --locked --version $(OHA_VERSION)
 
-bench: tools-bench
+bench: tools-bench tools-system
 	cargo build --release -p portal-server --bin partner-portal --example bench
 	PP_BIN="$(TARGET_DIR)/release/partner-portal" BENCH_OUT="$(TARGET_DIR)/bench.md" "$(TARGET_DIR)/release/examples/bench"
 
@@ -125,7 +132,7 @@ mutants:
 
 # ---------------------------------------------------------------- hygiene
 # The web app is linted for its own target, which a fresh machine has yet to install.
-lint: tools-wasm-target
+lint: tools-wasm-target tools-system
 	cargo fmt --all -- --check
 	cargo clippy --workspace --exclude portal-frontend --all-targets -- -D warnings
 	cargo clippy -p portal-frontend --target wasm32-unknown-unknown --all-targets -- -D warnings

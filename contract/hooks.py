@@ -29,6 +29,18 @@ ALLOWED = {
     # before storing anything; the generated hosts do not exist).
     ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "issuer"),
     ("PATCH /api/v1/teams/{team_id}/sso/connections/{connection_id}", 422, "validation_failed", "issuer"),
+    # A connection's fields depend on its protocol (the document says which): OpenID Connect
+    # requires issuer, client_id and client_secret and refuses the SAML fields; SAML requires IdP
+    # metadata (pasted, or its URL) that parses and names a signing certificate, and refuses the
+    # OpenID Connect fields. The generated metadata is never an IdP's, its URLs never answer.
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "client_id"),
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "client_secret"),
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "idp_metadata"),
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "idp_metadata_url"),
+    ("POST /api/v1/teams/{team_id}/sso/connections", 422, "validation_failed", "allow_idp_initiated"),
+    ("PATCH /api/v1/teams/{team_id}/sso/connections/{connection_id}", 422, "validation_failed", "idp_metadata"),
+    ("PATCH /api/v1/teams/{team_id}/sso/connections/{connection_id}", 422, "validation_failed", "idp_metadata_url"),
+    ("PATCH /api/v1/teams/{team_id}/sso/connections/{connection_id}", 422, "validation_failed", "allow_idp_initiated"),
     # Alert thresholds need a monthly limit: the request's own, or (PATCH) the key's stored one.
     ("POST /api/v1/teams/{team_id}/api-keys", 422, "validation_failed", "alert_thresholds"),
     ("PATCH /api/v1/teams/{team_id}/api-keys/{key_id}", 422, "validation_failed", "alert_thresholds"),

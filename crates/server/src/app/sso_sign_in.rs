@@ -245,7 +245,9 @@ pub async fn callback(
         tracing::info!(ip = %client.ip, "SSO callback with an unknown state");
         return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
     };
-    let Some(connection) = portal_db::sso::find_any(&state.db, flow.connection_id).await? else {
+    let connection = portal_db::sso::find_any(&state.db, flow.connection_id).await?;
+    // A SAML flow comes back to its ACS, never here.
+    let Some(connection) = connection.filter(|c| SsoProtocol::parse(&c.protocol) == Some(SsoProtocol::Oidc)) else {
         return Ok(Arrival::to(back_to_sign_in(Reason::UnknownState)));
     };
     let test = (flow.purpose == "test", flow.started_by);

@@ -449,6 +449,11 @@ async fn replayed_foreign_and_unsolicited_responses_are_refused() {
     assert!(victim.access_token(&app).await.is_none());
     // Unsolicited (started at the IdP): refused unless the connection allows it.
     let idp_url = origin(&idp.metadata_url);
+    // A SAML flow's state is no OpenID Connect callback's.
+    let browser = Browser::new();
+    let theirs = through_idp(&browser, &app, &start(&team), "bob@acme.test", &[]).await;
+    let callback = format!("/api/v1/auth/sso/callback?state={}&code=abc", theirs.relay);
+    assert_eq!(browser.arrive(&app.url(&callback)).await, "/sign-in?sso_error=unknown_state");
     let acs = format!("http://127.0.0.1:9/api/v1/auth/sso/saml/{connection}/acs");
     let entity = format!("http://127.0.0.1:9/api/v1/sso/saml/{connection}/metadata");
     let unsolicited = vec![
