@@ -72,6 +72,25 @@ if (!process.env.PP_E2E_OIDC_ISSUER) {
   });
   process.on('exit', () => provider.kill());
 }
+// A real SAML identity provider (samlify as IdP, signing its responses) with its own sign-in
+// page. Its users are at acme-saml.example, the domain the SAML spec verifies.
+if (!process.env.PP_E2E_SAML_METADATA_URL) {
+  const samlPort = freePort();
+  const config = path.join(process.env.PP_E2E_DATA_DIR!, 'saml-idp.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      port: Number(samlPort),
+      users: { 'ada@acme-saml.example': { name: 'Ada Lovelace' } },
+    }),
+  );
+  process.env.PP_E2E_SAML_METADATA_URL = `http://127.0.0.1:${samlPort}/metadata`;
+  const idp = spawn(process.execPath, [path.resolve(__dirname, 'peers/saml-idp.mjs'), config], {
+    cwd: __dirname,
+    stdio: 'ignore',
+  });
+  process.on('exit', () => idp.kill());
+}
 const bin = process.env.PP_BIN ?? path.resolve(__dirname, '../target/debug/partner-portal');
 
 function freeUdpPort(): string {

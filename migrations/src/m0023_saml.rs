@@ -19,9 +19,7 @@ impl MigrationTrait for Migration {
         manager.alter_table(add(string_len_null("saml_metadata_url", 500))).await?;
         manager.alter_table(add(text_null("saml_certificate"))).await?;
         manager.alter_table(add(boolean("allow_idp_initiated").default(false).take())).await?;
-        manager
-            .alter_table(Table::alter().table("sso_flows").add_column(text_null("asserted_sealed")).take())
-            .await?;
+        manager.alter_table(Table::alter().table("sso_flows").add_column(text_null("asserted_sealed")).take()).await?;
         manager
             .create_table(
                 Table::create()

@@ -32,7 +32,8 @@ pub struct NewConnection<'a> {
 
 /// What a SAML connection keeps besides.
 pub struct SamlParts<'a> {
-    pub idp_metadata: &'a str,
+    /// None until the admin gives it.
+    pub idp_metadata: Option<&'a str>,
     pub metadata_url: Option<&'a str>,
     pub certificate: &'a str,
     pub allow_idp_initiated: bool,
@@ -77,7 +78,7 @@ pub async fn create(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
         tested_at: Set(None),
         test_claims: Set(None),
         test_error: Set(None),
-        saml_idp_metadata: Set(new.saml.as_ref().map(|s| s.idp_metadata.to_owned())),
+        saml_idp_metadata: Set(new.saml.as_ref().and_then(|s| s.idp_metadata.map(str::to_owned))),
         saml_metadata_url: Set(new.saml.as_ref().and_then(|s| s.metadata_url.map(str::to_owned))),
         saml_certificate: Set(new.saml.as_ref().map(|s| s.certificate.to_owned())),
         allow_idp_initiated: Set(new.saml.as_ref().is_some_and(|s| s.allow_idp_initiated)),
@@ -101,7 +102,7 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, new: NewConnection<'_>,
     active.client_id = Set(new.client_id.to_owned());
     active.client_secret_sealed = Set(new.client_secret_sealed.to_owned());
     if let Some(saml) = &new.saml {
-        active.saml_idp_metadata = Set(Some(saml.idp_metadata.to_owned()));
+        active.saml_idp_metadata = Set(saml.idp_metadata.map(str::to_owned));
         active.saml_metadata_url = Set(saml.metadata_url.map(str::to_owned));
         active.saml_certificate = Set(Some(saml.certificate.to_owned()));
         active.allow_idp_initiated = Set(saml.allow_idp_initiated);

@@ -282,6 +282,10 @@ pub mod responses {
         PayloadTooLarge = 413, "The body is larger than 64 KiB (`payload_too_large`)."
     );
     problem!(
+        /// 413: the body of an operation that takes a document is larger than 512 KiB.
+        DocumentTooLarge = 413, "The body is larger than 512 KiB (`payload_too_large`)."
+    );
+    problem!(
         /// 415: the body is not `application/json`.
         UnsupportedMediaType = 415, "The body is not application/json (`unsupported_media_type`)."
     );
@@ -319,6 +323,10 @@ pub mod responses {
     problems!(
         /// What any JSON body may meet: malformed, too large, not JSON.
         JsonBody = BadRequest, PayloadTooLarge, UnsupportedMediaType
+    );
+    problems!(
+        /// What a JSON body that carries a document (SAML metadata) may meet.
+        DocumentJsonBody = BadRequest, DocumentTooLarge, UnsupportedMediaType
     );
     problems!(
         /// What any team resource may meet: no token, a role too low, not found.

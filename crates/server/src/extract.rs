@@ -20,25 +20,30 @@ use crate::state::AppState;
 /// Largest JSON body accepted.
 pub const JSON_LIMIT: usize = 64 * 1024;
 
-/// A JSON body. Wrong media type: 415; too large: 413; malformed: 400 `malformed_json`;
-/// a missing, unknown or mistyped field: 422 `validation_failed` naming the field.
-pub struct ApiJson<T>(pub T);
+/// The largest body of an operation that takes a document (SAML metadata, at most
+/// `SSO_METADATA_MAX_CHARS` characters): large enough that a body over the document's stated
+/// length, even written with `\u` escapes, is read and refused by name (422) rather than by size.
+pub const DOCUMENT_JSON_LIMIT: usize = 512 * 1024;
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+/// A JSON body of at most `LIMIT` bytes. Wrong media type: 415; too large: 413; malformed: 400
+/// `malformed_json`; a missing, unknown or mistyped field: 422 `validation_failed` naming the field.
+pub struct ApiJson<T, const LIMIT: usize = JSON_LIMIT>(pub T);
+
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for ApiJson<T, LIMIT> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = JsonBytes::from_request(req, payload);
+        let body = JsonBytes::<LIMIT>::from_request(req, payload);
         Box::pin(async move { parse_json(&body.await?.0).map(ApiJson) })
     }
 }
 
 /// The raw bytes of a JSON body (for a signature over them), with [`ApiJson`]'s media type and
 /// size checks; parse them with [`parse_json`] or [`parse_json_array`].
-pub struct JsonBytes(pub web::Bytes);
+pub struct JsonBytes<const LIMIT: usize = JSON_LIMIT>(pub web::Bytes);
 
-impl FromRequest for JsonBytes {
+impl<const LIMIT: usize> FromRequest for JsonBytes<LIMIT> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -59,14 +64,14 @@ impl FromRequest for JsonBytes {
             if !is_json {
                 return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as application/json."));
             }
-            if declared_len.is_some_and(|n| n > JSON_LIMIT) {
-                return Err(too_large());
+            if declared_len.is_some_and(|n| n > LIMIT) {
+                return Err(too_large(LIMIT));
             }
             let mut body = web::BytesMut::with_capacity(declared_len.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "The body could not be read."))?;
-                if body.len() + chunk.len() > JSON_LIMIT {
-                    return Err(too_large());
+                if body.len() + chunk.len() > LIMIT {
+                    return Err(too_large(LIMIT));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -75,8 +80,8 @@ impl FromRequest for JsonBytes {
     }
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body must be at most {JSON_LIMIT} bytes."))
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("The body must be at most {limit} bytes."))
 }
 
 /// Parses a JSON body, naming the offending field in errors (a second, path-tracking pass

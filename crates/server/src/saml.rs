@@ -34,8 +34,12 @@ const EMAIL_ATTRIBUTES: [&str; 5] = [
     "urn:oid:0.9.2342.19200300.100.1.3",
 ];
 /// Attribute names that carry the user's name.
-const NAME_ATTRIBUTES: [&str; 4] =
-    ["name", "displayname", "http://schemas.microsoft.com/identity/claims/displayname", "urn:oid:2.16.840.1.113730.3.1.241"];
+const NAME_ATTRIBUTES: [&str; 4] = [
+    "name",
+    "displayname",
+    "http://schemas.microsoft.com/identity/claims/displayname",
+    "urn:oid:2.16.840.1.113730.3.1.241",
+];
 
 /// What the portal read of an IdP's metadata.
 #[derive(Debug, Clone)]
@@ -148,8 +152,15 @@ pub fn new_credentials(public_url: &str) -> Result<(String, String), openssl::er
     Ok((pem(key.private_key_to_pem_pkcs8()?), pem(cert.build().to_pem()?)))
 }
 
+/// The crate's service provider. Without the IdP's metadata (not given yet) it can describe the
+/// portal's side only: [`leave`] and [`verify`] read the metadata first, so that a response is
+/// never taken without the IdP's certificate (samael would then check no signature).
 fn service_provider(idp_metadata: &str, sp: &Sp<'_>) -> Result<ServiceProvider, String> {
-    let descriptor: EntityDescriptor = idp_metadata.parse().map_err(|e| format!("the IdP metadata: {e}"))?;
+    let descriptor: EntityDescriptor = if idp_metadata.is_empty() {
+        EntityDescriptor::default()
+    } else {
+        idp_metadata.parse().map_err(|e| format!("the IdP metadata: {e}"))?
+    };
     let key = openssl::pkey::PKey::private_key_from_pem(sp.private_key.as_bytes()).map_err(|e| e.to_string())?;
     let cert = openssl::x509::X509::from_pem(sp.certificate.as_bytes()).map_err(|e| e.to_string())?;
     let cert = CertificateDer::from(cert.to_der().map_err(|e| e.to_string())?);
@@ -189,10 +200,18 @@ pub fn sp_metadata(idp_metadata: &str, sp: &Sp<'_>) -> Result<String, String> {
     descriptor.to_string().map_err(|e| format!("{e:?}"))
 }
 
+/// The IdP of stored metadata, with its signing certificate: none yet, or none usable, says why.
+fn usable_idp(idp_metadata: &str) -> Result<Idp, String> {
+    if idp_metadata.is_empty() {
+        return Err("the connection has no IdP metadata yet: add it in the team's settings".to_owned());
+    }
+    read_metadata(idp_metadata).map_err(|e| format!("the IdP metadata {e}"))
+}
+
 /// The IdP's URL for a new AuthnRequest of id `request_id`, carrying `relay_state` (HTTP-Redirect).
 pub fn leave(idp_metadata: &str, sp: &Sp<'_>, request_id: &str, relay_state: &str) -> Result<String, Failure> {
     let unusable = |detail: String| Failure::new(Reason::ProviderUnreachable, detail);
-    let idp = read_metadata(idp_metadata).map_err(|e| unusable(format!("the IdP metadata {e}")))?;
+    let idp = usable_idp(idp_metadata).map_err(unusable)?;
     let provider = service_provider(idp_metadata, sp).map_err(unusable)?;
     let mut request = provider.make_authentication_request(&idp.sso_url).map_err(|e| unusable(e.to_string()))?;
     request.id = request_id.to_owned();
@@ -238,6 +257,7 @@ pub fn verify(idp_metadata: &str, sp: &Sp<'_>, encoded: &str, request_id: Option
             return Err(invalid(&format!("the response is refused: it holds more than one {element} element")));
         }
     }
+    usable_idp(idp_metadata).map_err(|e| Failure::new(Reason::ProviderUnreachable, e))?;
     let provider = service_provider(idp_metadata, sp).map_err(|e| Failure::new(Reason::ProviderUnreachable, e))?;
     let possible = request_id.map(|id| [id]);
     let assertion = provider.parse_xml_response(&xml, possible.as_ref().map(|p| &p[..])).map_err(refused)?;
@@ -251,7 +271,11 @@ pub fn verify(idp_metadata: &str, sp: &Sp<'_>, encoded: &str, request_id: Option
     }
     let claims = read_claims(&assertion)?;
     let expires_at = expiry(&assertion);
-    Ok(Verified { claims, assertion_id: format!("{}\n{}", assertion.issuer.value.unwrap_or_default(), assertion.id), expires_at })
+    Ok(Verified {
+        claims,
+        assertion_id: format!("{}\n{}", assertion.issuer.value.unwrap_or_default(), assertion.id),
+        expires_at,
+    })
 }
 
 /// The latest time at which the assertion could still be taken.
@@ -263,11 +287,13 @@ fn expiry(assertion: &Assertion) -> DateTime<Utc> {
         .flat_map(|s| s.subject_confirmations.iter().flatten())
         .filter_map(|c| c.subject_confirmation_data.as_ref().and_then(|d| d.not_on_or_after));
     let issued = assertion.issue_instant + Duration::seconds(MAX_ISSUE_DELAY_SECONDS);
-    conditions.into_iter().chain(confirmations).chain([issued]).max().unwrap_or(issued) + Duration::seconds(SKEW_SECONDS)
+    conditions.into_iter().chain(confirmations).chain([issued]).max().unwrap_or(issued)
+        + Duration::seconds(SKEW_SECONDS)
 }
 
 fn attribute<'a>(assertion: &'a Assertion, names: &[&str]) -> Option<&'a str> {
-    let attributes: Vec<_> = assertion.attribute_statements.iter().flatten().flat_map(|s| s.attributes.iter()).collect();
+    let attributes: Vec<_> =
+        assertion.attribute_statements.iter().flatten().flat_map(|s| s.attributes.iter()).collect();
     names.iter().find_map(|wanted| {
         attributes
             .iter()
@@ -292,7 +318,8 @@ fn read_claims(assertion: &Assertion) -> Result<Claims, Failure> {
         return Err(Failure::new(Reason::InvalidToken, "the subject (NameID) is longer than 255 characters"));
     }
     let email_format = name_id.format.as_deref() == Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
-    let email = if email_format { Some(subject.clone()) } else { attribute(assertion, &EMAIL_ATTRIBUTES).map(str::to_owned) };
+    let email =
+        if email_format { Some(subject.clone()) } else { attribute(assertion, &EMAIL_ATTRIBUTES).map(str::to_owned) };
     let name = attribute(assertion, &NAME_ATTRIBUTES).map(str::to_owned);
     let mut all = serde_json::Map::new();
     all.insert("name_id".into(), subject.clone().into());

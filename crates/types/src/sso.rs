@@ -50,8 +50,9 @@ pub struct SsoConnection {
     /// SAML: what to give the IdP, and what the portal read of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saml: Option<SamlSettings>,
-    /// `untested` (no test or sign-in yet), `working` (the last test or sign-in succeeded) or
-    /// `failing` (the last test failed).
+    /// `incomplete` (a SAML connection without the IdP's metadata yet), `untested` (no test or
+    /// sign-in yet), `working` (the last test or sign-in succeeded) or `failing` (the last test
+    /// failed).
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sign_in_at: Option<DateTime<Utc>>,
@@ -80,7 +81,7 @@ pub struct SamlSettings {
     pub metadata_url: String,
     /// The portal's certificate (PEM), for IdPs that encrypt assertions.
     pub certificate: String,
-    /// The IdP's single sign-on URL (HTTP-Redirect).
+    /// The IdP's single sign-on URL (HTTP-Redirect); empty until its metadata is given.
     pub idp_sso_url: String,
     /// Where the IdP's metadata was fetched from, when it was given by URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,8 +120,8 @@ pub struct CreateSsoConnectionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(inline))]
     pub client_secret: Option<SsoSecret>,
-    /// SAML (this or `idp_metadata_url`): the IdP's metadata document (XML). It must name a
-    /// signing certificate and an HTTP-Redirect single sign-on URL.
+    /// SAML (this or `idp_metadata_url`, now or later): the IdP's metadata document (XML). It
+    /// must name a signing certificate and an HTTP-Redirect single sign-on URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(inline))]
     pub idp_metadata: Option<SamlMetadata>,

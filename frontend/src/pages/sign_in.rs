@@ -32,6 +32,9 @@ pub(crate) fn sso_refusal(reason: &str) -> &'static str {
         "provider_unreachable" => "Your identity provider could not be reached. Try again in a moment.",
         "replayed" | "unknown_state" => "This sign-in link was used or has expired. Start again.",
         "other_browser" => "This sign-in was started in another browser. Start it again here.",
+        "wrong_request" => {
+            "Your identity provider's answer belongs to no sign-in started here. Start again from this page."
+        }
         "cross_site" => {
             "Single sign-on starts from this site: enter your work e-mail address and choose Continue with SSO."
         }

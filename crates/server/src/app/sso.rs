@@ -28,8 +28,17 @@ pub struct Configured {
 
 /// The identity provider of a new connection.
 pub enum Provider {
-    Oidc { issuer: String, client_id: String, client_secret: String },
-    Saml { metadata: MetadataSource, allow_idp_initiated: bool },
+    Oidc {
+        issuer: String,
+        client_id: String,
+        client_secret: String,
+    },
+    /// The IdP's metadata may come later (the IdP may need the portal's entity id and ACS URL
+    /// first).
+    Saml {
+        metadata: Option<MetadataSource>,
+        allow_idp_initiated: bool,
+    },
 }
 
 /// Where a SAML IdP's metadata comes from: pasted, or fetched from its URL.
@@ -51,11 +60,15 @@ pub struct Changed {
 
 /// A SAML IdP's metadata, read: the document, its URL if fetched, and what it says. 422 naming
 /// the field and the cause.
-async fn saml_metadata(state: &AppState, source: MetadataSource) -> ApiResult<(String, Option<String>, crate::saml::Idp)> {
+async fn saml_metadata(
+    state: &AppState,
+    source: MetadataSource,
+) -> ApiResult<(String, Option<String>, crate::saml::Idp)> {
     let (xml, url, field) = match source {
         MetadataSource::Xml(xml) => (xml, None, "idp_metadata"),
         MetadataSource::Url(url) => {
-            let xml = state.oidc.fetch_metadata(&url).await.map_err(|why| ApiError::validation("idp_metadata_url", why))?;
+            let xml =
+                state.oidc.fetch_metadata(&url).await.map_err(|why| ApiError::validation("idp_metadata_url", why))?;
             (xml, Some(url), "idp_metadata_url")
         }
     };
@@ -106,7 +119,7 @@ struct Resolved {
 }
 
 struct SamlResolved {
-    metadata: String,
+    metadata: Option<String>,
     metadata_url: Option<String>,
     certificate: String,
     allow_idp_initiated: bool,
@@ -115,7 +128,7 @@ struct SamlResolved {
 impl SamlResolved {
     fn parts(&self) -> portal_db::sso::SamlParts<'_> {
         portal_db::sso::SamlParts {
-            idp_metadata: &self.metadata,
+            idp_metadata: self.metadata.as_deref(),
             metadata_url: self.metadata_url.as_deref(),
             certificate: &self.certificate,
             allow_idp_initiated: self.allow_idp_initiated,
@@ -131,7 +144,13 @@ async fn resolve(state: &AppState, provider: Provider) -> ApiResult<Resolved> {
             Ok(Resolved { protocol: SsoProtocol::Oidc, issuer, client_id, secret: client_secret, saml: None })
         }
         Provider::Saml { metadata, allow_idp_initiated } => {
-            let (metadata, metadata_url, idp) = saml_metadata(state, metadata).await?;
+            let (metadata, metadata_url, entity_id) = match metadata {
+                Some(source) => {
+                    let (xml, url, idp) = saml_metadata(state, source).await?;
+                    (Some(xml), url, idp.entity_id)
+                }
+                None => (None, None, String::new()),
+            };
             let public_url = state.config.public_url.clone();
             let (key, certificate) = tokio::task::spawn_blocking(move || crate::saml::new_credentials(&public_url))
                 .await
@@ -140,7 +159,7 @@ async fn resolve(state: &AppState, provider: Provider) -> ApiResult<Resolved> {
             let saml = SamlResolved { metadata, metadata_url, certificate, allow_idp_initiated };
             Ok(Resolved {
                 protocol: SsoProtocol::Saml,
-                issuer: idp.entity_id,
+                issuer: entity_id,
                 client_id: String::new(),
                 secret: key,
                 saml: Some(saml),
@@ -179,7 +198,11 @@ pub async fn create(begin: Begin<'_>, new: Configured) -> ApiResult<SsoConnectio
 
 /// 422 naming the first field of the other protocol in a change.
 fn fits(protocol: SsoProtocol, change: &Changed) -> ApiResult<()> {
-    let oidc = [("issuer", change.issuer.is_some()), ("client_id", change.client_id.is_some()), ("client_secret", change.client_secret.is_some())];
+    let oidc = [
+        ("issuer", change.issuer.is_some()),
+        ("client_id", change.client_id.is_some()),
+        ("client_secret", change.client_secret.is_some()),
+    ];
     let saml = [
         ("idp_metadata", matches!(change.saml_metadata, Some(MetadataSource::Xml(_)))),
         ("idp_metadata_url", matches!(change.saml_metadata, Some(MetadataSource::Url(_)))),
@@ -220,13 +243,13 @@ pub async fn update(begin: Begin<'_>, id: Uuid, mut change: Changed) -> ApiResul
     let name = change.name.unwrap_or(row.name);
     let saml = match (&new_metadata, protocol) {
         (Some((xml, url, _)), _) => Some(SamlResolved {
-            metadata: xml.clone(),
+            metadata: Some(xml.clone()),
             metadata_url: url.clone(),
             certificate: row.saml_certificate.clone().unwrap_or_default(),
             allow_idp_initiated: change.allow_idp_initiated.unwrap_or(row.allow_idp_initiated),
         }),
         (None, SsoProtocol::Saml) => Some(SamlResolved {
-            metadata: row.saml_idp_metadata.clone().unwrap_or_default(),
+            metadata: row.saml_idp_metadata.clone(),
             metadata_url: row.saml_metadata_url.clone(),
             certificate: row.saml_certificate.clone().unwrap_or_default(),
             allow_idp_initiated: change.allow_idp_initiated.unwrap_or(row.allow_idp_initiated),

@@ -34,8 +34,8 @@ use uuid::Uuid;
 
 use super::sign_in::Started;
 use crate::error::{ApiError, ApiResult};
-use crate::reads::sso::SamlSide;
 use crate::extract::Client;
+use crate::reads::sso::SamlSide;
 use crate::services::change::Change;
 use crate::sso::{Failure, Reason};
 use crate::state::AppState;
@@ -196,7 +196,8 @@ async fn leave_for_oidc(
 /// An AuthnRequest (HTTP-Redirect) whose id the response must answer; `RelayState` is the flow's
 /// state.
 fn leave_for_saml(state: &AppState, connection: &portal_db::sso::Connection, state_token: &str) -> Leaving {
-    let side = SamlSide::of(state, connection).map_err(|_| Failure::new(Reason::ProviderUnreachable, "the connection's key does not open"))?;
+    let side = SamlSide::of(state, connection)
+        .map_err(|_| Failure::new(Reason::ProviderUnreachable, "the connection's key does not open"))?;
     let request_id = format!("_{}", token::generate());
     let url = crate::saml::leave(&side.idp_metadata, &side.sp(), &request_id, state_token)?;
     Ok((url, request_id, String::new()))
@@ -361,7 +362,10 @@ pub async fn saml_acs(state: &AppState, client: &Client, posted: Posted) -> ApiR
     let test = flow.as_ref().map(|f| (f.purpose == "test", f.started_by)).unwrap_or((false, None));
     let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
     let Some(encoded) = posted.saml_response.filter(|r| !r.is_empty()) else {
-        return Ok(Collect { location: refused(Failure::new(Reason::ProviderError, "the IdP sent no SAMLResponse")).await?, browser: None });
+        return Ok(Collect {
+            location: refused(Failure::new(Reason::ProviderError, "the IdP sent no SAMLResponse")).await?,
+            browser: None,
+        });
     };
     let side = SamlSide::of(state, &connection)?;
     let request_id = flow.as_ref().map(|f| f.nonce.clone());
@@ -459,7 +463,8 @@ pub async fn saml_finish(
     }
     let test = (flow.purpose == "test", flow.started_by);
     if !same_browser {
-        let failure = Failure::new(Reason::OtherBrowser, "the IdP's answer reached a browser that did not start this sign-in");
+        let failure =
+            Failure::new(Reason::OtherBrowser, "the IdP's answer reached a browser that did not start this sign-in");
         return Ok(Arrival::to(refuse(state, &connection, test, Some(client), failure).await?));
     }
     let claims = state

@@ -38,9 +38,11 @@ pub struct SamlSide {
 
 impl SamlSide {
     pub fn of(state: &AppState, row: &Connection) -> ApiResult<Self> {
-        let (Some(metadata), Some(certificate)) = (row.saml_idp_metadata.clone(), row.saml_certificate.clone()) else {
-            return Err(ApiError::internal("a SAML connection has no metadata or certificate"));
+        let Some(certificate) = row.saml_certificate.clone() else {
+            return Err(ApiError::internal("a SAML connection has no certificate"));
         };
+        // None until the admin gives the IdP's metadata (the IdP may need the portal's first).
+        let metadata = row.saml_idp_metadata.clone().unwrap_or_default();
         let private_key = state
             .oidc
             .open(row.id, &row.client_secret_sealed)
@@ -66,9 +68,13 @@ impl SamlSide {
     }
 }
 
-/// `working` once a test or a sign-in succeeded, `failing` when the latest test failed after
-/// the last sign-in, `untested` before either.
+/// `incomplete` for a SAML connection without the IdP's metadata yet, `working` once a test or
+/// a sign-in succeeded, `failing` when the latest test failed after the last sign-in,
+/// `untested` before either.
 fn status(row: &Connection) -> &'static str {
+    if row.protocol == SsoProtocol::Saml.as_str() && row.saml_idp_metadata.is_none() {
+        return "incomplete";
+    }
     match (row.tested_at, row.test_error.is_some(), row.last_sign_in_at) {
         (Some(tested), true, signed) if signed.is_none_or(|s| s < tested) => "failing",
         (Some(_), false, _) | (_, _, Some(_)) => "working",
@@ -82,14 +88,14 @@ pub fn works(row: &Connection) -> bool {
 }
 
 fn saml_settings(state: &AppState, row: &Connection) -> Option<SamlSettings> {
-    let metadata = row.saml_idp_metadata.as_deref()?;
-    let idp_sso_url = crate::saml::read_metadata(metadata).map(|idp| idp.sso_url).unwrap_or_default();
+    let metadata = row.saml_idp_metadata.as_deref();
+    let idp_sso_url = metadata.and_then(|m| crate::saml::read_metadata(m).ok()).map(|idp| idp.sso_url);
     Some(SamlSettings {
         entity_id: saml_entity_id(state, row.id),
         acs_url: saml_acs_url(state, row.id),
         metadata_url: saml_entity_id(state, row.id),
         certificate: row.saml_certificate.clone().unwrap_or_default(),
-        idp_sso_url,
+        idp_sso_url: idp_sso_url.unwrap_or_default(),
         idp_metadata_url: row.saml_metadata_url.clone(),
         allow_idp_initiated: row.allow_idp_initiated,
     })

@@ -16,11 +16,11 @@ use uuid::Uuid;
 use crate::access::TeamAccess;
 use crate::app::sso::{self, Changed, Configured, MetadataSource, Provider};
 use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Posted, Returned, StartRequest};
-use crate::error::responses::{InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
+use crate::error::responses::{DocumentJsonBody, InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Caller, Client, Principal};
-use portal_types::ErrorCode;
+use crate::extract::{ApiJson, Caller, Client, DOCUMENT_JSON_LIMIT, Principal};
 use crate::state::AppState;
+use portal_types::ErrorCode;
 
 /// The team's single sign-on connections (owners and admins): each with its status, last
 /// sign-in and last test. The client secret is never shown.
@@ -78,7 +78,10 @@ fn metadata_source(xml: Option<SamlMetadata>, url: Option<SsoIssuer>) -> ApiResu
             let xml = xml.into_inner();
             let max = portal_types::rules::SSO_METADATA_MAX_CHARS;
             if xml.trim().is_empty() || xml.chars().count() > max {
-                return Err(ApiError::validation("idp_metadata", format!("must be the IdP's metadata XML, at most {max} characters")));
+                return Err(ApiError::validation(
+                    "idp_metadata",
+                    format!("must be the IdP's metadata XML, at most {max} characters"),
+                ));
             }
             Ok(Some(MetadataSource::Xml(xml)))
         }
@@ -94,22 +97,23 @@ fn metadata_source(xml: Option<SamlMetadata>, url: Option<SsoIssuer>) -> ApiResu
 /// used is refused with the cause. Register the answer's `redirect_uri` at the provider.
 ///
 /// SAML 2.0 (`protocol` `saml`): the IdP's metadata (`idp_metadata`, or `idp_metadata_url` to
-/// fetch it), which must name a signing certificate and an HTTP-Redirect single sign-on URL. The
-/// answer's `saml` names what to give the IdP: entity id, ACS URL, or the portal's metadata URL.
+/// fetch it), which must name a signing certificate and an HTTP-Redirect single sign-on URL. It
+/// may come later (status `incomplete`; add it with a change): the answer's `saml` names what to
+/// give the IdP first (entity id and ACS URL, or the portal's metadata URL).
 #[utoipa::path(
     tag = "sso", operation_id = "createSsoConnection", security(("bearer" = [])),
     params(("team_id" = Uuid, Path, description = "The team.")), request_body = CreateSsoConnectionRequest,
     responses(
         (status = 201, description = "The connection, untested.", body = SsoConnection),
         (status = 409, description = "The team has a connection already (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, NoAccess, ValidationFailed, InternalError,
+        DocumentJsonBody, NoAccess, ValidationFailed, InternalError,
     )
 )]
 #[post("/teams/{team_id}/sso/connections")]
 pub async fn create_sso_connection(
     caller: Caller,
     path: web::Path<Uuid>,
-    body: ApiJson<CreateSsoConnectionRequest>,
+    body: ApiJson<CreateSsoConnectionRequest, DOCUMENT_JSON_LIMIT>,
 ) -> ApiResult<HttpResponse> {
     let body = body.0;
     let name = parse_name("name", &body.name, portal_types::rules::NAME_MAX_CHARS)?;
@@ -121,7 +125,10 @@ pub async fn create_sso_connection(
             let kind = "OpenID Connect";
             Provider::Oidc {
                 issuer: issuer("issuer", &required("issuer", body.issuer.map(SsoIssuer::into_inner), kind)?)?,
-                client_id: client_value("client_id", &required("client_id", body.client_id.map(SsoSecret::into_inner), kind)?)?,
+                client_id: client_value(
+                    "client_id",
+                    &required("client_id", body.client_id.map(SsoSecret::into_inner), kind)?,
+                )?,
                 client_secret: client_value(
                     "client_secret",
                     &required("client_secret", body.client_secret.map(SsoSecret::into_inner), kind)?,
@@ -132,8 +139,7 @@ pub async fn create_sso_connection(
             not_for("issuer", body.issuer.is_some(), "OpenID Connect")?;
             not_for("client_id", body.client_id.is_some(), "OpenID Connect")?;
             not_for("client_secret", body.client_secret.is_some(), "OpenID Connect")?;
-            let metadata = metadata_source(body.idp_metadata, body.idp_metadata_url)?
-                .ok_or_else(|| ApiError::validation("idp_metadata", "is required for SAML connections (or idp_metadata_url)"))?;
+            let metadata = metadata_source(body.idp_metadata, body.idp_metadata_url)?;
             Provider::Saml { metadata, allow_idp_initiated: body.allow_idp_initiated.unwrap_or(false) }
         }
     };
@@ -148,13 +154,13 @@ pub async fn create_sso_connection(
     tag = "sso", operation_id = "updateSsoConnection", security(("bearer" = [])),
     params(("team_id" = Uuid, Path, description = "The team."), ("connection_id" = Uuid, Path, description = "The connection.")),
     request_body = UpdateSsoConnectionRequest,
-    responses((status = 200, description = "The changed connection.", body = SsoConnection), JsonBody, NoAccess, ValidationFailed, InternalError)
+    responses((status = 200, description = "The changed connection.", body = SsoConnection), DocumentJsonBody, NoAccess, ValidationFailed, InternalError)
 )]
 #[patch("/teams/{team_id}/sso/connections/{connection_id}")]
 pub async fn update_sso_connection(
     caller: Caller,
     path: web::Path<(Uuid, Uuid)>,
-    body: ApiJson<UpdateSsoConnectionRequest>,
+    body: ApiJson<UpdateSsoConnectionRequest, DOCUMENT_JSON_LIMIT>,
 ) -> ApiResult<web::Json<SsoConnection>> {
     let (team_id, id) = path.into_inner();
     let body = body.0;
@@ -371,6 +377,7 @@ pub struct SamlPost {
     responses(
         (status = 303, description = "On to collect the sign-in, or back with the reason.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso` for a sign-in started at the IdP."))),
         (status = 400, description = "A body that is not a form (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The path's connection id is not a UUID (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "A form larger than 1 MiB (`payload_too_large`).", body = portal_types::Problem, content_type = "application/problem+json"),
         RateLimited, InternalError,
     )
@@ -389,12 +396,16 @@ pub async fn saml_acs(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "The body could not be read."))?;
         if body.len() + chunk.len() > ACS_FORM_LIMIT {
-            return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("The form must be at most {ACS_FORM_LIMIT} bytes.")));
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The form must be at most {ACS_FORM_LIMIT} bytes."),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
-    let form: SamlPost = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState)."))?;
+    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState).")
+    })?;
     let posted = Posted {
         connection_id: path.into_inner(),
         saml_response: form.saml_response,

@@ -213,7 +213,9 @@ async fn a_saml_connection_serves_its_metadata_tests_and_signs_people_in() {
     let posted = through_idp(&browser, &app, &start(&team), "eve@elsewhere.test", &[]).await;
     assert_eq!(post(&browser, &app, &posted).await, "/sign-in?sso_error=unknown_user");
     let entries = activity(&app, &owner, &team).await;
-    for action in ["sso.connection_created", "sso.tested", "sso.signed_in", "member.joined_by_domain", "sso.sign_in_failed"] {
+    for action in
+        ["sso.connection_created", "sso.tested", "sso.signed_in", "member.joined_by_domain", "sso.sign_in_failed"]
+    {
         assert!(entries.iter().any(|(a, _)| a == action), "{action} in {entries:?}");
     }
     assert!(!format!("{entries:?}").contains("PHNhbWxw"), "no response is recorded");
@@ -228,7 +230,6 @@ async fn idp_metadata_is_read_before_anything_is_stored() {
     let unsigned = regex::Regex::new(r"(?s)<KeyDescriptor.*?</KeyDescriptor>").unwrap().replace_all(&idp.metadata, "");
     let post_only = idp.metadata.replace("HTTP-Redirect", "HTTP-Artifact");
     for (body, field, says) in [
-        (json!({"name": "X", "protocol": "saml"}), "idp_metadata", "required"),
         (json!({"name": "X", "protocol": "saml", "idp_metadata": "<not xml"}), "idp_metadata", "does not parse"),
         (json!({"name": "X", "protocol": "saml", "idp_metadata": unsigned}), "idp_metadata", "no signing certificate"),
         (json!({"name": "X", "protocol": "saml", "idp_metadata": post_only}), "idp_metadata", "HTTP-Redirect"),
@@ -237,8 +238,16 @@ async fn idp_metadata_is_read_before_anything_is_stored() {
             "idp_metadata",
             "document type",
         ),
-        (json!({"name": "X", "protocol": "saml", "idp_metadata_url": "http://127.0.0.1:1/metadata"}), "idp_metadata_url", "could not be fetched"),
-        (json!({"name": "X", "protocol": "saml", "idp_metadata": idp.metadata, "client_id": "a"}), "client_id", "OpenID Connect"),
+        (
+            json!({"name": "X", "protocol": "saml", "idp_metadata_url": "http://127.0.0.1:1/metadata"}),
+            "idp_metadata_url",
+            "could not be fetched",
+        ),
+        (
+            json!({"name": "X", "protocol": "saml", "idp_metadata": idp.metadata, "client_id": "a"}),
+            "client_id",
+            "OpenID Connect",
+        ),
         (json!({"name": "X", "idp_metadata": idp.metadata}), "idp_metadata", "SAML"),
         (json!({"name": "X"}), "issuer", "required"),
     ] {
@@ -249,16 +258,47 @@ async fn idp_metadata_is_read_before_anything_is_stored() {
     }
     // OpenID Connect fields on a SAML connection are refused by name; nothing changed.
     let res = app
-        .call(reqwest::Method::PATCH, Some(&owner), &format!("{conns}/{connection}"), Some(json!({"issuer": "https://x.test"})))
+        .call(
+            reqwest::Method::PATCH,
+            Some(&owner),
+            &format!("{conns}/{connection}"),
+            Some(json!({"issuer": "https://x.test"})),
+        )
         .await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.field(), "issuer");
-    // The metadata by URL: fetched through the guarded client, the same IdP.
-    let by_url = UpdateSsoConnectionRequest { idp_metadata_url: Some(idp.metadata_url.clone().into()), ..Default::default() };
+
+    // The IdP may need the portal's entity id and ACS URL before it gives its metadata: a
+    // connection without it is `incomplete`, serves its SP metadata, and signs nobody in.
+    assert_eq!(
+        app.op(Some(&owner), ops::delete_sso_connection(&team, &connection)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let bare =
+        app.call(reqwest::Method::POST, Some(&owner), &conns, Some(json!({"name": "Later", "protocol": "saml"}))).await;
+    assert_eq!(bare.status, StatusCode::CREATED, "{}", bare.body);
+    assert_eq!(bare.body["status"], "incomplete");
+    assert_eq!(bare.body["saml"]["idp_sso_url"], "");
+    let connection = bare.body["id"].as_str().unwrap().to_owned();
+    let sp = app.op(None, ops::saml_metadata(&connection)).await;
+    assert_eq!(sp.status, StatusCode::OK);
+    assert!(sp.body.as_str().unwrap().contains("AssertionConsumerService"));
+    let browser = Browser::new();
+    let res = browser.get(&app.url(&start(&team))).await;
+    assert_eq!(location(&res), "/sign-in?sso_error=provider_unreachable");
+    let entries = activity(&app, &owner, &team).await;
+    assert!(entries.iter().any(|(a, s)| a == "sso.sign_in_failed" && s.contains("no IdP metadata yet")), "{entries:?}");
+    // Then the metadata, by URL: fetched through the guarded client.
+    let by_url =
+        UpdateSsoConnectionRequest { idp_metadata_url: Some(idp.metadata_url.clone().into()), ..Default::default() };
     let res = app.op(Some(&owner), ops::update_sso_connection(&team, &connection, &by_url)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["status"], "untested");
     assert_eq!(res.body["saml"]["idp_metadata_url"], idp.metadata_url.as_str());
     assert_eq!(res.body["issuer"], idp.metadata_url.as_str());
+    let browser = Browser::new();
+    let posted = through_idp(&browser, &app, &start(&team), "ada@acme.test", &[]).await;
+    assert_eq!(post(&browser, &app, &posted).await, format!("/teams/{team}"));
 }
 
 /// The IdP made to misbehave: each refused with its reason, nobody signed in.
@@ -356,7 +396,9 @@ async fn wrapped_and_rewritten_responses_never_sign_in_as_another_user() {
             let evil = as_owner(&original, Some("_evil"));
             evil.replacen("</saml:Issuer>", &format!("</saml:Issuer>{original}{sig}"), 1)
         }),
-        ("an evil unsigned assertion in the signed response", |p| p.xml.replace(&p.assertion, &as_owner(&p.assertion, None))),
+        ("an evil unsigned assertion in the signed response", |p| {
+            p.xml.replace(&p.assertion, &as_owner(&p.assertion, None))
+        }),
     ];
     // Attacks on the assertion's signature (the IdP signs the assertion only).
     let on_assertion: [(&str, Attack); 8] = [
@@ -390,7 +432,10 @@ async fn wrapped_and_rewritten_responses_never_sign_in_as_another_user() {
         }),
         ("the signed assertion rewritten in place", |p| p.xml.replace(&p.assertion, &as_owner(&p.assertion, None))),
         ("the signed assertion in a forged envelope that names the owner", |p| {
-            let forged = p.xml.replace(&p.assertion, &format!("{}{}", without_signature(&as_owner(&p.assertion, Some("_evil"))), p.assertion));
+            let forged = p.xml.replace(
+                &p.assertion,
+                &format!("{}{}", without_signature(&as_owner(&p.assertion, Some("_evil"))), p.assertion),
+            );
             forged.replacen("InResponseTo=", "Consent=\"forged\" InResponseTo=", 1)
         }),
     ];
@@ -465,7 +510,10 @@ async fn replayed_foreign_and_unsolicited_responses_are_refused() {
     let posted = idp_login(&browser, &idp_url, &unsolicited).await;
     assert_eq!(post(&browser, &app, &posted).await, "/sign-in?sso_error=wrong_request");
     let allow = UpdateSsoConnectionRequest { allow_idp_initiated: Some(true), ..Default::default() };
-    assert_eq!(app.op(Some(&owner), ops::update_sso_connection(&team, &connection, &allow)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.op(Some(&owner), ops::update_sso_connection(&team, &connection, &allow)).await.status,
+        StatusCode::OK
+    );
     let browser = Browser::new();
     let posted = idp_login(&browser, &idp_url, &unsolicited).await;
     assert_eq!(post(&browser, &app, &posted).await, format!("/teams/{team}"));
