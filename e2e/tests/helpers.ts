@@ -69,3 +69,20 @@ export function publish(name: string, values: string[]) {
   writeFileSync(`${file}.next`, JSON.stringify(records));
   renameSync(`${file}.next`, file);
 }
+
+/**
+ * On a team's settings page: adds `domain`, publishes its TXT record, checks it, and lets people
+ * of the domain join automatically.
+ */
+export async function verifyDomainJoiningAutomatically(page: Page, domain: string) {
+  const domains = page.getByRole('region', { name: 'Verified domains' });
+  await domains.getByLabel('Domain').fill(domain);
+  await domains.getByRole('button', { name: 'Add domain' }).click();
+  const row = domains.locator(`[data-domain="${domain}"]`);
+  const value = (await row.locator('.txt-record dd').nth(1).textContent())!.trim();
+  publish(`_partner-portal.${domain}`, [value]);
+  await row.getByRole('button', { name: `Check the TXT record of ${domain}` }).click();
+  await expect(row.locator('[data-domain-status]')).toHaveText('Verified');
+  await row.getByLabel('Who may join').selectOption('automatic');
+  await expect(page.getByRole('status').filter({ hasText: 'Join rule saved.' })).toBeVisible();
+}

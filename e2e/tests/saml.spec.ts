@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { createTeam, openBrowser, person, publish, signUpAndVerify, stamp } from './helpers';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp, verifyDomainJoiningAutomatically } from './helpers';
 
 // Issue 27, SAML single sign-on end to end: an owner adds a SAML connection before the IdP has
 // given its metadata (the IdP needs the portal's entity id and ACS URL first), completes it with
@@ -18,16 +18,7 @@ test('a member signs in through a SAML identity provider', async ({ browser }) =
   const teamId = await createTeam(page, teamName);
   await page.goto(`/teams/${teamId}/settings`);
 
-  const domains = page.getByRole('region', { name: 'Verified domains' });
-  await domains.getByLabel('Domain').fill(domain);
-  await domains.getByRole('button', { name: 'Add domain' }).click();
-  const row = domains.locator(`[data-domain="${domain}"]`);
-  const value = (await row.locator('.txt-record dd').nth(1).textContent())!.trim();
-  publish(`_partner-portal.${domain}`, [value]);
-  await row.getByRole('button', { name: `Check the TXT record of ${domain}` }).click();
-  await expect(row.locator('[data-domain-status]')).toHaveText('Verified');
-  await row.getByLabel('Who may join').selectOption('automatic');
-  await expect(page.getByRole('status').filter({ hasText: 'Join rule saved.' })).toBeVisible();
+  await verifyDomainJoiningAutomatically(page, domain);
 
   // The connection, first without the IdP's metadata: it shows what to give the IdP.
   const sso = page.getByRole('region', { name: 'Single sign-on' });

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { createTeam, openBrowser, person, publish, signUpAndVerify, stamp, type Person } from './helpers';
+import { createTeam, openBrowser, person, signUpAndVerify, stamp, verifyDomainJoiningAutomatically, type Person } from './helpers';
 
 // Issue 27, single sign-on: an owner connects the team to a real OpenID Connect provider
 // (oidc-provider, started by playwright.config.ts, with its own sign-in page), tests it, and a
@@ -27,16 +27,7 @@ test('members sign in through the identity provider, and SSO can be required', a
   await page.goto(`/teams/${teamId}/settings`);
 
   // The domain, verified, whose people join automatically.
-  const domains = page.getByRole('region', { name: 'Verified domains' });
-  await domains.getByLabel('Domain').fill(domain);
-  await domains.getByRole('button', { name: 'Add domain' }).click();
-  const row = domains.locator(`[data-domain="${domain}"]`);
-  const value = (await row.locator('.txt-record dd').nth(1).textContent())!.trim();
-  publish(`_partner-portal.${domain}`, [value]);
-  await row.getByRole('button', { name: `Check the TXT record of ${domain}` }).click();
-  await expect(row.locator('[data-domain-status]')).toHaveText('Verified');
-  await row.getByLabel('Who may join').selectOption('automatic');
-  await expect(page.getByRole('status').filter({ hasText: 'Join rule saved.' })).toBeVisible();
+  await verifyDomainJoiningAutomatically(page, domain);
 
   // The connection: a wrong issuer is refused with the cause; the right one is added untested.
   const sso = page.getByRole('region', { name: 'Single sign-on' });

@@ -376,7 +376,7 @@ pub struct SamlPost {
     request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "On to collect the sign-in, or back with the reason.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso` for a sign-in started at the IdP."))),
-        (status = 400, description = "A body that is not a form (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "No body, or a body that is not a form (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The path's connection id is not a UUID (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "A form larger than 1 MiB (`payload_too_large`).", body = portal_types::Problem, content_type = "application/problem+json"),
         RateLimited, InternalError,
@@ -403,9 +403,12 @@ pub async fn saml_acs(
         }
         body.extend_from_slice(&chunk);
     }
-    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| {
-        ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState).")
-    })?;
+    let not_a_form =
+        || ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState).");
+    if body.is_empty() {
+        return Err(not_a_form());
+    }
+    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| not_a_form())?;
     let posted = Posted {
         connection_id: path.into_inner(),
         saml_response: form.saml_response,

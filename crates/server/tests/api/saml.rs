@@ -6,12 +6,11 @@
 //! audience, an old response, an unsolicited one).
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt as _;
+use serde_json::json;
 
 use crate::domains::DnsServer;
 use crate::helpers::*;
-use crate::sso::{Browser, activity, location, origin, sso_team_with};
+use crate::sso::{Browser, activity, location, origin, sso_team_with, start_peer};
 
 /// The IdP, with its users: `ada` and `bob` at the verified acme.test, `eve` elsewhere, and the
 /// owner's address at a domain of the attacker's (`owner@acme.test.evil.test`).
@@ -30,21 +29,8 @@ impl Idp {
             "eve@elsewhere.test": {"name": "Eve"},
             "owner@acme.test.evil.test": {"name": "Not the owner"},
         });
-        std::fs::write(&config, json!({"users": users}).to_string()).unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e/peers/saml-idp.mjs");
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
-            .arg(&config)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs the SAML IdP (make tools-node installs samlify)");
-        let mut line = String::new();
-        tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+        let (child, started) = start_peer("saml-idp.mjs", &config, &json!({"users": users})).await;
         let _ = std::fs::remove_file(&config);
-        let started: Value = serde_json::from_str(&line).expect("the IdP prints its metadata (make tools-node)");
         Self {
             _child: child,
             metadata: started["metadata"].as_str().unwrap().to_owned(),

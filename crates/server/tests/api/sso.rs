@@ -42,21 +42,7 @@ impl Provider {
             "users": users,
             "kids": kids,
         });
-        std::fs::write(&config, body.to_string()).unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e/peers/oidc-provider.mjs");
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
-            .arg(&config)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs the OpenID provider (make tools-node installs it)");
-        let mut line = String::new();
-        tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
-        let issuer: Value =
-            serde_json::from_str(&line).expect("the provider prints its issuer (`make tools-node` installs it)");
+        let (child, issuer) = start_peer("oidc-provider.mjs", &config, &body).await;
         Self { child: Some(child), issuer: issuer["issuer"].as_str().unwrap().to_owned(), config }
     }
 
@@ -77,6 +63,27 @@ impl Provider {
     pub fn connection(&self, name: &str) -> CreateSsoConnectionRequest {
         CreateSsoConnectionRequest::oidc(name, &self.issuer, CLIENT_ID, CLIENT_SECRET)
     }
+}
+
+/// Starts a peer of e2e/peers (a real identity provider, run by node from e2e/node_modules,
+/// which `make tools-node` installs) with its configuration written to `config`: the process,
+/// and the JSON line it prints once it listens.
+pub async fn start_peer(script: &str, config: &std::path::Path, body: &Value) -> (tokio::process::Child, Value) {
+    std::fs::write(config, body.to_string()).unwrap();
+    let mut child = tokio::process::Command::new("node")
+        .arg(format!("{}/../../e2e/peers/{script}", env!("CARGO_MANIFEST_DIR")))
+        .arg(config)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("node runs {script}: {e}"));
+    let mut line = String::new();
+    tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+    let started =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script} prints where it listens (make tools-node)"));
+    (child, started)
 }
 
 impl Drop for Provider {
