@@ -282,8 +282,8 @@ pub mod responses {
         PayloadTooLarge = 413, "The body is larger than 64 KiB (`payload_too_large`)."
     );
     problem!(
-        /// 413: the body of an operation that takes a document is larger than 512 KiB.
-        DocumentTooLarge = 413, "The body is larger than 512 KiB (`payload_too_large`)."
+        /// 413: the body of an operation that takes a document is larger than 1 MiB.
+        DocumentTooLarge = 413, "The body is larger than 1 MiB (`payload_too_large`)."
     );
     problem!(
         /// 415: the body is not `application/json`.

@@ -21,9 +21,10 @@ use crate::state::AppState;
 pub const JSON_LIMIT: usize = 64 * 1024;
 
 /// The largest body of an operation that takes a document (SAML metadata, at most
-/// `SSO_METADATA_MAX_CHARS` characters): large enough that a body over the document's stated
-/// length, even written with `\u` escapes, is read and refused by name (422) rather than by size.
-pub const DOCUMENT_JSON_LIMIT: usize = 512 * 1024;
+/// `SSO_METADATA_MAX_CHARS` characters): large enough that a document just over its stated length,
+/// even written as `\u` escapes of surrogate pairs (12 bytes a character), is read and refused by
+/// name (422) rather than by size.
+pub const DOCUMENT_JSON_LIMIT: usize = 1024 * 1024;
 
 /// A JSON body of at most `LIMIT` bytes. Wrong media type: 415; too large: 413; malformed: 400
 /// `malformed_json`; a missing, unknown or mistyped field: 422 `validation_failed` naming the field.

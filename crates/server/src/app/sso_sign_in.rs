@@ -319,7 +319,8 @@ async fn arrived(
 /// What the IdP posted to a connection's assertion consumer service.
 pub struct Posted {
     pub connection_id: Uuid,
-    pub saml_response: Option<String>,
+    /// Not empty.
+    pub saml_response: String,
     pub relay_state: Option<String>,
     /// The browser's flow cookie, if the post carried it (a post from the IdP's site does not:
     /// the cookie is SameSite=Lax).
@@ -361,12 +362,7 @@ pub async fn saml_acs(state: &AppState, client: &Client, posted: Posted) -> ApiR
     }
     let test = flow.as_ref().map(|f| (f.purpose == "test", f.started_by)).unwrap_or((false, None));
     let refused = |failure: Failure| refuse(state, &connection, test, Some(client), failure);
-    let Some(encoded) = posted.saml_response.filter(|r| !r.is_empty()) else {
-        return Ok(Collect {
-            location: refused(Failure::new(Reason::ProviderError, "the IdP sent no SAMLResponse")).await?,
-            browser: None,
-        });
-    };
+    let encoded = posted.saml_response;
     let side = SamlSide::of(state, &connection)?;
     let request_id = flow.as_ref().map(|f| f.nonce.clone());
     let checked = tokio::task::spawn_blocking(move || {

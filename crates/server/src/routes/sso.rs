@@ -360,7 +360,8 @@ const ACS_FORM_LIMIT: usize = 1024 * 1024;
 pub struct SamlPost {
     /// The response (base64 XML).
     #[serde(rename = "SAMLResponse")]
-    pub saml_response: Option<String>,
+    #[schema(min_length = 1)]
+    pub saml_response: String,
     /// The flow's state, as the portal sent it with the request.
     #[serde(rename = "RelayState")]
     pub relay_state: Option<String>,
@@ -376,7 +377,7 @@ pub struct SamlPost {
     request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "On to collect the sign-in, or back with the reason.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso` for a sign-in started at the IdP."))),
-        (status = 400, description = "No body, or a body that is not a form (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "No form, or no `SAMLResponse` in it (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 404, description = "The path's connection id is not a UUID (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 413, description = "A form larger than 1 MiB (`payload_too_large`).", body = portal_types::Problem, content_type = "application/problem+json"),
         RateLimited, InternalError,
@@ -405,10 +406,10 @@ pub async fn saml_acs(
     }
     let not_a_form =
         || ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState).");
-    if body.is_empty() {
+    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| not_a_form())?;
+    if form.saml_response.is_empty() {
         return Err(not_a_form());
     }
-    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| not_a_form())?;
     let posted = Posted {
         connection_id: path.into_inner(),
         saml_response: form.saml_response,

@@ -480,6 +480,12 @@ async fn replayed_foreign_and_unsolicited_responses_are_refused() {
     assert!(victim.access_token(&app).await.is_none());
     // Unsolicited (started at the IdP): refused unless the connection allows it.
     let idp_url = origin(&idp.metadata_url);
+    // A post without a response is a bad request, not a sign-in step.
+    for form in ["", "RelayState=x", "SAMLResponse="] {
+        let res =
+            app.send(app.client.post(app.url(&format!("/api/v1/auth/sso/saml/{connection}/acs"))).body(form)).await;
+        res.assert_problem(400, "bad_request");
+    }
     // A SAML flow's state is no OpenID Connect callback's.
     let browser = Browser::new();
     let theirs = through_idp(&browser, &app, &start(&team), "bob@acme.test", &[]).await;
