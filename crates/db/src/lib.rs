@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod backup;
 pub mod budgets;
 pub mod changes;
 pub mod domains;

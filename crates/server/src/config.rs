@@ -273,6 +273,19 @@ fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError { setting, message: message.into() }
 }
 
+/// The SQLite database in the data dir, when no database URL is given.
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display())
+}
+
+impl ConfigArgs {
+    /// The database these arguments name (the given URL, or SQLite in the data dir), without
+    /// reading anything else: for the commands that only need the database (backup, restore).
+    pub fn database_url_or_default(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| default_sqlite_url(&self.data_dir))
+    }
+}
+
 impl Config {
     /// Validates the arguments, creating the data dir and any secret that was not given.
     pub fn from_args(args: ConfigArgs) -> Result<Self, ConfigError> {
@@ -290,7 +303,7 @@ impl Config {
             Some(url) => {
                 return Err(bad("PORTAL_DATABASE_URL", format!("'{url}' must start with sqlite: or postgres://")));
             }
-            None => format!("sqlite://{}?mode=rwc", data_dir.join("portal.db").display()),
+            None => default_sqlite_url(&data_dir),
         };
 
         let public_url = match args.public_url {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod app;
+pub mod backup;
 pub mod client_ip;
 pub mod config;
 pub mod dns;

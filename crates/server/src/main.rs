@@ -1,4 +1,5 @@
-//! `partner-portal`: serve (default), migrate, or print the OpenAPI document.
+//! `partner-portal`: serve (default), migrate, print the OpenAPI document, or back up and restore
+//! a SQLite deployment.
 
 use std::process::ExitCode;
 
@@ -25,6 +26,13 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Copy the SQLite database to FILE while the portal serves (consistent: every transaction
+    /// committed before the copy began, none after), and check the copy. For PostgreSQL use
+    /// pg_dump.
+    Backup { file: std::path::PathBuf },
+    /// Replace the SQLite database by the backup FILE. Refused while any instance serves from it;
+    /// the replaced database is kept beside it.
+    Restore { file: std::path::PathBuf },
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -38,6 +46,33 @@ async fn main() -> ExitCode {
     if let Some(Command::Openapi) = cli.command {
         print!("{}", portal_server::openapi::document_json());
         return ExitCode::SUCCESS;
+    }
+    match &cli.command {
+        Some(Command::Backup { file }) => {
+            return match portal_server::backup::backup(&cli.config.database_url_or_default(), file).await {
+                Ok(written) => {
+                    println!(
+                        "backup written to {} ({} bytes, {} tables, integrity ok)",
+                        file.display(),
+                        written.bytes,
+                        written.tables
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("backup: {e}")),
+            };
+        }
+        Some(Command::Restore { file }) => {
+            return match portal_server::backup::restore(&cli.config.database_url_or_default(), file).await {
+                Ok(kept) => {
+                    let kept = kept.map(|k| format!("; the database it replaced is kept as {}", k.display()));
+                    println!("restored from {}{}", file.display(), kept.unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("restore: {e}")),
+            };
+        }
+        _ => {}
     }
     portal_server::init_tracing();
     let config = match Config::from_args(cli.config) {

@@ -231,6 +231,8 @@ async fn unmark_identity<B: MessageBody + 'static>(
 
 /// A running portal: its port, and the handle to stop it.
 pub struct Application {
+    /// A SQLite deployment's serving lock: no restore replaces the database under it.
+    _serving: Option<crate::backup::ServingLock>,
     port: u16,
     server: Server,
     mail: MailWorker,
@@ -249,9 +251,12 @@ impl Application {
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         crate::webhooks::install_tls_provider();
+        let serving = crate::backup::ServingLock::take(&config.database_url).map_err(StartupError::Server)?;
         let db = portal_db::connect(&config.database_url).await.map_err(StartupError::Database)?;
         portal_db::migrate(&db).await.map_err(StartupError::Migration)?;
-        Self::build_with_db(config, db).await
+        let mut app = Self::build_with_db(config, db).await?;
+        app._serving = serving;
+        Ok(app)
     }
 
     async fn build_with_db(config: Config, mut db: portal_db::DatabaseConnection) -> Result<Self, StartupError> {
@@ -377,7 +382,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { port, server: server.run(), mail, stop_keys, key_tasks, services })
+        Ok(Self { _serving: None, port, server: server.run(), mail, stop_keys, key_tasks, services })
     }
 
     pub fn port(&self) -> u16 {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap in a test is a failed test
 
 mod auth;
+mod backup;
 mod client;
 mod domains;
 mod errors;
