@@ -218,6 +218,7 @@ async fn send(request: Request) -> Result<Response, ApiError> {
         field: None,
         required_scope: None,
         sso_url: None,
+        request_id: None,
     });
     Err(ApiError::Problem(Box::new(problem)))
 }
@@ -266,6 +267,7 @@ pub async fn login(body: &LoginRequest) -> Result<Session, ApiError> {
             field: None,
             required_scope: None,
             sso_url: None,
+            request_id: None,
         }))),
     }
 }
@@ -707,6 +709,7 @@ mod tests {
             field: field.map(str::to_owned),
             required_scope: None,
             sso_url: None,
+            request_id: None,
         }))
     }
 

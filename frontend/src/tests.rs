@@ -29,6 +29,7 @@ fn validation_error(field: &str, detail: &str) -> ApiError {
         field: Some(field.to_owned()),
         required_scope: None,
         sso_url: None,
+        request_id: None,
     }))
 }
 

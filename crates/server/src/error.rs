@@ -173,6 +173,7 @@ pub fn problem(code: ErrorCode, detail: Option<String>, field: Option<String>) -
         field,
         required_scope: None,
         sso_url: None,
+        request_id: crate::current_request_id(),
     }
 }
 

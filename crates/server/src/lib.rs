@@ -48,6 +48,9 @@ where
     init(writer, false);
 }
 
+/// Logs as text (the default) or, with `PORTAL_LOG_FORMAT=json`, one JSON object a line for log
+/// shippers: every line logged while a request is answered carries the request's span (method,
+/// path, `request_id`).
 fn init<W>(writer: W, ansi: bool)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
@@ -55,9 +58,34 @@ where
     let filter = std::env::var("PORTAL_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(writer)
-        .with_ansi(ansi)
-        .try_init();
+    let json = match std::env::var("PORTAL_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") | Ok("") | Err(_) => false,
+        Ok(other) => {
+            eprintln!("partner-portal: PORTAL_LOG_FORMAT: '{other}' is neither `text` nor `json`; logging text");
+            false
+        }
+    };
+    let logs =
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(writer);
+    let _ = if json {
+        logs.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+    } else {
+        logs.with_ansi(ansi).try_init()
+    };
+}
+
+tokio::task_local! {
+    /// The id of the request being answered: the frame of every request sets it.
+    static REQUEST_ID: String;
+}
+
+/// Answers `handling` with `request_id` as the current request's id.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, handling: F) -> F::Output {
+    REQUEST_ID.scope(request_id, handling).await
+}
+
+/// The id of the request being answered, if any (problem bodies name it).
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }

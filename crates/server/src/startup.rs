@@ -124,6 +124,7 @@ async fn frame<B: MessageBody + 'static>(
     let span = tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.path()), %request_id);
     let gate = gate_of(&req)?;
     let count_statements = gate.count_statements;
+    let scoped_id = request_id.clone();
     let handled = async move {
         let mut res = next.call(req).await?;
         skip_compression_if_small(&mut res);
@@ -141,6 +142,7 @@ async fn frame<B: MessageBody + 'static>(
         }
         Ok(res)
     };
+    let handled = crate::with_request_id(scoped_id, handled);
     if !count_statements {
         return handled.instrument(span).await;
     }

@@ -150,6 +150,7 @@ mod tests {
             field: None,
             required_scope: None,
             sso_url: None,
+            request_id: None,
         };
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v, serde_json::json!({"type":"about:blank","title":"Not Found","status":404,"code":"not_found"}));

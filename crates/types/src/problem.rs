@@ -29,6 +29,10 @@ pub struct Problem {
     /// provider (open it in the browser).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso_url: Option<String>,
+    /// The request's id (also its `x-request-id` header): quote it to the operator, whose every
+    /// log line of the request carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 macro_rules! error_codes {

@@ -12,6 +12,7 @@ mod keys;
 mod leaks;
 mod matrix;
 mod openapi;
+mod operations;
 mod reads;
 mod saml;
 mod scopes;

@@ -85,6 +85,7 @@ fn not_found() -> ApiError {
         field: None,
         required_scope: None,
         sso_url: None,
+        request_id: None,
     }))
 }
 

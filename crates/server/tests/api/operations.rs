@@ -1,0 +1,84 @@
+//! What an operator reads: problem bodies name their request's id, and `PORTAL_LOG_FORMAT=json`
+//! logs one JSON object a line, each line of a request carrying its id.
+
+use std::io::BufRead as _;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_problem_names_its_request_id_which_the_answer_carries() {
+    let app = spawn_app().await;
+    let res = app.send(app.client.get(app.url("/api/v1/teams"))).await;
+    res.assert_problem(401, "unauthorized");
+    let header = res.headers.get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned();
+    assert_eq!(res.body["request_id"], header.as_str());
+    // A caller's own id (a proxy's, say) is kept when it is sane, replaced when it is not.
+    let res = app.send(app.client.get(app.url("/api/v1/teams")).header("x-request-id", "edge-7f3a")).await;
+    assert_eq!(res.body["request_id"], "edge-7f3a");
+    let res = app.send(app.client.get(app.url("/api/v1/teams")).header("x-request-id", "a b\"<c>")).await;
+    let replaced = res.body["request_id"].as_str().unwrap();
+    assert!(replaced != "a b\"<c>" && !replaced.is_empty());
+}
+
+/// The binary itself, logging JSON to stderr.
+#[tokio::test]
+async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partner-portal"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()])
+        .env("PORTAL_LOG_FORMAT", "json")
+        .env_remove("PORTAL_LOG")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if lines_tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> Value {
+        let line = lines_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("a log line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let port = loop {
+        let line = next();
+        if line["message"] == "Partner Portal is serving" {
+            break line["port"].as_u64().unwrap();
+        }
+    };
+    let res = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .header("x-request-id", "ops-json-1")
+        .json(&serde_json::json!({"email": "nobody@example.test", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["x-request-id"], "ops-json-1");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["request_id"], "ops-json-1");
+    // The request's lines (the refused sign-in, the answer's line), each with the id.
+    let mut of_request = Vec::new();
+    loop {
+        let line = next();
+        if line["span"]["request_id"] == "ops-json-1" {
+            let done = line["message"] == "request";
+            of_request.push(line);
+            if done {
+                break;
+            }
+        }
+    }
+    let last = of_request.last().unwrap();
+    assert_eq!((last["status"].as_u64(), last["span"]["path"].as_str()), (Some(401), Some("/api/v1/auth/login")));
+    assert!(of_request.len() >= 2, "the sign-in's own line too: {of_request:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
