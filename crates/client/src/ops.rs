@@ -429,6 +429,7 @@ operations! {
     REPORT_LEAKED_KEYS = "reportLeakedKeys" Post "/api/v1/keys/leaks" body [LeakedToken];
     HEALTHZ = "healthz" Get "/healthz";
     READYZ = "readyz" Get "/readyz";
+    GET_METRICS = "getMetrics" Get "/metrics";
     GET_HELP_LINKS = "getHelpLinks" Get "/api/v1/help";
 }
 
@@ -813,6 +814,11 @@ pub fn saml_finish(state: &str) -> Call<String> {
 }
 
 // ---------------------------------------------------------------- the platform's services
+
+/// The operational metrics (Prometheus text), with the service token.
+pub fn get_metrics() -> Call<String> {
+    Call::new(&op::GET_METRICS, &[], text).accept("text/plain")
+}
 
 /// Checks a key for the platform's other services, with the service token.
 pub fn verify_api_key(body: &VerifyKeyRequest) -> Call<VerifyKeyResponse> {

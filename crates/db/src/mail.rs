@@ -2,7 +2,10 @@
 //! by a background worker with retries.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use uuid::Uuid;
 
 use crate::entity::mail_outbox::{self, Entity as Outbox};
@@ -130,4 +133,12 @@ pub async fn next_due(db: &impl ConnectionTrait, max_attempts: i32) -> Result<Op
         .one(db)
         .await?
         .map(|m| m.next_attempt_at))
+}
+
+/// How many mails wait to be sent, and when the oldest of them was queued (for the metrics).
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<(u64, Option<Timestamp>)> {
+    let waiting = Outbox::find().filter(mail_outbox::Column::SentAt.is_null());
+    let count = waiting.clone().count(db).await?;
+    let oldest = waiting.order_by_asc(mail_outbox::Column::CreatedAt).one(db).await?.map(|m| m.created_at);
+    Ok((count, oldest))
 }

@@ -537,3 +537,12 @@ pub async fn prune(db: &impl ConnectionTrait, before: Timestamp, batch: u64) -> 
     let events = Events::delete_many().filter(webhook_event::Column::Id.is_in(orphans)).exec(db).await?;
     Ok(attempts.rows_affected + deliveries.rows_affected + events.rows_affected)
 }
+
+/// How many deliveries wait for an attempt, and when the oldest of them was made (for the
+/// metrics).
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<(u64, Option<Timestamp>)> {
+    let waiting = Deliveries::find().filter(webhook_delivery::Column::State.eq(DeliveryState::Pending.as_str()));
+    let count = waiting.clone().count(db).await?;
+    let oldest = waiting.order_by_asc(webhook_delivery::Column::CreatedAt).one(db).await?.map(|d| d.created_at);
+    Ok((count, oldest))
+}

@@ -65,11 +65,18 @@ pub enum Action {
     /// Add, change, test and remove single sign-on connections (owners and admins; requiring
     /// SSO is a team setting, the owners').
     ManageSso,
-    /// Check a presented key and count its use (`POST /keys/verify`): the service's only right.
+    /// Check a presented key and count its use (`POST /keys/verify`): the service's.
     VerifyKeys,
+    /// Read the operational metrics (`GET /metrics`): the service's (the scraper holds its token).
+    ReadMetrics,
 }
 
 impl Action {
+    /// The platform service's actions, and nobody else's.
+    pub fn is_the_services(self) -> bool {
+        matches!(self, Action::VerifyKeys | Action::ReadMetrics)
+    }
+
     /// Every action, each target role spelled out: for tables derived from the role table.
     pub fn all() -> Vec<Action> {
         use Action::*;
@@ -92,6 +99,7 @@ impl Action {
             ReadSso,
             ManageSso,
             VerifyKeys,
+            ReadMetrics,
         ];
         for r in Role::ALL {
             actions.push(RemoveMember { target: r });
@@ -278,9 +286,9 @@ pub fn admits(principal: &Principal, team: TeamRules) -> Result<(), Deny> {
 /// current owners, counted in the transaction of the change.
 pub fn decide<'a>(principal: &Principal, team: TeamRules, action: Action, target: Target<'a>) -> Result<(), Deny> {
     let key = match principal {
-        Principal::Service if action == Action::VerifyKeys => return Ok(()),
+        Principal::Service if action.is_the_services() => return Ok(()),
         Principal::Service => return Err(Deny::NotForService),
-        _ if action == Action::VerifyKeys => return Err(Deny::ServiceOnly),
+        _ if action.is_the_services() => return Err(Deny::ServiceOnly),
         Principal::User { role, two_factor, .. } => {
             admits(principal, team)?;
             if !role_allows(*role, action) {
@@ -360,7 +368,7 @@ pub fn allows(actor: Actor, action: Action) -> bool {
 fn role_allows(role: Role, action: Action) -> bool {
     use Action::*;
     match (role, action) {
-        (_, VerifyKeys) => false,
+        (_, action) if action.is_the_services() => false,
         (Role::Owner, _) => true,
         (Role::Admin, ChangeRole { target, to }) => target != Role::Owner && to != Role::Owner,
         (Role::Admin, RemoveMember { target }) => target != Role::Owner,
@@ -402,8 +410,8 @@ pub fn required_scope(action: Action) -> Option<Scope> {
         ReadTeam => Scope::TeamRead,
         // Domains decide who joins the team: people's business, never a key's.
         // So do identity providers: who signs in is people's business too.
-        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadDomains | ManageDomains | ReadSso
-        | ManageSso => {
+        UpdateTeam | DeleteTeam | Leave | ReadActivityDetails | VerifyKeys | ReadMetrics | ReadDomains
+        | ManageDomains | ReadSso | ManageSso => {
             return None;
         }
         ReadMembers => Scope::MembersRead,

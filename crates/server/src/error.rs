@@ -195,6 +195,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = problem_response(self.status(), &self.to_problem());
+        // For the metrics: the frame of the request reads what the answer was about.
+        res.extensions_mut().insert(self.code);
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -13,6 +13,7 @@ pub mod kept;
 pub mod keys;
 pub mod leaks;
 pub mod mail;
+pub mod metrics;
 pub mod notices;
 pub mod openapi;
 pub mod paging;

@@ -125,6 +125,7 @@ async fn frame<B: MessageBody + 'static>(
     let gate = gate_of(&req)?;
     let count_statements = gate.count_statements;
     let scoped_id = request_id.clone();
+    let presented_key = crate::extract::bearer(req.request()).is_ok_and(portal_domain::keys::looks_like_key);
     let handled = async move {
         let mut res = next.call(req).await?;
         skip_compression_if_small(&mut res);
@@ -134,6 +135,14 @@ async fn frame<B: MessageBody + 'static>(
             res.headers_mut().insert(REQUEST_ID, v);
         }
         let status = res.status().as_u16();
+        crate::metrics::answered(crate::metrics::Answer {
+            route: res.request().match_pattern().as_deref(),
+            method: res.request().method().as_str(),
+            status,
+            took: started.elapsed(),
+            presented_key,
+            problem: res.response().extensions().get::<portal_types::ErrorCode>().copied(),
+        });
         let micros = started.elapsed().as_micros() as u64;
         if status >= 500 {
             tracing::error!(status, micros, "request failed");
@@ -253,6 +262,7 @@ impl Application {
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         crate::webhooks::install_tls_provider();
+        crate::metrics::install();
         let serving = crate::backup::ServingLock::take(&config.database_url).map_err(StartupError::Server)?;
         let db = portal_db::connect(&config.database_url).await.map_err(StartupError::Database)?;
         portal_db::migrate(&db).await.map_err(StartupError::Migration)?;

@@ -29,3 +29,24 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     })?;
     Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }
+
+/// Operational metrics in the Prometheus text format: requests and latency by route template,
+/// key verifications by outcome, sign-in failures, the mail and webhook queues. Needs the service
+/// token (`PORTAL_SERVICE_TOKEN`) as bearer token.
+#[utoipa::path(
+    tag = "health", operation_id = "getMetrics", security(("service_token" = [])),
+    responses(
+        (status = 200, description = "The metrics (Prometheus text format 0.0.4).", content_type = "text/plain", body = String),
+        (status = 401, description = "Missing or wrong service token (`unauthorized`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        crate::error::responses::InternalError,
+    )
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    crate::access::require_service(&req, &state.config, portal_domain::policy::Action::ReadMetrics)?;
+    let text = crate::metrics::render(&state.db).await.ok_or_else(|| ApiError::internal("metrics are off"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(super::NO_STORE)
+        .body(text))
+}

@@ -32,6 +32,7 @@ pub fn no_store(status: StatusCode, body: &impl serde::Serialize) -> HttpRespons
 pub fn all(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(health::metrics)
         .service(utoipa_actix_web::scope("/api/v1").configure(api_v1).default_service(web::to(crate::web::fallback)));
 }
 

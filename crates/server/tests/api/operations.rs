@@ -82,3 +82,60 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text, 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
+    const SERVICE_TOKEN: &str = "service-token-service-token-service-token";
+    let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
+    let scrape = || async {
+        let res = app.send(app.client.get(app.url("/metrics")).bearer_auth(SERVICE_TOKEN)).await;
+        assert_eq!(res.status, 200);
+        assert!(res.headers["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        res.body.as_str().unwrap().to_owned()
+    };
+    // Only the service's token reads them; a person or a key does not.
+    app.send(app.client.get(app.url("/metrics"))).await.assert_problem(401, "unauthorized");
+    let (owner, _) = app.signed_in("owner@metrics.test").await;
+    let team = app.create_team(&owner, "Measured").await;
+    let (_, key) = app.simple_key(&owner, &team, "measured key").await;
+    app.send(app.client.get(app.url("/metrics")).bearer_auth(&key)).await.assert_problem(401, "unauthorized");
+
+    // The recorder is the process's: other tests count too, so the counts are compared, not fixed.
+    let keys = format!("/api/v1/teams/{team}/api-keys");
+    let before = scrape().await;
+    let valid = r#"portal_key_verifications_total{outcome="valid"}"#;
+    let unknown = r#"portal_key_verifications_total{outcome="unknown"}"#;
+    let (valid_before, unknown_before) = (sample(&before, valid), sample(&before, unknown));
+    for _ in 0..3 {
+        assert_eq!(app.get_as(&key, &keys).await.status, 200);
+    }
+    let (_, forged) = app.simple_key(&owner, &team, "to be forged").await;
+    let forged = format!("{}x", &forged[..forged.len() - 1]);
+    app.get_as(&forged, &keys).await.assert_problem(401, "invalid_api_key");
+    let after = scrape().await;
+    assert!(sample(&after, valid) >= valid_before + 3.0, "{after}");
+    assert!(sample(&after, unknown) >= unknown_before + 1.0, "{after}");
+    // Routes by their template: ids never become labels.
+    let route = r#"route="/api/v1/teams/{team_id}/api-keys""#;
+    assert!(after.lines().any(|l| l.starts_with("portal_http_requests_total") && l.contains(route)), "{after}");
+    assert!(after.contains("portal_http_request_duration_seconds_bucket"), "{after}");
+    assert!(!after.contains(&team), "no id in a label");
+    // A refused sign-in is counted by its reason.
+    let failed = r#"portal_sign_in_failures_total{reason="invalid_credentials"}"#;
+    let failed_before = sample(&after, failed);
+    app.login_with(&new_client(), "owner@metrics.test", "not the password")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    assert!(sample(&scrape().await, failed) >= failed_before + 1.0);
+    // The queues, sampled at the scrape.
+    for gauge in ["portal_mail_outbox_depth", "portal_mail_outbox_oldest_age_seconds", "portal_webhook_queue_depth"] {
+        assert!(after.lines().any(|l| l.starts_with(gauge)), "{gauge} in {after}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Prometheus metrics, through the `metrics` facade and `metrics-exporter-prometheus` (its text
+//! format, rendered here; no HTTP listener of its own). Served at `/metrics` on
+//! `PORTAL_METRICS_BIND` (a listener of its own, for the scraper only), or on the main listener
+//! with the service token (`Authorization: Bearer <PORTAL_SERVICE_TOKEN>`); off otherwise.
+//!
+//! What is measured, in one place each:
+//! - `portal_http_requests_total` and `portal_http_request_duration_seconds`, by route template
+//!   (never the raw path: ids do not become labels), method and status class: the frame of every
+//!   request ([`answered`]);
+//! - `portal_key_verifications_total` by outcome (`valid`, `unknown`, `revoked`, `expired`,
+//!   `rolled`, `rate_limited`, `quota_exceeded`, `ip_not_allowed`, `insufficient_scope`,
+//!   `two_factor_required`): every request that presents an API key, read from its answer;
+//! - `portal_sign_in_failures_total` by reason (`invalid_credentials`, `rate_limited`, ...);
+//! - at each scrape, from the database: the mail outbox and webhook queue, depth and age of the
+//!   oldest item.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use portal_types::ErrorCode;
+
+/// Latency buckets, in seconds: from a cached read (well under a millisecond) to a slow write.
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's recorder (once; every instance of a test process shares it).
+pub fn install() {
+    HANDLE.get_or_init(|| {
+        let built = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+            .and_then(|b| b.install_recorder());
+        match built {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics are off: the recorder could not be installed");
+                None
+            }
+        }
+    });
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// What an answered request tells: its route template (`None`: no route matched), method,
+/// status, how long it took, whether it presented an API key, and the problem code it answered.
+pub struct Answer<'a> {
+    pub route: Option<&'a str>,
+    pub method: &'a str,
+    pub status: u16,
+    pub took: Duration,
+    pub presented_key: bool,
+    pub problem: Option<ErrorCode>,
+}
+
+/// Records an answered request.
+pub fn answered(answer: Answer<'_>) {
+    let route = answer.route.unwrap_or("unmatched").to_owned();
+    let class = status_class(answer.status);
+    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => answer.method.to_owned(), "status_class" => class)
+        .increment(1);
+    metrics::histogram!("portal_http_request_duration_seconds", "route" => route.clone(), "status_class" => class)
+        .record(answer.took.as_secs_f64());
+    if answer.presented_key {
+        metrics::counter!("portal_key_verifications_total", "outcome" => key_outcome(answer.problem)).increment(1);
+    }
+    if route == "/api/v1/auth/login" || route == "/api/v1/auth/login/two-factor" {
+        if let Some(code) = answer.problem {
+            metrics::counter!("portal_sign_in_failures_total", "reason" => code.as_str()).increment(1);
+        }
+    }
+}
+
+/// The outcome of a key check, from the problem the request answered (none, or one that is not
+/// about the key: the key was valid).
+fn key_outcome(problem: Option<ErrorCode>) -> &'static str {
+    match problem {
+        Some(ErrorCode::InvalidApiKey) => "unknown",
+        Some(ErrorCode::KeyRevoked) => "revoked",
+        Some(ErrorCode::KeyExpired) => "expired",
+        Some(ErrorCode::KeyRolled) => "rolled",
+        Some(ErrorCode::RateLimited) => "rate_limited",
+        Some(ErrorCode::UsageLimitExceeded) => "quota_exceeded",
+        Some(ErrorCode::IpNotAllowed) => "ip_not_allowed",
+        Some(ErrorCode::InsufficientScope) => "insufficient_scope",
+        Some(ErrorCode::TwoFactorRequired) => "two_factor_required",
+        _ => "valid",
+    }
+}
+
+/// The queues' depth and the age of their oldest item, read now.
+async fn sample_queues(db: &portal_db::DatabaseConnection) -> Result<(), portal_db::Error> {
+    let now = chrono::Utc::now();
+    let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| {
+        oldest.map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0)
+    };
+    let (mails, oldest_mail) = portal_db::mail::backlog(db).await?;
+    metrics::gauge!("portal_mail_outbox_depth").set(mails as f64);
+    metrics::gauge!("portal_mail_outbox_oldest_age_seconds").set(age(oldest_mail));
+    let (deliveries, oldest_delivery) = portal_db::webhooks::backlog(db).await?;
+    metrics::gauge!("portal_webhook_queue_depth").set(deliveries as f64);
+    metrics::gauge!("portal_webhook_queue_oldest_age_seconds").set(age(oldest_delivery));
+    Ok(())
+}
+
+/// The Prometheus text of every metric, the queues sampled first; None when metrics are off.
+pub async fn render(db: &portal_db::DatabaseConnection) -> Option<String> {
+    let handle = HANDLE.get()?.as_ref()?;
+    if let Err(e) = sample_queues(db).await {
+        tracing::warn!(error = %e, "the queues could not be sampled for the metrics");
+    }
+    Some(handle.render())
+}
