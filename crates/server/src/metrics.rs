@@ -74,10 +74,10 @@ pub fn answered(answer: Answer<'_>) {
     if answer.presented_key {
         metrics::counter!("portal_key_verifications_total", "outcome" => key_outcome(answer.problem)).increment(1);
     }
-    if route == "/api/v1/auth/login" || route == "/api/v1/auth/login/two-factor" {
-        if let Some(code) = answer.problem {
-            metrics::counter!("portal_sign_in_failures_total", "reason" => code.as_str()).increment(1);
-        }
+    if let Some(code) = answer.problem
+        && (route == "/api/v1/auth/login" || route == "/api/v1/auth/login/two-factor")
+    {
+        metrics::counter!("portal_sign_in_failures_total", "reason" => code.as_str()).increment(1);
     }
 }
 
