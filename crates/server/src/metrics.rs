@@ -11,6 +11,9 @@
 //!   `rolled`, `rate_limited`, `quota_exceeded`, `ip_not_allowed`, `insufficient_scope`,
 //!   `two_factor_required`): every request that presents an API key, read from its answer;
 //! - `portal_sign_in_failures_total` by reason (`invalid_credentials`, `rate_limited`, ...);
+//! - `portal_webhook_attempts_total` by result and `portal_webhook_attempt_duration_seconds`;
+//! - `portal_usage_flush_rows` and `portal_usage_flush_duration_seconds` (histograms), and
+//!   `portal_usage_flush_failures_total`;
 //! - at each scrape, from the database: the mail outbox and webhook queue, depth and age of the
 //!   oldest item.
 
@@ -95,6 +98,25 @@ fn key_outcome(problem: Option<ErrorCode>) -> &'static str {
         Some(ErrorCode::InsufficientScope) => "insufficient_scope",
         Some(ErrorCode::TwoFactorRequired) => "two_factor_required",
         _ => "valid",
+    }
+}
+
+/// Records a webhook attempt: `delivered`, `retrying`, `failed` (for good) or `refused` (the
+/// address is not one the portal may call), and how long the endpoint took.
+pub fn webhook_attempt(result: &'static str, took: Duration) {
+    metrics::counter!("portal_webhook_attempts_total", "result" => result).increment(1);
+    metrics::histogram!("portal_webhook_attempt_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Records a usage flush: how many rows it wrote and how long its transaction took; or that it
+/// failed (its counts stay in flight and are written again).
+pub fn usage_flushed(outcome: Result<(usize, Duration), ()>) {
+    match outcome {
+        Ok((rows, took)) => {
+            metrics::histogram!("portal_usage_flush_rows").record(rows as f64);
+            metrics::histogram!("portal_usage_flush_duration_seconds").record(took.as_secs_f64());
+        }
+        Err(()) => metrics::counter!("portal_usage_flush_failures_total").increment(1),
     }
 }
 

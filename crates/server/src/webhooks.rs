@@ -230,6 +230,7 @@ impl Deliverer {
                 response_excerpt: None,
                 error: Some(refusal),
             };
+            crate::metrics::webhook_attempt("refused", Duration::ZERO);
             return portal_db::webhooks::record_attempt(db, record, (DeliveryState::Failed, None)).await;
         }
         let started = Instant::now();
@@ -259,6 +260,12 @@ impl Deliverer {
             delivery_id = %delivery.id, endpoint_id = %endpoint.id, attempt, status = ?answer.status,
             error = answer.error.as_deref().unwrap_or(""), state = outcome.0.as_str(), "webhook attempt"
         );
+        let result = match outcome.0 {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "retrying",
+            _ => "failed",
+        };
+        crate::metrics::webhook_attempt(result, started.elapsed());
         let record = NewAttempt {
             delivery_id: delivery.id,
             endpoint_id: endpoint.id,

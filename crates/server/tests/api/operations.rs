@@ -93,7 +93,8 @@ fn sample(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
     const SERVICE_TOKEN: &str = "service-token-service-token-service-token";
-    let app = spawn_app_with(Options::shared(None, &["--service-token", SERVICE_TOKEN])).await;
+    let flags = ["--service-token", SERVICE_TOKEN, "--webhook-allow-http", "--webhook-allow-private"];
+    let app = spawn_app_with(Options::shared(None, &flags)).await;
     let scrape = || async {
         let res = app.send(app.client.get(app.url("/metrics")).bearer_auth(SERVICE_TOKEN)).await;
         assert_eq!(res.status, 200);
@@ -134,6 +135,33 @@ async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
         .await
         .assert_problem(401, "invalid_credentials");
     assert!(sample(&scrape().await, failed) >= failed_before + 1.0);
+    // The usage of those requests is flushed within half a second, and a test webhook is sent:
+    // both are counted when they happen (the scrape is repeated until they have).
+    let flushes = "portal_usage_flush_rows_count";
+    let delivered = r#"portal_webhook_attempts_total{result="delivered"}"#;
+    let (flushes_before, delivered_before) = (sample(&after, flushes), sample(&after, delivered));
+    let receiver = crate::webhooks::Receiver::start(None).await;
+    let hook = CreateWebhookEndpointRequest {
+        url: receiver.url().into(),
+        description: None,
+        event_types: vec![EventType::ApiKeyCreated],
+        enabled: None,
+    };
+    let created = app.op(Some(&owner), ops::create_webhook_endpoint(&team, &hook)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let endpoint = created.body["endpoint"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.op(Some(&owner), ops::send_test_webhook(&team, &endpoint)).await.status, 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = scrape().await;
+        if sample(&now, flushes) > flushes_before && sample(&now, delivered) > delivered_before {
+            assert!(now.contains("portal_webhook_attempt_duration_seconds_bucket"));
+            assert!(now.contains("portal_usage_flush_duration_seconds_bucket"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no flush or delivery counted: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // The queues, sampled at the scrape.
     for gauge in ["portal_mail_outbox_depth", "portal_mail_outbox_oldest_age_seconds", "portal_webhook_queue_depth"] {
         assert!(after.lines().any(|l| l.starts_with(gauge)), "{gauge} in {after}");

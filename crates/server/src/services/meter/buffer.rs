@@ -300,6 +300,7 @@ impl Meter {
             batch.counts.iter().map(|c| c.team_id).chain(batch.months.iter().map(|m| m.team_id)).collect();
         teams.sort_unstable();
         teams.dedup();
+        let (rows, started) = (batch.counts.len() + batch.months.len(), std::time::Instant::now());
         let result = async {
             let txn = portal_db::TransactionTrait::begin(db).await?;
             // None: an earlier try of this flush committed; its counts are in.
@@ -321,6 +322,7 @@ impl Meter {
             Ok::<_, portal_db::Error>(dropped)
         }
         .await;
+        crate::metrics::usage_flushed(result.as_ref().map(|_| (rows, started.elapsed())).map_err(|_| ()));
         match result {
             Ok(dropped) => {
                 *lock(&self.failed) = None;
