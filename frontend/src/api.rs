@@ -135,6 +135,7 @@ fn fallback_message(code: &str) -> Option<&'static str> {
         "invalid_credentials" => "The e-mail address or password is wrong.",
         "email_not_verified" => "Please verify your e-mail address first: follow the link we sent you.",
         "rate_limited" => "Too many attempts. Please wait a minute and try again.",
+        "busy" => "The server is busy checking passwords. Please try again in a few seconds.",
         "invalid_token" => "This link is invalid, has expired or was already used.",
         "wrong_password" => "That is not your current password.",
         "unauthorized" | "invalid_refresh_token" => "Your session has ended. Please sign in again.",

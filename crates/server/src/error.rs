@@ -33,7 +33,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ValidationFailed | WrongPassword | InvalidTwoFactorCode => StatusCode::UNPROCESSABLE_ENTITY,
         RateLimited | UsageLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-        NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        NotReady | Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -115,6 +115,11 @@ impl ApiError {
             retry_after: Some(retry_after.max(1)),
             ..Self::new(ErrorCode::RateLimited, "Too many requests; try again later.")
         }
+    }
+
+    /// 503 `busy` with `Retry-After`: the server is at its capacity for this work.
+    pub fn busy(detail: impl Into<String>, retry_after: u64) -> Self {
+        Self { retry_after: Some(retry_after.max(1)), ..Self::new(ErrorCode::Busy, detail) }
     }
 
     /// A failure the client cannot fix: logs the cause, answers a bare 500.
@@ -303,6 +308,12 @@ pub mod responses {
         (("Retry-After" = u64, description = "Seconds to wait."))
     );
     problem!(
+        /// 503: too many password checks wait already; see `Retry-After`.
+        Busy = 503,
+        "Too many password checks are waiting (`busy`); retry after the `Retry-After` seconds.",
+        (("Retry-After" = u64, description = "Seconds to wait."))
+    );
+    problem!(
         /// 500: the server failed; nothing internal is disclosed.
         InternalError = 500, "The server failed (`internal_error`); details are only logged."
     );
@@ -330,6 +341,10 @@ pub mod responses {
     problems!(
         /// What a JSON body that carries a document (SAML metadata) may meet.
         DocumentJsonBody = BadRequest, DocumentTooLarge, UnsupportedMediaType
+    );
+    problems!(
+        /// What a request that checks or hashes a password may meet: a spent budget, a full queue.
+        PasswordWork = RateLimited, Busy
     );
     problems!(
         /// What any team resource may meet: no token, a role too low, not found.

@@ -14,6 +14,8 @@
 //! - `portal_webhook_attempts_total` by result and `portal_webhook_attempt_duration_seconds`;
 //! - `portal_usage_flush_rows` and `portal_usage_flush_duration_seconds` (histograms), and
 //!   `portal_usage_flush_failures_total`;
+//! - `portal_password_checks_refused_total`: sign-ins, sign-ups and password changes refused 503
+//!   because the bounded password hashing was full;
 //! - at each scrape, from the database: the mail outbox and webhook queue, depth and age of the
 //!   oldest item.
 
@@ -118,6 +120,11 @@ pub fn usage_flushed(outcome: Result<(usize, Duration), ()>) {
         }
         Err(()) => metrics::counter!("portal_usage_flush_failures_total").increment(1),
     }
+}
+
+/// Counts a password check refused because too many wait already (503 `busy`).
+pub fn password_checks_refused() {
+    metrics::counter!("portal_password_checks_refused_total").increment(1);
 }
 
 /// The queues' depth and the age of their oldest item, read now.

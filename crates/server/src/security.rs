@@ -1,5 +1,6 @@
 //! Passwords (argon2id off the event loop) and access tokens (HS256 JWT).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
@@ -20,24 +21,73 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Hashes and checks passwords on the blocking pool, a bounded number at a time so that a flood
-/// of sign-ins queues instead of exhausting memory (each hash holds 19 MiB).
+/// of sign-ins cannot exhaust memory (each hash holds 19 MiB): `parallelism` run, at most
+/// `queue` wait, and past that the request is answered 503 `busy` with `Retry-After` at once.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+}
+
+/// Counts a waiter until it gets its permit or gives up (its request was dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordHasherPool {
+    /// Waiting checks per running one: with 2 cores, 16 wait, under a second at 50 ms a hash.
+    pub const QUEUE_PER_WORKER: usize = 8;
+
     pub fn new(parallelism: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(parallelism.max(1))) }
+        let parallelism = parallelism.max(1);
+        Self {
+            permits: Arc::new(Semaphore::new(parallelism)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue: parallelism * Self::QUEUE_PER_WORKER,
+        }
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        self.run_in_line(true, job).await
+    }
+
+    /// Runs `job` once a permit is free; when `may_refuse`, refuses at once if the queue is full.
+    async fn run_in_line<T: Send + 'static>(
+        &self,
+        may_refuse: bool,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue && may_refuse {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    crate::metrics::password_checks_refused();
+                    return Err(ApiError::busy("The server is checking too many passwords; try again shortly.", 1));
+                }
+                let _waiting = Waiting(&self.waiting);
+                self.permits.clone().acquire_owned().await.map_err(ApiError::internal)?
+            }
+        };
         tokio::task::spawn_blocking(job).await.map_err(ApiError::internal)
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         self.run(move || argon2().hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(ApiError::internal)
+    }
+
+    /// The hash of a random password nobody knows (accounts that sign in by SSO only). It waits
+    /// its turn even when the queue is full: the identity provider's answer is not for retrying.
+    pub async fn unusable_hash(&self) -> Result<String, ApiError> {
+        let password = portal_domain::token::generate();
+        self.run_in_line(false, move || argon2().hash_password(password.as_bytes()).map(|h| h.to_string()))
             .await?
             .map_err(ApiError::internal)
     }

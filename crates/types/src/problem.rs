@@ -154,6 +154,8 @@ error_codes! {
     InternalError = "internal_error",
     /// 503: the database does not answer.
     NotReady = "not_ready",
+    /// 503: too many password checks are waiting; retry after `Retry-After` seconds.
+    Busy = "busy",
 }
 
 impl std::fmt::Display for ErrorCode {

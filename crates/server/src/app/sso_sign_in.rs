@@ -690,7 +690,7 @@ async fn create_account(
         .or_else(|| UserName::parse("name", local).ok())
         .map(UserName::into_inner)
         .unwrap_or_else(|| "SSO user".to_owned());
-    let unusable = state.hasher.hash(token::generate()).await?;
+    let unusable = state.hasher.unusable_hash().await?;
     let txn = state.db.begin().await?;
     let user = match portal_db::users::create(&txn, email.as_str(), &name, &unusable, now).await {
         Ok(user) => user,
@@ -717,7 +717,7 @@ async fn take_over(
     subject: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let unusable = state.hasher.hash(token::generate()).await?;
+    let unusable = state.hasher.unusable_hash().await?;
     let txn = state.db.begin().await?;
     portal_db::users::lock_for_sessions(&txn, user_id).await?;
     portal_db::users::set_password_hash(&txn, user_id, &unusable, now).await?;

@@ -12,7 +12,7 @@ use portal_types::{
 use crate::app::accounts::check_presented_password;
 use crate::app::sign_in::{self, REFRESH_TTL_DAYS, SignIn, Started};
 use crate::error::responses::{
-    InternalError, JsonBody, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed,
+    InternalError, JsonBody, PasswordWork, PayloadTooLarge, RateLimited, UnsupportedMediaType, ValidationFailed,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Client};
@@ -41,7 +41,7 @@ fn session_answer(state: &AppState, started: Started) -> HttpResponse {
     responses(
         (status = 202, description = "Check the mailbox for the verification link.", body = Accepted),
         (status = 404, description = "No invitation has this `invitation_token` (`invitation_not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, PasswordWork, InternalError,
     )
 )]
 #[post("/auth/signup")]
@@ -134,7 +134,7 @@ fn clear_cookie(state: &AppState) -> Cookie<'static> {
         (status = 401, description = "Wrong e-mail or password (`invalid_credentials`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 400, description = "The `sso_link` has expired, was used, or is for another account (`invalid_token`, field `sso_link`): nothing changed.", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The e-mail address is not verified yet (`email_not_verified`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, ValidationFailed, RateLimited, InternalError,
+        JsonBody, ValidationFailed, PasswordWork, InternalError,
     )
 )]
 #[post("/auth/login")]
@@ -258,7 +258,7 @@ pub async fn forgot_password(
     responses(
         (status = 204, description = "The password is changed; sign in with it."),
         (status = 400, description = "Malformed JSON, or the link is invalid, expired or used (`invalid_token`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, InternalError,
+        PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PasswordWork, InternalError,
     )
 )]
 #[post("/auth/reset-password")]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::accounts;
 use crate::error::ApiResult;
-use crate::error::responses::{InternalError, JsonBody, RateLimited, Unauthorized, ValidationFailed};
+use crate::error::responses::{InternalError, JsonBody, PasswordWork, Unauthorized, ValidationFailed};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::reads;
 use crate::state::AppState;
@@ -75,7 +75,7 @@ pub async fn update_me(
     responses(
         (status = 204, description = "The password is changed."),
         (status = 422, description = "The current password is wrong (`wrong_password`, field `current_password`) or the new one is invalid (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, Unauthorized, RateLimited, InternalError,
+        JsonBody, Unauthorized, PasswordWork, InternalError,
     )
 )]
 #[post("/me/password")]

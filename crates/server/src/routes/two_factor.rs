@@ -10,7 +10,7 @@ use portal_types::{
 
 use crate::app::two_factor;
 use crate::error::ApiResult;
-use crate::error::responses::{InternalError, JsonBody, RateLimited, Unauthorized};
+use crate::error::responses::{InternalError, JsonBody, PasswordWork, RateLimited, Unauthorized};
 use crate::extract::{ApiJson, AuthUser, Client};
 use crate::reads;
 use crate::state::AppState;
@@ -38,7 +38,7 @@ pub async fn get_two_factor(state: web::Data<AppState>, auth: AuthUser) -> ApiRe
         (status = 200, description = "The secret, shown this once.", body = TwoFactorSetup),
         (status = 409, description = "Two-factor authentication is on already (`two_factor_enabled`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password is wrong (`wrong_password`, field `password`) or missing (`validation_failed`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, Unauthorized, RateLimited, InternalError,
+        JsonBody, Unauthorized, PasswordWork, InternalError,
     )
 )]
 #[post("/me/two-factor/setup")]
@@ -82,7 +82,7 @@ pub async fn enable_two_factor(
         (status = 403, description = "A team of the user requires it (`two_factor_required`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 409, description = "It is off already (`two_factor_disabled`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password is wrong (`wrong_password`, field `password`) or the code is (`invalid_two_factor_code`, field `code`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, Unauthorized, RateLimited, InternalError,
+        JsonBody, Unauthorized, PasswordWork, InternalError,
     )
 )]
 #[post("/me/two-factor/disable")]
@@ -105,7 +105,7 @@ pub async fn disable_two_factor(
         (status = 200, description = "The new recovery codes.", body = RecoveryCodes),
         (status = 409, description = "Two-factor authentication is off (`two_factor_disabled`).", body = portal_types::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The password is wrong (`wrong_password`, field `password`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        JsonBody, Unauthorized, RateLimited, InternalError,
+        JsonBody, Unauthorized, PasswordWork, InternalError,
     )
 )]
 #[post("/me/two-factor/recovery-codes")]

@@ -22,39 +22,74 @@ async fn a_problem_names_its_request_id_which_the_answer_carries() {
     assert!(replaced != "a b\"<c>" && !replaced.is_empty());
 }
 
-/// The binary itself, logging JSON to stderr.
+/// The binary itself, serving with JSON logs on stderr: its process, port and log lines.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partner-portal"))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(args)
+            .env("PORTAL_LOG_FORMAT", "json")
+            .env_remove("PORTAL_LOG")
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                if lines_tx.send(line.unwrap_or_default()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut served = Self { child, port: 0, lines };
+        served.port = loop {
+            let line = served.next_line();
+            if line["message"] == "Partner Portal is serving" {
+                break line["port"].as_u64().unwrap() as u16;
+            }
+        };
+        served
+    }
+
+    fn next_line(&self) -> Value {
+        let line = self.lines.recv_timeout(std::time::Duration::from_secs(30)).expect("a log line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A figure of `/proc/PID/status` in MiB (`VmRSS`, or `VmHWM`: the peak so far).
+    fn memory_mib(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("{field} in {status}"));
+        let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib / 1024.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
 async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partner-portal"))
-        .args(["--bind", "127.0.0.1:0", "--data-dir", data.path().to_str().unwrap()])
-        .env("PORTAL_LOG_FORMAT", "json")
-        .env_remove("PORTAL_LOG")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            if lines_tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
-    let next = || -> Value {
-        let line = lines_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("a log line");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    };
-    let port = loop {
-        let line = next();
-        if line["message"] == "Partner Portal is serving" {
-            break line["port"].as_u64().unwrap();
-        }
-    };
+    let served = Served::start(&["--data-dir", data.path().to_str().unwrap()]);
     let res = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .post(served.url("/api/v1/auth/login"))
         .header("x-request-id", "ops-json-1")
         .json(&serde_json::json!({"email": "nobody@example.test", "password": "not the password"}))
         .send()
@@ -67,7 +102,7 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     // The request's lines (the refused sign-in, the answer's line), each with the id.
     let mut of_request = Vec::new();
     loop {
-        let line = next();
+        let line = served.next_line();
         if line["span"]["request_id"] == "ops-json-1" {
             let done = line["message"] == "request";
             of_request.push(line);
@@ -79,8 +114,71 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     let last = of_request.last().unwrap();
     assert_eq!((last["status"].as_u64(), last["span"]["path"].as_str()), (Some(401), Some("/api/v1/auth/login")));
     assert!(of_request.len() >= 2, "the sign-in's own line too: {of_request:?}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// A crowd of wrong sign-ins (a botnet, or many people behind one proxy with the per-address
+/// limit raised) meets a bounded password hashing: the binary's peak memory stays low, every
+/// request is answered (the overflow 503 `busy` with `Retry-After` at once), and a right
+/// password signs in as soon as the crowd is gone.
+#[tokio::test]
+async fn a_crowd_of_sign_ins_is_answered_within_bounded_memory() {
+    const REQUESTS: usize = 400;
+    const AT_ONCE: usize = 200;
+    let mut app = spawn_app().await;
+    let email = app.verified_user("crowded@hashing.test").await;
+    app.shutdown().await;
+    let served = Served::start(&[
+        "--data-dir",
+        app.data_dir.to_str().unwrap(),
+        "--database-url",
+        &app.database_url,
+        "--auth-rate-limit",
+        "100000",
+        "--workers",
+        "2",
+    ]);
+    let client = reqwest::Client::new();
+    let sign_in = |email: String, password: &'static str| {
+        let req = client.post(served.url("/api/v1/auth/login"));
+        async move { req.json(&serde_json::json!({"email": email, "password": password})).send().await.unwrap() }
+    };
+    // Warm: one sign-in of each kind, so that the figure before the crowd is the serving size.
+    assert_eq!(sign_in(email.clone(), PASSWORD).await.status(), 200);
+    assert_eq!(sign_in("nobody@hashing.test".into(), "wrong horse").await.status(), 401);
+    let before = served.memory_mib("VmRSS:");
+
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let mut crowd = tokio::task::JoinSet::new();
+    for n in 0..REQUESTS {
+        let gate = gate.clone();
+        let attempt = sign_in(format!("guess{n}@hashing.test"), "wrong horse battery");
+        crowd.spawn(async move {
+            let _turn = gate.acquire_owned().await.unwrap();
+            let res = attempt.await;
+            let status = res.status().as_u16();
+            let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = res.json().await.unwrap();
+            (status, retry_after, body["code"].as_str().unwrap_or_default().to_owned())
+        });
+    }
+    let (mut refused, mut busy) = (0, 0);
+    while let Some(answer) = crowd.join_next().await {
+        match answer.unwrap() {
+            (401, _, code) if code == "invalid_credentials" => refused += 1,
+            (503, Some(after), code) if code == "busy" && after.parse::<u64>().is_ok() => busy += 1,
+            other => panic!("a sign-in of the crowd was answered {other:?}"),
+        }
+    }
+    let peak = served.memory_mib("VmHWM:");
+    eprintln!(
+        "{REQUESTS} wrong sign-ins, {AT_ONCE} at once: {refused} checked (401), {busy} busy (503); RSS {before:.1} MiB before, peak {peak:.1} MiB"
+    );
+    assert_eq!(refused + busy, REQUESTS);
+    assert!(busy > 0, "the queue is bounded: some of {AT_ONCE} at once wait no turn");
+    assert!(refused >= 2 * 8, "the queue's length of checks is served, not refused");
+    assert!(peak <= 200.0, "peak RSS {peak:.1} MiB over the 200 MiB target");
+    // The crowd is gone: a right password signs in at once.
+    assert_eq!(sign_in(email, PASSWORD).await.status(), 200);
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text, 0 when absent.
