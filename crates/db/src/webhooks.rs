@@ -339,20 +339,65 @@ pub async fn find_delivery(db: &impl ConnectionTrait, endpoint_id: Uuid, id: Uui
     Ok(Deliveries::find_by_id(id).filter(webhook_delivery::Column::EndpointId.eq(endpoint_id)).one(db).await?)
 }
 
-/// Pending deliveries due at `now` that nobody holds, oldest first.
-pub async fn due(db: &impl ConnectionTrait, now: Timestamp, limit: u64) -> Result<Vec<Delivery>> {
-    Ok(Deliveries::find()
+/// What an instance will not take now: deliveries to these endpoints, or to any endpoint of
+/// these teams (they have as many attempts running as they may).
+#[derive(Debug, Default)]
+pub struct Busy {
+    pub endpoints: Vec<Uuid>,
+    pub teams: Vec<Uuid>,
+}
+
+/// Pending deliveries due at `now` that nobody holds and `busy` does not exclude, oldest first,
+/// each with its endpoint's team.
+pub async fn due(db: &impl ConnectionTrait, now: Timestamp, limit: u64, busy: &Busy) -> Result<Vec<(Delivery, Uuid)>> {
+    let mut query = Deliveries::find()
         .filter(webhook_delivery::Column::State.eq(DeliveryState::Pending.as_str()))
         .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
         .filter(
             Condition::any()
                 .add(webhook_delivery::Column::LockedUntil.is_null())
                 .add(webhook_delivery::Column::LockedUntil.lt(now)),
-        )
-        .order_by_asc(webhook_delivery::Column::NextAttemptAt)
-        .limit(limit)
+        );
+    if !busy.endpoints.is_empty() {
+        query = query.filter(webhook_delivery::Column::EndpointId.is_not_in(busy.endpoints.iter().copied()));
+    }
+    if !busy.teams.is_empty() {
+        let of_busy_teams = sea_orm::sea_query::Query::select()
+            .column(webhook_endpoint::Column::Id)
+            .from(Endpoints)
+            .and_where(webhook_endpoint::Column::TeamId.is_in(busy.teams.iter().copied()))
+            .to_owned();
+        query = query.filter(webhook_delivery::Column::EndpointId.not_in_subquery(of_busy_teams));
+    }
+    let due = query.order_by_asc(webhook_delivery::Column::NextAttemptAt).limit(limit).all(db).await?;
+    let mut endpoints: Vec<Uuid> = due.iter().map(|d| d.endpoint_id).collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let teams: std::collections::HashMap<Uuid, Uuid> = Endpoints::find()
+        .select_only()
+        .column(webhook_endpoint::Column::Id)
+        .column(webhook_endpoint::Column::TeamId)
+        .filter(webhook_endpoint::Column::Id.is_in(endpoints))
+        .into_tuple::<(Uuid, Uuid)>()
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .collect();
+    // A delivery whose endpoint was deleted meanwhile went with it.
+    Ok(due.into_iter().filter_map(|d| teams.get(&d.endpoint_id).map(|team| (d, *team))).collect())
+}
+
+/// Moves the endpoint's pending deliveries that are due before `until` to `until` (its circuit
+/// breaker opened): no instance tries them before then, and the log shows when they go.
+pub async fn postpone_pending(db: &impl ConnectionTrait, endpoint_id: Uuid, until: Timestamp) -> Result<u64> {
+    let done = Deliveries::update_many()
+        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(until))
+        .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
+        .filter(webhook_delivery::Column::State.eq(DeliveryState::Pending.as_str()))
+        .filter(webhook_delivery::Column::NextAttemptAt.lt(until))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// Takes a delivery until `until`: true for the one instance whose update took it.

@@ -29,6 +29,7 @@ pub mod startup;
 pub mod state;
 pub mod statements;
 pub mod web;
+pub mod webhook_slots;
 pub mod webhooks;
 
 pub use config::{Config, ConfigArgs};

@@ -12,6 +12,7 @@
 //!   `two_factor_required`): every request that presents an API key, read from its answer;
 //! - `portal_sign_in_failures_total` by reason (`invalid_credentials`, `rate_limited`, ...);
 //! - `portal_webhook_attempts_total` by result and `portal_webhook_attempt_duration_seconds`;
+//!   `portal_webhook_breaker_opened_total`: endpoints that kept timing out, held back;
 //! - `portal_usage_flush_rows` and `portal_usage_flush_duration_seconds` (histograms), and
 //!   `portal_usage_flush_failures_total`;
 //! - `portal_password_checks_refused_total`: sign-ins, sign-ups and password changes refused 503
@@ -108,6 +109,11 @@ fn key_outcome(problem: Option<ErrorCode>) -> &'static str {
 pub fn webhook_attempt(result: &'static str, took: Duration) {
     metrics::counter!("portal_webhook_attempts_total", "result" => result).increment(1);
     metrics::histogram!("portal_webhook_attempt_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Counts an endpoint's circuit breaker opening (it kept timing out).
+pub fn webhook_breaker_opened() {
+    metrics::counter!("portal_webhook_breaker_opened_total").increment(1);
 }
 
 /// Records a usage flush: how many rows it wrote and how long its transaction took; or that it

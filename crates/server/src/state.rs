@@ -31,6 +31,8 @@ pub struct AppState {
     pub account_limiter: Budget,
     /// Invitations sent (and resent) per team and hour.
     pub invite_limiter: Budget,
+    /// Test sends and redeliveries of webhooks per team and hour.
+    pub webhook_send_limiter: Budget,
     /// Wakes the mail worker after a mail was queued.
     pub mail_wake: Arc<Notify>,
     /// Checks presented API keys.
@@ -78,6 +80,7 @@ impl AppState {
             auth_limiter: Budget::new(config.auth_rate_limit, Duration::from_secs(60)),
             account_limiter: Budget::new(config.signin_failures_per_account, Duration::from_secs(15 * 60)),
             invite_limiter: Budget::new(config.invite_rate_limit, Duration::from_secs(3600)),
+            webhook_send_limiter: Budget::new(crate::app::webhooks::SENDS_PER_HOUR, Duration::from_secs(3600)),
             db,
             reads,
             config,

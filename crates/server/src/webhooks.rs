@@ -13,15 +13,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt as _;
 use portal_db::DatabaseConnection;
 use portal_db::webhooks::{Delivery, NewAttempt};
 use portal_domain::sealed::SecretBox;
 use portal_domain::webhooks as standard;
 use portal_types::{AuditAction, DeliveryState};
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use uuid::Uuid;
 
 use crate::mail::Template;
+use crate::webhook_slots::{Ended, Slots};
 
 /// Seconds an answer may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -29,8 +31,6 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 const HOLD_SECONDS: i64 = 60;
 /// Bytes of an answer's body kept for the delivery log.
 const EXCERPT_BYTES: usize = 1024;
-/// Deliveries sent at once by one instance.
-const PARALLEL: usize = 8;
 /// Days of failures after which an endpoint is turned off.
 const FAILING_DAYS: i64 = 5;
 /// The longest `Retry-After` honoured.
@@ -152,18 +152,35 @@ pub struct Deliverer {
     pub reach: Reach,
 }
 
-/// Runs until `stopped`: sends due deliveries, then waits for a wake-up or a second.
+/// How long a stopping instance waits for its running attempts; those still running are
+/// dropped, their deliveries taken again by any instance once the hold ends.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs until `stopped`: starts due deliveries as slots free up (fairly: see `webhook_slots`),
+/// then waits for an attempt to end, a wake-up or a second.
 pub async fn run(deliverer: Deliverer, mut stopped: watch::Receiver<bool>) {
+    let mut slots = Slots::default();
+    let mut running: JoinSet<(Uuid, Uuid, Ended)> = JoinSet::new();
     loop {
-        if let Err(e) = deliverer.deliver_due().await {
+        if let Err(e) = deliverer.start_due(&mut slots, &mut running).await {
             tracing::warn!(error = %e, "webhooks: cannot read the outbox; retrying");
         }
         tokio::select! {
+            Some(ended) = running.join_next(), if !running.is_empty() => {
+                deliverer.ended(&mut slots, ended).await;
+            }
             _ = deliverer.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => slots.forget_stale(Instant::now()),
+            _ = stopped.changed() => {}
         }
         if *stopped.borrow() {
+            let _ = tokio::time::timeout(STOP_GRACE, async {
+                while let Some(ended) = running.join_next().await {
+                    deliverer.ended(&mut slots, ended).await;
+                }
+            })
+            .await;
+            running.shutdown().await;
             return;
         }
     }
@@ -175,47 +192,71 @@ struct Answer {
     excerpt: Option<String>,
     error: Option<String>,
     retry_after: Option<Duration>,
+    timed_out: bool,
 }
 
 impl Deliverer {
-    async fn deliver_due(&self) -> Result<(), portal_db::Error> {
-        loop {
+    /// Takes due deliveries the slots allow and starts each; returns when no more may start.
+    async fn start_due(
+        &self,
+        slots: &mut Slots,
+        running: &mut JoinSet<(Uuid, Uuid, Ended)>,
+    ) -> Result<(), portal_db::Error> {
+        while slots.free() > 0 {
             let now = Utc::now();
-            let due = portal_db::webhooks::due(&self.db, now, 32).await?;
-            if due.is_empty() {
-                return Ok(());
-            }
-            let mut taken = Vec::new();
-            for delivery in due {
-                let until = now + chrono::Duration::seconds(HOLD_SECONDS);
-                if portal_db::webhooks::claim(&self.db, delivery.id, now, until).await? {
-                    taken.push(delivery);
+            let due = portal_db::webhooks::due(&self.db, now, 32, &slots.busy(Instant::now())).await?;
+            let mut started = 0;
+            for (delivery, team) in due {
+                if !slots.take(delivery.endpoint_id, team, Instant::now()) {
+                    continue;
                 }
-            }
-            if taken.is_empty() {
-                return Ok(());
-            }
-            futures_util::stream::iter(taken)
-                .for_each_concurrent(PARALLEL, |delivery| async move {
-                    if let Err(e) = self.deliver(delivery).await {
+                let until = now + chrono::Duration::seconds(HOLD_SECONDS);
+                if !portal_db::webhooks::claim(&self.db, delivery.id, now, until).await? {
+                    slots.give_back(delivery.endpoint_id, team, Ended::Answered, Instant::now());
+                    continue;
+                }
+                started += 1;
+                let (me, endpoint) = (self.clone(), delivery.endpoint_id);
+                running.spawn(async move {
+                    let ended = me.deliver(delivery).await.unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "webhooks: a delivery could not be recorded; it is tried again");
-                    }
-                })
-                .await;
+                        Ended::Answered
+                    });
+                    (endpoint, team, ended)
+                });
+            }
+            if started == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives an ended attempt's slot back; a breaker that opened postpones its endpoint's
+    /// pending deliveries (for every instance: the time is stored).
+    async fn ended(&self, slots: &mut Slots, ended: Result<(Uuid, Uuid, Ended), tokio::task::JoinError>) {
+        let Ok((endpoint, team, ended)) = ended else { return };
+        let Some(until) = slots.give_back(endpoint, team, ended, Instant::now()) else { return };
+        let wait = until.saturating_duration_since(Instant::now());
+        let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        tracing::warn!(endpoint_id = %endpoint, seconds = wait.as_secs(), "webhooks: the endpoint keeps timing out; its deliveries wait");
+        crate::metrics::webhook_breaker_opened();
+        if let Err(e) = portal_db::webhooks::postpone_pending(&self.db, endpoint, at).await {
+            tracing::warn!(error = %e, "webhooks: the deliveries of an endpoint whose breaker opened could not be postponed");
         }
     }
 
-    async fn deliver(&self, delivery: Delivery) -> Result<(), portal_db::Error> {
+    async fn deliver(&self, delivery: Delivery) -> Result<Ended, portal_db::Error> {
         let db = &self.db;
         let (Some(endpoint), Some(event)) = (
             portal_db::webhooks::find_endpoint(db, delivery.endpoint_id).await?,
             portal_db::webhooks::find_event(db, delivery.event_id).await?,
         ) else {
-            return Ok(()); // deleted meanwhile, with its deliveries
+            return Ok(Ended::Answered); // deleted meanwhile, with its deliveries
         };
         if !endpoint.enabled {
             portal_db::webhooks::fail_pending(db, endpoint.id, Utc::now()).await?;
-            return Ok(());
+            return Ok(Ended::Answered);
         }
         // Whoever subscribed the endpoint must still read what it is about to receive.
         if let Some(refusal) = self.subscriber_refusal(&endpoint, &event).await? {
@@ -231,7 +272,8 @@ impl Deliverer {
                 error: Some(refusal),
             };
             crate::metrics::webhook_attempt("refused", Duration::ZERO);
-            return portal_db::webhooks::record_attempt(db, record, (DeliveryState::Failed, None)).await;
+            portal_db::webhooks::record_attempt(db, record, (DeliveryState::Failed, None)).await?;
+            return Ok(Ended::Answered);
         }
         let started = Instant::now();
         let attempted_at = Utc::now();
@@ -239,6 +281,7 @@ impl Deliverer {
         let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let now = Utc::now();
         let attempt = delivery.attempts.unsigned_abs() + 1;
+        let ended = if answer.timed_out { Ended::TimedOut } else { Ended::Answered };
         let succeeded = answer.status.is_some_and(|s| (200..300).contains(&s));
         let gone = answer.status == Some(410);
         let outcome = if succeeded {
@@ -282,7 +325,7 @@ impl Deliverer {
         } else if failing_since.is_some_and(|since| now - since >= chrono::Duration::days(FAILING_DAYS)) {
             self.turn_off(&endpoint, "Every delivery failed for 5 days.", now).await?;
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// Why the endpoint may not receive `event` now (None: it may): the user or key that
@@ -328,7 +371,13 @@ impl Deliverer {
         event: &portal_db::webhooks::Event,
         now: DateTime<Utc>,
     ) -> Answer {
-        let failed = |error: String| Answer { status: None, excerpt: None, error: Some(error), retry_after: None };
+        let failed = |error: String| Answer {
+            status: None,
+            excerpt: None,
+            error: Some(error),
+            retry_after: None,
+            timed_out: false,
+        };
         let Ok(url) = reqwest::Url::parse(&endpoint.url) else {
             return failed(format!("{NOT_SENT}the URL does not parse"));
         };
@@ -357,7 +406,7 @@ impl Deliverer {
         }
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return failed(printable(&describe(&e))),
+            Err(e) => return Answer { timed_out: e.is_timeout(), ..failed(printable(&describe(&e))) },
         };
         let status = response.status().as_u16();
         let retry_after = matches!(status, 429 | 503)
@@ -374,7 +423,7 @@ impl Deliverer {
         }
         body.truncate(EXCERPT_BYTES);
         let excerpt = (!body.is_empty()).then(|| printable(&String::from_utf8_lossy(&body)));
-        Answer { status: Some(status), excerpt, error: None, retry_after }
+        Answer { status: Some(status), excerpt, error: None, retry_after, timed_out: false }
     }
 
     /// Turns an endpoint off, fails its pending deliveries, records it, and mails the team's

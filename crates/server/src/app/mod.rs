@@ -48,6 +48,9 @@ pub struct TeamTx<'r> {
     pub now: DateTime<Utc>,
     entries: Vec<Entry>,
     changes: Vec<Change>,
+    /// Whether activity was written, and so webhook events raised: the delivery worker is
+    /// woken at commit rather than at its next look.
+    raised: bool,
 }
 
 /// An activity entry to write at commit.
@@ -85,6 +88,7 @@ impl<'r> Begin<'r> {
             now: Utc::now(),
             entries: Vec::new(),
             changes: Vec::new(),
+            raised: false,
         })
     }
 
@@ -128,13 +132,19 @@ impl<'r> TeamTx<'r> {
     /// change made stale on every instance. The team's lists change with any entry.
     pub async fn commit(mut self) -> ApiResult<()> {
         self.write_activity().await?;
-        self.state.invalidation.commit(self.txn, &self.changes).await
+        let (state, raised) = (self.state, self.raised);
+        state.invalidation.commit(self.txn, &self.changes).await?;
+        if raised {
+            state.webhook_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// Writes the activity entries recorded so far now, before what the use case does next
     /// (deleting the team they belong to).
     pub async fn write_activity(&mut self) -> ApiResult<()> {
         for entry in std::mem::take(&mut self.entries) {
+            self.raised = true;
             let touched = portal_db::audit::record(
                 &self.txn,
                 self.access.entry(

@@ -130,6 +130,7 @@ pub async fn rotate(begin: Begin<'_>, endpoint_id: Uuid, grace_hours: u32) -> Ap
 pub async fn send_test(begin: Begin<'_>, endpoint_id: Uuid) -> ApiResult<WebhookDelivery> {
     let (tx, row) = managed(begin, endpoint_id).await?;
     require_enabled(&row)?;
+    spend_send(&tx).await?;
     let data = WebhookEventData {
         team_id: tx.team_id(),
         actor: None,
@@ -148,11 +149,20 @@ pub async fn send_test(begin: Begin<'_>, endpoint_id: Uuid) -> ApiResult<Webhook
 pub async fn redeliver(begin: Begin<'_>, endpoint_id: Uuid, delivery_id: Uuid) -> ApiResult<WebhookDelivery> {
     let (tx, row) = managed(begin, endpoint_id).await?;
     require_enabled(&row)?;
+    spend_send(&tx).await?;
     let old = portal_db::webhooks::find_delivery(tx.db(), row.id, delivery_id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such delivery of this endpoint."))?;
     let delivery = portal_db::webhooks::insert_delivery(tx.db(), old.event_id, row.id, tx.now).await?;
     queued(tx, delivery).await
+}
+
+/// Test sends and redeliveries a team may ask for in an hour, all its endpoints together.
+pub const SENDS_PER_HOUR: u32 = 60;
+
+/// Counts a test send or redelivery against the team's hourly budget: 429 once it is spent.
+async fn spend_send(tx: &TeamTx<'_>) -> ApiResult<()> {
+    tx.state.webhook_send_limiter.spend(tx.db(), &format!("webhook-sends:{}", tx.team_id())).await
 }
 
 async fn queued(tx: TeamTx<'_>, delivery: Delivery) -> ApiResult<WebhookDelivery> {

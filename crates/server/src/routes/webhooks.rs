@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::app::webhooks;
-use crate::error::responses::{InternalError, JsonBody, NoAccess, ValidationFailed};
+use crate::error::responses::{InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Principal};
 use crate::paging::PageQuery;
@@ -235,7 +235,7 @@ pub async fn list_webhook_deliveries(
     responses(
         (status = 202, description = "Queued; it goes out within a second.", body = WebhookDelivery),
         (status = 409, description = "The endpoint is off (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        NoAccess, InternalError,
+        NoAccess, RateLimited, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks/{endpoint_id}/test")]
@@ -256,7 +256,7 @@ pub async fn send_test_webhook(caller: Caller, path: web::Path<(Uuid, Uuid)>) ->
     responses(
         (status = 202, description = "Queued as a new delivery.", body = WebhookDelivery),
         (status = 409, description = "The endpoint is off (`conflict`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        NoAccess, InternalError,
+        NoAccess, RateLimited, InternalError,
     )
 )]
 #[post("/teams/{team_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver")]

@@ -659,3 +659,106 @@ async fn a_subscriber_who_lost_the_right_stops_receiving_that_family() {
     let received = receiver.received().await;
     assert_eq!(received.len(), 1, "only the role change: {received:#?}");
 }
+
+/// A listener that accepts connections and never answers them (a hung or hostile endpoint).
+struct Hanging {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Hanging {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepted.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        Self { port, accepted, task }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Ten endpoints of one team that take the connection and never answer, with three events
+/// each, hold only that team's share of the delivery slots: another team's event arrives within
+/// 2 s (it waited up to 59 s behind them when all teams shared one batch).
+#[tokio::test]
+async fn a_team_whose_endpoints_hang_delays_only_itself() {
+    let s = team_app(webhook_options(None)).await;
+    let hanging = Hanging::start().await;
+    for n in 0..10 {
+        let url = format!("http://127.0.0.1:{}/hook/{n}", hanging.port);
+        let res = s
+            .app
+            .op(Some(&s.owner), ops::create_webhook_endpoint(&s.team, &hook(&url, &[EventType::ApiKeyCreated])))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    }
+    let (other, _) = s.app.signed_in("other@example.com").await;
+    let other_team = s.app.create_team(&other, "Elsewhere").await;
+    let receiver = Receiver::start(None).await;
+    let res = s
+        .app
+        .op(
+            Some(&other),
+            ops::create_webhook_endpoint(&other_team, &hook(&receiver.url(), &[EventType::ApiKeyCreated])),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    receiver.control(json!({"secret": res.body["secret"]})).await;
+
+    for n in 0..3 {
+        s.app.simple_key(&s.owner, &s.team, &format!("hung key {n}")).await;
+    }
+    // The hung endpoints hold their share of the slots (four at once for the team).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hanging.accepted() < 4 {
+        assert!(Instant::now() < deadline, "the hung endpoints were never called: {}", hanging.accepted());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    s.app.simple_key(&other, &other_team, "unrelated").await;
+    let received = receiver.wait_for("the other team's event", |r| !r.is_empty()).await;
+    let took = asked.elapsed();
+    eprintln!("the other team's event arrived {took:?} after its change, {} hung connections open", hanging.accepted());
+    assert_eq!(received[0]["event"]["type"], "api_key.created");
+    assert!(took <= Duration::from_secs(2), "another team's event took {took:?}");
+    assert_eq!(hanging.accepted(), 4, "no more than the team's share at once");
+}
+
+/// Test sends and redeliveries are budgeted per team and hour: the sixty-first is refused 429
+/// and queues nothing.
+#[tokio::test]
+async fn test_sends_and_redeliveries_are_limited_per_team() {
+    let s = team_app(webhook_options(None)).await;
+    let receiver = Receiver::start(None).await;
+    let (hook_id, _) = endpoint(&s, &receiver, &receiver.url(), &["api_key.created"]).await;
+    for _ in 0..60 {
+        let res = s.app.op(Some(&s.owner), ops::send_test_webhook(&s.team, &hook_id)).await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+    }
+    let all = format!("/api/v1/teams/{}/webhooks/{hook_id}/deliveries?limit=100", s.team);
+    let count = || async { s.app.get_as(&s.owner, &all).await.body["items"].as_array().unwrap().len() };
+    assert_eq!(count().await, 60);
+    let res = s.app.op(Some(&s.owner), ops::send_test_webhook(&s.team, &hook_id)).await;
+    res.assert_problem(429, "rate_limited");
+    assert!(res.headers.contains_key("retry-after"));
+    let any = deliveries(&s, &hook_id).await[0]["id"].as_str().unwrap().to_owned();
+    s.app.op(Some(&s.owner), ops::redeliver_webhook(&s.team, &hook_id, &any)).await.assert_problem(429, "rate_limited");
+    assert_eq!(count().await, 60, "nothing more was queued");
+}
