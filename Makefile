@@ -18,7 +18,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python tools-system clean-test-dbs
+.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python tools-system tools-proxy clean-test-dbs
 
 run: tools-system web
 	cargo run --release -p portal-server --bin partner-portal -- serve
@@ -43,6 +43,13 @@ SYSTEM_PACKAGES := libxmlsec1-dev libxml2-dev libssl-dev libclang-dev pkg-config
 tools-system:
 	@dpkg-query -W -f='$${Status}\n' $(SYSTEM_PACKAGES) 2>/dev/null | grep -c '^install ok installed$$' | grep -qx 5 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
+
+# Real reverse proxies for the API tests (the client address behind a proxy, TLS at the proxy).
+# Debian's packages; their services are not started.
+PROXY_PACKAGES := nginx-light caddy
+tools-proxy:
+	@command -v nginx >/dev/null && command -v caddy >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PROXY_PACKAGES); }
 
 tools-browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
@@ -74,11 +81,11 @@ openapi: tools-system
 test: tools-python test-rust test-postgres test-openapi contract test-wasm e2e
 
 # The API tests run the real OpenID provider (oidc-provider, in e2e/node_modules).
-test-rust: tools-node tools-system
+test-rust: tools-node tools-system tools-proxy
 	@echo "== Rust tests on SQLite"
 	cargo test --workspace --exclude portal-frontend
 
-test-postgres: tools-node tools-system clean-test-dbs
+test-postgres: tools-node tools-system tools-proxy clean-test-dbs
 	@if psql "$(PG_URL)/postgres" -Atqc 'select 1' >/dev/null 2>&1; then \
 		echo "== Rust integration tests on PostgreSQL at $(PG_URL)"; \
 		PORTAL_TEST_DATABASE=postgres PORTAL_TEST_POSTGRES_URL="$(PG_URL)" cargo test -p portal-server --test api; \

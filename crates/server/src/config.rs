@@ -10,6 +10,10 @@ pub struct ConfigArgs {
     /// Address to listen on.
     #[arg(long, env = "PORTAL_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
+    /// A second listener for Prometheus alone (`GET /metrics`, no token: keep it off the public
+    /// network), e.g. `10.0.0.5:9464`. Default: none; `/metrics` then needs the service token.
+    #[arg(long, env = "PORTAL_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// Folder for the SQLite database, generated secrets and mail files.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -173,6 +177,7 @@ pub enum MailTransportConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    pub metrics_bind: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
     /// Without a trailing slash.
@@ -293,6 +298,12 @@ impl Config {
             .bind
             .parse()
             .map_err(|_| bad("PORTAL_BIND", format!("'{}' is not an address such as 127.0.0.1:8080", args.bind)))?;
+        let metrics_bind = match args.metrics_bind.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                bad("PORTAL_METRICS_BIND", format!("'{raw}' is not an address such as 127.0.0.1:9464"))
+            })?),
+        };
         create_private_dir(&args.data_dir)
             .map_err(|e| bad("PORTAL_DATA_DIR", format!("cannot create '{}': {e}", args.data_dir.display())))?;
         let data_dir = args.data_dir;
@@ -408,6 +419,7 @@ impl Config {
 
         Ok(Self {
             bind,
+            metrics_bind,
             data_dir,
             database_url,
             public_url,

@@ -96,7 +96,7 @@ async fn main() -> ExitCode {
         Ok(app) => app,
         Err(e) => return fail(e),
     };
-    tracing::info!(port = app.port(), "Partner Portal is serving");
+    tracing::info!(port = app.port(), metrics_port = app.metrics_port(), "Partner Portal is serving");
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),

@@ -246,6 +246,8 @@ pub struct Application {
     _serving: Option<crate::backup::ServingLock>,
     port: u16,
     server: Server,
+    /// The Prometheus listener (`PORTAL_METRICS_BIND`), and its port.
+    metrics: Option<(Server, u16)>,
     mail: MailWorker,
     stop_keys: tokio::sync::watch::Sender<bool>,
     key_tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -355,6 +357,7 @@ impl Application {
             csp,
             count_statements: state.config.debug_statement_count,
         });
+        let metrics_bind = state.config.metrics_bind.map(|addr| (addr, state.db.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
@@ -394,11 +397,20 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        Ok(Self { _serving: None, port, server: server.run(), mail, stop_keys, key_tasks, services })
+        let metrics = match metrics_bind {
+            Some((addr, db)) => Some(metrics_server(addr, db)?),
+            None => None,
+        };
+        Ok(Self { _serving: None, port, server: server.run(), metrics, mail, stop_keys, key_tasks, services })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the Prometheus listener, when `PORTAL_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// Stops the server: `graceful` lets requests in flight finish.
@@ -409,7 +421,12 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or the handle's stop), lets requests in flight finish,
     /// then stops the mail worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| (server.handle(), tokio::spawn(server)));
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         // Buffered usage counts are written before the process ends.
         let _ = self.stop_keys.send(true);
         for task in self.key_tasks {
@@ -419,6 +436,39 @@ impl Application {
         tracing::info!(target: "portal_server::footprint", footprint = %self.services.footprint(), "stopped");
         result
     }
+}
+
+/// The Prometheus listener: `GET /metrics` and nothing else, without a token (its address is the
+/// access control), on one worker; it stops with the main server.
+fn metrics_server(
+    addr: std::net::SocketAddr,
+    db: portal_db::DatabaseConnection,
+) -> Result<(Server, u16), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let port = listener.local_addr().map_err(StartupError::Server)?.port();
+    let server = HttpServer::new(move || {
+        let db = db.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let db = db.clone();
+                async move {
+                    match crate::metrics::render(&db).await {
+                        Some(text) => {
+                            HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
+                        }
+                        None => HttpResponse::ServiceUnavailable().body("metrics are off"),
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(StartupError::Server)?
+    .run();
+    Ok((server, port))
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A flag given again (a test's own after the defaults) overrides the earlier one.
 #[derive(Parser)]
+#[command(args_override_self = true)]
 struct Cli {
     #[command(flatten)]
     args: ConfigArgs,

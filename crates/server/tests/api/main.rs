@@ -13,6 +13,7 @@ mod leaks;
 mod matrix;
 mod openapi;
 mod operations;
+mod proxy;
 mod reads;
 mod saml;
 mod scopes;

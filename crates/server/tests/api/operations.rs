@@ -27,6 +27,8 @@ struct Served {
     child: std::process::Child,
     port: u16,
     lines: std::sync::mpsc::Receiver<String>,
+    /// The log line that says it serves, with its ports.
+    serving_line: Value,
 }
 
 impl Served {
@@ -49,13 +51,14 @@ impl Served {
                 }
             }
         });
-        let mut served = Self { child, port: 0, lines };
-        served.port = loop {
+        let mut served = Self { child, port: 0, lines, serving_line: Value::Null };
+        served.serving_line = loop {
             let line = served.next_line();
             if line["message"] == "Partner Portal is serving" {
-                break line["port"].as_u64().unwrap() as u16;
+                break line;
             }
         };
+        served.port = served.serving_line["port"].as_u64().unwrap() as u16;
         served
     }
 
@@ -238,6 +241,9 @@ async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
     let flushes = "portal_usage_flush_rows_count";
     let delivered = r#"portal_webhook_attempts_total{result="delivered"}"#;
     let (flushes_before, delivered_before) = (sample(&after, flushes), sample(&after, delivered));
+    // Usage after that reading, so that a flush must follow it (the earlier requests' flush may
+    // have come before it).
+    assert_eq!(app.get_as(&key, &keys).await.status, 200);
     let receiver = crate::webhooks::Receiver::start(None).await;
     let hook = CreateWebhookEndpointRequest {
         url: receiver.url().into(),
@@ -264,4 +270,29 @@ async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
     for gauge in ["portal_mail_outbox_depth", "portal_mail_outbox_oldest_age_seconds", "portal_webhook_queue_depth"] {
         assert!(after.lines().any(|l| l.starts_with(gauge)), "{gauge} in {after}");
     }
+}
+
+/// `PORTAL_METRICS_BIND`: a listener of its own for the scraper, without a token, that serves
+/// the metrics and nothing else; the main listener still asks for the service token.
+#[tokio::test]
+async fn the_metrics_listener_serves_metrics_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let served = Served::start(&["--data-dir", data.path().to_str().unwrap(), "--metrics-bind", "127.0.0.1:0"]);
+    let metrics_port = served.serving_line["metrics_port"].as_u64().expect("the serving line names the metrics port");
+    assert_ne!(metrics_port, u64::from(served.port));
+    let http = reqwest::Client::new();
+    let at = |path: &str| format!("http://127.0.0.1:{metrics_port}{path}");
+    assert_eq!(http.get(served.url("/healthz")).send().await.unwrap().status(), 200);
+    let res = http.get(at("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("portal_http_requests_total{route=\"/healthz\""), "{text}");
+    for path in ["/healthz", "/api/v1/teams", "/"] {
+        assert_eq!(http.get(at(path)).send().await.unwrap().status(), 404, "{path} on the metrics listener");
+    }
+    assert_eq!(
+        http.get(served.url("/metrics")).send().await.unwrap().status(),
+        401,
+        "the main listener asks for the token"
+    );
 }
