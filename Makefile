@@ -18,7 +18,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432
 REQUIRE_POSTGRES ?= 0
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python tools-system tools-proxy clean-test-dbs
+.PHONY: bench mutants tools-bench run web test test-rust test-postgres test-wasm test-openapi e2e contract openapi lint fmt tools-wasm tools-wasm-target tools-browser tools-node tools-contract tools-python tools-system tools-proxy tools-container test-container clean-test-dbs
 
 run: tools-system web
 	cargo run --release -p portal-server --bin partner-portal -- serve
@@ -78,7 +78,7 @@ openapi: tools-system
 	@echo "openapi/openapi.json regenerated"
 
 # ---------------------------------------------------------------- tests
-test: tools-python test-rust test-postgres test-openapi contract test-wasm e2e
+test: tools-python test-rust test-postgres test-openapi contract test-container test-wasm e2e
 
 # The API tests run the real OpenID provider (oidc-provider, in e2e/node_modules).
 test-rust: tools-node tools-system tools-proxy
@@ -123,6 +123,18 @@ contract: tools-python tools-contract tools-system
 	cargo build --release -p portal-server --bin partner-portal
 	PP_BIN="$(TARGET_DIR)/release/partner-portal" PP_SCHEMATHESIS_SECONDS=$(SCHEMATHESIS_SECONDS) \
 		PP_CONTRACT_REPORTS="$(TARGET_DIR)/contract-reports" python3 contract/run.py
+
+# The container image (Dockerfile) built and started with podman, the release binary and the web
+# app put in (ops/test-container.sh says why not the build stage).
+CONTAINER_PACKAGES := podman runc debootstrap
+tools-container:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_PACKAGES); }
+
+test-container: tools-container tools-system web
+	@echo "== Container image: build, start, health check, a volume kept across containers"
+	cargo build --release -p portal-server --bin partner-portal
+	ops/test-container.sh "$(TARGET_DIR)/release/partner-portal" frontend/dist
 
 # ---------------------------------------------------------------- benchmark
 OHA_VERSION := 1.16.0

@@ -1,5 +1,5 @@
-//! `partner-portal`: serve (default), migrate, print the OpenAPI document, or back up and restore
-//! a SQLite deployment.
+//! `partner-portal`: serve (default), migrate, print the OpenAPI document, back up and restore
+//! a SQLite deployment, or ask a serving portal whether it is ready.
 
 use std::process::ExitCode;
 
@@ -30,6 +30,9 @@ enum Command {
     /// committed before the copy began, none after), and check the copy. For PostgreSQL use
     /// pg_dump.
     Backup { file: std::path::PathBuf },
+    /// Ask the portal serving at PORTAL_BIND whether it is ready (`GET /readyz`): exit status 0
+    /// if it is. For container health checks (the image has no curl).
+    Ready,
     /// Replace the SQLite database by the backup FILE. Refused while any instance serves from it;
     /// the replaced database is kept beside it.
     Restore { file: std::path::PathBuf },
@@ -38,6 +41,29 @@ enum Command {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("partner-portal: {message}");
     ExitCode::FAILURE
+}
+
+/// `GET /readyz` of the portal listening on `bind` (a wildcard address asked on loopback).
+async fn ready(bind: &str) -> ExitCode {
+    let Ok(mut addr) = bind.parse::<std::net::SocketAddr>() else {
+        return fail(format!("PORTAL_BIND: '{bind}' is not an address such as 127.0.0.1:8080"));
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).no_proxy().build() {
+        Ok(client) => client,
+        Err(e) => return fail(e),
+    };
+    match client.get(format!("http://{addr}/readyz")).send().await {
+        Ok(res) if res.status().is_success() => ExitCode::SUCCESS,
+        Ok(res) => fail(format!("not ready: /readyz answered {}", res.status())),
+        Err(e) => fail(format!("not ready: {e}")),
+    }
 }
 
 #[tokio::main]
@@ -62,6 +88,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(format!("backup: {e}")),
             };
         }
+        Some(Command::Ready) => return ready(&cli.config.bind).await,
         Some(Command::Restore { file }) => {
             return match portal_server::backup::restore(&cli.config.database_url_or_default(), file).await {
                 Ok(kept) => {
