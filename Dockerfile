@@ -32,7 +32,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libxmlsec1 libxmlsec1-openssl libxml2 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin portal \
+    && useradd --uid 10001 --user-group --no-create-home --home-dir /data --shell /usr/sbin/nologin portal \
     && mkdir -p /data \
     && chown portal:portal /data
 COPY --from=build /out/partner-portal /usr/local/bin/partner-portal

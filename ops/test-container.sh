@@ -29,7 +29,11 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-cleanup_start() { podman rm -f "$NAME" >/dev/null 2>&1 || true; podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true; }
+cleanup_start() {
+    podman rm -f "$NAME" >/dev/null 2>&1 || true
+    podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true
+    podman rmi -f "$IMAGE" >/dev/null 2>&1 || true # the last run's image, not left dangling
+}
 cleanup_start
 
 if ! podman image exists "$BASE"; then

@@ -55,6 +55,7 @@ async fn ready(bind: &str) -> ExitCode {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
+    portal_server::webhooks::install_tls_provider();
     let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).no_proxy().build() {
         Ok(client) => client,
         Err(e) => return fail(e),
