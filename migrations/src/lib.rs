@@ -25,6 +25,7 @@ mod m0020_team_domains;
 mod m0021_sso;
 mod m0022_domain_rechecks;
 mod m0023_saml;
+mod m0024_rate_limit_states;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_sso::Migration),
             Box::new(m0022_domain_rechecks::Migration),
             Box::new(m0023_saml::Migration),
+            Box::new(m0024_rate_limit_states::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ pub mod entity;
 pub mod getting_started;
 pub mod invitations;
 pub mod mail;
+pub mod rate_limits;
 pub mod sessions;
 pub mod sso;
 pub mod teams;

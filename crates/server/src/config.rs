@@ -120,6 +120,11 @@ pub struct ConfigArgs {
     /// tests and profiling).
     #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub debug_statement_count: bool,
+    /// Where per-key rate limits are counted: `instance` (each instance's memory: n instances
+    /// admit up to n times a key's rate) or `cluster` (PostgreSQL, shared and exact, one write
+    /// per limited request).
+    #[arg(long, env = "PORTAL_RATE_LIMIT_SCOPE", default_value = "instance")]
+    pub rate_limit_scope: String,
     /// Read every list and usage page from the database, keeping nothing between requests (for
     /// tests of what a page costs the database, and for comparison).
     #[arg(long, env = "PORTAL_NO_READ_CACHE", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
@@ -206,6 +211,7 @@ pub struct Config {
     pub debug_statement_count: bool,
     /// Whether lists and usage pages are kept between requests (see `keys::reads`).
     pub read_cache: bool,
+    pub rate_limit_scope: crate::services::meter::limits::RateScope,
     pub webhook_allow_http: bool,
     pub webhook_allow_private: bool,
     pub webhook_retry_scale: f64,
@@ -315,6 +321,17 @@ impl Config {
                 return Err(bad("PORTAL_DATABASE_URL", format!("'{url}' must start with sqlite: or postgres://")));
             }
             None => default_sqlite_url(&data_dir),
+        };
+        let rate_limit_scope = match args.rate_limit_scope.trim().to_ascii_lowercase().as_str() {
+            "instance" => crate::services::meter::limits::RateScope::Instance,
+            "cluster" if database_url.starts_with("postgres") => crate::services::meter::limits::RateScope::Cluster,
+            "cluster" => {
+                return Err(bad(
+                    "PORTAL_RATE_LIMIT_SCOPE",
+                    "cluster needs PostgreSQL (PORTAL_DATABASE_URL=postgres://...): SQLite serves one instance",
+                ));
+            }
+            other => return Err(bad("PORTAL_RATE_LIMIT_SCOPE", format!("'{other}' is not instance or cluster"))),
         };
 
         let public_url = match args.public_url {
@@ -448,6 +465,7 @@ impl Config {
             domain_grace: std::time::Duration::from_secs(args.domain_grace_seconds),
             debug_statement_count: args.debug_statement_count,
             read_cache: !args.no_read_cache,
+            rate_limit_scope,
             webhook_allow_http: args.webhook_allow_http,
             webhook_allow_private: args.webhook_allow_private,
             webhook_retry_scale: args.webhook_retry_scale,
@@ -601,6 +619,10 @@ mod tests {
             (&["--support-url", "javascript:alert(1)"][..], "PORTAL_SUPPORT_URL"),
             (&["--support-email", "not an address"][..], "PORTAL_SUPPORT_EMAIL"),
             (&["--community-url", "forum.example.com"][..], "PORTAL_COMMUNITY_URL"),
+            (&["--metrics-bind", "everywhere"][..], "PORTAL_METRICS_BIND"),
+            (&["--rate-limit-scope", "galaxy"][..], "PORTAL_RATE_LIMIT_SCOPE"),
+            // One SQLite database serves one instance: nothing to share.
+            (&["--rate-limit-scope", "cluster"][..], "PORTAL_RATE_LIMIT_SCOPE"),
         ] {
             let err = Config::from_args(args(flags)).unwrap_err();
             assert_eq!(err.setting, setting, "{flags:?}: {err}");

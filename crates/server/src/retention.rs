@@ -75,12 +75,14 @@ pub async fn prune_sessions(db: &DatabaseConnection, now: chrono::DateTime<Utc>)
 }
 
 /// Deletes the request budgets of windows that started a day before `now` (no window is longer
-/// than an hour); returns how many went.
+/// than an hour), and shared rate-limit states idle for an hour; returns how many went.
 pub async fn prune_budgets(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> Result<u64, portal_db::Error> {
     let before = (now - chrono::Duration::days(1)).timestamp();
     let mut removed = 0;
     loop {
-        let n = portal_db::budgets::prune(db, before, BATCH).await?;
+        // A shared rate-limit state an hour behind now is full again: a fresh one admits the same.
+        let n = portal_db::budgets::prune(db, before, BATCH).await?
+            + portal_db::rate_limits::prune(db, 3600, BATCH).await?;
         removed += n;
         if n == 0 {
             return Ok(removed);

@@ -293,7 +293,12 @@ impl Application {
         let dns = crate::dns::Dns::new(config.dns_resolver).map_err(StartupError::Server)?;
         let oidc = crate::sso::Oidc::new(crate::webhooks::Reach::from_config(&config), config.key_hash_secret.expose())
             .map_err(|e| StartupError::Server(std::io::Error::other(e)))?;
-        let services = Services::new(db.clone(), config.key_hash_secret.expose(), config.read_cache, (dns, oidc));
+        let services = Services::new(
+            db.clone(),
+            config.key_hash_secret.expose(),
+            (config.read_cache, config.rate_limit_scope),
+            (dns, oidc),
+        );
         let (stop_keys, stopped) = tokio::sync::watch::channel(false);
         let mut key_tasks = vec![
             tokio::spawn(services.meter.clone().run_flusher(config.usage_flush, stopped.clone())),
@@ -357,7 +362,7 @@ impl Application {
             csp,
             count_statements: state.config.debug_statement_count,
         });
-        let metrics_bind = state.config.metrics_bind.map(|addr| (addr, state.db.clone()));
+        let metrics_bind = state.config.metrics_bind.map(|addr| (addr, state.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
                 // Before the /api/v1 scope, which would otherwise claim /api/v1/openapi.json.
@@ -398,7 +403,7 @@ impl Application {
             server = server.workers(n);
         }
         let metrics = match metrics_bind {
-            Some((addr, db)) => Some(metrics_server(addr, db)?),
+            Some((addr, state)) => Some(metrics_server(addr, state)?),
             None => None,
         };
         Ok(Self { _serving: None, port, server: server.run(), metrics, mail, stop_keys, key_tasks, services })
@@ -440,28 +445,11 @@ impl Application {
 
 /// The Prometheus listener: `GET /metrics` and nothing else, without a token (its address is the
 /// access control), on one worker; it stops with the main server.
-fn metrics_server(
-    addr: std::net::SocketAddr,
-    db: portal_db::DatabaseConnection,
-) -> Result<(Server, u16), StartupError> {
+fn metrics_server(addr: std::net::SocketAddr, state: web::Data<AppState>) -> Result<(Server, u16), StartupError> {
     let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
     let port = listener.local_addr().map_err(StartupError::Server)?.port();
     let server = HttpServer::new(move || {
-        let db = db.clone();
-        App::new().route(
-            "/metrics",
-            web::get().to(move || {
-                let db = db.clone();
-                async move {
-                    match crate::metrics::render(&db).await {
-                        Some(text) => {
-                            HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
-                        }
-                        None => HttpResponse::ServiceUnavailable().body("metrics are off"),
-                    }
-                }
-            }),
-        )
+        App::new().app_data(state.clone()).app_data(routes::health::MetricsListener).service(routes::health::metrics)
     })
     .workers(1)
     .disable_signals()

@@ -30,6 +30,10 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }
 
+/// Marks the app of the metrics listener, where `/metrics` needs no token.
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
+
 /// Operational metrics in the Prometheus text format: requests and latency by route template,
 /// key verifications by outcome, sign-in failures, the mail and webhook queues. Needs the service
 /// token (`PORTAL_SERVICE_TOKEN`) as bearer token.
@@ -43,7 +47,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    crate::access::require_service(&req, &state.config, portal_domain::policy::Action::ReadMetrics)?;
+    // On the metrics listener (`PORTAL_METRICS_BIND`) its address is the access control: nothing
+    // else is served there.
+    if req.app_data::<MetricsListener>().is_none() {
+        crate::access::require_service(&req, &state.config, portal_domain::policy::Action::ReadMetrics)?;
+    }
     let text = crate::metrics::render(&state.db).await.ok_or_else(|| ApiError::internal("metrics are off"))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -64,13 +64,13 @@ impl Services {
     pub fn new(
         db: DatabaseConnection,
         server_secret: &str,
-        read_cache: bool,
+        (read_cache, rate_scope): (bool, meter::limits::RateScope),
         (dns, oidc): (crate::dns::Dns, crate::sso::Oidc),
     ) -> Self {
         // On PostgreSQL other instances may revoke: trust the caches only once LISTEN runs.
         let trust = Arc::new(Trust(AtomicBool::new(!portal_db::changes::is_postgres(&db))));
         let auth_cache = Arc::new(AuthCache::new(db.clone(), server_secret, trust.clone()));
-        let meter = Arc::new(MeterService::new(db.clone()));
+        let meter = Arc::new(MeterService::new(db.clone(), rate_scope));
         let pages = Arc::new(Pages::new(read_cache, trust.clone(), meter.clone()));
         let invalidation =
             Arc::new(Invalidation { db, trust, auth: auth_cache.clone(), pages: pages.clone(), meter: meter.clone() });

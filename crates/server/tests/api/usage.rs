@@ -579,3 +579,44 @@ async fn the_upgrade_carries_existing_counts_into_every_tier() {
     assert_eq!(shares.iter().map(share).collect::<Vec<_>>(), [(key, "old key".to_owned(), 17, 2)], "from weeks");
     db.close().await.ok();
 }
+
+/// `PORTAL_RATE_LIMIT_SCOPE`: by default each instance keeps its own rate-limit state, so two
+/// instances admit a burst each; with `cluster` they share one state in PostgreSQL and admit
+/// exactly one burst between them, whichever instance a request meets.
+#[tokio::test]
+async fn a_cluster_scoped_rate_limit_is_shared_by_the_instances() {
+    if backend() != "postgres" {
+        return;
+    }
+    for (scope, bursts) in [("instance", 2), ("cluster", 1)] {
+        let flags = ["--rate-limit-scope", scope];
+        let a = spawn_app_with(Options::shared(None, &flags)).await;
+        let b = spawn_app_with(Options::shared(Some(a.database_url.clone()), &flags)).await;
+        let (owner, _) = a.signed_in("owner@example.com").await;
+        let team = a.create_team(&owner, "Acme").await;
+        let body = json!({"name": "paced", "environment": "production", "expiration": "never",
+            "rate_limit": {"requests_per_second": 1, "burst": 3}});
+        let (_, secret) = a.create_key(&owner, &team, body).await;
+        let started = std::time::Instant::now();
+        let mut admitted = 0;
+        for n in 0..12 {
+            let instance = if n % 2 == 0 { &a } else { &b };
+            let res = instance.op(Some(&secret), ops::get_team(&team)).await;
+            if res.status == StatusCode::OK {
+                admitted += 1;
+                assert!(header(&res, "ratelimit").starts_with("\"rate\";r="), "{:?}", res.headers);
+            } else {
+                res.assert_problem(429, "rate_limited");
+                assert_eq!(header(&res, "retry-after"), "1");
+                assert_eq!(header(&res, "ratelimit"), "\"rate\";r=0;t=1");
+            }
+        }
+        // One more request comes back each second: a slow run may see it.
+        let refilled = started.elapsed().as_secs() as usize * bursts;
+        let expected = 3 * bursts;
+        assert!(
+            (expected..=expected + refilled).contains(&admitted),
+            "{scope}: {admitted} admitted, expected {expected} (+{refilled} refilled)"
+        );
+    }
+}

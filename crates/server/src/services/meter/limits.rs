@@ -83,8 +83,19 @@ struct Lease {
     spent_until: Option<Instant>,
 }
 
+/// Where per-key rate-limit states live (`PORTAL_RATE_LIMIT_SCOPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateScope {
+    /// In each instance's memory: n instances admit up to n times a key's rate. No cost.
+    #[default]
+    Instance,
+    /// In PostgreSQL, shared by every instance (exact): one upsert per limited request.
+    Cluster,
+}
+
 pub struct Limits {
     db: DatabaseConnection,
+    scope: RateScope,
     leases: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<Lease>>>>,
     /// Leases of forgotten keys, to give back at the next flush.
     returns: Mutex<Vec<(Uuid, DateTime<Utc>, u64)>>,
@@ -96,9 +107,10 @@ fn seconds(d: chrono::TimeDelta) -> u64 {
 }
 
 impl Limits {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, scope: RateScope) -> Self {
         Self {
             db,
+            scope,
             leases: Mutex::new(HashMap::new()),
             returns: Mutex::new(Vec::new()),
             rates: moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(600)).build(),
@@ -115,7 +127,10 @@ impl Limits {
     pub async fn admit(&self, key: &CachedKey, now: DateTime<Utc>) -> Result<LimitReport, ApiError> {
         let mut report = LimitReport::default();
         if let Some(rate) = key.rate_limit {
-            report.rate = Some(self.check_rate(key.id, rate)?);
+            report.rate = Some(match self.scope {
+                RateScope::Instance => self.check_rate(key.id, rate)?,
+                RateScope::Cluster => check_shared_rate(&self.db, key.id, rate).await?,
+            });
         }
         if let Some(limit) = key.usage_limit {
             match self.take_quota(key, limit, now).await {
@@ -151,21 +166,7 @@ impl Limits {
                 let remaining = u64::from(state.remaining_burst_capacity()).min(burst);
                 Ok(Policy { quota: burst, window, remaining, reset: (burst - remaining).div_ceil(per_second) })
             }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let retry = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut refused = ApiError::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "This key may make {} requests per second (bursts of {}); slow down.",
-                        rate.requests_per_second, rate.burst
-                    ),
-                );
-                refused.retry_after = Some(retry.max(1));
-                let rate = Policy { quota: burst, window, remaining: 0, reset: retry.max(1) };
-                refused.rate_limit = Some(Box::new(LimitReport { monthly: None, rate: Some(rate) }.headers()));
-                Err(refused)
-            }
+            Err(not_until) => Err(rate_exceeded(rate, not_until.wait_time_from(DefaultClock::default().now()))),
         }
     }
 
@@ -261,6 +262,53 @@ impl Limits {
         } else {
             self.returns.lock().unwrap_or_else(|e| e.into_inner()).extend(failed);
             Err(portal_db::Error::Db(portal_db::DbErr::Custom("lease release failed".into())))
+        }
+    }
+}
+
+/// The burst and the seconds a whole burst takes to come back.
+fn burst_window(rate: RateLimit) -> (u64, u64) {
+    let burst = u64::from(rate.burst.max(1));
+    (burst, burst.div_ceil(u64::from(rate.requests_per_second.max(1))))
+}
+
+/// 429 `rate_limited` with `Retry-After` and the `rate` policy, `wait` before a request may go.
+fn rate_exceeded(rate: RateLimit, wait: Duration) -> ApiError {
+    let (burst, window) = burst_window(rate);
+    let retry = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut refused = ApiError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "This key may make {} requests per second (bursts of {}); slow down.",
+            rate.requests_per_second, rate.burst
+        ),
+    );
+    refused.retry_after = Some(retry);
+    let policy = Policy { quota: burst, window, remaining: 0, reset: retry };
+    refused.rate_limit = Some(Box::new(LimitReport { monthly: None, rate: Some(policy) }.headers()));
+    refused
+}
+
+/// The rate of `key_id` by the state every instance shares (`RateScope::Cluster`).
+async fn check_shared_rate(db: &DatabaseConnection, key_id: Uuid, rate: RateLimit) -> Result<Policy, ApiError> {
+    use portal_db::rate_limits::Admission;
+    let per_second = i64::from(rate.requests_per_second.max(1));
+    let (burst, window) = burst_window(rate);
+    let interval = (1_000_000 / per_second).max(1);
+    let tolerance = interval * i64::from(rate.burst.max(1));
+    match portal_db::rate_limits::take(db, key_id, interval, tolerance).await? {
+        Admission::Admitted { ahead } => {
+            let remaining = u64::try_from((tolerance - ahead) / interval).unwrap_or(0).min(burst);
+            Ok(Policy {
+                quota: burst,
+                window,
+                remaining,
+                reset: (burst - remaining).div_ceil(per_second.unsigned_abs()),
+            })
+        }
+        Admission::Refused { ahead } => {
+            let wait = u64::try_from(ahead + interval - tolerance).unwrap_or(0);
+            Err(rate_exceeded(rate, Duration::from_micros(wait)))
         }
     }
 }

@@ -40,9 +40,9 @@ impl MeterService {
         self.limits.rates_kept()
     }
 
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, scope: limits::RateScope) -> Self {
         Self {
-            limits: Limits::new(db.clone()),
+            limits: Limits::new(db.clone(), scope),
             meter: Meter::default(),
             instance: Uuid::new_v4(),
             written_early: std::sync::Mutex::new(None),
