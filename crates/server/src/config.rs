@@ -120,6 +120,10 @@ pub struct ConfigArgs {
     /// tests and profiling).
     #[arg(long, env = "PORTAL_DEBUG_STATEMENT_COUNT", default_value_t = false, value_parser = clap::builder::BoolishValueParser::new())]
     pub debug_statement_count: bool,
+    /// Record Prometheus metrics (`/metrics`); `false` turns the recorder off (the request path
+    /// then records nothing, and `/metrics` answers 404).
+    #[arg(long, env = "PORTAL_METRICS", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
     /// Where per-key rate limits are counted: `instance` (each instance's memory: n instances
     /// admit up to n times a key's rate) or `cluster` (PostgreSQL, shared and exact, one write
     /// per limited request).
@@ -212,6 +216,7 @@ pub struct Config {
     /// Whether lists and usage pages are kept between requests (see `keys::reads`).
     pub read_cache: bool,
     pub rate_limit_scope: crate::services::meter::limits::RateScope,
+    pub metrics: bool,
     pub webhook_allow_http: bool,
     pub webhook_allow_private: bool,
     pub webhook_retry_scale: f64,
@@ -466,6 +471,7 @@ impl Config {
             debug_statement_count: args.debug_statement_count,
             read_cache: !args.no_read_cache,
             rate_limit_scope,
+            metrics: args.metrics,
             webhook_allow_http: args.webhook_allow_http,
             webhook_allow_private: args.webhook_allow_private,
             webhook_retry_scale: args.webhook_retry_scale,

@@ -264,7 +264,9 @@ impl Application {
     /// (port 0 picks a free one).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         crate::webhooks::install_tls_provider();
-        crate::metrics::install();
+        if config.metrics {
+            crate::metrics::install();
+        }
         let serving = crate::backup::ServingLock::take(&config.database_url).map_err(StartupError::Server)?;
         let db = portal_db::connect(&config.database_url).await.map_err(StartupError::Database)?;
         portal_db::migrate(&db).await.map_err(StartupError::Migration)?;

@@ -42,6 +42,7 @@ pub struct MetricsListener;
     responses(
         (status = 200, description = "The metrics (Prometheus text format 0.0.4).", content_type = "text/plain", body = String),
         (status = 401, description = "Missing or wrong service token (`unauthorized`).", body = portal_types::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are off on this portal (`PORTAL_METRICS=false`; `not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
         crate::error::responses::InternalError,
     )
 )]
@@ -52,7 +53,9 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     if req.app_data::<MetricsListener>().is_none() {
         crate::access::require_service(&req, &state.config, portal_domain::policy::Action::ReadMetrics)?;
     }
-    let text = crate::metrics::render(&state.db).await.ok_or_else(|| ApiError::internal("metrics are off"))?;
+    let text = crate::metrics::render(&state.db)
+        .await
+        .ok_or_else(|| ApiError::not_found("Metrics are off here (PORTAL_METRICS=false)."))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(super::NO_STORE)
