@@ -14,6 +14,8 @@
 //!    key; 24 h, 7 d, 30 d, 90 d), the hot path while 90-day reads run alongside, and the RSS.
 //! 5. A crash: a second server on the same database is killed (SIGKILL) under load; what its
 //!    meter loses is the difference between answered and counted requests.
+//! 6. What operating features cost the hot path: metrics on and off, and per-key rate limits
+//!    per instance or shared in PostgreSQL (`BENCH_ONLY=ops` alone).
 //!
 //! Environment: `PP_BIN` (server binary, default target/release/partner-portal),
 //! `BENCH_DATABASE_URL` (default: SQLite in a temp dir), `BENCH_REQUESTS` (default 60000),
@@ -250,13 +252,17 @@ impl Owner {
     }
 
     async fn key(&self, team_id: &str, name: &str) -> (Uuid, String) {
+        self.key_with(team_id, name, None).await
+    }
+
+    async fn key_with(&self, team_id: &str, name: &str, rate_limit: Option<portal_types::RateLimit>) -> (Uuid, String) {
         let body = portal_types::CreateApiKeyRequest {
             name: name.into(),
             description: None,
             environment: portal_types::Environment::Production,
             expiration: portal_types::Expiration::Never,
             usage_limit: None,
-            rate_limit: None,
+            rate_limit,
             scopes: None,
             allowed_ips: None,
             alert_thresholds: None,
@@ -382,6 +388,87 @@ fn rounds(endpoints: &[(&str, &str, &[&str])], warm_up: u64, n: u64, connections
     let measured: Vec<Vec<Run>> = (0..3).map(|r| round(n, r)).collect();
     let runs = (0..warm.len()).map(|i| median(measured.iter().map(|r| &r[i]).collect())).collect();
     (warm, runs)
+}
+
+/// Section 6, what operating features cost the hot path: metrics (a server with the recorder,
+/// one with `PORTAL_METRICS=false`, on one SQLite database), and per-key rate limits kept per
+/// instance or shared in PostgreSQL (`PORTAL_RATE_LIMIT_SCOPE`; `BENCH_POSTGRES_URL`, default
+/// the local server, where a database `bench_ops` is made afresh).
+async fn operations(bin: &str, dir: &Path, n: u64, connections: u64) -> String {
+    let mut report = String::from("### What operating features cost\n\n");
+    // Metrics: the cached key read on two servers of one database, alike but for the recorder.
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("ops.db").display());
+    let measured = Server::start(bin, &dir.join("ops-metrics"), &sqlite).await;
+    let quiet = Server::start_with(bin, &dir.join("ops-quiet"), &sqlite, &[("PORTAL_METRICS", "false")]).await;
+    let owner = Owner::sign_up(&measured.base, &dir.join("ops-metrics/mail")).await;
+    let team = owner.team("Operations").await;
+    let (_, key) = owner.key(&team, "ops read").await;
+    let auth = format!("Authorization: Bearer {key}");
+    let urls = [measured.base.clone(), quiet.base.clone()]
+        .map(|b| (format!("{b}/healthz"), format!("{b}/api/v1/teams/{team}")));
+    let endpoints: [(&str, &str, &[&str]); 4] = [
+        ("GET /healthz, metrics on", &urls[0].0, &[]),
+        ("cached key read, metrics on", &urls[0].1, &["-H", &auth]),
+        ("GET /healthz, metrics off", &urls[1].0, &[]),
+        ("cached key read, metrics off", &urls[1].1, &["-H", &auth]),
+    ];
+    let (_, runs) = rounds(&endpoints, 2_000, n, connections);
+    let cost = 1.0 - runs[1].rps / runs[3].rps;
+    report.push_str(&format!(
+        "Metrics, {n} requests per endpoint in three rounds (medians), {connections} connections, SQLite, two servers of one database:\n\n{}\n\
+         The cached key read with metrics answers {:.1}% {} requests/s than without ({:.0} against {:.0}); p50 {:.3} against {:.3} ms. \
+         Target within 2%: {}.\n\n",
+        table(&runs, runs[2].rps),
+        100.0 * cost.abs(),
+        if cost >= 0.0 { "fewer" } else { "more" },
+        runs[1].rps,
+        runs[3].rps,
+        runs[1].p50_ms,
+        runs[3].p50_ms,
+        verdict(cost <= 0.02),
+    ));
+    drop((measured, quiet));
+
+    // Rate limits per instance or per cluster, on PostgreSQL, with a key whose limit is never met.
+    let pg = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let made = Command::new("psql")
+        .arg(format!("{pg}/postgres"))
+        .args(["-qc", "DROP DATABASE IF EXISTS bench_ops", "-qc", "CREATE DATABASE bench_ops"])
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        report.push_str("Rate-limit scopes: not measured (no PostgreSQL at BENCH_POSTGRES_URL).\n\n");
+        return report;
+    }
+    let database = format!("{pg}/bench_ops");
+    let local = Server::start(bin, &dir.join("ops-instance"), &database).await;
+    let shared =
+        Server::start_with(bin, &dir.join("ops-cluster"), &database, &[("PORTAL_RATE_LIMIT_SCOPE", "cluster")]).await;
+    let owner = Owner::sign_up(&local.base, &dir.join("ops-instance/mail")).await;
+    let team = owner.team("Limits").await;
+    let unlimited = owner.key(&team, "no limit").await.1;
+    let rate = portal_types::RateLimit { requests_per_second: 100_000, burst: 100_000 };
+    let limited = owner.key_with(&team, "limited", Some(rate)).await.1;
+    let (plain, paced) = (format!("Authorization: Bearer {unlimited}"), format!("Authorization: Bearer {limited}"));
+    let read = |base: &str| format!("{base}/api/v1/teams/{team}");
+    let (healthz, local_read, shared_read) = (format!("{}/healthz", local.base), read(&local.base), read(&shared.base));
+    let endpoints: [(&str, &str, &[&str]); 4] = [
+        ("GET /healthz", &healthz, &[]),
+        ("cached key read, no rate limit", &local_read, &["-H", &plain]),
+        ("cached key read, rate limit per instance", &local_read, &["-H", &paced]),
+        ("cached key read, rate limit per cluster", &shared_read, &["-H", &paced]),
+    ];
+    let (_, runs) = rounds(&endpoints, 2_000, n, connections);
+    let per_request = |r: &Run| 1e6 / r.rps;
+    report.push_str(&format!(
+        "Rate limits, the same load on PostgreSQL (one key, limit never met):\n\n{}\n\
+         Per request at {connections} connections: no limit {:.1} µs, per instance {:.1} µs, per cluster {:.1} µs \
+         (one conditional upsert of the key's row in PostgreSQL, every request of a key waiting for the last one's row lock).\n\n",
+        table(&runs, runs[0].rps),
+        per_request(&runs[1]),
+        per_request(&runs[2]),
+        per_request(&runs[3]),
+    ));
+    report
 }
 
 /// `count` writes, `connections` at a time; (requests/s, p50 ms, p99 ms, failures).
@@ -790,6 +877,12 @@ async fn main() {
 
     // 10,000 more keys, straight into the database.
     let db = portal_db::connect(&database_url).await.unwrap();
+    // BENCH_ONLY=ops: what the operational features cost the hot path alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("ops") {
+        drop(server);
+        println!("{}", operations(&bin, &dir_path, requests / 3, connections).await);
+        return;
+    }
     // BENCH_ONLY=lists: the realistic team's reads and writes alone (a quicker loop while tuning).
     if std::env::var("BENCH_ONLY").as_deref() == Ok("lists") {
         println!("{}", realistic_team(&owner, &db, &base, requests / 4, connections).await);
@@ -1036,6 +1129,7 @@ async fn main() {
     ));
     let footprint = server.stop(&dir_path.join("data"));
     report.push_str(&format!("\nWhat the first server's caches held when it stopped: {footprint}.\n"));
+    report.push_str(&operations(&bin, &dir_path, requests / 3, connections).await);
     println!("{report}");
     if let Ok(out) = std::env::var("BENCH_OUT") {
         std::fs::write(out, &report).unwrap();

@@ -17,8 +17,11 @@
 //!   `portal_usage_flush_failures_total`;
 //! - `portal_password_checks_refused_total`: sign-ins, sign-ups and password changes refused 503
 //!   because the bounded password hashing was full;
+//! - `portal_kept_pages_total` by result (`hit`, `reload`): list and usage pages answered from
+//!   what was kept, or read again;
 //! - at each scrape, from the database: the mail outbox and webhook queue, depth and age of the
-//!   oldest item.
+//!   oldest item; and `portal_db_pool_connections` by pool (`writer`, `reader`) and state
+//!   (`idle`, `busy`).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -133,6 +136,29 @@ pub fn password_checks_refused() {
     metrics::counter!("portal_password_checks_refused_total").increment(1);
 }
 
+/// Counts a kept-page read: answered from what was kept (`hit`) or read from the database
+/// (`reload`). The counters are looked up once: this is on the path of every list read.
+pub fn kept_page(hit: bool) {
+    static COUNTERS: OnceLock<[metrics::Counter; 2]> = OnceLock::new();
+    let [hits, reloads] = COUNTERS.get_or_init(|| {
+        [
+            metrics::counter!("portal_kept_pages_total", "result" => "hit"),
+            metrics::counter!("portal_kept_pages_total", "result" => "reload"),
+        ]
+    });
+    if hit { hits } else { reloads }.increment(1);
+}
+
+/// Each pool's connections, open and idle, read now.
+fn sample_pools(pools: [(&'static str, &portal_db::DatabaseConnection); 2]) {
+    for (pool, db) in pools {
+        let (open, idle) = portal_db::pool_use(db);
+        metrics::gauge!("portal_db_pool_connections", "pool" => pool, "state" => "idle").set(f64::from(idle));
+        metrics::gauge!("portal_db_pool_connections", "pool" => pool, "state" => "busy")
+            .set(f64::from(open.saturating_sub(idle)));
+    }
+}
+
 /// The queues' depth and the age of their oldest item, read now.
 async fn sample_queues(db: &portal_db::DatabaseConnection) -> Result<(), portal_db::Error> {
     let now = chrono::Utc::now();
@@ -148,9 +174,11 @@ async fn sample_queues(db: &portal_db::DatabaseConnection) -> Result<(), portal_
     Ok(())
 }
 
-/// The Prometheus text of every metric, the queues sampled first; None when metrics are off.
-pub async fn render(db: &portal_db::DatabaseConnection) -> Option<String> {
+/// The Prometheus text of every metric, the queues and pools sampled first; None when metrics
+/// are off.
+pub async fn render(db: &portal_db::DatabaseConnection, reads: &portal_db::DatabaseConnection) -> Option<String> {
     let handle = HANDLE.get()?.as_ref()?;
+    sample_pools([("writer", db), ("reader", reads)]);
     if let Err(e) = sample_queues(db).await {
         tracing::warn!(error = %e, "the queues could not be sampled for the metrics");
     }

@@ -62,7 +62,7 @@ impl PasswordHasherPool {
         may_refuse: bool,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = match self.permits.clone().try_acquire_owned() {
+        let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue && may_refuse {
@@ -74,7 +74,14 @@ impl PasswordHasherPool {
                 self.permits.clone().acquire_owned().await.map_err(ApiError::internal)?
             }
         };
-        tokio::task::spawn_blocking(job).await.map_err(ApiError::internal)
+        // The permit goes with the job: a request dropped while its hash runs (the client went
+        // away) keeps the slot until the hash ends, so hashes never outnumber the permits.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(ApiError::internal)
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {

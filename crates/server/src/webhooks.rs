@@ -160,14 +160,14 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// then waits for an attempt to end, a wake-up or a second.
 pub async fn run(deliverer: Deliverer, mut stopped: watch::Receiver<bool>) {
     let mut slots = Slots::default();
-    let mut running: JoinSet<(Uuid, Uuid, Ended)> = JoinSet::new();
+    let mut running = Running::default();
     loop {
         if let Err(e) = deliverer.start_due(&mut slots, &mut running).await {
             tracing::warn!(error = %e, "webhooks: cannot read the outbox; retrying");
         }
         tokio::select! {
-            Some(ended) = running.join_next(), if !running.is_empty() => {
-                deliverer.ended(&mut slots, ended).await;
+            Some(ended) = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => {
+                deliverer.ended(&mut slots, &mut running, ended).await;
             }
             _ = deliverer.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => slots.forget_stale(Instant::now()),
@@ -175,15 +175,23 @@ pub async fn run(deliverer: Deliverer, mut stopped: watch::Receiver<bool>) {
         }
         if *stopped.borrow() {
             let _ = tokio::time::timeout(STOP_GRACE, async {
-                while let Some(ended) = running.join_next().await {
-                    deliverer.ended(&mut slots, ended).await;
+                while let Some(ended) = running.tasks.join_next_with_id().await {
+                    deliverer.ended(&mut slots, &mut running, ended).await;
                 }
             })
             .await;
-            running.shutdown().await;
+            running.tasks.shutdown().await;
             return;
         }
     }
+}
+
+/// The attempts running, and whose slot each holds (endpoint, team): a task that panicked gives
+/// its slot back too.
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<Ended>,
+    slots: std::collections::HashMap<tokio::task::Id, (Uuid, Uuid)>,
 }
 
 /// How an attempt went.
@@ -197,11 +205,7 @@ struct Answer {
 
 impl Deliverer {
     /// Takes due deliveries the slots allow and starts each; returns when no more may start.
-    async fn start_due(
-        &self,
-        slots: &mut Slots,
-        running: &mut JoinSet<(Uuid, Uuid, Ended)>,
-    ) -> Result<(), portal_db::Error> {
+    async fn start_due(&self, slots: &mut Slots, running: &mut Running) -> Result<(), portal_db::Error> {
         while slots.free() > 0 {
             let now = Utc::now();
             let due = portal_db::webhooks::due(&self.db, now, 32, &slots.busy(Instant::now())).await?;
@@ -217,13 +221,13 @@ impl Deliverer {
                 }
                 started += 1;
                 let (me, endpoint) = (self.clone(), delivery.endpoint_id);
-                running.spawn(async move {
-                    let ended = me.deliver(delivery).await.unwrap_or_else(|e| {
+                let task = running.tasks.spawn(async move {
+                    me.deliver(delivery).await.unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "webhooks: a delivery could not be recorded; it is tried again");
                         Ended::Answered
-                    });
-                    (endpoint, team, ended)
+                    })
                 });
+                running.slots.insert(task.id(), (endpoint, team));
             }
             if started == 0 {
                 break;
@@ -234,8 +238,17 @@ impl Deliverer {
 
     /// Gives an ended attempt's slot back; a breaker that opened postpones its endpoint's
     /// pending deliveries (for every instance: the time is stored).
-    async fn ended(&self, slots: &mut Slots, ended: Result<(Uuid, Uuid, Ended), tokio::task::JoinError>) {
-        let Ok((endpoint, team, ended)) = ended else { return };
+    async fn ended(
+        &self,
+        slots: &mut Slots,
+        running: &mut Running,
+        ended: Result<(tokio::task::Id, Ended), tokio::task::JoinError>,
+    ) {
+        let (id, ended) = match ended {
+            Ok((id, ended)) => (id, ended),
+            Err(e) => (e.id(), Ended::Answered),
+        };
+        let Some((endpoint, team)) = running.slots.remove(&id) else { return };
         let Some(until) = slots.give_back(endpoint, team, ended, Instant::now()) else { return };
         let wait = until.saturating_duration_since(Instant::now());
         let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();

@@ -53,7 +53,7 @@ pub async fn metrics(state: web::Data<AppState>, req: actix_web::HttpRequest) ->
     if req.app_data::<MetricsListener>().is_none() {
         crate::access::require_service(&req, &state.config, portal_domain::policy::Action::ReadMetrics)?;
     }
-    let text = crate::metrics::render(&state.db)
+    let text = crate::metrics::render(&state.db, &state.reads)
         .await
         .ok_or_else(|| ApiError::not_found("Metrics are off here (PORTAL_METRICS=false)."))?;
     Ok(HttpResponse::Ok()

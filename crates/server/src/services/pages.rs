@@ -260,14 +260,21 @@ impl ReadCache {
                 Some((value, since)) if counted.is_some_and(|f| f.now.saturating_sub(since) >= REFRESH_BEHIND) => {
                     match gate().try_lock_owned() {
                         Ok(turn) => Some(turn),
-                        Err(_) => return Ok((value, since)),
+                        Err(_) => {
+                            crate::metrics::kept_page(true);
+                            return Ok((value, since));
+                        }
                     }
                 }
-                Some(kept) => return Ok(kept),
+                Some(kept) => {
+                    crate::metrics::kept_page(true);
+                    return Ok(kept);
+                }
                 None => {
                     let turn = gate().lock_owned().await;
                     // The request before this one in line may have read it meanwhile.
                     if let Some(kept) = self.kept(&key, counted) {
+                        crate::metrics::kept_page(true);
                         return Ok(kept);
                     }
                     Some(turn)
@@ -280,6 +287,7 @@ impl ReadCache {
         let since = counted.map_or(0, |f| f.now);
         let value = Arc::new(load.await?);
         if keep {
+            crate::metrics::kept_page(false);
             let weight = u32::try_from(value.weight() + key.1.weight() + 64).unwrap_or(u32::MAX);
             // A change that committed while this loaded moved the epoch on: the entry is stored
             // but never served.

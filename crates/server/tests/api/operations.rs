@@ -266,10 +266,26 @@ async fn metrics_count_key_checks_by_outcome_and_requests_by_route_template() {
         assert!(std::time::Instant::now() < deadline, "no flush or delivery counted: {now}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // The queues, sampled at the scrape.
-    for gauge in ["portal_mail_outbox_depth", "portal_mail_outbox_oldest_age_seconds", "portal_webhook_queue_depth"] {
+    // The queues and the pools, sampled at the scrape.
+    for gauge in [
+        "portal_mail_outbox_depth",
+        "portal_mail_outbox_oldest_age_seconds",
+        "portal_webhook_queue_depth",
+        r#"portal_db_pool_connections{pool="writer",state="idle"}"#,
+        r#"portal_db_pool_connections{pool="reader",state="busy"}"#,
+    ] {
         assert!(after.lines().any(|l| l.starts_with(gauge)), "{gauge} in {after}");
     }
+    // A list read twice: read from the database once, then answered from what was kept.
+    let members = format!("/api/v1/teams/{team}/members");
+    let (hits, reloads) = (r#"portal_kept_pages_total{result="hit"}"#, r#"portal_kept_pages_total{result="reload"}"#);
+    let before = scrape().await;
+    for _ in 0..2 {
+        assert_eq!(app.get_as(&owner, &members).await.status, 200);
+    }
+    let now = scrape().await;
+    assert!(sample(&now, reloads) >= sample(&before, reloads) + 1.0, "{now}");
+    assert!(sample(&now, hits) >= sample(&before, hits) + 1.0, "{now}");
 }
 
 /// `PORTAL_METRICS_BIND`: a listener of its own for the scraper, without a token, that serves
