@@ -23,7 +23,8 @@
 //!   oldest item; and `portal_db_pool_connections` by pool (`writer`, `reader`) and state
 //!   (`idle`, `busy`).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -32,6 +33,10 @@ use portal_types::ErrorCode;
 /// Latency buckets, in seconds: from a cached read (well under a millisecond) to a slow write.
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0];
+
+/// How often histogram samples are drained into their buckets (as the exporter's own listener
+/// would; it is not used here).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -42,7 +47,21 @@ pub fn install() {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
             .and_then(|b| b.install_recorder());
         match built {
-            Ok(handle) => Some(handle),
+            Ok(handle) => {
+                // The exporter keeps each histogram's samples until they are drained into its
+                // buckets: without a scrape for a while they would pile up, 8 bytes a request.
+                let upkeep = handle.clone();
+                let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                });
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "metrics: the upkeep thread did not start");
+                }
+                Some(handle)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "metrics are off: the recorder could not be installed");
                 None
@@ -72,21 +91,87 @@ pub struct Answer<'a> {
     pub problem: Option<ErrorCode>,
 }
 
+/// A method as a label: the standard ones, `OTHER` for whatever else a client sends (a label
+/// per invented method would grow the registry without bound).
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The request metrics of one route, method and status class.
+struct RouteHandles {
+    requests: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+type RouteHandleMap = HashMap<Box<str>, HashMap<(&'static str, &'static str), RouteHandles>>;
+
+/// Runs `f` with the handles of `route`, `method` and `class`, registered on first use: the
+/// registry is not searched (nor the labels built) on every request.
+fn with_route(route: &str, method: &'static str, class: &'static str, f: impl FnOnce(&RouteHandles)) {
+    static ROUTES: OnceLock<RwLock<RouteHandleMap>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(handles) =
+        routes.read().unwrap_or_else(|e| e.into_inner()).get(route).and_then(|m| m.get(&(method, class)))
+    {
+        return f(handles);
+    }
+    let handles = RouteHandles {
+        requests: metrics::counter!("portal_http_requests_total", "route" => route.to_owned(), "method" => method, "status_class" => class),
+        latency: metrics::histogram!("portal_http_request_duration_seconds", "route" => route.to_owned(), "status_class" => class),
+    };
+    f(&handles);
+    let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+    routes.entry(route.into()).or_default().entry((method, class)).or_insert(handles);
+}
+
 /// Records an answered request.
 pub fn answered(answer: Answer<'_>) {
-    let route = answer.route.unwrap_or("unmatched").to_owned();
-    let class = status_class(answer.status);
-    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => answer.method.to_owned(), "status_class" => class)
-        .increment(1);
-    metrics::histogram!("portal_http_request_duration_seconds", "route" => route.clone(), "status_class" => class)
-        .record(answer.took.as_secs_f64());
+    let route = answer.route.unwrap_or("unmatched");
+    with_route(route, method_label(answer.method), status_class(answer.status), |handles| {
+        handles.requests.increment(1);
+        handles.latency.record(answer.took.as_secs_f64());
+    });
     if answer.presented_key {
-        metrics::counter!("portal_key_verifications_total", "outcome" => key_outcome(answer.problem)).increment(1);
+        key_checked(key_outcome(answer.problem));
     }
     if let Some(code) = answer.problem
         && (route == "/api/v1/auth/login" || route == "/api/v1/auth/login/two-factor")
     {
         metrics::counter!("portal_sign_in_failures_total", "reason" => code.as_str()).increment(1);
+    }
+}
+
+/// Every outcome of a key check, as labelled.
+const KEY_OUTCOMES: [&str; 10] = [
+    "valid",
+    "unknown",
+    "revoked",
+    "expired",
+    "rolled",
+    "rate_limited",
+    "quota_exceeded",
+    "ip_not_allowed",
+    "insufficient_scope",
+    "two_factor_required",
+];
+
+/// Counts a key check by its outcome; the counters are looked up once (every key request).
+fn key_checked(outcome: &'static str) {
+    static COUNTERS: OnceLock<Vec<metrics::Counter>> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        KEY_OUTCOMES.iter().map(|o| metrics::counter!("portal_key_verifications_total", "outcome" => *o)).collect()
+    });
+    if let Some(i) = KEY_OUTCOMES.iter().position(|o| *o == outcome) {
+        counters[i].increment(1);
     }
 }
 
