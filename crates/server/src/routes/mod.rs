@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod leaks;
 pub mod me;
 pub mod members;
+pub mod saml;
 pub mod sso;
 pub mod teams;
 pub mod two_factor;
@@ -116,7 +117,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(sso::discover_sso)
         .service(sso::start_sso)
         .service(sso::sso_callback)
-        .service(sso::saml_acs)
-        .service(sso::saml_finish)
-        .service(sso::saml_metadata);
+        .service(saml::saml_acs)
+        .service(saml::saml_finish)
+        .service(saml::saml_metadata);
 }

@@ -1,5 +1,6 @@
 //! Single sign-on: a team's connections (`/teams/{team_id}/sso/connections`) and the sign-in
-//! through them (`/auth/sso`, and the browser's trip: `/auth/sso/start`, `/auth/sso/callback`).
+//! through them (`/auth/sso`, and the browser's trip: `/auth/sso/start`, `/auth/sso/callback`);
+//! SAML's own endpoints are in `saml.rs`.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
@@ -15,12 +16,11 @@ use uuid::Uuid;
 
 use crate::access::TeamAccess;
 use crate::app::sso::{self, Changed, Configured, MetadataSource, Provider};
-use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Posted, Returned, StartRequest};
+use crate::app::sso_sign_in::{self, BROWSER_COOKIE, BROWSER_COOKIE_PATH, Returned, StartRequest};
 use crate::error::responses::{DocumentJsonBody, InternalError, JsonBody, NoAccess, RateLimited, ValidationFailed};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Caller, Client, DOCUMENT_JSON_LIMIT, Principal};
 use crate::state::AppState;
-use portal_types::ErrorCode;
 
 /// The team's single sign-on connections (owners and admins): each with its status, last
 /// sign-in and last test. The client secret is never shown.
@@ -240,7 +240,7 @@ pub struct StartQuery {
     pub test: Option<String>,
 }
 
-fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+pub(super) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut answer = HttpResponse::SeeOther();
     answer.insert_header((header::LOCATION, location.to_owned())).insert_header(super::NO_STORE);
     answer
@@ -284,7 +284,7 @@ pub async fn start_sso(
 }
 
 /// The cookie that ties a flow to its browser.
-fn browser_cookie(state: &AppState, browser: String) -> Cookie<'static> {
+pub(super) fn browser_cookie(state: &AppState, browser: String) -> Cookie<'static> {
     Cookie::build(BROWSER_COOKIE, browser)
         .path(BROWSER_COOKIE_PATH)
         .http_only(true)
@@ -339,7 +339,7 @@ pub async fn sso_callback(
 }
 
 /// The answer that ends a trip to the provider: on to `location`, signed in or not.
-fn arrive(state: &AppState, arrival: sso_sign_in::Arrival) -> HttpResponse {
+pub(super) fn arrive(state: &AppState, arrival: sso_sign_in::Arrival) -> HttpResponse {
     let mut answer = see_other(&arrival.location);
     // Signed in: the flow cookie has done its work. Otherwise it stays for its 10 minutes: a
     // link to a password account is proven in this browser only.
@@ -350,129 +350,4 @@ fn arrive(state: &AppState, arrival: sso_sign_in::Arrival) -> HttpResponse {
         answer.cookie(super::auth::session_cookie(state, started.refresh_token));
     }
     answer.finish()
-}
-
-/// The largest form the assertion consumer service reads.
-const ACS_FORM_LIMIT: usize = 1024 * 1024;
-
-/// The SAML IdP's answer, as posted to the assertion consumer service.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-pub struct SamlPost {
-    /// The response (base64 XML).
-    #[serde(rename = "SAMLResponse")]
-    #[schema(min_length = 1)]
-    pub saml_response: String,
-    /// The flow's state, as the portal sent it with the request.
-    #[serde(rename = "RelayState")]
-    pub relay_state: Option<String>,
-}
-
-/// A SAML connection's assertion consumer service (HTTP-POST binding): give this URL (the
-/// connection's `saml.acs_url`) to the IdP. A verified response sends the browser on to
-/// `/auth/sso/saml/finish`, which completes the sign-in in the browser that started it; a refused
-/// one sends it to the sign-in page with `?sso_error=<reason>` (a test to the team's settings).
-#[utoipa::path(
-    tag = "auth", operation_id = "samlAcs",
-    params(("connection_id" = Uuid, Path, description = "The SAML connection.")),
-    request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
-    responses(
-        (status = 303, description = "On to collect the sign-in, or back with the reason.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_sso` for a sign-in started at the IdP."))),
-        (status = 400, description = "No form, or no `SAMLResponse` in it (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The path's connection id is not a UUID (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "A form larger than 1 MiB (`payload_too_large`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        RateLimited, InternalError,
-    )
-)]
-#[post("/auth/sso/saml/{connection_id}/acs")]
-pub async fn saml_acs(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    client: Client,
-    path: web::Path<Uuid>,
-    mut payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    use futures_util::StreamExt as _;
-    state.auth_limiter.spend(&state.db, &format!("sso-callback:{}", client.ip)).await?;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::BadRequest, "The body could not be read."))?;
-        if body.len() + chunk.len() > ACS_FORM_LIMIT {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("The form must be at most {ACS_FORM_LIMIT} bytes."),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let not_a_form =
-        || ApiError::new(ErrorCode::BadRequest, "Send the IdP's answer as a form (SAMLResponse, RelayState).");
-    let form: SamlPost = serde_urlencoded::from_bytes(&body).map_err(|_| not_a_form())?;
-    if form.saml_response.is_empty() {
-        return Err(not_a_form());
-    }
-    let posted = Posted {
-        connection_id: path.into_inner(),
-        saml_response: form.saml_response,
-        relay_state: form.relay_state,
-        browser: req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned()),
-    };
-    let collect = sso_sign_in::saml_acs(&state, &client, posted).await?;
-    let mut answer = see_other(&collect.location);
-    if let Some(browser) = collect.browser {
-        answer.cookie(browser_cookie(&state, browser));
-    }
-    Ok(answer.finish())
-}
-
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FinishQuery {
-    /// The flow's state.
-    pub state: Option<String>,
-}
-
-/// Completes a SAML sign-in in the browser that started it (the assertion consumer service sends
-/// it here): sets the refresh cookie and goes to the team, or to the sign-in page with
-/// `?sso_error=<reason>`.
-#[utoipa::path(
-    tag = "auth", operation_id = "samlFinish", params(FinishQuery),
-    responses(
-        (status = 303, description = "Signed in, refused, or on to the password to link.", headers(("Location" = String, description = "Where the browser goes."), ("Set-Cookie" = String, description = "`pp_refresh` when signed in."))),
-        (status = 400, description = "A malformed query (`bad_request`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        RateLimited, InternalError,
-    )
-)]
-#[get("/auth/sso/saml/finish")]
-pub async fn saml_finish(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    client: Client,
-    query: web::Query<FinishQuery>,
-) -> ApiResult<HttpResponse> {
-    state.auth_limiter.spend(&state.db, &format!("sso-callback:{}", client.ip)).await?;
-    let browser = req.cookie(BROWSER_COOKIE).map(|c| c.value().to_owned());
-    let arrival = sso_sign_in::saml_finish(&state, &client, browser.as_deref(), query.state.as_deref()).await?;
-    Ok(arrive(&state, arrival))
-}
-
-/// The portal's SAML service provider metadata for a connection (XML): its entity id (this URL),
-/// assertion consumer service (HTTP-POST) and certificate. Give this URL to the IdP.
-#[utoipa::path(
-    tag = "sso", operation_id = "samlMetadata",
-    params(("connection_id" = Uuid, Path, description = "The SAML connection.")),
-    responses(
-        (status = 200, description = "The SP metadata.", content_type = "application/samlmetadata+xml", body = String),
-        (status = 404, description = "No SAML connection has this id (`not_found`).", body = portal_types::Problem, content_type = "application/problem+json"),
-        InternalError,
-    )
-)]
-#[get("/sso/saml/{connection_id}/metadata")]
-pub async fn saml_metadata(state: web::Data<AppState>, path: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let row = portal_db::sso::find_any(&state.reads, path.into_inner()).await?;
-    let Some(row) = row.filter(|r| SsoProtocol::parse(&r.protocol) == Some(SsoProtocol::Saml)) else {
-        return Err(crate::reads::sso::connection_not_found());
-    };
-    let side = crate::reads::sso::SamlSide::of(&state, &row)?;
-    let xml = crate::saml::sp_metadata(&side.idp_metadata, &side.sp()).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml").insert_header(super::NO_STORE).body(xml))
 }
